@@ -1,0 +1,59 @@
+/**
+ * What handler files import (`import type { Handler } from '../runtime'`, or `from 'warren'` outside
+ * this repository). Every handler is bundled on its own, so this module must stay small and free of
+ * runtime dependencies: it is copied into each bundle.
+ */
+
+export interface Logger {
+  trace(obj: object | string, msg?: string): void;
+  debug(obj: object | string, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+}
+
+export interface PublishOptions {
+  headers?: Record<string, unknown>;
+  messageId?: string;
+  contentType?: string;
+  persistent?: boolean;
+}
+
+export interface Context {
+  /** pino child logger carrying function, replica, messageId and attempt */
+  log: Logger;
+  /** publish to an exchange with a publisher confirm; resolves once the broker confirmed */
+  publish(exchange: string, routingKey: string, body: unknown, options?: PublishOptions): Promise<void>;
+  /** the original bytes of the message */
+  raw: Buffer;
+  headers: Record<string, unknown>;
+  routingKey: string;
+  exchange: string;
+  messageId: string | undefined;
+  /** 1-based: 1 on the first run, 2 on the first retry, … */
+  attempt: number;
+  /** aborted at the function's timeout and at shutdown */
+  signal: AbortSignal;
+  /** the function's name */
+  functionName: string;
+}
+
+export type Handler<In = unknown, Out = unknown> = (message: In, ctx: Context) => Out | Promise<Out>;
+
+const REJECT_BRAND = Symbol.for('warren.reject');
+
+/**
+ * Throw `new Reject('why')` to dead-letter a message at once, without retries. Recognised by a
+ * global symbol rather than `instanceof`, because each handler bundle carries its own copy of this class.
+ */
+export class Reject extends Error {
+  readonly [REJECT_BRAND] = true;
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(reason, options);
+    this.name = 'Reject';
+  }
+}
+
+export function isReject(err: unknown): err is Error {
+  return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[REJECT_BRAND] === true;
+}
