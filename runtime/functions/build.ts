@@ -1,0 +1,157 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { isBuiltin } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build, type BuildFailure, type BuildOptions, type Message, type Plugin } from 'esbuild';
+import { WarrenError } from '../errors.js';
+import { runtimeEntry } from './package-root.js';
+
+export interface BuildHandlerOptions {
+  /** the handler file (.ts, .mts, .js, .mjs, .cjs) */
+  file: string;
+  /** the function's name; the bundle is `<outDir>/<name>-<version>.mjs` */
+  name: string;
+  outDir: string;
+}
+
+export interface BuiltHandler {
+  /** absolute path of the ESM bundle, content-addressed */
+  bundleFile: string;
+  /** first 12 hex characters of the sha256 of the bundle */
+  version: string;
+  /** esbuild warnings, each as `file:line:column: text` */
+  warnings: string[];
+}
+
+const BUILD_HINT = 'fix the syntax error; the previous version keeps serving';
+
+/**
+ * Bundles one handler file into one ESM file for Node 20. `warren` resolves to this runtime's
+ * runtime/index.ts; npm packages stay external but are pinned to the file they resolve to from the
+ * handler's folder, so the bundle loads the same package wherever `outDir` is. Runs esbuild in
+ * process (its one service child is shared by every build), so many builds may run in parallel.
+ */
+export async function buildHandler(opts: BuildHandlerOptions): Promise<BuiltHandler> {
+  const file = resolve(opts.file);
+  const outDir = resolve(opts.outDir);
+  const base = bundleOptions(file, join(outDir, `${opts.name}.mjs`));
+
+  let text: string;
+  let warnings: Message[];
+  try {
+    let result = await build(base);
+    // A CommonJS handler that calls require() needs a real `require` inside the ESM bundle.
+    if (outputText(result.outputFiles).includes('__require(')) result = await build({ ...base, banner: { js: REQUIRE_BANNER } });
+    text = outputText(result.outputFiles);
+    warnings = result.warnings;
+  } catch (err) {
+    throw buildError(file, opts.name, err);
+  }
+
+  const version = createHash('sha256').update(text).digest('hex').slice(0, 12);
+  const bundleFile = join(outDir, `${opts.name}-${version}.mjs`);
+  await writeAtomically(bundleFile, text);
+  return { bundleFile, version, warnings: warnings.map((w) => formatMessage(file, w)) };
+}
+
+const REQUIRE_BANNER = "import { createRequire as __warrenCreateRequire } from 'node:module'; const require = __warrenCreateRequire(import.meta.url);";
+
+function bundleOptions(file: string, outfile: string): BuildOptions & { write: false } {
+  return {
+    entryPoints: [file],
+    absWorkingDir: dirname(file),
+    outfile,
+    write: false,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    // Inline so the bundle is one file; Node maps stack traces back to the handler's own lines
+    // once source maps are enabled (loadHandler does that).
+    sourcemap: 'inline',
+    sourcesContent: false,
+    logLevel: 'silent',
+    plugins: [warrenResolver(runtimeEntry())],
+  };
+}
+
+const RESOLVING = Symbol('warren.resolving');
+
+/** Maps `warren` to the runtime and keeps npm packages external, pinned to their resolved files. */
+function warrenResolver(entry: string): Plugin {
+  return {
+    name: 'warren-resolver',
+    setup(b) {
+      b.onResolve({ filter: /^warren$/ }, () => ({ path: entry }));
+      // bare specifiers only: packages, built-ins, tsconfig path aliases
+      b.onResolve({ filter: /^[^./]/ }, async (args) => {
+        if (args.pluginData === RESOLVING) return undefined;
+        if (isBuiltin(args.path)) return { path: args.path, external: true };
+        const found = await b.resolve(args.path, {
+          kind: args.kind,
+          importer: args.importer,
+          resolveDir: args.resolveDir,
+          pluginData: RESOLVING,
+        });
+        if (found.errors.length > 0) {
+          // A static import of a missing package is a build error; a guarded require() or import()
+          // of an optional one is left for Node to settle at run time.
+          if (args.kind === 'import-statement' || args.kind === 'entry-point') return { errors: found.errors };
+          return { path: args.path, external: true };
+        }
+        if (found.external) return { path: found.path, external: true };
+        // a tsconfig path alias or a linked workspace folder is the user's own source: bundle it
+        if (!found.path.includes('/node_modules/')) return { path: found.path };
+        // require() takes a path, import takes a URL.
+        const pinned = args.kind === 'require-call' || args.kind === 'require-resolve' ? found.path : pathToFileURL(found.path).href;
+        return { path: pinned, external: true };
+      });
+    },
+  };
+}
+
+function outputText(files: readonly { path: string; text: string }[]): string {
+  const js = files.find((f) => f.path.endsWith('.mjs'));
+  if (!js) throw new Error('esbuild produced no .mjs output');
+  return js.text;
+}
+
+function buildError(file: string, name: string, err: unknown): WarrenError {
+  const errors = (err as Partial<BuildFailure>).errors;
+  if (!Array.isArray(errors) || errors.length === 0) {
+    return new WarrenError('WARREN_E_HANDLER_BUILD', `could not build function "${name}": ${(err as Error).message}`, {
+      file,
+      hint: BUILD_HINT,
+      cause: err,
+    });
+  }
+  const first = errors[0];
+  const where = first?.location ? resolve(dirname(file), first.location.file) : file;
+  const texts = errors.map((e, i) => (i === 0 ? e.text : formatMessage(file, e)));
+  return new WarrenError('WARREN_E_HANDLER_BUILD', `could not build function "${name}": ${texts.join('; ')}`, {
+    file: where,
+    ...(first?.location ? { line: first.location.line, column: first.location.column + 1 } : {}),
+    hint: BUILD_HINT,
+    cause: err,
+  });
+}
+
+/** `file:line:column: text`, column 1-based like editors show it. */
+function formatMessage(entry: string, m: Message): string {
+  if (!m.location) return m.text;
+  const { file, line, column } = m.location;
+  return `${resolve(dirname(entry), file)}:${line}:${column + 1}: ${m.text}`;
+}
+
+async function writeAtomically(target: string, text: string): Promise<void> {
+  await mkdir(dirname(target), { recursive: true });
+  const temp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(temp, text);
+    await rename(temp, target);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,48 @@
+import { basename } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { WarrenError } from '../errors.js';
+import type { Handler } from '../index.js';
+
+/**
+ * Imports a bundle made by buildHandler and returns its default export. Kept free of esbuild so a
+ * replica's worker thread can import it without loading the bundler. Bundles are content-addressed,
+ * so a new version is a new URL and Node's module cache never hands back an old one.
+ */
+export async function loadHandler(bundleFile: string, sourceFile: string): Promise<Handler> {
+  // Stack traces then point at the handler's own file and line through the bundle's inline map.
+  // Must be on before the import: Node reads a module's source map when it compiles it.
+  process.setSourceMapsEnabled(true);
+  const mod = (await import(pathToFileURL(bundleFile).href)) as { default?: unknown };
+  const handler = pickHandler(mod.default);
+  if (!handler) {
+    throw new WarrenError('WARREN_E_HANDLER_EXPORT', `${basename(sourceFile)} has no default export function (found ${describe(mod.default)})`, {
+      file: sourceFile,
+      line: 1,
+      hint: 'add `export default async function handler(message, ctx) { … }`',
+    });
+  }
+  return handler;
+}
+
+/**
+ * `export default fn` and `module.exports = fn` both arrive as the default export; TypeScript
+ * compiled to CommonJS (`exports.default = fn` with `__esModule`) arrives one level deeper.
+ */
+function pickHandler(value: unknown): Handler | undefined {
+  if (typeof value === 'function') return value as Handler;
+  if (typeof value === 'object' && value !== null) {
+    const inner = (value as { default?: unknown }).default;
+    if (typeof inner === 'function') return inner as Handler;
+  }
+  return undefined;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'no default export';
+  if (value === null) return 'null';
+  if (typeof value === 'object') {
+    const keys = Object.keys(value);
+    return keys.length > 0 ? `an object with ${keys.slice(0, 5).join(', ')}` : 'an empty object';
+  }
+  return `a ${typeof value}`;
+}
