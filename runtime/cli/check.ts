@@ -1,0 +1,43 @@
+/** `warren check`: validate the config and build every handler; exit 0, or 2 with every problem listed. */
+import type { Command } from 'commander';
+import { projectDir, reportFailure } from './common';
+import { loadConfig } from '../config';
+import { buildHandler } from '../functions/build';
+import { WarrenError, WarrenErrors, EXIT } from '../errors';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+
+export async function checkCommand(dir: string, env: Record<string, string | undefined>): Promise<number> {
+  const config = await loadConfig({ dir, env });
+  const outDir = await mkdtemp(join(tmpdir(), 'warren-check-'));
+  try {
+    const fns = Object.values(config.functions);
+    const results = await Promise.allSettled(fns.map((fn) => buildHandler({ file: fn.file, name: fn.name, outDir })));
+    const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason instanceof WarrenError ? r.reason : new WarrenError('WARREN_E_HANDLER_BUILD', String(r.reason))] : []));
+    if (errors.length) throw new WarrenErrors(errors);
+    const q = Object.keys(config.queues).length;
+    process.stdout.write(`ok: ${fns.length} function${fns.length === 1 ? '' : 's'}, ${q} queue${q === 1 ? '' : 's'}, ${Object.keys(config.exchanges).length} exchanges, ${config.bindings.length} bindings\n`);
+    for (const fn of fns) {
+      process.stdout.write(`  ${fn.name}: queue ${fn.queue}, replicas ${fn.replicas}, prefetch ${fn.prefetch}, attempts ${fn.retry.attempts}${fn.output ? `, output ${fn.output.exchange}/${fn.output.routingKey}` : ''}\n`);
+    }
+    return EXIT.OK;
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+  }
+}
+
+export function registerCheck(program: Command): void {
+  program
+    .command('check')
+    .description('validate queues.yaml and rascal.json and build every handler; exit 2 listing every problem')
+    .option('--dir <dir>', 'project folder (holds queues.yaml, rascal.json, functions/)')
+    .action(async (options: { dir?: string }) => {
+      const dir = projectDir(options);
+      try {
+        process.exitCode = await checkCommand(dir, process.env);
+      } catch (err) {
+        process.exitCode = reportFailure(err, dir);
+      }
+    });
+}

@@ -1,0 +1,62 @@
+/** What every command shares: the project folder, the environment, exit codes, error output. */
+import { resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { WarrenError, WarrenErrors, EXIT } from '../errors';
+
+export interface CommonOptions {
+  dir: string;
+}
+
+export function projectDir(options: { dir?: string }): string {
+  return resolve(options.dir ?? process.cwd());
+}
+
+/** Codes that mean the world is wrong rather than the input: exit 1. */
+const RUNTIME_CODES = new Set(['WARREN_E_BROKER_UNREACHABLE', 'WARREN_E_ADMIN_UNREACHABLE']);
+
+/** Print a failure a person can act on (no stack trace for Warren's own errors) and pick the exit code. */
+export function reportFailure(err: unknown, dir?: string): number {
+  if (err instanceof WarrenErrors) {
+    process.stderr.write(`warren: ${err.errors.length} problem${err.errors.length === 1 ? '' : 's'}:\n${indent(err.format(dir))}\n`);
+    return err.errors.every((e) => RUNTIME_CODES.has(e.code)) ? EXIT.RUNTIME : EXIT.BAD_INPUT;
+  }
+  if (err instanceof WarrenError) {
+    process.stderr.write(`warren: ${err.format(dir)}\n`);
+    return RUNTIME_CODES.has(err.code) ? EXIT.RUNTIME : EXIT.BAD_INPUT;
+  }
+  const e = err as Error;
+  process.stderr.write(`warren: ${e?.stack ?? String(err)}\n`);
+  return EXIT.RUNTIME;
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => '  ' + line)
+    .join('\n');
+}
+
+/** `JSON`, `@file` (JSON read from a file) or, with `text`, a plain string. */
+export async function readMessageArgument(arg: string, options: { text?: boolean } = {}): Promise<{ value: unknown; text: string }> {
+  let text = arg;
+  if (arg.startsWith('@')) {
+    const file = resolve(arg.slice(1));
+    text = await readFile(file, 'utf8').catch(() => {
+      throw new WarrenError('WARREN_E_USAGE', `cannot read ${file}`, { hint: 'give @path/to/message.json relative to the current folder' });
+    });
+  }
+  if (options.text) return { value: text, text };
+  try {
+    return { value: JSON.parse(text), text };
+  } catch (err) {
+    throw new WarrenError('WARREN_E_USAGE', `the message is not valid JSON: ${(err as Error).message}`, {
+      hint: `quote it for the shell, e.g. '{"userId":"john_doe"}'; read a file with @message.json; send plain text with --text`,
+    });
+  }
+}
+
+export function parseCount(value: string, name: string, min = 1): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new WarrenError('WARREN_E_USAGE', `${name} must be an integer >= ${min}, got "${value}"`);
+  return n;
+}

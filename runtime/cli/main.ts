@@ -1,0 +1,28 @@
+/**
+ * `warren …`: parse the command line (commander) and hand over to one file per command. Exit codes:
+ * 0 success, 1 a runtime failure, 2 bad input (config, arguments), with a message a person can act on.
+ */
+import { Command, CommanderError } from 'commander';
+import { EXIT } from '../errors';
+import { reportFailure } from './common';
+import { registerStart } from './start';
+import { registerCheck } from './check';
+import { registerPublish } from './publish';
+import { registerInvoke } from './invoke';
+
+const program = new Command('warren')
+  .description('Serverless-style functions on RabbitMQ')
+  .showHelpAfterError()
+  .exitOverride();
+
+for (const register of [registerStart, registerCheck, registerPublish, registerInvoke]) register(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode === 0 ? EXIT.OK : EXIT.BAD_INPUT;
+  } else {
+    process.exitCode = reportFailure(err);
+  }
+}

@@ -1,0 +1,73 @@
+/** `warren start [--only a,b] [--watch]`: validate, declare the topology, run every function until a signal. */
+import type { Command } from 'commander';
+import { App } from '../app';
+import { createLogger } from '../log';
+import { EXIT, WarrenError, WarrenErrors } from '../errors';
+import { projectDir, reportFailure } from './common';
+import { hooks } from './hooks';
+
+export interface StartOptions {
+  dir?: string;
+  only?: string;
+  watch?: boolean;
+  pretty?: boolean;
+}
+
+export async function startCommand(options: StartOptions, env: Record<string, string | undefined> = process.env): Promise<number> {
+  const dir = projectDir(options);
+  const logLevel = env.WARREN_LOG_LEVEL ?? 'info';
+  const log = createLogger({ level: logLevel, pretty: options.pretty ?? false });
+  const only = options.only ? options.only.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+  const app = new App({ dir, env, log, logLevel, pretty: options.pretty ?? false, ...(only ? { only } : {}) });
+
+  let signalled = false;
+  const stopped = new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (signalled) {
+        log.warn({ signal }, 'second signal: exiting now; unacked messages return to their queues');
+        process.exit(EXIT.RUNTIME);
+      }
+      signalled = true;
+      log.info({ signal }, 'stopping: no new messages, finishing in-flight work');
+      void app.stop().then(resolve);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+
+  const extras: Array<{ close(): Promise<void> }> = [];
+  try {
+    for (const hook of hooks.beforeStart) extras.push(await hook(app, { env, log, watch: options.watch ?? false }));
+    await app.start();
+    if (!signalled) log.info({ functions: Object.keys(app.config.functions) }, 'warren is running');
+  } catch (err) {
+    if (err instanceof WarrenError || err instanceof WarrenErrors) {
+      await app.stop();
+      await Promise.all(extras.map((e) => e.close()));
+      return reportFailure(err, dir);
+    }
+    log.error({ err }, 'warren failed to start');
+    await app.stop();
+    await Promise.all(extras.map((e) => e.close()));
+    return EXIT.RUNTIME;
+  }
+  await stopped;
+  await Promise.all(extras.map((e) => e.close()));
+  log.info('stopped cleanly');
+  log.flush();
+  return EXIT.OK;
+}
+
+export function registerStart(program: Command): void {
+  program
+    .command('start')
+    .description('validate, declare the topology and run every function')
+    .option('--dir <dir>', 'project folder (holds queues.yaml, rascal.json, functions/)')
+    .option('--only <names>', 'run only these functions, comma-separated')
+    .option('--watch', 'redeploy a function when its file changes; start new files, stop deleted ones')
+    .action(async (options: StartOptions) => {
+      process.exitCode = await startCommand(options);
+      // Worker threads and sockets are closed by now; exit even if a stray handle lingers.
+      setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
+    });
+}

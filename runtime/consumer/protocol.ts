@@ -1,0 +1,25 @@
+/** Messages between the supervisor (main thread) and one replica thread. */
+import type { FunctionConfig, QueueType } from '../config/types';
+import type { RascalConfig } from '../topology/build';
+
+export interface ReplicaInit {
+  fn: FunctionConfig;
+  queueType: QueueType;
+  rascal: RascalConfig;
+  bundleFile: string;
+  version: string;
+  replica: number;
+  stats: SharedArrayBuffer;
+  logLevel: string;
+  pretty: boolean;
+}
+
+export type ToReplica =
+  /** stop consuming, finish in-flight work for up to graceMs, requeue the rest, close, exit */
+  { type: 'drain'; graceMs: number };
+
+export type FromReplica =
+  | { type: 'ready' }
+  | { type: 'stuck'; reason: string }
+  | { type: 'fatal'; message: string; code?: string }
+  | { type: 'drained'; requeued: number };

@@ -1,0 +1,202 @@
+/**
+ * The replicas of one function: keeps `desired` of them consuming, restarts the ones that die with
+ * exponential backoff, scales, and redeploys (start the new version's replicas, then drain the old).
+ */
+import type { Logger } from 'pino';
+import type { FunctionConfig, QueueType } from '../config/types';
+import type { RascalConfig } from '../topology/build';
+import { Replica } from './replica';
+import { addSnapshots, emptySnapshot, type StatsSnapshot } from '../consumer/stats';
+
+export interface Build {
+  bundleFile: string;
+  version: string;
+}
+
+export interface RunnerOptions {
+  fn: FunctionConfig;
+  queueType: QueueType;
+  rascal: RascalConfig;
+  build: Build;
+  log: Logger;
+  logLevel: string;
+  pretty: boolean;
+}
+
+const RESTART_MIN_MS = 500;
+const RESTART_MAX_MS = 30_000;
+/** a replica that ran this long without dying resets the backoff */
+const HEALTHY_AFTER_MS = 30_000;
+/** a blocked event loop is declared hung after the function's timeout plus this */
+const HANG_GRACE_MS = 5_000;
+
+export class FunctionRunner {
+  desired: number;
+  build: Build;
+  fn: FunctionConfig;
+  private readonly replicas = new Set<Replica>();
+  private retired: StatsSnapshot = emptySnapshot();
+  private nextReplica = 1;
+  private failures = 0;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private readonly watchdog: NodeJS.Timeout;
+  private stopped = false;
+  lastError: string | null = null;
+  restarts = 0;
+
+  constructor(private readonly options: RunnerOptions) {
+    this.fn = options.fn;
+    this.desired = options.fn.replicas;
+    this.build = options.build;
+    this.watchdog = setInterval(() => this.checkHeartbeats(), 1_000).unref();
+  }
+
+  get name(): string {
+    return this.fn.name;
+  }
+
+  /** Replicas that consume now (not starting, not draining). */
+  get running(): number {
+    let n = 0;
+    for (const r of this.replicas) if (r.state === 'running') n++;
+    return n;
+  }
+
+  /** Start until `desired` replicas consume; rejects if the first one cannot start. */
+  async start(): Promise<void> {
+    await this.reconcile();
+  }
+
+  async scale(n: number): Promise<void> {
+    this.desired = n;
+    await this.reconcile();
+  }
+
+  /** Start the new version's replicas, then drain the old ones. The old keep serving if the new cannot start. */
+  async deploy(build: Build, fn: FunctionConfig = this.fn): Promise<void> {
+    const old = [...this.replicas].filter((r) => r.state === 'starting' || r.state === 'running');
+    const fresh: Replica[] = [];
+    try {
+      for (let i = 0; i < this.desired; i++) fresh.push(this.spawn(build, fn));
+      await Promise.all(fresh.map((r) => r.start()));
+    } catch (err) {
+      await Promise.all(fresh.map((r) => r.kill()));
+      throw err;
+    }
+    this.build = build;
+    this.fn = fn;
+    await Promise.all(old.map((r) => this.retire(r)));
+  }
+
+  /** Drain every replica (SIGTERM, a deleted handler file). */
+  async stop(graceMs = this.fn.timeout): Promise<void> {
+    this.stopped = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    clearInterval(this.watchdog);
+    await Promise.all([...this.replicas].map((r) => this.retire(r, graceMs)));
+  }
+
+  /** Counters of every replica this function ever ran. */
+  stats(): StatsSnapshot {
+    let total = this.retired;
+    for (const r of this.replicas) total = addSnapshots(total, r.stats.snapshot());
+    return total;
+  }
+
+  private async reconcile(): Promise<void> {
+    const live = [...this.replicas].filter((r) => r.state === 'starting' || r.state === 'running');
+    if (live.length < this.desired) {
+      const fresh = Array.from({ length: this.desired - live.length }, () => this.spawn(this.build, this.fn));
+      await Promise.all(fresh.map((r) => r.start().catch((err: Error) => this.onStartFailure(r, err))));
+      if (this.running === 0 && this.desired > 0 && this.lastError) throw new Error(this.lastError);
+    } else if (live.length > this.desired) {
+      // Drain the newest first: the oldest have warm connections.
+      const surplus = live.slice(this.desired);
+      await Promise.all(surplus.map((r) => this.retire(r)));
+    }
+  }
+
+  private spawn(build: Build, fn: FunctionConfig): Replica {
+    const replicaNo = this.nextReplica++;
+    const log = this.options.log.child({ replica: replicaNo });
+    const replica = new Replica(
+      {
+        fn,
+        queueType: this.options.queueType,
+        rascal: this.options.rascal,
+        bundleFile: build.bundleFile,
+        version: build.version,
+        replica: replicaNo,
+        logLevel: this.options.logLevel,
+        pretty: this.options.pretty,
+      },
+      log,
+    );
+    this.replicas.add(replica);
+    replica.on('died', (reason) => this.onDeath(replica, reason));
+    replica.on('stuck', (reason) => void this.replace(replica, reason));
+    return replica;
+  }
+
+  private async retire(replica: Replica, graceMs = this.fn.timeout): Promise<void> {
+    await replica.drain(graceMs);
+    this.forget(replica);
+  }
+
+  private forget(replica: Replica): void {
+    if (!this.replicas.delete(replica)) return;
+    this.retired = addSnapshots(this.retired, { ...replica.stats.snapshot(), inFlight: 0 });
+  }
+
+  private onStartFailure(replica: Replica, err: Error): void {
+    this.lastError = err.message;
+    replica.logger.error({ err }, 'replica could not start');
+    this.forget(replica);
+    void replica.kill();
+    this.scheduleRestart();
+  }
+
+  private onDeath(replica: Replica, reason: string): void {
+    this.forget(replica);
+    this.lastError = reason;
+    this.restarts++;
+    if (Date.now() - replica.startedAt > HEALTHY_AFTER_MS) this.failures = 0;
+    replica.logger.error({ reason }, 'replica died; its unacked messages return to the queue; restarting');
+    this.scheduleRestart();
+  }
+
+  /** A replica whose handler ignored its timeout: start a replacement, then drain the stuck one. */
+  private async replace(replica: Replica, reason: string): Promise<void> {
+    if (this.stopped || replica.state !== 'running') return;
+    replica.logger.warn({ reason }, 'replacing replica');
+    this.restarts++;
+    const fresh = this.spawn(this.build, this.fn);
+    replica.state = 'draining';
+    await fresh.start().catch((err: Error) => this.onStartFailure(fresh, err));
+    await this.retire(replica);
+  }
+
+  private scheduleRestart(): void {
+    if (this.stopped || this.restartTimer) return;
+    const delay = Math.min(RESTART_MAX_MS, RESTART_MIN_MS * 2 ** this.failures);
+    this.failures++;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (!this.stopped) void this.reconcile().catch(() => undefined);
+    }, delay);
+    this.restartTimer.unref();
+  }
+
+  /** A replica whose event loop is blocked (a synchronous endless loop) stops beating: end it. */
+  private checkHeartbeats(): void {
+    const limit = this.fn.timeout + HANG_GRACE_MS;
+    const now = Date.now();
+    for (const r of this.replicas) {
+      if (r.state !== 'running' && r.state !== 'draining') continue;
+      const silentFor = now - r.stats.snapshot().heartbeat;
+      if (silentFor > limit) {
+        void r.terminateAsDead(`event loop blocked for ${silentFor} ms (timeout ${this.fn.timeout} ms): a handler never yields`);
+      }
+    }
+  }
+}

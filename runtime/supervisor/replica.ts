@@ -1,0 +1,125 @@
+/**
+ * One replica: a worker thread running runtime/consumer/worker.ts. Its lifecycle is
+ * starting → running → draining → stopped; `exited` resolves once the thread is gone, whatever ended it.
+ */
+import { Worker } from 'node:worker_threads';
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { FromReplica, ReplicaInit, ToReplica } from '../consumer/protocol';
+import { ReplicaStats } from '../consumer/stats';
+import { workerFile } from './paths';
+
+export type ReplicaState = 'starting' | 'running' | 'draining' | 'stopped';
+
+export interface ReplicaEvents {
+  /** the thread ended without being asked to (crash, exit, out of memory, killed by the watchdog) */
+  died: [reason: string];
+  /** the handler outlived its timeout: the runner replaces this replica */
+  stuck: [reason: string];
+}
+
+export class Replica extends EventEmitter<ReplicaEvents> {
+  readonly stats: ReplicaStats;
+  readonly startedAt = Date.now();
+  state: ReplicaState = 'starting';
+  private readonly worker: Worker;
+  private readonly exitedPromise: Promise<void>;
+  private drainedPromise: Promise<void> | null = null;
+  private expectedExit = false;
+
+  constructor(
+    init: Omit<ReplicaInit, 'stats'>,
+    private readonly log: Logger,
+  ) {
+    super();
+    this.stats = new ReplicaStats();
+    this.stats.beat(Date.now());
+    const data: ReplicaInit = { ...init, stats: this.stats.buffer };
+    this.worker = new Worker(workerFile(), {
+      workerData: data,
+      resourceLimits: { maxOldGenerationSizeMb: init.fn.memoryMb },
+      stdout: false,
+      stderr: false,
+    });
+    this.exitedPromise = new Promise((resolve) => {
+      this.worker.on('error', (err: Error & { code?: string }) => {
+        const reason = err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? `out of memory (limit ${init.fn.memoryMb} MiB)` : `uncaught ${err.name}: ${err.message}`;
+        this.lastError = reason;
+      });
+      this.worker.on('exit', (code) => {
+        const wasRunning = this.state !== 'stopped' && !this.expectedExit;
+        this.state = 'stopped';
+        resolve();
+        if (wasRunning) this.emit('died', this.lastError ?? `thread exited with code ${code}`);
+      });
+    });
+  }
+
+  private lastError: string | null = null;
+
+  /** Resolves once the replica consumes; rejects when it cannot start (bad handler, broker gone). */
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onMessage = (message: FromReplica) => {
+        if (message.type === 'ready') {
+          if (this.state === 'starting') this.state = 'running';
+          resolve();
+        } else if (message.type === 'fatal') {
+          this.lastError = message.message;
+          reject(new Error(message.message));
+        } else if (message.type === 'stuck') {
+          this.emit('stuck', message.reason);
+        }
+      };
+      this.worker.on('message', onMessage);
+      void this.exitedPromise.then(() => reject(new Error(this.lastError ?? 'replica exited while starting')));
+    });
+  }
+
+  /** Stop consuming, let in-flight messages finish for up to graceMs, requeue the rest, end the thread. */
+  drain(graceMs: number): Promise<void> {
+    if (this.drainedPromise) return this.drainedPromise;
+    if (this.state === 'stopped') return Promise.resolve();
+    this.state = 'draining';
+    this.expectedExit = true;
+    this.drainedPromise = (async () => {
+      const drained = new Promise<void>((resolve) => {
+        this.worker.on('message', (message: FromReplica) => {
+          if (message.type === 'drained') resolve();
+        });
+      });
+      this.worker.postMessage({ type: 'drain', graceMs } satisfies ToReplica);
+      // A thread whose event loop is blocked never answers: end it after the grace period.
+      const late = new Promise<void>((resolve) => setTimeout(resolve, graceMs + 5_000).unref());
+      await Promise.race([drained, this.exitedPromise, late]);
+      await this.kill();
+    })();
+    return this.drainedPromise;
+  }
+
+  /** End the thread now; its unacked messages return to the queue. */
+  async kill(): Promise<void> {
+    this.expectedExit = true;
+    if (this.state !== 'stopped') await this.worker.terminate();
+    await this.exitedPromise;
+  }
+
+  /** Terminate a replica that misbehaves; reported as a death so the runner restarts it. */
+  async terminateAsDead(reason: string): Promise<void> {
+    this.lastError = reason;
+    await this.worker.terminate();
+    await this.exitedPromise;
+  }
+
+  get exited(): Promise<void> {
+    return this.exitedPromise;
+  }
+
+  get threadId(): number {
+    return this.worker.threadId;
+  }
+
+  get logger(): Logger {
+    return this.log;
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Every function of a runtime: start them, scale one, redeploy one, stop all. One FunctionRunner per
+ * function, so work on one never touches another.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { WarrenConfig, FunctionConfig } from '../config/types';
+import { buildReplicaConfig } from '../topology/build';
+import { FunctionRunner, type Build } from './function-runner';
+import type { StatsSnapshot } from '../consumer/stats';
+
+export interface SupervisorOptions {
+  log: Logger;
+  logLevel: string;
+  pretty: boolean;
+}
+
+export interface FunctionStatus {
+  name: string;
+  queue: string;
+  version: string;
+  desired: number;
+  running: number;
+  restarts: number;
+  lastError: string | null;
+  stats: StatsSnapshot;
+}
+
+export interface SupervisorEvents {
+  started: [name: string];
+  deployed: [name: string, version: string];
+  stopped: [name: string];
+}
+
+export class Supervisor extends EventEmitter<SupervisorEvents> {
+  private readonly runners = new Map<string, FunctionRunner>();
+  private config: WarrenConfig | null = null;
+  private stopping: Promise<void> | null = null;
+
+  constructor(private readonly options: SupervisorOptions) {
+    super();
+  }
+
+  /** Start every function; rejects (after stopping what started) if one cannot start at all. */
+  async start(config: WarrenConfig, builds: ReadonlyMap<string, Build>): Promise<void> {
+    this.config = config;
+    const names = Object.keys(config.functions);
+    const results = await Promise.allSettled(names.map((name) => this.startFunction(config.functions[name]!, builds.get(name)!)));
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${names[i]}: ${(r.reason as Error).message}`] : []));
+    if (failed.length) this.options.log.error({ failed }, 'some functions could not start; their replicas keep retrying with backoff');
+  }
+
+  async startFunction(fn: FunctionConfig, build: Build): Promise<void> {
+    const config = this.requireConfig();
+    if (this.runners.has(fn.name)) throw new Error(`function ${fn.name} is already running`);
+    const queue = config.queues[fn.queue];
+    const runner = new FunctionRunner({
+      fn,
+      queueType: queue?.type ?? 'quorum',
+      rascal: buildReplicaConfig(config, fn.name),
+      build,
+      log: this.options.log.child({ function: fn.name }),
+      logLevel: this.options.logLevel,
+      pretty: this.options.pretty,
+    });
+    this.runners.set(fn.name, runner);
+    await runner.start();
+    this.options.log.info({ function: fn.name, version: build.version, replicas: runner.desired }, 'function started');
+    this.emit('started', fn.name);
+  }
+
+  async stopFunction(name: string): Promise<void> {
+    const runner = this.runners.get(name);
+    if (!runner) return;
+    this.runners.delete(name);
+    await runner.stop();
+    this.options.log.info({ function: name }, 'function stopped; its queue and messages stay');
+    this.emit('stopped', name);
+  }
+
+  async scale(name: string, replicas: number): Promise<void> {
+    await this.runner(name).scale(replicas);
+    this.options.log.info({ function: name, replicas }, 'scaled');
+  }
+
+  async deploy(name: string, build: Build, fn?: FunctionConfig): Promise<void> {
+    const runner = this.runner(name);
+    const from = runner.build.version;
+    await runner.deploy(build, fn);
+    this.options.log.info({ function: name, from, to: build.version }, 'deployed');
+    this.emit('deployed', name, build.version);
+  }
+
+  has(name: string): boolean {
+    return this.runners.has(name);
+  }
+
+  status(): FunctionStatus[] {
+    return [...this.runners.values()].map((r) => ({
+      name: r.name,
+      queue: r.fn.queue,
+      version: r.build.version,
+      desired: r.desired,
+      running: r.running,
+      restarts: r.restarts,
+      lastError: r.lastError,
+      stats: r.stats(),
+    }));
+  }
+
+  /** Every function has all its desired replicas consuming. */
+  ready(): boolean {
+    for (const r of this.runners.values()) if (r.running < r.desired) return false;
+    return true;
+  }
+
+  /** Drain everything: stop consuming, finish in-flight work up to each timeout, requeue the rest. Safe to call twice. */
+  stop(): Promise<void> {
+    this.stopping ??= Promise.all([...this.runners.keys()].map((name) => this.stopFunction(name))).then(() => undefined);
+    return this.stopping;
+  }
+
+  private runner(name: string): FunctionRunner {
+    const runner = this.runners.get(name);
+    if (!runner) throw Object.assign(new Error(`no function named ${name} is running`), { code: 'WARREN_E_UNKNOWN_FUNCTION' });
+    return runner;
+  }
+
+  private requireConfig(): WarrenConfig {
+    if (!this.config) throw new Error('supervisor not started');
+    return this.config;
+  }
+}
