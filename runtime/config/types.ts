@@ -77,6 +77,8 @@ export interface FunctionConfig {
   deadLetter: boolean;
   /** JSON Schema the decoded message must satisfy */
   schema?: Record<string, unknown>;
+  /** absolute path of the file `schema` was read from, when queues.yaml named one */
+  schemaFile?: string;
   output?: OutputRoute;
   ordered: boolean;
   /** per-replica heap limit, MiB */

@@ -1,0 +1,191 @@
+/**
+ * Pure: the `functions:` section (already shape-checked) plus the handler files found in functions/
+ * → one FunctionConfig per function, with defaults filled in and the queues functions need.
+ */
+import { relative, resolve } from 'node:path';
+import { WarrenError } from '../errors';
+import type { HandlerFile } from '../functions/discover';
+import type { BuildContext } from './context';
+import { closest } from './suggest';
+import { reservedQueueName } from './broker';
+import { createMessageValidator, type SchemaFileResult } from './message-schema';
+import { DEFAULTS, type BackoffKind, type FunctionConfig, type QueueConfig, type SourceLocation } from './types';
+import { parseDuration, parseMemoryMb, parseSize } from './units';
+
+type Obj = Record<string, unknown>;
+
+export interface FunctionInputs {
+  dir: string;
+  handlers: readonly HandlerFile[];
+  /** absolute paths named by `handler:` that exist */
+  existingFiles: ReadonlySet<string>;
+  /** schema files named by `schema:`, by absolute path, already read */
+  schemaFiles: ReadonlyMap<string, SchemaFileResult>;
+  declaredQueues: Readonly<Record<string, QueueConfig>>;
+}
+
+export interface BuiltFunctions {
+  functions: Record<string, FunctionConfig>;
+  /** queues functions consume that no `queues:` entry declares */
+  implicitQueues: Record<string, QueueConfig>;
+}
+
+export function buildFunctions(ctx: BuildContext, section: unknown, input: FunctionInputs): BuiltFunctions {
+  const entries: Array<[string, Obj]> =
+    section !== null && typeof section === 'object' ? Object.entries(section as Obj).map(([k, v]) => [k, (v ?? {}) as Obj]) : [];
+  const byName = new Map(input.handlers.map((h) => [h.name, h.file]));
+  const claimed = new Set(entries.map(([, e]) => (typeof e.handler === 'string' ? resolve(input.dir, e.handler) : '')));
+  const listing = input.handlers.map((h) => relative(input.dir, h.file)).join(', ') || 'no handler files';
+
+  const functions: Record<string, FunctionConfig> = {};
+  for (const [name, entry] of entries) {
+    const pointer = ctx.pointer('functions', name);
+    const file = handlerFile(ctx, name, entry, pointer, input, byName, listing);
+    functions[name] = normalise(ctx, name, entry, pointer, input, file ?? resolve(input.dir, 'functions', name), ctx.keyAt(pointer));
+  }
+  // a handler file with no entry runs with the defaults, unless an entry already runs it through `handler:`
+  for (const handler of input.handlers) {
+    if (functions[handler.name] || claimed.has(handler.file)) continue;
+    functions[handler.name] = normalise(ctx, handler.name, {}, '', input, handler.file, { file: handler.file, line: 1, column: 1 });
+  }
+
+  const implicitQueues: Record<string, QueueConfig> = {};
+  const consumers = new Map<string, string>();
+  // functions that name their queue come last, so a clash is reported at the `queue:` someone wrote
+  const written = (fn: FunctionConfig): number => (ctx.valueAt(ctx.pointer('functions', fn.name, 'queue')) ? 1 : 0);
+  for (const fn of Object.values(functions).sort((a, b) => written(a) - written(b))) {
+    const pointer = ctx.pointer('functions', fn.name);
+    const queuePointer = ctx.pointer('functions', fn.name, 'queue');
+    const where = ctx.valueAt(queuePointer) ?? fn.at;
+    const other = consumers.get(fn.queue);
+    if (other !== undefined) {
+      ctx.errors.push(conflict(where, `functions ${other} and ${fn.name} both consume queue "${fn.queue}"`, `functions.${fn.name}.queue`,
+        'one queue feeds one function; give one of them its own queue (and bind both to the exchange for a fan-out)'));
+    }
+    consumers.set(fn.queue, fn.name);
+    const declared = input.declaredQueues[fn.queue];
+    if (!declared && !implicitQueues[fn.queue]) {
+      const reserved = reservedQueueName(fn.queue);
+      if (reserved) ctx.errors.push(conflict(where, `queue name "${fn.queue}" is reserved`, `functions.${fn.name}.queue`, `${reserved}; pick another name`));
+      implicitQueues[fn.queue] = { name: fn.queue, type: DEFAULTS.queueType, durable: true, arguments: {}, implicit: true, at: where };
+    }
+    if (fn.ordered && declared?.type === 'classic') {
+      ctx.report('WARREN_E_CONFIG_CONFLICT', `ordered needs a quorum queue, and "${fn.queue}" is classic`, pointer + ctx.pointer('ordered'), {
+        hint: `declare ${fn.queue} with \`type: quorum\` (delete and recreate it on the broker), or drop \`ordered: true\``,
+      });
+    }
+  }
+  return { functions, implicitQueues };
+}
+
+function conflict(where: SourceLocation | undefined, message: string, key: string, hint: string): WarrenError {
+  return new WarrenError('WARREN_E_CONFIG_CONFLICT', message, { ...where, key, hint });
+}
+
+function handlerFile(
+  ctx: BuildContext,
+  name: string,
+  entry: Obj,
+  pointer: string,
+  input: FunctionInputs,
+  byName: ReadonlyMap<string, string>,
+  listing: string,
+): string | undefined {
+  if (typeof entry.handler === 'string') {
+    const file = resolve(input.dir, entry.handler);
+    if (input.existingFiles.has(file)) return file;
+    ctx.report('WARREN_E_HANDLER_MISSING', `handler file ${entry.handler} does not exist`, pointer + ctx.pointer('handler'), {
+      hint: `the path is relative to the project folder; functions/ holds: ${listing}`,
+    });
+    return undefined;
+  }
+  const found = byName.get(name);
+  if (found) return found;
+  const guess = closest(name, [...byName.keys()]);
+  ctx.report('WARREN_E_HANDLER_MISSING', `no handler file for function "${name}"`, pointer, {
+    onKey: true,
+    hint: (guess ? `did you mean \`${guess}\`? ` : '') + `create functions/${name}.ts or set \`handler:\`; functions/ holds: ${listing}`,
+  });
+  return undefined;
+}
+
+function normalise(ctx: BuildContext, name: string, e: Obj, pointer: string, input: FunctionInputs, file: string, at: SourceLocation | undefined): FunctionConfig {
+  const r = (e.retry ?? {}) as Obj;
+  const at_ = (key: string) => pointer + ctx.pointer(key);
+  const positive = (value: number | undefined, key: string, pointerOf: string): void => {
+    if (value === 0) ctx.report('WARREN_E_CONFIG_TYPE', 'got 0', pointerOf, { expected: 'a duration > 0', hint: `e.g. \`${key}: 1s\`` });
+  };
+
+  const timeout = e.timeout === undefined ? DEFAULTS.timeoutMs : (parseDuration(e.timeout) ?? DEFAULTS.timeoutMs);
+  positive(timeout, 'timeout', at_('timeout'));
+  const delay = r.delay === undefined ? DEFAULTS.retry.delay : (parseDuration(r.delay) ?? DEFAULTS.retry.delay);
+  positive(delay, 'delay', at_('retry') + ctx.pointer('delay'));
+  let maxDelay = Math.max(DEFAULTS.retry.maxDelay, delay);
+  if (r.maxDelay !== undefined) {
+    maxDelay = parseDuration(r.maxDelay) ?? maxDelay;
+    if (maxDelay < delay) {
+      ctx.report('WARREN_E_CONFIG_CONFLICT', 'retry.maxDelay is shorter than retry.delay', at_('retry') + ctx.pointer('maxDelay'), {
+        hint: 'maxDelay caps every wait, so it must be at least delay',
+      });
+    }
+  }
+
+  const fn: FunctionConfig = {
+    name,
+    file,
+    queue: (e.queue as string | undefined) ?? name,
+    replicas: (e.replicas as number | undefined) ?? DEFAULTS.replicas,
+    prefetch: (e.prefetch as number | undefined) ?? DEFAULTS.prefetch,
+    timeout,
+    retry: {
+      attempts: (r.attempts as number | undefined) ?? DEFAULTS.retry.attempts,
+      backoff: (r.backoff as BackoffKind | undefined) ?? DEFAULTS.retry.backoff,
+      delay,
+      maxDelay,
+    },
+    redeliveryLimit: (e.redeliveryLimit as number | undefined) ?? DEFAULTS.redeliveryLimit,
+    deadLetter: (e.deadLetter as boolean | undefined) ?? true,
+    ordered: (e.ordered as boolean | undefined) ?? false,
+    memoryMb: e.memory === undefined ? DEFAULTS.memoryMb : (parseMemoryMb(e.memory) ?? DEFAULTS.memoryMb),
+    maxBodyBytes: e.maxBodySize === undefined ? DEFAULTS.maxBodyBytes : (parseSize(e.maxBodySize) ?? DEFAULTS.maxBodyBytes),
+    at,
+  };
+  if (fn.memoryMb < 16) ctx.report('WARREN_E_CONFIG_TYPE', `got ${fn.memoryMb}MiB`, at_('memory'), { expected: 'at least 16MiB', hint: 'e.g. `memory: 256MiB`' });
+  if (e.output !== undefined) {
+    const o = e.output as Obj;
+    fn.output = { exchange: String(o.exchange), routingKey: (o.routingKey as string | undefined) ?? '' };
+  }
+  Object.assign(fn, messageSchema(ctx, e.schema, at_('schema'), input));
+  return fn;
+}
+
+function messageSchema(ctx: BuildContext, value: unknown, pointer: string, input: FunctionInputs): Partial<FunctionConfig> {
+  let schema: Obj;
+  let schemaFile: string | undefined;
+  if (typeof value === 'string') {
+    schemaFile = resolve(input.dir, value);
+    const read = input.schemaFiles.get(schemaFile);
+    if (!read) return {};
+    if ('error' in read) {
+      // a missing file points at `schema:` in queues.yaml; a broken one at the spot in the file itself
+      const where = read.error.details.line === undefined ? { ...ctx.valueAt(pointer), key: ctx.pathOf(pointer) } : { key: ctx.pathOf(pointer) };
+      ctx.errors.push(new WarrenError(read.error.code, read.error.message, { ...read.error.details, ...where }));
+      return {};
+    }
+    schema = read.schema;
+  } else if (value !== null && typeof value === 'object') {
+    schema = value as Obj;
+  } else {
+    return {};
+  }
+  try {
+    createMessageValidator(schema);
+  } catch (err) {
+    const from = schemaFile ? ` (${relative(input.dir, schemaFile)})` : '';
+    ctx.report('WARREN_E_SCHEMA_INVALID', `the message schema${from} does not compile: ${(err as Error).message}`, pointer, {
+      hint: 'fix the JSON Schema; see https://json-schema.org/understanding-json-schema',
+    });
+    return {};
+  }
+  return { schema, ...(schemaFile ? { schemaFile } : {}) };
+}

@@ -1,0 +1,80 @@
+/**
+ * The JSON Schema a function's messages must satisfy: read from a file when queues.yaml names one,
+ * and compiled with ajv here so a broken schema is reported before anything starts. The consumer
+ * should compile with `createMessageValidator` too, so both agree on what is valid.
+ */
+import { readFile } from 'node:fs/promises';
+import Ajv, { type ValidateFunction } from 'ajv';
+import Ajv2020 from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { parseDocument, LineCounter } from 'yaml';
+import { WarrenError } from '../errors';
+import { lineColumn } from './rascal-json';
+
+const DRAFT_2020 = /json-schema\.org\/draft\/2020-12\/schema/;
+
+/** Compiles a message schema (draft-07 unless its `$schema` says 2020-12); throws ajv's error. */
+export function createMessageValidator(schema: Record<string, unknown>): ValidateFunction {
+  const options = { allErrors: true, strict: true, strictTypes: false, strictTuples: false, strictRequired: false } as const;
+  const ajv = DRAFT_2020.test(String(schema.$schema ?? '')) ? new Ajv2020(options) : new Ajv(options);
+  addFormats(ajv);
+  return ajv.compile(schema);
+}
+
+export type SchemaFileResult = { schema: Record<string, unknown> } | { error: WarrenError };
+
+/** Reads a .json/.yaml schema file; a missing or unparsable file is WARREN_E_SCHEMA_MISSING. */
+export async function readSchemaFile(file: string, shownAs: string): Promise<SchemaFileResult> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return {
+      error: new WarrenError('WARREN_E_SCHEMA_MISSING', `schema file ${shownAs} does not exist`, {
+        file,
+        hint: 'the path is relative to the project folder (the one holding queues.yaml)',
+      }),
+    };
+  }
+  if (file.endsWith('.json')) {
+    try {
+      return asSchema(file, JSON.parse(text));
+    } catch (err) {
+      const message = (err as Error).message;
+      const at = /at position (\d+)/.exec(message);
+      return {
+        error: new WarrenError('WARREN_E_SCHEMA_MISSING', `schema file ${shownAs} does not parse: ${message.replace(/ in JSON at position \d+.*$/s, '')}`, {
+          file,
+          ...lineColumn(text, at ? Number(at[1]) : text.length),
+          hint: 'a schema file is strict JSON (or use .yaml)',
+        }),
+      };
+    }
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const first = doc.errors[0];
+  if (first) {
+    const { line, col } = lines.linePos(first.pos[0]);
+    return {
+      error: new WarrenError('WARREN_E_SCHEMA_MISSING', `schema file ${shownAs} does not parse: ${first.message.split(/ at line \d+|\n/)[0]}`, {
+        file,
+        line,
+        column: col,
+      }),
+    };
+  }
+  return asSchema(file, doc.toJS());
+}
+
+function asSchema(file: string, value: unknown): SchemaFileResult {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) return { schema: value as Record<string, unknown> };
+  return {
+    error: new WarrenError('WARREN_E_SCHEMA_INVALID', 'a schema file must hold a JSON Schema object', {
+      file,
+      line: 1,
+      column: 1,
+      expected: 'an object such as { "type": "object", "required": ["id"] }',
+    }),
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * rascal.json text → plain value with `${VAR}` interpolated in every string. Pure: the caller reads
+ * the file. JSON.parse gives no positions, so syntax and env errors are located in the text itself.
+ */
+import { WarrenError } from '../errors';
+import { interpolate, type Env } from './interpolate';
+
+export function lineColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, Math.max(0, Math.min(offset, text.length)));
+  const lines = before.split('\n');
+  return { line: lines.length, column: (lines[lines.length - 1]?.length ?? 0) + 1 };
+}
+
+export function parseRascalJson(file: string, text: string, env: Env): { value: Record<string, unknown>; errors: WarrenError[] } {
+  let parsed: unknown;
+  try {
+    parsed = text.trim() === '' ? {} : JSON.parse(text);
+  } catch (err) {
+    const message = (err as Error).message;
+    const at = /at position (\d+)/.exec(message);
+    const offset = at ? Number(at[1]) : text.length;
+    return {
+      value: {},
+      errors: [
+        new WarrenError('WARREN_E_CONFIG_SYNTAX', `JSON does not parse: ${message.replace(/ in JSON at position \d+.*$/s, '')}`, {
+          file,
+          ...lineColumn(text, offset),
+          hint: 'rascal.json is strict JSON: double quotes, no trailing commas, no comments',
+        }),
+      ],
+    };
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    return {
+      value: {},
+      errors: [
+        new WarrenError('WARREN_E_CONFIG_TYPE', 'rascal.json must hold an object', {
+          file,
+          ...lineColumn(text, text.search(/\S/)),
+          expected: 'a JSON object, e.g. { "vhosts": { … } }',
+        }),
+      ],
+    };
+  }
+
+  const errors: WarrenError[] = [];
+  let searchFrom = 0;
+  const visit = (value: unknown, path: string): unknown => {
+    if (typeof value === 'string') {
+      const result = interpolate(value, env);
+      for (const m of result.missing) {
+        const found = text.indexOf('${' + m.name, searchFrom);
+        if (found >= 0) searchFrom = found + 1;
+        errors.push(
+          new WarrenError('WARREN_E_CONFIG_ENV', `environment variable ${m.name} is not set`, {
+            file,
+            ...lineColumn(text, found >= 0 ? found : 0),
+            key: path || undefined,
+            hint: `set ${m.name}, or give a default: \${${m.name}:-value}`,
+          }),
+        );
+      }
+      return result.value;
+    }
+    if (Array.isArray(value)) return value.map((v, i) => visit(v, `${path}[${i}]`));
+    if (value !== null && typeof value === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value)) out[k] = visit(v, path ? `${path}.${k}` : k);
+      return out;
+    }
+    return value;
+  };
+  return { value: visit(parsed, '') as Record<string, unknown>, errors };
+}

@@ -1,0 +1,129 @@
+/**
+ * queues.yaml text → plain value + where every key and value sits, with `${VAR}` interpolated.
+ * Pure: the caller reads the file. Positions are looked up by JSON pointer (ajv's `instancePath`).
+ */
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { WarrenError } from '../errors';
+import { interpolate, type Env } from './interpolate';
+
+export interface Position {
+  line: number;
+  column: number;
+}
+
+export interface Located {
+  /** dotted key path for messages: `functions.print-message.replicas`, `bindings[1]` */
+  path: string;
+  key?: Position;
+  value: Position;
+}
+
+export interface ParsedSource {
+  value: unknown;
+  /** by JSON pointer, '' for the document itself */
+  at: Map<string, Located>;
+  errors: WarrenError[];
+}
+
+export function pointerSegment(segment: string | number): string {
+  return '/' + String(segment).replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+export function joinPath(parent: string, segment: string | number): string {
+  if (typeof segment === 'number') return `${parent}[${segment}]`;
+  return parent === '' ? segment : `${parent}.${segment}`;
+}
+
+/** A plain scalar written as `${N}` should still be a number or a boolean once N is substituted. */
+function retype(text: string): unknown {
+  if (/^[-+]?\d+(\.\d+)?$/.test(text)) return Number(text);
+  if (text === 'true' || text === 'false') return text === 'true';
+  return text;
+}
+
+export function parseYamlSource(file: string, text: string, env: Env): ParsedSource {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const errors: WarrenError[] = [];
+  const at = new Map<string, Located>();
+  const pos = (offset: number): Position => {
+    const { line, col } = lines.linePos(offset);
+    return { line, column: col };
+  };
+
+  if (doc.errors.length > 0) {
+    for (const err of doc.errors) {
+      const offset = err.pos[0];
+      const { line, column } = pos(offset);
+      errors.push(
+        new WarrenError('WARREN_E_CONFIG_SYNTAX', `YAML does not parse: ${err.message.split(/ at line \d+|\n/)[0]}`, {
+          file,
+          line,
+          column,
+          hint: 'check indentation, colons and quotes around this spot',
+        }),
+      );
+    }
+    return { value: undefined, at, errors };
+  }
+
+  const envError = (name: string, offset: number, path: string): void => {
+    const { line, column } = pos(offset);
+    errors.push(
+      new WarrenError('WARREN_E_CONFIG_ENV', `environment variable ${name} is not set`, {
+        file,
+        line,
+        column,
+        key: path || undefined,
+        hint: `set ${name}, or give a default: \${${name}:-value}`,
+      }),
+    );
+  };
+
+  const scalar = (node: Node, raw: unknown, path: string): unknown => {
+    if (typeof raw !== 'string' || !isScalar(node)) return raw;
+    const result = interpolate(raw, env);
+    const start = node.range?.[0] ?? 0;
+    for (const m of result.missing) {
+      // find the reference in the source text; quotes and escapes shift offsets inside the node
+      const found = text.indexOf('${' + m.name, start);
+      envError(m.name, found >= 0 ? found : start, path);
+    }
+    if (!result.changed) return raw;
+    return node.type === 'PLAIN' ? retype(result.value) : result.value;
+  };
+
+  const walk = (node: Node | null | undefined, pointer: string, path: string, keyPos?: Position, depth = 0): unknown => {
+    if (node && isAlias(node)) {
+      if (depth > 50) return null;
+      return walk(node.resolve(doc as Document) as Node | undefined, pointer, path, keyPos, depth + 1);
+    }
+    const valuePos = node?.range ? pos(node.range[0]) : (keyPos ?? { line: 1, column: 1 });
+    at.set(pointer, { path, key: keyPos, value: valuePos });
+    if (!node) return null;
+    if (isMap(node)) {
+      const out: Record<string, unknown> = {};
+      for (const pair of node.items) {
+        if (!isPair(pair)) continue;
+        const keyNode = pair.key as Node | null;
+        const keyAt = keyNode?.range ? pos(keyNode.range[0]) : valuePos;
+        if (!keyNode || !isScalar(keyNode)) {
+          errors.push(new WarrenError('WARREN_E_CONFIG_TYPE', 'a key must be a plain name', { file, ...keyAt, key: path || undefined }));
+          continue;
+        }
+        const key = String(scalar(keyNode, keyNode.value, path));
+        const childPath = joinPath(path, key);
+        out[key] = walk(pair.value as Node | null, pointer + pointerSegment(key), childPath, keyAt, depth);
+      }
+      return out;
+    }
+    if (isSeq(node)) {
+      return node.items.map((item, i) => walk(item as Node | null, pointer + pointerSegment(i), joinPath(path, i), undefined, depth));
+    }
+    if (isScalar(node)) return scalar(node, node.value, path);
+    return null;
+  };
+
+  const value = walk(doc.contents as Node | null, '', '');
+  return { value, at, errors };
+}

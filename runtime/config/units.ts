@@ -1,0 +1,75 @@
+/**
+ * Durations and sizes as people write them in queues.yaml. Pure; each parser returns undefined for
+ * a value it cannot read so the caller can report where it was.
+ */
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** the order units must appear in a compound duration such as `1h30m` */
+const DURATION_ORDER = ['d', 'h', 'm', 's', 'ms'];
+
+/** Kept in step with the `duration` pattern of runtime/queues.schema.json. */
+export const DURATION_PATTERN = /^\s*(?:\d+(?:\.\d+)?(?:ms|s|m|h|d)\s*)+$/;
+
+/** A number is milliseconds; a string is `500ms`, `30s`, `5m`, `1h`, `1d` or a sum like `1m30s`. */
+export function parseDuration(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? Math.round(value) : undefined;
+  if (typeof value !== 'string' || !DURATION_PATTERN.test(value)) return undefined;
+  let total = 0;
+  let lastRank = -1;
+  for (const match of value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)) {
+    const unit = match[2] ?? '';
+    const rank = DURATION_ORDER.indexOf(unit);
+    if (rank <= lastRank) return undefined; // `5s1m` or `1s1s`: almost certainly a typo
+    lastRank = rank;
+    total += Number(match[1]) * (DURATION_UNITS_MS[unit] ?? NaN);
+  }
+  return Number.isFinite(total) ? Math.round(total) : undefined;
+}
+
+/** The shortest compound form of a duration: 1500 → `1s500ms`, 90000 → `1m30s`, 0 → `0s`. */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  let rest = Math.round(ms);
+  let out = '';
+  for (const unit of DURATION_ORDER) {
+    const size = DURATION_UNITS_MS[unit] ?? 1;
+    const count = Math.floor(rest / size);
+    if (count > 0) {
+      out += `${count}${unit}`;
+      rest -= count * size;
+    }
+  }
+  return out;
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1_000,
+  mb: 1_000_000,
+  gb: 1_000_000_000,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+};
+
+/** Kept in step with the `size` pattern of runtime/queues.schema.json. */
+export const SIZE_PATTERN = /^\s*\d+(?:\.\d+)?\s*(?:[bB]|[kKmMgG][iI]?[bB])?\s*$/;
+
+/** A number is bytes; a string is `512`, `64KiB`, `1MiB`, `1GiB`, `10MB` (SI) … → bytes. */
+export function parseSize(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isInteger(value) && value >= 0 ? value : undefined;
+  if (typeof value !== 'string' || !SIZE_PATTERN.test(value)) return undefined;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
+  if (!match) return undefined;
+  const unit = (match[2] ?? '').toLowerCase() || 'b';
+  const factor = SIZE_UNITS[unit];
+  return factor === undefined ? undefined : Math.round(Number(match[1]) * factor);
+}
+
+/** Memory limits: a bare number is MiB (`256`), a string is a size (`256MiB`, `1GiB`) → whole MiB. */
+export function parseMemoryMb(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isInteger(value) && value > 0 ? value : undefined;
+  if (typeof value === 'string' && /^\s*\d+\s*$/.test(value)) return parseMemoryMb(Number(value));
+  const bytes = parseSize(value);
+  return bytes === undefined ? undefined : Math.ceil(bytes / 1024 ** 2);
+}
