@@ -1,0 +1,190 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { handler, problems, project, summary } from '../fixtures/config/project';
+
+const lines = (...l: string[]): string => l.join('\n') + '\n';
+
+describe('loadConfig: missing project', () => {
+  it('refuses a folder that does not exist, with a hint about --dir', async () => {
+    const dir = join(tmpdir(), 'warren-no-such-project-' + process.pid);
+    const [error, ...rest] = await problems(dir);
+    expect(rest).toEqual([]);
+    expect(error?.code).toBe('WARREN_E_CONFIG_MISSING');
+    expect(error?.details.hint).toContain('--dir');
+  });
+
+  it('refuses a folder with neither queues.yaml nor a handler file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'warren-empty-'));
+    try {
+      const errors = await problems(dir);
+      expect(errors.map((e) => summary(e, dir))).toEqual([
+        { code: 'WARREN_E_CONFIG_MISSING', file: 'queues.yaml', line: undefined, column: undefined, key: undefined },
+      ]);
+      expect(errors[0]?.details.hint).toContain('functions/');
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+  });
+});
+
+describe('loadConfig: shape errors', () => {
+  it('reports a YAML syntax error with its line', async () => {
+    const dir = await project({ 'functions/a.ts': handler, 'queues.yaml': lines('functions:', '  a:', '    replicas: [1, 2', '') });
+    const errors = await problems(dir);
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors.every((e) => e.code === 'WARREN_E_CONFIG_SYNTAX' && e.details.file === join(dir, 'queues.yaml'))).toBe(true);
+    expect(errors[0]?.details.line).toBeGreaterThanOrEqual(3);
+  });
+
+  it('reports a duplicate key where it is repeated', async () => {
+    const dir = await project({ 'functions/a.ts': handler, 'queues.yaml': lines('functions:', '  a: { replicas: 1 }', '  a: { replicas: 2 }') });
+    expect((await problems(dir)).map((e) => summary(e, dir))).toEqual([
+      { code: 'WARREN_E_CONFIG_SYNTAX', file: 'queues.yaml', line: 3, column: 3, key: undefined },
+    ]);
+  });
+
+  it('reports every wrong key and value at once, at their exact spot, with suggestions', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'queues.yaml': lines(
+        'exchanges:',
+        '  ev: { type: topik }',
+        'queues:',
+        '  q: { type: classic, maxLenght: 3 }',
+        'functions:',
+        '  a:',
+        '    replica: 2',
+        '    prefetch: 0',
+        '    timeout: 30 seconds',
+        '    retry: { attempts: two, backof: fixed }',
+        '    memory: big',
+        'bindings:',
+        '  - { exchange: ev, queue: q, routingKey: [] }',
+        '  - "ev[x] => q"',
+      ),
+    });
+    const errors = await problems(dir);
+    expect(errors.map((e) => summary(e, dir))).toEqual([
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 2, column: 15, key: 'exchanges.ev.type' },
+      { code: 'WARREN_E_CONFIG_UNKNOWN_KEY', file: 'queues.yaml', line: 4, column: 23, key: 'queues.q.maxLenght' },
+      { code: 'WARREN_E_CONFIG_UNKNOWN_KEY', file: 'queues.yaml', line: 7, column: 5, key: 'functions.a.replica' },
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 8, column: 15, key: 'functions.a.prefetch' },
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 9, column: 14, key: 'functions.a.timeout' },
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 10, column: 24, key: 'functions.a.retry.attempts' },
+      { code: 'WARREN_E_CONFIG_UNKNOWN_KEY', file: 'queues.yaml', line: 10, column: 29, key: 'functions.a.retry.backof' },
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 11, column: 13, key: 'functions.a.memory' },
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 13, column: 43, key: 'bindings[0].routingKey' },
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 14, column: 5, key: 'bindings[1]' },
+    ]);
+    const hints = errors.map((e) => e.details.hint ?? '');
+    expect(hints[1]).toContain('did you mean `maxLength`?');
+    expect(hints[2]).toContain('did you mean `replicas`?');
+    expect(hints[6]).toContain('did you mean `backoff`?');
+    expect(errors[0]?.details.expected).toBe('one of direct, topic, fanout, headers');
+    expect(errors[3]?.details.expected).toBe('an integer >= 1');
+    expect(errors[4]?.format(dir)).toBe(
+      'queues.yaml:9:14 functions.a.timeout: got "30 seconds" (expected a duration > 0: milliseconds or a string like 500ms, 30s, 5m, 1h, 1m30s) [WARREN_E_CONFIG_TYPE]\n  hint: e.g. `timeout: 30s`',
+    );
+    expect(errors[9]?.details.expected).toContain('exchange[key1,key2] -> queue');
+  });
+
+  it('reports an unknown top-level key', async () => {
+    const dir = await project({ 'functions/a.ts': handler, 'queues.yaml': lines('exchange:', '  e: { type: topic }') });
+    const [error] = await problems(dir);
+    expect(error && summary(error, dir)).toEqual({ code: 'WARREN_E_CONFIG_UNKNOWN_KEY', file: 'queues.yaml', line: 1, column: 1, key: 'exchange' });
+    expect(error?.details.hint).toContain('did you mean `exchanges`?');
+  });
+});
+
+describe('loadConfig: references and conflicts', () => {
+  it('collects every semantic problem into one report', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'functions/b.ts': handler,
+      'functions/c.ts': handler,
+      'schemas/bad.json': '{"type": "object",}',
+      'schemas/invalid.json': '{"type": "objekt"}',
+      'queues.yaml': lines(
+        'exchanges:',
+        '  events: { type: topic }',
+        'queues:',
+        '  shared: { type: classic }',
+        '  jobs.dead: {}',
+        'bindings:',
+        '  - { exchange: evnets, queue: shared }',
+        '  - "events[x] -> nowhere"',
+        'functions:',
+        '  a: { queue: shared, ordered: true, output: { exchange: missing } }',
+        '  b: { queue: shared, schema: schemas/bad.json }',
+        '  c: { schema: schemas/invalid.json }',
+        '  d: { schema: schemas/none.yaml }',
+        '  e: { handler: lib/e.ts, schema: { type: objekt } }',
+        '  f: { queue: f.retry.1s }',
+      ),
+    });
+    const errors = await problems(dir);
+    expect(errors.map((e) => summary(e, dir))).toEqual([
+      { code: 'WARREN_E_CONFIG_CONFLICT', file: 'queues.yaml', line: 5, column: 3, key: 'queues.jobs.dead' },
+      { code: 'WARREN_E_CONFIG_REFERENCE', file: 'queues.yaml', line: 7, column: 17, key: 'bindings[0].exchange' },
+      { code: 'WARREN_E_CONFIG_REFERENCE', file: 'queues.yaml', line: 8, column: 5, key: 'bindings[1]' },
+      { code: 'WARREN_E_CONFIG_CONFLICT', file: 'queues.yaml', line: 10, column: 32, key: 'functions.a.ordered' },
+      { code: 'WARREN_E_CONFIG_REFERENCE', file: 'queues.yaml', line: 10, column: 58, key: 'functions.a.output.exchange' },
+      { code: 'WARREN_E_CONFIG_CONFLICT', file: 'queues.yaml', line: 11, column: 15, key: 'functions.b.queue' },
+      { code: 'WARREN_E_SCHEMA_INVALID', file: 'queues.yaml', line: 12, column: 16, key: 'functions.c.schema' },
+      { code: 'WARREN_E_HANDLER_MISSING', file: 'queues.yaml', line: 13, column: 3, key: 'functions.d' },
+      { code: 'WARREN_E_SCHEMA_MISSING', file: 'queues.yaml', line: 13, column: 16, key: 'functions.d.schema' },
+      { code: 'WARREN_E_HANDLER_MISSING', file: 'queues.yaml', line: 14, column: 17, key: 'functions.e.handler' },
+      { code: 'WARREN_E_SCHEMA_INVALID', file: 'queues.yaml', line: 14, column: 35, key: 'functions.e.schema' },
+      { code: 'WARREN_E_HANDLER_MISSING', file: 'queues.yaml', line: 15, column: 3, key: 'functions.f' },
+      { code: 'WARREN_E_CONFIG_CONFLICT', file: 'queues.yaml', line: 15, column: 15, key: 'functions.f.queue' },
+      { code: 'WARREN_E_SCHEMA_MISSING', file: 'schemas/bad.json', line: 1, column: 19, key: 'functions.b.schema' },
+    ]);
+    const hint = (key: string) => errors.find((e) => e.details.key === key)?.details.hint ?? '';
+    expect(hint('bindings[0].exchange')).toContain('did you mean `events`?');
+    expect(hint('functions.d')).toContain('functions/ holds: functions/a.ts, functions/b.ts, functions/c.ts');
+    expect(hint('functions.d')).not.toContain('did you mean');
+    expect(errors.find((e) => e.details.key === 'functions.b.queue')?.message).toBe('functions a and b both consume queue "shared"');
+  });
+
+  it('treats a bare handler and an entry on its queue as two functions on one queue', async () => {
+    const dir = await project({ 'functions/audit.ts': handler, 'functions/b.ts': handler, 'queues.yaml': lines('functions:', '  b:', '    queue: audit') });
+    expect((await problems(dir)).map((e) => summary(e, dir))).toEqual([
+      { code: 'WARREN_E_CONFIG_CONFLICT', file: 'queues.yaml', line: 3, column: 12, key: 'functions.b.queue' },
+    ]);
+  });
+
+  it('refuses retry.maxDelay below retry.delay, zero timeouts and durable:false quorum queues', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'queues.yaml': lines(
+        'queues:',
+        '  a: { durable: false }',
+        'functions:',
+        '  a:',
+        '    timeout: 0',
+        '    retry: { delay: 10s, maxDelay: 5s }',
+      ),
+    });
+    expect((await problems(dir)).map((e) => summary(e, dir))).toEqual([
+      { code: 'WARREN_E_CONFIG_CONFLICT', file: 'queues.yaml', line: 2, column: 17, key: 'queues.a.durable' },
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 5, column: 14, key: 'functions.a.timeout' },
+      { code: 'WARREN_E_CONFIG_CONFLICT', file: 'queues.yaml', line: 6, column: 36, key: 'functions.a.retry.maxDelay' },
+    ]);
+  });
+
+  it('reports two handler files for one function name, naming both', async () => {
+    const dir = await project({ 'functions/a.ts': handler, 'functions/a.js': handler });
+    const errors = await problems(dir);
+    expect(errors.map((e) => e.code)).toEqual(['WARREN_E_CONFIG_CONFLICT']);
+    expect(errors[0]?.message).toContain('a.js, a.ts');
+  });
+
+  it('never shows the password of a bad AMQP_URL', async () => {
+    const dir = await project({ 'functions/a.ts': handler });
+    const errors = await problems(dir, { AMQP_URL: 'http://user:hunter2@host/' });
+    expect(errors.map((e) => [e.code, e.details.key])).toEqual([['WARREN_E_CONFIG_TYPE', 'AMQP_URL']]);
+    expect(errors[0]?.format()).not.toContain('hunter2');
+  });
+});

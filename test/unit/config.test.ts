@@ -1,0 +1,228 @@
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEFAULTS } from '../../runtime/config/index';
+import { handler, load, problems, project, summary } from '../fixtures/config/project';
+
+const specExample = fileURLToPath(new URL('../fixtures/config/spec-example', import.meta.url));
+
+describe('loadConfig: the SPEC §2 example', () => {
+  it('loads to normalised values', async () => {
+    const config = await load(specExample);
+    expect(config.dir).toBe(specExample);
+    expect(config.url).toBe(DEFAULTS.url);
+    expect(config.vhost).toBe('/');
+    expect(config.exchanges.my_exchange).toMatchObject({ name: 'my_exchange', type: 'direct', durable: true, autoDelete: false, arguments: {} });
+    expect(config.exchanges.users).toMatchObject({ type: 'topic', durable: true });
+    expect(config.queues.my_app).toMatchObject({ type: 'classic', durable: true, implicit: false });
+    // audit is the queue of the bare handler functions/audit.ts
+    expect(config.queues.audit).toMatchObject({ type: 'quorum', durable: true, implicit: true });
+    expect(config.bindings.map(({ exchange, queue, routingKey }) => ({ exchange, queue, routingKey }))).toEqual([
+      { exchange: 'my_exchange', queue: 'my_app', routingKey: 'test' },
+      { exchange: 'users', queue: 'audit', routingKey: 'user.*.deleted' },
+    ]);
+    const fn = config.functions['print-message'];
+    expect(fn).toMatchObject({
+      name: 'print-message',
+      file: join(specExample, 'functions/print-message.ts'),
+      queue: 'my_app',
+      replicas: 2,
+      prefetch: 10,
+      timeout: 30_000,
+      retry: { attempts: 5, backoff: 'exponential', delay: 1_000, maxDelay: 300_000 },
+      redeliveryLimit: 3,
+      deadLetter: true,
+      schema: { type: 'object', required: ['action', 'userId'] },
+      output: { exchange: 'users', routingKey: 'user.deleted' },
+      ordered: false,
+      memoryMb: 256,
+      maxBodyBytes: 16 * 1024 * 1024,
+    });
+    expect(fn?.at).toEqual({ file: join(specExample, 'queues.yaml'), line: 11, column: 3 });
+  });
+
+  it('is frozen all the way down', async () => {
+    const config = await load(specExample);
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.functions['print-message']?.retry)).toBe(true);
+    expect(Object.isFrozen(config.bindings[0])).toBe(true);
+    expect(() => {
+      (config.functions['print-message'] as { replicas: number }).replicas = 9;
+    }).toThrow(TypeError);
+  });
+});
+
+describe('loadConfig: defaults', () => {
+  it('runs a bare handler file with the defaults and an implicit quorum queue', async () => {
+    const dir = await project({ 'functions/hello.ts': handler });
+    const config = await load(dir);
+    expect(config.functions.hello).toEqual({
+      name: 'hello',
+      file: join(dir, 'functions/hello.ts'),
+      queue: 'hello',
+      replicas: 1,
+      prefetch: 1,
+      timeout: 30_000,
+      retry: { attempts: 3, backoff: 'exponential', delay: 1_000, maxDelay: 300_000 },
+      redeliveryLimit: 3,
+      deadLetter: true,
+      ordered: false,
+      memoryMb: 256,
+      maxBodyBytes: 16 * 1024 * 1024,
+      at: { file: join(dir, 'functions/hello.ts'), line: 1, column: 1 },
+    });
+    expect(config.queues.hello).toMatchObject({ name: 'hello', type: 'quorum', durable: true, implicit: true, arguments: {} });
+    expect(config.bindings).toEqual([]);
+  });
+
+  it('reads every unit: durations, sizes, memory, a declared quorum queue, a handler path', async () => {
+    const dir = await project({
+      'lib/worker.mjs': 'export default async () => {};\n',
+      'queues.yaml': [
+        'queues:',
+        '  jobs: { maxLength: 1000, messageTtl: 1h, arguments: { x-max-priority: 5 } }',
+        'functions:',
+        '  work:',
+        '    handler: lib/worker.mjs',
+        '    queue: jobs',
+        '    timeout: 1m30s',
+        '    retry: { delay: 500ms, backoff: fixed }',
+        '    memory: 1GiB',
+        '    maxBodySize: 1MiB',
+        '    redeliveryLimit: 7',
+        '    ordered: true',
+        '',
+      ].join('\n'),
+    });
+    const config = await load(dir);
+    expect(config.queues.jobs).toMatchObject({ type: 'quorum', maxLength: 1000, messageTtl: 3_600_000, arguments: { 'x-max-priority': 5 } });
+    expect(config.functions.work).toMatchObject({
+      file: join(dir, 'lib/worker.mjs'),
+      queue: 'jobs',
+      timeout: 90_000,
+      retry: { attempts: 3, backoff: 'fixed', delay: 500, maxDelay: 300_000 },
+      memoryMb: 1024,
+      maxBodyBytes: 1024 * 1024,
+      redeliveryLimit: 7,
+      ordered: true,
+    });
+    // the handler file named through `handler:` is not a second function
+    expect(Object.keys(config.functions)).toEqual(['work']);
+  });
+
+  it('takes a bare-number memory as MiB and maxBodySize as bytes', async () => {
+    const dir = await project({ 'functions/a.js': handler, 'queues.yaml': 'functions:\n  a: { memory: 512, maxBodySize: 2048 }\n' });
+    expect((await load(dir)).functions.a).toMatchObject({ memoryMb: 512, maxBodyBytes: 2048 });
+  });
+
+  it('accepts an entry with no settings', async () => {
+    const dir = await project({ 'functions/a.ts': handler, 'queues.yaml': 'functions:\n  a:\n' });
+    expect((await load(dir)).functions.a?.queue).toBe('a');
+  });
+
+  it('loads a schema from a .yaml or .json file relative to the project', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'functions/b.ts': handler,
+      'schemas/a.yaml': 'type: object\nrequired: [id]\n',
+      'schemas/b.json': '{ "type": "array" }',
+      'queues.yaml': 'functions:\n  a: { schema: schemas/a.yaml }\n  b: { schema: schemas/b.json }\n',
+    });
+    const config = await load(dir);
+    expect(config.functions.a).toMatchObject({ schema: { type: 'object', required: ['id'] }, schemaFile: join(dir, 'schemas/a.yaml') });
+    expect(config.functions.b?.schema).toEqual({ type: 'array' });
+  });
+});
+
+describe('loadConfig: bindings', () => {
+  it('accepts rascal shorthand with several keys, and defaults keys by exchange type', async () => {
+    const dir = await project({
+      'functions/q.ts': handler,
+      'queues.yaml': [
+        'exchanges:',
+        '  t: { type: topic }',
+        '  d: { type: direct }',
+        '  f: { type: fanout }',
+        'bindings:',
+        '  - "t[a.*, b.#] -> q"',
+        '  - "t -> q"',
+        '  - d -> q',
+        '  - { exchange: f, queue: q }',
+        '  - { exchange: amq.topic, queue: q, routingKey: [x, y] }',
+        '',
+      ].join('\n'),
+    });
+    const keys = (await load(dir)).bindings.map((b) => `${b.exchange}:${b.routingKey}`);
+    expect(keys).toEqual(['t:a.*', 't:b.#', 't:#', 'd:q', 'f:', 'amq.topic:x', 'amq.topic:y']);
+  });
+});
+
+describe('loadConfig: environment', () => {
+  const yaml = [
+    'exchanges:',
+    '  ${PREFIX:-dev}_events: { type: topic }',
+    'functions:',
+    '  a:',
+    '    replicas: ${REPLICAS:-2}',
+    '    output: { exchange: "${PREFIX:-dev}_events", routingKey: "${KEY}" }',
+    '',
+  ].join('\n');
+
+  it('interpolates ${VAR} and ${VAR:-default}, keeping numbers numbers', async () => {
+    const dir = await project({ 'functions/a.ts': handler, 'queues.yaml': yaml });
+    const config = await load(dir, { KEY: 'done', REPLICAS: '4' });
+    expect(Object.keys(config.exchanges)).toEqual(['dev_events']);
+    expect(config.functions.a).toMatchObject({ replicas: 4, output: { exchange: 'dev_events', routingKey: 'done' } });
+    const other = await load(dir, { KEY: 'done', PREFIX: 'prod' });
+    expect(other.functions.a).toMatchObject({ replicas: 2, output: { exchange: 'prod_events' } });
+  });
+
+  it('reports a missing variable with no default where it is written', async () => {
+    const dir = await project({ 'functions/a.ts': handler, 'queues.yaml': yaml });
+    const errors = await problems(dir, {});
+    expect(errors.map((e) => summary(e, dir))).toEqual([
+      { code: 'WARREN_E_CONFIG_ENV', file: 'queues.yaml', line: 6, column: 63, key: 'functions.a.output.routingKey' },
+    ]);
+    expect(errors[0]?.format(dir)).toContain('KEY');
+  });
+
+  it('reads the connection from rascal.json, interpolated', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'rascal.json': JSON.stringify({
+        vhosts: { shop: { connection: { hostname: '${HOST}', user: 'bob', password: 'p@ss', options: { heartbeat: 5 } } } },
+      }),
+    });
+    const config = await load(dir, { HOST: 'rabbit.internal' });
+    expect(config.url).toBe('amqp://bob:p%40ss@rabbit.internal:5672/shop');
+    expect(config.vhost).toBe('shop');
+    // the connection Warren computes is gone; the rest of rascal.json stays
+    expect(config.rascal).toEqual({ vhosts: { shop: { connection: { options: { heartbeat: 5 } } } } });
+  });
+
+  it('lets AMQP_URL win over rascal.json', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'rascal.json': '{ "vhosts": { "v1": { "connection": { "url": "amqp://a:b@elsewhere:5672/v1" } } } }',
+    });
+    const config = await load(dir, { AMQP_URL: 'amqp://u:secret@broker:5673/%2Fteam' });
+    expect(config.url).toBe('amqp://u:secret@broker:5673/%2Fteam');
+    expect(config.vhost).toBe('/team');
+  });
+
+  it('reports a rascal.json syntax error with line and column', async () => {
+    const dir = await project({ 'functions/a.ts': handler, 'rascal.json': '{\n  "vhosts": {\n    "v1": {},\n  }\n}\n' });
+    const errors = await problems(dir);
+    expect(errors.map((e) => summary(e, dir))).toEqual([
+      { code: 'WARREN_E_CONFIG_SYNTAX', file: 'rascal.json', line: 4, column: 3, key: undefined },
+    ]);
+  });
+
+  it('reports a missing variable in rascal.json', async () => {
+    const dir = await project({ 'functions/a.ts': handler, 'rascal.json': '{\n  "connection": "amqp://${RABBIT_HOST}"\n}\n' });
+    const errors = await problems(dir);
+    expect(errors.map((e) => summary(e, dir))).toEqual([
+      { code: 'WARREN_E_CONFIG_ENV', file: 'rascal.json', line: 2, column: 25, key: 'connection' },
+    ]);
+  });
+});
