@@ -1,0 +1,126 @@
+/**
+ * Declares Warren's topology on the broker, all or nothing: a preflight first compares every queue
+ * and exchange that already exists with what Warren would declare, and reports every difference at
+ * once (WARREN_E_TOPOLOGY_MISMATCH) before anything is created. Only a clean preflight lets rascal
+ * assert the whole topology from buildTopology.
+ *
+ * Returns nothing: the rascal broker used to declare is shut down again. The main process keeps no
+ * broker of its own; each replica connects with buildReplicaConfig, which declares nothing.
+ * Every connection opened here is closed on every path.
+ */
+import amqplib, { type ChannelModel } from 'amqplib';
+import rascal, { type BrokerAsPromised } from 'rascal';
+import type { Logger } from 'pino';
+import type { WarrenConfig } from '../config/types';
+import { WarrenError, WarrenErrors, redactUrl } from '../errors';
+import { buildTopology, vhostUrl, type RascalConfig } from './build';
+import { mismatchError } from './mismatch';
+import { planTopology } from './plan';
+import { preflight, type PreflightTarget } from './preflight';
+
+export interface DeclareOptions {
+  log: Logger;
+  /** socket connect timeout of the preflight connection, ms (default 5000) */
+  connectTimeoutMs?: number;
+}
+
+export async function declareTopology(config: WarrenConfig, opts: DeclareOptions): Promise<void> {
+  const log = opts.log.child({ stage: 'topology' });
+  const rascalConfig = buildTopology(config);
+  const targets = preflightTargets(config, rascalConfig);
+
+  const conn = await connect(config, opts.connectTimeoutMs ?? 5_000);
+  let mismatches;
+  try {
+    mismatches = await preflight(conn, targets, config.vhost);
+  } finally {
+    await conn.close().catch(() => undefined);
+  }
+  if (mismatches.length > 0) throw new WarrenErrors(mismatches.map(mismatchError));
+  log.debug({ checked: targets.length }, 'topology preflight clean');
+
+  await assertWithRascal(rascalConfig);
+  const vhost = rascalConfig.vhosts[config.vhost];
+  log.info(
+    {
+      vhost: config.vhost,
+      exchanges: Object.keys(vhost?.exchanges ?? {}).length,
+      queues: Object.keys(vhost?.queues ?? {}).length,
+      bindings: Object.keys(vhost?.bindings ?? {}).length,
+    },
+    'topology declared',
+  );
+}
+
+/** Exactly what rascal will assert in Warren's vhost (user additions from rascal.json included). */
+export function preflightTargets(config: WarrenConfig, rascalConfig: RascalConfig): PreflightTarget[] {
+  const plan = planTopology(config);
+  const vhost = rascalConfig.vhosts[config.vhost];
+  if (!vhost) return [];
+  const targets: PreflightTarget[] = [];
+  for (const [name, x] of Object.entries(vhost.exchanges)) {
+    if (x.assert === false || name === '') continue;
+    const exchange = plan.exchanges.find((e) => e.name === name);
+    targets.push({ kind: 'exchange', name, type: x.type, options: { ...x.options }, ...(exchange ? { exchange } : {}) });
+  }
+  for (const [name, q] of Object.entries(vhost.queues)) {
+    if (q.assert === false) continue;
+    const queue = plan.queues.find((p) => p.name === name);
+    targets.push({ kind: 'queue', name, options: { ...q.options }, ...(queue ? { queue } : {}) });
+  }
+  return targets;
+}
+
+async function connect(config: WarrenConfig, timeout: number): Promise<ChannelModel> {
+  const url = vhostUrl(config.url, config.vhost);
+  let conn: ChannelModel;
+  try {
+    conn = await amqplib.connect(url, { timeout, clientProperties: { connection_name: 'warren topology preflight' } });
+  } catch (err) {
+    throw unreachable(config, err);
+  }
+  conn.on('error', () => {
+    // A connection error also rejects the pending operation, which reports it.
+  });
+  return conn;
+}
+
+export function unreachable(config: WarrenConfig, err: unknown): WarrenError {
+  const shown = redactUrl(vhostUrl(config.url, config.vhost));
+  const text = String((err as { message?: unknown })?.message ?? err);
+  let message = `no broker answers at ${shown} (${text})`;
+  let hint = 'start RabbitMQ (in this repository: `.ci/run`), or point AMQP_URL (or rascal.json) at a running broker';
+  if (/ACCESS[-_]REFUSED|403/.test(text)) {
+    message = `the broker at ${shown} refused the credentials`;
+    hint = 'check the user and password in AMQP_URL or rascal.json';
+  } else if (/vhost .* not found|NOT[-_]ALLOWED/.test(text)) {
+    message = `the broker at ${shown} has no vhost "${config.vhost}" (or the user may not use it)`;
+    hint = `create it: \`rabbitmqctl add_vhost ${config.vhost}\` and \`rabbitmqctl set_permissions -p ${config.vhost} <user> ".*" ".*" ".*"\``;
+  }
+  return new WarrenError('WARREN_E_BROKER_UNREACHABLE', message, { hint, cause: err });
+}
+
+async function assertWithRascal(rascalConfig: RascalConfig): Promise<void> {
+  let broker: BrokerAsPromised;
+  try {
+    broker = await rascal.BrokerAsPromised.create(rascalConfig);
+  } catch (err) {
+    // Rascal may hand back a half-initialised broker on the error; close its connections too.
+    const e = err as { broker?: symbol } & Record<symbol, BrokerAsPromised | undefined>;
+    const partial = e.broker === undefined ? undefined : e[e.broker];
+    if (partial) await partial.shutdown().catch(() => undefined);
+    const text = String((err as { message?: unknown })?.message ?? err);
+    if (/PRECONDITION[-_]FAILED/.test(text)) {
+      // Something changed on the broker between the preflight and now.
+      throw new WarrenError('WARREN_E_TOPOLOGY_MISMATCH', `declaring the topology failed: ${text}`, {
+        hint: 'another process changed a queue or exchange during start; run `npx warren check` and start again',
+        cause: err,
+      });
+    }
+    throw err;
+  }
+  broker.on('error', () => {
+    // Only shutdown follows; its own errors are ignored below.
+  });
+  await broker.shutdown().catch(() => undefined);
+}

@@ -1,0 +1,143 @@
+/**
+ * Pure: what Warren declares for a validated config, before it is shaped into rascal's format.
+ * Each queue and exchange carries its origin, so a broker that disagrees can be answered with the
+ * queues.yaml key to change (runtime/topology/mismatch.ts).
+ */
+import type {
+  ExchangeType,
+  FunctionConfig,
+  QueueConfig,
+  QueueType,
+  SourceLocation,
+  WarrenConfig,
+} from '../config/types';
+import { DEFAULTS } from '../config/types';
+import { deadQueueName, retryLadder, retryQueueName } from './names';
+
+export type QueueRole = 'main' | 'dead' | 'retry';
+
+export interface PlannedQueue {
+  name: string;
+  type: QueueType;
+  durable: boolean;
+  arguments: Record<string, unknown>;
+  role: QueueRole;
+  /** the main queue this one serves (itself for a main queue) */
+  of: string;
+  /** the function consuming the main queue, if any */
+  fn?: string;
+  /** true when queues.yaml does not declare it (a function's default queue, a shorthand binding target) */
+  implicit: boolean;
+  at?: SourceLocation;
+}
+
+export interface PlannedExchange {
+  name: string;
+  type: ExchangeType;
+  durable: boolean;
+  autoDelete: boolean;
+  arguments: Record<string, unknown>;
+  at?: SourceLocation;
+}
+
+export interface PlannedBinding {
+  exchange: string;
+  queue: string;
+  routingKey: string;
+  arguments: Record<string, unknown>;
+}
+
+export interface TopologyPlan {
+  exchanges: PlannedExchange[];
+  queues: PlannedQueue[];
+  bindings: PlannedBinding[];
+}
+
+export function planTopology(config: WarrenConfig): TopologyPlan {
+  const byQueue = new Map<string, FunctionConfig>();
+  for (const fn of Object.values(config.functions)) byQueue.set(fn.queue, fn);
+
+  const mainQueues = new Map<string, QueueConfig>();
+  for (const q of Object.values(config.queues)) mainQueues.set(q.name, q);
+  // A function's queue or a binding's target that queues.yaml does not declare gets the defaults.
+  for (const fn of Object.values(config.functions)) if (!mainQueues.has(fn.queue)) mainQueues.set(fn.queue, implicitQueue(fn.queue));
+  for (const b of config.bindings) if (!mainQueues.has(b.queue)) mainQueues.set(b.queue, implicitQueue(b.queue));
+
+  const queues: PlannedQueue[] = [];
+  for (const q of mainQueues.values()) queues.push(...planQueue(q, byQueue.get(q.name)));
+
+  return {
+    exchanges: Object.values(config.exchanges).map((x) => ({
+      name: x.name,
+      type: x.type,
+      durable: x.durable,
+      autoDelete: x.autoDelete,
+      arguments: { ...x.arguments },
+      ...(x.at ? { at: x.at } : {}),
+    })),
+    queues,
+    bindings: config.bindings.map((b) => ({
+      exchange: b.exchange,
+      queue: b.queue,
+      routingKey: b.routingKey,
+      arguments: { ...b.arguments },
+    })),
+  };
+}
+
+/** The main queue, then its dead queue and retry ladder when a function consumes it. */
+export function planQueue(queue: QueueConfig, fn: FunctionConfig | undefined): PlannedQueue[] {
+  const common = {
+    of: queue.name,
+    implicit: queue.implicit,
+    ...(fn ? { fn: fn.name } : {}),
+    ...(queue.at ?? fn?.at ? { at: queue.at ?? fn?.at } : {}),
+  };
+  const planned: PlannedQueue[] = [
+    { ...common, name: queue.name, type: queue.type, durable: queue.durable, arguments: mainArguments(queue, fn), role: 'main' },
+  ];
+  if (!fn) return planned;
+  if (fn.deadLetter) {
+    planned.push({
+      ...common,
+      name: deadQueueName(queue.name),
+      type: queue.type,
+      durable: true,
+      arguments: queue.type === 'quorum' ? { 'x-queue-type': 'quorum' } : {},
+      role: 'dead',
+    });
+  }
+  for (const delay of retryLadder(fn.retry)) {
+    planned.push({
+      ...common,
+      name: retryQueueName(queue.name, delay),
+      type: 'classic',
+      durable: true,
+      // Expired messages go back to the main queue through the default exchange.
+      arguments: { 'x-message-ttl': delay, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': queue.name },
+      role: 'retry',
+    });
+  }
+  return planned;
+}
+
+/** User `arguments` fill in; what Warren computes from the typed settings wins. */
+export function mainArguments(queue: QueueConfig, fn: FunctionConfig | undefined): Record<string, unknown> {
+  const args: Record<string, unknown> = { ...queue.arguments };
+  if (queue.type === 'quorum') {
+    args['x-queue-type'] = 'quorum';
+    if (fn) args['x-delivery-limit'] = fn.redeliveryLimit;
+  }
+  if (queue.maxLength !== undefined) args['x-max-length'] = queue.maxLength;
+  if (queue.messageTtl !== undefined) args['x-message-ttl'] = queue.messageTtl;
+  if (fn?.deadLetter) {
+    args['x-dead-letter-exchange'] = '';
+    args['x-dead-letter-routing-key'] = deadQueueName(queue.name);
+  }
+  if (fn?.ordered) args['x-single-active-consumer'] = true;
+  return args;
+}
+
+function implicitQueue(name: string): QueueConfig {
+  return { name, type: DEFAULTS.queueType, durable: true, arguments: {}, implicit: true };
+}

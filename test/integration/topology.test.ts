@@ -1,0 +1,195 @@
+import amqplib from 'amqplib';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { FunctionConfig, WarrenConfig } from '../../runtime/config/types';
+import { WarrenError, WarrenErrors } from '../../runtime/errors';
+import rascal from 'rascal';
+import { buildReplicaConfig } from '../../runtime/topology/build';
+import { declareTopology } from '../../runtime/topology/declare';
+import {
+  createTestVhost,
+  getAll,
+  management,
+  managementExchange,
+  managementQueue,
+  publishRaw,
+  queueInfo,
+  type TestVhost,
+} from '../helpers/broker';
+
+const log = pino({ level: 'silent' });
+let vhost: TestVhost | undefined;
+
+afterEach(async () => {
+  await vhost?.cleanup();
+  vhost = undefined;
+});
+
+function fn(name: string, over: Partial<FunctionConfig> = {}): FunctionConfig {
+  return {
+    name,
+    file: `/app/functions/${name}.ts`,
+    queue: name,
+    replicas: 1,
+    prefetch: 1,
+    timeout: 30_000,
+    retry: { attempts: 3, backoff: 'exponential', delay: 1_000, maxDelay: 300_000 },
+    redeliveryLimit: 3,
+    deadLetter: true,
+    ordered: false,
+    memoryMb: 256,
+    maxBodyBytes: 1024 * 1024,
+    ...over,
+  };
+}
+
+function config(v: TestVhost): WarrenConfig {
+  return {
+    dir: '/app',
+    url: v.url,
+    vhost: v.name,
+    rascal: {},
+    exchanges: {
+      my_exchange: { name: 'my_exchange', type: 'direct', durable: true, autoDelete: false, arguments: {} },
+      users: { name: 'users', type: 'topic', durable: true, autoDelete: false, arguments: {} },
+    },
+    queues: {
+      my_app: { name: 'my_app', type: 'quorum', durable: true, arguments: {}, implicit: false, at: { file: '/app/queues.yaml', line: 6, column: 3 } },
+    },
+    bindings: [
+      { exchange: 'my_exchange', queue: 'my_app', routingKey: 'test', arguments: {} },
+      { exchange: 'users', queue: 'audit', routingKey: 'user.*.deleted', arguments: {} },
+    ],
+    functions: {
+      'print-message': fn('print-message', { queue: 'my_app', retry: { attempts: 3, backoff: 'exponential', delay: 1_000, maxDelay: 60_000 } }),
+      resize: fn('resize', { retry: { attempts: 1, backoff: 'fixed', delay: 1_000, maxDelay: 1_000 } }),
+    },
+  };
+}
+
+describe('declareTopology against RabbitMQ', () => {
+  it('declares queues, dead and retry queues, exchanges and bindings, and again without complaint', async () => {
+    vhost = await createTestVhost('warren-topology');
+    const cfg = config(vhost);
+    await declareTopology(cfg, { log });
+
+    const main = await managementQueue(vhost.name, 'my_app');
+    expect(main).toMatchObject({
+      type: 'quorum',
+      durable: true,
+      arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': 3, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'my_app.dead' },
+    });
+    expect(await managementQueue(vhost.name, 'my_app.dead')).toMatchObject({ type: 'quorum', arguments: { 'x-queue-type': 'quorum' } });
+    expect(await managementQueue(vhost.name, 'my_app.retry.2s')).toMatchObject({
+      type: 'classic',
+      durable: true,
+      arguments: { 'x-message-ttl': 2_000, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'my_app' },
+    });
+    expect(await managementQueue(vhost.name, 'resize')).toMatchObject({ type: 'quorum' });
+    expect(await managementQueue(vhost.name, 'resize.retry.1s')).toBeUndefined();
+    expect(await managementQueue(vhost.name, 'audit')).toMatchObject({ type: 'quorum' });
+    expect(await managementExchange(vhost.name, 'my_exchange')).toMatchObject({ type: 'direct', durable: true });
+    expect(await managementExchange(vhost.name, 'users')).toMatchObject({ type: 'topic' });
+    const bindings = (await management('GET', `/api/bindings/${encodeURIComponent(vhost.name)}/e/users/q/audit`)) as Array<{ routing_key: string }>;
+    expect(bindings.map((b) => b.routing_key)).toEqual(['user.*.deleted']);
+
+    // a second start finds everything equivalent
+    await declareTopology(cfg, { log });
+    expect((await management('GET', `/api/queues/${encodeURIComponent(vhost.name)}?columns=name`)) as unknown[]).toHaveLength(7);
+  });
+
+  it('routes through bindings, and a message in a retry queue returns to its queue when the delay ends', async () => {
+    vhost = await createTestVhost('warren-topology');
+    await declareTopology(config(vhost), { log });
+
+    await publishRaw(vhost.url, 'my_exchange', 'test', 'routed');
+    await publishRaw(vhost.url, '', 'my_app.retry.1s', 'later');
+    expect((await getAll(vhost.url, 'my_app')).map((m) => m.content.toString())).toEqual(['routed']);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await getAll(vhost.url, 'my_app')).map((m) => m.content.toString())).toEqual(['later']);
+    expect(await queueInfo(vhost.url, 'my_app.retry.1s')).toEqual({ messageCount: 0, consumerCount: 0 });
+  });
+
+  it('a replica broker publishes and consumes raw bytes on the declared topology without declaring', async () => {
+    vhost = await createTestVhost('warren-topology');
+    const cfg = config(vhost);
+    await declareTopology(cfg, { log });
+    const broker = await rascal.BrokerAsPromised.create(buildReplicaConfig(cfg, 'print-message'));
+    try {
+      broker.on('error', () => undefined);
+      const publication = await broker.publish('q:my_app', Buffer.from('{"a":1}'), { options: { contentType: 'application/json' } });
+      await new Promise<void>((resolve, reject) => publication.on('success', () => resolve()).on('error', reject));
+      const session = await broker.subscribe('fn:print-message');
+      const content = await new Promise<unknown>((resolve, reject) => {
+        session.on('message', (_message, body, ackOrNack) => {
+          ackOrNack();
+          resolve(body);
+        });
+        session.on('error', reject);
+      });
+      expect(Buffer.isBuffer(content)).toBe(true);
+      expect(String(content)).toBe('{"a":1}');
+      await session.cancel();
+    } finally {
+      await broker.shutdown();
+    }
+    expect(await queueInfo(vhost.url, 'my_app')).toEqual({ messageCount: 0, consumerCount: 0 });
+  });
+
+  it('refuses a classic queue where queues.yaml wants quorum, names x-queue-type, and declares nothing', async () => {
+    vhost = await createTestVhost('warren-topology');
+    const conn = await amqplib.connect(vhost.url);
+    try {
+      const ch = await conn.createChannel();
+      await ch.assertQueue('my_app', { durable: true });
+      await ch.assertExchange('users', 'fanout', { durable: true });
+    } finally {
+      await conn.close();
+    }
+
+    const err = await declareTopology(config(vhost), { log }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WarrenErrors);
+    const errors = (err as WarrenErrors).errors;
+    expect(errors.map((e) => e.code)).toEqual(['WARREN_E_TOPOLOGY_MISMATCH', 'WARREN_E_TOPOLOGY_MISMATCH']);
+    const shown = (err as WarrenErrors).format('/app');
+    expect(shown).toContain('exchange users already exists on the broker with type = fanout, Warren would declare type = topic');
+    expect(shown).toContain('queues.yaml:6:3 queues.my_app.type');
+    expect(shown).toContain('queue my_app already exists on the broker with x-queue-type = none, Warren would declare x-queue-type = quorum');
+    expect(shown).toContain('x-dead-letter-exchange');
+    expect(shown).toContain('set `type: classic` under queues.my_app');
+    expect(shown).toContain(`rabbitmqctl delete_queue -p ${vhost.name} my_app\` is safe`);
+
+    expect(await managementExchange(vhost.name, 'my_exchange')).toBeUndefined();
+    expect(await managementQueue(vhost.name, 'my_app.dead')).toBeUndefined();
+    expect(await managementQueue(vhost.name, 'my_app')).toMatchObject({ type: 'classic', arguments: {} });
+    expect(await managementExchange(vhost.name, 'users')).toMatchObject({ type: 'fanout' });
+  });
+
+  it('test vhosts refuse to clean up after a leaked connection or consumer (and are deleted anyway)', async () => {
+    const leaky = await createTestVhost('warren-topology');
+    const conn = await amqplib.connect(leaky.url);
+    conn.on('error', () => undefined); // deleting the vhost closes it from the broker side
+    const ch = await conn.createChannel();
+    ch.on('error', () => undefined);
+    await ch.assertQueue('q');
+    await ch.consume('q', () => undefined);
+    await expect(leaky.cleanup()).rejects.toThrow(/queue q still has 1 consumer\(s\).*1 connection\(s\) still open/);
+    expect(((await management('GET', '/api/vhosts')) as Array<{ name: string }>).map((v) => v.name)).not.toContain(leaky.name);
+  });
+
+  it('reports an unreachable broker without its password', async () => {
+    const cfg: WarrenConfig = { ...config({ name: '/', url: 'amqp://guest:hunter2@127.0.0.1:1', cleanup: async () => {} }), vhost: '/' };
+    const err = await declareTopology(cfg, { log, connectTimeoutMs: 2_000 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WarrenError);
+    expect((err as WarrenError).code).toBe('WARREN_E_BROKER_UNREACHABLE');
+    expect((err as WarrenError).message).toContain('amqp://guest:***@127.0.0.1:1');
+    expect((err as WarrenError).message).not.toContain('hunter2');
+    expect((err as WarrenError).details.hint).toContain('.ci/run');
+  });
+});

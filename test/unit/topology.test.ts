@@ -1,0 +1,280 @@
+import { describe, expect, it } from 'vitest';
+import type { FunctionConfig, QueueConfig, WarrenConfig } from '../../runtime/config/types';
+import { buildReplicaConfig, buildTopology, vhostUrl } from '../../runtime/topology/build';
+import { mismatchError, parseInequivalence } from '../../runtime/topology/mismatch';
+import { deadQueueName, formatDelay, retryDelay, retryLadder, retryQueueName } from '../../runtime/topology/names';
+
+const at = (line: number) => ({ file: '/app/queues.yaml', line, column: 3 });
+
+function fn(name: string, over: Partial<FunctionConfig> = {}): FunctionConfig {
+  return {
+    name,
+    file: `/app/functions/${name}.ts`,
+    queue: name,
+    replicas: 1,
+    prefetch: 1,
+    timeout: 30_000,
+    retry: { attempts: 3, backoff: 'exponential', delay: 1_000, maxDelay: 300_000 },
+    redeliveryLimit: 3,
+    deadLetter: true,
+    ordered: false,
+    memoryMb: 256,
+    maxBodyBytes: 16 * 1024 * 1024,
+    ...over,
+  };
+}
+
+function queue(name: string, over: Partial<QueueConfig> = {}): QueueConfig {
+  return { name, type: 'quorum', durable: true, arguments: {}, implicit: false, ...over };
+}
+
+/** SPEC §2's queues.yaml, plus a file `functions/resize.ts` with no entry. */
+function specConfig(over: Partial<WarrenConfig> = {}): WarrenConfig {
+  return {
+    dir: '/app',
+    url: 'amqp://guest:secret@127.0.0.1:5672',
+    vhost: '/',
+    rascal: {},
+    exchanges: {
+      my_exchange: { name: 'my_exchange', type: 'direct', durable: true, autoDelete: false, arguments: {}, at: at(3) },
+      users: { name: 'users', type: 'topic', durable: true, autoDelete: false, arguments: {}, at: at(4) },
+    },
+    queues: {
+      my_app: queue('my_app', { type: 'classic', at: at(6) }),
+      resize: queue('resize', { implicit: true }),
+    },
+    bindings: [
+      { exchange: 'my_exchange', queue: 'my_app', routingKey: 'test', arguments: {} },
+      { exchange: 'users', queue: 'audit', routingKey: 'user.*.deleted', arguments: {} },
+    ],
+    functions: {
+      'print-message': fn('print-message', {
+        queue: 'my_app',
+        replicas: 2,
+        prefetch: 10,
+        retry: { attempts: 5, backoff: 'exponential', delay: 1_000, maxDelay: 300_000 },
+        output: { exchange: 'users', routingKey: 'user.deleted' },
+        at: at(11),
+      }),
+      resize: fn('resize'),
+    },
+    ...over,
+  };
+}
+
+describe('names', () => {
+  it('formats delays the way queue names show them', () => {
+    expect([1_000, 2_000, 500, 90_000, 3_600_000, 1_500, 0].map(formatDelay)).toEqual(['1s', '2s', '500ms', '1m30s', '1h', '1s500ms', '0ms']);
+    expect(retryQueueName('my_app', 90_000)).toBe('my_app.retry.1m30s');
+    expect(deadQueueName('my_app')).toBe('my_app.dead');
+  });
+
+  it('doubles exponential delays from the first retry and caps them', () => {
+    const retry = { attempts: 10, backoff: 'exponential' as const, delay: 1_000, maxDelay: 5_000 };
+    expect([1, 2, 3, 4, 5].map((n) => retryDelay(retry, n))).toEqual([1_000, 2_000, 4_000, 5_000, 5_000]);
+    expect(retryLadder(retry)).toEqual([1_000, 2_000, 4_000, 5_000]);
+  });
+
+  it('keeps fixed delays constant and has no ladder for a single attempt', () => {
+    expect(retryLadder({ attempts: 4, backoff: 'fixed', delay: 2_000, maxDelay: 60_000 })).toEqual([2_000]);
+    expect(retryLadder({ attempts: 1, backoff: 'exponential', delay: 1_000, maxDelay: 60_000 })).toEqual([]);
+  });
+});
+
+describe('buildTopology for the SPEC §2 example', () => {
+  const built = buildTopology(specConfig());
+  const vhost = built.vhosts['/']!;
+
+  it('connects with the configured URL', () => {
+    expect(vhost.connection.url).toBe('amqp://guest:secret@127.0.0.1:5672');
+  });
+
+  it('declares every exchange with its type, durable', () => {
+    expect(vhost.exchanges['my_exchange']).toMatchObject({ type: 'direct', assert: true, options: { durable: true, autoDelete: false } });
+    expect(vhost.exchanges['users']).toMatchObject({ type: 'topic', options: { durable: true } });
+  });
+
+  it('gives the classic function queue its dead-letter route and no queue type', () => {
+    expect(vhost.queues['my_app']!.options).toEqual({
+      durable: true,
+      arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'my_app.dead' },
+    });
+    expect(vhost.queues['my_app.dead']!.options).toEqual({ durable: true, arguments: {} });
+  });
+
+  it('builds the retry ladder for 5 attempts: 1s 2s 4s 8s, each returning to the queue', () => {
+    const retries = Object.keys(vhost.queues).filter((q) => q.startsWith('my_app.retry.'));
+    expect(retries).toEqual(['my_app.retry.1s', 'my_app.retry.2s', 'my_app.retry.4s', 'my_app.retry.8s']);
+    expect(vhost.queues['my_app.retry.4s']!.options).toEqual({
+      durable: true,
+      arguments: { 'x-message-ttl': 4_000, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'my_app' },
+    });
+  });
+
+  it('makes the implicit function queue a quorum queue with the delivery limit, dead queue quorum too', () => {
+    expect(vhost.queues['resize']!.options.arguments).toEqual({
+      'x-queue-type': 'quorum',
+      'x-delivery-limit': 3,
+      'x-dead-letter-exchange': '',
+      'x-dead-letter-routing-key': 'resize.dead',
+    });
+    expect(vhost.queues['resize.dead']!.options.arguments).toEqual({ 'x-queue-type': 'quorum' });
+    expect(Object.keys(vhost.queues).filter((q) => q.startsWith('resize.retry.'))).toEqual(['resize.retry.1s', 'resize.retry.2s']);
+  });
+
+  it('declares the target of a shorthand binding as a default quorum queue and binds it', () => {
+    expect(vhost.queues['audit']!.options).toEqual({ durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    expect(Object.values(vhost.bindings)).toEqual([
+      { source: 'my_exchange', destination: 'my_app', destinationType: 'queue', bindingKey: 'test', options: {} },
+      { source: 'users', destination: 'audit', destinationType: 'queue', bindingKey: 'user.*.deleted', options: {} },
+    ]);
+    // rascal reads `->` in a binding name as shorthand and would re-split the key
+    expect(Object.keys(vhost.bindings).some((name) => name.includes('->'))).toBe(false);
+  });
+
+  it('has confirmed publications for exchanges and for the queues Warren publishes to', () => {
+    expect(built.publications['x:users']).toEqual({ vhost: '/', exchange: 'users', confirm: true });
+    for (const q of ['my_app', 'my_app.dead', 'my_app.retry.8s', 'resize', 'resize.dead']) {
+      expect(built.publications[`q:${q}`]).toEqual({ vhost: '/', queue: q, confirm: true });
+    }
+    expect(built.publications['q:audit']).toBeUndefined();
+  });
+});
+
+describe('buildTopology options', () => {
+  it('declares fanout and headers exchanges with their arguments, and headers binding arguments', () => {
+    const built = buildTopology(
+      specConfig({
+        exchanges: {
+          fan: { name: 'fan', type: 'fanout', durable: false, autoDelete: true, arguments: {} },
+          hdr: { name: 'hdr', type: 'headers', durable: true, autoDelete: false, arguments: { 'alternate-exchange': 'fan' } },
+        },
+        bindings: [{ exchange: 'hdr', queue: 'my_app', routingKey: '', arguments: { 'x-match': 'all', kind: 'a' } }],
+      }),
+    );
+    const vhost = built.vhosts['/']!;
+    expect(vhost.exchanges['fan']).toMatchObject({ type: 'fanout', options: { durable: false, autoDelete: true } });
+    expect(vhost.exchanges['hdr']).toMatchObject({ type: 'headers', options: { arguments: { 'alternate-exchange': 'fan' } } });
+    expect(Object.values(vhost.bindings)[0]).toMatchObject({ bindingKey: '', options: { 'x-match': 'all', kind: 'a' } });
+  });
+
+  it('adds single active consumer, max length, TTL and user arguments; Warren computed ones win', () => {
+    const built = buildTopology(
+      specConfig({
+        queues: { jobs: queue('jobs', { maxLength: 1000, messageTtl: 60_000, arguments: { 'x-max-length-bytes': 1e6, 'x-queue-type': 'classic' } }) },
+        bindings: [],
+        functions: { jobs: fn('jobs', { ordered: true, deadLetter: false, redeliveryLimit: 7 }) },
+      }),
+    );
+    expect(built.vhosts['/']!.queues['jobs']!.options.arguments).toEqual({
+      'x-max-length-bytes': 1e6,
+      'x-queue-type': 'quorum',
+      'x-delivery-limit': 7,
+      'x-max-length': 1000,
+      'x-message-ttl': 60_000,
+      'x-single-active-consumer': true,
+    });
+    expect(built.vhosts['/']!.queues['jobs.dead']).toBeUndefined();
+  });
+
+  it('lays the user rascal.json underneath: connection options and pools kept, Warren topology wins', () => {
+    const built = buildTopology(
+      specConfig({
+        vhost: 'prod',
+        url: 'amqp://u:p@rabbit:5672/prod?heartbeat=10',
+        rascal: {
+          vhosts: {
+            prod: {
+              connection: { options: { heartbeat: 5 }, socketOptions: { timeout: 1000 } },
+              publicationChannelPools: { confirmPool: { max: 20 } },
+              queues: { my_app: { options: { durable: false, arguments: { 'x-max-priority': 5 } } }, extra: {} },
+            },
+          },
+          defaults: { publications: { timeout: 3000 } },
+          publications: { mine: { vhost: 'prod', exchange: 'users' } },
+        },
+      }),
+    );
+    const vhost = built.vhosts['prod']!;
+    expect(vhost.connection).toEqual({ options: { heartbeat: 5 }, socketOptions: { timeout: 1000 }, url: 'amqp://u:p@rabbit:5672/prod?heartbeat=10' });
+    expect(vhost['publicationChannelPools']).toEqual({ confirmPool: { max: 20 } });
+    expect(vhost.queues['my_app']!.options.durable).toBe(true);
+    expect(vhost.queues['my_app']!.options.arguments['x-max-priority']).toBe(5);
+    expect(vhost.queues['extra']).toEqual({});
+    expect(built['defaults']).toEqual({ publications: { timeout: 3000 } });
+    expect(built.publications['mine']).toEqual({ vhost: 'prod', exchange: 'users' });
+    expect(built.publications['x:users']).toMatchObject({ vhost: 'prod' });
+  });
+
+  it('puts the vhost in the connection URL, since rascal reads it from there', () => {
+    expect(vhostUrl('amqp://g:p@h:5672', 'a/b')).toBe('amqp://g:p@h:5672/a%2Fb');
+    expect(vhostUrl('amqp://g:p@h:5672/x', '/')).toBe('amqp://g:p@h:5672');
+  });
+});
+
+describe('buildReplicaConfig', () => {
+  const built = buildReplicaConfig(specConfig(), 'print-message');
+  const vhost = built.vhosts['/']!;
+
+  it('knows only its own queues and every exchange, and declares none of them', () => {
+    expect(Object.keys(vhost.queues).sort()).toEqual(
+      ['my_app', 'my_app.dead', 'my_app.retry.1s', 'my_app.retry.2s', 'my_app.retry.4s', 'my_app.retry.8s'].sort(),
+    );
+    expect(Object.keys(vhost.exchanges).sort()).toEqual(['my_exchange', 'users']);
+    for (const x of [...Object.values(vhost.queues), ...Object.values(vhost.exchanges)]) {
+      expect(x).toMatchObject({ assert: false, check: false });
+    }
+    expect(vhost.bindings).toEqual({});
+  });
+
+  it('subscribes to the function queue with its prefetch, raw content and broker-counted redeliveries', () => {
+    expect(built.subscriptions['fn:print-message']).toMatchObject({
+      vhost: '/',
+      queue: 'my_app',
+      prefetch: 10,
+      contentType: 'application/octet-stream',
+      redeliveries: { counter: 'stub' },
+      retry: { strategy: 'exponential' },
+    });
+    expect(built.publications['q:my_app.retry.2s']).toEqual({ vhost: '/', queue: 'my_app.retry.2s', confirm: true });
+    expect(built.publications['x:users']).toMatchObject({ exchange: 'users', confirm: true });
+  });
+
+  it('refuses an unknown function by name', () => {
+    expect(() => buildReplicaConfig(specConfig(), 'nope')).toThrow(/no function named "nope"/);
+  });
+});
+
+describe('topology mismatch errors', () => {
+  const text =
+    'Operation failed: QueueDeclare; 406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - inequivalent arg ' +
+    "'x-queue-type' for queue 'my_app' in vhost '/': received 'quorum' but current is none\"";
+
+  it('reads the argument and both values from the broker text', () => {
+    expect(parseInequivalence(text)).toEqual({ argument: 'x-queue-type', kind: 'queue', name: 'my_app', vhost: '/', wanted: 'quorum', current: 'none' });
+    const typed = "inequivalent arg 'x-max-length' for queue 'q' in vhost 'v': received the value '10' of type 'signedint' but current is none";
+    expect(parseInequivalence(typed)).toMatchObject({ argument: 'x-max-length', wanted: '10', current: 'none' });
+  });
+
+  it('names the location, the argument, the values and how to migrate', () => {
+    const plan = buildTopology(specConfig()); // keeps the example honest: my_app is a real queue there
+    expect(plan.vhosts['/']!.queues['my_app']).toBeDefined();
+    const err = mismatchError({
+      kind: 'queue',
+      name: 'my_app',
+      vhost: '/',
+      argument: 'x-queue-type',
+      current: 'none',
+      wanted: 'quorum',
+      messageCount: 0,
+      consumerCount: 0,
+      queue: { name: 'my_app', type: 'quorum', durable: true, arguments: {}, role: 'main', of: 'my_app', fn: 'print-message', implicit: false, at: at(6) },
+    });
+    expect(err.code).toBe('WARREN_E_TOPOLOGY_MISMATCH');
+    const shown = err.format('/app');
+    expect(shown).toContain('queues.yaml:6:3 queues.my_app.type: queue my_app already exists on the broker with x-queue-type = none');
+    expect(shown).toContain('set `type: classic` under queues.my_app');
+    expect(shown).toContain('create my_app.v2 with type quorum, shovel messages, delete my_app');
+    expect(shown).toContain('`rabbitmqctl delete_queue my_app` is safe');
+  });
+});
