@@ -9,13 +9,14 @@ import { registerStart } from './start';
 import { registerCheck } from './check';
 import { registerPublish } from './publish';
 import { registerInvoke } from './invoke';
+import { registerManifests } from './manifests';
 
 const program = new Command('warren')
   .description('Serverless-style functions on RabbitMQ')
   .showHelpAfterError()
   .exitOverride();
 
-for (const register of [registerStart, registerCheck, registerPublish, registerInvoke]) register(program);
+for (const register of [registerStart, registerCheck, registerPublish, registerInvoke, registerManifests]) register(program);
 
 try {
   await program.parseAsync(process.argv);
