@@ -1,8 +1,10 @@
-/** The per-function message schema, compiled once per replica. */
-import { Ajv } from 'ajv';
+/**
+ * The per-function message schema, compiled once per replica with the same ajv settings the config
+ * loader checked it with (runtime/config/message-schema.ts).
+ */
+import { createMessageValidator } from '../config/message-schema';
 
 export function compileMessageSchema(schema: Record<string, unknown>): (value: unknown) => string | null {
-  const ajv = new Ajv({ allErrors: true, strict: false });
-  const validate = ajv.compile(schema);
-  return (value) => (validate(value) ? null : ajv.errorsText(validate.errors, { dataVar: 'message' }));
+  const validate = createMessageValidator(schema);
+  return (value) => (validate(value) ? null : (validate.errors ?? []).map((e) => `message${e.instancePath} ${e.message ?? 'is invalid'}`).join(', '));
 }

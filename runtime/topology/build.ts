@@ -104,8 +104,8 @@ export function buildTopology(config: WarrenConfig): RascalConfig {
 }
 
 /**
- * One replica's own broker: its function's queues and every declared exchange (for `output` and
- * ctx.publish), none of them asserted or checked (the main process declared them; a replica that
+ * One replica's own broker: every queue and declared exchange (for `output`, retries, dead letters
+ * and ctx.publish), none of them asserted or checked (the main process declared them; a replica that
  * redeclared could fight a redeploy), and the subscription `fn:<name>`.
  */
 export function buildReplicaConfig(config: WarrenConfig, fnName: string): RascalConfig {
@@ -116,7 +116,8 @@ export function buildReplicaConfig(config: WarrenConfig, fnName: string): Rascal
     });
   }
   const plan = planTopology(config);
-  const queues = plan.queues.filter((q) => q.of === fn.queue);
+  // Every queue, so ctx.publish('', queue, …) reaches any queue through the default exchange.
+  const queues = plan.queues;
   const { vhost: userVhost } = userVhostOf(config);
   const ours: PlainObject = {
     connection: connectionOf(config, userVhost),

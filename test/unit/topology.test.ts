@@ -216,10 +216,11 @@ describe('buildReplicaConfig', () => {
   const built = buildReplicaConfig(specConfig(), 'print-message');
   const vhost = built.vhosts['/']!;
 
-  it('knows only its own queues and every exchange, and declares none of them', () => {
+  it('knows every queue (ctx.publish reaches any of them) and every exchange, and declares none of them', () => {
     expect(Object.keys(vhost.queues).sort()).toEqual(
-      ['my_app', 'my_app.dead', 'my_app.retry.1s', 'my_app.retry.2s', 'my_app.retry.4s', 'my_app.retry.8s'].sort(),
+      ['audit', 'my_app', 'my_app.dead', 'my_app.retry.1s', 'my_app.retry.2s', 'my_app.retry.4s', 'my_app.retry.8s', 'resize', 'resize.dead', 'resize.retry.1s', 'resize.retry.2s'].sort(),
     );
+    expect(built.publications['q:audit']).toMatchObject({ queue: 'audit', confirm: true });
     expect(Object.keys(vhost.exchanges).sort()).toEqual(['my_exchange', 'users']);
     for (const x of [...Object.values(vhost.queues), ...Object.values(vhost.exchanges)]) {
       expect(x).toMatchObject({ assert: false, check: false });

@@ -1,0 +1,154 @@
+/**
+ * Issue: run a function end to end. A user's project in a temporary folder, `warren start` as a
+ * child process, messages from plain AMQP clients and from `warren publish`; every handler reports
+ * what it saw to a `results` queue, which the test reads.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestVhost, getAll, publishRaw, queueInfo, type TestVhost } from '../helpers/broker';
+import { createProject, runWarren, startWarren, waitFor, type Project, type RunningWarren } from '../helpers/runtime';
+
+const queuesYaml = `
+exchanges:
+  my_exchange: { type: direct }
+queues:
+  my_app: { type: classic }
+  results: { type: classic }
+bindings:
+  - { exchange: my_exchange, queue: my_app, routingKey: test }
+functions:
+  tutorial: { queue: my_app, replicas: 3, prefetch: 5 }
+  flaky:
+    retry: { attempts: 3, backoff: exponential, delay: 300ms, maxDelay: 5s }
+  strict:
+    schema: { type: object, required: [action, userId] }
+  rejecter: {}
+`;
+
+const report = (extra: string) => `
+import type { Handler } from 'warren';
+import { Reject } from 'warren';
+const handler: Handler = async (message, ctx) => {
+  await ctx.publish('', 'results', { fn: ctx.functionName, message, type: typeof message, attempt: ctx.attempt, at: Date.now() });
+  ${extra}
+};
+export default handler;
+`;
+
+interface Result {
+  fn: string;
+  message: unknown;
+  type: string;
+  attempt: number;
+  at: number;
+}
+
+describe('a function end to end', () => {
+  let vhost: TestVhost;
+  let project: Project;
+  let warren: RunningWarren;
+  const results: Result[] = [];
+
+  async function collect(): Promise<Result[]> {
+    for (const m of await getAll(vhost.url, 'results')) results.push(JSON.parse(m.content.toString()) as Result);
+    return results;
+  }
+  const resultsOf = async (fn: string, n: number, timeoutMs = 10_000) =>
+    waitFor(async () => {
+      const mine = (await collect()).filter((r) => r.fn === fn);
+      return mine.length >= n ? mine : undefined;
+    }, timeoutMs);
+
+  beforeAll(async () => {
+    vhost = await createTestVhost('e2e');
+    project = await createProject(queuesYaml, {
+      tutorial: report(''),
+      flaky: report("throw new Error('boom');"),
+      strict: report(''),
+      rejecter: report("throw new Reject('not for me');"),
+    });
+    warren = await startWarren(project.dir, vhost.url);
+  });
+
+  afterAll(async () => {
+    const code = await warren?.stop();
+    await project?.remove();
+    await vhost?.cleanup();
+    expect(code).toBe(0);
+  });
+
+  it('runs as many consumers on the queue as replicas', async () => {
+    expect((await queueInfo(vhost.url, 'my_app')).consumerCount).toBe(3);
+    expect((await queueInfo(vhost.url, 'flaky')).consumerCount).toBe(1);
+  });
+
+  it('hands a plain producer\'s `Test!` (no content type) to the handler as a string', async () => {
+    await publishRaw(vhost.url, 'my_exchange', 'test', 'Test!');
+    const [seen] = await resultsOf('tutorial', 1);
+    expect(seen).toMatchObject({ message: 'Test!', type: 'string', attempt: 1 });
+  });
+
+  it('hands JSON bodies to the handler as objects, with or without a content type, and from `warren publish`', async () => {
+    const body = { action: 'delete_user', userId: 'john_doe' };
+    await publishRaw(vhost.url, 'my_exchange', 'test', JSON.stringify(body), { contentType: 'application/json' });
+    await publishRaw(vhost.url, 'my_exchange', 'test', JSON.stringify({ ...body, userId: 'pika' }));
+    const cli = await runWarren(['publish', 'my_exchange', 'test', JSON.stringify({ ...body, userId: 'cli' }), '--dir', project.dir], { AMQP_URL: vhost.url });
+    expect(cli.stderr).toBe('');
+    expect(cli.code).toBe(0);
+    const seen = await resultsOf('tutorial', 4);
+    const objects = seen.filter((r) => r.type === 'object').map((r) => (r.message as { userId: string }).userId);
+    expect(objects.sort()).toEqual(['cli', 'john_doe', 'pika']);
+  });
+
+  it('runs a failing handler exactly `attempts` times with growing gaps, then dead-letters it with the error', async () => {
+    await publishRaw(vhost.url, 'my_exchange', 'nowhere', 'x'); // unroutable: must not disturb anything
+    await publishRaw(vhost.url, '', 'flaky', JSON.stringify({ n: 1 }), { contentType: 'application/json', messageId: 'flaky-1' });
+    const runs = await resultsOf('flaky', 3, 15_000);
+    expect(runs.map((r) => r.attempt)).toEqual([1, 2, 3]);
+    const gap1 = runs[1]!.at - runs[0]!.at;
+    const gap2 = runs[2]!.at - runs[1]!.at;
+    expect(gap1).toBeGreaterThanOrEqual(300);
+    expect(gap2).toBeGreaterThanOrEqual(600);
+    expect(gap2).toBeGreaterThan(gap1);
+
+    const dead = await waitFor(async () => {
+      const info = await queueInfo(vhost.url, 'flaky.dead');
+      return info.messageCount === 1 ? getAll(vhost.url, 'flaky.dead') : undefined;
+    });
+    const headers = dead[0]!.properties.headers as Record<string, unknown>;
+    expect(JSON.parse(dead[0]!.content.toString())).toEqual({ n: 1 });
+    expect(dead[0]!.properties.messageId).toBe('flaky-1');
+    expect(headers).toMatchObject({
+      'x-warren-function': 'flaky',
+      'x-warren-error': 'boom',
+      'x-warren-attempts': 3,
+      'x-warren-reason': 'error',
+      'x-warren-original-exchange': '',
+      'x-warren-original-routing-key': 'flaky',
+    });
+    expect(String(headers['x-warren-stack'])).toContain('boom');
+    expect(String(headers['x-warren-version'])).toMatch(/^[0-9a-f]{12}$/);
+    // no fourth run
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await collect()).filter((r) => r.fn === 'flaky')).toHaveLength(3);
+  });
+
+  it('dead-letters a schema failure without running the handler', async () => {
+    await publishRaw(vhost.url, '', 'strict', JSON.stringify({ action: 'delete_user' }), { contentType: 'application/json' });
+    const dead = await waitFor(async () => ((await queueInfo(vhost.url, 'strict.dead')).messageCount === 1 ? getAll(vhost.url, 'strict.dead') : undefined));
+    const headers = dead[0]!.properties.headers as Record<string, unknown>;
+    expect(headers['x-warren-reason']).toBe('schema');
+    expect(String(headers['x-warren-error'])).toContain('userId');
+    expect((await collect()).filter((r) => r.fn === 'strict')).toHaveLength(0);
+  });
+
+  it('dead-letters a Reject after one run, and invalid JSON after none', async () => {
+    await publishRaw(vhost.url, '', 'rejecter', JSON.stringify({ n: 2 }), { contentType: 'application/json' });
+    await publishRaw(vhost.url, '', 'rejecter', '{not json', { contentType: 'application/json' });
+    const dead = await waitFor(async () => ((await queueInfo(vhost.url, 'rejecter.dead')).messageCount === 2 ? getAll(vhost.url, 'rejecter.dead') : undefined));
+    const reasons = dead.map((m) => (m.properties.headers as Record<string, unknown>)['x-warren-reason']).sort();
+    expect(reasons).toEqual(['invalid-json', 'reject']);
+    const rejected = dead.find((m) => (m.properties.headers as Record<string, unknown>)['x-warren-reason'] === 'reject')!;
+    expect((rejected.properties.headers as Record<string, unknown>)['x-warren-error']).toBe('not for me');
+    expect((await collect()).filter((r) => r.fn === 'rejecter')).toHaveLength(1);
+  });
+});
