@@ -24,6 +24,12 @@ export const ERROR_CODES = {
   WARREN_E_ADMIN_TOKEN: 'the admin API is bound to a non-loopback address without WARREN_ADMIN_TOKEN',
   WARREN_E_ADMIN_UNREACHABLE: 'no runtime answers on the admin API',
   WARREN_E_UNKNOWN_FUNCTION: 'a command names a function that does not exist',
+  WARREN_E_ADMIN_ADDRESS: 'WARREN_ADMIN_HOST/WARREN_ADMIN_PORT is not a usable address (bad value, or the port is taken)',
+  WARREN_E_ADMIN_AUTH: 'an admin API request without the right `Authorization: Bearer` token',
+  WARREN_E_NOT_READY: 'the runtime is not running yet (still connecting to the broker) or is stopping',
+  WARREN_E_DEPLOY_FAILED: 'the new version built but its replicas could not start; the old version keeps serving',
+  WARREN_E_NOT_IMPLEMENTED: 'an admin API route this build of Warren does not provide yet',
+  WARREN_E_INTERNAL: 'an unexpected failure inside the runtime; its log has the details',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,107 @@
+/**
+ * Queue depths read from the broker itself (no management plugin needed): `checkQueue` on one
+ * dedicated connection, a fresh channel per check because a missing queue (404) closes the channel.
+ * Results are cached for about a second so a busy Prometheus or `watch warren status` costs the broker little.
+ */
+import amqplib from 'amqplib';
+import type { Logger } from 'pino';
+import { redactUrl } from '../errors';
+
+export interface QueueDepth {
+  messages: number;
+  consumers: number;
+}
+
+export interface DepthsOptions {
+  /** the broker URL, or undefined while the config is not loaded yet */
+  url: () => string | undefined;
+  log: Logger;
+  ttlMs?: number;
+  /** a check that takes longer answers "unknown" rather than holding up /metrics */
+  timeoutMs?: number;
+}
+
+type Connection = Awaited<ReturnType<typeof amqplib.connect>>;
+
+export class QueueDepths {
+  private connection: Promise<Connection> | null = null;
+  private readonly cache = new Map<string, { at: number; value: Promise<QueueDepth | null> }>();
+  private closed = false;
+  private readonly ttlMs: number;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: DepthsOptions) {
+    this.ttlMs = options.ttlMs ?? 1_000;
+    this.timeoutMs = options.timeoutMs ?? 2_000;
+  }
+
+  /** Messages ready in `queue` and its consumers; null when the broker or the queue cannot be reached. */
+  get(queue: string): Promise<QueueDepth | null> {
+    const hit = this.cache.get(queue);
+    if (hit && Date.now() - hit.at < this.ttlMs) return hit.value;
+    const value = this.check(queue);
+    this.cache.set(queue, { at: Date.now(), value });
+    return value;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const connection = this.connection;
+    this.connection = null;
+    if (connection) await connection.then((c) => c.close()).catch(() => undefined);
+  }
+
+  private async check(queue: string): Promise<QueueDepth | null> {
+    if (this.closed) return null;
+    try {
+      const connection = await this.connect();
+      if (!connection) return null;
+      const channel = await connection.createChannel();
+      // A 404 closes the channel with an error event: keep it from becoming an uncaught exception.
+      channel.on('error', () => undefined);
+      try {
+        const { messageCount, consumerCount } = await withTimeout(channel.checkQueue(queue), this.timeoutMs);
+        return { messages: messageCount, consumers: consumerCount };
+      } finally {
+        await channel.close().catch(() => undefined);
+      }
+    } catch (err) {
+      this.options.log.debug({ err, queue }, 'queue depth unavailable');
+      return null;
+    }
+  }
+
+  private async connect(): Promise<Connection | null> {
+    const url = this.options.url();
+    if (!url) return null;
+    if (!this.connection) {
+      const opening = amqplib.connect(url, { timeout: this.timeoutMs, clientProperties: { connection_name: 'warren admin (queue depths)' } });
+      this.connection = opening;
+      opening.then(
+        (c) => {
+          const forget = () => {
+            if (this.connection === opening) this.connection = null;
+          };
+          c.on('error', (err: Error) => this.options.log.debug({ err, url: redactUrl(url) }, 'queue-depth connection error'));
+          c.on('close', forget);
+          // Closed while connecting: do not leave the connection behind.
+          if (this.closed) void c.close().catch(() => undefined);
+        },
+        () => {
+          if (this.connection === opening) this.connection = null;
+        },
+      );
+    }
+    return this.connection;
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    promise.then(
+      (v) => (clearTimeout(timer), resolve(v)),
+      (e: unknown) => (clearTimeout(timer), reject(e)),
+    );
+  });
+}

@@ -1,0 +1,39 @@
+/**
+ * Starts the admin API beside `warren start` (imported for its effect by runtime/cli/start.ts).
+ * It listens before the App connects, so /healthz and /readyz answer while the broker is still down.
+ */
+import type { App } from '../app';
+import { hooks, type HookContext } from '../cli/hooks';
+import { resolveAdminBinding } from './auth';
+import { QueueDepths } from './depths';
+import { createMetricsRegistry } from './metrics';
+import { createRouter, type AdminTarget } from './routes';
+import { startAdminServer } from './server';
+import { deadLetterQueue } from './view';
+
+export async function startAdmin(app: App, ctx: HookContext): Promise<{ close(): Promise<void> }> {
+  const binding = resolveAdminBinding(ctx.env);
+  const log = ctx.log.child({ stage: 'admin' });
+  // The config is loaded after this hook runs; read it at request time.
+  const target = app as AdminTarget;
+  const depths = new QueueDepths({ url: () => target.config?.url, log });
+  const metrics = createMetricsRegistry({
+    status: () => app.supervisor.status(),
+    ready: () => app.ready(),
+    deadLetterQueue: (name) => deadLetterQueue(target.config?.functions[name]),
+    depth: (queue) => depths.get(queue),
+  });
+  const router = createRouter({ app: target, metrics, depth: (queue) => depths.get(queue), deadLetters: null });
+  const server = await startAdminServer(binding, router, log).catch(async (err: unknown) => {
+    await depths.close();
+    throw err;
+  });
+  return {
+    async close() {
+      await server.close();
+      await depths.close();
+    },
+  };
+}
+
+hooks.beforeStart.push(startAdmin);

@@ -1,0 +1,188 @@
+/**
+ * The admin API's routes (SPEC §7), independent of node:http: each takes the parsed request and
+ * returns a Reply. Scale and deploy of one function are serialised, so two callers never interleave
+ * a drain with a redeploy of the same replicas.
+ */
+import type { Registry } from 'prom-client';
+import type { WarrenConfig } from '../config/types';
+import type { AppState } from '../app';
+import type { FunctionStatus } from '../supervisor/supervisor';
+import { WarrenError, WarrenErrors } from '../errors';
+import { errorReply, fail, ok, type Reply } from './replies';
+import { depthQueues, describeFunctions, deadLetterQueue, notReadyReason } from './view';
+import type { QueueDepth } from './depths';
+
+/** What the routes need of the App (runtime/app.ts), so tests can pass a stand-in. */
+export interface AdminTarget {
+  readonly state: AppState;
+  readonly blockedBy: string | null;
+  /** undefined until the config is loaded */
+  readonly config: WarrenConfig | undefined;
+  ready(): boolean;
+  readonly supervisor: {
+    status(): FunctionStatus[];
+    scale(name: string, replicas: number): Promise<void>;
+  };
+  deploy(name: string): Promise<{ version: string; changed: boolean }>;
+}
+
+/** The dead-letter tools (runtime/deadletters/); null answers 501 on their routes. */
+export interface DeadLetterTools {
+  list(url: string, queue: string, limit: number): Promise<unknown>;
+  replay(url: string, queue: string, limit: number): Promise<unknown>;
+  purge(url: string, queue: string): Promise<unknown>;
+}
+
+export interface AdminRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  body: unknown;
+}
+
+export interface RouteDeps {
+  app: AdminTarget;
+  metrics: Registry;
+  depth(queue: string): Promise<QueueDepth | null>;
+  deadLetters: DeadLetterTools | null;
+}
+
+/** Upper bound of `scale`: a typo like 1000 should not start a thousand threads. */
+export const MAX_REPLICAS = 256;
+const DEFAULT_DEAD_LETTER_LIMIT = 100;
+
+export type Router = (req: AdminRequest) => Promise<Reply>;
+
+export function createRouter(deps: RouteDeps): Router {
+  const { app } = deps;
+  const locks = new Map<string, Promise<unknown>>();
+
+  /** Run `work` after any earlier scale/deploy of the same function has settled. */
+  function exclusively<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const previous = locks.get(name) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(work);
+    const tail = next.catch(() => undefined);
+    locks.set(name, tail);
+    void tail.then(() => {
+      if (locks.get(name) === tail) locks.delete(name);
+    });
+    return next;
+  }
+
+  async function functionsView() {
+    const config = app.config;
+    const status = app.supervisor.status();
+    const queues = depthQueues(config, status);
+    const depths = new Map(await Promise.all(queues.map(async (q) => [q, await deps.depth(q)] as const)));
+    return { state: app.state, ready: app.ready(), blockedBy: app.blockedBy, functions: describeFunctions(config, status, depths) };
+  }
+
+  function knownFunction(name: string): Reply | null {
+    if (app.config?.functions[name]) return null;
+    const known = Object.keys(app.config?.functions ?? {});
+    return fail(404, 'WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}`, known.length ? `functions: ${known.join(', ')}` : undefined);
+  }
+
+  function requireRunning(): Reply | null {
+    if (app.state === 'running') return null;
+    return fail(503, 'WARREN_E_NOT_READY', notReadyReason(app.state, app.blockedBy, []) ?? `runtime is ${app.state}`, 'wait until /readyz answers 200');
+  }
+
+  function limitOf(req: AdminRequest): number | Reply {
+    const raw = req.query.get('limit') ?? (req.body as { limit?: unknown } | undefined)?.limit;
+    if (raw === undefined || raw === null) return DEFAULT_DEAD_LETTER_LIMIT;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1) return fail(400, 'WARREN_E_USAGE', `limit must be an integer >= 1, got ${JSON.stringify(raw)}`);
+    return n;
+  }
+
+  async function deadLetters(req: AdminRequest, name: string, action: 'list' | 'replay' | 'purge'): Promise<Reply> {
+    const unknown = knownFunction(name);
+    if (unknown) return unknown;
+    if (!deps.deadLetters) return fail(501, 'WARREN_E_NOT_IMPLEMENTED', 'dead-letter tools are not available in this build', 'use the RabbitMQ management UI meanwhile');
+    const queue = deadLetterQueue(app.config?.functions[name]);
+    if (!queue) return fail(404, 'WARREN_E_UNKNOWN_FUNCTION', `function ${name} has no dead-letter queue (deadLetter: false)`);
+    const url = app.config!.url;
+    if (action === 'purge') return ok(await deps.deadLetters.purge(url, queue));
+    const limit = limitOf(req);
+    if (typeof limit !== 'number') return limit;
+    return ok(action === 'list' ? await deps.deadLetters.list(url, queue, limit) : await deps.deadLetters.replay(url, queue, limit));
+  }
+
+  const routes: Array<{ method: string; pattern: RegExp; run(req: AdminRequest, name: string): Promise<Reply> }> = [
+    { method: 'GET', pattern: /^\/healthz$/, run: async () => ok({ status: 'alive', state: app.state }) },
+    {
+      method: 'GET',
+      pattern: /^\/readyz$/,
+      run: async () => {
+        const reason = app.ready() ? null : (notReadyReason(app.state, app.blockedBy, app.supervisor.status()) ?? 'not ready');
+        return reason ? { status: 503, body: { ready: false, error: reason, code: 'WARREN_E_NOT_READY' } } : ok({ ready: true });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/metrics$/,
+      run: async () => ({ status: 200, text: await deps.metrics.metrics(), contentType: deps.metrics.contentType }),
+    },
+    { method: 'GET', pattern: /^\/functions$/, run: async () => ok(await functionsView()) },
+    {
+      method: 'GET',
+      pattern: /^\/functions\/([^/]+)$/,
+      run: async (_req, name) => {
+        const view = (await functionsView()).functions.find((f) => f.name === name);
+        return view ? ok(view) : (knownFunction(name) ?? fail(404, 'WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}`));
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/functions\/([^/]+)\/scale$/,
+      run: async (req, name) => {
+        const replicas = (req.body as { replicas?: unknown } | undefined)?.replicas ?? req.query.get('replicas');
+        const n = Number(replicas);
+        if (replicas === null || replicas === undefined || replicas === '' || !Number.isInteger(n) || n < 0 || n > MAX_REPLICAS) {
+          return fail(400, 'WARREN_E_USAGE', `replicas must be an integer from 0 to ${MAX_REPLICAS}, got ${JSON.stringify(replicas ?? null)}`, 'send {"replicas": 3}');
+        }
+        const refused = knownFunction(name) ?? requireRunning();
+        if (refused) return refused;
+        await exclusively(name, () => app.supervisor.scale(name, n));
+        const s = app.supervisor.status().find((f) => f.name === name);
+        return ok({ name, replicas: { desired: s?.desired ?? n, running: s?.running ?? 0 } });
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/functions\/([^/]+)\/deploy$/,
+      run: async (_req, name) => {
+        const refused = knownFunction(name) ?? requireRunning();
+        if (refused) return refused;
+        return exclusively(name, async () => {
+          const from = app.supervisor.status().find((f) => f.name === name)?.version ?? null;
+          try {
+            const { version, changed } = await app.deploy(name);
+            return ok({ name, from, version, changed });
+          } catch (err) {
+            if (err instanceof WarrenError || err instanceof WarrenErrors) throw err;
+            // Built, but the new replicas did not start: FunctionRunner.deploy kept the old ones serving.
+            return fail(500, 'WARREN_E_DEPLOY_FAILED', `${name}: the new version did not start: ${(err as Error).message}`, `still serving ${from ?? 'the old version'}; see the runtime log`);
+          }
+        });
+      },
+    },
+    { method: 'GET', pattern: /^\/functions\/([^/]+)\/dead-letters$/, run: (req, name) => deadLetters(req, name, 'list') },
+    { method: 'POST', pattern: /^\/functions\/([^/]+)\/dead-letters\/replay$/, run: (req, name) => deadLetters(req, name, 'replay') },
+    { method: 'DELETE', pattern: /^\/functions\/([^/]+)\/dead-letters$/, run: (req, name) => deadLetters(req, name, 'purge') },
+  ];
+
+  return async (req) => {
+    const matching = routes.filter((r) => r.pattern.test(req.path));
+    if (matching.length === 0) return fail(404, 'WARREN_E_USAGE', `no admin route ${req.path}`, 'routes: /healthz /readyz /metrics /functions /functions/:name/{scale,deploy,dead-letters}');
+    const route = matching.find((r) => r.method === req.method);
+    if (!route) return fail(405, 'WARREN_E_USAGE', `${req.method} ${req.path} is not supported; use ${matching.map((r) => r.method).join(' or ')}`);
+    try {
+      const name = decodeURIComponent(route.pattern.exec(req.path)?.[1] ?? '');
+      return await route.run(req, name);
+    } catch (err) {
+      return errorReply(err, app.config?.dir);
+    }
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * The admin HTTP server (node:http): authenticates, parses the JSON body, hands over to the router,
+ * writes the answer. Started before the App connects, so /healthz and /readyz answer while the broker is down.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { WarrenError } from '../errors';
+import { authorized, type AdminBinding } from './auth';
+import { fail, type Reply } from './replies';
+import type { AdminRequest, Router } from './routes';
+
+export interface AdminServer {
+  /** where it listens (the real port when WARREN_ADMIN_PORT=0) */
+  readonly host: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+export async function startAdminServer(binding: AdminBinding, router: Router, log: Logger): Promise<AdminServer> {
+  const server = createServer((req, res) => {
+    void handle(req, res).catch((err: unknown) => {
+      log.error({ err }, 'admin request failed');
+      if (!res.headersSent) write(res, fail(500, 'WARREN_E_INTERNAL', 'internal error; see the runtime log'));
+      else res.destroy();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!authorized(req.headers.authorization, binding.token)) {
+      res.setHeader('www-authenticate', 'Bearer');
+      write(res, fail(401, 'WARREN_E_ADMIN_AUTH', 'missing or wrong bearer token', 'send `Authorization: Bearer $WARREN_ADMIN_TOKEN`'));
+      req.resume();
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const body = await readJson(req);
+    if (body instanceof Error) return write(res, fail(400, 'WARREN_E_USAGE', body.message, 'send a JSON object, e.g. {"replicas": 3}'));
+    const request: AdminRequest = { method: req.method ?? 'GET', path: url.pathname.replace(/\/+$/, '') || '/', query: url.searchParams, body };
+    const reply = await router(request);
+    log.debug({ method: request.method, path: request.path, status: reply.status }, 'admin request');
+    write(res, reply);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      reject(
+        new WarrenError('WARREN_E_ADMIN_ADDRESS', `the admin API cannot listen on ${binding.host}:${binding.port}: ${err.code ?? err.message}`, {
+          hint: err.code === 'EADDRINUSE' ? 'another process uses that port: set WARREN_ADMIN_PORT to a free one' : 'check WARREN_ADMIN_HOST and WARREN_ADMIN_PORT',
+          cause: err,
+        }),
+      );
+    };
+    server.once('error', onError);
+    server.listen(binding.port, binding.host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  server.on('error', (err) => log.error({ err }, 'admin API error'));
+  const address = server.address() as AddressInfo;
+  log.info({ host: address.address, port: address.port, auth: binding.token ? 'bearer token' : 'none (loopback)' }, 'admin API listening');
+
+  let closing: Promise<void> | null = null;
+  return {
+    host: address.address,
+    port: address.port,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+function write(res: ServerResponse, reply: Reply): void {
+  const payload = reply.text ?? JSON.stringify(reply.body ?? {}) + '\n';
+  res.writeHead(reply.status, {
+    'content-type': reply.contentType ?? (reply.text === undefined ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8'),
+    'cache-control': 'no-store',
+  });
+  res.end(payload);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) return new Error(`request body over ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    return new Error(`request body is not JSON: ${(err as Error).message}`);
+  }
+}

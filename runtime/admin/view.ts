@@ -1,0 +1,115 @@
+/**
+ * What the admin API says about the runtime (GET /functions, /readyz). Pure: the App's state, the
+ * supervisor's status and the queue depths are passed in, so every answer is tested without a broker.
+ */
+import type { FunctionConfig, WarrenConfig } from '../config/types';
+import type { FunctionStatus } from '../supervisor/supervisor';
+import type { AppState } from '../app';
+import type { QueueDepth } from './depths';
+
+export interface FunctionView {
+  name: string;
+  queue: string;
+  /** content hash of the running build; null before the function started */
+  version: string | null;
+  replicas: { desired: number; running: number };
+  restarts: number;
+  lastError: string | null;
+  inFlight: number;
+  /** messages settled for good (acked, dead-lettered or dropped) */
+  handled: number;
+  /** messages that ended dead-lettered or dropped */
+  failed: number;
+  messages: { acked: number; retried: number; dead: number; dropped: number; redelivered: number };
+  queueDepth: number | null;
+  deadLetterQueue: string | null;
+  deadLetterDepth: number | null;
+}
+
+export interface RuntimeView {
+  state: AppState;
+  ready: boolean;
+  blockedBy: string | null;
+  functions: FunctionView[];
+}
+
+/** Names the queues whose depth a view needs: each function's queue and its dead-letter queue. */
+export function depthQueues(config: WarrenConfig | undefined, status: readonly FunctionStatus[]): string[] {
+  const names = new Set<string>();
+  for (const s of status) {
+    names.add(s.queue);
+    const dead = deadLetterQueue(config?.functions[s.name]);
+    if (dead) names.add(dead);
+  }
+  for (const fn of Object.values(config?.functions ?? {})) {
+    names.add(fn.queue);
+    const dead = deadLetterQueue(fn);
+    if (dead) names.add(dead);
+  }
+  return [...names];
+}
+
+export function deadLetterQueue(fn: FunctionConfig | undefined): string | null {
+  return fn?.deadLetter ? `${fn.queue}.dead` : null;
+}
+
+/** Every function the runtime runs, plus the configured ones that have not started yet (still connecting). */
+export function describeFunctions(
+  config: WarrenConfig | undefined,
+  status: readonly FunctionStatus[],
+  depths: ReadonlyMap<string, QueueDepth | null>,
+): FunctionView[] {
+  const seen = new Set<string>();
+  const views: FunctionView[] = status.map((s) => {
+    seen.add(s.name);
+    const fn = config?.functions[s.name];
+    const dead = deadLetterQueue(fn);
+    const { acked, retried, dead: deadCount, dropped, redelivered, inFlight } = s.stats;
+    return {
+      name: s.name,
+      queue: s.queue,
+      version: s.version,
+      replicas: { desired: s.desired, running: s.running },
+      restarts: s.restarts,
+      lastError: s.lastError,
+      inFlight,
+      handled: acked + deadCount + dropped,
+      failed: deadCount + dropped,
+      messages: { acked, retried, dead: deadCount, dropped, redelivered },
+      queueDepth: depths.get(s.queue)?.messages ?? null,
+      deadLetterQueue: dead,
+      deadLetterDepth: dead ? (depths.get(dead)?.messages ?? null) : null,
+    };
+  });
+  for (const fn of Object.values(config?.functions ?? {})) {
+    if (seen.has(fn.name)) continue;
+    const dead = deadLetterQueue(fn);
+    views.push({
+      name: fn.name,
+      queue: fn.queue,
+      version: null,
+      replicas: { desired: fn.replicas, running: 0 },
+      restarts: 0,
+      lastError: null,
+      inFlight: 0,
+      handled: 0,
+      failed: 0,
+      messages: { acked: 0, retried: 0, dead: 0, dropped: 0, redelivered: 0 },
+      queueDepth: depths.get(fn.queue)?.messages ?? null,
+      deadLetterQueue: dead,
+      deadLetterDepth: dead ? (depths.get(dead)?.messages ?? null) : null,
+    });
+  }
+  return views.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Why the runtime is not ready, or null when it is (every function's desired replicas consume). */
+export function notReadyReason(state: AppState, blockedBy: string | null, status: readonly FunctionStatus[]): string | null {
+  if (blockedBy) return `waiting for the broker: ${blockedBy}`;
+  if (state === 'idle') return 'starting: loading the config and building the handlers';
+  if (state === 'connecting') return 'connecting to the broker and declaring the topology';
+  if (state !== 'running') return `runtime is ${state}`;
+  const short = status.filter((s) => s.running < s.desired);
+  if (short.length === 0) return null;
+  return `replicas not up: ${short.map((s) => `${s.name} ${s.running}/${s.desired}${s.lastError ? ` (${s.lastError})` : ''}`).join(', ')}`;
+}

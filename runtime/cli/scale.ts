@@ -1,0 +1,34 @@
+/** `warren scale FN N`: set a running function's replica count; resolves once the new replicas consume (or the removed ones drained). */
+import type { Command } from 'commander';
+import { EXIT } from '../errors';
+import { parseCount } from './common';
+import { createAdminClient, functionPath, reportAdminFailure } from './admin-client';
+
+export interface ScaleAnswer {
+  name: string;
+  replicas: { desired: number; running: number };
+}
+
+export function registerScale(program: Command): void {
+  program
+    .command('scale')
+    .description('change the number of replicas of a function on the running runtime')
+    .argument('<function>', 'function name')
+    .argument('<replicas>', 'replica count (0 stops consuming; the queue keeps its messages)')
+    .action(async (name: string, replicas: string) => {
+      try {
+        const n = parseCount(replicas, 'replicas', 0);
+        // Scaling down waits for the removed replicas to finish their in-flight messages.
+        const answer = await createAdminClient().post<ScaleAnswer>(functionPath(name, 'scale'), { replicas: n }, { timeoutMs: 10 * 60_000 });
+        process.stdout.write(`${answer.name}: ${answer.replicas.running}/${answer.replicas.desired} replicas running\n`);
+        if (answer.replicas.running < answer.replicas.desired) {
+          process.stderr.write(`warren: only ${answer.replicas.running} of ${answer.replicas.desired} replicas of ${answer.name} started; the runtime retries with backoff (see its log)\n`);
+          process.exitCode = EXIT.RUNTIME;
+        } else {
+          process.exitCode = EXIT.OK;
+        }
+      } catch (err) {
+        process.exitCode = reportAdminFailure(err);
+      }
+    });
+}

@@ -1,0 +1,155 @@
+/**
+ * The admin HTTP API of a real runtime (SPEC §7): health and readiness before and after the broker
+ * answers, Prometheus metrics, the functions list and `warren status`, and the token rule off loopback.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createTestVhost, type TestVhost } from '../helpers/broker';
+import {
+  collectResults,
+  createProject,
+  freePort,
+  publishIds,
+  recordingHandler,
+  recordingQueues,
+  runCli,
+  startRuntime,
+  type Project,
+  type Runtime,
+} from './admin-harness';
+
+let vhost: TestVhost | undefined;
+let project: Project | undefined;
+let runtime: Runtime | undefined;
+
+afterEach(async () => {
+  try {
+    await runtime?.stop();
+    await project?.remove();
+  } finally {
+    runtime = undefined;
+    project = undefined;
+    const v = vhost;
+    vhost = undefined;
+    await v?.cleanup();
+  }
+});
+
+async function echoProject(): Promise<Project> {
+  return createProject({
+    'queues.yaml': recordingQueues({ echo: { replicas: 2 } }),
+    'functions/echo.ts': recordingHandler('v1'),
+  });
+}
+
+describe('admin API', () => {
+  it('answers /healthz and a 503 /readyz naming the broker while no broker answers, and `status` says so', async () => {
+    project = await echoProject();
+    const deadPort = await freePort();
+    runtime = await startRuntime(project.dir, `amqp://guest:guest@127.0.0.1:${deadPort}/`);
+    let health: Response | null = null;
+    for (let i = 0; i < 100 && !health; i++) {
+      health = await runtime.admin('/healthz').catch(() => null);
+      if (!health) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(health?.status).toBe(200);
+
+    // 503 from the first answer; once the first connection attempt failed, the reason names the broker.
+    let body = { error: '', code: '' };
+    for (let i = 0; i < 100 && !body.error.includes(`127.0.0.1:${deadPort}`); i++) {
+      const ready = await runtime.admin('/readyz');
+      expect(ready.status).toBe(503);
+      body = (await ready.json()) as { error: string; code: string };
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(body.code).toBe('WARREN_E_NOT_READY');
+    expect(body.error).toContain(`127.0.0.1:${deadPort}`);
+
+    const status = await runCli(['status'], runtime.env);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/not ready/);
+    expect(status.stdout).toMatch(/^echo\s+-\s+0\/2\b/m);
+
+    expect(await runtime.stop()).toBe(0);
+  });
+
+  it('is ready once every replica consumes; /metrics counts messages by outcome; `status` shows version and counts', async () => {
+    vhost = await createTestVhost('admin');
+    project = await echoProject();
+    runtime = await startRuntime(project.dir, vhost.url);
+    await runtime.waitReady();
+
+    const ids = Array.from({ length: 20 }, (_, i) => `m${i}`);
+    await publishIds(vhost.url, 'echo', ids);
+    expect(await collectResults(vhost.url, ids.length)).toHaveLength(ids.length);
+
+    const metrics = await runtime.admin('/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers.get('content-type')).toContain('text/plain');
+    const text = await metrics.text();
+    expect(text).toContain('warren_messages_total{function="echo",outcome="ack"} 20');
+    expect(text).toContain('warren_messages_total{function="echo",outcome="dead"} 0');
+    expect(text).toContain('warren_replicas_running{function="echo"} 2');
+    expect(text).toContain('warren_handler_duration_seconds_count{function="echo"} 20');
+    expect(text).toMatch(/warren_handler_duration_seconds_bucket\{function="echo",le="\+Inf"\} 20/);
+    expect(text).toContain('warren_queue_messages{function="echo",queue="echo"} 0');
+    expect(text).toContain('warren_dead_letter_messages{function="echo",queue="echo.dead"} 0');
+
+    const list = (await (await runtime.admin('/functions')).json()) as { ready: boolean; functions: Array<{ name: string; version: string; handled: number }> };
+    expect(list.ready).toBe(true);
+    const echo = list.functions.find((f) => f.name === 'echo')!;
+    expect(echo.handled).toBe(20);
+    expect(echo.version).toMatch(/^[0-9a-f]{6,}$/);
+
+    const status = await runCli(['status'], runtime.env);
+    expect(status.code).toBe(0);
+    // FUNCTION VERSION REPLICAS IN-FLIGHT HANDLED FAILED QUEUE DEAD
+    expect(status.stdout).toMatch(new RegExp(`^echo\\s+${echo.version}\\s+2/2\\s+0\\s+20\\s+0\\s+0\\s+0$`, 'm'));
+
+    const unknown = await runtime.admin('/functions/nope/scale', { method: 'POST', body: JSON.stringify({ replicas: 2 }) });
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { code: string }).code).toBe('WARREN_E_UNKNOWN_FUNCTION');
+    const bad = await runCli(['scale', 'echo', 'two'], runtime.env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('replicas must be an integer');
+
+    expect(await runtime.stop()).toBe(0);
+  });
+
+  it('refuses to listen on 0.0.0.0 without WARREN_ADMIN_TOKEN (exit 2, a message that says what to do)', async () => {
+    project = await echoProject();
+    runtime = await startRuntime(project.dir, 'amqp://guest:guest@127.0.0.1:1/', { WARREN_ADMIN_HOST: '0.0.0.0' });
+    expect(await runtime.exited).toBe(2);
+    expect(runtime.output()).toContain('WARREN_E_ADMIN_TOKEN');
+    expect(runtime.output()).toContain('set WARREN_ADMIN_TOKEN');
+  });
+
+  it('on 0.0.0.0 with a token, answers 401 without it and 200 with it; the CLI sends it', async () => {
+    vhost = await createTestVhost('admin-token');
+    project = await echoProject();
+    const token = 'a-long-random-secret-for-the-test';
+    runtime = await startRuntime(project.dir, vhost.url, { WARREN_ADMIN_HOST: '0.0.0.0', WARREN_ADMIN_TOKEN: token });
+    await runtime.waitReady();
+
+    const anonymous = await runtime.admin('/healthz');
+    expect(anonymous.status).toBe(401);
+    expect(((await anonymous.json()) as { code: string }).code).toBe('WARREN_E_ADMIN_AUTH');
+    expect((await runtime.admin('/functions', { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await runtime.admin('/healthz', { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+
+    const withToken = await runCli(['status'], runtime.env);
+    expect(withToken.code).toBe(0);
+    const withoutToken = await runCli(['status'], { ...runtime.env, WARREN_ADMIN_TOKEN: '' });
+    expect(withoutToken.code).toBe(2);
+    expect(withoutToken.stderr).toContain('WARREN_E_ADMIN_AUTH');
+
+    expect(await runtime.stop()).toBe(0);
+  });
+
+  it('`warren status` with no runtime answering exits 1 and says how to start one', async () => {
+    const port = await freePort();
+    const result = await runCli(['status'], { WARREN_ADMIN_PORT: String(port) });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('WARREN_E_ADMIN_UNREACHABLE');
+    expect(result.stderr).toContain('start one with `warren start`');
+  });
+});
