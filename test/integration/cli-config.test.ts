@@ -1,0 +1,99 @@
+/**
+ * Bad input gets a clear answer: `warren check` and `warren start` exit 2 with file, line and a hint,
+ * never a stack trace, and declare nothing. `warren invoke` runs a handler without a broker.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import amqplib from 'amqplib';
+import { createTestVhost, management, type TestVhost } from '../helpers/broker';
+import { createProject, runWarren, type Project } from '../helpers/runtime';
+
+const echo = `
+import type { Handler } from 'warren';
+import { Reject } from 'warren';
+const handler: Handler<{ n: number }> = async (message) => {
+  if (message.n < 0) throw new Reject('negative');
+  return { doubled: message.n * 2 };
+};
+export default handler;
+`;
+
+describe('warren check, start and invoke on a user project', () => {
+  let project: Project | undefined;
+  let vhost: TestVhost | undefined;
+  afterEach(async () => {
+    await project?.remove();
+    await vhost?.cleanup();
+    project = undefined;
+    vhost = undefined;
+  });
+
+  it('check passes a valid project and lists its functions', async () => {
+    project = await createProject('functions:\n  echo: { replicas: 2 }\n', { echo });
+    const result = await runWarren(['check', '--dir', project.dir]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('echo: queue echo, replicas 2');
+  });
+
+  it('check exits 2 naming the file, line, column, key and a hint for every problem, without a stack trace', async () => {
+    const yaml = ['exchanges:', '  users: { type: topic }', 'functions:', '  echo:', '    replicas: two', '    prefetchh: 10', 'bindings:', '  - { exchange: nowhere, queue: echo }', ''].join('\n');
+    project = await createProject(yaml, { echo });
+    const result = await runWarren(['check', '--dir', project.dir]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/queues\.yaml:5:\d+ .*replicas/);
+    expect(result.stderr).toMatch(/queues\.yaml:6:\d+ .*prefetchh/);
+    expect(result.stderr).toMatch(/prefetch/);
+    expect(result.stderr).toContain('hint:');
+    expect(result.stderr).not.toMatch(/\n\s+at .+:\d+:\d+\)?\n/);
+  });
+
+  it('check reports a handler syntax error with its file and line', async () => {
+    project = await createProject('', { broken: 'export default async function (m) {\n  return m +;\n}\n' });
+    const result = await runWarren(['check', '--dir', project.dir]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/functions\/broken\.ts:2:\d+/);
+    expect(result.stderr).toContain('WARREN_E_HANDLER_BUILD');
+  });
+
+  it('start exits 2 on invalid config and declares nothing on the broker', async () => {
+    vhost = await createTestVhost('cli-bad');
+    project = await createProject('exchanges:\n  users: { type: topic }\nfunctions:\n  echo: { replicas: -1 }\n', { echo });
+    const result = await runWarren(['start', '--dir', project.dir], { AMQP_URL: vhost.url });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/queues\.yaml:4:\d+/);
+    const queues = (await management('GET', `/api/queues/${encodeURIComponent(vhost.name)}`)) as unknown[];
+    const exchanges = (await management('GET', `/api/exchanges/${encodeURIComponent(vhost.name)}`)) as Array<{ name: string }>;
+    expect(queues).toEqual([]);
+    expect(exchanges.map((x) => x.name)).not.toContain('users');
+  });
+
+  it('start exits 2 when a queue already exists with other arguments, naming the argument and how to migrate', async () => {
+    vhost = await createTestVhost('cli-mismatch');
+    const conn = await amqplib.connect(vhost.url);
+    const ch = await conn.createChannel();
+    await ch.assertQueue('my_app', { durable: true }); // classic, made by hand
+    await conn.close();
+    project = await createProject('queues:\n  my_app: { type: quorum }\nfunctions:\n  echo: { queue: my_app }\n', { echo });
+    const result = await runWarren(['start', '--dir', project.dir], { AMQP_URL: vhost.url });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('my_app');
+    expect(result.stderr).toContain('x-queue-type');
+    expect(result.stderr).toMatch(/hint: .*(type: classic|migrat|move)/i);
+    const queues = (await management('GET', `/api/queues/${encodeURIComponent(vhost.name)}`)) as Array<{ name: string }>;
+    expect(queues.map((q) => q.name)).toEqual(['my_app']);
+  });
+
+  it('invoke runs one handler on one message without a broker and prints the result', async () => {
+    project = await createProject('', { echo });
+    const ok = await runWarren(['invoke', 'echo', '{"n": 21}', '--dir', project.dir], { AMQP_URL: 'amqp://guest:guest@127.0.0.1:1/nothing' });
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toEqual({ doubled: 42 });
+    const rejected = await runWarren(['invoke', 'echo', '{"n": -1}', '--dir', project.dir]);
+    expect(rejected.code).toBe(1);
+    expect(rejected.stderr).toContain('rejected');
+    expect(rejected.stderr).toContain('negative');
+    const unknown = await runWarren(['invoke', 'nope', '{}', '--dir', project.dir]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('no function named nope');
+  });
+});
