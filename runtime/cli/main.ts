@@ -9,6 +9,9 @@ import { registerStart } from './start';
 import { registerCheck } from './check';
 import { registerPublish } from './publish';
 import { registerInvoke } from './invoke';
+import { registerStatus } from './status';
+import { registerScale } from './scale';
+import { registerDeploy } from './deploy';
 import { registerManifests } from './manifests';
 
 const program = new Command('warren')
@@ -16,7 +19,7 @@ const program = new Command('warren')
   .showHelpAfterError()
   .exitOverride();
 
-for (const register of [registerStart, registerCheck, registerPublish, registerInvoke, registerManifests]) register(program);
+for (const register of [registerStart, registerCheck, registerPublish, registerInvoke, registerManifests, registerStatus, registerScale, registerDeploy]) register(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -5,6 +5,7 @@ import { createLogger } from '../log';
 import { EXIT, WarrenError, WarrenErrors } from '../errors';
 import { projectDir, reportFailure } from './common';
 import { hooks } from './hooks';
+import '../admin/register';
 
 export interface StartOptions {
   dir?: string;
