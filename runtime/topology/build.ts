@@ -10,6 +10,7 @@
  */
 import type { WarrenConfig } from '../config/types';
 import { WarrenError } from '../errors';
+import { BUILTIN_EXCHANGES } from '../config/broker';
 import { isPlainObject, mergeDeep, omit, type PlainObject } from './merge';
 import { planTopology, type PlannedBinding, type PlannedExchange, type PlannedQueue } from './plan';
 
@@ -84,7 +85,7 @@ export function buildTopology(config: WarrenConfig): RascalConfig {
   const { key: userKey, vhost: userVhost } = userVhostOf(config);
   const ours: PlainObject = {
     connection: connectionOf(config, userVhost),
-    exchanges: Object.fromEntries(plan.exchanges.map((x) => [x.name, rascalExchange(x, true)])),
+    exchanges: { ...builtinExchanges(config), ...Object.fromEntries(plan.exchanges.map((x) => [x.name, rascalExchange(x, true)])) },
     queues: Object.fromEntries(plan.queues.map((q) => [q.name, rascalQueue(q, true)])),
     bindings: rascalBindings(plan.bindings),
   };
@@ -123,7 +124,7 @@ export function buildReplicaConfig(config: WarrenConfig, fnName: string): Rascal
     connection: connectionOf(config, userVhost),
     assert: false,
     check: false,
-    exchanges: Object.fromEntries(plan.exchanges.map((x) => [x.name, rascalExchange(x, false)])),
+    exchanges: { ...builtinExchanges(config), ...Object.fromEntries(plan.exchanges.map((x) => [x.name, rascalExchange(x, false)])) },
     queues: Object.fromEntries(queues.map((q) => [q.name, rascalQueue(q, false)])),
     bindings: {},
   };
@@ -132,6 +133,7 @@ export function buildReplicaConfig(config: WarrenConfig, fnName: string): Rascal
 
   const publications: Record<string, RascalPublication> = {};
   for (const x of plan.exchanges) publications[exchangePublication(x.name)] = { vhost: config.vhost, exchange: x.name, confirm: true };
+  for (const x of Object.keys(builtinExchanges(config))) publications[exchangePublication(x)] = { vhost: config.vhost, exchange: x, confirm: true };
   for (const q of queues) publications[queuePublication(q.name)] = { vhost: config.vhost, queue: q.name, confirm: true };
 
   const subscription: RascalSubscription = {
@@ -162,6 +164,20 @@ export function vhostUrl(url: string, vhost: string): string {
 function connectionOf(config: WarrenConfig, userVhost: PlainObject): PlainObject {
   const userConnection = isPlainObject(userVhost['connection']) ? omit(userVhost['connection'], ['url']) : {};
   return { ...userConnection, url: vhostUrl(config.url, config.vhost) };
+}
+
+/**
+ * RabbitMQ's own `amq.*` exchanges that bindings or outputs use: the broker refuses to declare them,
+ * so rascal only needs to know they exist.
+ */
+function builtinExchanges(config: WarrenConfig): Record<string, RascalExchange> {
+  const used = new Set<string>();
+  for (const b of config.bindings) if (BUILTIN_EXCHANGES[b.exchange] && !config.exchanges[b.exchange]) used.add(b.exchange);
+  for (const fn of Object.values(config.functions)) {
+    const x = fn.output?.exchange;
+    if (x && BUILTIN_EXCHANGES[x] && !config.exchanges[x]) used.add(x);
+  }
+  return Object.fromEntries([...used].map((name) => [name, { type: BUILTIN_EXCHANGES[name]!, assert: false, check: false, options: { durable: true, autoDelete: false, arguments: {} } }]));
 }
 
 function rascalExchange(x: PlannedExchange, assert: boolean): RascalExchange {

@@ -279,3 +279,15 @@ describe('topology mismatch errors', () => {
     expect(shown).toContain('`rabbitmqctl delete_queue my_app` is safe');
   });
 });
+
+describe("RabbitMQ's built-in amq.* exchanges", () => {
+  const base = specConfig();
+  const config: WarrenConfig = { ...base, bindings: [...base.bindings, { exchange: 'amq.topic', queue: 'audit', routingKey: 'a.#', arguments: {} }] };
+
+  it('are bound to and published to, never declared', () => {
+    const vhost = buildTopology(config).vhosts['/']!;
+    expect(vhost.exchanges['amq.topic']).toMatchObject({ type: 'topic', assert: false, check: false });
+    expect(buildReplicaConfig(config, 'print-message').publications['x:amq.topic']).toMatchObject({ exchange: 'amq.topic', confirm: true });
+    expect(buildTopology(base).vhosts['/']!.exchanges['amq.topic']).toBeUndefined();
+  });
+});
