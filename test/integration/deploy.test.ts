@@ -1,0 +1,119 @@
+/**
+ * `warren deploy FN` on a running runtime (SPEC §5): under a steady stream to two functions, the
+ * redeployed one switches version with 0 lost and 0 duplicated, the other is untouched; a handler
+ * that does not build keeps the old version serving and the command prints file:line.
+ */
+import { afterEach, expect, it } from 'vitest';
+import amqplib from 'amqplib';
+import { createTestVhost, type TestVhost } from '../helpers/broker';
+import {
+  collectResults,
+  createProject,
+  lostAndDuplicated,
+  publishIds,
+  recordingHandler,
+  recordingQueues,
+  runCli,
+  startRuntime,
+  type Project,
+  type Runtime,
+} from './admin-harness';
+
+let vhost: TestVhost | undefined;
+let project: Project | undefined;
+let runtime: Runtime | undefined;
+
+afterEach(async () => {
+  try {
+    await runtime?.stop();
+    await project?.remove();
+  } finally {
+    runtime = undefined;
+    project = undefined;
+    const v = vhost;
+    vhost = undefined;
+    await v?.cleanup();
+  }
+});
+
+/** Publishes `perFunction` messages to each queue in small confirmed batches, spread over time. */
+async function stream(url: string, queues: readonly string[], perFunction: number): Promise<Map<string, string[]>> {
+  const ids = new Map(queues.map((q) => [q, [] as string[]]));
+  const conn = await amqplib.connect(url);
+  try {
+    const ch = await conn.createConfirmChannel();
+    for (let i = 0; i < perFunction; i += 50) {
+      for (const q of queues) {
+        for (let j = i; j < Math.min(i + 50, perFunction); j++) {
+          const id = `${q}-${j}`;
+          ids.get(q)!.push(id);
+          ch.publish('', q, Buffer.from(JSON.stringify({ id })), { persistent: true, messageId: id, contentType: 'application/json' });
+        }
+      }
+      await ch.waitForConfirms();
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    await ch.close();
+  } finally {
+    await conn.close();
+  }
+  return ids;
+}
+
+it('redeploys one function during a 5,000-message stream: 0 lost, 0 duplicated, the other untouched; a broken build keeps it serving', async () => {
+  vhost = await createTestVhost('deploy');
+  project = await createProject({
+    'queues.yaml': recordingQueues({ alpha: { replicas: 2, prefetch: 20 }, beta: { replicas: 2, prefetch: 20 } }),
+    'functions/alpha.ts': recordingHandler('v1'),
+    'functions/beta.ts': recordingHandler('v1'),
+  });
+  runtime = await startRuntime(project.dir, vhost.url);
+  await runtime.waitReady();
+  const before = (await (await runtime.admin('/functions')).json()) as { functions: Array<{ name: string; version: string }> };
+  const versionOf = (list: typeof before, name: string) => list.functions.find((f) => f.name === name)!.version;
+
+  await project.write('functions/alpha.ts', recordingHandler('v2'));
+  const streaming = stream(vhost.url, ['alpha', 'beta'], 2_500);
+  await new Promise((r) => setTimeout(r, 250));
+  const deployed = await runCli(['deploy', 'alpha'], runtime.env);
+  expect(deployed.stderr).toBe('');
+  expect(deployed.code).toBe(0);
+  const ids = await streaming;
+
+  const results = await collectResults(vhost.url, 5_000, 30_000);
+  const alpha = results.filter((r) => r.fn === 'alpha');
+  const beta = results.filter((r) => r.fn === 'beta');
+  expect(lostAndDuplicated(ids.get('alpha')!, alpha)).toEqual({ lost: [], duplicated: [] });
+  expect(lostAndDuplicated(ids.get('beta')!, beta)).toEqual({ lost: [], duplicated: [] });
+  // The switch happened mid-stream: both versions served alpha; beta never changed.
+  expect(new Set(alpha.map((r) => r.v))).toEqual(new Set(['v1', 'v2']));
+  expect(new Set(beta.map((r) => r.v))).toEqual(new Set(['v1']));
+
+  const after = (await (await runtime.admin('/functions')).json()) as typeof before;
+  const alphaVersion = versionOf(after, 'alpha');
+  expect(alphaVersion).not.toBe(versionOf(before, 'alpha'));
+  expect(versionOf(after, 'beta')).toBe(versionOf(before, 'beta'));
+  expect(deployed.stdout).toContain(`alpha: deployed ${alphaVersion} (was ${versionOf(before, 'alpha')})`);
+  const status = await runCli(['status'], runtime.env);
+  expect(status.stdout).toMatch(new RegExp(`^alpha\\s+${alphaVersion}\\s+2/2\\s+0\\s+2500\\s+0\\s+0\\s+0$`, 'm'));
+
+  // A syntax error: exit 2 with file:line, and v2 keeps serving.
+  await project.write('functions/alpha.ts', 'export default async function handler(message: unknown) {\n  const x = ;\n  return message;\n}\n');
+  const broken = await runCli(['deploy', 'alpha'], runtime.env);
+  expect(broken.code).toBe(2);
+  expect(broken.stderr).toMatch(/functions\/alpha\.ts:2:\d+/);
+  expect(broken.stderr).toContain('WARREN_E_HANDLER_BUILD');
+  expect(versionOf((await (await runtime.admin('/functions')).json()) as typeof before, 'alpha')).toBe(alphaVersion);
+  await publishIds(vhost.url, 'alpha', ['after-broken']);
+  expect(await collectResults(vhost.url, 1)).toEqual([{ id: 'after-broken', fn: 'alpha', v: 'v2' }]);
+
+  // Unchanged files redeploy as a no-op; --all walks every function.
+  await project.write('functions/alpha.ts', recordingHandler('v2'));
+  const all = await runCli(['deploy', '--all'], runtime.env);
+  expect(all.code).toBe(0);
+  expect(all.stdout).toContain(`alpha: unchanged (${alphaVersion})`);
+  expect(all.stdout).toContain(`beta: unchanged (${versionOf(before, 'beta')})`);
+  expect((await runCli(['deploy'], runtime.env)).code).toBe(2);
+
+  expect(await runtime.stop()).toBe(0);
+});
