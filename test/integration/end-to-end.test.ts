@@ -10,11 +10,13 @@ import { createProject, runWarren, startWarren, waitFor, type Project, type Runn
 const queuesYaml = `
 exchanges:
   my_exchange: { type: direct }
+  users: { type: topic }
 queues:
   my_app: { type: classic }
   results: { type: classic }
 bindings:
   - { exchange: my_exchange, queue: my_app, routingKey: test }
+  - "users[user.#] -> results"
 functions:
   tutorial: { queue: my_app, replicas: 3, prefetch: 5 }
   flaky:
@@ -22,6 +24,11 @@ functions:
   strict:
     schema: { type: object, required: [action, userId] }
   rejecter: {}
+  producer:
+    output: { exchange: users, routingKey: user.deleted }
+  sleeper:
+    timeout: 300ms
+    retry: { attempts: 1 }
 `;
 
 const report = (extra: string) => `
@@ -65,6 +72,14 @@ describe('a function end to end', () => {
       flaky: report("throw new Error('boom');"),
       strict: report(''),
       rejecter: report("throw new Reject('not for me');"),
+      producer: `export default async (message: { userId: string }) => ({ fn: 'output', message, type: 'object', attempt: 0, at: Date.now() });`,
+      sleeper: `
+        import type { Handler } from 'warren';
+        const handler: Handler = async (_message, ctx) => {
+          await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve()));
+          await ctx.publish('', 'results', { fn: 'sleeper', message: String(ctx.signal.reason), type: 'aborted', attempt: ctx.attempt, at: Date.now() });
+        };
+        export default handler;`,
     });
     warren = await startWarren(project.dir, vhost.url);
   });
@@ -150,5 +165,20 @@ describe('a function end to end', () => {
     const rejected = dead.find((m) => (m.properties.headers as Record<string, unknown>)['x-warren-reason'] === 'reject')!;
     expect((rejected.properties.headers as Record<string, unknown>)['x-warren-error']).toBe('not for me');
     expect((await collect()).filter((r) => r.fn === 'rejecter')).toHaveLength(1);
+  });
+
+  it("publishes a handler's return value to its output route", async () => {
+    await publishRaw(vhost.url, '', 'producer', JSON.stringify({ userId: 'ada' }), { contentType: 'application/json' });
+    const [out] = await resultsOf('output', 1);
+    expect(out!.message).toEqual({ userId: 'ada' });
+    expect((await queueInfo(vhost.url, 'producer')).messageCount).toBe(0);
+  });
+
+  it('aborts ctx.signal at the timeout and dead-letters the message as timed out after its last attempt', async () => {
+    await publishRaw(vhost.url, '', 'sleeper', '{}', { contentType: 'application/json' });
+    const [aborted] = await resultsOf('sleeper', 1);
+    expect(aborted!.message).toContain('timed out');
+    const dead = await waitFor(async () => ((await queueInfo(vhost.url, 'sleeper.dead')).messageCount === 1 ? getAll(vhost.url, 'sleeper.dead') : undefined));
+    expect((dead[0]!.properties.headers as Record<string, unknown>)['x-warren-reason']).toBe('timeout');
   });
 });
