@@ -1,0 +1,118 @@
+/** The consumer's pure decisions: decoding, what happens after an outcome, the headers it writes. */
+import { describe, expect, it } from 'vitest';
+import { decodeBody } from '../../runtime/consumer/decode';
+import { decideSettlement } from '../../runtime/consumer/outcome';
+import { attemptOf, deadLetterHeaders, originalRoute, replayHeaders, retryHeaders } from '../../runtime/consumer/headers';
+import { DEFAULTS, type FunctionConfig } from '../../runtime/config/types';
+
+const fn = (over: Partial<FunctionConfig> = {}): FunctionConfig => ({
+  name: 'resize',
+  file: '/p/functions/resize.ts',
+  queue: 'resize',
+  replicas: 1,
+  prefetch: 1,
+  timeout: 30_000,
+  retry: { attempts: 4, backoff: 'exponential', delay: 1_000, maxDelay: 3_000 },
+  redeliveryLimit: 3,
+  deadLetter: true,
+  ordered: false,
+  memoryMb: DEFAULTS.memoryMb,
+  maxBodyBytes: DEFAULTS.maxBodyBytes,
+  ...over,
+});
+const boom = new Error('boom');
+
+describe('decodeBody (SPEC §3)', () => {
+  it('parses application/json and fails on a body that is not JSON', () => {
+    expect(decodeBody(Buffer.from('{"a":1}'), 'application/json')).toEqual({ ok: true, value: { a: 1 } });
+    expect(decodeBody(Buffer.from('{"a":1}'), 'application/vnd.api+json; charset=utf-8')).toEqual({ ok: true, value: { a: 1 } });
+    expect(decodeBody(Buffer.from('{nope'), 'application/json').ok).toBe(false);
+  });
+  it('without a content type: JSON when it parses, else the UTF-8 string', () => {
+    expect(decodeBody(Buffer.from('Test!'), undefined)).toEqual({ ok: true, value: 'Test!' });
+    expect(decodeBody(Buffer.from('{"userId":"john_doe"}'), undefined)).toEqual({ ok: true, value: { userId: 'john_doe' } });
+  });
+  it('text as a string, anything else as the Buffer', () => {
+    expect(decodeBody(Buffer.from('{"a":1}'), 'text/plain')).toEqual({ ok: true, value: '{"a":1}' });
+    const raw = Buffer.from([1, 2, 3]);
+    expect(decodeBody(raw, 'application/octet-stream')).toEqual({ ok: true, value: raw });
+  });
+});
+
+describe('decideSettlement', () => {
+  it('acks a success, with the output route when the handler returned something', () => {
+    expect(decideSettlement(fn(), 1, { kind: 'ok', value: undefined })).toEqual({ action: 'ack' });
+    const withOutput = fn({ output: { exchange: 'users', routingKey: 'user.deleted' } });
+    expect(decideSettlement(withOutput, 1, { kind: 'ok', value: { id: 1 } })).toEqual({
+      action: 'ack',
+      output: { exchange: 'users', routingKey: 'user.deleted', value: { id: 1 } },
+    });
+    expect(decideSettlement(withOutput, 1, { kind: 'ok', value: undefined })).toEqual({ action: 'ack' });
+  });
+
+  it('retries a failure through the TTL queue of its delay, growing and capped, until the last attempt', () => {
+    const f = fn();
+    const decisions = [1, 2, 3].map((attempt) => decideSettlement(f, attempt, { kind: 'error', error: boom, timedOut: false }));
+    expect(decisions).toEqual([
+      { action: 'retry', queue: 'resize.retry.1s', delayMs: 1_000, nextAttempt: 2 },
+      { action: 'retry', queue: 'resize.retry.2s', delayMs: 2_000, nextAttempt: 3 },
+      { action: 'retry', queue: 'resize.retry.3s', delayMs: 3_000, nextAttempt: 4 },
+    ]);
+    expect(decideSettlement(f, 4, { kind: 'error', error: boom, timedOut: false })).toEqual({ action: 'dead', queue: 'resize.dead', reason: 'error', error: boom });
+    expect(decideSettlement(f, 4, { kind: 'error', error: boom, timedOut: true })).toMatchObject({ action: 'dead', reason: 'timeout' });
+  });
+
+  it('dead-letters at once what no retry can fix', () => {
+    for (const kind of ['reject', 'schema', 'invalid-json', 'too-large', 'delivery-limit'] as const) {
+      expect(decideSettlement(fn(), 1, { kind, error: boom })).toEqual({ action: 'dead', queue: 'resize.dead', reason: kind, error: boom });
+    }
+  });
+
+  it('requeues in place for an ordered function, and drops only when deadLetter is false', () => {
+    expect(decideSettlement(fn({ ordered: true }), 1, { kind: 'error', error: boom, timedOut: false })).toEqual({ action: 'requeue', delayMs: 1_000 });
+    expect(decideSettlement(fn({ deadLetter: false }), 4, { kind: 'error', error: boom, timedOut: false })).toEqual({ action: 'drop', reason: 'error', error: boom });
+  });
+});
+
+describe('headers', () => {
+  it('counts attempts from the retry header plus the deliveries the broker counted', () => {
+    expect(attemptOf(undefined)).toBe(1);
+    expect(attemptOf({ 'x-warren-attempt': 3 })).toBe(3);
+    expect(attemptOf({ 'x-warren-attempt': 2, 'x-delivery-count': 1 })).toBe(3);
+    expect(attemptOf({ 'x-warren-redeliveries': 2 })).toBe(3);
+  });
+
+  it('keeps the first route across retries and strips per-delivery headers', () => {
+    const first = { exchange: 'my_exchange', routingKey: 'test' };
+    const headers = retryHeaders({ app: 'x', 'x-death': [{}], 'x-delivery-count': 2 }, 2, first);
+    expect(headers).toEqual({ app: 'x', 'x-warren-attempt': 2, 'x-warren-original-exchange': 'my_exchange', 'x-warren-original-routing-key': 'test' });
+    // back from the retry queue through the default exchange
+    expect(originalRoute(headers, { exchange: '', routingKey: 'resize' })).toEqual(first);
+  });
+
+  it('gives a dead letter the facts a person needs, and replay removes them again', () => {
+    const error = new Error('x'.repeat(5_000));
+    const headers = deadLetterHeaders({ app: 'x', 'x-warren-attempt': 3 }, {
+      functionName: 'resize',
+      version: 'abc123def456',
+      reason: 'error',
+      error,
+      attempts: 3,
+      route: { exchange: 'my_exchange', routingKey: 'test' },
+      now: new Date('2026-01-01T00:00:00Z'),
+    });
+    expect(headers).toMatchObject({
+      app: 'x',
+      'x-warren-function': 'resize',
+      'x-warren-attempts': 3,
+      'x-warren-version': 'abc123def456',
+      'x-warren-original-exchange': 'my_exchange',
+      'x-warren-original-routing-key': 'test',
+      'x-warren-dead-lettered-at': '2026-01-01T00:00:00.000Z',
+      'x-warren-reason': 'error',
+    });
+    expect(String(headers['x-warren-error']).length).toBeLessThanOrEqual(1_000);
+    expect(headers['x-warren-attempt']).toBeUndefined();
+    expect(replayHeaders(headers)).toEqual({ app: 'x' });
+  });
+});
