@@ -7,7 +7,8 @@ import { hooks, type HookContext } from '../cli/hooks';
 import { resolveAdminBinding } from './auth';
 import { QueueDepths } from './depths';
 import { createMetricsRegistry } from './metrics';
-import { createRouter, type AdminTarget } from './routes';
+import { brokerUrl, createRouter, type AdminTarget } from './routes';
+import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from '../deadletters';
 import { startAdminServer } from './server';
 import { deadLetterQueue } from './view';
 
@@ -16,14 +17,19 @@ export async function startAdmin(app: App, ctx: HookContext): Promise<{ close():
   const log = ctx.log.child({ stage: 'admin' });
   // The config is loaded after this hook runs; read it at request time.
   const target = app as AdminTarget;
-  const depths = new QueueDepths({ url: () => target.config?.url, log });
+  const depths = new QueueDepths({ url: () => (target.config ? brokerUrl(target.config) : undefined), log });
   const metrics = createMetricsRegistry({
     status: () => app.supervisor.status(),
     ready: () => app.ready(),
     deadLetterQueue: (name) => deadLetterQueue(target.config?.functions[name]),
     depth: (queue) => depths.get(queue),
   });
-  const router = createRouter({ app: target, metrics, depth: (queue) => depths.get(queue), deadLetters: null });
+  const router = createRouter({
+    app: target,
+    metrics,
+    depth: (queue) => depths.get(queue),
+    deadLetters: { list: listDeadLetters, replay: replayDeadLetters, purge: purgeDeadLetters },
+  });
   const server = await startAdminServer(binding, router, log).catch(async (err: unknown) => {
     await depths.close();
     throw err;

@@ -11,6 +11,12 @@ import { WarrenError, WarrenErrors } from '../errors';
 import { errorReply, fail, ok, type Reply } from './replies';
 import { depthQueues, describeFunctions, deadLetterQueue, notReadyReason } from './view';
 import type { QueueDepth } from './depths';
+import { vhostUrl } from '../topology/build';
+
+/** The config's URL may leave the vhost to rascal.json: connect to the vhost Warren declared. */
+export function brokerUrl(config: WarrenConfig): string {
+  return vhostUrl(config.url, config.vhost);
+}
 
 /** What the routes need of the App (runtime/app.ts), so tests can pass a stand-in. */
 export interface AdminTarget {
@@ -28,8 +34,8 @@ export interface AdminTarget {
 
 /** The dead-letter tools (runtime/deadletters/); null answers 501 on their routes. */
 export interface DeadLetterTools {
-  list(url: string, queue: string, limit: number): Promise<unknown>;
-  replay(url: string, queue: string, limit: number): Promise<unknown>;
+  list(url: string, queue: string, limit: number | undefined): Promise<unknown>;
+  replay(url: string, queue: string, limit: number | undefined): Promise<unknown>;
   purge(url: string, queue: string): Promise<unknown>;
 }
 
@@ -49,7 +55,6 @@ export interface RouteDeps {
 
 /** Upper bound of `scale`: a typo like 1000 should not start a thousand threads. */
 export const MAX_REPLICAS = 256;
-const DEFAULT_DEAD_LETTER_LIMIT = 100;
 
 export type Router = (req: AdminRequest) => Promise<Reply>;
 
@@ -88,9 +93,10 @@ export function createRouter(deps: RouteDeps): Router {
     return fail(503, 'WARREN_E_NOT_READY', notReadyReason(app.state, app.blockedBy, []) ?? `runtime is ${app.state}`, 'wait until /readyz answers 200');
   }
 
-  function limitOf(req: AdminRequest): number | Reply {
+  /** `?limit=N` or `{"limit": N}`; undefined leaves the default to the dead-letter tools. */
+  function limitOf(req: AdminRequest): number | undefined | Reply {
     const raw = req.query.get('limit') ?? (req.body as { limit?: unknown } | undefined)?.limit;
-    if (raw === undefined || raw === null) return DEFAULT_DEAD_LETTER_LIMIT;
+    if (raw === undefined || raw === null) return undefined;
     const n = Number(raw);
     if (!Number.isInteger(n) || n < 1) return fail(400, 'WARREN_E_USAGE', `limit must be an integer >= 1, got ${JSON.stringify(raw)}`);
     return n;
@@ -102,10 +108,10 @@ export function createRouter(deps: RouteDeps): Router {
     if (!deps.deadLetters) return fail(501, 'WARREN_E_NOT_IMPLEMENTED', 'dead-letter tools are not available in this build', 'use the RabbitMQ management UI meanwhile');
     const queue = deadLetterQueue(app.config?.functions[name]);
     if (!queue) return fail(404, 'WARREN_E_UNKNOWN_FUNCTION', `function ${name} has no dead-letter queue (deadLetter: false)`);
-    const url = app.config!.url;
-    if (action === 'purge') return ok(await deps.deadLetters.purge(url, queue));
+    const url = brokerUrl(app.config!);
+    if (action === 'purge') return ok({ queue, purged: await deps.deadLetters.purge(url, queue) });
     const limit = limitOf(req);
-    if (typeof limit !== 'number') return limit;
+    if (typeof limit === 'object') return limit;
     return ok(action === 'list' ? await deps.deadLetters.list(url, queue, limit) : await deps.deadLetters.replay(url, queue, limit));
   }
 

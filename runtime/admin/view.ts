@@ -6,6 +6,7 @@ import type { FunctionConfig, WarrenConfig } from '../config/types';
 import type { FunctionStatus } from '../supervisor/supervisor';
 import type { AppState } from '../app';
 import type { QueueDepth } from './depths';
+import { deadQueueName } from '../topology/names';
 
 export interface FunctionView {
   name: string;
@@ -50,7 +51,7 @@ export function depthQueues(config: WarrenConfig | undefined, status: readonly F
 }
 
 export function deadLetterQueue(fn: FunctionConfig | undefined): string | null {
-  return fn?.deadLetter ? `${fn.queue}.dead` : null;
+  return fn?.deadLetter ? deadQueueName(fn.queue) : null;
 }
 
 /** Every function the runtime runs, plus the configured ones that have not started yet (still connecting). */
