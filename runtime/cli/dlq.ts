@@ -1,0 +1,137 @@
+/**
+ * `warren dlq list|replay|purge FN`: a function's dead-letter queue, straight against the broker with
+ * the project's config (`--dir`); no running runtime needed.
+ */
+import type { Command } from 'commander';
+import { loadConfig } from '../config';
+import type { WarrenConfig } from '../config/types';
+import { listDeadLetters, purgeDeadLetters, replayDeadLetters, DEFAULT_LIST_LIMIT, type DeadLetter, type DeadLetterList, type ReplayResult } from '../deadletters';
+import { EXIT, WarrenError } from '../errors';
+import { vhostUrl } from '../topology/build';
+import { deadQueueName } from '../topology/names';
+import { parseCount, projectDir, reportFailure } from './common';
+
+interface DlqOptions {
+  dir?: string;
+  limit?: string;
+  json?: boolean;
+}
+
+export interface DlqTarget {
+  url: string;
+  queue: string;
+}
+
+/**
+ * The dead-letter queue of function `name`. A name the config no longer knows (its file was deleted:
+ * its queues stay on the broker) falls back to the default naming, `<name>.dead`.
+ */
+export function dlqTarget(config: WarrenConfig, name: string): DlqTarget {
+  const url = vhostUrl(config.url, config.vhost);
+  const fn = config.functions[name];
+  if (!fn) return { url, queue: deadQueueName(name) };
+  if (!fn.deadLetter) {
+    throw new WarrenError('WARREN_E_USAGE', `function ${name} has \`deadLetter: false\`: it has no dead-letter queue`, {
+      hint: `set \`deadLetter: true\` under functions.${name} in queues.yaml to keep failed messages`,
+    });
+  }
+  return { url, queue: deadQueueName(fn.queue) };
+}
+
+async function resolveTarget(name: string, options: DlqOptions): Promise<{ target: DlqTarget; config: WarrenConfig }> {
+  const config = await loadConfig({ dir: projectDir(options), env: process.env });
+  return { target: dlqTarget(config, name), config };
+}
+
+/** Names the known functions when the queue is not there. */
+async function withHint<T>(config: WarrenConfig, name: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof WarrenError && err.code === 'WARREN_E_UNKNOWN_FUNCTION' && !config.functions[name]) {
+      throw new WarrenError('WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}, and no queue ${deadQueueName(name)} on the broker`, {
+        hint: `functions: ${Object.keys(config.functions).join(', ') || '(none)'}`,
+      });
+    }
+    throw err;
+  }
+}
+
+export async function dlqList(name: string, options: DlqOptions): Promise<number> {
+  const limit = options.limit === undefined ? DEFAULT_LIST_LIMIT : parseCount(options.limit, '--limit');
+  const { target, config } = await resolveTarget(name, options);
+  const list = await withHint(config, name, () => listDeadLetters(target.url, target.queue, limit));
+  process.stdout.write(options.json ? JSON.stringify(list, null, 2) + '\n' : formatList(list));
+  return EXIT.OK;
+}
+
+export async function dlqReplay(name: string, options: DlqOptions): Promise<number> {
+  const limit = options.limit === undefined ? undefined : parseCount(options.limit, '--limit');
+  const { target, config } = await resolveTarget(name, options);
+  const result = await withHint(config, name, () => replayDeadLetters(target.url, target.queue, limit));
+  process.stdout.write(options.json ? JSON.stringify(result, null, 2) + '\n' : formatReplay(result));
+  return result.kept.length > 0 ? EXIT.RUNTIME : EXIT.OK;
+}
+
+export async function dlqPurge(name: string, options: DlqOptions): Promise<number> {
+  const { target, config } = await resolveTarget(name, options);
+  const purged = await withHint(config, name, () => purgeDeadLetters(target.url, target.queue));
+  process.stdout.write(options.json ? JSON.stringify({ queue: target.queue, purged }) + '\n' : `purged ${purged} message${purged === 1 ? '' : 's'} from ${target.queue}\n`);
+  return EXIT.OK;
+}
+
+export function formatList(list: DeadLetterList): string {
+  if (list.total === 0) return `${list.queue} is empty\n`;
+  const head = `${list.queue}: ${list.total} dead letter${list.total === 1 ? '' : 's'}` + (list.letters.length < list.total ? ` (showing the oldest ${list.letters.length}; --limit N for more)` : '') + '\n';
+  return head + list.letters.map((l, i) => formatLetter(l, i + 1)).join('');
+}
+
+function formatLetter(l: DeadLetter, n: number): string {
+  const route = l.originalExchange === null ? 'unknown' : `exchange "${l.originalExchange}" routing key "${l.originalRoutingKey ?? ''}"`;
+  const lines = [
+    `#${n} ${l.messageId ?? '(no message id)'}  ${l.deadLetteredAt ?? '(time unknown)'}`,
+    `   reason:   ${l.reason ?? 'unknown'}` + (l.attempts === null ? '' : `, after ${l.attempts} attempt${l.attempts === 1 ? '' : 's'}`),
+    `   error:    ${l.error ?? '(none recorded)'}`,
+    ...(l.function === null ? [] : [`   function: ${l.function}` + (l.version ? ` (version ${l.version})` : '')]),
+    `   route:    ${route}`,
+    `   body:     ${JSON.stringify(l.bodyPreview)}${l.bodyBytes > l.bodyPreview.length ? ` … (${l.bodyBytes} bytes)` : ''}`,
+  ];
+  return lines.join('\n') + '\n';
+}
+
+export function formatReplay(r: ReplayResult): string {
+  let out = `replayed ${r.replayed} message${r.replayed === 1 ? '' : 's'} from ${r.queue} to their original routes; ${r.remaining} left\n`;
+  for (const k of r.kept) out += `  kept ${k.messageId ?? '(no message id)'}: ${k.why}\n`;
+  return out;
+}
+
+export function registerDlq(program: Command): void {
+  const dlq = program.command('dlq').description("inspect, replay or empty a function's dead-letter queue (straight against the broker)");
+  const run = (action: (name: string, options: DlqOptions) => Promise<number>) => async (name: string, options: DlqOptions) => {
+    try {
+      process.exitCode = await action(name, options);
+    } catch (err) {
+      process.exitCode = reportFailure(err, projectDir(options));
+    }
+  };
+  dlq
+    .command('list <function>')
+    .description("show each dead letter's error, attempts, time and a body preview; removes nothing")
+    .option('--dir <dir>', 'project folder (holds queues.yaml, rascal.json, functions/)')
+    .option('--limit <n>', `show at most N (default ${DEFAULT_LIST_LIMIT})`)
+    .option('--json', 'print JSON')
+    .action(run(dlqList));
+  dlq
+    .command('replay <function>')
+    .description('republish to the original exchange and routing key with confirms; each leaves the queue after its confirm')
+    .option('--dir <dir>', 'project folder (holds queues.yaml, rascal.json, functions/)')
+    .option('--limit <n>', 'replay at most N (default: all)')
+    .option('--json', 'print JSON')
+    .action(run(dlqReplay));
+  dlq
+    .command('purge <function>')
+    .description('delete every message of the dead-letter queue')
+    .option('--dir <dir>', 'project folder (holds queues.yaml, rascal.json, functions/)')
+    .option('--json', 'print JSON')
+    .action(run(dlqPurge));
+}

@@ -1,0 +1,164 @@
+/**
+ * Pure: one message of a dead-letter queue → what a person needs to understand and replay it.
+ * Two kinds of dead letters land in `Q.dead`:
+ *  - Warren's own (a handler error, a Reject, a schema failure, …): the x-warren-* headers say it all;
+ *  - the broker's (a quorum queue's delivery limit after replicas died on the message): only the
+ *    `x-death` entries and `x-first-death-*` headers tell the story.
+ */
+import type { Options } from 'amqplib';
+import { H, replayHeaders, type Route } from '../consumer/headers';
+
+export const BODY_PREVIEW_CHARS = 200;
+
+export interface DeadLetter {
+  messageId: string | null;
+  error: string | null;
+  /** error | reject | schema | invalid-json | too-large | timeout | delivery-limit | a broker reason */
+  reason: string | null;
+  /** handler runs, when known */
+  attempts: number | null;
+  function: string | null;
+  version: string | null;
+  /** ISO time */
+  deadLetteredAt: string | null;
+  originalExchange: string | null;
+  originalRoutingKey: string | null;
+  /** the first 200 characters of the body as UTF-8 */
+  bodyPreview: string;
+  bodyBytes: number;
+  headers: Record<string, unknown>;
+}
+
+/** What amqplib's channel.get hands back, reduced to what is read here. */
+export interface RawMessage {
+  content: Buffer;
+  properties: { messageId?: unknown; headers?: Record<string, unknown> | undefined };
+}
+
+interface DeathEntry {
+  queue?: string;
+  reason?: string;
+  exchange?: string;
+  routingKeys: string[];
+  count?: number;
+  time?: Date;
+}
+
+/** The broker names its reasons with underscores; Warren's use dashes. */
+const BROKER_REASONS: Record<string, string> = { delivery_limit: 'delivery-limit', rejected: 'rejected', expired: 'expired', maxlen: 'maxlen' };
+
+export function describeDeadLetter(msg: RawMessage, sourceQueue?: string): DeadLetter {
+  const headers = { ...(msg.properties.headers ?? {}) };
+  const deaths = deathsOf(headers);
+  const death = brokerDeath(deaths, sourceQueue);
+  const route = originalRouteOf(headers, sourceQueue);
+  const warrenReason = str(headers[H.reason]);
+  const brokerReason = death?.reason ?? str(headers['x-first-death-reason']);
+  const reason = warrenReason ?? (brokerReason === undefined ? null : (BROKER_REASONS[brokerReason] ?? brokerReason));
+  return {
+    messageId: str(msg.properties.messageId) ?? null,
+    error: str(headers[H.error]) ?? brokerError(reason, death),
+    reason,
+    // x-delivery-count is not a fallback: it counts deliveries out of the dead-letter queue itself
+    attempts: num(headers[H.attempts]) ?? null,
+    function: str(headers[H.fn]) ?? null,
+    version: str(headers[H.version]) ?? null,
+    deadLetteredAt: str(headers[H.at]) ?? death?.time?.toISOString() ?? null,
+    originalExchange: route?.exchange ?? null,
+    originalRoutingKey: route?.routingKey ?? null,
+    bodyPreview: preview(msg.content),
+    bodyBytes: msg.content.length,
+    headers,
+  };
+}
+
+/**
+ * Where to replay a dead letter: Warren's headers first (they hold the first route even after
+ * retries, which come back through the default exchange); else the broker's x-death entry of the
+ * queue that dead-lettered it; else the first death's exchange. Undefined: nobody knows, the message stays.
+ */
+export function originalRouteOf(headers: Record<string, unknown> | undefined, sourceQueue?: string): Route | undefined {
+  const exchange = str(headers?.[H.exchange]);
+  const routingKey = str(headers?.[H.routingKey]);
+  if (exchange !== undefined && routingKey !== undefined) return { exchange, routingKey };
+  const deaths = deathsOf(headers ?? {});
+  const death = brokerDeath(deaths, sourceQueue);
+  if (death?.exchange !== undefined && death.routingKeys[0] !== undefined) return { exchange: death.exchange, routingKey: death.routingKeys[0] };
+  const firstExchange = str(headers?.['x-first-death-exchange']);
+  const first = deaths.find((d) => d.queue === str(headers?.['x-first-death-queue']));
+  if (firstExchange !== undefined && first?.routingKeys[0] !== undefined) return { exchange: firstExchange, routingKey: first.routingKeys[0] };
+  return undefined;
+}
+
+/**
+ * The properties a replayed copy is published with: the original ones (content type, message id,
+ * correlation id, …) and headers without Warren's dead-letter bookkeeping, so the message starts afresh.
+ * Dropped: `expiration` (the broker removed it at dead-lettering; an old one would expire the copy at
+ * once) and `userId` (the broker checks it against the replaying user).
+ */
+export function replayProperties(properties: Record<string, unknown>): Options.Publish {
+  const out: Record<string, unknown> = {};
+  for (const key of ['contentType', 'contentEncoding', 'deliveryMode', 'priority', 'correlationId', 'replyTo', 'messageId', 'timestamp', 'type', 'appId']) {
+    const value = properties[key];
+    if (value !== undefined && value !== null) out[key] = value;
+  }
+  out.headers = replayHeaders(properties.headers as Record<string, unknown> | undefined);
+  if (out.deliveryMode === undefined) out.persistent = true;
+  return out as Options.Publish;
+}
+
+function deathsOf(headers: Record<string, unknown>): DeathEntry[] {
+  const list = headers['x-death'];
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((entry): DeathEntry[] => {
+    if (entry === null || typeof entry !== 'object') return [];
+    const e = entry as Record<string, unknown>;
+    const keys = Array.isArray(e['routing-keys']) ? e['routing-keys'].filter((k): k is string => typeof k === 'string') : [];
+    const time = timeOf(e.time);
+    const death: DeathEntry = { routingKeys: keys };
+    if (typeof e.queue === 'string') death.queue = e.queue;
+    if (typeof e.reason === 'string') death.reason = e.reason;
+    if (typeof e.exchange === 'string') death.exchange = e.exchange;
+    const count = num(e.count);
+    if (count !== undefined) death.count = count;
+    if (time) death.time = time;
+    return [death];
+  });
+}
+
+/** The x-death entry that put the message into `<sourceQueue>.dead`: the source queue's, else the newest. */
+function brokerDeath(deaths: readonly DeathEntry[], sourceQueue: string | undefined): DeathEntry | undefined {
+  return (sourceQueue === undefined ? undefined : deaths.find((d) => d.queue === sourceQueue)) ?? deaths[0];
+}
+
+function brokerError(reason: string | null, death: DeathEntry | undefined): string | null {
+  if (reason === 'delivery-limit') {
+    return `the broker dead-lettered it at the delivery limit of ${death?.queue ?? 'its queue'}: every replica that took it died, hung or was stopped before settling it`;
+  }
+  if (reason === null) return null;
+  return `the broker dead-lettered it (${reason}) from ${death?.queue ?? 'its queue'}`;
+}
+
+/** amqplib decodes an AMQP timestamp as `{ '!': 'timestamp', value: seconds }`. */
+function timeOf(value: unknown): Date | undefined {
+  const seconds = value !== null && typeof value === 'object' && 'value' in value ? (value as { value: unknown }).value : value;
+  if (seconds instanceof Date) return seconds;
+  const n = num(seconds);
+  return n === undefined ? undefined : new Date(n * 1000);
+}
+
+function preview(content: Buffer): string {
+  const text = content.subarray(0, BODY_PREVIEW_CHARS * 4).toString('utf8');
+  return text.length > BODY_PREVIEW_CHARS ? text.slice(0, BODY_PREVIEW_CHARS) : text;
+}
+
+function str(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  return undefined;
+}
+
+function num(value: unknown): number | undefined {
+  const n = typeof value === 'number' ? value : typeof value === 'bigint' ? Number(value) : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  return Number.isFinite(n) ? n : undefined;
+}

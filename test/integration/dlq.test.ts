@@ -1,0 +1,127 @@
+/**
+ * `warren dlq list|replay|purge` against the real broker: a handler fails while a flag file exists,
+ * its messages are dead-lettered; `list` shows them without removing any; after the fix, `replay`
+ * sends them back to their original exchange and routing key, the dead-letter queue empties and the
+ * handler handles them; `purge` empties it; none of the commands needs a running runtime.
+ */
+import { rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createTestVhost, getAll, publishRaw, queueInfo, type TestVhost } from '../helpers/broker';
+import { createProject, runWarren, startWarren, waitFor, type Project, type RunningWarren } from '../helpers/runtime';
+import { reportingHandler, RESULTS_YAML } from './watch-helpers';
+
+let vhost: TestVhost;
+let project: Project;
+let warren: RunningWarren | undefined;
+
+const YAML = `${RESULTS_YAML.replace('exchanges:\n', 'exchanges:\n  jobs: { type: direct }\n')}  - { exchange: jobs, queue: flaky, routingKey: go }
+functions:
+  flaky:
+    retry: { attempts: 1 }
+`;
+
+beforeEach(async () => {
+  vhost = await createTestVhost('dlq');
+});
+
+afterEach(async () => {
+  await warren?.stop();
+  warren = undefined;
+  await project?.remove();
+  await vhost.cleanup();
+});
+
+const dlq = (project: Project, ...args: string[]) => runWarren(['dlq', ...args, '--dir', project.dir], { AMQP_URL: vhost.url });
+
+describe('warren dlq', () => {
+  it('lists dead letters without removing them, replays them to their original route after the fix, and purges', async () => {
+    const flag = join(tmpdir(), `warren-dlq-flag-${vhost.name}`);
+    await writeFile(flag, 'up');
+    project = await createProject(YAML, { flaky: reportingHandler('fixed', flag) });
+    warren = await startWarren(project.dir, vhost.url, { args: ['--watch'] });
+
+    for (let n = 1; n <= 3; n++) await publishRaw(vhost.url, 'jobs', 'go', JSON.stringify({ n }), { contentType: 'application/json', messageId: `m${n}` });
+    await waitFor(async () => (await queueInfo(vhost.url, 'flaky.dead')).messageCount === 3, 10_000);
+
+    const listed = await dlq(project, 'list', 'flaky', '--json');
+    expect(listed.code, listed.stderr).toBe(0);
+    const list = JSON.parse(listed.stdout) as { total: number; letters: Array<Record<string, unknown>> };
+    expect(list.total).toBe(3);
+    expect(list.letters.map((l) => [l.messageId, l.error, l.attempts, l.reason, l.function, l.originalExchange, l.originalRoutingKey, l.bodyPreview])).toEqual(
+      [1, 2, 3].map((n) => [`m${n}`, `flag is up: {"n":${n}}`, 1, 'error', 'flaky', 'jobs', 'go', `{"n":${n}}`]),
+    );
+    for (const l of list.letters) expect(Date.now() - Date.parse(String(l.deadLetteredAt))).toBeLessThan(60_000);
+    // Listing removes nothing.
+    expect((await queueInfo(vhost.url, 'flaky.dead')).messageCount).toBe(3);
+
+    const human = await dlq(project, 'list', 'flaky', '--limit', '2');
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain('flaky.dead: 3 dead letters (showing the oldest 2');
+    expect(human.stdout).toContain('error:    flag is up: {"n":1}');
+    expect(human.stdout).toContain('reason:   error, after 1 attempt');
+    expect(human.stdout).toContain('body:     "{\\"n\\":2}"');
+    expect(human.stdout).not.toContain('m3');
+
+    // Fix the handler, replay: the dead-letter queue empties and every message is handled.
+    await rm(flag);
+    const replayed = await dlq(project, 'replay', 'flaky');
+    expect(replayed.code, replayed.stderr).toBe(0);
+    expect(replayed.stdout).toContain('replayed 3 messages from flaky.dead to their original routes; 0 left');
+    expect((await queueInfo(vhost.url, 'flaky.dead')).messageCount).toBe(0);
+    const handled: Array<{ handled: { n: number }; attempt: number }> = [];
+    await waitFor(async () => {
+      for (const m of await getAll(vhost.url, 'results')) handled.push(JSON.parse(m.content.toString()) as { handled: { n: number }; attempt: number });
+      return handled.length >= 3;
+    });
+    // Replayed copies start afresh (attempt 1), once each.
+    expect(handled.map((h) => [h.handled.n, h.attempt]).sort()).toEqual([[1, 1], [2, 1], [3, 1]]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await getAll(vhost.url, 'results')).toEqual([]);
+
+    // No runtime needed: stop it, dead-letter by hand, purge.
+    await warren.stop();
+    warren = undefined;
+    for (let n = 4; n <= 5; n++) await publishRaw(vhost.url, '', 'flaky.dead', JSON.stringify({ n }));
+    const purged = await dlq(project, 'purge', 'flaky');
+    expect(purged.code, purged.stderr).toBe(0);
+    expect(purged.stdout).toBe('purged 2 messages from flaky.dead\n');
+    expect((await queueInfo(vhost.url, 'flaky.dead')).messageCount).toBe(0);
+    expect((await dlq(project, 'list', 'flaky')).stdout).toBe('flaky.dead is empty\n');
+  });
+
+  it('keeps and reports a dead letter whose original route is unknown or gone', async () => {
+    project = await createProject(YAML, { flaky: reportingHandler('ok') });
+    warren = await startWarren(project.dir, vhost.url);
+    await warren.stop();
+    warren = undefined;
+    await publishRaw(vhost.url, '', 'flaky.dead', 'no headers', { messageId: 'orphan' });
+    await publishRaw(vhost.url, '', 'flaky.dead', 'unbound', {
+      messageId: 'unbound',
+      headers: { 'x-warren-original-exchange': 'jobs', 'x-warren-original-routing-key': 'nowhere' },
+    });
+    await publishRaw(vhost.url, '', 'flaky.dead', 'gone', {
+      messageId: 'gone',
+      headers: { 'x-warren-original-exchange': 'deleted-exchange', 'x-warren-original-routing-key': 'x' },
+    });
+    const replayed = await dlq(project, 'replay', 'flaky');
+    expect(replayed.code).toBe(1);
+    expect(replayed.stdout).toContain('replayed 0 messages from flaky.dead to their original routes; 3 left');
+    expect(replayed.stdout).toContain('kept orphan: no original exchange and routing key in its headers');
+    expect(replayed.stdout).toContain('kept unbound: no queue is bound to exchange "jobs" with routing key "nowhere"');
+    expect(replayed.stdout).toContain('kept gone: its original exchange "deleted-exchange" does not exist');
+    // Still there, in order.
+    const left = await getAll(vhost.url, 'flaky.dead');
+    expect(left.map((m) => m.properties.messageId)).toEqual(['orphan', 'unbound', 'gone']);
+    expect((await queueInfo(vhost.url, 'flaky')).messageCount).toBe(0);
+  });
+
+  it('names the functions when asked about an unknown one', async () => {
+    project = await createProject(YAML, { flaky: reportingHandler('ok') });
+    const result = await dlq(project, 'list', 'nope');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('no function named nope, and no queue nope.dead on the broker');
+    expect(result.stderr).toContain('functions: flaky');
+  });
+});
