@@ -1,0 +1,113 @@
+/**
+ * `warren start --watch` against the real broker: a dropped-in handler file consumes within a second,
+ * an edited one is redeployed, a broken edit keeps the old version serving (and says file and line),
+ * a deleted one stops consuming while its queue and messages stay.
+ */
+import { copyFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import amqplib from 'amqplib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createTestVhost, getAll, managementQueue, publishRaw, queueInfo, type TestVhost } from '../helpers/broker';
+import { createProject, startWarren, waitFor, type Project, type RunningWarren } from '../helpers/runtime';
+import { consumerCount, reportingHandler, RESULTS_YAML } from './watch-helpers';
+
+let vhost: TestVhost;
+let project: Project;
+let warren: RunningWarren | undefined;
+let conn: amqplib.ChannelModel | undefined;
+
+beforeEach(async () => {
+  vhost = await createTestVhost('watch');
+});
+
+afterEach(async () => {
+  await warren?.stop();
+  warren = undefined;
+  await conn?.close();
+  conn = undefined;
+  await project?.remove();
+  await vhost.cleanup();
+});
+
+async function results(expected: number): Promise<Array<{ tag: string; handled: unknown }>> {
+  const seen: Array<{ tag: string; handled: unknown }> = [];
+  await waitFor(async () => {
+    for (const m of await getAll(vhost.url, 'results')) seen.push(JSON.parse(m.content.toString()) as { tag: string; handled: unknown });
+    return seen.length >= expected;
+  }, 10_000);
+  return seen;
+}
+
+describe('start --watch', () => {
+  it('runs a handler file dropped into functions/ within a second, with the defaults', async () => {
+    project = await createProject(RESULTS_YAML, { existing: reportingHandler('existing') });
+    warren = await startWarren(project.dir, vhost.url, { args: ['--watch'] });
+    await warren.waitForLog((l) => l.stage === 'watch' && /watching/.test(l.msg));
+    conn = await amqplib.connect(vhost.url);
+
+    // Written elsewhere, then copied in: the way a user drops a file.
+    const staged = join(project.dir, 'staged-dropped.ts');
+    await writeFile(staged, reportingHandler('dropped'));
+    const copiedAt = Date.now();
+    await copyFile(staged, join(project.dir, 'functions', 'dropped.ts'));
+    await waitFor(async () => (await consumerCount(conn!, 'dropped')) >= 1, 5_000, 20);
+    const elapsed = Date.now() - copiedAt;
+    const at = (msg: string): string => String(Number(warren!.logs.findLast((l) => l.msg === msg && (l.function ?? 'dropped') === 'dropped')?.time ?? NaN) - copiedAt);
+    console.log(
+      `dropped-in handler consuming ${elapsed} ms after the copy ` +
+        `(seen +${at('files changed')} ms, topology declared +${at('topology declared')} ms, function started +${at('function started')} ms)`,
+    );
+    expect(elapsed).toBeLessThan(1_500);
+
+    // Defaults: a quorum queue named after the file, reached through the default exchange.
+    const queue = await waitFor(() => managementQueue(vhost.name, 'dropped'));
+    expect((queue.arguments as Record<string, unknown>)['x-queue-type']).toBe('quorum');
+    await publishRaw(vhost.url, '', 'dropped', JSON.stringify({ hello: 'world' }), { contentType: 'application/json' });
+    expect(await results(1)).toEqual([{ tag: 'dropped', handled: { hello: 'world' }, attempt: 1 }]);
+    // The function that was already running was not touched.
+    expect(warren.logs.some((l) => l.msg === 'deployed' && l.function === 'existing')).toBe(false);
+  });
+
+  it('redeploys an edited file, keeps the old version serving when the edit does not build, and stops a deleted one', async () => {
+    project = await createProject(RESULTS_YAML, { greet: reportingHandler('v1') });
+    warren = await startWarren(project.dir, vhost.url, { args: ['--watch'] });
+    await warren.waitForLog((l) => l.stage === 'watch' && /watching/.test(l.msg));
+    conn = await amqplib.connect(vhost.url);
+
+    await publishRaw(vhost.url, '', 'greet', JSON.stringify({ n: 1 }));
+    expect((await results(1)).map((r) => r.tag)).toEqual(['v1']);
+
+    await project.writeFunction('greet', reportingHandler('v2'));
+    await warren.waitForLog((l) => l.msg === 'deployed' && l.function === 'greet');
+    await publishRaw(vhost.url, '', 'greet', JSON.stringify({ n: 2 }));
+    expect((await results(1)).map((r) => r.tag)).toEqual(['v2']);
+
+    // A syntax error on line 3: the build fails, v2 keeps serving, the log names file and line.
+    await project.writeFunction('greet', `import type { Handler } from 'warren';\n\nconst handler: Handler = async ( => 1;\nexport default handler;\n`);
+    const failure = await warren.waitForLog((l) => /could not be redeployed/.test(l.msg));
+    expect((failure.problems as string[])[0]).toMatch(/^functions\/greet\.ts:3:\d+ could not build function "greet"/);
+    await publishRaw(vhost.url, '', 'greet', JSON.stringify({ n: 3 }));
+    expect(await results(1)).toEqual([{ tag: 'v2', handled: { n: 3 }, attempt: 1 }]);
+    expect(await consumerCount(conn, 'greet')).toBe(1);
+
+    // Deleted: consumers stop, the queue and its messages stay.
+    await rm(join(project.dir, 'functions', 'greet.ts'));
+    await warren.waitForLog((l) => l.msg === 'function stopped; its queue and messages stay' && l.function === 'greet');
+    expect(await consumerCount(conn, 'greet')).toBe(0);
+    await publishRaw(vhost.url, '', 'greet', JSON.stringify({ n: 4 }));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await queueInfo(vhost.url, 'greet')).toEqual({ messageCount: 1, consumerCount: 0 });
+    expect(await getAll(vhost.url, 'results')).toEqual([]);
+  });
+
+  it('keeps serving on an invalid queues.yaml and reports file and line', async () => {
+    project = await createProject(RESULTS_YAML, { greet: reportingHandler('v1') });
+    warren = await startWarren(project.dir, vhost.url, { args: ['--watch'] });
+    await warren.waitForLog((l) => l.stage === 'watch' && /watching/.test(l.msg));
+    await writeFile(join(project.dir, 'queues.yaml'), RESULTS_YAML + 'functions:\n  greet:\n    replicas: two\n');
+    const failure = await warren.waitForLog((l) => /config is invalid/.test(l.msg));
+    expect((failure.problems as string[]).join('\n')).toMatch(/queues\.yaml:\d+:\d+ .*replicas/);
+    await publishRaw(vhost.url, '', 'greet', JSON.stringify({ n: 1 }));
+    expect((await results(1)).map((r) => r.tag)).toEqual(['v1']);
+  });
+});
