@@ -115,6 +115,83 @@ export class App {
       }
     }
   }
+
+  /**
+   * Apply what changed on disk (`--watch`): start new functions, stop removed ones (their queues and
+   * messages stay), restart those whose settings changed, redeploy those whose code changed. An invalid
+   * config or a failed build is logged with file and line and changes nothing: the old version keeps serving.
+   */
+  async reload(): Promise<{ added: string[]; removed: string[]; redeployed: string[] }> {
+    const log = this.options.log.child({ stage: 'reload' });
+    const result = { added: [] as string[], removed: [] as string[], redeployed: [] as string[] };
+    if (this.state !== 'running') return result;
+    const report = (err: unknown, what: string): void => {
+      if (err instanceof WarrenError || err instanceof WarrenErrors) log.error({ problems: err.format(this.options.dir).split('\n') }, `${what}; the running version keeps serving`);
+      else log.error({ err }, `${what}; the running version keeps serving`);
+    };
+    let next: WarrenConfig;
+    try {
+      const loaded = await loadConfig({ dir: this.options.dir, env: this.options.env });
+      // `--only` keeps its selection; a selected function whose file is gone is simply not there.
+      const only = this.options.only;
+      next = only?.length ? Object.freeze({ ...loaded, functions: Object.fromEntries(Object.entries(loaded.functions).filter(([n]) => only.includes(n))) }) : loaded;
+    } catch (err) {
+      report(err, 'the changed config is invalid');
+      return result;
+    }
+    const old = this.config;
+    // Settings apart from where they were written; `at` moves whenever a line above changes.
+    const settings = (fn: FunctionConfig | undefined): string => JSON.stringify(fn ? { ...fn, at: undefined } : null);
+    const topology = (c: WarrenConfig): string =>
+      JSON.stringify([c.url, c.vhost, c.rascal, c.exchanges, c.queues, c.bindings, Object.values(c.functions).map(settings)], (k, v: unknown) => (k === 'at' ? undefined : v));
+    const names = Object.keys(next.functions);
+    const removed = Object.keys(old.functions).filter((n) => !next.functions[n]);
+    const restarted = names.filter((n) => old.functions[n] && settings(old.functions[n]) !== settings(next.functions[n]));
+    const added = names.filter((n) => !old.functions[n]);
+    const fresh = [...added, ...restarted];
+
+    // Build and declare side by side: a dropped-in file should consume within a second.
+    const builds = new Map<string, Build>();
+    const building = Promise.all(
+      fresh.map((name) =>
+        this.buildAll([next.functions[name]!]).then(
+          (built) => built.forEach((b, n) => builds.set(n, b)),
+          (err: unknown) => report(err, `function ${name} does not build`),
+        ),
+      ),
+    );
+    const declaring = topology(old) === topology(next) ? Promise.resolve(true) : declareTopology(next, { log: this.options.log }).then(
+      () => true,
+      (err: unknown) => (report(err, 'the changed topology could not be declared'), false),
+    );
+    const [declared] = await Promise.all([declaring, building]);
+    if (!declared) return result;
+    // A new function that does not build is left out (the next change tries again); a changed one keeps its old settings.
+    const kept = names.filter((n) => !(added.includes(n) && !builds.has(n)));
+    const current = (n: string): FunctionConfig => (restarted.includes(n) && !builds.has(n) ? old.functions[n]! : next.functions[n]!);
+    this.config = Object.freeze({ ...next, functions: Object.fromEntries(kept.map((n) => [n, current(n)])) });
+
+    for (const name of removed) {
+      await this.supervisor.stopFunction(name);
+      result.removed.push(name);
+    }
+    const starting = fresh.filter((n) => builds.has(n));
+    for (const name of starting) if (restarted.includes(name)) await this.supervisor.stopFunction(name);
+    if (starting.length) {
+      // The supervisor builds each replica's rascal config from the config it was started with: hand it the new one.
+      await this.supervisor.start(Object.freeze({ ...next, functions: Object.fromEntries(starting.map((n) => [n, next.functions[n]!])) }), builds);
+      for (const name of starting) (added.includes(name) ? result.added : result.redeployed).push(name);
+    }
+    for (const name of names.filter((n) => !fresh.includes(n) && this.supervisor.has(n))) {
+      try {
+        if ((await this.deploy(name)).changed) result.redeployed.push(name);
+      } catch (err) {
+        report(err, `function ${name} could not be redeployed`);
+      }
+    }
+    if (result.added.length || result.removed.length || result.redeployed.length) log.info(result, 'reloaded');
+    return result;
+  }
 }
 
 function selectFunctions(config: WarrenConfig, only: readonly string[] | undefined): WarrenConfig {

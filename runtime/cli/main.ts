@@ -13,13 +13,15 @@ import { registerStatus } from './status';
 import { registerScale } from './scale';
 import { registerDeploy } from './deploy';
 import { registerManifests } from './manifests';
+import { registerDlq } from './dlq';
+import { registerDev } from './dev';
 
 const program = new Command('warren')
   .description('Serverless-style functions on RabbitMQ')
   .showHelpAfterError()
   .exitOverride();
 
-for (const register of [registerStart, registerCheck, registerPublish, registerInvoke, registerManifests, registerStatus, registerScale, registerDeploy]) register(program);
+for (const register of [registerStart, registerCheck, registerPublish, registerInvoke, registerManifests, registerDlq, registerDev, registerStatus, registerScale, registerDeploy]) register(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -6,6 +6,7 @@ import { EXIT, WarrenError, WarrenErrors } from '../errors';
 import { projectDir, reportFailure } from './common';
 import { hooks } from './hooks';
 import '../admin/register';
+import '../watch/register';
 
 export interface StartOptions {
   dir?: string;
