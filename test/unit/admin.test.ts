@@ -1,0 +1,121 @@
+/** The admin API's pure decisions: where it may listen, who may call it, what readiness and `status` say. */
+import { describe, expect, it } from 'vitest';
+import { authorized, clientHost, isLoopback, resolveAdminBinding } from '../../runtime/admin/auth';
+import { notReadyReason } from '../../runtime/admin/view';
+import { errorReply } from '../../runtime/admin/replies';
+import { renderStatus } from '../../runtime/cli/status';
+import { WarrenError, WarrenErrors } from '../../runtime/errors';
+import { emptySnapshot } from '../../runtime/consumer/stats';
+import type { FunctionStatus } from '../../runtime/supervisor/supervisor';
+
+describe('resolveAdminBinding', () => {
+  it('listens on 127.0.0.1:8080 without a token by default', () => {
+    expect(resolveAdminBinding({})).toEqual({ host: '127.0.0.1', port: 8080, token: null });
+  });
+  it('refuses a non-loopback address without WARREN_ADMIN_TOKEN', () => {
+    expect(() => resolveAdminBinding({ WARREN_ADMIN_HOST: '0.0.0.0' })).toThrow(expect.objectContaining({ code: 'WARREN_E_ADMIN_TOKEN' }));
+    expect(resolveAdminBinding({ WARREN_ADMIN_HOST: '0.0.0.0', WARREN_ADMIN_TOKEN: 's3cret' }).token).toBe('s3cret');
+  });
+  it('rejects a port that is not a port', () => {
+    expect(() => resolveAdminBinding({ WARREN_ADMIN_PORT: '80a' })).toThrow(expect.objectContaining({ code: 'WARREN_E_ADMIN_ADDRESS' }));
+    expect(() => resolveAdminBinding({ WARREN_ADMIN_PORT: '70000' })).toThrow(WarrenError);
+  });
+  it('knows loopback addresses', () => {
+    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]', '::ffff:127.0.0.1']) expect(isLoopback(host)).toBe(true);
+    for (const host of ['0.0.0.0', '::', '10.0.0.1', 'example.com', '128.0.0.1']) expect(isLoopback(host)).toBe(false);
+  });
+  it('reaches a wildcard bind through loopback', () => {
+    expect(clientHost('0.0.0.0')).toBe('127.0.0.1');
+    expect(clientHost('::')).toBe('::1');
+    expect(clientHost('10.1.2.3')).toBe('10.1.2.3');
+  });
+});
+
+describe('authorized', () => {
+  it('accepts everything without a token, and only the exact bearer token with one', () => {
+    expect(authorized(undefined, null)).toBe(true);
+    expect(authorized('Bearer abc', 'abc')).toBe(true);
+    expect(authorized('bearer abc', 'abc')).toBe(true);
+    expect(authorized(undefined, 'abc')).toBe(false);
+    expect(authorized('Bearer abd', 'abc')).toBe(false);
+    expect(authorized('Bearer abcd', 'abc')).toBe(false);
+    expect(authorized('abc', 'abc')).toBe(false);
+    expect(authorized('Basic abc', 'abc')).toBe(false);
+  });
+});
+
+function fnStatus(name: string, running: number, desired: number, lastError: string | null = null): FunctionStatus {
+  return { name, queue: name, version: 'abc123', desired, running, restarts: 0, lastError, stats: emptySnapshot() };
+}
+
+describe('notReadyReason', () => {
+  it('names the broker first, then the lifecycle, then the functions short of replicas', () => {
+    expect(notReadyReason('connecting', 'no broker answers at amqp://x', [])).toContain('no broker answers');
+    expect(notReadyReason('idle', null, [])).toContain('building');
+    expect(notReadyReason('running', null, [fnStatus('a', 2, 2), fnStatus('b', 1, 3, 'boom')])).toBe('replicas not up: b 1/3 (boom)');
+    expect(notReadyReason('running', null, [fnStatus('a', 2, 2)])).toBeNull();
+  });
+});
+
+describe('errorReply', () => {
+  it('answers a build failure 422 with the file and line first, relative to the project', () => {
+    const err = new WarrenErrors([
+      new WarrenError('WARREN_E_HANDLER_BUILD', 'Unexpected ";"', { file: '/p/functions/a.ts', line: 2, column: 12, hint: 'fix it' }),
+    ]);
+    const reply = errorReply(err, '/p');
+    expect(reply.status).toBe(422);
+    expect(reply.body).toMatchObject({ error: 'functions/a.ts:2:12 Unexpected ";"', code: 'WARREN_E_HANDLER_BUILD', hint: 'fix it' });
+  });
+  it('answers an unexpected error 500 without a stack', () => {
+    expect(errorReply(new Error('disk full'))).toEqual({ status: 500, body: { error: 'disk full', code: 'WARREN_E_INTERNAL' } });
+  });
+});
+
+describe('renderStatus', () => {
+  it('prints one aligned row per function, `-` for what the broker did not tell, `off` without a dead-letter queue', () => {
+    const out = renderStatus({
+      state: 'running',
+      ready: true,
+      blockedBy: null,
+      functions: [
+        {
+          name: 'print-message',
+          queue: 'my_app',
+          version: 'abc123',
+          replicas: { desired: 2, running: 2 },
+          restarts: 0,
+          lastError: null,
+          inFlight: 3,
+          handled: 1200,
+          failed: 4,
+          messages: { acked: 1196, retried: 9, dead: 4, dropped: 0, redelivered: 0 },
+          queueDepth: 17,
+          deadLetterQueue: 'my_app.dead',
+          deadLetterDepth: null,
+        },
+        {
+          name: 'b',
+          queue: 'b',
+          version: null,
+          replicas: { desired: 1, running: 0 },
+          restarts: 0,
+          lastError: null,
+          inFlight: 0,
+          handled: 0,
+          failed: 0,
+          messages: { acked: 0, retried: 0, dead: 0, dropped: 0, redelivered: 0 },
+          queueDepth: null,
+          deadLetterQueue: null,
+          deadLetterDepth: null,
+        },
+      ],
+    });
+    expect(out.split('\n')).toEqual([
+      'runtime running, ready',
+      'FUNCTION       VERSION  REPLICAS  IN-FLIGHT  HANDLED  FAILED  QUEUE  DEAD',
+      'print-message  abc123        2/2          3     1200       4     17     -',
+      'b              -             0/1          0        0       0      -   off',
+      '',
+    ]);
+  });
+});
