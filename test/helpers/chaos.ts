@@ -1,0 +1,85 @@
+/**
+ * Shared pieces of the chaos, shutdown and ordering tests: a handler that misbehaves when its message
+ * says so, a consumer that collects what handlers report to the `results` queue, and a fast publisher.
+ */
+import amqplib from 'amqplib';
+
+/**
+ * Handler source: `{ id, kill? }`. Without `kill` it reports `{ fn, id, attempt }` to `results`.
+ * `kill` says how to die: exit (process.exit), uncaught (throw outside the handler's promise), oom
+ * (allocate until the heap limit), spin (block the event loop), hang (never settle, ignore ctx.signal),
+ * `exit-once` (exit on the first attempt only), `pause` (wait `ms`, then report).
+ */
+export const misbehavingHandler = `
+import type { Handler } from 'warren';
+type In = { id: string | number; kill?: string; ms?: number };
+const handler: Handler<In> = async (m, ctx) => {
+  if (m.kill === 'exit') process.exit(1);
+  if (m.kill === 'exit-once' && ctx.attempt === 1) process.exit(1);
+  if (m.kill === 'uncaught') {
+    setTimeout(() => { throw new Error('uncaught boom'); }, 0);
+    await new Promise((r) => setTimeout(r, 10_000));
+  }
+  if (m.kill === 'oom') {
+    const hog: number[][] = [];
+    for (;;) hog.push(new Array(1_000_000).fill(Math.random()));
+  }
+  if (m.kill === 'spin') for (;;) {}
+  if (m.kill === 'hang') await new Promise(() => {});
+  if (m.ms) await new Promise((r) => setTimeout(r, m.ms));
+  await ctx.publish('', 'results', { fn: ctx.functionName, id: m.id, attempt: ctx.attempt });
+};
+export default handler;
+`;
+
+export interface Result {
+  fn: string;
+  id: string | number;
+  attempt: number;
+}
+
+export interface Collector {
+  results: Result[];
+  of(fn: string): Result[];
+  /** ids reported by `fn`, without repeats */
+  idsOf(fn: string): Set<string | number>;
+  close(): Promise<void>;
+}
+
+/** Consumes `results` into memory until closed (close before the vhost cleanup counts consumers). */
+export async function collectResults(url: string, queue = 'results'): Promise<Collector> {
+  const conn = await amqplib.connect(url);
+  const ch = await conn.createChannel();
+  const results: Result[] = [];
+  await ch.consume(queue, (msg) => {
+    if (msg) results.push(JSON.parse(msg.content.toString()) as Result);
+  }, { noAck: true });
+  return {
+    results,
+    of: (fn) => results.filter((r) => r.fn === fn),
+    idsOf: (fn) => new Set(results.filter((r) => r.fn === fn).map((r) => r.id)),
+    async close() {
+      await conn.close();
+    },
+  };
+}
+
+/** Publishes JSON bodies to a queue through the default exchange, with confirms, in order. */
+export async function publishMany(url: string, queue: string, bodies: readonly unknown[]): Promise<void> {
+  const conn = await amqplib.connect(url);
+  try {
+    const ch = await conn.createConfirmChannel();
+    for (const [i, body] of bodies.entries()) {
+      const ok = ch.sendToQueue(queue, Buffer.from(JSON.stringify(body)), { contentType: 'application/json', persistent: true, messageId: `m-${i}` });
+      if (!ok) await new Promise((r) => ch.once('drain', r));
+    }
+    await ch.waitForConfirms();
+    await ch.close();
+  } finally {
+    await conn.close();
+  }
+}
+
+export function range(n: number, from = 0): number[] {
+  return Array.from({ length: n }, (_, i) => i + from);
+}

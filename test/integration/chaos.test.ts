@@ -1,0 +1,156 @@
+/**
+ * Issue: isolated replicas that survive crashes and hangs without losing a message. Handlers that
+ * exit the process, throw outside their promise, run out of memory, block the event loop or never
+ * settle: each poison message reaches `<queue>.dead` after the redelivery limit while every good
+ * message arrives and a second function's stream is untouched. A runtime killed with `kill -9`
+ * mid-message handles that message after its restart.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createTestVhost, getAll, queueInfo, type TestVhost } from '../helpers/broker';
+import { createProject, startWarren, waitFor, type Project, type RunningWarren } from '../helpers/runtime';
+import { collectResults, misbehavingHandler, publishMany, range, type Collector } from '../helpers/chaos';
+
+let vhost: TestVhost | undefined;
+let project: Project | undefined;
+let warren: RunningWarren | undefined;
+let collector: Collector | undefined;
+
+afterEach(async () => {
+  const code = await warren?.stop();
+  await collector?.close();
+  await project?.remove();
+  await vhost?.cleanup();
+  warren = project = vhost = collector = undefined;
+  expect(code ?? 0).toBe(0);
+});
+
+const deaths = (w: RunningWarren, fn: string) => w.logs.filter((l) => l.function === fn && String(l.msg).startsWith('replica died'));
+
+async function deadIds(url: string, queue: string): Promise<unknown[]> {
+  return (await getAll(url, queue)).map((m) => (JSON.parse(m.content.toString()) as { id: unknown }).id);
+}
+
+describe('replicas that die', () => {
+  it('dead-letters a message that exits the process after the limit, while 1,000 good messages and another function all arrive', async () => {
+    vhost = await createTestVhost('chaos-exit');
+    project = await createProject(
+      `
+queues:
+  results: { type: classic }
+functions:
+  crashy: { replicas: 2, redeliveryLimit: 2, timeout: 2s }
+  steady: { replicas: 1, prefetch: 10 }
+`,
+      { crashy: misbehavingHandler, steady: misbehavingHandler },
+    );
+    warren = await startWarren(project.dir, vhost.url);
+    collector = await collectResults(vhost.url);
+
+    const good = range(1_000);
+    const crashyBodies: unknown[] = good.slice(0, 500).map((id) => ({ id }));
+    crashyBodies.push({ id: 'poison', kill: 'exit' });
+    crashyBodies.push(...good.slice(500).map((id) => ({ id })));
+    await Promise.all([publishMany(vhost.url, 'crashy', crashyBodies), publishMany(vhost.url, 'steady', range(500).map((id) => ({ id })))]);
+
+    const c = collector;
+    await waitFor(() => c.idsOf('crashy').size === 1_000 && c.idsOf('steady').size === 500, 40_000, 200);
+    const dead = await waitFor(async () => ((await queueInfo(vhost!.url, 'crashy.dead')).messageCount === 1 ? deadIds(vhost!.url, 'crashy.dead') : undefined), 20_000, 200);
+    expect(dead).toEqual(['poison']);
+    expect([...c.idsOf('crashy')].sort()).toEqual([...good].sort());
+    expect(c.of('crashy').some((r) => r.id === 'poison')).toBe(false);
+    // redeliveryLimit 2: the broker hands it out three times, every time a replica dies.
+    expect(deaths(warren, 'crashy')).toHaveLength(3);
+    expect(deaths(warren, 'steady')).toHaveLength(0);
+    expect(c.of('steady')).toHaveLength(500);
+    expect((await queueInfo(vhost.url, 'crashy')).consumerCount).toBe(2);
+    expect((await queueInfo(vhost.url, 'steady')).consumerCount).toBe(1);
+  });
+
+  it('survives uncaught exceptions, out-of-memory, a blocked event loop and a handler that never settles, one function each', async () => {
+    vhost = await createTestVhost('chaos-kinds');
+    const kinds = ['uncaught', 'oom', 'spin', 'hang'] as const;
+    project = await createProject(
+      `
+queues:
+  results: { type: classic }
+functions:
+  uncaught: { replicas: 2, redeliveryLimit: 1, timeout: 1s }
+  oom: { replicas: 2, redeliveryLimit: 1, timeout: 1s, memory: 64MiB }
+  spin: { replicas: 2, redeliveryLimit: 1, timeout: 1s }
+  hang: { replicas: 2, timeout: 1s, retry: { attempts: 2, delay: 100ms } }
+  steady: { replicas: 1 }
+`,
+      { ...Object.fromEntries(kinds.map((k) => [k, misbehavingHandler])), steady: misbehavingHandler },
+    );
+    warren = await startWarren(project.dir, vhost.url);
+    collector = await collectResults(vhost.url);
+    await Promise.all([
+      ...kinds.map((kind) => publishMany(vhost!.url, kind, [...range(20).map((id) => ({ id })), { id: `poison-${kind}`, kill: kind }, ...range(20, 20).map((id) => ({ id }))])),
+      publishMany(vhost.url, 'steady', range(200).map((id) => ({ id }))),
+    ]);
+
+    const c = collector;
+    await waitFor(async () => {
+      for (const kind of kinds) {
+        if (c.idsOf(kind).size < 40) return false;
+        if ((await queueInfo(vhost!.url, `${kind}.dead`)).messageCount < 1) return false;
+      }
+      return c.idsOf('steady').size === 200;
+    }, 50_000, 250);
+
+    for (const kind of kinds) {
+      expect([...c.idsOf(kind)].sort(), kind).toEqual(range(40).sort());
+      const dead = await getAll(vhost.url, `${kind}.dead`);
+      expect(dead.map((m) => (JSON.parse(m.content.toString()) as { id: unknown }).id), kind).toEqual([`poison-${kind}`]);
+      const headers = dead[0]!.properties.headers as Record<string, unknown>;
+      // The broker dead-letters what killed its replicas (delivery limit); Warren the timed-out attempts.
+      if (kind === 'hang') expect(headers['x-warren-reason']).toBe('timeout');
+      else expect((headers['x-death'] as Array<{ reason: string }>)[0]?.reason, kind).toBe('delivery_limit');
+    }
+    expect(deaths(warren, 'uncaught').map((l) => l.reason)).toEqual(['uncaught Error: uncaught boom', 'uncaught Error: uncaught boom']);
+    expect(deaths(warren, 'oom').every((l) => String(l.reason).includes('out of memory'))).toBe(true);
+    expect(deaths(warren, 'oom')).toHaveLength(2);
+    expect(deaths(warren, 'spin').every((l) => String(l.reason).includes('event loop blocked'))).toBe(true);
+    expect(deaths(warren, 'spin')).toHaveLength(2);
+    // A handler that ignores ctx.signal: each timed-out attempt counts as failed and its replica is replaced.
+    expect(warren.logs.filter((l) => l.function === 'hang' && l.msg === 'replacing replica')).toHaveLength(2);
+    expect(deaths(warren, 'steady')).toHaveLength(0);
+    expect(c.of('steady')).toHaveLength(200);
+  });
+
+  it('handles a message after `kill -9` of the whole runtime mid-message', async () => {
+    vhost = await createTestVhost('chaos-kill9');
+    project = await createProject(
+      `
+queues:
+  results: { type: classic }
+functions:
+  slow: { timeout: 60s }
+`,
+      {
+        slow: `
+import type { Handler } from 'warren';
+const handler: Handler<{ id: string }> = async (m, ctx) => {
+  await ctx.publish('', 'results', { fn: 'started', id: m.id, attempt: ctx.attempt });
+  if (ctx.attempt === 1) await new Promise((r) => setTimeout(r, 30_000));
+  await ctx.publish('', 'results', { fn: 'slow', id: m.id, attempt: ctx.attempt });
+};
+export default handler;
+`,
+      },
+    );
+    warren = await startWarren(project.dir, vhost.url);
+    collector = await collectResults(vhost.url);
+    await publishMany(vhost.url, 'slow', [{ id: 'precious' }]);
+    const c = collector;
+    await waitFor(() => c.of('started').length === 1, 10_000);
+    warren.child.kill('SIGKILL');
+    expect(await warren.exited).toBeNull();
+
+    warren = await startWarren(project.dir, vhost.url);
+    const done = await waitFor(() => c.of('slow')[0], 15_000);
+    expect(done).toMatchObject({ id: 'precious', attempt: 2 });
+    expect(c.of('started').map((r) => r.attempt)).toEqual([1, 2]);
+    expect((await queueInfo(vhost.url, 'slow')).messageCount).toBe(0);
+  });
+});
