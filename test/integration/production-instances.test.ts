@@ -9,7 +9,9 @@ import amqplib from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestVhost, getAll, queueInfo, type TestVhost } from '../helpers/broker';
 import { createProject, startWarren, waitFor, type Project, type RunningWarren } from '../helpers/runtime';
-import { PROBE_SCRIPT } from '../../runtime/manifests';
+import { parseAllDocuments } from 'yaml';
+import { loadConfig } from '../../runtime/config';
+import { generateManifests, PROBE_SCRIPT } from '../../runtime/manifests';
 
 const TOTAL = 2_000;
 const REPLICAS = 2;
@@ -117,5 +119,20 @@ describe('several Warren instances on one queue', () => {
     expect(await probe({ WARREN_ADMIN_PORT: String(w.adminPort), WARREN_ADMIN_TOKEN: token })).toBe(0);
     expect(await probe({ WARREN_ADMIN_PORT: String(w.adminPort) })).toBe(1);
     expect(await w.stop('SIGTERM')).toBe(0);
+  }, 60_000);
+  it('runs the exact command a Kubernetes pod runs: one consumer of its one function per pod', async () => {
+    const config = await loadConfig({ dir: project.dir, env: { AMQP_URL: vhost.url } });
+    const docs = parseAllDocuments(generateManifests(config)).map((d) => d.toJS() as Record<string, any>);
+    const deployment = docs.find((d) => d.kind === 'Deployment' && d.metadata.name === 'warren-work')!;
+    expect(deployment.spec.replicas).toBe(REPLICAS);
+    const args = deployment.spec.template.spec.containers[0].args as string[];
+    expect(args[0]).toBe('start');
+    const pod = await startWarren(project.dir, vhost.url, { args: args.slice(1), env: { WARREN_ADMIN_HOST: '0.0.0.0', WARREN_ADMIN_TOKEN: token } });
+    instances.push(pod);
+    await waitFor(async () => (await queueInfo(vhost.url, 'work')).consumerCount >= 1, 10_000);
+    await new Promise((r) => setTimeout(r, 500));
+    // `replicas` pods x 1 consumer each = the consumers `replicas` threads give in one `warren start`.
+    expect((await queueInfo(vhost.url, 'work')).consumerCount).toBe(1);
+    expect(await pod.stop('SIGTERM')).toBe(0);
   }, 60_000);
 });
