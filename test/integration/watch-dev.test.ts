@@ -1,0 +1,60 @@
+/**
+ * `warren dev` against the real broker: with AMQP_URL set it starts no broker and says nothing about
+ * one, logs pretty (not JSON) lines, and watches: a dropped-in handler consumes within a second.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import amqplib from 'amqplib';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { createTestVhost, type TestVhost } from '../helpers/broker';
+import { createProject, freePort, waitFor, warrenBin, type Project } from '../helpers/runtime';
+import { consumerCount, reportingHandler, RESULTS_YAML } from './watch-helpers';
+
+let vhost: TestVhost;
+let project: Project;
+let child: ChildProcess | undefined;
+let conn: amqplib.ChannelModel | undefined;
+
+beforeEach(async () => {
+  vhost = await createTestVhost('dev');
+});
+
+afterEach(async () => {
+  if (child && child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((resolve) => child!.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+  child = undefined;
+  await conn?.close();
+  conn = undefined;
+  await project?.remove();
+  await vhost.cleanup();
+});
+
+it('warren dev with AMQP_URL set: starts no broker, pretty logs, watches functions/', async () => {
+  project = await createProject(RESULTS_YAML, { first: reportingHandler('first') });
+  child = spawn(process.execPath, [warrenBin, 'dev', '--dir', project.dir], {
+    env: { ...process.env, AMQP_URL: vhost.url, WARREN_ADMIN_PORT: String(await freePort()), WARREN_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => (out += c));
+  await waitFor(() => /warren is running/.test(out) && /watching functions\//.test(out), 20_000);
+
+  expect(out).not.toMatch(/starting one|rabbitmq-server|Docker/);
+  expect(out.split('\n').filter((l) => l.startsWith('{'))).toEqual([]);
+  expect(out).toMatch(/INFO.*warren is running/);
+
+  conn = await amqplib.connect(vhost.url);
+  const staged = join(project.dir, 'staged.ts');
+  await writeFile(staged, reportingHandler('second'));
+  const copiedAt = Date.now();
+  await copyFile(staged, join(project.dir, 'functions', 'second.ts'));
+  await waitFor(async () => (await consumerCount(conn!, 'second')) >= 1, 5_000, 20);
+  const elapsed = Date.now() - copiedAt;
+  console.log(`warren dev: dropped-in handler consuming ${elapsed} ms after the copy`);
+  expect(elapsed).toBeLessThan(1_500);
+});
