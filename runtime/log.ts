@@ -2,8 +2,8 @@
  * The one pino root of a thread. JSON lines on stdout by default; `pretty` (warren dev) formats them
  * in-thread with pino-pretty, so no transport thread is spawned per replica.
  */
+import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
 
 export interface LogOptions {
   level?: string;
@@ -17,7 +17,11 @@ export function createLogger(options: LogOptions = {}): Logger {
     base: options.base ?? {},
     redact: { paths: ['password', '*.password', 'url', '*.url'], censor: redactValue },
   };
-  if (options.pretty) return pino(settings, pretty({ colorize: true, ignore: 'pid,hostname', sync: true }));
+  if (options.pretty) {
+    // Loaded only for `warren dev`, so production start-up does not pay for it.
+    const pretty = createRequire(import.meta.url)('pino-pretty') as (o: object) => NodeJS.WritableStream;
+    return pino(settings, pretty({ colorize: true, ignore: 'pid,hostname', sync: true }));
+  }
   return pino(settings, pino.destination({ fd: 1, sync: false }));
 }
 

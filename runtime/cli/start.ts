@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { App } from '../app';
 import { createLogger } from '../log';
 import { EXIT, WarrenError, WarrenErrors } from '../errors';
-import { projectDir, reportFailure } from './common';
+import { parseCount, projectDir, reportFailure } from './common';
 import { hooks } from './hooks';
 import '../admin/register';
 import '../watch/register';
@@ -11,6 +11,7 @@ import '../watch/register';
 export interface StartOptions {
   dir?: string;
   only?: string;
+  replicas?: string;
   watch?: boolean;
   pretty?: boolean;
 }
@@ -20,7 +21,13 @@ export async function startCommand(options: StartOptions, env: Record<string, st
   const logLevel = env.WARREN_LOG_LEVEL ?? 'info';
   const log = createLogger({ level: logLevel, pretty: options.pretty ?? false });
   const only = options.only ? options.only.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
-  const app = new App({ dir, env, log, logLevel, pretty: options.pretty ?? false, ...(only ? { only } : {}) });
+  let replicas: number | undefined;
+  try {
+    replicas = options.replicas === undefined ? undefined : parseCount(options.replicas, '--replicas', 0);
+  } catch (err) {
+    return reportFailure(err, dir);
+  }
+  const app = new App({ dir, env, log, logLevel, pretty: options.pretty ?? false, ...(only ? { only } : {}), ...(replicas !== undefined ? { replicas } : {}) });
 
   let signalled = false;
   const stopped = new Promise<void>((resolve) => {
@@ -66,6 +73,7 @@ export function registerStart(program: Command): void {
     .description('validate, declare the topology and run every function')
     .option('--dir <dir>', 'project folder (holds queues.yaml, rascal.json, functions/)')
     .option('--only <names>', 'run only these functions, comma-separated')
+    .option('--replicas <n>', 'replicas of every function run here, overriding queues.yaml (one Kubernetes pod = one consumer)')
     .option('--watch', 'redeploy a function when its file changes; start new files, stop deleted ones')
     .action(async (options: StartOptions) => {
       process.exitCode = await startCommand(options);
