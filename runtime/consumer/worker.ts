@@ -96,7 +96,10 @@ async function main(): Promise<void> {
   });
 
   const inFlight = new Set<Settle>();
-  const session = await broker.subscribe(`fn:${init.fn.name}`);
+  // Strict order needs one message at a time: with more unacked, handlers would run side by side
+  // and a crash would return several messages at once. `ordered` therefore overrides `prefetch`.
+  if (init.fn.ordered && init.fn.prefetch > 1) log.warn({ prefetch: init.fn.prefetch }, 'ordered: true takes one message at a time; prefetch is ignored');
+  const session = await broker.subscribe(`fn:${init.fn.name}`, init.fn.ordered ? { prefetch: 1 } : {});
   session.on('error', (err) => log.warn({ err }, 'subscription error; rascal resubscribes'));
   session.on('message', (message, _content, ackOrNack) => {
     const settle = new Settle(
