@@ -22,6 +22,8 @@ export interface AppOptions {
   pretty: boolean;
   /** run only these functions (`start --only a,b`) */
   only?: readonly string[];
+  /** replicas of each function, overriding queues.yaml (`start --replicas N`: one pod, one consumer) */
+  replicas?: number;
 }
 
 export type AppState = 'idle' | 'connecting' | 'running' | 'stopping' | 'stopped';
@@ -43,7 +45,7 @@ export class App {
 
   /** Validate and build everything (throws WarrenErrors: bad input), then connect and run. */
   async prepare(): Promise<Map<string, Build>> {
-    this.config = selectFunctions(await loadConfig({ dir: this.options.dir, env: this.options.env }), this.options.only);
+    this.config = selectFunctions(await loadConfig({ dir: this.options.dir, env: this.options.env }), this.options.only, this.options.replicas);
     return this.buildAll(Object.values(this.config.functions));
   }
 
@@ -194,7 +196,11 @@ export class App {
   }
 }
 
-function selectFunctions(config: WarrenConfig, only: readonly string[] | undefined): WarrenConfig {
+function selectFunctions(config: WarrenConfig, only: readonly string[] | undefined, replicas?: number): WarrenConfig {
+  if (replicas !== undefined) {
+    const functions = Object.fromEntries(Object.entries(config.functions).map(([name, fn]) => [name, Object.freeze({ ...fn, replicas })]));
+    config = Object.freeze({ ...config, functions });
+  }
   if (!only || only.length === 0) return config;
   const unknown = only.filter((name) => !config.functions[name]);
   if (unknown.length) {
