@@ -21,5 +21,7 @@ export type ToReplica =
 export type FromReplica =
   | { type: 'ready' }
   | { type: 'stuck'; reason: string }
+  /** the replica's connection dropped (up: false) or came back and resubscribed (up: true) */
+  | { type: 'connection'; up: boolean }
   | { type: 'fatal'; message: string; code?: string }
   | { type: 'drained'; requeued: number };

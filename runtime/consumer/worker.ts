@@ -52,7 +52,14 @@ async function main(): Promise<void> {
   const broker = (await (rascal as unknown as { BrokerAsPromised: { create(c: unknown): Promise<RascalBroker> } }).BrokerAsPromised.create(init.rascal)) as RascalBroker;
   // rascal reconnects and resubscribes on its own; these only report.
   broker.on('error', (err) => log.warn({ err }, 'broker connection error; reconnecting'));
-  broker.on('disconnect', () => log.warn('disconnected from the broker; reconnecting'));
+  broker.on('disconnect', () => {
+    log.warn('disconnected from the broker; reconnecting');
+    send({ type: 'connection', up: false });
+  });
+  broker.on('connect', () => {
+    log.info('connected to the broker again');
+    send({ type: 'connection', up: true });
+  });
 
   const publish: Publish = async (publication, content, { routingKey, properties = {} }) => {
     const { userId: _userId, deliveryMode, ...options } = properties;

@@ -62,6 +62,13 @@ export class FunctionRunner {
     return n;
   }
 
+  /** Replicas that consume and are connected to the broker now (readiness). */
+  get connected(): number {
+    let n = 0;
+    for (const r of this.replicas) if (r.state === 'running' && r.connected) n++;
+    return n;
+  }
+
   /** Start until `desired` replicas consume; rejects if the first one cannot start. */
   async start(): Promise<void> {
     await this.reconcile();

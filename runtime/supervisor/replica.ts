@@ -22,6 +22,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   readonly stats: ReplicaStats;
   readonly startedAt = Date.now();
   state: ReplicaState = 'starting';
+  /** false while the replica's own connection is down and rascal reconnects */
+  connected = true;
   private readonly worker: Worker;
   private readonly exitedPromise: Promise<void>;
   private drainedPromise: Promise<void> | null = null;
@@ -67,6 +69,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         } else if (message.type === 'fatal') {
           this.lastError = message.message;
           reject(new Error(message.message));
+        } else if (message.type === 'connection') {
+          this.connected = message.up;
         } else if (message.type === 'stuck') {
           this.emit('stuck', message.reason);
         }

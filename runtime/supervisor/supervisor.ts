@@ -108,9 +108,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     }));
   }
 
-  /** Every function has all its desired replicas consuming. */
+  /** Every function has all its desired replicas consuming, each connected to the broker. */
   ready(): boolean {
-    for (const r of this.runners.values()) if (r.running < r.desired) return false;
+    for (const r of this.runners.values()) if (r.connected < r.desired) return false;
     return true;
   }
 
