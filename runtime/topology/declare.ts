@@ -9,7 +9,7 @@
  * Every connection opened here is closed on every path.
  */
 import amqplib, { type ChannelModel } from 'amqplib';
-import rascal, { type BrokerAsPromised } from 'rascal';
+import type { BrokerAsPromised } from 'rascal';
 import type { Logger } from 'pino';
 import type { WarrenConfig } from '../config/types';
 import { WarrenError, WarrenErrors, redactUrl } from '../errors';
@@ -103,6 +103,9 @@ export function unreachable(config: WarrenConfig, err: unknown): WarrenError {
 async function assertWithRascal(rascalConfig: RascalConfig): Promise<void> {
   let broker: BrokerAsPromised;
   try {
+    // Imported here, not at the top: only `start` declares, and rascal takes a quarter of a second
+    // to load, which every other command would pay.
+    const { default: rascal } = await import('rascal');
     broker = await rascal.BrokerAsPromised.create(rascalConfig);
   } catch (err) {
     // Rascal may hand back a half-initialised broker on the error; close its connections too.
