@@ -1,4 +1,4 @@
-/** What `warren manifests` can be told, and the defaults (each one explained in docs/production.md). */
+/** What `warren manifests` can be told, and the defaults (each one explained in README.md, "Running in production"). */
 export interface ManifestOptions {
   /** the image built from the Dockerfile */
   image: string;

@@ -1,5 +1,5 @@
 /**
- * Issue: `amqps://` connections work and are documented (docs/production.md, "TLS"). No TLS broker
+ * Issue: `amqps://` connections work and are documented (README.md, "Running in production", "TLS"). No TLS broker
  * runs here, so this checks what Warren controls: an amqps URL from AMQP_URL and the TLS socket options
  * from rascal.json (private CA, client certificate, PEM text from the environment) reach the rascal
  * connection of both the topology declaration and every replica, unchanged.
