@@ -1,0 +1,142 @@
+/**
+ * The broker side of the benchmark: a dedicated vhost per bench (management API), and the bare
+ * amqplib producer and consumer every Warren figure is divided by.
+ */
+import { randomBytes } from 'node:crypto';
+import amqplib from 'amqplib';
+
+export const AMQP_BASE = process.env.WARREN_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const MANAGEMENT = process.env.WARREN_BENCH_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
+
+async function management(method: 'GET' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
+  const base = new URL(MANAGEMENT);
+  const auth = Buffer.from(`${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`).toString('base64');
+  base.username = '';
+  base.password = '';
+  const res = await fetch(new URL(path, base), {
+    method,
+    headers: { authorization: `Basic ${auth}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`management API ${method} ${path}: ${res.status} ${text}`);
+  return text === '' ? undefined : (JSON.parse(text) as unknown);
+}
+
+export interface BenchVhost {
+  name: string;
+  url: string;
+  remove(): Promise<void>;
+}
+
+export async function createVhost(prefix: string): Promise<BenchVhost> {
+  const name = `bench-${prefix}-${Date.now().toString(36)}-${randomBytes(2).toString('hex')}`;
+  await management('PUT', `/api/vhosts/${encodeURIComponent(name)}`, {});
+  const user = decodeURIComponent(new URL(AMQP_BASE).username || 'guest');
+  await management('PUT', `/api/permissions/${encodeURIComponent(name)}/${encodeURIComponent(user)}`, { configure: '.*', write: '.*', read: '.*' });
+  return {
+    name,
+    url: `${AMQP_BASE.replace(/\/+$/, '')}/${encodeURIComponent(name)}`,
+    remove: () => management('DELETE', `/api/vhosts/${encodeURIComponent(name)}`).then(() => undefined),
+  };
+}
+
+export async function brokerOverview(): Promise<{ rabbitmq: string; erlang: string }> {
+  const o = (await management('GET', '/api/overview')) as { rabbitmq_version: string; erlang_version: string };
+  return { rabbitmq: o.rabbitmq_version, erlang: o.erlang_version };
+}
+
+export async function queueDepth(url: string, queue: string): Promise<number> {
+  const conn = await amqplib.connect(url);
+  try {
+    const ch = await conn.createChannel();
+    return (await ch.checkQueue(queue)).messageCount;
+  } finally {
+    await conn.close();
+  }
+}
+
+export async function purge(url: string, queue: string): Promise<void> {
+  const conn = await amqplib.connect(url);
+  try {
+    const ch = await conn.createChannel();
+    await ch.purgeQueue(queue);
+  } finally {
+    await conn.close();
+  }
+}
+
+/**
+ * The publish baseline: `count` persistent messages with publisher confirms, pipelined with a window
+ * of unconfirmed messages (the same window `warren publish` uses). Returns msg/s, connect included.
+ */
+export async function publishBaseline(url: string, queue: string, count: number, window = 1_000): Promise<number> {
+  const started = performance.now();
+  const conn = await amqplib.connect(url);
+  try {
+    const ch = await conn.createConfirmChannel();
+    const body = Buffer.from(JSON.stringify({ i: 1 }));
+    let inFlight = 0;
+    let wake: (() => void) | null = null;
+    let failure: Error | null = null;
+    for (let i = 0; i < count; i++) {
+      if (failure) throw failure;
+      inFlight++;
+      ch.publish('', queue, body, { persistent: true, contentType: 'application/json' }, (err) => {
+        if (err) failure = new Error('nack');
+        inFlight--;
+        if (wake && inFlight < window) (wake(), (wake = null));
+      });
+      if (inFlight >= window) await new Promise<void>((resolve) => (wake = resolve));
+    }
+    await ch.waitForConfirms();
+    await ch.close();
+  } finally {
+    await conn.close();
+  }
+  return count / ((performance.now() - started) / 1000);
+}
+
+export interface DrainOptions {
+  prefetch: number;
+  consumers: number;
+  /** per-message work (ms) before the ack; 0 acks at once */
+  workMs: number;
+}
+
+/**
+ * The consume baseline: bare amqplib consumers (one channel each), ack every message, until `count`
+ * are acked. Timed from the moment the consumers are registered. Returns msg/s.
+ */
+export async function drainBaseline(url: string, queue: string, count: number, options: DrainOptions): Promise<number> {
+  const conn = await amqplib.connect(url);
+  try {
+    let acked = 0;
+    let started = 0;
+    const channels: amqplib.Channel[] = [];
+    const done = new Promise<number>((resolve) => {
+      const consumers = Array.from({ length: options.consumers }, async () => {
+        const ch = await conn.createChannel();
+        channels.push(ch);
+        await ch.prefetch(options.prefetch);
+        started ||= performance.now();
+        await ch.consume(queue, (msg) => {
+          if (!msg) return;
+          const ack = () => {
+            ch.ack(msg);
+            if (++acked === count) resolve((performance.now() - started) / 1000);
+          };
+          if (options.workMs > 0) setTimeout(ack, options.workMs);
+          else ack();
+        });
+      });
+      void Promise.all(consumers);
+    });
+    const seconds = await done;
+    // Closing each channel first flushes its last acks (a connection close can overtake them).
+    await Promise.all(channels.map((ch) => ch.close()));
+    return count / seconds;
+  } finally {
+    await conn.close();
+  }
+}

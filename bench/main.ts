@@ -1,0 +1,158 @@
+/**
+ * `npm run bench`: every row of SPEC §9, each against a baseline measured in the same run on the same
+ * machine. Prints the table; writes bench/results.json and bench/results.md.
+ *
+ * Environment (all optional): WARREN_BENCH_RUNS (default 3), WARREN_BENCH_COUNT (messages of the
+ * no-op row, default 100000), WARREN_BENCH_ONLY=drain,slow,relay,redeploy,startup (a subset; results
+ * files are then left alone), WARREN_BENCH_PROFILE=DIR (run the no-op Warren child under --cpu-prof).
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { cpus, totalmem, platform, release } from 'node:os';
+import { join } from 'node:path';
+import { brokerOverview } from './broker';
+import { formatTable, ratioRow, toJson, type Row } from './report';
+import { round, summarize } from './stats';
+import { measureDrain } from './rows/drain';
+import { measureRelay } from './rows/relay';
+import { measureRedeploy } from './rows/redeploy';
+import { measureStartup } from './rows/startup';
+import { repoRoot } from './warren';
+
+const env = process.env;
+const RUNS = Number(env.WARREN_BENCH_RUNS ?? 3);
+const COUNT = Number(env.WARREN_BENCH_COUNT ?? 100_000);
+const only = env.WARREN_BENCH_ONLY?.split(',').map((s) => s.trim());
+const runs = (group: string) => !only || only.includes(group);
+const log = (line: string) => process.stdout.write(`${line}\n`);
+const MiB = 2 ** 20;
+const IDEAL_5MS = (4 * 10) / 0.005;
+
+const rows: Record<string, Row> = {};
+const notes: string[] = [];
+const began = Date.now();
+
+if (runs('drain')) {
+  // An even number of runs: each consumer drains first in half of them (the order matters on a quorum queue).
+  const drainRuns = RUNS + (RUNS % 2);
+  log(`no-op function, ${COUNT} persistent messages, 1 replica, prefetch 100 (${drainRuns} runs)`);
+  const profile = env.WARREN_BENCH_PROFILE;
+  const r = await measureDrain({
+    fn: 'noop', count: COUNT, replicas: 1, prefetch: 100, workMs: 0, runs: drainRuns, withBullmq: true, withPublish: true, log,
+    ...(profile ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profile] } : {}),
+  });
+  rows.noop_vs_amqplib = ratioRow(`no-op, ${COUNT / 1000}k persistent msgs, 1 replica, prefetch 100`, 'msg/s', r.warren, 'amqplib consumer', r.amqplib, 0.9);
+  rows.noop_vs_bullmq = ratioRow(`no-op, ${COUNT / 1000}k jobs, concurrency 100`, 'msg/s', r.warren, 'BullMQ worker', r.bullmq, 2);
+  rows.publish_cli = ratioRow(`warren publish --count ${COUNT / 1000}k (confirms)`, 'msg/s', r.publishWarren, 'amqplib pipelined confirms', r.publishAmqplib, 0.8);
+  const amqVsBull = summarize(r.amqplib.map((a, i) => a / r.bullmq[i]!));
+  notes.push(
+    `On this machine a bare amqplib consumer drains ${round(amqVsBull.median, 2)}× BullMQ's rate (${round(amqVsBull.min, 2)}–${round(amqVsBull.max, 2)}), ` +
+      `so 2× BullMQ asks Warren for ${round(2 / amqVsBull.median, 2)}× a bare amqplib consumer.`,
+  );
+  const m = (xs: number[]) => Math.round(summarize(xs).median);
+  notes.push(
+    `CPU per message in the no-op row (median): Warren's process ${m(r.cpu.warren)} µs, the broker meanwhile ${m(r.cpu.brokerWarren)} µs; ` +
+      `bare amqplib ${m(r.cpu.amqplib)} µs, the broker meanwhile ${m(r.cpu.brokerAmqplib)} µs; ${cpus().length} cores shared by broker and consumer.`,
+  );
+}
+
+if (runs('slow')) {
+  const count = Math.round(COUNT * 0.4);
+  log(`handler awaiting 5 ms, replicas 4, prefetch 10, ${count} messages (${RUNS} runs)`);
+  const r = await measureDrain({ fn: 'slow', count, replicas: 4, prefetch: 10, workMs: 5, runs: RUNS, withBullmq: false, withPublish: false, log });
+  const ideal = r.warren.map(() => IDEAL_5MS);
+  rows.await_5ms = ratioRow(`handler awaits 5 ms, replicas 4, prefetch 10 (${count / 1000}k msgs)`, 'msg/s', r.warren, 'ideal 40 / 5 ms', ideal, 0.85);
+  const amq = summarize(r.amqplib);
+  rows.await_5ms.note = `bare amqplib, 4 channels × prefetch 10, setTimeout 5 ms before each ack: ${Math.round(amq.median)} msg/s (${Math.round(amq.min)}–${Math.round(amq.max)}) = ${round(amq.median / IDEAL_5MS, 2)} × ideal`;
+  notes.push(`5 ms row: ${rows.await_5ms.note}; Warren reaches ${round(summarize(r.warren).median / amq.median, 2)}× of that.`);
+}
+
+if (runs('relay')) {
+  const count = Math.round(COUNT * 0.2);
+  log(`ctx.publish: a function republishing each message to another quorum queue, ${count} messages (${RUNS} runs)`);
+  const r = await measureRelay(count, RUNS, log);
+  rows.publish_ctx = ratioRow(`ctx.publish in a handler, prefetch 100 (${count / 1000}k msgs consumed + published)`, 'msg/s', r.warren, 'amqplib pipelined confirms', r.amqplib, 0.8);
+}
+
+if (runs('redeploy')) {
+  log(`redeploy of one function under load (${RUNS} redeploys, 500 msg/s to each of two functions)`);
+  const r = await measureRedeploy({ deploys: RUNS, ratePerFunction: 500, log });
+  const after = summarize(r.runs.map((x) => x.newVersionAfterMs));
+  rows.redeploy_new_version = {
+    what: 'redeploy under load: request → first message handled by the new version',
+    unit: 'ms',
+    figure: after,
+    baseline: null,
+    ratio: null,
+    target: '< 1000 ms',
+    met: after.max < 1000,
+    note: `request itself (start new, drain old): ${Math.round(summarize(r.runs.map((x) => x.requestMs)).median)} ms median`,
+  };
+  rows.redeploy_lost_duplicated = {
+    what: `redeploy under load: messages lost + duplicated (of ${r.published})`,
+    unit: 'msgs',
+    figure: summarize([r.lost + r.duplicated]),
+    baseline: null,
+    ratio: null,
+    target: '0 lost, 0 duplicated',
+    met: r.lost === 0 && r.duplicated === 0,
+    note: `lost ${r.lost}, duplicated ${r.duplicated}`,
+  };
+  rows.redeploy_other_rate = ratioRow(
+    'redeploy: the other function\'s rate during the deploy',
+    'msg/s',
+    r.runs.map((x) => x.otherRateDuring),
+    'same function, 2 s before',
+    r.runs.map((x) => x.otherRateBefore),
+    0.9,
+  );
+}
+
+if (runs('startup')) {
+  log(`start-up and idle memory, 20 functions × 1 replica, then 1 function (${RUNS} runs each)`);
+  const twenty = await measureStartup(20, RUNS, log);
+  const one = await measureStartup(1, RUNS, log);
+  const ready = summarize(twenty.map((x) => x.readyMs));
+  rows.startup_20 = { what: 'start 20 functions: spawn → /readyz 200 (cold: fresh vhost, fresh build)', unit: 'ms', figure: ready, baseline: null, ratio: null, target: '< 3000 ms', met: ready.max < 3000 };
+  const rss20 = summarize(twenty.map((x) => x.rssBytes / MiB));
+  const rss1 = summarize(one.map((x) => x.rssBytes / MiB));
+  rows.memory_20 = { what: 'idle RSS, 20 functions × 1 replica', unit: 'MiB', figure: rss20, baseline: { label: '1 function', unit: 'MiB', value: rss1 }, ratio: null, target: '< 1024 MiB', met: rss20.max < 1024 };
+  const perReplica = summarize(twenty.map((x, i) => (x.rssBytes - one[i]!.rssBytes) / 19 / MiB));
+  rows.memory_per_replica = { what: 'idle RSS per replica = (RSS(20) − RSS(1)) / 19', unit: 'MiB', figure: perReplica, baseline: null, ratio: null, target: 'report', met: true };
+}
+
+const table = formatTable(rows);
+log(`\n${table}\n`);
+for (const n of notes) log(`note: ${n}`);
+
+const machine = {
+  cpu: `${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}`,
+  memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
+  os: `${platform()} ${release()}`,
+  node: process.version,
+  ...(await brokerOverview().catch(() => ({ rabbitmq: 'unknown', erlang: 'unknown' }))),
+  redis: /redis_version:(\S+)/.exec(spawnSync('redis-cli', ['INFO', 'server'], { encoding: 'utf8' }).stdout ?? '')?.[1] ?? 'unknown',
+};
+const date = new Date().toISOString();
+log(`machine: ${JSON.stringify(machine)}; ${Math.round((Date.now() - began) / 1000)} s`);
+
+if (!only) {
+  await writeFile(join(repoRoot, 'bench', 'results.json'), `${JSON.stringify({ date, machine, runs: RUNS, rows: toJson(rows), notes }, null, 2)}\n`);
+  const md = [
+    '# Warren benchmark results',
+    '',
+    `Date: ${date}  `,
+    `Machine: ${machine.cpu}, ${machine.memory} RAM, ${machine.os}; Node ${machine.node}; RabbitMQ ${machine.rabbitmq} (Erlang ${machine.erlang}) on the same machine; Redis ${machine.redis}.  `,
+    `Each figure is the median of ${RUNS} runs (the no-op row: ${RUNS + (RUNS % 2)}, each consumer draining first in half of them), min–max in brackets; each ratio is the median of the per-run ratios against a baseline measured in the same run. Produced by \`npm run bench\`.`,
+    '',
+    table,
+    '',
+    ...Object.entries(rows).flatMap(([k, r]) => (r.note ? [`- ${k}: ${r.note}`] : [])),
+    '',
+    '## Closing note',
+    '',
+    ...notes.map((n) => `- ${n}`),
+    '',
+  ].join('\n');
+  await writeFile(join(repoRoot, 'bench', 'results.md'), md);
+}

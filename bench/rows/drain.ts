@@ -1,0 +1,119 @@
+/**
+ * Throughput of a pre-filled queue: Warren (the real runtime as a child process) against bare amqplib
+ * consumers, and for the no-op case BullMQ, each run interleaved so drift hits all of them alike.
+ * The producer figures of the same runs give the publish row (`warren publish` vs amqplib confirms).
+ */
+import { createVhost, drainBaseline, publishBaseline, purge, queueDepth } from '../broker';
+import { bullmqDrain } from '../bullmq';
+import { brokerCpuSeconds, cpuSeconds, selfCpuSeconds } from '../cpu';
+import { sleep } from '../stats';
+import { createProject, startWarren, warrenPublish, type RunningWarren } from '../warren';
+
+export interface DrainCase {
+  fn: string;
+  count: number;
+  replicas: number;
+  prefetch: number;
+  workMs: number;
+  runs: number;
+  withBullmq: boolean;
+  /** measure the publishers too (amqplib confirms vs `warren publish`) */
+  withPublish: boolean;
+  /** node flags for the Warren child, e.g. --cpu-prof */
+  nodeArgs?: string[];
+  log: (line: string) => void;
+}
+
+export interface DrainRuns {
+  warren: number[];
+  amqplib: number[];
+  bullmq: number[];
+  publishWarren: number[];
+  publishAmqplib: number[];
+  /** CPU µs per message: the consumer process, and the broker in the same window */
+  cpu: { warren: number[]; amqplib: number[]; brokerWarren: number[]; brokerAmqplib: number[] };
+}
+
+const handlerSource = (workMs: number) =>
+  workMs > 0 ? `export default async () => { await new Promise((r) => setTimeout(r, ${workMs})); };\n` : `export default async () => undefined;\n`;
+
+export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
+  const vhost = await createVhost(c.fn);
+  const project = await createProject(`functions:\n  ${c.fn}: { replicas: ${c.replicas}, prefetch: ${c.prefetch} }\n`, { [c.fn]: handlerSource(c.workMs) });
+  const out: DrainRuns = { warren: [], amqplib: [], bullmq: [], publishWarren: [], publishAmqplib: [], cpu: { warren: [], amqplib: [], brokerWarren: [], brokerAmqplib: [] } };
+  try {
+    // A first start declares the topology (the function's quorum queue and its dead-letter queue).
+    await (await startWarren(project.dir, vhost.url)).stop();
+    for (let run = 1; run <= c.runs; run++) {
+      // Alternate which consumer drains first, so a broker that slows down (or warms up) over a run hits both alike.
+      let pubA = 0;
+      let amq = 0;
+      let pubW = 0;
+      let w = 0;
+      const amqplibTurn = async () => {
+        pubA = await publishBaseline(vhost.url, c.fn, c.count);
+        const cpu0 = selfCpuSeconds();
+        const broker0 = brokerCpuSeconds();
+        amq = await drainBaseline(vhost.url, c.fn, c.count, { prefetch: c.prefetch, consumers: c.replicas, workMs: c.workMs });
+        out.cpu.amqplib.push(((selfCpuSeconds() - cpu0) / c.count) * 1e6);
+        out.cpu.brokerAmqplib.push(((brokerCpuSeconds() - broker0) / c.count) * 1e6);
+      };
+      const warrenTurn = async () => {
+        pubW = c.withPublish ? warrenPublish(project.dir, vhost.url, c.fn, c.count) : await publishBaseline(vhost.url, c.fn, c.count);
+        const d = await warrenDrain(project.dir, vhost.url, c.fn, c.count, c.nodeArgs);
+        w = d.rate;
+        out.cpu.warren.push((d.cpuSeconds / c.count) * 1e6);
+        out.cpu.brokerWarren.push((d.brokerCpuSeconds / c.count) * 1e6);
+      };
+      if (run % 2) (await amqplibTurn(), await warrenTurn());
+      else (await warrenTurn(), await amqplibTurn());
+      out.amqplib.push(amq);
+      out.warren.push(w);
+      if (c.withPublish) (out.publishAmqplib.push(pubA), out.publishWarren.push(pubW));
+
+      let line = `  ${c.fn} run ${run}/${c.runs}: warren ${Math.round(w)} msg/s, amqplib ${Math.round(amq)} msg/s`;
+      if (c.withBullmq) {
+        const b = await bullmqDrain(`warren-bench-${c.fn}`, c.count, c.prefetch);
+        out.bullmq.push(b);
+        line += `, bullmq ${Math.round(b)} jobs/s`;
+      }
+      const last = (xs: number[]) => Math.round(xs[xs.length - 1]!);
+      line += `; CPU µs/msg: warren ${last(out.cpu.warren)} (broker ${last(out.cpu.brokerWarren)}), amqplib ${last(out.cpu.amqplib)} (broker ${last(out.cpu.brokerAmqplib)})`;
+      if (c.withPublish) line += `; publish: warren ${Math.round(pubW)} msg/s, amqplib ${Math.round(pubA)} msg/s`;
+      c.log(line);
+      const left = await queueDepth(vhost.url, c.fn);
+      if (left) (c.log(`  warning: ${left} messages left in ${c.fn}; purged`), await purge(vhost.url, c.fn));
+    }
+  } finally {
+    await project.remove();
+    await vhost.remove();
+  }
+  return out;
+}
+
+/**
+ * Start the runtime on a pre-filled queue; time from the moment its replicas consume (the supervisor's
+ * "function started" line, logged once every replica subscribed) until /metrics counts every message acked.
+ */
+async function warrenDrain(dir: string, url: string, fn: string, count: number, nodeArgs?: string[]): Promise<{ rate: number; cpuSeconds: number; brokerCpuSeconds: number }> {
+  const w: RunningWarren = await startWarren(dir, url, { waitRunning: false, ...(nodeArgs ? { nodeArgs } : {}) });
+  try {
+    const started = (await w.waitForLog((l) => l.msg === 'function started' && l['function'] === fn)).time;
+    const cpu0 = cpuSeconds(w.child.pid!);
+    const broker0 = brokerCpuSeconds();
+    let acked = 0;
+    let t = 0;
+    for (;;) {
+      acked = await w.acked(fn).catch(() => 0);
+      t = Date.now();
+      if (acked >= count) break;
+      const rate = acked / Math.max(1, t - started);
+      // Coarse polling while far from the end (a scrape costs a checkQueue), fine near it.
+      const remainingMs = rate > 0 ? (count - acked) / rate : Infinity;
+      await sleep(remainingMs > 400 ? 100 : 5);
+    }
+    return { rate: count / ((t - started) / 1000), cpuSeconds: cpuSeconds(w.child.pid!) - cpu0, brokerCpuSeconds: brokerCpuSeconds() - broker0 };
+  } finally {
+    await w.stop();
+  }
+}
