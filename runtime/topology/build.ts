@@ -77,6 +77,9 @@ export const queuePublication = (queue: string): string => `q:${queue}`;
 /** The subscription a replica of function `fn` consumes through. */
 export const functionSubscription = (fn: string): string => `fn:${fn}`;
 
+/** rascal's own default size of the confirm channel pool */
+const CONFIRM_POOL_MIN = 5;
+
 /** Reconnect backoff of a replica's subscription after a channel or connection error. */
 export const SUBSCRIPTION_RETRY = Object.freeze({ min: 1_000, max: 60_000, factor: 2, strategy: 'exponential' as const });
 
@@ -129,7 +132,11 @@ export function buildReplicaConfig(config: WarrenConfig, fnName: string): Rascal
     bindings: {},
   };
   const topologyKeys = ['connection', 'connections', 'namespace', 'exchanges', 'queues', 'bindings', 'publications', 'subscriptions'];
-  const vhost = mergeDeep(omit(userVhost, topologyKeys), ours) as RascalVhost;
+  // Rascal holds a confirm channel from publish until the broker confirms, and its default pool has 5:
+  // ctx.publish, output, retries and dead letters of `prefetch` concurrent messages would queue behind
+  // 5 confirms at a time. Sized to the prefetch by default; the user's rascal.json still wins.
+  const pools: PlainObject = { publicationChannelPools: { confirmPool: { max: Math.max(CONFIRM_POOL_MIN, fn.prefetch) } } };
+  const vhost = mergeDeep(mergeDeep(pools, omit(userVhost, topologyKeys)), ours) as RascalVhost;
 
   const publications: Record<string, RascalPublication> = {};
   for (const x of plan.exchanges) publications[exchangePublication(x.name)] = { vhost: config.vhost, exchange: x.name, confirm: true };
