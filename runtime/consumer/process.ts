@@ -14,7 +14,8 @@ import { decodeBody } from './decode';
 import { decideSettlement, type Outcome, type Settlement } from './outcome';
 import { attemptOf, deadLetterHeaders, originalRoute, retryHeaders, H, copyHeaders } from './headers';
 import type { ReplicaStats } from './stats';
-import { deadQueueName } from '../topology/names';
+import { deadQueueName, retryLadder, retryQueueName } from '../topology/names';
+import { admit, IsolationGate, type Admission } from './suspects';
 
 export interface MessageProperties {
   contentType?: string;
@@ -85,35 +86,53 @@ const STUCK_GRACE_MS = 1_000;
 export function createProcessor(deps: ProcessorDeps) {
   const { fn, log, stats } = deps;
   const shutdown = new AbortController();
+  const gate = new IsolationGate();
+  // Moved messages wait in the shortest retry queue, so a long-running suspect does not make the
+  // replica spin through the same few messages; without retries they go to the back of the queue.
+  const shortest = retryLadder(fn.retry)[0];
+  const parking = shortest === undefined ? fn.queue : retryQueueName(fn.queue, shortest);
 
-  async function handle(delivery: Delivery, settle: Settle): Promise<void> {
+  /** Called once per delivery, synchronously on arrival (the gate's order depends on it). */
+  function handle(delivery: Delivery, settle: Settle): Promise<void> {
+    const facts = { headers: delivery.properties.headers, redelivered: delivery.fields.redelivered, queueType: deps.queueType };
+    gate.arrived();
+    const admission = admit(facts, fn.redeliveryLimit, { isolating: gate.isolating, ordered: fn.ordered });
+    if (admission.action === 'run') return gate.run(admission.alone, () => settleOnce(delivery, settle, admission));
+    if (admission.action === 'move') return gate.move(() => settleOnce(delivery, settle, admission));
+    return settleOnce(delivery, settle, admission);
+  }
+
+  async function settleOnce(delivery: Delivery, settle: Settle, admission: Admission): Promise<void> {
     const started = deps.now();
-    stats.enter();
+    const timed = admission.action !== 'move';
+    if (timed) stats.enter();
     let counted: 'acked' | 'retried' | 'dead' | 'dropped' | null = null;
     try {
-      counted = await run(delivery, settle);
+      counted = await run(delivery, settle, admission);
     } catch (err) {
       // A publish or ack failed on the way out: leave the message to the broker.
       log.error({ err, messageId: delivery.properties.messageId }, 'could not settle the message; it is returned to the queue');
       await settle.requeue().catch(() => undefined);
     } finally {
-      const durationMs = deps.now() - started;
-      stats.leave(durationMs);
+      if (timed) stats.leave(deps.now() - started);
       if (counted) stats.count(counted);
     }
   }
 
-  async function run(delivery: Delivery, settle: Settle): Promise<'acked' | 'retried' | 'dead' | 'dropped' | null> {
+  async function run(delivery: Delivery, settle: Settle, admission: Admission): Promise<'acked' | 'retried' | 'dead' | 'dropped' | null> {
     const { content, properties, fields } = delivery;
     const headers = properties.headers ?? {};
     if (fields.redelivered) stats.count('redelivered');
+    if (admission.action === 'move') {
+      await moveAside(delivery, settle, admission.redeliveries);
+      return null;
+    }
+    if (admission.action === 'run' && admission.alone) log.warn({ messageId: properties.messageId }, 'running a message alone: it was in flight when a replica died or was requeued');
     const attempt = attemptOf(headers);
     const route = originalRoute(headers, fields);
     let outcome: Outcome;
-    if (fields.redelivered && deps.queueType === 'classic') {
-      const overLimit = await countClassicRedelivery(delivery, settle);
-      if (!overLimit) return null;
-      outcome = { kind: 'delivery-limit', error: new Error(`redelivered more than ${fn.redeliveryLimit} times (a replica died or hung while handling it)`) };
+    if (admission.action === 'dead') {
+      outcome = { kind: 'delivery-limit', error: new Error(`delivered ${admission.redeliveries} times without being settled (a replica died or hung while handling it); redeliveryLimit is ${fn.redeliveryLimit}`) };
     } else if (content.length > fn.maxBodyBytes) {
       outcome = { kind: 'too-large', error: new Error(`body of ${content.length} bytes exceeds maxBodySize ${fn.maxBodyBytes}`) };
     } else {
@@ -131,21 +150,20 @@ export function createProcessor(deps: ProcessorDeps) {
   }
 
   /**
-   * Classic queues keep no delivery count, so a redelivered message (its replica died, or it was
-   * requeued) is copied back to the queue with the count in a header before its next run. Returns
-   * true when the limit is reached and the message must be dead-lettered instead.
+   * Copy the message to the back of its queue (through the shortest retry queue) with its count of
+   * unsettled deliveries in a header, then ack this delivery (see ./suspects.ts). A crash between the
+   * two leaves a duplicate, never a loss.
    */
-  async function countClassicRedelivery(delivery: Delivery, settle: Settle): Promise<boolean> {
+  async function moveAside(delivery: Delivery, settle: Settle, redeliveries: number): Promise<void> {
     const headers = delivery.properties.headers ?? {};
-    const redeliveries = (Number(headers[H.redeliveries]) || 0) + 1;
-    if (redeliveries > fn.redeliveryLimit) return true;
-    const copy: Record<string, unknown> = { ...copyHeaders(headers), [H.redeliveries]: redeliveries };
+    const copy: Record<string, unknown> = { ...copyHeaders(headers) };
+    if (redeliveries > 0) copy[H.redeliveries] = redeliveries;
+    else delete copy[H.redeliveries];
     const route = originalRoute(headers, delivery.fields);
     copy[H.exchange] = route.exchange;
     copy[H.routingKey] = route.routingKey;
-    await deps.publish(`q:${fn.queue}`, delivery.content, { properties: { ...delivery.properties, headers: copy } });
+    await deps.publish(`q:${parking}`, delivery.content, { properties: { ...delivery.properties, headers: copy } });
     await settle.ack();
-    return false;
   }
 
   async function runHandler(delivery: Delivery, attempt: number): Promise<Outcome> {
