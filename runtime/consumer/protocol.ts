@@ -21,6 +21,8 @@ export type ToReplica =
 export type FromReplica =
   | { type: 'ready' }
   | { type: 'stuck'; reason: string }
+  /** heap plus buffers passed the function's `memory`: end this thread (its messages count a delivery) */
+  | { type: 'memory'; reason: string }
   /** the replica's connection dropped (up: false) or came back and resubscribed (up: true) */
   | { type: 'connection'; up: boolean }
   | { type: 'fatal'; message: string; code?: string }

@@ -4,6 +4,7 @@
  * out-of-memory here ends this thread only; the broker returns its unacked messages to the queue.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { getHeapStatistics } from 'node:v8';
 import rascal from 'rascal';
 import { createLogger } from '../log';
 import { loadHandler } from '../functions/load';
@@ -45,7 +46,10 @@ const log = createLogger({
 const stats = new ReplicaStats(init.stats);
 
 async function main(): Promise<void> {
-  const heartbeat = setInterval(() => stats.beat(Date.now()), 200);
+  const heartbeat = setInterval(() => {
+    stats.beat(Date.now());
+    checkMemory();
+  }, 200);
   stats.beat(Date.now());
   const handler = await loadHandler(init.bundleFile, init.fn.file);
   const validate = init.fn.schema ? compileMessageSchema(init.fn.schema) : null;
@@ -147,6 +151,22 @@ async function main(): Promise<void> {
     log.flush();
     port.close();
   }
+}
+
+/**
+ * The thread's heap limit (resourceLimits) does not cover Buffers and other memory outside the V8
+ * heap, so a handler leaking Buffers would grow without bound: past `memory`, ask to be recycled.
+ */
+let overMemory = false;
+function checkMemory(): void {
+  if (overMemory) return;
+  const { used_heap_size: heap, external_memory: external } = getHeapStatistics() as ReturnType<typeof getHeapStatistics> & { external_memory: number };
+  const usedMb = Math.round((heap + (external ?? 0)) / 2 ** 20);
+  if (usedMb <= init.fn.memoryMb) return;
+  overMemory = true;
+  const reason = `over its memory limit: ${usedMb} MiB in use (heap and buffers), memory is ${init.fn.memoryMb} MiB`;
+  log.error({ usedMb, limitMb: init.fn.memoryMb }, `${reason}; recycling this replica (raise \`memory:\` in queues.yaml if the function needs more)`);
+  send({ type: 'memory', reason });
 }
 
 main().catch((err: Error & { code?: string }) => {

@@ -7,7 +7,7 @@ import amqplib from 'amqplib';
 /**
  * Handler source: `{ id, kill? }`. Without `kill` it reports `{ fn, id, attempt }` to `results`.
  * `kill` says how to die: exit (process.exit), uncaught (throw outside the handler's promise), oom
- * (allocate until the heap limit), spin (block the event loop), hang (never settle, ignore ctx.signal),
+ * (allocate until the heap limit), leak (allocate Buffers, outside the heap), spin (block the event loop), hang (never settle, ignore ctx.signal),
  * `exit-once` (exit on the first attempt only), `pause` (wait `ms`, then report).
  */
 export const misbehavingHandler = `
@@ -23,6 +23,13 @@ const handler: Handler<In> = async (m, ctx) => {
   if (m.kill === 'oom') {
     const hog: number[][] = [];
     for (;;) hog.push(new Array(1_000_000).fill(Math.random()));
+  }
+  if (m.kill === 'leak') {
+    const hog: Buffer[] = [];
+    for (;;) {
+      hog.push(Buffer.alloc(8 * 2 ** 20, 1));
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
   if (m.kill === 'spin') for (;;) {}
   if (m.kill === 'hang') await new Promise(() => {});

@@ -102,9 +102,9 @@ functions:
     expect(deaths(warren, 'crashy')).toHaveLength(3);
   });
 
-  it('survives uncaught exceptions, out-of-memory, a blocked event loop and a handler that never settles, one function each', async () => {
+  it('survives uncaught exceptions, out-of-memory, leaked buffers, a blocked event loop and a handler that never settles, one function each', async () => {
     vhost = await createTestVhost('chaos-kinds');
-    const kinds = ['uncaught', 'oom', 'spin', 'hang'] as const;
+    const kinds = ['uncaught', 'oom', 'leak', 'spin', 'hang'] as const;
     project = await createProject(
       `
 queues:
@@ -112,6 +112,7 @@ queues:
 functions:
   uncaught: { replicas: 2, redeliveryLimit: 1, timeout: 1s }
   oom: { replicas: 2, redeliveryLimit: 1, timeout: 1s, memory: 64MiB }
+  leak: { replicas: 2, redeliveryLimit: 1, timeout: 5s, memory: 64MiB }
   spin: { replicas: 2, redeliveryLimit: 1, timeout: 1s }
   hang: { replicas: 2, timeout: 1s, retry: { attempts: 2, delay: 100ms } }
   steady: { replicas: 1 }
@@ -147,6 +148,7 @@ functions:
     expect(deaths(warren, 'uncaught').map((l) => l.reason)).toEqual(['uncaught Error: uncaught boom', 'uncaught Error: uncaught boom']);
     expect(deaths(warren, 'oom').every((l) => String(l.reason).includes('out of memory'))).toBe(true);
     expect(deaths(warren, 'oom')).toHaveLength(2);
+    expect(deaths(warren, 'leak').map((l) => String(l.reason))).toEqual([expect.stringContaining('over its memory limit'), expect.stringContaining('over its memory limit')]);
     expect(deaths(warren, 'spin').every((l) => String(l.reason).includes('event loop blocked'))).toBe(true);
     expect(deaths(warren, 'spin')).toHaveLength(2);
     // A handler that ignores ctx.signal: each timed-out attempt counts as failed and its replica is replaced.
