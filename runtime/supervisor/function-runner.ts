@@ -199,7 +199,8 @@ export class FunctionRunner {
     const limit = this.fn.timeout + HANG_GRACE_MS;
     const now = Date.now();
     for (const r of this.replicas) {
-      if (r.state !== 'running' && r.state !== 'draining') continue;
+      // Starting too: a handler module that spins at load would otherwise hold up start() forever.
+      if (r.state === 'stopped') continue;
       const silentFor = now - r.stats.snapshot().heartbeat;
       if (silentFor > limit) {
         void r.terminateAsDead(`event loop blocked for ${silentFor} ms (timeout ${this.fn.timeout} ms): a handler never yields`);

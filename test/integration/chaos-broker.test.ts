@@ -77,6 +77,36 @@ describe('the broker goes away', () => {
     expect(new Set(await recorded(record)).size).toBe(100);
   }, 90_000);
 
+  it('exits 0 on SIGTERM while the broker is down, at start and mid-stream, and loses nothing', async () => {
+    const record = join(scratch, 'outage.txt');
+    project = await createProject('functions:\n  outage: { replicas: 2, timeout: 2s }\n', { outage: recordingHandler });
+    const env = { WARREN_TEST_RECORD: record };
+    try {
+      await node.stopApp();
+      const waiting = await startWarren(project.dir, node.url, { waitReady: false, env });
+      await waiting.waitForLog((l) => String(l.msg).includes('retrying'), 10_000);
+      expect(await waiting.stop('SIGTERM')).toBe(0);
+    } finally {
+      await node.startApp();
+    }
+
+    warren = await startWarren(project.dir, node.url, { env });
+    await publishMany(node.url, 'outage', range(500).map((id) => ({ id })));
+    await waitFor(async () => (await recorded(record)).length >= 100, 10_000, 20);
+    await node.stopApp();
+    let stoppedAt = 0;
+    try {
+      await warren.waitForLog((l) => l.msg === 'disconnected from the broker; reconnecting', 5_000);
+      stoppedAt = Date.now();
+      expect(await warren.stop('SIGTERM')).toBe(0);
+      expect(Date.now() - stoppedAt).toBeLessThan(10_000);
+    } finally {
+      await node.startApp();
+    }
+    warren = await startWarren(project.dir, node.url, { env });
+    await waitFor(async () => new Set(await recorded(record)).size === 500, 20_000, 100);
+  }, 90_000);
+
   it('loses none of 10,000 messages when the broker restarts mid-stream', async () => {
     const record = join(scratch, 'stream.txt');
     project = await createProject('functions:\n  stream: { replicas: 2, prefetch: 20 }\n', { stream: recordingHandler });
