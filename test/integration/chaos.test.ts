@@ -67,7 +67,9 @@ functions:
     expect(deaths(warren, 'crashy')).toHaveLength(3);
     expect(deaths(warren, 'steady')).toHaveLength(0);
     expect(c.of('steady')).toHaveLength(500);
-    expect((await queueInfo(vhost.url, 'crashy')).consumerCount).toBe(2);
+    // The last dead replica is restarted after its backoff (0.5 s, 1 s, 2 s).
+    const v = vhost;
+    await waitFor(async () => (await queueInfo(v.url, 'crashy')).consumerCount === 2, 10_000, 100);
     expect((await queueInfo(vhost.url, 'steady')).consumerCount).toBe(1);
   });
 
