@@ -168,8 +168,8 @@ export class FunctionRunner {
     this.lastError = reason;
     this.restarts++;
     if (Date.now() - replica.startedAt > HEALTHY_AFTER_MS) this.failures = 0;
-    replica.logger.error({ reason }, 'replica died; its unacked messages return to the queue; restarting');
-    this.scheduleRestart();
+    const restartInMs = this.scheduleRestart();
+    replica.logger.error({ reason, restartInMs, restarts: this.restarts }, 'replica died; its unacked messages return to the queue; restarting');
   }
 
   /** A replica whose handler ignored its timeout: start a replacement, then drain the stuck one. */
@@ -183,8 +183,9 @@ export class FunctionRunner {
     await this.retire(replica);
   }
 
-  private scheduleRestart(): void {
-    if (this.stopped || this.restartTimer) return;
+  /** Returns the wait before the restart (null: stopped, or one is already scheduled). */
+  private scheduleRestart(): number | null {
+    if (this.stopped || this.restartTimer) return null;
     const delay = Math.min(RESTART_MAX_MS, RESTART_MIN_MS * 2 ** this.failures);
     this.failures++;
     this.restartTimer = setTimeout(() => {
@@ -192,6 +193,7 @@ export class FunctionRunner {
       if (!this.stopped) void this.reconcile().catch(() => undefined);
     }, delay);
     this.restartTimer.unref();
+    return delay;
   }
 
   /** A replica whose event loop is blocked (a synchronous endless loop) stops beating: end it. */

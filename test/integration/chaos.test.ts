@@ -65,6 +65,10 @@ functions:
     expect(c.of('crashy').some((r) => r.id === 'poison')).toBe(false);
     // redeliveryLimit 2: the broker hands it out three times, every time a replica dies.
     expect(deaths(warren, 'crashy')).toHaveLength(3);
+    // Restarts back off: each scheduled restart waits twice as long as the one before.
+    const waits = deaths(warren, 'crashy').flatMap((l) => (typeof l.restartInMs === 'number' ? [l.restartInMs] : []));
+    expect(waits[0]).toBe(500);
+    for (let i = 1; i < waits.length; i++) expect(waits[i]).toBe(waits[i - 1]! * 2);
     expect(deaths(warren, 'steady')).toHaveLength(0);
     expect(c.of('steady')).toHaveLength(500);
     // The last dead replica is restarted after its backoff (0.5 s, 1 s, 2 s).
