@@ -122,6 +122,8 @@ export function createProcessor(deps: ProcessorDeps) {
   async function run(delivery: Delivery, settle: Settle, admission: Admission): Promise<'acked' | 'retried' | 'dead' | 'dropped' | null> {
     const { content, properties, fields } = delivery;
     const headers = properties.headers ?? {};
+    // Requeued at shutdown while it waited behind a suspect: it is the broker's again, do not run it.
+    if (settle.settled) return null;
     if (fields.redelivered) stats.count('redelivered');
     if (admission.action === 'move') {
       await moveAside(delivery, settle, admission.redeliveries);
