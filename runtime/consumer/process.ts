@@ -4,7 +4,7 @@
  * bottom and is exercised by the integration tests through a real broker.
  *
  * THE RULE: every delivered message is settled exactly once (ack, or nack with requeue), on every
- * path, errors included. `Delivery.settle` enforces it; nothing else touches the channel.
+ * path, errors included. `Settle` (./delivery.ts) enforces it; nothing else touches the channel.
  */
 import type { Logger } from 'pino';
 import type { Context, Handler, PublishOptions } from '../index';
@@ -16,28 +16,10 @@ import { attemptOf, deadLetterHeaders, originalRoute, retryHeaders, H, copyHeade
 import type { ReplicaStats } from './stats';
 import { deadQueueName, retryLadder, retryQueueName } from '../topology/names';
 import { admit, IsolationGate, type Admission } from './suspects';
+import type { Delivery, MessageProperties, Settle } from './delivery';
 
-export interface MessageProperties {
-  contentType?: string;
-  contentEncoding?: string;
-  headers?: Record<string, unknown>;
-  messageId?: string;
-  correlationId?: string;
-  replyTo?: string;
-  timestamp?: number;
-  type?: string;
-  appId?: string;
-  deliveryMode?: number;
-  priority?: number;
-  expiration?: string;
-  userId?: string;
-}
-
-export interface Delivery {
-  content: Buffer;
-  properties: MessageProperties;
-  fields: { exchange: string; routingKey: string; redelivered: boolean };
-}
+export type { Delivery, MessageProperties } from './delivery';
+export { Settle } from './delivery';
 
 /** Publishes with a publisher confirm; resolves once the broker confirmed, rejects otherwise. */
 export type Publish = (publication: string, content: unknown, options: { routingKey?: string; properties?: MessageProperties }) => Promise<void>;
@@ -55,30 +37,6 @@ export interface ProcessorDeps {
   now: () => number;
   /** the handler outlived its timeout and ignored ctx.signal: this replica should be recycled */
   onStuck: (reason: string) => void;
-}
-
-/** The settle primitives of one delivery, guarded so only the first call reaches the broker. */
-export class Settle {
-  private done = false;
-  constructor(
-    private readonly ackFn: () => Promise<void>,
-    private readonly nackFn: (requeue: boolean) => Promise<void>,
-  ) {}
-  get settled(): boolean {
-    return this.done;
-  }
-  async ack(): Promise<boolean> {
-    if (this.done) return false;
-    this.done = true;
-    await this.ackFn();
-    return true;
-  }
-  async requeue(): Promise<boolean> {
-    if (this.done) return false;
-    this.done = true;
-    await this.nackFn(true);
-    return true;
-  }
 }
 
 const STUCK_GRACE_MS = 1_000;
