@@ -70,7 +70,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
           this.lastError = message.message;
           reject(new Error(message.message));
         } else if (message.type === 'memory') {
-          if (this.state === 'running') void this.terminateAsDead(message.reason);
+          if (this.state === 'starting' || this.state === 'running') void this.terminateAsDead(message.reason);
         } else if (message.type === 'connection') {
           this.connected = message.up;
         } else if (message.type === 'stuck') {
