@@ -1,6 +1,7 @@
 /**
- * Entry of one replica thread: its own rascal broker (own connection, channel and prefetch), one
- * subscription on the function's queue, the handler bundle loaded in-thread. A crash, exit or
+ * Entry of one replica thread: its own connection, channel and prefetch consuming the function's
+ * queue (./consumer.ts), its own rascal broker for publishing (outputs, retries, dead letters,
+ * ctx.publish), the handler bundle loaded in-thread. A crash, exit or
  * out-of-memory here ends this thread only; the broker returns its unacked messages to the queue.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -9,20 +10,12 @@ import rascal from 'rascal';
 import { createLogger } from '../log';
 import { loadHandler } from '../functions/load';
 import { createProcessor, type Publish } from './process';
-import { Settle, type Delivery, type MessageProperties } from './delivery';
+import type { Settle } from './delivery';
+import { QueueConsumer } from './consumer';
 import { ReplicaStats } from './stats';
 import { compileMessageSchema } from './schema';
 import type { FromReplica, ReplicaInit, ToReplica } from './protocol';
 
-interface RascalMessage extends Delivery {
-  properties: MessageProperties;
-}
-type AckOrNack = (...args: unknown[]) => void;
-interface RascalSession {
-  on(event: 'message', fn: (message: RascalMessage, content: Buffer, ackOrNack: AckOrNack) => void): RascalSession;
-  on(event: 'error' | 'cancelled', fn: (err: Error) => void): RascalSession;
-  cancel(): Promise<void>;
-}
 interface RascalPublication {
   on(event: 'success', fn: (messageId: string) => void): RascalPublication;
   on(event: 'error', fn: (err: Error, messageId: string) => void): RascalPublication;
@@ -31,7 +24,6 @@ interface RascalPublication {
 interface RascalBroker {
   on(event: 'error', fn: (err: Error, info?: unknown) => void): RascalBroker;
   on(event: 'connect' | 'disconnect', fn: () => void): RascalBroker;
-  subscribe(name: string, overrides?: Record<string, unknown>): Promise<RascalSession>;
   publish(name: string, content: unknown, overrides?: Record<string, unknown>): Promise<RascalPublication>;
   shutdown(): Promise<void>;
 }
@@ -55,16 +47,8 @@ async function main(): Promise<void> {
   const handler = await loadHandler(init.bundleFile, init.fn.file);
   const validate = init.fn.schema ? compileMessageSchema(init.fn.schema) : null;
   const broker = (await (rascal as unknown as { BrokerAsPromised: { create(c: unknown): Promise<RascalBroker> } }).BrokerAsPromised.create(init.rascal)) as RascalBroker;
-  // rascal reconnects and resubscribes on its own; these only report.
-  broker.on('error', (err) => log.warn({ err }, 'broker connection error; reconnecting'));
-  broker.on('disconnect', () => {
-    log.warn('disconnected from the broker; reconnecting');
-    send({ type: 'connection', up: false });
-  });
-  broker.on('connect', () => {
-    log.info('connected to the broker again');
-    send({ type: 'connection', up: true });
-  });
+  // rascal reconnects its publishing connection on its own; the consumer reports readiness.
+  broker.on('error', (err) => log.warn({ err }, 'publishing connection error; reconnecting'));
 
   const publish: Publish = async (publication, content, { routingKey, properties = {} }) => {
     const { userId: _userId, deliveryMode, ...options } = properties;
@@ -111,19 +95,19 @@ async function main(): Promise<void> {
   // Strict order needs one message at a time: with more unacked, handlers would run side by side
   // and a crash would return several messages at once. `ordered` therefore overrides `prefetch`.
   if (init.fn.ordered && init.fn.prefetch > 1) log.warn({ prefetch: init.fn.prefetch }, 'ordered: true takes one message at a time; prefetch is ignored');
-  const session = await broker.subscribe(`fn:${init.fn.name}`, init.fn.ordered ? { prefetch: 1 } : {});
-  session.on('error', (err) => log.warn({ err }, 'subscription error; rascal resubscribes'));
-  session.on('message', (message, _content, ackOrNack) => {
-    const settle = new Settle(
-      () => new Promise<void>((resolve, reject) => ackOrNack((err?: Error) => (err ? reject(err) : resolve()))),
-      (requeue) =>
-        new Promise<void>((resolve, reject) =>
-          ackOrNack(new Error('requeue'), { strategy: 'nack', requeue }, (err?: Error) => (err ? reject(err) : resolve())),
-        ),
-    );
-    inFlight.add(settle);
-    void processor.handle(message, settle).finally(() => inFlight.delete(settle));
+  const connection = consumerConnection(init);
+  const consumer = new QueueConsumer({
+    ...connection,
+    queue: init.fn.queue,
+    prefetch: init.fn.ordered ? 1 : init.fn.prefetch,
+    log,
+    onConnection: (up) => send({ type: 'connection', up }),
+    onMessage: (delivery, settle) => {
+      inFlight.add(settle);
+      void processor.handle(delivery, settle).finally(() => inFlight.delete(settle));
+    },
   });
+  await consumer.start();
   send({ type: 'ready' });
   log.debug('consuming');
 
@@ -135,23 +119,33 @@ async function main(): Promise<void> {
   async function drain(graceMs: number): Promise<void> {
     if (draining) return;
     draining = true;
-    // Stop taking messages; rascal's cancel waits for the in-flight ones to settle.
-    const cancelled = session.cancel().catch((err: Error) => log.warn({ err }, 'cancel failed'));
-    const deadline = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), graceMs).unref());
-    if ((await Promise.race([cancelled.then(() => 'done' as const), deadline])) === 'late') {
+    // Stop taking messages, then let the in-flight ones finish for up to the grace period.
+    await consumer.cancel();
+    const deadline = Date.now() + graceMs;
+    while (inFlight.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    if (inFlight.size > 0) {
       processor.abortAll();
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     let requeued = 0;
     for (const settle of inFlight) if (await settle.requeue().catch(() => false)) requeued++;
     if (requeued) log.warn({ requeued }, 'requeued messages still running at the end of the grace period');
-    await Promise.race([cancelled, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+    await consumer.close();
     await broker.shutdown().catch((err: Error) => log.warn({ err }, 'broker shutdown failed'));
     clearInterval(heartbeat);
     send({ type: 'drained', requeued });
     log.flush();
     port.close();
   }
+}
+
+/** The consumer's URL (with rascal's heartbeat) and TLS socket options, from the replica's rascal config. */
+function consumerConnection(init: ReplicaInit): { url: string; socketOptions?: Record<string, unknown> } {
+  const vhost = Object.values(init.rascal.vhosts)[0] as { connection?: { url?: string; socketOptions?: Record<string, unknown>; options?: { heartbeat?: number } } } | undefined;
+  const connection = vhost?.connection ?? {};
+  const url = new URL(connection.url ?? 'amqp://guest:guest@127.0.0.1:5672');
+  if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', String(connection.options?.heartbeat ?? 10));
+  return connection.socketOptions ? { url: url.toString(), socketOptions: connection.socketOptions } : { url: url.toString() };
 }
 
 /**

@@ -1,0 +1,226 @@
+/**
+ * A replica's subscription to its queue: its own amqplib connection and channel, reconnected and
+ * resubscribed with backoff when the broker goes away.
+ *
+ * Why not rascal's subscription (rascal still declares the topology and publishes for the replica):
+ * this is the hot path, and rascal adds timers and lodash work to every message and acks them one
+ * frame at a time. Here acks are coalesced: the acks settled in one event-loop turn go out as one
+ * `multiple` ack for the contiguous run of settled delivery tags, plus single acks for any settled
+ * beyond a message still running. A multiple ack never covers a message that is not settled.
+ */
+import amqplib, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
+import type { Logger } from 'pino';
+import { Settle, type Delivery } from './delivery';
+
+export interface ConsumerOptions {
+  url: string;
+  socketOptions?: Record<string, unknown>;
+  queue: string;
+  prefetch: number;
+  log: Logger;
+  /** called synchronously for every delivery; `settle` is its one settlement */
+  onMessage(delivery: Delivery, settle: Settle): void;
+  /** the connection dropped (false) or is back and consuming again (true) */
+  onConnection(up: boolean): void;
+  retry?: { minMs: number; maxMs: number };
+}
+
+const DEFAULT_RETRY = { minMs: 1_000, maxMs: 30_000 };
+
+/** Acks of one channel, coalesced per event-loop turn (see the module comment). */
+class AckBatch {
+  /** delivered and not yet settled, in delivery order (tags only grow on a channel) */
+  private readonly unsettled = new Set<number>();
+  private pending: number[] = [];
+  private scheduled = false;
+  private dead = false;
+
+  constructor(private readonly channel: Channel) {}
+
+  delivered(tag: number): void {
+    this.unsettled.add(tag);
+  }
+
+  ack(tag: number): void {
+    if (this.dead) return; // the broker already returned it to the queue with its channel
+    this.unsettled.delete(tag);
+    this.pending.push(tag);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  nack(tag: number, requeue: boolean): void {
+    if (this.dead) return;
+    this.flush();
+    this.unsettled.delete(tag);
+    this.channel.nack(fake(tag), false, requeue);
+  }
+
+  get outstanding(): number {
+    return this.unsettled.size;
+  }
+
+  /** The channel closed: its unacked messages are back in the queue; settling them is moot. */
+  kill(): void {
+    this.dead = true;
+    this.pending = [];
+    this.unsettled.clear();
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    if (this.dead || this.pending.length === 0) return;
+    const pending = this.pending;
+    this.pending = [];
+    let lowestUnsettled = Infinity;
+    for (const tag of this.unsettled) {
+      lowestUnsettled = tag; // a Set iterates in insertion order: the first is the lowest
+      break;
+    }
+    let upTo = 0;
+    for (const tag of pending) {
+      if (tag < lowestUnsettled) {
+        if (tag > upTo) upTo = tag;
+      } else {
+        this.channel.ack(fake(tag), false);
+      }
+    }
+    if (upTo > 0) this.channel.ack(fake(upTo), true);
+  }
+}
+
+/** amqplib's ack/nack read only `fields.deliveryTag`. */
+function fake(deliveryTag: number): ConsumeMessage {
+  return { fields: { deliveryTag } } as ConsumeMessage;
+}
+
+export class QueueConsumer {
+  private connection: ChannelModel | null = null;
+  private channel: Channel | null = null;
+  private acks: AckBatch | null = null;
+  private consumerTag: string | null = null;
+  private closing = false;
+  private cancelled = false;
+  private retryMs: number;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private readonly retry: { minMs: number; maxMs: number };
+
+  constructor(private readonly options: ConsumerOptions) {
+    this.retry = options.retry ?? DEFAULT_RETRY;
+    this.retryMs = this.retry.minMs;
+  }
+
+  /** Connect and consume; rejects when the first attempt fails (the supervisor restarts the replica). */
+  async start(): Promise<void> {
+    await this.subscribe();
+  }
+
+  /** Deliveries this replica holds unsettled. */
+  get outstanding(): number {
+    return this.acks?.outstanding ?? 0;
+  }
+
+  /** Stop taking messages; acks of the ones in flight still go out. */
+  async cancel(): Promise<void> {
+    this.cancelled = true;
+    const { channel, consumerTag } = this;
+    if (channel && consumerTag) await channel.cancel(consumerTag).catch(() => undefined);
+  }
+
+  /** Send the last acks and close the connection. */
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.acks?.flush();
+    const connection = this.connection;
+    this.connection = null;
+    if (connection) await connection.close().catch(() => undefined);
+  }
+
+  private async subscribe(): Promise<void> {
+    const connection = await amqplib.connect(this.options.url, this.options.socketOptions);
+    this.connection = connection;
+    try {
+      await this.consumeOn(connection);
+    } catch (err) {
+      // Not consuming: this connection must not count as lost (no second reconnect), just go.
+      this.connection = null;
+      await connection.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async consumeOn(connection: ChannelModel): Promise<void> {
+    const { queue, prefetch, log } = this.options;
+    connection.on('error', (err: Error) => log.warn({ err }, 'consumer connection error'));
+    connection.on('close', () => this.lost(connection));
+    const channel = await connection.createChannel();
+    channel.on('error', (err: Error) => log.warn({ err }, 'consumer channel error'));
+    channel.on('close', () => {
+      // A channel closed by the broker (queue deleted, precondition) takes the connection down too,
+      // so recovery happens in one place.
+      if (!this.closing && this.connection === connection) void connection.close().catch(() => undefined);
+    });
+    await channel.prefetch(prefetch, false);
+    const acks = new AckBatch(channel);
+    this.channel = channel;
+    this.acks = acks;
+    const { consumerTag } = await channel.consume(queue, (message) => {
+      if (!message) {
+        log.warn({ queue }, 'the broker cancelled the consumer (queue deleted?); resubscribing');
+        void connection.close().catch(() => undefined);
+        return;
+      }
+      const tag = message.fields.deliveryTag;
+      acks.delivered(tag);
+      const settle = new Settle(
+        () => {
+          acks.ack(tag);
+          return RESOLVED;
+        },
+        (requeue) => {
+          acks.nack(tag, requeue);
+          return RESOLVED;
+        },
+      );
+      this.options.onMessage(message as unknown as Delivery, settle);
+    });
+    this.consumerTag = consumerTag;
+    this.retryMs = this.retry.minMs;
+  }
+
+  private lost(connection: ChannelModel): void {
+    if (this.connection !== connection) return;
+    this.acks?.kill();
+    this.connection = null;
+    this.channel = null;
+    this.consumerTag = null;
+    if (this.closing) return;
+    this.options.log.warn({ retryInMs: this.retryMs }, 'lost the broker connection; its unacked messages return to the queue; reconnecting');
+    this.options.onConnection(false);
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closing || this.cancelled) return;
+    const delay = this.retryMs;
+    this.retryMs = Math.min(this.retry.maxMs, this.retryMs * 2);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.subscribe().then(
+        () => {
+          this.options.log.info('reconnected and consuming again');
+          this.options.onConnection(true);
+        },
+        (err: Error) => {
+          this.options.log.warn({ err, retryInMs: this.retryMs }, 'reconnect failed');
+          this.scheduleReconnect();
+        },
+      );
+    }, delay);
+  }
+}
+
+const RESOLVED = Promise.resolve();
