@@ -133,34 +133,35 @@ export function createProcessor(deps: ProcessorDeps) {
       const problem = deps.validate(decoded.value);
       if (problem) return { kind: 'schema', error: new Error(`schema validation failed: ${problem}`) };
     }
-    const controller = new AbortController();
-    const abortOnShutdown = () => controller.abort(new Error('replica shutting down'));
-    shutdown.signal.addEventListener('abort', abortOnShutdown, { once: true });
-    const ctx = makeContext(delivery, attempt, controller.signal);
+    // The signal is made only when the handler reads ctx.signal: most never do, and an
+    // AbortController per message is a measurable share of a no-op handler's cost.
+    const abort = new LazyAbort(shutdown.signal);
+    const ctx = makeContext(delivery, attempt, abort);
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), fn.timeout);
-    });
-    const running = (async () => deps.handler(decoded.value, ctx))();
     try {
-      const result = await Promise.race([running, timedOut]);
-      if (result === 'timeout') {
-        controller.abort(new Error(`timed out after ${fn.timeout} ms`));
-        watchForStuckHandler(running);
+      const result = deps.handler(decoded.value, ctx);
+      if (!isThenable(result)) return { kind: 'ok', value: result };
+      const settled = await new Promise<{ value: unknown } | typeof TIMED_OUT>((resolve, reject) => {
+        timer = setTimeout(() => resolve(TIMED_OUT), fn.timeout);
+        result.then((value) => resolve({ value }), reject);
+      });
+      if (settled === TIMED_OUT) {
+        abort.abort(new Error(`timed out after ${fn.timeout} ms`));
+        watchForStuckHandler(result);
         return { kind: 'error', error: new Error(`handler timed out after ${fn.timeout} ms`), timedOut: true };
       }
-      return { kind: 'ok', value: result };
+      return { kind: 'ok', value: settled.value };
     } catch (err) {
       const error = wrap(err, 'handler threw a non-error');
       return isReject(err) ? { kind: 'reject', error } : { kind: 'error', error, timedOut: false };
     } finally {
       clearTimeout(timer);
-      shutdown.signal.removeEventListener('abort', abortOnShutdown);
+      abort.release();
     }
   }
 
   /** A handler that ignores its aborted signal may hold memory or sockets forever: recycle the replica. */
-  function watchForStuckHandler(running: Promise<unknown>): void {
+  function watchForStuckHandler(running: PromiseLike<unknown>): void {
     let finished = false;
     running.then(
       () => (finished = true),
@@ -171,13 +172,16 @@ export function createProcessor(deps: ProcessorDeps) {
     }, STUCK_GRACE_MS).unref();
   }
 
-  function makeContext(delivery: Delivery, attempt: number, signal: AbortSignal): Context {
+  function makeContext(delivery: Delivery, attempt: number, abort: LazyAbort): Context {
     const { properties, fields } = delivery;
     let childLog: Logger | undefined;
     return {
       get log() {
         childLog ??= log.child({ messageId: properties.messageId, attempt });
         return childLog;
+      },
+      get signal() {
+        return abort.signal;
       },
       publish: (exchange: string, routingKey: string, body: unknown, options?: PublishOptions) => publishFromHandler(exchange, routingKey, body, options),
       raw: delivery.content,
@@ -186,7 +190,6 @@ export function createProcessor(deps: ProcessorDeps) {
       exchange: fields.exchange,
       messageId: properties.messageId,
       attempt,
-      signal,
       functionName: fn.name,
     };
   }
@@ -255,6 +258,47 @@ export function createProcessor(deps: ProcessorDeps) {
 }
 
 export type Processor = ReturnType<typeof createProcessor>;
+
+const TIMED_OUT = Symbol('timed out');
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+/**
+ * A message's ctx.signal, made on first read. Aborted at the timeout, and at shutdown through the
+ * replica's shutdown signal (listened to only while the handler runs and only if it read the signal).
+ */
+class LazyAbort {
+  private controller: AbortController | null = null;
+  private reason: unknown = undefined;
+  private aborted = false;
+  private readonly onShutdown = () => this.abort(new Error('replica shutting down'));
+
+  constructor(private readonly shutdown: AbortSignal) {}
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+      else if (this.shutdown.aborted) this.controller.abort(new Error('replica shutting down'));
+      else this.shutdown.addEventListener('abort', this.onShutdown, { once: true });
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+  }
+
+  /** The handler settled: stop listening for shutdown (the signal stays as it is). */
+  release(): void {
+    if (this.controller) this.shutdown.removeEventListener('abort', this.onShutdown);
+  }
+}
 
 function wrap(err: unknown, fallback: string): Error {
   if (err instanceof Error) return err;
