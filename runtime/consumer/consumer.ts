@@ -2,11 +2,11 @@
  * A replica's subscription to its queue: its own amqplib connection and channel, reconnected and
  * resubscribed with backoff when the broker goes away.
  *
- * Why not rascal's subscription (rascal still declares the topology and publishes for the replica):
- * this is the hot path, and rascal adds timers and lodash work to every message and acks them one
- * frame at a time. Here acks are coalesced: the acks settled in one event-loop turn go out as one
- * `multiple` ack for the contiguous run of settled delivery tags, plus single acks for any settled
- * beyond a message still running. A multiple ack never covers a message that is not settled.
+ * Why not rascal's subscription (rascal declares the topology, in the main thread): this is the hot
+ * path, and rascal adds timers and lodash work to every message and acks them one frame at a time.
+ * Here acks are coalesced: the acks settled in one tick go out as one `multiple` ack for the
+ * contiguous run of settled delivery tags, plus single acks for any settled beyond a message still
+ * running. A multiple ack never covers a message that is not settled.
  */
 import amqplib, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
@@ -22,6 +22,8 @@ export interface ConsumerOptions {
   onMessage(delivery: Delivery, settle: Settle): void;
   /** the connection dropped (false) or is back and consuming again (true) */
   onConnection(up: boolean): void;
+  /** the connection itself once consuming, null once lost: the publisher shares it */
+  attach?(connection: ChannelModel | null): void;
   retry?: { minMs: number; maxMs: number };
 }
 
@@ -46,8 +48,10 @@ class AckBatch {
     this.unsettled.delete(tag);
     this.pending.push(tag);
     if (!this.scheduled) {
+      // After the promise jobs now queued: the handlers that finished in this turn share one frame,
+      // and the acks leave before the next socket read can hand over a message that kills the thread.
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      process.nextTick(() => this.flush());
     }
   }
 
@@ -134,6 +138,11 @@ export class QueueConsumer {
     this.closing = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.acks?.flush();
+    // Closing the channel first: its close-ok comes back only after the broker has processed every
+    // ack sent on it, whereas a connection close can overtake acks still on their way to the queue.
+    const channel = this.channel;
+    this.channel = null;
+    if (channel) await channel.close().catch(() => undefined);
     const connection = this.connection;
     this.connection = null;
     if (connection) await connection.close().catch(() => undefined);
@@ -159,6 +168,7 @@ export class QueueConsumer {
     const channel = await connection.createChannel();
     channel.on('error', (err: Error) => log.warn({ err }, 'consumer channel error'));
     channel.on('close', () => {
+      if (this.channel !== channel) return; // closed by close()
       // A channel closed by the broker (queue deleted, precondition) takes the connection down too,
       // so recovery happens in one place.
       if (!this.closing && this.connection === connection) void connection.close().catch(() => undefined);
@@ -189,10 +199,12 @@ export class QueueConsumer {
     });
     this.consumerTag = consumerTag;
     this.retryMs = this.retry.minMs;
+    this.options.attach?.(connection);
   }
 
   private lost(connection: ChannelModel): void {
     if (this.connection !== connection) return;
+    this.options.attach?.(null);
     this.acks?.kill();
     this.connection = null;
     this.channel = null;

@@ -1,32 +1,20 @@
 /**
  * Entry of one replica thread: its own connection, channel and prefetch consuming the function's
- * queue (./consumer.ts), its own rascal broker for publishing (outputs, retries, dead letters,
- * ctx.publish), the handler bundle loaded in-thread. A crash, exit or
+ * queue (./consumer.ts), a confirm channel on the same connection for publishing (outputs, retries,
+ * dead letters, ctx.publish: ./publisher.ts), the handler bundle loaded in-thread. A crash, exit or
  * out-of-memory here ends this thread only; the broker returns its unacked messages to the queue.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
-import rascal from 'rascal';
 import { createLogger } from '../log';
 import { loadHandler } from '../functions/load';
 import { createProcessor, type Publish } from './process';
 import type { Settle } from './delivery';
 import { QueueConsumer } from './consumer';
+import { Publisher } from './publisher';
 import { ReplicaStats } from './stats';
 import { compileMessageSchema } from './schema';
 import type { FromReplica, ReplicaInit, ToReplica } from './protocol';
-
-interface RascalPublication {
-  on(event: 'success', fn: (messageId: string) => void): RascalPublication;
-  on(event: 'error', fn: (err: Error, messageId: string) => void): RascalPublication;
-  on(event: 'return', fn: (message: unknown) => void): RascalPublication;
-}
-interface RascalBroker {
-  on(event: 'error', fn: (err: Error, info?: unknown) => void): RascalBroker;
-  on(event: 'connect' | 'disconnect', fn: () => void): RascalBroker;
-  publish(name: string, content: unknown, overrides?: Record<string, unknown>): Promise<RascalPublication>;
-  shutdown(): Promise<void>;
-}
 
 const init = workerData as ReplicaInit;
 const port = parentPort!;
@@ -46,34 +34,10 @@ async function main(): Promise<void> {
   stats.beat(Date.now());
   const handler = await loadHandler(init.bundleFile, init.fn.file);
   const validate = init.fn.schema ? compileMessageSchema(init.fn.schema) : null;
-  const broker = (await (rascal as unknown as { BrokerAsPromised: { create(c: unknown): Promise<RascalBroker> } }).BrokerAsPromised.create(init.rascal)) as RascalBroker;
-  // rascal reconnects its publishing connection on its own; the consumer reports readiness.
-  broker.on('error', (err) => log.warn({ err }, 'publishing connection error; reconnecting'));
-
-  const publish: Publish = async (publication, content, { routingKey, properties = {} }) => {
-    const { userId: _userId, deliveryMode, ...options } = properties;
-    const overrides: Record<string, unknown> = { options: { ...options, persistent: deliveryMode !== 1 } };
-    if (routingKey !== undefined) overrides.routingKey = routingKey;
-    const pub = await broker.publish(publication, content, overrides).catch((err: Error) => {
-      throw new Error(/Unknown publication/.test(err.message) ? `no exchange or queue "${publication.slice(2)}" is declared in queues.yaml` : err.message);
-    });
-    const strict = publication.startsWith('q:');
-    await new Promise<void>((resolve, reject) => {
-      let returned = false;
-      pub
-        .on('return', () => {
-          returned = true;
-        })
-        .on('success', () => {
-          if (returned && strict) reject(new Error(`the broker could not route to ${publication.slice(2)}`));
-          else {
-            if (returned) log.warn({ publication, routingKey }, 'published message was unroutable: no queue is bound for it');
-            resolve();
-          }
-        })
-        .on('error', (err) => reject(err));
-    });
-  };
+  // Publication names the replica may use: its rascal config lists one per declared exchange and queue.
+  const publisher = new Publisher(new Set(Object.keys(init.rascal.publications ?? {})), log);
+  const publish: Publish = (publication, content, { routingKey, properties = {} }) =>
+    publisher.publish(publication, content, routingKey, properties, publication.startsWith('q:'));
 
   const processor = createProcessor({
     fn: init.fn,
@@ -102,6 +66,7 @@ async function main(): Promise<void> {
     prefetch: init.fn.ordered ? 1 : init.fn.prefetch,
     log,
     onConnection: (up) => send({ type: 'connection', up }),
+    attach: (connection) => publisher.use(connection),
     onMessage: (delivery, settle) => {
       inFlight.add(settle);
       void processor.handle(delivery, settle).finally(() => inFlight.delete(settle));
@@ -131,7 +96,6 @@ async function main(): Promise<void> {
     for (const settle of inFlight) if (await settle.requeue().catch(() => false)) requeued++;
     if (requeued) log.warn({ requeued }, 'requeued messages still running at the end of the grace period');
     await consumer.close();
-    await broker.shutdown().catch((err: Error) => log.warn({ err }, 'broker shutdown failed'));
     clearInterval(heartbeat);
     send({ type: 'drained', requeued });
     log.flush();

@@ -1,0 +1,100 @@
+/**
+ * A replica's publisher: one confirm channel on the replica's own connection, publishes pipelined
+ * (never one confirm at a time), each resolved by its own confirm. Used for outputs, retries, dead
+ * letters and ctx.publish.
+ *
+ * Publication names are those of the replica's rascal config: `x:<exchange>` publishes to a declared
+ * exchange, `q:<queue>` to a queue through the default exchange. A name that is not declared is
+ * refused before it reaches the broker (a publish to a missing exchange would close the channel).
+ */
+import type { Channel, ChannelModel, ConfirmChannel, Options } from 'amqplib';
+import type { Logger } from 'pino';
+import type { MessageProperties } from './delivery';
+
+export interface PublishTarget {
+  exchange: string;
+  routingKey: string;
+}
+
+interface Pending extends PublishTarget {
+  returned: boolean;
+}
+
+export class Publisher {
+  private channel: Promise<ConfirmChannel> | null = null;
+  private connection: ChannelModel | null = null;
+  /** publishes awaiting their confirm, in publish order (returns and confirms arrive in that order) */
+  private readonly pending: Pending[] = [];
+
+  constructor(
+    private readonly known: ReadonlySet<string>,
+    private readonly log: Logger,
+  ) {}
+
+  /** The consumer's connection, new after each reconnect (null while down). */
+  use(connection: ChannelModel | null): void {
+    this.connection = connection;
+    this.channel = null;
+  }
+
+  /**
+   * Publish with a confirm. Objects are sent as JSON, strings as text, Buffers as they are. Resolves
+   * once the broker confirmed; rejects on a nack, a closed channel, or (with `strict`) when nothing
+   * is bound to take the message.
+   */
+  async publish(publication: string, content: unknown, routingKey: string | undefined, properties: MessageProperties, strict: boolean): Promise<void> {
+    if (!this.known.has(publication)) throw new Error(`no exchange or queue "${publication.slice(2)}" is declared in queues.yaml`);
+    const target: PublishTarget = publication.startsWith('q:')
+      ? { exchange: '', routingKey: publication.slice(2) }
+      : { exchange: publication.slice(2), routingKey: routingKey ?? '' };
+    const { body, contentType } = encode(content);
+    const { userId: _userId, deliveryMode, ...rest } = properties;
+    const options: Options.Publish = { ...rest, persistent: deliveryMode !== 1, mandatory: true };
+    if (contentType && !options.contentType) options.contentType = contentType;
+    const channel = await this.open();
+    const entry: Pending = { ...target, returned: false };
+    this.pending.push(entry);
+    await new Promise<void>((resolve, reject) => {
+      channel.publish(target.exchange, target.routingKey, body, options, (err) => {
+        const at = this.pending.indexOf(entry);
+        if (at >= 0) this.pending.splice(at, 1);
+        if (err) return reject(new Error(`the broker refused the message for ${publication.slice(2)}`));
+        if (entry.returned && strict) return reject(new Error(`the broker could not route to ${publication.slice(2)}`));
+        if (entry.returned) this.log.warn({ exchange: target.exchange, routingKey: target.routingKey }, 'published message was unroutable: no queue is bound for it');
+        resolve();
+      });
+    });
+  }
+
+  private open(): Promise<ConfirmChannel> {
+    if (this.channel) return this.channel;
+    const connection = this.connection;
+    if (!connection) return Promise.reject(new Error('not connected to the broker'));
+    const opening = connection.createConfirmChannel().then((channel) => {
+      channel.on('return', (message: { fields: PublishTarget }) => this.onReturn(message.fields));
+      channel.on('error', (err: Error) => this.log.warn({ err }, 'publishing channel error'));
+      channel.on('close', () => {
+        if (this.channel === opening) this.channel = null;
+      });
+      return channel;
+    });
+    opening.catch(() => {
+      if (this.channel === opening) this.channel = null;
+    });
+    this.channel = opening;
+    return opening;
+  }
+
+  private onReturn({ exchange, routingKey }: PublishTarget): void {
+    const entry = this.pending.find((p) => !p.returned && p.exchange === exchange && p.routingKey === routingKey);
+    if (entry) entry.returned = true;
+  }
+}
+
+function encode(content: unknown): { body: Buffer; contentType?: string } {
+  if (Buffer.isBuffer(content)) return { body: content };
+  if (typeof content === 'string') return { body: Buffer.from(content), contentType: 'text/plain' };
+  return { body: Buffer.from(JSON.stringify(content ?? null)), contentType: 'application/json' };
+}
+
+export type { Channel };
