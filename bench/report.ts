@@ -13,7 +13,8 @@ export interface Row {
   note?: string;
 }
 
-export function ratioRow(what: string, unit: string, figures: number[], label: string, baselines: number[], target: number, note?: string): Row {
+/** `target` null: a row reported for context, with no goal of its own. */
+export function ratioRow(what: string, unit: string, figures: number[], label: string, baselines: number[], target: number | null, note?: string): Row {
   const ratios = figures.map((f, i) => f / baselines[i]!);
   const ratio = summarize(ratios);
   return {
@@ -22,8 +23,8 @@ export function ratioRow(what: string, unit: string, figures: number[], label: s
     figure: summarize(figures),
     baseline: { label, unit, value: summarize(baselines) },
     ratio,
-    target: `ratio ≥ ${target}`,
-    met: ratio.median >= target,
+    target: target === null ? 'report' : `ratio ≥ ${target}`,
+    met: target === null ? true : ratio.median >= target,
     ...(note ? { note } : {}),
   };
 }

@@ -1,9 +1,13 @@
 /**
- * ctx.publish with confirms: a function that republishes every message it takes to another quorum
- * queue (`await ctx.publish('', 'relay-sink', message)`, prefetch 100), timed like the drain rows,
- * against the pipelined amqplib confirms that pre-filled its queue in the same run.
+ * ctx.publish with confirms, two ways, against pipelined amqplib confirms to a quorum queue in the
+ * same run:
+ * - fan-out: one message makes a handler publish `count` messages (`ctx.publish` calls kept 1,000 in
+ *   flight, as the amqplib baseline keeps 1,000 unconfirmed), timed inside the handler: ctx.publish
+ *   itself, the SPEC's row;
+ * - relay: a function that republishes every message it takes to another quorum queue (prefetch 100),
+ *   timed like the drain rows: consuming, publishing, confirming and acking each message.
  */
-import { createVhost, publishBaseline, purge, queueDepth } from '../broker';
+import { createVhost, publishBaseline, publishJson, purge, queueDepth } from '../broker';
 import { sleep } from '../stats';
 import { createProject, startWarren } from '../warren';
 
@@ -13,6 +17,58 @@ const relay: Handler = async (message, ctx) => {
 };
 export default relay;
 `;
+
+const FANOUT = `import type { Handler } from 'warren';
+const fanout: Handler<{ count: number }> = async ({ count }, ctx) => {
+  const started = performance.now();
+  let inFlight = 0;
+  let wake: (() => void) | null = null;
+  const confirmed = () => {
+    inFlight--;
+    if (wake && inFlight < 1_000) (wake(), (wake = null));
+  };
+  for (let i = 0; i < count; i++) {
+    inFlight++;
+    ctx.publish('', 'fanout-sink', { i }).then(confirmed, (err) => { throw err; });
+    if (inFlight >= 1_000) await new Promise<void>((resolve) => (wake = resolve));
+  }
+  while (inFlight > 0) await new Promise<void>((resolve) => (wake = resolve));
+  ctx.log.info({ published: count, ms: performance.now() - started }, 'fanout done');
+};
+export default fanout;
+`;
+
+/** ctx.publish throughput: one handler run publishing `count` messages with confirms. */
+export async function measureFanout(count: number, runs: number, log: (line: string) => void): Promise<{ warren: number[]; amqplib: number[] }> {
+  const vhost = await createVhost('fanout');
+  const project = await createProject('queues:\n  fanout-sink: {}\n  baseline-sink: {}\nfunctions:\n  fanout: {}\n', { fanout: FANOUT });
+  const out = { warren: [] as number[], amqplib: [] as number[] };
+  try {
+    for (let run = 1; run <= runs; run++) {
+      const w = await startWarren(project.dir, vhost.url);
+      let rate: number;
+      try {
+        await publishJson(vhost.url, 'fanout', { count });
+        const done = await w.waitForLog((l) => l.msg === 'fanout done', 120_000);
+        rate = count / ((done.ms as number) / 1000);
+      } finally {
+        await w.stop();
+      }
+      const base = await publishBaseline(vhost.url, 'baseline-sink', count);
+      const published = await queueDepth(vhost.url, 'fanout-sink');
+      if (published !== count) throw new Error(`fanout-sink holds ${published} messages, expected ${count}`);
+      await purge(vhost.url, 'fanout-sink');
+      await purge(vhost.url, 'baseline-sink');
+      out.warren.push(rate);
+      out.amqplib.push(base);
+      log(`  fanout run ${run}/${runs}: ctx.publish ${Math.round(rate)} msg/s (1,000 in flight), amqplib confirms ${Math.round(base)} msg/s`);
+    }
+  } finally {
+    await project.remove();
+    await vhost.remove();
+  }
+  return out;
+}
 
 export async function measureRelay(count: number, runs: number, log: (line: string) => void): Promise<{ warren: number[]; amqplib: number[] }> {
   const vhost = await createVhost('relay');

@@ -24,7 +24,9 @@ export class Publisher {
   private channel: Promise<ConfirmChannel> | null = null;
   private connection: ChannelModel | null = null;
   /** publishes awaiting their confirm, in publish order (returns and confirms arrive in that order) */
-  private readonly pending: Pending[] = [];
+  private pending: Pending[] = [];
+  /** index of the oldest unconfirmed entry of `pending` */
+  private head = 0;
 
   constructor(
     private readonly known: ReadonlySet<string>,
@@ -56,8 +58,7 @@ export class Publisher {
     this.pending.push(entry);
     await new Promise<void>((resolve, reject) => {
       channel.publish(target.exchange, target.routingKey, body, options, (err) => {
-        const at = this.pending.indexOf(entry);
-        if (at >= 0) this.pending.splice(at, 1);
+        this.confirmed(entry);
         if (err) return reject(new Error(`the broker refused the message for ${publication.slice(2)}`));
         if (entry.returned && strict) return reject(new Error(`the broker could not route to ${publication.slice(2)}`));
         if (entry.returned) this.log.warn({ exchange: target.exchange, routingKey: target.routingKey }, 'published message was unroutable: no queue is bound for it');
@@ -85,9 +86,30 @@ export class Publisher {
     return opening;
   }
 
+  /** Confirms come in publish order, so the confirmed entry is the oldest: O(1) on the hot path. */
+  private confirmed(entry: Pending): void {
+    if (this.pending[this.head] === entry) this.head++;
+    else {
+      const at = this.pending.indexOf(entry, this.head);
+      if (at >= 0) this.pending.splice(at, 1);
+    }
+    if (this.head === this.pending.length) {
+      this.pending = [];
+      this.head = 0;
+    } else if (this.head > 1_024 && this.head * 2 > this.pending.length) {
+      this.pending = this.pending.slice(this.head);
+      this.head = 0;
+    }
+  }
+
   private onReturn({ exchange, routingKey }: PublishTarget): void {
-    const entry = this.pending.find((p) => !p.returned && p.exchange === exchange && p.routingKey === routingKey);
-    if (entry) entry.returned = true;
+    for (let i = this.head; i < this.pending.length; i++) {
+      const entry = this.pending[i]!;
+      if (!entry.returned && entry.exchange === exchange && entry.routingKey === routingKey) {
+        entry.returned = true;
+        return;
+      }
+    }
   }
 }
 
