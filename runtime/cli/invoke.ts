@@ -27,7 +27,7 @@ export async function invokeFunction(dir: string, name: string, message: unknown
     throw new WarrenError('WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}`, { hint: `functions: ${Object.keys(config.functions).join(', ') || '(none)'}` });
   }
   if (fn.schema) {
-    const problem = compileMessageSchema(fn.schema)(message);
+    const problem = (await compileMessageSchema(fn.schema))(message);
     if (problem) return { ok: false, error: new Error(`schema validation failed: ${problem}`), rejected: true, published: [] };
   }
   const outDir = await mkdtemp(join(tmpdir(), 'warren-invoke-'));

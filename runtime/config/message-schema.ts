@@ -10,15 +10,11 @@ import addFormats from 'ajv-formats';
 import { parseDocument, LineCounter } from 'yaml';
 import { WarrenError } from '../errors';
 import { lineColumn } from './rascal-json';
-
-const DRAFT_2020 = /json-schema\.org\/draft\/2020-12\/schema/;
+import { compileWith } from './validator';
 
 /** Compiles a message schema (draft-07 unless its `$schema` says 2020-12); throws ajv's error. */
 export function createMessageValidator(schema: Record<string, unknown>): ValidateFunction {
-  const options = { allErrors: true, strict: true, strictTypes: false, strictTuples: false, strictRequired: false } as const;
-  const ajv = DRAFT_2020.test(String(schema.$schema ?? '')) ? new Ajv2020(options) : new Ajv(options);
-  addFormats(ajv);
-  return ajv.compile(schema);
+  return compileWith({ Ajv, Ajv2020: Ajv2020 as unknown as typeof Ajv, addFormats }, schema);
 }
 
 export type SchemaFileResult = { schema: Record<string, unknown> } | { error: WarrenError };

@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   }, 200);
   stats.beat(Date.now());
   const handler = await loadHandler(init.bundleFile, init.fn.file);
-  const validate = init.fn.schema ? compileMessageSchema(init.fn.schema) : null;
+  const validate = init.fn.schema ? await compileMessageSchema(init.fn.schema) : null;
   // Publication names the replica may use: its rascal config lists one per declared exchange and queue.
   const publisher = new Publisher(new Set(Object.keys(init.rascal.publications ?? {})), log);
   const publish: Publish = (publication, content, { routingKey, properties = {} }) =>

@@ -30,12 +30,21 @@ export type PreflightTarget = ExchangeTarget | QueueTarget;
 
 type Probe<T> = { ok: true; value: T } | { ok: false; code: number | undefined; message: string };
 
+/** Checks run side by side, each on channels of its own: one at a time, 20 functions took seconds. */
+const PARALLEL_CHECKS = 16;
+
 export async function preflight(conn: ChannelModel, targets: readonly PreflightTarget[], vhost: string): Promise<Mismatch[]> {
-  const mismatches: Mismatch[] = [];
-  for (const target of targets) {
-    mismatches.push(...(await checkOne(conn, target, vhost)));
-  }
-  return mismatches;
+  const results: Mismatch[][] = new Array(targets.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < targets.length) {
+      const i = next++;
+      results[i] = await checkOne(conn, targets[i]!, vhost);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_CHECKS, targets.length) }, worker));
+  // In the targets' order, so the report reads like queues.yaml.
+  return results.flat();
 }
 
 async function checkOne(conn: ChannelModel, target: PreflightTarget, vhost: string): Promise<Mismatch[]> {
