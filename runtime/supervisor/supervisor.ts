@@ -34,6 +34,7 @@ export interface SupervisorEvents {
 
 export class Supervisor extends EventEmitter<SupervisorEvents> {
   private readonly runners = new Map<string, FunctionRunner>();
+  private readonly changes = new Map<string, Promise<void>>();
   private config: WarrenConfig | null = null;
   private stopping: Promise<void> | null = null;
 
@@ -78,17 +79,39 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.emit('stopped', name);
   }
 
-  async scale(name: string, replicas: number): Promise<void> {
-    await this.runner(name).scale(replicas);
-    this.options.log.info({ function: name, replicas }, 'scaled');
+  scale(name: string, replicas: number): Promise<void> {
+    return this.serially(name, async () => {
+      await this.runner(name).scale(replicas);
+      this.options.log.info({ function: name, replicas }, 'scaled');
+    });
   }
 
-  async deploy(name: string, build: Build, fn?: FunctionConfig): Promise<void> {
-    const runner = this.runner(name);
-    const from = runner.build.version;
-    await runner.deploy(build, fn);
-    this.options.log.info({ function: name, from, to: build.version }, 'deployed');
-    this.emit('deployed', name, build.version);
+  deploy(name: string, build: Build, fn?: FunctionConfig): Promise<void> {
+    return this.serially(name, async () => {
+      const runner = this.runner(name);
+      const from = runner.build.version;
+      await runner.deploy(build, fn);
+      this.options.log.info({ function: name, from, to: build.version }, 'deployed');
+      this.emit('deployed', name, build.version);
+    });
+  }
+
+  /**
+   * One change to a function at a time (a deploy from the watcher, one from the admin API, a scale):
+   * each waits for the one before, so two never start replicas of the same function side by side.
+   */
+  private serially<T>(name: string, change: () => Promise<T>): Promise<T> {
+    const before = this.changes.get(name) ?? Promise.resolve();
+    const result = before.then(change, change);
+    const settled = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.changes.set(name, settled);
+    void settled.then(() => {
+      if (this.changes.get(name) === settled) this.changes.delete(name);
+    });
+    return result;
   }
 
   has(name: string): boolean {

@@ -51,7 +51,7 @@ async function stream(url: string, queues: readonly string[], perFunction: numbe
         }
       }
       await ch.waitForConfirms();
-      await new Promise((r) => setTimeout(r, 15));
+      await new Promise((r) => setTimeout(r, 40)); // about 2.5 s in all: the deploy lands mid-stream
     }
     await ch.close();
   } finally {
