@@ -5,11 +5,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import amqplib from 'amqplib';
+import { freePort, runWarren } from '../helpers/runtime';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(root, 'bin/warren.js');
@@ -59,17 +59,6 @@ export async function createProject(files: Record<string, string>): Promise<Proj
   };
   for (const [path, text] of Object.entries(files)) await project.write(path, text);
   return project;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export interface Runtime {
@@ -146,16 +135,10 @@ export interface CliResult {
 }
 
 /** Runs `warren ARGS` against the runtime (its admin port and token come from `env`). */
-export function runCli(args: string[], env: Record<string, string>, cwd = root): Promise<CliResult> {
+export async function runCli(args: string[], env: Record<string, string>, cwd = root): Promise<CliResult> {
   const started = performance.now();
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('exit', (code) => resolve({ code, stdout, stderr, ms: performance.now() - started }));
-  });
+  const result = await runWarren(args, env, cwd);
+  return { ...result, ms: performance.now() - started };
 }
 
 export interface Result {

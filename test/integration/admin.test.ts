@@ -4,10 +4,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestVhost, publishRaw, type TestVhost } from '../helpers/broker';
+import { freePort } from '../helpers/runtime';
 import {
   collectResults,
   createProject,
-  freePort,
   publishIds,
   recordingHandler,
   recordingQueues,
