@@ -156,6 +156,7 @@ export class QueueConsumer {
     } catch (err) {
       // Not consuming: this connection must not count as lost (no second reconnect), just go.
       this.connection = null;
+      this.options.attach?.(null);
       await connection.close().catch(() => undefined);
       throw err;
     }
@@ -177,6 +178,9 @@ export class QueueConsumer {
     const acks = new AckBatch(channel);
     this.channel = channel;
     this.acks = acks;
+    // Before consuming: the first deliveries can arrive in the same read as consume-ok, ahead of
+    // the code after `await consume`, and may need to publish at once (a retry, a move).
+    this.options.attach?.(connection);
     const { consumerTag } = await channel.consume(queue, (message) => {
       if (!message) {
         log.warn({ queue }, 'the broker cancelled the consumer (queue deleted?); resubscribing');
@@ -199,7 +203,6 @@ export class QueueConsumer {
     });
     this.consumerTag = consumerTag;
     this.retryMs = this.retry.minMs;
-    this.options.attach?.(connection);
   }
 
   private lost(connection: ChannelModel): void {
