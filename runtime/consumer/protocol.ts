@@ -1,11 +1,11 @@
 /** Messages between the supervisor (main thread) and one replica thread. */
 import type { FunctionConfig, QueueType } from '../config/types';
-import type { RascalConfig } from '../topology/build';
+import type { ReplicaConnection } from '../topology/build';
 
 export interface ReplicaInit {
   fn: FunctionConfig;
   queueType: QueueType;
-  rascal: RascalConfig;
+  connection: ReplicaConnection;
   bundleFile: string;
   version: string;
   replica: number;

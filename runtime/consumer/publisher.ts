@@ -3,8 +3,8 @@
  * (never one confirm at a time), each resolved by its own confirm. Used for outputs, retries, dead
  * letters and ctx.publish.
  *
- * Publication names are those of the replica's rascal config: `x:<exchange>` publishes to a declared
- * exchange, `q:<queue>` to a queue through the default exchange. An exchange that is not declared is
+ * Publication names: `x:<exchange>` publishes to a declared exchange, `q:<queue>` to a queue through
+ * the default exchange. An exchange that is not declared is
  * refused before it reaches the broker (a publish to a missing exchange would close the channel); any
  * queue name is fine (the default exchange always exists, and a missing queue comes back as a return),
  * so a function run with `--only` still reaches the queues of functions it does not run.
@@ -31,7 +31,8 @@ export class Publisher {
   private head = 0;
 
   constructor(
-    private readonly known: ReadonlySet<string>,
+    /** exchanges declared in queues.yaml (and the amq.* ones in use) */
+    private readonly exchanges: ReadonlySet<string>,
     private readonly log: Logger,
   ) {}
 
@@ -47,7 +48,7 @@ export class Publisher {
    * is bound to take the message.
    */
   async publish(publication: string, content: unknown, routingKey: string | undefined, properties: MessageProperties, strict: boolean): Promise<void> {
-    if (publication.startsWith('x:') && !this.known.has(publication)) throw new Error(`no exchange "${publication.slice(2)}" is declared in queues.yaml`);
+    if (publication.startsWith('x:') && !this.exchanges.has(publication.slice(2))) throw new Error(`no exchange "${publication.slice(2)}" is declared in queues.yaml`);
     const target: PublishTarget = publication.startsWith('q:')
       ? { exchange: '', routingKey: publication.slice(2) }
       : { exchange: publication.slice(2), routingKey: routingKey ?? '' };

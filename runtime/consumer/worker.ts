@@ -34,8 +34,7 @@ async function main(): Promise<void> {
   stats.beat(Date.now());
   const handler = await loadHandler(init.bundleFile, init.fn.file);
   const validate = init.fn.schema ? await compileMessageSchema(init.fn.schema) : null;
-  // Publication names the replica may use: its rascal config lists one per declared exchange and queue.
-  const publisher = new Publisher(new Set(Object.keys(init.rascal.publications ?? {})), log);
+  const publisher = new Publisher(new Set(init.connection.exchanges), log);
   const publish: Publish = (publication, content, { routingKey, properties = {} }) =>
     publisher.publish(publication, content, routingKey, properties, publication.startsWith('q:'));
 
@@ -59,9 +58,10 @@ async function main(): Promise<void> {
   // Strict order needs one message at a time: with more unacked, handlers would run side by side
   // and a crash would return several messages at once. `ordered` therefore overrides `prefetch`.
   if (init.fn.ordered && init.fn.prefetch > 1) log.warn({ prefetch: init.fn.prefetch }, 'ordered: true takes one message at a time; prefetch is ignored');
-  const connection = consumerConnection(init);
+  const { url, socketOptions } = init.connection;
   const consumer = new QueueConsumer({
-    ...connection,
+    url,
+    ...(socketOptions ? { socketOptions } : {}),
     queue: init.fn.queue,
     prefetch: init.fn.ordered ? 1 : init.fn.prefetch,
     log,
@@ -101,15 +101,6 @@ async function main(): Promise<void> {
     log.flush();
     port.close();
   }
-}
-
-/** The consumer's URL (with rascal's heartbeat) and TLS socket options, from the replica's rascal config. */
-function consumerConnection(init: ReplicaInit): { url: string; socketOptions?: Record<string, unknown> } {
-  const vhost = Object.values(init.rascal.vhosts)[0] as { connection?: { url?: string; socketOptions?: Record<string, unknown>; options?: { heartbeat?: number } } } | undefined;
-  const connection = vhost?.connection ?? {};
-  const url = new URL(connection.url ?? 'amqp://guest:guest@127.0.0.1:5672');
-  if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', String(connection.options?.heartbeat ?? 10));
-  return connection.socketOptions ? { url: url.toString(), socketOptions: connection.socketOptions } : { url: url.toString() };
 }
 
 /**

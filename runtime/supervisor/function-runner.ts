@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { FunctionConfig, QueueType } from '../config/types';
-import type { RascalConfig } from '../topology/build';
+import type { ReplicaConnection } from '../topology/build';
 import { Replica } from './replica';
 import { addSnapshots, emptySnapshot, type StatsSnapshot } from '../consumer/stats';
 
@@ -16,7 +16,7 @@ export interface Build {
 export interface RunnerOptions {
   fn: FunctionConfig;
   queueType: QueueType;
-  rascal: RascalConfig;
+  connection: ReplicaConnection;
   build: Build;
   log: Logger;
   logLevel: string;
@@ -130,7 +130,7 @@ export class FunctionRunner {
       {
         fn,
         queueType: this.options.queueType,
-        rascal: this.options.rascal,
+        connection: this.options.connection,
         bundleFile: build.bundleFile,
         version: build.version,
         replica: replicaNo,

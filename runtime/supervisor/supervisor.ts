@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { WarrenConfig, FunctionConfig } from '../config/types';
-import { buildReplicaConfig } from '../topology/build';
+import { replicaConnection } from '../topology/build';
 import { FunctionRunner, type Build } from './function-runner';
 import type { StatsSnapshot } from '../consumer/stats';
 
@@ -58,7 +58,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const runner = new FunctionRunner({
       fn,
       queueType: queue?.type ?? 'quorum',
-      rascal: buildReplicaConfig(config, fn.name),
+      connection: replicaConnection(config, fn.name),
       build,
       log: this.options.log.child({ function: fn.name }),
       logLevel: this.options.logLevel,

@@ -1,7 +1,7 @@
 /**
  * Pure: validated config -> rascal config. `buildTopology` is what the main process asserts once at
- * start (after the preflight in declare.ts); `buildReplicaConfig` is what each replica connects with:
- * the same names, declared by nobody (assert/check off), plus the function's subscription.
+ * start (after the preflight in declare.ts); `replicaConnection` is what each replica connects with
+ * (replicas consume and publish with amqplib itself: runtime/consumer/consumer.ts says why).
  *
  * The user's rascal.json lies underneath: Warren's exchanges, queues, bindings and publications win on
  * conflicts, the user's options (connection options, channel pools, defaults, ...) fill the rest.
@@ -46,16 +46,6 @@ export interface RascalPublication {
   [key: string]: unknown;
 }
 
-export interface RascalSubscription {
-  vhost: string;
-  queue: string;
-  prefetch: number;
-  contentType: string;
-  redeliveries: { limit: number; counter: string };
-  retry: { min: number; max: number; factor: number; strategy: 'exponential' };
-  [key: string]: unknown;
-}
-
 export interface RascalVhost {
   connection: { url: string; [key: string]: unknown };
   exchanges: Record<string, RascalExchange>;
@@ -67,21 +57,13 @@ export interface RascalVhost {
 export interface RascalConfig {
   vhosts: Record<string, RascalVhost>;
   publications: Record<string, RascalPublication>;
-  subscriptions: Record<string, RascalSubscription>;
+  subscriptions: Record<string, unknown>;
   [key: string]: unknown;
 }
 
 /** Publication names Warren uses (broker.publish(name, ...)). */
 export const exchangePublication = (exchange: string): string => `x:${exchange}`;
 export const queuePublication = (queue: string): string => `q:${queue}`;
-/** The subscription a replica of function `fn` consumes through. */
-export const functionSubscription = (fn: string): string => `fn:${fn}`;
-
-/** rascal's own default size of the confirm channel pool */
-const CONFIRM_POOL_MIN = 5;
-
-/** Reconnect backoff of a replica's subscription after a channel or connection error. */
-export const SUBSCRIPTION_RETRY = Object.freeze({ min: 1_000, max: 60_000, factor: 2, strategy: 'exponential' as const });
 
 export function buildTopology(config: WarrenConfig): RascalConfig {
   const plan = planTopology(config);
@@ -107,58 +89,33 @@ export function buildTopology(config: WarrenConfig): RascalConfig {
   }) as RascalConfig;
 }
 
-/**
- * One replica's own broker: every queue and declared exchange (for `output`, retries, dead letters
- * and ctx.publish), none of them asserted or checked (the main process declared them; a replica that
- * redeclared could fight a redeploy), and the subscription `fn:<name>`.
- */
-export function buildReplicaConfig(config: WarrenConfig, fnName: string): RascalConfig {
-  const fn = config.functions[fnName];
-  if (!fn) {
+/** What one replica connects with: it declares nothing (the main process did) and uses no rascal. */
+export interface ReplicaConnection {
+  /** the AMQP URL with the vhost and heartbeat applied; may hold a password: never log it */
+  url: string;
+  /** TLS and socket options from rascal.json (`connection.socketOptions`) */
+  socketOptions?: Record<string, unknown>;
+  /** exchanges the replica may publish to (declared ones and the `amq.*` ones in use) */
+  exchanges: string[];
+}
+
+/** Heartbeat rascal would use, kept for the replicas' own connections unless rascal.json sets one. */
+const DEFAULT_HEARTBEAT_S = 10;
+
+export function replicaConnection(config: WarrenConfig, fnName: string): ReplicaConnection {
+  if (!config.functions[fnName]) {
     throw new WarrenError('WARREN_E_UNKNOWN_FUNCTION', `no function named "${fnName}"`, {
       hint: `known functions: ${Object.keys(config.functions).join(', ') || '(none)'}`,
     });
   }
-  const plan = planTopology(config);
-  // Every queue, so ctx.publish('', queue, …) reaches any queue through the default exchange.
-  const queues = plan.queues;
   const { vhost: userVhost } = userVhostOf(config);
-  const ours: PlainObject = {
-    connection: connectionOf(config, userVhost),
-    assert: false,
-    check: false,
-    exchanges: { ...builtinExchanges(config), ...Object.fromEntries(plan.exchanges.map((x) => [x.name, rascalExchange(x, false)])) },
-    queues: Object.fromEntries(queues.map((q) => [q.name, rascalQueue(q, false)])),
-    bindings: {},
-  };
-  const topologyKeys = ['connection', 'connections', 'namespace', 'exchanges', 'queues', 'bindings', 'publications', 'subscriptions'];
-  // Rascal holds a confirm channel from publish until the broker confirms, and its default pool has 5:
-  // ctx.publish, output, retries and dead letters of `prefetch` concurrent messages would queue behind
-  // 5 confirms at a time. Sized to the prefetch by default; the user's rascal.json still wins.
-  const pools: PlainObject = { publicationChannelPools: { confirmPool: { max: Math.max(CONFIRM_POOL_MIN, fn.prefetch) } } };
-  const vhost = mergeDeep(mergeDeep(pools, omit(userVhost, topologyKeys)), ours) as RascalVhost;
-
-  const publications: Record<string, RascalPublication> = {};
-  for (const x of plan.exchanges) publications[exchangePublication(x.name)] = { vhost: config.vhost, exchange: x.name, confirm: true };
-  for (const x of Object.keys(builtinExchanges(config))) publications[exchangePublication(x)] = { vhost: config.vhost, exchange: x, confirm: true };
-  for (const q of queues) publications[queuePublication(q.name)] = { vhost: config.vhost, queue: q.name, confirm: true };
-
-  const subscription: RascalSubscription = {
-    vhost: config.vhost,
-    queue: fn.queue,
-    prefetch: fn.prefetch,
-    // Rascal then hands over the raw Buffer; Warren decodes (SPEC §3) so every outcome is its own.
-    contentType: 'application/octet-stream',
-    // The broker counts redeliveries (quorum delivery limit or headers), not rascal's in-memory counter.
-    redeliveries: { limit: Number.MAX_SAFE_INTEGER, counter: 'stub' },
-    retry: { ...SUBSCRIPTION_RETRY },
-  };
-  // The user's own publications/subscriptions/shovels may name queues a replica does not know.
-  return mergeDeep(omit(config.rascal, ['vhosts', 'publications', 'subscriptions', 'shovels']), {
-    vhosts: { [config.vhost]: vhost },
-    publications,
-    subscriptions: { [functionSubscription(fn.name)]: subscription },
-  }) as RascalConfig;
+  const connection = connectionOf(config, userVhost);
+  const url = new URL(String(connection['url']));
+  const options = isPlainObject(connection['options']) ? connection['options'] : {};
+  if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', String(options['heartbeat'] ?? DEFAULT_HEARTBEAT_S));
+  const exchanges = [...Object.keys(config.exchanges), ...Object.keys(builtinExchanges(config))];
+  const socketOptions = connection['socketOptions'];
+  return isPlainObject(socketOptions) ? { url: url.toString(), socketOptions, exchanges } : { url: url.toString(), exchanges };
 }
 
 /** The AMQP URL with its path set to the vhost: rascal takes the vhost from the URL, not the key. */

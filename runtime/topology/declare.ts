@@ -5,7 +5,7 @@
  * assert the whole topology from buildTopology.
  *
  * Returns nothing: the rascal broker used to declare is shut down again. The main process keeps no
- * broker of its own; each replica connects with buildReplicaConfig, which declares nothing.
+ * broker of its own; each replica connects with replicaConnection and declares nothing.
  * Every connection opened here is closed on every path.
  */
 import amqplib, { type ChannelModel } from 'amqplib';

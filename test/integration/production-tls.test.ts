@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../runtime/config';
-import { buildReplicaConfig, buildTopology } from '../../runtime/topology/build';
+import { buildTopology, replicaConnection } from '../../runtime/topology/build';
 import { createProject, type Project } from '../helpers/runtime';
 
 const CA = '-----BEGIN CERTIFICATE-----\nMIIBfake\nline2\n-----END CERTIFICATE-----\n';
@@ -31,9 +31,8 @@ describe('amqps:// with TLS options from rascal.json', () => {
     const config = await loadConfig({ dir: project.dir, env });
     expect(config.url).toBe(env.AMQP_URL);
     expect(config.vhost).toBe('orders');
-    for (const rascal of [buildTopology(config), buildReplicaConfig(config, 'work')]) {
-      const vhosts = (rascal as { vhosts: Record<string, { connection: { url: string; socketOptions?: Record<string, unknown> } }> }).vhosts;
-      const connection = vhosts.orders!.connection;
+    const declaring = (buildTopology(config) as { vhosts: Record<string, { connection: { url: string; socketOptions?: Record<string, unknown> } }> }).vhosts.orders!.connection;
+    for (const connection of [declaring, replicaConnection(config, 'work')]) {
       expect(new URL(connection.url).protocol).toBe('amqps:');
       expect(new URL(connection.url).port).toBe('5671');
       expect(connection.socketOptions).toEqual({ ca: [CA], cert: '', servername: 'rabbitmq.prod' });

@@ -3,8 +3,6 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FunctionConfig, WarrenConfig } from '../../runtime/config/types';
 import { WarrenError, WarrenErrors } from '../../runtime/errors';
-import rascal from 'rascal';
-import { buildReplicaConfig } from '../../runtime/topology/build';
 import { declareTopology } from '../../runtime/topology/declare';
 import {
   createTestVhost,
@@ -108,32 +106,6 @@ describe('declareTopology against RabbitMQ', () => {
     await new Promise((r) => setTimeout(r, 1_500));
     expect((await getAll(vhost.url, 'my_app')).map((m) => m.content.toString())).toEqual(['later']);
     expect(await queueInfo(vhost.url, 'my_app.retry.1s')).toEqual({ messageCount: 0, consumerCount: 0 });
-  });
-
-  it('a replica broker publishes and consumes raw bytes on the declared topology without declaring', async () => {
-    vhost = await createTestVhost('warren-topology');
-    const cfg = config(vhost);
-    await declareTopology(cfg, { log });
-    const broker = await rascal.BrokerAsPromised.create(buildReplicaConfig(cfg, 'print-message'));
-    try {
-      broker.on('error', () => undefined);
-      const publication = await broker.publish('q:my_app', Buffer.from('{"a":1}'), { options: { contentType: 'application/json' } });
-      await new Promise<void>((resolve, reject) => publication.on('success', () => resolve()).on('error', reject));
-      const session = await broker.subscribe('fn:print-message');
-      const content = await new Promise<unknown>((resolve, reject) => {
-        session.on('message', (_message, body, ackOrNack) => {
-          ackOrNack();
-          resolve(body);
-        });
-        session.on('error', reject);
-      });
-      expect(Buffer.isBuffer(content)).toBe(true);
-      expect(String(content)).toBe('{"a":1}');
-      await session.cancel();
-    } finally {
-      await broker.shutdown();
-    }
-    expect(await queueInfo(vhost.url, 'my_app')).toEqual({ messageCount: 0, consumerCount: 0 });
   });
 
   it('refuses a classic queue where queues.yaml wants quorum, names x-queue-type, and declares nothing', async () => {

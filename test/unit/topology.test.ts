@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FunctionConfig, QueueConfig, WarrenConfig } from '../../runtime/config/types';
-import { buildReplicaConfig, buildTopology, vhostUrl } from '../../runtime/topology/build';
+import { buildTopology, replicaConnection, vhostUrl } from '../../runtime/topology/build';
 import { mismatchError, parseInequivalence } from '../../runtime/topology/mismatch';
 import { deadQueueName, formatDelay, retryDelay, retryLadder, retryQueueName } from '../../runtime/topology/names';
 
@@ -212,37 +212,30 @@ describe('buildTopology options', () => {
   });
 });
 
-describe('buildReplicaConfig', () => {
-  const built = buildReplicaConfig(specConfig(), 'print-message');
-  const vhost = built.vhosts['/']!;
-
-  it('knows every queue (ctx.publish reaches any of them) and every exchange, and declares none of them', () => {
-    expect(Object.keys(vhost.queues).sort()).toEqual(
-      ['audit', 'my_app', 'my_app.dead', 'my_app.retry.1s', 'my_app.retry.2s', 'my_app.retry.4s', 'my_app.retry.8s', 'resize', 'resize.dead', 'resize.retry.1s', 'resize.retry.2s'].sort(),
-    );
-    expect(built.publications['q:audit']).toMatchObject({ queue: 'audit', confirm: true });
-    expect(Object.keys(vhost.exchanges).sort()).toEqual(['my_exchange', 'users']);
-    for (const x of [...Object.values(vhost.queues), ...Object.values(vhost.exchanges)]) {
-      expect(x).toMatchObject({ assert: false, check: false });
-    }
-    expect(vhost.bindings).toEqual({});
+describe('replicaConnection', () => {
+  it("connects to the config's vhost with rascal's heartbeat, and knows every declared exchange", () => {
+    const connection = replicaConnection(specConfig(), 'print-message');
+    const url = new URL(connection.url);
+    expect(url.pathname).toBe('');
+    expect(url.searchParams.get('heartbeat')).toBe('10');
+    expect(connection.exchanges.sort()).toEqual(['my_exchange', 'users']);
+    expect(connection.socketOptions).toBeUndefined();
   });
 
-  it('subscribes to the function queue with its prefetch, raw content and broker-counted redeliveries', () => {
-    expect(built.subscriptions['fn:print-message']).toMatchObject({
-      vhost: '/',
-      queue: 'my_app',
-      prefetch: 10,
-      contentType: 'application/octet-stream',
-      redeliveries: { counter: 'stub' },
-      retry: { strategy: 'exponential' },
+  it("takes the heartbeat and socket options from rascal.json's connection", () => {
+    const config = specConfig({
+      vhost: 'shop',
+      url: 'amqp://guest:guest@127.0.0.1:5672/shop',
+      rascal: { vhosts: { shop: { connection: { options: { heartbeat: 5 }, socketOptions: { servername: 'mq' } } } } },
     });
-    expect(built.publications['q:my_app.retry.2s']).toEqual({ vhost: '/', queue: 'my_app.retry.2s', confirm: true });
-    expect(built.publications['x:users']).toMatchObject({ exchange: 'users', confirm: true });
+    const connection = replicaConnection(config, 'print-message');
+    expect(new URL(connection.url).pathname).toBe('/shop');
+    expect(new URL(connection.url).searchParams.get('heartbeat')).toBe('5');
+    expect(connection.socketOptions).toEqual({ servername: 'mq' });
   });
 
   it('refuses an unknown function by name', () => {
-    expect(() => buildReplicaConfig(specConfig(), 'nope')).toThrow(/no function named "nope"/);
+    expect(() => replicaConnection(specConfig(), 'nope')).toThrow(/no function named "nope"/);
   });
 });
 
@@ -287,7 +280,7 @@ describe("RabbitMQ's built-in amq.* exchanges", () => {
   it('are bound to and published to, never declared', () => {
     const vhost = buildTopology(config).vhosts['/']!;
     expect(vhost.exchanges['amq.topic']).toMatchObject({ type: 'topic', assert: false, check: false });
-    expect(buildReplicaConfig(config, 'print-message').publications['x:amq.topic']).toMatchObject({ exchange: 'amq.topic', confirm: true });
+    expect(replicaConnection(config, 'print-message').exchanges).toContain('amq.topic');
     expect(buildTopology(base).vhosts['/']!.exchanges['amq.topic']).toBeUndefined();
   });
 });
