@@ -33,31 +33,43 @@ export async function publishMessages(
     const channel = await connection.createConfirmChannel();
     channel.on('return', () => unroutable++);
     let failure: Error | null = null;
-    channel.on('error', (err: Error) => (failure = err));
-    const pending = new Set<Promise<void>>();
+    // A window of unconfirmed messages, counted (no promise per message): the loop waits only when
+    // WINDOW are in flight, and the last confirms are awaited at the end.
+    let inFlight = 0;
+    let wake: (() => void) | null = null;
+    const confirmed = (err: unknown) => {
+      if (err) failure ??= new Error('the broker refused a message (nack)');
+      inFlight--;
+      if (wake && (inFlight < WINDOW || inFlight === 0)) {
+        const w = wake;
+        wake = null;
+        w();
+      }
+    };
+    // A closed channel (a missing exchange closes it) fails the run and wakes the loop.
+    const fail = (err: Error) => {
+      failure ??= err;
+      const w = wake;
+      wake = null;
+      w?.();
+    };
+    channel.on('error', fail);
+    channel.on('close', () => fail(new Error('the channel closed')));
+    const properties = {
+      persistent: true,
+      mandatory: true,
+      headers: options.headers,
+      ...(options.contentType ? { contentType: options.contentType } : {}),
+    };
     for (let i = 0; i < options.count; i++) {
       if (failure) throw failure;
-      const confirmed = new Promise<void>((resolve, reject) => {
-        channel.publish(
-          target.exchange,
-          target.routingKey,
-          body,
-          {
-            persistent: true,
-            mandatory: true,
-            messageId: randomUUID(),
-            timestamp: Math.floor(Date.now() / 1000),
-            headers: options.headers,
-            ...(options.contentType ? { contentType: options.contentType } : {}),
-          },
-          (err) => (err ? reject(new Error('the broker refused the message (nack)')) : resolve()),
-        );
-      });
-      pending.add(confirmed);
-      void confirmed.finally(() => pending.delete(confirmed)).catch(() => undefined);
-      if (pending.size >= WINDOW) await Promise.race(pending);
+      inFlight++;
+      channel.publish(target.exchange, target.routingKey, body, { ...properties, messageId: randomUUID(), timestamp: Math.floor(Date.now() / 1000) }, confirmed);
+      if (inFlight >= WINDOW) await new Promise<void>((resolve) => (wake = resolve));
     }
-    await Promise.all(pending);
+    while (inFlight > 0 && !failure) await new Promise<void>((resolve) => (wake = resolve));
+    if (failure) throw failure;
+    channel.removeAllListeners('close');
     await channel.close();
   } catch (err) {
     const message = (err as Error).message ?? String(err);
