@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import amqplib from 'amqplib';
 import { freePort, runWarren } from '../helpers/runtime';
+import type { TestVhost } from '../helpers/broker';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(root, 'bin/warren.js');
@@ -72,6 +73,19 @@ export interface Runtime {
   waitReady(timeoutMs?: number): Promise<void>;
   /** SIGTERM, then SIGKILL after a grace period; resolves with the exit code */
   stop(): Promise<number | null>;
+}
+
+/**
+ * After a test: stop the runtime and remove the project, then (whatever failed before) check and delete
+ * the vhost, which fails the test when a connection or consumer was left behind.
+ */
+export async function release(runtime?: Runtime, project?: Project, vhost?: TestVhost): Promise<void> {
+  try {
+    await runtime?.stop();
+    await project?.remove();
+  } finally {
+    await vhost?.cleanup();
+  }
 }
 
 export async function startRuntime(dir: string, amqpUrl: string, extraEnv: Record<string, string> = {}): Promise<Runtime> {

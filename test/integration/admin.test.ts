@@ -12,6 +12,7 @@ import {
   recordingHandler,
   recordingQueues,
   runCli,
+  release,
   startRuntime,
   type Project,
   type Runtime,
@@ -22,16 +23,9 @@ let project: Project | undefined;
 let runtime: Runtime | undefined;
 
 afterEach(async () => {
-  try {
-    await runtime?.stop();
-    await project?.remove();
-  } finally {
-    runtime = undefined;
-    project = undefined;
-    const v = vhost;
-    vhost = undefined;
-    await v?.cleanup();
-  }
+  const held = [runtime, project, vhost] as const;
+  runtime = project = vhost = undefined;
+  await release(...held);
 });
 
 async function echoProject(): Promise<Project> {

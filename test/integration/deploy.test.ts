@@ -14,6 +14,7 @@ import {
   recordingHandler,
   recordingQueues,
   runCli,
+  release,
   startRuntime,
   type Project,
   type Runtime,
@@ -24,16 +25,9 @@ let project: Project | undefined;
 let runtime: Runtime | undefined;
 
 afterEach(async () => {
-  try {
-    await runtime?.stop();
-    await project?.remove();
-  } finally {
-    runtime = undefined;
-    project = undefined;
-    const v = vhost;
-    vhost = undefined;
-    await v?.cleanup();
-  }
+  const held = [runtime, project, vhost] as const;
+  runtime = project = vhost = undefined;
+  await release(...held);
 });
 
 /** Publishes `perFunction` messages to each queue in small confirmed batches, spread over time. */

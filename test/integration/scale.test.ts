@@ -13,6 +13,7 @@ import {
   recordingHandler,
   recordingQueues,
   runCli,
+  release,
   startRuntime,
   type Project,
   type Runtime,
@@ -23,16 +24,9 @@ let project: Project | undefined;
 let runtime: Runtime | undefined;
 
 afterEach(async () => {
-  try {
-    await runtime?.stop();
-    await project?.remove();
-  } finally {
-    runtime = undefined;
-    project = undefined;
-    const v = vhost;
-    vhost = undefined;
-    await v?.cleanup();
-  }
+  const held = [runtime, project, vhost] as const;
+  runtime = project = vhost = undefined;
+  await release(...held);
 });
 
 it('scales up within a second, then down during a stream of slow messages without losing or repeating one', async () => {
