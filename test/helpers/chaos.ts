@@ -3,6 +3,8 @@
  * says so, a consumer that collects what handlers report to the `results` queue, and a fast publisher.
  */
 import amqplib from 'amqplib';
+import type { TestVhost } from './broker';
+import type { Project, RunningWarren } from './runtime';
 
 /**
  * Handler source: `{ id, kill? }`. Without `kill` it reports `{ fn, id, attempt }` to `results`.
@@ -89,4 +91,19 @@ export async function publishMany(url: string, queue: string, bodies: readonly u
 
 export function range(n: number, from = 0): number[] {
   return Array.from({ length: n }, (_, i) => i + from);
+}
+
+/**
+ * After a test: stop the runtime (its exit code is returned), close the collector, remove the project,
+ * then, whatever failed before, check and delete the vhost (which fails a test that leaked).
+ */
+export async function release(warren?: RunningWarren, collector?: Collector, project?: Project, vhost?: TestVhost): Promise<number | null | undefined> {
+  try {
+    const code = await warren?.stop();
+    await collector?.close();
+    await project?.remove();
+    return code;
+  } finally {
+    await vhost?.cleanup();
+  }
 }

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestVhost, queueInfo, type TestVhost } from '../helpers/broker';
 import { createProject, startWarren, waitFor, type Project, type RunningWarren } from '../helpers/runtime';
-import { collectResults, misbehavingHandler, publishMany, range, type Collector } from '../helpers/chaos';
+import { collectResults, misbehavingHandler, publishMany, range, type Collector, release } from '../helpers/chaos';
 
 /** `active` flag of each consumer on the queue, in real time (rabbitmqctl; AMQP counts only the active one). */
 async function consumersOf(vhostName: string, queue: string): Promise<boolean[]> {
@@ -21,10 +21,7 @@ let warren: RunningWarren | undefined;
 let collector: Collector | undefined;
 
 afterEach(async () => {
-  const code = await warren?.stop();
-  await collector?.close();
-  await project?.remove();
-  await vhost?.cleanup();
+  const code = await release(warren, collector, project, vhost);
   warren = project = vhost = collector = undefined;
   expect(code ?? 0).toBe(0);
 });

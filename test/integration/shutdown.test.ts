@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestVhost, queueInfo, type TestVhost } from '../helpers/broker';
 import { createProject, startWarren, waitFor, type Project, type RunningWarren } from '../helpers/runtime';
-import { collectResults, misbehavingHandler, publishMany, range, type Collector } from '../helpers/chaos';
+import { collectResults, misbehavingHandler, publishMany, range, type Collector, release } from '../helpers/chaos';
 
 let vhost: TestVhost | undefined;
 let project: Project | undefined;
@@ -13,10 +13,7 @@ let warren: RunningWarren | undefined;
 let collector: Collector | undefined;
 
 afterEach(async () => {
-  const code = await warren?.stop();
-  await collector?.close();
-  await project?.remove();
-  await vhost?.cleanup();
+  const code = await release(warren, collector, project, vhost);
   warren = project = vhost = collector = undefined;
   expect(code ?? 0).toBe(0);
 });
