@@ -34,6 +34,12 @@ const CONNECT_RETRY_MAX_MS = 30_000;
 export class App {
   readonly supervisor: Supervisor;
   config!: WarrenConfig;
+  /**
+   * What the topology is declared from: every function of the project, even under `--only`. Planning
+   * only the selected ones would declare the others' queues as plain quorum queues (no dead-letter
+   * route, no delivery limit), which the preflight then reports as a mismatch once they exist.
+   */
+  private declared!: WarrenConfig;
   state: AppState = 'idle';
   /** the error that keeps the runtime from being ready (broker down), for /readyz */
   blockedBy: string | null = null;
@@ -45,7 +51,8 @@ export class App {
 
   /** Validate and build everything (throws WarrenErrors: bad input), then connect and run. */
   async prepare(): Promise<Map<string, Build>> {
-    this.config = selectFunctions(await loadConfig({ dir: this.options.dir, env: this.options.env }), this.options.only, this.options.replicas);
+    this.declared = await loadConfig({ dir: this.options.dir, env: this.options.env });
+    this.config = selectFunctions(this.declared, this.options.only, this.options.replicas);
     return this.buildAll(Object.values(this.config.functions));
   }
 
@@ -104,7 +111,7 @@ export class App {
     let delay = CONNECT_RETRY_MIN_MS;
     for (;;) {
       try {
-        await declareTopology(this.config, { log: this.options.log });
+        await declareTopology(this.declared, { log: this.options.log });
         this.blockedBy = null;
         return;
       } catch (err) {
@@ -132,8 +139,9 @@ export class App {
       else log.error({ err }, `${what}; the running version keeps serving`);
     };
     let next: WarrenConfig;
+    let loaded: WarrenConfig;
     try {
-      const loaded = await loadConfig({ dir: this.options.dir, env: this.options.env });
+      loaded = await loadConfig({ dir: this.options.dir, env: this.options.env });
       // `--only` keeps its selection; a selected function whose file is gone is simply not there.
       const only = this.options.only;
       next = only?.length ? Object.freeze({ ...loaded, functions: Object.fromEntries(Object.entries(loaded.functions).filter(([n]) => only.includes(n))) }) : loaded;
@@ -162,12 +170,13 @@ export class App {
         ),
       ),
     );
-    const declaring = topology(old) === topology(next) ? Promise.resolve(true) : declareTopology(next, { log: this.options.log }).then(
+    const declaring = topology(this.declared) === topology(loaded) ? Promise.resolve(true) : declareTopology(loaded, { log: this.options.log }).then(
       () => true,
       (err: unknown) => (report(err, 'the changed topology could not be declared'), false),
     );
     const [declared] = await Promise.all([declaring, building]);
     if (!declared) return result;
+    this.declared = loaded;
     // A new function that does not build is left out (the next change tries again); a changed one keeps its old settings.
     const kept = names.filter((n) => !(added.includes(n) && !builds.has(n)));
     const current = (n: string): FunctionConfig => (restarted.includes(n) && !builds.has(n) ? old.functions[n]! : next.functions[n]!);

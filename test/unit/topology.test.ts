@@ -271,6 +271,19 @@ describe('topology mismatch errors', () => {
     expect(shown).toContain('create my_app.v2 with type quorum, shovel messages, delete my_app');
     expect(shown).toContain('`rabbitmqctl delete_queue my_app` is safe');
   });
+
+  it("prints the default exchange '' as '', not as a blank", () => {
+    const err = mismatchError({
+      kind: 'queue',
+      name: 'b',
+      vhost: '/',
+      argument: 'x-dead-letter-exchange',
+      current: 'none',
+      wanted: '',
+      queue: { name: 'b', type: 'quorum', durable: true, arguments: {}, role: 'main', of: 'b', fn: 'b', implicit: true },
+    });
+    expect(err.message).toBe("queue b already exists on the broker with x-dead-letter-exchange = none, Warren would declare x-dead-letter-exchange = '' (the default exchange)");
+  });
 });
 
 describe("RabbitMQ's built-in amq.* exchanges", () => {
