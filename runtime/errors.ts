@@ -85,13 +85,17 @@ export class WarrenErrors extends Error {
 /** Exit codes of every command (SPEC §6). */
 export const EXIT = { OK: 0, RUNTIME: 1, BAD_INPUT: 2 } as const;
 
-/** Hide the password of an AMQP/HTTP URL before it reaches a log line. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
-  }
+/**
+ * `scheme://user:password@` anywhere in a text. The password runs to the last `@` before a space or
+ * a comma, so every URL of a comma-separated list (a cluster's AMQP_URL) is matched on its own, and an
+ * unencoded `@` inside a password is still hidden whole.
+ */
+const CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s,]*):[^\s,]*@/gi;
+
+/**
+ * Hide every password in a URL, a comma-separated list of URLs, or any text that contains them (an
+ * error message, a log field), before it reaches a person. The one redaction Warren uses.
+ */
+export function redactUrl(text: string): string {
+  return text.replace(CREDENTIALS, '$1:***@');
 }

@@ -12,6 +12,7 @@ import type { WarrenConfig } from '../config/types';
 import { WarrenError } from '../errors';
 import { BUILTIN_EXCHANGES } from '../config/broker';
 import { isPlainObject, mergeDeep, omit, type PlainObject } from './merge';
+import { mapUrls } from '../connection/urls';
 import { planTopology, type PlannedBinding, type PlannedExchange, type PlannedQueue } from './plan';
 
 export interface RascalExchange {
@@ -91,7 +92,7 @@ export function buildTopology(config: WarrenConfig): RascalConfig {
 
 /** What one replica connects with: it declares nothing (the main process did) and uses no rascal. */
 export interface ReplicaConnection {
-  /** the AMQP URL with the vhost and heartbeat applied; may hold a password: never log it */
+  /** the AMQP URL (a cluster: several, comma-separated) with the vhost and heartbeat applied; may hold a password: never log it */
   url: string;
   /** TLS and socket options from rascal.json (`connection.socketOptions`) */
   socketOptions?: Record<string, unknown>;
@@ -110,19 +111,20 @@ export function replicaConnection(config: WarrenConfig, fnName: string): Replica
   }
   const { vhost: userVhost } = userVhostOf(config);
   const connection = connectionOf(config, userVhost);
-  const url = new URL(String(connection['url']));
   const options = isPlainObject(connection['options']) ? connection['options'] : {};
-  if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', String(options['heartbeat'] ?? DEFAULT_HEARTBEAT_S));
+  const url = mapUrls(String(connection['url']), (u) => {
+    if (!u.searchParams.has('heartbeat')) u.searchParams.set('heartbeat', String(options['heartbeat'] ?? DEFAULT_HEARTBEAT_S));
+  });
   const exchanges = [...Object.keys(config.exchanges), ...Object.keys(builtinExchanges(config))];
   const socketOptions = connection['socketOptions'];
-  return isPlainObject(socketOptions) ? { url: url.toString(), socketOptions, exchanges } : { url: url.toString(), exchanges };
+  return isPlainObject(socketOptions) ? { url, socketOptions, exchanges } : { url, exchanges };
 }
 
-/** The AMQP URL with its path set to the vhost: rascal takes the vhost from the URL, not the key. */
+/** The AMQP URL (or each URL of a list) with its path set to the vhost: rascal takes the vhost from the URL, not the key. */
 export function vhostUrl(url: string, vhost: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = vhost === '/' ? '' : `/${encodeURIComponent(vhost)}`;
-  return parsed.toString();
+  return mapUrls(url, (parsed) => {
+    parsed.pathname = vhost === '/' ? '' : `/${encodeURIComponent(vhost)}`;
+  });
 }
 
 function connectionOf(config: WarrenConfig, userVhost: PlainObject): PlainObject {
