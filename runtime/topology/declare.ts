@@ -15,6 +15,7 @@ import { WarrenError, WarrenErrors, redactUrl } from '../errors';
 import { connectToAny, type NodeConnection } from '../connection/connect';
 import { buildTopology, vhostUrl, type RascalConfig } from './build';
 import { mismatchError } from './mismatch';
+import { splitLegacy } from './legacy';
 import { planTopology } from './plan';
 import { preflight, type PreflightTarget } from './preflight';
 
@@ -36,7 +37,14 @@ export async function declareTopology(config: WarrenConfig, opts: DeclareOptions
   } finally {
     await conn.close().catch(() => undefined);
   }
-  if (mismatches.length > 0) throw new WarrenErrors(mismatches.map(mismatchError));
+  const { legacy, mismatches: refused } = splitLegacy(mismatches);
+  if (refused.length > 0) throw new WarrenErrors(refused.map(mismatchError));
+  for (const q of legacy) {
+    // Kept as it is: rascal must not redeclare it with the quorum arguments (the broker would refuse).
+    const declared = rascalConfig.vhosts[config.vhost]?.queues[q.name];
+    if (declared) declared.assert = false;
+    log.warn({ queue: q.name, function: q.of }, `${q.name} is a classic ${q.role === 'retry' ? 'retry' : 'dead-letter'} queue made by an earlier Warren: it lives on one node, so it is kept but not replicated; to migrate: ${q.migrate}`);
+  }
   log.debug({ checked: targets.length, node }, 'topology preflight clean');
 
   // rascal declares through the node that just answered (a cluster's list may name nodes that are down).

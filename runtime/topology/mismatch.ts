@@ -106,7 +106,13 @@ function keyOf(m: Mismatch): string {
   };
   const setting = fnSetting[m.argument];
   if (setting && fnKey) return `${fnKey}.${setting}`;
-  const queueSetting: Record<string, string> = { 'x-queue-type': 'type', 'x-max-length': 'maxLength', 'x-message-ttl': 'messageTtl', durable: 'durable' };
+  const queueSetting: Record<string, string> = {
+    'x-queue-type': 'type',
+    'x-max-length': 'maxLength',
+    'x-message-ttl': 'messageTtl',
+    'x-quorum-initial-group-size': 'replicationFactor',
+    durable: 'durable',
+  };
   return `queues.${q.of}.${queueSetting[m.argument] ?? 'arguments'}`;
 }
 
