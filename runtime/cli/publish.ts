@@ -28,15 +28,17 @@ export async function publishMessages(
   url: string,
   target: { exchange: string; routingKey: string },
   body: Buffer,
-  options: { count: number; headers: Record<string, string>; contentType?: string },
+  options: { count: number; headers: Record<string, string>; contentType?: string; messageIdPrefix?: string },
 ): Promise<PublishResult> {
+  // One id per copy, kept when a copy is sent again after a failover: a consumer can spot the duplicate.
+  const prefix = options.messageIdPrefix ?? randomUUID();
   const properties = {
     persistent: true,
     mandatory: true,
     headers: options.headers,
     ...(options.contentType ? { contentType: options.contentType } : {}),
   };
-  const run: Run = { next: 0, retry: [], unroutable: 0 };
+  const run: Run = { next: 0, retry: [], unroutable: 0, messageId: options.count === 1 && !options.messageIdPrefix ? () => prefix : (copy) => `${prefix}-${copy}` };
   let startAt = 0;
   for (let failovers = 0; ; failovers++) {
     const found = await connectToAny(url, { startAt }).catch((err: Error) => {
@@ -58,6 +60,7 @@ interface Run {
   /** copies sent on a lost connection without a confirm: published again first */
   retry: number[];
   unroutable: number;
+  messageId(copy: number): string;
 }
 
 type Properties = { persistent: boolean; mandatory: boolean; headers: Record<string, string>; contentType?: string };
@@ -81,6 +84,8 @@ async function publishOn(
     wake = null;
     w?.();
   };
+  // The copies sent on this connection's channel and not confirmed yet.
+  const unconfirmed = new Set<number>();
   connection.on('error', () => undefined);
   connection.on('close', (err?: Error) => {
     connectionLost ??= err ?? new Error('the connection closed');
@@ -91,8 +96,7 @@ async function publishOn(
     channel.on('return', () => run.unroutable++);
     let failure: Error | null = null;
     // A window of unconfirmed messages: the loop waits only when WINDOW are in flight, and the last
-    // confirms are awaited at the end. `unconfirmed` holds the copies sent on this channel.
-    const unconfirmed = new Set<number>();
+    // confirms are awaited at the end.
     const confirmed = (copy: number) => (err: unknown) => {
       if (err && !connectionLost && !/closed/.test(String((err as Error).message))) failure ??= new Error('the broker refused a message (nack)');
       else if (!err) unconfirmed.delete(copy);
@@ -107,7 +111,7 @@ async function publishOn(
     channel.on('close', () => fail(new Error('the channel closed')));
     const send = (copy: number) => {
       unconfirmed.add(copy);
-      channel.publish(target.exchange, target.routingKey, body, { ...properties, messageId: randomUUID(), timestamp: Math.floor(Date.now() / 1000) }, confirmed(copy));
+      channel.publish(target.exchange, target.routingKey, body, { ...properties, messageId: run.messageId(copy), timestamp: Math.floor(Date.now() / 1000) }, confirmed(copy));
     };
     const stopped = () => failure !== null || connectionLost !== null;
     while (run.retry.length > 0 && !stopped()) send(run.retry.shift()!);
@@ -126,6 +130,11 @@ async function publishOn(
     return null;
   } catch (err) {
     const message = (err as Error).message ?? String(err);
+    // The node went away under an operation (opening the channel, a publish on a closing socket).
+    if (connectionLost || (err instanceof Error && isLost(err))) {
+      run.retry.push(...[...unconfirmed].sort((a, b) => a - b));
+      return connectionLost ?? (err as Error);
+    }
     if (/NOT_FOUND/.test(message)) {
       throw new WarrenError('WARREN_E_CONFIG_REFERENCE', `the broker has no exchange "${target.exchange}"`, {
         hint: 'declare it in queues.yaml and run `warren start` once, or check the spelling',
@@ -139,7 +148,7 @@ async function publishOn(
 
 /** The channel went down with its connection (node gone, CONNECTION_FORCED), not by a refusal of the broker. */
 function isLost(err: Error): boolean {
-  return !/NOT_FOUND|ACCESS_REFUSED|nack/.test(err.message) && /the channel closed|CONNECTION_FORCED|ECONNRESET|socket/i.test(err.message);
+  return !/NOT_FOUND|ACCESS_REFUSED|nack/.test(err.message) && /closed|closing|CONNECTION_FORCED|ECONNRESET|EPIPE|socket/i.test(err.message);
 }
 
 export function parseHeaders(pairs: string[]): Record<string, string> {
