@@ -181,6 +181,7 @@ export class QueueConsumer {
     } catch (err) {
       // Not consuming: this connection must not count as lost (no second reconnect), just go.
       this.connection = null;
+      this.node = null;
       this.options.attach?.(null);
       await connection.close().catch(() => undefined);
       throw err;
