@@ -162,17 +162,22 @@ describe('Warren on a 3-node RabbitMQ cluster', () => {
         const prefix = `b${batch++}`;
         await publishMessages(s.url, { exchange: '', routingKey: 'stream' }, Buffer.from('{}'), { count: 20, headers: {}, contentType: 'application/json', messageIdPrefix: prefix });
         for (let i = 0; i < 20; i++) published.push(`${prefix}-${i}`);
-        await new Promise((r) => setTimeout(r, 50));
+        await new Promise((r) => setTimeout(r, 100));
       }
     })().catch((err: unknown) => {
       streamError = err;
     });
+    const began = Date.now();
+    const step = (what: string) => console.log(`cluster: rolling restart +${Date.now() - began} ms: ${what} (${published.length} published)`);
     for (const node of cluster.nodes) {
       await recordedAtLeast(s.record, published.length / 2 + 20);
+      step(`stopping ${node.name}`);
       await node.stop();
       await new Promise((r) => setTimeout(r, 1_000));
+      step(`starting ${node.name}`);
       await node.start();
     }
+    step('all restarted');
     await new Promise((r) => setTimeout(r, 1_000));
     publishing = false;
     await stream;
