@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { WarrenConfig, FunctionConfig } from '../config/types';
 import { replicaConnection } from '../topology/build';
 import { FunctionRunner, type Build } from './function-runner';
+import { WarrenError } from '../errors';
 import type { StatsSnapshot } from '../consumer/stats';
 
 export interface SupervisorOptions {
@@ -53,7 +54,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   async startFunction(fn: FunctionConfig, build: Build): Promise<void> {
     const config = this.requireConfig();
-    if (this.runners.has(fn.name)) throw new Error(`function ${fn.name} is already running`);
+    if (this.runners.has(fn.name)) throw new WarrenError('WARREN_E_INTERNAL', `function ${fn.name} is already running`);
     const queue = config.queues[fn.queue];
     const runner = new FunctionRunner({
       fn,
@@ -145,12 +146,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   private runner(name: string): FunctionRunner {
     const runner = this.runners.get(name);
-    if (!runner) throw Object.assign(new Error(`no function named ${name} is running`), { code: 'WARREN_E_UNKNOWN_FUNCTION' });
+    if (!runner) throw new WarrenError('WARREN_E_UNKNOWN_FUNCTION', `no function named ${name} is running`);
     return runner;
   }
 
   private requireConfig(): WarrenConfig {
-    if (!this.config) throw new Error('supervisor not started');
+    if (!this.config) throw new WarrenError('WARREN_E_NOT_READY', 'the runtime has not started its functions yet');
     return this.config;
   }
 }
