@@ -5,7 +5,6 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { waitFor } from './stats';
 import { createProject as createTestProject, warrenBin, type Project } from '../test/testkit/project';
 import { startWarren as startTestWarren, type RunningWarren as TestWarren, type StartOptions } from '../test/testkit/warren-process';
 
@@ -39,19 +38,8 @@ export async function startWarren(dir: string, url: string, options: Omit<StartO
 }
 
 /** Poll /readyz until it answers 200; resolves with Date.now() of that answer. */
-export async function waitReady(w: RunningWarren, timeoutMs = 30_000): Promise<number> {
-  return waitFor(
-    async () => {
-      try {
-        return (await w.admin('GET', '/readyz')).status === 200 ? Date.now() : false;
-      } catch {
-        return false;
-      }
-    },
-    timeoutMs,
-    10,
-    '/readyz 200',
-  );
+export function waitReady(w: RunningWarren, timeoutMs = 30_000): Promise<number> {
+  return w.waitReady(timeoutMs, 10);
 }
 
 /** `warren publish '' QUEUE JSON --count N`; returns the msg/s the command reports (connect included). */

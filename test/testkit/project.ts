@@ -4,7 +4,7 @@
  */
 import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The repository; bench/run.mjs sets WARREN_BENCH_ROOT because the bench runs as a bundle elsewhere. */
@@ -15,6 +15,8 @@ export interface Project {
   dir: string;
   /** writes functions/<name>.ts */
   writeFunction(name: string, source: string): Promise<void>;
+  /** writes any file of the project, making its folder */
+  write(path: string, text: string): Promise<void>;
   remove(): Promise<void>;
 }
 
@@ -30,6 +32,10 @@ export async function createProject(queuesYaml: string, functions: Record<string
   const project: Project = {
     dir,
     writeFunction: (name, source) => writeFile(join(dir, 'functions', `${name}.ts`), source),
+    async write(path, text) {
+      await mkdir(dirname(join(dir, path)), { recursive: true });
+      await writeFile(join(dir, path), text);
+    },
     remove: () => rm(dir, { recursive: true, force: true }),
   };
   for (const [name, source] of Object.entries(functions)) await project.writeFunction(name, source);

@@ -19,10 +19,16 @@ export interface RunningWarren {
   spawnedAt: number;
   logs: LogLine[];
   stderr(): string;
+  /** everything it wrote so far, stdout and stderr as they came */
+  output(): string;
+  /** the environment it was started with, beyond process.env (AMQP_URL, admin port, …) */
+  env: Record<string, string>;
   adminPort: number;
   /** resolves with the first log line matching */
   waitForLog(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
   admin(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; text: string }>;
+  /** polls /readyz (with the bearer token when it has one) until 200; resolves with Date.now() of that answer */
+  waitReady(timeoutMs?: number, intervalMs?: number): Promise<number>;
   /** signal (SIGTERM by default) and wait; SIGKILL after 30 s; resolves with the exit code */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   exited: Promise<number | null>;
@@ -33,6 +39,7 @@ export interface StartOptions {
   args?: string[];
   env?: Record<string, string>;
   nodeArgs?: string[];
+  cwd?: string;
   /** WARREN_LOG_LEVEL (default debug: tests read per-message lines) */
   logLevel?: string;
   /** wait for "warren is running" (default true) */
@@ -75,17 +82,21 @@ function collectLogs(stream: NodeJS.ReadableStream, logs: LogLine[], onLine: () 
 export async function startWarren(dir: string, url: string, options: StartOptions = {}): Promise<RunningWarren> {
   const adminPort = await freePort();
   const spawnedAt = Date.now();
+  const env: Record<string, string> = { AMQP_URL: url, WARREN_ADMIN_PORT: String(adminPort), WARREN_LOG_LEVEL: options.logLevel ?? 'debug', ...options.env };
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), warrenBin, 'start', '--dir', dir, ...(options.args ?? [])], {
-    env: { ...process.env, AMQP_URL: url, WARREN_ADMIN_PORT: String(adminPort), WARREN_LOG_LEVEL: options.logLevel ?? 'debug', ...options.env },
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.cwd ? { cwd: options.cwd } : {}),
   });
   const logs: LogLine[] = [];
   const waiters = new Set<() => void>();
   let stderr = '';
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer | string) => (output += chunk.toString()));
   collectLogs(child.stdout!, logs, () => {
     for (const wake of waiters) wake();
   });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => ((stderr += chunk), (output += chunk)));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
 
   const waitForLog = (match: (line: LogLine) => boolean, timeoutMs = 15_000) =>
@@ -106,21 +117,35 @@ export async function startWarren(dir: string, url: string, options: StartOption
       check();
     });
 
+  const authorization: Record<string, string> = env.WARREN_ADMIN_TOKEN ? { authorization: `Bearer ${env.WARREN_ADMIN_TOKEN}` } : {};
   const running: RunningWarren = {
     child,
     spawnedAt,
     logs,
     stderr: () => stderr,
+    output: () => output,
+    env,
     adminPort,
     waitForLog,
     exited,
     async admin(method, path, body) {
       const res = await fetch(`http://127.0.0.1:${adminPort}${path}`, {
         method,
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...authorization },
+        signal: AbortSignal.timeout(10_000),
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
       return { status: res.status, text: await res.text() };
+    },
+    async waitReady(timeoutMs = 15_000, intervalMs = 50) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        if (child.exitCode !== null) throw new Error(`warren exited (${child.exitCode}) before it was ready:\n${output.slice(-4000)}`);
+        const status = await running.admin('GET', '/readyz').then((r) => r.status, () => undefined);
+        if (status === 200) return Date.now();
+        if (Date.now() > deadline) throw new Error(`warren not ready after ${timeoutMs} ms (${status ?? 'no answer'}):\n${output.slice(-4000)}`);
+        await new Promise((r) => setTimeout(r, intervalMs));
+      }
     },
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
