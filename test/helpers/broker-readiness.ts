@@ -8,7 +8,7 @@ export interface BrokerObservation {
   amqpAnswers: boolean;
   /** the management API answers on its port with guest/guest */
   managementAnswers: boolean;
-  /** the broker's host is this machine (127.0.0.1, ::1, localhost) */
+  /** the broker is this machine's default node (loopback host, default port): the one `rabbitmq-plugins` acts on */
   local: boolean;
   /** `rabbitmq-plugins` is found on the PATH (or at its usual place) */
   pluginsTool: boolean;

@@ -9,6 +9,7 @@ import { connect } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decideBrokerAction, isLocalHost } from './broker-readiness';
+import { amqpBase, management, managementBase } from '../testkit/management';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -27,11 +28,8 @@ function tcpAnswers(host: string, port: number, timeoutMs: number): Promise<bool
 
 async function managementAnswers(): Promise<boolean> {
   try {
-    const res = await fetch('http://127.0.0.1:15672/api/overview', {
-      headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
-      signal: AbortSignal.timeout(3_000),
-    });
-    return res.ok;
+    await management('GET', '/api/overview');
+    return true;
   } catch {
     return false;
   }
@@ -50,7 +48,6 @@ function onPath(command: string): string | undefined {
   return undefined;
 }
 
-const BROKER_HOST = '127.0.0.1';
 const MANAGEMENT_WAIT_MS = 60_000;
 
 /** `rabbitmq-plugins enable` returns before the listener is up: wait until the API answers. */
@@ -62,16 +59,19 @@ async function enableManagement(tool: string): Promise<void> {
     if (await managementAnswers()) return;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  throw new Error(`enabled rabbitmq_management, but its API did not answer on http://${BROKER_HOST}:15672 within ${MANAGEMENT_WAIT_MS / 1000} s`);
+  throw new Error(`enabled rabbitmq_management, but its API did not answer on ${new URL(managementBase()).host} within ${MANAGEMENT_WAIT_MS / 1000} s`);
 }
 
 export default async function setup(): Promise<void> {
-  const amqpAnswers = await tcpAnswers(BROKER_HOST, 5672, 3_000);
+  // The broker the tests use (WARREN_TEST_AMQP_URL / WARREN_TEST_MANAGEMENT_URL, else the local default).
+  const broker = new URL(amqpBase());
+  const amqpAnswers = await tcpAnswers(broker.hostname, Number(broker.port || 5672), 3_000);
   const tool = onPath('rabbitmq-plugins');
   const action = decideBrokerAction({
     amqpAnswers,
     managementAnswers: amqpAnswers && (await managementAnswers()),
-    local: isLocalHost(BROKER_HOST),
+    // `rabbitmq-plugins` without -n acts on the machine's default node: the one on the default port.
+    local: isLocalHost(broker.hostname) && (broker.port === '' || broker.port === '5672') && isLocalHost(new URL(managementBase()).hostname),
     pluginsTool: tool !== undefined,
   });
   if (action.kind === 'fail') throw new Error(action.message);
