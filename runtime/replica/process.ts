@@ -27,9 +27,9 @@ import type { Delivery, Settle } from './delivery';
 import { attemptOf, originalRoute } from './headers';
 import { decideSettlement, type Outcome } from './outcome';
 import { admit, IsolationGate, type Admission } from './suspects';
-import { readMessage, type Validate } from './read-message';
-import { runHandler } from './run-handler';
-import { makeContext, type Publish } from './handler-context';
+import type { Validate } from './read-message';
+import type { Publish } from './handler-context';
+import { attemptMessage, type AttemptDeps } from './attempt';
 import { carryOut, moveAside, type CarryOutDeps, type Counted } from './carry-out';
 
 export type { Delivery, MessageProperties } from './delivery';
@@ -56,7 +56,7 @@ export function createProcessor(deps: ProcessorDeps) {
   const shutdown = new AbortController();
   const gate = new IsolationGate();
   const carry: CarryOutDeps = { fn, version: deps.version, publish: deps.publish, log, shutdown: shutdown.signal };
-  const context = { functionName: fn.name, log, publish: deps.publish };
+  const attemptDeps: AttemptDeps = { fn, handler: deps.handler, validate: deps.validate, publish: deps.publish, log, shutdown: shutdown.signal, onStuck: deps.onStuck };
   // Moved messages wait in the shortest retry queue, so a long-running suspect does not make the
   // replica spin through the same few messages; without retries they go to the back of the queue.
   const shortest = retryLadder(fn.retry)[0];
@@ -92,7 +92,7 @@ export function createProcessor(deps: ProcessorDeps) {
 
   /** Steps 2 to 5 for one admitted delivery; returns what to count, null when nothing ran. */
   async function run(delivery: Delivery, settle: Settle, admission: Admission): Promise<Counted | null> {
-    const { content, properties, fields } = delivery;
+    const { properties, fields } = delivery;
     // Requeued at shutdown while it waited behind a suspect: it is the broker's again, do not run it.
     if (settle.settled) return null;
     if (fields.redelivered) stats.count('redelivered');
@@ -104,20 +104,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const headers = properties.headers ?? {};
     const attempt = attemptOf(headers);
     const route = originalRoute(headers, fields);
-    let outcome: Outcome;
-    if (admission.action === 'dead') {
-      outcome = deliveryLimit(admission.redeliveries, fn.redeliveryLimit);
-    } else {
-      const read = readMessage(content, properties.contentType, fn, deps.validate);
-      outcome = read.ok
-        ? await runHandler(deps.handler, read.value, {
-            timeoutMs: fn.timeout,
-            shutdown: shutdown.signal,
-            context: (abort) => makeContext(delivery, attempt, abort, context),
-            onStuck: deps.onStuck,
-          })
-        : read.outcome;
-    }
+    const outcome: Outcome = admission.action === 'dead' ? deliveryLimit(admission.redeliveries, fn.redeliveryLimit) : await attemptMessage(delivery, attempt, attemptDeps);
     const settlement = decideSettlement(fn, attempt, outcome);
     return carryOut(settlement, { delivery, settle, attempt, route }, carry);
   }
