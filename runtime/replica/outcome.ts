@@ -1,6 +1,6 @@
 /**
  * Step 4 of a message's path (./process.ts), "decide": what happens to a message after one run of
- * its handler, a pure decision tested without a broker (test/unit/consumer-decisions.test.ts).
+ * its handler, a pure decision tested without a broker (test/unit/replica-decisions.test.ts).
  * ./carry-out.ts carries it out with exactly one settlement.
  */
 import type { FunctionConfig } from '../config/types';

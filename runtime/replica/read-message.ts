@@ -21,5 +21,5 @@ export function readMessage(content: Buffer, contentType: string | undefined, fn
     const problem = validate(decoded.value);
     if (problem) return { ok: false, outcome: { kind: 'schema', error: new Error(`schema validation failed: ${problem}`) } };
   }
-  return { ok: true, value: decoded.value };
+  return decoded;
 }

@@ -1,4 +1,4 @@
-/** The consumer's pure decisions: decoding, what happens after an outcome, the headers it writes. */
+/** A replica's pure decisions (runtime/replica/): decoding, what happens after an outcome, the headers it writes. */
 import { describe, expect, it } from 'vitest';
 import { decodeBody } from '../../runtime/replica/decode';
 import { decideSettlement } from '../../runtime/replica/outcome';
