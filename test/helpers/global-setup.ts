@@ -76,7 +76,7 @@ export default async function setup(): Promise<void> {
   });
   if (action.kind === 'fail') throw new Error(action.message);
   if (action.kind === 'enable-management') await enableManagement(tool!);
-  const entries = ['runtime/cli/main.ts', 'runtime/consumer/worker.ts'];
+  const entries = ['runtime/cli/main.ts', 'runtime/replica/thread.ts'];
   if (!entries.every((file) => existsSync(`${root}/${file}`))) return;
   try {
     execFileSync(process.execPath, ['runtime/build.mjs'], { cwd: root, stdio: 'pipe' });
