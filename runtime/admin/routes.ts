@@ -7,11 +7,12 @@ import type { Registry } from 'prom-client';
 import type { WarrenConfig } from '../config/types';
 import type { AppState } from '../app';
 import type { FunctionStatus } from '../supervisor/supervisor';
-import { WarrenError, WarrenErrors } from '../errors';
+import { ERRORS, WarrenError, WarrenErrors } from '../errors';
 import { errorReply, fail, ok, type Reply } from './replies';
 import { depthQueues, describeFunctions, deadLetterQueue, notReadyReason } from './view';
 import type { QueueDepth } from './depths';
-import { vhostUrl } from '../topology/build';
+import { vhostUrl } from '../topology/names';
+import { PerKeyLock } from '../lib/per-key-lock';
 
 /** The config's URL may leave the vhost to rascal.json: connect to the vhost Warren declared. */
 export function brokerUrl(config: WarrenConfig): string {
@@ -60,18 +61,11 @@ export type Router = (req: AdminRequest) => Promise<Reply>;
 
 export function createRouter(deps: RouteDeps): Router {
   const { app } = deps;
-  const locks = new Map<string, Promise<unknown>>();
+  const locks = new PerKeyLock();
 
   /** Run `work` after any earlier scale/deploy of the same function has settled. */
   function exclusively<T>(name: string, work: () => Promise<T>): Promise<T> {
-    const previous = locks.get(name) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(work);
-    const tail = next.catch(() => undefined);
-    locks.set(name, tail);
-    void tail.then(() => {
-      if (locks.get(name) === tail) locks.delete(name);
-    });
-    return next;
+    return locks.run(name, work);
   }
 
   async function functionsView() {
@@ -85,12 +79,12 @@ export function createRouter(deps: RouteDeps): Router {
   function knownFunction(name: string): Reply | null {
     if (app.config?.functions[name]) return null;
     const known = Object.keys(app.config?.functions ?? {});
-    return fail(404, 'WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}`, known.length ? `functions: ${known.join(', ')}` : undefined);
+    return fail('WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}`, known.length ? `functions: ${known.join(', ')}` : undefined);
   }
 
   function requireRunning(): Reply | null {
     if (app.state === 'running') return null;
-    return fail(503, 'WARREN_E_NOT_READY', notReadyReason(app.state, app.blockedBy, []) ?? `runtime is ${app.state}`, 'wait until /readyz answers 200');
+    return fail('WARREN_E_NOT_READY', notReadyReason(app.state, app.blockedBy, []) ?? `runtime is ${app.state}`, 'wait until /readyz answers 200');
   }
 
   /** `?limit=N` or `{"limit": N}`; undefined leaves the default to the dead-letter tools. */
@@ -98,16 +92,16 @@ export function createRouter(deps: RouteDeps): Router {
     const raw = req.query.get('limit') ?? (req.body as { limit?: unknown } | undefined)?.limit;
     if (raw === undefined || raw === null) return undefined;
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) return fail(400, 'WARREN_E_USAGE', `limit must be an integer >= 1, got ${JSON.stringify(raw)}`);
+    if (!Number.isInteger(n) || n < 1) return fail('WARREN_E_USAGE', `limit must be an integer >= 1, got ${JSON.stringify(raw)}`);
     return n;
   }
 
   async function deadLetters(req: AdminRequest, name: string, action: 'list' | 'replay' | 'purge'): Promise<Reply> {
     const unknown = knownFunction(name);
     if (unknown) return unknown;
-    if (!deps.deadLetters) return fail(501, 'WARREN_E_NOT_IMPLEMENTED', 'dead-letter tools are not available in this build', 'use the RabbitMQ management UI meanwhile');
+    if (!deps.deadLetters) return fail('WARREN_E_NOT_IMPLEMENTED', 'dead-letter tools are not available in this build', 'use the RabbitMQ management UI meanwhile');
     const queue = deadLetterQueue(app.config?.functions[name]);
-    if (!queue) return fail(404, 'WARREN_E_UNKNOWN_FUNCTION', `function ${name} has no dead-letter queue (deadLetter: false)`);
+    if (!queue) return fail('WARREN_E_UNKNOWN_FUNCTION', `function ${name} has no dead-letter queue (deadLetter: false)`);
     const url = brokerUrl(app.config!);
     if (action === 'purge') return ok({ queue, purged: await deps.deadLetters.purge(url, queue) });
     const limit = limitOf(req);
@@ -122,7 +116,7 @@ export function createRouter(deps: RouteDeps): Router {
       pattern: /^\/readyz$/,
       run: async () => {
         const reason = app.ready() ? null : (notReadyReason(app.state, app.blockedBy, app.supervisor.status()) ?? 'not ready');
-        return reason ? { status: 503, body: { ready: false, error: reason, code: 'WARREN_E_NOT_READY' } } : ok({ ready: true });
+        return reason ? { status: ERRORS.WARREN_E_NOT_READY.http, body: { ready: false, error: reason, code: 'WARREN_E_NOT_READY' } } : ok({ ready: true });
       },
     },
     {
@@ -136,7 +130,7 @@ export function createRouter(deps: RouteDeps): Router {
       pattern: /^\/functions\/([^/]+)$/,
       run: async (_req, name) => {
         const view = (await functionsView()).functions.find((f) => f.name === name);
-        return view ? ok(view) : (knownFunction(name) ?? fail(404, 'WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}`));
+        return view ? ok(view) : (knownFunction(name) ?? fail('WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}`));
       },
     },
     {
@@ -146,7 +140,7 @@ export function createRouter(deps: RouteDeps): Router {
         const replicas = (req.body as { replicas?: unknown } | undefined)?.replicas ?? req.query.get('replicas');
         const n = Number(replicas);
         if (replicas === null || replicas === undefined || replicas === '' || !Number.isInteger(n) || n < 0 || n > MAX_REPLICAS) {
-          return fail(400, 'WARREN_E_USAGE', `replicas must be an integer from 0 to ${MAX_REPLICAS}, got ${JSON.stringify(replicas ?? null)}`, 'send {"replicas": 3}');
+          return fail('WARREN_E_USAGE', `replicas must be an integer from 0 to ${MAX_REPLICAS}, got ${JSON.stringify(replicas ?? null)}`, 'send {"replicas": 3}');
         }
         const refused = knownFunction(name) ?? requireRunning();
         if (refused) return refused;
@@ -167,9 +161,9 @@ export function createRouter(deps: RouteDeps): Router {
             const { version, changed } = await app.deploy(name);
             return ok({ name, from, version, changed });
           } catch (err) {
-            if (err instanceof WarrenError || err instanceof WarrenErrors) throw err;
             // Built, but the new replicas did not start: FunctionRunner.deploy kept the old ones serving.
-            return fail(500, 'WARREN_E_DEPLOY_FAILED', `${name}: the new version did not start: ${(err as Error).message}`, `still serving ${from ?? 'the old version'}; see the runtime log`);
+            if (!(err instanceof WarrenError && err.code === 'WARREN_E_REPLICA_START') && (err instanceof WarrenError || err instanceof WarrenErrors)) throw err;
+            return fail('WARREN_E_DEPLOY_FAILED', `${name}: the new version did not start: ${(err as Error).message}`, `still serving ${from ?? 'the old version'}; see the runtime log`);
           }
         });
       },
@@ -181,9 +175,9 @@ export function createRouter(deps: RouteDeps): Router {
 
   return async (req) => {
     const matching = routes.filter((r) => r.pattern.test(req.path));
-    if (matching.length === 0) return fail(404, 'WARREN_E_USAGE', `no admin route ${req.path}`, 'routes: /healthz /readyz /metrics /functions /functions/:name/{scale,deploy,dead-letters}');
+    if (matching.length === 0) return fail('WARREN_E_USAGE', `no admin route ${req.path}`, 'routes: /healthz /readyz /metrics /functions /functions/:name/{scale,deploy,dead-letters}', 404);
     const route = matching.find((r) => r.method === req.method);
-    if (!route) return fail(405, 'WARREN_E_USAGE', `${req.method} ${req.path} is not supported; use ${matching.map((r) => r.method).join(' or ')}`);
+    if (!route) return fail('WARREN_E_USAGE', `${req.method} ${req.path} is not supported; use ${matching.map((r) => r.method).join(' or ')}`, undefined, 405);
     try {
       const name = decodeURIComponent(route.pattern.exec(req.path)?.[1] ?? '');
       return await route.run(req, name);

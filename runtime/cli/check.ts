@@ -4,7 +4,7 @@ import { projectDir, reportFailure } from './common';
 import { loadConfig } from '../config';
 import type { WarrenConfig } from '../config/types';
 import { runningNodes } from '../connection/cluster-size';
-import { buildHandler } from '../functions/build';
+import { buildHandler } from '../functions/bundle';
 import { WarrenError, WarrenErrors, EXIT } from '../errors';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -10,7 +10,7 @@
  * needs `x-overflow: reject-publish`), so an expired message is never dropped on the way back.
  */
 import type {
-  ExchangeType,
+  ExchangeConfig,
   FunctionConfig,
   QueueConfig,
   QueueType,
@@ -37,14 +37,8 @@ export interface PlannedQueue {
   at?: SourceLocation;
 }
 
-export interface PlannedExchange {
-  name: string;
-  type: ExchangeType;
-  durable: boolean;
-  autoDelete: boolean;
-  arguments: Record<string, unknown>;
-  at?: SourceLocation;
-}
+/** An exchange is declared exactly as queues.yaml describes it. */
+export type PlannedExchange = ExchangeConfig;
 
 export interface PlannedBinding {
   exchange: string;

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { resolveConnection } from '../../runtime/config/connection';
 import { nodeOf, spreadOffset, splitUrls, startingAt } from '../../runtime/connection/urls';
-import { replicaConnection, vhostUrl } from '../../runtime/topology/build';
+import { replicaConnection } from '../../runtime/replica-protocol/connection';
+import { vhostUrl } from '../../runtime/topology/names';
 import type { WarrenConfig } from '../../runtime/config/types';
 
 describe('a list of broker URLs', () => {

@@ -6,7 +6,8 @@
 import type { ChannelModel } from 'amqplib';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Publisher } from '../../runtime/consumer/publisher';
+import { Publisher } from '../../runtime/replica/publisher';
+import { toExchange, toQueue } from '../../runtime/replica/publish-target';
 
 type Confirm = (err: Error | null) => void;
 
@@ -51,7 +52,7 @@ describe('Publisher across a node loss', () => {
     const first = fakeConnection();
     publisher.use(first.connection);
     let settled: string | null = null;
-    const publishing = publisher.publish('q:results', { id: 1 }, undefined, {}, true).then(
+    const publishing = publisher.publish(toQueue('results'), { id: 1 }, undefined, {}).then(
       () => (settled = 'confirmed'),
       (err: Error) => (settled = err.message),
     );
@@ -66,7 +67,7 @@ describe('Publisher across a node loss', () => {
     expect(publisher.unsent).toBe(1);
 
     // A publish made while down waits too.
-    const later = publisher.publish('x:out', 'two', 'key', {}, false);
+    const later = publisher.publish(toExchange('out'), 'two', 'key', {});
 
     const second = fakeConnection();
     publisher.use(second.connection);
@@ -88,7 +89,7 @@ describe('Publisher across a node loss', () => {
     const publisher = new Publisher(new Set(), pino({ level: 'silent' }));
     const { connection, channels } = fakeConnection();
     publisher.use(connection);
-    const publishing = publisher.publish('q:results', 'x', undefined, {}, true);
+    const publishing = publisher.publish(toQueue('results'), 'x', undefined, {});
     await tick();
     channels[0]!.sent[0]!.confirm(new Error('message nacked'));
     await expect(publishing).rejects.toThrow('the broker refused the message for results');
