@@ -21,19 +21,33 @@ export const H = {
 const MAX_ERROR = 1_000;
 const MAX_STACK = 4_000;
 
-function toInt(value: unknown): number {
-  const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : typeof value === 'bigint' ? Number(value) : NaN;
-  return Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
+/**
+ * The largest attempt or count Warren believes from a header. Warren writes small integers; anyone
+ * can publish `x-warren-attempt: 1e308` or a nested table, and a count past this is no count at all.
+ */
+export const MAX_COUNT = 10_000;
+
+/**
+ * A count from a header value: a non-negative integer capped at MAX_COUNT, 0 when absent or not a
+ * number. Text is not a count (Warren and the broker write numbers; `"3"` is someone else's header).
+ */
+export function countOf(value: unknown): number {
+  let n: number;
+  if (typeof value === 'number') n = value;
+  else if (typeof value === 'bigint') n = value > BigInt(MAX_COUNT) ? MAX_COUNT : Number(value);
+  else return 0;
+  if (Number.isNaN(n) || n <= 0) return 0;
+  return Math.min(Math.floor(n), MAX_COUNT);
 }
 
 /**
  * 1-based attempt of this delivery: the attempt the retry ladder carried in the headers, plus the
  * deliveries the broker has already counted for this copy (a replica that died mid-message, an
- * ordered retry in place, a requeue at shutdown).
+ * ordered retry in place, a requeue at shutdown). Always an integer from 1 to MAX_COUNT.
  */
 export function attemptOf(headers: Record<string, unknown> | undefined): number {
-  const carried = toInt(headers?.[H.attempt]) || 1;
-  return carried + toInt(headers?.['x-delivery-count']) + toInt(headers?.[H.redeliveries]);
+  const carried = countOf(headers?.[H.attempt]) || 1;
+  return Math.min(carried + countOf(headers?.['x-delivery-count']) + countOf(headers?.[H.redeliveries]), MAX_COUNT);
 }
 
 /** Headers that describe one delivery of one queue and must not travel with a copy. */
@@ -57,8 +71,15 @@ export interface Route {
 export function originalRoute(headers: Record<string, unknown> | undefined, delivered: Route): Route {
   const exchange = headers?.[H.exchange];
   const routingKey = headers?.[H.routingKey];
-  if (typeof exchange === 'string' && typeof routingKey === 'string') return { exchange, routingKey };
+  if (isName(exchange) && isName(routingKey)) return { exchange, routingKey };
   return delivered;
+}
+
+/** AMQP exchange names and routing keys are short strings: at most 255 bytes. */
+const MAX_NAME_BYTES = 255;
+
+function isName(value: unknown): value is string {
+  return typeof value === 'string' && Buffer.byteLength(value) <= MAX_NAME_BYTES;
 }
 
 export function retryHeaders(headers: Record<string, unknown> | undefined, nextAttempt: number, route: Route): Record<string, unknown> {
