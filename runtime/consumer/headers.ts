@@ -16,6 +16,7 @@ export const H = {
   routingKey: 'x-warren-original-routing-key',
   at: 'x-warren-dead-lettered-at',
   reason: 'x-warren-reason',
+  dropped: 'x-warren-dropped-headers',
 } as const;
 
 const MAX_ERROR = 1_000;
@@ -53,10 +54,45 @@ export function attemptOf(headers: Record<string, unknown> | undefined): number 
 /** Headers that describe one delivery of one queue and must not travel with a copy. */
 const DELIVERY_HEADERS = ['x-delivery-count', 'x-death', 'x-first-death-exchange', 'x-first-death-queue', 'x-first-death-reason', 'rascal'];
 
+/**
+ * amqplib encodes a header table into a 64 KiB buffer and throws past it. A copy (retry, move, dead
+ * letter) adds Warren's own headers (error and stack: up to ~6 KiB), so the headers it carries over
+ * are kept within this budget; the rest are dropped and counted in `x-warren-dropped-headers`.
+ * Otherwise a message published with ~60 KiB of headers could never be copied, hence never settled.
+ */
+const MAX_COPIED_HEADER_BYTES = 48 * 1024;
+
 export function copyHeaders(headers: Record<string, unknown> | undefined): Record<string, unknown> {
-  const copy: Record<string, unknown> = { ...headers };
-  for (const name of DELIVERY_HEADERS) delete copy[name];
+  const copy: Record<string, unknown> = {};
+  let budget = MAX_COPIED_HEADER_BYTES;
+  let dropped = 0;
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (DELIVERY_HEADERS.includes(name) || name === H.dropped) continue;
+    const size = 1 + Buffer.byteLength(name) + encodedSize(value);
+    if (size > budget) {
+      dropped++;
+      continue;
+    }
+    budget -= size;
+    copy[name] = value;
+  }
+  dropped += countOf(headers?.[H.dropped]);
+  if (dropped > 0) copy[H.dropped] = Math.min(dropped, MAX_COUNT);
   return copy;
+}
+
+/** An upper bound of the bytes amqplib's field-table encoding takes for one value. */
+function encodedSize(value: unknown): number {
+  if (typeof value === 'string') return 5 + Buffer.byteLength(value);
+  if (Buffer.isBuffer(value)) return 5 + value.length;
+  if (Array.isArray(value)) return value.reduce((sum: number, item) => sum + encodedSize(item), 5);
+  if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
+    if (Object.hasOwn(value, '!')) return 1 + encodedSize((value as { value?: unknown }).value);
+    let sum = 5;
+    for (const [key, item] of Object.entries(value)) sum += 1 + Buffer.byteLength(key) + encodedSize(item);
+    return sum;
+  }
+  return 9;
 }
 
 export interface Route {
