@@ -76,6 +76,12 @@ export function createAdminClient(env: Record<string, string | undefined> = proc
       if (res.status === 401) hint = token ? 'WARREN_ADMIN_TOKEN differs from the runtime’s' : 'set WARREN_ADMIN_TOKEN to the runtime’s token';
       throw new AdminError(res.status, code, message, hint);
     }
+    // Something else listens there (another service on the port, a proxy's HTML page).
+    if (parsed === null || typeof parsed !== 'object') {
+      throw new WarrenError('WARREN_E_ADMIN_UNREACHABLE', `${baseUrl} answered ${method} ${path} with something other than a Warren reply: ${JSON.stringify(text.slice(0, 80))}`, {
+        hint: 'is WARREN_ADMIN_PORT the port of a Warren runtime?',
+      });
+    }
     return parsed as T;
   }
 
