@@ -193,4 +193,21 @@ describe('admin API under hostile input', () => {
       await new Promise((resolve) => other.close(resolve));
     }
   });
+
+  it('status, scale and deploy take --dir like every command', async () => {
+    const env = runtime!.env;
+    const dir = project!.dir;
+    const status = await runCli(['status', '--dir', dir], env);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/echo\s+\S+\s+2\/2/);
+    const scale = await runCli(['scale', 'echo', '2', '--dir', dir], env);
+    expect(scale.code, scale.stderr).toBe(0);
+    expect(scale.stdout).toContain('echo: 2/2 replicas running');
+    const deploy = await runCli(['deploy', 'echo', '--dir', dir], env);
+    expect(deploy.code, deploy.stderr).toBe(0);
+    expect(deploy.stdout).toMatch(/^echo: (unchanged|deployed)/);
+    const missing = await runCli(['status', '--dir', `${dir}/nope`], env);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/project folder .*nope does not exist/);
+  }, 60_000);
 });
