@@ -6,9 +6,9 @@
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeBody } from '../../runtime/consumer/decode';
-import { attemptOf, countOf, H, MAX_COUNT, originalRoute, retryHeaders, deadLetterHeaders } from '../../runtime/consumer/headers';
-import { admit, priorDeliveries } from '../../runtime/consumer/suspects';
+import { decodeBody } from '../../runtime/replica/decode';
+import { attemptOf, countOf, H, MAX_COUNT, originalRoute, retryHeaders, deadLetterHeaders } from '../../runtime/replica/headers';
+import { admit, priorDeliveries } from '../../runtime/replica/suspects';
 import { describeDeadLetter, originalRouteOf } from '../../runtime/deadletters/describe';
 
 /** Any value amqplib can hand over as a header, and the hostile ones people actually send. */
