@@ -90,11 +90,7 @@ export function createRouter(deps: RouteDeps): Router {
 
   /** `?limit=N` or `{"limit": N}`; undefined leaves the default to the dead-letter tools. */
   function limitOf(req: AdminRequest): number | undefined | Reply {
-    const raw = req.query.get('limit') ?? (req.body as { limit?: unknown } | undefined)?.limit;
-    if (raw === undefined || raw === null) return undefined;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) return fail(400, 'WARREN_E_USAGE', `limit must be an integer >= 1, got ${JSON.stringify(raw)}`);
-    return n;
+    return integerField(req.body, req.query, 'limit', { min: 1, max: 1_000_000, example: '{"limit": 10}' });
   }
 
   async function deadLetters(req: AdminRequest, name: string, action: 'list' | 'replay' | 'purge'): Promise<Reply> {

@@ -18,7 +18,7 @@ beforeAll(async () => {
   vhost = await createTestVhost('admin-hostile');
   project = await createProject({ 'queues.yaml': recordingQueues({ echo: { replicas: 2 } }), 'functions/echo.ts': recordingHandler('v1') });
   runtime = await startRuntime(project.dir, vhost.url);
-  await runtime.waitReady();
+  await runtime.waitReady(30_000);
 });
 
 afterAll(async () => {
@@ -70,6 +70,11 @@ describe('admin API under hostile input', () => {
     }
     expect(await desiredReplicas()).toBe(2);
     expect((await queueInfo(vhost!.url, 'echo')).consumerCount).toBe(2);
+    // the same rule for a dead-letter limit
+    for (const query of ['?limit=abc', '?limit=0', '?limit=-2', '?limit=1.5']) expectJsonError(await raw(port, { method: 'GET', path: `/functions/echo/dead-letters${query}` }), 400);
+    for (const body of ['{"limit": true}', '{"limit": []}', '{"limit": "5"}', '{"limit": 1e12}']) {
+      expectJsonError(await raw(port, { method: 'POST', path: '/functions/echo/dead-letters/replay', headers: { 'content-type': 'application/json' }, body }), 400);
+    }
   });
 
   it('answers malformed JSON with a 400 and an oversized body with a 413', async () => {
