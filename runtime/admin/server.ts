@@ -31,7 +31,7 @@ export async function startAdminServer(binding: AdminBinding, router: Router, lo
   const server = createServer(TIMEOUTS, (req, res) => {
     void handle(req, res).catch((err: unknown) => {
       log.error({ err }, 'admin request failed');
-      if (!res.headersSent) write(res, fail(500, 'WARREN_E_INTERNAL', 'internal error; see the runtime log'));
+      if (!res.headersSent) write(res, fail('WARREN_E_INTERNAL', 'internal error; see the runtime log'));
       else res.destroy();
     });
   });
@@ -39,7 +39,7 @@ export async function startAdminServer(binding: AdminBinding, router: Router, lo
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!authorized(req.headers.authorization, binding.token)) {
       res.setHeader('www-authenticate', 'Bearer');
-      write(res, fail(401, 'WARREN_E_ADMIN_AUTH', 'missing or wrong bearer token', 'send `Authorization: Bearer $WARREN_ADMIN_TOKEN`'));
+      write(res, fail('WARREN_E_ADMIN_AUTH', 'missing or wrong bearer token', 'send `Authorization: Bearer $WARREN_ADMIN_TOKEN`'));
       req.resume();
       return;
     }
@@ -48,9 +48,9 @@ export async function startAdminServer(binding: AdminBinding, router: Router, lo
     if (body instanceof TooLarge) {
       // The rest of the body is not read: the connection closes after this answer.
       res.setHeader('connection', 'close');
-      return write(res, fail(413, 'WARREN_E_USAGE', body.message, `send at most ${MAX_BODY_BYTES} bytes`));
+      return write(res, fail('WARREN_E_USAGE', body.message, `send at most ${MAX_BODY_BYTES} bytes`, 413));
     }
-    if (body instanceof Error) return write(res, fail(400, 'WARREN_E_USAGE', body.message, 'send a JSON object, e.g. {"replicas": 3}'));
+    if (body instanceof Error) return write(res, fail('WARREN_E_USAGE', body.message, 'send a JSON object, e.g. {"replicas": 3}'));
     const request: AdminRequest = { method: req.method ?? 'GET', path: url.pathname.replace(/\/+$/, '') || '/', query: url.searchParams, body };
     const reply = await router(request);
     log.debug({ method: request.method, path: request.path, status: reply.status }, 'admin request');

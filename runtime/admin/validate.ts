@@ -35,14 +35,14 @@ function integerValue(value: unknown, name: string, rule: IntegerRule): number |
 }
 
 function outOfRange(name: string, value: unknown, rule: IntegerRule): Reply {
-  return fail(400, 'WARREN_E_USAGE', `${name} must be an integer from ${rule.min} to ${rule.max}, got ${shown(value)}`, `send ${rule.example}`);
+  return fail('WARREN_E_USAGE', `${name} must be an integer from ${rule.min} to ${rule.max}, got ${shown(value)}`, `send ${rule.example}`);
 }
 
 /** A JSON body that must be an object when given (`[1]`, `"x"` and `3` are not requests). */
 export function objectBody(body: unknown): Record<string, unknown> | undefined | Reply {
   if (body === undefined) return undefined;
   if (isObject(body)) return body;
-  return fail(400, 'WARREN_E_USAGE', `the request body must be a JSON object, got ${shown(body)}`, 'send a JSON object, e.g. {"replicas": 3}');
+  return fail('WARREN_E_USAGE', `the request body must be a JSON object, got ${shown(body)}`, 'send a JSON object, e.g. {"replicas": 3}');
 }
 
 /** Longest function name the API takes: a queue name is at most 255 bytes. */
@@ -54,10 +54,10 @@ export function functionName(segment: string): string | Reply {
   try {
     name = decodeURIComponent(segment);
   } catch {
-    return fail(400, 'WARREN_E_USAGE', `the function name in the path is not valid percent-encoding: ${shown(segment)}`, 'encode the name with encodeURIComponent');
+    return fail('WARREN_E_USAGE', `the function name in the path is not valid percent-encoding: ${shown(segment)}`, 'encode the name with encodeURIComponent');
   }
   if (name === '' || Buffer.byteLength(name) > MAX_NAME_BYTES || /[\u0000-\u001f\u007f]/.test(name)) {
-    return fail(400, 'WARREN_E_USAGE', `${shown(name)} is not a function name`, 'a function name is its handler file name, at most 255 bytes, without control characters');
+    return fail('WARREN_E_USAGE', `${shown(name)} is not a function name`, 'a function name is its handler file name, at most 255 bytes, without control characters');
   }
   return name;
 }

@@ -4,7 +4,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { ERROR_CODES, EXIT, WarrenError, type ErrorCode } from '../errors';
+import { EXIT, WarrenError, isErrorCode, type ErrorCode } from '../errors';
 import { DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT, clientHost } from '../admin/auth';
 import { reportFailure } from './common';
 
@@ -72,7 +72,7 @@ export function createAdminClient(env: Record<string, string | undefined> = proc
     }
     if (!res.ok) {
       const answer = (parsed ?? {}) as { error?: unknown; code?: unknown; hint?: unknown };
-      const code = typeof answer.code === 'string' && answer.code in ERROR_CODES ? (answer.code as ErrorCode) : 'WARREN_E_ADMIN_UNREACHABLE';
+      const code = isErrorCode(answer.code) ? answer.code : 'WARREN_E_ADMIN_UNREACHABLE';
       const message = typeof answer.error === 'string' ? answer.error : `${method} ${path} answered ${res.status} ${text.slice(0, 200)}`;
       let hint = typeof answer.hint === 'string' ? answer.hint : undefined;
       if (res.status === 401) hint = token ? 'WARREN_ADMIN_TOKEN differs from the runtime’s' : 'set WARREN_ADMIN_TOKEN to the runtime’s token';
