@@ -165,7 +165,8 @@ function aliasBomb(doc: Document): { offset: number; why: string } | undefined {
     doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
     return undefined;
   } catch (err) {
-    if (!(err instanceof ReferenceError)) throw err;
+    // Anything else toJS dislikes is the walk's to report, with its position.
+    if (!(err instanceof ReferenceError)) return undefined;
     let offset = 0;
     visit(doc, {
       Alias(_key, node) {
