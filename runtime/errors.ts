@@ -102,16 +102,26 @@ export class WarrenErrors extends Error {
 }
 
 /**
- * `scheme://user:password@` anywhere in a text. The password runs to the last `@` before a space or
- * a comma, so every URL of a comma-separated list (a cluster's AMQP_URL) is matched on its own, and an
- * unencoded `@` inside a password is still hidden whole.
+ * Hide the password of an AMQP/HTTP URL, of every URL of a comma-separated list (a cluster's
+ * AMQP_URL), and of a URL inside a text (an error message, a log field), before it reaches a person:
+ * the one redaction Warren uses. Textual, not through `new URL`: a raw password holding `@ : / % # ?`
+ * or a space is not a well-formed URL, and a parser would cut it at the wrong `@` or `#` and print the
+ * rest. Everything between `user:` and the last `@` of each list entry goes, which hides too much
+ * for a path or a text holding an `@`, never too little.
  */
-const CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s,]*):[^\s,]*@/gi;
+export function redactUrl(url: string): string {
+  return url
+    .split(/,(?=\s*[a-z][a-z0-9+.-]*:\/\/)/i)
+    .map(redactOne)
+    .join(',');
+}
 
-/**
- * Hide every password in a URL, a comma-separated list of URLs, or any text that contains them (an
- * error message, a log field), before it reaches a person. The one redaction Warren uses.
- */
-export function redactUrl(text: string): string {
-  return text.replace(CREDENTIALS, '$1:***@');
+function redactOne(url: string): string {
+  const start = url.indexOf('://');
+  const at = url.lastIndexOf('@');
+  if (start < 0 || at < start) return url;
+  const userinfo = url.slice(start + 3, at);
+  const colon = userinfo.indexOf(':');
+  if (colon < 0) return url;
+  return `${url.slice(0, start + 3)}${userinfo.slice(0, colon)}:***${url.slice(at)}`;
 }

@@ -112,8 +112,13 @@ export class Publisher {
     try {
       channel.publish(entry.exchange, entry.routingKey, entry.body, entry.options, confirm);
     } catch (err) {
-      // A channel that closed a moment ago throws here, before its close event reached us.
-      confirm(err as Error);
+      const message = (err as Error).message;
+      // A channel that closed a moment ago throws here, before its close event reached us: wait for the next one.
+      if (/closed/i.test(message)) return confirm(err as Error);
+      // amqplib throws at once for what it cannot encode (a header table over 64 KiB): no confirm
+      // will come for this entry, so it leaves the pending list now.
+      this.confirmed(entry);
+      entry.reject(new Error(`the message for ${entry.name} could not be encoded: ${message}`));
     }
   }
 
