@@ -29,6 +29,8 @@ export function fail(status: number, code: ErrorCode, error: string, hint?: stri
 const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   WARREN_E_USAGE: 400,
   WARREN_E_ADMIN_AUTH: 401,
+  WARREN_E_ADMIN_FORGERY: 403,
+  WARREN_E_DEAD_LETTER_NOT_FOUND: 404,
   WARREN_E_UNKNOWN_FUNCTION: 404,
   WARREN_E_NOT_IMPLEMENTED: 501,
   WARREN_E_NOT_READY: 503,

@@ -12,6 +12,10 @@ import { errorReply, fail, ok, type Reply } from './replies';
 import { depthQueues, describeFunctions, deadLetterQueue, notReadyReason } from './view';
 import type { QueueDepth } from './depths';
 import { vhostUrl } from '../topology/build';
+import { deadLetterRoutes, type DeadLetterTools } from './dead-letter-routes';
+import { describeTopology } from './topology-view';
+
+export type { DeadLetterTools } from './dead-letter-routes';
 
 /** The config's URL may leave the vhost to rascal.json: connect to the vhost Warren declared. */
 export function brokerUrl(config: WarrenConfig): string {
@@ -30,13 +34,6 @@ export interface AdminTarget {
     scale(name: string, replicas: number): Promise<void>;
   };
   deploy(name: string): Promise<{ version: string; changed: boolean }>;
-}
-
-/** The dead-letter tools (runtime/deadletters/); null answers 501 on their routes. */
-export interface DeadLetterTools {
-  list(url: string, queue: string, limit: number | undefined): Promise<unknown>;
-  replay(url: string, queue: string, limit: number | undefined): Promise<unknown>;
-  purge(url: string, queue: string): Promise<unknown>;
 }
 
 export interface AdminRequest {
@@ -91,28 +88,6 @@ export function createRouter(deps: RouteDeps): Router {
   function requireRunning(): Reply | null {
     if (app.state === 'running') return null;
     return fail(503, 'WARREN_E_NOT_READY', notReadyReason(app.state, app.blockedBy, []) ?? `runtime is ${app.state}`, 'wait until /readyz answers 200');
-  }
-
-  /** `?limit=N` or `{"limit": N}`; undefined leaves the default to the dead-letter tools. */
-  function limitOf(req: AdminRequest): number | undefined | Reply {
-    const raw = req.query.get('limit') ?? (req.body as { limit?: unknown } | undefined)?.limit;
-    if (raw === undefined || raw === null) return undefined;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) return fail(400, 'WARREN_E_USAGE', `limit must be an integer >= 1, got ${JSON.stringify(raw)}`);
-    return n;
-  }
-
-  async function deadLetters(req: AdminRequest, name: string, action: 'list' | 'replay' | 'purge'): Promise<Reply> {
-    const unknown = knownFunction(name);
-    if (unknown) return unknown;
-    if (!deps.deadLetters) return fail(501, 'WARREN_E_NOT_IMPLEMENTED', 'dead-letter tools are not available in this build', 'use the RabbitMQ management UI meanwhile');
-    const queue = deadLetterQueue(app.config?.functions[name]);
-    if (!queue) return fail(404, 'WARREN_E_UNKNOWN_FUNCTION', `function ${name} has no dead-letter queue (deadLetter: false)`);
-    const url = brokerUrl(app.config!);
-    if (action === 'purge') return ok({ queue, purged: await deps.deadLetters.purge(url, queue) });
-    const limit = limitOf(req);
-    if (typeof limit === 'object') return limit;
-    return ok(action === 'list' ? await deps.deadLetters.list(url, queue, limit) : await deps.deadLetters.replay(url, queue, limit));
   }
 
   const routes: Array<{ method: string; pattern: RegExp; run(req: AdminRequest, name: string): Promise<Reply> }> = [
@@ -174,9 +149,8 @@ export function createRouter(deps: RouteDeps): Router {
         });
       },
     },
-    { method: 'GET', pattern: /^\/functions\/([^/]+)\/dead-letters$/, run: (req, name) => deadLetters(req, name, 'list') },
-    { method: 'POST', pattern: /^\/functions\/([^/]+)\/dead-letters\/replay$/, run: (req, name) => deadLetters(req, name, 'replay') },
-    { method: 'DELETE', pattern: /^\/functions\/([^/]+)\/dead-letters$/, run: (req, name) => deadLetters(req, name, 'purge') },
+    ...deadLetterRoutes({ tools: deps.deadLetters, config: () => app.config, url: brokerUrl, knownFunction }),
+    { method: 'GET', pattern: /^\/topology$/, run: async () => ok(describeTopology(app.config)) },
   ];
 
   return async (req) => {

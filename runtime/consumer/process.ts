@@ -174,6 +174,8 @@ export function createProcessor(deps: ProcessorDeps) {
 
   function makeContext(delivery: Delivery, attempt: number, abort: LazyAbort): Context {
     const { properties, fields } = delivery;
+    // A retry or a replay arrives through the default exchange: the handler sees where it was first published.
+    const route = originalRoute(properties.headers, fields);
     let childLog: Logger | undefined;
     return {
       get log() {
@@ -186,8 +188,8 @@ export function createProcessor(deps: ProcessorDeps) {
       publish: (exchange: string, routingKey: string, body: unknown, options?: PublishOptions) => publishFromHandler(exchange, routingKey, body, options),
       raw: delivery.content,
       headers: properties.headers ?? {},
-      routingKey: fields.routingKey,
-      exchange: fields.exchange,
+      routingKey: route.routingKey,
+      exchange: route.exchange,
       messageId: properties.messageId,
       attempt,
       functionName: fn.name,
