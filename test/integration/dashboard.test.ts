@@ -48,8 +48,8 @@ describe('the dashboard', () => {
     for (let i = 0; i < 20; i++) await publishRaw(vhost.url, 'shop', 'order.created', JSON.stringify({ id: `o${i}` }), { contentType: 'application/json' });
     await expect.poll(() => page.locator('[data-function="audit"] .chart').count()).toBe(3);
     await expect.poll(async () => (await page.locator('.summary').textContent()) ?? '', { timeout: 10_000 }).toMatch(/functions/);
-    const script = await page.evaluate(() => (document.querySelector('script[type=module]') as HTMLScriptElement).src);
-    const asset = await fetch(script);
+    const script = await page.locator('script[type=module]').getAttribute('src');
+    const asset = await fetch(`${base}${script}`);
     expect(asset.headers.get('cache-control')).toContain('immutable');
     await page.waitForTimeout(2_500);
     await browser.screenshot('functions');
