@@ -23,7 +23,7 @@ beforeAll(async () => {
   vhost = await createTestVhost('dashboard');
   project = await createProject({ 'queues.yaml': DASHBOARD_YAML, 'functions/orders.ts': reportingFunction('orders'), 'functions/audit.ts': reportingFunction('audit', false) });
   runtime = await startRuntime(project.dir, vhost.url);
-  await runtime.waitReady();
+  await runtime.waitReady(45_000);
   base = `http://127.0.0.1:${runtime.port}`;
   browser = await launchBrowser();
 });
