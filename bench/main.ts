@@ -3,7 +3,7 @@
  * machine. Prints the table; writes bench/results.json and bench/results.md.
  *
  * Environment (all optional): WARREN_BENCH_RUNS (default 3), WARREN_BENCH_COUNT (messages of the
- * no-op row, default 100000), WARREN_BENCH_ONLY=drain,slow,relay,redeploy,startup (a subset; results
+ * no-op row, default 100000), WARREN_BENCH_ONLY=drain,slow,relay,redeploy,startup,dashboard (a subset; results
  * files are then left alone), WARREN_BENCH_PROFILE=DIR (run the no-op Warren child under --cpu-prof).
  */
 import { spawnSync } from 'node:child_process';
@@ -17,6 +17,7 @@ import { measureDrain } from './rows/drain';
 import { measureFanout, measureRelay } from './rows/relay';
 import { measureRedeploy } from './rows/redeploy';
 import { measureStartup } from './rows/startup';
+import { measureDashboard } from './rows/dashboard';
 import { repoRoot } from './warren';
 
 const env = process.env;
@@ -121,6 +122,25 @@ if (runs('startup')) {
   rows.memory_20 = { what: 'idle RSS, 20 functions × 1 replica', unit: 'MiB', figure: rss20, baseline: { label: '1 function', unit: 'MiB', value: rss1 }, ratio: null, target: '< 1024 MiB', met: rss20.max < 1024 };
   const perReplica = summarize(twenty.map((x, i) => (x.rssBytes - one[i]!.rssBytes) / 19 / MiB));
   rows.memory_per_replica = { what: 'idle RSS per replica = (RSS(20) − RSS(1)) / 19', unit: 'MiB', figure: perReplica, baseline: null, ratio: null, target: 'report', met: true };
+}
+
+if (runs('dashboard')) {
+  const rate = Number(env.WARREN_BENCH_DASHBOARD_RATE ?? 10_000);
+  log(`dashboard: first load, and runtime CPU draining ${rate} msg/s without and with 3 open dashboards (${RUNS} runs)`);
+  const r = await measureDashboard({ runs: RUNS, windowMs: 15_000, rate, log });
+  const load = summarize(r.firstLoadBytes.map((b) => b / 1024));
+  rows.dashboard_first_load = { what: 'dashboard first load, 3 functions (fresh browser profile)', unit: 'KiB', figure: load, baseline: null, ratio: null, target: '< 300 KB', met: load.max * 1024 < 300_000 };
+  const added = summarize(r.cpuWith.map((c, i) => c - r.cpuWithout[i]!));
+  rows.dashboard_cpu = {
+    what: `runtime CPU added by 3 open dashboards while draining ${rate / 1000}k msg/s`,
+    unit: '% of a core',
+    figure: added,
+    baseline: { label: 'runtime CPU without dashboards', unit: '% of a core', value: summarize(r.cpuWithout) },
+    ratio: summarize(r.cpuWith.map((c, i) => c / r.cpuWithout[i]!)),
+    target: '< 2 % added',
+    met: added.median < 2,
+    note: `handled ${Math.round(summarize(r.rateWithout).median)} msg/s without, ${Math.round(summarize(r.rateWith).median)} msg/s with the dashboards open (median)`,
+  };
 }
 
 const table = formatTable(rows);
