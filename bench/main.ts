@@ -130,17 +130,27 @@ if (runs('dashboard')) {
   const r = await measureDashboard({ runs: RUNS, windowMs: 15_000, rate, log });
   const load = summarize(r.firstLoadBytes.map((b) => b / 1024));
   rows.dashboard_first_load = { what: 'dashboard first load, 3 functions (fresh browser profile)', unit: 'KiB', figure: load, baseline: null, ratio: null, target: '< 300 KB', met: load.max * 1024 < 300_000 };
-  const added = summarize(r.cpuWith.map((c, i) => c - r.cpuWithout[i]!));
+  // The runtime's CPU grows with the messages it handles; on a shared machine the rate it reaches
+  // differs between windows, so the "without" figure is scaled to the rate of the "with" window
+  // (idle CPU + per-message CPU × rate) before subtracting. The raw difference is in the note.
+  const perMessage = (i: number) => (r.cpuWithout[i]! - r.idleWithout) / Math.max(1, r.rateWithout[i]!);
+  const expected = r.cpuWith.map((_, i) => r.idleWithout + perMessage(i) * r.rateWith[i]!);
+  const added = summarize(r.cpuWith.map((c, i) => c - expected[i]!));
+  const raw = summarize(r.cpuWith.map((c, i) => c - r.cpuWithout[i]!));
   rows.dashboard_cpu = {
-    what: `runtime CPU added by 3 open dashboards while draining ${rate / 1000}k msg/s`,
+    what: `runtime CPU added by 3 open dashboards while draining (asked: ${rate / 1000}k msg/s)`,
     unit: '% of a core',
     figure: added,
-    baseline: { label: 'runtime CPU without dashboards', unit: '% of a core', value: summarize(r.cpuWithout) },
-    ratio: summarize(r.cpuWith.map((c, i) => c / r.cpuWithout[i]!)),
+    baseline: { label: 'runtime CPU without dashboards, at the same rate', unit: '% of a core', value: summarize(expected) },
+    ratio: summarize(r.cpuWith.map((c, i) => c / expected[i]!)),
     target: '< 2 % added',
     met: added.median < 2,
-    note: `handled ${Math.round(summarize(r.rateWithout).median)} msg/s without, ${Math.round(summarize(r.rateWith).median)} msg/s with the dashboards open (median)`,
+    note:
+      `handled ${Math.round(summarize(r.rateWithout).median)} msg/s without, ${Math.round(summarize(r.rateWith).median)} msg/s with the dashboards open (median; the producer asks for ${rate}/s); ` +
+      `raw difference ${round(raw.median, 2)} % of a core (${round(summarize(r.cpuWithout).median, 2)} % without, ${round(summarize(r.cpuWith).median, 2)} % with); ` +
+      `on the idle runtime the 3 dashboards take ${round(r.idleWith - r.idleWithout, 2)} % of a core (${round(r.idleWithout, 2)} % without, ${round(r.idleWith, 2)} % with)`,
   };
+  notes.push(`Dashboard: ${rows.dashboard_cpu.note}.`);
 }
 
 const table = formatTable(rows);
