@@ -2,7 +2,7 @@
  * One second of the dashboard's live view, pure: the supervisor's cumulative counters now and a few
  * seconds ago in, rates and latency quantiles out. Tested without a runtime (test/unit/dashboard-live.test.ts).
  */
-import { DURATION_BUCKETS_MS } from '../consumer/stats';
+import { DURATION_BUCKETS_MS } from '../replica-protocol/stats';
 import type { FunctionView } from './view';
 
 /** What is kept of a function's counters at one tick. */

@@ -7,9 +7,7 @@ import amqplib, { type Channel, type ChannelModel } from 'amqplib';
 import { WarrenError, redactUrl } from '../errors';
 
 /** `orders.dead` → `orders`: the queue the dead letters came from, where a replay sends them. */
-export function sourceQueueOf(deadQueue: string): string | undefined {
-  return deadQueue.endsWith('.dead') ? deadQueue.slice(0, -'.dead'.length) : undefined;
-}
+export { sourceQueueOf } from '../topology/names';
 
 export async function withConnection<T>(url: string, name: string, work: (conn: ChannelModel) => Promise<T>): Promise<T> {
   let conn: ChannelModel;

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Options } from 'amqplib';
-import { H, replayHeaders, type Route } from '../consumer/headers';
+import { H, replayHeaders, type Route } from '../replica/headers';
 
 export const BODY_PREVIEW_CHARS = 200;
 
