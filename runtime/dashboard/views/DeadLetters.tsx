@@ -3,7 +3,7 @@
  * stack, headers, the whole body), replay one, the selected ones or all into the function's own
  * queue, edit a body and replay it, purge after a confirmation.
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, fnPath } from '../api';
 import { ago, plural } from '../format';
 import type { LiveState } from '../live';
@@ -35,23 +35,39 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
   }, [current, query]);
 
   // Reload when the queue's depth changes (a new dead letter, a replay elsewhere) or after an action.
+  // One request at a time: under a steady stream of dead letters the depth changes every second, and
+  // a list slower than that must still land (a change meanwhile asks for one more request after it).
+  const want = `${current}\u0000${query}\u0000${offset}`;
+  const wanted = useRef(want);
+  const loading = useRef<{ again: boolean } | null>(null);
+  wanted.current = want;
   useEffect(() => {
     if (!current) return;
-    let gone = false;
-    const params = new URLSearchParams({ offset: String(offset), limit: String(PAGE) });
-    if (query) params.set('search', query);
-    api<DeadLetterPage>('GET', `${fnPath(current)}/dead-letters?${params}`).then(
-      (p) => {
-        if (gone) return;
-        setPage(p);
-        setError(null);
-      },
-      (err: unknown) => !gone && setError(err instanceof ApiError ? err.message : String(err)),
-    );
-    return () => {
-      gone = true;
+    if (loading.current) {
+      loading.current.again = true;
+      return;
+    }
+    const load = () => {
+      const key = wanted.current;
+      const [fn, q, from] = key.split('\u0000') as [string, string, string];
+      const params = new URLSearchParams({ offset: from, limit: String(PAGE) });
+      if (q) params.set('search', q);
+      loading.current = { again: false };
+      api<DeadLetterPage>('GET', `${fnPath(fn)}/dead-letters?${params}`).then(
+        (p) => {
+          if (key !== wanted.current) return;
+          setPage(p);
+          setError(null);
+        },
+        (err: unknown) => key === wanted.current && setError(err instanceof ApiError ? err.message : String(err)),
+      ).finally(() => {
+        const again = loading.current?.again || key !== wanted.current;
+        loading.current = null;
+        if (again) load();
+      });
     };
-  }, [current, query, offset, depth, reload]);
+    load();
+  }, [want, depth, reload]);
 
   if (!current) return <p class="empty">No functions.</p>;
 
