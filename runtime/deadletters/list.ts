@@ -3,6 +3,11 @@
  * left unacked, then closing the channel hands them all back at once. (A nack with requeue after each
  * get would put the message back at the head, and the next get would return it again; holding them
  * unacked until the end walks the queue, and a crash hands them back too.)
+ *
+ * Every read walks the whole queue (up to the scan limit), even for one page: the messages handed
+ * back go to the back of a quorum queue, so a walk that stopped early would move the first page
+ * behind the rest, and the next read would show other messages first. Handed back all together, they
+ * keep their order.
  */
 import type { GetMessage } from 'amqplib';
 import { WarrenError } from '../errors';
@@ -39,7 +44,7 @@ export interface BrowseOptions {
 
 /** The oldest `limit` dead letters. */
 export async function listDeadLetters(url: string, queue: string, limit = DEFAULT_LIST_LIMIT): Promise<DeadLetterList> {
-  const page = await browseDeadLetters(url, queue, { limit, scanLimit: limit });
+  const page = await browseDeadLetters(url, queue, { limit });
   return { queue: page.queue, total: page.total, letters: page.letters };
 }
 
@@ -52,15 +57,17 @@ export async function browseDeadLetters(url: string, queue: string, options: Bro
   const letters: DeadLetter[] = [];
   let matched = 0;
   const { total, scanned } = await walk(url, queue, 'warren dlq list', options.scanLimit ?? DEFAULT_SCAN_LIMIT, (msg) => {
-    // Without a search, the page ends the walk: the rest need not be read.
-    if (!search && matched >= offset + limit) return false;
+    if (!search && matched >= offset + limit) {
+      matched++;
+      return true;
+    }
     const letter = describeDeadLetter(msg, source);
     if (search && !matchesSearch(letter, msg.content, search)) return true;
     if (matched >= offset && matched < offset + limit) letters.push(letter);
     matched++;
     return true;
   });
-  return { queue, total, matched: search ? matched : total, offset, limit, scanned, letters };
+  return { queue, total, matched: search ? matched : Math.max(total, matched), offset, limit, scanned, letters };
 }
 
 /** Every dead letter named `key` (a message id can occur twice: at-least-once), with the whole body. */
