@@ -56,3 +56,31 @@ describe('forgeryRefusal', () => {
     expect(forgeryRefusal('POST', { host, cookie: 'warren_session=x', 'x-warren-request': 'other' }, 'cookie')).toMatch(/x-warren-request/);
   });
 });
+
+describe('the dashboard files', () => {
+  it('are cached for good when hashed, revalidated otherwise, gzipped when asked, and carry the CSP', async () => {
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { answerFile, loadStaticFiles, CONTENT_SECURITY_POLICY } = await import('../../runtime/admin/static');
+    const dir = await mkdtemp(join(tmpdir(), 'warren-static-'));
+    try {
+      await writeFile(join(dir, 'index.html'), '<!doctype html>' + ' '.repeat(600));
+      await writeFile(join(dir, 'app-ABCD1234.js'), 'console.log(1);'.repeat(100));
+      const files = await loadStaticFiles(dir);
+      const page = answerFile(files.get('index.html')!, {});
+      expect(page.headers['cache-control']).toBe('no-cache');
+      expect(page.headers['content-security-policy']).toBe(CONTENT_SECURITY_POLICY);
+      expect(CONTENT_SECURITY_POLICY).toContain("script-src 'self'");
+      expect(CONTENT_SECURITY_POLICY).not.toContain('unsafe');
+      const script = files.get('app-ABCD1234.js')!;
+      const gz = answerFile(script, { 'accept-encoding': 'gzip, br' });
+      expect(gz.headers['cache-control']).toContain('immutable');
+      expect(gz.headers['content-encoding']).toBe('gzip');
+      expect(gz.body!.length).toBeLessThan(script.body.length);
+      expect(answerFile(script, { 'if-none-match': script.etag }).status).toBe(304);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
