@@ -69,6 +69,20 @@ describe('the dashboard', () => {
     expect((await queueInfo(vhost.url, 'orders')).consumerCount).toBe(3);
   });
 
+  it('redeploys a function from the page: a new version when its file changed', async () => {
+    const { page } = browser;
+    const card = page.locator('[data-function="audit"]');
+    const before = await card.locator('.chip').textContent();
+    await card.getByRole('button', { name: 'Redeploy' }).click();
+    await expect.poll(() => page.locator('.toasts').textContent()).toContain('audit: the file has not changed');
+    await project.write('functions/audit.ts', reportingFunction('audit', false) + '(globalThis as Record<string, unknown>).auditVersion = 2;\n');
+    await expect.poll(() => page.locator('.toasts').textContent(), { timeout: 10_000 }).toBe('');
+    await card.getByRole('button', { name: 'Redeploy' }).click();
+    await expect.poll(() => page.locator('.toasts').textContent(), { timeout: 45_000 }).not.toBe('');
+    expect(await page.locator('.toasts').textContent()).toContain('audit redeployed');
+    await expect.poll(() => card.locator('.chip').textContent(), { timeout: 10_000 }).not.toBe(before);
+  });
+
   it('shows a dead letter with its error; opened, edited and replayed, it is handled once, in its own function only', async () => {
     const { page } = browser;
     const seen: Handled[] = [];
