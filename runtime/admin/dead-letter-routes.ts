@@ -39,11 +39,11 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps): DeadLetterRoute[] {
   function target(name: string): { url: string; deadQueue: string; queue: string; tools: DeadLetterTools } | Reply {
     const unknown = deps.knownFunction(name);
     if (unknown) return unknown;
-    if (!deps.tools) return fail(501, 'WARREN_E_NOT_IMPLEMENTED', 'dead-letter tools are not available in this build', 'use the RabbitMQ management UI meanwhile');
+    if (!deps.tools) return fail('WARREN_E_NOT_IMPLEMENTED', 'dead-letter tools are not available in this build', 'use the RabbitMQ management UI meanwhile');
     const config = deps.config()!;
     const fn = config.functions[name];
     const deadQueue = deadLetterQueue(fn);
-    if (!fn || !deadQueue) return fail(404, 'WARREN_E_UNKNOWN_FUNCTION', `function ${name} has no dead-letter queue (deadLetter: false)`);
+    if (!fn || !deadQueue) return fail('WARREN_E_UNKNOWN_FUNCTION', `function ${name} has no dead-letter queue (deadLetter: false)`);
     return { url: deps.url(config), deadQueue, queue: fn.queue, tools: deps.tools };
   }
 
@@ -86,7 +86,7 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps): DeadLetterRoute[] {
         let keys: string[] | undefined;
         if (body.keys !== undefined) {
           if (!Array.isArray(body.keys) || body.keys.length === 0 || body.keys.length > MAX_KEYS || !body.keys.every((k) => typeof k === 'string' && k.length > 0 && k.length <= 256)) {
-            return fail(400, 'WARREN_E_USAGE', `keys must be a list of 1 to ${MAX_KEYS} message ids`, 'send {"keys": ["id-1", "id-2"]}, or no keys to replay every dead letter');
+            return fail('WARREN_E_USAGE', `keys must be a list of 1 to ${MAX_KEYS} message ids`, 'send {"keys": ["id-1", "id-2"]}, or no keys to replay every dead letter');
           }
           keys = body.keys as string[];
         }
@@ -102,14 +102,14 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps): DeadLetterRoute[] {
         const key = keyIn(req.path.replace(/\/replay$/, ''));
         if (isReply(key)) return key;
         const edited = (req.body as { body?: unknown } | undefined)?.body;
-        if (edited !== undefined && typeof edited !== 'string') return fail(400, 'WARREN_E_USAGE', 'body must be the new message body as a string', 'send {"body": "{\\"id\\": 1}"}, or no body to replay the message as it is');
+        if (edited !== undefined && typeof edited !== 'string') return fail('WARREN_E_USAGE', 'body must be the new message body as a string', 'send {"body": "{\\"id\\": 1}"}, or no body to replay the message as it is');
         if (typeof edited === 'string') {
           const [letter] = await t.tools.find(t.url, t.deadQueue, key);
           const problem = letter ? jsonProblem(letter.contentType, edited) : null;
-          if (problem) return fail(400, 'WARREN_E_USAGE', `the edited body is not JSON (${problem}), and the message's content type is ${letter?.contentType}`, 'fix the JSON, or replay it unedited');
+          if (problem) return fail('WARREN_E_USAGE', `the edited body is not JSON (${problem}), and the message's content type is ${letter?.contentType}`, 'fix the JSON, or replay it unedited');
         }
         const result = await t.tools.replay(t.url, t.deadQueue, { queue: t.queue, keys: [key], ...(typeof edited === 'string' ? { body: Buffer.from(edited, 'utf8') } : {}) });
-        if (result.missing.length > 0) return fail(404, 'WARREN_E_DEAD_LETTER_NOT_FOUND', `no dead letter ${key} in ${t.deadQueue}`, 'it may have been replayed or purged meanwhile; list the queue again');
+        if (result.missing.length > 0) return fail('WARREN_E_DEAD_LETTER_NOT_FOUND', `no dead letter ${key} in ${t.deadQueue}`, 'it may have been replayed or purged meanwhile; list the queue again');
         return replied(result);
       },
     },
@@ -150,14 +150,14 @@ function keyIn(path: string): string | Reply {
     if (key.length === 0 || key.length > 256) throw new Error('length');
     return key;
   } catch {
-    return fail(400, 'WARREN_E_USAGE', `not a message id: ${JSON.stringify(raw.slice(0, 100))}`, 'percent-encode the message id in the path');
+    return fail('WARREN_E_USAGE', `not a message id: ${JSON.stringify(raw.slice(0, 100))}`, 'percent-encode the message id in the path');
   }
 }
 
 function integer(raw: unknown, name: string, min: number, max: number): number | undefined | Reply {
   if (raw === undefined || raw === null) return undefined;
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-  if (!Number.isInteger(n) || n < min || n > max) return fail(400, 'WARREN_E_USAGE', `${name} must be an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}, got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(n) || n < min || n > max) return fail('WARREN_E_USAGE', `${name} must be an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}, got ${JSON.stringify(raw)}`);
   return n;
 }
 

@@ -7,7 +7,7 @@ import type { Registry } from 'prom-client';
 import type { WarrenConfig } from '../config/types';
 import type { AppState } from '../app';
 import type { FunctionStatus } from '../supervisor/supervisor';
-import { WarrenError, WarrenErrors } from '../errors';
+import { ERRORS, WarrenError, WarrenErrors } from '../errors';
 import { errorReply, fail, ok, type Reply } from './replies';
 import { depthQueues, describeFunctions, deadLetterQueue, notReadyReason } from './view';
 import type { QueueDepth } from './depths';
@@ -76,12 +76,12 @@ export function createRouter(deps: RouteDeps): Router {
   function knownFunction(name: string): Reply | null {
     if (app.config?.functions[name]) return null;
     const known = Object.keys(app.config?.functions ?? {});
-    return fail(404, 'WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}`, known.length ? `functions: ${known.join(', ')}` : undefined);
+    return fail('WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}`, known.length ? `functions: ${known.join(', ')}` : undefined);
   }
 
   function requireRunning(): Reply | null {
     if (app.state === 'running') return null;
-    return fail(503, 'WARREN_E_NOT_READY', notReadyReason(app.state, app.blockedBy, []) ?? `runtime is ${app.state}`, 'wait until /readyz answers 200');
+    return fail('WARREN_E_NOT_READY', notReadyReason(app.state, app.blockedBy, []) ?? `runtime is ${app.state}`, 'wait until /readyz answers 200');
   }
 
   const routes: Array<{ method: string; pattern: RegExp; run(req: AdminRequest, name: string): Promise<Reply> }> = [
@@ -91,7 +91,7 @@ export function createRouter(deps: RouteDeps): Router {
       pattern: /^\/readyz$/,
       run: async () => {
         const reason = app.ready() ? null : (notReadyReason(app.state, app.blockedBy, app.supervisor.status()) ?? 'not ready');
-        return reason ? { status: 503, body: { ready: false, error: reason, code: 'WARREN_E_NOT_READY' } } : ok({ ready: true });
+        return reason ? { status: ERRORS.WARREN_E_NOT_READY.http, body: { ready: false, error: reason, code: 'WARREN_E_NOT_READY' } } : ok({ ready: true });
       },
     },
     {
@@ -105,7 +105,7 @@ export function createRouter(deps: RouteDeps): Router {
       pattern: /^\/functions\/([^/]+)$/,
       run: async (_req, name) => {
         const view = (await functionsView()).functions.find((f) => f.name === name);
-        return view ? ok(view) : (knownFunction(name) ?? fail(404, 'WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}`));
+        return view ? ok(view) : (knownFunction(name) ?? fail('WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}`));
       },
     },
     {
@@ -115,7 +115,7 @@ export function createRouter(deps: RouteDeps): Router {
         const replicas = (req.body as { replicas?: unknown } | undefined)?.replicas ?? req.query.get('replicas');
         const n = Number(replicas);
         if (replicas === null || replicas === undefined || replicas === '' || !Number.isInteger(n) || n < 0 || n > MAX_REPLICAS) {
-          return fail(400, 'WARREN_E_USAGE', `replicas must be an integer from 0 to ${MAX_REPLICAS}, got ${JSON.stringify(replicas ?? null)}`, 'send {"replicas": 3}');
+          return fail('WARREN_E_USAGE', `replicas must be an integer from 0 to ${MAX_REPLICAS}, got ${JSON.stringify(replicas ?? null)}`, 'send {"replicas": 3}');
         }
         const refused = knownFunction(name) ?? requireRunning();
         if (refused) return refused;
@@ -136,9 +136,9 @@ export function createRouter(deps: RouteDeps): Router {
             const { version, changed } = await app.deploy(name);
             return ok({ name, from, version, changed });
           } catch (err) {
-            if (err instanceof WarrenError || err instanceof WarrenErrors) throw err;
             // Built, but the new replicas did not start: FunctionRunner.deploy kept the old ones serving.
-            return fail(500, 'WARREN_E_DEPLOY_FAILED', `${name}: the new version did not start: ${(err as Error).message}`, `still serving ${from ?? 'the old version'}; see the runtime log`);
+            if (!(err instanceof WarrenError && err.code === 'WARREN_E_REPLICA_START') && (err instanceof WarrenError || err instanceof WarrenErrors)) throw err;
+            return fail('WARREN_E_DEPLOY_FAILED', `${name}: the new version did not start: ${(err as Error).message}`, `still serving ${from ?? 'the old version'}; see the runtime log`);
           }
         });
       },
@@ -149,9 +149,9 @@ export function createRouter(deps: RouteDeps): Router {
 
   return async (req) => {
     const matching = routes.filter((r) => r.pattern.test(req.path));
-    if (matching.length === 0) return fail(404, 'WARREN_E_USAGE', `no admin route ${req.path}`, 'routes: /healthz /readyz /metrics /functions /functions/:name/{scale,deploy,dead-letters}');
+    if (matching.length === 0) return fail('WARREN_E_USAGE', `no admin route ${req.path}`, 'routes: /healthz /readyz /metrics /functions /functions/:name/{scale,deploy,dead-letters}', 404);
     const route = matching.find((r) => r.method === req.method);
-    if (!route) return fail(405, 'WARREN_E_USAGE', `${req.method} ${req.path} is not supported; use ${matching.map((r) => r.method).join(' or ')}`);
+    if (!route) return fail('WARREN_E_USAGE', `${req.method} ${req.path} is not supported; use ${matching.map((r) => r.method).join(' or ')}`, undefined, 405);
     try {
       const name = decodeURIComponent(route.pattern.exec(req.path)?.[1] ?? '');
       return await route.run(req, name);

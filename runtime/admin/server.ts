@@ -25,7 +25,7 @@ export async function startAdminServer(binding: AdminBinding, router: Router, lo
   const server = createServer((req, res) => {
     void handle(req, res).catch((err: unknown) => {
       log.error({ err }, 'admin request failed');
-      if (!res.headersSent) write(res, fail(500, 'WARREN_E_INTERNAL', 'internal error; see the runtime log'));
+      if (!res.headersSent) write(res, fail('WARREN_E_INTERNAL', 'internal error; see the runtime log'));
       else res.destroy();
     });
   });
@@ -36,19 +36,19 @@ export async function startAdminServer(binding: AdminBinding, router: Router, lo
     if (web && (await web(req, res, access))) return;
     if (!access.ok) {
       res.setHeader('www-authenticate', 'Bearer');
-      write(res, fail(401, 'WARREN_E_ADMIN_AUTH', access.why, access.hint));
+      write(res, fail('WARREN_E_ADMIN_AUTH', access.why, access.hint));
       req.resume();
       return;
     }
     const forgery = forgeryRefusal(req.method ?? 'GET', req.headers, access.via);
     if (forgery) {
-      write(res, fail(403, 'WARREN_E_ADMIN_FORGERY', forgery, 'the dashboard sends the X-Warren-Request header itself; other clients use `Authorization: Bearer`'));
+      write(res, fail('WARREN_E_ADMIN_FORGERY', forgery, 'the dashboard sends the X-Warren-Request header itself; other clients use `Authorization: Bearer`'));
       req.resume();
       return;
     }
     const url = new URL(req.url ?? '/', 'http://admin');
     const body = await readJson(req);
-    if (body instanceof Error) return write(res, fail(400, 'WARREN_E_USAGE', body.message, 'send a JSON object, e.g. {"replicas": 3}'));
+    if (body instanceof Error) return write(res, fail('WARREN_E_USAGE', body.message, 'send a JSON object, e.g. {"replicas": 3}'));
     const request: AdminRequest = { method: req.method ?? 'GET', path: url.pathname.replace(/\/+$/, '') || '/', query: url.searchParams, body };
     const reply = await router(request);
     log.debug({ method: request.method, path: request.path, status: reply.status }, 'admin request');
