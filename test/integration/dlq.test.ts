@@ -51,7 +51,7 @@ async function declareQueue(url: string, queue: string): Promise<void> {
 const dlq = (project: Project, ...args: string[]) => runWarren(['dlq', ...args, '--dir', project.dir], { AMQP_URL: vhost.url });
 
 describe('warren dlq', () => {
-  it('lists dead letters without removing them, replays them to their original route after the fix, and purges', async () => {
+  it("lists dead letters without removing them, replays them into the function's queue after the fix, and purges", async () => {
     const flag = join(tmpdir(), `warren-dlq-flag-${vhost.name}`);
     await writeFile(flag, 'up');
     project = await createProject(YAML, { flaky: reportingHandler('fixed', flag) });
