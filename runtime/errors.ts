@@ -104,13 +104,25 @@ export class WarrenErrors extends Error {
   }
 }
 
-/** Hide the password of an AMQP/HTTP URL before it reaches a log line. */
+/**
+ * Hide the password of an AMQP/HTTP URL (or a comma-separated list of them) before it reaches a log
+ * line. Textual, not through `new URL`: a raw password holding `@ : / % # ?` is not a well-formed URL,
+ * and a parser would cut it at the wrong `@` or `#` and print the rest. Everything between `user:` and
+ * the last `@` goes, which hides too much for a path holding an `@`, never too little.
+ */
 export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
-  }
+  return url
+    .split(/,(?=\s*[a-z][a-z0-9+.-]*:\/\/)/i)
+    .map(redactOne)
+    .join(',');
+}
+
+function redactOne(url: string): string {
+  const start = url.indexOf('://');
+  const at = url.lastIndexOf('@');
+  if (start < 0 || at < start) return url;
+  const userinfo = url.slice(start + 3, at);
+  const colon = userinfo.indexOf(':');
+  if (colon < 0) return url;
+  return `${url.slice(0, start + 3)}${userinfo.slice(0, colon)}:***${url.slice(at)}`;
 }

@@ -8,6 +8,7 @@ import type { WarrenConfig } from '../config/types';
 import { deadLetterQueue } from './view';
 import { fail, ok, type Reply } from './replies';
 import type { AdminRequest } from './routes';
+import { integerField, isReply, objectBody } from './validate';
 
 /** The dead-letter tools (runtime/deadletters/); the admin API and the CLI share them. */
 export interface DeadLetterTools {
@@ -54,8 +55,8 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps): DeadLetterRoute[] {
       async run(req, name) {
         const t = target(name);
         if (isReply(t)) return t;
-        const offset = integer(req.query.get('offset'), 'offset', 0, Number.MAX_SAFE_INTEGER);
-        const limit = integer(req.query.get('limit') ?? (req.body as { limit?: unknown } | undefined)?.limit, 'limit', 1, MAX_PAGE);
+        const offset = integerField(req.body, req.query, 'offset', { min: 0, max: 1_000_000, example: '?offset=20' });
+        const limit = integerField(req.body, req.query, 'limit', { min: 1, max: MAX_PAGE, example: '?limit=20' });
         if (isReply(offset)) return offset;
         if (isReply(limit)) return limit;
         const search = req.query.get('search') ?? req.query.get('q') ?? undefined;
@@ -80,8 +81,10 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps): DeadLetterRoute[] {
       async run(req, name) {
         const t = target(name);
         if (isReply(t)) return t;
-        const body = (req.body ?? {}) as { keys?: unknown; limit?: unknown };
-        const limit = integer(req.query.get('limit') ?? body.limit, 'limit', 1, Number.MAX_SAFE_INTEGER);
+        const parsed = objectBody(req.body);
+        if (isReply(parsed)) return parsed;
+        const body = (parsed ?? {}) as { keys?: unknown };
+        const limit = integerField(req.body, req.query, 'limit', { min: 1, max: 1_000_000, example: '{"limit": 10}' });
         if (isReply(limit)) return limit;
         let keys: string[] | undefined;
         if (body.keys !== undefined) {
@@ -152,15 +155,4 @@ function keyIn(path: string): string | Reply {
   } catch {
     return fail('WARREN_E_USAGE', `not a message id: ${JSON.stringify(raw.slice(0, 100))}`, 'percent-encode the message id in the path');
   }
-}
-
-function integer(raw: unknown, name: string, min: number, max: number): number | undefined | Reply {
-  if (raw === undefined || raw === null) return undefined;
-  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-  if (!Number.isInteger(n) || n < min || n > max) return fail('WARREN_E_USAGE', `${name} must be an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}, got ${JSON.stringify(raw)}`);
-  return n;
-}
-
-function isReply(value: unknown): value is Reply {
-  return typeof value === 'object' && value !== null && 'status' in value && typeof (value as Reply).status === 'number';
 }

@@ -7,6 +7,8 @@ export interface Reply {
   body?: unknown;
   text?: string;
   contentType?: string;
+  /** extra response headers, e.g. `allow` on a 405 */
+  headers?: Record<string, string>;
 }
 
 export interface ErrorBody {

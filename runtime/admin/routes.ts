@@ -11,6 +11,7 @@ import { ERRORS, WarrenError, WarrenErrors } from '../errors';
 import { errorReply, fail, ok, type Reply } from './replies';
 import { depthQueues, describeFunctions, deadLetterQueue, notReadyReason } from './view';
 import type { QueueDepth } from './depths';
+import { functionName, integerField, isReply, objectBody } from './validate';
 import { vhostUrl } from '../topology/names';
 import { PerKeyLock } from '../lib/per-key-lock';
 import { deadLetterRoutes, type DeadLetterTools } from './dead-letter-routes';
@@ -112,11 +113,11 @@ export function createRouter(deps: RouteDeps): Router {
       method: 'POST',
       pattern: /^\/functions\/([^/]+)\/scale$/,
       run: async (req, name) => {
-        const replicas = (req.body as { replicas?: unknown } | undefined)?.replicas ?? req.query.get('replicas');
-        const n = Number(replicas);
-        if (replicas === null || replicas === undefined || replicas === '' || !Number.isInteger(n) || n < 0 || n > MAX_REPLICAS) {
-          return fail('WARREN_E_USAGE', `replicas must be an integer from 0 to ${MAX_REPLICAS}, got ${JSON.stringify(replicas ?? null)}`, 'send {"replicas": 3}');
-        }
+        const body = objectBody(req.body);
+        if (isReply(body)) return body;
+        const n = integerField(body, req.query, 'replicas', { min: 0, max: MAX_REPLICAS, example: '{"replicas": 3}' });
+        if (isReply(n)) return n;
+        if (n === undefined) return fail('WARREN_E_USAGE', 'replicas is missing', 'send {"replicas": 3}');
         const refused = knownFunction(name) ?? requireRunning();
         if (refused) return refused;
         await exclusively(name, () => app.supervisor.scale(name, n));
@@ -151,9 +152,14 @@ export function createRouter(deps: RouteDeps): Router {
     const matching = routes.filter((r) => r.pattern.test(req.path));
     if (matching.length === 0) return fail('WARREN_E_USAGE', `no admin route ${req.path}`, 'routes: /healthz /readyz /metrics /functions /functions/:name/{scale,deploy,dead-letters}', 404);
     const route = matching.find((r) => r.method === req.method);
-    if (!route) return fail('WARREN_E_USAGE', `${req.method} ${req.path} is not supported; use ${matching.map((r) => r.method).join(' or ')}`, undefined, 405);
+    if (!route) {
+      const allowed = matching.map((r) => r.method);
+      return { ...fail('WARREN_E_USAGE', `${req.method} ${req.path} is not supported; use ${allowed.join(' or ')}`, undefined, 405), headers: { allow: allowed.join(', ') } };
+    }
     try {
-      const name = decodeURIComponent(route.pattern.exec(req.path)?.[1] ?? '');
+      const segment = route.pattern.exec(req.path)?.[1];
+      const name = segment === undefined ? '' : functionName(segment);
+      if (isReply(name)) return name;
       return await route.run(req, name);
     } catch (err) {
       return errorReply(err, app.config?.dir);
