@@ -102,8 +102,13 @@ export function describeDeadLetterFully(msg: RawMessage, sourceQueue?: string): 
 export function keyOf(msg: RawMessage): string {
   const id = str(msg.properties.messageId);
   if (id !== undefined && id !== '') return id;
-  const hash = createHash('sha256').update(msg.content).update(JSON.stringify(msg.properties.headers ?? {})).digest('hex');
+  const hash = createHash('sha256').update(msg.content).update(stableJson(msg.properties.headers ?? {})).digest('hex');
   return `~${hash.slice(0, 16)}`;
+}
+
+/** JSON of headers as amqplib decodes them: 64-bit integers arrive as BigInt, which JSON.stringify refuses. */
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
 }
 
 /**
