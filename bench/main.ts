@@ -3,7 +3,7 @@
  * machine. Prints the table; writes bench/results.json and bench/results.md.
  *
  * Environment (all optional): WARREN_BENCH_RUNS (default 3), WARREN_BENCH_COUNT (messages of the
- * no-op row, default 100000), WARREN_BENCH_ONLY=drain,slow,relay,redeploy,startup,cluster (a subset; results
+ * no-op row, default 100000), WARREN_BENCH_ONLY=drain,slow,relay,redeploy,startup,cluster,dashboard (a subset; results
  * files are then left alone, unless WARREN_BENCH_MERGE=1: the rows measured are then merged into
  * bench/results.json and shown in their own section of bench/results.md; `noop` is the no-op row
  * against amqplib alone, without BullMQ and the publish row: the quick check that the hot path did not
@@ -22,6 +22,7 @@ import { measureFanout, measureRelay } from './rows/relay';
 import { measureRedeploy } from './rows/redeploy';
 import { measureStartup } from './rows/startup';
 import { measureCluster } from './rows/cluster';
+import { measureDashboard } from './rows/dashboard';
 import { repoRoot } from './warren';
 
 const env = process.env;
@@ -153,6 +154,35 @@ if (runs('cluster')) {
     met: resume.max < 5000 && r.lost === 0,
     note: `${r.published} messages published across ${RUNS} kills: ${r.lost} lost, ${r.duplicated} duplicated`,
   };
+}
+
+if (runs('dashboard')) {
+  const rate = Number(env.WARREN_BENCH_DASHBOARD_RATE ?? 10_000);
+  log(`dashboard: first load, and runtime CPU draining ${rate} msg/s without and with 3 open dashboards (${RUNS} runs)`);
+  const r = await measureDashboard({ runs: RUNS, windowMs: 15_000, rate, log });
+  const load = summarize(r.firstLoadBytes.map((b) => b / 1024));
+  rows.dashboard_first_load = { what: 'dashboard first load, 3 functions (fresh browser profile)', unit: 'KiB', figure: load, baseline: null, ratio: null, target: '< 300 KB', met: load.max * 1024 < 300_000 };
+  // The runtime's CPU grows with the messages it handles; on a shared machine the rate it reaches
+  // differs between windows, so the "without" figure is scaled to the rate of the "with" window
+  // (idle CPU + per-message CPU × rate) before subtracting. The raw difference is in the note.
+  const perMessage = (i: number) => (r.cpuWithout[i]! - r.idleWithout) / Math.max(1, r.rateWithout[i]!);
+  const expected = r.cpuWith.map((_, i) => r.idleWithout + perMessage(i) * r.rateWith[i]!);
+  const added = summarize(r.cpuWith.map((c, i) => c - expected[i]!));
+  const raw = summarize(r.cpuWith.map((c, i) => c - r.cpuWithout[i]!));
+  rows.dashboard_cpu = {
+    what: `runtime CPU added by 3 open dashboards while draining (asked: ${rate / 1000}k msg/s)`,
+    unit: '% of a core',
+    figure: added,
+    baseline: { label: 'runtime CPU without dashboards, at the same rate', unit: '% of a core', value: summarize(expected) },
+    ratio: summarize(r.cpuWith.map((c, i) => c / expected[i]!)),
+    target: '< 2 % added',
+    met: added.median < 2,
+    note:
+      `handled ${Math.round(summarize(r.rateWithout).median)} msg/s without, ${Math.round(summarize(r.rateWith).median)} msg/s with the dashboards open (median; the producer asks for ${rate}/s); ` +
+      `raw difference ${round(raw.median, 2)} % of a core (${round(summarize(r.cpuWithout).median, 2)} % without, ${round(summarize(r.cpuWith).median, 2)} % with); ` +
+      `on the idle runtime the 3 dashboards take ${round(r.idleWith - r.idleWithout, 2)} % of a core (${round(r.idleWithout, 2)} % without, ${round(r.idleWith, 2)} % with)`,
+  };
+  notes.push(`Dashboard: ${rows.dashboard_cpu.note}.`);
 }
 
 const table = formatTable(rows);

@@ -29,3 +29,54 @@ await build({
   minify: true,
   banner: { js: "import { createRequire as __warrenRequire } from 'node:module'; const require = __warrenRequire(import.meta.url);" },
 });
+
+// The dashboard (runtime/dashboard/, served by the admin API at `/`): one script and one stylesheet
+// with content hashes in their names (cached for good by browsers), and the page that names them.
+// No inline script or style, so the admin API can send a strict Content-Security-Policy.
+{
+  const { rm, mkdir, writeFile } = await import('node:fs/promises');
+  const { basename, join } = await import('node:path');
+  const outdir = join(root, 'dist', 'dashboard');
+  await rm(outdir, { recursive: true, force: true });
+  await mkdir(outdir, { recursive: true });
+  const result = await build({
+    absWorkingDir: root,
+    entryPoints: { app: 'runtime/dashboard/main.tsx' },
+    outdir,
+    entryNames: '[name]-[hash]',
+    bundle: true,
+    platform: 'browser',
+    target: ['chrome109', 'firefox115', 'safari16'],
+    format: 'esm',
+    minify: true,
+    jsx: 'automatic',
+    jsxImportSource: 'preact',
+    tsconfig: 'runtime/dashboard/tsconfig.json',
+    metafile: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+  const outputs = Object.keys(result.metafile.outputs).map((p) => basename(p));
+  const script = outputs.find((f) => f.endsWith('.js'));
+  const style = outputs.find((f) => f.endsWith('.css'));
+  await writeFile(
+    join(outdir, 'index.html'),
+    `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>Warren</title>
+<link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Crect width='16' height='16' rx='4' fill='%233867d6'/%3E%3C/svg%3E">
+<link rel="stylesheet" href="/assets/${style}">
+<script type="module" src="/assets/${script}"></script>
+</head>
+<body>
+<div id="app"></div>
+<noscript>The Warren dashboard needs JavaScript. The admin API answers without it: GET /functions.</noscript>
+</body>
+</html>
+`,
+  );
+}

@@ -14,6 +14,10 @@ import type { QueueDepth } from './depths';
 import { functionName, integerField, isReply, objectBody } from './validate';
 import { vhostUrl } from '../topology/names';
 import { PerKeyLock } from '../lib/per-key-lock';
+import { deadLetterRoutes, type DeadLetterTools } from './dead-letter-routes';
+import { describeTopology } from './topology-view';
+
+export type { DeadLetterTools } from './dead-letter-routes';
 
 /** The config's URL may leave the vhost to rascal.json: connect to the vhost Warren declared. */
 export function brokerUrl(config: WarrenConfig): string {
@@ -32,13 +36,6 @@ export interface AdminTarget {
     scale(name: string, replicas: number): Promise<void>;
   };
   deploy(name: string): Promise<{ version: string; changed: boolean }>;
-}
-
-/** The dead-letter tools (runtime/deadletters/); null answers 501 on their routes. */
-export interface DeadLetterTools {
-  list(url: string, queue: string, limit: number | undefined): Promise<unknown>;
-  replay(url: string, queue: string, limit: number | undefined): Promise<unknown>;
-  purge(url: string, queue: string): Promise<unknown>;
 }
 
 export interface AdminRequest {
@@ -86,24 +83,6 @@ export function createRouter(deps: RouteDeps): Router {
   function requireRunning(): Reply | null {
     if (app.state === 'running') return null;
     return fail('WARREN_E_NOT_READY', notReadyReason(app.state, app.blockedBy, []) ?? `runtime is ${app.state}`, 'wait until /readyz answers 200');
-  }
-
-  /** `?limit=N` or `{"limit": N}`; undefined leaves the default to the dead-letter tools. */
-  function limitOf(req: AdminRequest): number | undefined | Reply {
-    return integerField(req.body, req.query, 'limit', { min: 1, max: 1_000_000, example: '{"limit": 10}' });
-  }
-
-  async function deadLetters(req: AdminRequest, name: string, action: 'list' | 'replay' | 'purge'): Promise<Reply> {
-    const unknown = knownFunction(name);
-    if (unknown) return unknown;
-    if (!deps.deadLetters) return fail('WARREN_E_NOT_IMPLEMENTED', 'dead-letter tools are not available in this build', 'use the RabbitMQ management UI meanwhile');
-    const queue = deadLetterQueue(app.config?.functions[name]);
-    if (!queue) return fail('WARREN_E_UNKNOWN_FUNCTION', `function ${name} has no dead-letter queue (deadLetter: false)`);
-    const url = brokerUrl(app.config!);
-    if (action === 'purge') return ok({ queue, purged: await deps.deadLetters.purge(url, queue) });
-    const limit = limitOf(req);
-    if (typeof limit === 'object') return limit;
-    return ok(action === 'list' ? await deps.deadLetters.list(url, queue, limit) : await deps.deadLetters.replay(url, queue, limit));
   }
 
   const routes: Array<{ method: string; pattern: RegExp; run(req: AdminRequest, name: string): Promise<Reply> }> = [
@@ -165,9 +144,8 @@ export function createRouter(deps: RouteDeps): Router {
         });
       },
     },
-    { method: 'GET', pattern: /^\/functions\/([^/]+)\/dead-letters$/, run: (req, name) => deadLetters(req, name, 'list') },
-    { method: 'POST', pattern: /^\/functions\/([^/]+)\/dead-letters\/replay$/, run: (req, name) => deadLetters(req, name, 'replay') },
-    { method: 'DELETE', pattern: /^\/functions\/([^/]+)\/dead-letters$/, run: (req, name) => deadLetters(req, name, 'purge') },
+    ...deadLetterRoutes({ tools: deps.deadLetters, config: () => app.config, url: brokerUrl, knownFunction }),
+    { method: 'GET', pattern: /^\/topology$/, run: async () => ok(describeTopology(app.config)) },
   ];
 
   return async (req) => {

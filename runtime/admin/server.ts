@@ -7,9 +7,11 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WarrenError } from '../errors';
-import { authorized, type AdminBinding } from './auth';
+import type { AdminBinding } from './auth';
+import { checkAccess, forgeryRefusal } from './access';
 import { fail, type Reply } from './replies';
 import type { AdminRequest, Router } from './routes';
+import type { WebHandler } from './web';
 
 export interface AdminServer {
   /** where it listens (the real port when WARREN_ADMIN_PORT=0) */
@@ -27,7 +29,7 @@ const MAX_BODY_BYTES = 64 * 1024;
  */
 const TIMEOUTS = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000, keepAliveTimeout: 5_000 };
 
-export async function startAdminServer(binding: AdminBinding, router: Router, log: Logger): Promise<AdminServer> {
+export async function startAdminServer(binding: AdminBinding, router: Router, log: Logger, web?: WebHandler): Promise<AdminServer> {
   const server = createServer(TIMEOUTS, (req, res) => {
     void handle(req, res).catch((err: unknown) => {
       log.error({ err }, 'admin request failed');
@@ -37,9 +39,18 @@ export async function startAdminServer(binding: AdminBinding, router: Router, lo
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!authorized(req.headers.authorization, binding.token)) {
+    const access = checkAccess(req.headers, binding);
+    // The dashboard's page, assets, sign-in and live stream (runtime/admin/web.ts) decide access themselves.
+    if (web && (await web(req, res, access))) return;
+    if (!access.ok) {
       res.setHeader('www-authenticate', 'Bearer');
-      write(res, fail('WARREN_E_ADMIN_AUTH', 'missing or wrong bearer token', 'send `Authorization: Bearer $WARREN_ADMIN_TOKEN`'));
+      write(res, fail('WARREN_E_ADMIN_AUTH', access.why, access.hint));
+      req.resume();
+      return;
+    }
+    const forgery = forgeryRefusal(req.method ?? 'GET', req.headers, access.via);
+    if (forgery) {
+      write(res, fail('WARREN_E_ADMIN_FORGERY', forgery, 'the dashboard sends the X-Warren-Request header itself; other clients use `Authorization: Bearer`'));
       req.resume();
       return;
     }

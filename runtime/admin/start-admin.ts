@@ -8,9 +8,12 @@ import { resolveAdminBinding } from './auth';
 import { QueueDepths } from './depths';
 import { createMetricsRegistry } from './metrics';
 import { brokerUrl, createRouter, type AdminTarget } from './routes';
-import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from '../deadletters';
+import { browseDeadLetters, findDeadLetters, purgeDeadLetters, replayDeadLetters } from '../deadletters';
 import { startAdminServer } from './server';
-import { deadLetterQueue } from './view';
+import { deadLetterQueue, depthQueues, describeFunctions } from './view';
+import { LiveFeed } from './live-feed';
+import { createWebHandler } from './web';
+import { dashboardAssets } from './assets-dir';
 
 export interface AdminContext {
   env: Record<string, string | undefined>;
@@ -33,14 +36,27 @@ export async function startAdmin(app: App, ctx: AdminContext): Promise<{ close()
     app: target,
     metrics,
     depth: (queue) => depths.get(queue),
-    deadLetters: { list: listDeadLetters, replay: replayDeadLetters, purge: purgeDeadLetters },
+    deadLetters: { browse: browseDeadLetters, find: findDeadLetters, replay: replayDeadLetters, purge: purgeDeadLetters },
   });
-  const server = await startAdminServer(binding, router, log).catch(async (err: unknown) => {
+  const feed = new LiveFeed({
+    source: {
+      async read() {
+        const status = app.supervisor.status();
+        const queues = depthQueues(target.config, status);
+        const found = new Map(await Promise.all(queues.map(async (q) => [q, await depths.get(q)] as const)));
+        return { state: app.state, ready: app.ready(), status, views: describeFunctions(target.config, status, found) };
+      },
+    },
+    onError: (err) => log.warn({ err }, 'dashboard live frame failed'),
+  });
+  const web = createWebHandler({ binding, assetsDir: dashboardAssets(), feed, log });
+  const server = await startAdminServer(binding, router, log, web).catch(async (err: unknown) => {
     await depths.close();
     throw err;
   });
   return {
     async close() {
+      feed.close();
       await server.close();
       await depths.close();
     },

@@ -19,7 +19,10 @@ interface DlqOptions {
 
 export interface DlqTarget {
   url: string;
+  /** the dead-letter queue */
   queue: string;
+  /** the function's own queue, where a replay sends the dead letters */
+  source: string;
 }
 
 /**
@@ -29,13 +32,13 @@ export interface DlqTarget {
 export function dlqTarget(config: WarrenConfig, name: string): DlqTarget {
   const url = vhostUrl(config.url, config.vhost);
   const fn = config.functions[name];
-  if (!fn) return { url, queue: deadQueueName(name) };
+  if (!fn) return { url, queue: deadQueueName(name), source: name };
   if (!fn.deadLetter) {
     throw new WarrenError('WARREN_E_USAGE', `function ${name} has \`deadLetter: false\`: it has no dead-letter queue`, {
       hint: `set \`deadLetter: true\` under functions.${name} in queues.yaml to keep failed messages`,
     });
   }
-  return { url, queue: deadQueueName(fn.queue) };
+  return { url, queue: deadQueueName(fn.queue), source: fn.queue };
 }
 
 async function resolveTarget(name: string, options: DlqOptions): Promise<{ target: DlqTarget; config: WarrenConfig }> {
@@ -68,7 +71,7 @@ export async function dlqList(name: string, options: DlqOptions): Promise<number
 export async function dlqReplay(name: string, options: DlqOptions): Promise<number> {
   const limit = options.limit === undefined ? undefined : parseCount(options.limit, '--limit');
   const { target, config } = await resolveTarget(name, options);
-  const result = await withHint(config, name, () => replayDeadLetters(target.url, target.queue, limit));
+  const result = await withHint(config, name, () => replayDeadLetters(target.url, target.queue, { queue: target.source, ...(limit === undefined ? {} : { limit }) }));
   process.stdout.write(options.json ? JSON.stringify(result, null, 2) + '\n' : formatReplay(result));
   return result.kept.length > 0 ? EXIT.RUNTIME : EXIT.OK;
 }
@@ -100,8 +103,8 @@ function formatLetter(l: DeadLetter, n: number): string {
 }
 
 export function formatReplay(r: ReplayResult): string {
-  let out = `replayed ${r.replayed} message${r.replayed === 1 ? '' : 's'} from ${r.queue} to their original routes; ${r.remaining} left\n`;
-  for (const k of r.kept) out += `  kept ${k.messageId ?? '(no message id)'}: ${k.why}\n`;
+  let out = `replayed ${r.replayed} message${r.replayed === 1 ? '' : 's'} from ${r.queue} to the function's queue ${r.target}; ${r.remaining} left\n`;
+  for (const k of r.kept) out += `  kept ${k.messageId ?? k.key}: ${k.why}\n`;
   return out;
 }
 
@@ -123,7 +126,7 @@ export function registerDlq(program: Command): void {
     .action(run(dlqList));
   dlq
     .command('replay <function>')
-    .description('republish to the original exchange and routing key with confirms; each leaves the queue after its confirm')
+    .description("republish to the function's own queue with confirms (the handler still sees the original exchange and routing key); each leaves the dead-letter queue after its confirm")
     .option('--dir <dir>', 'project folder (holds queues.yaml, rascal.json, functions/)')
     .option('--limit <n>', 'replay at most N (default: all)')
     .option('--json', 'print JSON')

@@ -5,14 +5,19 @@
  *  - the broker's (a quorum queue's delivery limit after replicas died on the message): only the
  *    `x-death` entries and `x-first-death-*` headers tell the story.
  */
+import { createHash } from 'node:crypto';
 import type { Options } from 'amqplib';
 import { H, replayHeaders, type Route } from '../replica/headers';
 
 export const BODY_PREVIEW_CHARS = 200;
 
 export interface DeadLetter {
+  /** the message id, or for a message without one a hash of its body and headers (`~` and 16 hex digits) */
+  key: string;
   messageId: string | null;
   error: string | null;
+  /** the handler error's stack (truncated when dead-lettered), when Warren recorded one */
+  stack: string | null;
   /** error | reject | schema | invalid-json | too-large | timeout | delivery-limit | a broker reason */
   reason: string | null;
   /** handler runs, when known */
@@ -32,7 +37,15 @@ export interface DeadLetter {
 /** What amqplib's channel.get hands back, reduced to what is read here. */
 export interface RawMessage {
   content: Buffer;
-  properties: { messageId?: unknown; headers?: Record<string, unknown> | undefined };
+  properties: { messageId?: unknown; contentType?: unknown; headers?: Record<string, unknown> | undefined };
+}
+
+/** A dead letter opened on the dashboard: everything, with the whole body. */
+export interface DeadLetterDetail extends DeadLetter {
+  contentType: string | null;
+  /** the whole body: UTF-8 text when it is valid UTF-8, otherwise base64 */
+  body: string;
+  bodyEncoding: 'utf8' | 'base64';
 }
 
 interface DeathEntry {
@@ -56,8 +69,10 @@ export function describeDeadLetter(msg: RawMessage, sourceQueue?: string): DeadL
   const brokerReason = death?.reason ?? str(headers['x-first-death-reason']);
   const reason = warrenReason ?? (brokerReason === undefined ? null : (BROKER_REASONS[brokerReason] ?? brokerReason));
   return {
+    key: keyOf(msg),
     messageId: str(msg.properties.messageId) ?? null,
     error: str(headers[H.error]) ?? brokerError(reason, death),
+    stack: str(headers[H.stack]) || null,
     reason,
     // x-delivery-count is not a fallback: it counts deliveries out of the dead-letter queue itself
     attempts: num(headers[H.attempts]) ?? null,
@@ -70,6 +85,25 @@ export function describeDeadLetter(msg: RawMessage, sourceQueue?: string): DeadL
     bodyBytes: msg.content.length,
     headers,
   };
+}
+
+export function describeDeadLetterFully(msg: RawMessage, sourceQueue?: string): DeadLetterDetail {
+  const utf8 = msg.content.toString('utf8');
+  const valid = Buffer.from(utf8, 'utf8').equals(msg.content);
+  return {
+    ...describeDeadLetter(msg, sourceQueue),
+    contentType: str(msg.properties.contentType) ?? null,
+    body: valid ? utf8 : msg.content.toString('base64'),
+    bodyEncoding: valid ? 'utf8' : 'base64',
+  };
+}
+
+/** How a dead letter is named on the page and in the API: its message id, else a stable hash of it. */
+export function keyOf(msg: RawMessage): string {
+  const id = str(msg.properties.messageId);
+  if (id !== undefined && id !== '') return id;
+  const hash = createHash('sha256').update(msg.content).update(JSON.stringify(msg.properties.headers ?? {})).digest('hex');
+  return `~${hash.slice(0, 16)}`;
 }
 
 /**
@@ -95,14 +129,21 @@ export function originalRouteOf(headers: Record<string, unknown> | undefined, so
  * correlation id, …) and headers without Warren's dead-letter bookkeeping, so the message starts afresh.
  * Dropped: `expiration` (the broker removed it at dead-lettering; an old one would expire the copy at
  * once) and `userId` (the broker checks it against the replaying user).
+ * The copy goes straight to the function's queue through the default exchange, so its original
+ * exchange and routing key travel in Warren's route headers, where the consumer reads them for `ctx`.
  */
-export function replayProperties(properties: Record<string, unknown>): Options.Publish {
+export function replayProperties(properties: Record<string, unknown>, route?: Route): Options.Publish {
   const out: Record<string, unknown> = {};
   for (const key of ['contentType', 'contentEncoding', 'deliveryMode', 'priority', 'correlationId', 'replyTo', 'messageId', 'timestamp', 'type', 'appId']) {
     const value = properties[key];
     if (value !== undefined && value !== null) out[key] = value;
   }
-  out.headers = replayHeaders(properties.headers as Record<string, unknown> | undefined);
+  const headers = replayHeaders(properties.headers as Record<string, unknown> | undefined);
+  if (route) {
+    headers[H.exchange] = route.exchange;
+    headers[H.routingKey] = route.routingKey;
+  }
+  out.headers = headers;
   if (out.deliveryMode === undefined) out.persistent = true;
   return out as Options.Publish;
 }

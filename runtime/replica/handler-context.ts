@@ -4,12 +4,15 @@ import type { Context, PublishOptions } from '../index';
 import type { Delivery, MessageProperties } from './delivery';
 import type { LazyAbort } from './lazy-abort';
 import { toExchange, toQueue, type PublishTarget } from './publish-target';
+import { originalRoute } from './headers';
 
 /** Publishes with a publisher confirm; resolves once the broker confirmed, rejects otherwise. */
 export type Publish = (target: PublishTarget, content: unknown, options: { routingKey?: string; properties?: MessageProperties }) => Promise<void>;
 
 export function makeContext(delivery: Delivery, attempt: number, abort: LazyAbort, deps: { functionName: string; log: Logger; publish: Publish }): Context {
   const { properties, fields } = delivery;
+  // A retry or a replay arrives through the default exchange: the handler sees where it was first published.
+  const route = originalRoute(properties.headers, fields);
   let childLog: Logger | undefined;
   return {
     get log() {
@@ -22,8 +25,8 @@ export function makeContext(delivery: Delivery, attempt: number, abort: LazyAbor
     publish: (exchange: string, routingKey: string, body: unknown, options?: PublishOptions) => publishFromHandler(deps.publish, exchange, routingKey, body, options),
     raw: delivery.content,
     headers: properties.headers ?? {},
-    routingKey: fields.routingKey,
-    exchange: fields.exchange,
+    routingKey: route.routingKey,
+    exchange: route.exchange,
     messageId: properties.messageId,
     attempt,
     functionName: deps.functionName,

@@ -1,13 +1,14 @@
 /**
  * `warren dlq list|replay|purge` against the real broker: a handler fails while a flag file exists,
  * its messages are dead-lettered; `list` shows them without removing any; after the fix, `replay`
- * sends them back to their original exchange and routing key, the dead-letter queue empties and the
+ * sends them back to the function's own queue, the dead-letter queue empties and the
  * handler handles them; `purge` empties it; none of the commands needs a running runtime.
  */
 import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import amqplib from 'amqplib';
 import { createTestVhost, getAll, publishRaw, queueInfo, type TestVhost } from '../helpers/broker';
 import { createProject, runWarren, startWarren, waitFor, type Project, type RunningWarren } from '../helpers/runtime';
 import { reportingHandler, RESULTS_YAML } from './watch-helpers';
@@ -33,10 +34,24 @@ afterEach(async () => {
   await vhost.cleanup();
 });
 
+async function deleteQueue(url: string, queue: string): Promise<void> {
+  const conn = await amqplib.connect(url);
+  const ch = await conn.createChannel();
+  await ch.deleteQueue(queue);
+  await conn.close();
+}
+
+async function declareQueue(url: string, queue: string): Promise<void> {
+  const conn = await amqplib.connect(url);
+  const ch = await conn.createChannel();
+  await ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+  await conn.close();
+}
+
 const dlq = (project: Project, ...args: string[]) => runWarren(['dlq', ...args, '--dir', project.dir], { AMQP_URL: vhost.url });
 
 describe('warren dlq', () => {
-  it('lists dead letters without removing them, replays them to their original route after the fix, and purges', async () => {
+  it("lists dead letters without removing them, replays them into the function's queue after the fix, and purges", async () => {
     const flag = join(tmpdir(), `warren-dlq-flag-${vhost.name}`);
     await writeFile(flag, 'up');
     project = await createProject(YAML, { flaky: reportingHandler('fixed', flag) });
@@ -68,7 +83,7 @@ describe('warren dlq', () => {
     await rm(flag);
     const replayed = await dlq(project, 'replay', 'flaky');
     expect(replayed.code, replayed.stderr).toBe(0);
-    expect(replayed.stdout).toContain('replayed 3 messages from flaky.dead to their original routes; 0 left');
+    expect(replayed.stdout).toContain("replayed 3 messages from flaky.dead to the function's queue flaky; 0 left");
     expect((await queueInfo(vhost.url, 'flaky.dead')).messageCount).toBe(0);
     const handled: Array<{ handled: { n: number }; attempt: number }> = [];
     await waitFor(async () => {
@@ -91,30 +106,34 @@ describe('warren dlq', () => {
     expect((await dlq(project, 'list', 'flaky')).stdout).toBe('flaky.dead is empty\n');
   });
 
-  it('keeps and reports a dead letter whose original route is unknown or gone', async () => {
+  it("replays a dead letter whose original route is unknown or gone into the function's queue, and keeps them all when that queue is gone", async () => {
     project = await createProject(YAML, { flaky: reportingHandler('ok') });
     warren = await startWarren(project.dir, vhost.url);
     await warren.stop();
     warren = undefined;
     await publishRaw(vhost.url, '', 'flaky.dead', 'no headers', { messageId: 'orphan' });
-    await publishRaw(vhost.url, '', 'flaky.dead', 'unbound', {
-      messageId: 'unbound',
-      headers: { 'x-warren-original-exchange': 'jobs', 'x-warren-original-routing-key': 'nowhere' },
-    });
     await publishRaw(vhost.url, '', 'flaky.dead', 'gone', {
       messageId: 'gone',
       headers: { 'x-warren-original-exchange': 'deleted-exchange', 'x-warren-original-routing-key': 'x' },
     });
+    // The function's queue is gone: nothing can be replayed, everything stays, and the command says why.
+    await deleteQueue(vhost.url, 'flaky');
+    const refused = await dlq(project, 'replay', 'flaky');
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toContain("replayed 0 messages from flaky.dead to the function's queue flaky; 2 left");
+    expect(refused.stdout).toContain('kept orphan: the function\'s queue "flaky" does not exist');
+    expect(refused.stdout).toContain('kept gone: the function\'s queue "flaky" does not exist');
+    expect((await queueInfo(vhost.url, 'flaky.dead')).messageCount).toBe(2);
+    // Declared again: both go to it, whatever their original route, which travels in the headers.
+    await declareQueue(vhost.url, 'flaky');
     const replayed = await dlq(project, 'replay', 'flaky');
-    expect(replayed.code).toBe(1);
-    expect(replayed.stdout).toContain('replayed 0 messages from flaky.dead to their original routes; 3 left');
-    expect(replayed.stdout).toContain('kept orphan: no original exchange and routing key in its headers');
-    expect(replayed.stdout).toContain('kept unbound: no queue is bound to exchange "jobs" with routing key "nowhere"');
-    expect(replayed.stdout).toContain('kept gone: its original exchange "deleted-exchange" does not exist');
-    // Still there, in order.
-    const left = await getAll(vhost.url, 'flaky.dead');
-    expect(left.map((m) => m.properties.messageId)).toEqual(['orphan', 'unbound', 'gone']);
-    expect((await queueInfo(vhost.url, 'flaky')).messageCount).toBe(0);
+    expect(replayed.code, replayed.stdout).toBe(0);
+    expect(replayed.stdout).toContain("replayed 2 messages from flaky.dead to the function's queue flaky; 0 left");
+    const copies = await getAll(vhost.url, 'flaky');
+    expect(copies.map((m) => [m.properties.messageId, m.fields.exchange, m.fields.routingKey, m.properties.headers?.['x-warren-original-exchange'] ?? null])).toEqual([
+      ['orphan', '', 'flaky', null],
+      ['gone', '', 'flaky', 'deleted-exchange'],
+    ]);
   });
 
   it('names the functions when asked about an unknown one', async () => {

@@ -1,0 +1,140 @@
+/**
+ * One second of the dashboard's live view, pure: the supervisor's cumulative counters now and a few
+ * seconds ago in, rates and latency quantiles out. Tested without a runtime (test/unit/dashboard-live.test.ts).
+ */
+import { DURATION_BUCKETS_MS } from '../replica-protocol/stats';
+import type { FunctionView } from './view';
+
+/** What is kept of a function's counters at one tick. */
+export interface Sample {
+  at: number;
+  /** settled for good: acked, dead-lettered or dropped */
+  handled: number;
+  /** attempts that failed: retried, dead-lettered or dropped */
+  failed: number;
+  /** non-cumulative counts per duration bucket, the last for +Inf */
+  buckets: readonly number[];
+}
+
+export interface LiveFunction {
+  name: string;
+  version: string | null;
+  desired: number;
+  running: number;
+  restarts: number;
+  lastError: string | null;
+  inFlight: number;
+  queueDepth: number | null;
+  deadLetterDepth: number | null;
+  handled: number;
+  failed: number;
+  /** messages settled per second over the last tick */
+  handledPerSec: number;
+  failedPerSec: number;
+  /** handler latency over the latency window, null when nothing ran in it */
+  p50Ms: number | null;
+  p95Ms: number | null;
+}
+
+export interface LiveFrame {
+  /** ms since the epoch */
+  t: number;
+  state: string;
+  ready: boolean;
+  functions: LiveFunction[];
+}
+
+/**
+ * The q-quantile (0..1) of a histogram given as non-cumulative bucket counts over `bounds` (the last
+ * count is +Inf), interpolated linearly inside the bucket as Prometheus' histogram_quantile does.
+ */
+export function quantileMs(buckets: readonly number[], q: number, bounds: readonly number[] = DURATION_BUCKETS_MS): number | null {
+  const total = buckets.reduce((a, b) => a + b, 0);
+  if (total <= 0) return null;
+  const rank = q * total;
+  let seen = 0;
+  for (let i = 0; i < buckets.length; i++) {
+    const count = buckets[i] ?? 0;
+    if (count > 0 && seen + count >= rank) {
+      const upper = bounds[i];
+      // The +Inf bucket: all that is known is "more than the last bound".
+      if (upper === undefined) return bounds[bounds.length - 1] ?? null;
+      const lower = i === 0 ? 0 : (bounds[i - 1] ?? 0);
+      return round(lower + (upper - lower) * ((rank - seen) / count));
+    }
+    seen += count;
+  }
+  return bounds[bounds.length - 1] ?? null;
+}
+
+/** Counts added between two samples (a counter that went down, e.g. after a restart, counts from zero). */
+export function delta(now: Sample, before: Sample | undefined): { handled: number; failed: number; buckets: number[]; seconds: number } {
+  if (!before) return { handled: 0, failed: 0, buckets: now.buckets.map(() => 0), seconds: 0 };
+  const d = (a: number, b: number) => (a >= b ? a - b : a);
+  return {
+    handled: d(now.handled, before.handled),
+    failed: d(now.failed, before.failed),
+    buckets: now.buckets.map((n, i) => d(n, before.buckets[i] ?? 0)),
+    seconds: Math.max(0, (now.at - before.at) / 1000),
+  };
+}
+
+/**
+ * A function's line of the frame: counts from the view, rates from the previous tick, latency from
+ * the oldest sample of the window (a few seconds, so one slow message does not make the chart flicker).
+ */
+export function liveFunction(view: FunctionView, now: Sample, previous: Sample | undefined, windowStart: Sample | undefined): LiveFunction {
+  const tick = delta(now, previous);
+  const window = delta(now, windowStart);
+  const perSec = (n: number) => (tick.seconds > 0 ? round(n / tick.seconds) : 0);
+  return {
+    name: view.name,
+    version: view.version,
+    desired: view.replicas.desired,
+    running: view.replicas.running,
+    restarts: view.restarts,
+    lastError: view.lastError,
+    inFlight: view.inFlight,
+    queueDepth: view.queueDepth,
+    deadLetterDepth: view.deadLetterDepth,
+    handled: view.handled,
+    failed: view.failed,
+    handledPerSec: perSec(tick.handled),
+    failedPerSec: perSec(tick.failed),
+    p50Ms: quantileMs(window.buckets, 0.5),
+    p95Ms: quantileMs(window.buckets, 0.95),
+  };
+}
+
+/** Three significant digits: enough for a chart, and a short JSON line. */
+export function round(n: number): number {
+  if (n === 0 || !Number.isFinite(n)) return n;
+  const digits = Math.max(0, 2 - Math.floor(Math.log10(Math.abs(n))));
+  const f = 10 ** Math.min(digits, 3);
+  return Math.round(n * f) / f;
+}
+
+/** The chart series the page draws, kept per function. */
+export const SERIES = ['handledPerSec', 'failedPerSec', 'p50Ms', 'p95Ms', 'inFlight', 'queueDepth', 'deadLetterDepth'] as const;
+export type SeriesName = (typeof SERIES)[number];
+
+export interface History {
+  t: number[];
+  functions: Record<string, Record<SeriesName, Array<number | null>>>;
+}
+
+/** Frames → columns (one array per series), the compact form a page gets when it connects. */
+export function historyOf(frames: readonly LiveFrame[]): History {
+  const names = new Set(frames.flatMap((f) => f.functions.map((fn) => fn.name)));
+  const functions: History['functions'] = {};
+  for (const name of names) {
+    const columns = {} as Record<SeriesName, Array<number | null>>;
+    for (const s of SERIES) columns[s] = [];
+    for (const frame of frames) {
+      const fn = frame.functions.find((f) => f.name === name);
+      for (const s of SERIES) columns[s].push(fn ? fn[s] : null);
+    }
+    functions[name] = columns;
+  }
+  return { t: frames.map((f) => f.t), functions };
+}

@@ -1,0 +1,131 @@
+/**
+ * The dashboard's own HTTP answers, beside the JSON routes: the page and its assets, sign-in and
+ * sign-out (the session cookie), and the live stream. Returns false for every other request, which
+ * then goes through the admin API's router.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { AdminBinding } from './auth';
+import { clearedSessionCookie, forgeryRefusal, sameSecret, sessionCookie, type Access } from './access';
+import { answerFile, loadStaticFiles, PAGE_HEADERS, type StaticFiles } from './static';
+import type { LiveFeed } from './live-feed';
+
+export type WebHandler = (req: IncomingMessage, res: ServerResponse, access: Access) => Promise<boolean>;
+
+export interface WebOptions {
+  binding: Pick<AdminBinding, 'token'>;
+  /** dist/dashboard */
+  assetsDir: string;
+  feed: LiveFeed;
+  log: Logger;
+}
+
+const SIGN_IN_BODY_BYTES = 4_096;
+/** a wrong token answers after this pause: guessing stays slow */
+const WRONG_TOKEN_DELAY_MS = 300;
+
+export function createWebHandler(options: WebOptions): WebHandler {
+  let files: Promise<StaticFiles> | null = null;
+  const loadFiles = () => {
+    files ??= loadStaticFiles(options.assetsDir).catch((err: unknown) => {
+      files = null;
+      throw err;
+    });
+    return files;
+  };
+
+  async function serveFile(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
+    let file;
+    try {
+      file = (await loadFiles()).get(name);
+    } catch (err) {
+      options.log.error({ err, dir: options.assetsDir }, 'dashboard assets missing');
+      return plain(res, 503, 'The dashboard is not built: run `npm run build` (it writes dist/dashboard/).\n');
+    }
+    if (!file) return plain(res, 404, `no dashboard asset ${name}\n`);
+    const answer = answerFile(file, { 'if-none-match': req.headers['if-none-match'], 'accept-encoding': req.headers['accept-encoding'] as string | undefined });
+    res.writeHead(answer.status, answer.headers);
+    res.end(req.method === 'HEAD' ? undefined : (answer.body ?? undefined));
+  }
+
+  async function signIn(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const token = options.binding.token;
+    const refusal = forgeryRefusal('POST', req.headers, 'open');
+    if (refusal) return json(res, 403, { error: refusal, code: 'WARREN_E_ADMIN_FORGERY' });
+    const given = await readSignIn(req);
+    if (token === null) return json(res, 200, { signedIn: true, tokenRequired: false });
+    if (given === null || !sameSecret(given, token)) {
+      await new Promise((r) => setTimeout(r, WRONG_TOKEN_DELAY_MS));
+      return json(res, 401, { error: 'wrong token', code: 'WARREN_E_ADMIN_AUTH', hint: 'paste the value of WARREN_ADMIN_TOKEN' });
+    }
+    res.setHeader('set-cookie', sessionCookie(token));
+    json(res, 200, { signedIn: true, tokenRequired: true });
+  }
+
+  function stream(req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead(200, { ...PAGE_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
+    res.socket?.setNoDelay(true);
+    const unsubscribe = options.feed.subscribe(res);
+    req.on('close', unsubscribe);
+  }
+
+  return async (req, res, access) => {
+    const path = new URL(req.url ?? '/', 'http://admin').pathname;
+    const method = req.method ?? 'GET';
+    const read = method === 'GET' || method === 'HEAD';
+    if (read && (path === '/' || path === '/index.html')) {
+      await serveFile(req, res, 'index.html');
+      return true;
+    }
+    if (read && path.startsWith('/assets/')) {
+      const name = path.slice('/assets/'.length);
+      if (!/^[\w.-]+$/.test(name) || name === 'index.html') plain(res, 404, 'not found\n');
+      else await serveFile(req, res, name);
+      return true;
+    }
+    if (path === '/session') {
+      if (method === 'POST') await signIn(req, res);
+      else if (method === 'DELETE') {
+        res.setHeader('set-cookie', clearedSessionCookie());
+        json(res, 200, { signedIn: false });
+      } else if (method === 'GET') json(res, access.ok ? 200 : 401, { signedIn: access.ok, tokenRequired: options.binding.token !== null });
+      else json(res, 405, { error: `${method} /session is not supported; use GET, POST or DELETE`, code: 'WARREN_E_USAGE' });
+      return true;
+    }
+    if (path === '/events' && read) {
+      if (!access.ok) json(res, 401, { error: access.why, code: 'WARREN_E_ADMIN_AUTH', hint: access.hint });
+      else stream(req, res);
+      return true;
+    }
+    return false;
+  };
+}
+
+/** `{"token": "…"}` or a form's `token=…`; null when neither. */
+async function readSignIn(req: IncomingMessage): Promise<string | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > SIGN_IN_BODY_BYTES) return null;
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (/^application\/x-www-form-urlencoded/.test(req.headers['content-type'] ?? '')) return new URLSearchParams(text).get('token');
+  try {
+    const body = JSON.parse(text) as { token?: unknown };
+    return typeof body.token === 'string' ? body.token : null;
+  } catch {
+    return null;
+  }
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { ...PAGE_HEADERS, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body) + '\n');
+}
+
+function plain(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { ...PAGE_HEADERS, 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(text);
+}

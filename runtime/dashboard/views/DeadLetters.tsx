@@ -1,0 +1,254 @@
+/**
+ * The dead-letter workbench of one function: search and page its dead letters, open one (error,
+ * stack, headers, the whole body), replay one, the selected ones or all into the function's own
+ * queue, edit a body and replay it, purge after a confirmation.
+ */
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api, ApiError, fnPath } from '../api';
+import { ago, plural } from '../format';
+import type { LiveState } from '../live';
+import type { DeadLetter, DeadLetterPage, ReplayResult } from '../types';
+import { toast } from '../toast';
+import { Confirm } from './Confirm';
+import { LetterDetail } from './LetterDetail';
+
+const PAGE = 20;
+
+export function DeadLetters({ live, name }: { live: LiveState; name: string | null }) {
+  const names = (live.frame?.functions ?? []).map((f) => f.name);
+  const current = name ?? names.find((n) => (live.frame?.functions.find((f) => f.name === n)?.deadLetterDepth ?? 0) > 0) ?? names[0] ?? null;
+  const depth = live.frame?.functions.find((f) => f.name === current)?.deadLetterDepth ?? null;
+  const [search, setSearch] = useState('');
+  const [query, setQuery] = useState('');
+  const [offset, setOffset] = useState(0);
+  const [page, setPage] = useState<DeadLetterPage | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [open, setOpen] = useState<string | null>(null);
+  const [confirm, setConfirm] = useState<'purge' | 'all' | null>(null);
+  const [reload, setReload] = useState(0);
+
+  useEffect(() => {
+    setSelected(new Set());
+    setOpen(null);
+    setOffset(0);
+  }, [current, query]);
+
+  // Reload when the queue's depth changes (a new dead letter, a replay elsewhere) or after an action.
+  // One request at a time: under a steady stream of dead letters the depth changes every second, and
+  // a list slower than that must still land (a change meanwhile asks for one more request after it).
+  const want = `${current}\u0000${query}\u0000${offset}`;
+  const wanted = useRef(want);
+  const loading = useRef<{ again: boolean } | null>(null);
+  wanted.current = want;
+  useEffect(() => {
+    if (!current) return;
+    if (loading.current) {
+      loading.current.again = true;
+      return;
+    }
+    const load = () => {
+      const key = wanted.current;
+      const [fn, q, from] = key.split('\u0000') as [string, string, string];
+      const params = new URLSearchParams({ offset: from, limit: String(PAGE) });
+      if (q) params.set('search', q);
+      loading.current = { again: false };
+      api<DeadLetterPage>('GET', `${fnPath(fn)}/dead-letters?${params}`).then(
+        (p) => {
+          if (key !== wanted.current) return;
+          setPage(p);
+          setError(null);
+        },
+        (err: unknown) => key === wanted.current && setError(err instanceof ApiError ? err.message : String(err)),
+      ).finally(() => {
+        const again = loading.current?.again || key !== wanted.current;
+        loading.current = null;
+        if (again) load();
+      });
+    };
+    load();
+  }, [want, depth, reload]);
+
+  if (!current) return <p class="empty">No functions.</p>;
+
+  async function replay(keys: string[] | null, label: string) {
+    try {
+      const r = await api<ReplayResult>('POST', `${fnPath(current!)}/dead-letters/replay`, keys ? { keys } : {});
+      toast('ok', `${label}: replayed ${plural(r.replayed, 'message')} into ${r.target}`);
+    } catch (err) {
+      const body = err instanceof ApiError ? (err.body as Partial<ReplayResult> | undefined) : undefined;
+      toast('error', err instanceof ApiError ? `${err.message}${body?.replayed ? ` (${body.replayed} replayed)` : ''}` : String(err));
+    }
+    setSelected(new Set());
+    setReload((n) => n + 1);
+  }
+
+  async function purge() {
+    setConfirm(null);
+    try {
+      const r = await api<{ purged: number }>('DELETE', `${fnPath(current!)}/dead-letters`);
+      toast('ok', `purged ${plural(r.purged, 'dead letter')} of ${current}`);
+    } catch (err) {
+      toast('error', err instanceof ApiError ? err.message : String(err));
+    }
+    setOpen(null);
+    setReload((n) => n + 1);
+  }
+
+  const letters = page?.letters ?? [];
+  const allOnPage = letters.length > 0 && letters.every((l) => selected.has(l.key));
+  const toggle = (key: string) => {
+    const next = new Set(selected);
+    if (next.has(key)) next.delete(key);
+    else next.add(key);
+    setSelected(next);
+  };
+
+  return (
+    <div class="workbench">
+      <div class="toolbar">
+        <label class="field">
+          <span>Function</span>
+          <select value={current} onChange={(e) => (location.hash = `#/dead-letters/${encodeURIComponent((e.target as HTMLSelectElement).value)}`)}>
+            {names.map((n) => (
+              <option key={n} value={n}>
+                {n} ({live.frame?.functions.find((f) => f.name === n)?.deadLetterDepth ?? '?'})
+              </option>
+            ))}
+          </select>
+        </label>
+        <form
+          class="search"
+          role="search"
+          onSubmit={(e) => {
+            e.preventDefault();
+            setQuery(search.trim());
+          }}
+        >
+          <label class="field grow">
+            <span>Search error, reason, message id or body</span>
+            <input type="search" value={search} placeholder="e.g. timeout, order-42, &quot;userId&quot;" onInput={(e) => setSearch((e.target as HTMLInputElement).value)} />
+          </label>
+          <button type="submit">Search</button>
+        </form>
+      </div>
+      <div class="actions" role="toolbar" aria-label="dead-letter actions">
+        <button type="button" class="primary" disabled={selected.size === 0} onClick={() => replay([...selected], 'selected')}>
+          Replay selected{selected.size ? ` (${selected.size})` : ''}
+        </button>
+        <button type="button" disabled={!page || page.total === 0} onClick={() => setConfirm('all')}>
+          Replay all
+        </button>
+        <button type="button" class="danger" disabled={!page || page.total === 0} onClick={() => setConfirm('purge')}>
+          Purge…
+        </button>
+        <span class="spacer" />
+        <span class="muted" aria-live="polite">
+          {page ? (query ? `${plural(page.matched, 'match')} among ${plural(page.scanned, 'dead letter')}` : plural(page.total, 'dead letter')) : 'loading…'}
+          {page && page.scanned < page.total && query ? ` (searched the oldest ${page.scanned})` : ''}
+        </span>
+      </div>
+      {error ? <p class="error-box">{error}</p> : null}
+      <div class={`split ${open ? 'with-detail' : ''}`}>
+        <div class="table-wrap">
+          <table class="letters">
+            <thead>
+              <tr>
+                <th class="check">
+                  <input
+                    type="checkbox"
+                    aria-label="select every dead letter on this page"
+                    checked={allOnPage}
+                    onChange={() => setSelected(allOnPage ? new Set() : new Set(letters.map((l) => l.key)))}
+                  />
+                </th>
+                <th>Message</th>
+                <th>Reason</th>
+                <th>Error</th>
+                <th class="num">Tries</th>
+                <th>When</th>
+              </tr>
+            </thead>
+            <tbody>
+              {letters.map((l) => (
+                <Row key={l.key} letter={l} selected={selected.has(l.key)} open={open === l.key} onToggle={() => toggle(l.key)} onOpen={() => setOpen(l.key)} />
+              ))}
+            </tbody>
+          </table>
+          {page && letters.length === 0 ? <p class="empty">{query ? 'Nothing matches.' : `${current}'s dead-letter queue is empty.`}</p> : null}
+          {page && page.matched > PAGE ? (
+            <nav class="pager" aria-label="pages">
+              <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
+                ← Previous
+              </button>
+              <span>
+                {offset + 1}–{Math.min(offset + PAGE, page.matched)} of {page.matched}
+              </span>
+              <button type="button" disabled={offset + PAGE >= page.matched} onClick={() => setOffset(offset + PAGE)}>
+                Next →
+              </button>
+            </nav>
+          ) : null}
+        </div>
+        {open ? (
+          <LetterDetail
+            fn={current}
+            letterKey={open}
+            onClose={() => setOpen(null)}
+            onReplayed={() => {
+              setOpen(null);
+              setReload((n) => n + 1);
+            }}
+          />
+        ) : null}
+      </div>
+      {confirm === 'purge' ? (
+        <Confirm title={`Purge ${current}'s dead letters?`} confirm={`Purge ${page ? plural(page.total, 'message') : ''}`} danger onConfirm={purge} onCancel={() => setConfirm(null)}>
+          <p>
+            Every message in <code>{page?.queue}</code> is deleted for good. Replay first what you want to keep.
+          </p>
+        </Confirm>
+      ) : null}
+      {confirm === 'all' ? (
+        <Confirm
+          title={`Replay all of ${current}'s dead letters?`}
+          confirm="Replay all"
+          onConfirm={() => {
+            setConfirm(null);
+            void replay(null, 'all');
+          }}
+          onCancel={() => setConfirm(null)}
+        >
+          <p>
+            {page ? plural(page.total, 'message') : 'Every message'} go back to <code>{current}</code>'s own queue, once each. Other functions on the same exchange are not touched.
+          </p>
+        </Confirm>
+      ) : null}
+    </div>
+  );
+}
+
+function Row({ letter, selected, open, onToggle, onOpen }: { letter: DeadLetter; selected: boolean; open: boolean; onToggle(): void; onOpen(): void }) {
+  return (
+    <tr class={open ? 'open' : ''} onClick={(e) => (e.target as HTMLElement).tagName !== 'INPUT' && onOpen()}>
+      <td class="check">
+        <input type="checkbox" aria-label={`select ${letter.key}`} checked={selected} onChange={onToggle} />
+      </td>
+      <td class="mono">
+        <button type="button" class="link" onClick={onOpen} aria-label={`open ${letter.key}`}>
+          {letter.key}
+        </button>
+      </td>
+      <td>
+        <span class={`badge reason-${letter.reason ?? 'unknown'}`}>{letter.reason ?? 'unknown'}</span>
+      </td>
+      <td class="err" title={letter.error ?? ''}>
+        {letter.error ?? <span class="muted">none recorded</span>}
+      </td>
+      <td class="num">{letter.attempts ?? '–'}</td>
+      <td class="when" title={letter.deadLetteredAt ?? ''}>
+        {ago(letter.deadLetteredAt)}
+      </td>
+    </tr>
+  );
+}

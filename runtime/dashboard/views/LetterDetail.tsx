@@ -1,0 +1,136 @@
+/** One dead letter opened: everything known about it, its whole body (editable), replay. */
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api, ApiError, fnPath } from '../api';
+import { prettyBody } from '../format';
+import type { DeadLetterDetail, ReplayResult } from '../types';
+import { toast } from '../toast';
+
+interface Props {
+  fn: string;
+  letterKey: string;
+  onClose(): void;
+  onReplayed(): void;
+}
+
+export function LetterDetail({ fn, letterKey, onClose, onReplayed }: Props) {
+  const [letter, setLetter] = useState<DeadLetterDetail | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [body, setBody] = useState('');
+  const [busy, setBusy] = useState(false);
+  const heading = useRef<HTMLHeadingElement>(null);
+  const path = `${fnPath(fn)}/dead-letters/${encodeURIComponent(letterKey)}`;
+
+  useEffect(() => {
+    setLetter(null);
+    setError(null);
+    api<{ letter: DeadLetterDetail }>('GET', path).then(
+      (r) => {
+        setLetter(r.letter);
+        setBody(prettyBody(r.letter.body, r.letter.bodyEncoding));
+        heading.current?.focus();
+      },
+      (err: unknown) => setError(err instanceof ApiError ? err.message : String(err)),
+    );
+  }, [path]);
+
+  const original = letter ? prettyBody(letter.body, letter.bodyEncoding) : '';
+  const edited = letter !== null && body !== original;
+  const isJson = letter !== null && (letter.contentType === null ? looksJson(letter.body) : /json/i.test(letter.contentType));
+  const jsonError = edited && isJson ? parseError(body) : null;
+
+  async function replay(withEdit: boolean) {
+    setBusy(true);
+    try {
+      const payload = withEdit ? { body: isJson ? JSON.stringify(JSON.parse(body)) : body } : {};
+      const r = await api<ReplayResult>('POST', `${path}/replay`, payload);
+      toast('ok', `replayed ${letterKey}${withEdit ? ' with the edited body' : ''} into ${r.target}`);
+      onReplayed();
+    } catch (err) {
+      toast('error', err instanceof ApiError ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <aside class="detail" aria-labelledby="detail-title" onKeyDown={(e) => e.key === 'Escape' && onClose()}>
+      <header class="detail-head">
+        <h3 id="detail-title" tabIndex={-1} ref={heading} class="mono">
+          {letterKey}
+        </h3>
+        <button type="button" class="icon" aria-label="close" onClick={onClose}>
+          ×
+        </button>
+      </header>
+      {error ? <p class="error-box">{error}</p> : null}
+      {!letter && !error ? <p class="muted">Loading…</p> : null}
+      {letter ? (
+        <>
+          <p class="error-text" data-testid="letter-error">
+            {letter.error ?? 'no error recorded'}
+          </p>
+          <dl class="facts">
+            <dt>reason</dt>
+            <dd>
+              <span class={`badge reason-${letter.reason ?? 'unknown'}`}>{letter.reason ?? 'unknown'}</span>
+            </dd>
+            <dt>attempts</dt>
+            <dd>{letter.attempts ?? '–'}</dd>
+            <dt>version</dt>
+            <dd class="mono">{letter.version ?? '–'}</dd>
+            <dt>dead-lettered</dt>
+            <dd>{letter.deadLetteredAt ? new Date(letter.deadLetteredAt).toLocaleString() : '–'}</dd>
+            <dt>original route</dt>
+            <dd class="mono">{letter.originalExchange === null ? 'unknown' : `${letter.originalExchange || '(default)'} → ${letter.originalRoutingKey ?? ''}`}</dd>
+            <dt>content type</dt>
+            <dd class="mono">{letter.contentType ?? 'none'}</dd>
+            <dt>size</dt>
+            <dd>{letter.bodyBytes.toLocaleString('en')} bytes</dd>
+          </dl>
+          {letter.stack ? (
+            <details>
+              <summary>Stack</summary>
+              <pre class="stack">{letter.stack}</pre>
+            </details>
+          ) : null}
+          <details>
+            <summary>Headers ({Object.keys(letter.headers).length})</summary>
+            <pre class="headers">{JSON.stringify(letter.headers, null, 2)}</pre>
+          </details>
+          <label class="field">
+            <span>
+              Body{letter.bodyEncoding === 'base64' ? ' (binary, base64)' : ''}
+              {edited ? ' — edited' : ''}
+            </span>
+            <textarea class="body" spellcheck={false} rows={Math.min(18, Math.max(4, body.split('\n').length + 1))} value={body} onInput={(e) => setBody((e.target as HTMLTextAreaElement).value)} readOnly={letter.bodyEncoding === 'base64'} />
+          </label>
+          {jsonError ? <p class="error-box">Not valid JSON: {jsonError}</p> : null}
+          <div class="detail-actions">
+            <button type="button" class="primary" disabled={busy || jsonError !== null} onClick={() => replay(edited)}>
+              {edited ? 'Replay edited' : 'Replay'}
+            </button>
+            {edited ? (
+              <button type="button" onClick={() => setBody(original)}>
+                Undo edits
+              </button>
+            ) : null}
+          </div>
+          <p class="muted small">Replay sends it to {fn}'s own queue only; the handler still sees the original exchange and routing key.</p>
+        </>
+      ) : null}
+    </aside>
+  );
+}
+
+function parseError(text: string): string | null {
+  try {
+    JSON.parse(text);
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+function looksJson(text: string): boolean {
+  return parseError(text) === null;
+}

@@ -1,0 +1,102 @@
+/**
+ * Reading a dead-letter queue without removing anything: each message is taken with basic.get and
+ * left unacked, then closing the channel hands them all back at once. (A nack with requeue after each
+ * get would put the message back at the head, and the next get would return it again; holding them
+ * unacked until the end walks the queue, and a crash hands them back too.)
+ *
+ * Every read walks the whole queue (up to the scan limit), even for one page: the messages handed
+ * back go to the back of a quorum queue, so a walk that stopped early would move the first page
+ * behind the rest, and the next read would show other messages first. Handed back all together, they
+ * keep their order.
+ */
+import type { GetMessage } from 'amqplib';
+import { WarrenError } from '../errors';
+import { messageCount, sourceQueueOf, withConnection } from './connection';
+import { describeDeadLetter, describeDeadLetterFully, keyOf, type DeadLetter, type DeadLetterDetail } from './describe';
+import { matchesSearch } from './search';
+
+export const DEFAULT_LIST_LIMIT = 20;
+/** A search reads at most this many dead letters (the oldest), and says so when there are more. */
+export const DEFAULT_SCAN_LIMIT = 10_000;
+
+export interface DeadLetterList {
+  queue: string;
+  /** messages in the queue when it was read */
+  total: number;
+  letters: DeadLetter[];
+}
+
+export interface DeadLetterPage extends DeadLetterList {
+  /** dead letters that match the search among those read */
+  matched: number;
+  offset: number;
+  limit: number;
+  /** how many were read; less than `total` when the queue is larger than the scan limit */
+  scanned: number;
+}
+
+export interface BrowseOptions {
+  search?: string;
+  offset?: number;
+  limit?: number;
+  scanLimit?: number;
+}
+
+/** The oldest `limit` dead letters. */
+export async function listDeadLetters(url: string, queue: string, limit = DEFAULT_LIST_LIMIT): Promise<DeadLetterList> {
+  const page = await browseDeadLetters(url, queue, { limit });
+  return { queue: page.queue, total: page.total, letters: page.letters };
+}
+
+/** A page of the dead letters matching `search`, oldest first. */
+export async function browseDeadLetters(url: string, queue: string, options: BrowseOptions = {}): Promise<DeadLetterPage> {
+  const offset = options.offset ?? 0;
+  const limit = options.limit ?? DEFAULT_LIST_LIMIT;
+  const search = options.search?.trim() ?? '';
+  const source = sourceQueueOf(queue);
+  const letters: DeadLetter[] = [];
+  let matched = 0;
+  const { total, scanned } = await walk(url, queue, 'warren dlq list', options.scanLimit ?? DEFAULT_SCAN_LIMIT, (msg) => {
+    if (!search && matched >= offset + limit) {
+      matched++;
+      return true;
+    }
+    const letter = describeDeadLetter(msg, source);
+    if (search && !matchesSearch(letter, msg.content, search)) return true;
+    if (matched >= offset && matched < offset + limit) letters.push(letter);
+    matched++;
+    return true;
+  });
+  return { queue, total, matched: search ? matched : Math.max(total, matched), offset, limit, scanned, letters };
+}
+
+/** Every dead letter named `key` (a message id can occur twice: at-least-once), with the whole body. */
+export async function findDeadLetters(url: string, queue: string, key: string, scanLimit = DEFAULT_SCAN_LIMIT): Promise<DeadLetterDetail[]> {
+  const source = sourceQueueOf(queue);
+  const found: DeadLetterDetail[] = [];
+  await walk(url, queue, 'warren dlq show', scanLimit, (msg) => {
+    if (keyOf(msg) === key) found.push(describeDeadLetterFully(msg, source));
+    return true;
+  });
+  if (found.length === 0) {
+    throw new WarrenError('WARREN_E_DEAD_LETTER_NOT_FOUND', `no dead letter ${key} in ${queue}`, { hint: 'it may have been replayed or purged meanwhile; list the queue again' });
+  }
+  return found;
+}
+
+/** Reads up to `scanLimit` messages, oldest first, handing each to `visit` until it returns false; removes none. */
+async function walk(url: string, queue: string, name: string, scanLimit: number, visit: (msg: GetMessage) => boolean): Promise<{ total: number; scanned: number }> {
+  return withConnection(url, name, async (conn) => {
+    const ch = await conn.createChannel();
+    const total = await messageCount(ch, queue, url);
+    let scanned = 0;
+    while (scanned < Math.min(total, scanLimit)) {
+      const msg = await ch.get(queue, { noAck: false });
+      if (msg === false) break;
+      scanned++;
+      if (!visit(msg)) break;
+    }
+    await ch.close();
+    return { total, scanned };
+  });
+}

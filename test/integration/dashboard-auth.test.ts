@@ -1,0 +1,72 @@
+/**
+ * The dashboard on a runtime bound to every address (WARREN_ADMIN_HOST=0.0.0.0) with a token, reached
+ * at 127.0.0.1 in a real browser: without the token the API refuses and the page asks for it; a wrong
+ * token is refused; the right one signs the browser in with an HttpOnly, SameSite=Strict cookie that
+ * page scripts cannot read; signing out ends it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestVhost, type TestVhost } from '../helpers/broker';
+import { launchBrowser, type TestBrowser } from '../helpers/browser';
+import { createProject, release, startRuntime, type Project, type Runtime } from './admin-harness';
+import { DASHBOARD_YAML, reportingFunction } from './dashboard-helpers';
+
+const TOKEN = 'correct-horse-battery-staple-0123456789';
+let vhost: TestVhost;
+let project: Project;
+let runtime: Runtime;
+let browser: TestBrowser;
+
+beforeAll(async () => {
+  vhost = await createTestVhost('dashboard-auth');
+  project = await createProject({ 'queues.yaml': DASHBOARD_YAML, 'functions/orders.ts': reportingFunction('orders'), 'functions/audit.ts': reportingFunction('audit') });
+  runtime = await startRuntime(project.dir, vhost.url, { WARREN_ADMIN_HOST: '0.0.0.0', WARREN_ADMIN_TOKEN: TOKEN });
+  await runtime.waitReady(45_000);
+  browser = await launchBrowser({ colorScheme: 'dark' });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await release(runtime, project, vhost);
+});
+
+describe('the dashboard behind a token', () => {
+  it('refuses without the token, signs in with it into an HttpOnly cookie, and signs out', async () => {
+    const base = `http://127.0.0.1:${runtime.port}`;
+    expect((await fetch(`${base}/functions`)).status).toBe(401);
+    expect((await fetch(`${base}/events`)).status).toBe(401);
+
+    const { page, context } = browser;
+    await page.goto(`${base}/`);
+    const field = page.getByLabel('Admin token');
+    await field.waitFor();
+    expect(await page.locator('[data-function]').count()).toBe(0);
+    await browser.screenshot('sign-in');
+
+    await field.fill('wrong-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('wrong token');
+    expect(await context.cookies()).toEqual([]);
+
+    await field.fill(TOKEN);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    for (const fn of ['audit', 'orders']) await page.locator(`[data-function="${fn}"]`).waitFor();
+    const [cookie] = await context.cookies();
+    expect(cookie).toMatchObject({ name: 'warren_session', httpOnly: true, sameSite: 'Strict' });
+    expect(cookie!.value).not.toContain(TOKEN);
+    expect(await page.evaluate('document.cookie')).toBe('');
+    await page.waitForTimeout(2_000);
+    await browser.screenshot('functions-dark');
+
+    // The cookie acts for the page (scale through it), but not without the dashboard's header.
+    const card = page.locator('[data-function="audit"]');
+    await card.getByRole('button', { name: 'scale audit up' }).click();
+    await expect.poll(() => card.getByTestId('replicas').textContent(), { timeout: 10_000 }).toBe('2/2');
+    const cookieHeader = `warren_session=${cookie!.value}`;
+    const forged = await fetch(`${base}/functions/audit/scale`, { method: 'POST', headers: { cookie: cookieHeader, 'content-type': 'application/json' }, body: '{"replicas": 0}' });
+    expect(forged.status).toBe(403);
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('Admin token').waitFor();
+    expect(await context.cookies()).toEqual([]);
+  });
+});

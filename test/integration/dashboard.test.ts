@@ -1,0 +1,172 @@
+/**
+ * The dashboard in a real browser (Debian's chromium through playwright-core) against a real runtime
+ * and broker: every function is shown live; scaling on the page reaches the broker; a dead letter
+ * appears with its error, is opened, edited, replayed and handled once; purge asks first; a
+ * cross-site request cannot change anything. Screenshots of each view go to test-artifacts/.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createTestVhost, managementQueue, publishRaw, queueInfo, type TestVhost } from '../helpers/broker';
+import { waitFor } from '../helpers/runtime';
+import { launchBrowser, type TestBrowser } from '../helpers/browser';
+import { createProject, release, startRuntime, type Project, type Runtime } from './admin-harness';
+import { DASHBOARD_YAML, handledUntil, reportingFunction, type Handled } from './dashboard-helpers';
+
+let vhost: TestVhost;
+let project: Project;
+let runtime: Runtime;
+let browser: TestBrowser;
+let base: string;
+
+beforeAll(async () => {
+  vhost = await createTestVhost('dashboard');
+  project = await createProject({ 'queues.yaml': DASHBOARD_YAML, 'functions/orders.ts': reportingFunction('orders'), 'functions/audit.ts': reportingFunction('audit', false) });
+  runtime = await startRuntime(project.dir, vhost.url);
+  await runtime.waitReady(45_000);
+  base = `http://127.0.0.1:${runtime.port}`;
+  browser = await launchBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await release(runtime, project, vhost);
+});
+
+describe('the dashboard', () => {
+  it('shows every function, live, with a strict Content-Security-Policy and cached assets', async () => {
+    const { page } = browser;
+    const errors: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    const res = await page.goto(`${base}/`);
+    expect(res?.status()).toBe(200);
+    expect(res?.headers()['content-security-policy']).toContain("script-src 'self'");
+    expect(res?.headers()['content-security-policy']).not.toContain('unsafe-inline');
+    for (const fn of ['audit', 'orders']) await page.locator(`[data-function="${fn}"]`).waitFor();
+    await expect.poll(() => page.getByTestId('runtime-state').textContent()).toBe('ready');
+    // Live: the figures follow the messages without a reload.
+    for (let i = 0; i < 20; i++) await publishRaw(vhost.url, 'shop', 'order.created', JSON.stringify({ id: `o${i}` }), { contentType: 'application/json' });
+    await expect.poll(() => page.locator('[data-function="audit"] .chart').count()).toBe(3);
+    await expect.poll(async () => (await page.locator('.summary').textContent()) ?? '', { timeout: 10_000 }).toMatch(/functions/);
+    const script = await page.locator('script[type=module]').getAttribute('src');
+    const asset = await fetch(`${base}${script}`);
+    expect(asset.headers.get('cache-control')).toContain('immutable');
+    await page.waitForTimeout(2_500);
+    await browser.screenshot('functions');
+    expect(errors).toEqual([]);
+  });
+
+  it('scales a function from 1 to 3 replicas on the page, and the broker sees 3 consumers', async () => {
+    const { page } = browser;
+    const card = page.locator('[data-function="orders"]');
+    await expect.poll(() => card.getByTestId('replicas').textContent()).toBe('1/1');
+    await card.getByRole('button', { name: 'scale orders up' }).click();
+    await expect.poll(() => card.getByTestId('replicas').textContent(), { timeout: 10_000 }).toBe('2/2');
+    await card.getByRole('button', { name: 'scale orders up' }).click();
+    await expect.poll(() => card.getByTestId('replicas').textContent(), { timeout: 10_000 }).toBe('3/3');
+    // The management API refreshes its consumer counts every few seconds.
+    await waitFor(async () => (await managementQueue(vhost.name, 'orders'))?.consumers === 3, 20_000, 500);
+    expect((await queueInfo(vhost.url, 'orders')).consumerCount).toBe(3);
+  });
+
+  it('redeploys a function from the page: a new version when its file changed', async () => {
+    const { page } = browser;
+    const card = page.locator('[data-function="audit"]');
+    const before = await card.locator('.chip').textContent();
+    await card.getByRole('button', { name: 'Redeploy' }).click();
+    await expect.poll(() => page.locator('.toasts').textContent()).toContain('audit: the file has not changed');
+    await project.write('functions/audit.ts', reportingFunction('audit', false) + '(globalThis as Record<string, unknown>).auditVersion = 2;\n');
+    await expect.poll(() => page.locator('.toasts').textContent(), { timeout: 10_000 }).toBe('');
+    await card.getByRole('button', { name: 'Redeploy' }).click();
+    await expect.poll(() => page.locator('.toasts').textContent(), { timeout: 45_000 }).not.toBe('');
+    expect(await page.locator('.toasts').textContent()).toContain('audit redeployed');
+    await expect.poll(() => card.locator('.chip').textContent(), { timeout: 10_000 }).not.toBe(before);
+  });
+
+  it('shows a dead letter with its error; opened, edited and replayed, it is handled once, in its own function only', async () => {
+    const { page } = browser;
+    const seen: Handled[] = [];
+    await handledUntil(vhost.url, seen, () => true);
+    seen.length = 0;
+    await publishRaw(vhost.url, 'shop', 'order.paid', JSON.stringify({ id: 'bad-1', reject: true }), { contentType: 'application/json', messageId: 'bad-1' });
+    await page.getByRole('link', { name: /Dead letters/ }).click();
+    await page.locator('select').selectOption('orders');
+    const row = page.getByRole('button', { name: 'open bad-1' });
+    await row.waitFor({ timeout: 10_000 });
+    await expect.poll(() => page.locator('table.letters').textContent()).toContain('refused order bad-1');
+    await row.click();
+    await expect.poll(() => page.getByTestId('letter-error').textContent()).toBe('refused order bad-1');
+    const editor = page.locator('textarea.body');
+    expect(JSON.parse(await editor.inputValue())).toEqual({ id: 'bad-1', reject: true });
+    await browser.screenshot('dead-letter');
+    await editor.fill(JSON.stringify({ id: 'bad-1', reject: false, fixed: 'by hand' }, null, 2));
+    await page.getByRole('button', { name: 'Replay edited' }).click();
+    await handledUntil(vhost.url, seen, (all) => all.some((h) => h.fn === 'orders' && h.body.id === 'bad-1'));
+    await page.waitForTimeout(1_000);
+    await handledUntil(vhost.url, seen, () => true);
+    // audit had it once (the first publish); orders once, with the edit; both saw the original route.
+    const bad = seen.filter((h) => h.body.id === 'bad-1');
+    expect(bad.map((h) => [h.fn, h.body.fixed ?? null, h.exchange, h.routingKey]).sort()).toEqual([
+      ['audit', null, 'shop', 'order.paid'],
+      ['orders', 'by hand', 'shop', 'order.paid'],
+    ]);
+    await waitFor(async () => (await queueInfo(vhost.url, 'orders.dead')).messageCount === 0);
+    await expect.poll(() => page.locator('.workbench').textContent(), { timeout: 10_000 }).toContain("orders's dead-letter queue is empty");
+  });
+
+  it('purges only after a confirmation', async () => {
+    const { page } = browser;
+    for (const id of ['p1', 'p2']) await publishRaw(vhost.url, '', 'orders', JSON.stringify({ id, reject: true }), { contentType: 'application/json', messageId: id });
+    await page.getByRole('button', { name: 'open p2' }).waitFor({ timeout: 10_000 });
+    await page.getByRole('button', { name: 'Purge…' }).click();
+    const dialog = page.getByRole('dialog');
+    await expect.poll(() => dialog.textContent()).toContain('deleted for good');
+    await browser.screenshot('purge-confirm');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    expect((await queueInfo(vhost.url, 'orders.dead')).messageCount).toBe(2);
+    await page.getByRole('button', { name: 'Purge…' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: /^Purge 2 messages$/ }).click();
+    await waitFor(async () => (await queueInfo(vhost.url, 'orders.dead')).messageCount === 0);
+    await expect.poll(() => page.locator('.toasts').textContent()).toContain('purged 2 dead letters of orders');
+  });
+
+  it('draws the topology', async () => {
+    const { page } = browser;
+    await page.getByRole('link', { name: 'Topology' }).click();
+    const svg = page.locator('.topology svg');
+    await svg.waitFor();
+    const text = (await svg.textContent()) ?? '';
+    for (const name of ['shop', 'results', 'orders', 'audit', 'order.*', '#']) expect(text).toContain(name);
+    await browser.screenshot('topology');
+  });
+
+  it('refuses a state change from another site, whatever the browser sends along', async () => {
+    const evil: Server = createServer((_req, res) => res.end('<!doctype html><title>elsewhere</title>'));
+    await new Promise<void>((r) => evil.listen(0, '127.0.0.1', r));
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(`http://127.0.0.1:${(evil.address() as AddressInfo).port}/`);
+      // A simple (no-preflight) POST, as a hidden form or a no-cors fetch would send it.
+      const status = await page.evaluate(async (url) => {
+        await fetch(`${url}/functions/orders/scale`, { method: 'POST', mode: 'no-cors', body: '{"replicas": 0}', headers: { 'content-type': 'text/plain' } });
+        return 'sent';
+      }, base);
+      expect(status).toBe('sent');
+      await page.close();
+    } finally {
+      evil.close();
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    const orders = (await (await runtime.admin('/functions/orders')).json()) as { replicas: { desired: number } };
+    expect(orders.replicas.desired).toBe(3);
+    // The same, spelled out: another origin, or a browser request without the dashboard's header.
+    const forged = await runtime.admin('/functions/orders/scale', { method: 'POST', headers: { origin: 'http://evil.example', 'content-type': 'application/json' }, body: '{"replicas": 0}' });
+    expect(forged.status).toBe(403);
+    expect(((await forged.json()) as { code: string }).code).toBe('WARREN_E_ADMIN_FORGERY');
+    const headerless = await runtime.admin('/functions/orders/scale', { method: 'POST', headers: { 'sec-fetch-site': 'same-origin', origin: base, 'content-type': 'application/json' }, body: '{"replicas": 0}' });
+    expect(headerless.status).toBe(403);
+    // The CLI's way (no browser headers) still works.
+    const cli = await runtime.admin('/functions/orders/scale', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"replicas": 1}' });
+    expect(cli.status).toBe(200);
+  });
+});

@@ -1,0 +1,121 @@
+/** The dashboard's live figures, pure (runtime/admin/live-frame.ts), and what the page finds in a dead letter search. */
+import { describe, expect, it } from 'vitest';
+import { delta, historyOf, liveFunction, quantileMs, round, type LiveFrame, type Sample } from '../../runtime/admin/live-frame';
+import type { FunctionView } from '../../runtime/admin/view';
+import { matchesSearch } from '../../runtime/deadletters/search';
+import { describeDeadLetter, describeDeadLetterFully, keyOf, replayProperties } from '../../runtime/deadletters/describe';
+import { describeTopology } from '../../runtime/admin/topology-view';
+
+const BOUNDS = [1, 5, 10, 25, 50, 100];
+
+describe('quantileMs', () => {
+  it('interpolates inside the bucket holding the rank, as histogram_quantile does', () => {
+    // 100 observations: 50 in (5,10], 50 in (10,25]
+    const buckets = [0, 0, 50, 50, 0, 0, 0];
+    expect(quantileMs(buckets, 0.5, BOUNDS)).toBe(10);
+    expect(quantileMs(buckets, 0.95, BOUNDS)).toBe(23.5);
+    expect(quantileMs([10, 0, 0, 0, 0, 0, 0], 0.5, BOUNDS)).toBe(0.5);
+  });
+
+  it('is null without observations, and the last bound for the +Inf bucket', () => {
+    expect(quantileMs([0, 0, 0, 0, 0, 0, 0], 0.5, BOUNDS)).toBeNull();
+    expect(quantileMs([0, 0, 0, 0, 0, 0, 4], 0.95, BOUNDS)).toBe(100);
+  });
+});
+
+describe('liveFunction', () => {
+  const view: FunctionView = {
+    name: 'orders', queue: 'orders', version: 'abc', replicas: { desired: 2, running: 2 }, restarts: 1, lastError: 'exit 1',
+    inFlight: 3, handled: 200, failed: 4, messages: { acked: 196, retried: 2, dead: 4, dropped: 0, redelivered: 0 },
+    queueDepth: 12, deadLetterQueue: 'orders.dead', deadLetterDepth: 4,
+  };
+  const sample = (at: number, handled: number, failed: number, buckets: number[]): Sample => ({ at, handled, failed, buckets });
+
+  it('gives rates over the last tick and latency over the window', () => {
+    const older = sample(0, 0, 0, [0, 0, 0, 0, 0, 0, 0]);
+    const previous = sample(4_000, 100, 2, [0, 100, 0, 0, 0, 0, 0]);
+    const now = sample(5_000, 200, 4, [0, 100, 100, 0, 0, 0, 0]);
+    const live = liveFunction(view, now, previous, older);
+    expect(live).toMatchObject({ name: 'orders', desired: 2, running: 2, restarts: 1, lastError: 'exit 1', inFlight: 3, queueDepth: 12, deadLetterDepth: 4 });
+    expect(live.handledPerSec).toBe(100);
+    expect(live.failedPerSec).toBe(2);
+    expect(live.p50Ms).toBe(5);
+  });
+
+  it('starts at zero and survives counters that went down (a restart)', () => {
+    const now = sample(1_000, 5, 0, [5, 0, 0, 0, 0, 0, 0]);
+    expect(liveFunction(view, now, undefined, undefined).handledPerSec).toBe(0);
+    expect(delta(now, sample(0, 50, 0, [50, 0, 0, 0, 0, 0, 0])).handled).toBe(5);
+  });
+
+  it('rounds to three significant digits', () => {
+    expect([round(1234.5), round(12.345), round(0.012345), round(0)]).toEqual([1235, 12.3, 0.012, 0]);
+  });
+});
+
+describe('historyOf', () => {
+  it('turns frames into one column per series and function, with gaps where a function was absent', () => {
+    const fn = (name: string, handledPerSec: number) => ({ name, version: null, desired: 1, running: 1, restarts: 0, lastError: null, inFlight: 0, queueDepth: 0, deadLetterDepth: 0, handled: 0, failed: 0, handledPerSec, failedPerSec: 0, p50Ms: null, p95Ms: null });
+    const frames: LiveFrame[] = [
+      { t: 1, state: 'running', ready: true, functions: [fn('a', 1)] },
+      { t: 2, state: 'running', ready: true, functions: [fn('a', 2), fn('b', 5)] },
+    ];
+    const h = historyOf(frames);
+    expect(h.t).toEqual([1, 2]);
+    expect(h.functions.a!.handledPerSec).toEqual([1, 2]);
+    expect(h.functions.b!.handledPerSec).toEqual([null, 5]);
+  });
+});
+
+describe('dead letters on the page', () => {
+  const headers = { 'x-warren-error': 'card declined', 'x-warren-reason': 'reject', 'x-warren-stack': 'Error: card declined\n    at handler', 'x-warren-original-exchange': 'shop', 'x-warren-original-routing-key': 'order.paid', 'x-warren-attempts': 1 };
+  const msg = { content: Buffer.from('{"orderId":"o-42","amount":12}'), properties: { messageId: 'm-1', contentType: 'application/json', headers } };
+
+  it('are found by every word of a search in their error, reason, id or body', () => {
+    const letter = describeDeadLetter(msg);
+    for (const q of ['declined', 'REJECT', 'm-1', 'o-42', 'card o-42', 'order.paid']) expect(matchesSearch(letter, msg.content, q), q).toBe(true);
+    for (const q of ['timeout', 'card timeout']) expect(matchesSearch(letter, msg.content, q), q).toBe(false);
+    expect(matchesSearch(letter, msg.content, '  ')).toBe(true);
+  });
+
+  it('are named by their message id, else by a stable hash', () => {
+    expect(keyOf(msg)).toBe('m-1');
+    const anonymous = { content: Buffer.from('x'), properties: { headers: { a: 1 } } };
+    expect(keyOf(anonymous)).toMatch(/^~[0-9a-f]{16}$/);
+    expect(keyOf(anonymous)).toBe(keyOf({ content: Buffer.from('x'), properties: { headers: { a: 1 } } }));
+    expect(keyOf(anonymous)).not.toBe(keyOf({ content: Buffer.from('y'), properties: { headers: { a: 1 } } }));
+  });
+
+  it('open with their stack and whole body; a binary body as base64', () => {
+    const full = describeDeadLetterFully(msg);
+    expect(full).toMatchObject({ key: 'm-1', stack: 'Error: card declined\n    at handler', contentType: 'application/json', body: '{"orderId":"o-42","amount":12}', bodyEncoding: 'utf8' });
+    const binary = describeDeadLetterFully({ content: Buffer.from([0xff, 0xfe, 0x00]), properties: {} });
+    expect(binary).toMatchObject({ body: '//4A', bodyEncoding: 'base64' });
+  });
+
+  it('are replayed with their original route in the headers (the copy goes through the default exchange)', () => {
+    const props = replayProperties({ messageId: 'm-1', headers }, { exchange: 'shop', routingKey: 'order.paid' });
+    expect(props.headers).toEqual({ 'x-warren-original-exchange': 'shop', 'x-warren-original-routing-key': 'order.paid' });
+  });
+});
+
+describe('describeTopology', () => {
+  it('lists exchanges, queues with their dead-letter queue, bindings and functions', () => {
+    const config = {
+      exchanges: { shop: { name: 'shop', type: 'topic' } },
+      queues: { orders: { name: 'orders', type: 'quorum' }, audit: { name: 'audit', type: 'classic' } },
+      bindings: [{ exchange: 'shop', queue: 'orders', routingKey: 'order.*' }],
+      functions: { orders: { name: 'orders', queue: 'orders', deadLetter: true, output: { exchange: 'shop', routingKey: 'order.done' } } },
+    } as unknown as Parameters<typeof describeTopology>[0];
+    expect(describeTopology(config)).toEqual({
+      exchanges: [{ name: 'shop', type: 'topic' }],
+      queues: [
+        { name: 'orders', type: 'quorum', deadLetterQueue: 'orders.dead' },
+        { name: 'audit', type: 'classic', deadLetterQueue: null },
+      ],
+      bindings: [{ exchange: 'shop', queue: 'orders', routingKey: 'order.*' }],
+      functions: [{ name: 'orders', queue: 'orders', output: { exchange: 'shop', routingKey: 'order.done' } }],
+    });
+    expect(describeTopology(undefined).functions).toEqual([]);
+  });
+});
