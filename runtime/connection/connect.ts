@@ -7,10 +7,13 @@ import amqplib, { type ChannelModel } from 'amqplib';
 import { redactUrl } from '../errors';
 import { nodeOf, splitUrls, startingAt } from './urls';
 
+/** per node, connect and AMQP handshake (amqplib lifts it once the connection is open) */
+const DEFAULT_TIMEOUT_MS = 10_000;
+
 export interface ConnectOptions {
   /** where in the list to begin (wraps around); default 0 */
   startAt?: number;
-  /** socket connect timeout per node, ms */
+  /** connect and handshake timeout per node, ms (default 10 s) */
   timeout?: number;
   /** shown in the management UI */
   connectionName?: string;
@@ -36,7 +39,8 @@ export async function connectToAny(list: string | readonly string[], options: Co
     options.startAt ?? 0,
   );
   const socket: Record<string, unknown> = { ...options.socketOptions };
-  if (options.timeout !== undefined) socket['timeout'] = options.timeout;
+  // Bounded by default: a node that accepts the socket while it shuts down may never finish the handshake.
+  socket['timeout'] = options.timeout ?? DEFAULT_TIMEOUT_MS;
   if (options.connectionName) socket['clientProperties'] = { ...(socket['clientProperties'] as object | undefined), connection_name: options.connectionName };
   const failures: string[] = [];
   let last: unknown;
