@@ -11,6 +11,7 @@
 import type { WarrenConfig } from '../config/types';
 import { WarrenError } from '../errors';
 import { BUILTIN_EXCHANGES } from '../config/broker';
+import { ENTRY_EXCHANGE } from '../delay/ladder';
 import { isPlainObject, mergeDeep, omit, type PlainObject } from './merge';
 import { planTopology, type PlannedBinding, type PlannedExchange, type PlannedQueue } from './plan';
 
@@ -113,7 +114,8 @@ export function replicaConnection(config: WarrenConfig, fnName: string): Replica
   const url = new URL(String(connection['url']));
   const options = isPlainObject(connection['options']) ? connection['options'] : {};
   if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', String(options['heartbeat'] ?? DEFAULT_HEARTBEAT_S));
-  const exchanges = [...Object.keys(config.exchanges), ...Object.keys(builtinExchanges(config))];
+  // The delay ladder's entry: ctx.publish(…, { delay }) publishes there (runtime/delay/ladder.ts).
+  const exchanges = [...Object.keys(config.exchanges), ...Object.keys(builtinExchanges(config)), ENTRY_EXCHANGE];
   const socketOptions = connection['socketOptions'];
   return isPlainObject(socketOptions) ? { url: url.toString(), socketOptions, exchanges } : { url: url.toString(), exchanges };
 }
@@ -162,7 +164,7 @@ function rascalBindings(bindings: readonly PlannedBinding[]): Record<string, Ras
     const base = `${b.exchange}[${b.routingKey}] => ${b.queue}`;
     let name = base;
     for (let i = 2; name in out; i++) name = `${base} #${i}`;
-    out[name] = { source: b.exchange, destination: b.queue, destinationType: 'queue', bindingKey: b.routingKey, options: { ...b.arguments } };
+    out[name] = { source: b.exchange, destination: b.queue, destinationType: b.toExchange ? 'exchange' : 'queue', bindingKey: b.routingKey, options: { ...b.arguments } };
   }
   return out;
 }

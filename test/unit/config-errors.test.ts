@@ -188,3 +188,33 @@ describe('loadConfig: references and conflicts', () => {
     expect(errors[0]?.format()).not.toContain('hunter2');
   });
 });
+
+describe('loadConfig: schedules', () => {
+  it('reads schedule and timezone, UTC by default', async () => {
+    const { load } = await import('../fixtures/config/project');
+    const dir = await project({
+      'functions/a.ts': handler,
+      'functions/b.ts': handler,
+      'queues.yaml': lines('functions:', '  a: { schedule: "0 2 * * *", timezone: Europe/Paris }', '  b: { schedule: "*/5 * * * * *" }'),
+    });
+    const config = await load(dir);
+    expect(config.functions.a).toMatchObject({ schedule: '0 2 * * *', timezone: 'Europe/Paris' });
+    expect(config.functions.b).toMatchObject({ schedule: '*/5 * * * * *', timezone: 'UTC' });
+  });
+
+  it('refuses a bad cron expression and an unknown time zone at their line, with a hint', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'functions/b.ts': handler,
+      'queues.yaml': lines('functions:', '  a:', '    schedule: "0 25 * * *"', '  b:', '    schedule: "0 2 * * *"', '    timezone: Europe/Pariss'),
+    });
+    const errors = await problems(dir);
+    expect(errors.map((e) => summary(e, dir))).toEqual([
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 3, column: 15, key: 'functions.a.schedule' },
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 6, column: 15, key: 'functions.b.timezone' },
+    ]);
+    expect(errors[0]?.details.hint).toContain('0 2 * * *');
+    expect(errors[1]?.message).toContain('Europe/Pariss');
+    expect(errors[1]?.details.hint).toContain('Europe/Paris');
+  });
+});

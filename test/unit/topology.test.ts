@@ -122,9 +122,25 @@ describe('buildTopology for the SPEC §2 example', () => {
     expect(Object.keys(vhost.queues).filter((q) => q.startsWith('resize.retry.'))).toEqual(['resize.retry.1s', 'resize.retry.2s']);
   });
 
+  it('declares the delay ladder: exchange-to-exchange bindings for the levels a delay skips', () => {
+    const skips = Object.values(vhost.bindings).filter((b) => b.destinationType === 'exchange');
+    expect(skips).toHaveLength(24);
+    expect(skips[0]).toMatchObject({ source: 'warren.delay.23', destination: 'warren.delay.22', bindingKey: '0.#' });
+    expect(vhost.queues['warren.delay.23']!.options.arguments).toEqual({ 'x-message-ttl': 2 ** 23 * 10, 'x-dead-letter-exchange': 'warren.delay.22' });
+    expect(vhost.queues['warren.delay.deliver']!.options.arguments).toEqual({ 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'warren.delay.undeliverable' });
+  });
+
+  it('gives a scheduled function an election queue: quorum, single active consumer, one message', () => {
+    const config = specConfig();
+    const scheduled = { ...config, functions: { ...config.functions, 'print-message': { ...config.functions['print-message']!, schedule: '* * * * *', timezone: 'UTC' } } };
+    const queues = buildTopology(scheduled).vhosts['/']!.queues;
+    expect(queues['my_app.schedule']!.options.arguments).toEqual({ 'x-queue-type': 'quorum', 'x-single-active-consumer': true, 'x-max-length': 1, 'x-overflow': 'drop-head' });
+    expect(vhost.queues['my_app.schedule']).toBeUndefined();
+  });
+
   it('declares the target of a shorthand binding as a default quorum queue and binds it', () => {
     expect(vhost.queues['audit']!.options).toEqual({ durable: true, arguments: { 'x-queue-type': 'quorum' } });
-    expect(Object.values(vhost.bindings)).toEqual([
+    expect(Object.values(vhost.bindings).filter((b) => !b.source.startsWith('warren.delay.'))).toEqual([
       { source: 'my_exchange', destination: 'my_app', destinationType: 'queue', bindingKey: 'test', options: {} },
       { source: 'users', destination: 'audit', destinationType: 'queue', bindingKey: 'user.*.deleted', options: {} },
     ]);
@@ -218,7 +234,7 @@ describe('replicaConnection', () => {
     const url = new URL(connection.url);
     expect(url.pathname).toBe('');
     expect(url.searchParams.get('heartbeat')).toBe('10');
-    expect(connection.exchanges.sort()).toEqual(['my_exchange', 'users']);
+    expect(connection.exchanges.sort()).toEqual(['my_exchange', 'users', 'warren.delay.23']); // the last: the delay ladder's entry
     expect(connection.socketOptions).toBeUndefined();
   });
 

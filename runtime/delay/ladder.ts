@@ -1,0 +1,144 @@
+/**
+ * Pure: the delay ladder, Warren's delayed messages without a broker plugin.
+ *
+ * LEVELS TTL queues, level k holding a message for 2^k × UNIT_MS. A delay is rounded up to whole units
+ * and written in binary in the routing key, highest level first (`0.0.1.….1`, one word per level).
+ * Each level has a topic exchange with two bindings: a 1 at its word sends the message into the
+ * level's queue, a 0 skips straight to the next level's exchange (an exchange-to-exchange binding).
+ * A level's queue has a queue-level x-message-ttl and dead-letters to the next level's exchange
+ * with the routing key untouched, so the message walks down the ladder waiting only at its 1 bits
+ * (at most LEVELS hops). After level 0 it lands in the deliver queue.
+ *
+ * Why a deliver step in the runtime rather than a routing key convention: the message must reach an
+ * arbitrary exchange with an arbitrary routing key. Dead-lettering can only send it to one fixed
+ * exchange per queue and keeps the ladder's routing key, so a convention could address queues but
+ * never "exchange X, routing key K" (a topic exchange routes on the key). The target therefore travels
+ * in headers and a tiny forwarder (./deliver.ts) publishes it to its exchange with a confirm, then acks.
+ *
+ * Accuracy: a queue-level TTL is exact (every message of a queue has the same TTL, so the head always
+ * expires first); rounding up to 10 ms adds at most 10 ms; each hop adds a few ms (measured: about 2 ms
+ * per hop on a classic queue, 4 ms on a quorum queue). So never early, and late by tens of ms.
+ */
+import { parseDuration, formatDuration } from '../config/units';
+import { WarrenError } from '../errors';
+
+export const UNIT_MS = 10;
+export const LEVELS = 24;
+/** (2^24 − 1) × 10 ms: about 46.6 hours. */
+export const MAX_DELAY_MS = (2 ** LEVELS - 1) * UNIT_MS;
+
+/** The exchange and queue of level k (one name for both: exchanges and queues are apart in RabbitMQ). */
+export function levelName(k: number): string {
+  return `warren.delay.${k}`;
+}
+/** Where a delayed message enters: the top level's exchange. */
+export const ENTRY_EXCHANGE = levelName(LEVELS - 1);
+/** Fanout exchange after level 0, and the queue the forwarder consumes. */
+export const DELIVER = 'warren.delay.deliver';
+/** Where the forwarder puts a message it cannot deliver (its exchange was deleted during the delay). */
+export const UNDELIVERABLE = 'warren.delay.undeliverable';
+
+/** Headers a delayed message carries through the ladder; removed before it is delivered. */
+export const DELAY_HEADERS = {
+  exchange: 'x-warren-delay-exchange',
+  routingKey: 'x-warren-delay-routing-key',
+  /** epoch ms the message is due, by the publisher's clock */
+  due: 'x-warren-delay-due',
+} as const;
+
+/**
+ * A delay as a person writes it (`90s`, `1h30m`) or milliseconds → ms. Throws WARREN_E_DELAY for
+ * anything unreadable, negative, or longer than the ladder holds.
+ */
+export function parseDelay(value: unknown): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    throw new WarrenError('WARREN_E_DELAY', `delay ${JSON.stringify(value)} is not a duration`, {
+      expected: 'milliseconds >= 0 or a duration such as 500ms, 90s, 5m, 1h30m',
+      hint: "write e.g. { delay: '90s' } or { delay: 90000 }",
+    });
+  }
+  if (ms > MAX_DELAY_MS) {
+    throw new WarrenError('WARREN_E_DELAY', `delay ${formatDuration(ms)} is longer than the longest Warren delays (${formatDuration(MAX_DELAY_MS)})`, {
+      hint: 'for longer waits, schedule a function (`schedule:` in queues.yaml) or delay in several steps',
+    });
+  }
+  return ms;
+}
+
+/** Whole units, rounded up so a message is never early. */
+export function delayUnits(ms: number): number {
+  return Math.ceil(ms / UNIT_MS);
+}
+
+/** The ladder's routing key for a delay: one word per level, highest level first. */
+export function delayRoutingKey(ms: number): string {
+  const bits = delayUnits(ms).toString(2).padStart(LEVELS, '0');
+  if (bits.length > LEVELS) throw new RangeError(`delay ${ms} ms is beyond the ladder (${MAX_DELAY_MS} ms)`);
+  return bits.split('').join('.');
+}
+
+/** The levels whose queues a delay waits in, highest first (the 1 bits). */
+export function levelsOf(ms: number): number[] {
+  const units = delayUnits(ms);
+  const levels: number[] = [];
+  for (let k = LEVELS - 1; k >= 0; k--) if (Math.floor(units / 2 ** k) % 2 === 1) levels.push(k);
+  return levels;
+}
+
+/** Topic pattern of level k's word being `bit`: `*.*.1.#` for the third word from the top. */
+export function levelPattern(k: number, bit: 0 | 1): string {
+  return [...Array<string>(LEVELS - 1 - k).fill('*'), String(bit), '#'].join('.');
+}
+
+/** Where level k's queue and its 0 binding lead: the next level down, or the deliver exchange. */
+export function nextExchange(k: number): string {
+  return k === 0 ? DELIVER : levelName(k - 1);
+}
+
+export interface DelayedPublish {
+  exchange: string;
+  routingKey: string;
+  headers: Record<string, unknown>;
+}
+
+/** How to publish a message bound for `exchange`/`routingKey` so it arrives `ms` from `now`. */
+export function delayedPublish(exchange: string, routingKey: string, ms: number, headers: Record<string, unknown> | undefined, now: number): DelayedPublish {
+  return {
+    exchange: ENTRY_EXCHANGE,
+    routingKey: delayRoutingKey(ms),
+    headers: { ...headers, [DELAY_HEADERS.exchange]: exchange, [DELAY_HEADERS.routingKey]: routingKey, [DELAY_HEADERS.due]: now + ms },
+  };
+}
+
+export interface Forward {
+  exchange: string;
+  routingKey: string;
+  /** the message's own headers, without the ladder's and the broker's dead-letter bookkeeping */
+  headers: Record<string, unknown>;
+  /** epoch ms it is due (publisher's clock), when known */
+  due: number | undefined;
+}
+
+/** Where a message leaving the ladder goes; null when it carries no target (not a delayed message). */
+export function forwardOf(headers: Record<string, unknown> | undefined): Forward | null {
+  const h = headers ?? {};
+  const exchange = text(h[DELAY_HEADERS.exchange]);
+  const routingKey = text(h[DELAY_HEADERS.routingKey]);
+  if (exchange === undefined || routingKey === undefined) return null;
+  const due = Number(h[DELAY_HEADERS.due]);
+  const clean: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(h)) {
+    if (key === 'x-death' || key.startsWith('x-first-death-') || key.startsWith('x-last-death-')) continue;
+    if (key === DELAY_HEADERS.exchange || key === DELAY_HEADERS.routingKey || key === DELAY_HEADERS.due) continue;
+    clean[key] = value;
+  }
+  return { exchange, routingKey, headers: clean, due: Number.isFinite(due) ? due : undefined };
+}
+
+/** amqplib hands header strings back as strings, but a long string may arrive as a Buffer. */
+function text(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  return undefined;
+}
