@@ -3,7 +3,7 @@
  * machine. Prints the table; writes bench/results.json and bench/results.md.
  *
  * Environment (all optional): WARREN_BENCH_RUNS (default 3), WARREN_BENCH_COUNT (messages of the
- * no-op row, default 100000), WARREN_BENCH_ONLY=drain,slow,relay,redeploy,startup (a subset; results
+ * no-op row, default 100000), WARREN_BENCH_ONLY=drain,slow,relay,redeploy,startup,delay (a subset; results
  * files are then left alone), WARREN_BENCH_PROFILE=DIR (run the no-op Warren child under --cpu-prof).
  */
 import { spawnSync } from 'node:child_process';
@@ -17,6 +17,7 @@ import { measureDrain } from './rows/drain';
 import { measureFanout, measureRelay } from './rows/relay';
 import { measureRedeploy } from './rows/redeploy';
 import { measureStartup } from './rows/startup';
+import { measureDelay } from './rows/delay';
 import { repoRoot } from './warren';
 
 const env = process.env;
@@ -121,6 +122,19 @@ if (runs('startup')) {
   rows.memory_20 = { what: 'idle RSS, 20 functions × 1 replica', unit: 'MiB', figure: rss20, baseline: { label: '1 function', unit: 'MiB', value: rss1 }, ratio: null, target: '< 1024 MiB', met: rss20.max < 1024 };
   const perReplica = summarize(twenty.map((x, i) => (x.rssBytes - one[i]!.rssBytes) / 19 / MiB));
   rows.memory_per_replica = { what: 'idle RSS per replica = (RSS(20) − RSS(1)) / 19', unit: 'MiB', figure: perReplica, baseline: null, ratio: null, target: 'report', met: true };
+}
+
+if (runs('delay')) {
+  log(`delayed publish: 1,000 messages with delays of 1–10 s through the delay ladder (${RUNS} runs)`);
+  const r = await measureDelay(1_000, RUNS, log);
+  const within = r.every((x) => x.min >= 0 && x.max <= 500);
+  const row = (what: string, pick: (x: (typeof r)[number]) => number): Row => ({
+    what, unit: 'ms late', figure: summarize(r.map(pick)), baseline: null, ratio: null, target: 'never early, ≤ 500 ms late', met: within,
+  });
+  rows.delay_p50 = row('delayed publish, 1,000 msgs of 1–10 s: lateness p50', (x) => x.p50);
+  rows.delay_p99 = row('delayed publish: lateness p99', (x) => x.p99);
+  rows.delay_max = row('delayed publish: lateness max', (x) => x.max);
+  rows.delay_max.note = `earliest arrival per run (negative would be early): ${r.map((x) => x.min).join(', ')} ms after due`;
 }
 
 const table = formatTable(rows);

@@ -13,6 +13,7 @@ import { declareTopology } from './topology/declare';
 import { Supervisor } from './supervisor/supervisor';
 import type { Build } from './supervisor/function-runner';
 import { WarrenError, WarrenErrors, redactUrl } from './errors';
+import { TimeKeeper } from './time/keeper';
 
 export interface AppOptions {
   dir: string;
@@ -33,6 +34,8 @@ const CONNECT_RETRY_MAX_MS = 30_000;
 
 export class App {
   readonly supervisor: Supervisor;
+  /** delayed delivery and scheduled functions */
+  readonly time: TimeKeeper;
   config!: WarrenConfig;
   state: AppState = 'idle';
   /** the error that keeps the runtime from being ready (broker down), for /readyz */
@@ -41,6 +44,7 @@ export class App {
 
   constructor(private readonly options: AppOptions) {
     this.supervisor = new Supervisor({ log: options.log, logLevel: options.logLevel, pretty: options.pretty });
+    this.time = new TimeKeeper(options.log);
   }
 
   /** Validate and build everything (throws WarrenErrors: bad input), then connect and run. */
@@ -55,6 +59,7 @@ export class App {
     await this.declareWithRetry();
     if (this.stopSignal.signal.aborted) return;
     await this.supervisor.start(this.config, builds);
+    await this.time.start(this.config);
     this.state = 'running';
   }
 
@@ -78,6 +83,8 @@ export class App {
     if (this.state === 'stopping' || this.state === 'stopped') return;
     this.state = 'stopping';
     this.stopSignal.abort();
+    // Schedules first: another instance takes over emitting while this one drains.
+    await this.time.stop();
     await this.supervisor.stop();
     this.state = 'stopped';
   }
@@ -191,6 +198,7 @@ export class App {
         report(err, `function ${name} could not be redeployed`);
       }
     }
+    await this.time.update(this.config);
     if (result.added.length || result.removed.length || result.redeployed.length) log.info(result, 'reloaded');
     return result;
   }

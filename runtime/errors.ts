@@ -28,7 +28,7 @@ export const ERROR_CODES = {
   WARREN_E_ADMIN_AUTH: 'an admin API request without the right `Authorization: Bearer` token',
   WARREN_E_NOT_READY: 'the runtime is not running yet (still connecting to the broker) or is stopping',
   WARREN_E_DEPLOY_FAILED: 'the new version built but its replicas could not start; the old version keeps serving',
-  WARREN_E_DELAY: 'a publish delay that is not a duration or is longer than the delay ladder holds (about 46 h)',
+  WARREN_E_DELAY: 'a publish delay that is not a duration or is longer than the delay ladder holds (about 36 h)',
   WARREN_E_NOT_IMPLEMENTED: 'an admin API route this build of Warren does not provide yet',
   WARREN_E_INTERNAL: 'an unexpected failure inside the runtime; its log has the details',
 } as const;

@@ -1,6 +1,7 @@
 /**
- * `warren publish EXCHANGE ROUTING_KEY JSON|@file [--count N] [--header k=v]`: publish persistent
- * messages with publisher confirms, pipelined (a window of unconfirmed messages, never one at a time).
+ * `warren publish EXCHANGE ROUTING_KEY JSON|@file [--count N] [--header k=v] [--delay D]`: publish
+ * persistent messages with publisher confirms, pipelined (a window of unconfirmed messages, never one
+ * at a time). With --delay they enter the delay ladder (runtime/delay/ladder.ts) instead.
  */
 import type { Command } from 'commander';
 import { randomUUID } from 'node:crypto';
@@ -8,6 +9,7 @@ import amqp from 'amqplib';
 import { loadConfig } from '../config';
 import { EXIT, WarrenError, redactUrl } from '../errors';
 import { parseCount, projectDir, readMessageArgument, reportFailure } from './common';
+import { ENTRY_EXCHANGE, delayedPublish, parseDelay } from '../delay/ladder';
 
 export interface PublishResult {
   published: number;
@@ -21,7 +23,7 @@ export async function publishMessages(
   url: string,
   target: { exchange: string; routingKey: string },
   body: Buffer,
-  options: { count: number; headers: Record<string, string>; contentType?: string },
+  options: { count: number; headers: Record<string, string>; contentType?: string; delayMs?: number },
 ): Promise<PublishResult> {
   const connection = await amqp.connect(url).catch((err: Error) => {
     throw new WarrenError('WARREN_E_BROKER_UNREACHABLE', `cannot connect to ${redactUrl(url)}: ${err.message}`, {
@@ -30,6 +32,7 @@ export async function publishMessages(
   });
   let unroutable = 0;
   try {
+    if (options.delayMs !== undefined) await checkExchanges(connection, [target.exchange, ENTRY_EXCHANGE]);
     const channel = await connection.createConfirmChannel();
     channel.on('return', () => unroutable++);
     let failure: Error | null = null;
@@ -64,7 +67,13 @@ export async function publishMessages(
     for (let i = 0; i < options.count; i++) {
       if (failure) throw failure;
       inFlight++;
-      channel.publish(target.exchange, target.routingKey, body, { ...properties, messageId: randomUUID(), timestamp: Math.floor(Date.now() / 1000) }, confirmed);
+      const now = Date.now();
+      const each = { ...properties, messageId: randomUUID(), timestamp: Math.floor(now / 1000) };
+      if (options.delayMs === undefined) channel.publish(target.exchange, target.routingKey, body, each, confirmed);
+      else {
+        const route = delayedPublish(target.exchange, target.routingKey, options.delayMs, options.headers, now);
+        channel.publish(route.exchange, route.routingKey, body, { ...each, headers: route.headers }, confirmed);
+      }
       if (inFlight >= WINDOW) await new Promise<void>((resolve) => (wake = resolve));
     }
     while (inFlight > 0 && !failure) await new Promise<void>((resolve) => (wake = resolve));
@@ -83,6 +92,26 @@ export async function publishMessages(
     await connection.close().catch(() => undefined);
   }
   return { published: options.count, unroutable };
+}
+
+/** Each exchange exists (a delayed message is checked now, not when it comes due); '' always does. */
+async function checkExchanges(connection: amqp.ChannelModel, exchanges: string[]): Promise<void> {
+  for (const exchange of exchanges) {
+    if (exchange === '') continue;
+    const channel = await connection.createChannel();
+    channel.on('error', () => undefined);
+    try {
+      await channel.checkExchange(exchange);
+      await channel.close();
+    } catch {
+      throw new WarrenError('WARREN_E_CONFIG_REFERENCE', `the broker has no exchange "${exchange}"`, {
+        hint:
+          exchange === ENTRY_EXCHANGE
+            ? 'the delay ladder is declared by `warren start`: start Warren once against this broker and vhost'
+            : 'declare it in queues.yaml and run `warren start` once, or check the spelling',
+      });
+    }
+  }
 }
 
 export function parseHeaders(pairs: string[]): Record<string, string> {
@@ -106,11 +135,13 @@ export function registerPublish(program: Command): void {
     .option('--count <n>', 'publish N copies', '1')
     .option('--header <k=v>', 'add a header (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--text', 'send the message as plain text instead of JSON')
-    .action(async (exchange: string, routingKey: string, message: string, options: { dir?: string; count: string; header: string[]; text?: boolean }) => {
+    .option('--delay <duration>', 'deliver after this long (90s, 5m, 1h30m; up to about 36 h), held in the broker')
+    .action(async (exchange: string, routingKey: string, message: string, options: { dir?: string; count: string; header: string[]; text?: boolean; delay?: string }) => {
       const dir = projectDir(options);
       try {
         const count = parseCount(options.count, '--count');
         const headers = parseHeaders(options.header);
+        const delayMs = options.delay === undefined ? undefined : parseDelay(/^\d+$/.test(options.delay) ? Number(options.delay) : options.delay);
         const { text } = await readMessageArgument(message, { text: options.text ?? false });
         const config = await loadConfig({ dir, env: process.env });
         const started = performance.now();
@@ -118,10 +149,12 @@ export function registerPublish(program: Command): void {
           count,
           headers,
           contentType: options.text ? 'text/plain' : 'application/json',
+          ...(delayMs === undefined ? {} : { delayMs }),
         });
         const seconds = (performance.now() - started) / 1000;
         const rate = count > 1 ? ` (${Math.round(count / seconds)} msg/s)` : '';
-        process.stdout.write(`published ${result.published} message${count === 1 ? '' : 's'} to ${exchange || '(default)'} with routing key ${routingKey}${rate}\n`);
+        const after = delayMs === undefined ? '' : `, delivered in ${options.delay}`;
+        process.stdout.write(`published ${result.published} message${count === 1 ? '' : 's'} to ${exchange || '(default)'} with routing key ${routingKey}${after}${rate}\n`);
         if (result.unroutable) {
           process.stderr.write(`warren: ${result.unroutable} message(s) were unroutable: no queue is bound to ${exchange || '(default)'} for ${routingKey}\n`);
           process.exitCode = EXIT.RUNTIME;

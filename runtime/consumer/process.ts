@@ -16,6 +16,8 @@ import { attemptOf, deadLetterHeaders, originalRoute, retryHeaders, H, copyHeade
 import type { ReplicaStats } from './stats';
 import { deadQueueName, retryLadder, retryQueueName } from '../topology/names';
 import { admit, IsolationGate, type Admission } from './suspects';
+import { publishDelayed } from '../delay/publish';
+import { scheduledAtOf } from '../schedule/outcome';
 import type { Delivery, MessageProperties, Settle } from './delivery';
 
 export type { Delivery, MessageProperties } from './delivery';
@@ -37,6 +39,8 @@ export interface ProcessorDeps {
   now: () => number;
   /** the handler outlived its timeout and ignored ctx.signal: this replica should be recycled */
   onStuck: (reason: string) => void;
+  /** a scheduled function's tick was settled (runtime/schedule/outcome.ts) */
+  onTick?: (scheduledAt: string, outcome: string) => void;
 }
 
 const STUCK_GRACE_MS = 1_000;
@@ -74,6 +78,8 @@ export function createProcessor(deps: ProcessorDeps) {
     } finally {
       if (timed) stats.leave(deps.now() - started);
       if (counted) stats.count(counted);
+      const tick = counted && deps.onTick ? scheduledAtOf(delivery.properties.headers) : undefined;
+      if (tick) deps.onTick!(tick, counted!);
     }
   }
 
@@ -201,6 +207,7 @@ export function createProcessor(deps: ProcessorDeps) {
     if (options.messageId) properties.messageId = options.messageId;
     if (options.contentType) properties.contentType = options.contentType;
     if (options.persistent === false) properties.deliveryMode = 1;
+    if (options.delay !== undefined) return publishDelayed(deps.publish, exchange, routingKey, body, properties, options.delay);
     return deps.publish(publication, body, { routingKey, properties });
   }
 

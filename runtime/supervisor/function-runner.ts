@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { FunctionConfig, QueueType } from '../config/types';
 import type { ReplicaConnection } from '../topology/build';
 import { Replica } from './replica';
+import type { TickOutcome } from '../schedule/outcome';
 import { addSnapshots, emptySnapshot, type StatsSnapshot } from '../consumer/stats';
 
 export interface Build {
@@ -43,6 +44,8 @@ export class FunctionRunner {
   private stopped = false;
   lastError: string | null = null;
   restarts = 0;
+  /** the latest scheduled tick a replica here settled */
+  lastTick: TickOutcome | null = null;
 
   constructor(private readonly options: RunnerOptions) {
     this.fn = options.fn;
@@ -142,6 +145,9 @@ export class FunctionRunner {
     this.replicas.add(replica);
     replica.on('died', (reason) => this.onDeath(replica, reason));
     replica.on('stuck', (reason) => void this.replace(replica, reason));
+    replica.on('tick', (scheduledAt, outcome) => {
+      if (!this.lastTick || scheduledAt >= this.lastTick.scheduledAt) this.lastTick = { scheduledAt, outcome, at: new Date().toISOString() };
+    });
     return replica;
   }
 

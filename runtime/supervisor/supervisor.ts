@@ -3,6 +3,7 @@
  * function, so work on one never touches another.
  */
 import { EventEmitter } from 'node:events';
+import type { TickOutcome } from '../schedule/outcome';
 import type { Logger } from 'pino';
 import type { WarrenConfig, FunctionConfig } from '../config/types';
 import { replicaConnection } from '../topology/build';
@@ -24,6 +25,8 @@ export interface FunctionStatus {
   restarts: number;
   lastError: string | null;
   stats: StatsSnapshot;
+  /** the latest scheduled tick this instance's replicas settled */
+  lastTick?: TickOutcome | null;
 }
 
 export interface SupervisorEvents {
@@ -128,6 +131,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       restarts: r.restarts,
       lastError: r.lastError,
       stats: r.stats(),
+      lastTick: r.lastTick,
     }));
   }
 

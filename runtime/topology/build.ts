@@ -109,15 +109,25 @@ export function replicaConnection(config: WarrenConfig, fnName: string): Replica
       hint: `known functions: ${Object.keys(config.functions).join(', ') || '(none)'}`,
     });
   }
+  // The delay ladder's entry: ctx.publish(…, { delay }) publishes there (runtime/delay/ladder.ts).
+  const exchanges = [...Object.keys(config.exchanges), ...Object.keys(builtinExchanges(config)), ENTRY_EXCHANGE];
+  return { ...amqpConnection(config), exchanges };
+}
+
+/** The URL (vhost and heartbeat applied) and socket options of every amqplib connection Warren opens. */
+export function amqpConnection(config: WarrenConfig): Omit<ReplicaConnection, 'exchanges'> {
   const { vhost: userVhost } = userVhostOf(config);
   const connection = connectionOf(config, userVhost);
   const url = new URL(String(connection['url']));
   const options = isPlainObject(connection['options']) ? connection['options'] : {};
   if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', String(options['heartbeat'] ?? DEFAULT_HEARTBEAT_S));
-  // The delay ladder's entry: ctx.publish(…, { delay }) publishes there (runtime/delay/ladder.ts).
-  const exchanges = [...Object.keys(config.exchanges), ...Object.keys(builtinExchanges(config)), ENTRY_EXCHANGE];
   const socketOptions = connection['socketOptions'];
-  return isPlainObject(socketOptions) ? { url: url.toString(), socketOptions, exchanges } : { url: url.toString(), exchanges };
+  return isPlainObject(socketOptions) ? { url: url.toString(), socketOptions } : { url: url.toString() };
+}
+
+/** Exchanges that exist once the topology is declared: queues.yaml's and the amq.* ones in use. */
+export function knownExchanges(config: WarrenConfig): string[] {
+  return [...Object.keys(config.exchanges), ...Object.keys(builtinExchanges(config))];
 }
 
 /** The AMQP URL with its path set to the vhost: rascal takes the vhost from the URL, not the key. */

@@ -1,0 +1,24 @@
+/** ctx.publish(…, { delay }): the message enters the delay ladder (./ladder.ts) instead of its exchange. */
+import type { MessageProperties } from '../consumer/delivery';
+import { ENTRY_EXCHANGE, delayedPublish, parseDelay } from './ladder';
+
+type Publish = (publication: string, content: unknown, options: { routingKey?: string; properties?: MessageProperties }) => Promise<void>;
+
+export function publishDelayed(
+  publish: Publish,
+  exchange: string,
+  routingKey: string,
+  body: unknown,
+  properties: MessageProperties,
+  delay: string | number,
+  now: () => number = Date.now,
+): Promise<void> {
+  let ms: number;
+  try {
+    ms = parseDelay(delay);
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
+  const route = delayedPublish(exchange, routingKey, ms, properties.headers, now());
+  return publish(`x:${ENTRY_EXCHANGE}`, body, { routingKey: route.routingKey, properties: { ...properties, headers: route.headers } });
+}
