@@ -3,6 +3,7 @@ import {
   DELAY_HEADERS,
   DELIVER,
   ENTRY_EXCHANGE,
+  HOLD_MS,
   LEVELS,
   MAX_DELAY_MS,
   UNIT_MS,
@@ -71,21 +72,22 @@ describe('delay ladder', () => {
     expect(() => parseDelay(-5)).toThrow(WarrenError);
   });
 
-  it('writes the delay in binary, highest level first, rounded up to the unit', () => {
-    expect(UNIT_MS).toBe(10);
+  it('writes the ladder\'s share in binary, highest level first: the delay minus the hold, rounded down', () => {
+    expect(UNIT_MS).toBe(1_000);
+    expect(HOLD_MS).toBe(2_000);
     expect(delayRoutingKey(0)).toBe(Array(LEVELS).fill('0').join('.'));
-    expect(delayRoutingKey(10).endsWith('.0.1')).toBe(true);
-    expect(delayRoutingKey(11).endsWith('.1.0')).toBe(true); // 2 units: never early
-    expect(levelsOf(2_000)).toEqual([7, 6, 3]); // 200 units = 128 + 64 + 8
+    expect(delayRoutingKey(2_999)).toBe(delayRoutingKey(0)); // all of it held by the forwarder
+    expect(delayRoutingKey(3_000).endsWith('.0.1')).toBe(true);
+    expect(delayRoutingKey(3_999).endsWith('.0.1')).toBe(true);
+    expect(levelsOf(202_000)).toEqual([7, 6, 3]); // 200 units = 128 + 64 + 8
   });
 
-  it('waits exactly the rounded delay and lands in the deliver exchange, for every kind of delay', () => {
+  it('waits the delay less the hold (to within a unit) and lands in the deliver exchange, for every kind of delay', () => {
     for (const ms of [0, 1, 10, 999, 1_000, 2_000, 9_990, 90_000, 86_400_000, MAX_DELAY_MS]) {
       const { waitedMs, queues, reached } = walk(delayRoutingKey(ms));
       expect(reached).toBe(DELIVER);
-      expect(waitedMs).toBe(Math.ceil(ms / UNIT_MS) * UNIT_MS);
-      expect(waitedMs).toBeGreaterThanOrEqual(ms);
-      expect(waitedMs - ms).toBeLessThan(UNIT_MS);
+      expect(waitedMs).toBeLessThanOrEqual(Math.max(0, ms - HOLD_MS));
+      expect(waitedMs).toBeGreaterThan(ms - HOLD_MS - UNIT_MS);
       expect(queues).toEqual(levelsOf(ms).map(levelName));
     }
   });
@@ -105,9 +107,10 @@ describe('delay ladder', () => {
   it('carries the target in headers and gives it back without the ladder bookkeeping', () => {
     const sent = delayedPublish('users', 'user.deleted', 2_000, { trace: 'abc' }, 1_000_000);
     expect(sent.exchange).toBe(ENTRY_EXCHANGE);
+    expect(sent.routingKey).toBe(delayRoutingKey(2_000));
     expect(sent.headers[DELAY_HEADERS.due]).toBe(1_002_000);
     const arrived = { ...sent.headers, 'x-death': [{ queue: 'warren.delay.7' }], 'x-first-death-queue': 'warren.delay.7', 'x-last-death-reason': 'expired' };
-    expect(forwardOf(arrived)).toEqual({ exchange: 'users', routingKey: 'user.deleted', headers: { trace: 'abc' }, due: 1_002_000 });
+    expect(forwardOf(arrived)).toEqual({ exchange: 'users', routingKey: 'user.deleted', headers: { trace: 'abc', [DELAY_HEADERS.due]: 1_002_000 }, due: 1_002_000 });
     expect(forwardOf({ trace: 'abc' })).toBeNull();
     expect(forwardOf({ ...sent.headers, [DELAY_HEADERS.exchange]: Buffer.from('') })?.exchange).toBe('');
   });

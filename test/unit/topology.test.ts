@@ -124,9 +124,9 @@ describe('buildTopology for the SPEC §2 example', () => {
 
   it('declares the delay ladder: exchange-to-exchange bindings for the levels a delay skips', () => {
     const skips = Object.values(vhost.bindings).filter((b) => b.destinationType === 'exchange');
-    expect(skips).toHaveLength(24);
-    expect(skips[0]).toMatchObject({ source: 'warren.delay.23', destination: 'warren.delay.22', bindingKey: '0.#' });
-    expect(vhost.queues['warren.delay.23']!.options.arguments).toEqual({ 'x-message-ttl': 2 ** 23 * 10, 'x-dead-letter-exchange': 'warren.delay.22' });
+    expect(skips).toHaveLength(17);
+    expect(skips[0]).toMatchObject({ source: 'warren.delay.16', destination: 'warren.delay.15', bindingKey: '0.#' });
+    expect(vhost.queues['warren.delay.16']!.options.arguments).toEqual({ 'x-message-ttl': 2 ** 16 * 1_000, 'x-dead-letter-exchange': 'warren.delay.15' });
     expect(vhost.queues['warren.delay.deliver']!.options.arguments).toEqual({ 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'warren.delay.undeliverable' });
   });
 
@@ -234,7 +234,7 @@ describe('replicaConnection', () => {
     const url = new URL(connection.url);
     expect(url.pathname).toBe('');
     expect(url.searchParams.get('heartbeat')).toBe('10');
-    expect(connection.exchanges.sort()).toEqual(['my_exchange', 'users', 'warren.delay.23']); // the last: the delay ladder's entry
+    expect(connection.exchanges.sort()).toEqual(['my_exchange', 'users', 'warren.delay.16']); // the last: the delay ladder's entry
     expect(connection.socketOptions).toBeUndefined();
   });
 
