@@ -44,9 +44,15 @@ export async function measureDelay(count: number, runs: number, log: (line: stri
         const conn = await amqplib.connect(vhost.url);
         try {
           const lateness: number[] = [];
-          const ch = await conn.createChannel();
-          await ch.consume('arrivals', (m) => m && lateness.push(Date.now() - Number(m.properties.headers?.['x-warren-delay-due'])), { noAck: true });
           const delays = Array.from({ length: count }, () => 1_000 + Math.floor(Math.random() * 9_001));
+          const ch = await conn.createChannel();
+          const byDelay: Array<[number, number]> = [];
+          await ch.consume('arrivals', (m) => {
+            if (!m) return;
+            const late = Date.now() - Number(m.properties.headers?.['x-warren-delay-due']);
+            lateness.push(late);
+            byDelay.push([delays[(JSON.parse(m.content.toString()) as { i: number }).i]!, late]);
+          }, { noAck: true });
           const pub = await conn.createConfirmChannel();
           pub.sendToQueue('scatter', Buffer.from(JSON.stringify({ delays })), { contentType: 'application/json', persistent: true });
           await pub.waitForConfirms();
@@ -55,6 +61,12 @@ export async function measureDelay(count: number, runs: number, log: (line: stri
           const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
           const r = { min: sorted[0]!, p50: at(0.5), p99: at(0.99), max: sorted.at(-1)! };
           out.push(r);
+          if (process.env.WARREN_BENCH_DELAY_DETAIL) {
+            for (let s = 1; s <= 10; s++) {
+              const l = byDelay.filter(([d]) => d >= s * 1000 && d < (s + 1) * 1000).map(([, x]) => x).sort((a, b) => a - b);
+              if (l.length) log(`    delay ${s}–${s + 1} s: ${l.length} msgs, lateness p50 ${l[l.length >> 1]} ms, max ${l.at(-1)} ms`);
+            }
+          }
           log(`  run ${run}/${runs}: ${count} delayed messages, lateness min ${r.min} ms, p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms`);
         } finally {
           await conn.close();

@@ -17,10 +17,13 @@
  *
  * Accuracy. Each hop costs the broker a dead-letter per message, and messages published together
  * expire together: measured here on a loaded 2-core machine, a burst of 200 messages came out of 8
- * hops 100–300 ms late, 1,000 messages with delays of 1–10 s out of a 100 ms-unit ladder up to 1.5 s late. So the ladder holds the delay minus HOLD_MS, rounded down
- * to the unit, and the forwarder holds the message (unacked: a crash hands it back to the broker) until
- * the exact time it is due. The message is never early (the forwarder waits for `due`) and is late by
- * the forwarding only, as long as the ladder is less than HOLD_MS late.
+ * hops 100–300 ms late, 1,000 messages with delays of 1–10 s out of a 100 ms-unit ladder up to 1.5 s
+ * late. So the ladder holds the delay minus HOLD_MS, rounded down to the unit, and the forwarder holds
+ * the message (unacked: a crash hands it back to the broker) until the exact time it is due. The
+ * message is never early (the forwarder waits for `due`) and is late by the forwarding only, as long
+ * as the ladder is less than HOLD_MS late. A message enters at its highest 1 bit (`entryExchange`):
+ * entering at the top routed each message of a burst through every level's exchange at once, which
+ * made 1,000 messages seconds late.
  */
 import { parseDuration, formatDuration } from '../config/units';
 import { WarrenError } from '../errors';
@@ -40,7 +43,7 @@ export const MAX_DELAY_MS = (2 ** LEVELS - 1) * UNIT_MS;
 export function levelName(k: number): string {
   return `warren.delay.${k}`;
 }
-/** Where a delayed message enters: the top level's exchange. */
+/** The top level's exchange: declared last-but-one, so its presence says the ladder is there. */
 export const ENTRY_EXCHANGE = levelName(LEVELS - 1);
 /** Fanout exchange after level 0, and the queue the forwarder consumes. */
 export const DELIVER = 'warren.delay.deliver';
@@ -111,10 +114,26 @@ export interface DelayedPublish {
   headers: Record<string, unknown>;
 }
 
+/** Every exchange a delayed message may be published to (the replicas' publisher allows these). */
+export function ladderExchanges(): string[] {
+  return [...Array.from({ length: LEVELS }, (_, k) => levelName(k)), DELIVER];
+}
+
+/**
+ * Where a delay enters the ladder: the level of its highest 1 bit, or the deliver exchange when the
+ * ladder has no part of it. Entering at the top would route every message of a burst through every
+ * level's exchange at once (measured: a burst of 1,000 took seconds on a loaded broker); the levels
+ * above the highest 1 bit would only pass it on.
+ */
+export function entryExchange(ms: number): string {
+  const units = delayUnits(ms);
+  return units === 0 ? DELIVER : levelName(Math.floor(Math.log2(units)));
+}
+
 /** How to publish a message bound for `exchange`/`routingKey` so it arrives `ms` from `now`. */
 export function delayedPublish(exchange: string, routingKey: string, ms: number, headers: Record<string, unknown> | undefined, now: number): DelayedPublish {
   return {
-    exchange: ENTRY_EXCHANGE,
+    exchange: entryExchange(ms),
     routingKey: delayRoutingKey(ms),
     headers: { ...headers, [DELAY_HEADERS.exchange]: exchange, [DELAY_HEADERS.routingKey]: routingKey, [DELAY_HEADERS.due]: now + ms },
   };

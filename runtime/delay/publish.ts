@@ -1,6 +1,6 @@
 /** ctx.publish(…, { delay }): the message enters the delay ladder (./ladder.ts) instead of its exchange. */
 import type { MessageProperties } from '../consumer/delivery';
-import { ENTRY_EXCHANGE, delayedPublish, parseDelay } from './ladder';
+import { delayedPublish, parseDelay } from './ladder';
 
 type Publish = (publication: string, content: unknown, options: { routingKey?: string; properties?: MessageProperties }) => Promise<void>;
 
@@ -20,5 +20,5 @@ export function publishDelayed(
     return Promise.reject(err as Error);
   }
   const route = delayedPublish(exchange, routingKey, ms, properties.headers, now());
-  return publish(`x:${ENTRY_EXCHANGE}`, body, { routingKey: route.routingKey, properties: { ...properties, headers: route.headers } });
+  return publish(`x:${route.exchange}`, body, { routingKey: route.routingKey, properties: { ...properties, headers: route.headers } });
 }

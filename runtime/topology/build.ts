@@ -11,7 +11,7 @@
 import type { WarrenConfig } from '../config/types';
 import { WarrenError } from '../errors';
 import { BUILTIN_EXCHANGES } from '../config/broker';
-import { ENTRY_EXCHANGE } from '../delay/ladder';
+import { ladderExchanges } from '../delay/ladder';
 import { isPlainObject, mergeDeep, omit, type PlainObject } from './merge';
 import { planTopology, type PlannedBinding, type PlannedExchange, type PlannedQueue } from './plan';
 
@@ -109,8 +109,8 @@ export function replicaConnection(config: WarrenConfig, fnName: string): Replica
       hint: `known functions: ${Object.keys(config.functions).join(', ') || '(none)'}`,
     });
   }
-  // The delay ladder's entry: ctx.publish(…, { delay }) publishes there (runtime/delay/ladder.ts).
-  const exchanges = [...Object.keys(config.exchanges), ...Object.keys(builtinExchanges(config)), ENTRY_EXCHANGE];
+  // The delay ladder's: ctx.publish(…, { delay }) enters it at one of them (runtime/delay/ladder.ts).
+  const exchanges = [...Object.keys(config.exchanges), ...Object.keys(builtinExchanges(config)), ...ladderExchanges()];
   return { ...amqpConnection(config), exchanges };
 }
 

@@ -9,6 +9,7 @@ import {
   UNIT_MS,
   delayRoutingKey,
   delayedPublish,
+  entryExchange,
   forwardOf,
   levelName,
   levelPattern,
@@ -19,7 +20,7 @@ import { planDelayLadder } from '../../runtime/topology/plan';
 import { WarrenError } from '../../runtime/errors';
 
 /** Walks a routing key through the planned ladder as the broker would, returning the time waited. */
-function walk(routingKey: string): { waitedMs: number; queues: string[]; reached: string } {
+function walk(routingKey: string, entry: string): { waitedMs: number; queues: string[]; reached: string } {
   const plan = planDelayLadder();
   const words = routingKey.split('.');
   const matches = (pattern: string): boolean => {
@@ -27,7 +28,7 @@ function walk(routingKey: string): { waitedMs: number; queues: string[]; reached
     // The ladder's patterns are `*` words, one bit, then `#`.
     return p.slice(0, -1).every((w, i) => w === '*' || w === words[i]);
   };
-  let exchange = ENTRY_EXCHANGE;
+  let exchange = entry;
   let waitedMs = 0;
   const queues: string[] = [];
   for (let guard = 0; guard < 3 * LEVELS && exchange !== DELIVER; guard++) {
@@ -84,7 +85,8 @@ describe('delay ladder', () => {
 
   it('waits the delay less the hold (to within a unit) and lands in the deliver exchange, for every kind of delay', () => {
     for (const ms of [0, 1, 10, 999, 1_000, 2_000, 9_990, 90_000, 86_400_000, MAX_DELAY_MS]) {
-      const { waitedMs, queues, reached } = walk(delayRoutingKey(ms));
+      const { waitedMs, queues, reached } = walk(delayRoutingKey(ms), entryExchange(ms));
+      expect(walk(delayRoutingKey(ms), ENTRY_EXCHANGE)).toEqual({ waitedMs, queues, reached });
       expect(reached).toBe(DELIVER);
       expect(waitedMs).toBeLessThanOrEqual(Math.max(0, ms - HOLD_MS));
       expect(waitedMs).toBeGreaterThan(ms - HOLD_MS - UNIT_MS);
@@ -106,7 +108,8 @@ describe('delay ladder', () => {
 
   it('carries the target in headers and gives it back without the ladder bookkeeping', () => {
     const sent = delayedPublish('users', 'user.deleted', 2_000, { trace: 'abc' }, 1_000_000);
-    expect(sent.exchange).toBe(ENTRY_EXCHANGE);
+    expect(sent.exchange).toBe(DELIVER); // 2 s: all of it held by the forwarder
+    expect(entryExchange(10_000)).toBe(levelName(3)); // 8 s on the ladder: enters at its highest bit
     expect(sent.routingKey).toBe(delayRoutingKey(2_000));
     expect(sent.headers[DELAY_HEADERS.due]).toBe(1_002_000);
     const arrived = { ...sent.headers, 'x-death': [{ queue: 'warren.delay.7' }], 'x-first-death-queue': 'warren.delay.7', 'x-last-death-reason': 'expired' };
