@@ -4,7 +4,9 @@
  *
  * Environment (all optional): WARREN_BENCH_RUNS (default 3), WARREN_BENCH_COUNT (messages of the
  * no-op row, default 100000), WARREN_BENCH_ONLY=drain,slow,relay,redeploy,startup,delay (a subset; results
- * files are then left alone), WARREN_BENCH_PROFILE=DIR (run the no-op Warren child under --cpu-prof).
+ * files are then left alone; `noop` is the no-op row against amqplib alone, without BullMQ and the
+ * publish row: the quick check that the hot path did not regress), WARREN_BENCH_PROFILE=DIR (run the
+ * no-op Warren child under --cpu-prof). `npm run bench -- --only noop` is the same as WARREN_BENCH_ONLY=noop.
  */
 import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -23,7 +25,9 @@ import { repoRoot } from './warren';
 const env = process.env;
 const RUNS = Number(env.WARREN_BENCH_RUNS ?? 3);
 const COUNT = Number(env.WARREN_BENCH_COUNT ?? 100_000);
-const only = env.WARREN_BENCH_ONLY?.split(',').map((s) => s.trim());
+const onlyArg = process.argv.indexOf('--only');
+const onlyList = onlyArg >= 0 ? process.argv[onlyArg + 1] : env.WARREN_BENCH_ONLY;
+const only = onlyList?.split(',').map((s) => s.trim());
 const runs = (group: string) => !only || only.includes(group);
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const MiB = 2 ** 20;
@@ -55,6 +59,13 @@ if (runs('drain')) {
     `CPU per message in the no-op row (median): Warren's process ${m(r.cpu.warren)} µs, the broker meanwhile ${m(r.cpu.brokerWarren)} µs; ` +
       `bare amqplib ${m(r.cpu.amqplib)} µs, the broker meanwhile ${m(r.cpu.brokerAmqplib)} µs; ${cpus().length} cores shared by broker and consumer.`,
   );
+}
+
+if (only?.includes('noop')) {
+  const noopRuns = RUNS + (RUNS % 2);
+  log(`no-op function, ${COUNT} persistent messages, 1 replica, prefetch 100, against amqplib only (${noopRuns} runs)`);
+  const r = await measureDrain({ fn: 'noop', count: COUNT, replicas: 1, prefetch: 100, workMs: 0, runs: noopRuns, withBullmq: false, withPublish: false, log });
+  rows.noop_vs_amqplib = ratioRow(`no-op, ${COUNT / 1000}k persistent msgs, 1 replica, prefetch 100`, 'msg/s', r.warren, 'amqplib consumer', r.amqplib, 0.9);
 }
 
 if (runs('slow')) {

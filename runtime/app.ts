@@ -8,8 +8,9 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { WarrenConfig, FunctionConfig } from './config/types';
 import { loadConfig } from './config';
-import { buildHandler } from './functions/build';
+import { buildHandler } from './functions/bundle';
 import { declareTopology } from './topology/declare';
+import { sleep } from './lib/sleep';
 import { Supervisor } from './supervisor/supervisor';
 import type { Build } from './supervisor/function-runner';
 import { WarrenError, WarrenErrors, redactUrl } from './errors';
@@ -187,7 +188,7 @@ export class App {
     const starting = fresh.filter((n) => builds.has(n));
     for (const name of starting) if (restarted.includes(name)) await this.supervisor.stopFunction(name);
     if (starting.length) {
-      // The supervisor builds each replica's rascal config from the config it was started with: hand it the new one.
+      // The supervisor builds each replica's connection settings from the config it was started with: hand it the new one.
       await this.supervisor.start(Object.freeze({ ...next, functions: Object.fromEntries(starting.map((n) => [n, next.functions[n]!])) }), builds);
       for (const name of starting) (added.includes(name) ? result.added : result.redeployed).push(name);
     }
@@ -223,12 +224,4 @@ function selectFunctions(config: WarrenConfig, only: readonly string[] | undefin
 function asWarrenError(err: unknown): WarrenError {
   if (err instanceof WarrenError) return err;
   return new WarrenError('WARREN_E_HANDLER_BUILD', (err as Error).message ?? String(err));
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-  });
 }

@@ -5,7 +5,7 @@
  */
 import { Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { FunctionStatus } from '../supervisor/supervisor';
-import { DURATION_BUCKETS_MS } from '../consumer/stats';
+import { DURATION_BUCKETS_MS } from '../replica-protocol/stats';
 import type { QueueDepth } from './depths';
 
 export interface MetricsSource {

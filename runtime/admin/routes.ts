@@ -12,7 +12,8 @@ import { WarrenError, WarrenErrors } from '../errors';
 import { errorReply, fail, ok, type Reply } from './replies';
 import { depthQueues, describeFunctions, deadLetterQueue, notReadyReason } from './view';
 import type { QueueDepth } from './depths';
-import { vhostUrl } from '../topology/build';
+import { vhostUrl } from '../topology/names';
+import { PerKeyLock } from '../lib/per-key-lock';
 
 /** The config's URL may leave the vhost to rascal.json: connect to the vhost Warren declared. */
 export function brokerUrl(config: WarrenConfig): string {
@@ -63,18 +64,11 @@ export type Router = (req: AdminRequest) => Promise<Reply>;
 
 export function createRouter(deps: RouteDeps): Router {
   const { app } = deps;
-  const locks = new Map<string, Promise<unknown>>();
+  const locks = new PerKeyLock();
 
   /** Run `work` after any earlier scale/deploy of the same function has settled. */
   function exclusively<T>(name: string, work: () => Promise<T>): Promise<T> {
-    const previous = locks.get(name) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(work);
-    const tail = next.catch(() => undefined);
-    locks.set(name, tail);
-    void tail.then(() => {
-      if (locks.get(name) === tail) locks.delete(name);
-    });
-    return next;
+    return locks.run(name, work);
   }
 
   async function functionsView() {

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { projectDir, reportFailure } from './common';
 import { loadConfig } from '../config';
-import { buildHandler } from '../functions/build';
+import { buildHandler } from '../functions/bundle';
 import { WarrenError, WarrenErrors, EXIT } from '../errors';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

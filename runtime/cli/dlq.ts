@@ -7,7 +7,7 @@ import { loadConfig } from '../config';
 import type { WarrenConfig } from '../config/types';
 import { listDeadLetters, purgeDeadLetters, replayDeadLetters, DEFAULT_LIST_LIMIT, type DeadLetter, type DeadLetterList, type ReplayResult } from '../deadletters';
 import { EXIT, WarrenError } from '../errors';
-import { vhostUrl } from '../topology/build';
+import { vhostUrl } from '../topology/names';
 import { deadQueueName } from '../topology/names';
 import { parseCount, projectDir, reportFailure } from './common';
 

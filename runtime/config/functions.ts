@@ -7,7 +7,7 @@ import { WarrenError } from '../errors';
 import type { HandlerFile } from '../functions/discover';
 import type { BuildContext } from './context';
 import { closest } from './suggest';
-import { reservedQueueName } from './broker';
+import { reservedQueueName } from './topology-sections';
 import { createMessageValidator, type SchemaFileResult } from './message-schema';
 import { DEFAULTS, type BackoffKind, type FunctionConfig, type QueueConfig, type SourceLocation } from './types';
 import { parseDuration, parseMemoryMb, parseSize } from './units';

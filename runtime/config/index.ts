@@ -4,6 +4,6 @@ export { parseDuration, formatDuration, parseSize, parseMemoryMb } from './units
 export { interpolate, type Env } from './interpolate';
 export { resolveConnection, vhostOf } from './connection';
 export { createMessageValidator, readSchemaFile } from './message-schema';
-export { BUILTIN_EXCHANGES, defaultRoutingKey, parseShorthandBinding, reservedQueueName } from './broker';
+export { BUILTIN_EXCHANGES, defaultRoutingKey, parseShorthandBinding, reservedQueueName } from './topology-sections';
 export { deepFreeze } from './freeze';
 export * from './types';

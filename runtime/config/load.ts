@@ -7,7 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { WarrenError, WarrenErrors } from '../errors';
 import { scanHandlers } from '../functions/discover';
-import { BUILTIN_EXCHANGES, buildBindings, buildExchanges, buildQueues } from './broker';
+import { BUILTIN_EXCHANGES, buildBindings, buildExchanges, buildQueues } from './topology-sections';
 import { BuildContext } from './context';
 import { resolveConnection } from './connection';
 import { deepFreeze } from './freeze';

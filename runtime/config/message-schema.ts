@@ -1,7 +1,8 @@
 /**
  * The JSON Schema a function's messages must satisfy: read from a file when queues.yaml names one,
- * and compiled with ajv here so a broken schema is reported before anything starts. The consumer
- * should compile with `createMessageValidator` too, so both agree on what is valid.
+ * and compiled with ajv here so a broken schema is reported before anything starts. Replicas compile
+ * it again in their thread (runtime/replica/schema.ts) through the same `compileWith`, so both agree
+ * on what is valid.
  */
 import { readFile } from 'node:fs/promises';
 import Ajv, { type ValidateFunction } from 'ajv';

@@ -28,10 +28,15 @@ export function parseDuration(value: unknown): number | undefined {
 
 /** The shortest compound form of a duration: 1500 → `1s500ms`, 90000 → `1m30s`, 0 → `0s`. */
 export function formatDuration(ms: number): string {
+  return formatDurationUpTo(ms, 'd');
+}
+
+/** formatDuration with its largest unit capped (retry queue names never use days: `24h`, not `1d`). */
+export function formatDurationUpTo(ms: number, largest: 'd' | 'h'): string {
   if (ms === 0) return '0s';
   let rest = Math.round(ms);
   let out = '';
-  for (const unit of DURATION_ORDER) {
+  for (const unit of DURATION_ORDER.slice(DURATION_ORDER.indexOf(largest))) {
     const size = DURATION_UNITS_MS[unit] ?? 1;
     const count = Math.floor(rest / size);
     if (count > 0) {

@@ -6,7 +6,7 @@
  *    `x-death` entries and `x-first-death-*` headers tell the story.
  */
 import type { Options } from 'amqplib';
-import { H, replayHeaders, type Route } from '../consumer/headers';
+import { H, replayHeaders, type Route } from '../replica/headers';
 
 export const BODY_PREVIEW_CHARS = 200;
 

@@ -1,8 +1,8 @@
 /** ctx.publish(…, { delay }): the message enters the delay ladder (./ladder.ts) instead of its exchange. */
-import type { MessageProperties } from '../consumer/delivery';
+import type { MessageProperties } from '../replica/delivery';
+import type { Publish } from '../replica/handler-context';
+import { toExchange } from '../replica/publish-target';
 import { delayedPublish, parseDelay } from './ladder';
-
-type Publish = (publication: string, content: unknown, options: { routingKey?: string; properties?: MessageProperties }) => Promise<void>;
 
 export function publishDelayed(
   publish: Publish,
@@ -20,5 +20,5 @@ export function publishDelayed(
     return Promise.reject(err as Error);
   }
   const route = delayedPublish(exchange, routingKey, ms, properties.headers, now());
-  return publish(`x:${route.exchange}`, body, { routingKey: route.routingKey, properties: { ...properties, headers: route.headers } });
+  return publish(toExchange(route.exchange), body, { routingKey: route.routingKey, properties: { ...properties, headers: route.headers } });
 }

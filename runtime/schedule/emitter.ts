@@ -19,7 +19,7 @@ import type { FunctionConfig } from '../config/types';
 import { scheduleQueueName } from '../topology/names';
 import { publishConfirmed } from '../delay/confirm';
 import { SCHEDULED_AT_HEADER } from './outcome';
-import { decodeState, dueTicks, encodeState, laterTick, tickBody, tickMessageId, type Schedule } from './ticks';
+import { COUNT_CAP, decodeState, dueTicks, encodeState, laterTick, tickBody, tickMessageId, type Schedule } from './ticks';
 
 const REFRESH_MS = 60_000;
 
@@ -101,7 +101,7 @@ export class TickEmitter {
     this.lastTick = laterTick(this.lastTick, decodeState(message.content)) ?? now;
     const due = dueTicks(this.schedule, this.lastTick, now);
     if (due.skipped > 0) {
-      this.log.warn({ skipped: due.skipped, lastTick: this.lastTick.toISOString() }, `skipped ${due.skipped >= 10_000 ? 'at least ' : ''}${due.skipped} tick${due.skipped === 1 ? '' : 's'} missed while no runtime ran`);
+      this.log.warn({ skipped: due.skipped, lastTick: this.lastTick.toISOString() }, `skipped ${due.skipped >= COUNT_CAP ? 'at least ' : ''}${due.skipped} tick${due.skipped === 1 ? '' : 's'} missed while no runtime ran`);
     }
     if (due.emit.length > 0 || due.skipped > 0) return this.emit(channel, due.emit, due.skipped > 0 ? now : undefined);
     this.arm(channel);

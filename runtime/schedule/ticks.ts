@@ -34,8 +34,11 @@ export function validTimezone(timezone: string): boolean {
   }
 }
 
-/** Never count more ticks than this when a runtime was away for long (an every-second schedule, months). */
-export const COUNT_CAP = 10_000;
+/**
+ * Never count more ticks than this when a runtime was away for long (an every-second schedule,
+ * months): each step is a croner call of tens to hundreds of µs on the main thread.
+ */
+export const COUNT_CAP = 1_000;
 
 /**
  * How long a due tick may wait for its emitter and still be emitted: covers a hand-over (another

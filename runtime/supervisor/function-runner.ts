@@ -4,10 +4,10 @@
  */
 import type { Logger } from 'pino';
 import type { FunctionConfig, QueueType } from '../config/types';
-import type { ReplicaConnection } from '../topology/build';
+import type { ReplicaConnection } from '../replica-protocol/connection';
 import { Replica } from './replica';
 import type { TickOutcome } from '../schedule/outcome';
-import { addSnapshots, emptySnapshot, type StatsSnapshot } from '../consumer/stats';
+import { addSnapshots, emptySnapshot, type StatsSnapshot } from '../replica-protocol/stats';
 
 export interface Build {
   bundleFile: string;

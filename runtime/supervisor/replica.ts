@@ -1,12 +1,12 @@
 /**
- * One replica: a worker thread running runtime/consumer/worker.ts. Its lifecycle is
+ * One replica: a worker thread running runtime/replica/thread.ts. Its lifecycle is
  * starting → running → draining → stopped; `exited` resolves once the thread is gone, whatever ended it.
  */
 import { Worker } from 'node:worker_threads';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { FromReplica, ReplicaInit, ToReplica } from '../consumer/protocol';
-import { ReplicaStats } from '../consumer/stats';
+import type { FromReplica, ReplicaInit, ToReplica } from '../replica-protocol/messages';
+import { ReplicaStats } from '../replica-protocol/stats';
 import { workerFile } from './paths';
 
 export type ReplicaState = 'starting' | 'running' | 'draining' | 'stopped';
@@ -24,7 +24,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   readonly stats: ReplicaStats;
   readonly startedAt = Date.now();
   state: ReplicaState = 'starting';
-  /** false while the replica's own connection is down and rascal reconnects */
+  /** false while the replica's own connection is down and it reconnects (runtime/replica/consumer.ts) */
   connected = true;
   private readonly worker: Worker;
   private readonly exitedPromise: Promise<void>;
@@ -119,14 +119,6 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     this.lastError = reason;
     await this.worker.terminate();
     await this.exitedPromise;
-  }
-
-  get exited(): Promise<void> {
-    return this.exitedPromise;
-  }
-
-  get threadId(): number {
-    return this.worker.threadId;
   }
 
   get logger(): Logger {

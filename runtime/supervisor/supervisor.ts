@@ -2,13 +2,13 @@
  * Every function of a runtime: start them, scale one, redeploy one, stop all. One FunctionRunner per
  * function, so work on one never touches another.
  */
-import { EventEmitter } from 'node:events';
 import type { TickOutcome } from '../schedule/outcome';
+import { PerKeyLock } from '../lib/per-key-lock';
 import type { Logger } from 'pino';
 import type { WarrenConfig, FunctionConfig } from '../config/types';
-import { replicaConnection } from '../topology/build';
+import { replicaConnection } from '../replica-protocol/connection';
 import { FunctionRunner, type Build } from './function-runner';
-import type { StatsSnapshot } from '../consumer/stats';
+import type { StatsSnapshot } from '../replica-protocol/stats';
 
 export interface SupervisorOptions {
   log: Logger;
@@ -29,21 +29,14 @@ export interface FunctionStatus {
   lastTick?: TickOutcome | null;
 }
 
-export interface SupervisorEvents {
-  started: [name: string];
-  deployed: [name: string, version: string];
-  stopped: [name: string];
-}
-
-export class Supervisor extends EventEmitter<SupervisorEvents> {
+export class Supervisor {
   private readonly runners = new Map<string, FunctionRunner>();
-  private readonly changes = new Map<string, Promise<void>>();
+  /** one change to a function at a time (a deploy from the watcher, one from the admin API, a scale) */
+  private readonly changes = new PerKeyLock();
   private config: WarrenConfig | null = null;
   private stopping: Promise<void> | null = null;
 
-  constructor(private readonly options: SupervisorOptions) {
-    super();
-  }
+  constructor(private readonly options: SupervisorOptions) {}
 
   /** Start every function; rejects (after stopping what started) if one cannot start at all. */
   async start(config: WarrenConfig, builds: ReadonlyMap<string, Build>): Promise<void> {
@@ -70,7 +63,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.runners.set(fn.name, runner);
     await runner.start();
     this.options.log.info({ function: fn.name, version: build.version, replicas: runner.desired }, 'function started');
-    this.emit('started', fn.name);
   }
 
   async stopFunction(name: string): Promise<void> {
@@ -79,42 +71,22 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.runners.delete(name);
     await runner.stop();
     this.options.log.info({ function: name }, 'function stopped; its queue and messages stay');
-    this.emit('stopped', name);
   }
 
   scale(name: string, replicas: number): Promise<void> {
-    return this.serially(name, async () => {
+    return this.changes.run(name, async () => {
       await this.runner(name).scale(replicas);
       this.options.log.info({ function: name, replicas }, 'scaled');
     });
   }
 
   deploy(name: string, build: Build, fn?: FunctionConfig): Promise<void> {
-    return this.serially(name, async () => {
+    return this.changes.run(name, async () => {
       const runner = this.runner(name);
       const from = runner.build.version;
       await runner.deploy(build, fn);
       this.options.log.info({ function: name, from, to: build.version }, 'deployed');
-      this.emit('deployed', name, build.version);
     });
-  }
-
-  /**
-   * One change to a function at a time (a deploy from the watcher, one from the admin API, a scale):
-   * each waits for the one before, so two never start replicas of the same function side by side.
-   */
-  private serially<T>(name: string, change: () => Promise<T>): Promise<T> {
-    const before = this.changes.get(name) ?? Promise.resolve();
-    const result = before.then(change, change);
-    const settled = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.changes.set(name, settled);
-    void settled.then(() => {
-      if (this.changes.get(name) === settled) this.changes.delete(name);
-    });
-    return result;
   }
 
   has(name: string): boolean {

@@ -7,7 +7,7 @@
 import amqplib, { type ChannelModel } from 'amqplib';
 import type { Logger } from 'pino';
 import type { WarrenConfig } from '../config/types';
-import { amqpConnection, knownExchanges } from '../topology/build';
+import { amqpConnection, knownExchanges } from '../replica-protocol/connection';
 import { DelayForwarder } from '../delay/deliver';
 import { TickEmitter, type EmitterStatus } from '../schedule/emitter';
 import { parseSchedule } from '../schedule/ticks';

@@ -1,8 +1,36 @@
+/**
+ * Every name Warren gives a thing on the broker: dead-letter queues (`<queue>.dead`), retry queues
+ * (`<queue>.retry.<delay>`) and the AMQP URL of a vhost. Nothing else builds or parses these names.
+ */
 import type { RetryConfig } from '../config/types';
+import { formatDurationUpTo } from '../config/units';
+
+const DEAD_SUFFIX = '.dead';
+const RETRY_INFIX = '.retry.';
 
 /** Where a function's messages go when they cannot succeed. */
 export function deadQueueName(queue: string): string {
-  return `${queue}.dead`;
+  return `${queue}${DEAD_SUFFIX}`;
+}
+
+/** `orders.dead` → `orders`; undefined for a name that is not a dead-letter queue's. */
+export function sourceQueueOf(deadQueue: string): string | undefined {
+  return deadQueue.endsWith(DEAD_SUFFIX) ? deadQueue.slice(0, -DEAD_SUFFIX.length) : undefined;
+}
+
+/** Names users may not give their own queues: Warren makes queues with these names. */
+export function isDeadQueueName(name: string): boolean {
+  return name.endsWith(DEAD_SUFFIX);
+}
+export function isRetryQueueName(name: string): boolean {
+  return name.includes(RETRY_INFIX);
+}
+
+/** The AMQP URL with its path set to the vhost: rascal takes the vhost from the URL, not the key. */
+export function vhostUrl(url: string, vhost: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = vhost === '/' ? '' : `/${encodeURIComponent(vhost)}`;
+  return parsed.toString();
 }
 
 /** A scheduled function's election queue: it holds the last tick emitted, its one holder emits. */
@@ -12,27 +40,13 @@ export function scheduleQueueName(queue: string): string {
 
 /** The TTL queue a message waits in before going back to `queue`, named by its delay: `q.retry.1m30s`. */
 export function retryQueueName(queue: string, delayMs: number): string {
-  return `${queue}.retry.${formatDelay(delayMs)}`;
+  return `${queue}${RETRY_INFIX}${formatDelay(delayMs)}`;
 }
 
-/** 1000 → "1s", 500 → "500ms", 90000 → "1m30s", 3600000 → "1h". */
+/** 1000 → "1s", 500 → "500ms", 90000 → "1m30s", 3600000 → "1h" (0 → "0ms", as retry queues were always named). */
 export function formatDelay(ms: number): string {
   if (!Number.isInteger(ms) || ms < 0) throw new RangeError(`delay must be a whole number of ms >= 0, got ${ms}`);
-  if (ms === 0) return '0ms';
-  const units: Array<[string, number]> = [
-    ['h', 3_600_000],
-    ['m', 60_000],
-    ['s', 1_000],
-    ['ms', 1],
-  ];
-  let rest = ms;
-  let out = '';
-  for (const [suffix, size] of units) {
-    const count = Math.floor(rest / size);
-    if (count > 0) out += `${count}${suffix}`;
-    rest -= count * size;
-  }
-  return out;
+  return ms === 0 ? '0ms' : formatDurationUpTo(ms, 'h');
 }
 
 /**

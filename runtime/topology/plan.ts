@@ -4,6 +4,7 @@
  * queues.yaml key to change (runtime/topology/mismatch.ts).
  */
 import type {
+  ExchangeConfig,
   ExchangeType,
   FunctionConfig,
   QueueConfig,
@@ -32,14 +33,8 @@ export interface PlannedQueue {
   at?: SourceLocation;
 }
 
-export interface PlannedExchange {
-  name: string;
-  type: ExchangeType;
-  durable: boolean;
-  autoDelete: boolean;
-  arguments: Record<string, unknown>;
-  at?: SourceLocation;
-}
+/** An exchange is declared exactly as queues.yaml describes it. */
+export type PlannedExchange = ExchangeConfig;
 
 export interface PlannedBinding {
   exchange: string;

@@ -44,7 +44,7 @@ export default async function setup(): Promise<void> {
         '(`rabbitmq-plugins enable rabbitmq_management`)',
     );
   }
-  const entries = ['runtime/cli/main.ts', 'runtime/consumer/worker.ts'];
+  const entries = ['runtime/cli/main.ts', 'runtime/replica/thread.ts'];
   if (!entries.every((file) => existsSync(`${root}/${file}`))) return;
   try {
     execFileSync(process.execPath, ['runtime/build.mjs'], { cwd: root, stdio: 'pipe' });

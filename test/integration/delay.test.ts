@@ -53,7 +53,7 @@ describe('delayed messages', () => {
   beforeAll(async () => {
     vhost = await createTestVhost('delay');
     project = await createProject(queuesYaml, { scatter });
-    warren = await startWarren(project.dir, vhost.url);
+    warren = await startWarren(project.dir, vhost.url, { timeoutMs: 60_000 });
     consumer = await amqplib.connect(vhost.url);
     const channel = await consumer.createChannel();
     await channel.consume(
@@ -120,7 +120,7 @@ describe('delayed messages', () => {
     expect(cli.code).toBe(0);
     expect(await warren.stop()).toBe(0);
     expect((await queueInfo(vhost.url, 'warren.delay.deliver')).consumerCount).toBe(0);
-    warren = await startWarren(project.dir, vhost.url);
+    warren = await startWarren(project.dir, vhost.url, { timeoutMs: 60_000 });
     const [arrival] = await arrivedFor('restart', 1, 20_000);
     console.log(`delay across a restart: ${arrival!.at - arrival!.due} ms late`);
     expect(arrival!.at).toBeGreaterThanOrEqual(arrival!.due);

@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../runtime/config';
-import { buildTopology, replicaConnection } from '../../runtime/topology/build';
+import { buildTopology } from '../../runtime/topology/rascal-config';
+import { replicaConnection } from '../../runtime/replica-protocol/connection';
 import { createProject, type Project } from '../helpers/runtime';
 
 const CA = '-----BEGIN CERTIFICATE-----\nMIIBfake\nline2\n-----END CERTIFICATE-----\n';

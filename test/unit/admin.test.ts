@@ -5,7 +5,7 @@ import { describeFunctions, notReadyReason } from '../../runtime/admin/view';
 import { errorReply } from '../../runtime/admin/replies';
 import { renderStatus } from '../../runtime/cli/status';
 import { WarrenError, WarrenErrors } from '../../runtime/errors';
-import { emptySnapshot } from '../../runtime/consumer/stats';
+import { emptySnapshot } from '../../runtime/replica-protocol/stats';
 import type { FunctionStatus } from '../../runtime/supervisor/supervisor';
 
 describe('resolveAdminBinding', () => {

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WarrenError } from '../../runtime/errors.js';
-import { buildHandler } from '../../runtime/functions/build.js';
+import { buildHandler } from '../../runtime/functions/bundle.js';
 import { loadHandler } from '../../runtime/functions/load.js';
 import { isReject, Reject, type Context } from '../../runtime/index.js';
 

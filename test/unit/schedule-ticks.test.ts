@@ -49,11 +49,9 @@ describe('dueTicks', () => {
   });
 
   it('stops counting after a long absence and still finds the recent ticks', () => {
-    const started = Date.now();
     const due = dueTicks(everySecond, t('2025-01-01T00:00:00Z'), t('2026-01-01T00:00:00.500Z'), 3_000);
     expect(due.skipped).toBe(COUNT_CAP);
     expect(due.emit).toEqual([t('2025-12-31T23:59:58Z'), t('2025-12-31T23:59:59Z'), t('2026-01-01T00:00:00Z')]);
-    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });
 

@@ -1,6 +1,6 @@
-/** Counting deliveries that ended without a settlement, and running suspects alone (runtime/consumer/suspects.ts). */
+/** Counting deliveries that ended without a settlement, and running suspects alone (runtime/replica/suspects.ts). */
 import { describe, expect, it } from 'vitest';
-import { admit, IsolationGate, priorDeliveries } from '../../runtime/consumer/suspects';
+import { admit, IsolationGate, priorDeliveries } from '../../runtime/replica/suspects';
 
 const quorum = (headers: Record<string, unknown> = {}) => ({ headers, redelivered: false, queueType: 'quorum' as const });
 const classic = (redelivered: boolean, headers: Record<string, unknown> = {}) => ({ headers, redelivered, queueType: 'classic' as const });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { FunctionConfig, QueueConfig, WarrenConfig } from '../../runtime/config/types';
-import { buildTopology, replicaConnection, vhostUrl } from '../../runtime/topology/build';
+import { buildTopology } from '../../runtime/topology/rascal-config';
+import { replicaConnection } from '../../runtime/replica-protocol/connection';
+import { vhostUrl } from '../../runtime/topology/names';
 import { mismatchError, parseInequivalence } from '../../runtime/topology/mismatch';
 import { deadQueueName, formatDelay, retryDelay, retryLadder, retryQueueName } from '../../runtime/topology/names';
 
@@ -148,12 +150,9 @@ describe('buildTopology for the SPEC §2 example', () => {
     expect(Object.keys(vhost.bindings).some((name) => name.includes('->'))).toBe(false);
   });
 
-  it('has confirmed publications for exchanges and for the queues Warren publishes to', () => {
-    expect(built.publications['x:users']).toEqual({ vhost: '/', exchange: 'users', confirm: true });
-    for (const q of ['my_app', 'my_app.dead', 'my_app.retry.8s', 'resize', 'resize.dead']) {
-      expect(built.publications[`q:${q}`]).toEqual({ vhost: '/', queue: q, confirm: true });
-    }
-    expect(built.publications['q:audit']).toBeUndefined();
+  it('generates no publications or subscriptions: replicas publish and consume through amqplib', () => {
+    expect(built['publications']).toBeUndefined();
+    expect(built['subscriptions']).toBeUndefined();
   });
 });
 
@@ -218,8 +217,7 @@ describe('buildTopology options', () => {
     expect(vhost.queues['my_app']!.options.arguments['x-max-priority']).toBe(5);
     expect(vhost.queues['extra']).toEqual({});
     expect(built['defaults']).toEqual({ publications: { timeout: 3000 } });
-    expect(built.publications['mine']).toEqual({ vhost: 'prod', exchange: 'users' });
-    expect(built.publications['x:users']).toMatchObject({ vhost: 'prod' });
+    expect(built['publications']).toEqual({ mine: { vhost: 'prod', exchange: 'users' } });
   });
 
   it('puts the vhost in the connection URL, since rascal reads it from there', () => {

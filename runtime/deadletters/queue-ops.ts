@@ -9,6 +9,7 @@
  */
 import amqplib, { type Channel, type ChannelModel, type ConfirmChannel, type GetMessage } from 'amqplib';
 import { WarrenError, redactUrl } from '../errors';
+import { sourceQueueOf } from '../topology/names';
 import { describeDeadLetter, originalRouteOf, replayProperties, type DeadLetter } from './describe';
 
 export const DEFAULT_LIST_LIMIT = 20;
@@ -35,9 +36,7 @@ export interface ReplayResult {
 }
 
 /** `orders.dead` → `orders`: the queue whose x-death entry tells where a broker dead letter came from. */
-export function sourceQueueOf(deadQueue: string): string | undefined {
-  return deadQueue.endsWith('.dead') ? deadQueue.slice(0, -'.dead'.length) : undefined;
-}
+export { sourceQueueOf };
 
 /**
  * Reads up to `limit` dead letters, oldest first, without removing any: each is taken with

@@ -4,13 +4,13 @@
  *
  * Why not rascal's subscription (rascal declares the topology, in the main thread): this is the hot
  * path, and rascal adds timers and lodash work to every message and acks them one frame at a time.
- * Here acks are coalesced: the acks settled in one tick go out as one `multiple` ack for the
- * contiguous run of settled delivery tags, plus single acks for any settled beyond a message still
- * running. A multiple ack never covers a message that is not settled.
+ * Here acks are coalesced per event-loop turn (./ack-batch.ts); a multiple ack never covers a
+ * message that is not settled.
  */
 import amqplib, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import { Settle, type Delivery } from './delivery';
+import { AckBatch } from './ack-batch';
 
 export interface ConsumerOptions {
   url: string;
@@ -28,72 +28,6 @@ export interface ConsumerOptions {
 }
 
 const DEFAULT_RETRY = { minMs: 1_000, maxMs: 30_000 };
-
-/** Acks of one channel, coalesced per event-loop turn (see the module comment). */
-class AckBatch {
-  /** delivered and not yet settled, in delivery order (tags only grow on a channel) */
-  private readonly unsettled = new Set<number>();
-  private pending: number[] = [];
-  private scheduled = false;
-  private dead = false;
-
-  constructor(private readonly channel: Channel) {}
-
-  delivered(tag: number): void {
-    this.unsettled.add(tag);
-  }
-
-  ack(tag: number): void {
-    if (this.dead) return; // the broker already returned it to the queue with its channel
-    this.unsettled.delete(tag);
-    this.pending.push(tag);
-    if (!this.scheduled) {
-      // After the promise jobs now queued: the handlers that finished in this turn share one frame,
-      // and the acks leave before the next socket read can hand over a message that kills the thread.
-      this.scheduled = true;
-      process.nextTick(() => this.flush());
-    }
-  }
-
-  nack(tag: number, requeue: boolean): void {
-    if (this.dead) return;
-    this.flush();
-    this.unsettled.delete(tag);
-    this.channel.nack(fake(tag), false, requeue);
-  }
-
-  get outstanding(): number {
-    return this.unsettled.size;
-  }
-
-  /** The channel closed: its unacked messages are back in the queue; settling them is moot. */
-  kill(): void {
-    this.dead = true;
-    this.pending = [];
-    this.unsettled.clear();
-  }
-
-  flush(): void {
-    this.scheduled = false;
-    if (this.dead || this.pending.length === 0) return;
-    const pending = this.pending;
-    this.pending = [];
-    let lowestUnsettled = Infinity;
-    for (const tag of this.unsettled) {
-      lowestUnsettled = tag; // a Set iterates in insertion order: the first is the lowest
-      break;
-    }
-    let upTo = 0;
-    for (const tag of pending) {
-      if (tag < lowestUnsettled) {
-        if (tag > upTo) upTo = tag;
-      } else {
-        this.channel.ack(fake(tag), false);
-      }
-    }
-    if (upTo > 0) this.channel.ack(fake(upTo), true);
-  }
-}
 
 /** amqplib's ack/nack read only `fields.deliveryTag`. */
 function fake(deliveryTag: number): ConsumeMessage {
@@ -175,7 +109,10 @@ export class QueueConsumer {
       if (!this.closing && this.connection === connection) void connection.close().catch(() => undefined);
     });
     await channel.prefetch(prefetch, false);
-    const acks = new AckBatch(channel);
+    const acks = new AckBatch({
+      ack: (tag, multiple) => channel.ack(fake(tag), multiple),
+      nack: (tag, requeue) => channel.nack(fake(tag), false, requeue),
+    });
     this.channel = channel;
     this.acks = acks;
     // Before consuming: the first deliveries can arrive in the same read as consume-ok, ahead of

@@ -6,6 +6,7 @@ import type { BuildContext } from './context';
 import { closest } from './suggest';
 import { DEFAULTS, type BindingConfig, type ExchangeConfig, type ExchangeType, type QueueConfig, type QueueType } from './types';
 import { parseDuration } from './units';
+import { isDeadQueueName, isRetryQueueName } from '../topology/names';
 
 type Obj = Record<string, unknown>;
 const entriesOf = (v: unknown): Array<[string, Obj]> =>
@@ -22,8 +23,8 @@ export const BUILTIN_EXCHANGES: Readonly<Record<string, ExchangeType>> = {
 
 /** Names Warren gives its own queues (dead letters, retry ladder). */
 export function reservedQueueName(name: string): string | undefined {
-  if (name.endsWith('.dead')) return 'names ending in `.dead` are the dead-letter queues Warren creates';
-  if (name.includes('.retry.')) return 'names containing `.retry.` are the retry queues Warren creates';
+  if (isDeadQueueName(name)) return 'names ending in `.dead` are the dead-letter queues Warren creates';
+  if (isRetryQueueName(name)) return 'names containing `.retry.` are the retry queues Warren creates';
   if (name.startsWith('amq.')) return 'RabbitMQ reserves names starting with `amq.`';
   return undefined;
 }

@@ -1,8 +1,8 @@
-/** The consumer's pure decisions: decoding, what happens after an outcome, the headers it writes. */
+/** A replica's pure decisions (runtime/replica/): decoding, what happens after an outcome, the headers it writes. */
 import { describe, expect, it } from 'vitest';
-import { decodeBody } from '../../runtime/consumer/decode';
-import { decideSettlement } from '../../runtime/consumer/outcome';
-import { attemptOf, deadLetterHeaders, originalRoute, replayHeaders, retryHeaders } from '../../runtime/consumer/headers';
+import { decodeBody } from '../../runtime/replica/decode';
+import { decideSettlement } from '../../runtime/replica/outcome';
+import { attemptOf, deadLetterHeaders, originalRoute, replayHeaders, retryHeaders } from '../../runtime/replica/headers';
 import { DEFAULTS, type FunctionConfig } from '../../runtime/config/types';
 
 const fn = (over: Partial<FunctionConfig> = {}): FunctionConfig => ({

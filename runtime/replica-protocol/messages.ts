@@ -1,6 +1,6 @@
 /** Messages between the supervisor (main thread) and one replica thread. */
 import type { FunctionConfig, QueueType } from '../config/types';
-import type { ReplicaConnection } from '../topology/build';
+import type { ReplicaConnection } from './connection';
 
 export interface ReplicaInit {
   fn: FunctionConfig;

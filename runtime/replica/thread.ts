@@ -1,5 +1,5 @@
 /**
- * Entry of one replica thread: its own connection, channel and prefetch consuming the function's
+ * Entry of one replica thread (the script Node runs as the worker thread; built to dist/worker.js): its own connection, channel and prefetch consuming the function's
  * queue (./consumer.ts), a confirm channel on the same connection for publishing (outputs, retries,
  * dead letters, ctx.publish: ./publisher.ts), the handler bundle loaded in-thread. A crash, exit or
  * out-of-memory here ends this thread only; the broker returns its unacked messages to the queue.
@@ -7,14 +7,15 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { createLogger } from '../log';
+import { sleep } from '../lib/sleep';
 import { loadHandler } from '../functions/load';
 import { createProcessor, type Publish } from './process';
 import type { Settle } from './delivery';
 import { QueueConsumer } from './consumer';
 import { Publisher } from './publisher';
-import { ReplicaStats } from './stats';
+import { ReplicaStats } from '../replica-protocol/stats';
 import { compileMessageSchema } from './schema';
-import type { FromReplica, ReplicaInit, ToReplica } from './protocol';
+import type { FromReplica, ReplicaInit, ToReplica } from '../replica-protocol/messages';
 
 const init = workerData as ReplicaInit;
 const port = parentPort!;
@@ -35,8 +36,7 @@ async function main(): Promise<void> {
   const handler = await loadHandler(init.bundleFile, init.fn.file);
   const validate = init.fn.schema ? await compileMessageSchema(init.fn.schema) : null;
   const publisher = new Publisher(new Set(init.connection.exchanges), log);
-  const publish: Publish = (publication, content, { routingKey, properties = {} }) =>
-    publisher.publish(publication, content, routingKey, properties, publication.startsWith('q:'));
+  const publish: Publish = (target, content, { routingKey, properties = {} }) => publisher.publish(target, content, routingKey, properties);
 
   const processor = createProcessor({
     fn: init.fn,
@@ -88,10 +88,10 @@ async function main(): Promise<void> {
     // Stop taking messages, then let the in-flight ones finish for up to the grace period.
     await consumer.cancel();
     const deadline = Date.now() + graceMs;
-    while (inFlight.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    while (inFlight.size > 0 && Date.now() < deadline) await sleep(20);
     if (inFlight.size > 0) {
       processor.abortAll();
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
     }
     let requeued = 0;
     for (const settle of inFlight) if (await settle.requeue().catch(() => false)) requeued++;

@@ -3,22 +3,23 @@
  * (never one confirm at a time), each resolved by its own confirm. Used for outputs, retries, dead
  * letters and ctx.publish.
  *
- * Publication names: `x:<exchange>` publishes to a declared exchange, `q:<queue>` to a queue through
- * the default exchange. An exchange that is not declared is
- * refused before it reaches the broker (a publish to a missing exchange would close the channel); any
+ * Targets (./publish-target.ts): an exchange, or a queue through the default exchange. An exchange
+ * that is not declared is refused before it reaches the broker (a publish to a missing exchange would close the channel); any
  * queue name is fine (the default exchange always exists, and a missing queue comes back as a return),
  * so a function run with `--only` still reaches the queues of functions it does not run.
  */
 import type { Channel, ChannelModel, ConfirmChannel, Options } from 'amqplib';
 import type { Logger } from 'pino';
 import type { MessageProperties } from './delivery';
+import type { PublishTarget } from './publish-target';
 
-export interface PublishTarget {
+/** What the broker reports a return by. */
+interface Route {
   exchange: string;
   routingKey: string;
 }
 
-interface Pending extends PublishTarget {
+interface Pending extends Route {
   returned: boolean;
 }
 
@@ -50,9 +51,9 @@ export class Publisher {
    * once the broker confirmed; rejects on a nack, a closed channel, or (with `strict`) when nothing
    * is bound to take the message.
    */
-  publish(publication: string, content: unknown, routingKey: string | undefined, properties: MessageProperties, strict: boolean): Promise<void> {
-    const name = publication.slice(2);
-    const toQueue = publication.startsWith('q:');
+  publish(target: PublishTarget, content: unknown, routingKey: string | undefined, properties: MessageProperties): Promise<void> {
+    const { name, strict } = target;
+    const toQueue = target.kind === 'queue';
     if (!toQueue && !this.exchanges.has(name)) return Promise.reject(new Error(`no exchange "${name}" is declared in queues.yaml`));
     const entry: Pending = toQueue ? { exchange: '', routingKey: name, returned: false } : { exchange: name, routingKey: routingKey ?? '', returned: false };
     const { body, contentType } = encode(content);
@@ -82,7 +83,7 @@ export class Publisher {
     const connection = this.connection;
     if (!connection) return Promise.reject(new Error('not connected to the broker'));
     const opening = connection.createConfirmChannel().then((channel) => {
-      channel.on('return', (message: { fields: PublishTarget }) => this.onReturn(message.fields));
+      channel.on('return', (message: { fields: Route }) => this.onReturn(message.fields));
       channel.on('error', (err: Error) => this.log.warn({ err }, 'publishing channel error'));
       channel.on('close', () => {
         if (this.channel === opening) this.channel = null;
@@ -114,7 +115,7 @@ export class Publisher {
     }
   }
 
-  private onReturn({ exchange, routingKey }: PublishTarget): void {
+  private onReturn({ exchange, routingKey }: Route): void {
     for (let i = this.head; i < this.pending.length; i++) {
       const entry = this.pending[i]!;
       if (!entry.returned && entry.exchange === exchange && entry.routingKey === routingKey) {

@@ -1,6 +1,7 @@
 /**
- * What happens to a message after one run of its handler: a pure decision, tested without a broker
- * (test/unit/outcome.test.ts). The consumer carries the decision out with exactly one settlement.
+ * Step 4 of a message's path (./process.ts), "decide": what happens to a message after one run of
+ * its handler, a pure decision tested without a broker (test/unit/replica-decisions.test.ts).
+ * ./carry-out.ts carries it out with exactly one settlement.
  */
 import type { FunctionConfig } from '../config/types';
 import { retryDelay, retryQueueName, deadQueueName } from '../topology/names';

@@ -1,0 +1,51 @@
+/**
+ * The connection settings the main thread hands a replica thread: a replica declares nothing (the
+ * main thread did, through rascal) and uses no rascal, only these.
+ */
+import type { WarrenConfig } from '../config/types';
+import { WarrenError } from '../errors';
+import { isPlainObject } from '../topology/merge';
+import { builtinExchanges, connectionOf, userVhostOf } from '../topology/rascal-config';
+import { ladderExchanges } from '../delay/ladder';
+
+export interface ReplicaConnection {
+  /** the AMQP URL with the vhost and heartbeat applied; may hold a password: never log it */
+  url: string;
+  /** TLS and socket options from rascal.json (`connection.socketOptions`) */
+  socketOptions?: Record<string, unknown>;
+  /** exchanges the replica may publish to (declared ones and the `amq.*` ones in use) */
+  exchanges: string[];
+}
+
+/** Heartbeat rascal would use, kept for the replicas' own connections unless rascal.json sets one. */
+const DEFAULT_HEARTBEAT_S = 10;
+
+export function replicaConnection(config: WarrenConfig, fnName: string): ReplicaConnection {
+  if (!config.functions[fnName]) {
+    throw new WarrenError('WARREN_E_UNKNOWN_FUNCTION', `no function named "${fnName}"`, {
+      hint: `known functions: ${Object.keys(config.functions).join(', ') || '(none)'}`,
+    });
+  }
+  // The delay ladder's: ctx.publish(…, { delay }) enters it at one of them (runtime/delay/ladder.ts).
+  const exchanges = [...knownExchanges(config), ...ladderExchanges()];
+  return { ...amqpConnection(config), exchanges };
+}
+
+/**
+ * The URL (vhost and heartbeat applied) and socket options of the amqplib connections Warren opens:
+ * the replicas' and the main thread's own (runtime/time/keeper.ts).
+ */
+export function amqpConnection(config: WarrenConfig): Omit<ReplicaConnection, 'exchanges'> {
+  const { vhost: userVhost } = userVhostOf(config);
+  const connection = connectionOf(config, userVhost);
+  const url = new URL(String(connection['url']));
+  const options = isPlainObject(connection['options']) ? connection['options'] : {};
+  if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', String(options['heartbeat'] ?? DEFAULT_HEARTBEAT_S));
+  const socketOptions = connection['socketOptions'];
+  return isPlainObject(socketOptions) ? { url: url.toString(), socketOptions } : { url: url.toString() };
+}
+
+/** Exchanges that exist once the topology is declared: queues.yaml's and the amq.* ones in use. */
+export function knownExchanges(config: WarrenConfig): string[] {
+  return [...Object.keys(config.exchanges), ...Object.keys(builtinExchanges(config))];
+}

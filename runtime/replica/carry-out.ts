@@ -1,0 +1,116 @@
+/**
+ * Step 5 of a message's path: carry out the decision (./outcome.ts) with exactly one settlement.
+ * Whatever must reach the broker first (the output, the retry copy, the dead letter) is confirmed
+ * before the ack, so a crash in between leaves a duplicate, never a loss. A publish that fails
+ * throws: the caller returns the message to the queue (./process.ts).
+ */
+import type { Logger } from 'pino';
+import type { FunctionConfig } from '../config/types';
+import { sleep } from '../lib/sleep';
+import type { Delivery, Settle } from './delivery';
+import type { Publish } from './handler-context';
+import { copyHeaders, deadLetterHeaders, H, originalRoute, retryHeaders, type Route } from './headers';
+import { decideSettlement, type Settlement } from './outcome';
+import { toExchange, toQueue } from './publish-target';
+import { toError } from './run-handler';
+
+export type Counted = 'acked' | 'retried' | 'dead' | 'dropped';
+
+export interface CarryOutDeps {
+  fn: FunctionConfig;
+  version: string;
+  publish: Publish;
+  log: Logger;
+  /** aborted at shutdown: an ordered retry stops waiting and hands the message back at once */
+  shutdown: AbortSignal;
+  now?: () => Date;
+}
+
+export interface Delivered {
+  delivery: Delivery;
+  settle: Settle;
+  attempt: number;
+  route: Route;
+}
+
+/**
+ * An `ack` with an output publishes it first; when that publish fails the attempt failed, and the
+ * decision is made again for that failure (retry or dead letter, as for a handler that threw).
+ */
+export function carryOut(settlement: Settlement, m: Delivered, deps: CarryOutDeps): Promise<Counted> {
+  // Not `async` itself: the common case (no output) costs no extra promise job per message.
+  if (settlement.action === 'ack' && settlement.output) return publishOutputThenSettle(settlement.output, m, deps);
+  return settle(settlement, m, deps);
+}
+
+async function publishOutputThenSettle(output: { exchange: string; routingKey: string; value: unknown }, m: Delivered, deps: CarryOutDeps): Promise<Counted> {
+  let settlement: Settlement = { action: 'ack' };
+  try {
+    await deps.publish(toExchange(output.exchange), output.value, { routingKey: output.routingKey });
+  } catch (err) {
+    settlement = decideSettlement(deps.fn, m.attempt, { kind: 'error', error: toError(err, 'publishing the output failed'), timedOut: false });
+  }
+  return settle(settlement, m, deps);
+}
+
+async function settle(settlement: Settlement, m: Delivered, deps: CarryOutDeps): Promise<Counted> {
+  const { fn, log } = deps;
+  const { delivery, attempt, route } = m;
+  const { content, properties } = delivery;
+  const messageId = properties.messageId;
+  switch (settlement.action) {
+    case 'ack':
+      await m.settle.ack();
+      log.debug({ messageId, attempt }, 'handled');
+      return 'acked';
+    case 'retry':
+      await deps.publish(toQueue(settlement.queue), content, {
+        properties: { ...properties, headers: retryHeaders(properties.headers, settlement.nextAttempt, route) },
+      });
+      await m.settle.ack();
+      log.warn({ messageId, attempt, retryInMs: settlement.delayMs }, `attempt ${attempt} of ${fn.retry.attempts} failed; retrying in ${settlement.delayMs} ms`);
+      return 'retried';
+    case 'requeue':
+      // Ordered functions keep the message's place: wait here, then hand it back to the broker.
+      await sleep(settlement.delayMs, deps.shutdown);
+      await m.settle.requeue();
+      log.warn({ messageId, attempt }, `attempt ${attempt} of ${fn.retry.attempts} failed; retrying in place`);
+      return 'retried';
+    case 'dead': {
+      const headers = deadLetterHeaders(properties.headers, {
+        functionName: fn.name,
+        version: deps.version,
+        reason: settlement.reason,
+        error: settlement.error,
+        attempts: attempt,
+        route,
+        now: deps.now?.() ?? new Date(),
+      });
+      await deps.publish(toQueue(settlement.queue), content, { properties: { ...properties, headers } });
+      await m.settle.ack();
+      log.error({ messageId, attempt, reason: settlement.reason, err: settlement.error }, `dead-lettered to ${settlement.queue}`);
+      return 'dead';
+    }
+    case 'drop':
+      await m.settle.ack();
+      log.error({ messageId, attempt, reason: settlement.reason, err: settlement.error }, `message dropped: deadLetter is false for ${fn.name}`);
+      return 'dropped';
+  }
+}
+
+/**
+ * Copy the message to the back of its queue (through `parking`, the shortest retry queue) with its
+ * count of unsettled deliveries in a header, then ack this delivery (see ./suspects.ts). A crash
+ * between the two leaves a duplicate, never a loss.
+ */
+export async function moveAside(delivery: Delivery, settle: Settle, redeliveries: number, parking: string, publish: Publish): Promise<void> {
+  const headers = delivery.properties.headers ?? {};
+  const copy: Record<string, unknown> = { ...copyHeaders(headers) };
+  if (redeliveries > 0) copy[H.redeliveries] = redeliveries;
+  else delete copy[H.redeliveries];
+  const route = originalRoute(headers, delivery.fields);
+  copy[H.exchange] = route.exchange;
+  copy[H.routingKey] = route.routingKey;
+  await publish(toQueue(parking), delivery.content, { properties: { ...delivery.properties, headers: copy } });
+  await settle.ack();
+}

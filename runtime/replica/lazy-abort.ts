@@ -1,0 +1,36 @@
+/**
+ * A message's ctx.signal, made on first read: most handlers never read it, and an AbortController
+ * per message is a measurable share of a no-op handler's cost. Aborted at the timeout, and at
+ * shutdown through the replica's shutdown signal (listened to only while the handler runs and only
+ * if it read the signal).
+ */
+export class LazyAbort {
+  private controller: AbortController | null = null;
+  private reason: unknown = undefined;
+  private aborted = false;
+  private readonly onShutdown = () => this.abort(new Error('replica shutting down'));
+
+  constructor(private readonly shutdown: AbortSignal) {}
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+      else if (this.shutdown.aborted) this.controller.abort(new Error('replica shutting down'));
+      else this.shutdown.addEventListener('abort', this.onShutdown, { once: true });
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+  }
+
+  /** The handler settled: stop listening for shutdown (the signal stays as it is). */
+  release(): void {
+    if (this.controller) this.shutdown.removeEventListener('abort', this.onShutdown);
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * Step 2 of a message's path, pure: decode and validate. Too large, not JSON when it says it is, or
+ * against the function's schema: a final outcome the handler never sees.
+ */
+import type { FunctionConfig } from '../config/types';
+import { decodeBody } from './decode';
+import type { Outcome } from './outcome';
+
+/** null when the function has no schema; otherwise returns a description of what is wrong, or null */
+export type Validate = ((value: unknown) => string | null) | null;
+
+export type Read = { ok: true; value: unknown } | { ok: false; outcome: Outcome };
+
+export function readMessage(content: Buffer, contentType: string | undefined, fn: Pick<FunctionConfig, 'maxBodyBytes'>, validate: Validate): Read {
+  if (content.length > fn.maxBodyBytes) {
+    return { ok: false, outcome: { kind: 'too-large', error: new Error(`body of ${content.length} bytes exceeds maxBodySize ${fn.maxBodyBytes}`) } };
+  }
+  const decoded = decodeBody(content, contentType);
+  if (!decoded.ok) return { ok: false, outcome: { kind: 'invalid-json', error: decoded.error } };
+  if (validate) {
+    const problem = validate(decoded.value);
+    if (problem) return { ok: false, outcome: { kind: 'schema', error: new Error(`schema validation failed: ${problem}`) } };
+  }
+  return decoded;
+}

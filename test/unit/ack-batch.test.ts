@@ -1,0 +1,135 @@
+/** Coalesced acks (runtime/replica/ack-batch.ts): fewer frames, and never an ack for a running message. */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { AckBatch, type AckChannel } from '../../runtime/replica/ack-batch';
+
+type Frame = { ack: number; multiple: boolean } | { nack: number; requeue: boolean };
+
+/** A channel that records frames, and a scheduler that flushes only when the test says so. */
+function setUp() {
+  const frames: Frame[] = [];
+  const channel: AckChannel = {
+    ack: (tag, multiple) => frames.push({ ack: tag, multiple }),
+    nack: (tag, requeue) => frames.push({ nack: tag, requeue }),
+  };
+  let scheduled: (() => void) | null = null;
+  const batch = new AckBatch(channel, (flush) => (scheduled = flush));
+  const turn = () => {
+    const run = scheduled;
+    scheduled = null;
+    run?.();
+  };
+  return { frames, batch, turn };
+}
+
+/** The delivery tags a frame settles at the broker, given what the channel has settled before. */
+function covered(frame: Frame, settledBefore: ReadonlySet<number>, delivered: number): number[] {
+  if ('nack' in frame) return [frame.nack];
+  if (!frame.multiple) return [frame.ack];
+  const tags: number[] = [];
+  for (let t = 1; t <= Math.min(frame.ack, delivered); t++) if (!settledBefore.has(t)) tags.push(t);
+  return tags;
+}
+
+describe('AckBatch', () => {
+  it('sends the acks of one turn as one multiple ack when they are contiguous from the lowest', () => {
+    const { frames, batch, turn } = setUp();
+    for (const tag of [1, 2, 3, 4]) batch.delivered(tag);
+    batch.ack(2);
+    batch.ack(1);
+    batch.ack(3);
+    expect(frames).toEqual([]);
+    turn();
+    expect(frames).toEqual([{ ack: 3, multiple: true }]);
+    expect(batch.outstanding).toBe(1);
+  });
+
+  it('acks singly what is settled beyond a message still running', () => {
+    const { frames, batch, turn } = setUp();
+    for (const tag of [1, 2, 3, 4]) batch.delivered(tag);
+    batch.ack(1);
+    batch.ack(3);
+    batch.ack(4);
+    turn();
+    expect(frames).toEqual([
+      { ack: 3, multiple: false },
+      { ack: 4, multiple: false },
+      { ack: 1, multiple: true },
+    ]);
+  });
+
+  it('flushes pending acks before a nack, so the nack never overtakes them', () => {
+    const { frames, batch } = setUp();
+    for (const tag of [1, 2]) batch.delivered(tag);
+    batch.ack(1);
+    batch.nack(2, true);
+    expect(frames).toEqual([
+      { ack: 1, multiple: true },
+      { nack: 2, requeue: true },
+    ]);
+  });
+
+  it('sends nothing once its channel is gone (the broker requeued everything)', () => {
+    const { frames, batch, turn } = setUp();
+    for (const tag of [1, 2]) batch.delivered(tag);
+    batch.ack(1);
+    batch.kill();
+    batch.ack(2);
+    batch.nack(2, true);
+    turn();
+    expect(frames).toEqual([]);
+    expect(batch.outstanding).toBe(0);
+  });
+
+  it('never covers an unsettled delivery, and settles each delivery exactly once, whatever the order of settlements', () => {
+    // A run: n deliveries, settled in a random order (each an ack or a requeue), with event-loop turns
+    // (flushes) at random points in between; new deliveries may arrive between settlements.
+    const run = fc
+      .integer({ min: 1, max: 40 })
+      .chain((n) =>
+        fc.record({
+          n: fc.constant(n),
+          order: fc.shuffledSubarray([...Array(n).keys()].map((i) => i + 1), { minLength: n, maxLength: n }),
+          nacks: fc.array(fc.boolean(), { minLength: n, maxLength: n }),
+          turns: fc.array(fc.boolean(), { minLength: n, maxLength: n }),
+          arrivals: fc.array(fc.integer({ min: 0, max: n }), { minLength: n, maxLength: n }),
+        }),
+      );
+    fc.assert(
+      fc.property(run, ({ n, order, nacks, turns, arrivals }) => {
+        const { frames, batch, turn } = setUp();
+        let delivered = 0;
+        const deliverUpTo = (k: number) => {
+          while (delivered < k) batch.delivered(++delivered);
+        };
+        const settledByApp = new Set<number>();
+        const settledAtBroker = new Set<number>();
+        let seen = 0;
+        const check = () => {
+          for (; seen < frames.length; seen++) {
+            for (const tag of covered(frames[seen]!, settledAtBroker, delivered)) {
+              // the property: a frame only ever settles what the application settled, and only once
+              expect(settledByApp.has(tag), `tag ${tag} covered while unsettled`).toBe(true);
+              expect(settledAtBroker.has(tag), `tag ${tag} settled twice`).toBe(false);
+              settledAtBroker.add(tag);
+            }
+          }
+        };
+        order.forEach((tag, i) => {
+          deliverUpTo(Math.max(tag, arrivals[i]!));
+          settledByApp.add(tag);
+          if (nacks[i]) batch.nack(tag, true);
+          else batch.ack(tag);
+          check();
+          if (turns[i]) (turn(), check());
+        });
+        turn();
+        check();
+        deliverUpTo(n);
+        expect([...settledAtBroker].sort((a, b) => a - b)).toEqual([...Array(n).keys()].map((i) => i + 1));
+        expect(batch.outstanding).toBe(0);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -1,0 +1,197 @@
+/**
+ * A replica's message path (runtime/replica/process.ts) with a fake Settle and a fake publisher: what
+ * is published where, in which order against the settlement, and that every delivery is settled once.
+ */
+import { describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { createProcessor, Settle, type Delivery, type Publish } from '../../runtime/replica/process';
+import type { PublishTarget } from '../../runtime/replica/publish-target';
+import { ReplicaStats } from '../../runtime/replica-protocol/stats';
+import { DEFAULTS, type FunctionConfig } from '../../runtime/config/types';
+import { Reject, type Handler } from '../../runtime/index';
+
+const fn = (over: Partial<FunctionConfig> = {}): FunctionConfig => ({
+  name: 'resize',
+  file: '/p/functions/resize.ts',
+  queue: 'resize',
+  replicas: 1,
+  prefetch: 1,
+  timeout: 30_000,
+  retry: { attempts: 3, backoff: 'exponential', delay: 1_000, maxDelay: 60_000 },
+  redeliveryLimit: 3,
+  deadLetter: true,
+  ordered: false,
+  memoryMb: DEFAULTS.memoryMb,
+  maxBodyBytes: DEFAULTS.maxBodyBytes,
+  ...over,
+});
+
+type Event =
+  | { publish: PublishTarget; routingKey?: string; content: unknown; headers?: Record<string, unknown> }
+  | { settle: 'ack' | 'requeue' };
+
+interface RunOptions {
+  config?: Partial<FunctionConfig>;
+  validate?: (value: unknown) => string | null;
+  /** the publisher rejects publishes to targets of these names */
+  failPublishTo?: string[];
+  headers?: Record<string, unknown>;
+  body?: string;
+}
+
+/** Runs one delivery through a processor; returns the events in order and the replica's counters. */
+async function deliver(handler: Handler, options: RunOptions = {}) {
+  const events: Event[] = [];
+  const publish: Publish = async (target, content, { routingKey, properties }) => {
+    if (options.failPublishTo?.includes(target.name)) throw new Error('the broker refused the message');
+    events.push({ publish: target, ...(routingKey === undefined ? {} : { routingKey }), content, ...(properties?.headers ? { headers: properties.headers } : {}) });
+  };
+  const stats = new ReplicaStats();
+  const stuck: string[] = [];
+  const processor = createProcessor({
+    fn: fn(options.config),
+    version: 'v1',
+    queueType: 'quorum',
+    handler,
+    validate: options.validate ?? null,
+    publish,
+    log: pino({ level: 'silent' }),
+    stats,
+    now: () => performance.now(),
+    onStuck: (reason) => stuck.push(reason),
+  });
+  let settlements = 0;
+  const settle = new Settle(
+    async () => {
+      settlements++;
+      events.push({ settle: 'ack' });
+    },
+    async () => {
+      settlements++;
+      events.push({ settle: 'requeue' });
+    },
+  );
+  const delivery: Delivery = {
+    content: Buffer.from(options.body ?? '{"width":10}'),
+    properties: { contentType: 'application/json', messageId: 'm1', headers: options.headers ?? {} },
+    fields: { exchange: 'images', routingKey: 'resize.png', redelivered: false },
+  };
+  await processor.handle(delivery, settle);
+  expect(settlements, 'every delivery is settled exactly once').toBe(1);
+  return { events, stats: stats.snapshot(), stuck };
+}
+
+const queue = (name: string): PublishTarget => ({ kind: 'queue', name, strict: true });
+
+describe('createProcessor', () => {
+  it('acks a message whose handler succeeds, and publishes its output (confirmed) before the ack', async () => {
+    const plain = await deliver(async () => undefined);
+    expect(plain.events).toEqual([{ settle: 'ack' }]);
+    expect(plain.stats.acked).toBe(1);
+
+    const withOutput = await deliver(async (m) => ({ resized: (m as { width: number }).width }), { config: { output: { exchange: 'done', routingKey: 'resized' } } });
+    expect(withOutput.events).toEqual([{ publish: { kind: 'exchange', name: 'done', strict: false }, routingKey: 'resized', content: { resized: 10 } }, { settle: 'ack' }]);
+  });
+
+  it('on a failed attempt, publishes to the retry queue of the right delay with the next attempt, then acks', async () => {
+    const first = await deliver(async () => {
+      throw new Error('boom');
+    });
+    expect(first.events).toEqual([
+      { publish: queue('resize.retry.1s'), content: Buffer.from('{"width":10}'), headers: { 'x-warren-attempt': 2, 'x-warren-original-exchange': 'images', 'x-warren-original-routing-key': 'resize.png' } },
+      { settle: 'ack' },
+    ]);
+    expect(first.stats.retried).toBe(1);
+
+    const second = await deliver(
+      async () => {
+        throw new Error('boom');
+      },
+      { headers: { 'x-warren-attempt': 2 } },
+    );
+    expect(second.events[0]).toMatchObject({ publish: queue('resize.retry.2s'), headers: { 'x-warren-attempt': 3 } });
+  });
+
+  it('after the last attempt, dead-letters with the error headers, then acks', async () => {
+    const { events, stats } = await deliver(
+      async () => {
+        throw new Error('boom');
+      },
+      { headers: { 'x-warren-attempt': 3, 'x-warren-original-exchange': 'images', 'x-warren-original-routing-key': 'resize.png' } },
+    );
+    expect(events).toHaveLength(2);
+    expect(events[0]).toMatchObject({
+      publish: queue('resize.dead'),
+      headers: { 'x-warren-reason': 'error', 'x-warren-error': 'boom', 'x-warren-function': 'resize', 'x-warren-version': 'v1', 'x-warren-attempts': 3 },
+    });
+    expect(events[1]).toEqual({ settle: 'ack' });
+    expect(stats.dead).toBe(1);
+  });
+
+  it('returns the message to the queue when a publish it depends on fails (nothing is acked away)', async () => {
+    const retry = await deliver(
+      async () => {
+        throw new Error('boom');
+      },
+      { failPublishTo: ['resize.retry.1s'] },
+    );
+    expect(retry.events).toEqual([{ settle: 'requeue' }]);
+    const output = { exchange: 'done', routingKey: 'r' };
+    const lastAttempt = { headers: { 'x-warren-attempt': 3 } };
+    const nowhere = await deliver(async () => 'out', { config: { output }, failPublishTo: ['done', 'resize.dead'], ...lastAttempt });
+    expect(nowhere.events).toEqual([{ settle: 'requeue' }]);
+  });
+
+  it('treats an output the broker refused as a failed attempt (retried, not acked away)', async () => {
+    const { events } = await deliver(async () => 'out', { config: { output: { exchange: 'done', routingKey: 'r' } }, failPublishTo: ['done'] });
+    expect(events).toEqual([expect.objectContaining({ publish: queue('resize.retry.1s'), headers: expect.objectContaining({ 'x-warren-attempt': 2 }) }), { settle: 'ack' }]);
+  });
+
+  it('dead-letters a schema failure without running the handler', async () => {
+    let ran = false;
+    const { events } = await deliver(
+      async () => {
+        ran = true;
+      },
+      { validate: () => 'message must have property height' },
+    );
+    expect(ran).toBe(false);
+    expect(events[0]).toMatchObject({ publish: queue('resize.dead'), headers: { 'x-warren-reason': 'schema', 'x-warren-error': expect.stringContaining('height') } });
+    expect(events[1]).toEqual({ settle: 'ack' });
+  });
+
+  it('dead-letters a Reject at once, on its first attempt', async () => {
+    const { events } = await deliver(async () => {
+      throw new Reject('not an image');
+    });
+    expect(events[0]).toMatchObject({ publish: queue('resize.dead'), headers: { 'x-warren-reason': 'reject', 'x-warren-attempts': 1 } });
+    expect(events[1]).toEqual({ settle: 'ack' });
+  });
+
+  it('counts a timeout as a failed attempt, aborts ctx.signal, and names the reason on the last one', async () => {
+    let aborted = false;
+    const hangs: Handler = (_m, ctx) =>
+      new Promise((resolve) =>
+        ctx.signal.addEventListener('abort', () => {
+          aborted = true;
+          resolve(undefined);
+        }),
+      );
+    const first = await deliver(hangs, { config: { timeout: 20 } });
+    expect(aborted).toBe(true);
+    expect(first.events[0]).toMatchObject({ publish: queue('resize.retry.1s') });
+    const last = await deliver(hangs, { config: { timeout: 20 }, headers: { 'x-warren-attempt': 3 } });
+    expect(last.events[0]).toMatchObject({ publish: queue('resize.dead'), headers: { 'x-warren-reason': 'timeout' } });
+    expect(last.stuck).toEqual([]);
+  });
+
+  it('dead-letters a body over maxBodySize and one that is not the JSON it claims to be, without running the handler', async () => {
+    let ran = false;
+    const handler = async () => void (ran = true);
+    const large = await deliver(handler, { config: { maxBodyBytes: 4 } });
+    expect(large.events[0]).toMatchObject({ publish: queue('resize.dead'), headers: { 'x-warren-reason': 'too-large' } });
+    const broken = await deliver(handler, { body: '{nope' });
+    expect(broken.events[0]).toMatchObject({ publish: queue('resize.dead'), headers: { 'x-warren-reason': 'invalid-json' } });
+    expect(ran).toBe(false);
+  });
+});
