@@ -218,3 +218,19 @@ describe('loadConfig: schedules', () => {
     expect(errors[1]?.details.hint).toContain('Europe/Paris');
   });
 });
+
+describe('loadConfig: names Warren reserves for time', () => {
+  it('refuses queues and exchanges named like the delay ladder or a schedule election queue', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'queues.yaml': lines('exchanges:', '  warren.delay.3: { type: topic }', 'queues:', '  warren.delay.deliver: {}', '  jobs.schedule: {}'),
+    });
+    const errors = await problems(dir);
+    expect(errors.map((e) => [e.code, e.details.line])).toEqual([
+      ['WARREN_E_CONFIG_CONFLICT', 2],
+      ['WARREN_E_CONFIG_CONFLICT', 4],
+      ['WARREN_E_CONFIG_CONFLICT', 5],
+    ]);
+    expect(errors[2]?.details.hint).toContain('.schedule');
+  });
+});
