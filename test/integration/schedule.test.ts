@@ -38,10 +38,10 @@ interface ScheduleView {
   lastRun: { scheduledAt: string; outcome: string } | null;
 }
 
-async function scheduleOf(w: RunningWarren): Promise<ScheduleView> {
+async function scheduleOf(w: RunningWarren, name = 'tick'): Promise<ScheduleView> {
   const res = await fetch(`http://127.0.0.1:${w.adminPort}/functions`);
   const body = (await res.json()) as { functions: Array<{ name: string; schedule?: ScheduleView }> };
-  return body.functions.find((f) => f.name === 'tick')!.schedule!;
+  return body.functions.find((f) => f.name === name)!.schedule!;
 }
 
 describe('a scheduled function in two instances', () => {
@@ -71,7 +71,7 @@ describe('a scheduled function in two instances', () => {
   it('runs every tick exactly once, and keeps doing so after the emitting instance is killed', async () => {
     // ~5 s with both instances running.
     await waitFor(() => seen.length >= 5, 20_000);
-    const views = await Promise.all(instances.map(scheduleOf));
+    const views = await Promise.all(instances.map((w) => scheduleOf(w)));
     expect(views.filter((v) => v.emitting)).toHaveLength(1);
     const emitter = instances[views.findIndex((v) => v.emitting)]!;
     const survivor = instances.find((w) => w !== emitter)!;
@@ -104,5 +104,37 @@ describe('a scheduled function in two instances', () => {
     expect(view.emitting).toBe(true);
     expect(Date.parse(view.next!)).toBeGreaterThan(last);
     expect(view.lastRun).toMatchObject({ outcome: 'acked' });
+  });
+});
+
+describe('a scheduled function starting after a long absence', () => {
+  it('skips the ticks missed while no runtime ran and logs how many', async () => {
+    const vhost = await createTestVhost('schedule-skip');
+    const project = await createProject(`functions:\n  hourly: { schedule: "0 * * * *" }\n`, { hourly: 'export default async () => undefined;\n' });
+    let warren: RunningWarren | undefined;
+    try {
+      // The broker's record says the last tick was emitted five hours ago.
+      const conn = await amqplib.connect(vhost.url);
+      const ch = await conn.createConfirmChannel();
+      await ch.assertQueue('hourly.schedule', { durable: true, arguments: { 'x-queue-type': 'quorum', 'x-single-active-consumer': true, 'x-max-length': 1, 'x-overflow': 'drop-head' } });
+      const hour = 3_600_000;
+      const lastTick = new Date(Math.floor(Date.now() / hour) * hour - 5 * hour);
+      ch.sendToQueue('hourly.schedule', Buffer.from(JSON.stringify({ lastTick: lastTick.toISOString() })), { persistent: true });
+      await ch.waitForConfirms();
+      await conn.close();
+
+      warren = await startWarren(project.dir, vhost.url, { timeoutMs: 60_000 });
+      const line = await warren.waitForLog((l) => /ticks? missed while no runtime ran/.test(l.msg), 20_000);
+      // Five whole hours ago, then four more hourly ticks, and the one of this hour unless it is under 30 s old.
+      expect([4, 5]).toContain(line['skipped']);
+      expect(line.msg).toBe(`skipped ${String(line['skipped'])} ticks missed while no runtime ran`);
+      const view = await scheduleOf(warren, 'hourly');
+      expect(view.emitting).toBe(true);
+      expect(Date.parse(view.next!)).toBeGreaterThan(Date.now());
+    } finally {
+      expect(await warren?.stop()).toBe(0);
+      await project.remove();
+      await vhost.cleanup();
+    }
   });
 });
