@@ -23,7 +23,7 @@ export async function startAdminServer(binding: AdminBinding, router: Router, lo
   const server = createServer((req, res) => {
     void handle(req, res).catch((err: unknown) => {
       log.error({ err }, 'admin request failed');
-      if (!res.headersSent) write(res, fail(500, 'WARREN_E_INTERNAL', 'internal error; see the runtime log'));
+      if (!res.headersSent) write(res, fail('WARREN_E_INTERNAL', 'internal error; see the runtime log'));
       else res.destroy();
     });
   });
@@ -31,13 +31,13 @@ export async function startAdminServer(binding: AdminBinding, router: Router, lo
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!authorized(req.headers.authorization, binding.token)) {
       res.setHeader('www-authenticate', 'Bearer');
-      write(res, fail(401, 'WARREN_E_ADMIN_AUTH', 'missing or wrong bearer token', 'send `Authorization: Bearer $WARREN_ADMIN_TOKEN`'));
+      write(res, fail('WARREN_E_ADMIN_AUTH', 'missing or wrong bearer token', 'send `Authorization: Bearer $WARREN_ADMIN_TOKEN`'));
       req.resume();
       return;
     }
     const url = new URL(req.url ?? '/', 'http://admin');
     const body = await readJson(req);
-    if (body instanceof Error) return write(res, fail(400, 'WARREN_E_USAGE', body.message, 'send a JSON object, e.g. {"replicas": 3}'));
+    if (body instanceof Error) return write(res, fail('WARREN_E_USAGE', body.message, 'send a JSON object, e.g. {"replicas": 3}'));
     const request: AdminRequest = { method: req.method ?? 'GET', path: url.pathname.replace(/\/+$/, '') || '/', query: url.searchParams, body };
     const reply = await router(request);
     log.debug({ method: request.method, path: request.path, status: reply.status }, 'admin request');

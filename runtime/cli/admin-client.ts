@@ -2,7 +2,7 @@
  * How `status`, `scale`, `deploy` (and `dlq`) reach a running runtime: its admin HTTP API at
  * WARREN_ADMIN_HOST:WARREN_ADMIN_PORT, with WARREN_ADMIN_TOKEN as the bearer token when set.
  */
-import { ERROR_CODES, EXIT, WarrenError, type ErrorCode } from '../errors';
+import { EXIT, WarrenError, isErrorCode, type ErrorCode } from '../errors';
 import { DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT, clientHost } from '../admin/auth';
 import { reportFailure } from './common';
 
@@ -70,7 +70,7 @@ export function createAdminClient(env: Record<string, string | undefined> = proc
     }
     if (!res.ok) {
       const answer = (parsed ?? {}) as { error?: unknown; code?: unknown; hint?: unknown };
-      const code = typeof answer.code === 'string' && answer.code in ERROR_CODES ? (answer.code as ErrorCode) : 'WARREN_E_ADMIN_UNREACHABLE';
+      const code = isErrorCode(answer.code) ? answer.code : 'WARREN_E_ADMIN_UNREACHABLE';
       const message = typeof answer.error === 'string' ? answer.error : `${method} ${path} answered ${res.status} ${text.slice(0, 200)}`;
       let hint = typeof answer.hint === 'string' ? answer.hint : undefined;
       if (res.status === 401) hint = token ? 'WARREN_ADMIN_TOKEN differs from the runtime’s' : 'set WARREN_ADMIN_TOKEN to the runtime’s token';
