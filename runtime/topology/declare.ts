@@ -18,6 +18,7 @@ import { vhostUrl } from './names';
 import { mismatchError } from './mismatch';
 import { planTopology } from './plan';
 import { preflight, type PreflightTarget } from './preflight';
+import { declareDelayLadder } from '../delay/declare-ladder';
 
 export interface DeclareOptions {
   log: Logger;
@@ -34,6 +35,7 @@ export async function declareTopology(config: WarrenConfig, opts: DeclareOptions
   let mismatches;
   try {
     mismatches = await preflight(conn, targets, config.vhost);
+    if (mismatches.length === 0) await declareDelayLadder(conn);
   } finally {
     await conn.close().catch(() => undefined);
   }

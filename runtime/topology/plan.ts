@@ -63,8 +63,6 @@ export function planTopology(config: WarrenConfig): TopologyPlan {
 
   const queues: PlannedQueue[] = [];
   for (const q of mainQueues.values()) queues.push(...planQueue(q, byQueue.get(q.name)));
-  const ladder = planDelayLadder();
-  queues.push(...ladder.queues);
 
   return {
     exchanges: [...Object.values(config.exchanges).map((x) => ({
@@ -74,14 +72,14 @@ export function planTopology(config: WarrenConfig): TopologyPlan {
       autoDelete: x.autoDelete,
       arguments: { ...x.arguments },
       ...(x.at ? { at: x.at } : {}),
-    })), ...ladder.exchanges],
+    }))],
     queues,
     bindings: [...config.bindings.map((b) => ({
       exchange: b.exchange,
       queue: b.queue,
       routingKey: b.routingKey,
       arguments: { ...b.arguments },
-    })), ...ladder.bindings],
+    }))],
   };
 }
 
@@ -143,7 +141,8 @@ function waitingQueue(ttl: number | undefined, deadLetterExchange: string, deadL
 /**
  * The delay ladder (runtime/delay/ladder.ts says how a message walks it): per level a topic exchange
  * and a TTL queue that keeps the routing key when it dead-letters, then the deliver exchange and queue
- * the runtime forwards from. Declared for every project: any handler may publish with a delay.
+ * the runtime forwards from. Declared for every project (any handler may publish with a delay), apart
+ * from the rest of the plan: runtime/delay/declare-ladder.ts says why.
  */
 export function planDelayLadder(): { exchanges: PlannedExchange[]; queues: PlannedQueue[]; bindings: PlannedBinding[] } {
   const exchange = (name: string, type: ExchangeType): PlannedExchange => ({ name, type, durable: true, autoDelete: false, arguments: {} });

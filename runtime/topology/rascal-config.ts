@@ -106,7 +106,7 @@ function rascalBindings(bindings: readonly PlannedBinding[]): Record<string, Ras
     const base = `${b.exchange}[${b.routingKey}] => ${b.queue}`;
     let name = base;
     for (let i = 2; name in out; i++) name = `${base} #${i}`;
-    out[name] = { source: b.exchange, destination: b.queue, destinationType: b.toExchange ? 'exchange' : 'queue', bindingKey: b.routingKey, options: { ...b.arguments } };
+    out[name] = { source: b.exchange, destination: b.queue, destinationType: 'queue', bindingKey: b.routingKey, options: { ...b.arguments } };
   }
   return out;
 }
