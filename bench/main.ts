@@ -3,7 +3,7 @@
  * machine. Prints the table; writes bench/results.json and bench/results.md.
  *
  * Environment (all optional): WARREN_BENCH_RUNS (default 3), WARREN_BENCH_COUNT (messages of the
- * no-op row, default 100000), WARREN_BENCH_ONLY=drain,slow,relay,redeploy,startup,cluster,dashboard (a subset; results
+ * no-op row, default 100000), WARREN_BENCH_ONLY=drain,slow,relay,redeploy,startup,cluster,dashboard,delay (a subset; results
  * files are then left alone, unless WARREN_BENCH_MERGE=1: the rows measured are then merged into
  * bench/results.json and shown in their own section of bench/results.md; `noop` is the no-op row
  * against amqplib alone, without BullMQ and the publish row: the quick check that the hot path did not
@@ -23,6 +23,7 @@ import { measureRedeploy } from './rows/redeploy';
 import { measureStartup } from './rows/startup';
 import { measureCluster } from './rows/cluster';
 import { measureDashboard } from './rows/dashboard';
+import { measureDelay } from './rows/delay';
 import { repoRoot } from './warren';
 
 const env = process.env;
@@ -183,6 +184,20 @@ if (runs('dashboard')) {
       `on the idle runtime the 3 dashboards take ${round(r.idleWith - r.idleWithout, 2)} % of a core (${round(r.idleWithout, 2)} % without, ${round(r.idleWith, 2)} % with)`,
   };
   notes.push(`Dashboard: ${rows.dashboard_cpu.note}.`);
+}
+
+if (runs('delay')) {
+  log(`delayed publish: 1,000 messages with delays of 1–10 s through the delay ladder (${RUNS} runs)`);
+  const r = await measureDelay(1_000, RUNS, log);
+  // Never early in any run; on time like the other rows: by the median of the runs.
+  const within = r.every((x) => x.min >= 0) && summarize(r.map((x) => x.max)).median <= 500;
+  const row = (what: string, pick: (x: (typeof r)[number]) => number): Row => ({
+    what, unit: 'ms late', figure: summarize(r.map(pick)), baseline: null, ratio: null, target: 'never early, ≤ 500 ms late', met: within,
+  });
+  rows.delay_p50 = row('delayed publish, 1,000 msgs of 1–10 s: lateness p50', (x) => x.p50);
+  rows.delay_p99 = row('delayed publish: lateness p99', (x) => x.p99);
+  rows.delay_max = row('delayed publish: lateness max', (x) => x.max);
+  rows.delay_max.note = `earliest arrival per run (negative would be early): ${r.map((x) => x.min).join(', ')} ms after due`;
 }
 
 const table = formatTable(rows);

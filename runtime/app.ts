@@ -17,6 +17,7 @@ import { sleep } from './lib/sleep';
 import { Supervisor } from './supervisor/supervisor';
 import type { Build } from './supervisor/function-runner';
 import { WarrenError, WarrenErrors, redactUrl } from './errors';
+import { TimeKeeper } from './time/keeper';
 import { planReload } from './plan-reload';
 
 export interface AppOptions {
@@ -51,6 +52,8 @@ const CONNECT_RETRY_MAX_MS = 30_000;
 
 export class App extends EventEmitter<AppEvents> {
   readonly supervisor: Supervisor;
+  /** delayed delivery and scheduled functions */
+  readonly time: TimeKeeper;
   /** undefined until start() has loaded it (the admin API answers before that) */
   private current: WarrenConfig | undefined;
   /**
@@ -67,6 +70,7 @@ export class App extends EventEmitter<AppEvents> {
   constructor(private readonly options: AppOptions) {
     super();
     this.supervisor = new Supervisor({ log: options.log, logLevel: options.logLevel, pretty: options.pretty });
+    this.time = new TimeKeeper(options.log);
   }
 
   /** The config that runs, or undefined before start() loaded it. */
@@ -92,6 +96,7 @@ export class App extends EventEmitter<AppEvents> {
     await this.declareWithRetry(loaded);
     if (this.stopSignal.signal.aborted) return;
     await this.supervisor.start(config, builds);
+    await this.time.start(config);
     this.state = 'running';
   }
 
@@ -116,6 +121,8 @@ export class App extends EventEmitter<AppEvents> {
     if (this.state === 'stopping' || this.state === 'stopped') return;
     this.state = 'stopping';
     this.stopSignal.abort();
+    // Schedules first: another instance takes over emitting while this one drains.
+    await this.time.stop();
     await this.supervisor.stop();
     this.state = 'stopped';
   }
@@ -228,6 +235,7 @@ export class App extends EventEmitter<AppEvents> {
         report(err, `function ${name} could not be redeployed`);
       }
     }
+    await this.time.update(applied);
     if (result.added.length || result.removed.length || result.redeployed.length) {
       log.info(result, 'reloaded');
       this.emit('reloaded', result, applied);

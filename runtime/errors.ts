@@ -44,6 +44,7 @@ export const ERRORS = {
   WARREN_E_REPLAY_REFUSED: { description: 'a dead letter could not be replayed (its queue is gone, the broker refused or returned it); it stays in the dead-letter queue', http: 409, exit: EXIT.RUNTIME },
   WARREN_E_NOT_READY: { description: 'the runtime is not running yet (still connecting to the broker) or is stopping', http: 503, exit: EXIT.RUNTIME },
   WARREN_E_DEPLOY_FAILED: { description: 'the new version built but its replicas could not start; the old version keeps serving', http: 500, exit: EXIT.RUNTIME },
+  WARREN_E_DELAY: { description: 'a publish delay that is not a duration or is longer than the delay ladder holds (about 36 h)', http: 422, exit: EXIT.BAD_INPUT },
   WARREN_E_NOT_IMPLEMENTED: { description: 'an admin API route this build of Warren does not provide yet', http: 501, exit: EXIT.RUNTIME },
   WARREN_E_REPLICA_START: { description: 'no replica of a function could start (the replica log says why); after a deploy the old version keeps serving', http: 500, exit: EXIT.RUNTIME },
   WARREN_E_PUBLISH_FAILED: { description: 'the broker refused a published message (nack) or closed the channel before confirming it', http: 502, exit: EXIT.RUNTIME },

@@ -17,6 +17,11 @@ export interface PublishOptions {
   messageId?: string;
   contentType?: string;
   persistent?: boolean;
+  /**
+   * Deliver after this long: a duration (`'90s'`, `'1h30m'`) or milliseconds. The message waits in the
+   * broker (a ladder of TTL queues, no plugin), so restarts lose nothing; up to about 36 h.
+   */
+  delay?: string | number;
 }
 
 export interface Context {

@@ -4,6 +4,7 @@
  * a drain with a redeploy of the same replicas.
  */
 import type { Registry } from 'prom-client';
+import type { EmitterStatus } from '../schedule/emitter';
 import type { WarrenConfig } from '../config/types';
 import type { AppState } from '../app';
 import type { FunctionStatus } from '../supervisor/supervisor';
@@ -36,6 +37,8 @@ export interface AdminTarget {
     scale(name: string, replicas: number): Promise<void>;
   };
   deploy(name: string): Promise<{ version: string; changed: boolean }>;
+  /** scheduled functions' emitters (absent in tests that have none) */
+  readonly time?: { status(): Record<string, EmitterStatus> };
 }
 
 export interface AdminRequest {
@@ -71,7 +74,7 @@ export function createRouter(deps: RouteDeps): Router {
     const status = app.supervisor.status();
     const queues = depthQueues(config, status);
     const depths = new Map(await Promise.all(queues.map(async (q) => [q, await deps.depth(q)] as const)));
-    return { state: app.state, ready: app.ready(), blockedBy: app.blockedBy, functions: describeFunctions(config, status, depths) };
+    return { state: app.state, ready: app.ready(), blockedBy: app.blockedBy, functions: describeFunctions(config, status, depths, app.time?.status()) };
   }
 
   function knownFunction(name: string): Reply | null {

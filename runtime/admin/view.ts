@@ -7,6 +7,8 @@ import type { FunctionStatus } from '../supervisor/supervisor';
 import type { AppState } from '../app';
 import type { QueueDepth } from './depths';
 import { deadQueueName } from '../topology/names';
+import type { EmitterStatus } from '../schedule/emitter';
+import type { TickOutcome } from '../schedule/outcome';
 
 export interface FunctionView {
   name: string;
@@ -28,6 +30,13 @@ export interface FunctionView {
   queueDepth: number | null;
   deadLetterQueue: string | null;
   deadLetterDepth: number | null;
+  /** only for a function with `schedule:` */
+  schedule?: ScheduleView;
+}
+
+export interface ScheduleView extends EmitterStatus {
+  /** the latest tick this instance's replicas settled, and how */
+  lastRun: TickOutcome | null;
 }
 
 export interface RuntimeView {
@@ -62,7 +71,12 @@ export function describeFunctions(
   config: WarrenConfig | undefined,
   status: readonly FunctionStatus[],
   depths: ReadonlyMap<string, QueueDepth | null>,
+  schedules: Readonly<Record<string, EmitterStatus>> = {},
 ): FunctionView[] {
+  const scheduleOf = (name: string, lastRun: TickOutcome | null | undefined): { schedule?: ScheduleView } => {
+    const emitter = schedules[name];
+    return emitter ? { schedule: { ...emitter, lastRun: lastRun ?? null } } : {};
+  };
   const seen = new Set<string>();
   const views: FunctionView[] = status.map((s) => {
     seen.add(s.name);
@@ -84,6 +98,7 @@ export function describeFunctions(
       queueDepth: depths.get(s.queue)?.messages ?? null,
       deadLetterQueue: dead,
       deadLetterDepth: dead ? (depths.get(dead)?.messages ?? null) : null,
+      ...scheduleOf(s.name, s.lastTick),
     };
   });
   for (const fn of Object.values(config?.functions ?? {})) {
@@ -104,6 +119,7 @@ export function describeFunctions(
       queueDepth: depths.get(fn.queue)?.messages ?? null,
       deadLetterQueue: dead,
       deadLetterDepth: dead ? (depths.get(dead)?.messages ?? null) : null,
+      ...scheduleOf(fn.name, null),
     });
   }
   return views.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

@@ -1,6 +1,7 @@
 /**
- * `warren publish EXCHANGE ROUTING_KEY JSON|@file [--count N] [--header k=v]`: publish persistent
- * messages with publisher confirms, pipelined (a window of unconfirmed messages, never one at a time).
+ * `warren publish EXCHANGE ROUTING_KEY JSON|@file [--count N] [--header k=v] [--delay D]`: publish
+ * persistent messages with publisher confirms, pipelined (a window of unconfirmed messages, never one
+ * at a time). With --delay they enter the delay ladder (runtime/delay/ladder.ts) instead.
  */
 import type { Command } from 'commander';
 import { randomUUID } from 'node:crypto';
@@ -9,6 +10,7 @@ import { connectToAny } from '../connection/connect';
 import { loadConfig } from '../config';
 import { EXIT, WarrenError, redactUrl } from '../errors';
 import { parseCount, projectDir, readMessageArgument, reportFailure } from './common';
+import { ENTRY_EXCHANGE, delayedPublish, parseDelay } from '../delay/ladder';
 
 export interface PublishResult {
   published: number;
@@ -28,7 +30,7 @@ export async function publishMessages(
   url: string,
   target: { exchange: string; routingKey: string },
   body: Buffer,
-  options: { count: number; headers: Record<string, string>; contentType?: string; messageIdPrefix?: string },
+  options: { count: number; headers: Record<string, string>; contentType?: string; messageIdPrefix?: string; delayMs?: number },
 ): Promise<PublishResult> {
   // One id per copy, kept when a copy is sent again after a failover: a consumer can spot the duplicate.
   const prefix = options.messageIdPrefix ?? randomUUID();
@@ -47,7 +49,15 @@ export async function publishMessages(
       });
     });
     startAt = found.index + 1;
-    const lost = await publishOn(found.connection, run, target, body, properties, options.count);
+    if (options.delayMs !== undefined && failovers === 0) {
+      try {
+        await checkExchanges(found.connection, [target.exchange, ENTRY_EXCHANGE]);
+      } catch (err) {
+        await found.connection.close().catch(() => undefined);
+        throw err;
+      }
+    }
+    const lost = await publishOn(found.connection, run, target, body, properties, options.count, options.delayMs);
     if (!lost) return { published: options.count, unroutable: run.unroutable };
     if (failovers >= FAILOVERS) throw lost;
     process.stderr.write(`warren: lost ${found.node} (${lost.message}); ${run.retry.length} unconfirmed message(s) go again through another node\n`);
@@ -76,6 +86,7 @@ async function publishOn(
   body: Buffer,
   properties: Properties,
   count: number,
+  delayMs?: number,
 ): Promise<Error | null> {
   let connectionLost: Error | null = null;
   let wake: (() => void) | null = null;
@@ -111,7 +122,14 @@ async function publishOn(
     channel.on('close', () => fail(new Error('the channel closed')));
     const send = (copy: number) => {
       unconfirmed.add(copy);
-      channel.publish(target.exchange, target.routingKey, body, { ...properties, messageId: run.messageId(copy), timestamp: Math.floor(Date.now() / 1000) }, confirmed(copy));
+      const now = Date.now();
+      const each = { ...properties, messageId: run.messageId(copy), timestamp: Math.floor(now / 1000) };
+      if (delayMs === undefined) channel.publish(target.exchange, target.routingKey, body, each, confirmed(copy));
+      else {
+        // Sent again after a failover, a copy's delay starts again: late, never early.
+        const route = delayedPublish(target.exchange, target.routingKey, delayMs, properties.headers, now);
+        channel.publish(route.exchange, route.routingKey, body, { ...each, headers: route.headers }, confirmed(copy));
+      }
     };
     const stopped = () => failure !== null || connectionLost !== null;
     while (run.retry.length > 0 && !stopped()) send(run.retry.shift()!);
@@ -147,6 +165,26 @@ async function publishOn(
   }
 }
 
+/** Each exchange exists (a delayed message is checked now, not when it comes due); '' always does. */
+async function checkExchanges(connection: ChannelModel, exchanges: string[]): Promise<void> {
+  for (const exchange of exchanges) {
+    if (exchange === '') continue;
+    const channel = await connection.createChannel();
+    channel.on('error', () => undefined);
+    try {
+      await channel.checkExchange(exchange);
+      await channel.close();
+    } catch {
+      throw new WarrenError('WARREN_E_CONFIG_REFERENCE', `the broker has no exchange "${exchange}"`, {
+        hint:
+          exchange === ENTRY_EXCHANGE
+            ? 'the delay ladder is declared by `warren start`: start Warren once against this broker and vhost'
+            : 'declare it in queues.yaml and run `warren start` once, or check the spelling',
+      });
+    }
+  }
+}
+
 /** The channel went down with its connection (node gone, CONNECTION_FORCED), not by a refusal of the broker. */
 function isLost(err: Error): boolean {
   return !/NOT_FOUND|ACCESS_REFUSED|nack/.test(err.message) && /closed|closing|CONNECTION_FORCED|ECONNRESET|EPIPE|socket/i.test(err.message);
@@ -173,11 +211,13 @@ export function registerPublish(program: Command): void {
     .option('--count <n>', 'publish N copies', '1')
     .option('--header <k=v>', 'add a header (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--text', 'send the message as plain text instead of JSON')
-    .action(async (exchange: string, routingKey: string, message: string, options: { dir?: string; count: string; header: string[]; text?: boolean }) => {
+    .option('--delay <duration>', 'deliver after this long (90s, 5m, 1h30m; up to about 36 h), held in the broker')
+    .action(async (exchange: string, routingKey: string, message: string, options: { dir?: string; count: string; header: string[]; text?: boolean; delay?: string }) => {
       const dir = projectDir(options);
       try {
         const count = parseCount(options.count, '--count');
         const headers = parseHeaders(options.header);
+        const delayMs = options.delay === undefined ? undefined : parseDelay(/^\d+$/.test(options.delay) ? Number(options.delay) : options.delay);
         const { text } = await readMessageArgument(message, { text: options.text ?? false });
         const config = await loadConfig({ dir, env: process.env });
         const started = performance.now();
@@ -185,10 +225,12 @@ export function registerPublish(program: Command): void {
           count,
           headers,
           contentType: options.text ? 'text/plain' : 'application/json',
+          ...(delayMs === undefined ? {} : { delayMs }),
         });
         const seconds = (performance.now() - started) / 1000;
         const rate = count > 1 ? ` (${Math.round(count / seconds)} msg/s)` : '';
-        process.stdout.write(`published ${result.published} message${count === 1 ? '' : 's'} to ${exchange || '(default)'} with routing key ${routingKey}${rate}\n`);
+        const after = delayMs === undefined ? '' : `, delivered in ${options.delay}`;
+        process.stdout.write(`published ${result.published} message${count === 1 ? '' : 's'} to ${exchange || '(default)'} with routing key ${routingKey}${after}${rate}\n`);
         if (result.unroutable) {
           process.stderr.write(`warren: ${result.unroutable} message(s) were unroutable: no queue is bound to ${exchange || '(default)'} for ${routingKey}\n`);
           process.exitCode = EXIT.RUNTIME;

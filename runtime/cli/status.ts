@@ -32,13 +32,29 @@ export function renderStatus(view: RuntimeView): string {
   const why = view.blockedBy ?? (short.length ? `${short.join(', ')} not consuming with every replica (starting, or failing over to another broker node)` : null);
   const header = view.ready ? `runtime ${view.state}, ready` : `runtime ${view.state}, not ready${why ? `: ${why}` : ''}`;
   const body = rows.length ? [line(COLUMNS), ...rows.map(line)] : ['(no functions)'];
-  return [header, ...body].join('\n') + '\n';
+  return [header, ...body, ...renderSchedules(view)].join('\n') + '\n';
+}
+
+/** One line per scheduled function: its cron, the next tick, and the last tick's outcome here. */
+function renderSchedules(view: RuntimeView): string[] {
+  const scheduled = view.functions.filter((f) => f.schedule);
+  if (scheduled.length === 0) return [];
+  const width = Math.max(...scheduled.map((f) => f.name.length));
+  return [
+    '',
+    'SCHEDULES',
+    ...scheduled.map((f) => {
+      const s = f.schedule!;
+      const last = s.lastRun ? `last ${s.lastRun.scheduledAt} ${s.lastRun.outcome}` : s.lastTick ? `last ${s.lastTick} emitted` : 'last -';
+      return `${f.name.padEnd(width)}  "${s.schedule}" ${s.timezone}  next ${s.next ?? '-'}  ${last}${s.emitting ? '  (emitting here)' : ''}`;
+    }),
+  ];
 }
 
 export function registerStatus(program: Command): void {
   program
     .command('status')
-    .description("each function's version, replicas running/desired, in-flight, handled, failed, queue and dead-letter depth")
+    .description("each function's version, replicas running/desired, in-flight, handled, failed, queue and dead-letter depth; schedules' next and last tick")
     .option('--json', 'print the admin API answer as JSON')
     .option(...DIR_OPTION)
     .action(async (options: { json?: boolean; dir?: string }) => {

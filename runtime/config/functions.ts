@@ -13,6 +13,7 @@ import { DEFAULTS, type BackoffKind, type FunctionConfig, type QueueConfig, type
 import { parseDuration, parseMemoryMb, parseSize } from './units';
 import { MAX_BODY_BYTES, MAX_DURATION_MS, MAX_DURATION_TEXT, MAX_NAME_BYTES, nameBytes, shortName } from './limits';
 import { deadQueueName, retryLadder, retryQueueName } from '../topology/names';
+import { parseSchedule } from '../schedule/ticks';
 
 type Obj = Record<string, unknown>;
 
@@ -165,8 +166,27 @@ function normalise(ctx: BuildContext, name: string, e: Obj, pointer: string, inp
     const o = e.output as Obj;
     fn.output = { exchange: String(o.exchange), routingKey: (o.routingKey as string | undefined) ?? '' };
   }
-  Object.assign(fn, messageSchema(ctx, e.schema, at_('schema'), input));
+  Object.assign(fn, messageSchema(ctx, e.schema, at_('schema'), input), scheduleOf(ctx, e, pointer));
   return fn;
+}
+
+/** `schedule` and `timezone`, checked by croner and Intl: a bad one names its line and how to fix it. */
+function scheduleOf(ctx: BuildContext, e: Obj, pointer: string): Partial<FunctionConfig> {
+  if (typeof e.timezone === 'string' && typeof e.schedule !== 'string') {
+    ctx.report('WARREN_E_CONFIG_CONFLICT', 'timezone without schedule', pointer + ctx.pointer('timezone'), { onKey: true, hint: 'timezone applies to `schedule:`; add one or drop timezone' });
+  }
+  if (typeof e.schedule !== 'string') return {};
+  const timezone = typeof e.timezone === 'string' ? e.timezone : 'UTC';
+  const parsed = parseSchedule(e.schedule, timezone);
+  if ('error' in parsed) {
+    const hint =
+      parsed.on === 'timezone'
+        ? 'use an IANA name such as UTC, Europe/Paris or America/New_York (`timedatectl list-timezones` lists them)'
+        : 'five fields `minute hour day-of-month month day-of-week` (`0 2 * * *`: 02:00 every day), or six with seconds first (`*/10 * * * * *`)';
+    ctx.report('WARREN_E_CONFIG_TYPE', parsed.error, pointer + ctx.pointer(parsed.on), { hint });
+    return {};
+  }
+  return { schedule: e.schedule, timezone };
 }
 
 function messageSchema(ctx: BuildContext, value: unknown, pointer: string, input: FunctionInputs): Partial<FunctionConfig> {

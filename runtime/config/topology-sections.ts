@@ -27,6 +27,8 @@ export function reservedQueueName(name: string): string | undefined {
   if (isDeadQueueName(name)) return 'names ending in `.dead` are the dead-letter queues Warren creates';
   if (isRetryQueueName(name)) return 'names containing `.retry.` are the retry queues Warren creates';
   if (name.startsWith('amq.')) return 'RabbitMQ reserves names starting with `amq.`';
+  if (name.startsWith('warren.delay.')) return 'names starting with `warren.delay.` are the delay ladder Warren creates';
+  if (name.endsWith('.schedule')) return 'names ending in `.schedule` are the election queues Warren creates for scheduled functions';
   return undefined;
 }
 
@@ -40,6 +42,9 @@ export function buildExchanges(ctx: BuildContext, section: unknown): Record<stri
         onKey: true,
         hint: `use the built-in ${name} without declaring it, or pick another name`,
       });
+    }
+    if (name.startsWith('warren.delay.')) {
+      ctx.report('WARREN_E_CONFIG_CONFLICT', `exchange name "${name}" is reserved`, pointer, { onKey: true, hint: 'names starting with `warren.delay.` are the delay ladder Warren creates; pick another name' });
     }
     out[name] = {
       name,

@@ -87,6 +87,10 @@ export interface FunctionConfig {
   memoryMb: number;
   /** largest accepted body, bytes */
   maxBodyBytes: number;
+  /** cron expression: one message per tick to the function's queue (runtime/schedule/) */
+  schedule?: string;
+  /** IANA time zone of `schedule` (UTC by default) */
+  timezone?: string;
   at?: SourceLocation;
 }
 

@@ -7,6 +7,7 @@ import { WarrenError } from '../errors';
 import { isPlainObject } from '../topology/merge';
 import { mapUrls } from '../connection/urls';
 import { builtinExchanges, connectionOf, userVhostOf } from '../topology/rascal-config';
+import { ladderExchanges } from '../delay/ladder';
 
 export interface ReplicaConnection {
   /** the AMQP URL (a cluster: several, comma-separated) with the vhost and heartbeat applied; may hold a password: never log it */
@@ -26,13 +27,27 @@ export function replicaConnection(config: WarrenConfig, fnName: string): Replica
       hint: `known functions: ${Object.keys(config.functions).join(', ') || '(none)'}`,
     });
   }
+  // The delay ladder's: ctx.publish(…, { delay }) enters it at one of them (runtime/delay/ladder.ts).
+  const exchanges = [...knownExchanges(config), ...ladderExchanges()];
+  return { ...amqpConnection(config), exchanges };
+}
+
+/**
+ * The URL (vhost and heartbeat applied) and socket options of the amqplib connections Warren opens:
+ * the replicas' and the main thread's own (runtime/time/keeper.ts).
+ */
+export function amqpConnection(config: WarrenConfig): Omit<ReplicaConnection, 'exchanges'> {
   const { vhost: userVhost } = userVhostOf(config);
   const connection = connectionOf(config, userVhost);
   const options = isPlainObject(connection['options']) ? connection['options'] : {};
   const url = mapUrls(String(connection['url']), (u) => {
     if (!u.searchParams.has('heartbeat')) u.searchParams.set('heartbeat', String(options['heartbeat'] ?? DEFAULT_HEARTBEAT_S));
   });
-  const exchanges = [...Object.keys(config.exchanges), ...Object.keys(builtinExchanges(config))];
   const socketOptions = connection['socketOptions'];
-  return isPlainObject(socketOptions) ? { url, socketOptions, exchanges } : { url, exchanges };
+  return isPlainObject(socketOptions) ? { url, socketOptions } : { url };
+}
+
+/** Exchanges that exist once the topology is declared: queues.yaml's and the amq.* ones in use. */
+export function knownExchanges(config: WarrenConfig): string[] {
+  return [...Object.keys(config.exchanges), ...Object.keys(builtinExchanges(config))];
 }

@@ -27,4 +27,6 @@ export type FromReplica =
   /** the replica's connection dropped (up: false) or came back and resubscribed (up: true) */
   | { type: 'connection'; up: boolean; node: string | null }
   | { type: 'fatal'; message: string; code?: string }
-  | { type: 'drained'; requeued: number };
+  | { type: 'drained'; requeued: number }
+  /** a scheduled function's tick was settled */
+  | { type: 'tick'; scheduledAt: string; outcome: string };

@@ -5,6 +5,7 @@ import type { Delivery, MessageProperties } from './delivery';
 import type { LazyAbort } from './lazy-abort';
 import { toExchange, toQueue, type PublishTarget } from './publish-target';
 import { originalRoute } from './headers';
+import { publishDelayed } from '../delay/publish';
 
 /** Publishes with a publisher confirm; resolves once the broker confirmed, rejects otherwise. */
 export type Publish = (target: PublishTarget, content: unknown, options: { routingKey?: string; properties?: MessageProperties }) => Promise<void>;
@@ -41,5 +42,6 @@ function publishFromHandler(publish: Publish, exchange: string, routingKey: stri
   if (options.messageId) properties.messageId = options.messageId;
   if (options.contentType) properties.contentType = options.contentType;
   if (options.persistent === false) properties.deliveryMode = 1;
+  if (options.delay !== undefined) return publishDelayed(publish, exchange, routingKey, body, properties, options.delay);
   return publish(target, body, { routingKey, properties });
 }

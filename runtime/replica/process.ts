@@ -31,6 +31,7 @@ import type { Validate } from './read-message';
 import type { Publish } from './handler-context';
 import { attemptMessage, type AttemptDeps } from './attempt';
 import { carryOut, moveAside, type CarryOutDeps, type Counted } from './carry-out';
+import { scheduledAtOf } from '../schedule/outcome';
 
 export type { Delivery, MessageProperties } from './delivery';
 export { Settle } from './delivery';
@@ -49,6 +50,8 @@ export interface ProcessorDeps {
   now: () => number;
   /** the handler outlived its timeout and ignored ctx.signal: this replica should be recycled */
   onStuck: (reason: string) => void;
+  /** a scheduled function's tick was settled (runtime/schedule/outcome.ts) */
+  onTick?: (scheduledAt: string, outcome: string) => void;
 }
 
 export function createProcessor(deps: ProcessorDeps) {
@@ -87,6 +90,8 @@ export function createProcessor(deps: ProcessorDeps) {
     } finally {
       if (timed) stats.leave(deps.now() - started);
       if (counted) stats.count(counted);
+      const tick = counted && deps.onTick ? scheduledAtOf(delivery.properties.headers) : undefined;
+      if (tick) deps.onTick!(tick, counted!);
     }
   }
 

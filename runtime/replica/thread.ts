@@ -53,6 +53,7 @@ async function main(): Promise<void> {
       log.error({ reason }, 'recycling this replica');
       send({ type: 'stuck', reason });
     },
+    onTick: (scheduledAt, outcome) => send({ type: 'tick', scheduledAt, outcome }),
   });
 
   const inFlight = new Set<Settle>();

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { FunctionConfig, QueueType } from '../config/types';
 import type { ReplicaConnection } from '../replica-protocol/connection';
 import { Replica } from './replica';
+import type { TickOutcome } from '../schedule/outcome';
 import { WarrenError } from '../errors';
 import { addSnapshots, emptySnapshot, type StatsSnapshot } from '../replica-protocol/stats';
 
@@ -44,6 +45,8 @@ export class FunctionRunner {
   private stopped = false;
   lastError: string | null = null;
   restarts = 0;
+  /** the latest scheduled tick a replica here settled */
+  lastTick: TickOutcome | null = null;
 
   constructor(private readonly options: RunnerOptions) {
     this.fn = options.fn;
@@ -150,6 +153,9 @@ export class FunctionRunner {
     this.replicas.add(replica);
     replica.on('died', (reason) => this.onDeath(replica, reason));
     replica.on('stuck', (reason) => void this.replace(replica, reason));
+    replica.on('tick', (scheduledAt, outcome) => {
+      if (!this.lastTick || scheduledAt >= this.lastTick.scheduledAt) this.lastTick = { scheduledAt, outcome, at: new Date().toISOString() };
+    });
     return replica;
   }
 

@@ -16,6 +16,8 @@ export interface ReplicaEvents {
   died: [reason: string];
   /** the handler outlived its timeout: the runner replaces this replica */
   stuck: [reason: string];
+  /** a scheduled function's tick was settled */
+  tick: [scheduledAt: string, outcome: string];
 }
 
 export class Replica extends EventEmitter<ReplicaEvents> {
@@ -82,6 +84,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
           this.node = message.node;
         } else if (message.type === 'stuck') {
           this.emit('stuck', message.reason);
+        } else if (message.type === 'tick') {
+          this.emit('tick', message.scheduledAt, message.outcome);
         }
       };
       this.worker.on('message', onMessage);

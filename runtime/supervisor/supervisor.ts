@@ -2,6 +2,7 @@
  * Every function of a runtime: start them, scale one, redeploy one, stop all. One FunctionRunner per
  * function, so work on one never touches another.
  */
+import type { TickOutcome } from '../schedule/outcome';
 import { PerKeyLock } from '../lib/per-key-lock';
 import type { Logger } from 'pino';
 import type { WarrenConfig, FunctionConfig } from '../config/types';
@@ -29,6 +30,8 @@ export interface FunctionStatus {
   restarts: number;
   lastError: string | null;
   stats: StatsSnapshot;
+  /** the latest scheduled tick this instance's replicas settled */
+  lastTick?: TickOutcome | null;
 }
 
 export class Supervisor {
@@ -107,6 +110,7 @@ export class Supervisor {
       restarts: r.restarts,
       lastError: r.lastError,
       stats: r.stats(),
+      lastTick: r.lastTick,
     }));
   }
 

@@ -19,6 +19,7 @@ import { mismatchError } from './mismatch';
 import { splitLegacy } from './legacy';
 import { planTopology } from './plan';
 import { preflight, type PreflightTarget } from './preflight';
+import { declareDelayLadder } from '../delay/declare-ladder';
 
 export interface DeclareOptions {
   log: Logger;
@@ -35,6 +36,7 @@ export async function declareTopology(config: WarrenConfig, opts: DeclareOptions
   let mismatches;
   try {
     mismatches = await preflight(conn, targets, config.vhost);
+    if (mismatches.length === 0) await declareDelayLadder(conn);
   } finally {
     await conn.close().catch(() => undefined);
   }

@@ -127,9 +127,9 @@ function hintOf(m: Mismatch): string {
   }
   const q = m.queue;
   if (q && q.role !== 'main') {
-    const what = q.role === 'dead' ? 'dead-letter queue' : 'retry queue';
+    const what = { dead: 'dead-letter queue', retry: 'retry queue', delay: 'delay ladder queue', schedule: 'schedule election queue' }[q.role];
     return (
-      `${m.name} is the ${what} Warren generates for ${q.of}` +
+      `${m.name} is the ${what} Warren generates` + (q.role === 'delay' ? '' : ` for ${q.of}`) +
       (q.fn ? ` (function ${q.fn})` : '') +
       `; it was created with other settings, so move or drain its messages and delete it, and Warren declares it again` +
       (safeDelete ? `; ${safeDelete}` : '')

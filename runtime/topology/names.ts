@@ -35,6 +35,11 @@ export function vhostUrl(url: string, vhost: string): string {
   });
 }
 
+/** A scheduled function's election queue: it holds the last tick emitted, its one holder emits. */
+export function scheduleQueueName(queue: string): string {
+  return `${queue}.schedule`;
+}
+
 /** The TTL queue a message waits in before going back to `queue`, named by its delay: `q.retry.1m30s`. */
 export function retryQueueName(queue: string, delayMs: number): string {
   return `${queue}${RETRY_INFIX}${formatDelay(delayMs)}`;

@@ -78,7 +78,10 @@ describe('declareTopology against RabbitMQ', () => {
 
     // a second start finds everything equivalent
     await declareTopology(cfg, { log });
-    expect((await management('GET', `/api/queues/${encodeURIComponent(vhost.name)}?columns=name`)) as unknown[]).toHaveLength(7);
+    const names = ((await management('GET', `/api/queues/${encodeURIComponent(vhost.name)}?columns=name`)) as Array<{ name: string }>).map((q) => q.name);
+    // Seven of queues.yaml's, and the delay ladder's levels, deliver and undeliverable queues.
+    expect(names.filter((n) => !n.startsWith('warren.delay.'))).toHaveLength(7);
+    expect(names.filter((n) => n.startsWith('warren.delay.'))).toHaveLength(17 + 2);
   });
 
   it('routes through bindings, and a message in a retry queue returns to its queue when the delay ends', async () => {

@@ -1,7 +1,7 @@
 /** The admin API's pure decisions: where it may listen, who may call it, what readiness and `status` say. */
 import { describe, expect, it } from 'vitest';
 import { authorized, clientHost, isLoopback, resolveAdminBinding } from '../../runtime/admin/auth';
-import { notReadyReason, type RuntimeView } from '../../runtime/admin/view';
+import { describeFunctions, notReadyReason, type RuntimeView } from '../../runtime/admin/view';
 import { errorReply } from '../../runtime/admin/replies';
 import { renderStatus } from '../../runtime/cli/status';
 import { WarrenError, WarrenErrors } from '../../runtime/errors';
@@ -129,6 +129,23 @@ describe('renderStatus', () => {
       'FUNCTION       VERSION  REPLICAS  IN-FLIGHT  HANDLED  FAILED  QUEUE  DEAD',
       'print-message  abc123        2/2          3     1200       4     17     -',
       'b              -             0/1          0        0       0      -   off',
+      '',
+    ]);
+  });
+});
+
+describe('schedules in /functions and `status`', () => {
+  const emitter = { schedule: '0 2 * * *', timezone: 'Europe/Paris', emitting: true, next: '2026-11-27T01:00:00.000Z', lastTick: '2026-11-26T01:00:00.000Z' };
+
+  it('shows a scheduled function its next tick and the outcome of the last one its replicas handled', () => {
+    const status = { ...fnStatus('nightly', 1, 1), lastTick: { scheduledAt: '2026-11-26T01:00:00.000Z', outcome: 'acked', at: '2026-11-26T01:00:00.120Z' } };
+    const [nightly, other] = describeFunctions(undefined, [status, fnStatus('other', 1, 1)], new Map(), { nightly: emitter });
+    expect(nightly!.schedule).toEqual({ ...emitter, lastRun: status.lastTick });
+    expect(other).not.toHaveProperty('schedule');
+    const out = renderStatus({ state: 'running', ready: true, blockedBy: null, functions: [nightly!, other!] });
+    expect(out.split('\n').slice(-3)).toEqual([
+      'SCHEDULES',
+      'nightly  "0 2 * * *" Europe/Paris  next 2026-11-27T01:00:00.000Z  last 2026-11-26T01:00:00.000Z acked  (emitting here)',
       '',
     ]);
   });

@@ -210,3 +210,49 @@ describe('loadConfig: replicationFactor', () => {
     await rm(dir2, { recursive: true });
   });
 });
+
+describe('loadConfig: schedules', () => {
+  it('reads schedule and timezone, UTC by default', async () => {
+    const { load } = await import('../fixtures/config/project');
+    const dir = await project({
+      'functions/a.ts': handler,
+      'functions/b.ts': handler,
+      'queues.yaml': lines('functions:', '  a: { schedule: "0 2 * * *", timezone: Europe/Paris }', '  b: { schedule: "*/5 * * * * *" }'),
+    });
+    const config = await load(dir);
+    expect(config.functions.a).toMatchObject({ schedule: '0 2 * * *', timezone: 'Europe/Paris' });
+    expect(config.functions.b).toMatchObject({ schedule: '*/5 * * * * *', timezone: 'UTC' });
+  });
+
+  it('refuses a bad cron expression and an unknown time zone at their line, with a hint', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'functions/b.ts': handler,
+      'queues.yaml': lines('functions:', '  a:', '    schedule: "0 25 * * *"', '  b:', '    schedule: "0 2 * * *"', '    timezone: Europe/Pariss'),
+    });
+    const errors = await problems(dir);
+    expect(errors.map((e) => summary(e, dir))).toEqual([
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 3, column: 15, key: 'functions.a.schedule' },
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 6, column: 15, key: 'functions.b.timezone' },
+    ]);
+    expect(errors[0]?.details.hint).toContain('0 2 * * *');
+    expect(errors[1]?.message).toContain('Europe/Pariss');
+    expect(errors[1]?.details.hint).toContain('Europe/Paris');
+  });
+});
+
+describe('loadConfig: names Warren reserves for time', () => {
+  it('refuses queues and exchanges named like the delay ladder or a schedule election queue', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'queues.yaml': lines('exchanges:', '  warren.delay.3: { type: topic }', 'queues:', '  warren.delay.deliver: {}', '  jobs.schedule: {}'),
+    });
+    const errors = await problems(dir);
+    expect(errors.map((e) => [e.code, e.details.line])).toEqual([
+      ['WARREN_E_CONFIG_CONFLICT', 2],
+      ['WARREN_E_CONFIG_CONFLICT', 4],
+      ['WARREN_E_CONFIG_CONFLICT', 5],
+    ]);
+    expect(errors[2]?.details.hint).toContain('.schedule');
+  });
+});

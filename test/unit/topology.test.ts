@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FunctionConfig, QueueConfig, WarrenConfig } from '../../runtime/config/types';
 import { buildTopology } from '../../runtime/topology/rascal-config';
+import { planDelayLadder } from '../../runtime/topology/plan';
 import { replicaConnection } from '../../runtime/replica-protocol/connection';
 import { vhostUrl } from '../../runtime/topology/names';
 import { mismatchError, parseInequivalence } from '../../runtime/topology/mismatch';
@@ -124,6 +125,24 @@ describe('buildTopology for the SPEC §2 example', () => {
     expect(Object.keys(vhost.queues).filter((q) => q.startsWith('resize.retry.'))).toEqual(['resize.retry.1s', 'resize.retry.2s']);
   });
 
+  it('plans the delay ladder apart from rascal: exchange-to-exchange bindings for the levels a delay skips', () => {
+    const ladder = planDelayLadder();
+    const skips = ladder.bindings.filter((b) => b.toExchange);
+    expect(skips).toHaveLength(17);
+    expect(skips[0]).toMatchObject({ exchange: 'warren.delay.16', queue: 'warren.delay.15', routingKey: '0.#' });
+    expect(ladder.queues.find((q) => q.name === 'warren.delay.16')!.arguments).toEqual({ 'x-message-ttl': 2 ** 16 * 1_000, 'x-dead-letter-exchange': 'warren.delay.15' });
+    expect(ladder.queues.find((q) => q.name === 'warren.delay.deliver')!.arguments).toEqual({ 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'warren.delay.undeliverable' });
+    expect(Object.keys(vhost.queues).some((q) => q.startsWith('warren.delay.'))).toBe(false);
+  });
+
+  it('gives a scheduled function an election queue: quorum, single active consumer, one message', () => {
+    const config = specConfig();
+    const scheduled = { ...config, functions: { ...config.functions, 'print-message': { ...config.functions['print-message']!, schedule: '* * * * *', timezone: 'UTC' } } };
+    const queues = buildTopology(scheduled).vhosts['/']!.queues;
+    expect(queues['my_app.schedule']!.options.arguments).toEqual({ 'x-queue-type': 'quorum', 'x-single-active-consumer': true, 'x-max-length': 1, 'x-overflow': 'drop-head' });
+    expect(vhost.queues['my_app.schedule']).toBeUndefined();
+  });
+
   it('declares the target of a shorthand binding as a default quorum queue and binds it', () => {
     expect(vhost.queues['audit']!.options).toEqual({ durable: true, arguments: { 'x-queue-type': 'quorum' } });
     expect(Object.values(vhost.bindings)).toEqual([
@@ -216,7 +235,8 @@ describe('replicaConnection', () => {
     const url = new URL(connection.url);
     expect(url.pathname).toBe('');
     expect(url.searchParams.get('heartbeat')).toBe('10');
-    expect(connection.exchanges.sort()).toEqual(['my_exchange', 'users']);
+    expect(connection.exchanges.filter((x) => !x.startsWith('warren.delay.')).sort()).toEqual(['my_exchange', 'users']);
+    expect(connection.exchanges).toContain('warren.delay.deliver'); // the delay ladder's ways in
     expect(connection.socketOptions).toBeUndefined();
   });
 

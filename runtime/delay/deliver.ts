@@ -1,0 +1,112 @@
+/**
+ * The delay ladder's last step (./ladder.ts says why there is one): take a message from the deliver
+ * queue, hold it until it is due (the last HOLD_MS of its delay), publish it to its own exchange with
+ * its own routing key, and ack it only once the broker confirmed that publish. A crash in between
+ * leaves the message with the broker, which hands it to another forwarder (or this one after a
+ * restart); `due` is absolute, so the hold resumes where it was. Nothing is ever acked unconfirmed.
+ *
+ * Every Warren instance runs one forwarder; they share the deliver queue as competing consumers.
+ */
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
+import type { Logger } from 'pino';
+import { DELIVER, HOLD_MS, UNDELIVERABLE, UNIT_MS, forwardOf } from './ladder';
+import { publishConfirmed } from './confirm';
+
+/**
+ * Messages held or forwarded side by side. Each is held at most HOLD_MS + UNIT_MS (./ladder.ts), so
+ * this covers 2,000 messages coming due within that window (more wait their turn in the deliver queue
+ * and run late); confirms are pipelined.
+ */
+const PREFETCH = 2_000;
+/** Capped, so a publisher whose clock runs ahead of this machine's cannot hold messages back for long. */
+const MAX_HOLD_MS = HOLD_MS + UNIT_MS + 1_000;
+
+export interface ForwarderDeps {
+  log: Logger;
+  /** exchanges known to exist (declared from queues.yaml, the amq.* ones); others are checked first */
+  known: ReadonlySet<string>;
+  now?: () => number;
+}
+
+export class DelayForwarder {
+  private channel: ConfirmChannel | null = null;
+  private checks: Channel | null = null;
+  private connection: ChannelModel | null = null;
+  private readonly now: () => number;
+  forwarded = 0;
+  /** the largest lateness seen (ms after due, by the publisher's clock) */
+  latestMs = 0;
+
+  constructor(private readonly deps: ForwarderDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  async attach(connection: ChannelModel): Promise<void> {
+    this.connection = connection;
+    const channel = await connection.createConfirmChannel();
+    channel.on('error', (err: Error) => this.deps.log.warn({ err }, 'delay forwarder channel error'));
+    channel.on('return', (message: ConsumeMessage) =>
+      this.deps.log.warn({ exchange: message.fields.exchange, routingKey: message.fields.routingKey }, 'a delayed message was unroutable when it came due: no queue is bound for it'),
+    );
+    await channel.prefetch(PREFETCH, false);
+    this.channel = channel;
+    await channel.consume(DELIVER, (message) => {
+      if (message) void this.forward(channel, message);
+    });
+  }
+
+  detach(): void {
+    this.channel = null;
+    this.checks = null;
+    this.connection = null;
+  }
+
+  private async forward(channel: ConfirmChannel, message: ConsumeMessage): Promise<void> {
+    const target = forwardOf(message.properties.headers);
+    try {
+      if (!target) return await this.reject(channel, message, 'it carries no x-warren-delay-exchange header');
+      if (!(await this.exists(target.exchange))) return await this.reject(channel, message, `exchange "${target.exchange}" does not exist`);
+      const wait = target.due === undefined ? 0 : Math.min(MAX_HOLD_MS, target.due - this.now());
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const { headers: _headers, expiration: _expiration, userId: _userId, ...properties } = message.properties;
+      const options: Options.Publish = { ...stripUndefined(properties), headers: target.headers, mandatory: true };
+      await publishConfirmed(channel, target.exchange, target.routingKey, message.content, options);
+      channel.ack(message);
+      this.forwarded++;
+      if (target.due !== undefined) this.latestMs = Math.max(this.latestMs, this.now() - target.due);
+    } catch (err) {
+      // The channel closed under us: the broker returns the message to the deliver queue.
+      this.deps.log.warn({ err, messageId: message.properties.messageId }, 'could not forward a delayed message; it stays in the deliver queue');
+    }
+  }
+
+  /** Into warren.delay.undeliverable (the deliver queue's dead-letter route), with the reason logged. */
+  private async reject(channel: ConfirmChannel, message: ConsumeMessage, why: string): Promise<void> {
+    this.deps.log.error({ messageId: message.properties.messageId, queue: UNDELIVERABLE }, `a delayed message cannot be delivered: ${why}; it is kept in ${UNDELIVERABLE}`);
+    channel.nack(message, false, false);
+  }
+
+  /** Checked on a channel of its own: a missing exchange closes the channel that asked. */
+  private async exists(exchange: string): Promise<boolean> {
+    if (exchange === '' || this.deps.known.has(exchange)) return true;
+    const connection = this.connection;
+    if (!connection) throw new Error('not connected');
+    try {
+      if (!this.checks) {
+        const checks = await connection.createChannel();
+        checks.on('error', () => undefined);
+        this.checks = checks;
+      }
+      await this.checks.checkExchange(exchange);
+      return true;
+    } catch (err) {
+      this.checks = null;
+      if ((err as { code?: number }).code === 404) return false;
+      throw err;
+    }
+  }
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,120 @@
+/**
+ * The main process's own broker connection for time: the delay forwarder (runtime/delay/deliver.ts)
+ * and one tick emitter per scheduled function it runs (runtime/schedule/emitter.ts). Reconnects with
+ * backoff; while it is down the broker keeps every delayed message and hands the schedule to another
+ * instance, so nothing is lost, only late.
+ */
+import type { ChannelModel } from 'amqplib';
+import { connectToAny } from '../connection/connect';
+import type { Logger } from 'pino';
+import type { WarrenConfig } from '../config/types';
+import { amqpConnection, knownExchanges } from '../replica-protocol/connection';
+import { DelayForwarder } from '../delay/deliver';
+import { TickEmitter, type EmitterStatus } from '../schedule/emitter';
+import { parseSchedule } from '../schedule/ticks';
+
+const RETRY_MIN_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
+
+export class TimeKeeper {
+  private connection: ChannelModel | null = null;
+  private nextNode = 0;
+  private forwarder: DelayForwarder | null = null;
+  private emitters = new Map<string, TickEmitter>();
+  private config: WarrenConfig | null = null;
+  private retryMs = RETRY_MIN_MS;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(private readonly log: Logger) {}
+
+  /** Connect and start forwarding and emitting; a failed first attempt is retried in the background. */
+  async start(config: WarrenConfig): Promise<void> {
+    this.config = config;
+    this.forwarder = new DelayForwarder({ log: this.log.child({ stage: 'delay' }), known: new Set(knownExchanges(config)) });
+    this.setEmitters(config);
+    await this.connect();
+  }
+
+  /** The functions this instance runs changed (`--watch`): add and remove emitters. */
+  async update(config: WarrenConfig): Promise<void> {
+    this.config = config;
+    const before = new Set(this.emitters.keys());
+    this.setEmitters(config);
+    for (const [name, emitter] of this.emitters) if (!before.has(name) && this.connection) await emitter.attach(this.connection).catch((err: Error) => this.log.error({ err, function: name }, 'could not start the schedule'));
+  }
+
+  status(): Record<string, EmitterStatus> {
+    return Object.fromEntries([...this.emitters].map(([name, e]) => [name, e.status()]));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await Promise.all([...this.emitters.values()].map((e) => e.close()));
+    const connection = this.connection;
+    this.connection = null;
+    if (connection) await connection.close().catch(() => undefined);
+  }
+
+  private setEmitters(config: WarrenConfig): void {
+    for (const [name, emitter] of this.emitters) {
+      const fn = config.functions[name];
+      if (!fn || fn.schedule === undefined) {
+        void emitter.close();
+        this.emitters.delete(name);
+      }
+    }
+    for (const fn of Object.values(config.functions)) {
+      if (fn.schedule === undefined || this.emitters.has(fn.name)) continue;
+      const schedule = parseSchedule(fn.schedule, fn.timezone);
+      if ('error' in schedule) continue; // refused when the config was loaded
+      this.emitters.set(fn.name, new TickEmitter(fn, schedule, this.log.child({ function: fn.name, stage: 'schedule' })));
+    }
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped || !this.config) return;
+    const { url, socketOptions } = amqpConnection(this.config);
+    let connection: ChannelModel;
+    try {
+      // A cluster's list: the next node after the one lost, so the forwarder and emitters move on.
+      const found = await connectToAny(url, { startAt: this.nextNode, connectionName: 'warren time', ...(socketOptions ? { socketOptions } : {}) });
+      this.nextNode = found.index + 1;
+      connection = found.connection;
+    } catch (err) {
+      return this.failed(err as Error);
+    }
+    connection.on('error', (err: Error) => this.log.warn({ err }, 'time connection error'));
+    connection.on('close', () => this.lost(connection));
+    this.connection = connection;
+    try {
+      await this.forwarder?.attach(connection);
+      for (const emitter of this.emitters.values()) await emitter.attach(connection);
+      this.retryMs = RETRY_MIN_MS;
+    } catch (err) {
+      this.log.error({ err }, 'could not start delayed delivery and schedules; retrying');
+      await connection.close().catch(() => undefined);
+    }
+  }
+
+  private lost(connection: ChannelModel): void {
+    if (this.connection !== connection) return;
+    this.connection = null;
+    this.forwarder?.detach();
+    for (const emitter of this.emitters.values()) emitter.detach();
+    if (this.stopped) return;
+    this.failed(new Error('lost the broker connection'));
+  }
+
+  private failed(err: Error): void {
+    if (this.stopped || this.timer) return;
+    const delay = this.retryMs;
+    this.retryMs = Math.min(RETRY_MAX_MS, this.retryMs * 2);
+    this.log.warn({ err, retryInMs: delay }, 'delayed delivery and schedules: reconnecting');
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.connect();
+    }, delay);
+  }
+}

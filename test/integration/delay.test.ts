@@ -1,0 +1,130 @@
+/**
+ * Delayed messages through the broker's delay ladder: `warren publish --delay`, ctx.publish with a
+ * delay, and a delay that spans a Warren restart. The test itself consumes the target queue and
+ * compares each arrival with the time the message was due (`x-warren-delay-due`, stamped by the
+ * publisher on this same machine).
+ */
+import amqplib, { type ChannelModel } from 'amqplib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestVhost, publishRaw, queueInfo, type TestVhost } from '../helpers/broker';
+import { createProject, runWarren, startWarren, waitFor, type Project, type RunningWarren } from '../helpers/runtime';
+
+const queuesYaml = `
+exchanges:
+  events: { type: topic }
+queues:
+  arrivals: { type: classic }
+bindings:
+  - "events[arrive.#] -> arrivals"
+functions:
+  scatter: {}
+`;
+
+/** Publishes one delayed message per entry of `delays` (ms) to events/arrive.<tag>. */
+const scatter = `
+import type { Handler } from 'warren';
+const handler: Handler<{ tag: string; delays: number[] }> = async (message, ctx) => {
+  await Promise.all(message.delays.map((delay, i) => ctx.publish('events', 'arrive.' + message.tag, { i, delay }, { delay })));
+};
+export default handler;
+`;
+
+interface Arrival {
+  routingKey: string;
+  body: { i?: number; delay?: number; cli?: boolean };
+  due: number;
+  at: number;
+  headers: Record<string, unknown>;
+}
+
+describe('delayed messages', () => {
+  let vhost: TestVhost;
+  let project: Project;
+  let warren: RunningWarren;
+  let consumer: ChannelModel;
+  const arrivals: Arrival[] = [];
+
+  const arrivedFor = (tag: string, n: number, timeoutMs: number) =>
+    waitFor(() => {
+      const mine = arrivals.filter((a) => a.routingKey === `arrive.${tag}`);
+      return mine.length >= n ? mine : undefined;
+    }, timeoutMs);
+
+  beforeAll(async () => {
+    vhost = await createTestVhost('delay');
+    project = await createProject(queuesYaml, { scatter });
+    warren = await startWarren(project.dir, vhost.url, { timeoutMs: 60_000 });
+    consumer = await amqplib.connect(vhost.url);
+    const channel = await consumer.createChannel();
+    await channel.consume(
+      'arrivals',
+      (m) => {
+        if (!m) return;
+        const headers = m.properties.headers ?? {};
+        arrivals.push({ routingKey: m.fields.routingKey, body: JSON.parse(m.content.toString()), due: Number(headers['x-warren-delay-due']), at: Date.now(), headers });
+      },
+      { noAck: true },
+    );
+  });
+
+  afterAll(async () => {
+    await consumer?.close();
+    const code = await warren?.stop();
+    await project?.remove();
+    await vhost?.cleanup();
+    expect(code).toBe(0);
+  });
+
+  it('delivers `warren publish --delay 2s` between 2.0 and 2.5 s later, with its routing key and headers', async () => {
+    const cli = await runWarren(['publish', 'events', 'arrive.cli', '{"cli":true}', '--delay', '2s', '--header', 'trace=t1', '--dir', project.dir], { AMQP_URL: vhost.url });
+    expect(cli.stderr).toBe('');
+    expect(cli.code).toBe(0);
+    const [arrival] = await arrivedFor('cli', 1, 10_000);
+    const published = arrival!.due - 2_000;
+    const tookMs = arrival!.at - published;
+    console.log(`--delay 2s arrived after ${tookMs} ms`);
+    expect(tookMs).toBeGreaterThanOrEqual(2_000);
+    expect(tookMs).toBeLessThanOrEqual(2_500);
+    expect(arrival!.body).toEqual({ cli: true });
+    expect(arrival!.headers['trace']).toBe('t1');
+    // The ladder's bookkeeping stays behind; only the due time travels on.
+    expect(Object.keys(arrival!.headers).filter((h) => h.startsWith('x-') && h !== 'x-warren-delay-due')).toEqual([]);
+  });
+
+  it('delivers 200 messages delayed 1–10 s by ctx.publish never early and on time', async () => {
+    const delays = Array.from({ length: 200 }, () => 1_000 + Math.floor(Math.random() * 9_001));
+    await publishRaw(vhost.url, '', 'scatter', JSON.stringify({ tag: 'many', delays }), { contentType: 'application/json' });
+    const got = await arrivedFor('many', 200, 30_000);
+    expect(got).toHaveLength(200);
+    expect(new Set(got.map((a) => a.body.i)).size).toBe(200);
+    const lateness = got.map((a) => a.at - a.due).sort((a, b) => a - b);
+    const p = (q: number) => lateness[Math.min(lateness.length - 1, Math.floor(q * lateness.length))]!;
+    console.log(`200 delayed messages: lateness min ${lateness[0]} ms, p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, max ${lateness.at(-1)} ms`);
+    // Never early, strictly.
+    expect(lateness[0]).toBeGreaterThanOrEqual(0);
+    // On time: the target is 0.5 s; the bounds leave room for a loaded machine, while a ladder that
+    // routed a level wrongly would be early, or late by seconds.
+    expect(p(0.5)).toBeLessThanOrEqual(500);
+    expect(lateness.at(-1)).toBeLessThanOrEqual(2_000);
+  });
+
+  it('refuses a delay longer than the ladder holds, before publishing anything', async () => {
+    const cli = await runWarren(['publish', 'events', 'arrive.never', '{}', '--delay', '3d', '--dir', project.dir], { AMQP_URL: vhost.url });
+    expect(cli.code).toBe(2);
+    expect(cli.stderr).toContain('WARREN_E_DELAY');
+    expect(cli.stderr).toContain('longer than');
+  });
+
+  it('delivers a message whose delay spans a Warren restart', async () => {
+    const cli = await runWarren(['publish', 'events', 'arrive.restart', '{"cli":true}', '--delay', '6s', '--dir', project.dir], { AMQP_URL: vhost.url });
+    expect(cli.code).toBe(0);
+    expect(await warren.stop()).toBe(0);
+    expect((await queueInfo(vhost.url, 'warren.delay.deliver')).consumerCount).toBe(0);
+    warren = await startWarren(project.dir, vhost.url, { timeoutMs: 60_000 });
+    const [arrival] = await arrivedFor('restart', 1, 20_000);
+    console.log(`delay across a restart: ${arrival!.at - arrival!.due} ms late`);
+    expect(arrival!.at).toBeGreaterThanOrEqual(arrival!.due);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(arrivals.filter((a) => a.routingKey === 'arrive.restart')).toHaveLength(1);
+  });
+});

@@ -1,0 +1,140 @@
+/**
+ * Scheduled functions across instances: one function scheduled every second runs in two `warren
+ * start` processes with two replicas each. Every tick must run exactly once, also after the instance
+ * that emits the ticks is killed with SIGKILL. The handler reports each run to a `seen` queue.
+ */
+import amqplib, { type ChannelModel } from 'amqplib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestVhost, type TestVhost } from '../helpers/broker';
+import { createProject, startWarren, waitFor, type Project, type RunningWarren } from '../helpers/runtime';
+
+const queuesYaml = `
+queues:
+  seen: { type: classic }
+functions:
+  tick:
+    schedule: "* * * * * *"
+    replicas: 2
+`;
+
+const tick = `
+import type { Handler } from 'warren';
+const handler: Handler<{ scheduledAt: string }> = async (message, ctx) => {
+  await ctx.publish('', 'seen', { scheduledAt: message.scheduledAt, pid: process.pid, messageId: ctx.messageId });
+};
+export default handler;
+`;
+
+interface Seen {
+  scheduledAt: string;
+  pid: number;
+  messageId: string;
+  at: number;
+}
+
+interface ScheduleView {
+  emitting: boolean;
+  next: string | null;
+  lastRun: { scheduledAt: string; outcome: string } | null;
+}
+
+async function scheduleOf(w: RunningWarren, name = 'tick'): Promise<ScheduleView> {
+  const res = await fetch(`http://127.0.0.1:${w.adminPort}/functions`);
+  const body = (await res.json()) as { functions: Array<{ name: string; schedule?: ScheduleView }> };
+  return body.functions.find((f) => f.name === name)!.schedule!;
+}
+
+describe('a scheduled function in two instances', () => {
+  let vhost: TestVhost;
+  let project: Project;
+  let instances: RunningWarren[] = [];
+  let consumer: ChannelModel;
+  const seen: Seen[] = [];
+
+  beforeAll(async () => {
+    vhost = await createTestVhost('schedule');
+    project = await createProject(queuesYaml, { tick });
+    instances = await Promise.all([startWarren(project.dir, vhost.url, { timeoutMs: 60_000 }), startWarren(project.dir, vhost.url, { timeoutMs: 60_000 })]);
+    consumer = await amqplib.connect(vhost.url);
+    const channel = await consumer.createChannel();
+    await channel.consume('seen', (m) => m && seen.push({ ...(JSON.parse(m.content.toString()) as Omit<Seen, 'at'>), at: Date.now() }), { noAck: true });
+  });
+
+  afterAll(async () => {
+    await consumer?.close();
+    const codes = await Promise.all(instances.map((w) => w.stop()));
+    await project?.remove();
+    await vhost?.cleanup();
+    expect(codes.filter((c) => c !== null && c !== 0)).toEqual([]);
+  });
+
+  it('runs every tick exactly once, and keeps doing so after the emitting instance is killed', async () => {
+    // ~5 s with both instances running.
+    await waitFor(() => seen.length >= 5, 20_000);
+    const views = await Promise.all(instances.map((w) => scheduleOf(w)));
+    expect(views.filter((v) => v.emitting)).toHaveLength(1);
+    const emitter = instances[views.findIndex((v) => v.emitting)]!;
+    const survivor = instances.find((w) => w !== emitter)!;
+    // Kill half-way between two ticks, so no tick is in the middle of being handled.
+    await new Promise((r) => setTimeout(r, 1_500 - (Date.now() % 1_000)));
+    const killedAt = Date.now();
+    await emitter.stop('SIGKILL');
+    instances = [survivor];
+
+    // ~6 s more with one instance.
+    await waitFor(() => seen.some((s) => Date.parse(s.scheduledAt) >= killedAt + 5_000), 20_000);
+    await new Promise((r) => setTimeout(r, 500));
+
+    const ticks = seen.map((s) => Date.parse(s.scheduledAt)).sort((a, b) => a - b);
+    const first = ticks[0]!;
+    const last = ticks.at(-1)!;
+    const expected = Array.from({ length: (last - first) / 1_000 + 1 }, (_, i) => first + i * 1_000);
+    console.log(`${ticks.length} ticks from ${new Date(first).toISOString()} to ${new Date(last).toISOString()}, emitter killed at ${new Date(killedAt).toISOString()}`);
+    // Exactly once: no tick twice, none missing, on both sides of the kill.
+    expect(ticks).toEqual(expected);
+    expect(ticks.length).toBeGreaterThanOrEqual(10);
+    expect(ticks.filter((t) => t > killedAt).length).toBeGreaterThanOrEqual(5);
+    // The same tick always has the same id.
+    for (const s of seen) expect(s.messageId).toBe(`warren.schedule:tick:${s.scheduledAt}`);
+    // Handled when due, not in a burst afterwards.
+    const late = seen.map((s) => s.at - Date.parse(s.scheduledAt)).sort((a, b) => a - b);
+    console.log(`run after the tick: median ${late[late.length >> 1]} ms, max ${late.at(-1)} ms`);
+
+    const view = await scheduleOf(survivor);
+    expect(view.emitting).toBe(true);
+    expect(Date.parse(view.next!)).toBeGreaterThan(last);
+    expect(view.lastRun).toMatchObject({ outcome: 'acked' });
+  });
+});
+
+describe('a scheduled function starting after a long absence', () => {
+  it('skips the ticks missed while no runtime ran and logs how many', async () => {
+    const vhost = await createTestVhost('schedule-skip');
+    const project = await createProject(`functions:\n  hourly: { schedule: "0 * * * *" }\n`, { hourly: 'export default async () => undefined;\n' });
+    let warren: RunningWarren | undefined;
+    try {
+      // The broker's record says the last tick was emitted five hours ago.
+      const conn = await amqplib.connect(vhost.url);
+      const ch = await conn.createConfirmChannel();
+      await ch.assertQueue('hourly.schedule', { durable: true, arguments: { 'x-queue-type': 'quorum', 'x-single-active-consumer': true, 'x-max-length': 1, 'x-overflow': 'drop-head' } });
+      const hour = 3_600_000;
+      const lastTick = new Date(Math.floor(Date.now() / hour) * hour - 5 * hour);
+      ch.sendToQueue('hourly.schedule', Buffer.from(JSON.stringify({ lastTick: lastTick.toISOString() })), { persistent: true });
+      await ch.waitForConfirms();
+      await conn.close();
+
+      warren = await startWarren(project.dir, vhost.url, { timeoutMs: 60_000 });
+      const line = await warren.waitForLog((l) => /ticks? missed while no runtime ran/.test(l.msg), 20_000);
+      // Five whole hours ago, then four more hourly ticks, and the one of this hour unless it is under 30 s old.
+      expect([4, 5]).toContain(line['skipped']);
+      expect(line.msg).toBe(`skipped ${String(line['skipped'])} ticks missed while no runtime ran`);
+      const view = await scheduleOf(warren, 'hourly');
+      expect(view.emitting).toBe(true);
+      expect(Date.parse(view.next!)).toBeGreaterThan(Date.now());
+    } finally {
+      expect(await warren?.stop()).toBe(0);
+      await project.remove();
+      await vhost.cleanup();
+    }
+  });
+});

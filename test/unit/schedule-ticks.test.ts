@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { COUNT_CAP, decodeState, dueTicks, encodeState, laterTick, parseSchedule, tickMessageId, type Schedule } from '../../runtime/schedule/ticks';
+
+function schedule(expression: string, timezone?: string): Schedule {
+  const parsed = parseSchedule(expression, timezone);
+  if ('error' in parsed) throw new Error(parsed.error);
+  return parsed;
+}
+const t = (iso: string): Date => new Date(iso);
+
+describe('parseSchedule', () => {
+  it('takes 5 fields, or 6 with seconds first', () => {
+    expect(schedule('0 2 * * *').next(t('2026-01-01T03:00:00Z'))).toEqual(t('2026-01-02T02:00:00Z'));
+    expect(schedule('*/10 * * * * *').next(t('2026-01-01T00:00:01Z'))).toEqual(t('2026-01-01T00:00:10Z'));
+  });
+
+  it('fires at the local time of its time zone', () => {
+    // 02:00 in Paris is 01:00 UTC in winter, 00:00 UTC in summer.
+    expect(schedule('0 2 * * *', 'Europe/Paris').next(t('2026-01-10T12:00:00Z'))).toEqual(t('2026-01-11T01:00:00Z'));
+    expect(schedule('0 2 * * *', 'Europe/Paris').next(t('2026-07-10T12:00:00Z'))).toEqual(t('2026-07-11T00:00:00Z'));
+  });
+
+  it('says what is wrong with a bad expression or zone', () => {
+    expect(parseSchedule('0 2 * *')).toMatchObject({ on: 'schedule', error: expect.stringContaining('4 fields') });
+    expect(parseSchedule('0 25 * * *')).toMatchObject({ on: 'schedule', error: expect.stringContaining('not a cron expression') });
+    expect(parseSchedule('* * * * * * *')).toMatchObject({ on: 'schedule' });
+    expect(parseSchedule('0 2 * * *', 'Mars/Olympus')).toMatchObject({ on: 'timezone', error: 'unknown time zone "Mars/Olympus"' });
+  });
+});
+
+describe('dueTicks', () => {
+  const everySecond = schedule('* * * * * *');
+
+  it('emits nothing before the first tick anyone emitted', () => {
+    expect(dueTicks(everySecond, null, t('2026-01-01T00:00:05Z'))).toEqual({ emit: [], skipped: 0 });
+  });
+
+  it('emits the ticks due since the last one, oldest first', () => {
+    expect(dueTicks(everySecond, t('2026-01-01T00:00:00Z'), t('2026-01-01T00:00:02.400Z'))).toEqual({
+      emit: [t('2026-01-01T00:00:01Z'), t('2026-01-01T00:00:02Z')],
+      skipped: 0,
+    });
+    expect(dueTicks(everySecond, t('2026-01-01T00:00:00Z'), t('2026-01-01T00:00:00.999Z')).emit).toEqual([]);
+  });
+
+  it('skips and counts ticks missed longer ago than the catch-up window', () => {
+    const due = dueTicks(schedule('0 * * * *'), t('2026-01-01T00:00:00Z'), t('2026-01-01T05:00:10Z'), 30_000);
+    expect(due).toEqual({ emit: [t('2026-01-01T05:00:00Z')], skipped: 4 });
+  });
+
+  it('stops counting after a long absence and still finds the recent ticks', () => {
+    const due = dueTicks(everySecond, t('2025-01-01T00:00:00Z'), t('2026-01-01T00:00:00.500Z'), 3_000);
+    expect(due.skipped).toBe(COUNT_CAP);
+    expect(due.emit).toEqual([t('2025-12-31T23:59:58Z'), t('2025-12-31T23:59:59Z'), t('2026-01-01T00:00:00Z')]);
+  });
+});
+
+describe('emitter state', () => {
+  it('round-trips the last tick and keeps the later of two', () => {
+    expect(decodeState(encodeState(t('2026-01-01T00:00:01Z')))).toEqual(t('2026-01-01T00:00:01Z'));
+    expect(decodeState(encodeState(null))).toBeNull();
+    expect(decodeState(Buffer.from('garbage'))).toBeNull();
+    expect(laterTick(t('2026-01-01T00:00:01Z'), t('2026-01-01T00:00:02Z'))).toEqual(t('2026-01-01T00:00:02Z'));
+    expect(laterTick(null, t('2026-01-01T00:00:02Z'))).toEqual(t('2026-01-01T00:00:02Z'));
+  });
+
+  it('names each tick the same way on every instance', () => {
+    expect(tickMessageId('nightly', t('2026-01-01T02:00:00Z'))).toBe('warren.schedule:nightly:2026-01-01T02:00:00.000Z');
+  });
+});
