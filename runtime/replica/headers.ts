@@ -16,6 +16,8 @@ export const H = {
   routingKey: 'x-warren-original-routing-key',
   at: 'x-warren-dead-lettered-at',
   reason: 'x-warren-reason',
+  /** why the last replica that held this message died (a crash, exit, out of memory, a blocked loop) */
+  lastDeath: 'x-warren-last-death',
 } as const;
 
 const MAX_ERROR = 1_000;
@@ -43,6 +45,14 @@ export function copyHeaders(headers: Record<string, unknown> | undefined): Recor
   const copy: Record<string, unknown> = { ...headers };
   for (const name of DELIVERY_HEADERS) delete copy[name];
   return copy;
+}
+
+/** The death reason a replica saw for this delivery, else the one the message carries from before. */
+export function lastDeathOf(headers: Record<string, unknown> | undefined, seen: string | undefined): string | undefined {
+  if (seen) return truncate(seen, MAX_ERROR);
+  const carried = headers?.[H.lastDeath];
+  if (typeof carried === 'string') return carried;
+  return Buffer.isBuffer(carried) ? carried.toString('utf8') : undefined;
 }
 
 export interface Route {
@@ -85,6 +95,8 @@ export interface DeadLetterFacts {
   attempts: number;
   route: Route;
   now: Date;
+  /** a delivery-limit dead letter: why the last replica that held it died */
+  lastDeath?: string;
 }
 
 /** The original headers plus what a person needs to understand and replay a dead letter (SPEC §4). */
@@ -103,6 +115,7 @@ export function deadLetterHeaders(headers: Record<string, unknown> | undefined, 
     [H.routingKey]: facts.route.routingKey,
     [H.at]: facts.now.toISOString(),
     [H.reason]: facts.reason,
+    ...(facts.lastDeath ? { [H.lastDeath]: facts.lastDeath } : {}),
   };
 }
 
