@@ -36,10 +36,16 @@ const HEALTHY_AFTER_MS = 30_000;
  */
 export const HANG_GRACE_MS = 1_000;
 export const WATCHDOG_MS = 250;
+/**
+ * A starting replica runs no handler yet, but booting a thread and loading its bundle can stall for
+ * seconds on a loaded machine: it gets this much more before a silent start counts as a hang (a
+ * handler module that spins at load).
+ */
+export const START_GRACE_MS = 10_000;
 
 /** Pure: is a replica whose last heartbeat is `silentMs` old hung? */
-export function isHung(silentMs: number, timeoutMs: number): boolean {
-  return silentMs > timeoutMs + HANG_GRACE_MS;
+export function isHung(silentMs: number, timeoutMs: number, starting = false): boolean {
+  return silentMs > timeoutMs + (starting ? START_GRACE_MS : HANG_GRACE_MS);
 }
 
 export class FunctionRunner {
@@ -220,7 +226,7 @@ export class FunctionRunner {
       // Starting too: a handler module that spins at load would otherwise hold up start() forever.
       if (r.state === 'stopped') continue;
       const silentFor = now - r.stats.snapshot().heartbeat;
-      if (isHung(silentFor, this.fn.timeout)) {
+      if (isHung(silentFor, this.fn.timeout, r.state === 'starting')) {
         void r.terminateAsDead(`event loop blocked for ${silentFor} ms (timeout ${this.fn.timeout} ms): a handler never yields`);
       }
     }
