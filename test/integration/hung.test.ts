@@ -63,7 +63,6 @@ ${kinds.map((k) => `  ${k}: { replicas: 1, timeout: 1s, redeliveryLimit: 2, memo
     );
     for (const kind of kinds) expect(w.logs.some((l) => l.function === kind && String(l.msg).startsWith('a message a replica died or hung on waits aside')), kind).toBe(true);
 
-    if (process.env.HUNG_DEBUG) await import('node:fs/promises').then((fs) => fs.writeFile(process.env.HUNG_DEBUG!, w.logs.filter((l) => l.level >= 40).map((l) => `${l.time} ${l.function} r${l.replica} ${l.msg} ${l.messageId ?? ''} ${l.reason ?? ''} ${l.redeliveries ?? ''}`).join('\n')));
     for (const kind of kinds) {
       const dead = await waitFor(async () => ((await queueInfo(v.url, `${kind}.dead`)).messageCount === 1 ? getAll(v.url, `${kind}.dead`) : undefined), 40_000, 200);
       expect(dead.map((m) => idOf(m.content)), kind).toEqual(['poison']);
@@ -74,7 +73,6 @@ ${kinds.map((k) => `  ${k}: { replicas: 1, timeout: 1s, redeliveryLimit: 2, memo
       expect(String(headers['x-warren-error']), kind).toMatch(REASONS[kind]!);
       expect(headers['x-death'], kind).toBeUndefined();
       // redeliveryLimit 2: it took three replicas with it, each for the reason named.
-      if (process.env.HUNG_DEBUG) await import('node:fs/promises').then((fs) => fs.writeFile(process.env.HUNG_DEBUG!, w.logs.filter((l) => l.level >= 40).map((l) => `${l.time} ${l.function} r${l.replica} ${l.msg} ${l.messageId ?? ''} ${l.reason ?? ''} ${l.redeliveries ?? ''}`).join('\n')));
       const reasons = deathsOf(w, kind).map((l) => String(l.reason));
       expect(reasons, kind).toHaveLength(3);
       for (const reason of reasons) expect(reason, kind).toMatch(REASONS[kind]!);
