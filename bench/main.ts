@@ -3,15 +3,17 @@
  * machine. Prints the table; writes bench/results.json and bench/results.md.
  *
  * Environment (all optional): WARREN_BENCH_RUNS (default 3), WARREN_BENCH_COUNT (messages of the
- * no-op row, default 100000), WARREN_BENCH_ONLY=drain,slow,relay,redeploy,startup (a subset; results
- * files are then left alone; `noop` is the no-op row against amqplib alone, without BullMQ and the
- * publish row: the quick check that the hot path did not regress), WARREN_BENCH_PROFILE=DIR (run the
+ * no-op row, default 100000), WARREN_BENCH_ONLY=drain,slow,relay,redeploy,startup,cluster (a subset; results
+ * files are then left alone, unless WARREN_BENCH_MERGE=1: the rows measured are then merged into
+ * bench/results.json and shown in their own section of bench/results.md; `noop` is the no-op row
+ * against amqplib alone, without BullMQ and the publish row: the quick check that the hot path did not
+ * regress; `cluster` starts a private 3-node RabbitMQ cluster), WARREN_BENCH_PROFILE=DIR (run the
  * no-op Warren child under --cpu-prof). `npm run bench -- --only noop` is the same as WARREN_BENCH_ONLY=noop.
  * The soak (`--only soak`; WARREN_BENCH_SOAK_COUNT, default 1000000, and WARREN_BENCH_SOAK_KILL_MS,
  * default 30000) takes minutes: it runs only when named, and writes its own section of bench/results.md.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem, platform, release } from 'node:os';
 import { join } from 'node:path';
 import { brokerOverview } from './broker';
@@ -23,6 +25,7 @@ import { measureRedeploy } from './rows/redeploy';
 import { measureStartup } from './rows/startup';
 import { measureSoak } from './rows/soak';
 import { keptSoakSection, soakRow, writeSoakSection } from './soak-report';
+import { measureCluster } from './rows/cluster';
 import { repoRoot } from './warren';
 
 const env = process.env;
@@ -148,6 +151,24 @@ if (only?.includes('soak')) {
   await writeSoakSection(join(repoRoot, 'bench', 'results.md'), r);
 }
 
+if (runs('cluster')) {
+  const count = Math.round(COUNT * 0.2);
+  log(`3-node RabbitMQ cluster: no-op drain of ${count} messages, then a node killed under a steady stream (${RUNS} runs each)`);
+  const r = await measureCluster(count, RUNS, log);
+  rows.cluster_noop = ratioRow(`no-op on a 3-node cluster (quorum queue), ${count / 1000}k msgs, prefetch 100`, 'msg/s', r.warren, 'amqplib consumer, same node', r.amqplib, 0.9);
+  const resume = summarize(r.resumeMs);
+  rows.cluster_node_kill = {
+    what: 'kill -9 of a node under a steady stream → every function (3) consuming again',
+    unit: 'ms',
+    figure: resume,
+    baseline: null,
+    ratio: null,
+    target: '< 5000 ms, 0 lost',
+    met: resume.max < 5000 && r.lost === 0,
+    note: `${r.published} messages published across ${RUNS} kills: ${r.lost} lost, ${r.duplicated} duplicated`,
+  };
+}
+
 const table = formatTable(rows);
 log(`\n${table}\n`);
 for (const n of notes) log(`note: ${n}`);
@@ -183,4 +204,29 @@ if (!only) {
   ].join('\n');
   const soak = await keptSoakSection(join(repoRoot, 'bench', 'results.md'));
   await writeFile(join(repoRoot, 'bench', 'results.md'), soak ? `${md}\n${soak}` : md);
+}
+
+if (only && env.WARREN_BENCH_MERGE === '1') {
+  // A part measured on its own (the cluster rows start their own cluster): merged, the rest kept.
+  const jsonFile = join(repoRoot, 'bench', 'results.json');
+  const previous = JSON.parse(await readFile(jsonFile, 'utf8')) as { rows: Record<string, unknown>; separately?: Record<string, unknown> };
+  previous.rows = { ...previous.rows, ...toJson(rows) };
+  previous.separately = { ...previous.separately, [only.join(',')]: { date, machine, runs: RUNS } };
+  await writeFile(jsonFile, `${JSON.stringify(previous, null, 2)}\n`);
+  const mdFile = join(repoRoot, 'bench', 'results.md');
+  const heading = `## Measured on their own: WARREN_BENCH_ONLY=${only.join(',')}`;
+  const md = await readFile(mdFile, 'utf8');
+  const kept = md.split(/\n(?=## )/).filter((part) => !part.startsWith(heading));
+  const section = [
+    heading,
+    '',
+    `Date: ${date}; ${RUNS} runs; machine as above. Produced by \`WARREN_BENCH_ONLY=${only.join(',')} WARREN_BENCH_MERGE=1 npm run bench\`.`,
+    '',
+    table,
+    '',
+    ...Object.entries(rows).flatMap(([k, r]) => (r.note ? [`- ${k}: ${r.note}`] : [])),
+    ...notes.map((n) => `- ${n}`),
+    '',
+  ].join('\n');
+  await writeFile(mdFile, [...kept.map((p) => p.replace(/\n+$/, '\n')), section].join('\n'));
 }

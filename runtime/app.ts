@@ -53,6 +53,12 @@ export class App extends EventEmitter<AppEvents> {
   readonly supervisor: Supervisor;
   /** undefined until start() has loaded it (the admin API answers before that) */
   private current: WarrenConfig | undefined;
+  /**
+   * What the topology is declared from: every function of the project, even under `--only`. Planning
+   * only the selected ones would declare the others' queues as plain quorum queues (no dead-letter
+   * route, no delivery limit), which the preflight then reports as a mismatch once they exist.
+   */
+  private declared: WarrenConfig | undefined;
   state: AppState = 'idle';
   /** the error that keeps the runtime from being ready (broker down), for /readyz */
   blockedBy: string | null = null;
@@ -76,12 +82,14 @@ export class App extends EventEmitter<AppEvents> {
 
   /** Validate and build everything (throws WarrenErrors: bad input), then connect and run. */
   async start(): Promise<void> {
-    const config = selectFunctions(await loadConfig({ dir: this.options.dir, env: this.options.env }), this.options.only, this.options.replicas);
+    const loaded = await loadConfig({ dir: this.options.dir, env: this.options.env });
+    const config = selectFunctions(loaded, this.options.only, this.options.replicas);
     const builds = await this.buildAll(Object.values(config.functions));
     this.current = config;
+    this.declared = loaded;
     this.emit('configured', config);
     this.state = 'connecting';
-    await this.declareWithRetry(config);
+    await this.declareWithRetry(loaded);
     if (this.stopSignal.signal.aborted) return;
     await this.supervisor.start(config, builds);
     this.state = 'running';
@@ -162,8 +170,9 @@ export class App extends EventEmitter<AppEvents> {
       else log.error({ err }, `${what}; the running version keeps serving`);
     };
     let next: WarrenConfig;
+    let loaded: WarrenConfig;
     try {
-      const loaded = await loadConfig({ dir: this.options.dir, env: this.options.env });
+      loaded = await loadConfig({ dir: this.options.dir, env: this.options.env });
       // `--only` keeps its selection; a selected function whose file is gone is simply not there.
       const only = this.options.only;
       next = only?.length ? Object.freeze({ ...loaded, functions: Object.fromEntries(Object.entries(loaded.functions).filter(([n]) => only.includes(n))) }) : loaded;
@@ -172,7 +181,9 @@ export class App extends EventEmitter<AppEvents> {
       return result;
     }
     const old = this.current;
-    const { added, removed, changed: restarted, topologyChanged } = planReload(old, next);
+    const { added, removed, changed: restarted } = planReload(old, next);
+    // Under --only, a change to another function's queue settings is declared too (see `declared`).
+    const { topologyChanged } = planReload(this.declared ?? old, loaded);
     const names = Object.keys(next.functions);
     const fresh = [...added, ...restarted];
 
@@ -186,12 +197,13 @@ export class App extends EventEmitter<AppEvents> {
         ),
       ),
     );
-    const declaring = !topologyChanged ? Promise.resolve(true) : declareTopology(next, { log: this.options.log }).then(
+    const declaring = !topologyChanged ? Promise.resolve(true) : declareTopology(loaded, { log: this.options.log }).then(
       () => true,
       (err: unknown) => (report(err, 'the changed topology could not be declared'), false),
     );
     const [declared] = await Promise.all([declaring, building]);
     if (!declared) return result;
+    this.declared = loaded;
     // A new function that does not build is left out (the next change tries again); a changed one keeps its old settings.
     const kept = names.filter((n) => !(added.includes(n) && !builds.has(n)));
     const current = (n: string): FunctionConfig => (restarted.includes(n) && !builds.has(n) ? old.functions[n]! : next.functions[n]!);

@@ -102,10 +102,12 @@ export class WarrenErrors extends Error {
 }
 
 /**
- * Hide the password of an AMQP/HTTP URL (or a comma-separated list of them) before it reaches a log
- * line. Textual, not through `new URL`: a raw password holding `@ : / % # ?` is not a well-formed URL,
- * and a parser would cut it at the wrong `@` or `#` and print the rest. Everything between `user:` and
- * the last `@` goes, which hides too much for a path holding an `@`, never too little.
+ * Hide the password of an AMQP/HTTP URL, of every URL of a comma-separated list (a cluster's
+ * AMQP_URL), and of a URL inside a text (an error message, a log field), before it reaches a person:
+ * the one redaction Warren uses. Textual, not through `new URL`: a raw password holding `@ : / % # ?`
+ * or a space is not a well-formed URL, and a parser would cut it at the wrong `@` or `#` and print the
+ * rest. Everything between `user:` and the last `@` of each list entry goes, which hides too much
+ * for a path or a text holding an `@`, never too little.
  */
 export function redactUrl(url: string): string {
   return url

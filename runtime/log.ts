@@ -4,6 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
+import { redactUrl } from './errors';
 
 export interface LogOptions {
   level?: string;
@@ -27,7 +28,7 @@ export function createLogger(options: LogOptions = {}): Logger {
 
 function redactValue(value: unknown): unknown {
   if (typeof value !== 'string') return '[redacted]';
-  return value.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+  return redactUrl(value);
 }
 
 export type { Logger };

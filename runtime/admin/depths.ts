@@ -3,7 +3,8 @@
  * dedicated connection, a fresh channel per check because a missing queue (404) closes the channel.
  * Results are cached for about a second so a busy Prometheus or `watch warren status` costs the broker little.
  */
-import amqplib from 'amqplib';
+import type { ChannelModel } from 'amqplib';
+import { connectToAny } from '../connection/connect';
 import type { Logger } from 'pino';
 import { redactUrl } from '../errors';
 
@@ -21,7 +22,7 @@ export interface DepthsOptions {
   timeoutMs?: number;
 }
 
-type Connection = Awaited<ReturnType<typeof amqplib.connect>>;
+type Connection = ChannelModel;
 
 export class QueueDepths {
   private connection: Promise<Connection> | null = null;
@@ -75,7 +76,8 @@ export class QueueDepths {
     const url = this.options.url();
     if (!url) return null;
     if (!this.connection) {
-      const opening = amqplib.connect(url, { timeout: this.timeoutMs, clientProperties: { connection_name: 'warren admin (queue depths)' } });
+      // A cluster's list: the first node that answers; a lost node is left for another on the next check.
+      const opening = connectToAny(url, { timeout: this.timeoutMs, connectionName: 'warren admin (queue depths)', startAt: process.pid }).then((found) => found.connection);
       this.connection = opening;
       opening.then(
         (c) => {

@@ -13,7 +13,10 @@ export interface FunctionView {
   queue: string;
   /** content hash of the running build; null before the function started */
   version: string | null;
-  replicas: { desired: number; running: number };
+  /** running: replicas started; connected: those consuming now (fewer while one fails over to another node) */
+  replicas: { desired: number; running: number; connected?: number };
+  /** the broker node each replica consumes from (`host:port`, no credentials); null while it reconnects */
+  nodes?: Array<{ replica: number; node: string | null }>;
   restarts: number;
   lastError: string | null;
   inFlight: number;
@@ -70,7 +73,8 @@ export function describeFunctions(
       name: s.name,
       queue: s.queue,
       version: s.version,
-      replicas: { desired: s.desired, running: s.running },
+      replicas: { desired: s.desired, running: s.running, connected: s.connected ?? s.running },
+      nodes: s.nodes ?? [],
       restarts: s.restarts,
       lastError: s.lastError,
       inFlight,
@@ -89,7 +93,8 @@ export function describeFunctions(
       name: fn.name,
       queue: fn.queue,
       version: null,
-      replicas: { desired: fn.replicas, running: 0 },
+      replicas: { desired: fn.replicas, running: 0, connected: 0 },
+      nodes: [],
       restarts: 0,
       lastError: null,
       inFlight: 0,
@@ -110,7 +115,9 @@ export function notReadyReason(state: AppState, blockedBy: string | null, status
   if (state === 'idle') return 'starting: loading the config and building the handlers';
   if (state === 'connecting') return 'connecting to the broker and declaring the topology';
   if (state !== 'running') return `runtime is ${state}`;
-  const short = status.filter((s) => s.running < s.desired);
+  const short = status.filter((s) => (s.connected ?? s.running) < s.desired);
   if (short.length === 0) return null;
-  return `replicas not up: ${short.map((s) => `${s.name} ${s.running}/${s.desired}${s.lastError ? ` (${s.lastError})` : ''}`).join(', ')}`;
+  const why = (s: FunctionStatus): string =>
+    s.running > (s.connected ?? s.running) ? ' (reconnecting: failing over to another broker node)' : s.lastError ? ` (${s.lastError})` : '';
+  return `replicas not up: ${short.map((s) => `${s.name} ${s.connected ?? s.running}/${s.desired}${why(s)}`).join(', ')}`;
 }

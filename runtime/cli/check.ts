@@ -2,6 +2,8 @@
 import type { Command } from 'commander';
 import { projectDir, reportFailure } from './common';
 import { loadConfig } from '../config';
+import type { WarrenConfig } from '../config/types';
+import { runningNodes } from '../connection/cluster-size';
 import { buildHandler } from '../functions/bundle';
 import { WarrenError, WarrenErrors, EXIT } from '../errors';
 import { tmpdir } from 'node:os';
@@ -21,10 +23,28 @@ export async function checkCommand(dir: string, env: Record<string, string | und
     for (const fn of fns) {
       process.stdout.write(`  ${fn.name}: queue ${fn.queue}, replicas ${fn.replicas}, prefetch ${fn.prefetch}, attempts ${fn.retry.attempts}${fn.output ? `, output ${fn.output.exchange}/${fn.output.routingKey}` : ''}\n`);
     }
+    for (const warning of await replicationWarnings(config, env)) process.stderr.write(`warning: ${warning}\n`);
     return EXIT.OK;
   } finally {
     await rm(outDir, { recursive: true, force: true });
   }
+}
+
+/** Queues asking for more copies than the cluster has nodes (a warning: the broker makes fewer). */
+async function replicationWarnings(config: WarrenConfig, env: Record<string, string | undefined>): Promise<string[]> {
+  const asking = Object.values(config.queues).filter((q) => q.replicationFactor !== undefined && q.replicationFactor > 1);
+  if (asking.length === 0) return [];
+  const nodes = await runningNodes(config.url, env);
+  if (nodes === null) {
+    return [`could not count the cluster's nodes (no management API answered; set RABBITMQ_MANAGEMENT_URL) to check replicationFactor of ${asking.map((q) => q.name).join(', ')}`];
+  }
+  return asking
+    .filter((q) => q.replicationFactor! > nodes)
+    .map(
+      (q) =>
+        `queue ${q.name} asks for replicationFactor ${q.replicationFactor}, but the cluster runs ${nodes} node${nodes === 1 ? '' : 's'}: ` +
+        `RabbitMQ makes ${nodes} cop${nodes === 1 ? 'y' : 'ies'}, and does not add more when nodes join (\`rabbitmq-queues grow\` does)`,
+    );
 }
 
 export function registerCheck(program: Command): void {

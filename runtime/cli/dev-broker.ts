@@ -4,6 +4,7 @@
  * `rabbitmq:3-management`, and says so. With AMQP_URL set it never starts anything: the user chose a broker.
  * The decision is pure (decideDevBroker); the I/O comes in through DevBrokerDeps.
  */
+import { splitUrls } from '../connection/urls';
 import { execFile } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import { connect } from 'node:net';
@@ -56,7 +57,8 @@ export interface DevBrokerDeps {
 }
 
 export function brokerTargetOf(url: string): BrokerTarget {
-  const parsed = new URL(url);
+  // A cluster's list: the first node stands for it (dev starts a broker only for a local one).
+  const parsed = new URL(splitUrls(url)[0] ?? url);
   const port = parsed.port === '' ? (parsed.protocol === 'amqps:' ? 5671 : 5672) : Number(parsed.port);
   return { host: parsed.hostname.replace(/^\[|\]$/g, ''), port };
 }

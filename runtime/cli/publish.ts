@@ -4,7 +4,8 @@
  */
 import type { Command } from 'commander';
 import { randomUUID } from 'node:crypto';
-import amqp from 'amqplib';
+import type { ChannelModel } from 'amqplib';
+import { connectToAny } from '../connection/connect';
 import { loadConfig } from '../config';
 import { EXIT, WarrenError, redactUrl } from '../errors';
 import { parseCount, projectDir, readMessageArgument, reportFailure } from './common';
@@ -15,64 +16,125 @@ export interface PublishResult {
 }
 
 const WINDOW = 1_000;
+/** connections tried in a row after a node is lost mid-run (each goes through the whole list) */
+const FAILOVERS = 5;
 
-/** Publish `count` copies with confirms; resolves once every one is confirmed. */
+/**
+ * Publish `count` copies with confirms; resolves once every one is confirmed. When the node goes
+ * away mid-run, the messages it had not confirmed are published again through another node of the
+ * list (a duplicate is possible, a loss is not).
+ */
 export async function publishMessages(
   url: string,
   target: { exchange: string; routingKey: string },
   body: Buffer,
-  options: { count: number; headers: Record<string, string>; contentType?: string },
+  options: { count: number; headers: Record<string, string>; contentType?: string; messageIdPrefix?: string },
 ): Promise<PublishResult> {
-  const connection = await amqp.connect(url).catch((err: Error) => {
-    throw new WarrenError('WARREN_E_BROKER_UNREACHABLE', `cannot connect to ${redactUrl(url)}: ${err.message}`, {
-      hint: 'start RabbitMQ (`rabbitmq-server -detached`) or set AMQP_URL',
+  // One id per copy, kept when a copy is sent again after a failover: a consumer can spot the duplicate.
+  const prefix = options.messageIdPrefix ?? randomUUID();
+  const properties = {
+    persistent: true,
+    mandatory: true,
+    headers: options.headers,
+    ...(options.contentType ? { contentType: options.contentType } : {}),
+  };
+  const run: Run = { next: 0, retry: [], unroutable: 0, messageId: options.count === 1 && !options.messageIdPrefix ? () => prefix : (copy) => `${prefix}-${copy}` };
+  let startAt = 0;
+  for (let failovers = 0; ; failovers++) {
+    const found = await connectToAny(url, { startAt }).catch((err: Error) => {
+      throw new WarrenError('WARREN_E_BROKER_UNREACHABLE', `cannot connect to ${redactUrl(url)}: ${redactUrl(err.message)}`, {
+        hint: 'start RabbitMQ (`rabbitmq-server -detached`) or set AMQP_URL',
+      });
     });
+    startAt = found.index + 1;
+    const lost = await publishOn(found.connection, run, target, body, properties, options.count);
+    if (!lost) return { published: options.count, unroutable: run.unroutable };
+    if (failovers >= FAILOVERS) throw lost;
+    process.stderr.write(`warren: lost ${found.node} (${lost.message}); ${run.retry.length} unconfirmed message(s) go again through another node\n`);
+  }
+}
+
+interface Run {
+  /** the next copy to publish */
+  next: number;
+  /** copies sent on a lost connection without a confirm: published again first */
+  retry: number[];
+  unroutable: number;
+  messageId(copy: number): string;
+}
+
+type Properties = { persistent: boolean; mandatory: boolean; headers: Record<string, string>; contentType?: string };
+
+/**
+ * Publishes on one connection until every copy is confirmed (resolves null) or the connection is
+ * lost (resolves the error; `run.retry` then holds what was not confirmed). Other failures throw.
+ */
+async function publishOn(
+  connection: ChannelModel,
+  run: Run,
+  target: { exchange: string; routingKey: string },
+  body: Buffer,
+  properties: Properties,
+  count: number,
+): Promise<Error | null> {
+  let connectionLost: Error | null = null;
+  let wake: (() => void) | null = null;
+  const wakeUp = () => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  // The copies sent on this connection's channel and not confirmed yet.
+  const unconfirmed = new Set<number>();
+  connection.on('error', () => undefined);
+  connection.on('close', (err?: Error) => {
+    connectionLost ??= err ?? new Error('the connection closed');
+    wakeUp();
   });
-  let unroutable = 0;
   try {
     const channel = await connection.createConfirmChannel();
-    channel.on('return', () => unroutable++);
+    channel.on('return', () => run.unroutable++);
     let failure: Error | null = null;
-    // A window of unconfirmed messages, counted (no promise per message): the loop waits only when
-    // WINDOW are in flight, and the last confirms are awaited at the end.
-    let inFlight = 0;
-    let wake: (() => void) | null = null;
-    const confirmed = (err: unknown) => {
-      if (err) failure ??= new Error('the broker refused a message (nack)');
-      inFlight--;
-      if (wake && (inFlight < WINDOW || inFlight === 0)) {
-        const w = wake;
-        wake = null;
-        w();
-      }
+    // A window of unconfirmed messages: the loop waits only when WINDOW are in flight, and the last
+    // confirms are awaited at the end.
+    const confirmed = (copy: number) => (err: unknown) => {
+      if (err && !connectionLost && !/closed/.test(String((err as Error).message))) failure ??= new Error('the broker refused a message (nack)');
+      else if (!err) unconfirmed.delete(copy);
+      if (unconfirmed.size < WINDOW || unconfirmed.size === 0) wakeUp();
     };
-    // A closed channel (a missing exchange closes it) fails the run and wakes the loop.
+    // A closed channel (a missing exchange closes it, so does a lost node) ends this connection's run.
     const fail = (err: Error) => {
       failure ??= err;
-      const w = wake;
-      wake = null;
-      w?.();
+      wakeUp();
     };
     channel.on('error', fail);
     channel.on('close', () => fail(new Error('the channel closed')));
-    const properties = {
-      persistent: true,
-      mandatory: true,
-      headers: options.headers,
-      ...(options.contentType ? { contentType: options.contentType } : {}),
+    const send = (copy: number) => {
+      unconfirmed.add(copy);
+      channel.publish(target.exchange, target.routingKey, body, { ...properties, messageId: run.messageId(copy), timestamp: Math.floor(Date.now() / 1000) }, confirmed(copy));
     };
-    for (let i = 0; i < options.count; i++) {
-      if (failure) throw failure;
-      inFlight++;
-      channel.publish(target.exchange, target.routingKey, body, { ...properties, messageId: randomUUID(), timestamp: Math.floor(Date.now() / 1000) }, confirmed);
-      if (inFlight >= WINDOW) await new Promise<void>((resolve) => (wake = resolve));
+    const stopped = () => failure !== null || connectionLost !== null;
+    while (run.retry.length > 0 && !stopped()) send(run.retry.shift()!);
+    while (run.next < count && !stopped()) {
+      send(run.next++);
+      if (unconfirmed.size >= WINDOW) await new Promise<void>((resolve) => (wake = resolve));
     }
-    while (inFlight > 0 && !failure) await new Promise<void>((resolve) => (wake = resolve));
+    while (unconfirmed.size > 0 && !stopped()) await new Promise<void>((resolve) => (wake = resolve));
+    if (connectionLost || (failure && isLost(failure))) {
+      run.retry.push(...[...unconfirmed].sort((a, b) => a - b));
+      return connectionLost ?? failure;
+    }
     if (failure) throw failure;
     channel.removeAllListeners('close');
     await channel.close();
+    return null;
   } catch (err) {
     const message = (err as Error).message ?? String(err);
+    // The node went away under an operation (opening the channel, a publish on a closing socket).
+    if (connectionLost || (err instanceof Error && isLost(err))) {
+      run.retry.push(...[...unconfirmed].sort((a, b) => a - b));
+      return connectionLost ?? (err as Error);
+    }
     if (/NOT_FOUND/.test(message)) {
       throw new WarrenError('WARREN_E_CONFIG_REFERENCE', `the broker has no exchange "${target.exchange}"`, {
         hint: 'declare it in queues.yaml and run `warren start` once, or check the spelling',
@@ -83,7 +145,11 @@ export async function publishMessages(
   } finally {
     await connection.close().catch(() => undefined);
   }
-  return { published: options.count, unroutable };
+}
+
+/** The channel went down with its connection (node gone, CONNECTION_FORCED), not by a refusal of the broker. */
+function isLost(err: Error): boolean {
+  return !/NOT_FOUND|ACCESS_REFUSED|nack/.test(err.message) && /closed|closing|CONNECTION_FORCED|ECONNRESET|EPIPE|socket/i.test(err.message);
 }
 
 export function parseHeaders(pairs: string[]): Record<string, string> {

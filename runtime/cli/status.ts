@@ -6,12 +6,15 @@ import { DIR_OPTION, checkProjectDir, createAdminClient, reportAdminFailure } fr
 
 const COLUMNS = ['FUNCTION', 'VERSION', 'REPLICAS', 'IN-FLIGHT', 'HANDLED', 'FAILED', 'QUEUE', 'DEAD'] as const;
 
-/** Pure: the table `status` prints. REPLICAS is running/desired; `-` is a depth the broker did not give. */
+/**
+ * Pure: the table `status` prints. REPLICAS is consuming/desired (a replica failing over to another
+ * node does not count); `-` is a depth the broker did not give.
+ */
 export function renderStatus(view: RuntimeView): string {
   const rows = view.functions.map((f) => [
     f.name,
     f.version ?? '-',
-    `${f.replicas.running}/${f.replicas.desired}`,
+    `${f.replicas.connected ?? f.replicas.running}/${f.replicas.desired}`,
     String(f.inFlight),
     String(f.handled),
     String(f.failed),
@@ -25,7 +28,9 @@ export function renderStatus(view: RuntimeView): string {
       .map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
       .join('  ')
       .trimEnd();
-  const header = view.ready ? `runtime ${view.state}, ready` : `runtime ${view.state}, not ready${view.blockedBy ? `: ${view.blockedBy}` : ''}`;
+  const short = view.functions.filter((f) => (f.replicas.connected ?? f.replicas.running) < f.replicas.desired).map((f) => f.name);
+  const why = view.blockedBy ?? (short.length ? `${short.join(', ')} not consuming with every replica (starting, or failing over to another broker node)` : null);
+  const header = view.ready ? `runtime ${view.state}, ready` : `runtime ${view.state}, not ready${why ? `: ${why}` : ''}`;
   const body = rows.length ? [line(COLUMNS), ...rows.map(line)] : ['(no functions)'];
   return [header, ...body].join('\n') + '\n';
 }

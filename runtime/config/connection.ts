@@ -1,12 +1,15 @@
 /**
  * Which broker to reach: `AMQP_URL` from the environment wins, then rascal.json's connection (a URL
- * or rascal's connection attributes), then DEFAULTS.url. Pure.
+ * or rascal's connection attributes) or `connections: [...]` (the nodes of a cluster, each a URL or
+ * attributes), then DEFAULTS.url. The result is one URL or several joined by commas. Pure.
  */
 import { redactUrl } from '../errors';
+import { joinUrls, splitUrls } from '../connection/urls';
 import { DEFAULTS } from './types';
 import type { Env } from './interpolate';
 
 export interface ResolvedConnection {
+  /** one AMQP URL, or a cluster's URLs separated by commas */
   url: string;
   vhost: string;
   /** where the URL came from, for messages: `AMQP_URL`, a rascal.json key path, or `default` */
@@ -48,16 +51,16 @@ function takeRascalConnection(rascal: Obj): { url?: string; source?: string; res
   const rest: Obj = structuredClone(rascal);
   let found: { url?: string; source?: string } = {};
   const take = (holder: Obj, path: string, vhostName: string | undefined): void => {
-    const list = Array.isArray(holder.connections) ? holder.connections : [];
-    const connection = holder.connection ?? list[0];
-    const source = holder.connection !== undefined ? `${path}connection` : `${path}connections[0]`;
-    if (found.url === undefined && connection !== undefined) {
-      if (typeof connection === 'string') found = { url: connection, source };
-      else if (isObj(connection)) {
-        found = typeof connection.url === 'string' ? { url: connection.url, source } : { url: fromAttributes(connection, vhostName), source };
-      }
+    const list: unknown[] = Array.isArray(holder.connections) ? holder.connections : [];
+    const entries = holder.connection !== undefined ? [holder.connection] : list;
+    const source = holder.connection !== undefined ? `${path}connection` : `${path}connections`;
+    if (found.url === undefined && entries.length > 0) {
+      const urls = entries.flatMap((c) => (typeof c === 'string' ? [c] : isObj(c) ? [typeof c.url === 'string' ? c.url : fromAttributes(c, vhostName)] : []));
+      if (urls.length > 0) found = { url: joinUrls(urls), source };
     }
     if (found.url === undefined && vhostName !== undefined) found = { url: withVhost(DEFAULTS.url, vhostName), source: path.slice(0, -1) };
+    // Options written on the first node's attributes (socketOptions, heartbeat, ...) hold for every node.
+    if (holder.connection === undefined && isObj(list[0])) holder.connection = list[0];
     delete holder.connections;
     if (isObj(holder.connection)) {
       for (const key of COMPUTED) delete holder.connection[key];
@@ -80,13 +83,23 @@ export function resolveConnection(rascal: Obj, env: Env): ResolvedConnection {
       : fromRascal !== undefined
         ? [fromRascal, `rascal.json ${rascalSource}`]
         : [DEFAULTS.url, 'default'];
-  try {
-    const parsed = new URL(url);
-    if (parsed.protocol !== 'amqp:' && parsed.protocol !== 'amqps:') {
-      return { url, vhost: '/', source, rascal: rest, problem: `${redactUrl(url)} is not an amqp:// or amqps:// URL` };
+  const urls = splitUrls(url);
+  if (urls.length === 0) return { url, vhost: '/', source, rascal: rest, problem: 'no broker URL is given' };
+  const vhosts = new Set<string>();
+  for (const one of urls) {
+    try {
+      const parsed = new URL(one);
+      if (parsed.protocol !== 'amqp:' && parsed.protocol !== 'amqps:') {
+        return { url, vhost: '/', source, rascal: rest, problem: `${redactUrl(one)} is not an amqp:// or amqps:// URL` };
+      }
+      vhosts.add(vhostOf(one));
+    } catch {
+      return { url, vhost: '/', source, rascal: rest, problem: `${redactUrl(one)} is not a valid URL` };
     }
-    return { url, vhost: vhostOf(url), source, rascal: rest };
-  } catch {
-    return { url, vhost: '/', source, rascal: rest, problem: `${redactUrl(url)} is not a valid URL` };
   }
+  const [vhost = '/'] = vhosts;
+  if (vhosts.size > 1) {
+    return { url, vhost, source, rascal: rest, problem: `the URLs name different vhosts (${[...vhosts].join(', ')}); the nodes of one cluster serve one vhost` };
+  }
+  return { url: joinUrls(urls), vhost, source, rascal: rest };
 }

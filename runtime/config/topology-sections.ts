@@ -68,12 +68,18 @@ export function buildQueues(ctx: BuildContext, section: unknown): Record<string,
       });
     }
     const messageTtl = q.messageTtl === undefined ? undefined : parseDuration(q.messageTtl);
+    if (q.replicationFactor !== undefined && type !== 'quorum') {
+      ctx.report('WARREN_E_CONFIG_CONFLICT', 'a classic queue lives on one node and is not replicated', ctx.pointer('queues', name, 'replicationFactor'), {
+        hint: 'drop `replicationFactor`, or use `type: quorum` (the default) for a queue replicated across the cluster',
+      });
+    }
     out[name] = {
       name,
       type,
       durable,
       ...(q.maxLength === undefined ? {} : { maxLength: q.maxLength as number }),
       ...(messageTtl === undefined ? {} : { messageTtl }),
+      ...(q.replicationFactor === undefined ? {} : { replicationFactor: q.replicationFactor as number }),
       arguments: (q.arguments as Obj | undefined) ?? {},
       implicit: false,
       at: ctx.keyAt(pointer),

@@ -29,6 +29,8 @@ export interface QueueConfig {
   durable: boolean;
   maxLength?: number;
   messageTtl?: number;
+  /** quorum queues: nodes holding a copy (x-quorum-initial-group-size); unset: the broker's default */
+  replicationFactor?: number;
   arguments: Record<string, unknown>;
   /** true when no `queues:` entry declared it (a function's default queue). */
   implicit: boolean;

@@ -7,7 +7,8 @@
  * the replayed copy (ack after confirm), so a crash at any point loses nothing (it may at worst
  * replay one message twice, the at-least-once promise).
  */
-import amqplib, { type Channel, type ChannelModel, type ConfirmChannel, type GetMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel, GetMessage } from 'amqplib';
+import { connectToAny } from '../connection/connect';
 import { WarrenError, redactUrl } from '../errors';
 import { sourceQueueOf } from '../topology/names';
 import { describeDeadLetter, originalRouteOf, replayProperties, type DeadLetter } from './describe';
@@ -169,7 +170,8 @@ async function messageCount(ch: Channel, queue: string, url: string): Promise<nu
 async function withConnection<T>(url: string, name: string, work: (conn: ChannelModel) => Promise<T>): Promise<T> {
   let conn: ChannelModel;
   try {
-    conn = await amqplib.connect(url, { timeout: 5_000, clientProperties: { connection_name: name } });
+    // A cluster's list: the first node that answers, so the tools work with a node down.
+    conn = (await connectToAny(url, { timeout: 5_000, connectionName: name })).connection;
   } catch (err) {
     throw new WarrenError('WARREN_E_BROKER_UNREACHABLE', `no broker answers at ${redactUrl(url)} (${(err as Error).message})`, {
       hint: 'start RabbitMQ, or point AMQP_URL (or rascal.json) at a running broker',

@@ -5,10 +5,11 @@
 import type { WarrenConfig } from '../config/types';
 import { WarrenError } from '../errors';
 import { isPlainObject } from '../topology/merge';
+import { mapUrls } from '../connection/urls';
 import { builtinExchanges, connectionOf, userVhostOf } from '../topology/rascal-config';
 
 export interface ReplicaConnection {
-  /** the AMQP URL with the vhost and heartbeat applied; may hold a password: never log it */
+  /** the AMQP URL (a cluster: several, comma-separated) with the vhost and heartbeat applied; may hold a password: never log it */
   url: string;
   /** TLS and socket options from rascal.json (`connection.socketOptions`) */
   socketOptions?: Record<string, unknown>;
@@ -27,10 +28,11 @@ export function replicaConnection(config: WarrenConfig, fnName: string): Replica
   }
   const { vhost: userVhost } = userVhostOf(config);
   const connection = connectionOf(config, userVhost);
-  const url = new URL(String(connection['url']));
   const options = isPlainObject(connection['options']) ? connection['options'] : {};
-  if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', String(options['heartbeat'] ?? DEFAULT_HEARTBEAT_S));
+  const url = mapUrls(String(connection['url']), (u) => {
+    if (!u.searchParams.has('heartbeat')) u.searchParams.set('heartbeat', String(options['heartbeat'] ?? DEFAULT_HEARTBEAT_S));
+  });
   const exchanges = [...Object.keys(config.exchanges), ...Object.keys(builtinExchanges(config))];
   const socketOptions = connection['socketOptions'];
-  return isPlainObject(socketOptions) ? { url: url.toString(), socketOptions, exchanges } : { url: url.toString(), exchanges };
+  return isPlainObject(socketOptions) ? { url, socketOptions, exchanges } : { url, exchanges };
 }

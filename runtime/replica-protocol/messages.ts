@@ -23,11 +23,12 @@ export type ToReplica =
   | { type: 'death'; reason: string };
 
 export type FromReplica =
-  | { type: 'ready' }
+  /** consuming, on `node` (`host:port` of the broker node, no credentials) */
+  | { type: 'ready'; node: string | null }
   | { type: 'stuck'; reason: string }
   /** heap plus buffers passed the function's `memory`: end this thread (its messages count a delivery) */
   | { type: 'memory'; reason: string }
   /** the replica's connection dropped (up: false) or came back and resubscribed (up: true) */
-  | { type: 'connection'; up: boolean }
+  | { type: 'connection'; up: boolean; node: string | null }
   | { type: 'fatal'; message: string; code?: string }
   | { type: 'drained'; requeued: number };

@@ -6,28 +6,39 @@
  * path, and rascal adds timers and lodash work to every message and acks them one frame at a time.
  * Here acks are coalesced per event-loop turn (./ack-batch.ts); a multiple ack never covers a
  * message that is not settled.
+ *
+ * A cluster: `url` lists its nodes. The replica begins at `startAt` in the list (so replicas spread)
+ * and, when its node goes away, moves to the next node that answers at once; only when no node
+ * answers does it back off.
  */
-import amqplib, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import { connectToAny } from '../connection/connect';
+import { splitUrls } from '../connection/urls';
 import type { Logger } from 'pino';
 import { Settle, type Delivery } from './delivery';
 import { AckBatch } from './ack-batch';
 
 export interface ConsumerOptions {
+  /** one AMQP URL, or a cluster's, comma-separated */
   url: string;
+  /** where in the list of URLs to begin */
+  startAt?: number;
   socketOptions?: Record<string, unknown>;
   queue: string;
   prefetch: number;
   log: Logger;
   /** called synchronously for every delivery; `settle` is its one settlement */
   onMessage(delivery: Delivery, settle: Settle): void;
-  /** the connection dropped (false) or is back and consuming again (true) */
-  onConnection(up: boolean): void;
+  /** the connection dropped (false) or is back and consuming again (true), on `node` (`host:port`) */
+  onConnection(up: boolean, node: string | null): void;
   /** the connection itself once consuming, null once lost: the publisher shares it */
   attach?(connection: ChannelModel | null): void;
   retry?: { minMs: number; maxMs: number };
 }
 
 const DEFAULT_RETRY = { minMs: 1_000, maxMs: 30_000 };
+/** Several nodes: the next one is tried at once, and a round that found none waits less at first. */
+const CLUSTER_RETRY = { minMs: 250, maxMs: 30_000 };
 
 /** amqplib's ack/nack read only `fields.deliveryTag`. */
 function fake(deliveryTag: number): ConsumeMessage {
@@ -44,10 +55,17 @@ export class QueueConsumer {
   private retryMs: number;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private readonly retry: { minMs: number; maxMs: number };
+  private readonly cluster: boolean;
+  /** where the next connection attempt begins in the list */
+  private cursor: number;
+  /** `host:port` of the node consumed from, null while down */
+  node: string | null = null;
 
   constructor(private readonly options: ConsumerOptions) {
-    this.retry = options.retry ?? DEFAULT_RETRY;
+    this.cluster = splitUrls(options.url).length > 1;
+    this.retry = options.retry ?? (this.cluster ? CLUSTER_RETRY : DEFAULT_RETRY);
     this.retryMs = this.retry.minMs;
+    this.cursor = options.startAt ?? 0;
   }
 
   /** Connect and consume; rejects when the first attempt fails (the supervisor restarts the replica). */
@@ -83,13 +101,21 @@ export class QueueConsumer {
   }
 
   private async subscribe(): Promise<void> {
-    const connection = await amqplib.connect(this.options.url, this.options.socketOptions);
+    const found = await connectToAny(this.options.url, {
+      startAt: this.cursor,
+      ...(this.options.socketOptions ? { socketOptions: this.options.socketOptions } : {}),
+    });
+    const connection = found.connection;
+    // The next attempt begins after this node: when it goes away, it is the one least likely to answer.
+    this.cursor = found.index + 1;
+    this.node = found.node;
     this.connection = connection;
     try {
       await this.consumeOn(connection);
     } catch (err) {
       // Not consuming: this connection must not count as lost (no second reconnect), just go.
       this.connection = null;
+      this.node = null;
       this.options.attach?.(null);
       await connection.close().catch(() => undefined);
       throw err;
@@ -144,27 +170,30 @@ export class QueueConsumer {
 
   private lost(connection: ChannelModel): void {
     if (this.connection !== connection) return;
+    const node = this.node;
+    this.node = null;
     this.options.attach?.(null);
     this.acks?.kill();
     this.connection = null;
     this.channel = null;
     this.consumerTag = null;
     if (this.closing) return;
-    this.options.log.warn({ retryInMs: this.retryMs }, 'lost the broker connection; its unacked messages return to the queue; reconnecting');
-    this.options.onConnection(false);
-    this.scheduleReconnect();
+    const retryInMs = this.cluster ? 0 : this.retryMs;
+    this.options.log.warn({ node, retryInMs }, 'lost the broker connection; its unacked messages return to the queue; reconnecting');
+    this.options.onConnection(false, null);
+    this.scheduleReconnect(this.cluster ? 0 : undefined);
   }
 
-  private scheduleReconnect(): void {
+  private scheduleReconnect(now?: number): void {
     if (this.closing || this.cancelled) return;
-    const delay = this.retryMs;
-    this.retryMs = Math.min(this.retry.maxMs, this.retryMs * 2);
+    const delay = now ?? this.retryMs;
+    if (now === undefined) this.retryMs = Math.min(this.retry.maxMs, this.retryMs * 2);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       this.subscribe().then(
         () => {
-          this.options.log.info('reconnected and consuming again');
-          this.options.onConnection(true);
+          this.options.log.info({ node: this.node }, 'reconnected and consuming again');
+          this.options.onConnection(true, this.node);
         },
         (err: Error) => {
           this.options.log.warn({ err, retryInMs: this.retryMs }, 'reconnect failed');

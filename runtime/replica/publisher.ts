@@ -7,6 +7,12 @@
  * that is not declared is refused before it reaches the broker (a publish to a missing exchange would close the channel); any
  * queue name is fine (the default exchange always exists, and a missing queue comes back as a return),
  * so a function run with `--only` still reaches the queues of functions it does not run.
+ *
+ * A node lost mid-publish: the confirms that never came (the channel closed under them) are not
+ * failures. Those messages wait for the consumer's next connection, to another node, and are
+ * published again there; the caller's promise settles with that confirm. A publish made while the
+ * connection is down waits the same way. So an output or ctx.publish is confirmed before its input is
+ * acked even across a failover (a duplicate is possible, a loss is not). Waiting is bounded.
  */
 import type { Channel, ChannelModel, ConfirmChannel, Options } from 'amqplib';
 import type { Logger } from 'pino';
@@ -21,7 +27,20 @@ interface Route {
 
 interface Pending extends Route {
   returned: boolean;
+  body: Buffer;
+  options: Options.Publish;
+  name: string;
+  strict: boolean;
+  resolve(): void;
+  reject(err: Error): void;
+  /** times sent: a message whose channel keeps closing under it is refused after MAX_SENDS */
+  sends: number;
+  timer?: NodeJS.Timeout;
 }
+
+/** how long a message waits for a connection (a failover takes seconds; the broker down, longer) */
+const WAIT_FOR_CONNECTION_MS = 30_000;
+const MAX_SENDS = 5;
 
 export class Publisher {
   private channel: Promise<ConfirmChannel> | null = null;
@@ -32,6 +51,8 @@ export class Publisher {
   private pending: Pending[] = [];
   /** index of the oldest unconfirmed entry of `pending` */
   private head = 0;
+  /** sent on a channel that closed before confirming, or published while down: sent again on the next channel */
+  private waiting: Pending[] = [];
 
   constructor(
     /** exchanges declared in queues.yaml (and the amq.* ones in use) */
@@ -44,6 +65,12 @@ export class Publisher {
     this.connection = connection;
     this.channel = null;
     this.ready = null;
+    if (connection && this.waiting.length > 0) this.sendWaiting();
+  }
+
+  /** Messages waiting for a connection (shown at shutdown). */
+  get unsent(): number {
+    return this.waiting.length;
   }
 
   /**
@@ -55,35 +82,71 @@ export class Publisher {
     const { name, strict } = target;
     const toQueue = target.kind === 'queue';
     if (!toQueue && !this.exchanges.has(name)) return Promise.reject(new Error(`no exchange "${name}" is declared in queues.yaml`));
-    const entry: Pending = toQueue ? { exchange: '', routingKey: name, returned: false } : { exchange: name, routingKey: routingKey ?? '', returned: false };
     const { body, contentType } = encode(content);
     const { userId: _userId, deliveryMode, ...rest } = properties;
     const options: Options.Publish = { ...rest, persistent: deliveryMode !== 1, mandatory: true };
     if (contentType && !options.contentType) options.contentType = contentType;
-    // The open channel is used at once: no await (one more promise job per message) on the hot path.
-    if (this.ready) return this.send(this.ready, entry, body, options, name, strict);
-    return this.open().then((channel) => this.send(channel, entry, body, options, name, strict));
+    const [exchange, key] = toQueue ? ['', name] : [name, routingKey ?? ''];
+    return new Promise<void>((resolve, reject) => {
+      const entry: Pending = { exchange, routingKey: key, returned: false, body, options, name, strict, resolve, reject, sends: 0 };
+      // The open channel is used at once: no await (one more promise job per message) on the hot path.
+      if (this.ready) this.send(this.ready, entry);
+      else if (!this.connection) this.wait(entry);
+      else this.open().then((channel) => this.send(channel, entry), () => this.wait(entry));
+    });
   }
 
-  private send(channel: ConfirmChannel, entry: Pending, body: Buffer, options: Options.Publish, name: string, strict: boolean): Promise<void> {
+  private send(channel: ConfirmChannel, entry: Pending): void {
+    entry.returned = false;
+    entry.sends++;
     this.pending.push(entry);
-    return new Promise<void>((resolve, reject) => {
-      const settled = (err: unknown) => {
-        this.confirmed(entry);
-        if (err) return reject(new Error(`the broker refused the message for ${name}`));
-        if (entry.returned && strict) return reject(new Error(`the broker could not route to ${name}`));
-        if (entry.returned) this.log.warn({ exchange: entry.exchange, routingKey: entry.routingKey }, 'published message was unroutable: no queue is bound for it');
-        resolve();
-      };
-      try {
-        channel.publish(entry.exchange, entry.routingKey, body, options, settled);
-      } catch (err) {
-        // amqplib throws at once for what it cannot encode (a header table over 64 KiB): no confirm
-        // will come for this entry, so it leaves the pending list now.
-        this.confirmed(entry);
-        reject(new Error(`the message for ${name} could not be encoded: ${(err as Error).message}`));
-      }
-    });
+    const confirm = (err: Error | null) => {
+      this.confirmed(entry);
+      // The channel closed under it (node lost, connection closed): not refused, just not confirmed.
+      if (err && /closed/i.test(err.message) && entry.sends < MAX_SENDS) return this.wait(entry);
+      if (err) return entry.reject(new Error(`the broker refused the message for ${entry.name}`));
+      if (entry.returned && entry.strict) return entry.reject(new Error(`the broker could not route to ${entry.name}`));
+      if (entry.returned) this.log.warn({ exchange: entry.exchange, routingKey: entry.routingKey }, 'published message was unroutable: no queue is bound for it');
+      entry.resolve();
+    };
+    try {
+      channel.publish(entry.exchange, entry.routingKey, entry.body, entry.options, confirm);
+    } catch (err) {
+      const message = (err as Error).message;
+      // A channel that closed a moment ago throws here, before its close event reached us: wait for the next one.
+      if (/closed/i.test(message)) return confirm(err as Error);
+      // amqplib throws at once for what it cannot encode (a header table over 64 KiB): no confirm
+      // will come for this entry, so it leaves the pending list now.
+      this.confirmed(entry);
+      entry.reject(new Error(`the message for ${entry.name} could not be encoded: ${message}`));
+    }
+  }
+
+  /** Holds a message until a channel is open again (the next connection), for WAIT_FOR_CONNECTION_MS at most. */
+  private wait(entry: Pending): void {
+    entry.timer = setTimeout(() => {
+      const at = this.waiting.indexOf(entry);
+      if (at >= 0) this.waiting.splice(at, 1);
+      entry.reject(new Error(`not confirmed by the broker: no connection within ${WAIT_FOR_CONNECTION_MS / 1000} s`));
+    }, WAIT_FOR_CONNECTION_MS);
+    entry.timer.unref();
+    this.waiting.push(entry);
+    // Only the channel closed (the connection is up): open another now rather than at the next reconnect.
+    if (this.connection && this.waiting.length === 1) queueMicrotask(() => this.sendWaiting());
+  }
+
+  private sendWaiting(): void {
+    this.open().then(
+      (channel) => {
+        const waiting = this.waiting;
+        this.waiting = [];
+        for (const entry of waiting) {
+          clearTimeout(entry.timer);
+          this.send(channel, entry);
+        }
+      },
+      () => undefined, // the connection went again: the next use() tries again
+    );
   }
 
   private open(): Promise<ConfirmChannel> {

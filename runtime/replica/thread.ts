@@ -13,6 +13,7 @@ import { createProcessor, type Publish } from './process';
 import type { Settle } from './delivery';
 import { QueueConsumer } from './consumer';
 import { Publisher } from './publisher';
+import { spreadOffset } from '../connection/urls';
 import { ReplicaStats } from '../replica-protocol/stats';
 import { compileMessageSchema } from './schema';
 import type { FromReplica, ReplicaInit, ToReplica } from '../replica-protocol/messages';
@@ -63,10 +64,12 @@ async function main(): Promise<void> {
   const consumer = new QueueConsumer({
     url,
     ...(socketOptions ? { socketOptions } : {}),
+    // Replicas (and pods, and functions) begin at different nodes of a cluster, so the load spreads.
+    startAt: spreadOffset(init.fn.name, init.replica, process.pid),
     queue: init.fn.queue,
     prefetch: init.fn.ordered ? 1 : init.fn.prefetch,
     log,
-    onConnection: (up) => send({ type: 'connection', up }),
+    onConnection: (up, node) => send({ type: 'connection', up, node }),
     attach: (connection) => publisher.use(connection),
     onMessage: (delivery, settle) => {
       inFlight.add(settle);
@@ -74,8 +77,8 @@ async function main(): Promise<void> {
     },
   });
   await consumer.start();
-  send({ type: 'ready' });
-  log.debug('consuming');
+  send({ type: 'ready', node: consumer.node });
+  log.info({ node: consumer.node }, 'consuming');
 
   port.on('message', (message: ToReplica) => {
     if (message.type === 'drain') void drain(message.graceMs);

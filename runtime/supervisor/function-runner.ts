@@ -90,6 +90,13 @@ export class FunctionRunner {
     return n;
   }
 
+  /** Where each consuming replica is: `host:port` of its broker node, null while it fails over. */
+  get nodes(): Array<{ replica: number; node: string | null }> {
+    const out: Array<{ replica: number; node: string | null }> = [];
+    for (const r of this.replicas) if (r.state === 'running') out.push({ replica: r.number, node: r.connected ? r.node : null });
+    return out;
+  }
+
   /** Start until `desired` replicas consume; rejects if the first one cannot start. */
   async start(): Promise<void> {
     await this.reconcile();

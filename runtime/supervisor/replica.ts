@@ -21,9 +21,13 @@ export interface ReplicaEvents {
 export class Replica extends EventEmitter<ReplicaEvents> {
   readonly stats: ReplicaStats;
   readonly startedAt = Date.now();
+  /** the replica's number within its function (as in its logs) */
+  readonly number: number;
   state: ReplicaState = 'starting';
-  /** false while the replica's own connection is down and it reconnects (runtime/replica/consumer.ts) */
+  /** false while the replica's own connection is down and it reconnects, to another node of a cluster (runtime/replica/consumer.ts) */
   connected = true;
+  /** `host:port` of the broker node the replica consumes from; null while down */
+  node: string | null = null;
   private readonly worker: Worker;
   private readonly exitedPromise: Promise<void>;
   private drainedPromise: Promise<void> | null = null;
@@ -34,6 +38,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     private readonly log: Logger,
   ) {
     super();
+    this.number = init.replica;
     this.stats = new ReplicaStats();
     this.stats.beat(Date.now());
     const data: ReplicaInit = { ...init, stats: this.stats.buffer };
@@ -64,6 +69,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     return new Promise((resolve, reject) => {
       const onMessage = (message: FromReplica) => {
         if (message.type === 'ready') {
+          this.node = message.node;
           if (this.state === 'starting') this.state = 'running';
           resolve();
         } else if (message.type === 'fatal') {
@@ -73,6 +79,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
           if (this.state === 'starting' || this.state === 'running') void this.terminateAsDead(message.reason);
         } else if (message.type === 'connection') {
           this.connected = message.up;
+          this.node = message.node;
         } else if (message.type === 'stuck') {
           this.emit('stuck', message.reason);
         }

@@ -22,6 +22,10 @@ export interface FunctionStatus {
   version: string;
   desired: number;
   running: number;
+  /** replicas consuming and connected to the broker now (fewer than running while one fails over) */
+  connected?: number;
+  /** the broker node (`host:port`) each running replica consumes from; null while it reconnects */
+  nodes?: Array<{ replica: number; node: string | null }>;
   restarts: number;
   lastError: string | null;
   stats: StatsSnapshot;
@@ -98,6 +102,8 @@ export class Supervisor {
       version: r.build.version,
       desired: r.desired,
       running: r.running,
+      connected: r.connected,
+      nodes: r.nodes,
       restarts: r.restarts,
       lastError: r.lastError,
       stats: r.stats(),

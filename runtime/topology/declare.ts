@@ -8,14 +8,15 @@
  * broker of its own; each replica connects with replicaConnection and declares nothing.
  * Every connection opened here is closed on every path.
  */
-import amqplib, { type ChannelModel } from 'amqplib';
 import type { BrokerAsPromised } from 'rascal';
 import type { Logger } from 'pino';
 import type { WarrenConfig } from '../config/types';
 import { WarrenError, WarrenErrors, redactUrl } from '../errors';
+import { connectToAny, type NodeConnection } from '../connection/connect';
 import { buildTopology, type RascalConfig } from './rascal-config';
 import { vhostUrl } from './names';
 import { mismatchError } from './mismatch';
+import { splitLegacy } from './legacy';
 import { planTopology } from './plan';
 import { preflight, type PreflightTarget } from './preflight';
 
@@ -30,17 +31,25 @@ export async function declareTopology(config: WarrenConfig, opts: DeclareOptions
   const rascalConfig = buildTopology(config);
   const targets = preflightTargets(config, rascalConfig);
 
-  const conn = await connect(config, opts.connectTimeoutMs ?? 5_000);
+  const { connection: conn, url, node } = await connect(config, opts.connectTimeoutMs ?? 5_000);
   let mismatches;
   try {
     mismatches = await preflight(conn, targets, config.vhost);
   } finally {
     await conn.close().catch(() => undefined);
   }
-  if (mismatches.length > 0) throw new WarrenErrors(mismatches.map(mismatchError));
-  log.debug({ checked: targets.length }, 'topology preflight clean');
+  const { legacy, mismatches: refused } = splitLegacy(mismatches);
+  if (refused.length > 0) throw new WarrenErrors(refused.map(mismatchError));
+  for (const q of legacy) {
+    // Kept as it is: rascal must not redeclare it with the quorum arguments (the broker would refuse).
+    const declared = rascalConfig.vhosts[config.vhost]?.queues[q.name];
+    if (declared) declared.assert = false;
+    log.warn({ queue: q.name, function: q.of }, `${q.name} is a classic ${q.role === 'retry' ? 'retry' : 'dead-letter'} queue made by an earlier Warren: it lives on one node, so it is kept but not replicated; to migrate: ${q.migrate}`);
+  }
+  log.debug({ checked: targets.length, node }, 'topology preflight clean');
 
-  await assertWithRascal(rascalConfig);
+  // rascal declares through the node that just answered (a cluster's list may name nodes that are down).
+  await assertWithRascal(onNode(rascalConfig, config.vhost, url));
   const vhost = rascalConfig.vhosts[config.vhost];
   log.info(
     {
@@ -72,18 +81,24 @@ export function preflightTargets(config: WarrenConfig, rascalConfig: RascalConfi
   return targets;
 }
 
-async function connect(config: WarrenConfig, timeout: number): Promise<ChannelModel> {
+async function connect(config: WarrenConfig, timeout: number): Promise<NodeConnection> {
   const url = vhostUrl(config.url, config.vhost);
-  let conn: ChannelModel;
+  let found: NodeConnection;
   try {
-    conn = await amqplib.connect(url, { timeout, clientProperties: { connection_name: 'warren topology preflight' } });
+    found = await connectToAny(url, { timeout, connectionName: 'warren topology preflight', startAt: process.pid });
   } catch (err) {
     throw unreachable(config, err);
   }
-  conn.on('error', () => {
+  found.connection.on('error', () => {
     // A connection error also rejects the pending operation, which reports it.
   });
-  return conn;
+  return found;
+}
+
+function onNode(rascalConfig: RascalConfig, vhost: string, url: string): RascalConfig {
+  const own = rascalConfig.vhosts[vhost];
+  if (!own) return rascalConfig;
+  return { ...rascalConfig, vhosts: { ...rascalConfig.vhosts, [vhost]: { ...own, connection: { ...own.connection, url } } } };
 }
 
 export function unreachable(config: WarrenConfig, err: unknown): WarrenError {

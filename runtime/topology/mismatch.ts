@@ -78,10 +78,16 @@ export function mismatchError(m: Mismatch): WarrenError {
     });
   }
   const message =
-    `${m.kind} ${m.name} already exists on the broker with ${m.argument} = ${m.current}, ` +
-    `Warren would declare ${m.argument} = ${m.wanted}` +
+    `${m.kind} ${m.name} already exists on the broker with ${m.argument} = ${shown(m.current, m.argument)}, ` +
+    `Warren would declare ${m.argument} = ${shown(m.wanted, m.argument)}` +
     (m.alsoDiffers?.length ? ` (${m.alsoDiffers.join(', ')} differ${m.alsoDiffers.length === 1 ? 's' : ''} too)` : '');
   return new WarrenError('WARREN_E_TOPOLOGY_MISMATCH', message, { ...where, key: keyOf(m), hint: hintOf(m) });
+}
+
+/** An argument's value as a person reads it: the empty string (the default exchange) as `''`, not a blank. */
+function shown(value: string, argument: string): string {
+  if (value !== '') return value;
+  return argument === 'x-dead-letter-exchange' ? "'' (the default exchange)" : "''";
 }
 
 /** The queues.yaml key to look at. */
@@ -100,7 +106,13 @@ function keyOf(m: Mismatch): string {
   };
   const setting = fnSetting[m.argument];
   if (setting && fnKey) return `${fnKey}.${setting}`;
-  const queueSetting: Record<string, string> = { 'x-queue-type': 'type', 'x-max-length': 'maxLength', 'x-message-ttl': 'messageTtl', durable: 'durable' };
+  const queueSetting: Record<string, string> = {
+    'x-queue-type': 'type',
+    'x-max-length': 'maxLength',
+    'x-message-ttl': 'messageTtl',
+    'x-quorum-initial-group-size': 'replicationFactor',
+    durable: 'durable',
+  };
   return `queues.${q.of}.${queueSetting[m.argument] ?? 'arguments'}`;
 }
 
@@ -139,7 +151,7 @@ function hintOf(m: Mismatch): string {
   } else {
     hint =
       `RabbitMQ keeps a queue's arguments for its life; to keep ${name} as it is, change ${keyOf(m)} so ${m.argument} ` +
-      `is ${m.current}, or move its messages: create ${name}.v2 with the new settings, shovel messages, delete ${name}`;
+      `is ${shown(m.current, m.argument)}, or move its messages: create ${name}.v2 with the new settings, shovel messages, delete ${name}`;
   }
   return safeDelete ? `${hint}; ${safeDelete}` : hint;
 }

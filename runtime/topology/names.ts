@@ -4,6 +4,7 @@
  */
 import type { RetryConfig } from '../config/types';
 import { formatDurationUpTo } from '../config/units';
+import { mapUrls } from '../connection/urls';
 
 const DEAD_SUFFIX = '.dead';
 const RETRY_INFIX = '.retry.';
@@ -26,11 +27,12 @@ export function isRetryQueueName(name: string): boolean {
   return name.includes(RETRY_INFIX);
 }
 
-/** The AMQP URL with its path set to the vhost: rascal takes the vhost from the URL, not the key. */
+/** The AMQP URL (or each URL of a list) with its path set to the vhost: rascal takes the vhost from the URL, not the key. */
 export function vhostUrl(url: string, vhost: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = vhost === '/' ? '' : `/${encodeURIComponent(vhost)}`;
-  return parsed.toString();
+  // A cluster's list: each URL gets the vhost.
+  return mapUrls(url, (parsed) => {
+    parsed.pathname = vhost === '/' ? '' : `/${encodeURIComponent(vhost)}`;
+  });
 }
 
 /** The TTL queue a message waits in before going back to `queue`, named by its delay: `q.retry.1m30s`. */

@@ -2,6 +2,12 @@
  * Pure: what Warren declares for a validated config, before it is shaped into rascal's format.
  * Each queue and exchange carries its origin, so a broker that disagrees can be answered with the
  * queues.yaml key to change (runtime/topology/mismatch.ts).
+ *
+ * The queues Warren adds (dead letters, the retry ladder) are quorum queues whatever the main queue's
+ * type: a message waiting out its retry delay or sitting in the dead-letter queue must survive the
+ * loss of a node, as the function's own quorum queue does. Quorum queues have message TTL since
+ * RabbitMQ 3.10, and a retry queue dead-letters back at-least-once (`x-dead-letter-strategy`, which
+ * needs `x-overflow: reject-publish`), so an expired message is never dropped on the way back.
  */
 import type {
   ExchangeConfig,
@@ -91,24 +97,25 @@ export function planQueue(queue: QueueConfig, fn: FunctionConfig | undefined): P
     { ...common, name: queue.name, type: queue.type, durable: queue.durable, arguments: mainArguments(queue, fn), role: 'main' },
   ];
   if (!fn) return planned;
+  const replicated = replicatedArguments(queue);
   if (fn.deadLetter) {
-    planned.push({
-      ...common,
-      name: deadQueueName(queue.name),
-      type: queue.type,
-      durable: true,
-      arguments: queue.type === 'quorum' ? { 'x-queue-type': 'quorum' } : {},
-      role: 'dead',
-    });
+    planned.push({ ...common, name: deadQueueName(queue.name), type: 'quorum', durable: true, arguments: replicated, role: 'dead' });
   }
   for (const delay of retryLadder(fn.retry)) {
     planned.push({
       ...common,
       name: retryQueueName(queue.name, delay),
-      type: 'classic',
+      type: 'quorum',
       durable: true,
       // Expired messages go back to the main queue through the default exchange.
-      arguments: { 'x-message-ttl': delay, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': queue.name },
+      arguments: {
+        ...replicated,
+        'x-message-ttl': delay,
+        'x-dead-letter-exchange': '',
+        'x-dead-letter-routing-key': queue.name,
+        'x-dead-letter-strategy': 'at-least-once',
+        'x-overflow': 'reject-publish',
+      },
       role: 'retry',
     });
   }
@@ -130,12 +137,20 @@ export function brokerDeliveryLimit(redeliveryLimit: number): number {
   return redeliveryLimit + BROKER_LIMIT_MARGIN;
 }
 
+/** A quorum queue replicated like `queue` (same group size when queues.yaml sets one). */
+function replicatedArguments(queue: QueueConfig): Record<string, unknown> {
+  const args: Record<string, unknown> = { 'x-queue-type': 'quorum' };
+  if (queue.replicationFactor !== undefined) args['x-quorum-initial-group-size'] = queue.replicationFactor;
+  return args;
+}
+
 /** User `arguments` fill in; what Warren computes from the typed settings wins. */
 export function mainArguments(queue: QueueConfig, fn: FunctionConfig | undefined): Record<string, unknown> {
   const args: Record<string, unknown> = { ...queue.arguments };
   if (queue.type === 'quorum') {
     args['x-queue-type'] = 'quorum';
     if (fn) args['x-delivery-limit'] = brokerDeliveryLimit(fn.redeliveryLimit);
+    if (queue.replicationFactor !== undefined) args['x-quorum-initial-group-size'] = queue.replicationFactor;
   }
   if (queue.maxLength !== undefined) args['x-max-length'] = queue.maxLength;
   if (queue.messageTtl !== undefined) args['x-message-ttl'] = queue.messageTtl;

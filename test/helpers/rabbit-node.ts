@@ -15,7 +15,7 @@ import { freePort } from './runtime';
 const run = promisify(execFile);
 
 /** The unwrapped scripts: /usr/sbin's wrappers switch to the rabbitmq user and its HOME (and cookie). */
-function script(name: string): string {
+export function script(name: string): string {
   const direct = `/usr/lib/rabbitmq/bin/${name}`;
   return existsSync(direct) ? direct : name;
 }

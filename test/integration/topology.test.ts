@@ -64,9 +64,9 @@ describe('declareTopology against RabbitMQ', () => {
     });
     expect(await managementQueue(vhost.name, 'my_app.dead')).toMatchObject({ type: 'quorum', arguments: { 'x-queue-type': 'quorum' } });
     expect(await managementQueue(vhost.name, 'my_app.retry.2s')).toMatchObject({
-      type: 'classic',
+      type: 'quorum',
       durable: true,
-      arguments: { 'x-message-ttl': 2_000, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'my_app' },
+      arguments: { 'x-message-ttl': 2_000, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'my_app', 'x-dead-letter-strategy': 'at-least-once' },
     });
     expect(await managementQueue(vhost.name, 'resize')).toMatchObject({ type: 'quorum' });
     expect(await managementQueue(vhost.name, 'resize.retry.1s')).toBeUndefined();
@@ -91,6 +91,28 @@ describe('declareTopology against RabbitMQ', () => {
     await new Promise((r) => setTimeout(r, 1_500));
     expect((await getAll(vhost.url, 'my_app')).map((m) => m.content.toString())).toEqual(['later']);
     expect(await queueInfo(vhost.url, 'my_app.retry.1s')).toEqual({ messageCount: 0, consumerCount: 0 });
+  });
+
+  it('keeps a classic retry queue made by an earlier Warren, warns how to migrate it, and declares the rest replicated', async () => {
+    vhost = await createTestVhost('warren-topology');
+    const conn = await amqplib.connect(vhost.url);
+    try {
+      const ch = await conn.createChannel();
+      await ch.assertQueue('my_app.retry.1s', { durable: true, arguments: { 'x-message-ttl': 1_000, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'my_app' } });
+    } finally {
+      await conn.close();
+    }
+    const warnings: string[] = [];
+    const recording = pino({ level: 'warn' }, { write: (line: string) => warnings.push((JSON.parse(line) as { msg: string }).msg) });
+    await declareTopology(config(vhost), { log: recording });
+    expect(warnings.join('\n')).toContain('my_app.retry.1s is a classic retry queue made by an earlier Warren');
+    expect(warnings.join('\n')).toContain(`rabbitmqctl -p ${vhost.name} delete_queue my_app.retry.1s`);
+    expect(await managementQueue(vhost.name, 'my_app.retry.1s')).toMatchObject({ type: 'classic' });
+    expect(await managementQueue(vhost.name, 'my_app.retry.2s')).toMatchObject({ type: 'quorum' });
+    // and it still works as a retry queue
+    await publishRaw(vhost.url, '', 'my_app.retry.1s', 'later');
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await getAll(vhost.url, 'my_app')).map((m) => m.content.toString())).toEqual(['later']);
   });
 
   it('refuses a classic queue where queues.yaml wants quorum, names x-queue-type, and declares nothing', async () => {

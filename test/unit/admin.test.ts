@@ -1,7 +1,7 @@
 /** The admin API's pure decisions: where it may listen, who may call it, what readiness and `status` say. */
 import { describe, expect, it } from 'vitest';
 import { authorized, clientHost, isLoopback, resolveAdminBinding } from '../../runtime/admin/auth';
-import { notReadyReason } from '../../runtime/admin/view';
+import { notReadyReason, type RuntimeView } from '../../runtime/admin/view';
 import { errorReply } from '../../runtime/admin/replies';
 import { renderStatus } from '../../runtime/cli/status';
 import { WarrenError, WarrenErrors } from '../../runtime/errors';
@@ -55,6 +55,11 @@ describe('notReadyReason', () => {
     expect(notReadyReason('running', null, [fnStatus('a', 2, 2), fnStatus('b', 1, 3, 'boom')])).toBe('replicas not up: b 1/3 (boom)');
     expect(notReadyReason('running', null, [fnStatus('a', 2, 2)])).toBeNull();
   });
+
+  it('counts a replica that fails over to another node as not consuming', () => {
+    const failingOver = { ...fnStatus('a', 2, 2), connected: 1, nodes: [{ replica: 1, node: 'n1:5672' }, { replica: 2, node: null }] };
+    expect(notReadyReason('running', null, [failingOver])).toBe('replicas not up: a 1/2 (reconnecting: failing over to another broker node)');
+  });
 });
 
 describe('errorReply', () => {
@@ -73,7 +78,7 @@ describe('errorReply', () => {
 
 describe('renderStatus', () => {
   it('prints one aligned row per function, `-` for what the broker did not tell, `off` without a dead-letter queue', () => {
-    const out = renderStatus({
+    const view: RuntimeView = {
       state: 'running',
       ready: true,
       blockedBy: null,
@@ -109,7 +114,16 @@ describe('renderStatus', () => {
           deadLetterDepth: null,
         },
       ],
+    };
+    const out = renderStatus(view);
+    const failingOver = renderStatus({
+      state: 'running',
+      ready: false,
+      blockedBy: null,
+      functions: [{ ...view.functions[0]!, replicas: { desired: 2, running: 2, connected: 1 } }],
     });
+    expect(failingOver.split('\n').slice(0, 1)).toEqual(['runtime running, not ready: print-message not consuming with every replica (starting, or failing over to another broker node)']);
+    expect(failingOver).toContain('1/2');
     expect(out.split('\n')).toEqual([
       'runtime running, ready',
       'FUNCTION       VERSION  REPLICAS  IN-FLIGHT  HANDLED  FAILED  QUEUE  DEAD',

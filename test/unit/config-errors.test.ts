@@ -188,3 +188,25 @@ describe('loadConfig: references and conflicts', () => {
     expect(errors[0]?.format()).not.toContain('hunter2');
   });
 });
+
+describe('loadConfig: replicationFactor', () => {
+  it('is read for a quorum queue, refused on a classic queue and below 1, each at its line', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'queues.yaml': lines('queues:', '  a: { replicationFactor: 3 }', '  c: { type: classic, replicationFactor: 2 }', '  z: { replicationFactor: 0 }', 'functions:', '  a: {}'),
+    });
+    const errors = await problems(dir);
+    expect(errors.map((e) => summary(e, dir))).toEqual([
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 4, column: expect.any(Number), key: 'queues.z.replicationFactor' },
+    ]);
+    await rm(dir, { recursive: true });
+    const dir2 = await project({
+      'functions/a.ts': handler,
+      'queues.yaml': lines('queues:', '  a: { replicationFactor: 3 }', '  c: { type: classic, replicationFactor: 2 }', 'functions:', '  a: {}'),
+    });
+    expect((await problems(dir2)).map((e) => summary(e, dir2))).toEqual([
+      { code: 'WARREN_E_CONFIG_CONFLICT', file: 'queues.yaml', line: 3, column: expect.any(Number), key: 'queues.c.replicationFactor' },
+    ]);
+    await rm(dir2, { recursive: true });
+  });
+});

@@ -64,4 +64,13 @@ describe('the error catalogue', () => {
     expect(redactUrl('amqp://user:s3cret@host:5672/vh')).toBe('amqp://user:***@host:5672/vh');
     expect(redactUrl('not a url://user:s3cret@host')).not.toContain('s3cret');
   });
+
+  it('hides the password of every URL of a list and of every URL in a text', () => {
+    const list = 'amqp://a:one@n1:5672/v,amqp://b:two@n2:5673/v, amqps://c:thr%40ee@n3:5671';
+    expect(redactUrl(list)).toBe('amqp://a:***@n1:5672/v,amqp://b:***@n2:5673/v, amqps://c:***@n3:5671');
+    const text = 'no broker answers at amqp://a:one@n1:5672 (ECONNREFUSED); also tried amqp://a:two@n2:5672 and http://u:p@n3:15672/api';
+    expect(redactUrl(text)).not.toMatch(/one|two|:p@/);
+    expect(redactUrl('amqp://u:p@ss@host:5672')).toBe('amqp://u:***@host:5672');
+    expect(redactUrl('amqp://guest@host:5672')).toBe('amqp://guest@host:5672');
+  });
 });

@@ -81,21 +81,36 @@ describe('buildTopology for the SPEC §2 example', () => {
     expect(vhost.exchanges['users']).toMatchObject({ type: 'topic', options: { durable: true } });
   });
 
-  it('gives the classic function queue its dead-letter route and no queue type', () => {
+  it('gives the classic function queue its dead-letter route and no queue type; its dead-letter queue is replicated (quorum)', () => {
     expect(vhost.queues['my_app']!.options).toEqual({
       durable: true,
       arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'my_app.dead' },
     });
-    expect(vhost.queues['my_app.dead']!.options).toEqual({ durable: true, arguments: {} });
+    expect(vhost.queues['my_app.dead']!.options).toEqual({ durable: true, arguments: { 'x-queue-type': 'quorum' } });
   });
 
-  it('builds the retry ladder for 5 attempts: 1s 2s 4s 8s, each returning to the queue', () => {
+  it('builds the retry ladder for 5 attempts: 1s 2s 4s 8s, quorum queues each returning to the queue at least once', () => {
     const retries = Object.keys(vhost.queues).filter((q) => q.startsWith('my_app.retry.'));
     expect(retries).toEqual(['my_app.retry.1s', 'my_app.retry.2s', 'my_app.retry.4s', 'my_app.retry.8s']);
     expect(vhost.queues['my_app.retry.4s']!.options).toEqual({
       durable: true,
-      arguments: { 'x-message-ttl': 4_000, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'my_app' },
+      arguments: {
+        'x-queue-type': 'quorum',
+        'x-message-ttl': 4_000,
+        'x-dead-letter-exchange': '',
+        'x-dead-letter-routing-key': 'my_app',
+        'x-dead-letter-strategy': 'at-least-once',
+        'x-overflow': 'reject-publish',
+      },
     });
+  });
+
+  it('replicates a queue on `replicationFactor` nodes, its retry and dead-letter queues too', () => {
+    const base = specConfig();
+    const config: WarrenConfig = { ...base, queues: { ...base.queues, resize: queue('resize', { implicit: true, replicationFactor: 5 }) } };
+    const queues = buildTopology(config).vhosts['/']!.queues;
+    for (const name of ['resize', 'resize.dead', 'resize.retry.1s']) expect(queues[name]!.options.arguments['x-quorum-initial-group-size']).toBe(5);
+    expect(queues['audit']!.options.arguments['x-quorum-initial-group-size']).toBeUndefined();
   });
 
   it('makes the implicit function queue a quorum queue with the delivery limit, dead queue quorum too', () => {
@@ -271,6 +286,19 @@ describe('topology mismatch errors', () => {
     const shown = err.format('/app');
     expect(shown).toContain('functions.print-message.redeliveryLimit');
     expect(shown).toContain('x-delivery-limit to redeliveryLimit + 2, so to keep my_app as it is set functions.print-message.redeliveryLimit to 1');
+  });
+
+  it("prints the default exchange '' as '', not as a blank", () => {
+    const err = mismatchError({
+      kind: 'queue',
+      name: 'b',
+      vhost: '/',
+      argument: 'x-dead-letter-exchange',
+      current: 'none',
+      wanted: '',
+      queue: { name: 'b', type: 'quorum', durable: true, arguments: {}, role: 'main', of: 'b', fn: 'b', implicit: true },
+    });
+    expect(err.message).toBe("queue b already exists on the broker with x-dead-letter-exchange = none, Warren would declare x-dead-letter-exchange = '' (the default exchange)");
   });
 });
 

@@ -1,0 +1,38 @@
+/**
+ * The upgrade path for retry and dead-letter queues made classic by an earlier Warren (they are quorum
+ * queues now, replicated across a cluster). Such a queue is kept and used as it is, with a warning
+ * that says how to migrate it, rather than refusing to start: a queue's type cannot change in place,
+ * and refusing would stop every function of a running project on upgrade. Pure.
+ */
+import type { Mismatch } from './mismatch';
+
+export interface LegacyQueue {
+  name: string;
+  role: 'retry' | 'dead';
+  /** the function queue it serves */
+  of: string;
+  /** what to do to make it replicated */
+  migrate: string;
+}
+
+/** Splits the preflight's findings into classic retry/dead queues to keep, and real mismatches. */
+export function splitLegacy(mismatches: readonly Mismatch[]): { legacy: LegacyQueue[]; mismatches: Mismatch[] } {
+  const legacy: LegacyQueue[] = [];
+  const rest: Mismatch[] = [];
+  for (const m of mismatches) {
+    const role = m.queue?.role;
+    const wasClassic = m.argument === 'x-queue-type' && (m.current === 'none' || m.current === 'classic') && m.wanted === 'quorum';
+    if (m.kind === 'queue' && wasClassic && (role === 'retry' || role === 'dead')) {
+      legacy.push({ name: m.name, role, of: m.queue!.of, migrate: migration(m.name, role, m.vhost) });
+    } else rest.push(m);
+  }
+  return { legacy, mismatches: rest };
+}
+
+function migration(name: string, role: 'retry' | 'dead', vhost: string): string {
+  const p = vhost === '/' ? '' : ` -p ${vhost}`;
+  if (role === 'retry') {
+    return `its messages return to their queue as their delay ends; once it is empty (\`rabbitmqctl${p} list_queues name messages\`), \`rabbitmqctl${p} delete_queue ${name}\` and the next start declares it replicated`;
+  }
+  return `replay or move its messages first (\`warren dlq replay\`, or a shovel to a new queue), then \`rabbitmqctl${p} delete_queue ${name}\`; the next start declares it replicated`;
+}
