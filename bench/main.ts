@@ -9,6 +9,8 @@
  * against amqplib alone, without BullMQ and the publish row: the quick check that the hot path did not
  * regress; `cluster` starts a private 3-node RabbitMQ cluster), WARREN_BENCH_PROFILE=DIR (run the
  * no-op Warren child under --cpu-prof). `npm run bench -- --only noop` is the same as WARREN_BENCH_ONLY=noop.
+ * The soak (`--only soak`; WARREN_BENCH_SOAK_COUNT, default 1000000, and WARREN_BENCH_SOAK_KILL_MS,
+ * default 30000) takes minutes: it runs only when named, and writes its own section of bench/results.md.
  */
 import { spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -21,6 +23,8 @@ import { measureDrain } from './rows/drain';
 import { measureFanout, measureRelay } from './rows/relay';
 import { measureRedeploy } from './rows/redeploy';
 import { measureStartup } from './rows/startup';
+import { measureSoak } from './rows/soak';
+import { keptSoakSection, soakRow, writeSoakSection } from './soak-report';
 import { measureCluster } from './rows/cluster';
 import { measureDashboard } from './rows/dashboard';
 import { measureDelay } from './rows/delay';
@@ -139,6 +143,16 @@ if (runs('startup')) {
   rows.memory_per_replica = { what: 'idle RSS per replica = (RSS(20) − RSS(1)) / 19', unit: 'MiB', figure: perReplica, baseline: null, ratio: null, target: 'report', met: true };
 }
 
+// Named only: minutes long, and never part of CI.
+if (only?.includes('soak')) {
+  const count = Number(env.WARREN_BENCH_SOAK_COUNT ?? 1_000_000);
+  const killEveryMs = Number(env.WARREN_BENCH_SOAK_KILL_MS ?? 30_000);
+  log(`soak: ${count} messages through 3 functions (successes, retries, dead letters), a replica killed every ${killEveryMs / 1000} s`);
+  const r = await measureSoak({ count, killEveryMs, log });
+  Object.assign(rows, soakRow(r));
+  await writeSoakSection(join(repoRoot, 'bench', 'results.md'), r);
+}
+
 if (runs('cluster')) {
   const count = Math.round(COUNT * 0.2);
   log(`3-node RabbitMQ cluster: no-op drain of ${count} messages, then a node killed under a steady stream (${RUNS} runs each)`);
@@ -233,7 +247,8 @@ if (!only) {
     ...notes.map((n) => `- ${n}`),
     '',
   ].join('\n');
-  await writeFile(join(repoRoot, 'bench', 'results.md'), md);
+  const soak = await keptSoakSection(join(repoRoot, 'bench', 'results.md'));
+  await writeFile(join(repoRoot, 'bench', 'results.md'), soak ? `${md}\n${soak}` : md);
 }
 
 if (only && env.WARREN_BENCH_MERGE === '1') {

@@ -95,6 +95,7 @@ function formatLetter(l: DeadLetter, n: number): string {
     `#${n} ${l.messageId ?? '(no message id)'}  ${l.deadLetteredAt ?? '(time unknown)'}`,
     `   reason:   ${l.reason ?? 'unknown'}` + (l.attempts === null ? '' : `, after ${l.attempts} attempt${l.attempts === 1 ? '' : 's'}`),
     `   error:    ${l.error ?? '(none recorded)'}`,
+    ...(l.lastDeath === null ? [] : [`   last death of a replica that held it: ${l.lastDeath}`]),
     ...(l.function === null ? [] : [`   function: ${l.function}` + (l.version ? ` (version ${l.version})` : '')]),
     `   route:    ${route}`,
     `   body:     ${JSON.stringify(l.bodyPreview)}${l.bodyBytes > l.bodyPreview.length ? ` … (${l.bodyBytes} bytes)` : ''}`,

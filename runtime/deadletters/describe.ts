@@ -24,6 +24,8 @@ export interface DeadLetter {
   attempts: number | null;
   function: string | null;
   version: string | null;
+  /** why the last replica that held it died, when one did (x-warren-last-death) */
+  lastDeath: string | null;
   /** ISO time */
   deadLetteredAt: string | null;
   originalExchange: string | null;
@@ -71,13 +73,14 @@ export function describeDeadLetter(msg: RawMessage, sourceQueue?: string): DeadL
   return {
     key: keyOf(msg),
     messageId: str(msg.properties.messageId) ?? null,
-    error: str(headers[H.error]) ?? brokerError(reason, death),
+    error: str(headers[H.error]) ?? brokerError(reason, death, str(headers[H.lastDeath])),
     stack: str(headers[H.stack]) || null,
     reason,
     // x-delivery-count is not a fallback: it counts deliveries out of the dead-letter queue itself
     attempts: num(headers[H.attempts]) ?? null,
     function: str(headers[H.fn]) ?? null,
     version: str(headers[H.version]) ?? null,
+    lastDeath: str(headers[H.lastDeath]) ?? null,
     deadLetteredAt: str(headers[H.at]) ?? death?.time?.toISOString() ?? null,
     originalExchange: route?.exchange ?? null,
     originalRoutingKey: route?.routingKey ?? null,
@@ -177,9 +180,10 @@ function brokerDeath(deaths: readonly DeathEntry[], sourceQueue: string | undefi
   return (sourceQueue === undefined ? undefined : deaths.find((d) => d.queue === sourceQueue)) ?? deaths[0];
 }
 
-function brokerError(reason: string | null, death: DeathEntry | undefined): string | null {
+function brokerError(reason: string | null, death: DeathEntry | undefined, lastDeath: string | undefined): string | null {
   if (reason === 'delivery-limit') {
-    return `the broker dead-lettered it at the delivery limit of ${death?.queue ?? 'its queue'}: every replica that took it died, hung or was stopped before settling it`;
+    const why = lastDeath ? ` (the last died of: ${lastDeath})` : '';
+    return `the broker dead-lettered it at the delivery limit of ${death?.queue ?? 'its queue'}: every replica that took it died, hung or was stopped before settling it${why}`;
   }
   if (reason === null) return null;
   return `the broker dead-lettered it (${reason}) from ${death?.queue ?? 'its queue'}`;

@@ -12,11 +12,15 @@ export interface ReplicaInit {
   stats: SharedArrayBuffer;
   logLevel: string;
   pretty: boolean;
+  /** why this function's last replica died, if one did: messages it held carry it (x-warren-last-death) */
+  lastDeath?: string;
 }
 
 export type ToReplica =
   /** stop consuming, finish in-flight work for up to graceMs, requeue the rest, close, exit */
-  { type: 'drain'; graceMs: number };
+  | { type: 'drain'; graceMs: number }
+  /** another replica of this function died: the messages it held come back carrying this reason */
+  | { type: 'death'; reason: string };
 
 export type FromReplica =
   /** consuming, on `node` (`host:port` of the broker node, no credentials) */

@@ -9,7 +9,7 @@ import type { FunctionConfig } from '../config/types';
 import { sleep } from '../lib/sleep';
 import type { Delivery, Settle } from './delivery';
 import type { Publish } from './handler-context';
-import { copyHeaders, deadLetterHeaders, H, originalRoute, retryHeaders, type Route } from './headers';
+import { copyHeaders, deadLetterHeaders, H, lastDeathOf, originalRoute, retryHeaders, type Route } from './headers';
 import { decideSettlement, type Settlement } from './outcome';
 import { toExchange, toQueue } from './publish-target';
 import { toError } from './run-handler';
@@ -31,6 +31,8 @@ export interface Delivered {
   settle: Settle;
   attempt: number;
   route: Route;
+  /** a delivery-limit dead letter: why the last replica that held it died */
+  lastDeath?: string;
 }
 
 /**
@@ -85,6 +87,7 @@ async function settle(settlement: Settlement, m: Delivered, deps: CarryOutDeps):
         attempts: attempt,
         route,
         now: deps.now?.() ?? new Date(),
+        ...(m.lastDeath ? { lastDeath: m.lastDeath } : {}),
       });
       await deps.publish(toQueue(settlement.queue), content, { properties: { ...properties, headers } });
       await m.settle.ack();
@@ -98,19 +101,29 @@ async function settle(settlement: Settlement, m: Delivered, deps: CarryOutDeps):
   }
 }
 
+export interface Aside {
+  /** unsettled deliveries so far, carried in `x-warren-redeliveries` */
+  redeliveries: number;
+  /** where it waits: a retry queue (it comes back when its TTL ends), or the back of its own queue */
+  queue: string;
+  /** why the replica that held it died, when this replica knows (carried in `x-warren-last-death`) */
+  lastDeath: string | undefined;
+}
+
 /**
- * Copy the message to the back of its queue (through `parking`, the shortest retry queue) with its
- * count of unsettled deliveries in a header, then ack this delivery (see ./suspects.ts). A crash
- * between the two leaves a duplicate, never a loss.
+ * Copy the message aside (see ./suspects.ts) with its count of unsettled deliveries in a header, then
+ * ack this delivery. A crash between the two leaves a duplicate, never a loss.
  */
-export async function moveAside(delivery: Delivery, settle: Settle, redeliveries: number, parking: string, publish: Publish): Promise<void> {
+export async function moveAside(delivery: Delivery, settle: Settle, aside: Aside, publish: Publish): Promise<void> {
   const headers = delivery.properties.headers ?? {};
   const copy: Record<string, unknown> = { ...copyHeaders(headers) };
-  if (redeliveries > 0) copy[H.redeliveries] = redeliveries;
+  if (aside.redeliveries > 0) copy[H.redeliveries] = aside.redeliveries;
   else delete copy[H.redeliveries];
+  const lastDeath = lastDeathOf(headers, aside.lastDeath);
+  if (lastDeath) copy[H.lastDeath] = lastDeath;
   const route = originalRoute(headers, delivery.fields);
   copy[H.exchange] = route.exchange;
   copy[H.routingKey] = route.routingKey;
-  await publish(toQueue(parking), delivery.content, { properties: { ...delivery.properties, headers: copy } });
+  await publish(toQueue(aside.queue), delivery.content, { properties: { ...delivery.properties, headers: copy } });
   await settle.ack();
 }

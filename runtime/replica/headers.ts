@@ -17,6 +17,8 @@ export const H = {
   at: 'x-warren-dead-lettered-at',
   reason: 'x-warren-reason',
   dropped: 'x-warren-dropped-headers',
+  /** why the last replica that held this message died (a crash, exit, out of memory, a blocked loop) */
+  lastDeath: 'x-warren-last-death',
 } as const;
 
 const MAX_ERROR = 1_000;
@@ -95,6 +97,15 @@ function encodedSize(value: unknown): number {
   return 9;
 }
 
+/** The death reason a replica saw for this delivery, else the one the message carries from before. */
+export function lastDeathOf(headers: Record<string, unknown> | undefined, seen: string | undefined): string | undefined {
+  if (seen) return truncate(seen, MAX_ERROR);
+  const carried = headers?.[H.lastDeath];
+  // A forged or oversized header is cut like an error message.
+  if (typeof carried === 'string') return truncate(carried, MAX_ERROR);
+  return Buffer.isBuffer(carried) ? truncate(carried.subarray(0, MAX_ERROR * 4).toString('utf8'), MAX_ERROR) : undefined;
+}
+
 export interface Route {
   exchange: string;
   routingKey: string;
@@ -142,6 +153,8 @@ export interface DeadLetterFacts {
   attempts: number;
   route: Route;
   now: Date;
+  /** a delivery-limit dead letter: why the last replica that held it died */
+  lastDeath?: string;
 }
 
 /** The original headers plus what a person needs to understand and replay a dead letter (SPEC §4). */
@@ -160,6 +173,7 @@ export function deadLetterHeaders(headers: Record<string, unknown> | undefined, 
     [H.routingKey]: facts.route.routingKey,
     [H.at]: facts.now.toISOString(),
     [H.reason]: facts.reason,
+    ...(facts.lastDeath ? { [H.lastDeath]: facts.lastDeath } : {}),
   };
 }
 

@@ -7,7 +7,7 @@
  *
  * This file is the path of one message through a replica, as a recipe of named steps:
  *
- *   1. admit             ./suspects.ts       pure: run, run alone, move aside, or dead (delivery limit)
+ *   1. admit             ./suspects.ts       pure: run, run alone, wait aside, or dead (delivery limit)
  *   2. decode, validate  ./read-message.ts   pure: maxBodySize, content type, the function's schema
  *   3. run the handler   ./run-handler.ts    timeout, ctx.signal, stuck handlers
  *   4. decide            ./outcome.ts        pure: ack (with output), retry at delay d, requeue, dead, drop
@@ -22,9 +22,8 @@ import type { Logger } from 'pino';
 import type { Handler } from '../index';
 import type { FunctionConfig } from '../config/types';
 import type { ReplicaStats } from '../replica-protocol/stats';
-import { retryLadder, retryQueueName } from '../topology/names';
 import type { Delivery, Settle } from './delivery';
-import { attemptOf, originalRoute } from './headers';
+import { attemptOf, lastDeathOf, originalRoute } from './headers';
 import { decideSettlement, type Outcome } from './outcome';
 import { admit, IsolationGate, type Admission } from './suspects';
 import type { Validate } from './read-message';
@@ -52,24 +51,22 @@ export interface ProcessorDeps {
   onStuck: (reason: string) => void;
   /** a scheduled function's tick was settled (runtime/schedule/outcome.ts) */
   onTick?: (scheduledAt: string, outcome: string) => void;
+  /** why this function's last replica died, as the supervisor last told (see `deathSeen`) */
+  lastDeath?: string;
 }
 
 export function createProcessor(deps: ProcessorDeps) {
   const { fn, log, stats } = deps;
   const shutdown = new AbortController();
   const gate = new IsolationGate();
+  let lastDeath = deps.lastDeath;
   const carry: CarryOutDeps = { fn, version: deps.version, publish: deps.publish, log, shutdown: shutdown.signal };
   const attemptDeps: AttemptDeps = { fn, handler: deps.handler, validate: deps.validate, publish: deps.publish, log, shutdown: shutdown.signal, onStuck: deps.onStuck };
-  // Moved messages wait in the shortest retry queue, so a long-running suspect does not make the
-  // replica spin through the same few messages; without retries they go to the back of the queue.
-  const shortest = retryLadder(fn.retry)[0];
-  const parking = shortest === undefined ? fn.queue : retryQueueName(fn.queue, shortest);
-
   /** Step 1, admit. Called once per delivery, synchronously on arrival (the gate's order depends on it). */
   function handle(delivery: Delivery, settle: Settle): Promise<void> {
     const facts = { headers: delivery.properties.headers, redelivered: delivery.fields.redelivered, queueType: deps.queueType };
     gate.arrived();
-    const admission = admit(facts, fn.redeliveryLimit, { isolating: gate.isolating, ordered: fn.ordered });
+    const admission = admit(facts, fn, { isolating: gate.isolating });
     if (admission.action === 'run') return gate.run(admission.alone, () => settleOnce(delivery, settle, admission));
     if (admission.action === 'move') return gate.move(() => settleOnce(delivery, settle, admission));
     return settleOnce(delivery, settle, admission);
@@ -102,15 +99,21 @@ export function createProcessor(deps: ProcessorDeps) {
     if (settle.settled) return null;
     if (fields.redelivered) stats.count('redelivered');
     if (admission.action === 'move') {
-      await moveAside(delivery, settle, admission.redeliveries, parking, deps.publish);
+      const death = admission.handedBack ? lastDeath : undefined;
+      await moveAside(delivery, settle, { redeliveries: admission.redeliveries, queue: admission.queue, lastDeath: death }, deps.publish);
+      log.warn({ messageId: properties.messageId, redeliveries: admission.redeliveries, waitsIn: admission.queue, lastDeath: death }, 'a message a replica died or hung on waits aside; fresh messages go first');
       return null;
     }
     if (admission.action === 'run' && admission.alone) log.warn({ messageId: properties.messageId }, 'running a message alone: it was in flight when a replica died or was requeued');
     const headers = properties.headers ?? {};
     const attempt = attemptOf(headers);
     const route = originalRoute(headers, fields);
-    const outcome: Outcome = admission.action === 'dead' ? deliveryLimit(admission.redeliveries, fn.redeliveryLimit) : await attemptMessage(delivery, attempt, attemptDeps);
-    const settlement = decideSettlement(fn, attempt, outcome);
+    if (admission.action === 'dead') {
+      const death = lastDeathOf(headers, admission.handedBack ? lastDeath : undefined);
+      const settlement = decideSettlement(fn, attempt, deliveryLimit(admission.redeliveries, fn.redeliveryLimit, death));
+      return carryOut(settlement, { delivery, settle, attempt, route, ...(death ? { lastDeath: death } : {}) }, carry);
+    }
+    const settlement = decideSettlement(fn, attempt, await attemptMessage(delivery, attempt, attemptDeps));
     return carryOut(settlement, { delivery, settle, attempt, route }, carry);
   }
 
@@ -120,14 +123,19 @@ export function createProcessor(deps: ProcessorDeps) {
     abortAll(): void {
       shutdown.abort();
     },
+    /** A replica of this function died (the supervisor tells every replica): the reason a message it held carries on. */
+    deathSeen(reason: string): void {
+      lastDeath = reason;
+    },
   };
 }
 
 export type Processor = ReturnType<typeof createProcessor>;
 
-function deliveryLimit(redeliveries: number, limit: number): Outcome {
+function deliveryLimit(redeliveries: number, limit: number, lastDeath: string | undefined): Outcome {
+  const why = lastDeath ? `; the last replica died of: ${lastDeath}` : '';
   return {
     kind: 'delivery-limit',
-    error: new Error(`delivered ${redeliveries} times without being settled (a replica died or hung while handling it); redeliveryLimit is ${limit}`),
+    error: new Error(`delivered ${redeliveries} times without being settled (a replica died or hung while handling it); redeliveryLimit is ${limit}${why}`),
   };
 }

@@ -1,18 +1,29 @@
 /**
- * Messages that were in flight when a replica died ("suspects"), and how to count them fairly.
+ * Messages that a replica died or hung on ("suspects"), and how to keep them from starving their
+ * function while the count that dead-letters them stays in the broker.
  *
- * A replica that dies returns every unacked message it held, and the broker counts a redelivery for
- * each of them: with prefetch 10, nine innocent messages would share the poison's count, come back
- * first with it, and follow it to the dead-letter queue. So a suspect runs alone: it waits for the
- * messages already running to finish; other suspects that arrive meanwhile are moved aside (copied to
- * the back of the queue with their count carried in a header, then acked), fresh messages wait
- * unstarted. When the suspect kills the replica again, only the fresh messages it held share its count,
- * once, and they are different ones each time (the previous ones were moved to the back).
- * Moving every arrival instead would spin through the queue while the suspect runs. Classic queues
- * keep no count, so a redelivered message is always copied with its count raised by one first.
+ * A replica that dies (crash, process.exit, out of memory, a blocked event loop ended by the
+ * watchdog) returns every unacked message it held, and the broker hands them out again first. Run at
+ * once, the message that killed it would kill the next replica too, and everything behind it would
+ * wait until the redelivery limit dead-letters it. So a message the broker hands back is never run
+ * at once: it waits aside (copied to a retry queue with its count of unsettled deliveries in
+ * `x-warren-redeliveries`, then acked) while fresh messages flow, and runs when it comes back.
+ *
+ * When it comes back it may still be the killer, so it runs alone: it waits for the messages already
+ * running to finish; other suspects arriving meanwhile are moved aside again, fresh messages wait
+ * unstarted. When it kills the replica again, only it and the fresh messages held beside it are
+ * counted, and they are different ones each time. Past `redeliveryLimit` Warren dead-letters it with
+ * its own headers, before the broker's own `x-delivery-limit` (set a margin above: see
+ * runtime/topology/plan.ts) would, so every such dead letter says what Warren knew.
+ *
+ * Ordered functions are the exception: the order rule wins over the starvation rule. A message
+ * handed back runs again in place, since anything else would let later messages overtake it; the
+ * function stalls on it (one death per delivery) until the limit dead-letters it.
  *
  * The decision is pure; `IsolationGate` carries out "alone" for one replica.
  */
+import type { FunctionConfig } from '../config/types';
+import { retryLadder, retryQueueName } from '../topology/names';
 import { countOf as count, H } from './headers';
 
 export type QueueKind = 'quorum' | 'classic';
@@ -30,24 +41,48 @@ export function priorDeliveries({ headers, redelivered, queueType }: DeliveryFac
   return carried + (redelivered ? 1 : 0);
 }
 
+/** This delivery itself ended a delivery before without a settlement: the broker handed it back. */
+export function handedBack({ headers, redelivered, queueType }: DeliveryFacts): boolean {
+  return queueType === 'quorum' ? count(headers?.['x-delivery-count']) > 0 : redelivered;
+}
+
 export type Admission =
   /** past the redelivery limit: dead-letter with reason delivery-limit, without running it */
-  | { action: 'dead'; redeliveries: number }
-  /** copy to the back of the queue with `x-warren-redeliveries: redeliveries`, ack this copy */
-  | { action: 'move'; redeliveries: number }
+  | { action: 'dead'; redeliveries: number; handedBack: boolean }
+  /** copy to `queue` (a retry queue) with `x-warren-redeliveries: redeliveries`, ack this copy */
+  | { action: 'move'; redeliveries: number; queue: string; handedBack: boolean }
   /** run the handler; `alone` when it may be what killed a replica */
   | { action: 'run'; alone: boolean };
 
-export function admit(facts: DeliveryFacts, limit: number, state: { isolating: boolean; ordered: boolean }): Admission {
+export type AdmitConfig = Pick<FunctionConfig, 'queue' | 'redeliveryLimit' | 'ordered' | 'retry'>;
+
+export function admit(facts: DeliveryFacts, fn: AdmitConfig, state: { isolating: boolean }): Admission {
   const prior = priorDeliveries(facts);
-  if (prior > limit) return { action: 'dead', redeliveries: prior };
-  // Ordered functions never reorder: they take one message at a time, so nothing else is held anyway.
-  if (state.ordered) return { action: 'run', alone: false };
-  // The broker's redelivered flag is the only count a classic queue has: write it down first.
-  if (facts.queueType === 'classic' && facts.redelivered) return { action: 'move', redeliveries: prior };
+  const back = handedBack(facts);
+  // Warren decides at redeliveryLimit; the broker's x-delivery-limit is a margin above, a backstop.
+  if (prior > fn.redeliveryLimit) return { action: 'dead', redeliveries: prior, handedBack: back };
+  // The order rule wins: a message handed back runs again in place (nothing may overtake it), and
+  // ordered functions take one message at a time, so nothing else is held beside it anyway.
+  if (fn.ordered) return { action: 'run', alone: false };
+  // Handed back by the broker (a replica died or hung on it, or it was requeued): wait aside while
+  // fresh messages flow. A classic queue keeps no count, so this is also where it is written down.
+  if (back) return { action: 'move', redeliveries: prior, queue: holdingQueue(fn, prior), handedBack: true };
   if (prior === 0) return { action: 'run', alone: false };
-  if (state.isolating) return { action: 'move', redeliveries: prior };
+  // Back from waiting aside: run alone, or wait aside once more while another suspect runs.
+  if (state.isolating) return { action: 'move', redeliveries: prior, queue: holdingQueue(fn, prior), handedBack: false };
   return { action: 'run', alone: true };
+}
+
+/**
+ * Where a suspect waits: the retry ladder's queue for its count (1 s, 2 s, 4 s, … with the defaults),
+ * so a message that keeps killing replicas comes back less and less often; without a retry ladder,
+ * the back of the function's own queue.
+ */
+export function holdingQueue(fn: Pick<FunctionConfig, 'queue' | 'retry'>, redeliveries: number): string {
+  const ladder = retryLadder(fn.retry);
+  if (ladder.length === 0) return fn.queue;
+  const step = Math.min(Math.max(redeliveries, 1), ladder.length) - 1;
+  return retryQueueName(fn.queue, ladder[step]!);
 }
 
 /**

@@ -49,6 +49,7 @@ async function main(): Promise<void> {
     log,
     stats,
     now: () => performance.now(),
+    ...(init.lastDeath ? { lastDeath: init.lastDeath } : {}),
     onStuck: (reason) => {
       log.error({ reason }, 'recycling this replica');
       send({ type: 'stuck', reason });
@@ -82,6 +83,7 @@ async function main(): Promise<void> {
 
   port.on('message', (message: ToReplica) => {
     if (message.type === 'drain') void drain(message.graceMs);
+    else if (message.type === 'death') processor.deathSeen(message.reason);
   });
 
   let draining = false;

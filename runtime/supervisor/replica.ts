@@ -114,6 +114,12 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     return this.drainedPromise;
   }
 
+  /** Another replica of the function died of `reason` (see ToReplica). */
+  tellDeath(reason: string): void {
+    if (this.state === 'stopped') return;
+    this.worker.postMessage({ type: 'death', reason } satisfies ToReplica);
+  }
+
   /** End the thread now; its unacked messages return to the queue. */
   async kill(): Promise<void> {
     this.expectedExit = true;

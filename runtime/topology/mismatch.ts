@@ -3,7 +3,7 @@
  * on (which argument differs, the broker's value vs Warren's, the queues.yaml key, how to migrate).
  */
 import { WarrenError } from '../errors';
-import type { PlannedExchange, PlannedQueue } from './plan';
+import { BROKER_LIMIT_MARGIN, type PlannedExchange, type PlannedQueue } from './plan';
 
 export interface Mismatch {
   kind: 'queue' | 'exchange';
@@ -143,6 +143,11 @@ function hintOf(m: Mismatch): string {
     hint =
       `the queue ${name} exists as a ${currentType} queue; to keep it set \`type: ${currentType}\` under queues.${name}, ` +
       `or move its messages: create ${name}.v2 with type ${wantedType}, shovel messages, delete ${name}`;
+  } else if (m.argument === 'x-delivery-limit' && Number.isInteger(Number(m.current)) && Number(m.current) > BROKER_LIMIT_MARGIN) {
+    // Warren declares redeliveryLimit + a margin (runtime/topology/plan.ts): name the setting that gives the same.
+    hint =
+      `RabbitMQ keeps a queue's arguments for its life; Warren sets x-delivery-limit to redeliveryLimit + ${BROKER_LIMIT_MARGIN}, so to keep ${name} ` +
+      `as it is set ${keyOf(m)} to ${Number(m.current) - BROKER_LIMIT_MARGIN}, or move its messages: create ${name}.v2 with the new settings, shovel messages, delete ${name}`;
   } else {
     hint =
       `RabbitMQ keeps a queue's arguments for its life; to keep ${name} as it is, change ${keyOf(m)} so ${m.argument} ` +

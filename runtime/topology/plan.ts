@@ -123,6 +123,21 @@ export function planQueue(queue: QueueConfig, fn: FunctionConfig | undefined): P
   return planned;
 }
 
+/**
+ * The quorum queue's own `x-delivery-limit`: a backstop a margin above `redeliveryLimit`, so Warren
+ * always decides first and its dead letters carry its headers (function, reason, last death,
+ * attempts) instead of the broker's bare `x-death`. With the limit equal to `redeliveryLimit`, the
+ * broker dead-letters a message when it is returned for the (limit + 1)th time, before any replica
+ * sees the delivery on which Warren would have acted: every dead letter of a message that killed its
+ * replicas was the broker's. The margin also covers a replica dying again while it moves a suspect
+ * aside (runtime/replica/suspects.ts), before that copy is settled.
+ */
+export const BROKER_LIMIT_MARGIN = 2;
+
+export function brokerDeliveryLimit(redeliveryLimit: number): number {
+  return redeliveryLimit + BROKER_LIMIT_MARGIN;
+}
+
 /** A quorum queue replicated like `queue` (same group size when queues.yaml sets one). */
 function replicatedArguments(queue: QueueConfig): Record<string, unknown> {
   const args: Record<string, unknown> = { 'x-queue-type': 'quorum' };
@@ -187,7 +202,7 @@ export function mainArguments(queue: QueueConfig, fn: FunctionConfig | undefined
   const args: Record<string, unknown> = { ...queue.arguments };
   if (queue.type === 'quorum') {
     args['x-queue-type'] = 'quorum';
-    if (fn) args['x-delivery-limit'] = fn.redeliveryLimit;
+    if (fn) args['x-delivery-limit'] = brokerDeliveryLimit(fn.redeliveryLimit);
     if (queue.replicationFactor !== undefined) args['x-quorum-initial-group-size'] = queue.replicationFactor;
   }
   if (queue.maxLength !== undefined) args['x-max-length'] = queue.maxLength;

@@ -60,7 +60,7 @@ describe('declareTopology against RabbitMQ', () => {
     expect(main).toMatchObject({
       type: 'quorum',
       durable: true,
-      arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': 3, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'my_app.dead' },
+      arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': 5, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'my_app.dead' },
     });
     expect(await managementQueue(vhost.name, 'my_app.dead')).toMatchObject({ type: 'quorum', arguments: { 'x-queue-type': 'quorum' } });
     expect(await managementQueue(vhost.name, 'my_app.retry.2s')).toMatchObject({

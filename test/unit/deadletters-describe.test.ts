@@ -47,6 +47,18 @@ describe('describeDeadLetter', () => {
     expect(letter.attempts).toBeNull();
     expect(letter.deadLetteredAt).toBe(new Date(1_767_323_045_000).toISOString());
     expect([letter.originalExchange, letter.originalRoutingKey]).toEqual(['shop', 'order.created']);
+    expect(letter.lastDeath).toBeNull();
+  });
+
+  it('shows the last death a broker-made dead letter carried from waiting aside', () => {
+    const headers = {
+      'x-warren-redeliveries': 2,
+      'x-warren-last-death': 'out of memory (limit 64 MiB)',
+      'x-death': [{ count: 1, reason: 'delivery_limit', queue: 'orders', exchange: '', 'routing-keys': ['orders'] }],
+    };
+    const letter = describeDeadLetter({ content: Buffer.from('{}'), properties: { headers } }, 'orders');
+    expect(letter.lastDeath).toBe('out of memory (limit 64 MiB)');
+    expect(letter.error).toMatch(/\(the last died of: out of memory \(limit 64 MiB\)\)$/);
   });
 });
 

@@ -37,6 +37,8 @@ interface RunOptions {
   failPublishTo?: string[];
   headers?: Record<string, unknown>;
   body?: string;
+  /** the death the supervisor last told this replica of */
+  lastDeath?: string;
 }
 
 /** Runs one delivery through a processor; returns the events in order and the replica's counters. */
@@ -56,6 +58,7 @@ async function deliver(handler: Handler, options: RunOptions = {}) {
     validate: options.validate ?? null,
     publish,
     log: pino({ level: 'silent' }),
+    ...(options.lastDeath ? { lastDeath: options.lastDeath } : {}),
     stats,
     now: () => performance.now(),
     onStuck: (reason) => stuck.push(reason),
@@ -193,5 +196,39 @@ describe('createProcessor', () => {
     const broken = await deliver(handler, { body: '{nope' });
     expect(broken.events[0]).toMatchObject({ publish: queue('resize.dead'), headers: { 'x-warren-reason': 'invalid-json' } });
     expect(ran).toBe(false);
+  });
+
+  it('sends a message the broker handed back to wait aside without running it, with its count and the last death', async () => {
+    let ran = false;
+    const { events, stats } = await deliver(async () => void (ran = true), { headers: { 'x-delivery-count': 1 }, lastDeath: 'event loop blocked for 2100 ms' });
+    expect(ran).toBe(false);
+    expect(events).toEqual([
+      {
+        publish: queue('resize.retry.1s'),
+        content: Buffer.from('{"width":10}'),
+        headers: { 'x-warren-redeliveries': 1, 'x-warren-last-death': 'event loop blocked for 2100 ms', 'x-warren-original-exchange': 'images', 'x-warren-original-routing-key': 'resize.png' },
+      },
+      { settle: 'ack' },
+    ]);
+    expect(stats.acked + stats.dead + stats.retried).toBe(0);
+  });
+
+  it('dead-letters past redeliveryLimit with Warren\'s headers and the last death it knew', async () => {
+    let ran = false;
+    const carried = { 'x-warren-redeliveries': 4, 'x-warren-last-death': 'thread exited with code 1' };
+    const { events } = await deliver(async () => void (ran = true), { headers: carried });
+    expect(ran).toBe(false);
+    expect(events[0]).toMatchObject({
+      publish: queue('resize.dead'),
+      headers: {
+        'x-warren-function': 'resize',
+        'x-warren-reason': 'delivery-limit',
+        'x-warren-last-death': 'thread exited with code 1',
+        'x-warren-attempts': 5,
+        'x-warren-error': expect.stringContaining('the last replica died of: thread exited with code 1'),
+      },
+    });
+    expect(events[0]).not.toHaveProperty(['headers', 'x-warren-redeliveries']);
+    expect(events[1]).toEqual({ settle: 'ack' });
   });
 });

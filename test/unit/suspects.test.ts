@@ -1,10 +1,18 @@
 /** Counting deliveries that ended without a settlement, and running suspects alone (runtime/replica/suspects.ts). */
 import { describe, expect, it } from 'vitest';
-import { admit, IsolationGate, priorDeliveries } from '../../runtime/replica/suspects';
+import { admit, holdingQueue, IsolationGate, priorDeliveries } from '../../runtime/replica/suspects';
 
 const quorum = (headers: Record<string, unknown> = {}) => ({ headers, redelivered: false, queueType: 'quorum' as const });
 const classic = (redelivered: boolean, headers: Record<string, unknown> = {}) => ({ headers, redelivered, queueType: 'classic' as const });
-const calm = { isolating: false, ordered: false };
+const retry = { attempts: 3, backoff: 'exponential' as const, delay: 1_000, maxDelay: 300_000 };
+const fn = (redeliveryLimit: number, more: { ordered?: boolean; attempts?: number } = {}) => ({
+  queue: 'q',
+  redeliveryLimit,
+  ordered: more.ordered ?? false,
+  retry: { ...retry, attempts: more.attempts ?? retry.attempts },
+});
+const calm = { isolating: false };
+const isolating = { isolating: true };
 
 describe('priorDeliveries', () => {
   it('adds the broker count of a quorum queue to the count carried in the header', () => {
@@ -22,28 +30,43 @@ describe('priorDeliveries', () => {
 });
 
 describe('admit', () => {
-  it('runs a fresh message side by side, a suspect alone, and dead-letters past the limit', () => {
-    expect(admit(quorum(), 2, calm)).toEqual({ action: 'run', alone: false });
-    expect(admit(quorum({ 'x-delivery-count': 2 }), 2, calm)).toEqual({ action: 'run', alone: true });
-    expect(admit(quorum({ 'x-delivery-count': 2, 'x-warren-redeliveries': 1 }), 2, calm)).toEqual({ action: 'dead', redeliveries: 3 });
+  it('runs a fresh message side by side', () => {
+    expect(admit(quorum(), fn(2), calm)).toEqual({ action: 'run', alone: false });
+    expect(admit(quorum(), fn(3), isolating)).toEqual({ action: 'run', alone: false });
   });
 
-  it('moves other suspects aside while one runs alone; fresh messages wait instead', () => {
-    const isolating = { isolating: true, ordered: false };
-    expect(admit(quorum({ 'x-delivery-count': 1 }), 3, isolating)).toEqual({ action: 'move', redeliveries: 1 });
-    expect(admit(quorum(), 3, isolating)).toEqual({ action: 'run', alone: false });
+  it('sends a message the broker handed back (a replica died or hung on it) to wait aside, its count in the header', () => {
+    expect(admit(quorum({ 'x-delivery-count': 1 }), fn(3), calm)).toEqual({ action: 'move', redeliveries: 1, queue: 'q.retry.1s', handedBack: true });
+    expect(admit(quorum({ 'x-delivery-count': 1, 'x-warren-redeliveries': 1 }), fn(3), calm)).toEqual({ action: 'move', redeliveries: 2, queue: 'q.retry.2s', handedBack: true });
+    expect(admit(classic(true), fn(3), calm)).toEqual({ action: 'move', redeliveries: 1, queue: 'q.retry.1s', handedBack: true });
   });
 
-  it('writes a classic redelivery down (copy with the count) before running it again', () => {
-    expect(admit(classic(true), 3, calm)).toEqual({ action: 'move', redeliveries: 1 });
-    expect(admit(classic(false, { 'x-warren-redeliveries': 1 }), 3, calm)).toEqual({ action: 'run', alone: true });
-    expect(admit(classic(true, { 'x-warren-redeliveries': 3 }), 3, calm)).toEqual({ action: 'dead', redeliveries: 4 });
+  it('runs a suspect alone when it comes back from waiting aside, or sends it aside again while another runs alone', () => {
+    expect(admit(quorum({ 'x-warren-redeliveries': 1 }), fn(3), calm)).toEqual({ action: 'run', alone: true });
+    expect(admit(classic(false, { 'x-warren-redeliveries': 1 }), fn(3), calm)).toEqual({ action: 'run', alone: true });
+    expect(admit(quorum({ 'x-warren-redeliveries': 2 }), fn(3), isolating)).toEqual({ action: 'move', redeliveries: 2, queue: 'q.retry.2s', handedBack: false });
   });
 
-  it('never reorders an ordered function', () => {
-    const ordered = { isolating: true, ordered: true };
-    expect(admit(quorum({ 'x-delivery-count': 1 }), 3, ordered)).toEqual({ action: 'run', alone: false });
-    expect(admit(quorum({ 'x-delivery-count': 4 }), 3, ordered)).toEqual({ action: 'dead', redeliveries: 4 });
+  it('dead-letters past redeliveryLimit, counting the broker and the header together', () => {
+    expect(admit(quorum({ 'x-delivery-count': 1, 'x-warren-redeliveries': 3 }), fn(3), calm)).toEqual({ action: 'dead', redeliveries: 4, handedBack: true });
+    expect(admit(quorum({ 'x-warren-redeliveries': 3 }), fn(2), calm)).toEqual({ action: 'dead', redeliveries: 3, handedBack: false });
+    expect(admit(classic(true, { 'x-warren-redeliveries': 3 }), fn(3), calm)).toEqual({ action: 'dead', redeliveries: 4, handedBack: true });
+  });
+
+  it('keeps the order of an ordered function: a message handed back runs again in place until the limit', () => {
+    expect(admit(quorum({ 'x-delivery-count': 1 }), fn(3, { ordered: true }), isolating)).toEqual({ action: 'run', alone: false });
+    expect(admit(quorum({ 'x-delivery-count': 3 }), fn(3, { ordered: true }), calm)).toEqual({ action: 'run', alone: false });
+    // At count limit + 1 Warren dead-letters it: the broker's own limit is a margin above (runtime/topology/plan.ts).
+    expect(admit(quorum({ 'x-delivery-count': 4 }), fn(3, { ordered: true }), calm)).toEqual({ action: 'dead', redeliveries: 4, handedBack: true });
+  });
+});
+
+describe('holdingQueue', () => {
+  it('climbs the retry ladder with the count, stops at its top, and uses the back of the queue without retries', () => {
+    expect(holdingQueue(fn(5), 1)).toBe('q.retry.1s');
+    expect(holdingQueue(fn(5), 2)).toBe('q.retry.2s');
+    expect(holdingQueue(fn(5), 5)).toBe('q.retry.2s');
+    expect(holdingQueue(fn(5, { attempts: 1 }), 2)).toBe('q');
   });
 });
 

@@ -115,9 +115,10 @@ describe('buildTopology for the SPEC §2 example', () => {
   });
 
   it('makes the implicit function queue a quorum queue with the delivery limit, dead queue quorum too', () => {
+    // The broker's limit is a backstop above redeliveryLimit (3): Warren dead-letters first, with its headers.
     expect(vhost.queues['resize']!.options.arguments).toEqual({
       'x-queue-type': 'quorum',
-      'x-delivery-limit': 3,
+      'x-delivery-limit': 5,
       'x-dead-letter-exchange': '',
       'x-dead-letter-routing-key': 'resize.dead',
     });
@@ -187,7 +188,7 @@ describe('buildTopology options', () => {
     expect(built.vhosts['/']!.queues['jobs']!.options.arguments).toEqual({
       'x-max-length-bytes': 1e6,
       'x-queue-type': 'quorum',
-      'x-delivery-limit': 7,
+      'x-delivery-limit': 9,
       'x-max-length': 1000,
       'x-message-ttl': 60_000,
       'x-single-active-consumer': true,
@@ -288,6 +289,23 @@ describe('topology mismatch errors', () => {
     expect(shown).toContain('set `type: classic` under queues.my_app');
     expect(shown).toContain('create my_app.v2 with type quorum, shovel messages, delete my_app');
     expect(shown).toContain('`rabbitmqctl delete_queue my_app` is safe');
+  });
+
+  it('names the redeliveryLimit that keeps a queue declared with an older delivery limit', () => {
+    const err = mismatchError({
+      kind: 'queue',
+      name: 'my_app',
+      vhost: '/',
+      argument: 'x-delivery-limit',
+      current: '3',
+      wanted: '5',
+      messageCount: 4,
+      consumerCount: 0,
+      queue: { name: 'my_app', type: 'quorum', durable: true, arguments: {}, role: 'main', of: 'my_app', fn: 'print-message', implicit: false, at: at(6) },
+    });
+    const shown = err.format('/app');
+    expect(shown).toContain('functions.print-message.redeliveryLimit');
+    expect(shown).toContain('x-delivery-limit to redeliveryLimit + 2, so to keep my_app as it is set functions.print-message.redeliveryLimit to 1');
   });
 
   it("prints the default exchange '' as '', not as a blank", () => {
