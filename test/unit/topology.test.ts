@@ -131,8 +131,20 @@ describe('buildTopology for the SPEC §2 example', () => {
     const skips = ladder.bindings.filter((b) => b.toExchange);
     expect(skips).toHaveLength(17);
     expect(skips[0]).toMatchObject({ exchange: 'warren.delay.16', queue: 'warren.delay.15', routingKey: '0.#' });
-    expect(ladder.queues.find((q) => q.name === 'warren.delay.16')!.arguments).toEqual({ 'x-message-ttl': 2 ** 16 * 1_000, 'x-dead-letter-exchange': 'warren.delay.15' });
-    expect(ladder.queues.find((q) => q.name === 'warren.delay.deliver')!.arguments).toEqual({ 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'warren.delay.undeliverable' });
+    expect(ladder.queues.find((q) => q.name === 'warren.delay.16')!.arguments).toEqual({
+      'x-queue-type': 'quorum',
+      'x-message-ttl': 2 ** 16 * 1_000,
+      'x-dead-letter-exchange': 'warren.delay.15',
+      'x-dead-letter-strategy': 'at-least-once',
+      'x-overflow': 'reject-publish',
+    });
+    expect(ladder.queues.find((q) => q.name === 'warren.delay.deliver')!.arguments).toEqual({
+      'x-queue-type': 'quorum',
+      'x-dead-letter-exchange': '',
+      'x-dead-letter-routing-key': 'warren.delay.undeliverable',
+      'x-dead-letter-strategy': 'at-least-once',
+      'x-overflow': 'reject-publish',
+    });
     expect(Object.keys(vhost.queues).some((q) => q.startsWith('warren.delay.'))).toBe(false);
   });
 
