@@ -11,7 +11,7 @@ export const ERROR_CODES = {
   WARREN_E_CONFIG_UNKNOWN_KEY: 'a key Warren does not know (often a typo)',
   WARREN_E_CONFIG_TYPE: 'a value of the wrong type or out of range',
   WARREN_E_CONFIG_REFERENCE: 'a binding, output or function names an exchange or queue that is not declared',
-  WARREN_E_CONFIG_CONFLICT: 'two settings that cannot hold together (two functions on one queue, ordered on a classic queue)',
+  WARREN_E_CONFIG_CONFLICT: 'two settings that cannot hold together (two functions on one queue, ordered on a classic queue, batch with output or ordered)',
   WARREN_E_CONFIG_ENV: 'a ${VAR} with no value and no default',
   WARREN_E_HANDLER_MISSING: 'a function whose handler file does not exist',
   WARREN_E_HANDLER_BUILD: 'esbuild could not build a handler file',

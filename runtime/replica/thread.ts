@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { createLogger } from '../log';
+import { effectivePrefetch } from '../config/prefetch';
 import { sleep } from '../lib/sleep';
 import { loadHandler } from '../functions/load';
 import { createProcessor, type Publish } from './process';
@@ -55,15 +56,14 @@ async function main(): Promise<void> {
   });
 
   const inFlight = new Set<Settle>();
-  // Strict order needs one message at a time: with more unacked, handlers would run side by side
-  // and a crash would return several messages at once. `ordered` therefore overrides `prefetch`.
-  if (init.fn.ordered && init.fn.prefetch > 1) log.warn({ prefetch: init.fn.prefetch }, 'ordered: true takes one message at a time; prefetch is ignored');
+  // ordered, batch and rateLimit change the written prefetch (runtime/config/prefetch.ts); the
+  // supervisor says so once per function at start.
   const { url, socketOptions } = init.connection;
   const consumer = new QueueConsumer({
     url,
     ...(socketOptions ? { socketOptions } : {}),
     queue: init.fn.queue,
-    prefetch: init.fn.ordered ? 1 : init.fn.prefetch,
+    prefetch: effectivePrefetch(init.fn).prefetch,
     log,
     onConnection: (up) => send({ type: 'connection', up }),
     attach: (connection) => publisher.use(connection),

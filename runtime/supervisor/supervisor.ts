@@ -2,6 +2,7 @@
  * Every function of a runtime: start them, scale one, redeploy one, stop all. One FunctionRunner per
  * function, so work on one never touches another.
  */
+import { effectivePrefetch } from '../config/prefetch';
 import { PerKeyLock } from '../lib/per-key-lock';
 import type { Logger } from 'pino';
 import type { WarrenConfig, FunctionConfig } from '../config/types';
@@ -58,6 +59,9 @@ export class Supervisor {
       pretty: this.options.pretty,
     });
     this.runners.set(fn.name, runner);
+    const { prefetch, changes } = effectivePrefetch(fn);
+    for (const change of changes) this.options.log.warn({ function: fn.name, prefetch }, change);
+    if (fn.rateLimit) this.options.log.info({ function: fn.name, rateLimit: fn.rateLimit }, 'rateLimit holds across this runtime\'s replicas of the function; each runtime instance has its own');
     await runner.start();
     this.options.log.info({ function: fn.name, version: build.version, replicas: runner.desired }, 'function started');
   }
