@@ -49,6 +49,8 @@ export interface ProcessorDeps {
   now: () => number;
   /** the handler outlived its timeout and ignored ctx.signal: this replica should be recycled */
   onStuck: (reason: string) => void;
+  /** resolves when a message may start (rateLimit, runtime/ratelimit/); absent: at once */
+  waitTurn?: (n: number) => Promise<void>;
 }
 
 export function createProcessor(deps: ProcessorDeps) {
@@ -56,7 +58,7 @@ export function createProcessor(deps: ProcessorDeps) {
   const shutdown = new AbortController();
   const gate = new IsolationGate();
   const carry: CarryOutDeps = { fn, version: deps.version, publish: deps.publish, log, shutdown: shutdown.signal };
-  const attemptDeps: AttemptDeps = { fn, handler: deps.handler, validate: deps.validate, publish: deps.publish, log, shutdown: shutdown.signal, onStuck: deps.onStuck };
+  const attemptDeps: AttemptDeps = { fn, handler: deps.handler, validate: deps.validate, publish: deps.publish, log, shutdown: shutdown.signal, onStuck: deps.onStuck, ...(deps.waitTurn ? { waitTurn: deps.waitTurn } : {}) };
   // Moved messages wait in the shortest retry queue, so a long-running suspect does not make the
   // replica spin through the same few messages; without retries they go to the back of the queue.
   const shortest = retryLadder(fn.retry)[0];
@@ -120,7 +122,7 @@ export function createProcessor(deps: ProcessorDeps) {
 
 export type Processor = ReturnType<typeof createProcessor>;
 
-function deliveryLimit(redeliveries: number, limit: number): Outcome {
+export function deliveryLimit(redeliveries: number, limit: number): Outcome {
   return {
     kind: 'delivery-limit',
     error: new Error(`delivered ${redeliveries} times without being settled (a replica died or hung while handling it); redeliveryLimit is ${limit}`),

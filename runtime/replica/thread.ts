@@ -10,7 +10,10 @@ import { createLogger } from '../log';
 import { effectivePrefetch } from '../config/prefetch';
 import { sleep } from '../lib/sleep';
 import { loadHandler } from '../functions/load';
-import { createProcessor, type Publish } from './process';
+import { createProcessor, type Processor, type Publish } from './process';
+import { createBatchProcessor } from './batch/process-batch';
+import { SharedRate } from '../ratelimit/shared-rate';
+import type { BatchHandler } from '../index';
 import type { Settle } from './delivery';
 import { QueueConsumer } from './consumer';
 import { Publisher } from './publisher';
@@ -39,21 +42,25 @@ async function main(): Promise<void> {
   const publisher = new Publisher(new Set(init.connection.exchanges), log);
   const publish: Publish = (target, content, { routingKey, properties = {} }) => publisher.publish(target, content, routingKey, properties);
 
-  const processor = createProcessor({
-    fn: init.fn,
+  const rate = init.rateLimit && init.fn.rateLimit ? new SharedRate(init.rateLimit, init.fn.rateLimit.count, init.fn.rateLimit.periodMs) : null;
+  const common = {
     version: init.version,
     queueType: init.queueType,
-    handler,
     validate,
     publish,
     log,
     stats,
     now: () => performance.now(),
-    onStuck: (reason) => {
+    onStuck: (reason: string) => {
       log.error({ reason }, 'recycling this replica');
       send({ type: 'stuck', reason });
     },
-  });
+    ...(rate ? { waitTurn: (n: number) => rate.wait(n) } : {}),
+  };
+  const { batch } = init.fn;
+  const processor: Processor & { flush?: () => void } = batch
+    ? createBatchProcessor({ ...common, fn: { ...init.fn, batch }, handler: handler as unknown as BatchHandler })
+    : createProcessor({ ...common, fn: init.fn, handler });
 
   const inFlight = new Set<Settle>();
   // ordered, batch and rateLimit change the written prefetch (runtime/config/prefetch.ts); the
@@ -86,6 +93,7 @@ async function main(): Promise<void> {
     draining = true;
     // Stop taking messages, then let the in-flight ones finish for up to the grace period.
     await consumer.cancel();
+    processor.flush?.();
     const deadline = Date.now() + graceMs;
     while (inFlight.size > 0 && Date.now() < deadline) await sleep(20);
     if (inFlight.size > 0) {

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { FunctionConfig, QueueType } from '../config/types';
 import type { ReplicaConnection } from '../replica-protocol/connection';
 import { Replica } from './replica';
+import { createRateBuffer } from '../ratelimit/shared-rate';
 import { addSnapshots, emptySnapshot, type StatsSnapshot } from '../replica-protocol/stats';
 
 export interface Build {
@@ -43,6 +44,8 @@ export class FunctionRunner {
   private stopped = false;
   lastError: string | null = null;
   restarts = 0;
+  /** rateLimit state shared by this function's replicas (one per runtime: the limit is per instance) */
+  private rate: { key: string; buffer: SharedArrayBuffer } | null = null;
 
   constructor(private readonly options: RunnerOptions) {
     this.fn = options.fn;
@@ -134,6 +137,7 @@ export class FunctionRunner {
         bundleFile: build.bundleFile,
         version: build.version,
         replica: replicaNo,
+        ...this.rateBuffer(fn),
         logLevel: this.options.logLevel,
         pretty: this.options.pretty,
       },
@@ -143,6 +147,14 @@ export class FunctionRunner {
     replica.on('died', (reason) => this.onDeath(replica, reason));
     replica.on('stuck', (reason) => void this.replace(replica, reason));
     return replica;
+  }
+
+  /** The same buffer for every replica while the rate stays the same (across redeploys too). */
+  private rateBuffer(fn: FunctionConfig): { rateLimit?: SharedArrayBuffer } {
+    if (!fn.rateLimit) return {};
+    const key = `${fn.rateLimit.count}/${fn.rateLimit.periodMs}`;
+    if (this.rate?.key !== key) this.rate = { key, buffer: createRateBuffer(fn.rateLimit.count) };
+    return { rateLimit: this.rate.buffer };
   }
 
   private async retire(replica: Replica, graceMs = this.fn.timeout): Promise<void> {

@@ -25,6 +25,8 @@ export interface FunctionStatus {
   restarts: number;
   lastError: string | null;
   stats: StatsSnapshot;
+  /** true for a batch function (its batch size histogram is in /metrics) */
+  batch?: boolean;
 }
 
 export class Supervisor {
@@ -104,6 +106,7 @@ export class Supervisor {
       restarts: r.restarts,
       lastError: r.lastError,
       stats: r.stats(),
+      ...(r.fn.batch ? { batch: true } : {}),
     }));
   }
 
