@@ -3,9 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { createRateBuffer, SharedRate } from '../../runtime/ratelimit/shared-rate';
 
 /** Start times of every reservation, as `[time, items]`, for arrivals at the given times. */
-function schedule(count: number, periodMs: number, arrivals: Array<[number, number]>): Array<[number, number]> {
+function schedule(count: number, periodMs: number, arrivals: Array<[number, number]>, late: (i: number) => number = () => 0): Array<[number, number]> {
   const rate = new SharedRate(createRateBuffer(count), count, periodMs);
-  return arrivals.map(([at, n]) => [at + rate.reserve(n, at), n]);
+  const woken = arrivals.map(([at, n], i): [number, number, number] => [at + rate.reserve(n, at) + late(i), n, i]);
+  // admissions happen in the order the timers fire
+  woken.sort((a, b) => a[0] - b[0]);
+  let clock = 0;
+  return woken.map(([t, n]) => {
+    clock = Math.max(clock, t);
+    for (let wait = rate.admit(n, clock); wait > 0; wait = rate.admit(n, clock)) clock += wait;
+    return [clock, n];
+  });
 }
 
 function maxInWindow(starts: Array<[number, number]>, periodMs: number): number {
@@ -28,6 +36,11 @@ describe('SharedRate', () => {
     expect(last).toBeLessThan(10_300);
   });
 
+  it('holds the limit by real start times when timers fire late or early', () => {
+    const starts = schedule(100, 1_000, Array.from({ length: 500 }, () => [0, 1]), (i) => ((i * 37) % 61) - 20);
+    expect(maxInWindow(starts, 1_000)).toBeLessThanOrEqual(100);
+  });
+
   it('keeps batches of any sizes within the limit in every window (property)', () => {
     fc.assert(
       fc.property(
@@ -45,5 +58,7 @@ describe('SharedRate', () => {
     const rate = new SharedRate(createRateBuffer(10), 10, 60_000);
     expect(rate.reserve(1, 1_000)).toBe(0);
     expect(rate.reserve(1, 1_000)).toBe(6_000);
+    expect(rate.admit(1, 1_000)).toBe(0);
+    expect(rate.admit(10, 1_000)).toBe(60_000 + 20);
   });
 });
