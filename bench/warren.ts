@@ -66,6 +66,8 @@ async function freePort(): Promise<number> {
 export interface StartOptions {
   env?: Record<string, string>;
   nodeArgs?: string[];
+  /** after `start --dir DIR`, e.g. ['--only', 'a'] */
+  args?: string[];
   /** wait for "warren is running" (default true) */
   waitRunning?: boolean;
 }
@@ -73,7 +75,7 @@ export interface StartOptions {
 export async function startWarren(dir: string, url: string, options: StartOptions = {}): Promise<RunningWarren> {
   const adminPort = await freePort();
   const spawnedAt = Date.now();
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), warrenBin, 'start', '--dir', dir], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), warrenBin, 'start', '--dir', dir, ...(options.args ?? [])], {
     env: { ...process.env, AMQP_URL: url, WARREN_ADMIN_PORT: String(adminPort), WARREN_LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -59,6 +59,6 @@ describe('SharedRate', () => {
     expect(rate.reserve(1, 1_000)).toBe(0);
     expect(rate.reserve(1, 1_000)).toBe(6_000);
     expect(rate.admit(1, 1_000)).toBe(0);
-    expect(rate.admit(10, 1_000)).toBe(60_000 + 20);
+    expect(rate.admit(10, 1_000)).toBe(60_000 + 30);
   });
 });
