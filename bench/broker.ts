@@ -4,24 +4,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import amqplib from 'amqplib';
+import { amqpBase, createVhost as createTestVhost, deleteVhost, management } from '../test/testkit/management';
 
-export const AMQP_BASE = process.env.WARREN_BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const MANAGEMENT = process.env.WARREN_BENCH_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
-
-async function management(method: 'GET' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
-  const base = new URL(MANAGEMENT);
-  const auth = Buffer.from(`${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`).toString('base64');
-  base.username = '';
-  base.password = '';
-  const res = await fetch(new URL(path, base), {
-    method,
-    headers: { authorization: `Basic ${auth}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`management API ${method} ${path}: ${res.status} ${text}`);
-  return text === '' ? undefined : (JSON.parse(text) as unknown);
-}
+export const AMQP_BASE = amqpBase();
 
 export interface BenchVhost {
   name: string;
@@ -31,14 +16,7 @@ export interface BenchVhost {
 
 export async function createVhost(prefix: string): Promise<BenchVhost> {
   const name = `bench-${prefix}-${Date.now().toString(36)}-${randomBytes(2).toString('hex')}`;
-  await management('PUT', `/api/vhosts/${encodeURIComponent(name)}`, {});
-  const user = decodeURIComponent(new URL(AMQP_BASE).username || 'guest');
-  await management('PUT', `/api/permissions/${encodeURIComponent(name)}/${encodeURIComponent(user)}`, { configure: '.*', write: '.*', read: '.*' });
-  return {
-    name,
-    url: `${AMQP_BASE.replace(/\/+$/, '')}/${encodeURIComponent(name)}`,
-    remove: () => management('DELETE', `/api/vhosts/${encodeURIComponent(name)}`).then(() => undefined),
-  };
+  return { name, url: await createTestVhost(name), remove: () => deleteVhost(name) };
 }
 
 export async function brokerOverview(): Promise<{ rabbitmq: string; erlang: string }> {

@@ -1,7 +1,10 @@
 /**
  * A running Warren: the validated config, the built handlers, the declared topology and the
  * supervisor, with the operations the admin API, `--watch` and signals call (deploy, scale, stop).
+ * It announces what others wait for through typed events: `configured` once the config is loaded
+ * and valid (the watcher needs its folder), `reloaded` after a reload applied a change.
  */
+import { EventEmitter } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -14,6 +17,7 @@ import { sleep } from './lib/sleep';
 import { Supervisor } from './supervisor/supervisor';
 import type { Build } from './supervisor/function-runner';
 import { WarrenError, WarrenErrors, redactUrl } from './errors';
+import { planReload } from './plan-reload';
 
 export interface AppOptions {
   dir: string;
@@ -29,40 +33,65 @@ export interface AppOptions {
 
 export type AppState = 'idle' | 'connecting' | 'running' | 'stopping' | 'stopped';
 
+export interface ReloadResult {
+  added: string[];
+  removed: string[];
+  redeployed: string[];
+}
+
+export interface AppEvents {
+  /** the config is loaded, valid and its handlers built: emitted once, before the App connects */
+  configured: [config: WarrenConfig];
+  /** a reload changed what runs (not emitted when it changed nothing or failed) */
+  reloaded: [result: ReloadResult, config: WarrenConfig];
+}
+
 const CONNECT_RETRY_MIN_MS = 1_000;
 const CONNECT_RETRY_MAX_MS = 30_000;
 
-export class App {
+export class App extends EventEmitter<AppEvents> {
   readonly supervisor: Supervisor;
-  config!: WarrenConfig;
+  /** undefined until start() has loaded it (the admin API answers before that) */
+  private current: WarrenConfig | undefined;
   state: AppState = 'idle';
   /** the error that keeps the runtime from being ready (broker down), for /readyz */
   blockedBy: string | null = null;
   private stopSignal = new AbortController();
 
   constructor(private readonly options: AppOptions) {
+    super();
     this.supervisor = new Supervisor({ log: options.log, logLevel: options.logLevel, pretty: options.pretty });
   }
 
-  /** Validate and build everything (throws WarrenErrors: bad input), then connect and run. */
-  async prepare(): Promise<Map<string, Build>> {
-    this.config = selectFunctions(await loadConfig({ dir: this.options.dir, env: this.options.env }), this.options.only, this.options.replicas);
-    return this.buildAll(Object.values(this.config.functions));
+  /** The config that runs, or undefined before start() loaded it. */
+  get config(): WarrenConfig | undefined {
+    return this.current;
   }
 
+  /** The config that runs; a WarrenError (not ready) before start() loaded it. */
+  requireConfig(): WarrenConfig {
+    if (!this.current) throw new WarrenError('WARREN_E_NOT_READY', 'the runtime has not loaded its config yet');
+    return this.current;
+  }
+
+  /** Validate and build everything (throws WarrenErrors: bad input), then connect and run. */
   async start(): Promise<void> {
-    const builds = await this.prepare();
+    const config = selectFunctions(await loadConfig({ dir: this.options.dir, env: this.options.env }), this.options.only, this.options.replicas);
+    const builds = await this.buildAll(Object.values(config.functions));
+    this.current = config;
+    this.emit('configured', config);
     this.state = 'connecting';
-    await this.declareWithRetry();
+    await this.declareWithRetry(config);
     if (this.stopSignal.signal.aborted) return;
-    await this.supervisor.start(this.config, builds);
+    await this.supervisor.start(config, builds);
     this.state = 'running';
   }
 
   /** Rebuild one function from its file and redeploy it; a failed build keeps the old version serving. */
   async deploy(name: string): Promise<{ version: string; changed: boolean }> {
-    const fn = this.config.functions[name];
-    if (!fn) throw new WarrenError('WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}`, { hint: `known: ${Object.keys(this.config.functions).join(', ')}` });
+    const { functions } = this.requireConfig();
+    const fn = functions[name];
+    if (!fn) throw new WarrenError('WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}`, { hint: `known: ${Object.keys(functions).join(', ')}` });
     const [build] = (await this.buildAll([fn])).values();
     const current = this.supervisor.status().find((s) => s.name === name);
     if (current && current.version === build!.version) return { version: build!.version, changed: false };
@@ -101,17 +130,17 @@ export class App {
   }
 
   /** A broker that is down at start is waited for with backoff: no crash loop, /readyz says why. */
-  private async declareWithRetry(): Promise<void> {
+  private async declareWithRetry(config: WarrenConfig): Promise<void> {
     let delay = CONNECT_RETRY_MIN_MS;
     for (;;) {
       try {
-        await declareTopology(this.config, { log: this.options.log });
+        await declareTopology(config, { log: this.options.log });
         this.blockedBy = null;
         return;
       } catch (err) {
         if (!(err instanceof WarrenError && err.code === 'WARREN_E_BROKER_UNREACHABLE')) throw err;
         this.blockedBy = err.message;
-        this.options.log.warn({ url: redactUrl(this.config.url), retryInMs: delay }, `${err.message}; retrying`);
+        this.options.log.warn({ url: redactUrl(config.url), retryInMs: delay }, `${err.message}; retrying`);
         await sleep(delay, this.stopSignal.signal);
         if (this.stopSignal.signal.aborted) return;
         delay = Math.min(CONNECT_RETRY_MAX_MS, delay * 2);
@@ -124,10 +153,10 @@ export class App {
    * messages stay), restart those whose settings changed, redeploy those whose code changed. An invalid
    * config or a failed build is logged with file and line and changes nothing: the old version keeps serving.
    */
-  async reload(): Promise<{ added: string[]; removed: string[]; redeployed: string[] }> {
+  async reload(): Promise<ReloadResult> {
     const log = this.options.log.child({ stage: 'reload' });
-    const result = { added: [] as string[], removed: [] as string[], redeployed: [] as string[] };
-    if (this.state !== 'running') return result;
+    const result: ReloadResult = { added: [], removed: [], redeployed: [] };
+    if (this.state !== 'running' || !this.current) return result;
     const report = (err: unknown, what: string): void => {
       if (err instanceof WarrenError || err instanceof WarrenErrors) log.error({ problems: err.format(this.options.dir).split('\n') }, `${what}; the running version keeps serving`);
       else log.error({ err }, `${what}; the running version keeps serving`);
@@ -142,15 +171,9 @@ export class App {
       report(err, 'the changed config is invalid');
       return result;
     }
-    const old = this.config;
-    // Settings apart from where they were written; `at` moves whenever a line above changes.
-    const settings = (fn: FunctionConfig | undefined): string => JSON.stringify(fn ? { ...fn, at: undefined } : null);
-    const topology = (c: WarrenConfig): string =>
-      JSON.stringify([c.url, c.vhost, c.rascal, c.exchanges, c.queues, c.bindings, Object.values(c.functions).map(settings)], (k, v: unknown) => (k === 'at' ? undefined : v));
+    const old = this.current;
+    const { added, removed, changed: restarted, topologyChanged } = planReload(old, next);
     const names = Object.keys(next.functions);
-    const removed = Object.keys(old.functions).filter((n) => !next.functions[n]);
-    const restarted = names.filter((n) => old.functions[n] && settings(old.functions[n]) !== settings(next.functions[n]));
-    const added = names.filter((n) => !old.functions[n]);
     const fresh = [...added, ...restarted];
 
     // Build and declare side by side: a dropped-in file should consume within a second.
@@ -163,7 +186,7 @@ export class App {
         ),
       ),
     );
-    const declaring = topology(old) === topology(next) ? Promise.resolve(true) : declareTopology(next, { log: this.options.log }).then(
+    const declaring = !topologyChanged ? Promise.resolve(true) : declareTopology(next, { log: this.options.log }).then(
       () => true,
       (err: unknown) => (report(err, 'the changed topology could not be declared'), false),
     );
@@ -172,7 +195,8 @@ export class App {
     // A new function that does not build is left out (the next change tries again); a changed one keeps its old settings.
     const kept = names.filter((n) => !(added.includes(n) && !builds.has(n)));
     const current = (n: string): FunctionConfig => (restarted.includes(n) && !builds.has(n) ? old.functions[n]! : next.functions[n]!);
-    this.config = Object.freeze({ ...next, functions: Object.fromEntries(kept.map((n) => [n, current(n)])) });
+    const applied = Object.freeze({ ...next, functions: Object.fromEntries(kept.map((n) => [n, current(n)])) });
+    this.current = applied;
 
     for (const name of removed) {
       await this.supervisor.stopFunction(name);
@@ -192,7 +216,10 @@ export class App {
         report(err, `function ${name} could not be redeployed`);
       }
     }
-    if (result.added.length || result.removed.length || result.redeployed.length) log.info(result, 'reloaded');
+    if (result.added.length || result.removed.length || result.redeployed.length) {
+      log.info(result, 'reloaded');
+      this.emit('reloaded', result, applied);
+    }
     return result;
   }
 }

@@ -5,34 +5,53 @@
  *     hint: write a number, e.g. `replicas: 2`
  */
 
-export const ERROR_CODES = {
-  WARREN_E_CONFIG_MISSING: 'queues.yaml (or a file it names) does not exist',
-  WARREN_E_CONFIG_SYNTAX: 'a YAML or JSON file does not parse',
-  WARREN_E_CONFIG_UNKNOWN_KEY: 'a key Warren does not know (often a typo)',
-  WARREN_E_CONFIG_TYPE: 'a value of the wrong type or out of range',
-  WARREN_E_CONFIG_REFERENCE: 'a binding, output or function names an exchange or queue that is not declared',
-  WARREN_E_CONFIG_CONFLICT: 'two settings that cannot hold together (two functions on one queue, ordered on a classic queue, batch with output or ordered)',
-  WARREN_E_CONFIG_ENV: 'a ${VAR} with no value and no default',
-  WARREN_E_HANDLER_MISSING: 'a function whose handler file does not exist',
-  WARREN_E_HANDLER_BUILD: 'esbuild could not build a handler file',
-  WARREN_E_HANDLER_EXPORT: 'a handler file without a default export function',
-  WARREN_E_SCHEMA_MISSING: 'a schema file that does not exist or does not parse',
-  WARREN_E_SCHEMA_INVALID: 'a JSON Schema that ajv cannot compile',
-  WARREN_E_TOPOLOGY_MISMATCH: 'an exchange or queue already exists on the broker with other arguments',
-  WARREN_E_BROKER_UNREACHABLE: 'no broker answers at the configured URL',
-  WARREN_E_USAGE: 'a command line that does not parse',
-  WARREN_E_ADMIN_TOKEN: 'the admin API is bound to a non-loopback address without WARREN_ADMIN_TOKEN',
-  WARREN_E_ADMIN_UNREACHABLE: 'no runtime answers on the admin API',
-  WARREN_E_UNKNOWN_FUNCTION: 'a command names a function that does not exist',
-  WARREN_E_ADMIN_ADDRESS: 'WARREN_ADMIN_HOST/WARREN_ADMIN_PORT is not a usable address (bad value, or the port is taken)',
-  WARREN_E_ADMIN_AUTH: 'an admin API request without the right `Authorization: Bearer` token',
-  WARREN_E_NOT_READY: 'the runtime is not running yet (still connecting to the broker) or is stopping',
-  WARREN_E_DEPLOY_FAILED: 'the new version built but its replicas could not start; the old version keeps serving',
-  WARREN_E_NOT_IMPLEMENTED: 'an admin API route this build of Warren does not provide yet',
-  WARREN_E_INTERNAL: 'an unexpected failure inside the runtime; its log has the details',
-} as const;
+/** Exit codes of every command (SPEC §6). */
+export const EXIT = { OK: 0, RUNTIME: 1, BAD_INPUT: 2 } as const;
 
-export type ErrorCode = keyof typeof ERROR_CODES;
+export interface ErrorEntry {
+  /** what went wrong, in README's words (README's "Error codes" lists every code; a unit test checks it) */
+  description: string;
+  /** the admin API's status for it: bad input is 422, a runtime that cannot serve yet 503 */
+  http: number;
+  /** the CLI's exit code for it: the input is wrong (2) or the world is (1) */
+  exit: (typeof EXIT)[keyof typeof EXIT];
+}
+
+/** The one catalogue: every code with its description, HTTP status and exit code. */
+export const ERRORS = {
+  WARREN_E_CONFIG_MISSING: { description: 'queues.yaml (or a file it names) does not exist', http: 422, exit: EXIT.BAD_INPUT },
+  WARREN_E_CONFIG_SYNTAX: { description: 'a YAML or JSON file does not parse', http: 422, exit: EXIT.BAD_INPUT },
+  WARREN_E_CONFIG_UNKNOWN_KEY: { description: 'a key Warren does not know (often a typo)', http: 422, exit: EXIT.BAD_INPUT },
+  WARREN_E_CONFIG_TYPE: { description: 'a value of the wrong type or out of range', http: 422, exit: EXIT.BAD_INPUT },
+  WARREN_E_CONFIG_REFERENCE: { description: 'a binding, output or function names an exchange or queue that is not declared', http: 422, exit: EXIT.BAD_INPUT },
+  WARREN_E_CONFIG_CONFLICT: { description: 'two settings that cannot hold together (two functions on one queue, ordered on a classic queue, batch with output or ordered)', http: 422, exit: EXIT.BAD_INPUT },
+  WARREN_E_CONFIG_ENV: { description: 'a ${VAR} with no value and no default', http: 422, exit: EXIT.BAD_INPUT },
+  WARREN_E_HANDLER_MISSING: { description: 'a function whose handler file does not exist', http: 422, exit: EXIT.BAD_INPUT },
+  WARREN_E_HANDLER_BUILD: { description: 'esbuild could not build a handler file', http: 422, exit: EXIT.BAD_INPUT },
+  WARREN_E_HANDLER_EXPORT: { description: 'a handler file without a default export function', http: 422, exit: EXIT.BAD_INPUT },
+  WARREN_E_SCHEMA_MISSING: { description: 'a schema file that does not exist or does not parse', http: 422, exit: EXIT.BAD_INPUT },
+  WARREN_E_SCHEMA_INVALID: { description: 'a JSON Schema that ajv cannot compile', http: 422, exit: EXIT.BAD_INPUT },
+  WARREN_E_TOPOLOGY_MISMATCH: { description: 'an exchange or queue already exists on the broker with other arguments', http: 422, exit: EXIT.BAD_INPUT },
+  WARREN_E_BROKER_UNREACHABLE: { description: 'no broker answers at the configured URL', http: 503, exit: EXIT.RUNTIME },
+  WARREN_E_USAGE: { description: 'a command line that does not parse', http: 400, exit: EXIT.BAD_INPUT },
+  WARREN_E_ADMIN_TOKEN: { description: 'the admin API is bound to a non-loopback address without WARREN_ADMIN_TOKEN', http: 422, exit: EXIT.BAD_INPUT },
+  WARREN_E_ADMIN_UNREACHABLE: { description: 'no runtime answers on the admin API', http: 502, exit: EXIT.RUNTIME },
+  WARREN_E_UNKNOWN_FUNCTION: { description: 'a command names a function that does not exist', http: 404, exit: EXIT.BAD_INPUT },
+  WARREN_E_ADMIN_ADDRESS: { description: 'WARREN_ADMIN_HOST/WARREN_ADMIN_PORT is not a usable address (bad value, or the port is taken)', http: 422, exit: EXIT.BAD_INPUT },
+  WARREN_E_ADMIN_AUTH: { description: 'an admin API request without the right `Authorization: Bearer` token', http: 401, exit: EXIT.BAD_INPUT },
+  WARREN_E_NOT_READY: { description: 'the runtime is not running yet (still connecting to the broker) or is stopping', http: 503, exit: EXIT.RUNTIME },
+  WARREN_E_DEPLOY_FAILED: { description: 'the new version built but its replicas could not start; the old version keeps serving', http: 500, exit: EXIT.RUNTIME },
+  WARREN_E_NOT_IMPLEMENTED: { description: 'an admin API route this build of Warren does not provide yet', http: 501, exit: EXIT.RUNTIME },
+  WARREN_E_REPLICA_START: { description: 'no replica of a function could start (the replica log says why); after a deploy the old version keeps serving', http: 500, exit: EXIT.RUNTIME },
+  WARREN_E_PUBLISH_FAILED: { description: 'the broker refused a published message (nack) or closed the channel before confirming it', http: 502, exit: EXIT.RUNTIME },
+  WARREN_E_INTERNAL: { description: 'an unexpected failure inside the runtime; its log has the details', http: 500, exit: EXIT.RUNTIME },
+} as const satisfies Record<string, ErrorEntry>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERRORS, value);
+}
 
 export interface ErrorDetails {
   file?: string;
@@ -82,16 +101,25 @@ export class WarrenErrors extends Error {
   }
 }
 
-/** Exit codes of every command (SPEC §6). */
-export const EXIT = { OK: 0, RUNTIME: 1, BAD_INPUT: 2 } as const;
-
-/** Hide the password of an AMQP/HTTP URL before it reaches a log line. */
+/**
+ * Hide the password of an AMQP/HTTP URL (or a comma-separated list of them) before it reaches a log
+ * line. Textual, not through `new URL`: a raw password holding `@ : / % # ?` is not a well-formed URL,
+ * and a parser would cut it at the wrong `@` or `#` and print the rest. Everything between `user:` and
+ * the last `@` goes, which hides too much for a path holding an `@`, never too little.
+ */
 export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
-  }
+  return url
+    .split(/,(?=\s*[a-z][a-z0-9+.-]*:\/\/)/i)
+    .map(redactOne)
+    .join(',');
+}
+
+function redactOne(url: string): string {
+  const start = url.indexOf('://');
+  const at = url.lastIndexOf('@');
+  if (start < 0 || at < start) return url;
+  const userinfo = url.slice(start + 3, at);
+  const colon = userinfo.indexOf(':');
+  if (colon < 0) return url;
+  return `${url.slice(0, start + 3)}${userinfo.slice(0, colon)}:***${url.slice(at)}`;
 }

@@ -55,7 +55,7 @@ export async function measureBatchInsert(count: number, runs: number, log: (line
       const rate = async (fn: keyof typeof projects) => {
         await db.query(`TRUNCATE ${TABLE}`);
         await publishBaseline(vhost.url, fn, count);
-        const w = await startWarren(projects[fn].dir, vhost.url, { waitRunning: false, env: { WARREN_BENCH_PG_URL: PG_URL } });
+        const w = await startWarren(projects[fn].dir, vhost.url, { waitReady: false, env: { WARREN_BENCH_PG_URL: PG_URL } });
         try {
           const started = (await w.waitForLog((l) => l.msg === 'function started' && l['function'] === fn)).time;
           for (;;) {

@@ -109,9 +109,9 @@ export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
  * "function started" line, logged once every replica subscribed) until /metrics counts every message acked.
  */
 async function warrenDrain(dir: string, url: string, fn: string, count: number, nodeArgs?: string[]): Promise<{ rate: number; cpuSeconds: number; brokerCpuSeconds: number }> {
-  const w: RunningWarren = await startWarren(dir, url, { waitRunning: false, ...(nodeArgs ? { nodeArgs } : {}) });
+  const w: RunningWarren = await startWarren(dir, url, { waitReady: false, ...(nodeArgs ? { nodeArgs } : {}) });
   try {
-    const started = (await w.waitForLog((l) => l.msg === 'function started' && l['function'] === fn)).time;
+    const started = (await w.waitForLog((l) => l.msg === 'function started' && l['function'] === fn, 30_000)).time;
     const cpu0 = cpuSeconds(w.child.pid!);
     const broker0 = brokerCpuSeconds();
     let acked = 0;

@@ -33,7 +33,7 @@ export async function measureRateLimit(count: number, runs: number, log: (line: 
         const ch = await conn.createChannel();
         await ch.purgeQueue('starts');
         await ch.consume('starts', (m) => m && starts.push((JSON.parse(m.content.toString()) as { at: number }).at), { noAck: true });
-        const w = await startWarren(project.dir, vhost.url, { waitRunning: false });
+        const w = await startWarren(project.dir, vhost.url, { waitReady: false });
         try {
           const began = (await w.waitForLog((l) => l.msg === 'function started' && l['function'] === 'limited')).time;
           await waitFor(() => starts.length >= count, 60_000, 50, `${count} starts`);

@@ -78,10 +78,10 @@ export async function measureRelay(count: number, runs: number, log: (line: stri
     await (await startWarren(project.dir, vhost.url)).stop();
     for (let run = 1; run <= runs; run++) {
       const base = await publishBaseline(vhost.url, 'relay', count);
-      const w = await startWarren(project.dir, vhost.url, { waitRunning: false });
+      const w = await startWarren(project.dir, vhost.url, { waitReady: false });
       let rate: number;
       try {
-        const started = (await w.waitForLog((l) => l.msg === 'function started')).time;
+        const started = (await w.waitForLog((l) => l.msg === 'function started', 30_000)).time;
         let t = 0;
         for (;;) {
           const acked = await w.acked('relay').catch(() => 0);

@@ -24,7 +24,7 @@ export async function measureStartup(functions: number, runs: number, log: (line
       const vhost = await createVhost(`start${functions}`);
       const buildDir = await mkdtemp(join(tmpdir(), 'warren-bench-build-'));
       try {
-        const w = await startWarren(project.dir, vhost.url, { waitRunning: false, env: { WARREN_BUILD_DIR: buildDir } });
+        const w = await startWarren(project.dir, vhost.url, { waitReady: false, env: { WARREN_BUILD_DIR: buildDir } });
         try {
           const readyAt = await waitReady(w, 60_000);
           // Idle: let start-up garbage be collected as it would be in a long-running process.

@@ -1,5 +1,5 @@
 /** Admin API answers: JSON bodies, and every failure as `{error, code, hint}` with a fitting HTTP status. */
-import { WarrenError, WarrenErrors, type ErrorCode } from '../errors';
+import { ERRORS, WarrenError, WarrenErrors, isErrorCode, type ErrorCode } from '../errors';
 
 export interface Reply {
   status: number;
@@ -7,6 +7,8 @@ export interface Reply {
   body?: unknown;
   text?: string;
   contentType?: string;
+  /** extra response headers, e.g. `allow` on a 405 */
+  headers?: Record<string, string>;
 }
 
 export interface ErrorBody {
@@ -21,22 +23,16 @@ export function ok(body: unknown, status = 200): Reply {
   return { status, body };
 }
 
-export function fail(status: number, code: ErrorCode, error: string, hint?: string): Reply {
+/**
+ * An error answer; its status is the code's in the catalogue (runtime/errors.ts). `status` is given
+ * only for what HTTP itself says about a request (no such path: 404, wrong method: 405).
+ */
+export function fail(code: ErrorCode, error: string, hint?: string, status: number = ERRORS[code].http): Reply {
   const body: ErrorBody = { error, code, ...(hint ? { hint } : {}) };
   return { status, body };
 }
 
-const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
-  WARREN_E_USAGE: 400,
-  WARREN_E_ADMIN_AUTH: 401,
-  WARREN_E_UNKNOWN_FUNCTION: 404,
-  WARREN_E_NOT_IMPLEMENTED: 501,
-  WARREN_E_NOT_READY: 503,
-  WARREN_E_BROKER_UNREACHABLE: 503,
-  WARREN_E_DEPLOY_FAILED: 500,
-};
-
-/** A thrown error as an answer: Warren's own errors keep their code (bad input → 422), anything else is a 500. */
+/** A thrown error as an answer: Warren's own errors keep their code and its status, anything else is a 500. */
 export function errorReply(err: unknown, dir?: string): Reply {
   if (err instanceof WarrenErrors) {
     const problems = err.errors.map((e) => describe(e, dir));
@@ -47,14 +43,14 @@ export function errorReply(err: unknown, dir?: string): Reply {
       ...(problems.length === 1 && first?.hint ? { hint: first.hint } : {}),
       problems,
     };
-    return { status: 422, body };
+    return { status: first ? ERRORS[first.code].http : 422, body };
   }
   if (err instanceof WarrenError) {
-    return { status: STATUS_BY_CODE[err.code] ?? 422, body: describe(err, dir) };
+    return { status: ERRORS[err.code].http, body: describe(err, dir) };
   }
   const code = (err as { code?: unknown })?.code;
-  if (code === 'WARREN_E_UNKNOWN_FUNCTION') return fail(404, code, (err as Error).message);
-  return fail(500, 'WARREN_E_INTERNAL', (err as Error)?.message ?? String(err));
+  if (isErrorCode(code)) return fail(code, (err as Error).message);
+  return fail('WARREN_E_INTERNAL', (err as Error)?.message ?? String(err));
 }
 
 /** `functions/x.ts:5:17 message`: the location first, so a person (and an editor) can jump to it. */

@@ -7,10 +7,11 @@ import type { Registry } from 'prom-client';
 import type { WarrenConfig } from '../config/types';
 import type { AppState } from '../app';
 import type { FunctionStatus } from '../supervisor/supervisor';
-import { WarrenError, WarrenErrors } from '../errors';
+import { ERRORS, WarrenError, WarrenErrors } from '../errors';
 import { errorReply, fail, ok, type Reply } from './replies';
 import { depthQueues, describeFunctions, deadLetterQueue, notReadyReason } from './view';
 import type { QueueDepth } from './depths';
+import { functionName, integerField, isReply, objectBody } from './validate';
 import { vhostUrl } from '../topology/names';
 import { PerKeyLock } from '../lib/per-key-lock';
 
@@ -79,29 +80,25 @@ export function createRouter(deps: RouteDeps): Router {
   function knownFunction(name: string): Reply | null {
     if (app.config?.functions[name]) return null;
     const known = Object.keys(app.config?.functions ?? {});
-    return fail(404, 'WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}`, known.length ? `functions: ${known.join(', ')}` : undefined);
+    return fail('WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}`, known.length ? `functions: ${known.join(', ')}` : undefined);
   }
 
   function requireRunning(): Reply | null {
     if (app.state === 'running') return null;
-    return fail(503, 'WARREN_E_NOT_READY', notReadyReason(app.state, app.blockedBy, []) ?? `runtime is ${app.state}`, 'wait until /readyz answers 200');
+    return fail('WARREN_E_NOT_READY', notReadyReason(app.state, app.blockedBy, []) ?? `runtime is ${app.state}`, 'wait until /readyz answers 200');
   }
 
   /** `?limit=N` or `{"limit": N}`; undefined leaves the default to the dead-letter tools. */
   function limitOf(req: AdminRequest): number | undefined | Reply {
-    const raw = req.query.get('limit') ?? (req.body as { limit?: unknown } | undefined)?.limit;
-    if (raw === undefined || raw === null) return undefined;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) return fail(400, 'WARREN_E_USAGE', `limit must be an integer >= 1, got ${JSON.stringify(raw)}`);
-    return n;
+    return integerField(req.body, req.query, 'limit', { min: 1, max: 1_000_000, example: '{"limit": 10}' });
   }
 
   async function deadLetters(req: AdminRequest, name: string, action: 'list' | 'replay' | 'purge'): Promise<Reply> {
     const unknown = knownFunction(name);
     if (unknown) return unknown;
-    if (!deps.deadLetters) return fail(501, 'WARREN_E_NOT_IMPLEMENTED', 'dead-letter tools are not available in this build', 'use the RabbitMQ management UI meanwhile');
+    if (!deps.deadLetters) return fail('WARREN_E_NOT_IMPLEMENTED', 'dead-letter tools are not available in this build', 'use the RabbitMQ management UI meanwhile');
     const queue = deadLetterQueue(app.config?.functions[name]);
-    if (!queue) return fail(404, 'WARREN_E_UNKNOWN_FUNCTION', `function ${name} has no dead-letter queue (deadLetter: false)`);
+    if (!queue) return fail('WARREN_E_UNKNOWN_FUNCTION', `function ${name} has no dead-letter queue (deadLetter: false)`);
     const url = brokerUrl(app.config!);
     if (action === 'purge') return ok({ queue, purged: await deps.deadLetters.purge(url, queue) });
     const limit = limitOf(req);
@@ -116,7 +113,7 @@ export function createRouter(deps: RouteDeps): Router {
       pattern: /^\/readyz$/,
       run: async () => {
         const reason = app.ready() ? null : (notReadyReason(app.state, app.blockedBy, app.supervisor.status()) ?? 'not ready');
-        return reason ? { status: 503, body: { ready: false, error: reason, code: 'WARREN_E_NOT_READY' } } : ok({ ready: true });
+        return reason ? { status: ERRORS.WARREN_E_NOT_READY.http, body: { ready: false, error: reason, code: 'WARREN_E_NOT_READY' } } : ok({ ready: true });
       },
     },
     {
@@ -130,18 +127,18 @@ export function createRouter(deps: RouteDeps): Router {
       pattern: /^\/functions\/([^/]+)$/,
       run: async (_req, name) => {
         const view = (await functionsView()).functions.find((f) => f.name === name);
-        return view ? ok(view) : (knownFunction(name) ?? fail(404, 'WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}`));
+        return view ? ok(view) : (knownFunction(name) ?? fail('WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}`));
       },
     },
     {
       method: 'POST',
       pattern: /^\/functions\/([^/]+)\/scale$/,
       run: async (req, name) => {
-        const replicas = (req.body as { replicas?: unknown } | undefined)?.replicas ?? req.query.get('replicas');
-        const n = Number(replicas);
-        if (replicas === null || replicas === undefined || replicas === '' || !Number.isInteger(n) || n < 0 || n > MAX_REPLICAS) {
-          return fail(400, 'WARREN_E_USAGE', `replicas must be an integer from 0 to ${MAX_REPLICAS}, got ${JSON.stringify(replicas ?? null)}`, 'send {"replicas": 3}');
-        }
+        const body = objectBody(req.body);
+        if (isReply(body)) return body;
+        const n = integerField(body, req.query, 'replicas', { min: 0, max: MAX_REPLICAS, example: '{"replicas": 3}' });
+        if (isReply(n)) return n;
+        if (n === undefined) return fail('WARREN_E_USAGE', 'replicas is missing', 'send {"replicas": 3}');
         const refused = knownFunction(name) ?? requireRunning();
         if (refused) return refused;
         await exclusively(name, () => app.supervisor.scale(name, n));
@@ -161,9 +158,9 @@ export function createRouter(deps: RouteDeps): Router {
             const { version, changed } = await app.deploy(name);
             return ok({ name, from, version, changed });
           } catch (err) {
-            if (err instanceof WarrenError || err instanceof WarrenErrors) throw err;
             // Built, but the new replicas did not start: FunctionRunner.deploy kept the old ones serving.
-            return fail(500, 'WARREN_E_DEPLOY_FAILED', `${name}: the new version did not start: ${(err as Error).message}`, `still serving ${from ?? 'the old version'}; see the runtime log`);
+            if (!(err instanceof WarrenError && err.code === 'WARREN_E_REPLICA_START') && (err instanceof WarrenError || err instanceof WarrenErrors)) throw err;
+            return fail('WARREN_E_DEPLOY_FAILED', `${name}: the new version did not start: ${(err as Error).message}`, `still serving ${from ?? 'the old version'}; see the runtime log`);
           }
         });
       },
@@ -175,11 +172,16 @@ export function createRouter(deps: RouteDeps): Router {
 
   return async (req) => {
     const matching = routes.filter((r) => r.pattern.test(req.path));
-    if (matching.length === 0) return fail(404, 'WARREN_E_USAGE', `no admin route ${req.path}`, 'routes: /healthz /readyz /metrics /functions /functions/:name/{scale,deploy,dead-letters}');
+    if (matching.length === 0) return fail('WARREN_E_USAGE', `no admin route ${req.path}`, 'routes: /healthz /readyz /metrics /functions /functions/:name/{scale,deploy,dead-letters}', 404);
     const route = matching.find((r) => r.method === req.method);
-    if (!route) return fail(405, 'WARREN_E_USAGE', `${req.method} ${req.path} is not supported; use ${matching.map((r) => r.method).join(' or ')}`);
+    if (!route) {
+      const allowed = matching.map((r) => r.method);
+      return { ...fail('WARREN_E_USAGE', `${req.method} ${req.path} is not supported; use ${allowed.join(' or ')}`, undefined, 405), headers: { allow: allowed.join(', ') } };
+    }
     try {
-      const name = decodeURIComponent(route.pattern.exec(req.path)?.[1] ?? '');
+      const segment = route.pattern.exec(req.path)?.[1];
+      const name = segment === undefined ? '' : functionName(segment);
+      if (isReply(name)) return name;
       return await route.run(req, name);
     } catch (err) {
       return errorReply(err, app.config?.dir);

@@ -4,6 +4,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WarrenError } from '../errors';
 import { authorized, type AdminBinding } from './auth';
@@ -19,11 +20,18 @@ export interface AdminServer {
 
 const MAX_BODY_BYTES = 64 * 1024;
 
+/**
+ * A client gets 10 s to send its headers and 30 s for the whole request (Node's defaults are 60 s and
+ * 5 min, checked every 30 s): a connection trickling bytes is cut off, and never holds up the others,
+ * which node:http serves side by side anyway.
+ */
+const TIMEOUTS = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000, keepAliveTimeout: 5_000 };
+
 export async function startAdminServer(binding: AdminBinding, router: Router, log: Logger): Promise<AdminServer> {
-  const server = createServer((req, res) => {
+  const server = createServer(TIMEOUTS, (req, res) => {
     void handle(req, res).catch((err: unknown) => {
       log.error({ err }, 'admin request failed');
-      if (!res.headersSent) write(res, fail(500, 'WARREN_E_INTERNAL', 'internal error; see the runtime log'));
+      if (!res.headersSent) write(res, fail('WARREN_E_INTERNAL', 'internal error; see the runtime log'));
       else res.destroy();
     });
   });
@@ -31,13 +39,18 @@ export async function startAdminServer(binding: AdminBinding, router: Router, lo
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!authorized(req.headers.authorization, binding.token)) {
       res.setHeader('www-authenticate', 'Bearer');
-      write(res, fail(401, 'WARREN_E_ADMIN_AUTH', 'missing or wrong bearer token', 'send `Authorization: Bearer $WARREN_ADMIN_TOKEN`'));
+      write(res, fail('WARREN_E_ADMIN_AUTH', 'missing or wrong bearer token', 'send `Authorization: Bearer $WARREN_ADMIN_TOKEN`'));
       req.resume();
       return;
     }
     const url = new URL(req.url ?? '/', 'http://admin');
     const body = await readJson(req);
-    if (body instanceof Error) return write(res, fail(400, 'WARREN_E_USAGE', body.message, 'send a JSON object, e.g. {"replicas": 3}'));
+    if (body instanceof TooLarge) {
+      // The rest of the body is not read: the connection closes after this answer.
+      res.setHeader('connection', 'close');
+      return write(res, fail('WARREN_E_USAGE', body.message, `send at most ${MAX_BODY_BYTES} bytes`, 413));
+    }
+    if (body instanceof Error) return write(res, fail('WARREN_E_USAGE', body.message, 'send a JSON object, e.g. {"replicas": 3}'));
     const request: AdminRequest = { method: req.method ?? 'GET', path: url.pathname.replace(/\/+$/, '') || '/', query: url.searchParams, body };
     const reply = await router(request);
     log.debug({ method: request.method, path: request.path, status: reply.status }, 'admin request');
@@ -60,6 +73,7 @@ export async function startAdminServer(binding: AdminBinding, router: Router, lo
     });
   });
   server.on('error', (err) => log.error({ err }, 'admin API error'));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => answerClientError(err, socket));
   const address = server.address() as AddressInfo;
   log.info({ host: address.address, port: address.port, auth: binding.token ? 'bearer token' : 'none (loopback)' }, 'admin API listening');
 
@@ -80,18 +94,40 @@ export async function startAdminServer(binding: AdminBinding, router: Router, lo
 function write(res: ServerResponse, reply: Reply): void {
   const payload = reply.text ?? JSON.stringify(reply.body ?? {}) + '\n';
   res.writeHead(reply.status, {
+    ...reply.headers,
     'content-type': reply.contentType ?? (reply.text === undefined ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8'),
     'cache-control': 'no-store',
   });
   res.end(payload);
 }
 
+/**
+ * What node:http finds wrong before a request reaches `handle` (malformed request line, headers
+ * over 16 KiB, a client too slow to send them): the same JSON error as every other answer, where
+ * Node's default would send a bare status line.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+  const [status, reason, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'request headers too large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'the request was not received in time']
+        : [400, 'Bad Request', 'malformed HTTP request'];
+  const body = JSON.stringify({ error: message, code: 'WARREN_E_USAGE' }) + '\n';
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
+
+class TooLarge extends Error {}
+
 async function readJson(req: IncomingMessage): Promise<unknown> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > MAX_BODY_BYTES) return new TooLarge(`request body of ${declared} bytes is over ${MAX_BODY_BYTES} bytes`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) return new Error(`request body over ${MAX_BODY_BYTES} bytes`);
+    if (size > MAX_BODY_BYTES) return new TooLarge(`request body over ${MAX_BODY_BYTES} bytes`);
     chunks.push(chunk);
   }
   const text = Buffer.concat(chunks).toString('utf8').trim();

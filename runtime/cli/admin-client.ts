@@ -2,7 +2,9 @@
  * How `status`, `scale`, `deploy` (and `dlq`) reach a running runtime: its admin HTTP API at
  * WARREN_ADMIN_HOST:WARREN_ADMIN_PORT, with WARREN_ADMIN_TOKEN as the bearer token when set.
  */
-import { ERROR_CODES, EXIT, WarrenError, type ErrorCode } from '../errors';
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { EXIT, WarrenError, isErrorCode, type ErrorCode } from '../errors';
 import { DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT, clientHost } from '../admin/auth';
 import { reportFailure } from './common';
 
@@ -70,11 +72,17 @@ export function createAdminClient(env: Record<string, string | undefined> = proc
     }
     if (!res.ok) {
       const answer = (parsed ?? {}) as { error?: unknown; code?: unknown; hint?: unknown };
-      const code = typeof answer.code === 'string' && answer.code in ERROR_CODES ? (answer.code as ErrorCode) : 'WARREN_E_ADMIN_UNREACHABLE';
+      const code = isErrorCode(answer.code) ? answer.code : 'WARREN_E_ADMIN_UNREACHABLE';
       const message = typeof answer.error === 'string' ? answer.error : `${method} ${path} answered ${res.status} ${text.slice(0, 200)}`;
       let hint = typeof answer.hint === 'string' ? answer.hint : undefined;
       if (res.status === 401) hint = token ? 'WARREN_ADMIN_TOKEN differs from the runtime’s' : 'set WARREN_ADMIN_TOKEN to the runtime’s token';
       throw new AdminError(res.status, code, message, hint);
+    }
+    // Something else listens there (another service on the port, a proxy's HTML page).
+    if (parsed === null || typeof parsed !== 'object') {
+      throw new WarrenError('WARREN_E_ADMIN_UNREACHABLE', `${baseUrl} answered ${method} ${path} with something other than a Warren reply: ${JSON.stringify(text.slice(0, 80))}`, {
+        hint: 'is WARREN_ADMIN_PORT the port of a Warren runtime?',
+      });
     }
     return parsed as T;
   }
@@ -98,4 +106,16 @@ export function reportAdminFailure(err: unknown): number {
 
 export function functionPath(name: string, action?: string): string {
   return `/functions/${encodeURIComponent(name)}${action ? `/${action}` : ''}`;
+}
+
+/** `--dir` as every command takes it; these commands reach the runtime through its admin API. */
+export const DIR_OPTION = ['--dir <dir>', 'project folder (as for every command; the runtime is reached at WARREN_ADMIN_HOST:WARREN_ADMIN_PORT)'] as const;
+
+/** A `--dir` that names no folder is a typo worth saying, as every other command does. */
+export async function checkProjectDir(dir: string | undefined): Promise<void> {
+  if (dir === undefined) return;
+  const folder = resolve(dir);
+  if (!(await stat(folder).catch(() => undefined))?.isDirectory()) {
+    throw new WarrenError('WARREN_E_CONFIG_MISSING', `project folder ${folder} does not exist`, { hint: 'pass the folder that holds queues.yaml and functions/ with --dir' });
+  }
 }

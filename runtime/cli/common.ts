@@ -1,7 +1,7 @@
 /** What every command shares: the project folder, the environment, exit codes, error output. */
 import { resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { WarrenError, WarrenErrors, EXIT } from '../errors';
+import { ERRORS, WarrenError, WarrenErrors, EXIT } from '../errors';
 
 export interface CommonOptions {
   dir: string;
@@ -11,18 +11,18 @@ export function projectDir(options: { dir?: string }): string {
   return resolve(options.dir ?? process.cwd());
 }
 
-/** Codes that mean the world is wrong rather than the input: exit 1. */
-const RUNTIME_CODES = new Set(['WARREN_E_BROKER_UNREACHABLE', 'WARREN_E_ADMIN_UNREACHABLE']);
-
-/** Print a failure a person can act on (no stack trace for Warren's own errors) and pick the exit code. */
+/**
+ * Print a failure a person can act on (no stack trace for Warren's own errors) and pick the exit code
+ * from the catalogue (runtime/errors.ts): several problems exit 2 unless every one of them is the world's fault.
+ */
 export function reportFailure(err: unknown, dir?: string): number {
   if (err instanceof WarrenErrors) {
     process.stderr.write(`warren: ${err.errors.length} problem${err.errors.length === 1 ? '' : 's'}:\n${indent(err.format(dir))}\n`);
-    return err.errors.every((e) => RUNTIME_CODES.has(e.code)) ? EXIT.RUNTIME : EXIT.BAD_INPUT;
+    return err.errors.every((e) => ERRORS[e.code].exit === EXIT.RUNTIME) ? EXIT.RUNTIME : EXIT.BAD_INPUT;
   }
   if (err instanceof WarrenError) {
     process.stderr.write(`warren: ${err.format(dir)}\n`);
-    return RUNTIME_CODES.has(err.code) ? EXIT.RUNTIME : EXIT.BAD_INPUT;
+    return ERRORS[err.code].exit;
   }
   const e = err as Error;
   process.stderr.write(`warren: ${e?.stack ?? String(err)}\n`);

@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { EXIT, WarrenError } from '../errors';
 import type { RuntimeView } from '../admin/view';
-import { createAdminClient, functionPath, reportAdminFailure, type AdminClient } from './admin-client';
+import { DIR_OPTION, checkProjectDir, createAdminClient, functionPath, reportAdminFailure, type AdminClient } from './admin-client';
 import { reportFailure } from './common';
 
 export interface DeployAnswer {
@@ -33,7 +33,8 @@ export function registerDeploy(program: Command): void {
     .description('rebuild a function and redeploy it on the running runtime without losing a message')
     .argument('[function]', 'function name')
     .option('--all', 'redeploy every function, one after the other')
-    .action(async (name: string | undefined, options: { all?: boolean }) => {
+    .option(...DIR_OPTION)
+    .action(async (name: string | undefined, options: { all?: boolean; dir?: string }) => {
       if (!name === !options.all) {
         process.exitCode = reportFailure(
           new WarrenError('WARREN_E_USAGE', name ? 'give a function name or --all, not both' : 'name the function to deploy, or give --all', {
@@ -44,6 +45,7 @@ export function registerDeploy(program: Command): void {
       }
       const client = createAdminClient();
       try {
+        await checkProjectDir(options.dir);
         const names = name ? [name] : (await client.get<RuntimeView>('/functions')).functions.map((f) => f.name);
         let exitCode: number = EXIT.OK;
         // One at a time: the others keep serving at full strength while one drains.

@@ -78,7 +78,8 @@ export async function publishMessages(
         hint: 'declare it in queues.yaml and run `warren start` once, or check the spelling',
       });
     }
-    throw err;
+    if (err instanceof WarrenError) throw err;
+    throw new WarrenError('WARREN_E_PUBLISH_FAILED', message, { hint: 'the broker log says why; the messages it did not confirm may not have been published', cause: err });
   } finally {
     await connection.close().catch(() => undefined);
   }

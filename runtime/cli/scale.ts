@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { EXIT } from '../errors';
 import { parseCount } from './common';
-import { createAdminClient, functionPath, reportAdminFailure } from './admin-client';
+import { DIR_OPTION, checkProjectDir, createAdminClient, functionPath, reportAdminFailure } from './admin-client';
 
 export interface ScaleAnswer {
   name: string;
@@ -15,8 +15,10 @@ export function registerScale(program: Command): void {
     .description('change the number of replicas of a function on the running runtime')
     .argument('<function>', 'function name')
     .argument('<replicas>', 'replica count (0 stops consuming; the queue keeps its messages)')
-    .action(async (name: string, replicas: string) => {
+    .option(...DIR_OPTION)
+    .action(async (name: string, replicas: string, options: { dir?: string }) => {
       try {
+        await checkProjectDir(options.dir);
         const n = parseCount(replicas, 'replicas', 0);
         // Scaling down waits for the removed replicas to finish their in-flight messages.
         const answer = await createAdminClient().post<ScaleAnswer>(functionPath(name, 'scale'), { replicas: n }, { timeoutMs: 10 * 60_000 });

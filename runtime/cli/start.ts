@@ -4,9 +4,8 @@ import { App } from '../app';
 import { createLogger } from '../log';
 import { EXIT, WarrenError, WarrenErrors } from '../errors';
 import { parseCount, projectDir, reportFailure } from './common';
-import { hooks } from './hooks';
-import '../admin/register';
-import '../watch/register';
+import { startAdmin } from '../admin/start-admin';
+import { watchApp } from '../watch/watch-app';
 
 export interface StartOptions {
   dir?: string;
@@ -44,11 +43,14 @@ export async function startCommand(options: StartOptions, env: Record<string, st
     process.on('SIGINT', onSignal);
   });
 
+  // Beside the App, closed after it stops: the admin API (listening before the App connects, so
+  // /healthz and /readyz answer while the broker is down) and, with --watch, the file watcher.
   const extras: Array<{ close(): Promise<void> }> = [];
   try {
-    for (const hook of hooks.beforeStart) extras.push(await hook(app, { env, log, watch: options.watch ?? false }));
+    extras.push(await startAdmin(app, { env, log }));
+    if (options.watch) extras.push(await watchApp(app, { log }));
     await app.start();
-    if (!signalled) log.info({ functions: Object.keys(app.config.functions) }, 'warren is running');
+    if (!signalled) log.info({ functions: Object.keys(app.requireConfig().functions) }, 'warren is running');
   } catch (err) {
     if (err instanceof WarrenError || err instanceof WarrenErrors) {
       await app.stop();

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { EXIT } from '../errors';
 import type { RuntimeView } from '../admin/view';
-import { createAdminClient, reportAdminFailure } from './admin-client';
+import { DIR_OPTION, checkProjectDir, createAdminClient, reportAdminFailure } from './admin-client';
 
 const COLUMNS = ['FUNCTION', 'VERSION', 'REPLICAS', 'IN-FLIGHT', 'HANDLED', 'FAILED', 'QUEUE', 'DEAD'] as const;
 
@@ -35,8 +35,10 @@ export function registerStatus(program: Command): void {
     .command('status')
     .description("each function's version, replicas running/desired, in-flight, handled, failed, queue and dead-letter depth")
     .option('--json', 'print the admin API answer as JSON')
-    .action(async (options: { json?: boolean }) => {
+    .option(...DIR_OPTION)
+    .action(async (options: { json?: boolean; dir?: string }) => {
       try {
+        await checkProjectDir(options.dir);
         const view = await createAdminClient().get<RuntimeView>('/functions');
         process.stdout.write(options.json ? JSON.stringify(view, null, 2) + '\n' : renderStatus(view));
         process.exitCode = EXIT.OK;

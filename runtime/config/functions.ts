@@ -12,6 +12,8 @@ import { createMessageValidator, type SchemaFileResult } from './message-schema'
 import { batchAndRate } from './batch-rate';
 import { DEFAULTS, type BackoffKind, type FunctionConfig, type QueueConfig, type SourceLocation } from './types';
 import { parseDuration, parseMemoryMb, parseSize } from './units';
+import { MAX_BODY_BYTES, MAX_DURATION_MS, MAX_DURATION_TEXT, MAX_NAME_BYTES, nameBytes, shortName } from './limits';
+import { deadQueueName, retryLadder, retryQueueName } from '../topology/names';
 
 type Obj = Record<string, unknown>;
 
@@ -64,6 +66,7 @@ export function buildFunctions(ctx: BuildContext, section: unknown, input: Funct
         'one queue feeds one function; give one of them its own queue (and bind both to the exchange for a fan-out)'));
     }
     consumers.set(fn.queue, fn.name);
+    checkDerivedNames(ctx, fn, where);
     const declared = input.declaredQueues[fn.queue];
     if (!declared && !implicitQueues[fn.queue]) {
       const reserved = reservedQueueName(fn.queue);
@@ -151,6 +154,13 @@ function normalise(ctx: BuildContext, name: string, e: Obj, pointer: string, inp
     maxBodyBytes: e.maxBodySize === undefined ? DEFAULTS.maxBodyBytes : (parseSize(e.maxBodySize) ?? DEFAULTS.maxBodyBytes),
     at,
   };
+  const atMost = (value: number, max: number, shown: string, key: string, pointerOf: string) => {
+    if (value > max) ctx.report('WARREN_E_CONFIG_TYPE', `got ${shown}`, pointerOf, { expected: `at most ${key === 'maxBodySize' ? '128MiB' : MAX_DURATION_TEXT}`, hint: `e.g. \`${key}: ${key === 'maxBodySize' ? '16MiB' : '30s'}\`` });
+  };
+  atMost(fn.timeout, MAX_DURATION_MS, String(e.timeout), 'timeout', at_('timeout'));
+  atMost(delay, MAX_DURATION_MS, String(r.delay), 'delay', at_('retry') + ctx.pointer('delay'));
+  atMost(r.maxDelay === undefined ? 0 : maxDelay, MAX_DURATION_MS, String(r.maxDelay), 'maxDelay', at_('retry') + ctx.pointer('maxDelay'));
+  atMost(fn.maxBodyBytes, MAX_BODY_BYTES, String(e.maxBodySize), 'maxBodySize', at_('maxBodySize'));
   if (fn.memoryMb < 16) ctx.report('WARREN_E_CONFIG_TYPE', `got ${fn.memoryMb}MiB`, at_('memory'), { expected: 'at least 16MiB', hint: 'e.g. `memory: 256MiB`' });
   if (e.output !== undefined) {
     const o = e.output as Obj;
@@ -189,4 +199,23 @@ function messageSchema(ctx: BuildContext, value: unknown, pointer: string, input
     return {};
   }
   return { schema, ...(schemaFile ? { schemaFile } : {}) };
+}
+
+/**
+ * The queue and the names Warren derives from it (`<queue>.dead`, `<queue>.retry.<delay>`) must each
+ * fit RabbitMQ's 255 bytes, or the declaration fails at start as a confusing broker error.
+ */
+function checkDerivedNames(ctx: BuildContext, fn: FunctionConfig, where: SourceLocation | undefined): void {
+  const derived = [fn.queue, ...(fn.deadLetter ? [deadQueueName(fn.queue)] : []), ...retryLadder(fn.retry).map((d) => retryQueueName(fn.queue, d))];
+  const longest = derived.reduce((a, b) => (nameBytes(b) > nameBytes(a) ? b : a));
+  if (nameBytes(longest) <= MAX_NAME_BYTES) return;
+  const spare = MAX_NAME_BYTES - (nameBytes(longest) - nameBytes(fn.queue));
+  ctx.errors.push(
+    new WarrenError('WARREN_E_CONFIG_TYPE', `queue name ${shortName(fn.queue)} of function ${shortName(fn.name)} is too long: ${longest === fn.queue ? 'RabbitMQ takes at most 255 bytes' : `Warren also declares ${shortName(longest)}, over RabbitMQ's 255 bytes`}`, {
+      ...where,
+      key: `functions.${fn.name.length > 40 ? fn.name.slice(0, 40) + '…' : fn.name}.queue`,
+      expected: `a queue name of at most ${Math.max(spare, 0)} bytes`,
+      hint: 'set a shorter `queue:` for this function (or rename its handler file)',
+    }),
+  );
 }

@@ -3,7 +3,7 @@
  * rascal.json, functions/ and schema files; never touches the network. Every problem it can find is
  * collected and thrown together as one WarrenErrors, so `warren check` lists them all at once.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { WarrenError, WarrenErrors } from '../errors';
 import { scanHandlers } from '../functions/discover';
@@ -17,6 +17,7 @@ import { readSchemaFile, type SchemaFileResult } from './message-schema';
 import { parseRascalJson } from './rascal-json';
 import { checkShape } from './shape';
 import { parseYamlSource } from './source';
+import { readConfigText } from './read-text';
 import type { WarrenConfig } from './types';
 
 export interface LoadOptions {
@@ -28,14 +29,6 @@ export interface LoadOptions {
 
 type Obj = Record<string, unknown>;
 
-async function readOptional(file: string): Promise<string | undefined> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
 
 async function isFile(file: string): Promise<boolean> {
   return (await stat(file).catch(() => undefined))?.isFile() ?? false;
@@ -67,7 +60,11 @@ export async function loadConfig(opts: LoadOptions): Promise<WarrenConfig> {
     ]);
   }
 
-  const [yamlText, rascalText, scanned] = await Promise.all([readOptional(yamlFile), readOptional(rascalFile), scanHandlers(functionsDir)]);
+  const [yamlRead, rascalRead, scanned] = await Promise.all([readConfigText(yamlFile), readConfigText(rascalFile), scanHandlers(functionsDir)]);
+  const tooLarge = [yamlRead, rascalRead].filter((read): read is WarrenError => read instanceof WarrenError);
+  if (tooLarge.length > 0) fail(tooLarge);
+  const yamlText = yamlRead as string | undefined;
+  const rascalText = rascalRead as string | undefined;
   const errors: WarrenError[] = [...scanned.errors];
   if (yamlText === undefined && scanned.handlers.length === 0 && scanned.errors.length === 0) {
     fail([

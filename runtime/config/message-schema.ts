@@ -4,7 +4,6 @@
  * it again in their thread (runtime/replica/schema.ts) through the same `compileWith`, so both agree
  * on what is valid.
  */
-import { readFile } from 'node:fs/promises';
 import Ajv, { type ValidateFunction } from 'ajv';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
@@ -12,6 +11,7 @@ import { parseDocument, LineCounter } from 'yaml';
 import { WarrenError } from '../errors';
 import { lineColumn } from './rascal-json';
 import { compileWith } from './validator';
+import { readConfigText } from './read-text';
 
 /** Compiles a message schema (draft-07 unless its `$schema` says 2020-12); throws ajv's error. */
 export function createMessageValidator(schema: Record<string, unknown>): ValidateFunction {
@@ -22,10 +22,14 @@ export type SchemaFileResult = { schema: Record<string, unknown> } | { error: Wa
 
 /** Reads a .json/.yaml schema file; a missing or unparsable file is WARREN_E_SCHEMA_MISSING. */
 export async function readSchemaFile(file: string, shownAs: string): Promise<SchemaFileResult> {
-  let text: string;
+  let text: string | undefined | WarrenError;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readConfigText(file, 'WARREN_E_SCHEMA_MISSING');
   } catch {
+    text = undefined;
+  }
+  if (text instanceof WarrenError) return { error: text };
+  if (text === undefined) {
     return {
       error: new WarrenError('WARREN_E_SCHEMA_MISSING', `schema file ${shownAs} does not exist`, {
         file,
@@ -61,7 +65,12 @@ export async function readSchemaFile(file: string, shownAs: string): Promise<Sch
       }),
     };
   }
-  return asSchema(file, doc.toJS());
+  try {
+    // yaml's own guard against alias bombs (maxAliasCount, default 100): a ReferenceError past it
+    return asSchema(file, doc.toJS({ maxAliasCount: 100 }));
+  } catch (err) {
+    return { error: new WarrenError('WARREN_E_SCHEMA_MISSING', `schema file ${shownAs} does not parse: ${(err as Error).message}`, { file, line: 1, column: 1, hint: 'use fewer YAML aliases (*name)' }) };
+  }
 }
 
 function asSchema(file: string, value: unknown): SchemaFileResult {

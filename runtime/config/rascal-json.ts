@@ -2,6 +2,7 @@
  * rascal.json text → plain value with `${VAR}` interpolated in every string. Pure: the caller reads
  * the file. JSON.parse gives no positions, so syntax and env errors are located in the text itself.
  */
+import { parseDocument } from 'yaml';
 import { WarrenError } from '../errors';
 import { interpolate, type Env } from './interpolate';
 
@@ -43,7 +44,7 @@ export function parseRascalJson(file: string, text: string, env: Env): { value: 
     };
   }
 
-  const errors: WarrenError[] = [];
+  const errors: WarrenError[] = duplicateKeys(file, text);
   let searchFrom = 0;
   const visit = (value: unknown, path: string): unknown => {
     if (typeof value === 'string') {
@@ -71,4 +72,22 @@ export function parseRascalJson(file: string, text: string, env: Env): { value: 
     return value;
   };
   return { value: visit(parsed, '') as Record<string, unknown>, errors };
+}
+
+/**
+ * JSON.parse keeps the last of two equal keys without a word, so a connection written twice would
+ * silently use the second. JSON is YAML, and yaml's parser reports each duplicate with its offset.
+ */
+function duplicateKeys(file: string, text: string): WarrenError[] {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  return doc.errors
+    .filter((err) => err.code === 'DUPLICATE_KEY')
+    .map(
+      (err) =>
+        new WarrenError('WARREN_E_CONFIG_SYNTAX', 'a key appears twice in the same object', {
+          file,
+          ...lineColumn(text, err.pos[0]),
+          hint: 'JSON would silently keep the last one: merge the two entries or remove one',
+        }),
+    );
 }

@@ -2,7 +2,7 @@
  * queues.yaml text → plain value + where every key and value sits, with `${VAR}` interpolated.
  * Pure: the caller reads the file. Positions are looked up by JSON pointer (ajv's `instancePath`).
  */
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { WarrenError } from '../errors';
 import { interpolate, type Env } from './interpolate';
 
@@ -60,12 +60,21 @@ export function parseYamlSource(file: string, text: string, env: Env): ParsedSou
           file,
           line,
           column,
-          hint: 'check indentation, colons and quotes around this spot',
+          hint: syntaxHint(err.code, text, offset),
         }),
       );
     }
     return { value: undefined, at, errors };
   }
+
+  const bomb = aliasBomb(doc);
+  if (bomb) {
+    const { line, column } = pos(bomb.offset);
+    errors.push(new WarrenError('WARREN_E_CONFIG_SYNTAX', `YAML aliases expand too far: ${bomb.why}`, { file, line, column, hint: ALIAS_HINT }));
+    return { value: undefined, at, errors };
+  }
+  // Even within yaml's alias limit, the walk below stops at a sane number of values.
+  let budget = MAX_VALUES;
 
   const envError = (name: string, offset: number, path: string): void => {
     const { line, column } = pos(offset);
@@ -94,6 +103,7 @@ export function parseYamlSource(file: string, text: string, env: Env): ParsedSou
   };
 
   const walk = (node: Node | null | undefined, pointer: string, path: string, keyPos?: Position, depth = 0): unknown => {
+    if (--budget < 0) throw new TooManyValues(node?.range?.[0] ?? 0);
     if (node && isAlias(node)) {
       if (depth > 50) return null;
       return walk(node.resolve(doc as Document) as Node | undefined, pointer, path, keyPos, depth + 1);
@@ -124,6 +134,53 @@ export function parseYamlSource(file: string, text: string, env: Env): ParsedSou
     return null;
   };
 
-  const value = walk(doc.contents as Node | null, '', '');
-  return { value, at, errors };
+  try {
+    const value = walk(doc.contents as Node | null, '', '');
+    return { value, at, errors };
+  } catch (err) {
+    if (!(err instanceof TooManyValues)) throw err;
+    const { line, column } = pos(err.offset);
+    errors.push(new WarrenError('WARREN_E_CONFIG_SYNTAX', `the file holds more than ${MAX_VALUES} values once its aliases are expanded`, { file, line, column, hint: ALIAS_HINT }));
+    return { value: undefined, at: new Map(), errors };
+  }
+}
+
+/**
+ * A few hundred bytes of nested aliases (`b: [*a, *a, …]`, `c: [*b, *b, …]`, …) expand to billions of
+ * values. yaml's own guard (maxAliasCount, the limit its toJS applies: an anchor used more times than
+ * that, weighted by the aliases inside it) finds one without expanding anything.
+ */
+const MAX_ALIAS_COUNT = 100;
+const MAX_VALUES = 100_000;
+const ALIAS_HINT = 'use fewer YAML aliases (*name), or write the values out; a Warren config needs a handful';
+
+class TooManyValues extends Error {
+  constructor(readonly offset: number) {
+    super('too many values');
+  }
+}
+
+function aliasBomb(doc: Document): { offset: number; why: string } | undefined {
+  try {
+    doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    return undefined;
+  } catch (err) {
+    // Anything else toJS dislikes is the walk's to report, with its position.
+    if (!(err instanceof ReferenceError)) return undefined;
+    let offset = 0;
+    visit(doc, {
+      Alias(_key, node) {
+        offset = node.range?.[0] ?? 0;
+        return visit.BREAK;
+      },
+    });
+    return { offset, why: err.message };
+  }
+}
+
+function syntaxHint(code: string, text: string, offset: number): string {
+  const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
+  if (code === 'TAB_AS_INDENT' || /^[ ]*\t/.test(text.slice(lineStart, offset + 1))) return 'indent with spaces: YAML does not allow tabs for indentation';
+  if (code === 'DUPLICATE_KEY') return 'a key may appear once in a mapping: merge the two entries or rename one';
+  return 'check indentation, colons and quotes around this spot';
 }

@@ -6,6 +6,7 @@ import type { BuildContext } from './context';
 import { closest } from './suggest';
 import { DEFAULTS, type BindingConfig, type ExchangeConfig, type ExchangeType, type QueueConfig, type QueueType } from './types';
 import { parseDuration } from './units';
+import { MAX_NAME_BYTES, nameBytes, shortName } from './limits';
 import { isDeadQueueName, isRetryQueueName } from '../topology/names';
 
 type Obj = Record<string, unknown>;
@@ -33,6 +34,7 @@ export function buildExchanges(ctx: BuildContext, section: unknown): Record<stri
   const out: Record<string, ExchangeConfig> = {};
   for (const [name, e] of entriesOf(section)) {
     const pointer = ctx.pointer('exchanges', name);
+    tooLongName(ctx, 'exchange', name, pointer);
     if (name.startsWith('amq.')) {
       ctx.report('WARREN_E_CONFIG_CONFLICT', `exchange name "${name}" is reserved by RabbitMQ`, pointer, {
         onKey: true,
@@ -55,6 +57,7 @@ export function buildQueues(ctx: BuildContext, section: unknown): Record<string,
   const out: Record<string, QueueConfig> = {};
   for (const [name, q] of entriesOf(section)) {
     const pointer = ctx.pointer('queues', name);
+    tooLongName(ctx, 'queue', name, pointer);
     const reserved = reservedQueueName(name);
     if (reserved) ctx.report('WARREN_E_CONFIG_CONFLICT', `queue name "${name}" is reserved`, pointer, { onKey: true, hint: `${reserved}; pick another name` });
     const type = (q.type as QueueType | undefined) ?? DEFAULTS.queueType;
@@ -152,7 +155,23 @@ export function buildBindings(
     }
     if (!ok) return;
     const routingKeys = keys.length > 0 ? keys : [defaultRoutingKey(type, queue)];
+    for (const routingKey of routingKeys) {
+      if (nameBytes(routingKey) > MAX_NAME_BYTES) {
+        ctx.report('WARREN_E_CONFIG_TYPE', `routing key ${shortName(routingKey)} is too long`, pointer, { expected: `at most ${MAX_NAME_BYTES} bytes`, hint: 'RabbitMQ refuses longer routing keys' });
+      }
+    }
     for (const routingKey of routingKeys) out.push({ exchange, queue, routingKey, arguments: args, at: ctx.valueAt(pointer) });
   });
   return out;
+}
+
+/** RabbitMQ refuses a name over 255 bytes when it is declared; say so at check, at the name. */
+export function tooLongName(ctx: BuildContext, kind: 'exchange' | 'queue', name: string, pointer: string): boolean {
+  if (nameBytes(name) <= MAX_NAME_BYTES) return false;
+  ctx.report('WARREN_E_CONFIG_TYPE', `${kind} name ${shortName(name)} is too long`, pointer, {
+    onKey: true,
+    expected: `at most ${MAX_NAME_BYTES} bytes`,
+    hint: `RabbitMQ refuses longer ${kind} names; pick a shorter one`,
+  });
+  return true;
 }

@@ -144,7 +144,9 @@ function timeOf(value: unknown): Date | undefined {
   const seconds = value !== null && typeof value === 'object' && 'value' in value ? (value as { value: unknown }).value : value;
   if (seconds instanceof Date) return seconds;
   const n = num(seconds);
-  return n === undefined ? undefined : new Date(n * 1000);
+  const time = n === undefined ? undefined : new Date(n * 1000);
+  // a forged x-death time (1e20) is an Invalid Date, whose toISOString() would throw
+  return time && !Number.isNaN(time.getTime()) ? time : undefined;
 }
 
 function preview(content: Buffer): string {

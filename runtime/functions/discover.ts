@@ -31,13 +31,23 @@ export function selectHandlers(
   fileNames: readonly string[],
 ): { handlers: HandlerFile[]; errors: WarrenError[] } {
   const byName = new Map<string, string[]>();
+  const errors: WarrenError[] = [];
   for (const fileName of [...fileNames].sort()) {
     const name = handlerName(fileName);
     if (name === undefined) continue;
+    // A name is printed in logs and commands and becomes a queue name: no line breaks or other controls.
+    if (/[\u0000-\u001f\u007f]/.test(name)) {
+      errors.push(
+        new WarrenError('WARREN_E_CONFIG_TYPE', `handler file name ${JSON.stringify(fileName)} contains control characters`, {
+          file: join(functionsDir, fileName),
+          hint: 'rename the file: the file name is the function name (and its queue name)',
+        }),
+      );
+      continue;
+    }
     byName.set(name, [...(byName.get(name) ?? []), fileName]);
   }
   const handlers: HandlerFile[] = [];
-  const errors: WarrenError[] = [];
   for (const [name, files] of [...byName].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const first = files[0];
     if (files.length > 1 || first === undefined) {

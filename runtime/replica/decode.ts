@@ -1,29 +1,47 @@
 /**
  * SPEC §3 decoding rules, pure. `application/json` must parse; no content type parses as JSON when
  * it can (a hand-written producer's plain `Test!` arrives as the string), text arrives as a string,
- * anything else as the Buffer itself.
+ * anything else as the Buffer itself. Never throws, whatever the bytes: a body is input, not code.
  */
 
 export type Decoded = { ok: true; value: unknown } | { ok: false; error: Error };
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
-export function decodeBody(content: Buffer, contentType: string | undefined): Decoded {
-  if (!contentType) {
-    const text = content.toString('utf8');
+// fatal: bytes that are not UTF-8 are refused rather than silently replaced by U+FFFD, so a
+// JSON body never reaches a handler with characters it did not contain.
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function utf8Text(content: Buffer): string | undefined {
+  try {
+    return utf8.decode(content);
+  } catch {
+    return undefined;
+  }
+}
+
+export function decodeBody(content: Buffer, contentType: unknown): Decoded {
+  const type = typeof contentType === 'string' ? contentType : '';
+  if (!type) {
+    const text = utf8Text(content);
+    // Neither JSON nor UTF-8 text: the bytes themselves, as for any binary content type.
+    if (text === undefined) return { ok: true, value: content };
     try {
       return { ok: true, value: JSON.parse(text) };
     } catch {
       return { ok: true, value: text };
     }
   }
-  if (JSON_TYPE.test(contentType)) {
+  if (JSON_TYPE.test(type)) {
+    const text = utf8Text(content);
+    if (text === undefined) return { ok: false, error: new Error('the body is not valid UTF-8, so it cannot be JSON') };
+    if (text.trim() === '') return { ok: false, error: new Error('the body is empty, and the content type says JSON') };
     try {
-      return { ok: true, value: JSON.parse(content.toString('utf8')) };
+      return { ok: true, value: JSON.parse(text) };
     } catch (err) {
-      return { ok: false, error: err as Error };
+      return { ok: false, error: new Error(`the body is not valid JSON: ${(err as Error).message}`) };
     }
   }
-  if (/^text\//i.test(contentType)) return { ok: true, value: content.toString('utf8') };
+  if (/^text\//i.test(type)) return { ok: true, value: content.toString('utf8') };
   return { ok: true, value: content };
 }

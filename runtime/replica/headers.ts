@@ -16,33 +16,83 @@ export const H = {
   routingKey: 'x-warren-original-routing-key',
   at: 'x-warren-dead-lettered-at',
   reason: 'x-warren-reason',
+  dropped: 'x-warren-dropped-headers',
 } as const;
 
 const MAX_ERROR = 1_000;
 const MAX_STACK = 4_000;
 
-function toInt(value: unknown): number {
-  const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : typeof value === 'bigint' ? Number(value) : NaN;
-  return Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
+/**
+ * The largest attempt or count Warren believes from a header. Warren writes small integers; anyone
+ * can publish `x-warren-attempt: 1e308` or a nested table, and a count past this is no count at all.
+ */
+export const MAX_COUNT = 10_000;
+
+/**
+ * A count from a header value: a non-negative integer capped at MAX_COUNT, 0 when absent or not a
+ * number. Text is not a count (Warren and the broker write numbers; `"3"` is someone else's header).
+ */
+export function countOf(value: unknown): number {
+  let n: number;
+  if (typeof value === 'number') n = value;
+  else if (typeof value === 'bigint') n = value > BigInt(MAX_COUNT) ? MAX_COUNT : Number(value);
+  else return 0;
+  if (Number.isNaN(n) || n <= 0) return 0;
+  return Math.min(Math.floor(n), MAX_COUNT);
 }
 
 /**
  * 1-based attempt of this delivery: the attempt the retry ladder carried in the headers, plus the
  * deliveries the broker has already counted for this copy (a replica that died mid-message, an
- * ordered retry in place, a requeue at shutdown).
+ * ordered retry in place, a requeue at shutdown). Always an integer from 1 to MAX_COUNT.
  */
 export function attemptOf(headers: Record<string, unknown> | undefined): number {
-  const carried = toInt(headers?.[H.attempt]) || 1;
-  return carried + toInt(headers?.['x-delivery-count']) + toInt(headers?.[H.redeliveries]);
+  const carried = countOf(headers?.[H.attempt]) || 1;
+  return Math.min(carried + countOf(headers?.['x-delivery-count']) + countOf(headers?.[H.redeliveries]), MAX_COUNT);
 }
 
 /** Headers that describe one delivery of one queue and must not travel with a copy. */
 const DELIVERY_HEADERS = ['x-delivery-count', 'x-death', 'x-first-death-exchange', 'x-first-death-queue', 'x-first-death-reason', 'rascal'];
 
+/**
+ * amqplib encodes a header table into a 64 KiB buffer and throws past it. A copy (retry, move, dead
+ * letter) adds Warren's own headers (error and stack: up to ~6 KiB), so the headers it carries over
+ * are kept within this budget; the rest are dropped and counted in `x-warren-dropped-headers`.
+ * Otherwise a message published with ~60 KiB of headers could never be copied, hence never settled.
+ */
+const MAX_COPIED_HEADER_BYTES = 48 * 1024;
+
 export function copyHeaders(headers: Record<string, unknown> | undefined): Record<string, unknown> {
-  const copy: Record<string, unknown> = { ...headers };
-  for (const name of DELIVERY_HEADERS) delete copy[name];
+  const copy: Record<string, unknown> = {};
+  let budget = MAX_COPIED_HEADER_BYTES;
+  let dropped = 0;
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (DELIVERY_HEADERS.includes(name) || name === H.dropped) continue;
+    const size = 1 + Buffer.byteLength(name) + encodedSize(value);
+    if (size > budget) {
+      dropped++;
+      continue;
+    }
+    budget -= size;
+    copy[name] = value;
+  }
+  dropped += countOf(headers?.[H.dropped]);
+  if (dropped > 0) copy[H.dropped] = Math.min(dropped, MAX_COUNT);
   return copy;
+}
+
+/** An upper bound of the bytes amqplib's field-table encoding takes for one value. */
+function encodedSize(value: unknown): number {
+  if (typeof value === 'string') return 5 + Buffer.byteLength(value);
+  if (Buffer.isBuffer(value)) return 5 + value.length;
+  if (Array.isArray(value)) return value.reduce((sum: number, item) => sum + encodedSize(item), 5);
+  if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
+    if (Object.hasOwn(value, '!')) return 1 + encodedSize((value as { value?: unknown }).value);
+    let sum = 5;
+    for (const [key, item] of Object.entries(value)) sum += 1 + Buffer.byteLength(key) + encodedSize(item);
+    return sum;
+  }
+  return 9;
 }
 
 export interface Route {
@@ -57,8 +107,15 @@ export interface Route {
 export function originalRoute(headers: Record<string, unknown> | undefined, delivered: Route): Route {
   const exchange = headers?.[H.exchange];
   const routingKey = headers?.[H.routingKey];
-  if (typeof exchange === 'string' && typeof routingKey === 'string') return { exchange, routingKey };
+  if (isName(exchange) && isName(routingKey)) return { exchange, routingKey };
   return delivered;
+}
+
+/** AMQP exchange names and routing keys are short strings: at most 255 bytes. */
+const MAX_NAME_BYTES = 255;
+
+function isName(value: unknown): value is string {
+  return typeof value === 'string' && Buffer.byteLength(value) <= MAX_NAME_BYTES;
 }
 
 export function retryHeaders(headers: Record<string, unknown> | undefined, nextAttempt: number, route: Route): Record<string, unknown> {

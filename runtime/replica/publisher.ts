@@ -68,13 +68,21 @@ export class Publisher {
   private send(channel: ConfirmChannel, entry: Pending, body: Buffer, options: Options.Publish, name: string, strict: boolean): Promise<void> {
     this.pending.push(entry);
     return new Promise<void>((resolve, reject) => {
-      channel.publish(entry.exchange, entry.routingKey, body, options, (err) => {
+      const settled = (err: unknown) => {
         this.confirmed(entry);
         if (err) return reject(new Error(`the broker refused the message for ${name}`));
         if (entry.returned && strict) return reject(new Error(`the broker could not route to ${name}`));
         if (entry.returned) this.log.warn({ exchange: entry.exchange, routingKey: entry.routingKey }, 'published message was unroutable: no queue is bound for it');
         resolve();
-      });
+      };
+      try {
+        channel.publish(entry.exchange, entry.routingKey, body, options, settled);
+      } catch (err) {
+        // amqplib throws at once for what it cannot encode (a header table over 64 KiB): no confirm
+        // will come for this entry, so it leaves the pending list now.
+        this.confirmed(entry);
+        reject(new Error(`the message for ${name} could not be encoded: ${(err as Error).message}`));
+      }
     });
   }
 

@@ -13,7 +13,7 @@
  *
  * The decision is pure; `IsolationGate` carries out "alone" for one replica.
  */
-import { H } from './headers';
+import { countOf as count, H } from './headers';
 
 export type QueueKind = 'quorum' | 'classic';
 
@@ -21,11 +21,6 @@ export interface DeliveryFacts {
   headers: Record<string, unknown> | undefined;
   redelivered: boolean;
   queueType: QueueKind;
-}
-
-function count(value: unknown): number {
-  const n = typeof value === 'number' ? value : typeof value === 'bigint' ? Number(value) : typeof value === 'string' ? Number(value) : NaN;
-  return Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
 }
 
 /** Deliveries of this message that ended without a settlement (a replica died, a requeue). */

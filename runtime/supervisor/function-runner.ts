@@ -7,6 +7,7 @@ import type { FunctionConfig, QueueType } from '../config/types';
 import type { ReplicaConnection } from '../replica-protocol/connection';
 import { Replica } from './replica';
 import { createRateBuffer } from '../ratelimit/shared-rate';
+import { WarrenError } from '../errors';
 import { addSnapshots, emptySnapshot, type StatsSnapshot } from '../replica-protocol/stats';
 
 export interface Build {
@@ -118,7 +119,7 @@ export class FunctionRunner {
     if (live.length < this.desired) {
       const fresh = Array.from({ length: this.desired - live.length }, () => this.spawn(this.build, this.fn));
       await Promise.all(fresh.map((r) => r.start().catch((err: Error) => this.onStartFailure(r, err))));
-      if (this.running === 0 && this.desired > 0 && this.lastError) throw new Error(this.lastError);
+      if (this.running === 0 && this.desired > 0 && this.lastError) throw new WarrenError('WARREN_E_REPLICA_START', this.lastError);
     } else if (live.length > this.desired) {
       // Drain the newest first: the oldest have warm connections.
       const surplus = live.slice(this.desired);

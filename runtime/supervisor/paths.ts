@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { findPackageRoot } from '../functions/package-root';
+import { WarrenError } from '../errors';
 
 let cached: string | undefined;
 
@@ -9,6 +10,6 @@ let cached: string | undefined;
 export function workerFile(): string {
   if (cached) return cached;
   const file = join(findPackageRoot(), 'dist', 'worker.js');
-  if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\``);
+  if (!existsSync(file)) throw new WarrenError('WARREN_E_INTERNAL', `${file} is missing`, { hint: 'run `npm run build` (npm ci runs it)' });
   return (cached = file);
 }

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { WarrenConfig, FunctionConfig } from '../config/types';
 import { replicaConnection } from '../replica-protocol/connection';
 import { FunctionRunner, type Build } from './function-runner';
+import { WarrenError } from '../errors';
 import type { StatsSnapshot } from '../replica-protocol/stats';
 
 export interface SupervisorOptions {
@@ -49,7 +50,7 @@ export class Supervisor {
 
   async startFunction(fn: FunctionConfig, build: Build): Promise<void> {
     const config = this.requireConfig();
-    if (this.runners.has(fn.name)) throw new Error(`function ${fn.name} is already running`);
+    if (this.runners.has(fn.name)) throw new WarrenError('WARREN_E_INTERNAL', `function ${fn.name} is already running`);
     const queue = config.queues[fn.queue];
     const runner = new FunctionRunner({
       fn,
@@ -124,12 +125,12 @@ export class Supervisor {
 
   private runner(name: string): FunctionRunner {
     const runner = this.runners.get(name);
-    if (!runner) throw Object.assign(new Error(`no function named ${name} is running`), { code: 'WARREN_E_UNKNOWN_FUNCTION' });
+    if (!runner) throw new WarrenError('WARREN_E_UNKNOWN_FUNCTION', `no function named ${name} is running`);
     return runner;
   }
 
   private requireConfig(): WarrenConfig {
-    if (!this.config) throw new Error('supervisor not started');
+    if (!this.config) throw new WarrenError('WARREN_E_NOT_READY', 'the runtime has not started its functions yet');
     return this.config;
   }
 }

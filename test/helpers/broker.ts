@@ -6,32 +6,11 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import amqplib, { type GetMessage, type Options } from 'amqplib';
+import { createVhost, deleteVhost, management } from '../testkit/management';
 
 const run = promisify(execFile);
 
-export function amqpBase(): string {
-  return process.env.WARREN_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-}
-
-export function managementBase(): string {
-  return process.env.WARREN_TEST_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
-}
-
-/** Calls the management HTTP API; returns parsed JSON (or undefined for an empty body). */
-export async function management(method: 'GET' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
-  const base = new URL(managementBase());
-  const auth = Buffer.from(`${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`).toString('base64');
-  base.username = '';
-  base.password = '';
-  const res = await fetch(new URL(path, base), {
-    method,
-    headers: { authorization: `Basic ${auth}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`management API ${method} ${path}: ${res.status} ${text}`);
-  return text === '' ? undefined : (JSON.parse(text) as unknown);
-}
+export { amqpBase, management, managementBase } from '../testkit/management';
 
 /** GET /api/queues/:vhost/:name, or undefined when the queue does not exist. */
 export async function managementQueue(vhost: string, queue: string): Promise<Record<string, unknown> | undefined> {
@@ -63,14 +42,7 @@ export interface TestVhost {
 
 export async function createTestVhost(prefix: string): Promise<TestVhost> {
   const name = `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-  await management('PUT', `/api/vhosts/${encodeURIComponent(name)}`, {});
-  const user = decodeURIComponent(new URL(amqpBase()).username || 'guest');
-  await management('PUT', `/api/permissions/${encodeURIComponent(name)}/${encodeURIComponent(user)}`, {
-    configure: '.*',
-    write: '.*',
-    read: '.*',
-  });
-  const url = `${amqpBase().replace(/\/+$/, '')}/${encodeURIComponent(name)}`;
+  const url = await createVhost(name);
   let cleaned = false;
   return {
     name,
@@ -84,7 +56,7 @@ export async function createTestVhost(prefix: string): Promise<TestVhost> {
         const open = await openConnections(name);
         if (open > 0) problems.push(`${open} connection(s) still open on vhost ${name}`);
       } finally {
-        await management('DELETE', `/api/vhosts/${encodeURIComponent(name)}`);
+        await deleteVhost(name);
       }
       if (problems.length > 0) throw new Error(`test left resources behind: ${problems.join('; ')}`);
     },

@@ -5,6 +5,7 @@
 import amqplib from 'amqplib';
 import type { TestVhost } from './broker';
 import type { Project, RunningWarren } from './runtime';
+import type { Collector } from '../testkit/results';
 
 /**
  * Handler source: `{ id, kill? }`. Without `kill` it reports `{ fn, id, attempt }` to `results`.
@@ -41,37 +42,7 @@ const handler: Handler<In> = async (m, ctx) => {
 export default handler;
 `;
 
-export interface Result {
-  fn: string;
-  id: string | number;
-  attempt: number;
-}
-
-export interface Collector {
-  results: Result[];
-  of(fn: string): Result[];
-  /** ids reported by `fn`, without repeats */
-  idsOf(fn: string): Set<string | number>;
-  close(): Promise<void>;
-}
-
-/** Consumes `results` into memory until closed (close before the vhost cleanup counts consumers). */
-export async function collectResults(url: string, queue = 'results'): Promise<Collector> {
-  const conn = await amqplib.connect(url);
-  const ch = await conn.createChannel();
-  const results: Result[] = [];
-  await ch.consume(queue, (msg) => {
-    if (msg) results.push(JSON.parse(msg.content.toString()) as Result);
-  }, { noAck: true });
-  return {
-    results,
-    of: (fn) => results.filter((r) => r.fn === fn),
-    idsOf: (fn) => new Set(results.filter((r) => r.fn === fn).map((r) => r.id)),
-    async close() {
-      await conn.close();
-    },
-  };
-}
+export { collectResults, type Collector, type Result } from '../testkit/results';
 
 /** Publishes JSON bodies to a queue through the default exchange, with confirms, in order. */
 export async function publishMany(url: string, queue: string, bodies: readonly unknown[]): Promise<void> {

@@ -1,11 +1,15 @@
 /**
- * vitest globalSetup: the broker must answer before any test runs, and dist/ must exist for tests
- * that start the CLI or a replica worker.
+ * vitest globalSetup: the broker must answer before any test runs (a local broker in its stock
+ * settings gets its management plugin enabled here), and dist/ must exist for tests that start the
+ * CLI or a replica worker. What to do is decided by decideBrokerAction (broker-readiness.ts).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { connect } from 'node:net';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { decideBrokerAction, isLocalHost } from './broker-readiness';
+import { amqpBase, management, managementBase } from '../testkit/management';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -24,26 +28,54 @@ function tcpAnswers(host: string, port: number, timeoutMs: number): Promise<bool
 
 async function managementAnswers(): Promise<boolean> {
   try {
-    const res = await fetch('http://127.0.0.1:15672/api/overview', {
-      headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
-      signal: AbortSignal.timeout(3_000),
-    });
-    return res.ok;
+    await management('GET', '/api/overview');
+    return true;
   } catch {
     return false;
   }
 }
 
+function onPath(command: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
+    const file = join(dir, command);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+const MANAGEMENT_WAIT_MS = 60_000;
+
+/** `rabbitmq-plugins enable` returns before the listener is up: wait until the API answers. */
+async function enableManagement(tool: string): Promise<void> {
+  process.stderr.write('global-setup: the RabbitMQ management API is off; enabling rabbitmq_management on the local broker\n');
+  execFileSync(tool, ['enable', 'rabbitmq_management'], { stdio: 'pipe' });
+  const deadline = Date.now() + MANAGEMENT_WAIT_MS;
+  while (Date.now() < deadline) {
+    if (await managementAnswers()) return;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(`enabled rabbitmq_management, but its API did not answer on ${new URL(managementBase()).host} within ${MANAGEMENT_WAIT_MS / 1000} s`);
+}
+
 export default async function setup(): Promise<void> {
-  if (!(await tcpAnswers('127.0.0.1', 5672, 3_000))) {
-    throw new Error('no RabbitMQ answers on 127.0.0.1:5672: start it with `.ci/run` (or `rabbitmq-server -detached`) and run the tests again');
-  }
-  if (!(await managementAnswers())) {
-    throw new Error(
-      'the RabbitMQ management API does not answer on http://127.0.0.1:15672 (guest/guest): `.ci/run` enables it ' +
-        '(`rabbitmq-plugins enable rabbitmq_management`)',
-    );
-  }
+  // The broker the tests use (WARREN_TEST_AMQP_URL / WARREN_TEST_MANAGEMENT_URL, else the local default).
+  const broker = new URL(amqpBase());
+  const amqpAnswers = await tcpAnswers(broker.hostname, Number(broker.port || 5672), 3_000);
+  const tool = onPath('rabbitmq-plugins');
+  const action = decideBrokerAction({
+    amqpAnswers,
+    managementAnswers: amqpAnswers && (await managementAnswers()),
+    // `rabbitmq-plugins` without -n acts on the machine's default node: the one on the default port.
+    local: isLocalHost(broker.hostname) && (broker.port === '' || broker.port === '5672') && isLocalHost(new URL(managementBase()).hostname),
+    pluginsTool: tool !== undefined,
+  });
+  if (action.kind === 'fail') throw new Error(action.message);
+  if (action.kind === 'enable-management') await enableManagement(tool!);
   const entries = ['runtime/cli/main.ts', 'runtime/replica/thread.ts'];
   if (!entries.every((file) => existsSync(`${root}/${file}`))) return;
   try {

@@ -1,19 +1,18 @@
 /**
- * What the admin, scale and deploy integration tests share: a throwaway project folder, a runtime
- * started as a child process (`node bin/warren.js start`) with its admin API on a free port, the CLI
- * run as a user runs it, and a reader of the `results` queue the fixture handlers publish to.
+ * What the admin, scale and deploy integration tests share: a throwaway project folder and a runtime
+ * started as a child process (both test/testkit's), the CLI run as a user runs it, and a reader of
+ * the `results` queue the fixture handlers publish to.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import amqplib from 'amqplib';
-import { freePort, runWarren } from '../helpers/runtime';
+import { runWarren } from '../helpers/runtime';
 import type { TestVhost } from '../helpers/broker';
+import { createProject as createTestProject, repoRoot, type Project } from '../testkit/project';
+import { startWarren } from '../testkit/warren-process';
 
-export const root = fileURLToPath(new URL('../..', import.meta.url));
-const bin = join(root, 'bin/warren.js');
+export type { Project } from '../testkit/project';
+
+export const root = repoRoot;
 
 /** Handler used by every test: waits `ms`, then returns its id, function and version (published to `results`). */
 export function recordingHandler(version: string): string {
@@ -42,23 +41,11 @@ export function recordingQueues(functions: Record<string, { replicas?: number; p
   return lines.join('\n') + '\n';
 }
 
-export interface Project {
-  dir: string;
-  write(path: string, text: string): Promise<void>;
-  remove(): Promise<void>;
-}
-
+/** A project from its files (`queues.yaml` among them), paths relative to its folder. */
 export async function createProject(files: Record<string, string>): Promise<Project> {
-  const dir = await mkdtemp(join(tmpdir(), 'warren-admin-test-'));
-  const project: Project = {
-    dir,
-    async write(path, text) {
-      await mkdir(join(dir, path, '..'), { recursive: true });
-      await writeFile(join(dir, path), text);
-    },
-    remove: () => rm(dir, { recursive: true, force: true }),
-  };
-  for (const [path, text] of Object.entries(files)) await project.write(path, text);
+  const { 'queues.yaml': queuesYaml = '', ...rest } = files;
+  const project = await createTestProject(queuesYaml, {}, undefined, 'warren-admin-test-');
+  for (const [path, text] of Object.entries(rest)) await project.write(path, text);
   return project;
 }
 
@@ -88,57 +75,18 @@ export async function release(runtime?: Runtime, project?: Project, vhost?: Test
   }
 }
 
+/** test/testkit's running Warren, seen the way these tests use it: fetch-style admin calls, readiness, output. */
 export async function startRuntime(dir: string, amqpUrl: string, extraEnv: Record<string, string> = {}): Promise<Runtime> {
-  const port = await freePort();
-  const env: Record<string, string> = {
-    AMQP_URL: amqpUrl,
-    WARREN_ADMIN_PORT: String(port),
-    WARREN_LOG_LEVEL: 'info',
-    WARREN_BUILD_DIR: join(dir, '.build'),
-    ...extraEnv,
+  const warren = await startWarren(dir, amqpUrl, { cwd: dir, logLevel: 'info', waitReady: false, env: { WARREN_BUILD_DIR: join(dir, '.build'), ...extraEnv } });
+  return {
+    port: warren.adminPort,
+    env: warren.env,
+    output: warren.output,
+    exited: warren.exited,
+    admin: (path, init) => fetch(`http://127.0.0.1:${warren.adminPort}${path}`, { ...init, signal: AbortSignal.timeout(10_000) }),
+    waitReady: async (timeoutMs) => void (await warren.waitReady(timeoutMs)),
+    stop: () => warren.stop(),
   };
-  const child: ChildProcess = spawn(process.execPath, [bin, 'start', '--dir', dir], {
-    cwd: dir,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const host = '127.0.0.1';
-  const runtime: Runtime = {
-    port,
-    env,
-    output: () => output,
-    exited,
-    admin: (path, init) => fetch(`http://${host}:${port}${path}`, { ...init, signal: AbortSignal.timeout(10_000) }),
-    async waitReady(timeoutMs = 15_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        if (child.exitCode !== null) throw new Error(`runtime exited (${child.exitCode}) before it was ready:\n${output}`);
-        const res = await runtime.admin('/readyz', { headers: authHeader(env) }).catch(() => null);
-        if (res?.status === 200) return;
-        if (Date.now() > deadline) throw new Error(`runtime not ready after ${timeoutMs} ms (${res?.status ?? 'no answer'}):\n${output}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-        const code = await exited;
-        clearTimeout(timer);
-        return code;
-      }
-      return exited;
-    },
-  };
-  return runtime;
-}
-
-function authHeader(env: Record<string, string>): Record<string, string> {
-  return env.WARREN_ADMIN_TOKEN ? { authorization: `Bearer ${env.WARREN_ADMIN_TOKEN}` } : {};
 }
 
 export interface CliResult {

@@ -33,7 +33,7 @@ async function start(name: string, yaml: string, handler: string): Promise<{ url
 }
 
 async function deadLetters(url: string, queue: string, count: number) {
-  await waitFor(async () => (await queueInfo(url, queue)).messageCount >= count, 20_000, 100);
+  await waitFor(async () => (await queueInfo(url, queue)).messageCount >= count, 45_000, 100);
   return (await getAll(url, queue)).map((m) => ({ body: JSON.parse(m.content.toString()) as { id: unknown }, headers: m.properties.headers ?? {} }));
 }
 
@@ -45,7 +45,7 @@ describe('batch functions', () => {
     await publishMany(url, 'ingest', bodies);
 
     const dead = await deadLetters(url, 'ingest.dead', 4);
-    await waitFor(() => c.of('ingest').length >= 246, 20_000, 100);
+    await waitFor(() => c.of('ingest').length >= 246, 45_000, 100);
     const handled = recorded(c, 'ingest').map((r) => r.id);
     expect(handled.length).toBe(246);
     expect(new Set(handled).size).toBe(246);
@@ -82,7 +82,7 @@ describe('batch functions', () => {
     await publishRaw(url, '', 'ingest', Buffer.from('{"id": 3}'), { contentType: 'application/json' });
     const dead = await getDead(url, 2);
     expect(dead.map((d) => [d.body, d.reason]).sort()).toEqual([['{"nope": 2}', 'schema'], ['{broken', 'invalid-json']]);
-    await waitFor(() => c.of('ingest').length === 2, 10_000, 50);
+    await waitFor(() => c.of('ingest').length === 2, 30_000, 50);
     expect(recorded(c, 'ingest').map((r) => r.id).sort()).toEqual([1, 3]);
   });
 
@@ -94,7 +94,7 @@ describe('batch functions', () => {
     const dead = await deadLetters(url, 'ingest.dead', 1);
     expect(dead.map((d) => d.body.id)).toEqual(['poison']);
     expect(dead[0]!.headers['x-warren-reason'] ?? 'delivery-limit').toBe('delivery-limit');
-    await waitFor(() => c.idsOf('ingest').size === 30, 30_000, 100);
+    await waitFor(() => c.idsOf('ingest').size === 30, 60_000, 100);
     expect([...c.idsOf('ingest')].sort()).toEqual(range(30).sort());
     expect(c.of('ingest').some((r) => r.id === 'poison')).toBe(false);
     expect(w.logs.filter((l) => String(l.msg).startsWith('replica died')).length).toBeGreaterThanOrEqual(2);
@@ -102,7 +102,7 @@ describe('batch functions', () => {
 });
 
 async function getDead(url: string, count: number): Promise<Array<{ body: string; reason: unknown }>> {
-  await waitFor(async () => (await queueInfo(url, 'ingest.dead')).messageCount >= count, 10_000, 100);
+  await waitFor(async () => (await queueInfo(url, 'ingest.dead')).messageCount >= count, 45_000, 100);
   return (await getAll(url, 'ingest.dead')).map((m) => ({ body: m.content.toString(), reason: m.properties.headers?.['x-warren-reason'] }));
 }
 

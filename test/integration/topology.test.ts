@@ -2,6 +2,7 @@ import amqplib from 'amqplib';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FunctionConfig, WarrenConfig } from '../../runtime/config/types';
+import { functionConfig } from '../testkit/function-config';
 import { WarrenError, WarrenErrors } from '../../runtime/errors';
 import { declareTopology } from '../../runtime/topology/declare';
 import {
@@ -23,23 +24,7 @@ afterEach(async () => {
   vhost = undefined;
 });
 
-function fn(name: string, over: Partial<FunctionConfig> = {}): FunctionConfig {
-  return {
-    name,
-    file: `/app/functions/${name}.ts`,
-    queue: name,
-    replicas: 1,
-    prefetch: 1,
-    timeout: 30_000,
-    retry: { attempts: 3, backoff: 'exponential', delay: 1_000, maxDelay: 300_000 },
-    redeliveryLimit: 3,
-    deadLetter: true,
-    ordered: false,
-    memoryMb: 256,
-    maxBodyBytes: 1024 * 1024,
-    ...over,
-  };
-}
+const fn = (name: string, over: Partial<FunctionConfig> = {}): FunctionConfig => functionConfig(name, { maxBodyBytes: 1024 * 1024, ...over });
 
 function config(v: TestVhost): WarrenConfig {
   return {

@@ -1,12 +1,51 @@
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
-import { ERROR_CODES, WarrenError, redactUrl } from '../../runtime/errors';
+import { describe, expect, it, vi } from 'vitest';
+import { ERRORS, EXIT, WarrenError, WarrenErrors, redactUrl, type ErrorCode } from '../../runtime/errors';
+import { errorReply, fail } from '../../runtime/admin/replies';
+import { reportFailure } from '../../runtime/cli/common';
 
 describe('the error catalogue', () => {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
-  it.each(Object.keys(ERROR_CODES))('documents %s in the README', (code) => {
+  const codes = Object.keys(ERRORS) as ErrorCode[];
+
+  it.each(codes)('documents %s in the README', (code) => {
     expect(readme).toContain(`| \`${code}\` |`);
+  });
+
+  it.each(codes)('gives %s a description, an HTTP error status and an exit code', (code) => {
+    const { description, http, exit } = ERRORS[code];
+    expect(description.length).toBeGreaterThan(10);
+    expect(http).toBeGreaterThanOrEqual(400);
+    expect(http).toBeLessThan(600);
+    expect([EXIT.RUNTIME, EXIT.BAD_INPUT]).toContain(exit);
+  });
+
+  it.each(codes)('the admin API and the CLI answer %s as the catalogue says', (code) => {
+    expect(errorReply(new WarrenError(code, 'x')).status).toBe(ERRORS[code].http);
+    expect(fail(code, 'x').status).toBe(ERRORS[code].http);
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(reportFailure(new WarrenError(code, 'x'))).toBe(ERRORS[code].exit);
+    } finally {
+      write.mockRestore();
+    }
+  });
+
+  it('several problems exit 1 only when every one is the world\'s fault', () => {
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const unreachable = new WarrenError('WARREN_E_BROKER_UNREACHABLE', 'down');
+      expect(reportFailure(new WarrenErrors([unreachable, unreachable]))).toBe(EXIT.RUNTIME);
+      expect(reportFailure(new WarrenErrors([unreachable, new WarrenError('WARREN_E_CONFIG_TYPE', 'bad')]))).toBe(EXIT.BAD_INPUT);
+    } finally {
+      write.mockRestore();
+    }
+  });
+
+  it('has no code README documents but the catalogue lacks', () => {
+    const documented = [...readme.matchAll(/^\| `(WARREN_E_[A-Z_]+)` \|/gm)].map((m) => m[1]);
+    expect(documented.sort()).toEqual([...codes].sort());
   });
 
   it('formats an error with file, line, column, key, expectation, code and hint', () => {

@@ -3,28 +3,13 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { DEFAULTS, type FunctionConfig, type WarrenConfig } from '../../runtime/config/types';
+import { functionConfig } from '../testkit/function-config';
 import { WarrenError } from '../../runtime/errors';
 import { generateManifests, PROBE_SCRIPT, resourceName } from '../../runtime/manifests';
 
 type Obj = Record<string, any>;
 
-function fn(name: string, extra: Partial<FunctionConfig> = {}): FunctionConfig {
-  return {
-    name,
-    file: `/project/functions/${name}.ts`,
-    queue: name,
-    replicas: 1,
-    prefetch: 1,
-    timeout: 30_000,
-    retry: { ...DEFAULTS.retry },
-    redeliveryLimit: 3,
-    deadLetter: true,
-    ordered: false,
-    memoryMb: 256,
-    maxBodyBytes: DEFAULTS.maxBodyBytes,
-    ...extra,
-  };
-}
+const fn = (name: string, extra: Partial<FunctionConfig> = {}): FunctionConfig => functionConfig(name, extra, '/project');
 
 function config(...fns: FunctionConfig[]): WarrenConfig {
   return {

@@ -3,23 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { decodeBody } from '../../runtime/replica/decode';
 import { decideSettlement } from '../../runtime/replica/outcome';
 import { attemptOf, deadLetterHeaders, originalRoute, replayHeaders, retryHeaders } from '../../runtime/replica/headers';
-import { DEFAULTS, type FunctionConfig } from '../../runtime/config/types';
+import type { FunctionConfig } from '../../runtime/config/types';
+import { functionConfig } from '../testkit/function-config';
 
-const fn = (over: Partial<FunctionConfig> = {}): FunctionConfig => ({
-  name: 'resize',
-  file: '/p/functions/resize.ts',
-  queue: 'resize',
-  replicas: 1,
-  prefetch: 1,
-  timeout: 30_000,
-  retry: { attempts: 4, backoff: 'exponential', delay: 1_000, maxDelay: 3_000 },
-  redeliveryLimit: 3,
-  deadLetter: true,
-  ordered: false,
-  memoryMb: DEFAULTS.memoryMb,
-  maxBodyBytes: DEFAULTS.maxBodyBytes,
-  ...over,
-});
+const fn = (over: Partial<FunctionConfig> = {}): FunctionConfig =>
+  functionConfig('resize', { retry: { attempts: 4, backoff: 'exponential', delay: 1_000, maxDelay: 3_000 }, ...over }, '/p');
 const boom = new Error('boom');
 
 describe('decodeBody (SPEC §3)', () => {

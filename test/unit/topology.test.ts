@@ -4,27 +4,12 @@ import { buildTopology } from '../../runtime/topology/rascal-config';
 import { replicaConnection } from '../../runtime/replica-protocol/connection';
 import { vhostUrl } from '../../runtime/topology/names';
 import { mismatchError, parseInequivalence } from '../../runtime/topology/mismatch';
+import { functionConfig } from '../testkit/function-config';
 import { deadQueueName, formatDelay, retryDelay, retryLadder, retryQueueName } from '../../runtime/topology/names';
 
 const at = (line: number) => ({ file: '/app/queues.yaml', line, column: 3 });
 
-function fn(name: string, over: Partial<FunctionConfig> = {}): FunctionConfig {
-  return {
-    name,
-    file: `/app/functions/${name}.ts`,
-    queue: name,
-    replicas: 1,
-    prefetch: 1,
-    timeout: 30_000,
-    retry: { attempts: 3, backoff: 'exponential', delay: 1_000, maxDelay: 300_000 },
-    redeliveryLimit: 3,
-    deadLetter: true,
-    ordered: false,
-    memoryMb: 256,
-    maxBodyBytes: 16 * 1024 * 1024,
-    ...over,
-  };
-}
+const fn = (name: string, over: Partial<FunctionConfig> = {}): FunctionConfig => functionConfig(name, over);
 
 function queue(name: string, over: Partial<QueueConfig> = {}): QueueConfig {
   return { name, type: 'quorum', durable: true, arguments: {}, implicit: false, ...over };

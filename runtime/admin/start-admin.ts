@@ -1,9 +1,9 @@
 /**
- * Starts the admin API beside `warren start` (imported for its effect by runtime/cli/start.ts).
- * It listens before the App connects, so /healthz and /readyz answer while the broker is still down.
+ * The admin API beside a running App (`warren start` calls startAdmin before app.start()). It listens
+ * before the App connects, so /healthz and /readyz answer while the broker is still down.
  */
+import type { Logger } from 'pino';
 import type { App } from '../app';
-import { hooks, type HookContext } from '../cli/hooks';
 import { resolveAdminBinding } from './auth';
 import { QueueDepths } from './depths';
 import { createMetricsRegistry } from './metrics';
@@ -12,11 +12,16 @@ import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from '../deadlet
 import { startAdminServer } from './server';
 import { deadLetterQueue } from './view';
 
-export async function startAdmin(app: App, ctx: HookContext): Promise<{ close(): Promise<void> }> {
+export interface AdminContext {
+  env: Record<string, string | undefined>;
+  log: Logger;
+}
+
+export async function startAdmin(app: App, ctx: AdminContext): Promise<{ close(): Promise<void> }> {
   const binding = resolveAdminBinding(ctx.env);
   const log = ctx.log.child({ stage: 'admin' });
-  // The config is loaded after this hook runs; read it at request time.
-  const target = app as AdminTarget;
+  // The config is loaded after the server listens; read it at request time.
+  const target: AdminTarget = app;
   const depths = new QueueDepths({ url: () => (target.config ? brokerUrl(target.config) : undefined), log });
   const metrics = createMetricsRegistry({
     status: () => app.supervisor.status(),
@@ -41,5 +46,3 @@ export async function startAdmin(app: App, ctx: HookContext): Promise<{ close():
     },
   };
 }
-
-hooks.beforeStart.push(startAdmin);

@@ -1,0 +1,25 @@
+/**
+ * Upper bounds a config value must respect, checked at `warren check` so nothing absurd gets as far as
+ * the broker (where it fails later and less clearly) or a timer (Node fires a setTimeout over 2^31 ms at
+ * once). Integers are bounded in runtime/queues.schema.json; durations and sizes written as strings,
+ * and names measured in bytes, here.
+ */
+import { formatDuration } from './units';
+
+/** AMQP short strings (exchange and queue names, routing keys) are at most 255 bytes. */
+export const MAX_NAME_BYTES = 255;
+/** timeout, retry.delay, retry.maxDelay */
+export const MAX_DURATION_MS = 86_400_000;
+/** RabbitMQ's own default max_message_size */
+export const MAX_BODY_BYTES = 128 * 1024 * 1024;
+
+export function nameBytes(name: string): number {
+  return Buffer.byteLength(name, 'utf8');
+}
+
+/** `"abcdef…" (300 bytes)`: a name too long to print whole. */
+export function shortName(name: string): string {
+  return name.length > 40 ? `"${name.slice(0, 40)}…" (${nameBytes(name)} bytes)` : `"${name}" (${nameBytes(name)} bytes)`;
+}
+
+export const MAX_DURATION_TEXT = formatDuration(MAX_DURATION_MS);

@@ -1,0 +1,46 @@
+/**
+ * Reads a config file (queues.yaml, rascal.json, a schema file) with a size limit: a config is a few
+ * KiB, and a file of hundreds of MiB (a log written to the wrong name, a generated monster) would
+ * otherwise be read, parsed and walked before anything could be said about it.
+ */
+import { open } from 'node:fs/promises';
+import { WarrenError, type ErrorCode } from '../errors';
+
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** The file's text; undefined when it does not exist; a WarrenError (line 1) when it is too large. */
+export async function readConfigText(file: string, code: ErrorCode = 'WARREN_E_CONFIG_SYNTAX'): Promise<string | undefined | WarrenError> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch (err) {
+    const errno = (err as NodeJS.ErrnoException).code;
+    if (errno === 'ENOENT' || errno === 'ENOTDIR') return undefined;
+    throw err;
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size > MAX_CONFIG_BYTES) return tooLarge(file, size, code);
+    // Read one byte past the limit: the size may have been wrong (a growing file, /dev/zero).
+    const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > MAX_CONFIG_BYTES) return tooLarge(file, length, code);
+    }
+    return buffer.subarray(0, length).toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+function tooLarge(file: string, size: number, code: ErrorCode): WarrenError {
+  return new WarrenError(code, `file is ${size >= MAX_CONFIG_BYTES * 2 ? `${Math.round(size / MAX_CONFIG_BYTES)} MiB` : `${size} bytes`}, over the ${MAX_CONFIG_BYTES / 1024} KiB Warren reads`, {
+    file,
+    line: 1,
+    column: 1,
+    hint: 'is this the right file? A Warren config is a few KiB; split large JSON Schemas into files of their own',
+  });
+}

@@ -1,0 +1,72 @@
+/** Hostile config text against the pure parsers, and passwords against the URL redaction. */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { redactUrl } from '../../runtime/errors';
+import { parseYamlSource } from '../../runtime/config/source';
+import { parseRascalJson } from '../../runtime/config/rascal-json';
+
+describe('redactUrl', () => {
+  it('never prints a password, whatever characters it holds, raw or encoded', () => {
+    const password = fc.string({ minLength: 6, maxLength: 30, unit: fc.constantFrom(...'aZ9@:/%#?&=+ ,;[]\\!$é'.split('')) }).filter((p) => /[a-zA-Z9é]{2}/.test(p));
+    fc.assert(
+      fc.property(password, fc.boolean(), fc.constantFrom('', '/', '/vhost', ':5672/%2F'), (pw, encode, tail) => {
+        const shown = encode ? encodeURIComponent(pw) : pw;
+        const url = `amqp://guest:${shown}@rabbit.local${tail}`;
+        const redacted = redactUrl(url);
+        expect(redacted).not.toContain(shown);
+        expect(redacted.startsWith('amqp://guest:***@')).toBe(true);
+        // a list of URLs (a cluster) is redacted URL by URL
+        expect(redactUrl(`${url},amqps://guest:${shown}@other:5671`)).not.toContain(shown);
+      }),
+      { numRuns: 500 },
+    );
+    expect(redactUrl('amqp://guest:S3cr@t:/%#x?y@127.0.0.1:5672/')).toBe('amqp://guest:***@127.0.0.1:5672/');
+    expect(redactUrl('amqp://a:one@h1,amqp://b:two@h2/v')).toBe('amqp://a:***@h1,amqp://b:***@h2/v');
+    expect(redactUrl('amqp://127.0.0.1:5672')).toBe('amqp://127.0.0.1:5672');
+  });
+});
+
+describe('parseYamlSource against hostile YAML', () => {
+  it('refuses an alias bomb without expanding it, at the first alias', () => {
+    const lines = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (const [prev, name] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e'], ['e', 'f'], ['f', 'g'], ['g', 'h'], ['h', 'i'], ['i', 'j']]) lines.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(', ')}]`);
+    const parsed = parseYamlSource('/p/queues.yaml', lines.join('\n'), {});
+    expect(parsed.value).toBeUndefined();
+    expect(parsed.errors.map((e) => [e.code, e.details.line])).toEqual([['WARREN_E_CONFIG_SYNTAX', 2]]);
+    expect(parsed.errors[0]!.message).toMatch(/aliases expand too far/);
+  });
+
+  it('stops walking past 100,000 values even within yaml\'s alias limit', () => {
+    const big = 'k: &k [' + Array(2_000).fill('1').join(',') + ']\n' + Array.from({ length: 60 }, (_, i) => `u${i}: *k`).join('\n');
+    const parsed = parseYamlSource('/p/queues.yaml', big, {});
+    expect(parsed.errors.map((e) => e.code)).toEqual(['WARREN_E_CONFIG_SYNTAX']);
+    expect(parsed.errors[0]!.message).toMatch(/more than 100000 values/);
+  });
+
+  it('still expands a few honest aliases, with positions', () => {
+    const parsed = parseYamlSource('/p/queues.yaml', 'defaults: &d { replicas: 2 }\nfunctions:\n  a: *d\n  b: *d\n', {});
+    expect(parsed.errors).toEqual([]);
+    expect(parsed.value).toEqual({ defaults: { replicas: 2 }, functions: { a: { replicas: 2 }, b: { replicas: 2 } } });
+    expect(parsed.at.get('/functions/b/replicas')?.value.line).toBe(1);
+  });
+
+  it('never throws on arbitrary text', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200, unit: fc.constantFrom(...'ab:-&*[]{}, \n\t#"\'!|>%@`$'.split('')) }), (text) => {
+        const parsed = parseYamlSource('/p/queues.yaml', text, {});
+        for (const e of parsed.errors) expect(e.details.line).toBeGreaterThanOrEqual(1);
+      }),
+      { numRuns: 1_000 },
+    );
+  });
+});
+
+describe('parseRascalJson', () => {
+  it('reports a key written twice, at the second one', () => {
+    const parsed = parseRascalJson('/p/rascal.json', '{\n  "vhosts": {},\n  "vhosts": { "/": {} }\n}', {});
+    expect(parsed.errors.map((e) => [e.code, e.details.line])).toEqual([['WARREN_E_CONFIG_SYNTAX', 3]]);
+  });
+  it('reads JSON with tabs and no duplicates as before', () => {
+    expect(parseRascalJson('/p/rascal.json', '{\n\t"vhosts": {\n\t\t"/": {}\n\t}\n}', {}).errors).toEqual([]);
+  });
+});
