@@ -59,7 +59,7 @@ describe('batch functions', () => {
     expect(metrics).toMatch(/warren_batch_size_count\{function="ingest"\} [1-9]/);
     expect(metrics).toMatch(/warren_batch_size_sum\{function="ingest"\} 25[0-9]/);
     expect(w.logs.some((l) => String(l.msg).startsWith('prefetch raised to 100'))).toBe(true);
-  });
+  }, 120_000);
 
   it('does not hold a trickle of messages until a batch fills: each is handled within about the window', async () => {
     const { url, c } = await start('batch-window', '  ingest: { batch: { size: 100, window: 200ms } }\n', 'batch-recorder');
@@ -98,7 +98,7 @@ describe('batch functions', () => {
     expect([...c.idsOf('ingest')].sort()).toEqual(range(30).sort());
     expect(c.of('ingest').some((r) => r.id === 'poison')).toBe(false);
     expect(w.logs.filter((l) => String(l.msg).startsWith('replica died')).length).toBeGreaterThanOrEqual(2);
-  });
+  }, 120_000);
 });
 
 async function getDead(url: string, count: number): Promise<Array<{ body: string; reason: unknown }>> {
