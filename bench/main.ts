@@ -3,7 +3,7 @@
  * machine. Prints the table; writes bench/results.json and bench/results.md.
  *
  * Environment (all optional): WARREN_BENCH_RUNS (default 3), WARREN_BENCH_COUNT (messages of the
- * no-op row, default 100000), WARREN_BENCH_ONLY=drain,slow,relay,redeploy,startup,cluster,dashboard,delay (a subset; results
+ * no-op row, default 100000), WARREN_BENCH_ONLY=drain,slow,relay,redeploy,startup,batch,rate,cluster,dashboard,delay (a subset; results
  * files are then left alone, unless WARREN_BENCH_MERGE=1: the rows measured are then merged into
  * bench/results.json and shown in their own section of bench/results.md; `noop` is the no-op row
  * against amqplib alone, without BullMQ and the publish row: the quick check that the hot path did not
@@ -28,6 +28,8 @@ import { keptSoakSection, soakRow, writeSoakSection } from './soak-report';
 import { measureCluster } from './rows/cluster';
 import { measureDashboard } from './rows/dashboard';
 import { measureDelay } from './rows/delay';
+import { measureBatchInsert } from './rows/batch-insert';
+import { measureRateLimit } from './rows/rate-limit';
 import { repoRoot } from './warren';
 
 const env = process.env;
@@ -51,10 +53,11 @@ if (runs('drain')) {
   log(`no-op function, ${COUNT} persistent messages, 1 replica, prefetch 100 (${drainRuns} runs)`);
   const profile = env.WARREN_BENCH_PROFILE;
   const r = await measureDrain({
-    fn: 'noop', count: COUNT, replicas: 1, prefetch: 100, workMs: 0, runs: drainRuns, withBullmq: true, withPublish: true, log,
+    fn: 'noop', count: COUNT, replicas: 1, prefetch: 100, workMs: 0, runs: drainRuns, withBullmq: true, withPublish: true, withFastest: true, log,
     ...(profile ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profile] } : {}),
   });
   rows.noop_vs_amqplib = ratioRow(`no-op, ${COUNT / 1000}k persistent msgs, 1 replica, prefetch 100`, 'msg/s', r.warren, 'amqplib consumer', r.amqplib, 0.9);
+  rows.noop_vs_fastest = ratioRow(`no-op, ${COUNT / 1000}k persistent msgs, 1 replica, prefetch 100`, 'msg/s', r.warren, 'fastest client (multiple ack per 50)', r.fastest, 0.95);
   rows.noop_vs_bullmq = ratioRow(`no-op, ${COUNT / 1000}k jobs, concurrency 100`, 'msg/s', r.warren, 'BullMQ worker', r.bullmq, 2);
   rows.publish_cli = ratioRow(`warren publish --count ${COUNT / 1000}k (confirms)`, 'msg/s', r.publishWarren, 'amqplib pipelined confirms', r.publishAmqplib, 0.8);
   const amqVsBull = summarize(r.amqplib.map((a, i) => a / r.bullmq[i]!));
@@ -72,8 +75,9 @@ if (runs('drain')) {
 if (only?.includes('noop')) {
   const noopRuns = RUNS + (RUNS % 2);
   log(`no-op function, ${COUNT} persistent messages, 1 replica, prefetch 100, against amqplib only (${noopRuns} runs)`);
-  const r = await measureDrain({ fn: 'noop', count: COUNT, replicas: 1, prefetch: 100, workMs: 0, runs: noopRuns, withBullmq: false, withPublish: false, log });
+  const r = await measureDrain({ fn: 'noop', count: COUNT, replicas: 1, prefetch: 100, workMs: 0, runs: noopRuns, withBullmq: false, withPublish: false, withFastest: true, log });
   rows.noop_vs_amqplib = ratioRow(`no-op, ${COUNT / 1000}k persistent msgs, 1 replica, prefetch 100`, 'msg/s', r.warren, 'amqplib consumer', r.amqplib, 0.9);
+  rows.noop_vs_fastest = ratioRow(`no-op, ${COUNT / 1000}k persistent msgs, 1 replica, prefetch 100`, 'msg/s', r.warren, 'fastest client (multiple ack per 50)', r.fastest, 0.95);
 }
 
 if (runs('slow')) {
@@ -128,6 +132,22 @@ if (runs('redeploy')) {
     r.runs.map((x) => x.otherRateBefore),
     0.9,
   );
+}
+
+if (runs('batch')) {
+  const count = Math.round(COUNT * 0.2);
+  log(`batch size 100, one multi-row INSERT, against one INSERT per message (PostgreSQL), ${count} messages (${RUNS} runs)`);
+  const r = await measureBatchInsert(count, RUNS, log);
+  rows.batch_insert = ratioRow(`batch size 100, one multi-row INSERT (${count / 1000}k msgs)`, 'msg/s', r.batch, 'one INSERT per message, prefetch 100', r.single, 5);
+}
+
+if (runs('rate')) {
+  log(`rateLimit: 100/s, 2 replicas, 1,000 messages published at once (${RUNS} runs)`);
+  const r = await measureRateLimit(1_000, RUNS, log);
+  const most = summarize(r.map((x) => x.maxPerSecond));
+  rows.rate_limit_window = { what: 'rateLimit 100/s, 2 replicas: most starts in any 1 s window', unit: 'starts', figure: most, baseline: null, ratio: null, target: '≤ 100', met: most.max <= 100 };
+  const total = summarize(r.map((x) => x.totalMs / 1000));
+  rows.rate_limit_total = { what: 'rateLimit 100/s, 2 replicas: 1,000 messages started in', unit: 's', figure: total, baseline: null, ratio: null, target: '10 s ± 5 %', met: total.min >= 9.5 && total.max <= 10.5 };
 }
 
 if (runs('startup')) {

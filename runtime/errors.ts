@@ -24,7 +24,7 @@ export const ERRORS = {
   WARREN_E_CONFIG_UNKNOWN_KEY: { description: 'a key Warren does not know (often a typo)', http: 422, exit: EXIT.BAD_INPUT },
   WARREN_E_CONFIG_TYPE: { description: 'a value of the wrong type or out of range', http: 422, exit: EXIT.BAD_INPUT },
   WARREN_E_CONFIG_REFERENCE: { description: 'a binding, output or function names an exchange or queue that is not declared', http: 422, exit: EXIT.BAD_INPUT },
-  WARREN_E_CONFIG_CONFLICT: { description: 'two settings that cannot hold together (two functions on one queue, ordered on a classic queue)', http: 422, exit: EXIT.BAD_INPUT },
+  WARREN_E_CONFIG_CONFLICT: { description: 'two settings that cannot hold together (two functions on one queue, ordered on a classic queue, batch with output or ordered)', http: 422, exit: EXIT.BAD_INPUT },
   WARREN_E_CONFIG_ENV: { description: 'a ${VAR} with no value and no default', http: 422, exit: EXIT.BAD_INPUT },
   WARREN_E_HANDLER_MISSING: { description: 'a function whose handler file does not exist', http: 422, exit: EXIT.BAD_INPUT },
   WARREN_E_HANDLER_BUILD: { description: 'esbuild could not build a handler file', http: 422, exit: EXIT.BAD_INPUT },

@@ -45,6 +45,35 @@ export interface Context {
 
 export type Handler<In = unknown, Out = unknown> = (message: In, ctx: Context) => Out | Promise<Out>;
 
+/** One message of a batch (a function with `batch:` in queues.yaml). */
+export interface BatchItem<T = unknown> {
+  /** the decoded body (invalid JSON and schema failures never reach the handler) */
+  body: T;
+  messageId: string | undefined;
+  headers: Record<string, unknown>;
+  routingKey: string;
+  exchange: string;
+  /** 1-based, per item: each item goes through its own retries */
+  attempt: number;
+  /** the original bytes */
+  raw: Buffer;
+}
+
+/**
+ * Indexes into the items: `failed` go through their own retries and dead letters, `rejected` are
+ * dead-lettered at once, every other item is acked. Returning nothing: all succeeded.
+ */
+export interface BatchResult {
+  failed?: number[];
+  rejected?: number[];
+}
+
+/** What a batch handler's ctx holds: what is per message lives on each item instead. */
+export type BatchContext = Pick<Context, 'log' | 'publish' | 'signal' | 'functionName'>;
+
+/** Throwing fails every item; `timeout` covers the whole batch. */
+export type BatchHandler<T = unknown> = (items: Array<BatchItem<T>>, ctx: BatchContext) => BatchResult | void | Promise<BatchResult | void>;
+
 const REJECT_BRAND = Symbol.for('warren.reject');
 
 /**

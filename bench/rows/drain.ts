@@ -4,6 +4,7 @@
  * The producer figures of the same runs give the publish row (`warren publish` vs amqplib confirms).
  */
 import { createVhost, drainBaseline, publishBaseline, purge, queueDepth } from '../broker';
+import { drainFastest } from '../fastest-client';
 import { bullmqDrain } from '../bullmq';
 import { brokerCpuSeconds, cpuSeconds, selfCpuSeconds } from '../cpu';
 import { sleep } from '../stats';
@@ -19,6 +20,8 @@ export interface DrainCase {
   withBullmq: boolean;
   /** measure the publishers too (amqplib confirms vs `warren publish`) */
   withPublish: boolean;
+  /** also drain with the fastest plain client (prefetch 100, one multiple ack per 50) */
+  withFastest?: boolean;
   /** node flags for the Warren child, e.g. --cpu-prof */
   nodeArgs?: string[];
   log: (line: string) => void;
@@ -28,6 +31,8 @@ export interface DrainRuns {
   warren: number[];
   amqplib: number[];
   bullmq: number[];
+  /** the fastest plain client, same queue, same run (withFastest) */
+  fastest: number[];
   publishWarren: number[];
   publishAmqplib: number[];
   /** CPU µs per message: the consumer process, and the broker in the same window */
@@ -40,7 +45,7 @@ const handlerSource = (workMs: number) =>
 export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
   const vhost = await createVhost(c.fn);
   const project = await createProject(`functions:\n  ${c.fn}: { replicas: ${c.replicas}, prefetch: ${c.prefetch} }\n`, { [c.fn]: handlerSource(c.workMs) });
-  const out: DrainRuns = { warren: [], amqplib: [], bullmq: [], publishWarren: [], publishAmqplib: [], cpu: { warren: [], amqplib: [], brokerWarren: [], brokerAmqplib: [] } };
+  const out: DrainRuns = { warren: [], amqplib: [], bullmq: [], fastest: [], publishWarren: [], publishAmqplib: [], cpu: { warren: [], amqplib: [], brokerWarren: [], brokerAmqplib: [] } };
   try {
     // A first start declares the topology (the function's quorum queue and its dead-letter queue).
     await (await startWarren(project.dir, vhost.url)).stop();
@@ -65,13 +70,21 @@ export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
         out.cpu.warren.push((d.cpuSeconds / c.count) * 1e6);
         out.cpu.brokerWarren.push((d.brokerCpuSeconds / c.count) * 1e6);
       };
-      if (run % 2) (await amqplibTurn(), await warrenTurn());
-      else (await warrenTurn(), await amqplibTurn());
+      let fast = 0;
+      const fastestTurn = async () => {
+        if (!c.withFastest) return;
+        await publishBaseline(vhost.url, c.fn, c.count);
+        fast = await drainFastest(vhost.url, c.fn, c.count, c.prefetch);
+      };
+      if (run % 2) (await amqplibTurn(), await fastestTurn(), await warrenTurn());
+      else (await warrenTurn(), await fastestTurn(), await amqplibTurn());
+      if (c.withFastest) out.fastest.push(fast);
       out.amqplib.push(amq);
       out.warren.push(w);
       if (c.withPublish) (out.publishAmqplib.push(pubA), out.publishWarren.push(pubW));
 
       let line = `  ${c.fn} run ${run}/${c.runs}: warren ${Math.round(w)} msg/s, amqplib ${Math.round(amq)} msg/s`;
+      if (c.withFastest) line += `, fastest client ${Math.round(fast)} msg/s`;
       if (c.withBullmq) {
         const b = await bullmqDrain(`warren-bench-${c.fn}`, c.count, c.prefetch);
         out.bullmq.push(b);

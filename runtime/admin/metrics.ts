@@ -5,7 +5,7 @@
  */
 import { Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { FunctionStatus } from '../supervisor/supervisor';
-import { DURATION_BUCKETS_MS } from '../replica-protocol/stats';
+import { BATCH_SIZE_BUCKETS, DURATION_BUCKETS_MS } from '../replica-protocol/stats';
 import type { QueueDepth } from './depths';
 
 export interface MetricsSource {
@@ -100,6 +100,7 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
     },
   });
   registry.registerMetric(durationHistogram(source));
+  registry.registerMetric(batchSizeHistogram(source));
   return registry;
 }
 
@@ -148,4 +149,29 @@ function durationHistogram(source: MetricsSource): Metric {
   };
   // The registry only calls get() (and reads name/type); see the comment above for why this is not a prom-client Histogram.
   return metric as unknown as Metric;
+}
+
+/**
+ * Batch functions only: items per batch handler call (`_count` is the number of batches, `_sum` the
+ * items), read from the replicas' shared counters like the duration histogram above.
+ */
+function batchSizeHistogram(source: MetricsSource): Metric {
+  const name = 'warren_batch_size';
+  const help = 'Items per batch handler call (functions with batch:)';
+  const get = () => {
+    const values: Array<{ value: number; labels: Record<string, string | number>; metricName: string }> = [];
+    for (const s of source.status()) {
+      if (!s.batch) continue;
+      let cumulative = 0;
+      s.stats.batchSizes.forEach((count, i) => {
+        cumulative += count;
+        const bound = BATCH_SIZE_BUCKETS[i];
+        values.push({ metricName: `${name}_bucket`, labels: { function: s.name, le: bound === undefined ? '+Inf' : bound }, value: cumulative });
+      });
+      values.push({ metricName: `${name}_sum`, labels: { function: s.name }, value: s.stats.batchItems });
+      values.push({ metricName: `${name}_count`, labels: { function: s.name }, value: s.stats.batches });
+    }
+    return { name, help, type: 'histogram', aggregator: 'sum', values };
+  };
+  return { name, help, type: 'histogram', aggregator: 'sum', collect: () => undefined, reset: () => undefined, get } as unknown as Metric;
 }

@@ -19,6 +19,8 @@ import type { Publish } from '../replica/handler-context';
 import { createLogger } from '../log';
 import { EXIT, WarrenError } from '../errors';
 import { projectDir, readMessageArgument, reportFailure } from './common';
+import { invokeBatch, type InvokedItem } from './invoke-batch';
+import type { BatchHandler } from '../index';
 
 export interface InvokeResult {
   ok: boolean;
@@ -30,6 +32,8 @@ export interface InvokeResult {
   /** what a replica would do with the message after this first attempt */
   settlement: Settlement;
   published: Array<{ exchange: string; routingKey: string; body: unknown }>;
+  /** a batch function: what happened to each item of the array */
+  items?: InvokedItem[];
 }
 
 export async function invokeFunction(dir: string, name: string, message: unknown, env: Record<string, string | undefined>): Promise<InvokeResult> {
@@ -48,6 +52,13 @@ export async function invokeFunction(dir: string, name: string, message: unknown
       published.push(target.kind === 'exchange' ? { exchange: target.name, routingKey: routingKey ?? '', body } : { exchange: '', routingKey: target.name, body });
     };
     const log = createLogger({ level: env.WARREN_LOG_LEVEL ?? 'info', base: { function: name } });
+    if (fn.batch) {
+      const items = await invokeBatch(fn, handler as unknown as BatchHandler, message, { validate, publish, log, asDelivery: (m) => asDelivery(m, fn.name) });
+      const failed = items.find((i) => i.outcome.kind !== 'ok');
+      const summary = failed ?? items[0] ?? { outcome: { kind: 'ok', value: undefined } as Outcome, settlement: { action: 'ack' } as Settlement };
+      const error = failed && failed.outcome.kind !== 'ok' ? failed.outcome.error : undefined;
+      return { ok: !failed, ...(error ? { error, rejected: failed?.outcome.kind !== 'error' } : {}), outcome: summary.outcome, settlement: summary.settlement, published, items };
+    }
     const attempt = 1;
     const outcome = await attemptMessage(asDelivery(message, fn.name), attempt, {
       fn,
@@ -116,6 +127,11 @@ export function registerInvoke(program: Command): void {
         const { value } = await readMessageArgument(message, { text: options.text ?? false });
         const result = await invokeFunction(dir, name, value, process.env);
         for (const p of result.published) process.stderr.write(`publish ${p.exchange || '(default)'} ${p.routingKey} ${JSON.stringify(p.body)}\n`);
+        if (result.items) {
+          for (const item of result.items) process.stderr.write(`item ${item.index}: ${item.outcome.kind === 'ok' ? 'ok' : item.outcome.error.message}; ${describeSettlement(item.settlement)}\n`);
+          process.exitCode = result.ok ? EXIT.OK : EXIT.RUNTIME;
+          return;
+        }
         if (result.ok) {
           process.stdout.write((result.value === undefined ? '' : JSON.stringify(result.value, null, 2)) + '\n');
           process.exitCode = EXIT.OK;

@@ -9,6 +9,7 @@ import type { BuildContext } from './context';
 import { closest } from './suggest';
 import { reservedQueueName } from './topology-sections';
 import { createMessageValidator, type SchemaFileResult } from './message-schema';
+import { batchAndRate } from './batch-rate';
 import { DEFAULTS, type BackoffKind, type FunctionConfig, type QueueConfig, type SourceLocation } from './types';
 import { parseDuration, parseMemoryMb, parseSize } from './units';
 import { MAX_BODY_BYTES, MAX_DURATION_MS, MAX_DURATION_TEXT, MAX_NAME_BYTES, nameBytes, shortName } from './limits';
@@ -166,7 +167,7 @@ function normalise(ctx: BuildContext, name: string, e: Obj, pointer: string, inp
     const o = e.output as Obj;
     fn.output = { exchange: String(o.exchange), routingKey: (o.routingKey as string | undefined) ?? '' };
   }
-  Object.assign(fn, messageSchema(ctx, e.schema, at_('schema'), input), scheduleOf(ctx, e, pointer));
+  Object.assign(fn, messageSchema(ctx, e.schema, at_('schema'), input), scheduleOf(ctx, e, pointer), batchAndRate(ctx, e, pointer));
   return fn;
 }
 

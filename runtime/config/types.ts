@@ -63,6 +63,19 @@ export interface OutputRoute {
   routingKey: string;
 }
 
+export interface BatchConfig {
+  /** most items per handler call */
+  size: number;
+  /** longest wait after the first item for a batch to fill, ms */
+  windowMs: number;
+}
+
+export interface RateLimitConfig {
+  /** at most `count` messages (or batch items) start per `periodMs`, across the function's replicas in one runtime */
+  count: number;
+  periodMs: number;
+}
+
 export interface FunctionConfig {
   /** the file name without extension */
   name: string;
@@ -70,6 +83,7 @@ export interface FunctionConfig {
   file: string;
   queue: string;
   replicas: number;
+  /** as written (or the default); a replica's own is `effectivePrefetch(fn)` (runtime/config/prefetch.ts) */
   prefetch: number;
   /** per message, ms */
   timeout: number;
@@ -83,6 +97,9 @@ export interface FunctionConfig {
   schemaFile?: string;
   output?: OutputRoute;
   ordered: boolean;
+  /** a batch handler (SPEC §3): never together with `output` or `ordered` */
+  batch?: BatchConfig;
+  rateLimit?: RateLimitConfig;
   /** per-replica heap limit, MiB */
   memoryMb: number;
   /** largest accepted body, bytes */
@@ -112,6 +129,7 @@ export const DEFAULTS = Object.freeze({
   replicas: 1,
   prefetch: 1,
   timeoutMs: 30_000,
+  batchWindowMs: 200,
   retry: Object.freeze({ attempts: 3, backoff: 'exponential' as BackoffKind, delay: 1_000, maxDelay: 300_000 }),
   redeliveryLimit: 3,
   memoryMb: 256,

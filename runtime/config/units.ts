@@ -78,3 +78,16 @@ export function parseMemoryMb(value: unknown): number | undefined {
   const bytes = parseSize(value);
   return bytes === undefined ? undefined : Math.ceil(bytes / 1024 ** 2);
 }
+
+/** Kept in step with the `rateLimit` pattern of runtime/queues.schema.json. */
+const RATE_PATTERN = /^\s*(\d+)\s*\/\s*(s|sec|second|min|minute)\s*$/;
+
+/** `100/s` or `30/min` → { count, periodMs }; undefined for anything else or a count of 0. */
+export function parseRate(value: unknown): { count: number; periodMs: number } | undefined {
+  if (typeof value !== 'string') return undefined;
+  const match = RATE_PATTERN.exec(value);
+  if (!match) return undefined;
+  const count = Number(match[1]);
+  if (!Number.isSafeInteger(count) || count < 1) return undefined;
+  return { count, periodMs: match[2]!.startsWith('s') ? 1_000 : 60_000 };
+}

@@ -65,10 +65,17 @@ export function buildManifests(config: WarrenConfig, options: ManifestOptions): 
       out.push({ comment: `${about}\n ordered (single active consumer): no ScaledObject, extra pods would only stand by`, object: buildDeployment(fn, options) });
       continue;
     }
-    out.push({ comment: about, object: buildDeployment(fn, options) });
+    out.push({ comment: about + rateNote(fn, options.maxReplicas), object: buildDeployment(fn, options) });
     out.push({ object: buildScaledObject(fn, options) });
   }
   return out;
+}
+
+/** rateLimit holds per runtime instance, and every pod is one: say what that means for this function. */
+function rateNote(fn: FunctionConfig, maxPods: number): string {
+  if (!fn.rateLimit) return '';
+  const per = fn.rateLimit.periodMs === 1_000 ? 's' : 'min';
+  return `\n rateLimit ${fn.rateLimit.count}/${per} holds per pod: ${maxPods} pods may start up to ${fn.rateLimit.count * maxPods}/${per} together; divide the rate by the pod count for a global limit`;
 }
 
 /** The manifests as one multi-document YAML stream, ready for `kubectl apply -f -`. */

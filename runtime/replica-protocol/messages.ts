@@ -10,6 +10,8 @@ export interface ReplicaInit {
   version: string;
   replica: number;
   stats: SharedArrayBuffer;
+  /** the function's rateLimit state, shared by all its replicas (runtime/ratelimit/shared-rate.ts) */
+  rateLimit?: SharedArrayBuffer;
   logLevel: string;
   pretty: boolean;
   /** why this function's last replica died, if one did: messages it held carry it (x-warren-last-death) */

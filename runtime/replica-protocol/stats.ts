@@ -6,6 +6,9 @@
 /** Upper bounds (ms) of the handler duration histogram; the last bucket is +Inf. */
 export const DURATION_BUCKETS_MS = [1, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000] as const;
 
+/** Upper bounds (items) of the batch size histogram (batch functions only); the last bucket is +Inf. */
+export const BATCH_SIZE_BUCKETS = [1, 5, 10, 25, 50, 100, 250, 500, 1_000] as const;
+
 const SLOT = {
   acked: 0,
   retried: 1,
@@ -21,7 +24,11 @@ const SLOT = {
   bucketsStart: 9,
 } as const;
 
-const SIZE = SLOT.bucketsStart + DURATION_BUCKETS_MS.length + 1;
+/** batch handler calls, then the batch size histogram, after the duration buckets */
+const BATCHES = SLOT.bucketsStart + DURATION_BUCKETS_MS.length + 1;
+const BATCH_ITEMS = BATCHES + 1;
+const BATCH_BUCKETS = BATCHES + 2;
+const SIZE = BATCH_BUCKETS + BATCH_SIZE_BUCKETS.length + 1;
 
 export interface StatsSnapshot {
   acked: number;
@@ -35,6 +42,11 @@ export interface StatsSnapshot {
   redelivered: number;
   /** non-cumulative counts per bucket, the last one for +Inf */
   buckets: number[];
+  /** batch handler calls and the items they got */
+  batches: number;
+  batchItems: number;
+  /** non-cumulative batch size counts per BATCH_SIZE_BUCKETS bucket, the last one for +Inf */
+  batchSizes: number[];
 }
 
 export type Counter = 'acked' | 'retried' | 'dead' | 'dropped' | 'redelivered';
@@ -65,6 +77,15 @@ export class ReplicaStats {
     Atomics.add(this.slots, SLOT.bucketsStart + bucket, 1n);
   }
 
+  /** One batch handler call with `size` items. */
+  batch(size: number): void {
+    Atomics.add(this.slots, BATCHES, 1n);
+    Atomics.add(this.slots, BATCH_ITEMS, BigInt(size));
+    let bucket = BATCH_SIZE_BUCKETS.findIndex((bound) => size <= bound);
+    if (bucket === -1) bucket = BATCH_SIZE_BUCKETS.length;
+    Atomics.add(this.slots, BATCH_BUCKETS + bucket, 1n);
+  }
+
   beat(now: number): void {
     Atomics.store(this.slots, SLOT.heartbeat, BigInt(now));
   }
@@ -73,6 +94,8 @@ export class ReplicaStats {
     const read = (i: number) => Number(Atomics.load(this.slots, i));
     const buckets: number[] = [];
     for (let i = 0; i <= DURATION_BUCKETS_MS.length; i++) buckets.push(read(SLOT.bucketsStart + i));
+    const batchSizes: number[] = [];
+    for (let i = 0; i <= BATCH_SIZE_BUCKETS.length; i++) batchSizes.push(read(BATCH_BUCKETS + i));
     return {
       acked: read(SLOT.acked),
       retried: read(SLOT.retried),
@@ -84,6 +107,9 @@ export class ReplicaStats {
       durationCount: read(SLOT.durationCount),
       redelivered: read(SLOT.redelivered),
       buckets,
+      batches: read(BATCHES),
+      batchItems: read(BATCH_ITEMS),
+      batchSizes,
     };
   }
 }
@@ -101,6 +127,9 @@ export function addSnapshots(a: StatsSnapshot, b: StatsSnapshot): StatsSnapshot 
     durationCount: a.durationCount + b.durationCount,
     redelivered: a.redelivered + b.redelivered,
     buckets: a.buckets.map((n, i) => n + (b.buckets[i] ?? 0)),
+    batches: a.batches + b.batches,
+    batchItems: a.batchItems + b.batchItems,
+    batchSizes: a.batchSizes.map((n, i) => n + (b.batchSizes[i] ?? 0)),
   };
 }
 

@@ -20,13 +20,20 @@ export interface AttemptDeps {
   log: Logger;
   shutdown: AbortSignal;
   onStuck: (reason: string) => void;
+  /** resolves when the message may start (rateLimit); absent: at once */
+  waitTurn?: (n: number) => Promise<void>;
 }
 
 /** Not `async`: on the hot path each async layer is one more promise job per message. */
 export function attemptMessage(delivery: Delivery, attempt: number, deps: AttemptDeps): Promise<Outcome> {
   const read = readMessage(delivery.content, delivery.properties.contentType, deps.fn, deps.validate);
   if (!read.ok) return Promise.resolve(read.outcome);
-  return runHandler(deps.handler, read.value, {
+  if (deps.waitTurn) return deps.waitTurn(1).then(() => run(delivery, attempt, read.value, deps));
+  return run(delivery, attempt, read.value, deps);
+}
+
+function run(delivery: Delivery, attempt: number, value: unknown, deps: AttemptDeps): Promise<Outcome> {
+  return runHandler(deps.handler, value, {
     timeoutMs: deps.fn.timeout,
     shutdown: deps.shutdown,
     context: (abort) => makeContext(delivery, attempt, abort, { functionName: deps.fn.name, log: deps.log, publish: deps.publish }),

@@ -35,7 +35,7 @@ export function makeContext(delivery: Delivery, attempt: number, abort: LazyAbor
 }
 
 /** `ctx.publish('', queue, ...)` addresses a queue through the default exchange, as in AMQP. */
-function publishFromHandler(publish: Publish, exchange: string, routingKey: string, body: unknown, options: PublishOptions = {}): Promise<void> {
+export function publishFromHandler(publish: Publish, exchange: string, routingKey: string, body: unknown, options: PublishOptions = {}): Promise<void> {
   const target = exchange === '' ? toQueue(routingKey) : toExchange(exchange);
   const properties: MessageProperties = {};
   if (options.headers) properties.headers = options.headers;

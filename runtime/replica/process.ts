@@ -53,6 +53,8 @@ export interface ProcessorDeps {
   onTick?: (scheduledAt: string, outcome: string) => void;
   /** why this function's last replica died, as the supervisor last told (see `deathSeen`) */
   lastDeath?: string;
+  /** resolves when a message may start (rateLimit, runtime/ratelimit/); absent: at once */
+  waitTurn?: (n: number) => Promise<void>;
 }
 
 export function createProcessor(deps: ProcessorDeps) {
@@ -61,7 +63,7 @@ export function createProcessor(deps: ProcessorDeps) {
   const gate = new IsolationGate();
   let lastDeath = deps.lastDeath;
   const carry: CarryOutDeps = { fn, version: deps.version, publish: deps.publish, log, shutdown: shutdown.signal };
-  const attemptDeps: AttemptDeps = { fn, handler: deps.handler, validate: deps.validate, publish: deps.publish, log, shutdown: shutdown.signal, onStuck: deps.onStuck };
+  const attemptDeps: AttemptDeps = { fn, handler: deps.handler, validate: deps.validate, publish: deps.publish, log, shutdown: shutdown.signal, onStuck: deps.onStuck, ...(deps.waitTurn ? { waitTurn: deps.waitTurn } : {}) };
   /** Step 1, admit. Called once per delivery, synchronously on arrival (the gate's order depends on it). */
   function handle(delivery: Delivery, settle: Settle): Promise<void> {
     const facts = { headers: delivery.properties.headers, redelivered: delivery.fields.redelivered, queueType: deps.queueType };
@@ -132,7 +134,7 @@ export function createProcessor(deps: ProcessorDeps) {
 
 export type Processor = ReturnType<typeof createProcessor>;
 
-function deliveryLimit(redeliveries: number, limit: number, lastDeath: string | undefined): Outcome {
+export function deliveryLimit(redeliveries: number, limit: number, lastDeath?: string): Outcome {
   const why = lastDeath ? `; the last replica died of: ${lastDeath}` : '';
   return {
     kind: 'delivery-limit',

@@ -7,9 +7,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { createLogger } from '../log';
+import { effectivePrefetch } from '../config/prefetch';
 import { sleep } from '../lib/sleep';
 import { loadHandler } from '../functions/load';
-import { createProcessor, type Publish } from './process';
+import { createProcessor, type Processor, type Publish } from './process';
+import { createBatchProcessor } from './batch/process-batch';
+import { SharedRate } from '../ratelimit/shared-rate';
+import type { BatchHandler } from '../index';
 import type { Settle } from './delivery';
 import { QueueConsumer } from './consumer';
 import { Publisher } from './publisher';
@@ -39,28 +43,31 @@ async function main(): Promise<void> {
   const publisher = new Publisher(new Set(init.connection.exchanges), log);
   const publish: Publish = (target, content, { routingKey, properties = {} }) => publisher.publish(target, content, routingKey, properties);
 
-  const processor = createProcessor({
-    fn: init.fn,
+  const rate = init.rateLimit && init.fn.rateLimit ? new SharedRate(init.rateLimit, init.fn.rateLimit.count, init.fn.rateLimit.periodMs) : null;
+  const common = {
     version: init.version,
     queueType: init.queueType,
-    handler,
     validate,
     publish,
     log,
     stats,
     now: () => performance.now(),
     ...(init.lastDeath ? { lastDeath: init.lastDeath } : {}),
-    onStuck: (reason) => {
+    onStuck: (reason: string) => {
       log.error({ reason }, 'recycling this replica');
       send({ type: 'stuck', reason });
     },
-    onTick: (scheduledAt, outcome) => send({ type: 'tick', scheduledAt, outcome }),
-  });
+    onTick: (scheduledAt: string, outcome: string) => send({ type: 'tick', scheduledAt, outcome }),
+    ...(rate ? { waitTurn: (n: number) => rate.wait(n) } : {}),
+  };
+  const { batch } = init.fn;
+  const processor: Processor & { flush?: () => void } = batch
+    ? createBatchProcessor({ ...common, fn: { ...init.fn, batch }, handler: handler as unknown as BatchHandler })
+    : createProcessor({ ...common, fn: init.fn, handler });
 
   const inFlight = new Set<Settle>();
-  // Strict order needs one message at a time: with more unacked, handlers would run side by side
-  // and a crash would return several messages at once. `ordered` therefore overrides `prefetch`.
-  if (init.fn.ordered && init.fn.prefetch > 1) log.warn({ prefetch: init.fn.prefetch }, 'ordered: true takes one message at a time; prefetch is ignored');
+  // ordered, batch and rateLimit change the written prefetch (runtime/config/prefetch.ts); the
+  // supervisor says so once per function at start.
   const { url, socketOptions } = init.connection;
   const consumer = new QueueConsumer({
     url,
@@ -68,7 +75,7 @@ async function main(): Promise<void> {
     // Replicas (and pods, and functions) begin at different nodes of a cluster, so the load spreads.
     startAt: spreadOffset(init.fn.name, init.replica, process.pid),
     queue: init.fn.queue,
-    prefetch: init.fn.ordered ? 1 : init.fn.prefetch,
+    prefetch: effectivePrefetch(init.fn).prefetch,
     log,
     onConnection: (up, node) => send({ type: 'connection', up, node }),
     attach: (connection) => publisher.use(connection),
@@ -92,6 +99,7 @@ async function main(): Promise<void> {
     draining = true;
     // Stop taking messages, then let the in-flight ones finish for up to the grace period.
     await consumer.cancel();
+    processor.flush?.();
     const deadline = Date.now() + graceMs;
     while (inFlight.size > 0 && Date.now() < deadline) await sleep(20);
     if (inFlight.size > 0) {

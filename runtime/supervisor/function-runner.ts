@@ -7,6 +7,7 @@ import type { FunctionConfig, QueueType } from '../config/types';
 import type { ReplicaConnection } from '../replica-protocol/connection';
 import { Replica } from './replica';
 import type { TickOutcome } from '../schedule/outcome';
+import { createRateBuffer } from '../ratelimit/shared-rate';
 import { WarrenError } from '../errors';
 import { addSnapshots, emptySnapshot, type StatsSnapshot } from '../replica-protocol/stats';
 
@@ -67,6 +68,8 @@ export class FunctionRunner {
   restarts = 0;
   /** the latest scheduled tick a replica here settled */
   lastTick: TickOutcome | null = null;
+  /** rateLimit state shared by this function's replicas (one per runtime: the limit is per instance) */
+  private rate: { key: string; buffer: SharedArrayBuffer } | null = null;
 
   constructor(private readonly options: RunnerOptions) {
     this.fn = options.fn;
@@ -165,6 +168,7 @@ export class FunctionRunner {
         bundleFile: build.bundleFile,
         version: build.version,
         replica: replicaNo,
+        ...this.rateBuffer(fn),
         logLevel: this.options.logLevel,
         pretty: this.options.pretty,
         ...(this.lastDeath ? { lastDeath: this.lastDeath } : {}),
@@ -178,6 +182,14 @@ export class FunctionRunner {
       if (!this.lastTick || scheduledAt >= this.lastTick.scheduledAt) this.lastTick = { scheduledAt, outcome, at: new Date().toISOString() };
     });
     return replica;
+  }
+
+  /** The same buffer for every replica while the rate stays the same (across redeploys too). */
+  private rateBuffer(fn: FunctionConfig): { rateLimit?: SharedArrayBuffer } {
+    if (!fn.rateLimit) return {};
+    const key = `${fn.rateLimit.count}/${fn.rateLimit.periodMs}`;
+    if (this.rate?.key !== key) this.rate = { key, buffer: createRateBuffer(fn.rateLimit.count) };
+    return { rateLimit: this.rate.buffer };
   }
 
   private async retire(replica: Replica, graceMs = this.fn.timeout): Promise<void> {

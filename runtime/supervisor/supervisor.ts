@@ -3,6 +3,7 @@
  * function, so work on one never touches another.
  */
 import type { TickOutcome } from '../schedule/outcome';
+import { effectivePrefetch } from '../config/prefetch';
 import { PerKeyLock } from '../lib/per-key-lock';
 import type { Logger } from 'pino';
 import type { WarrenConfig, FunctionConfig } from '../config/types';
@@ -32,6 +33,8 @@ export interface FunctionStatus {
   stats: StatsSnapshot;
   /** the latest scheduled tick this instance's replicas settled */
   lastTick?: TickOutcome | null;
+  /** true for a batch function (its batch size histogram is in /metrics) */
+  batch?: boolean;
 }
 
 export class Supervisor {
@@ -66,6 +69,9 @@ export class Supervisor {
       pretty: this.options.pretty,
     });
     this.runners.set(fn.name, runner);
+    const { prefetch, changes } = effectivePrefetch(fn);
+    for (const change of changes) this.options.log.warn({ function: fn.name, prefetch }, change);
+    if (fn.rateLimit) this.options.log.info({ function: fn.name, rateLimit: fn.rateLimit }, 'rateLimit holds across this runtime\'s replicas of the function; each runtime instance has its own');
     await runner.start();
     this.options.log.info({ function: fn.name, version: build.version, replicas: runner.desired }, 'function started');
   }
@@ -111,6 +117,7 @@ export class Supervisor {
       lastError: r.lastError,
       stats: r.stats(),
       lastTick: r.lastTick,
+      ...(r.fn.batch ? { batch: true } : {}),
     }));
   }
 

@@ -146,3 +146,11 @@ describe('warren manifests', () => {
     expect(resourceName('send-email')).toBe('warren-send-email');
   });
 });
+
+describe('warren manifests and rateLimit', () => {
+  it('says next to a rate-limited function that the limit holds per pod', () => {
+    const out = generateManifests(config(fn('limited', { rateLimit: { count: 100, periodMs: 1_000 } }), fn('free')), { maxReplicas: 4 });
+    expect(out).toContain('rateLimit 100/s holds per pod: 4 pods may start up to 400/s together');
+    expect(out.match(/holds per pod/g)).toHaveLength(1);
+  });
+});

@@ -1,0 +1,54 @@
+/**
+ * `warren invoke` for a batch function: the message is a JSON array, one element per item. Each item
+ * goes through a replica's steps (decode and validate on its own, then one handler call for the valid
+ * ones, then the per-item decision: runtime/replica/batch/), and the command prints what a replica
+ * would do with each.
+ */
+import type { Logger } from 'pino';
+import type { BatchHandler } from '../index';
+import type { FunctionConfig } from '../config/types';
+import { WarrenError } from '../errors';
+import { readMessage, type Validate } from '../replica/read-message';
+import { decideSettlement, type Outcome, type Settlement } from '../replica/outcome';
+import type { Delivery } from '../replica/delivery';
+import type { Publish } from '../replica/handler-context';
+import { itemOutcomes } from '../replica/batch/item-outcomes';
+import { runBatch } from '../replica/batch/run-batch';
+
+export interface InvokedItem {
+  index: number;
+  outcome: Outcome;
+  settlement: Settlement;
+}
+
+export async function invokeBatch(
+  fn: FunctionConfig,
+  handler: BatchHandler,
+  message: unknown,
+  deps: { validate: Validate; publish: Publish; log: Logger; asDelivery: (message: unknown) => Delivery },
+): Promise<InvokedItem[]> {
+  if (!Array.isArray(message)) {
+    throw new WarrenError('WARREN_E_USAGE', `${fn.name} is a batch function: give a JSON array of messages`, { hint: `e.g. warren invoke ${fn.name} '[{"id":1},{"id":2}]'` });
+  }
+  const attempt = 1;
+  const outcomes: Outcome[] = new Array(message.length);
+  const valid: Array<{ index: number; delivery: Delivery; attempt: number; value: unknown }> = [];
+  message.forEach((body, index) => {
+    const delivery = deps.asDelivery(body);
+    const read = readMessage(delivery.content, delivery.properties.contentType, fn, deps.validate);
+    if (read.ok) valid.push({ index, delivery, attempt, value: read.value });
+    else outcomes[index] = read.outcome;
+  });
+  if (valid.length > 0) {
+    const ran = await runBatch(valid, {
+      fn,
+      handler,
+      publish: deps.publish,
+      log: deps.log,
+      shutdown: new AbortController().signal,
+      onStuck: (reason) => deps.log.warn({ reason }, 'a replica would be recycled'),
+    });
+    itemOutcomes(valid.length, ran).forEach((outcome, i) => (outcomes[valid[i]!.index] = outcome));
+  }
+  return outcomes.map((outcome, index) => ({ index, outcome, settlement: decideSettlement(fn, attempt, outcome) }));
+}

@@ -1,0 +1,43 @@
+/**
+ * Pure: a function's `batch:` and `rateLimit:` (already shape-checked) → BatchConfig and
+ * RateLimitConfig, with the settings they cannot be combined with reported where they were written.
+ */
+import type { BuildContext } from './context';
+import { DEFAULTS, type BatchConfig, type RateLimitConfig } from './types';
+import { parseDuration, parseRate } from './units';
+
+type Obj = Record<string, unknown>;
+
+export function batchAndRate(ctx: BuildContext, e: Obj, pointer: string): { batch?: BatchConfig; rateLimit?: RateLimitConfig } {
+  const at = (...keys: string[]) => pointer + ctx.pointer(...keys);
+  const out: { batch?: BatchConfig; rateLimit?: RateLimitConfig } = {};
+  if (e.rateLimit !== undefined) {
+    const rate = parseRate(e.rateLimit);
+    if (rate) out.rateLimit = rate;
+    else ctx.report('WARREN_E_CONFIG_TYPE', `got ${JSON.stringify(e.rateLimit)}`, at('rateLimit'), { expected: 'a rate of at least 1', hint: 'e.g. `rateLimit: 100/s` or `rateLimit: 30/min`' });
+  }
+  if (e.batch === undefined || e.batch === null || typeof e.batch !== 'object') return out;
+  const b = e.batch as Obj;
+  const size = typeof b.size === 'number' ? b.size : 1;
+  const windowMs = b.window === undefined ? DEFAULTS.batchWindowMs : (parseDuration(b.window) ?? DEFAULTS.batchWindowMs);
+  out.batch = { size, windowMs };
+  if (e.output !== undefined) {
+    ctx.report('WARREN_E_CONFIG_CONFLICT', 'a batch function has no `output`', at('output'), {
+      onKey: true,
+      hint: 'a batch handler returns which items failed, not a value per message; publish from the handler with ctx.publish, or drop `batch:`',
+    });
+  }
+  if (e.ordered === true) {
+    ctx.report('WARREN_E_CONFIG_CONFLICT', '`batch` and `ordered: true` cannot be combined', at('ordered'), {
+      onKey: true,
+      hint: 'ordered functions take one message at a time (a failed item would be retried in place ahead of the rest of its batch); drop one of the two',
+    });
+  }
+  if (out.rateLimit && size > out.rateLimit.count) {
+    const per = out.rateLimit.periodMs === 1_000 ? 's' : 'min';
+    ctx.report('WARREN_E_CONFIG_CONFLICT', `batch.size ${size} is larger than rateLimit ${out.rateLimit.count}/${per}: a full batch could never start`, at('batch', 'size'), {
+      hint: `make batch.size at most ${out.rateLimit.count}, or raise rateLimit`,
+    });
+  }
+  return out;
+}

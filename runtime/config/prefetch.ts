@@ -1,0 +1,35 @@
+/**
+ * Pure: the prefetch one replica of a function really uses, and why it differs from what was written.
+ *
+ * - `ordered: true` takes one message at a time (a crash would otherwise return several at once).
+ * - `batch:` needs at least `batch.size` unacked messages, or no batch could ever fill.
+ * - `rateLimit:` caps it to about one second of the rate: a message held in the prefetch waits for
+ *   its turn in memory, unacked, so holding more would keep messages out of the broker for longer
+ *   than needed and could, at a slow rate, run into the broker's `consumer_timeout`. With the cap a
+ *   held message waits at most replicas × prefetch / rate (2 s for 2 replicas at 100/s).
+ */
+import type { FunctionConfig } from './types';
+
+export interface EffectivePrefetch {
+  prefetch: number;
+  /** one sentence per change from the written prefetch, said at start */
+  changes: string[];
+}
+
+export function effectivePrefetch(fn: Pick<FunctionConfig, 'prefetch' | 'ordered' | 'batch' | 'rateLimit' | 'replicas'>): EffectivePrefetch {
+  if (fn.ordered) return { prefetch: 1, changes: fn.prefetch > 1 ? ['ordered: true takes one message at a time; prefetch is 1'] : [] };
+  let prefetch = fn.prefetch;
+  const changes: string[] = [];
+  if (fn.rateLimit) {
+    const perSecond = Math.max(1, Math.ceil((fn.rateLimit.count * 1_000) / fn.rateLimit.periodMs));
+    if (prefetch > perSecond) {
+      prefetch = perSecond;
+      changes.push(`prefetch capped at ${perSecond} by rateLimit (about one second of messages per replica, so none waits long unacked)`);
+    }
+  }
+  if (fn.batch && prefetch < fn.batch.size) {
+    prefetch = fn.batch.size;
+    changes.push(`prefetch raised to ${fn.batch.size} (batch.size): a replica must hold a whole batch`);
+  }
+  return { prefetch, changes };
+}

@@ -1,0 +1,43 @@
+/**
+ * Pure: the outcome of one batch handler call (./run-batch.ts) → one Outcome per item, for the same
+ * decision a single message gets (../outcome.ts). `{ failed, rejected }` name items by index;
+ * returning nothing means all succeeded; throwing or timing out fails every item; `Reject` thrown
+ * rejects every item. A result of another shape fails every item (at-least-once: nothing is acked
+ * on a result Warren cannot read).
+ */
+import type { Outcome } from '../outcome';
+
+export function itemOutcomes(count: number, outcome: Outcome): Outcome[] {
+  if (outcome.kind !== 'ok') return Array.from({ length: count }, () => outcome);
+  const read = readResult(outcome.value, count);
+  if ('problem' in read) {
+    const error = new Error(`the batch handler returned ${read.problem}; expected nothing or { failed?: number[], rejected?: number[] } with indexes below ${count}`);
+    return Array.from({ length: count }, () => ({ kind: 'error', error, timedOut: false }));
+  }
+  const ok: Outcome = { kind: 'ok', value: undefined };
+  return Array.from({ length: count }, (_, i): Outcome => {
+    if (read.rejected.has(i)) return { kind: 'reject', error: new Error(`the batch handler rejected item ${i}`) };
+    if (read.failed.has(i)) return { kind: 'error', error: new Error(`the batch handler reported item ${i} as failed`), timedOut: false };
+    return ok;
+  });
+}
+
+type Read = { failed: Set<number>; rejected: Set<number> } | { problem: string };
+
+function readResult(value: unknown, count: number): Read {
+  if (value === undefined || value === null) return { failed: new Set(), rejected: new Set() };
+  if (typeof value !== 'object' || Array.isArray(value)) return { problem: Array.isArray(value) ? 'a list' : JSON.stringify(value) };
+  const { failed, rejected } = value as { failed?: unknown; rejected?: unknown };
+  const f = indexes(failed, count);
+  const r = indexes(rejected, count);
+  if (typeof f === 'string') return { problem: `failed: ${f}` };
+  if (typeof r === 'string') return { problem: `rejected: ${r}` };
+  return { failed: f, rejected: r };
+}
+
+function indexes(value: unknown, count: number): Set<number> | string {
+  if (value === undefined || value === null) return new Set();
+  if (!Array.isArray(value)) return JSON.stringify(value) ?? String(value);
+  for (const i of value) if (!Number.isInteger(i) || (i as number) < 0 || (i as number) >= count) return `${JSON.stringify(i)} is not an index`;
+  return new Set(value as number[]);
+}

@@ -1,0 +1,164 @@
+/**
+ * The path of messages through a replica of a batch function (`batch:` in queues.yaml), built from
+ * the same steps as a single message (../process.ts):
+ *
+ *   1. admit             ../suspects.ts       per item: run, run alone, move aside, or dead (delivery limit)
+ *   2. decode, validate  ../read-message.ts   per item, on arrival: a failure is dead-lettered on its own
+ *      collect           ./collector.ts       up to batch.size items, or what came within batch.window
+ *   3. run the handler   ./run-batch.ts       one call for the batch (after the rate limit, if any)
+ *   4. decide            ./item-outcomes.ts, then ../outcome.ts per item
+ *   5. carry out         ../carry-out.ts      per item; the acks of one batch leave as one `multiple` ack
+ *
+ * THE RULE holds per item: every delivery ends settled exactly once (`finish` requeues it when
+ * anything on the way throws; `Settle` lets only the first settlement through). Crash isolation is
+ * per item too: a batch that kills its replica returns each of its items with one more delivery,
+ * and those come back as suspects that run alone, each as a batch of one.
+ */
+import type { Logger } from 'pino';
+import type { BatchHandler } from '../../index';
+import type { FunctionConfig } from '../../config/types';
+import type { ReplicaStats } from '../../replica-protocol/stats';
+import type { Delivery, Settle } from '../delivery';
+import { attemptOf, lastDeathOf, originalRoute, type Route } from '../headers';
+import { decideSettlement, type Outcome } from '../outcome';
+import { admit, IsolationGate } from '../suspects';
+import { readMessage, type Validate } from '../read-message';
+import type { Publish } from '../handler-context';
+import { carryOut, moveAside, type CarryOutDeps, type Counted } from '../carry-out';
+import { deliveryLimit } from '../process';
+import { BatchCollector } from './collector';
+import { itemOutcomes } from './item-outcomes';
+import { runBatch, type BatchRunDeps } from './run-batch';
+
+export interface BatchProcessorDeps {
+  fn: FunctionConfig & { batch: NonNullable<FunctionConfig['batch']> };
+  version: string;
+  queueType: 'quorum' | 'classic';
+  handler: BatchHandler;
+  validate: Validate;
+  publish: Publish;
+  log: Logger;
+  stats: Pick<ReplicaStats, 'enter' | 'leave' | 'count' | 'batch'>;
+  now: () => number;
+  onStuck: (reason: string) => void;
+  /** resolves when `n` items may start (rateLimit); absent: at once */
+  waitTurn?: (n: number) => Promise<void>;
+  /** why this function's last replica died, as the supervisor last told (see `deathSeen`) */
+  lastDeath?: string;
+}
+
+interface Item {
+  delivery: Delivery;
+  settle: Settle;
+  attempt: number;
+  route: Route;
+  value: unknown;
+  started: number;
+  done: () => void;
+}
+
+export function createBatchProcessor(deps: BatchProcessorDeps) {
+  const { fn, log, stats } = deps;
+  const shutdown = new AbortController();
+  const gate = new IsolationGate();
+  const carry: CarryOutDeps = { fn, version: deps.version, publish: deps.publish, log, shutdown: shutdown.signal };
+  const runDeps: BatchRunDeps = { fn, handler: deps.handler, publish: deps.publish, log, shutdown: shutdown.signal, onStuck: deps.onStuck };
+  let lastDeath = deps.lastDeath;
+  const collector = new BatchCollector<Item>(fn.batch.size, fn.batch.windowMs, (items) => void gate.run(false, () => runItems(items)));
+
+  /** Step 1 and 2 for one delivery, synchronously on arrival; resolves once it is settled. */
+  function handle(delivery: Delivery, settle: Settle): Promise<void> {
+    const { properties, fields } = delivery;
+    gate.arrived();
+    const admission = admit({ headers: properties.headers, redelivered: fields.redelivered, queueType: deps.queueType }, fn, { isolating: gate.isolating });
+    if (admission.action === 'move') {
+      // A suspect waits aside in the retry ladder while fresh items flow (../suspects.ts).
+      const death = admission.handedBack ? lastDeath : undefined;
+      const aside = { redeliveries: admission.redeliveries, queue: admission.queue, lastDeath: death };
+      return gate.move(() => moveAside(delivery, settle, aside, deps.publish).catch((err: unknown) => giveBack(delivery, settle, err)));
+    }
+    if (fields.redelivered) stats.count('redelivered');
+    const headers = properties.headers ?? {};
+    const attempt = attemptOf(headers);
+    const route = originalRoute(headers, fields);
+    return new Promise<void>((done) => {
+      stats.enter();
+      const item: Item = { delivery, settle, attempt, route, value: undefined, started: deps.now(), done };
+      if (admission.action === 'dead') {
+        const death = lastDeathOf(headers, admission.handedBack ? lastDeath : undefined);
+        return void finish(item, deliveryLimit(admission.redeliveries, fn.redeliveryLimit, death));
+      }
+      const read = readMessage(delivery.content, properties.contentType, fn, deps.validate);
+      // Invalid JSON, a schema failure, too large: settled on its own, never in a batch.
+      if (!read.ok) return void finish(item, read.outcome);
+      item.value = read.value;
+      if (admission.alone) {
+        log.warn({ messageId: properties.messageId }, 'running a message alone: it was in flight when a replica died or was requeued');
+        void gate.run(true, () => runItems([item]));
+      } else {
+        collector.add(item);
+      }
+    });
+  }
+
+  /** Steps 3 to 5 for one batch. */
+  async function runItems(batch: Item[]): Promise<void> {
+    // Requeued at shutdown while it waited behind a suspect: it is the broker's again, do not run it.
+    const items = batch.filter((item) => {
+      if (item.settle.settled) finishCounted(item, null);
+      return !item.settle.settled;
+    });
+    if (items.length === 0) return;
+    if (deps.waitTurn) await deps.waitTurn(items.length);
+    stats.batch(items.length);
+    const outcomes = itemOutcomes(items.length, await runBatch(items, runDeps));
+    if (outcomes.some((o) => o.kind !== 'ok')) logFailures(items.length, outcomes);
+    // Started in one turn: the acks of this batch leave together as one `multiple` ack (../ack-batch.ts).
+    await Promise.all(items.map((item, i) => finish(item, outcomes[i]!)));
+  }
+
+  /** Steps 4 and 5 for one item. THE RULE: whatever happens here, this delivery ends settled. */
+  async function finish(item: Item, outcome: Outcome): Promise<void> {
+    let counted: Counted | null = null;
+    try {
+      counted = await carryOut(decideSettlement(fn, item.attempt, outcome), item, carry);
+    } catch (err) {
+      await giveBack(item.delivery, item.settle, err);
+    } finally {
+      finishCounted(item, counted);
+    }
+  }
+
+  function finishCounted(item: Item, counted: Counted | null): void {
+    stats.leave(deps.now() - item.started);
+    if (counted) stats.count(counted);
+    item.done();
+  }
+
+  async function giveBack(delivery: Delivery, settle: Settle, err: unknown): Promise<void> {
+    log.error({ err, messageId: delivery.properties.messageId }, 'could not settle the message; it is returned to the queue');
+    await settle.requeue().catch(() => undefined);
+  }
+
+  function logFailures(size: number, outcomes: Outcome[]): void {
+    const failed = outcomes.filter((o) => o.kind === 'error').length;
+    const rejected = outcomes.filter((o) => o.kind === 'reject').length;
+    const first = outcomes.find((o) => o.kind !== 'ok');
+    log.warn({ size, failed, rejected, err: first && 'error' in first ? first.error : undefined }, `batch of ${size}: ${failed} failed, ${rejected} rejected`);
+  }
+
+  return {
+    handle,
+    /** Run what the collector holds now (drain: do not wait out the window). */
+    flush(): void {
+      collector.flush();
+    },
+    abortAll(): void {
+      shutdown.abort();
+    },
+    /** A replica of this function died (the supervisor tells every replica): the reason a message it held carries on. */
+    deathSeen(reason: string): void {
+      lastDeath = reason;
+    },
+  };
+}

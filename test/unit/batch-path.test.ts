@@ -1,0 +1,177 @@
+/**
+ * The batch path of a replica (runtime/replica/batch/) with fake settlements and a fake publisher:
+ * per-item decisions from `{ failed, rejected }`, invalid items never reaching the handler, every
+ * delivery settled exactly once, and the acks of one batch going out in one coalesced frame.
+ */
+import { describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { createBatchProcessor } from '../../runtime/replica/batch/process-batch';
+import { itemOutcomes } from '../../runtime/replica/batch/item-outcomes';
+import { BatchCollector } from '../../runtime/replica/batch/collector';
+import { AckBatch } from '../../runtime/replica/ack-batch';
+import { Settle, type Delivery, type Publish } from '../../runtime/replica/process';
+import { ReplicaStats } from '../../runtime/replica-protocol/stats';
+import { DEFAULTS, type FunctionConfig } from '../../runtime/config/types';
+import { Reject, type BatchHandler, type BatchItem } from '../../runtime/index';
+
+const fn = (over: Partial<FunctionConfig> = {}) => ({
+  name: 'ingest',
+  file: '/p/functions/ingest.ts',
+  queue: 'ingest',
+  replicas: 1,
+  prefetch: 10,
+  timeout: 30_000,
+  retry: { attempts: 3, backoff: 'exponential' as const, delay: 1_000, maxDelay: 60_000 },
+  redeliveryLimit: 3,
+  deadLetter: true,
+  ordered: false,
+  memoryMb: DEFAULTS.memoryMb,
+  maxBodyBytes: DEFAULTS.maxBodyBytes,
+  batch: { size: 5, windowMs: 20 },
+  ...over,
+});
+
+interface Run {
+  published: Array<{ queue: string; body: string; headers: Record<string, unknown> }>;
+  frames: Array<{ ack: number; multiple: boolean } | { nack: number }>;
+  settlements: Map<number, number>;
+  calls: Array<Array<BatchItem>>;
+  stats: ReplicaStats;
+}
+
+/** Delivers `bodies` (strings, sent as application/json) to a batch processor and waits until all are settled. */
+async function deliver(handler: BatchHandler, bodies: string[], options: { config?: Partial<FunctionConfig>; validate?: (v: unknown) => string | null; headers?: (i: number) => Record<string, unknown> } = {}): Promise<Run> {
+  const run: Run = { published: [], frames: [], settlements: new Map(), calls: [], stats: new ReplicaStats() };
+  const publish: Publish = async (target, content, { properties }) => {
+    run.published.push({ queue: target.name, body: Buffer.isBuffer(content) ? content.toString() : JSON.stringify(content), headers: properties?.headers ?? {} });
+  };
+  const acks = new AckBatch({ ack: (tag, multiple) => run.frames.push({ ack: tag, multiple }), nack: (tag) => run.frames.push({ nack: tag }) });
+  const processor = createBatchProcessor({
+    fn: fn(options.config) as FunctionConfig & { batch: { size: number; windowMs: number } },
+    version: 'v1',
+    queueType: 'quorum',
+    handler: (items, ctx) => {
+      run.calls.push(items);
+      return handler(items, ctx);
+    },
+    validate: options.validate ?? null,
+    publish,
+    log: pino({ level: 'silent' }),
+    stats: run.stats,
+    now: () => performance.now(),
+    onStuck: () => undefined,
+  });
+  const done = bodies.map((body, i) => {
+    const tag = i + 1;
+    acks.delivered(tag);
+    const count = () => run.settlements.set(tag, (run.settlements.get(tag) ?? 0) + 1);
+    const settle = new Settle(
+      async () => (count(), acks.ack(tag)),
+      async (requeue) => (count(), acks.nack(tag, requeue)),
+    );
+    const delivery: Delivery = {
+      content: Buffer.from(body),
+      properties: { contentType: 'application/json', messageId: `m${i}`, headers: options.headers?.(i) ?? {} },
+      fields: { exchange: 'ev', routingKey: 'rk', redelivered: false },
+    };
+    return processor.handle(delivery, settle);
+  });
+  await Promise.all(done);
+  await new Promise((resolve) => process.nextTick(resolve));
+  return run;
+}
+
+const bodies = (n: number) => Array.from({ length: n }, (_, i) => JSON.stringify({ i }));
+
+describe('batch path', () => {
+  it('hands full batches to one handler call each and acks each batch with one multiple ack', async () => {
+    const run = await deliver(async () => undefined, bodies(10));
+    expect(run.calls.map((c) => c.map((item) => (item.body as { i: number }).i))).toEqual([[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]);
+    expect(run.calls[0]![0]).toMatchObject({ messageId: 'm0', routingKey: 'rk', exchange: 'ev', attempt: 1, headers: {} });
+    // at most one frame per batch (two batches finishing in one turn share one), each a multiple ack
+    expect(run.frames.length).toBeLessThanOrEqual(2);
+    expect(run.frames.every((f) => 'ack' in f && f.multiple)).toBe(true);
+    expect(run.frames.at(-1)).toEqual({ ack: 10, multiple: true });
+    expect([...run.settlements.values()]).toEqual(Array(10).fill(1));
+    const s = run.stats.snapshot();
+    expect({ batches: s.batches, batchItems: s.batchItems, acked: s.acked, inFlight: s.inFlight }).toEqual({ batches: 2, batchItems: 10, acked: 10, inFlight: 0 });
+  });
+
+  it('does not hold a partial batch past its window', async () => {
+    const started = performance.now();
+    const run = await deliver(async () => undefined, bodies(3));
+    expect(run.calls).toHaveLength(1);
+    expect(run.calls[0]).toHaveLength(3);
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
+  it('retries failed items, dead-letters rejected ones at once and acks the others exactly once', async () => {
+    const run = await deliver(async () => ({ failed: [1], rejected: [3] }), bodies(5));
+    expect(run.published.map((p) => [p.queue, p.body, p.headers['x-warren-attempt'] ?? p.headers['x-warren-reason']])).toEqual([
+      ['ingest.retry.1s', '{"i":1}', 2],
+      ['ingest.dead', '{"i":3}', 'reject'],
+    ]);
+    expect([...run.settlements.values()]).toEqual(Array(5).fill(1));
+    const s = run.stats.snapshot();
+    expect({ acked: s.acked, retried: s.retried, dead: s.dead }).toEqual({ acked: 3, retried: 1, dead: 1 });
+  });
+
+  it('fails every item when the handler throws, rejects every item on Reject', async () => {
+    const thrown = await deliver(async () => {
+      throw new Error('db down');
+    }, bodies(2));
+    expect(thrown.published.map((p) => p.queue)).toEqual(['ingest.retry.1s', 'ingest.retry.1s']);
+    const rejected = await deliver(async () => {
+      throw new Reject('bad batch');
+    }, bodies(2));
+    expect(rejected.published.map((p) => [p.queue, p.headers['x-warren-error']])).toEqual([
+      ['ingest.dead', 'bad batch'],
+      ['ingest.dead', 'bad batch'],
+    ]);
+  });
+
+  it('dead-letters invalid JSON and schema failures one by one; the handler sees only valid items', async () => {
+    const run = await deliver(async () => undefined, ['{"i":0}', '{not json', '{"i":"two"}', '{"i":3}'], {
+      validate: (v) => (typeof (v as { i: unknown }).i === 'number' ? null : 'i must be a number'),
+    });
+    expect(run.calls.map((c) => c.map((item) => (item.body as { i: number }).i))).toEqual([[0, 3]]);
+    expect(run.published.map((p) => [p.body, p.headers['x-warren-reason']])).toEqual([
+      ['{not json', 'invalid-json'],
+      ['{"i":"two"}', 'schema'],
+    ]);
+    expect([...run.settlements.values()]).toEqual(Array(4).fill(1));
+  });
+
+  it('dead-letters an item past the redelivery limit without running it, and runs a suspect alone', async () => {
+    const run = await deliver(async () => undefined, bodies(2), { headers: (i) => (i === 0 ? { 'x-delivery-count': 4 } : { 'x-delivery-count': 1 }) });
+    expect(run.published.map((p) => [p.body, p.headers['x-warren-reason']])).toEqual([['{"i":0}', 'delivery-limit']]);
+    expect(run.calls.map((c) => c.length)).toEqual([1]);
+  });
+
+  it('fails the whole batch when the handler exceeds the timeout', async () => {
+    const run = await deliver(() => new Promise(() => undefined), bodies(2), { config: { timeout: 30 } });
+    expect(run.published.map((p) => p.queue)).toEqual(['ingest.retry.1s', 'ingest.retry.1s']);
+  });
+});
+
+describe('itemOutcomes', () => {
+  it('reads indexes; rejected wins over failed; a result of another shape fails every item', () => {
+    const kinds = (value: unknown, n = 3) => itemOutcomes(n, { kind: 'ok', value }).map((o) => o.kind);
+    expect(kinds(undefined)).toEqual(['ok', 'ok', 'ok']);
+    expect(kinds({ failed: [0, 2], rejected: [2] })).toEqual(['error', 'ok', 'reject']);
+    expect(kinds({ failed: [3] })).toEqual(['error', 'error', 'error']);
+    expect(kinds([1])).toEqual(['error', 'error', 'error']);
+    expect(kinds({ failed: 'all' })).toEqual(['error', 'error', 'error']);
+  });
+});
+
+describe('BatchCollector', () => {
+  it('hands over a full batch at once and a partial one after the window', async () => {
+    const batches: number[][] = [];
+    const c = new BatchCollector<number>(3, 30, (items) => batches.push(items));
+    [1, 2, 3, 4].forEach((n) => c.add(n));
+    expect(batches).toEqual([[1, 2, 3]]);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(batches).toEqual([[1, 2, 3], [4]]);
+  });
+});

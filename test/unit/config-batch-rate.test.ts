@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { effectivePrefetch } from '../../runtime/config/prefetch';
+import { parseRate } from '../../runtime/config/units';
+import { handler, load, problems, project, summary } from '../fixtures/config/project';
+
+const lines = (...l: string[]): string => l.join('\n') + '\n';
+
+describe('batch and rateLimit in queues.yaml', () => {
+  it('reads batch (window defaults to 200ms) and rateLimit per second or per minute', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'functions/b.ts': handler,
+      'queues.yaml': lines('functions:', '  a: { batch: { size: 50, window: 1s }, rateLimit: 100/s }', '  b: { batch: { size: 10 }, rateLimit: 30/min }'),
+    });
+    const config = await load(dir);
+    expect(config.functions.a).toMatchObject({ batch: { size: 50, windowMs: 1_000 }, rateLimit: { count: 100, periodMs: 1_000 } });
+    expect(config.functions.b).toMatchObject({ batch: { size: 10, windowMs: 200 }, rateLimit: { count: 30, periodMs: 60_000 } });
+  });
+
+  it('refuses batch with output or ordered, and a batch larger than the rate, each where it was written with a hint', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'functions/b.ts': handler,
+      'functions/c.ts': handler,
+      'queues.yaml': lines(
+        'exchanges:',
+        '  ev: { type: topic }',
+        'functions:',
+        '  a:',
+        '    batch: { size: 10 }',
+        '    output: { exchange: ev }',
+        '  b:',
+        '    batch: { size: 10 }',
+        '    ordered: true',
+        '  c:',
+        '    batch: { size: 200 }',
+        '    rateLimit: 100/s',
+      ),
+    });
+    const errors = await problems(dir);
+    expect(errors.map((e) => summary(e, dir))).toEqual([
+      { code: 'WARREN_E_CONFIG_CONFLICT', file: 'queues.yaml', line: 6, column: 5, key: 'functions.a.output' },
+      { code: 'WARREN_E_CONFIG_CONFLICT', file: 'queues.yaml', line: 9, column: 5, key: 'functions.b.ordered' },
+      { code: 'WARREN_E_CONFIG_CONFLICT', file: 'queues.yaml', line: 11, column: 20, key: 'functions.c.batch.size' },
+    ]);
+    expect(errors[0]?.details.hint).toContain('ctx.publish');
+    expect(errors[1]?.details.hint).toContain('drop one');
+    expect(errors[2]?.details.hint).toContain('at most 100');
+  });
+
+  it('refuses a malformed rate or batch at its value', async () => {
+    const dir = await project({ 'functions/a.ts': handler, 'queues.yaml': lines('functions:', '  a: { rateLimit: fast, batch: { size: 0 } }') });
+    const codes = (await problems(dir)).map((e) => [e.code, e.details.key]);
+    expect(codes).toContainEqual(['WARREN_E_CONFIG_TYPE', 'functions.a.rateLimit']);
+    expect(codes).toContainEqual(['WARREN_E_CONFIG_TYPE', 'functions.a.batch.size']);
+  });
+});
+
+describe('parseRate', () => {
+  it('reads N/s and N/min, refuses the rest', () => {
+    expect(parseRate('100/s')).toEqual({ count: 100, periodMs: 1_000 });
+    expect(parseRate(' 5 / min ')).toEqual({ count: 5, periodMs: 60_000 });
+    expect(parseRate('0/s')).toBeUndefined();
+    expect(parseRate('100/h')).toBeUndefined();
+    expect(parseRate(100)).toBeUndefined();
+  });
+});
+
+describe('effectivePrefetch', () => {
+  const base = { prefetch: 10, ordered: false, replicas: 1 };
+  it('raises prefetch to batch.size and says so', () => {
+    const r = effectivePrefetch({ ...base, batch: { size: 100, windowMs: 200 } });
+    expect(r.prefetch).toBe(100);
+    expect(r.changes.join()).toContain('raised to 100');
+  });
+  it('caps prefetch at about one second of the rate, but never below a batch', () => {
+    expect(effectivePrefetch({ ...base, prefetch: 500, rateLimit: { count: 100, periodMs: 1_000 } }).prefetch).toBe(100);
+    expect(effectivePrefetch({ ...base, prefetch: 500, rateLimit: { count: 30, periodMs: 60_000 } }).prefetch).toBe(1);
+    expect(effectivePrefetch({ ...base, rateLimit: { count: 100, periodMs: 60_000 }, batch: { size: 20, windowMs: 200 } }).prefetch).toBe(20);
+  });
+  it('leaves a plain function alone; ordered takes one at a time', () => {
+    expect(effectivePrefetch(base)).toEqual({ prefetch: 10, changes: [] });
+    expect(effectivePrefetch({ ...base, ordered: true }).prefetch).toBe(1);
+  });
+});

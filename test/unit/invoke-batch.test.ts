@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { invokeFunction } from '../../runtime/cli/invoke';
+import { project } from '../fixtures/config/project';
+
+describe('warren invoke on a batch function', () => {
+  it('takes a JSON array and says what a replica would do with each item', async () => {
+    const dir = await project({
+      'queues.yaml': 'functions:\n  ingest: { batch: { size: 10 }, schema: { type: object, required: [id] } }\n',
+      'functions/ingest.ts': `import type { BatchHandler } from 'warren';
+const handler: BatchHandler<{ id: number }> = async (items) => ({ failed: items.flatMap((item, i) => (item.body.id === 2 ? [i] : [])) });
+export default handler;
+`,
+    });
+    const result = await invokeFunction(dir, 'ingest', [{ id: 1 }, { id: 2 }, { nope: true }], {});
+    expect(result.items?.map((i) => [i.outcome.kind, i.settlement.action])).toEqual([
+      ['ok', 'ack'],
+      ['error', 'retry'],
+      ['schema', 'dead'],
+    ]);
+    expect(result.ok).toBe(false);
+    await expect(invokeFunction(dir, 'ingest', { id: 1 }, {})).rejects.toThrow(/JSON array/);
+  });
+});
