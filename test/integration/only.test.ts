@@ -55,8 +55,8 @@ describe('warren start --only', () => {
         await stopAll();
       }
     }
-    expect((await managementQueue(vhost.name, 'b'))?.['arguments']).toMatchObject({ 'x-delivery-limit': 5, 'x-dead-letter-routing-key': 'b.dead' });
-    expect((await managementQueue(vhost.name, 'a'))?.['arguments']).toMatchObject({ 'x-delivery-limit': 3, 'x-dead-letter-routing-key': 'a.dead' });
+    expect((await managementQueue(vhost.name, 'b'))?.['arguments']).toMatchObject({ 'x-delivery-limit': 5 + 2, 'x-dead-letter-routing-key': 'b.dead' }); // redeliveryLimit + 2: the broker's backstop
+    expect((await managementQueue(vhost.name, 'a'))?.['arguments']).toMatchObject({ 'x-delivery-limit': 3 + 2, 'x-dead-letter-routing-key': 'a.dead' });
   });
 
   it('runs `--only a` first on a fresh vhost, then `--only b`, side by side, each consuming its own queue', async () => {

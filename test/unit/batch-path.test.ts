@@ -142,10 +142,21 @@ describe('batch path', () => {
     expect([...run.settlements.values()]).toEqual(Array(4).fill(1));
   });
 
-  it('dead-letters an item past the redelivery limit without running it, and runs a suspect alone', async () => {
+  it('dead-letters an item past the redelivery limit, moves a handed-back one aside, and runs one back from aside alone', async () => {
     const run = await deliver(async () => undefined, bodies(2), { headers: (i) => (i === 0 ? { 'x-delivery-count': 4 } : { 'x-delivery-count': 1 }) });
-    expect(run.published.map((p) => [p.body, p.headers['x-warren-reason']])).toEqual([['{"i":0}', 'delivery-limit']]);
-    expect(run.calls.map((c) => c.length)).toEqual([1]);
+    const sorted = [...run.published].sort((x, y) => x.body.localeCompare(y.body));
+    expect(sorted.map((p) => [p.body, p.headers['x-warren-reason']])).toEqual([
+      ['{"i":0}', 'delivery-limit'],
+      ['{"i":1}', undefined],
+    ]);
+    // The handed-back item waits in the retry ladder with its count carried, and never reaches the handler here.
+    expect(sorted[1]!.queue).toMatch(/^ingest\.retry\./);
+    expect(sorted[1]!.headers['x-warren-redeliveries']).toBe(1);
+    expect(run.calls).toEqual([]);
+
+    const back = await deliver(async () => undefined, bodies(1), { headers: () => ({ 'x-warren-redeliveries': 1 }) });
+    expect(back.calls.map((c) => c.length)).toEqual([1]);
+    expect(back.published).toEqual([]);
   });
 
   it('fails the whole batch when the handler exceeds the timeout', async () => {
