@@ -76,12 +76,16 @@ export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
         await publishBaseline(vhost.url, c.fn, c.count);
         fast = await drainFastest(vhost.url, c.fn, c.count, c.prefetch);
       };
-      if (run % 2) (await amqplibTurn(), await fastestTurn(), await warrenTurn());
-      else (await warrenTurn(), await fastestTurn(), await amqplibTurn());
+      // Half the runs drain the bare clients first, half Warren first.
+      const order = run % 2 ? [amqplibTurn, fastestTurn, warrenTurn] : [warrenTurn, fastestTurn, amqplibTurn];
+      for (const turn of order) await turn();
       if (c.withFastest) out.fastest.push(fast);
       out.amqplib.push(amq);
       out.warren.push(w);
-      if (c.withPublish) (out.publishAmqplib.push(pubA), out.publishWarren.push(pubW));
+      if (c.withPublish) {
+        out.publishAmqplib.push(pubA);
+        out.publishWarren.push(pubW);
+      }
 
       let line = `  ${c.fn} run ${run}/${c.runs}: warren ${Math.round(w)} msg/s, amqplib ${Math.round(amq)} msg/s`;
       if (c.withFastest) line += `, fastest client ${Math.round(fast)} msg/s`;
@@ -95,7 +99,10 @@ export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
       if (c.withPublish) line += `; publish: warren ${Math.round(pubW)} msg/s, amqplib ${Math.round(pubA)} msg/s`;
       c.log(line);
       const left = await queueDepth(vhost.url, c.fn);
-      if (left) (c.log(`  warning: ${left} messages left in ${c.fn}; purged`), await purge(vhost.url, c.fn));
+      if (left) {
+    c.log(`  warning: ${left} messages left in ${c.fn}; purged`);
+    await purge(vhost.url, c.fn);
+  }
     }
   } finally {
     await project.remove();

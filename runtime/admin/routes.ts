@@ -10,7 +10,7 @@ import type { AppState } from '../app';
 import type { FunctionStatus } from '../supervisor/supervisor';
 import { ERRORS, WarrenError, WarrenErrors } from '../errors';
 import { errorReply, fail, ok, type Reply } from './replies';
-import { depthQueues, describeFunctions, deadLetterQueue, notReadyReason } from './view';
+import { depthQueues, describeFunctions, notReadyReason } from './view';
 import type { QueueDepth } from './depths';
 import { functionName, integerField, isReply, objectBody } from './validate';
 import { vhostUrl } from '../topology/names';

@@ -203,7 +203,10 @@ describe('Warren on a 3-node RabbitMQ cluster', () => {
     // First sightings in order: a message may run twice (redelivered after the loss), never overtake.
     const firstSeen: number[] = [];
     const seen = new Set<string>();
-    for (const { id } of await recorded(s.record)) if (!seen.has(id)) (seen.add(id), firstSeen.push(Number(id)));
+    for (const { id } of await recorded(s.record)) if (!seen.has(id)) {
+      seen.add(id);
+      firstSeen.push(Number(id));
+    }
     expect(firstSeen).toEqual(range(total));
   }, TEST_TIMEOUT);
 

@@ -121,7 +121,10 @@ describe('AckBatch', () => {
           if (nacks[i]) batch.nack(tag, true);
           else batch.ack(tag);
           check();
-          if (turns[i]) (turn(), check());
+          if (turns[i]) {
+            turn();
+            check();
+          }
         });
         turn();
         check();
