@@ -45,7 +45,15 @@ const handlerSource = (workMs: number) =>
 export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
   const vhost = await createVhost(c.fn);
   const project = await createProject(`functions:\n  ${c.fn}: { replicas: ${c.replicas}, prefetch: ${c.prefetch} }\n`, { [c.fn]: handlerSource(c.workMs) });
-  const out: DrainRuns = { warren: [], amqplib: [], bullmq: [], fastest: [], publishWarren: [], publishAmqplib: [], cpu: { warren: [], amqplib: [], brokerWarren: [], brokerAmqplib: [] } };
+  const out: DrainRuns = {
+    warren: [],
+    amqplib: [],
+    bullmq: [],
+    fastest: [],
+    publishWarren: [],
+    publishAmqplib: [],
+    cpu: { warren: [], amqplib: [], brokerWarren: [], brokerAmqplib: [] },
+  };
   try {
     // A first start declares the topology (the function's quorum queue and its dead-letter queue).
     await (await startWarren(project.dir, vhost.url)).stop();
@@ -100,9 +108,9 @@ export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
       c.log(line);
       const left = await queueDepth(vhost.url, c.fn);
       if (left) {
-    c.log(`  warning: ${left} messages left in ${c.fn}; purged`);
-    await purge(vhost.url, c.fn);
-  }
+        c.log(`  warning: ${left} messages left in ${c.fn}; purged`);
+        await purge(vhost.url, c.fn);
+      }
     }
   } finally {
     await project.remove();
@@ -115,7 +123,13 @@ export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
  * Start the runtime on a pre-filled queue; time from the moment its replicas consume (the supervisor's
  * "function started" line, logged once every replica subscribed) until /metrics counts every message acked.
  */
-async function warrenDrain(dir: string, url: string, fn: string, count: number, nodeArgs?: string[]): Promise<{ rate: number; cpuSeconds: number; brokerCpuSeconds: number }> {
+async function warrenDrain(
+  dir: string,
+  url: string,
+  fn: string,
+  count: number,
+  nodeArgs?: string[],
+): Promise<{ rate: number; cpuSeconds: number; brokerCpuSeconds: number }> {
   const w: RunningWarren = await startWarren(dir, url, { waitReady: false, ...(nodeArgs ? { nodeArgs } : {}) });
   try {
     const started = (await w.waitForLog((l) => l.msg === 'function started' && l['function'] === fn, 30_000)).time;

@@ -99,7 +99,7 @@ describe('warren manifests', () => {
     expect(container(d).volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
   });
 
-  it("autoscales each function with KEDA on its own queue, counting unacked messages so busy pods are not scaled away", () => {
+  it('autoscales each function with KEDA on its own queue, counting unacked messages so busy pods are not scaled away', () => {
     const so = find(docs, 'ScaledObject', 'warren-send-email')!;
     expect(so.spec.scaleTargetRef.name).toBe('warren-send-email');
     const [trigger] = so.spec.triggers as Obj[];
