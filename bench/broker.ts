@@ -76,7 +76,10 @@ export async function publishBaseline(url: string, queue: string, count: number,
       ch.publish('', queue, body, { persistent: true, contentType: 'application/json' }, (err) => {
         if (err) failure = new Error('nack');
         inFlight--;
-        if (wake && inFlight < window) (wake(), (wake = null));
+        if (wake && inFlight < window) {
+          wake();
+          wake = null;
+        }
       });
       if (inFlight >= window) await new Promise<void>((resolve) => (wake = resolve));
     }

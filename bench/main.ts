@@ -53,13 +53,36 @@ if (runs('drain')) {
   log(`no-op function, ${COUNT} persistent messages, 1 replica, prefetch 100 (${drainRuns} runs)`);
   const profile = env.WARREN_BENCH_PROFILE;
   const r = await measureDrain({
-    fn: 'noop', count: COUNT, replicas: 1, prefetch: 100, workMs: 0, runs: drainRuns, withBullmq: true, withPublish: true, withFastest: true, log,
+    fn: 'noop',
+    count: COUNT,
+    replicas: 1,
+    prefetch: 100,
+    workMs: 0,
+    runs: drainRuns,
+    withBullmq: true,
+    withPublish: true,
+    withFastest: true,
+    log,
     ...(profile ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profile] } : {}),
   });
   rows.noop_vs_amqplib = ratioRow(`no-op, ${COUNT / 1000}k persistent msgs, 1 replica, prefetch 100`, 'msg/s', r.warren, 'amqplib consumer', r.amqplib, 0.9);
-  rows.noop_vs_fastest = ratioRow(`no-op, ${COUNT / 1000}k persistent msgs, 1 replica, prefetch 100`, 'msg/s', r.warren, 'fastest client (multiple ack per 50)', r.fastest, 0.95);
+  rows.noop_vs_fastest = ratioRow(
+    `no-op, ${COUNT / 1000}k persistent msgs, 1 replica, prefetch 100`,
+    'msg/s',
+    r.warren,
+    'fastest client (multiple ack per 50)',
+    r.fastest,
+    0.95,
+  );
   rows.noop_vs_bullmq = ratioRow(`no-op, ${COUNT / 1000}k jobs, concurrency 100`, 'msg/s', r.warren, 'BullMQ worker', r.bullmq, 2);
-  rows.publish_cli = ratioRow(`warren publish --count ${COUNT / 1000}k (confirms)`, 'msg/s', r.publishWarren, 'amqplib pipelined confirms', r.publishAmqplib, 0.8);
+  rows.publish_cli = ratioRow(
+    `warren publish --count ${COUNT / 1000}k (confirms)`,
+    'msg/s',
+    r.publishWarren,
+    'amqplib pipelined confirms',
+    r.publishAmqplib,
+    0.8,
+  );
   const amqVsBull = summarize(r.amqplib.map((a, i) => a / r.bullmq[i]!));
   notes.push(
     `On this machine a bare amqplib consumer drains ${round(amqVsBull.median, 2)}× BullMQ's rate (${round(amqVsBull.min, 2)}–${round(amqVsBull.max, 2)}), ` +
@@ -75,9 +98,27 @@ if (runs('drain')) {
 if (only?.includes('noop')) {
   const noopRuns = RUNS + (RUNS % 2);
   log(`no-op function, ${COUNT} persistent messages, 1 replica, prefetch 100, against amqplib only (${noopRuns} runs)`);
-  const r = await measureDrain({ fn: 'noop', count: COUNT, replicas: 1, prefetch: 100, workMs: 0, runs: noopRuns, withBullmq: false, withPublish: false, withFastest: true, log });
+  const r = await measureDrain({
+    fn: 'noop',
+    count: COUNT,
+    replicas: 1,
+    prefetch: 100,
+    workMs: 0,
+    runs: noopRuns,
+    withBullmq: false,
+    withPublish: false,
+    withFastest: true,
+    log,
+  });
   rows.noop_vs_amqplib = ratioRow(`no-op, ${COUNT / 1000}k persistent msgs, 1 replica, prefetch 100`, 'msg/s', r.warren, 'amqplib consumer', r.amqplib, 0.9);
-  rows.noop_vs_fastest = ratioRow(`no-op, ${COUNT / 1000}k persistent msgs, 1 replica, prefetch 100`, 'msg/s', r.warren, 'fastest client (multiple ack per 50)', r.fastest, 0.95);
+  rows.noop_vs_fastest = ratioRow(
+    `no-op, ${COUNT / 1000}k persistent msgs, 1 replica, prefetch 100`,
+    'msg/s',
+    r.warren,
+    'fastest client (multiple ack per 50)',
+    r.fastest,
+    0.95,
+  );
 }
 
 if (runs('slow')) {
@@ -95,9 +136,23 @@ if (runs('relay')) {
   const count = Math.round(COUNT * 0.2);
   log(`ctx.publish: a function republishing each message to another quorum queue, ${count} messages (${RUNS} runs)`);
   const f = await measureFanout(count, RUNS, log);
-  rows.publish_ctx = ratioRow(`ctx.publish with confirms, 1,000 in flight, from one handler (${count / 1000}k msgs)`, 'msg/s', f.warren, 'amqplib pipelined confirms', f.amqplib, 0.8);
+  rows.publish_ctx = ratioRow(
+    `ctx.publish with confirms, 1,000 in flight, from one handler (${count / 1000}k msgs)`,
+    'msg/s',
+    f.warren,
+    'amqplib pipelined confirms',
+    f.amqplib,
+    0.8,
+  );
   const r = await measureRelay(count, RUNS, log);
-  rows.relay_ctx = ratioRow(`relay: consume, ctx.publish, confirm, ack each message, prefetch 100 (${count / 1000}k msgs)`, 'msg/s', r.warren, 'amqplib pipelined confirms', r.amqplib, null);
+  rows.relay_ctx = ratioRow(
+    `relay: consume, ctx.publish, confirm, ack each message, prefetch 100 (${count / 1000}k msgs)`,
+    'msg/s',
+    r.warren,
+    'amqplib pipelined confirms',
+    r.amqplib,
+    null,
+  );
 }
 
 if (runs('redeploy')) {
@@ -125,7 +180,7 @@ if (runs('redeploy')) {
     note: `lost ${r.lost}, duplicated ${r.duplicated}`,
   };
   rows.redeploy_other_rate = ratioRow(
-    'redeploy: the other function\'s rate during the deploy',
+    "redeploy: the other function's rate during the deploy",
     'msg/s',
     r.runs.map((x) => x.otherRateDuring),
     'same function, 2 s before',
@@ -138,16 +193,39 @@ if (runs('batch')) {
   const count = Math.round(COUNT * 0.2);
   log(`batch size 100, one multi-row INSERT, against one INSERT per message (PostgreSQL), ${count} messages (${RUNS} runs)`);
   const r = await measureBatchInsert(count, RUNS, log);
-  rows.batch_insert = ratioRow(`batch size 100, one multi-row INSERT (${count / 1000}k msgs)`, 'msg/s', r.batch, 'one INSERT per message, prefetch 100', r.single, 5);
+  rows.batch_insert = ratioRow(
+    `batch size 100, one multi-row INSERT (${count / 1000}k msgs)`,
+    'msg/s',
+    r.batch,
+    'one INSERT per message, prefetch 100',
+    r.single,
+    5,
+  );
 }
 
 if (runs('rate')) {
   log(`rateLimit: 100/s, 2 replicas, 1,000 messages published at once (${RUNS} runs)`);
   const r = await measureRateLimit(1_000, RUNS, log);
   const most = summarize(r.map((x) => x.maxPerSecond));
-  rows.rate_limit_window = { what: 'rateLimit 100/s, 2 replicas: most starts in any 1 s window', unit: 'starts', figure: most, baseline: null, ratio: null, target: '≤ 100', met: most.max <= 100 };
+  rows.rate_limit_window = {
+    what: 'rateLimit 100/s, 2 replicas: most starts in any 1 s window',
+    unit: 'starts',
+    figure: most,
+    baseline: null,
+    ratio: null,
+    target: '≤ 100',
+    met: most.max <= 100,
+  };
   const total = summarize(r.map((x) => x.totalMs / 1000));
-  rows.rate_limit_total = { what: 'rateLimit 100/s, 2 replicas: 1,000 messages started in', unit: 's', figure: total, baseline: null, ratio: null, target: '10 s ± 5 %', met: total.min >= 9.5 && total.max <= 10.5 };
+  rows.rate_limit_total = {
+    what: 'rateLimit 100/s, 2 replicas: 1,000 messages started in',
+    unit: 's',
+    figure: total,
+    baseline: null,
+    ratio: null,
+    target: '10 s ± 5 %',
+    met: total.min >= 9.5 && total.max <= 10.5,
+  };
 }
 
 if (runs('startup')) {
@@ -155,12 +233,36 @@ if (runs('startup')) {
   const twenty = await measureStartup(20, RUNS, log);
   const one = await measureStartup(1, RUNS, log);
   const ready = summarize(twenty.map((x) => x.readyMs));
-  rows.startup_20 = { what: 'start 20 functions: spawn → /readyz 200 (cold: fresh vhost, fresh build)', unit: 'ms', figure: ready, baseline: null, ratio: null, target: '< 3000 ms', met: ready.max < 3000 };
+  rows.startup_20 = {
+    what: 'start 20 functions: spawn → /readyz 200 (cold: fresh vhost, fresh build)',
+    unit: 'ms',
+    figure: ready,
+    baseline: null,
+    ratio: null,
+    target: '< 3000 ms',
+    met: ready.max < 3000,
+  };
   const rss20 = summarize(twenty.map((x) => x.rssBytes / MiB));
   const rss1 = summarize(one.map((x) => x.rssBytes / MiB));
-  rows.memory_20 = { what: 'idle RSS, 20 functions × 1 replica', unit: 'MiB', figure: rss20, baseline: { label: '1 function', unit: 'MiB', value: rss1 }, ratio: null, target: '< 1024 MiB', met: rss20.max < 1024 };
+  rows.memory_20 = {
+    what: 'idle RSS, 20 functions × 1 replica',
+    unit: 'MiB',
+    figure: rss20,
+    baseline: { label: '1 function', unit: 'MiB', value: rss1 },
+    ratio: null,
+    target: '< 1024 MiB',
+    met: rss20.max < 1024,
+  };
   const perReplica = summarize(twenty.map((x, i) => (x.rssBytes - one[i]!.rssBytes) / 19 / MiB));
-  rows.memory_per_replica = { what: 'idle RSS per replica = (RSS(20) − RSS(1)) / 19', unit: 'MiB', figure: perReplica, baseline: null, ratio: null, target: 'report', met: true };
+  rows.memory_per_replica = {
+    what: 'idle RSS per replica = (RSS(20) − RSS(1)) / 19',
+    unit: 'MiB',
+    figure: perReplica,
+    baseline: null,
+    ratio: null,
+    target: 'report',
+    met: true,
+  };
 }
 
 // Named only: minutes long, and never part of CI.
@@ -177,7 +279,14 @@ if (runs('cluster')) {
   const count = Math.round(COUNT * 0.2);
   log(`3-node RabbitMQ cluster: no-op drain of ${count} messages, then a node killed under a steady stream (${RUNS} runs each)`);
   const r = await measureCluster(count, RUNS, log);
-  rows.cluster_noop = ratioRow(`no-op on a 3-node cluster (quorum queue), ${count / 1000}k msgs, prefetch 100`, 'msg/s', r.warren, 'amqplib consumer, same node', r.amqplib, 0.9);
+  rows.cluster_noop = ratioRow(
+    `no-op on a 3-node cluster (quorum queue), ${count / 1000}k msgs, prefetch 100`,
+    'msg/s',
+    r.warren,
+    'amqplib consumer, same node',
+    r.amqplib,
+    0.9,
+  );
   const resume = summarize(r.resumeMs);
   rows.cluster_node_kill = {
     what: 'kill -9 of a node under a steady stream → every function (3) consuming again',
@@ -196,7 +305,15 @@ if (runs('dashboard')) {
   log(`dashboard: first load, and runtime CPU draining ${rate} msg/s without and with 3 open dashboards (${RUNS} runs)`);
   const r = await measureDashboard({ runs: RUNS, windowMs: 15_000, rate, log });
   const load = summarize(r.firstLoadBytes.map((b) => b / 1024));
-  rows.dashboard_first_load = { what: 'dashboard first load, 3 functions (fresh browser profile)', unit: 'KiB', figure: load, baseline: null, ratio: null, target: '< 300 KB', met: load.max * 1024 < 300_000 };
+  rows.dashboard_first_load = {
+    what: 'dashboard first load, 3 functions (fresh browser profile)',
+    unit: 'KiB',
+    figure: load,
+    baseline: null,
+    ratio: null,
+    target: '< 300 KB',
+    met: load.max * 1024 < 300_000,
+  };
   // The runtime's CPU grows with the messages it handles; on a shared machine the rate it reaches
   // differs between windows, so the "without" figure is scaled to the rate of the "with" window
   // (idle CPU + per-message CPU × rate) before subtracting. The raw difference is in the note.
@@ -226,7 +343,13 @@ if (runs('delay')) {
   // Never early in any run; on time like the other rows: by the median of the runs.
   const within = r.every((x) => x.min >= 0) && summarize(r.map((x) => x.max)).median <= 500;
   const row = (what: string, pick: (x: (typeof r)[number]) => number): Row => ({
-    what, unit: 'ms late', figure: summarize(r.map(pick)), baseline: null, ratio: null, target: 'never early, ≤ 500 ms late', met: within,
+    what,
+    unit: 'ms late',
+    figure: summarize(r.map(pick)),
+    baseline: null,
+    ratio: null,
+    target: 'never early, ≤ 500 ms late',
+    met: within,
   });
   rows.delay_p50 = row('delayed publish, 1,000 msgs of 1–10 s: lateness p50', (x) => x.p50);
   rows.delay_p99 = row('delayed publish: lateness p99', (x) => x.p99);

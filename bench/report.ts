@@ -39,7 +39,9 @@ export function formatTable(rows: Record<string, Row>): string {
     key,
     r.what,
     `${fmt(r.figure.median, digitsFor(r.figure))}${spread(r.figure, digitsFor(r.figure))} ${r.unit}`,
-    r.baseline ? `${r.baseline.label}: ${fmt(r.baseline.value.median, digitsFor(r.baseline.value))}${spread(r.baseline.value, digitsFor(r.baseline.value))} ${r.baseline.unit}` : '—',
+    r.baseline
+      ? `${r.baseline.label}: ${fmt(r.baseline.value.median, digitsFor(r.baseline.value))}${spread(r.baseline.value, digitsFor(r.baseline.value))} ${r.baseline.unit}`
+      : '—',
     r.ratio ? `${fmt(r.ratio.median, 2)}${spread(r.ratio, 2)}` : '—',
     r.target,
     r.met ? 'yes' : 'NO',

@@ -173,7 +173,8 @@ export class App extends EventEmitter<AppEvents> {
     const result: ReloadResult = { added: [], removed: [], redeployed: [] };
     if (this.state !== 'running' || !this.current) return result;
     const report = (err: unknown, what: string): void => {
-      if (err instanceof WarrenError || err instanceof WarrenErrors) log.error({ problems: err.format(this.options.dir).split('\n') }, `${what}; the running version keeps serving`);
+      if (err instanceof WarrenError || err instanceof WarrenErrors)
+        log.error({ problems: err.format(this.options.dir).split('\n') }, `${what}; the running version keeps serving`);
       else log.error({ err }, `${what}; the running version keeps serving`);
     };
     let next: WarrenConfig;
@@ -182,7 +183,9 @@ export class App extends EventEmitter<AppEvents> {
       loaded = await loadConfig({ dir: this.options.dir, env: this.options.env });
       // `--only` keeps its selection; a selected function whose file is gone is simply not there.
       const only = this.options.only;
-      next = only?.length ? Object.freeze({ ...loaded, functions: Object.fromEntries(Object.entries(loaded.functions).filter(([n]) => only.includes(n))) }) : loaded;
+      next = only?.length
+        ? Object.freeze({ ...loaded, functions: Object.fromEntries(Object.entries(loaded.functions).filter(([n]) => only.includes(n))) })
+        : loaded;
     } catch (err) {
       report(err, 'the changed config is invalid');
       return result;
@@ -204,10 +207,12 @@ export class App extends EventEmitter<AppEvents> {
         ),
       ),
     );
-    const declaring = !topologyChanged ? Promise.resolve(true) : declareTopology(loaded, { log: this.options.log }).then(
-      () => true,
-      (err: unknown) => (report(err, 'the changed topology could not be declared'), false),
-    );
+    const declaring = !topologyChanged
+      ? Promise.resolve(true)
+      : declareTopology(loaded, { log: this.options.log }).then(
+          () => true,
+          (err: unknown) => (report(err, 'the changed topology could not be declared'), false),
+        );
     const [declared] = await Promise.all([declaring, building]);
     if (!declared) return result;
     this.declared = loaded;

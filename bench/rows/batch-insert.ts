@@ -44,7 +44,9 @@ export async function measureBatchInsert(count: number, runs: number, log: (line
   const vhost = await createVhost('batch');
   // One project per function: each run starts only the function it measures.
   const projects = {
-    'insert-batch': await createProject('functions:\n  insert-batch: { batch: { size: 100, window: 50ms }, prefetch: 1000 }\n', { 'insert-batch': batchSource }),
+    'insert-batch': await createProject('functions:\n  insert-batch: { batch: { size: 100, window: 50ms }, prefetch: 1000 }\n', {
+      'insert-batch': batchSource,
+    }),
     'insert-one': await createProject('functions:\n  insert-one: { prefetch: 100 }\n', { 'insert-one': singleSource }),
   };
   for (const p of Object.values(projects)) await symlink(join(repoRoot, 'node_modules'), join(p.dir, 'node_modules'));

@@ -63,7 +63,9 @@ async function drainRows(cluster: RabbitCluster, count: number, runs: number, ou
       const amq = await drainBaseline(nodeUrl(node), 'noop', count, { prefetch: 100, consumers: 1, workMs: 0 });
       out.warren.push(rate);
       out.amqplib.push(amq);
-      log(`  cluster no-op run ${run}/${runs} (consuming from ${node}, queue leader ${leader.port}): warren ${Math.round(rate)} msg/s, amqplib ${Math.round(amq)} msg/s`);
+      log(
+        `  cluster no-op run ${run}/${runs} (consuming from ${node}, queue leader ${leader.port}): warren ${Math.round(rate)} msg/s, amqplib ${Math.round(amq)} msg/s`,
+      );
     }
   } finally {
     await project.remove();
@@ -111,7 +113,9 @@ async function killRows(cluster: RabbitCluster, runs: number, out: ClusterRuns, 
       await stream.stop();
       const slowest = Math.max(...resumed);
       out.resumeMs.push(slowest);
-      log(`  node kill ${run}/${runs} (${victim.name}): every function consuming again after ${slowest} ms (${resumed.map((ms, i) => `${FUNCTIONS[i]} ${ms} ms`).join(', ')})`);
+      log(
+        `  node kill ${run}/${runs} (${victim.name}): every function consuming again after ${slowest} ms (${resumed.map((ms, i) => `${FUNCTIONS[i]} ${ms} ms`).join(', ')})`,
+      );
       await victim.start();
     }
     // Every message published is handled (duplicates counted), then the runtime stops.

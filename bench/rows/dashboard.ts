@@ -15,7 +15,16 @@ import { sleep } from '../stats';
 import { createProject, startWarren, waitReady } from '../warren';
 
 const CHROMIUM = process.env.WARREN_BENCH_CHROMIUM ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 export interface DashboardRuns {
   /** bytes on the wire (headers and bodies, as received) until every function is shown */
@@ -33,7 +42,12 @@ export interface DashboardRuns {
 
 async function browser(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
   const profile = await mkdtemp(join(tmpdir(), 'warren-bench-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 900 } });
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ARGS,
+    viewport: { width: 1280, height: 900 },
+  });
   return { context, close: async () => (await context.close(), await rm(profile, { recursive: true, force: true })) };
 }
 
@@ -80,7 +94,10 @@ export async function measureDashboard(options: { runs: number; windowMs: number
   const { runs, windowMs, rate, log } = options;
   const vhost = await createVhost('dashboard');
   const names = ['orders', 'mailer', 'ledger'];
-  const project = await createProject(`functions:\n${names.map((n) => `  ${n}: { prefetch: 100 }\n`).join('')}`, Object.fromEntries(names.map((n) => [n, 'export default async () => undefined;\n'])));
+  const project = await createProject(
+    `functions:\n${names.map((n) => `  ${n}: { prefetch: 100 }\n`).join('')}`,
+    Object.fromEntries(names.map((n) => [n, 'export default async () => undefined;\n'])),
+  );
   const out: DashboardRuns = { firstLoadBytes: [], cpuWithout: [], cpuWith: [], rateWithout: [], rateWith: [], idleWithout: 0, idleWith: 0 };
   const w = await startWarren(project.dir, vhost.url);
   try {
@@ -140,8 +157,12 @@ export async function measureDashboard(options: { runs: number; windowMs: number
         const cdp = await b.context.newCDPSession(page);
         await cdp.send('Network.enable');
         const bytes = new Map<string, number>();
-        cdp.on('Network.dataReceived', (e: { requestId: string; encodedDataLength: number }) => bytes.set(e.requestId, (bytes.get(e.requestId) ?? 0) + e.encodedDataLength));
-        cdp.on('Network.responseReceived', (e: { requestId: string; response: { encodedDataLength?: number } }) => bytes.set(e.requestId, (bytes.get(e.requestId) ?? 0) + (e.response.encodedDataLength ?? 0)));
+        cdp.on('Network.dataReceived', (e: { requestId: string; encodedDataLength: number }) =>
+          bytes.set(e.requestId, (bytes.get(e.requestId) ?? 0) + e.encodedDataLength),
+        );
+        cdp.on('Network.responseReceived', (e: { requestId: string; response: { encodedDataLength?: number } }) =>
+          bytes.set(e.requestId, (bytes.get(e.requestId) ?? 0) + (e.response.encodedDataLength ?? 0)),
+        );
         cdp.on('Network.loadingFinished', (e: { requestId: string; encodedDataLength: number }) => bytes.set(e.requestId, e.encodedDataLength));
         await page.goto(base);
         for (const n of names) await page.locator(`[data-function="${n}"]`).waitFor({ timeout: 30_000 });

@@ -47,12 +47,16 @@ export async function measureDelay(count: number, runs: number, log: (line: stri
           const delays = Array.from({ length: count }, () => 1_000 + Math.floor(Math.random() * 9_001));
           const ch = await conn.createChannel();
           const byDelay: Array<[number, number]> = [];
-          await ch.consume('arrivals', (m) => {
-            if (!m) return;
-            const late = Date.now() - Number(m.properties.headers?.['x-warren-delay-due']);
-            lateness.push(late);
-            byDelay.push([delays[(JSON.parse(m.content.toString()) as { i: number }).i]!, late]);
-          }, { noAck: true });
+          await ch.consume(
+            'arrivals',
+            (m) => {
+              if (!m) return;
+              const late = Date.now() - Number(m.properties.headers?.['x-warren-delay-due']);
+              lateness.push(late);
+              byDelay.push([delays[(JSON.parse(m.content.toString()) as { i: number }).i]!, late]);
+            },
+            { noAck: true },
+          );
           const pub = await conn.createConfirmChannel();
           pub.sendToQueue('scatter', Buffer.from(JSON.stringify({ delays })), { contentType: 'application/json', persistent: true });
           await pub.waitForConfirms();
@@ -63,7 +67,10 @@ export async function measureDelay(count: number, runs: number, log: (line: stri
           out.push(r);
           if (process.env.WARREN_BENCH_DELAY_DETAIL) {
             for (let s = 1; s <= 10; s++) {
-              const l = byDelay.filter(([d]) => d >= s * 1000 && d < (s + 1) * 1000).map(([, x]) => x).sort((a, b) => a - b);
+              const l = byDelay
+                .filter(([d]) => d >= s * 1000 && d < (s + 1) * 1000)
+                .map(([, x]) => x)
+                .sort((a, b) => a - b);
               if (l.length) log(`    delay ${s}–${s + 1} s: ${l.length} msgs, lateness p50 ${l[l.length >> 1]} ms, max ${l.at(-1)} ms`);
             }
           }

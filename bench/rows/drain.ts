@@ -45,7 +45,15 @@ const handlerSource = (workMs: number) =>
 export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
   const vhost = await createVhost(c.fn);
   const project = await createProject(`functions:\n  ${c.fn}: { replicas: ${c.replicas}, prefetch: ${c.prefetch} }\n`, { [c.fn]: handlerSource(c.workMs) });
-  const out: DrainRuns = { warren: [], amqplib: [], bullmq: [], fastest: [], publishWarren: [], publishAmqplib: [], cpu: { warren: [], amqplib: [], brokerWarren: [], brokerAmqplib: [] } };
+  const out: DrainRuns = {
+    warren: [],
+    amqplib: [],
+    bullmq: [],
+    fastest: [],
+    publishWarren: [],
+    publishAmqplib: [],
+    cpu: { warren: [], amqplib: [], brokerWarren: [], brokerAmqplib: [] },
+  };
   try {
     // A first start declares the topology (the function's quorum queue and its dead-letter queue).
     await (await startWarren(project.dir, vhost.url)).stop();
@@ -76,12 +84,16 @@ export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
         await publishBaseline(vhost.url, c.fn, c.count);
         fast = await drainFastest(vhost.url, c.fn, c.count, c.prefetch);
       };
-      if (run % 2) (await amqplibTurn(), await fastestTurn(), await warrenTurn());
-      else (await warrenTurn(), await fastestTurn(), await amqplibTurn());
+      // Half the runs drain the bare clients first, half Warren first.
+      const order = run % 2 ? [amqplibTurn, fastestTurn, warrenTurn] : [warrenTurn, fastestTurn, amqplibTurn];
+      for (const turn of order) await turn();
       if (c.withFastest) out.fastest.push(fast);
       out.amqplib.push(amq);
       out.warren.push(w);
-      if (c.withPublish) (out.publishAmqplib.push(pubA), out.publishWarren.push(pubW));
+      if (c.withPublish) {
+        out.publishAmqplib.push(pubA);
+        out.publishWarren.push(pubW);
+      }
 
       let line = `  ${c.fn} run ${run}/${c.runs}: warren ${Math.round(w)} msg/s, amqplib ${Math.round(amq)} msg/s`;
       if (c.withFastest) line += `, fastest client ${Math.round(fast)} msg/s`;
@@ -95,7 +107,10 @@ export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
       if (c.withPublish) line += `; publish: warren ${Math.round(pubW)} msg/s, amqplib ${Math.round(pubA)} msg/s`;
       c.log(line);
       const left = await queueDepth(vhost.url, c.fn);
-      if (left) (c.log(`  warning: ${left} messages left in ${c.fn}; purged`), await purge(vhost.url, c.fn));
+      if (left) {
+        c.log(`  warning: ${left} messages left in ${c.fn}; purged`);
+        await purge(vhost.url, c.fn);
+      }
     }
   } finally {
     await project.remove();
@@ -108,7 +123,13 @@ export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
  * Start the runtime on a pre-filled queue; time from the moment its replicas consume (the supervisor's
  * "function started" line, logged once every replica subscribed) until /metrics counts every message acked.
  */
-async function warrenDrain(dir: string, url: string, fn: string, count: number, nodeArgs?: string[]): Promise<{ rate: number; cpuSeconds: number; brokerCpuSeconds: number }> {
+async function warrenDrain(
+  dir: string,
+  url: string,
+  fn: string,
+  count: number,
+  nodeArgs?: string[],
+): Promise<{ rate: number; cpuSeconds: number; brokerCpuSeconds: number }> {
   const w: RunningWarren = await startWarren(dir, url, { waitReady: false, ...(nodeArgs ? { nodeArgs } : {}) });
   try {
     const started = (await w.waitForLog((l) => l.msg === 'function started' && l['function'] === fn, 30_000)).time;

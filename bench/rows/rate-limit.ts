@@ -21,7 +21,9 @@ export interface RateRun {
 
 export async function measureRateLimit(count: number, runs: number, log: (line: string) => void): Promise<RateRun[]> {
   const vhost = await createVhost('rate');
-  const project = await createProject('queues:\n  starts: { type: classic }\nfunctions:\n  limited: { rateLimit: 100/s, replicas: 2, prefetch: 100 }\n', { limited: stampSource });
+  const project = await createProject('queues:\n  starts: { type: classic }\nfunctions:\n  limited: { rateLimit: 100/s, replicas: 2, prefetch: 100 }\n', {
+    limited: stampSource,
+  });
   const out: RateRun[] = [];
   try {
     await (await startWarren(project.dir, vhost.url)).stop();

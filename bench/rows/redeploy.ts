@@ -56,7 +56,8 @@ export async function measureRedeploy(opts: { deploys: number; ratePerFunction: 
       let next = performance.now();
       while (loading) {
         for (const fn of ['a', 'b'] as const) {
-          for (let i = 0; i < perTick; i++) ch.publish('', fn, Buffer.from('{}'), { persistent: true, contentType: 'application/json', messageId: `${fn}-${published[fn]++}` });
+          for (let i = 0; i < perTick; i++)
+            ch.publish('', fn, Buffer.from('{}'), { persistent: true, contentType: 'application/json', messageId: `${fn}-${published[fn]++}` });
         }
         await ch.waitForConfirms();
         next += 10;
@@ -99,7 +100,10 @@ export async function measureRedeploy(opts: { deploys: number; ratePerFunction: 
 
   let lost = 0;
   let duplicated = 0;
-  for (const [fn, seen] of [['a', a], ['b', b]] as const) {
+  for (const [fn, seen] of [
+    ['a', a],
+    ['b', b],
+  ] as const) {
     const counts = new Map<string, number>();
     for (const l of seen) counts.set(l.id, (counts.get(l.id) ?? 0) + 1);
     for (let i = 0; i < published[fn]; i++) {

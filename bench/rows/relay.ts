@@ -98,7 +98,9 @@ export async function measureRelay(count: number, runs: number, log: (line: stri
       await purge(vhost.url, 'relay-sink');
       out.warren.push(rate);
       out.amqplib.push(base);
-      log(`  relay run ${run}/${runs}: ctx.publish ${Math.round(rate)} msg/s (each consumed, published, confirmed, acked), amqplib confirms ${Math.round(base)} msg/s`);
+      log(
+        `  relay run ${run}/${runs}: ctx.publish ${Math.round(rate)} msg/s (each consumed, published, confirmed, acked), amqplib confirms ${Math.round(base)} msg/s`,
+      );
     }
   } finally {
     await project.remove();

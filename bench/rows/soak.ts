@@ -119,7 +119,9 @@ export async function measureSoak(o: SoakOptions): Promise<SoakResult> {
     const publisher: ConfirmChannel = await conn.createConfirmChannel();
     const send = (queue: string, body: unknown) =>
       new Promise<void>((resolve, reject) =>
-        publisher.sendToQueue(queue, Buffer.from(JSON.stringify(body)), { persistent: true, contentType: 'application/json' }, (err) => (err ? reject(err) : resolve())),
+        publisher.sendToQueue(queue, Buffer.from(JSON.stringify(body)), { persistent: true, contentType: 'application/json' }, (err) =>
+          err ? reject(err) : resolve(),
+        ),
       );
 
     const began = Date.now();
@@ -159,7 +161,9 @@ export async function measureSoak(o: SoakOptions): Promise<SoakResult> {
         nextReportAt += 10_000;
         const rss = await w.rssBytes();
         rssMax = Math.max(rssMax, rss);
-        o.log(`  soak: ${Math.round((now - began) / 1000)} s, ${accounted.toLocaleString('en-US')} of ${(o.count + kills).toLocaleString('en-US')} accounted, RSS ${Math.round(rss / 2 ** 20)} MiB`);
+        o.log(
+          `  soak: ${Math.round((now - began) / 1000)} s, ${accounted.toLocaleString('en-US')} of ${(o.count + kills).toLocaleString('en-US')} accounted, RSS ${Math.round(rss / 2 ** 20)} MiB`,
+        );
         if (accounted !== lastAccounted) {
           lastAccounted = accounted;
           lastMoveAt = now;
@@ -181,8 +185,23 @@ export async function measureSoak(o: SoakOptions): Promise<SoakResult> {
     const replicaDeaths = w.logs.filter((l) => String(l.msg).startsWith('replica died')).length;
     const { text: metrics } = await w.admin('GET', '/metrics');
     let retried = 0;
-    for (const line of metrics.split('\n')) if (line.startsWith('warren_messages_total{') && line.includes('outcome="retry"')) retried += Number(line.slice(line.lastIndexOf(' ') + 1));
-    return { count: o.count, kills, replicaDeaths, seconds, lost, duplicates, handled, deadLettered, deadByWarren, retried, rssAfterFirst100k, rssAtEnd, rssMax };
+    for (const line of metrics.split('\n'))
+      if (line.startsWith('warren_messages_total{') && line.includes('outcome="retry"')) retried += Number(line.slice(line.lastIndexOf(' ') + 1));
+    return {
+      count: o.count,
+      kills,
+      replicaDeaths,
+      seconds,
+      lost,
+      duplicates,
+      handled,
+      deadLettered,
+      deadByWarren,
+      retried,
+      rssAfterFirst100k,
+      rssAtEnd,
+      rssMax,
+    };
   } finally {
     await conn.close().catch(() => undefined);
     await warren?.stop();

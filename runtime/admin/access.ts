@@ -21,15 +21,17 @@ export const REQUEST_HEADER_VALUE = 'dashboard';
 /** a signed-in browser stays signed in for a week, or until the token changes */
 export const SESSION_MAX_AGE_S = 7 * 24 * 3600;
 
-export type Access =
-  | { ok: true; via: 'open' | 'bearer' | 'cookie' }
-  | { ok: false; why: string; hint: string };
+export type Access = { ok: true; via: 'open' | 'bearer' | 'cookie' } | { ok: false; why: string; hint: string };
 
 export function checkAccess(headers: IncomingHttpHeaders, binding: Pick<AdminBinding, 'token'>): Access {
   const { token } = binding;
   if (token === null) {
     if (fromBrowser(headers) && !isLoopback(hostName(headers.host))) {
-      return { ok: false, why: `a browser request for host "${headers.host ?? ''}" on an admin API without a token`, hint: 'open the dashboard at http://127.0.0.1:PORT/ (or set WARREN_ADMIN_TOKEN)' };
+      return {
+        ok: false,
+        why: `a browser request for host "${headers.host ?? ''}" on an admin API without a token`,
+        hint: 'open the dashboard at http://127.0.0.1:PORT/ (or set WARREN_ADMIN_TOKEN)',
+      };
     }
     return { ok: true, via: 'open' };
   }
@@ -55,7 +57,8 @@ export function forgeryRefusal(method: string, headers: IncomingHttpHeaders, via
   // A bearer token is never sent by a browser on its own: such a request was written on purpose.
   if (via === 'bearer') return null;
   const browser = via === 'cookie' || origin !== undefined || site !== undefined || headers.cookie !== undefined;
-  if (browser && header(headers[REQUEST_HEADER]) !== REQUEST_HEADER_VALUE) return `a browser request without the ${REQUEST_HEADER} header may not change anything`;
+  if (browser && header(headers[REQUEST_HEADER]) !== REQUEST_HEADER_VALUE)
+    return `a browser request without the ${REQUEST_HEADER} header may not change anything`;
   return null;
 }
 

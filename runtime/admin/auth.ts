@@ -51,7 +51,9 @@ export function isLoopback(host: string): boolean {
 export function authorized(header: string | undefined, token: string | null): boolean {
   if (token === null) return true;
   const match = /^Bearer\s+(.+)$/i.exec(header ?? '');
-  const given = createHash('sha256').update(match?.[1]?.trim() ?? '').digest();
+  const given = createHash('sha256')
+    .update(match?.[1]?.trim() ?? '')
+    .digest();
   const expected = createHash('sha256').update(token).digest();
   return timingSafeEqual(given, expected) && match !== null;
 }

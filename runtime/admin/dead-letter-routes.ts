@@ -60,7 +60,13 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps): DeadLetterRoute[] {
         if (isReply(offset)) return offset;
         if (isReply(limit)) return limit;
         const search = req.query.get('search') ?? req.query.get('q') ?? undefined;
-        return ok(await t.tools.browse(t.url, t.deadQueue, { ...(search ? { search } : {}), ...(offset === undefined ? {} : { offset }), ...(limit === undefined ? {} : { limit }) }));
+        return ok(
+          await t.tools.browse(t.url, t.deadQueue, {
+            ...(search ? { search } : {}),
+            ...(offset === undefined ? {} : { offset }),
+            ...(limit === undefined ? {} : { limit }),
+          }),
+        );
       },
     },
     {
@@ -88,8 +94,17 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps): DeadLetterRoute[] {
         if (isReply(limit)) return limit;
         let keys: string[] | undefined;
         if (body.keys !== undefined) {
-          if (!Array.isArray(body.keys) || body.keys.length === 0 || body.keys.length > MAX_KEYS || !body.keys.every((k) => typeof k === 'string' && k.length > 0 && k.length <= 256)) {
-            return fail('WARREN_E_USAGE', `keys must be a list of 1 to ${MAX_KEYS} message ids`, 'send {"keys": ["id-1", "id-2"]}, or no keys to replay every dead letter');
+          if (
+            !Array.isArray(body.keys) ||
+            body.keys.length === 0 ||
+            body.keys.length > MAX_KEYS ||
+            !body.keys.every((k) => typeof k === 'string' && k.length > 0 && k.length <= 256)
+          ) {
+            return fail(
+              'WARREN_E_USAGE',
+              `keys must be a list of 1 to ${MAX_KEYS} message ids`,
+              'send {"keys": ["id-1", "id-2"]}, or no keys to replay every dead letter',
+            );
           }
           keys = body.keys as string[];
         }
@@ -105,14 +120,33 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps): DeadLetterRoute[] {
         const key = keyIn(req.path.replace(/\/replay$/, ''));
         if (isReply(key)) return key;
         const edited = (req.body as { body?: unknown } | undefined)?.body;
-        if (edited !== undefined && typeof edited !== 'string') return fail('WARREN_E_USAGE', 'body must be the new message body as a string', 'send {"body": "{\\"id\\": 1}"}, or no body to replay the message as it is');
+        if (edited !== undefined && typeof edited !== 'string')
+          return fail(
+            'WARREN_E_USAGE',
+            'body must be the new message body as a string',
+            'send {"body": "{\\"id\\": 1}"}, or no body to replay the message as it is',
+          );
         if (typeof edited === 'string') {
           const [letter] = await t.tools.find(t.url, t.deadQueue, key);
           const problem = letter ? jsonProblem(letter.contentType, edited) : null;
-          if (problem) return fail('WARREN_E_USAGE', `the edited body is not JSON (${problem}), and the message's content type is ${letter?.contentType}`, 'fix the JSON, or replay it unedited');
+          if (problem)
+            return fail(
+              'WARREN_E_USAGE',
+              `the edited body is not JSON (${problem}), and the message's content type is ${letter?.contentType}`,
+              'fix the JSON, or replay it unedited',
+            );
         }
-        const result = await t.tools.replay(t.url, t.deadQueue, { queue: t.queue, keys: [key], ...(typeof edited === 'string' ? { body: Buffer.from(edited, 'utf8') } : {}) });
-        if (result.missing.length > 0) return fail('WARREN_E_DEAD_LETTER_NOT_FOUND', `no dead letter ${key} in ${t.deadQueue}`, 'it may have been replayed or purged meanwhile; list the queue again');
+        const result = await t.tools.replay(t.url, t.deadQueue, {
+          queue: t.queue,
+          keys: [key],
+          ...(typeof edited === 'string' ? { body: Buffer.from(edited, 'utf8') } : {}),
+        });
+        if (result.missing.length > 0)
+          return fail(
+            'WARREN_E_DEAD_LETTER_NOT_FOUND',
+            `no dead letter ${key} in ${t.deadQueue}`,
+            'it may have been replayed or purged meanwhile; list the queue again',
+          );
         return replied(result);
       },
     },
@@ -132,7 +166,14 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps): DeadLetterRoute[] {
 function replied(result: ReplayResult): Reply {
   if (result.kept.length === 0) return ok(result);
   const reasons = [...new Set(result.kept.map((k) => k.why))].join('; ');
-  return { status: 409, body: { ...result, error: `${result.kept.length} dead letter${result.kept.length === 1 ? '' : 's'} stayed in ${result.queue}: ${reasons}`, code: 'WARREN_E_REPLAY_REFUSED' } };
+  return {
+    status: 409,
+    body: {
+      ...result,
+      error: `${result.kept.length} dead letter${result.kept.length === 1 ? '' : 's'} stayed in ${result.queue}: ${reasons}`,
+      code: 'WARREN_E_REPLAY_REFUSED',
+    },
+  };
 }
 
 function jsonProblem(contentType: string | null, text: string): string | null {

@@ -77,7 +77,9 @@ export class QueueDepths {
     if (!url) return null;
     if (!this.connection) {
       // A cluster's list: the first node that answers; a lost node is left for another on the next check.
-      const opening = connectToAny(url, { timeout: this.timeoutMs, connectionName: 'warren admin (queue depths)', startAt: process.pid }).then((found) => found.connection);
+      const opening = connectToAny(url, { timeout: this.timeoutMs, connectionName: 'warren admin (queue depths)', startAt: process.pid }).then(
+        (found) => found.connection,
+      );
       this.connection = opening;
       opening.then(
         (c) => {

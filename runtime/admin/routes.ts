@@ -10,7 +10,7 @@ import type { AppState } from '../app';
 import type { FunctionStatus } from '../supervisor/supervisor';
 import { ERRORS, WarrenError, WarrenErrors } from '../errors';
 import { errorReply, fail, ok, type Reply } from './replies';
-import { depthQueues, describeFunctions, deadLetterQueue, notReadyReason } from './view';
+import { depthQueues, describeFunctions, notReadyReason } from './view';
 import type { QueueDepth } from './depths';
 import { functionName, integerField, isReply, objectBody } from './validate';
 import { vhostUrl } from '../topology/names';
@@ -141,8 +141,13 @@ export function createRouter(deps: RouteDeps): Router {
             return ok({ name, from, version, changed });
           } catch (err) {
             // Built, but the new replicas did not start: FunctionRunner.deploy kept the old ones serving.
-            if (!(err instanceof WarrenError && err.code === 'WARREN_E_REPLICA_START') && (err instanceof WarrenError || err instanceof WarrenErrors)) throw err;
-            return fail('WARREN_E_DEPLOY_FAILED', `${name}: the new version did not start: ${(err as Error).message}`, `still serving ${from ?? 'the old version'}; see the runtime log`);
+            if (!(err instanceof WarrenError && err.code === 'WARREN_E_REPLICA_START') && (err instanceof WarrenError || err instanceof WarrenErrors))
+              throw err;
+            return fail(
+              'WARREN_E_DEPLOY_FAILED',
+              `${name}: the new version did not start: ${(err as Error).message}`,
+              `still serving ${from ?? 'the old version'}; see the runtime log`,
+            );
           }
         });
       },
@@ -153,11 +158,20 @@ export function createRouter(deps: RouteDeps): Router {
 
   return async (req) => {
     const matching = routes.filter((r) => r.pattern.test(req.path));
-    if (matching.length === 0) return fail('WARREN_E_USAGE', `no admin route ${req.path}`, 'routes: /healthz /readyz /metrics /functions /functions/:name/{scale,deploy,dead-letters}', 404);
+    if (matching.length === 0)
+      return fail(
+        'WARREN_E_USAGE',
+        `no admin route ${req.path}`,
+        'routes: /healthz /readyz /metrics /functions /functions/:name/{scale,deploy,dead-letters}',
+        404,
+      );
     const route = matching.find((r) => r.method === req.method);
     if (!route) {
       const allowed = matching.map((r) => r.method);
-      return { ...fail('WARREN_E_USAGE', `${req.method} ${req.path} is not supported; use ${allowed.join(' or ')}`, undefined, 405), headers: { allow: allowed.join(', ') } };
+      return {
+        ...fail('WARREN_E_USAGE', `${req.method} ${req.path} is not supported; use ${allowed.join(' or ')}`, undefined, 405),
+        headers: { allow: allowed.join(', ') },
+      };
     }
     try {
       const segment = route.pattern.exec(req.path)?.[1];

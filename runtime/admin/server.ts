@@ -72,7 +72,8 @@ export async function startAdminServer(binding: AdminBinding, router: Router, lo
     const onError = (err: NodeJS.ErrnoException) => {
       reject(
         new WarrenError('WARREN_E_ADMIN_ADDRESS', `the admin API cannot listen on ${binding.host}:${binding.port}: ${err.code ?? err.message}`, {
-          hint: err.code === 'EADDRINUSE' ? 'another process uses that port: set WARREN_ADMIN_PORT to a free one' : 'check WARREN_ADMIN_HOST and WARREN_ADMIN_PORT',
+          hint:
+            err.code === 'EADDRINUSE' ? 'another process uses that port: set WARREN_ADMIN_PORT to a free one' : 'check WARREN_ADMIN_HOST and WARREN_ADMIN_PORT',
           cause: err,
         }),
       );
@@ -126,7 +127,9 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
         ? [408, 'Request Timeout', 'the request was not received in time']
         : [400, 'Bad Request', 'malformed HTTP request'];
   const body = JSON.stringify({ error: message, code: 'WARREN_E_USAGE' }) + '\n';
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 class TooLarge extends Error {}

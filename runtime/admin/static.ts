@@ -75,8 +75,17 @@ export async function loadStaticFiles(dir: string): Promise<StaticFiles> {
 }
 
 /** Status, headers and body of a GET for one file, honouring If-None-Match and Accept-Encoding. */
-export function answerFile(file: StaticFile, requestHeaders: { 'if-none-match'?: string | undefined; 'accept-encoding'?: string | undefined }): { status: number; headers: Record<string, string>; body: Buffer | null } {
-  const headers: Record<string, string> = { ...PAGE_HEADERS, 'content-type': file.type, 'cache-control': file.cacheControl, etag: file.etag, vary: 'accept-encoding' };
+export function answerFile(
+  file: StaticFile,
+  requestHeaders: { 'if-none-match'?: string | undefined; 'accept-encoding'?: string | undefined },
+): { status: number; headers: Record<string, string>; body: Buffer | null } {
+  const headers: Record<string, string> = {
+    ...PAGE_HEADERS,
+    'content-type': file.type,
+    'cache-control': file.cacheControl,
+    etag: file.etag,
+    vary: 'accept-encoding',
+  };
   if (requestHeaders['if-none-match'] === file.etag) return { status: 304, headers, body: null };
   if (file.gzipped && /\bgzip\b/.test(requestHeaders['accept-encoding'] ?? '')) {
     headers['content-encoding'] = 'gzip';

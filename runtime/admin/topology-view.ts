@@ -21,6 +21,10 @@ export function describeTopology(config: WarrenConfig | undefined): TopologyView
     exchanges: Object.values(config.exchanges).map((e) => ({ name: e.name, type: e.type })),
     queues: Object.values(config.queues).map((q) => ({ name: q.name, type: q.type, deadLetterQueue: deadOf(q.name) })),
     bindings: config.bindings.map((b) => ({ exchange: b.exchange, queue: b.queue, routingKey: b.routingKey })),
-    functions: functions.map((f) => ({ name: f.name, queue: f.queue, output: f.output ? { exchange: f.output.exchange, routingKey: f.output.routingKey } : null })),
+    functions: functions.map((f) => ({
+      name: f.name,
+      queue: f.queue,
+      output: f.output ? { exchange: f.output.exchange, routingKey: f.output.routingKey } : null,
+    })),
   };
 }

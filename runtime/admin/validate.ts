@@ -57,7 +57,11 @@ export function functionName(segment: string): string | Reply {
     return fail('WARREN_E_USAGE', `the function name in the path is not valid percent-encoding: ${shown(segment)}`, 'encode the name with encodeURIComponent');
   }
   if (name === '' || Buffer.byteLength(name) > MAX_NAME_BYTES || /[\u0000-\u001f\u007f]/.test(name)) {
-    return fail('WARREN_E_USAGE', `${shown(name)} is not a function name`, 'a function name is its handler file name, at most 255 bytes, without control characters');
+    return fail(
+      'WARREN_E_USAGE',
+      `${shown(name)} is not a function name`,
+      'a function name is its handler file name, at most 255 bytes, without control characters',
+    );
   }
   return name;
 }

@@ -80,9 +80,13 @@ export function createAdminClient(env: Record<string, string | undefined> = proc
     }
     // Something else listens there (another service on the port, a proxy's HTML page).
     if (parsed === null || typeof parsed !== 'object') {
-      throw new WarrenError('WARREN_E_ADMIN_UNREACHABLE', `${baseUrl} answered ${method} ${path} with something other than a Warren reply: ${JSON.stringify(text.slice(0, 80))}`, {
-        hint: 'is WARREN_ADMIN_PORT the port of a Warren runtime?',
-      });
+      throw new WarrenError(
+        'WARREN_E_ADMIN_UNREACHABLE',
+        `${baseUrl} answered ${method} ${path} with something other than a Warren reply: ${JSON.stringify(text.slice(0, 80))}`,
+        {
+          hint: 'is WARREN_ADMIN_PORT the port of a Warren runtime?',
+        },
+      );
     }
     return parsed as T;
   }
@@ -116,6 +120,8 @@ export async function checkProjectDir(dir: string | undefined): Promise<void> {
   if (dir === undefined) return;
   const folder = resolve(dir);
   if (!(await stat(folder).catch(() => undefined))?.isDirectory()) {
-    throw new WarrenError('WARREN_E_CONFIG_MISSING', `project folder ${folder} does not exist`, { hint: 'pass the folder that holds queues.yaml and functions/ with --dir' });
+    throw new WarrenError('WARREN_E_CONFIG_MISSING', `project folder ${folder} does not exist`, {
+      hint: 'pass the folder that holds queues.yaml and functions/ with --dir',
+    });
   }
 }

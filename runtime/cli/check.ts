@@ -16,12 +16,18 @@ export async function checkCommand(dir: string, env: Record<string, string | und
   try {
     const fns = Object.values(config.functions);
     const results = await Promise.allSettled(fns.map((fn) => buildHandler({ file: fn.file, name: fn.name, outDir })));
-    const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason instanceof WarrenError ? r.reason : new WarrenError('WARREN_E_HANDLER_BUILD', String(r.reason))] : []));
+    const errors = results.flatMap((r) =>
+      r.status === 'rejected' ? [r.reason instanceof WarrenError ? r.reason : new WarrenError('WARREN_E_HANDLER_BUILD', String(r.reason))] : [],
+    );
     if (errors.length) throw new WarrenErrors(errors);
     const q = Object.keys(config.queues).length;
-    process.stdout.write(`ok: ${fns.length} function${fns.length === 1 ? '' : 's'}, ${q} queue${q === 1 ? '' : 's'}, ${Object.keys(config.exchanges).length} exchanges, ${config.bindings.length} bindings\n`);
+    process.stdout.write(
+      `ok: ${fns.length} function${fns.length === 1 ? '' : 's'}, ${q} queue${q === 1 ? '' : 's'}, ${Object.keys(config.exchanges).length} exchanges, ${config.bindings.length} bindings\n`,
+    );
     for (const fn of fns) {
-      process.stdout.write(`  ${fn.name}: queue ${fn.queue}, replicas ${fn.replicas}, prefetch ${fn.prefetch}, attempts ${fn.retry.attempts}${fn.output ? `, output ${fn.output.exchange}/${fn.output.routingKey}` : ''}\n`);
+      process.stdout.write(
+        `  ${fn.name}: queue ${fn.queue}, replicas ${fn.replicas}, prefetch ${fn.prefetch}, attempts ${fn.retry.attempts}${fn.output ? `, output ${fn.output.exchange}/${fn.output.routingKey}` : ''}\n`,
+      );
     }
     for (const warning of await replicationWarnings(config, env)) process.stderr.write(`warning: ${warning}\n`);
     return EXIT.OK;
@@ -36,7 +42,9 @@ async function replicationWarnings(config: WarrenConfig, env: Record<string, str
   if (asking.length === 0) return [];
   const nodes = await runningNodes(config.url, env);
   if (nodes === null) {
-    return [`could not count the cluster's nodes (no management API answered; set RABBITMQ_MANAGEMENT_URL) to check replicationFactor of ${asking.map((q) => q.name).join(', ')}`];
+    return [
+      `could not count the cluster's nodes (no management API answered; set RABBITMQ_MANAGEMENT_URL) to check replicationFactor of ${asking.map((q) => q.name).join(', ')}`,
+    ];
   }
   return asking
     .filter((q) => q.replicationFactor! > nodes)

@@ -90,7 +90,9 @@ export async function ensureDevBroker(env: Record<string, string | undefined>, t
         hint: 'install RabbitMQ (or Docker), start a broker yourself, or set AMQP_URL to a running one',
       });
     case 'start-system':
-      deps.say(`warren dev: no broker answers on ${where}; starting one with \`rabbitmq-server -detached\` (it keeps running after warren stops; stop it with \`rabbitmqctl stop\`)`);
+      deps.say(
+        `warren dev: no broker answers on ${where}; starting one with \`rabbitmq-server -detached\` (it keeps running after warren stops; stop it with \`rabbitmqctl stop\`)`,
+      );
       await deps.run('rabbitmq-server', ['-detached']);
       break;
     case 'start-docker':
@@ -99,9 +101,9 @@ export async function ensureDevBroker(env: Record<string, string | undefined>, t
           `management UI on http://localhost:15672; stop it with \`docker stop ${DOCKER_CONTAINER}\`)`,
       );
       // An earlier `warren dev` may have left the container stopped: start it again rather than clash on the name.
-      await deps.run('docker', ['start', DOCKER_CONTAINER]).catch(() =>
-        deps.run('docker', ['run', '-d', '--name', DOCKER_CONTAINER, '-p', `${target.port}:5672`, '-p', '15672:15672', DOCKER_IMAGE]),
-      );
+      await deps
+        .run('docker', ['start', DOCKER_CONTAINER])
+        .catch(() => deps.run('docker', ['run', '-d', '--name', DOCKER_CONTAINER, '-p', `${target.port}:5672`, '-p', '15672:15672', DOCKER_IMAGE]));
       break;
   }
   await waitForBroker(target, deps);
@@ -113,9 +115,13 @@ async function waitForBroker(target: BrokerTarget, deps: DevBrokerDeps): Promise
   const deadline = deps.now() + WAIT_FOR_BROKER_MS;
   while (!(await deps.probe(target))) {
     if (deps.now() > deadline) {
-      throw new WarrenError('WARREN_E_BROKER_UNREACHABLE', `started a broker, but nothing answers on ${target.host}:${target.port} after ${WAIT_FOR_BROKER_MS / 1000}s`, {
-        hint: 'look at the broker\'s own logs (`docker logs warren-rabbitmq`, or RabbitMQ\'s log folder), or set AMQP_URL to a running broker',
-      });
+      throw new WarrenError(
+        'WARREN_E_BROKER_UNREACHABLE',
+        `started a broker, but nothing answers on ${target.host}:${target.port} after ${WAIT_FOR_BROKER_MS / 1000}s`,
+        {
+          hint: "look at the broker's own logs (`docker logs warren-rabbitmq`, or RabbitMQ's log folder), or set AMQP_URL to a running broker",
+        },
+      );
     }
     await deps.sleep(500);
   }

@@ -20,7 +20,11 @@ async function configuredUrl(dir: string, env: Record<string, string | undefined
   }
 }
 
-export async function devCommand(options: DevOptions, env: Record<string, string | undefined> = process.env, deps: DevBrokerDeps = systemDeps): Promise<number> {
+export async function devCommand(
+  options: DevOptions,
+  env: Record<string, string | undefined> = process.env,
+  deps: DevBrokerDeps = systemDeps,
+): Promise<number> {
   const dir = projectDir(options);
   try {
     await ensureDevBroker(env, brokerTargetOf(await configuredUrl(dir, env)), deps);

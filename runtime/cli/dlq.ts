@@ -5,7 +5,15 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config';
 import type { WarrenConfig } from '../config/types';
-import { listDeadLetters, purgeDeadLetters, replayDeadLetters, DEFAULT_LIST_LIMIT, type DeadLetter, type DeadLetterList, type ReplayResult } from '../deadletters';
+import {
+  listDeadLetters,
+  purgeDeadLetters,
+  replayDeadLetters,
+  DEFAULT_LIST_LIMIT,
+  type DeadLetter,
+  type DeadLetterList,
+  type ReplayResult,
+} from '../deadletters';
 import { EXIT, WarrenError } from '../errors';
 import { vhostUrl } from '../topology/names';
 import { deadQueueName } from '../topology/names';
@@ -71,7 +79,9 @@ export async function dlqList(name: string, options: DlqOptions): Promise<number
 export async function dlqReplay(name: string, options: DlqOptions): Promise<number> {
   const limit = options.limit === undefined ? undefined : parseCount(options.limit, '--limit');
   const { target, config } = await resolveTarget(name, options);
-  const result = await withHint(config, name, () => replayDeadLetters(target.url, target.queue, { queue: target.source, ...(limit === undefined ? {} : { limit }) }));
+  const result = await withHint(config, name, () =>
+    replayDeadLetters(target.url, target.queue, { queue: target.source, ...(limit === undefined ? {} : { limit }) }),
+  );
   process.stdout.write(options.json ? JSON.stringify(result, null, 2) + '\n' : formatReplay(result));
   return result.kept.length > 0 ? EXIT.RUNTIME : EXIT.OK;
 }
@@ -79,13 +89,18 @@ export async function dlqReplay(name: string, options: DlqOptions): Promise<numb
 export async function dlqPurge(name: string, options: DlqOptions): Promise<number> {
   const { target, config } = await resolveTarget(name, options);
   const purged = await withHint(config, name, () => purgeDeadLetters(target.url, target.queue));
-  process.stdout.write(options.json ? JSON.stringify({ queue: target.queue, purged }) + '\n' : `purged ${purged} message${purged === 1 ? '' : 's'} from ${target.queue}\n`);
+  process.stdout.write(
+    options.json ? JSON.stringify({ queue: target.queue, purged }) + '\n' : `purged ${purged} message${purged === 1 ? '' : 's'} from ${target.queue}\n`,
+  );
   return EXIT.OK;
 }
 
 export function formatList(list: DeadLetterList): string {
   if (list.total === 0) return `${list.queue} is empty\n`;
-  const head = `${list.queue}: ${list.total} dead letter${list.total === 1 ? '' : 's'}` + (list.letters.length < list.total ? ` (showing the oldest ${list.letters.length}; --limit N for more)` : '') + '\n';
+  const head =
+    `${list.queue}: ${list.total} dead letter${list.total === 1 ? '' : 's'}` +
+    (list.letters.length < list.total ? ` (showing the oldest ${list.letters.length}; --limit N for more)` : '') +
+    '\n';
   return head + list.letters.map((l, i) => formatLetter(l, i + 1)).join('');
 }
 
@@ -127,7 +142,9 @@ export function registerDlq(program: Command): void {
     .action(run(dlqList));
   dlq
     .command('replay <function>')
-    .description("republish to the function's own queue with confirms (the handler still sees the original exchange and routing key); each leaves the dead-letter queue after its confirm")
+    .description(
+      "republish to the function's own queue with confirms (the handler still sees the original exchange and routing key); each leaves the dead-letter queue after its confirm",
+    )
     .option('--dir <dir>', 'project folder (holds queues.yaml, rascal.json, functions/)')
     .option('--limit <n>', 'replay at most N (default: all)')
     .option('--json', 'print JSON')

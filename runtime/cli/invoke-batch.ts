@@ -28,7 +28,9 @@ export async function invokeBatch(
   deps: { validate: Validate; publish: Publish; log: Logger; asDelivery: (message: unknown) => Delivery },
 ): Promise<InvokedItem[]> {
   if (!Array.isArray(message)) {
-    throw new WarrenError('WARREN_E_USAGE', `${fn.name} is a batch function: give a JSON array of messages`, { hint: `e.g. warren invoke ${fn.name} '[{"id":1},{"id":2}]'` });
+    throw new WarrenError('WARREN_E_USAGE', `${fn.name} is a batch function: give a JSON array of messages`, {
+      hint: `e.g. warren invoke ${fn.name} '[{"id":1},{"id":2}]'`,
+    });
   }
   const attempt = 1;
   const outcomes: Outcome[] = new Array(message.length);

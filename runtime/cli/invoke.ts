@@ -40,7 +40,9 @@ export async function invokeFunction(dir: string, name: string, message: unknown
   const config = await loadConfig({ dir, env });
   const fn = config.functions[name];
   if (!fn) {
-    throw new WarrenError('WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}`, { hint: `functions: ${Object.keys(config.functions).join(', ') || '(none)'}` });
+    throw new WarrenError('WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}`, {
+      hint: `functions: ${Object.keys(config.functions).join(', ') || '(none)'}`,
+    });
   }
   const validate = fn.schema ? await compileMessageSchema(fn.schema) : null;
   const outDir = await mkdtemp(join(tmpdir(), 'warren-invoke-'));
@@ -49,7 +51,9 @@ export async function invokeFunction(dir: string, name: string, message: unknown
     const handler = await loadHandler(built.bundleFile, fn.file);
     const published: InvokeResult['published'] = [];
     const publish: Publish = async (target, body, { routingKey }) => {
-      published.push(target.kind === 'exchange' ? { exchange: target.name, routingKey: routingKey ?? '', body } : { exchange: '', routingKey: target.name, body });
+      published.push(
+        target.kind === 'exchange' ? { exchange: target.name, routingKey: routingKey ?? '', body } : { exchange: '', routingKey: target.name, body },
+      );
     };
     const log = createLogger({ level: env.WARREN_LOG_LEVEL ?? 'info', base: { function: name } });
     if (fn.batch) {
@@ -57,7 +61,14 @@ export async function invokeFunction(dir: string, name: string, message: unknown
       const failed = items.find((i) => i.outcome.kind !== 'ok');
       const summary = failed ?? items[0] ?? { outcome: { kind: 'ok', value: undefined } as Outcome, settlement: { action: 'ack' } as Settlement };
       const error = failed && failed.outcome.kind !== 'ok' ? failed.outcome.error : undefined;
-      return { ok: !failed, ...(error ? { error, rejected: failed?.outcome.kind !== 'error' } : {}), outcome: summary.outcome, settlement: summary.settlement, published, items };
+      return {
+        ok: !failed,
+        ...(error ? { error, rejected: failed?.outcome.kind !== 'error' } : {}),
+        outcome: summary.outcome,
+        settlement: summary.settlement,
+        published,
+        items,
+      };
     }
     const attempt = 1;
     const outcome = await attemptMessage(asDelivery(message, fn.name), attempt, {
@@ -128,7 +139,10 @@ export function registerInvoke(program: Command): void {
         const result = await invokeFunction(dir, name, value, process.env);
         for (const p of result.published) process.stderr.write(`publish ${p.exchange || '(default)'} ${p.routingKey} ${JSON.stringify(p.body)}\n`);
         if (result.items) {
-          for (const item of result.items) process.stderr.write(`item ${item.index}: ${item.outcome.kind === 'ok' ? 'ok' : item.outcome.error.message}; ${describeSettlement(item.settlement)}\n`);
+          for (const item of result.items)
+            process.stderr.write(
+              `item ${item.index}: ${item.outcome.kind === 'ok' ? 'ok' : item.outcome.error.message}; ${describeSettlement(item.settlement)}\n`,
+            );
           process.exitCode = result.ok ? EXIT.OK : EXIT.RUNTIME;
           return;
         }

@@ -16,12 +16,21 @@ import { registerManifests } from './manifests';
 import { registerDlq } from './dlq';
 import { registerDev } from './dev';
 
-const program = new Command('warren')
-  .description('Serverless-style functions on RabbitMQ')
-  .showHelpAfterError()
-  .exitOverride();
+const program = new Command('warren').description('Serverless-style functions on RabbitMQ').showHelpAfterError().exitOverride();
 
-for (const register of [registerStart, registerCheck, registerPublish, registerInvoke, registerManifests, registerDlq, registerDev, registerStatus, registerScale, registerDeploy]) register(program);
+for (const register of [
+  registerStart,
+  registerCheck,
+  registerPublish,
+  registerInvoke,
+  registerManifests,
+  registerDlq,
+  registerDev,
+  registerStatus,
+  registerScale,
+  registerDeploy,
+])
+  register(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -16,7 +16,10 @@ interface ManifestsFlags {
 
 export async function manifestsCommand(flags: ManifestsFlags, env: Record<string, string | undefined>): Promise<string> {
   const config = await loadConfig({ dir: projectDir(flags), env });
-  const only = flags.only?.split(',').map((s) => s.trim()).filter(Boolean);
+  const only = flags.only
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const options: Partial<ManifestOptions> = {
     ...(flags.image ? { image: flags.image } : {}),
     ...(flags.secret ? { secretName: flags.secret } : {}),

@@ -40,7 +40,12 @@ export async function publishMessages(
     headers: options.headers,
     ...(options.contentType ? { contentType: options.contentType } : {}),
   };
-  const run: Run = { next: 0, retry: [], unroutable: 0, messageId: options.count === 1 && !options.messageIdPrefix ? () => prefix : (copy) => `${prefix}-${copy}` };
+  const run: Run = {
+    next: 0,
+    retry: [],
+    unroutable: 0,
+    messageId: options.count === 1 && !options.messageIdPrefix ? () => prefix : (copy) => `${prefix}-${copy}`,
+  };
   let startAt = 0;
   for (let failovers = 0; ; failovers++) {
     const found = await connectToAny(url, { startAt }).catch((err: Error) => {
@@ -159,7 +164,10 @@ async function publishOn(
       });
     }
     if (err instanceof WarrenError) throw err;
-    throw new WarrenError('WARREN_E_PUBLISH_FAILED', message, { hint: 'the broker log says why; the messages it did not confirm may not have been published', cause: err });
+    throw new WarrenError('WARREN_E_PUBLISH_FAILED', message, {
+      hint: 'the broker log says why; the messages it did not confirm may not have been published',
+      cause: err,
+    });
   } finally {
     await connection.close().catch(() => undefined);
   }
@@ -212,33 +220,44 @@ export function registerPublish(program: Command): void {
     .option('--header <k=v>', 'add a header (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--text', 'send the message as plain text instead of JSON')
     .option('--delay <duration>', 'deliver after this long (90s, 5m, 1h30m; up to about 36 h), held in the broker')
-    .action(async (exchange: string, routingKey: string, message: string, options: { dir?: string; count: string; header: string[]; text?: boolean; delay?: string }) => {
-      const dir = projectDir(options);
-      try {
-        const count = parseCount(options.count, '--count');
-        const headers = parseHeaders(options.header);
-        const delayMs = options.delay === undefined ? undefined : parseDelay(/^\d+$/.test(options.delay) ? Number(options.delay) : options.delay);
-        const { text } = await readMessageArgument(message, { text: options.text ?? false });
-        const config = await loadConfig({ dir, env: process.env });
-        const started = performance.now();
-        const result = await publishMessages(config.url, { exchange, routingKey }, Buffer.from(text), {
-          count,
-          headers,
-          contentType: options.text ? 'text/plain' : 'application/json',
-          ...(delayMs === undefined ? {} : { delayMs }),
-        });
-        const seconds = (performance.now() - started) / 1000;
-        const rate = count > 1 ? ` (${Math.round(count / seconds)} msg/s)` : '';
-        const after = delayMs === undefined ? '' : `, delivered in ${options.delay}`;
-        process.stdout.write(`published ${result.published} message${count === 1 ? '' : 's'} to ${exchange || '(default)'} with routing key ${routingKey}${after}${rate}\n`);
-        if (result.unroutable) {
-          process.stderr.write(`warren: ${result.unroutable} message(s) were unroutable: no queue is bound to ${exchange || '(default)'} for ${routingKey}\n`);
-          process.exitCode = EXIT.RUNTIME;
-        } else {
-          process.exitCode = EXIT.OK;
+    .action(
+      async (
+        exchange: string,
+        routingKey: string,
+        message: string,
+        options: { dir?: string; count: string; header: string[]; text?: boolean; delay?: string },
+      ) => {
+        const dir = projectDir(options);
+        try {
+          const count = parseCount(options.count, '--count');
+          const headers = parseHeaders(options.header);
+          const delayMs = options.delay === undefined ? undefined : parseDelay(/^\d+$/.test(options.delay) ? Number(options.delay) : options.delay);
+          const { text } = await readMessageArgument(message, { text: options.text ?? false });
+          const config = await loadConfig({ dir, env: process.env });
+          const started = performance.now();
+          const result = await publishMessages(config.url, { exchange, routingKey }, Buffer.from(text), {
+            count,
+            headers,
+            contentType: options.text ? 'text/plain' : 'application/json',
+            ...(delayMs === undefined ? {} : { delayMs }),
+          });
+          const seconds = (performance.now() - started) / 1000;
+          const rate = count > 1 ? ` (${Math.round(count / seconds)} msg/s)` : '';
+          const after = delayMs === undefined ? '' : `, delivered in ${options.delay}`;
+          process.stdout.write(
+            `published ${result.published} message${count === 1 ? '' : 's'} to ${exchange || '(default)'} with routing key ${routingKey}${after}${rate}\n`,
+          );
+          if (result.unroutable) {
+            process.stderr.write(
+              `warren: ${result.unroutable} message(s) were unroutable: no queue is bound to ${exchange || '(default)'} for ${routingKey}\n`,
+            );
+            process.exitCode = EXIT.RUNTIME;
+          } else {
+            process.exitCode = EXIT.OK;
+          }
+        } catch (err) {
+          process.exitCode = reportFailure(err, dir);
         }
-      } catch (err) {
-        process.exitCode = reportFailure(err, dir);
-      }
-    });
+      },
+    );
 }

@@ -24,7 +24,9 @@ export function registerScale(program: Command): void {
         const answer = await createAdminClient().post<ScaleAnswer>(functionPath(name, 'scale'), { replicas: n }, { timeoutMs: 10 * 60_000 });
         process.stdout.write(`${answer.name}: ${answer.replicas.running}/${answer.replicas.desired} replicas running\n`);
         if (answer.replicas.running < answer.replicas.desired) {
-          process.stderr.write(`warren: only ${answer.replicas.running} of ${answer.replicas.desired} replicas of ${answer.name} started; the runtime retries with backoff (see its log)\n`);
+          process.stderr.write(
+            `warren: only ${answer.replicas.running} of ${answer.replicas.desired} replicas of ${answer.name} started; the runtime retries with backoff (see its log)\n`,
+          );
           process.exitCode = EXIT.RUNTIME;
         } else {
           process.exitCode = EXIT.OK;

@@ -19,7 +19,12 @@ export async function startCommand(options: StartOptions, env: Record<string, st
   const dir = projectDir(options);
   const logLevel = env.WARREN_LOG_LEVEL ?? 'info';
   const log = createLogger({ level: logLevel, pretty: options.pretty ?? false });
-  const only = options.only ? options.only.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+  const only = options.only
+    ? options.only
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : undefined;
   let replicas: number | undefined;
   try {
     replicas = options.replicas === undefined ? undefined : parseCount(options.replicas, '--replicas', 0);

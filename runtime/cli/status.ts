@@ -29,7 +29,8 @@ export function renderStatus(view: RuntimeView): string {
       .join('  ')
       .trimEnd();
   const short = view.functions.filter((f) => (f.replicas.connected ?? f.replicas.running) < f.replicas.desired).map((f) => f.name);
-  const why = view.blockedBy ?? (short.length ? `${short.join(', ')} not consuming with every replica (starting, or failing over to another broker node)` : null);
+  const why =
+    view.blockedBy ?? (short.length ? `${short.join(', ')} not consuming with every replica (starting, or failing over to another broker node)` : null);
   const header = view.ready ? `runtime ${view.state}, ready` : `runtime ${view.state}, not ready${why ? `: ${why}` : ''}`;
   const body = rows.length ? [line(COLUMNS), ...rows.map(line)] : ['(no functions)'];
   return [header, ...body, ...renderSchedules(view)].join('\n') + '\n';

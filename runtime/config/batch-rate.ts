@@ -14,7 +14,11 @@ export function batchAndRate(ctx: BuildContext, e: Obj, pointer: string): { batc
   if (e.rateLimit !== undefined) {
     const rate = parseRate(e.rateLimit);
     if (rate) out.rateLimit = rate;
-    else ctx.report('WARREN_E_CONFIG_TYPE', `got ${JSON.stringify(e.rateLimit)}`, at('rateLimit'), { expected: 'a rate of at least 1', hint: 'e.g. `rateLimit: 100/s` or `rateLimit: 30/min`' });
+    else
+      ctx.report('WARREN_E_CONFIG_TYPE', `got ${JSON.stringify(e.rateLimit)}`, at('rateLimit'), {
+        expected: 'a rate of at least 1',
+        hint: 'e.g. `rateLimit: 100/s` or `rateLimit: 30/min`',
+      });
   }
   if (e.batch === undefined || e.batch === null || typeof e.batch !== 'object') return out;
   const b = e.batch as Obj;
@@ -35,9 +39,14 @@ export function batchAndRate(ctx: BuildContext, e: Obj, pointer: string): { batc
   }
   if (out.rateLimit && size > out.rateLimit.count) {
     const per = out.rateLimit.periodMs === 1_000 ? 's' : 'min';
-    ctx.report('WARREN_E_CONFIG_CONFLICT', `batch.size ${size} is larger than rateLimit ${out.rateLimit.count}/${per}: a full batch could never start`, at('batch', 'size'), {
-      hint: `make batch.size at most ${out.rateLimit.count}, or raise rateLimit`,
-    });
+    ctx.report(
+      'WARREN_E_CONFIG_CONFLICT',
+      `batch.size ${size} is larger than rateLimit ${out.rateLimit.count}/${per}: a full batch could never start`,
+      at('batch', 'size'),
+      {
+        hint: `make batch.size at most ${out.rateLimit.count}, or raise rateLimit`,
+      },
+    );
   }
   return out;
 }

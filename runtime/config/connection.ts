@@ -99,7 +99,13 @@ export function resolveConnection(rascal: Obj, env: Env): ResolvedConnection {
   }
   const [vhost = '/'] = vhosts;
   if (vhosts.size > 1) {
-    return { url, vhost, source, rascal: rest, problem: `the URLs name different vhosts (${[...vhosts].join(', ')}); the nodes of one cluster serve one vhost` };
+    return {
+      url,
+      vhost,
+      source,
+      rascal: rest,
+      problem: `the URLs name different vhosts (${[...vhosts].join(', ')}); the nodes of one cluster serve one vhost`,
+    };
   }
   return { url: joinUrls(urls), vhost, source, rascal: rest };
 }

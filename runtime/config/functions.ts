@@ -63,8 +63,14 @@ export function buildFunctions(ctx: BuildContext, section: unknown, input: Funct
     const where = ctx.valueAt(queuePointer) ?? fn.at;
     const other = consumers.get(fn.queue);
     if (other !== undefined) {
-      ctx.errors.push(conflict(where, `functions ${other} and ${fn.name} both consume queue "${fn.queue}"`, `functions.${fn.name}.queue`,
-        'one queue feeds one function; give one of them its own queue (and bind both to the exchange for a fan-out)'));
+      ctx.errors.push(
+        conflict(
+          where,
+          `functions ${other} and ${fn.name} both consume queue "${fn.queue}"`,
+          `functions.${fn.name}.queue`,
+          'one queue feeds one function; give one of them its own queue (and bind both to the exchange for a fan-out)',
+        ),
+      );
     }
     consumers.set(fn.queue, fn.name);
     checkDerivedNames(ctx, fn, where);
@@ -114,7 +120,15 @@ function handlerFile(
   return undefined;
 }
 
-function normalise(ctx: BuildContext, name: string, e: Obj, pointer: string, input: FunctionInputs, file: string, at: SourceLocation | undefined): FunctionConfig {
+function normalise(
+  ctx: BuildContext,
+  name: string,
+  e: Obj,
+  pointer: string,
+  input: FunctionInputs,
+  file: string,
+  at: SourceLocation | undefined,
+): FunctionConfig {
   const r = (e.retry ?? {}) as Obj;
   const at_ = (key: string) => pointer + ctx.pointer(key);
   const positive = (value: number | undefined, key: string, pointerOf: string): void => {
@@ -156,13 +170,18 @@ function normalise(ctx: BuildContext, name: string, e: Obj, pointer: string, inp
     at,
   };
   const atMost = (value: number, max: number, shown: string, key: string, pointerOf: string) => {
-    if (value > max) ctx.report('WARREN_E_CONFIG_TYPE', `got ${shown}`, pointerOf, { expected: `at most ${key === 'maxBodySize' ? '128MiB' : MAX_DURATION_TEXT}`, hint: `e.g. \`${key}: ${key === 'maxBodySize' ? '16MiB' : '30s'}\`` });
+    if (value > max)
+      ctx.report('WARREN_E_CONFIG_TYPE', `got ${shown}`, pointerOf, {
+        expected: `at most ${key === 'maxBodySize' ? '128MiB' : MAX_DURATION_TEXT}`,
+        hint: `e.g. \`${key}: ${key === 'maxBodySize' ? '16MiB' : '30s'}\``,
+      });
   };
   atMost(fn.timeout, MAX_DURATION_MS, String(e.timeout), 'timeout', at_('timeout'));
   atMost(delay, MAX_DURATION_MS, String(r.delay), 'delay', at_('retry') + ctx.pointer('delay'));
   atMost(r.maxDelay === undefined ? 0 : maxDelay, MAX_DURATION_MS, String(r.maxDelay), 'maxDelay', at_('retry') + ctx.pointer('maxDelay'));
   atMost(fn.maxBodyBytes, MAX_BODY_BYTES, String(e.maxBodySize), 'maxBodySize', at_('maxBodySize'));
-  if (fn.memoryMb < 16) ctx.report('WARREN_E_CONFIG_TYPE', `got ${fn.memoryMb}MiB`, at_('memory'), { expected: 'at least 16MiB', hint: 'e.g. `memory: 256MiB`' });
+  if (fn.memoryMb < 16)
+    ctx.report('WARREN_E_CONFIG_TYPE', `got ${fn.memoryMb}MiB`, at_('memory'), { expected: 'at least 16MiB', hint: 'e.g. `memory: 256MiB`' });
   if (e.output !== undefined) {
     const o = e.output as Obj;
     fn.output = { exchange: String(o.exchange), routingKey: (o.routingKey as string | undefined) ?? '' };
@@ -174,7 +193,10 @@ function normalise(ctx: BuildContext, name: string, e: Obj, pointer: string, inp
 /** `schedule` and `timezone`, checked by croner and Intl: a bad one names its line and how to fix it. */
 function scheduleOf(ctx: BuildContext, e: Obj, pointer: string): Partial<FunctionConfig> {
   if (typeof e.timezone === 'string' && typeof e.schedule !== 'string') {
-    ctx.report('WARREN_E_CONFIG_CONFLICT', 'timezone without schedule', pointer + ctx.pointer('timezone'), { onKey: true, hint: 'timezone applies to `schedule:`; add one or drop timezone' });
+    ctx.report('WARREN_E_CONFIG_CONFLICT', 'timezone without schedule', pointer + ctx.pointer('timezone'), {
+      onKey: true,
+      hint: 'timezone applies to `schedule:`; add one or drop timezone',
+    });
   }
   if (typeof e.schedule !== 'string') return {};
   const timezone = typeof e.timezone === 'string' ? e.timezone : 'UTC';
@@ -231,11 +253,15 @@ function checkDerivedNames(ctx: BuildContext, fn: FunctionConfig, where: SourceL
   if (nameBytes(longest) <= MAX_NAME_BYTES) return;
   const spare = MAX_NAME_BYTES - (nameBytes(longest) - nameBytes(fn.queue));
   ctx.errors.push(
-    new WarrenError('WARREN_E_CONFIG_TYPE', `queue name ${shortName(fn.queue)} of function ${shortName(fn.name)} is too long: ${longest === fn.queue ? 'RabbitMQ takes at most 255 bytes' : `Warren also declares ${shortName(longest)}, over RabbitMQ's 255 bytes`}`, {
-      ...where,
-      key: `functions.${fn.name.length > 40 ? fn.name.slice(0, 40) + '…' : fn.name}.queue`,
-      expected: `a queue name of at most ${Math.max(spare, 0)} bytes`,
-      hint: 'set a shorter `queue:` for this function (or rename its handler file)',
-    }),
+    new WarrenError(
+      'WARREN_E_CONFIG_TYPE',
+      `queue name ${shortName(fn.queue)} of function ${shortName(fn.name)} is too long: ${longest === fn.queue ? 'RabbitMQ takes at most 255 bytes' : `Warren also declares ${shortName(longest)}, over RabbitMQ's 255 bytes`}`,
+      {
+        ...where,
+        key: `functions.${fn.name.length > 40 ? fn.name.slice(0, 40) + '…' : fn.name}.queue`,
+        expected: `a queue name of at most ${Math.max(spare, 0)} bytes`,
+        hint: 'set a shorter `queue:` for this function (or rename its handler file)',
+      },
+    ),
   );
 }

@@ -29,7 +29,6 @@ export interface LoadOptions {
 
 type Obj = Record<string, unknown>;
 
-
 async function isFile(file: string): Promise<boolean> {
   return (await stat(file).catch(() => undefined))?.isFile() ?? false;
 }
@@ -136,8 +135,13 @@ function checkOutputs(ctx: BuildContext, functions: WarrenConfig['functions'], e
   for (const fn of Object.values(functions)) {
     const exchange = fn.output?.exchange;
     if (exchange === undefined || exchange === '' || exchanges[exchange] || BUILTIN_EXCHANGES[exchange]) continue;
-    ctx.report('WARREN_E_CONFIG_REFERENCE', `output to exchange "${exchange}", which is not declared`, ctx.pointer('functions', fn.name, 'output', 'exchange'), {
-      hint: `declare it under exchanges:, e.g. \`${exchange}: { type: topic }\`, or use '' for the default exchange`,
-    });
+    ctx.report(
+      'WARREN_E_CONFIG_REFERENCE',
+      `output to exchange "${exchange}", which is not declared`,
+      ctx.pointer('functions', fn.name, 'output', 'exchange'),
+      {
+        hint: `declare it under exchanges:, e.g. \`${exchange}: { type: topic }\`, or use '' for the default exchange`,
+      },
+    );
   }
 }

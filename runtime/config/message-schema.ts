@@ -69,7 +69,14 @@ export async function readSchemaFile(file: string, shownAs: string): Promise<Sch
     // yaml's own guard against alias bombs (maxAliasCount, default 100): a ReferenceError past it
     return asSchema(file, doc.toJS({ maxAliasCount: 100 }));
   } catch (err) {
-    return { error: new WarrenError('WARREN_E_SCHEMA_MISSING', `schema file ${shownAs} does not parse: ${(err as Error).message}`, { file, line: 1, column: 1, hint: 'use fewer YAML aliases (*name)' }) };
+    return {
+      error: new WarrenError('WARREN_E_SCHEMA_MISSING', `schema file ${shownAs} does not parse: ${(err as Error).message}`, {
+        file,
+        line: 1,
+        column: 1,
+        hint: 'use fewer YAML aliases (*name)',
+      }),
+    };
   }
 }
 

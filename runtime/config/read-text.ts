@@ -37,10 +37,14 @@ export async function readConfigText(file: string, code: ErrorCode = 'WARREN_E_C
 }
 
 function tooLarge(file: string, size: number, code: ErrorCode): WarrenError {
-  return new WarrenError(code, `file is ${size >= MAX_CONFIG_BYTES * 2 ? `${Math.round(size / MAX_CONFIG_BYTES)} MiB` : `${size} bytes`}, over the ${MAX_CONFIG_BYTES / 1024} KiB Warren reads`, {
-    file,
-    line: 1,
-    column: 1,
-    hint: 'is this the right file? A Warren config is a few KiB; split large JSON Schemas into files of their own',
-  });
+  return new WarrenError(
+    code,
+    `file is ${size >= MAX_CONFIG_BYTES * 2 ? `${Math.round(size / MAX_CONFIG_BYTES)} MiB` : `${size} bytes`}, over the ${MAX_CONFIG_BYTES / 1024} KiB Warren reads`,
+    {
+      file,
+      line: 1,
+      column: 1,
+      hint: 'is this the right file? A Warren config is a few KiB; split large JSON Schemas into files of their own',
+    },
+  );
 }

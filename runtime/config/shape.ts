@@ -25,9 +25,7 @@ type AjvError = ErrorObject & { parentSchema?: Record<string, unknown> };
 /** Among the failed branches of an anyOf, keep the errors of the branch written for this kind of value. */
 function pruneBranches(errors: AjvError[]): AjvError[] {
   const dropped = new Set<AjvError>();
-  const unions = errors
-    .filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf')
-    .sort((a, b) => a.schemaPath.length - b.schemaPath.length);
+  const unions = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf').sort((a, b) => a.schemaPath.length - b.schemaPath.length);
   for (const union of unions) {
     if (dropped.has(union)) continue;
     const inside = errors.filter(
@@ -42,9 +40,7 @@ function pruneBranches(errors: AjvError[]): AjvError[] {
       const index = e.schemaPath.slice(union.schemaPath.length + 1).split('/')[0] ?? '';
       branches.set(index, [...(branches.get(index) ?? []), e]);
     }
-    const matching = [...branches.values()].find(
-      (list) => !list.some((e) => e.keyword === 'type' && e.instancePath === union.instancePath),
-    );
+    const matching = [...branches.values()].find((list) => !list.some((e) => e.keyword === 'type' && e.instancePath === union.instancePath));
     for (const e of inside) if (!matching?.includes(e)) dropped.add(e);
     if (matching) dropped.add(union);
   }
@@ -58,7 +54,12 @@ function shown(value: unknown): string {
 }
 
 function decodePointer(pointer: string): string[] {
-  return pointer === '' ? [] : pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return pointer === ''
+    ? []
+    : pointer
+        .slice(1)
+        .split('/')
+        .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 export function checkShape(file: string, value: unknown, at: ReadonlyMap<string, Located>): WarrenError[] {

@@ -140,7 +140,14 @@ export function parseYamlSource(file: string, text: string, env: Env): ParsedSou
   } catch (err) {
     if (!(err instanceof TooManyValues)) throw err;
     const { line, column } = pos(err.offset);
-    errors.push(new WarrenError('WARREN_E_CONFIG_SYNTAX', `the file holds more than ${MAX_VALUES} values once its aliases are expanded`, { file, line, column, hint: ALIAS_HINT }));
+    errors.push(
+      new WarrenError('WARREN_E_CONFIG_SYNTAX', `the file holds more than ${MAX_VALUES} values once its aliases are expanded`, {
+        file,
+        line,
+        column,
+        hint: ALIAS_HINT,
+      }),
+    );
     return { value: undefined, at: new Map(), errors };
   }
 }

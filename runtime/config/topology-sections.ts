@@ -44,7 +44,10 @@ export function buildExchanges(ctx: BuildContext, section: unknown): Record<stri
       });
     }
     if (name.startsWith('warren.delay.')) {
-      ctx.report('WARREN_E_CONFIG_CONFLICT', `exchange name "${name}" is reserved`, pointer, { onKey: true, hint: 'names starting with `warren.delay.` are the delay ladder Warren creates; pick another name' });
+      ctx.report('WARREN_E_CONFIG_CONFLICT', `exchange name "${name}" is reserved`, pointer, {
+        onKey: true,
+        hint: 'names starting with `warren.delay.` are the delay ladder Warren creates; pick another name',
+      });
     }
     out[name] = {
       name,
@@ -168,7 +171,10 @@ export function buildBindings(
     const routingKeys = keys.length > 0 ? keys : [defaultRoutingKey(type, queue)];
     for (const routingKey of routingKeys) {
       if (nameBytes(routingKey) > MAX_NAME_BYTES) {
-        ctx.report('WARREN_E_CONFIG_TYPE', `routing key ${shortName(routingKey)} is too long`, pointer, { expected: `at most ${MAX_NAME_BYTES} bytes`, hint: 'RabbitMQ refuses longer routing keys' });
+        ctx.report('WARREN_E_CONFIG_TYPE', `routing key ${shortName(routingKey)} is too long`, pointer, {
+          expected: `at most ${MAX_NAME_BYTES} bytes`,
+          hint: 'RabbitMQ refuses longer routing keys',
+        });
       }
     }
     for (const routingKey of routingKeys) out.push({ exchange, queue, routingKey, arguments: args, at: ctx.valueAt(pointer) });

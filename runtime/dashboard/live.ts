@@ -79,13 +79,16 @@ export function connectLive(onUnauthorized: () => void): void {
     emit();
     // EventSource retries by itself unless the server refused (a 401 closes it for good).
     if (es.readyState === EventSource.CLOSED) {
-      void fetch('/session', { credentials: 'same-origin' }).then((res) => {
-        if (res.status === 401) {
-          state.connection = 'signed-out';
-          emit();
-          onUnauthorized();
-        } else setTimeout(() => connectLive(onUnauthorized), 2_000);
-      }, () => setTimeout(() => connectLive(onUnauthorized), 2_000));
+      void fetch('/session', { credentials: 'same-origin' }).then(
+        (res) => {
+          if (res.status === 401) {
+            state.connection = 'signed-out';
+            emit();
+            onUnauthorized();
+          } else setTimeout(() => connectLive(onUnauthorized), 2_000);
+        },
+        () => setTimeout(() => connectLive(onUnauthorized), 2_000),
+      );
     }
   };
 }

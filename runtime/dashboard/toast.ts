@@ -15,10 +15,13 @@ export function toast(kind: Toast['kind'], text: string): void {
   const t = { id: next++, kind, text };
   toasts = [...toasts, t].slice(-4);
   listeners.forEach((l) => l());
-  setTimeout(() => {
-    toasts = toasts.filter((x) => x !== t);
-    listeners.forEach((l) => l());
-  }, kind === 'error' ? 9_000 : 4_000);
+  setTimeout(
+    () => {
+      toasts = toasts.filter((x) => x !== t);
+      listeners.forEach((l) => l());
+    },
+    kind === 'error' ? 9_000 : 4_000,
+  );
 }
 
 export function useToasts(): Toast[] {

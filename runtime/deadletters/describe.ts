@@ -105,7 +105,10 @@ export function describeDeadLetterFully(msg: RawMessage, sourceQueue?: string): 
 export function keyOf(msg: RawMessage): string {
   const id = str(msg.properties.messageId);
   if (id !== undefined && id !== '') return id;
-  const hash = createHash('sha256').update(msg.content).update(stableJson(msg.properties.headers ?? {})).digest('hex');
+  const hash = createHash('sha256')
+    .update(msg.content)
+    .update(stableJson(msg.properties.headers ?? {}))
+    .digest('hex');
   return `~${hash.slice(0, 16)}`;
 }
 
@@ -211,6 +214,7 @@ function str(value: unknown): string | undefined {
 }
 
 function num(value: unknown): number | undefined {
-  const n = typeof value === 'number' ? value : typeof value === 'bigint' ? Number(value) : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  const n =
+    typeof value === 'number' ? value : typeof value === 'bigint' ? Number(value) : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
   return Number.isFinite(n) ? n : undefined;
 }

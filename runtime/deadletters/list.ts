@@ -79,13 +79,21 @@ export async function findDeadLetters(url: string, queue: string, key: string, s
     return true;
   });
   if (found.length === 0) {
-    throw new WarrenError('WARREN_E_DEAD_LETTER_NOT_FOUND', `no dead letter ${key} in ${queue}`, { hint: 'it may have been replayed or purged meanwhile; list the queue again' });
+    throw new WarrenError('WARREN_E_DEAD_LETTER_NOT_FOUND', `no dead letter ${key} in ${queue}`, {
+      hint: 'it may have been replayed or purged meanwhile; list the queue again',
+    });
   }
   return found;
 }
 
 /** Reads up to `scanLimit` messages, oldest first, handing each to `visit` until it returns false; removes none. */
-async function walk(url: string, queue: string, name: string, scanLimit: number, visit: (msg: GetMessage) => boolean): Promise<{ total: number; scanned: number }> {
+async function walk(
+  url: string,
+  queue: string,
+  name: string,
+  scanLimit: number,
+  visit: (msg: GetMessage) => boolean,
+): Promise<{ total: number; scanned: number }> {
   return withConnection(url, name, async (conn) => {
     const ch = await conn.createChannel();
     const total = await messageCount(ch, queue, url);

@@ -14,11 +14,14 @@ export async function declareDelayLadder(conn: ChannelModel): Promise<void> {
   const { exchanges, queues, bindings } = planDelayLadder();
   const channels: Channel[] = await Promise.all(Array.from({ length: CHANNELS }, () => conn.createChannel()));
   for (const ch of channels) ch.on('error', () => undefined);
-  const spread = <T>(items: readonly T[], step: (ch: Channel, item: T) => Promise<unknown>) => Promise.all(items.map((item, i) => step(channels[i % CHANNELS]!, item)));
+  const spread = <T>(items: readonly T[], step: (ch: Channel, item: T) => Promise<unknown>) =>
+    Promise.all(items.map((item, i) => step(channels[i % CHANNELS]!, item)));
   try {
     await spread(exchanges, (ch, x) => ch.assertExchange(x.name, x.type, { durable: x.durable, autoDelete: x.autoDelete, arguments: x.arguments }));
     await spread(queues, (ch, q) => ch.assertQueue(q.name, { durable: q.durable, arguments: q.arguments }));
-    await spread(bindings, (ch, b) => (b.toExchange ? ch.bindExchange(b.queue, b.exchange, b.routingKey, b.arguments) : ch.bindQueue(b.queue, b.exchange, b.routingKey, b.arguments)));
+    await spread(bindings, (ch, b) =>
+      b.toExchange ? ch.bindExchange(b.queue, b.exchange, b.routingKey, b.arguments) : ch.bindQueue(b.queue, b.exchange, b.routingKey, b.arguments),
+    );
   } catch (err) {
     const message = (err as Error).message ?? String(err);
     if (/PRECONDITION_FAILED/.test(message)) {

@@ -46,7 +46,10 @@ export class DelayForwarder {
     const channel = await connection.createConfirmChannel();
     channel.on('error', (err: Error) => this.deps.log.warn({ err }, 'delay forwarder channel error'));
     channel.on('return', (message: ConsumeMessage) =>
-      this.deps.log.warn({ exchange: message.fields.exchange, routingKey: message.fields.routingKey }, 'a delayed message was unroutable when it came due: no queue is bound for it'),
+      this.deps.log.warn(
+        { exchange: message.fields.exchange, routingKey: message.fields.routingKey },
+        'a delayed message was unroutable when it came due: no queue is bound for it',
+      ),
     );
     await channel.prefetch(PREFETCH, false);
     this.channel = channel;
@@ -82,7 +85,10 @@ export class DelayForwarder {
 
   /** Into warren.delay.undeliverable (the deliver queue's dead-letter route), with the reason logged. */
   private async reject(channel: ConfirmChannel, message: ConsumeMessage, why: string): Promise<void> {
-    this.deps.log.error({ messageId: message.properties.messageId, queue: UNDELIVERABLE }, `a delayed message cannot be delivered: ${why}; it is kept in ${UNDELIVERABLE}`);
+    this.deps.log.error(
+      { messageId: message.properties.messageId, queue: UNDELIVERABLE },
+      `a delayed message cannot be delivered: ${why}; it is kept in ${UNDELIVERABLE}`,
+    );
     channel.nack(message, false, false);
   }
 

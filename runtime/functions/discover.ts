@@ -26,10 +26,7 @@ export function handlerName(fileName: string): string | undefined {
 }
 
 /** Pure: picks handlers among file names (sorted by name) and reports names taken by two files. */
-export function selectHandlers(
-  functionsDir: string,
-  fileNames: readonly string[],
-): { handlers: HandlerFile[]; errors: WarrenError[] } {
+export function selectHandlers(functionsDir: string, fileNames: readonly string[]): { handlers: HandlerFile[]; errors: WarrenError[] } {
   const byName = new Map<string, string[]>();
   const errors: WarrenError[] = [];
   for (const fileName of [...fileNames].sort()) {

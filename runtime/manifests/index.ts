@@ -62,7 +62,10 @@ export function buildManifests(config: WarrenConfig, options: ManifestOptions): 
     const about = ` function ${fn.name}: queue ${fn.queue}, ${fn.replicas} pod(s) to start, prefetch ${fn.prefetch}`;
     if (fn.ordered) {
       // A single active consumer: extra pods would only stand by, so queue depth is no reason to add any.
-      out.push({ comment: `${about}\n ordered (single active consumer): no ScaledObject, extra pods would only stand by`, object: buildDeployment(fn, options) });
+      out.push({
+        comment: `${about}\n ordered (single active consumer): no ScaledObject, extra pods would only stand by`,
+        object: buildDeployment(fn, options),
+      });
       continue;
     }
     out.push({ comment: about + rateNote(fn, options.maxReplicas), object: buildDeployment(fn, options) });

@@ -9,7 +9,7 @@
  * repeats this exact text (test/unit/manifests.test.ts checks they agree).
  */
 export const PROBE_SCRIPT =
-  "const p=process.env.WARREN_ADMIN_PORT||8080,t=process.env.WARREN_ADMIN_TOKEN;" +
+  'const p=process.env.WARREN_ADMIN_PORT||8080,t=process.env.WARREN_ADMIN_TOKEN;' +
   "fetch('http://127.0.0.1:'+p+(process.argv[1]||'/healthz'),{headers:t?{authorization:'Bearer '+t}:{},signal:AbortSignal.timeout(4000)})" +
   '.then(r=>process.exit(r.ok?0:1),()=>process.exit(1))';
 

@@ -70,7 +70,10 @@ async function settle(settlement: Settlement, m: Delivered, deps: CarryOutDeps):
         properties: { ...properties, headers: retryHeaders(properties.headers, settlement.nextAttempt, route) },
       });
       await m.settle.ack();
-      log.warn({ messageId, attempt, retryInMs: settlement.delayMs }, `attempt ${attempt} of ${fn.retry.attempts} failed; retrying in ${settlement.delayMs} ms`);
+      log.warn(
+        { messageId, attempt, retryInMs: settlement.delayMs },
+        `attempt ${attempt} of ${fn.retry.attempts} failed; retrying in ${settlement.delayMs} ms`,
+      );
       return 'retried';
     case 'requeue':
       // Ordered functions keep the message's place: wait here, then hand it back to the broker.

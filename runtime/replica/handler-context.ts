@@ -23,7 +23,8 @@ export function makeContext(delivery: Delivery, attempt: number, abort: LazyAbor
     get signal() {
       return abort.signal;
     },
-    publish: (exchange: string, routingKey: string, body: unknown, options?: PublishOptions) => publishFromHandler(deps.publish, exchange, routingKey, body, options),
+    publish: (exchange: string, routingKey: string, body: unknown, options?: PublishOptions) =>
+      publishFromHandler(deps.publish, exchange, routingKey, body, options),
     raw: delivery.content,
     headers: properties.headers ?? {},
     routingKey: route.routingKey,

@@ -63,7 +63,16 @@ export function createProcessor(deps: ProcessorDeps) {
   const gate = new IsolationGate();
   let lastDeath = deps.lastDeath;
   const carry: CarryOutDeps = { fn, version: deps.version, publish: deps.publish, log, shutdown: shutdown.signal };
-  const attemptDeps: AttemptDeps = { fn, handler: deps.handler, validate: deps.validate, publish: deps.publish, log, shutdown: shutdown.signal, onStuck: deps.onStuck, ...(deps.waitTurn ? { waitTurn: deps.waitTurn } : {}) };
+  const attemptDeps: AttemptDeps = {
+    fn,
+    handler: deps.handler,
+    validate: deps.validate,
+    publish: deps.publish,
+    log,
+    shutdown: shutdown.signal,
+    onStuck: deps.onStuck,
+    ...(deps.waitTurn ? { waitTurn: deps.waitTurn } : {}),
+  };
   /** Step 1, admit. Called once per delivery, synchronously on arrival (the gate's order depends on it). */
   function handle(delivery: Delivery, settle: Settle): Promise<void> {
     const facts = { headers: delivery.properties.headers, redelivered: delivery.fields.redelivered, queueType: deps.queueType };
@@ -103,10 +112,14 @@ export function createProcessor(deps: ProcessorDeps) {
     if (admission.action === 'move') {
       const death = admission.handedBack ? lastDeath : undefined;
       await moveAside(delivery, settle, { redeliveries: admission.redeliveries, queue: admission.queue, lastDeath: death }, deps.publish);
-      log.warn({ messageId: properties.messageId, redeliveries: admission.redeliveries, waitsIn: admission.queue, lastDeath: death }, 'a message a replica died or hung on waits aside; fresh messages go first');
+      log.warn(
+        { messageId: properties.messageId, redeliveries: admission.redeliveries, waitsIn: admission.queue, lastDeath: death },
+        'a message a replica died or hung on waits aside; fresh messages go first',
+      );
       return null;
     }
-    if (admission.action === 'run' && admission.alone) log.warn({ messageId: properties.messageId }, 'running a message alone: it was in flight when a replica died or was requeued');
+    if (admission.action === 'run' && admission.alone)
+      log.warn({ messageId: properties.messageId }, 'running a message alone: it was in flight when a replica died or was requeued');
     const headers = properties.headers ?? {};
     const attempt = attemptOf(headers);
     const route = originalRoute(headers, fields);

@@ -92,7 +92,11 @@ export class Publisher {
       // The open channel is used at once: no await (one more promise job per message) on the hot path.
       if (this.ready) this.send(this.ready, entry);
       else if (!this.connection) this.wait(entry);
-      else this.open().then((channel) => this.send(channel, entry), () => this.wait(entry));
+      else
+        this.open().then(
+          (channel) => this.send(channel, entry),
+          () => this.wait(entry),
+        );
     });
   }
 
@@ -106,7 +110,8 @@ export class Publisher {
       if (err && /closed/i.test(err.message) && entry.sends < MAX_SENDS) return this.wait(entry);
       if (err) return entry.reject(new Error(`the broker refused the message for ${entry.name}`));
       if (entry.returned && entry.strict) return entry.reject(new Error(`the broker could not route to ${entry.name}`));
-      if (entry.returned) this.log.warn({ exchange: entry.exchange, routingKey: entry.routingKey }, 'published message was unroutable: no queue is bound for it');
+      if (entry.returned)
+        this.log.warn({ exchange: entry.exchange, routingKey: entry.routingKey }, 'published message was unroutable: no queue is bound for it');
       entry.resolve();
     };
     try {

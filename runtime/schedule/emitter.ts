@@ -72,7 +72,8 @@ export class TickEmitter {
     // The first instance ever writes the first record. Several starting at once each write one and
     // max-length 1 keeps a single one; a record held by an emitter is not ready, hence the consumer count.
     const { messageCount, consumerCount } = await channel.checkQueue(this.queue);
-    if (messageCount === 0 && consumerCount === 0) await publishConfirmed(channel, '', this.queue, encodeState(null), { persistent: true, contentType: 'application/json' });
+    if (messageCount === 0 && consumerCount === 0)
+      await publishConfirmed(channel, '', this.queue, encodeState(null), { persistent: true, contentType: 'application/json' });
     await channel.consume(this.queue, (message) => {
       if (message) void this.received(channel, message);
     });
@@ -101,7 +102,10 @@ export class TickEmitter {
     this.lastTick = laterTick(this.lastTick, decodeState(message.content)) ?? now;
     const due = dueTicks(this.schedule, this.lastTick, now);
     if (due.skipped > 0) {
-      this.log.warn({ skipped: due.skipped, lastTick: this.lastTick.toISOString() }, `skipped ${due.skipped >= COUNT_CAP ? 'at least ' : ''}${due.skipped} tick${due.skipped === 1 ? '' : 's'} missed while no runtime ran`);
+      this.log.warn(
+        { skipped: due.skipped, lastTick: this.lastTick.toISOString() },
+        `skipped ${due.skipped >= COUNT_CAP ? 'at least ' : ''}${due.skipped} tick${due.skipped === 1 ? '' : 's'} missed while no runtime ran`,
+      );
     }
     if (due.emit.length > 0 || due.skipped > 0) return this.emit(channel, due.emit, due.skipped > 0 ? now : undefined);
     this.arm(channel);

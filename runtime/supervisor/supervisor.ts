@@ -71,7 +71,11 @@ export class Supervisor {
     this.runners.set(fn.name, runner);
     const { prefetch, changes } = effectivePrefetch(fn);
     for (const change of changes) this.options.log.warn({ function: fn.name, prefetch }, change);
-    if (fn.rateLimit) this.options.log.info({ function: fn.name, rateLimit: fn.rateLimit }, 'rateLimit holds across this runtime\'s replicas of the function; each runtime instance has its own');
+    if (fn.rateLimit)
+      this.options.log.info(
+        { function: fn.name, rateLimit: fn.rateLimit },
+        "rateLimit holds across this runtime's replicas of the function; each runtime instance has its own",
+      );
     await runner.start();
     this.options.log.info({ function: fn.name, version: build.version, replicas: runner.desired }, 'function started');
   }

@@ -41,7 +41,9 @@ export class TimeKeeper {
     this.config = config;
     const before = new Set(this.emitters.keys());
     this.setEmitters(config);
-    for (const [name, emitter] of this.emitters) if (!before.has(name) && this.connection) await emitter.attach(this.connection).catch((err: Error) => this.log.error({ err, function: name }, 'could not start the schedule'));
+    for (const [name, emitter] of this.emitters)
+      if (!before.has(name) && this.connection)
+        await emitter.attach(this.connection).catch((err: Error) => this.log.error({ err, function: name }, 'could not start the schedule'));
   }
 
   status(): Record<string, EmitterStatus> {

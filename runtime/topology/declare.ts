@@ -46,7 +46,10 @@ export async function declareTopology(config: WarrenConfig, opts: DeclareOptions
     // Kept as it is: rascal must not redeclare it with the quorum arguments (the broker would refuse).
     const declared = rascalConfig.vhosts[config.vhost]?.queues[q.name];
     if (declared) declared.assert = false;
-    log.warn({ queue: q.name, function: q.of }, `${q.name} is a classic ${q.role === 'retry' ? 'retry' : 'dead-letter'} queue made by an earlier Warren: it lives on one node, so it is kept but not replicated; to migrate: ${q.migrate}`);
+    log.warn(
+      { queue: q.name, function: q.of },
+      `${q.name} is a classic ${q.role === 'retry' ? 'retry' : 'dead-letter'} queue made by an earlier Warren: it lives on one node, so it is kept but not replicated; to migrate: ${q.migrate}`,
+    );
   }
   log.debug({ checked: targets.length, node }, 'topology preflight clean');
 

@@ -43,9 +43,7 @@ export interface Inequivalence {
  * or `... received the value '10' of type 'signedint' but current is none`.
  */
 export function parseInequivalence(message: string): Inequivalence | undefined {
-  const m = /inequivalent arg '([^']+)' for (queue|exchange) '([^']*)' in vhost '([^']*)': received (.+?) but current is (.+?)"?$/.exec(
-    message.trim(),
-  );
+  const m = /inequivalent arg '([^']+)' for (queue|exchange) '([^']*)' in vhost '([^']*)': received (.+?) but current is (.+?)"?$/.exec(message.trim());
   if (!m) return undefined;
   const [, argument = '', kind, name = '', vhost = '', wanted = '', current = ''] = m;
   const currentType = /^the value '.*' of type '([^']*)'$/.exec(current)?.[1];
@@ -129,7 +127,8 @@ function hintOf(m: Mismatch): string {
   if (q && q.role !== 'main') {
     const what = { dead: 'dead-letter queue', retry: 'retry queue', delay: 'delay ladder queue', schedule: 'schedule election queue' }[q.role];
     return (
-      `${m.name} is the ${what} Warren generates` + (q.role === 'delay' ? '' : ` for ${q.of}`) +
+      `${m.name} is the ${what} Warren generates` +
+      (q.role === 'delay' ? '' : ` for ${q.of}`) +
       (q.fn ? ` (function ${q.fn})` : '') +
       `; it was created with other settings, so move or drain its messages and delete it, and Warren declares it again` +
       (safeDelete ? `; ${safeDelete}` : '')

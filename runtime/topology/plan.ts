@@ -9,15 +9,7 @@
  * RabbitMQ 3.10, and a retry queue dead-letters back at-least-once (`x-dead-letter-strategy`, which
  * needs `x-overflow: reject-publish`), so an expired message is never dropped on the way back.
  */
-import type {
-  ExchangeConfig,
-  ExchangeType,
-  FunctionConfig,
-  QueueConfig,
-  QueueType,
-  SourceLocation,
-  WarrenConfig,
-} from '../config/types';
+import type { ExchangeConfig, ExchangeType, FunctionConfig, QueueConfig, QueueType, SourceLocation, WarrenConfig } from '../config/types';
 import { DEFAULTS } from '../config/types';
 import { deadQueueName, retryLadder, retryQueueName, scheduleQueueName } from './names';
 import { DELIVER, LEVELS, UNDELIVERABLE, UNIT_MS, levelName, levelPattern, nextExchange } from '../delay/ladder';
@@ -71,21 +63,25 @@ export function planTopology(config: WarrenConfig): TopologyPlan {
   for (const q of mainQueues.values()) queues.push(...planQueue(q, byQueue.get(q.name)));
 
   return {
-    exchanges: [...Object.values(config.exchanges).map((x) => ({
-      name: x.name,
-      type: x.type,
-      durable: x.durable,
-      autoDelete: x.autoDelete,
-      arguments: { ...x.arguments },
-      ...(x.at ? { at: x.at } : {}),
-    }))],
+    exchanges: [
+      ...Object.values(config.exchanges).map((x) => ({
+        name: x.name,
+        type: x.type,
+        durable: x.durable,
+        autoDelete: x.autoDelete,
+        arguments: { ...x.arguments },
+        ...(x.at ? { at: x.at } : {}),
+      })),
+    ],
     queues,
-    bindings: [...config.bindings.map((b) => ({
-      exchange: b.exchange,
-      queue: b.queue,
-      routingKey: b.routingKey,
-      arguments: { ...b.arguments },
-    }))],
+    bindings: [
+      ...config.bindings.map((b) => ({
+        exchange: b.exchange,
+        queue: b.queue,
+        routingKey: b.routingKey,
+        arguments: { ...b.arguments },
+      })),
+    ],
   };
 }
 
@@ -95,7 +91,7 @@ export function planQueue(queue: QueueConfig, fn: FunctionConfig | undefined): P
     of: queue.name,
     implicit: queue.implicit,
     ...(fn ? { fn: fn.name } : {}),
-    ...(queue.at ?? fn?.at ? { at: queue.at ?? fn?.at } : {}),
+    ...((queue.at ?? fn?.at) ? { at: queue.at ?? fn?.at } : {}),
   };
   const planned: PlannedQueue[] = [
     { ...common, name: queue.name, type: queue.type, durable: queue.durable, arguments: mainArguments(queue, fn), role: 'main' },
@@ -175,7 +171,13 @@ function waitingQueue(
  */
 export function planDelayLadder(): { exchanges: PlannedExchange[]; queues: PlannedQueue[]; bindings: PlannedBinding[] } {
   const exchange = (name: string, type: ExchangeType): PlannedExchange => ({ name, type, durable: true, autoDelete: false, arguments: {} });
-  const internal = (name: string, shape: Pick<PlannedQueue, 'type' | 'durable' | 'arguments'>, role: QueueRole): PlannedQueue => ({ name, ...shape, role, of: name, implicit: true });
+  const internal = (name: string, shape: Pick<PlannedQueue, 'type' | 'durable' | 'arguments'>, role: QueueRole): PlannedQueue => ({
+    name,
+    ...shape,
+    role,
+    of: name,
+    implicit: true,
+  });
   const exchanges: PlannedExchange[] = [];
   const queues: PlannedQueue[] = [];
   const bindings: PlannedBinding[] = [];

@@ -81,9 +81,7 @@ async function differences(conn: ChannelModel, target: PreflightTarget): Promise
   let trial: PreflightTarget = structuredClone(target);
   for (let round = 0; round < 32; round++) {
     const t = trial;
-    const result = await probe<unknown>(conn, (ch) =>
-      t.kind === 'queue' ? ch.assertQueue(t.name, t.options) : ch.assertExchange(t.name, t.type, t.options),
-    );
+    const result = await probe<unknown>(conn, (ch) => (t.kind === 'queue' ? ch.assertQueue(t.name, t.options) : ch.assertExchange(t.name, t.type, t.options)));
     if (result.ok) break;
     const parsed = parseInequivalence(result.message);
     if (!parsed) return found.length > 0 ? found : result.message;

@@ -85,7 +85,12 @@ export function builtinExchanges(config: WarrenConfig): Record<string, RascalExc
     const x = fn.output?.exchange;
     if (x && BUILTIN_EXCHANGES[x] && !config.exchanges[x]) used.add(x);
   }
-  return Object.fromEntries([...used].map((name) => [name, { type: BUILTIN_EXCHANGES[name]!, assert: false, check: false, options: { durable: true, autoDelete: false, arguments: {} } }]));
+  return Object.fromEntries(
+    [...used].map((name) => [
+      name,
+      { type: BUILTIN_EXCHANGES[name]!, assert: false, check: false, options: { durable: true, autoDelete: false, arguments: {} } },
+    ]),
+  );
 }
 
 function rascalExchange(x: PlannedExchange, assert: boolean): RascalExchange {

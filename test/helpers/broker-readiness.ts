@@ -14,10 +14,7 @@ export interface BrokerObservation {
   pluginsTool: boolean;
 }
 
-export type BrokerAction =
-  | { kind: 'ready' }
-  | { kind: 'enable-management' }
-  | { kind: 'fail'; message: string };
+export type BrokerAction = { kind: 'ready' } | { kind: 'enable-management' } | { kind: 'fail'; message: string };
 
 export const START_BROKER_HINT =
   'no RabbitMQ answers on 127.0.0.1:5672: start one (`rabbitmq-server -detached`, or `docker run -d -p 5672:5672 -p 15672:15672 rabbitmq:3-management`) and run the tests again';

@@ -143,13 +143,7 @@ export async function getAll(url: string, queue: string): Promise<GetMessage[]> 
 }
 
 /** Publishes one message and waits for the broker's confirm. */
-export async function publishRaw(
-  url: string,
-  exchange: string,
-  routingKey: string,
-  body: Buffer | string,
-  props: Options.Publish = {},
-): Promise<void> {
+export async function publishRaw(url: string, exchange: string, routingKey: string, body: Buffer | string, props: Options.Publish = {}): Promise<void> {
   const conn = await amqplib.connect(url);
   try {
     const ch = await conn.createConfirmChannel();

@@ -118,7 +118,7 @@ export async function startRabbitCluster(): Promise<RabbitCluster> {
         return;
       } catch (err) {
         // Before the node registered with epmd, await_startup fails at once.
-        if (Date.now() > deadline) throw new Error(`cluster node ${names[i]} did not start (logs in ${base}/n${i + 1}/log): ${String(err)}`);
+        if (Date.now() > deadline) throw new Error(`cluster node ${names[i]} did not start (logs in ${base}/n${i + 1}/log): ${String(err)}`, { cause: err });
         await new Promise((r) => setTimeout(r, 300));
       }
     }

@@ -68,7 +68,7 @@ export async function startRabbitNode(): Promise<RabbitNode> {
         return;
       } catch (err) {
         // Before the node registered with epmd, await_startup fails at once.
-        if (Date.now() > deadline) throw new Error(`private RabbitMQ node ${name} did not start (logs in ${base}/log): ${String(err)}`);
+        if (Date.now() > deadline) throw new Error(`private RabbitMQ node ${name} did not start (logs in ${base}/log): ${String(err)}`, { cause: err });
         await new Promise((r) => setTimeout(r, 500));
       }
     }

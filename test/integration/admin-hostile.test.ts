@@ -28,7 +28,10 @@ afterAll(async () => {
 });
 
 /** A raw HTTP exchange (fetch would fix up what a hostile client sends as it is). */
-function raw(port: number, options: { method: string; path: string; headers?: Record<string, string | number>; body?: string | Buffer }): Promise<{ status: number; headers: Record<string, unknown>; text: string }> {
+function raw(
+  port: number,
+  options: { method: string; path: string; headers?: Record<string, string | number>; body?: string | Buffer },
+): Promise<{ status: number; headers: Record<string, unknown>; text: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, method: options.method, path: options.path, headers: options.headers }, (res) => {
       let text = '';
@@ -40,7 +43,10 @@ function raw(port: number, options: { method: string; path: string; headers?: Re
   });
 }
 
-function expectJsonError(answer: { status: number; headers: Record<string, unknown>; text: string }, status: number): { error: string; code: string; hint?: string } {
+function expectJsonError(
+  answer: { status: number; headers: Record<string, unknown>; text: string },
+  status: number,
+): { error: string; code: string; hint?: string } {
   expect(answer.status, answer.text).toBe(status);
   expect(String(answer.headers['content-type'])).toMatch(/^application\/json/);
   const body = JSON.parse(answer.text) as { error: string; code: string; hint?: string };
@@ -58,7 +64,22 @@ async function desiredReplicas(): Promise<number> {
 describe('admin API under hostile input', () => {
   it('refuses wrongly typed and out-of-range replica counts with a 400, and scales nothing', async () => {
     const port = runtime!.port;
-    const bodies = ['{"replicas": []}', '{"replicas": false}', '{"replicas": true}', '{"replicas": null}', '{"replicas": "3"}', '{"replicas": -1}', '{"replicas": 1.5}', '{"replicas": 1e300}', '{"replicas": 257}', '{"replicas": {"n": 1}}', '{}', '[3]', '"3"', '3'];
+    const bodies = [
+      '{"replicas": []}',
+      '{"replicas": false}',
+      '{"replicas": true}',
+      '{"replicas": null}',
+      '{"replicas": "3"}',
+      '{"replicas": -1}',
+      '{"replicas": 1.5}',
+      '{"replicas": 1e300}',
+      '{"replicas": 257}',
+      '{"replicas": {"n": 1}}',
+      '{}',
+      '[3]',
+      '"3"',
+      '3',
+    ];
     for (const body of bodies) {
       const answer = await raw(port, { method: 'POST', path: '/functions/echo/scale', headers: { 'content-type': 'application/json' }, body });
       const error = expectJsonError(answer, 400);
@@ -71,9 +92,13 @@ describe('admin API under hostile input', () => {
     expect(await desiredReplicas()).toBe(2);
     expect((await queueInfo(vhost!.url, 'echo')).consumerCount).toBe(2);
     // the same rule for a dead-letter limit
-    for (const query of ['?limit=abc', '?limit=0', '?limit=-2', '?limit=1.5']) expectJsonError(await raw(port, { method: 'GET', path: `/functions/echo/dead-letters${query}` }), 400);
+    for (const query of ['?limit=abc', '?limit=0', '?limit=-2', '?limit=1.5'])
+      expectJsonError(await raw(port, { method: 'GET', path: `/functions/echo/dead-letters${query}` }), 400);
     for (const body of ['{"limit": true}', '{"limit": []}', '{"limit": "5"}', '{"limit": 1e12}']) {
-      expectJsonError(await raw(port, { method: 'POST', path: '/functions/echo/dead-letters/replay', headers: { 'content-type': 'application/json' }, body }), 400);
+      expectJsonError(
+        await raw(port, { method: 'POST', path: '/functions/echo/dead-letters/replay', headers: { 'content-type': 'application/json' }, body }),
+        400,
+      );
     }
   });
 

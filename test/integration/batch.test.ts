@@ -26,7 +26,9 @@ const recorded = (c: Collector, fn: string) => c.of(fn) as unknown as Array<{ id
 
 async function start(name: string, yaml: string, handler: string): Promise<{ url: string; c: Collector; w: RunningWarren }> {
   vhost = await createTestVhost(name);
-  project = await createProject(`queues:\n  results: { type: classic }\nfunctions:\n${yaml}`, { [handler === 'stamp' ? 'limited' : 'ingest']: await fixture(handler) });
+  project = await createProject(`queues:\n  results: { type: classic }\nfunctions:\n${yaml}`, {
+    [handler === 'stamp' ? 'limited' : 'ingest']: await fixture(handler),
+  });
   warren = await startWarren(project.dir, vhost.url);
   collector = await collectResults(vhost.url);
   return { url: vhost.url, c: collector, w: warren };
@@ -39,7 +41,11 @@ async function deadLetters(url: string, queue: string, count: number) {
 
 describe('batch functions', () => {
   it('handles 250 messages in batches: failing items retried then dead-lettered with their error, the rejected one at once, every other item exactly once', async () => {
-    const { url, c, w } = await start('batch-partial', '  ingest: { batch: { size: 100, window: 100ms }, retry: { attempts: 2, delay: 100ms } }\n', 'batch-recorder');
+    const { url, c, w } = await start(
+      'batch-partial',
+      '  ingest: { batch: { size: 100, window: 100ms }, retry: { attempts: 2, delay: 100ms } }\n',
+      'batch-recorder',
+    );
     const failing = new Set([7, 120, 249]);
     const bodies = range(250).map((id) => (failing.has(id) ? { id, fail: true } : id === 42 ? { id, reject: true } : { id }));
     await publishMany(url, 'ingest', bodies);
@@ -53,7 +59,8 @@ describe('batch functions', () => {
     expect(Math.max(...recorded(c, 'ingest').map((r) => r.batch))).toBeGreaterThan(1);
     const byId = new Map(dead.map((d) => [d.body.id, d.headers]));
     expect([...byId.keys()].sort()).toEqual([7, 42, 120, 249].sort());
-    for (const id of failing) expect(byId.get(id)).toMatchObject({ 'x-warren-reason': 'error', 'x-warren-attempts': 2, 'x-warren-error': expect.stringContaining('failed') });
+    for (const id of failing)
+      expect(byId.get(id)).toMatchObject({ 'x-warren-reason': 'error', 'x-warren-attempts': 2, 'x-warren-error': expect.stringContaining('failed') });
     expect(byId.get(42)).toMatchObject({ 'x-warren-reason': 'reject', 'x-warren-attempts': 1 });
     const metrics = await (await fetch(`http://127.0.0.1:${w.adminPort}/metrics`)).text();
     expect(metrics).toMatch(/warren_batch_size_count\{function="ingest"\} [1-9]/);
@@ -75,15 +82,26 @@ describe('batch functions', () => {
   });
 
   it('dead-letters invalid JSON and schema failures one by one; the valid items reach the handler', async () => {
-    const { url, c } = await start('batch-invalid', '  ingest: { batch: { size: 10, window: 300ms }, schema: { type: object, required: [id] } }\n', 'batch-recorder');
+    const { url, c } = await start(
+      'batch-invalid',
+      '  ingest: { batch: { size: 10, window: 300ms }, schema: { type: object, required: [id] } }\n',
+      'batch-recorder',
+    );
     await publishRaw(url, '', 'ingest', Buffer.from('{"id": 1}'), { contentType: 'application/json' });
     await publishRaw(url, '', 'ingest', Buffer.from('{broken'), { contentType: 'application/json' });
     await publishRaw(url, '', 'ingest', Buffer.from('{"nope": 2}'), { contentType: 'application/json' });
     await publishRaw(url, '', 'ingest', Buffer.from('{"id": 3}'), { contentType: 'application/json' });
     const dead = await getDead(url, 2);
-    expect(dead.map((d) => [d.body, d.reason]).sort()).toEqual([['{"nope": 2}', 'schema'], ['{broken', 'invalid-json']]);
+    expect(dead.map((d) => [d.body, d.reason]).sort()).toEqual([
+      ['{"nope": 2}', 'schema'],
+      ['{broken', 'invalid-json'],
+    ]);
     await waitFor(() => c.of('ingest').length === 2, 30_000, 50);
-    expect(recorded(c, 'ingest').map((r) => r.id).sort()).toEqual([1, 3]);
+    expect(
+      recorded(c, 'ingest')
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual([1, 3]);
   });
 
   it('a batch that kills its replica: each item counted, the poison dead-lettered after the limit, the others handled', async () => {
@@ -109,7 +127,11 @@ async function getDead(url: string, count: number): Promise<Array<{ body: string
 describe('rateLimit', () => {
   it('never starts more than the limit in any 1 s window across two replicas', async () => {
     const { url, c, w } = await start('rate-limit', '  limited: { rateLimit: 20/s, replicas: 2, prefetch: 50 }\n', 'stamp');
-    await publishMany(url, 'limited', range(70).map((id) => ({ id })));
+    await publishMany(
+      url,
+      'limited',
+      range(70).map((id) => ({ id })),
+    );
     await waitFor(() => c.of('limited').length === 70, 20_000, 100);
     const starts = (c.of('limited') as unknown as Array<{ at: number }>).map((r) => r.at).sort((a, b) => a - b);
     let most = 0;

@@ -73,7 +73,11 @@ describe('the broker goes away', () => {
     const w = warren;
     await w.waitForLog((l) => l.msg === 'warren is running', 40_000);
     expect(await waitFor(async () => ((await readyz(w.adminPort)) === 200 ? 200 : undefined), 5_000)).toBe(200);
-    await publishMany(node.url, 'late', range(100).map((id) => ({ id })));
+    await publishMany(
+      node.url,
+      'late',
+      range(100).map((id) => ({ id })),
+    );
     await waitFor(async () => (await recorded(record)).length >= 100, 10_000, 100);
     expect(new Set(await recorded(record)).size).toBe(100);
   }, 90_000);
@@ -92,7 +96,11 @@ describe('the broker goes away', () => {
     }
 
     warren = await startWarren(project.dir, node.url, { env });
-    await publishMany(node.url, 'outage', range(1_000).map((id) => ({ id, ms: 5 })));
+    await publishMany(
+      node.url,
+      'outage',
+      range(1_000).map((id) => ({ id, ms: 5 })),
+    );
     await waitFor(async () => (await recorded(record)).length >= 100, 10_000, 20);
     await node.stopApp();
     expect(new Set(await recorded(record)).size).toBeLessThan(1_000);
@@ -116,7 +124,11 @@ describe('the broker goes away', () => {
     warren = await startWarren(project.dir, node.url, { env: { WARREN_TEST_RECORD: record } });
     const w = warren;
     const total = 10_000;
-    await publishMany(node.url, 'stream', range(total).map((id) => ({ id, ms: 5 })));
+    await publishMany(
+      node.url,
+      'stream',
+      range(total).map((id) => ({ id, ms: 5 })),
+    );
     await waitFor(async () => (await recorded(record)).length >= 1_000, 20_000, 50);
 
     await node.stopApp();

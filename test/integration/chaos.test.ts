@@ -54,11 +54,22 @@ functions:
     const crashyBodies: unknown[] = good.slice(0, 500).map((id) => ({ id }));
     crashyBodies.push({ id: 'poison', kill: 'exit' });
     crashyBodies.push(...good.slice(500).map((id) => ({ id })));
-    await Promise.all([publishMany(vhost.url, 'crashy', crashyBodies), publishMany(vhost.url, 'steady', range(500).map((id) => ({ id })))]);
+    await Promise.all([
+      publishMany(vhost.url, 'crashy', crashyBodies),
+      publishMany(
+        vhost.url,
+        'steady',
+        range(500).map((id) => ({ id })),
+      ),
+    ]);
 
     const c = collector;
     await waitFor(() => c.idsOf('crashy').size === 1_000 && c.idsOf('steady').size === 500, 40_000, 200);
-    const dead = await waitFor(async () => ((await queueInfo(vhost!.url, 'crashy.dead')).messageCount === 1 ? getAll(vhost!.url, 'crashy.dead') : undefined), 20_000, 200);
+    const dead = await waitFor(
+      async () => ((await queueInfo(vhost!.url, 'crashy.dead')).messageCount === 1 ? getAll(vhost!.url, 'crashy.dead') : undefined),
+      20_000,
+      200,
+    );
     expect(dead.map((m) => (JSON.parse(m.content.toString()) as { id: unknown }).id)).toEqual(['poison']);
     expectWarrenDeadLetter(dead[0]!.properties.headers as Record<string, unknown>, 'crashy', /exited with code 1/);
     expect([...c.idsOf('crashy')].sort()).toEqual([...good].sort());
@@ -99,7 +110,12 @@ functions:
     await waitFor(async () => c.idsOf('crashy').size === 300 && (await queueInfo(v.url, 'crashy.dead')).messageCount > 0, 30_000, 200).catch(async (e) => {
       const missing = range(300).filter((i) => !c.idsOf('crashy').has(i));
       console.log('DEBUG missing', missing, 'dead', await deadIds(v.url, 'crashy.dead'), 'q', await queueInfo(v.url, 'crashy'));
-      console.log(warren!.logs.filter((l) => l.level >= 40).map((l) => `${l.time} r${l.replica} ${l.msg} ${l.messageId ?? ''} ${l.reason ?? ''}`).join('\n'));
+      console.log(
+        warren!.logs
+          .filter((l) => l.level >= 40)
+          .map((l) => `${l.time} r${l.replica} ${l.msg} ${l.messageId ?? ''} ${l.reason ?? ''}`)
+          .join('\n'),
+      );
       throw e;
     });
     await new Promise((r) => setTimeout(r, 500)); // a second copy would show up now
@@ -129,27 +145,45 @@ functions:
     warren = await startWarren(project.dir, vhost.url);
     collector = await collectResults(vhost.url);
     await Promise.all([
-      ...kinds.map((kind) => publishMany(vhost!.url, kind, [...range(20).map((id) => ({ id })), { id: `poison-${kind}`, kill: kind }, ...range(20, 20).map((id) => ({ id }))])),
-      publishMany(vhost.url, 'steady', range(200).map((id) => ({ id }))),
+      ...kinds.map((kind) =>
+        publishMany(vhost!.url, kind, [...range(20).map((id) => ({ id })), { id: `poison-${kind}`, kill: kind }, ...range(20, 20).map((id) => ({ id }))]),
+      ),
+      publishMany(
+        vhost.url,
+        'steady',
+        range(200).map((id) => ({ id })),
+      ),
     ]);
 
     const c = collector;
-    await waitFor(async () => {
-      for (const kind of kinds) {
-        if (c.idsOf(kind).size < 40) return false;
-        if ((await queueInfo(vhost!.url, `${kind}.dead`)).messageCount < 1) return false;
-      }
-      return c.idsOf('steady').size === 200;
-    }, 50_000, 250);
+    await waitFor(
+      async () => {
+        for (const kind of kinds) {
+          if (c.idsOf(kind).size < 40) return false;
+          if ((await queueInfo(vhost!.url, `${kind}.dead`)).messageCount < 1) return false;
+        }
+        return c.idsOf('steady').size === 200;
+      },
+      50_000,
+      250,
+    );
 
     for (const kind of kinds) {
       expect([...c.idsOf(kind)].sort(), kind).toEqual(range(40).sort());
       const dead = await getAll(vhost.url, `${kind}.dead`);
-      expect(dead.map((m) => (JSON.parse(m.content.toString()) as { id: unknown }).id), kind).toEqual([`poison-${kind}`]);
+      expect(
+        dead.map((m) => (JSON.parse(m.content.toString()) as { id: unknown }).id),
+        kind,
+      ).toEqual([`poison-${kind}`]);
       const headers = dead[0]!.properties.headers as Record<string, unknown>;
       // What killed its replicas is dead-lettered by Warren for its delivery limit, with the last death
       // it saw; a handler that never settles, for its timed-out attempts.
-      const lastDeath: Record<string, RegExp> = { uncaught: /uncaught Error: uncaught boom/, oom: /out of memory|event loop blocked/, leak: /over its memory limit/, spin: /event loop blocked/ };
+      const lastDeath: Record<string, RegExp> = {
+        uncaught: /uncaught Error: uncaught boom/,
+        oom: /out of memory|event loop blocked/,
+        leak: /over its memory limit/,
+        spin: /event loop blocked/,
+      };
       if (kind === 'hang') expect(headers['x-warren-reason']).toBe('timeout');
       else expectWarrenDeadLetter(headers, kind, lastDeath[kind]!);
     }
@@ -157,7 +191,10 @@ functions:
     // An allocating loop is a blocked loop too: on a loaded machine the watchdog can end it before V8 does.
     expect(deaths(warren, 'oom').every((l) => /out of memory|event loop blocked/.test(String(l.reason)))).toBe(true);
     expect(deaths(warren, 'oom')).toHaveLength(2);
-    expect(deaths(warren, 'leak').map((l) => String(l.reason))).toEqual([expect.stringContaining('over its memory limit'), expect.stringContaining('over its memory limit')]);
+    expect(deaths(warren, 'leak').map((l) => String(l.reason))).toEqual([
+      expect.stringContaining('over its memory limit'),
+      expect.stringContaining('over its memory limit'),
+    ]);
     expect(deaths(warren, 'spin').every((l) => String(l.reason).includes('event loop blocked'))).toBe(true);
     expect(deaths(warren, 'spin')).toHaveLength(2);
     // A handler that ignores ctx.signal: each timed-out attempt counts as failed and its replica is replaced.

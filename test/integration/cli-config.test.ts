@@ -36,7 +36,17 @@ describe('warren check, start and invoke on a user project', () => {
   });
 
   it('check exits 2 naming the file, line, column, key and a hint for every problem, without a stack trace', async () => {
-    const yaml = ['exchanges:', '  users: { type: topic }', 'functions:', '  echo:', '    replicas: two', '    prefetchh: 10', 'bindings:', '  - { exchange: nowhere, queue: echo }', ''].join('\n');
+    const yaml = [
+      'exchanges:',
+      '  users: { type: topic }',
+      'functions:',
+      '  echo:',
+      '    replicas: two',
+      '    prefetchh: 10',
+      'bindings:',
+      '  - { exchange: nowhere, queue: echo }',
+      '',
+    ].join('\n');
     project = await createProject(yaml, { echo });
     const result = await runWarren(['check', '--dir', project.dir]);
     expect(result.code).toBe(2);

@@ -15,7 +15,10 @@ const noop = 'export default async () => undefined;\n';
 /** `warren ARGS`, killed after `killAfterMs` (a hang fails the test instead of stalling the suite). */
 function warren(args: string[], env: Record<string, string> = {}, killAfterMs = 20_000): Promise<{ code: number | null; out: string; killed: boolean }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [warrenBin, ...args], { env: { ...process.env, WARREN_LOG_LEVEL: 'debug', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [warrenBin, ...args], {
+      env: { ...process.env, WARREN_LOG_LEVEL: 'debug', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let killed = false;
     child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
@@ -53,7 +56,12 @@ describe('hostile config through the CLI', () => {
   it('refuses a YAML alias bomb of a few hundred bytes at once, naming the line', async () => {
     const levels = 'abcdefghi'.split('');
     const lines = [`${levels[0]}: &${levels[0]} [${Array(9).fill('"lol"').join(',')}]`];
-    for (let i = 1; i < levels.length; i++) lines.push(`${levels[i]}: &${levels[i]} [${Array(9).fill(`*${levels[i - 1]}`).join(',')}]`);
+    for (let i = 1; i < levels.length; i++)
+      lines.push(
+        `${levels[i]}: &${levels[i]} [${Array(9)
+          .fill(`*${levels[i - 1]}`)
+          .join(',')}]`,
+      );
     const bomb = lines.join('\n') + '\n';
     expect(bomb.length).toBeLessThan(500);
     project = await createProject(bomb, { echo: noop });
@@ -64,7 +72,13 @@ describe('hostile config through the CLI', () => {
   });
 
   it('refuses a bomb inside a YAML schema file too', async () => {
-    const bomb = ['a: &a [1,1,1,1,1,1,1,1,1]', 'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]', 'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]', 'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]', 'e: [*d,*d,*d,*d,*d,*d,*d,*d,*d]'].join('\n');
+    const bomb = [
+      'a: &a [1,1,1,1,1,1,1,1,1]',
+      'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]',
+      'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]',
+      'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]',
+      'e: [*d,*d,*d,*d,*d,*d,*d,*d,*d]',
+    ].join('\n');
     project = await createProject('functions:\n  echo: { schema: schema.yaml }\n', { echo: noop });
     await writeFile(join(project.dir, 'schema.yaml'), bomb);
     expectRefused(await check(project), /schema\.yaml.*does not parse: Excessive alias count/);
@@ -92,7 +106,16 @@ describe('hostile config through the CLI', () => {
   });
 
   it('refuses absurd numbers, each at its line', async () => {
-    const yaml = ['functions:', '  echo:', '    replicas: 1e9', '    prefetch: 100000', '    retry: { attempts: 1000000 }', '    redeliveryLimit: 99999999', '    timeout: 1e12', ''].join('\n');
+    const yaml = [
+      'functions:',
+      '  echo:',
+      '    replicas: 1e9',
+      '    prefetch: 100000',
+      '    retry: { attempts: 1000000 }',
+      '    redeliveryLimit: 99999999',
+      '    timeout: 1e12',
+      '',
+    ].join('\n');
     project = await createProject(yaml, { echo: noop });
     expectRefused(
       await check(project),
@@ -116,7 +139,16 @@ describe('hostile config through the CLI', () => {
 
   it('refuses exchange, queue and derived names over 255 bytes at check, not as a topology mismatch at start', async () => {
     const long = 'q'.repeat(256);
-    const yaml = ['exchanges:', `  ${'x'.repeat(300)}: { type: topic }`, 'queues:', `  ${long}: {}`, 'functions:', '  echo:', `    queue: ${'e'.repeat(252)}`, ''].join('\n');
+    const yaml = [
+      'exchanges:',
+      `  ${'x'.repeat(300)}: { type: topic }`,
+      'queues:',
+      `  ${long}: {}`,
+      'functions:',
+      '  echo:',
+      `    queue: ${'e'.repeat(252)}`,
+      '',
+    ].join('\n');
     project = await createProject(yaml, { echo: noop });
     const result = await check(project);
     expectRefused(

@@ -18,7 +18,11 @@ let browser: TestBrowser;
 
 beforeAll(async () => {
   vhost = await createTestVhost('dashboard-auth');
-  project = await createProject({ 'queues.yaml': DASHBOARD_YAML, 'functions/orders.ts': reportingFunction('orders'), 'functions/audit.ts': reportingFunction('audit') });
+  project = await createProject({
+    'queues.yaml': DASHBOARD_YAML,
+    'functions/orders.ts': reportingFunction('orders'),
+    'functions/audit.ts': reportingFunction('audit'),
+  });
   runtime = await startRuntime(project.dir, vhost.url, { WARREN_ADMIN_HOST: '0.0.0.0', WARREN_ADMIN_TOKEN: TOKEN });
   await runtime.waitReady(45_000);
   browser = await launchBrowser({ colorScheme: 'dark' });
@@ -62,7 +66,11 @@ describe('the dashboard behind a token', () => {
     await card.getByRole('button', { name: 'scale audit up' }).click();
     await expect.poll(() => card.getByTestId('replicas').textContent(), { timeout: 10_000 }).toBe('2/2');
     const cookieHeader = `warren_session=${cookie!.value}`;
-    const forged = await fetch(`${base}/functions/audit/scale`, { method: 'POST', headers: { cookie: cookieHeader, 'content-type': 'application/json' }, body: '{"replicas": 0}' });
+    const forged = await fetch(`${base}/functions/audit/scale`, {
+      method: 'POST',
+      headers: { cookie: cookieHeader, 'content-type': 'application/json' },
+      body: '{"replicas": 0}',
+    });
     expect(forged.status).toBe(403);
 
     await page.getByRole('button', { name: 'Sign out' }).click();

@@ -42,9 +42,13 @@ export interface Handled {
 
 /** Everything handled so far (taken from `results`), after waiting until `until` holds or the timeout. */
 export async function handledUntil(url: string, seen: Handled[], until: (all: Handled[]) => boolean, timeoutMs = 10_000): Promise<Handled[]> {
-  await waitFor(async () => {
-    for (const m of await getAll(url, 'results')) seen.push(JSON.parse(m.content.toString()) as Handled);
-    return until(seen);
-  }, timeoutMs, 100);
+  await waitFor(
+    async () => {
+      for (const m of await getAll(url, 'results')) seen.push(JSON.parse(m.content.toString()) as Handled);
+      return until(seen);
+    },
+    timeoutMs,
+    100,
+  );
   return seen;
 }

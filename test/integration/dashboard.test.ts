@@ -21,7 +21,11 @@ let base: string;
 
 beforeAll(async () => {
   vhost = await createTestVhost('dashboard');
-  project = await createProject({ 'queues.yaml': DASHBOARD_YAML, 'functions/orders.ts': reportingFunction('orders'), 'functions/audit.ts': reportingFunction('audit', false) });
+  project = await createProject({
+    'queues.yaml': DASHBOARD_YAML,
+    'functions/orders.ts': reportingFunction('orders'),
+    'functions/audit.ts': reportingFunction('audit', false),
+  });
   runtime = await startRuntime(project.dir, vhost.url);
   await runtime.waitReady(45_000);
   base = `http://127.0.0.1:${runtime.port}`;
@@ -116,7 +120,8 @@ describe('the dashboard', () => {
 
   it('purges only after a confirmation', async () => {
     const { page } = browser;
-    for (const id of ['p1', 'p2']) await publishRaw(vhost.url, '', 'orders', JSON.stringify({ id, reject: true }), { contentType: 'application/json', messageId: id });
+    for (const id of ['p1', 'p2'])
+      await publishRaw(vhost.url, '', 'orders', JSON.stringify({ id, reject: true }), { contentType: 'application/json', messageId: id });
     await page.getByRole('button', { name: 'open p2' }).waitFor({ timeout: 10_000 });
     await page.getByRole('button', { name: 'Purge…' }).click();
     const dialog = page.getByRole('dialog');
@@ -125,7 +130,10 @@ describe('the dashboard', () => {
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     expect((await queueInfo(vhost.url, 'orders.dead')).messageCount).toBe(2);
     await page.getByRole('button', { name: 'Purge…' }).click();
-    await page.getByRole('dialog').getByRole('button', { name: /^Purge 2 messages$/ }).click();
+    await page
+      .getByRole('dialog')
+      .getByRole('button', { name: /^Purge 2 messages$/ })
+      .click();
     await waitFor(async () => (await queueInfo(vhost.url, 'orders.dead')).messageCount === 0);
     await expect.poll(() => page.locator('.toasts').textContent()).toContain('purged 2 dead letters of orders');
   });
@@ -160,10 +168,18 @@ describe('the dashboard', () => {
     const orders = (await (await runtime.admin('/functions/orders')).json()) as { replicas: { desired: number } };
     expect(orders.replicas.desired).toBe(3);
     // The same, spelled out: another origin, or a browser request without the dashboard's header.
-    const forged = await runtime.admin('/functions/orders/scale', { method: 'POST', headers: { origin: 'http://evil.example', 'content-type': 'application/json' }, body: '{"replicas": 0}' });
+    const forged = await runtime.admin('/functions/orders/scale', {
+      method: 'POST',
+      headers: { origin: 'http://evil.example', 'content-type': 'application/json' },
+      body: '{"replicas": 0}',
+    });
     expect(forged.status).toBe(403);
     expect(((await forged.json()) as { code: string }).code).toBe('WARREN_E_ADMIN_FORGERY');
-    const headerless = await runtime.admin('/functions/orders/scale', { method: 'POST', headers: { 'sec-fetch-site': 'same-origin', origin: base, 'content-type': 'application/json' }, body: '{"replicas": 0}' });
+    const headerless = await runtime.admin('/functions/orders/scale', {
+      method: 'POST',
+      headers: { 'sec-fetch-site': 'same-origin', origin: base, 'content-type': 'application/json' },
+      body: '{"replicas": 0}',
+    });
     expect(headerless.status).toBe(403);
     // The CLI's way (no browser headers) still works.
     const cli = await runtime.admin('/functions/orders/scale', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"replicas": 1}' });

@@ -37,8 +37,13 @@ describe('a broker restart during delays', () => {
   it('delivers every delayed message once, none early', async () => {
     warren = await startWarren(project.dir, node.url, { timeoutMs: 60_000 });
     // 3 s: held by the forwarder when the broker stops; 9 s: waiting in ladder queues (4 s + 2 s + 1 s).
-    for (const [id, delay] of [['held', '3s'], ['laddered', '9s']] as const) {
-      const cli = await runWarren(['publish', 'events', `arrive.${id}`, JSON.stringify({ id }), '--delay', delay, '--dir', project.dir], { AMQP_URL: node.url });
+    for (const [id, delay] of [
+      ['held', '3s'],
+      ['laddered', '9s'],
+    ] as const) {
+      const cli = await runWarren(['publish', 'events', `arrive.${id}`, JSON.stringify({ id }), '--delay', delay, '--dir', project.dir], {
+        AMQP_URL: node.url,
+      });
       expect(cli.code).toBe(0);
     }
     await new Promise((r) => setTimeout(r, 1_500));
@@ -51,7 +56,13 @@ describe('a broker restart during delays', () => {
       const arrivals: Array<{ id: string; due: number; at: number }> = [];
       await channel.consume(
         'arrivals',
-        (m) => m && arrivals.push({ id: (JSON.parse(m.content.toString()) as { id: string }).id, due: Number(m.properties.headers?.['x-warren-delay-due']), at: Date.now() }),
+        (m) =>
+          m &&
+          arrivals.push({
+            id: (JSON.parse(m.content.toString()) as { id: string }).id,
+            due: Number(m.properties.headers?.['x-warren-delay-due']),
+            at: Date.now(),
+          }),
         { noAck: true },
       );
       await waitFor(() => arrivals.length >= 2, 45_000);

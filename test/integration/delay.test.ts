@@ -61,7 +61,13 @@ describe('delayed messages', () => {
       (m) => {
         if (!m) return;
         const headers = m.properties.headers ?? {};
-        arrivals.push({ routingKey: m.fields.routingKey, body: JSON.parse(m.content.toString()), due: Number(headers['x-warren-delay-due']), at: Date.now(), headers });
+        arrivals.push({
+          routingKey: m.fields.routingKey,
+          body: JSON.parse(m.content.toString()),
+          due: Number(headers['x-warren-delay-due']),
+          at: Date.now(),
+          headers,
+        });
       },
       { noAck: true },
     );
@@ -76,7 +82,9 @@ describe('delayed messages', () => {
   });
 
   it('delivers `warren publish --delay 2s` between 2.0 and 2.5 s later, with its routing key and headers', async () => {
-    const cli = await runWarren(['publish', 'events', 'arrive.cli', '{"cli":true}', '--delay', '2s', '--header', 'trace=t1', '--dir', project.dir], { AMQP_URL: vhost.url });
+    const cli = await runWarren(['publish', 'events', 'arrive.cli', '{"cli":true}', '--delay', '2s', '--header', 'trace=t1', '--dir', project.dir], {
+      AMQP_URL: vhost.url,
+    });
     expect(cli.stderr).toBe('');
     expect(cli.code).toBe(0);
     const [arrival] = await arrivedFor('cli', 1, 10_000);

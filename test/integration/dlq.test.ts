@@ -91,7 +91,11 @@ describe('warren dlq', () => {
       return handled.length >= 3;
     });
     // Replayed copies start afresh (attempt 1), once each.
-    expect(handled.map((h) => [h.handled.n, h.attempt]).sort()).toEqual([[1, 1], [2, 1], [3, 1]]);
+    expect(handled.map((h) => [h.handled.n, h.attempt]).sort()).toEqual([
+      [1, 1],
+      [2, 1],
+      [3, 1],
+    ]);
     await new Promise((r) => setTimeout(r, 300));
     expect(await getAll(vhost.url, 'results')).toEqual([]);
 
@@ -130,7 +134,9 @@ describe('warren dlq', () => {
     expect(replayed.code, replayed.stdout).toBe(0);
     expect(replayed.stdout).toContain("replayed 2 messages from flaky.dead to the function's queue flaky; 0 left");
     const copies = await getAll(vhost.url, 'flaky');
-    expect(copies.map((m) => [m.properties.messageId, m.fields.exchange, m.fields.routingKey, m.properties.headers?.['x-warren-original-exchange'] ?? null])).toEqual([
+    expect(
+      copies.map((m) => [m.properties.messageId, m.fields.exchange, m.fields.routingKey, m.properties.headers?.['x-warren-original-exchange'] ?? null]),
+    ).toEqual([
       ['orphan', '', 'flaky', null],
       ['gone', '', 'flaky', 'deleted-exchange'],
     ]);

@@ -96,7 +96,7 @@ describe('a function end to end', () => {
     expect((await queueInfo(vhost.url, 'flaky')).consumerCount).toBe(1);
   });
 
-  it('hands a plain producer\'s `Test!` (no content type) to the handler as a string', async () => {
+  it("hands a plain producer's `Test!` (no content type) to the handler as a string", async () => {
     await publishRaw(vhost.url, 'my_exchange', 'test', 'Test!');
     const [seen] = await resultsOf('tutorial', 1);
     expect(seen).toMatchObject({ message: 'Test!', type: 'string', attempt: 1 });

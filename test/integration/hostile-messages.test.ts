@@ -49,11 +49,26 @@ const hostile: Array<{ id: string; body: string | Buffer; props?: Options.Publis
   { id: 'attempt-fraction', body: '{"ok":1}', props: { ...json, headers: { 'x-warren-attempt': 0.25 } }, expect: { handled: 1 } },
   { id: 'attempt-huge', body: '{"ok":1}', props: { ...json, headers: { 'x-warren-attempt': 1e308 } }, expect: { handled: 10_000 } },
   { id: 'attempt-table', body: '{"ok":1}', props: { ...json, headers: { 'x-warren-attempt': { nested: { attempt: 2 } } } }, expect: { handled: 1 } },
-  { id: 'attempt-huge-fails', body: '{"fail":true}', props: { ...json, headers: { 'x-warren-attempt': 1e308 } }, expect: { dead: 'error', error: /asked to fail/ } },
+  {
+    id: 'attempt-huge-fails',
+    body: '{"fail":true}',
+    props: { ...json, headers: { 'x-warren-attempt': 1e308 } },
+    expect: { dead: 'error', error: /asked to fail/ },
+  },
   { id: 'death-garbage', body: '{"ok":1}', props: { ...json, headers: { 'x-death': 'garbage', 'x-first-death-queue': { a: 1 } } }, expect: { handled: 1 } },
-  { id: 'death-entries', body: '{"fail":true}', props: { ...json, headers: { 'x-death': [{ count: 'x', time: 1e20, 'routing-keys': 'k' }, 7] } }, expect: { dead: 'error' } },
+  {
+    id: 'death-entries',
+    body: '{"fail":true}',
+    props: { ...json, headers: { 'x-death': [{ count: 'x', time: 1e20, 'routing-keys': 'k' }, 7] } },
+    expect: { dead: 'error' },
+  },
   { id: 'delivery-count-text', body: '{"ok":1}', props: { ...json, headers: { 'x-delivery-count': 'lots' } }, expect: { handled: 1 } },
-  { id: 'route-forged', body: '{"fail":true}', props: { ...json, headers: { 'x-warren-original-exchange': 'x'.repeat(300), 'x-warren-original-routing-key': { k: 1 } } }, expect: { dead: 'error' } },
+  {
+    id: 'route-forged',
+    body: '{"fail":true}',
+    props: { ...json, headers: { 'x-warren-original-exchange': 'x'.repeat(300), 'x-warren-original-routing-key': { k: 1 } } },
+    expect: { dead: 'error' },
+  },
   { id: 'redeliveries-forged', body: '{"ok":1}', props: { ...json, headers: { 'x-warren-redeliveries': 1e9 } }, expect: { dead: 'delivery-limit' } },
   { id: 'invalid-json', body: '{"a":', props: json, expect: { dead: 'invalid-json', error: /not valid JSON/ } },
   { id: 'not-utf8-json', body: Buffer.from('{"name":"caf\xe9"}', 'latin1'), props: json, expect: { dead: 'invalid-json', error: /not valid UTF-8/ } },
@@ -96,18 +111,25 @@ describe('hostile messages', () => {
     for (const m of hostile) await publishRaw(vhost.url, '', 'sink', m.body, { ...m.props, messageId: m.id });
     const deadExpected = hostile.filter((m) => 'dead' in m.expect).map((m) => m.id);
     const handledExpected = hostile.filter((m) => 'handled' in m.expect).map((m) => m.id);
-    await waitFor(async () => {
-      await collect();
-      const handled = new Set(seen.map((s) => s.id));
-      return deadExpected.every((id) => deadIds().includes(id)) && handledExpected.every((id) => handled.has(id));
-    }, 20_000, 200).catch(async (err: Error) => {
+    await waitFor(
+      async () => {
+        await collect();
+        const handled = new Set(seen.map((s) => s.id));
+        return deadExpected.every((id) => deadIds().includes(id)) && handledExpected.every((id) => handled.has(id));
+      },
+      20_000,
+      200,
+    ).catch(async (err: Error) => {
       throw new Error(`${err.message}; dead: ${deadIds().join(',')}; handled: ${[...new Set(seen.map((s) => s.id))].join(',')}`);
     });
 
     for (const m of hostile) {
       if ('handled' in m.expect) {
         const runs = seen.filter((s) => s.id === m.id);
-        expect(runs.map((r) => r.attempt), m.id).toEqual([m.expect.handled]);
+        expect(
+          runs.map((r) => r.attempt),
+          m.id,
+        ).toEqual([m.expect.handled]);
         expect(deadIds(), m.id).not.toContain(m.id);
       } else {
         const letter = dead.find((d) => d.properties.messageId === m.id)!;
@@ -131,7 +153,10 @@ describe('hostile messages', () => {
 
     // one log line per dead letter, with its reason
     for (const id of deadExpected) {
-      expect(warren.logs.some((l) => l.messageId === id && typeof l.reason === 'string' && /dead-lettered/.test(l.msg)), id).toBe(true);
+      expect(
+        warren.logs.some((l) => l.messageId === id && typeof l.reason === 'string' && /dead-lettered/.test(l.msg)),
+        id,
+      ).toBe(true);
     }
     // nothing left behind, no replica lost
     expect((await queueInfo(vhost.url, 'sink')).messageCount).toBe(0);
@@ -141,10 +166,14 @@ describe('hostile messages', () => {
 
   it('still handles good messages after the hostile batch', async () => {
     for (let i = 0; i < 30; i++) await publishRaw(vhost.url, '', 'sink', JSON.stringify({ n: i }), { ...json, messageId: `good-${i}` });
-    await waitFor(async () => {
-      await collect();
-      return seen.filter((s) => s.id.startsWith('good-')).length >= 30;
-    }, 15_000, 100);
+    await waitFor(
+      async () => {
+        await collect();
+        return seen.filter((s) => s.id.startsWith('good-')).length >= 30;
+      },
+      15_000,
+      100,
+    );
     const good = seen.filter((s) => s.id.startsWith('good-'));
     expect(new Set(good.map((s) => s.id)).size).toBe(30);
     expect(good.every((s) => s.attempt === 1)).toBe(true);

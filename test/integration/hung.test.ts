@@ -62,11 +62,22 @@ ${kinds.map((k) => `  ${k}: { replicas: 1, timeout: 1s, redeliveryLimit: 2, memo
         expect((await queueInfo(v.url, `${kind}.dead`)).messageCount, kind).toBe(0);
       }),
     );
-    for (const kind of kinds) expect(w.logs.some((l) => l.function === kind && String(l.msg).startsWith('a message a replica died or hung on waits aside')), kind).toBe(true);
+    for (const kind of kinds)
+      expect(
+        w.logs.some((l) => l.function === kind && String(l.msg).startsWith('a message a replica died or hung on waits aside')),
+        kind,
+      ).toBe(true);
 
     for (const kind of kinds) {
-      const dead = await waitFor(async () => ((await queueInfo(v.url, `${kind}.dead`)).messageCount === 1 ? getAll(v.url, `${kind}.dead`) : undefined), 40_000, 200);
-      expect(dead.map((m) => idOf(m.content)), kind).toEqual(['poison']);
+      const dead = await waitFor(
+        async () => ((await queueInfo(v.url, `${kind}.dead`)).messageCount === 1 ? getAll(v.url, `${kind}.dead`) : undefined),
+        40_000,
+        200,
+      );
+      expect(
+        dead.map((m) => idOf(m.content)),
+        kind,
+      ).toEqual(['poison']);
       // Dead-lettered by Warren, not by the broker's backstop limit: its headers say what happened.
       const headers = dead[0]!.properties.headers as Record<string, unknown>;
       expect(headers, kind).toMatchObject({ 'x-warren-function': kind, 'x-warren-reason': 'delivery-limit', 'x-warren-attempts': expect.any(Number) });

@@ -70,7 +70,9 @@ describe('npm start', () => {
     let out = '';
     npm.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
     npm.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => npm.on('exit', (code, signal) => resolve({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      npm.on('exit', (code, signal) => resolve({ code, signal })),
+    );
 
     started = [npm.pid!];
     await waitFor(() => out.includes('warren is running'), 30_000, 50);

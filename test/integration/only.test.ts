@@ -47,7 +47,10 @@ describe('warren start --only', () => {
     project = await createProject(queuesYaml, { a: handler, b: handler });
     await start([]);
     await stopAll();
-    for (const order of [['a', 'b'], ['b', 'a']]) {
+    for (const order of [
+      ['a', 'b'],
+      ['b', 'a'],
+    ]) {
       for (const fn of order) {
         const w = await start(['--only', fn]);
         expect(w.logs.some((l) => l.msg === 'function started' && l['function'] === fn)).toBe(true);

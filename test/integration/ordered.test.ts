@@ -12,7 +12,11 @@ import { collectResults, misbehavingHandler, publishMany, range, type Collector,
 /** `active` flag of each consumer on the queue, in real time (rabbitmqctl; AMQP counts only the active one). */
 async function consumersOf(vhostName: string, queue: string): Promise<boolean[]> {
   const { stdout } = await promisify(execFile)('rabbitmqctl', ['list_consumers', '-q', '--no-table-headers', '-p', vhostName, 'queue_name', 'active']);
-  return stdout.split('\n').map((l) => l.trim().split(/\s+/)).filter(([q]) => q === queue).map(([, active]) => active === 'true');
+  return stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter(([q]) => q === queue)
+    .map(([, active]) => active === 'true');
 }
 
 let vhost: TestVhost | undefined;
@@ -96,7 +100,11 @@ export default handler;
     );
     warren = await startWarren(project.dir, vhost.url);
     collector = await collectResults(vhost.url);
-    await publishMany(vhost.url, 'ledger', range(20).map((id) => ({ id })));
+    await publishMany(
+      vhost.url,
+      'ledger',
+      range(20).map((id) => ({ id })),
+    );
     const c = collector;
     await waitFor(() => c.idsOf('ledger').size === 20, 15_000, 100);
     expect(c.of('ledger').map((r) => r.id)).toEqual(range(20));

@@ -23,6 +23,7 @@ function hasDockerCompose(): boolean {
 const missing = !hasDockerCompose();
 if (missing) process.stderr.write('production-compose.test.ts skipped: no docker-compose binary (apt-get install docker-compose; .ci/run does)\n');
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed YAML documents, walked by key
 type Obj = Record<string, any>;
 
 async function composeConfig(env: Record<string, string>): Promise<Obj> {

@@ -41,7 +41,9 @@ describe('the Dockerfile', () => {
   });
 
   it('keeps node_modules and dist out of the build context, so `COPY . .` cannot overwrite the built ones', () => {
-    const ignored = readFileSync(join(repoRoot, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+    const ignored = readFileSync(join(repoRoot, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim());
     for (const entry of ['node_modules', 'dist', '.git', 'test']) expect(ignored).toContain(entry);
   });
 });

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import amqplib from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestVhost, getAll, queueInfo, type TestVhost } from '../helpers/broker';
+import { createTestVhost, queueInfo, type TestVhost } from '../helpers/broker';
 import { createProject, startWarren, waitFor, type Project, type RunningWarren } from '../helpers/runtime';
 import { parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../runtime/config';
@@ -122,6 +122,7 @@ describe('several Warren instances on one queue', () => {
   }, 60_000);
   it('runs the exact command a Kubernetes pod runs: one consumer of its one function per pod', async () => {
     const config = await loadConfig({ dir: project.dir, env: { AMQP_URL: vhost.url } });
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed YAML documents, walked by key
     const docs = parseAllDocuments(generateManifests(config)).map((d) => d.toJS() as Record<string, any>);
     const deployment = docs.find((d) => d.kind === 'Deployment' && d.metadata.name === 'warren-work')!;
     expect(deployment.spec.replicas).toBe(REPLICAS);

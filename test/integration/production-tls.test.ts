@@ -15,15 +15,19 @@ const CA = '-----BEGIN CERTIFICATE-----\nMIIBfake\nline2\n-----END CERTIFICATE--
 describe('amqps:// with TLS options from rascal.json', () => {
   let project: Project;
   beforeAll(async () => {
-    project = await createProject('functions:\n  work: {}\n', { work: 'export default async () => {};\n' }, {
-      vhosts: {
-        orders: {
-          connection: {
-            socketOptions: { ca: ['${RABBITMQ_CA_PEM}'], cert: '${RABBITMQ_CLIENT_CERT_PEM:-}', servername: 'rabbitmq.prod' },
+    project = await createProject(
+      'functions:\n  work: {}\n',
+      { work: 'export default async () => {};\n' },
+      {
+        vhosts: {
+          orders: {
+            connection: {
+              socketOptions: { ca: ['${RABBITMQ_CA_PEM}'], cert: '${RABBITMQ_CLIENT_CERT_PEM:-}', servername: 'rabbitmq.prod' },
+            },
           },
         },
       },
-    });
+    );
   });
   afterAll(() => project?.remove());
 
@@ -32,7 +36,8 @@ describe('amqps:// with TLS options from rascal.json', () => {
     const config = await loadConfig({ dir: project.dir, env });
     expect(config.url).toBe(env.AMQP_URL);
     expect(config.vhost).toBe('orders');
-    const declaring = (buildTopology(config) as { vhosts: Record<string, { connection: { url: string; socketOptions?: Record<string, unknown> } }> }).vhosts.orders!.connection;
+    const declaring = (buildTopology(config) as { vhosts: Record<string, { connection: { url: string; socketOptions?: Record<string, unknown> } }> }).vhosts
+      .orders!.connection;
     for (const connection of [declaring, replicaConnection(config, 'work')]) {
       expect(new URL(connection.url).protocol).toBe('amqps:');
       expect(new URL(connection.url).port).toBe('5671');

@@ -65,7 +65,8 @@ const count = (seen: Handled[], fn: string, id: string) => seen.filter((h) => h.
 describe('replaying a dead letter', () => {
   it('runs only the function that dead-lettered it, through the CLI and the admin API, with the original route in ctx', async () => {
     const seen: Handled[] = [];
-    for (const id of ['cli', 'api']) await publishRaw(vhost.url, 'events', 'user.signup', JSON.stringify({ id }), { contentType: 'application/json', messageId: id });
+    for (const id of ['cli', 'api'])
+      await publishRaw(vhost.url, 'events', 'user.signup', JSON.stringify({ id }), { contentType: 'application/json', messageId: id });
     await handledUntil(vhost.url, seen, (all) => count(all, 'ledger', 'cli') === 1 && count(all, 'ledger', 'api') === 1);
     await waitFor(async () => (await queueInfo(vhost.url, 'mailer.dead')).messageCount === 2);
     await rm(flag);
@@ -77,7 +78,11 @@ describe('replaying a dead letter', () => {
     await handledUntil(vhost.url, seen, (all) => count(all, 'mailer', 'cli') === 1);
 
     // Through the admin API, by message id.
-    const res = await runtime!.admin('/functions/mailer/dead-letters/replay', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ keys: ['api'] }) });
+    const res = await runtime!.admin('/functions/mailer/dead-letters/replay', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ keys: ['api'] }),
+    });
     expect(res.status, await res.clone().text()).toBe(200);
     expect(await res.json()).toMatchObject({ replayed: 1, target: 'mailer', kept: [], missing: [], replayedKeys: ['api'] });
     await handledUntil(vhost.url, seen, (all) => count(all, 'mailer', 'api') === 1);

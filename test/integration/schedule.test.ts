@@ -89,7 +89,9 @@ describe('a scheduled function in two instances', () => {
     const first = ticks[0]!;
     const last = ticks.at(-1)!;
     const expected = Array.from({ length: (last - first) / 1_000 + 1 }, (_, i) => first + i * 1_000);
-    console.log(`${ticks.length} ticks from ${new Date(first).toISOString()} to ${new Date(last).toISOString()}, emitter killed at ${new Date(killedAt).toISOString()}`);
+    console.log(
+      `${ticks.length} ticks from ${new Date(first).toISOString()} to ${new Date(last).toISOString()}, emitter killed at ${new Date(killedAt).toISOString()}`,
+    );
     // Exactly once: no tick twice, none missing, on both sides of the kill.
     expect(ticks).toEqual(expected);
     expect(ticks.length).toBeGreaterThanOrEqual(10);
@@ -116,7 +118,10 @@ describe('a scheduled function starting after a long absence', () => {
       // The broker's record says the last tick was emitted five hours ago.
       const conn = await amqplib.connect(vhost.url);
       const ch = await conn.createConfirmChannel();
-      await ch.assertQueue('hourly.schedule', { durable: true, arguments: { 'x-queue-type': 'quorum', 'x-single-active-consumer': true, 'x-max-length': 1, 'x-overflow': 'drop-head' } });
+      await ch.assertQueue('hourly.schedule', {
+        durable: true,
+        arguments: { 'x-queue-type': 'quorum', 'x-single-active-consumer': true, 'x-max-length': 1, 'x-overflow': 'drop-head' },
+      });
       const hour = 3_600_000;
       const lastTick = new Date(Math.floor(Date.now() / hour) * hour - 5 * hour);
       ch.sendToQueue('hourly.schedule', Buffer.from(JSON.stringify({ lastTick: lastTick.toISOString() })), { persistent: true });

@@ -32,7 +32,11 @@ functions:
     );
     warren = await startWarren(project.dir, vhost.url);
     collector = await collectResults(vhost.url);
-    await publishMany(vhost.url, 'work', range(2_000).map((id) => ({ id, ms: 5 })));
+    await publishMany(
+      vhost.url,
+      'work',
+      range(2_000).map((id) => ({ id, ms: 5 })),
+    );
     const c = collector;
     await waitFor(() => c.of('work').length >= 200, 15_000, 20);
 

@@ -5,16 +5,7 @@ import type { FunctionConfig, WarrenConfig } from '../../runtime/config/types';
 import { functionConfig } from '../testkit/function-config';
 import { WarrenError, WarrenErrors } from '../../runtime/errors';
 import { declareTopology } from '../../runtime/topology/declare';
-import {
-  createTestVhost,
-  getAll,
-  management,
-  managementExchange,
-  managementQueue,
-  publishRaw,
-  queueInfo,
-  type TestVhost,
-} from '../helpers/broker';
+import { createTestVhost, getAll, management, managementExchange, managementQueue, publishRaw, queueInfo, type TestVhost } from '../helpers/broker';
 
 const log = pino({ level: 'silent' });
 let vhost: TestVhost | undefined;
@@ -101,7 +92,10 @@ describe('declareTopology against RabbitMQ', () => {
     const conn = await amqplib.connect(vhost.url);
     try {
       const ch = await conn.createChannel();
-      await ch.assertQueue('my_app.retry.1s', { durable: true, arguments: { 'x-message-ttl': 1_000, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'my_app' } });
+      await ch.assertQueue('my_app.retry.1s', {
+        durable: true,
+        arguments: { 'x-message-ttl': 1_000, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'my_app' },
+      });
     } finally {
       await conn.close();
     }

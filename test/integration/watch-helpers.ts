@@ -2,7 +2,7 @@
  * Shared by the --watch, dev and dlq integration tests: a results exchange/queue handlers publish to,
  * and real-time consumer counts of a queue that may not exist yet.
  */
-import amqplib from 'amqplib';
+import type amqplib from 'amqplib';
 
 /** A fanout exchange `results` feeding the classic queue `results`: handlers report what they handled there. */
 export const RESULTS_YAML = `exchanges:

@@ -52,7 +52,8 @@ describe('start --watch', () => {
     await copyFile(staged, join(project.dir, 'functions', 'dropped.ts'));
     await waitFor(async () => (await consumerCount(conn!, 'dropped')) >= 1, 5_000, 20);
     const elapsed = Date.now() - copiedAt;
-    const at = (msg: string): string => String(Number(warren!.logs.findLast((l) => l.msg === msg && (l.function ?? 'dropped') === 'dropped')?.time ?? NaN) - copiedAt);
+    const at = (msg: string): string =>
+      String(Number(warren!.logs.findLast((l) => l.msg === msg && (l.function ?? 'dropped') === 'dropped')?.time ?? NaN) - copiedAt);
     console.log(
       `dropped-in handler consuming ${elapsed} ms after the copy ` +
         `(seen +${at('files changed')} ms, topology declared +${at('topology declared')} ms, function started +${at('function started')} ms)`,

@@ -24,7 +24,12 @@ export interface Project {
  * Handler sources may import the runtime as `warren` (resolved to this repository's runtime by the
  * build). `prefix` names the temporary folder (bench projects are `warren-bench-*`).
  */
-export async function createProject(queuesYaml: string, functions: Record<string, string> = {}, rascalJson?: object, prefix = 'warren-test-'): Promise<Project> {
+export async function createProject(
+  queuesYaml: string,
+  functions: Record<string, string> = {},
+  rascalJson?: object,
+  prefix = 'warren-test-',
+): Promise<Project> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   await mkdir(join(dir, 'functions'));
   await writeFile(join(dir, 'queues.yaml'), queuesYaml);

@@ -23,9 +23,13 @@ export async function collectResults(url: string, queue = 'results'): Promise<Co
   const conn = await amqplib.connect(url);
   const ch = await conn.createChannel();
   const results: Result[] = [];
-  await ch.consume(queue, (msg) => {
-    if (msg) results.push(JSON.parse(msg.content.toString()) as Result);
-  }, { noAck: true });
+  await ch.consume(
+    queue,
+    (msg) => {
+      if (msg) results.push(JSON.parse(msg.content.toString()) as Result);
+    },
+    { noAck: true },
+  );
   return {
     results,
     of: (fn) => results.filter((r) => r.fn === fn),
@@ -35,4 +39,3 @@ export async function collectResults(url: string, queue = 'results'): Promise<Co
     },
   };
 }
-

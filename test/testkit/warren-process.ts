@@ -110,7 +110,14 @@ export async function startWarren(dir: string, url: string, options: StartOption
       };
       const timer = setTimeout(() => {
         waiters.delete(check);
-        reject(new Error(`log line not seen within ${timeoutMs} ms; stderr: ${stderr.slice(-2000)}\nlogs: ${logs.slice(-20).map((l) => l.msg).join(' | ')}`));
+        reject(
+          new Error(
+            `log line not seen within ${timeoutMs} ms; stderr: ${stderr.slice(-2000)}\nlogs: ${logs
+              .slice(-20)
+              .map((l) => l.msg)
+              .join(' | ')}`,
+          ),
+        );
       }, timeoutMs);
       waiters.add(check);
       void exited.then(() => setTimeout(check, 50));
@@ -141,7 +148,10 @@ export async function startWarren(dir: string, url: string, options: StartOption
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         if (child.exitCode !== null) throw new Error(`warren exited (${child.exitCode}) before it was ready:\n${output.slice(-4000)}`);
-        const status = await running.admin('GET', '/readyz').then((r) => r.status, () => undefined);
+        const status = await running.admin('GET', '/readyz').then(
+          (r) => r.status,
+          () => undefined,
+        );
         if (status === 200) return Date.now();
         if (Date.now() > deadline) throw new Error(`warren not ready after ${timeoutMs} ms (${status ?? 'no answer'}):\n${output.slice(-4000)}`);
         await new Promise((r) => setTimeout(r, intervalMs));

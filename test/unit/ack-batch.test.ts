@@ -84,17 +84,18 @@ describe('AckBatch', () => {
   it('never covers an unsettled delivery, and settles each delivery exactly once, whatever the order of settlements', () => {
     // A run: n deliveries, settled in a random order (each an ack or a requeue), with event-loop turns
     // (flushes) at random points in between; new deliveries may arrive between settlements.
-    const run = fc
-      .integer({ min: 1, max: 40 })
-      .chain((n) =>
-        fc.record({
-          n: fc.constant(n),
-          order: fc.shuffledSubarray([...Array(n).keys()].map((i) => i + 1), { minLength: n, maxLength: n }),
-          nacks: fc.array(fc.boolean(), { minLength: n, maxLength: n }),
-          turns: fc.array(fc.boolean(), { minLength: n, maxLength: n }),
-          arrivals: fc.array(fc.integer({ min: 0, max: n }), { minLength: n, maxLength: n }),
-        }),
-      );
+    const run = fc.integer({ min: 1, max: 40 }).chain((n) =>
+      fc.record({
+        n: fc.constant(n),
+        order: fc.shuffledSubarray(
+          [...Array(n).keys()].map((i) => i + 1),
+          { minLength: n, maxLength: n },
+        ),
+        nacks: fc.array(fc.boolean(), { minLength: n, maxLength: n }),
+        turns: fc.array(fc.boolean(), { minLength: n, maxLength: n }),
+        arrivals: fc.array(fc.integer({ min: 0, max: n }), { minLength: n, maxLength: n }),
+      }),
+    );
     fc.assert(
       fc.property(run, ({ n, order, nacks, turns, arrivals }) => {
         const { frames, batch, turn } = setUp();
@@ -121,7 +122,10 @@ describe('AckBatch', () => {
           if (nacks[i]) batch.nack(tag, true);
           else batch.ack(tag);
           check();
-          if (turns[i]) (turn(), check());
+          if (turns[i]) {
+            turn();
+            check();
+          }
         });
         turn();
         check();

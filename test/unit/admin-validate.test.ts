@@ -23,7 +23,8 @@ describe('admin input checks', () => {
       }),
       { numRuns: 1_000 },
     );
-    for (const forged of [[], false, true, null, '3', {}, -1, 1.5, 1e300]) expect(isReply(integerField({ replicas: forged }, new URLSearchParams(), 'replicas', rule))).toBe(true);
+    for (const forged of [[], false, true, null, '3', {}, -1, 1.5, 1e300])
+      expect(isReply(integerField({ replicas: forged }, new URLSearchParams(), 'replicas', rule))).toBe(true);
     expect(integerField({ replicas: 3 }, new URLSearchParams(), 'replicas', rule)).toBe(3);
     expect(integerField(undefined, new URLSearchParams('replicas=4'), 'replicas', rule)).toBe(4);
     expect(integerField(undefined, new URLSearchParams(), 'replicas', rule)).toBeUndefined();

@@ -57,7 +57,14 @@ describe('notReadyReason', () => {
   });
 
   it('counts a replica that fails over to another node as not consuming', () => {
-    const failingOver = { ...fnStatus('a', 2, 2), connected: 1, nodes: [{ replica: 1, node: 'n1:5672' }, { replica: 2, node: null }] };
+    const failingOver = {
+      ...fnStatus('a', 2, 2),
+      connected: 1,
+      nodes: [
+        { replica: 1, node: 'n1:5672' },
+        { replica: 2, node: null },
+      ],
+    };
     expect(notReadyReason('running', null, [failingOver])).toBe('replicas not up: a 1/2 (reconnecting: failing over to another broker node)');
   });
 });
@@ -122,7 +129,9 @@ describe('renderStatus', () => {
       blockedBy: null,
       functions: [{ ...view.functions[0]!, replicas: { desired: 2, running: 2, connected: 1 } }],
     });
-    expect(failingOver.split('\n').slice(0, 1)).toEqual(['runtime running, not ready: print-message not consuming with every replica (starting, or failing over to another broker node)']);
+    expect(failingOver.split('\n').slice(0, 1)).toEqual([
+      'runtime running, not ready: print-message not consuming with every replica (starting, or failing over to another broker node)',
+    ]);
     expect(failingOver).toContain('1/2');
     expect(out.split('\n')).toEqual([
       'runtime running, ready',

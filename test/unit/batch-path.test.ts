@@ -40,10 +40,18 @@ interface Run {
 }
 
 /** Delivers `bodies` (strings, sent as application/json) to a batch processor and waits until all are settled. */
-async function deliver(handler: BatchHandler, bodies: string[], options: { config?: Partial<FunctionConfig>; validate?: (v: unknown) => string | null; headers?: (i: number) => Record<string, unknown> } = {}): Promise<Run> {
+async function deliver(
+  handler: BatchHandler,
+  bodies: string[],
+  options: { config?: Partial<FunctionConfig>; validate?: (v: unknown) => string | null; headers?: (i: number) => Record<string, unknown> } = {},
+): Promise<Run> {
   const run: Run = { published: [], frames: [], settlements: new Map(), calls: [], stats: new ReplicaStats() };
   const publish: Publish = async (target, content, { properties }) => {
-    run.published.push({ queue: target.name, body: Buffer.isBuffer(content) ? content.toString() : JSON.stringify(content), headers: properties?.headers ?? {} });
+    run.published.push({
+      queue: target.name,
+      body: Buffer.isBuffer(content) ? content.toString() : JSON.stringify(content),
+      headers: properties?.headers ?? {},
+    });
   };
   const acks = new AckBatch({ ack: (tag, multiple) => run.frames.push({ ack: tag, multiple }), nack: (tag) => run.frames.push({ nack: tag }) });
   const processor = createBatchProcessor({
@@ -86,7 +94,10 @@ const bodies = (n: number) => Array.from({ length: n }, (_, i) => JSON.stringify
 describe('batch path', () => {
   it('hands full batches to one handler call each and acks each batch with one multiple ack', async () => {
     const run = await deliver(async () => undefined, bodies(10));
-    expect(run.calls.map((c) => c.map((item) => (item.body as { i: number }).i))).toEqual([[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]);
+    expect(run.calls.map((c) => c.map((item) => (item.body as { i: number }).i))).toEqual([
+      [0, 1, 2, 3, 4],
+      [5, 6, 7, 8, 9],
+    ]);
     expect(run.calls[0]![0]).toMatchObject({ messageId: 'm0', routingKey: 'rk', exchange: 'ev', attempt: 1, headers: {} });
     // at most one frame per batch (two batches finishing in one turn share one), each a multiple ack
     expect(run.frames.length).toBeLessThanOrEqual(2);
@@ -94,7 +105,12 @@ describe('batch path', () => {
     expect(run.frames.at(-1)).toEqual({ ack: 10, multiple: true });
     expect([...run.settlements.values()]).toEqual(Array(10).fill(1));
     const s = run.stats.snapshot();
-    expect({ batches: s.batches, batchItems: s.batchItems, acked: s.acked, inFlight: s.inFlight }).toEqual({ batches: 2, batchItems: 10, acked: 10, inFlight: 0 });
+    expect({ batches: s.batches, batchItems: s.batchItems, acked: s.acked, inFlight: s.inFlight }).toEqual({
+      batches: 2,
+      batchItems: 10,
+      acked: 10,
+      inFlight: 0,
+    });
   });
 
   it('does not hold a partial batch past its window', async () => {

@@ -21,7 +21,19 @@ function leaves(command: Command, prefix = ''): Array<[string, Command]> {
 describe('--dir', () => {
   it('is an option of every command', () => {
     const program = new Command('warren');
-    for (const register of [registerStart, registerCheck, registerPublish, registerInvoke, registerManifests, registerDlq, registerDev, registerStatus, registerScale, registerDeploy]) register(program);
+    for (const register of [
+      registerStart,
+      registerCheck,
+      registerPublish,
+      registerInvoke,
+      registerManifests,
+      registerDlq,
+      registerDev,
+      registerStatus,
+      registerScale,
+      registerDeploy,
+    ])
+      register(program);
     const commands = program.commands.flatMap((c) => leaves(c));
     expect(commands.map(([name]) => name)).toEqual(expect.arrayContaining(['status', 'scale', 'deploy', 'dlq list', 'start', 'check']));
     const without = commands.filter(([, c]) => !c.options.some((o) => o.long === '--dir')).map(([name]) => name);

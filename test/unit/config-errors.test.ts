@@ -158,14 +158,7 @@ describe('loadConfig: references and conflicts', () => {
   it('refuses retry.maxDelay below retry.delay, zero timeouts and durable:false quorum queues', async () => {
     const dir = await project({
       'functions/a.ts': handler,
-      'queues.yaml': lines(
-        'queues:',
-        '  a: { durable: false }',
-        'functions:',
-        '  a:',
-        '    timeout: 0',
-        '    retry: { delay: 10s, maxDelay: 5s }',
-      ),
+      'queues.yaml': lines('queues:', '  a: { durable: false }', 'functions:', '  a:', '    timeout: 0', '    retry: { delay: 10s, maxDelay: 5s }'),
     });
     expect((await problems(dir)).map((e) => summary(e, dir))).toEqual([
       { code: 'WARREN_E_CONFIG_CONFLICT', file: 'queues.yaml', line: 2, column: 17, key: 'queues.a.durable' },
@@ -193,7 +186,14 @@ describe('loadConfig: replicationFactor', () => {
   it('is read for a quorum queue, refused on a classic queue and below 1, each at its line', async () => {
     const dir = await project({
       'functions/a.ts': handler,
-      'queues.yaml': lines('queues:', '  a: { replicationFactor: 3 }', '  c: { type: classic, replicationFactor: 2 }', '  z: { replicationFactor: 0 }', 'functions:', '  a: {}'),
+      'queues.yaml': lines(
+        'queues:',
+        '  a: { replicationFactor: 3 }',
+        '  c: { type: classic, replicationFactor: 2 }',
+        '  z: { replicationFactor: 0 }',
+        'functions:',
+        '  a: {}',
+      ),
     });
     const errors = await problems(dir);
     expect(errors.map((e) => summary(e, dir))).toEqual([

@@ -7,7 +7,9 @@ import { parseRascalJson } from '../../runtime/config/rascal-json';
 
 describe('redactUrl', () => {
   it('never prints a password, whatever characters it holds, raw or encoded', () => {
-    const password = fc.string({ minLength: 6, maxLength: 30, unit: fc.constantFrom(...'aZ9@:/%#?&=+ ,;[]\\!$é'.split('')) }).filter((p) => /[a-zA-Z9é]{2}/.test(p));
+    const password = fc
+      .string({ minLength: 6, maxLength: 30, unit: fc.constantFrom(...'aZ9@:/%#?&=+ ,;[]\\!$é'.split('')) })
+      .filter((p) => /[a-zA-Z9é]{2}/.test(p));
     fc.assert(
       fc.property(password, fc.boolean(), fc.constantFrom('', '/', '/vhost', ':5672/%2F'), (pw, encode, tail) => {
         const shown = encode ? encodeURIComponent(pw) : pw;
@@ -29,14 +31,25 @@ describe('redactUrl', () => {
 describe('parseYamlSource against hostile YAML', () => {
   it('refuses an alias bomb without expanding it, at the first alias', () => {
     const lines = ['a: &a [x, x, x, x, x, x, x, x, x]'];
-    for (const [prev, name] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e'], ['e', 'f'], ['f', 'g'], ['g', 'h'], ['h', 'i'], ['i', 'j']]) lines.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(', ')}]`);
+    for (const [prev, name] of [
+      ['a', 'b'],
+      ['b', 'c'],
+      ['c', 'd'],
+      ['d', 'e'],
+      ['e', 'f'],
+      ['f', 'g'],
+      ['g', 'h'],
+      ['h', 'i'],
+      ['i', 'j'],
+    ])
+      lines.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(', ')}]`);
     const parsed = parseYamlSource('/p/queues.yaml', lines.join('\n'), {});
     expect(parsed.value).toBeUndefined();
     expect(parsed.errors.map((e) => [e.code, e.details.line])).toEqual([['WARREN_E_CONFIG_SYNTAX', 2]]);
     expect(parsed.errors[0]!.message).toMatch(/aliases expand too far/);
   });
 
-  it('stops walking past 100,000 values even within yaml\'s alias limit', () => {
+  it("stops walking past 100,000 values even within yaml's alias limit", () => {
     const big = 'k: &k [' + Array(2_000).fill('1').join(',') + ']\n' + Array.from({ length: 60 }, (_, i) => `u${i}: *k`).join('\n');
     const parsed = parseYamlSource('/p/queues.yaml', big, {});
     expect(parsed.errors.map((e) => e.code)).toEqual(['WARREN_E_CONFIG_SYNTAX']);

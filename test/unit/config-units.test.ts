@@ -2,15 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  formatDuration,
-  interpolate,
-  parseDuration,
-  parseMemoryMb,
-  parseShorthandBinding,
-  parseSize,
-  resolveConnection,
-} from '../../runtime/config/index';
+import { formatDuration, interpolate, parseDuration, parseMemoryMb, parseShorthandBinding, parseSize, resolveConnection } from '../../runtime/config/index';
 import { DURATION_PATTERN, SIZE_PATTERN } from '../../runtime/config/units';
 import { discoverHandlers, selectHandlers } from '../../runtime/functions/discover';
 import { handler, project } from '../fixtures/config/project';

@@ -213,16 +213,12 @@ describe('loadConfig: environment', () => {
   it('reports a rascal.json syntax error with line and column', async () => {
     const dir = await project({ 'functions/a.ts': handler, 'rascal.json': '{\n  "vhosts": {\n    "v1": {},\n  }\n}\n' });
     const errors = await problems(dir);
-    expect(errors.map((e) => summary(e, dir))).toEqual([
-      { code: 'WARREN_E_CONFIG_SYNTAX', file: 'rascal.json', line: 4, column: 3, key: undefined },
-    ]);
+    expect(errors.map((e) => summary(e, dir))).toEqual([{ code: 'WARREN_E_CONFIG_SYNTAX', file: 'rascal.json', line: 4, column: 3, key: undefined }]);
   });
 
   it('reports a missing variable in rascal.json', async () => {
     const dir = await project({ 'functions/a.ts': handler, 'rascal.json': '{\n  "connection": "amqp://${RABBIT_HOST}"\n}\n' });
     const errors = await problems(dir);
-    expect(errors.map((e) => summary(e, dir))).toEqual([
-      { code: 'WARREN_E_CONFIG_ENV', file: 'rascal.json', line: 2, column: 25, key: 'connection' },
-    ]);
+    expect(errors.map((e) => summary(e, dir))).toEqual([{ code: 'WARREN_E_CONFIG_ENV', file: 'rascal.json', line: 2, column: 25, key: 'connection' }]);
   });
 });

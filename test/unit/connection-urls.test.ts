@@ -38,16 +38,17 @@ describe('a list of broker URLs', () => {
       {
         vhosts: {
           orders: {
-            connections: [
-              { hostname: 'n1', user: 'u', password: 'p', socketOptions: { servername: 'rabbit' } },
-              'amqp://u:p@n2:5672/orders',
-            ],
+            connections: [{ hostname: 'n1', user: 'u', password: 'p', socketOptions: { servername: 'rabbit' } }, 'amqp://u:p@n2:5672/orders'],
           },
         },
       },
       {},
     );
-    expect(resolved).toMatchObject({ url: 'amqp://u:p@n1:5672/orders,amqp://u:p@n2:5672/orders', vhost: 'orders', source: 'rascal.json vhosts.orders.connections' });
+    expect(resolved).toMatchObject({
+      url: 'amqp://u:p@n1:5672/orders,amqp://u:p@n2:5672/orders',
+      vhost: 'orders',
+      source: 'rascal.json vhosts.orders.connections',
+    });
     expect(resolved.rascal).toEqual({ vhosts: { orders: { connection: { socketOptions: { servername: 'rabbit' } } } } });
   });
 

@@ -25,9 +25,19 @@ describe('quantileMs', () => {
 
 describe('liveFunction', () => {
   const view: FunctionView = {
-    name: 'orders', queue: 'orders', version: 'abc', replicas: { desired: 2, running: 2 }, restarts: 1, lastError: 'exit 1',
-    inFlight: 3, handled: 200, failed: 4, messages: { acked: 196, retried: 2, dead: 4, dropped: 0, redelivered: 0 },
-    queueDepth: 12, deadLetterQueue: 'orders.dead', deadLetterDepth: 4,
+    name: 'orders',
+    queue: 'orders',
+    version: 'abc',
+    replicas: { desired: 2, running: 2 },
+    restarts: 1,
+    lastError: 'exit 1',
+    inFlight: 3,
+    handled: 200,
+    failed: 4,
+    messages: { acked: 196, retried: 2, dead: 4, dropped: 0, redelivered: 0 },
+    queueDepth: 12,
+    deadLetterQueue: 'orders.dead',
+    deadLetterDepth: 4,
   };
   const sample = (at: number, handled: number, failed: number, buckets: number[]): Sample => ({ at, handled, failed, buckets });
 
@@ -55,7 +65,23 @@ describe('liveFunction', () => {
 
 describe('historyOf', () => {
   it('turns frames into one column per series and function, with gaps where a function was absent', () => {
-    const fn = (name: string, handledPerSec: number) => ({ name, version: null, desired: 1, running: 1, restarts: 0, lastError: null, inFlight: 0, queueDepth: 0, deadLetterDepth: 0, handled: 0, failed: 0, handledPerSec, failedPerSec: 0, p50Ms: null, p95Ms: null });
+    const fn = (name: string, handledPerSec: number) => ({
+      name,
+      version: null,
+      desired: 1,
+      running: 1,
+      restarts: 0,
+      lastError: null,
+      inFlight: 0,
+      queueDepth: 0,
+      deadLetterDepth: 0,
+      handled: 0,
+      failed: 0,
+      handledPerSec,
+      failedPerSec: 0,
+      p50Ms: null,
+      p95Ms: null,
+    });
     const frames: LiveFrame[] = [
       { t: 1, state: 'running', ready: true, functions: [fn('a', 1)] },
       { t: 2, state: 'running', ready: true, functions: [fn('a', 2), fn('b', 5)] },
@@ -68,7 +94,14 @@ describe('historyOf', () => {
 });
 
 describe('dead letters on the page', () => {
-  const headers = { 'x-warren-error': 'card declined', 'x-warren-reason': 'reject', 'x-warren-stack': 'Error: card declined\n    at handler', 'x-warren-original-exchange': 'shop', 'x-warren-original-routing-key': 'order.paid', 'x-warren-attempts': 1 };
+  const headers = {
+    'x-warren-error': 'card declined',
+    'x-warren-reason': 'reject',
+    'x-warren-stack': 'Error: card declined\n    at handler',
+    'x-warren-original-exchange': 'shop',
+    'x-warren-original-routing-key': 'order.paid',
+    'x-warren-attempts': 1,
+  };
   const msg = { content: Buffer.from('{"orderId":"o-42","amount":12}'), properties: { messageId: 'm-1', contentType: 'application/json', headers } };
 
   it('are found by every word of a search in their error, reason, id or body', () => {
@@ -88,7 +121,13 @@ describe('dead letters on the page', () => {
 
   it('open with their stack and whole body; a binary body as base64', () => {
     const full = describeDeadLetterFully(msg);
-    expect(full).toMatchObject({ key: 'm-1', stack: 'Error: card declined\n    at handler', contentType: 'application/json', body: '{"orderId":"o-42","amount":12}', bodyEncoding: 'utf8' });
+    expect(full).toMatchObject({
+      key: 'm-1',
+      stack: 'Error: card declined\n    at handler',
+      contentType: 'application/json',
+      body: '{"orderId":"o-42","amount":12}',
+      bodyEncoding: 'utf8',
+    });
     const binary = describeDeadLetterFully({ content: Buffer.from([0xff, 0xfe, 0x00]), properties: {} });
     expect(binary).toMatchObject({ body: '//4A', bodyEncoding: 'base64' });
   });

@@ -39,7 +39,16 @@ describe('describeDeadLetter', () => {
       'x-first-death-reason': 'delivery_limit',
       'x-first-death-queue': 'orders',
       'x-first-death-exchange': 'shop',
-      'x-death': [{ count: 1, reason: 'delivery_limit', queue: 'orders', time: { '!': 'timestamp', value: 1_767_323_045 }, exchange: 'shop', 'routing-keys': ['order.created'] }],
+      'x-death': [
+        {
+          count: 1,
+          reason: 'delivery_limit',
+          queue: 'orders',
+          time: { '!': 'timestamp', value: 1_767_323_045 },
+          exchange: 'shop',
+          'routing-keys': ['order.created'],
+        },
+      ],
     };
     const letter = describeDeadLetter({ content: Buffer.from('{}'), properties: { headers } }, 'orders');
     expect(letter.reason).toBe('delivery-limit');

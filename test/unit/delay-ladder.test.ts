@@ -73,7 +73,7 @@ describe('delay ladder', () => {
     expect(() => parseDelay(-5)).toThrow(WarrenError);
   });
 
-  it('writes the ladder\'s share in binary, highest level first: the delay minus the hold, rounded down', () => {
+  it("writes the ladder's share in binary, highest level first: the delay minus the hold, rounded down", () => {
     expect(UNIT_MS).toBe(1_000);
     expect(HOLD_MS).toBe(2_000);
     expect(delayRoutingKey(0)).toBe(Array(LEVELS).fill('0').join('.'));
@@ -103,7 +103,11 @@ describe('delay ladder', () => {
       expect(q.arguments['x-message-ttl']).toBe(2 ** k * UNIT_MS);
     }
     expect(levelPattern(LEVELS - 1, 1)).toBe('1.#');
-    expect(levelPattern(0, 0)).toBe(`${Array(LEVELS - 1).fill('*').join('.')}.0.#`);
+    expect(levelPattern(0, 0)).toBe(
+      `${Array(LEVELS - 1)
+        .fill('*')
+        .join('.')}.0.#`,
+    );
   });
 
   it('carries the target in headers and gives it back without the ladder bookkeeping', () => {
@@ -113,7 +117,12 @@ describe('delay ladder', () => {
     expect(sent.routingKey).toBe(delayRoutingKey(2_000));
     expect(sent.headers[DELAY_HEADERS.due]).toBe(1_002_000);
     const arrived = { ...sent.headers, 'x-death': [{ queue: 'warren.delay.7' }], 'x-first-death-queue': 'warren.delay.7', 'x-last-death-reason': 'expired' };
-    expect(forwardOf(arrived)).toEqual({ exchange: 'users', routingKey: 'user.deleted', headers: { trace: 'abc', [DELAY_HEADERS.due]: 1_002_000 }, due: 1_002_000 });
+    expect(forwardOf(arrived)).toEqual({
+      exchange: 'users',
+      routingKey: 'user.deleted',
+      headers: { trace: 'abc', [DELAY_HEADERS.due]: 1_002_000 },
+      due: 1_002_000,
+    });
     expect(forwardOf({ trace: 'abc' })).toBeNull();
     expect(forwardOf({ ...sent.headers, [DELAY_HEADERS.exchange]: Buffer.from('') })?.exchange).toBe('');
   });

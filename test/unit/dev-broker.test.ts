@@ -64,10 +64,7 @@ describe('ensureDevBroker', () => {
   it('falls back to Docker rabbitmq:3-management (a new container when none exists to restart)', async () => {
     const { deps, calls } = fakeDeps({ answers: [false, true], installed: ['docker'], failing: ['docker start'] });
     expect((await ensureDevBroker({ AMQP_URL: '' }, local, deps)).kind).toBe('start-docker');
-    expect(calls.runs).toEqual([
-      'docker start warren-rabbitmq',
-      'docker run -d --name warren-rabbitmq -p 5672:5672 -p 15672:15672 rabbitmq:3-management',
-    ]);
+    expect(calls.runs).toEqual(['docker start warren-rabbitmq', 'docker run -d --name warren-rabbitmq -p 5672:5672 -p 15672:15672 rabbitmq:3-management']);
     expect(calls.said[0]).toContain('starting one in Docker (rabbitmq:3-management');
   });
 
@@ -83,7 +80,10 @@ describe('ensureDevBroker', () => {
 
   it('never starts one for a broker on another machine', async () => {
     const { deps, calls } = fakeDeps({ installed: ['rabbitmq-server'] });
-    expect(await ensureDevBroker({}, brokerTargetOf('amqp://u:p@rabbit.example.com/v'), deps)).toEqual({ kind: 'leave', why: 'the broker is not on this machine' });
+    expect(await ensureDevBroker({}, brokerTargetOf('amqp://u:p@rabbit.example.com/v'), deps)).toEqual({
+      kind: 'leave',
+      why: 'the broker is not on this machine',
+    });
     expect(calls.probes + calls.runs.length).toBe(0);
   });
 });

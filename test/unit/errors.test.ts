@@ -32,7 +32,7 @@ describe('the error catalogue', () => {
     }
   });
 
-  it('several problems exit 1 only when every one is the world\'s fault', () => {
+  it("several problems exit 1 only when every one is the world's fault", () => {
     const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
       const unreachable = new WarrenError('WARREN_E_BROKER_UNREACHABLE', 'down');
@@ -57,7 +57,9 @@ describe('the error catalogue', () => {
       expected: 'an integer >= 0',
       hint: 'write a whole number',
     });
-    expect(err.format('/p')).toBe('queues.yaml:5:15 functions.echo.replicas: got "two" (expected an integer >= 0) [WARREN_E_CONFIG_TYPE]\n  hint: write a whole number');
+    expect(err.format('/p')).toBe(
+      'queues.yaml:5:15 functions.echo.replicas: got "two" (expected an integer >= 0) [WARREN_E_CONFIG_TYPE]\n  hint: write a whole number',
+    );
   });
 
   it('never shows a password', () => {

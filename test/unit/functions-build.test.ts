@@ -62,11 +62,19 @@ async function thrownBy(run: () => unknown): Promise<unknown> {
  * import goes through vite's module runner (which has its own `require` and source-map support), so
  * what production sees is checked here.
  */
-async function runInNode(bundleFile: string, sourceFile: string, message: unknown): Promise<{ result?: unknown; error?: { message: string; stack: string; isReject: boolean } }> {
+async function runInNode(
+  bundleFile: string,
+  sourceFile: string,
+  message: unknown,
+): Promise<{ result?: unknown; error?: { message: string; stack: string; isReject: boolean } }> {
   const loader = join(scratch, 'loader.mjs');
   if (!existsSync(loader)) {
     await build({
-      stdin: { contents: "export { loadHandler } from './functions/load.ts';\nexport { isReject } from './index.ts';\n", resolveDir: fileURLToPath(new URL('../../runtime/', import.meta.url)), loader: 'ts' },
+      stdin: {
+        contents: "export { loadHandler } from './functions/load.ts';\nexport { isReject } from './index.ts';\n",
+        resolveDir: fileURLToPath(new URL('../../runtime/', import.meta.url)),
+        loader: 'ts',
+      },
       outfile: loader,
       bundle: true,
       platform: 'node',
@@ -245,7 +253,10 @@ describe('buildHandler + loadHandler', () => {
     const files = await Promise.all(
       Array.from({ length: 20 }, async (_, i) => {
         const file = join(dir, `fn${i}.ts`);
-        await writeFile(file, `import { Reject } from 'warren';\nexport default async (m: { n: number }) => { if (m.n < 0) throw new Reject('neg'); return m.n + ${i}; };\n`);
+        await writeFile(
+          file,
+          `import { Reject } from 'warren';\nexport default async (m: { n: number }) => { if (m.n < 0) throw new Reject('neg'); return m.n + ${i}; };\n`,
+        );
         return file;
       }),
     );

@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { DEFAULTS, type FunctionConfig, type WarrenConfig } from '../../runtime/config/types';
+import type { FunctionConfig, WarrenConfig } from '../../runtime/config/types';
 import { functionConfig } from '../testkit/function-config';
 import { WarrenError } from '../../runtime/errors';
 import { generateManifests, PROBE_SCRIPT, resourceName } from '../../runtime/manifests';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed YAML documents, walked by key
 type Obj = Record<string, any>;
 
 const fn = (name: string, extra: Partial<FunctionConfig> = {}): FunctionConfig => functionConfig(name, extra, '/project');
@@ -98,7 +99,7 @@ describe('warren manifests', () => {
     expect(container(d).volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
   });
 
-  it("autoscales each function with KEDA on its own queue, counting unacked messages so busy pods are not scaled away", () => {
+  it('autoscales each function with KEDA on its own queue, counting unacked messages so busy pods are not scaled away', () => {
     const so = find(docs, 'ScaledObject', 'warren-send-email')!;
     expect(so.spec.scaleTargetRef.name).toBe('warren-send-email');
     const [trigger] = so.spec.triggers as Obj[];

@@ -26,9 +26,7 @@ const fn = (over: Partial<FunctionConfig> = {}): FunctionConfig => ({
   ...over,
 });
 
-type Event =
-  | { publish: PublishTarget; routingKey?: string; content: unknown; headers?: Record<string, unknown> }
-  | { settle: 'ack' | 'requeue' };
+type Event = { publish: PublishTarget; routingKey?: string; content: unknown; headers?: Record<string, unknown> } | { settle: 'ack' | 'requeue' };
 
 interface RunOptions {
   config?: Partial<FunctionConfig>;
@@ -46,7 +44,12 @@ async function deliver(handler: Handler, options: RunOptions = {}) {
   const events: Event[] = [];
   const publish: Publish = async (target, content, { routingKey, properties }) => {
     if (options.failPublishTo?.includes(target.name)) throw new Error('the broker refused the message');
-    events.push({ publish: target, ...(routingKey === undefined ? {} : { routingKey }), content, ...(properties?.headers ? { headers: properties.headers } : {}) });
+    events.push({
+      publish: target,
+      ...(routingKey === undefined ? {} : { routingKey }),
+      content,
+      ...(properties?.headers ? { headers: properties.headers } : {}),
+    });
   };
   const stats = new ReplicaStats();
   const stuck: string[] = [];
@@ -92,8 +95,13 @@ describe('createProcessor', () => {
     expect(plain.events).toEqual([{ settle: 'ack' }]);
     expect(plain.stats.acked).toBe(1);
 
-    const withOutput = await deliver(async (m) => ({ resized: (m as { width: number }).width }), { config: { output: { exchange: 'done', routingKey: 'resized' } } });
-    expect(withOutput.events).toEqual([{ publish: { kind: 'exchange', name: 'done', strict: false }, routingKey: 'resized', content: { resized: 10 } }, { settle: 'ack' }]);
+    const withOutput = await deliver(async (m) => ({ resized: (m as { width: number }).width }), {
+      config: { output: { exchange: 'done', routingKey: 'resized' } },
+    });
+    expect(withOutput.events).toEqual([
+      { publish: { kind: 'exchange', name: 'done', strict: false }, routingKey: 'resized', content: { resized: 10 } },
+      { settle: 'ack' },
+    ]);
   });
 
   it('on a failed attempt, publishes to the retry queue of the right delay with the next attempt, then acks', async () => {
@@ -101,7 +109,11 @@ describe('createProcessor', () => {
       throw new Error('boom');
     });
     expect(first.events).toEqual([
-      { publish: queue('resize.retry.1s'), content: Buffer.from('{"width":10}'), headers: { 'x-warren-attempt': 2, 'x-warren-original-exchange': 'images', 'x-warren-original-routing-key': 'resize.png' } },
+      {
+        publish: queue('resize.retry.1s'),
+        content: Buffer.from('{"width":10}'),
+        headers: { 'x-warren-attempt': 2, 'x-warren-original-exchange': 'images', 'x-warren-original-routing-key': 'resize.png' },
+      },
       { settle: 'ack' },
     ]);
     expect(first.stats.retried).toBe(1);
@@ -147,7 +159,10 @@ describe('createProcessor', () => {
 
   it('treats an output the broker refused as a failed attempt (retried, not acked away)', async () => {
     const { events } = await deliver(async () => 'out', { config: { output: { exchange: 'done', routingKey: 'r' } }, failPublishTo: ['done'] });
-    expect(events).toEqual([expect.objectContaining({ publish: queue('resize.retry.1s'), headers: expect.objectContaining({ 'x-warren-attempt': 2 }) }), { settle: 'ack' }]);
+    expect(events).toEqual([
+      expect.objectContaining({ publish: queue('resize.retry.1s'), headers: expect.objectContaining({ 'x-warren-attempt': 2 }) }),
+      { settle: 'ack' },
+    ]);
   });
 
   it('dead-letters a schema failure without running the handler', async () => {
@@ -159,7 +174,10 @@ describe('createProcessor', () => {
       { validate: () => 'message must have property height' },
     );
     expect(ran).toBe(false);
-    expect(events[0]).toMatchObject({ publish: queue('resize.dead'), headers: { 'x-warren-reason': 'schema', 'x-warren-error': expect.stringContaining('height') } });
+    expect(events[0]).toMatchObject({
+      publish: queue('resize.dead'),
+      headers: { 'x-warren-reason': 'schema', 'x-warren-error': expect.stringContaining('height') },
+    });
     expect(events[1]).toEqual({ settle: 'ack' });
   });
 
@@ -206,14 +224,19 @@ describe('createProcessor', () => {
       {
         publish: queue('resize.retry.1s'),
         content: Buffer.from('{"width":10}'),
-        headers: { 'x-warren-redeliveries': 1, 'x-warren-last-death': 'event loop blocked for 2100 ms', 'x-warren-original-exchange': 'images', 'x-warren-original-routing-key': 'resize.png' },
+        headers: {
+          'x-warren-redeliveries': 1,
+          'x-warren-last-death': 'event loop blocked for 2100 ms',
+          'x-warren-original-exchange': 'images',
+          'x-warren-original-routing-key': 'resize.png',
+        },
       },
       { settle: 'ack' },
     ]);
     expect(stats.acked + stats.dead + stats.retried).toBe(0);
   });
 
-  it('dead-letters past redeliveryLimit with Warren\'s headers and the last death it knew', async () => {
+  it("dead-letters past redeliveryLimit with Warren's headers and the last death it knew", async () => {
     let ran = false;
     const carried = { 'x-warren-redeliveries': 4, 'x-warren-last-death': 'thread exited with code 1' };
     const { events } = await deliver(async () => void (ran = true), { headers: carried });

@@ -46,7 +46,12 @@ describe('decideSettlement', () => {
       { action: 'retry', queue: 'resize.retry.2s', delayMs: 2_000, nextAttempt: 3 },
       { action: 'retry', queue: 'resize.retry.3s', delayMs: 3_000, nextAttempt: 4 },
     ]);
-    expect(decideSettlement(f, 4, { kind: 'error', error: boom, timedOut: false })).toEqual({ action: 'dead', queue: 'resize.dead', reason: 'error', error: boom });
+    expect(decideSettlement(f, 4, { kind: 'error', error: boom, timedOut: false })).toEqual({
+      action: 'dead',
+      queue: 'resize.dead',
+      reason: 'error',
+      error: boom,
+    });
     expect(decideSettlement(f, 4, { kind: 'error', error: boom, timedOut: true })).toMatchObject({ action: 'dead', reason: 'timeout' });
   });
 
@@ -58,7 +63,11 @@ describe('decideSettlement', () => {
 
   it('requeues in place for an ordered function, and drops only when deadLetter is false', () => {
     expect(decideSettlement(fn({ ordered: true }), 1, { kind: 'error', error: boom, timedOut: false })).toEqual({ action: 'requeue', delayMs: 1_000 });
-    expect(decideSettlement(fn({ deadLetter: false }), 4, { kind: 'error', error: boom, timedOut: false })).toEqual({ action: 'drop', reason: 'error', error: boom });
+    expect(decideSettlement(fn({ deadLetter: false }), 4, { kind: 'error', error: boom, timedOut: false })).toEqual({
+      action: 'drop',
+      reason: 'error',
+      error: boom,
+    });
   });
 });
 
@@ -80,15 +89,18 @@ describe('headers', () => {
 
   it('gives a dead letter the facts a person needs, and replay removes them again', () => {
     const error = new Error('x'.repeat(5_000));
-    const headers = deadLetterHeaders({ app: 'x', 'x-warren-attempt': 3 }, {
-      functionName: 'resize',
-      version: 'abc123def456',
-      reason: 'error',
-      error,
-      attempts: 3,
-      route: { exchange: 'my_exchange', routingKey: 'test' },
-      now: new Date('2026-01-01T00:00:00Z'),
-    });
+    const headers = deadLetterHeaders(
+      { app: 'x', 'x-warren-attempt': 3 },
+      {
+        functionName: 'resize',
+        version: 'abc123def456',
+        reason: 'error',
+        error,
+        attempts: 3,
+        route: { exchange: 'my_exchange', routingKey: 'test' },
+        now: new Date('2026-01-01T00:00:00Z'),
+      },
+    );
     expect(headers).toMatchObject({
       app: 'x',
       'x-warren-function': 'resize',

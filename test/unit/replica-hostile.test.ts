@@ -29,13 +29,18 @@ const warrenNames = [H.attempt, H.redeliveries, H.exchange, H.routingKey, 'x-del
 /** Headers with Warren's own names (and the broker's) set to anything, plus any other keys. */
 const hostileHeaders: fc.Arbitrary<Record<string, unknown> | undefined> = fc.option(
   fc
-    .tuple(fc.record(Object.fromEntries(warrenNames.map((name) => [name, headerValue])) as Record<string, fc.Arbitrary<unknown>>, { requiredKeys: [] }), fc.dictionary(fc.string(), headerValue))
+    .tuple(
+      fc.record(Object.fromEntries(warrenNames.map((name) => [name, headerValue])) as Record<string, fc.Arbitrary<unknown>>, { requiredKeys: [] }),
+      fc.dictionary(fc.string(), headerValue),
+    )
     .map(([own, other]) => ({ ...other, ...own })),
   { nil: undefined },
 );
 
 // amqplib's own field-table encoder (not exported by name): what a copy must get through.
-const codec = createRequire(import.meta.url)('../../node_modules/amqplib/lib/codec.js') as { encodeTable(buffer: Buffer, value: unknown, offset: number): number };
+const codec = createRequire(import.meta.url)('../../node_modules/amqplib/lib/codec.js') as {
+  encodeTable(buffer: Buffer, value: unknown, offset: number): number;
+};
 
 const delivered = { exchange: 'orders', routingKey: 'order.created' };
 
@@ -92,16 +97,23 @@ describe('header decoders never throw and stay in range', () => {
 
   it('redelivery counts: priorDeliveries is a bounded integer and admit always decides', () => {
     fc.assert(
-      fc.property(hostileHeaders, fc.boolean(), fc.constantFrom('quorum' as const, 'classic' as const), fc.boolean(), fc.boolean(), (headers, redelivered, queueType, isolating, ordered) => {
-        const prior = priorDeliveries({ headers, redelivered, queueType });
-        expect(Number.isInteger(prior)).toBe(true);
-        expect(prior).toBeGreaterThanOrEqual(0);
-        expect(prior).toBeLessThanOrEqual(2 * MAX_COUNT + 1);
-        const fn = { queue: 'q', redeliveryLimit: 3, ordered, retry: { attempts: 3, backoff: 'exponential' as const, delay: 1_000, maxDelay: 60_000 } };
-        const admission = admit({ headers, redelivered, queueType }, fn, { isolating });
-        expect(['run', 'move', 'dead']).toContain(admission.action);
-        if (admission.action === 'move') expect(['q.retry.1s', 'q.retry.2s']).toContain(admission.queue);
-      }),
+      fc.property(
+        hostileHeaders,
+        fc.boolean(),
+        fc.constantFrom('quorum' as const, 'classic' as const),
+        fc.boolean(),
+        fc.boolean(),
+        (headers, redelivered, queueType, isolating, ordered) => {
+          const prior = priorDeliveries({ headers, redelivered, queueType });
+          expect(Number.isInteger(prior)).toBe(true);
+          expect(prior).toBeGreaterThanOrEqual(0);
+          expect(prior).toBeLessThanOrEqual(2 * MAX_COUNT + 1);
+          const fn = { queue: 'q', redeliveryLimit: 3, ordered, retry: { attempts: 3, backoff: 'exponential' as const, delay: 1_000, maxDelay: 60_000 } };
+          const admission = admit({ headers, redelivered, queueType }, fn, { isolating });
+          expect(['run', 'move', 'dead']).toContain(admission.action);
+          if (admission.action === 'move') expect(['q.retry.1s', 'q.retry.2s']).toContain(admission.queue);
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -113,7 +125,15 @@ describe('header decoders never throw and stay in range', () => {
         const retry = retryHeaders(headers, attemptOf(headers) + 1, route);
         expect(retry[H.attempt]).toBe(attemptOf(headers) + 1);
         expect(retry['x-death']).toBeUndefined();
-        const dead = deadLetterHeaders(headers, { functionName: 'f', version: 'v1', reason: 'error', error: new Error('boom'), attempts: attemptOf(headers), route, now: new Date(0) });
+        const dead = deadLetterHeaders(headers, {
+          functionName: 'f',
+          version: 'v1',
+          reason: 'error',
+          error: new Error('boom'),
+          attempts: attemptOf(headers),
+          route,
+          now: new Date(0),
+        });
         expect(dead[H.reason]).toBe('error');
         expect(dead['x-delivery-count']).toBeUndefined();
       }),
@@ -123,7 +143,16 @@ describe('header decoders never throw and stay in range', () => {
 
 /** Content types a publisher may set, well-formed or not. */
 const contentType: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constantFrom(undefined, '', 'application/json', 'application/json; charset=utf-8', 'application/vnd.x+json', 'text/plain', 'application/octet-stream', 'APPLICATION/JSON'),
+  fc.constantFrom(
+    undefined,
+    '',
+    'application/json',
+    'application/json; charset=utf-8',
+    'application/vnd.x+json',
+    'text/plain',
+    'application/octet-stream',
+    'APPLICATION/JSON',
+  ),
   fc.string(),
   fc.anything(),
 );
@@ -132,11 +161,17 @@ const body: fc.Arbitrary<Buffer> = fc.oneof(
   fc.uint8Array({ maxLength: 512 }).map((b) => Buffer.from(b)),
   fc.json().map((text) => Buffer.from(text)),
   fc.string().map((text) => Buffer.from(text)),
-  fc.constantFrom(Buffer.alloc(0), Buffer.from([0xff, 0xfe, 0xfd]), Buffer.from('{"a":"\xff"}', 'latin1'), Buffer.from('\ufeff{"a":1}'), Buffer.from('['.repeat(100_000))),
+  fc.constantFrom(
+    Buffer.alloc(0),
+    Buffer.from([0xff, 0xfe, 0xfd]),
+    Buffer.from('{"a":"\xff"}', 'latin1'),
+    Buffer.from('\ufeff{"a":1}'),
+    Buffer.from('['.repeat(100_000)),
+  ),
 );
 
 describe('dead letters with forged headers can be listed', () => {
-  it('describeDeadLetter and originalRouteOf never throw, whatever x-death and Warren\'s headers hold', () => {
+  it("describeDeadLetter and originalRouteOf never throw, whatever x-death and Warren's headers hold", () => {
     const deathEntry = fc.dictionary(fc.constantFrom('count', 'time', 'queue', 'reason', 'exchange', 'routing-keys'), headerValue);
     const forged = fc.record({ 'x-death': fc.oneof(headerValue, fc.array(fc.oneof(deathEntry, headerValue))), other: hostileHeaders }, { requiredKeys: [] });
     fc.assert(
@@ -148,13 +183,16 @@ describe('dead letters with forged headers can be listed', () => {
       }),
       { numRuns: 500 },
     );
-    const garbage = describeDeadLetter({ content: Buffer.alloc(0), properties: { headers: { 'x-death': [{ time: 1e20, count: 'x', 'routing-keys': 'k' }, 7] } } }, 'sink');
+    const garbage = describeDeadLetter(
+      { content: Buffer.alloc(0), properties: { headers: { 'x-death': [{ time: 1e20, count: 'x', 'routing-keys': 'k' }, 7] } } },
+      'sink',
+    );
     expect(garbage.deadLetteredAt).toBeNull();
   });
 });
 
 describe('copies of a message with huge headers can still be published', () => {
-  it('a dead letter of up to 64 KiB of headers encodes within amqplib\'s 64 KiB table, dropping (and counting) what does not fit', () => {
+  it("a dead letter of up to 64 KiB of headers encodes within amqplib's 64 KiB table, dropping (and counting) what does not fit", () => {
     const sized = fc.tuple(fc.integer({ min: 0, max: 4_000 }), fc.integer({ min: 0, max: 60 })).filter(([n, size]) => n * (size + 12) <= 64 * 1024);
     fc.assert(
       fc.property(sized, ([n, size]) => {
@@ -191,7 +229,10 @@ describe('body decoder never throws', () => {
       }),
     );
     expect(decodeBody(Buffer.alloc(0), 'application/json')).toMatchObject({ ok: false, error: { message: expect.stringMatching(/empty/) } });
-    expect(decodeBody(Buffer.from('{"a":"\xff"}', 'latin1'), 'application/json')).toMatchObject({ ok: false, error: { message: expect.stringMatching(/UTF-8/) } });
+    expect(decodeBody(Buffer.from('{"a":"\xff"}', 'latin1'), 'application/json')).toMatchObject({
+      ok: false,
+      error: { message: expect.stringMatching(/UTF-8/) },
+    });
     expect(decodeBody(Buffer.from('{nope'), 'application/json')).toMatchObject({ ok: false, error: { message: expect.stringMatching(/not valid JSON/) } });
   });
 

@@ -29,7 +29,11 @@ function maxInWindow(starts: Array<[number, number]>, periodMs: number): number 
 
 describe('SharedRate', () => {
   it('paces 1,000 messages arriving at once at 100/s over about 10 s, never more than 100 in a second', () => {
-    const starts = schedule(100, 1_000, Array.from({ length: 1_000 }, () => [0, 1]));
+    const starts = schedule(
+      100,
+      1_000,
+      Array.from({ length: 1_000 }, () => [0, 1]),
+    );
     expect(maxInWindow(starts, 1_000)).toBeLessThanOrEqual(100);
     const last = Math.max(...starts.map(([t]) => t));
     expect(last).toBeGreaterThan(9_900);
@@ -37,7 +41,12 @@ describe('SharedRate', () => {
   });
 
   it('holds the limit by real start times when timers fire late or early', () => {
-    const starts = schedule(100, 1_000, Array.from({ length: 500 }, () => [0, 1]), (i) => ((i * 37) % 61) - 20);
+    const starts = schedule(
+      100,
+      1_000,
+      Array.from({ length: 500 }, () => [0, 1]),
+      (i) => ((i * 37) % 61) - 20,
+    );
     expect(maxInWindow(starts, 1_000)).toBeLessThanOrEqual(100);
   });
 

@@ -37,14 +37,24 @@ describe('admit', () => {
 
   it('sends a message the broker handed back (a replica died or hung on it) to wait aside, its count in the header', () => {
     expect(admit(quorum({ 'x-delivery-count': 1 }), fn(3), calm)).toEqual({ action: 'move', redeliveries: 1, queue: 'q.retry.1s', handedBack: true });
-    expect(admit(quorum({ 'x-delivery-count': 1, 'x-warren-redeliveries': 1 }), fn(3), calm)).toEqual({ action: 'move', redeliveries: 2, queue: 'q.retry.2s', handedBack: true });
+    expect(admit(quorum({ 'x-delivery-count': 1, 'x-warren-redeliveries': 1 }), fn(3), calm)).toEqual({
+      action: 'move',
+      redeliveries: 2,
+      queue: 'q.retry.2s',
+      handedBack: true,
+    });
     expect(admit(classic(true), fn(3), calm)).toEqual({ action: 'move', redeliveries: 1, queue: 'q.retry.1s', handedBack: true });
   });
 
   it('runs a suspect alone when it comes back from waiting aside, or sends it aside again while another runs alone', () => {
     expect(admit(quorum({ 'x-warren-redeliveries': 1 }), fn(3), calm)).toEqual({ action: 'run', alone: true });
     expect(admit(classic(false, { 'x-warren-redeliveries': 1 }), fn(3), calm)).toEqual({ action: 'run', alone: true });
-    expect(admit(quorum({ 'x-warren-redeliveries': 2 }), fn(3), isolating)).toEqual({ action: 'move', redeliveries: 2, queue: 'q.retry.2s', handedBack: false });
+    expect(admit(quorum({ 'x-warren-redeliveries': 2 }), fn(3), isolating)).toEqual({
+      action: 'move',
+      redeliveries: 2,
+      queue: 'q.retry.2s',
+      handedBack: false,
+    });
   });
 
   it('dead-letters past redeliveryLimit, counting the broker and the header together', () => {

@@ -150,9 +150,17 @@ describe('buildTopology for the SPEC §2 example', () => {
 
   it('gives a scheduled function an election queue: quorum, single active consumer, one message', () => {
     const config = specConfig();
-    const scheduled = { ...config, functions: { ...config.functions, 'print-message': { ...config.functions['print-message']!, schedule: '* * * * *', timezone: 'UTC' } } };
+    const scheduled = {
+      ...config,
+      functions: { ...config.functions, 'print-message': { ...config.functions['print-message']!, schedule: '* * * * *', timezone: 'UTC' } },
+    };
     const queues = buildTopology(scheduled).vhosts['/']!.queues;
-    expect(queues['my_app.schedule']!.options.arguments).toEqual({ 'x-queue-type': 'quorum', 'x-single-active-consumer': true, 'x-max-length': 1, 'x-overflow': 'drop-head' });
+    expect(queues['my_app.schedule']!.options.arguments).toEqual({
+      'x-queue-type': 'quorum',
+      'x-single-active-consumer': true,
+      'x-max-length': 1,
+      'x-overflow': 'drop-head',
+    });
     expect(vhost.queues['my_app.schedule']).toBeUndefined();
   });
 
@@ -330,7 +338,9 @@ describe('topology mismatch errors', () => {
       wanted: '',
       queue: { name: 'b', type: 'quorum', durable: true, arguments: {}, role: 'main', of: 'b', fn: 'b', implicit: true },
     });
-    expect(err.message).toBe("queue b already exists on the broker with x-dead-letter-exchange = none, Warren would declare x-dead-letter-exchange = '' (the default exchange)");
+    expect(err.message).toBe(
+      "queue b already exists on the broker with x-dead-letter-exchange = none, Warren would declare x-dead-letter-exchange = '' (the default exchange)",
+    );
   });
 });
 

@@ -34,7 +34,10 @@ export function App() {
     connectLive(() => setSignedOut(true));
     void fetch('/session', { credentials: 'same-origin' })
       .then((r) => r.json() as Promise<{ tokenRequired?: boolean }>)
-      .then((s) => setTokenRequired(Boolean(s.tokenRequired)), () => undefined);
+      .then(
+        (s) => setTokenRequired(Boolean(s.tokenRequired)),
+        () => undefined,
+      );
     return () => {
       removeEventListener('hashchange', onHash);
       off();

@@ -32,8 +32,25 @@ function options(width: number, series: ChartSeries[]): uPlot.Options {
     legend: { show: true, live: true },
     scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.15 : 1] } },
     axes: [
-      { stroke: axis, font, grid: { stroke: grid, width: 1 }, ticks: { show: false }, size: 22, space: 70, incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600], values: (_u, splits) => splits.map(clock) },
-      { stroke: axis, font, grid: { stroke: grid, width: 1 }, ticks: { show: false }, size: 56, space: 30, values: (_u, splits) => splits.map((v) => series[0]!.format(v)) },
+      {
+        stroke: axis,
+        font,
+        grid: { stroke: grid, width: 1 },
+        ticks: { show: false },
+        size: 22,
+        space: 70,
+        incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600],
+        values: (_u, splits) => splits.map(clock),
+      },
+      {
+        stroke: axis,
+        font,
+        grid: { stroke: grid, width: 1 },
+        ticks: { show: false },
+        size: 56,
+        space: 30,
+        values: (_u, splits) => splits.map((v) => series[0]!.format(v)),
+      },
     ],
     series: [
       { value: (_u: uPlot, v: number | null) => (v === null ? '' : clock(v)) },

@@ -53,18 +53,20 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
       const params = new URLSearchParams({ offset: from, limit: String(PAGE) });
       if (q) params.set('search', q);
       loading.current = { again: false };
-      api<DeadLetterPage>('GET', `${fnPath(fn)}/dead-letters?${params}`).then(
-        (p) => {
-          if (key !== wanted.current) return;
-          setPage(p);
-          setError(null);
-        },
-        (err: unknown) => key === wanted.current && setError(err instanceof ApiError ? err.message : String(err)),
-      ).finally(() => {
-        const again = loading.current?.again || key !== wanted.current;
-        loading.current = null;
-        if (again) load();
-      });
+      api<DeadLetterPage>('GET', `${fnPath(fn)}/dead-letters?${params}`)
+        .then(
+          (p) => {
+            if (key !== wanted.current) return;
+            setPage(p);
+            setError(null);
+          },
+          (err: unknown) => key === wanted.current && setError(err instanceof ApiError ? err.message : String(err)),
+        )
+        .finally(() => {
+          const again = loading.current?.again || key !== wanted.current;
+          loading.current = null;
+          if (again) load();
+        });
     };
     load();
   }, [want, depth, reload]);
@@ -127,7 +129,12 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
         >
           <label class="field grow">
             <span>Search error, reason, message id or body</span>
-            <input type="search" value={search} placeholder="e.g. timeout, order-42, &quot;userId&quot;" onInput={(e) => setSearch((e.target as HTMLInputElement).value)} />
+            <input
+              type="search"
+              value={search}
+              placeholder='e.g. timeout, order-42, "userId"'
+              onInput={(e) => setSearch((e.target as HTMLInputElement).value)}
+            />
           </label>
           <button type="submit">Search</button>
         </form>
@@ -203,7 +210,13 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
         ) : null}
       </div>
       {confirm === 'purge' ? (
-        <Confirm title={`Purge ${current}'s dead letters?`} confirm={`Purge ${page ? plural(page.total, 'message') : ''}`} danger onConfirm={purge} onCancel={() => setConfirm(null)}>
+        <Confirm
+          title={`Purge ${current}'s dead letters?`}
+          confirm={`Purge ${page ? plural(page.total, 'message') : ''}`}
+          danger
+          onConfirm={purge}
+          onCancel={() => setConfirm(null)}
+        >
           <p>
             Every message in <code>{page?.queue}</code> is deleted for good. Replay first what you want to keep.
           </p>
@@ -220,7 +233,8 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
           onCancel={() => setConfirm(null)}
         >
           <p>
-            {page ? plural(page.total, 'message') : 'Every message'} go back to <code>{current}</code>'s own queue, once each. Other functions on the same exchange are not touched.
+            {page ? plural(page.total, 'message') : 'Every message'} go back to <code>{current}</code>'s own queue, once each. Other functions on the same
+            exchange are not touched.
           </p>
         </Confirm>
       ) : null}

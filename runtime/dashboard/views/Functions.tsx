@@ -10,7 +10,12 @@ import { Chart } from './Chart';
 export function Functions({ live }: { live: LiveState }) {
   const fns = live.frame?.functions ?? [];
   if (!live.frame) return <p class="empty">Waiting for the first figures from the runtime…</p>;
-  if (fns.length === 0) return <p class="empty">No functions: add a handler file to <code>functions/</code>.</p>;
+  if (fns.length === 0)
+    return (
+      <p class="empty">
+        No functions: add a handler file to <code>functions/</code>.
+      </p>
+    );
   const total = (k: 'handledPerSec' | 'failedPerSec' | 'deadLetterDepth' | 'inFlight') => fns.reduce((a, f) => a + (f[k] ?? 0), 0);
   return (
     <>
@@ -69,7 +74,9 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
   const redeploy = () =>
     act('deploy', async () => {
       const r = await api<{ version: string; changed: boolean }>('POST', `${fnPath(fn.name)}/deploy`);
-      return r.changed ? `${fn.name} redeployed: version ${shortVersion(r.version)}` : `${fn.name}: the file has not changed (version ${shortVersion(r.version)})`;
+      return r.changed
+        ? `${fn.name} redeployed: version ${shortVersion(r.version)}`
+        : `${fn.name}: the file has not changed (version ${shortVersion(r.version)})`;
     });
 
   const health = fn.running < fn.desired ? 'degraded' : fn.desired === 0 ? 'stopped' : 'up';
@@ -85,7 +92,13 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
         </div>
         <div class="controls">
           <div class="scaler" role="group" aria-label={`replicas of ${fn.name}`}>
-            <button type="button" class="icon" aria-label={`scale ${fn.name} down`} disabled={busy !== null || fn.desired === 0} onClick={() => scale(fn.desired - 1)}>
+            <button
+              type="button"
+              class="icon"
+              aria-label={`scale ${fn.name} down`}
+              disabled={busy !== null || fn.desired === 0}
+              onClick={() => scale(fn.desired - 1)}
+            >
               −
             </button>
             <span class="replicas" data-testid="replicas" aria-live="polite" title="running / desired replicas">
@@ -115,7 +128,12 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
         <Stat label="p95" value={ms(fn.p95Ms)} />
         <Stat label="in flight" value={count(fn.inFlight)} />
         <Stat label="queued" value={count(fn.queueDepth)} />
-        <Stat label="dead letters" value={count(fn.deadLetterDepth)} tone={(fn.deadLetterDepth ?? 0) > 0 ? 'warn' : undefined} href={`#/dead-letters/${encodeURIComponent(fn.name)}`} />
+        <Stat
+          label="dead letters"
+          value={count(fn.deadLetterDepth)}
+          tone={(fn.deadLetterDepth ?? 0) > 0 ? 'warn' : undefined}
+          href={`#/dead-letters/${encodeURIComponent(fn.name)}`}
+        />
       </div>
       <div class="charts">
         <Chart

@@ -81,7 +81,9 @@ export function LetterDetail({ fn, letterKey, onClose, onReplayed }: Props) {
             <dt>dead-lettered</dt>
             <dd>{letter.deadLetteredAt ? new Date(letter.deadLetteredAt).toLocaleString() : '–'}</dd>
             <dt>original route</dt>
-            <dd class="mono">{letter.originalExchange === null ? 'unknown' : `${letter.originalExchange || '(default)'} → ${letter.originalRoutingKey ?? ''}`}</dd>
+            <dd class="mono">
+              {letter.originalExchange === null ? 'unknown' : `${letter.originalExchange || '(default)'} → ${letter.originalRoutingKey ?? ''}`}
+            </dd>
             <dt>content type</dt>
             <dd class="mono">{letter.contentType ?? 'none'}</dd>
             <dt>size</dt>
@@ -102,7 +104,14 @@ export function LetterDetail({ fn, letterKey, onClose, onReplayed }: Props) {
               Body{letter.bodyEncoding === 'base64' ? ' (binary, base64)' : ''}
               {edited ? ' — edited' : ''}
             </span>
-            <textarea class="body" spellcheck={false} rows={Math.min(18, Math.max(4, body.split('\n').length + 1))} value={body} onInput={(e) => setBody((e.target as HTMLTextAreaElement).value)} readOnly={letter.bodyEncoding === 'base64'} />
+            <textarea
+              class="body"
+              spellcheck={false}
+              rows={Math.min(18, Math.max(4, body.split('\n').length + 1))}
+              value={body}
+              onInput={(e) => setBody((e.target as HTMLTextAreaElement).value)}
+              readOnly={letter.bodyEncoding === 'base64'}
+            />
           </label>
           {jsonError ? <p class="error-box">Not valid JSON: {jsonError}</p> : null}
           <div class="detail-actions">

@@ -28,10 +28,20 @@ export function SignIn({ onSignedIn }: { onSignedIn(): void }) {
         <h1>
           <span class="logo" aria-hidden="true" /> Warren
         </h1>
-        <p class="muted">This runtime's admin API needs its token (the value of <code>WARREN_ADMIN_TOKEN</code>).</p>
+        <p class="muted">
+          This runtime's admin API needs its token (the value of <code>WARREN_ADMIN_TOKEN</code>).
+        </p>
         <label class="field">
           <span>Admin token</span>
-          <input name="token" type="password" autocomplete="current-password" required autofocus value={token} onInput={(e) => setToken((e.target as HTMLInputElement).value)} />
+          <input
+            name="token"
+            type="password"
+            autocomplete="current-password"
+            required
+            autofocus
+            value={token}
+            onInput={(e) => setToken((e.target as HTMLInputElement).value)}
+          />
         </label>
         {error ? (
           <p class="error-box" role="alert">

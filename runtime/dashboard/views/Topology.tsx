@@ -35,9 +35,30 @@ export function Topology() {
     return data!.functions.some((f) => f.queue === q) ? 0 : 1;
   }
   const nodes: Node[] = [
-    ...exchanges.map((e, i): Node => ({ id: `x:${e.name}`, label: e.name || '(default)', sub: e.name ? e.type : 'routing key = queue', col: 0, row: i, kind: 'exchange' })),
-    ...queues.map((q, i): Node => ({ id: `q:${q.name}`, label: q.name, sub: `${q.type}${q.deadLetterQueue ? ` · dead letters: ${q.deadLetterQueue}` : ''}`, col: 1, row: i, kind: 'queue' })),
-    ...data.functions.map((f): Node => ({ id: `f:${f.name}`, label: f.name, sub: f.output ? `returns → ${f.output.exchange} / ${f.output.routingKey}` : 'function', col: 2, row: queues.findIndex((q) => q.name === f.queue), kind: 'function' })),
+    ...exchanges.map((e, i): Node => ({
+      id: `x:${e.name}`,
+      label: e.name || '(default)',
+      sub: e.name ? e.type : 'routing key = queue',
+      col: 0,
+      row: i,
+      kind: 'exchange',
+    })),
+    ...queues.map((q, i): Node => ({
+      id: `q:${q.name}`,
+      label: q.name,
+      sub: `${q.type}${q.deadLetterQueue ? ` · dead letters: ${q.deadLetterQueue}` : ''}`,
+      col: 1,
+      row: i,
+      kind: 'queue',
+    })),
+    ...data.functions.map((f): Node => ({
+      id: `f:${f.name}`,
+      label: f.name,
+      sub: f.output ? `returns → ${f.output.exchange} / ${f.output.routingKey}` : 'function',
+      col: 2,
+      row: queues.findIndex((q) => q.name === f.queue),
+      kind: 'function',
+    })),
   ];
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const edges = [
@@ -53,7 +74,8 @@ export function Topology() {
   return (
     <div class="topology">
       <p class="muted">
-        {data.exchanges.length} exchanges, {data.queues.length} queues, {data.bindings.length} bindings, {data.functions.length} functions. Every function's queue also takes messages from the default exchange with the queue's name as routing key; retries and dead letters go through it.
+        {data.exchanges.length} exchanges, {data.queues.length} queues, {data.bindings.length} bindings, {data.functions.length} functions. Every function's
+        queue also takes messages from the default exchange with the queue's name as routing key; retries and dead letters go through it.
       </p>
       <div class="topology-scroll">
         <svg viewBox={`0 0 ${width} ${height}`} width={width} height={height} role="img" aria-label="exchanges, bindings, queues and functions">

@@ -11,7 +11,9 @@ export function itemOutcomes(count: number, outcome: Outcome): Outcome[] {
   if (outcome.kind !== 'ok') return Array.from({ length: count }, () => outcome);
   const read = readResult(outcome.value, count);
   if ('problem' in read) {
-    const error = new Error(`the batch handler returned ${read.problem}; expected nothing or { failed?: number[], rejected?: number[] } with indexes below ${count}`);
+    const error = new Error(
+      `the batch handler returned ${read.problem}; expected nothing or { failed?: number[], rejected?: number[] } with indexes below ${count}`,
+    );
     return Array.from({ length: count }, () => ({ kind: 'error', error, timedOut: false }));
   }
   const ok: Outcome = { kind: 'ok', value: undefined };

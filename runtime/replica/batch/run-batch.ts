@@ -27,7 +27,15 @@ export interface Decoded {
 
 export function toBatchItem({ delivery, attempt, value }: Decoded): BatchItem {
   const { properties, fields, content } = delivery;
-  return { body: value, messageId: properties.messageId, headers: properties.headers ?? {}, routingKey: fields.routingKey, exchange: fields.exchange, attempt, raw: content };
+  return {
+    body: value,
+    messageId: properties.messageId,
+    headers: properties.headers ?? {},
+    routingKey: fields.routingKey,
+    exchange: fields.exchange,
+    attempt,
+    raw: content,
+  };
 }
 
 export function runBatch(items: readonly Decoded[], deps: BatchRunDeps): Promise<Outcome> {
