@@ -62,6 +62,24 @@ async function enableManagement(tool: string): Promise<void> {
   throw new Error(`enabled rabbitmq_management, but its API did not answer on ${new URL(managementBase()).host} within ${MANAGEMENT_WAIT_MS / 1000} s`);
 }
 
+/**
+ * The dashboard's browser tests drive Debian's chromium (no browser download works offline). A
+ * machine without it gets it from Debian's packages when the tests run as root with apt-get, as a
+ * fresh CI machine does; elsewhere the one line below says what to install.
+ */
+function ensureChromium(): void {
+  const chromium = process.env.WARREN_TEST_CHROMIUM ?? '/usr/bin/chromium';
+  if (existsSync(chromium)) return;
+  const apt = onPath('apt-get');
+  if (apt === undefined || process.getuid?.() !== 0) {
+    throw new Error(`the dashboard tests need Debian's chromium at ${chromium}: \`apt-get install chromium\` (or set WARREN_TEST_CHROMIUM)`);
+  }
+  process.stderr.write("global-setup: installing chromium from Debian's packages for the dashboard tests\n");
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  execFileSync(apt, ['update', '-qq'], { stdio: 'pipe', env });
+  execFileSync(apt, ['install', '-y', '-qq', '--no-install-recommends', 'chromium'], { stdio: 'pipe', env });
+}
+
 export default async function setup(): Promise<void> {
   // The broker the tests use (WARREN_TEST_AMQP_URL / WARREN_TEST_MANAGEMENT_URL, else the local default).
   const broker = new URL(amqpBase());
@@ -76,6 +94,7 @@ export default async function setup(): Promise<void> {
   });
   if (action.kind === 'fail') throw new Error(action.message);
   if (action.kind === 'enable-management') await enableManagement(tool!);
+  ensureChromium();
   const entries = ['runtime/cli/main.ts', 'runtime/replica/thread.ts'];
   if (!entries.every((file) => existsSync(`${root}/${file}`))) return;
   try {
