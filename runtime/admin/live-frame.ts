@@ -16,33 +16,9 @@ export interface Sample {
   buckets: readonly number[];
 }
 
-export interface LiveFunction {
-  name: string;
-  version: string | null;
-  desired: number;
-  running: number;
-  restarts: number;
-  lastError: string | null;
-  inFlight: number;
-  queueDepth: number | null;
-  deadLetterDepth: number | null;
-  handled: number;
-  failed: number;
-  /** messages settled per second over the last tick */
-  handledPerSec: number;
-  failedPerSec: number;
-  /** handler latency over the latency window, null when nothing ran in it */
-  p50Ms: number | null;
-  p95Ms: number | null;
-}
+import type { LiveFrame, LiveFunction } from './wire-types';
 
-export interface LiveFrame {
-  /** ms since the epoch */
-  t: number;
-  state: string;
-  ready: boolean;
-  functions: LiveFunction[];
-}
+export type { LiveFrame, LiveFunction };
 
 /**
  * The q-quantile (0..1) of a histogram given as non-cumulative bucket counts over `bounds` (the last

@@ -1,29 +1,7 @@
 /** What the admin API sends (runtime/admin/live-frame.ts, runtime/deadletters/, runtime/admin/topology-view.ts). */
 
-export interface LiveFunction {
-  name: string;
-  version: string | null;
-  desired: number;
-  running: number;
-  restarts: number;
-  lastError: string | null;
-  inFlight: number;
-  queueDepth: number | null;
-  deadLetterDepth: number | null;
-  handled: number;
-  failed: number;
-  handledPerSec: number;
-  failedPerSec: number;
-  p50Ms: number | null;
-  p95Ms: number | null;
-}
-
-export interface LiveFrame {
-  t: number;
-  state: string;
-  ready: boolean;
-  functions: LiveFunction[];
-}
+// The live stream's frames are typed once, by the server that sends them (type-only: nothing of it is bundled).
+export type { LiveFrame, LiveFunction } from '../admin/wire-types';
 
 export const SERIES = ['handledPerSec', 'failedPerSec', 'p50Ms', 'p95Ms', 'inFlight', 'queueDepth', 'deadLetterDepth'] as const;
 export type SeriesName = (typeof SERIES)[number];
