@@ -31,6 +31,7 @@ import { measureDelay } from './rows/delay';
 import { measureBatchInsert } from './rows/batch-insert';
 import { measureRateLimit } from './rows/rate-limit';
 import { repoRoot } from './warren';
+import { ensureBroker } from '../test/testkit/broker-ready';
 
 const env = process.env;
 const RUNS = Number(env.WARREN_BENCH_RUNS ?? 3);
@@ -42,6 +43,9 @@ const runs = (group: string) => !only || only.includes(group);
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const MiB = 2 ** 20;
 const IDEAL_5MS = (4 * 10) / 0.005;
+
+// A stock local broker has its management plugin off: enabled here, as the test set-up does.
+await ensureBroker();
 
 const rows: Record<string, Row> = {};
 const notes: string[] = [];

@@ -1,66 +1,15 @@
 /**
  * vitest globalSetup: the broker must answer before any test runs (a local broker in its stock
- * settings gets its management plugin enabled here), and dist/ must exist for tests that start the
- * CLI or a replica worker. What to do is decided by decideBrokerAction (broker-readiness.ts).
+ * settings gets its management plugin enabled: test/testkit/broker-ready.ts, shared with the bench),
+ * chromium must be there for the dashboard's browser tests, and dist/ must exist for tests that start
+ * the CLI or a replica worker.
  */
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, existsSync } from 'node:fs';
-import { connect } from 'node:net';
-import { delimiter, join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { decideBrokerAction, isLocalHost } from './broker-readiness';
-import { amqpBase, management, managementBase } from '../testkit/management';
+import { ensureBroker, onPath } from '../testkit/broker-ready';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-
-function tcpAnswers(host: string, port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
-
-async function managementAnswers(): Promise<boolean> {
-  try {
-    await management('GET', '/api/overview');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function onPath(command: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
-    const file = join(dir, command);
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-const MANAGEMENT_WAIT_MS = 60_000;
-
-/** `rabbitmq-plugins enable` returns before the listener is up: wait until the API answers. */
-async function enableManagement(tool: string): Promise<void> {
-  process.stderr.write('global-setup: the RabbitMQ management API is off; enabling rabbitmq_management on the local broker\n');
-  execFileSync(tool, ['enable', 'rabbitmq_management'], { stdio: 'pipe' });
-  const deadline = Date.now() + MANAGEMENT_WAIT_MS;
-  while (Date.now() < deadline) {
-    if (await managementAnswers()) return;
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  throw new Error(`enabled rabbitmq_management, but its API did not answer on ${new URL(managementBase()).host} within ${MANAGEMENT_WAIT_MS / 1000} s`);
-}
 
 /**
  * The dashboard's browser tests drive Debian's chromium (no browser download works offline). A
@@ -81,19 +30,7 @@ function ensureChromium(): void {
 }
 
 export default async function setup(): Promise<void> {
-  // The broker the tests use (WARREN_TEST_AMQP_URL / WARREN_TEST_MANAGEMENT_URL, else the local default).
-  const broker = new URL(amqpBase());
-  const amqpAnswers = await tcpAnswers(broker.hostname, Number(broker.port || 5672), 3_000);
-  const tool = onPath('rabbitmq-plugins');
-  const action = decideBrokerAction({
-    amqpAnswers,
-    managementAnswers: amqpAnswers && (await managementAnswers()),
-    // `rabbitmq-plugins` without -n acts on the machine's default node: the one on the default port.
-    local: isLocalHost(broker.hostname) && (broker.port === '' || broker.port === '5672') && isLocalHost(new URL(managementBase()).hostname),
-    pluginsTool: tool !== undefined,
-  });
-  if (action.kind === 'fail') throw new Error(action.message);
-  if (action.kind === 'enable-management') await enableManagement(tool!);
+  await ensureBroker();
   ensureChromium();
   const entries = ['runtime/cli/main.ts', 'runtime/replica/thread.ts'];
   if (!entries.every((file) => existsSync(`${root}/${file}`))) return;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideBrokerAction, isLocalHost, START_BROKER_HINT, type BrokerObservation } from '../helpers/broker-readiness';
+import { decideBrokerAction, isLocalHost, START_BROKER_HINT, type BrokerObservation } from '../testkit/broker-readiness';
 
 const seen = (over: Partial<BrokerObservation>): BrokerObservation => ({ amqpAnswers: true, managementAnswers: true, local: true, pluginsTool: true, ...over });
 

@@ -1,6 +1,6 @@
 /**
- * What the test set-up does about the broker before any test runs, decided from what it observed.
- * Pure, so the decision is tested without a broker (test/unit/broker-readiness.test.ts); global-setup.ts
+ * What a test or bench run does about the broker before it begins, decided from what it observed.
+ * Pure, so the decision is tested without a broker (test/unit/broker-readiness.test.ts); ./broker-ready.ts
  * observes and carries it out.
  */
 export interface BrokerObservation {
@@ -17,7 +17,7 @@ export interface BrokerObservation {
 export type BrokerAction = { kind: 'ready' } | { kind: 'enable-management' } | { kind: 'fail'; message: string };
 
 export const START_BROKER_HINT =
-  'no RabbitMQ answers on 127.0.0.1:5672: start one (`rabbitmq-server -detached`, or `docker run -d -p 5672:5672 -p 15672:15672 rabbitmq:3-management`) and run the tests again';
+  'no RabbitMQ answers on 127.0.0.1:5672: start one (`rabbitmq-server -detached`, or `docker run -d -p 5672:5672 -p 15672:15672 rabbitmq:3-management`) and run again';
 
 export function decideBrokerAction(seen: BrokerObservation): BrokerAction {
   if (!seen.amqpAnswers) return { kind: 'fail', message: START_BROKER_HINT };
