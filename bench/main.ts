@@ -113,6 +113,7 @@ if (only?.includes('noop')) {
     withPublish: false,
     withFastest: true,
     log,
+    ...(env.WARREN_BENCH_PROFILE ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', env.WARREN_BENCH_PROFILE] } : {}),
   });
   rows.noop_vs_amqplib = ratioRow(`no-op, ${COUNT / 1000}k persistent msgs, 1 replica, prefetch 100`, 'msg/s', r.warren, 'amqplib consumer', r.amqplib, 0.9);
   rows.noop_vs_fastest = ratioRow(

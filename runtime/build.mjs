@@ -26,7 +26,8 @@ await build({
   ...common,
   entryPoints: { worker: 'runtime/replica/thread.ts' },
   external: ['pino', 'pino-pretty', 'ajv', 'ajv/*', 'ajv-formats', 'esbuild'],
-  minify: true,
+  // WARREN_BUILD_NAMES=1 keeps the names, for a readable CPU profile (`npm run bench`, WARREN_BENCH_PROFILE).
+  minify: !process.env.WARREN_BUILD_NAMES,
   banner: { js: "import { createRequire as __warrenRequire } from 'node:module'; const require = __warrenRequire(import.meta.url);" },
 });
 

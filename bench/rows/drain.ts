@@ -36,7 +36,7 @@ export interface DrainRuns {
   publishWarren: number[];
   publishAmqplib: number[];
   /** CPU µs per message: the consumer process, and the broker in the same window */
-  cpu: { warren: number[]; amqplib: number[]; brokerWarren: number[]; brokerAmqplib: number[] };
+  cpu: { warren: number[]; amqplib: number[]; brokerWarren: number[]; brokerAmqplib: number[]; fastest: number[]; brokerFastest: number[] };
 }
 
 const handlerSource = (workMs: number) =>
@@ -52,7 +52,7 @@ export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
     fastest: [],
     publishWarren: [],
     publishAmqplib: [],
-    cpu: { warren: [], amqplib: [], brokerWarren: [], brokerAmqplib: [] },
+    cpu: { warren: [], amqplib: [], brokerWarren: [], brokerAmqplib: [], fastest: [], brokerFastest: [] },
   };
   try {
     // A first start declares the topology (the function's quorum queue and its dead-letter queue).
@@ -82,7 +82,11 @@ export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
       const fastestTurn = async () => {
         if (!c.withFastest) return;
         await publishBaseline(vhost.url, c.fn, c.count);
+        const cpu0 = selfCpuSeconds();
+        const broker0 = brokerCpuSeconds();
         fast = await drainFastest(vhost.url, c.fn, c.count, c.prefetch);
+        out.cpu.fastest.push(((selfCpuSeconds() - cpu0) / c.count) * 1e6);
+        out.cpu.brokerFastest.push(((brokerCpuSeconds() - broker0) / c.count) * 1e6);
       };
       // Half the runs drain the bare clients first, half Warren first.
       const order = run % 2 ? [amqplibTurn, fastestTurn, warrenTurn] : [warrenTurn, fastestTurn, amqplibTurn];
@@ -104,6 +108,7 @@ export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
       }
       const last = (xs: number[]) => Math.round(xs[xs.length - 1]!);
       line += `; CPU µs/msg: warren ${last(out.cpu.warren)} (broker ${last(out.cpu.brokerWarren)}), amqplib ${last(out.cpu.amqplib)} (broker ${last(out.cpu.brokerAmqplib)})`;
+      if (c.withFastest) line += `, fastest ${last(out.cpu.fastest)} (broker ${last(out.cpu.brokerFastest)})`;
       if (c.withPublish) line += `; publish: warren ${Math.round(pubW)} msg/s, amqplib ${Math.round(pubA)} msg/s`;
       c.log(line);
       const left = await queueDepth(vhost.url, c.fn);
@@ -135,16 +140,22 @@ async function warrenDrain(
     const started = (await w.waitForLog((l) => l.msg === 'function started' && l['function'] === fn, 30_000)).time;
     const cpu0 = cpuSeconds(w.child.pid!);
     const broker0 = brokerCpuSeconds();
-    let acked = 0;
+    // Polled every 100 ms, and the moment the last message was acked interpolated between the last
+    // two scrapes: polling faster near the end measured mostly the scrapes (each one renders /metrics
+    // and asks the broker for queue depths, on the same 2 cores as the drain).
+    let before = { at: started, acked: 0 };
     let t = 0;
     for (;;) {
-      acked = await w.acked(fn).catch(() => 0);
-      t = Date.now();
-      if (acked >= count) break;
-      const rate = acked / Math.max(1, t - started);
-      // Coarse polling while far from the end (a scrape costs a checkQueue), fine near it.
-      const remainingMs = rate > 0 ? (count - acked) / rate : Infinity;
-      await sleep(remainingMs > 400 ? 100 : 5);
+      await sleep(100);
+      // The count is read as the scrape begins.
+      const at = Date.now();
+      const acked = await w.acked(fn).catch(() => 0);
+      if (acked >= count) {
+        const share = acked > before.acked ? (count - before.acked) / (acked - before.acked) : 1;
+        t = before.at + share * (at - before.at);
+        break;
+      }
+      before = { at, acked };
     }
     return { rate: count / ((t - started) / 1000), cpuSeconds: cpuSeconds(w.child.pid!) - cpu0, brokerCpuSeconds: brokerCpuSeconds() - broker0 };
   } finally {

@@ -1,6 +1,8 @@
 /**
- * Per-replica counters in shared memory: the replica thread adds with Atomics on its hot path (no
- * message passing per message), the supervisor reads them for /metrics, `status` and the watchdog.
+ * Per-replica counters in shared memory: the replica thread adds with Atomics (no message passing
+ * per message), the supervisor reads them for /metrics, `status` and the watchdog. On the hot path a
+ * message only adds to plain numbers of the thread's own; they reach the shared slots once per
+ * event-loop turn (one Atomics.add per slot that changed, for all the messages of that turn).
  */
 
 /** Upper bounds (ms) of the handler duration histogram; the last bucket is +Inf. */
@@ -54,6 +56,10 @@ export type Counter = 'acked' | 'retried' | 'dead' | 'dropped' | 'redelivered';
 export class ReplicaStats {
   readonly buffer: SharedArrayBuffer;
   private readonly slots: BigInt64Array;
+  /** what this thread added since the last flush, per slot */
+  private readonly pending = new Float64Array(SIZE);
+  private dirty = false;
+  private readonly flushNow = () => this.flush();
 
   constructor(buffer?: SharedArrayBuffer) {
     this.buffer = buffer ?? new SharedArrayBuffer(SIZE * 8);
@@ -61,29 +67,45 @@ export class ReplicaStats {
   }
 
   count(counter: Counter): void {
-    Atomics.add(this.slots, SLOT[counter], 1n);
+    this.add(SLOT[counter], 1);
   }
 
   enter(): void {
-    Atomics.add(this.slots, SLOT.inFlight, 1n);
+    this.add(SLOT.inFlight, 1);
   }
 
   leave(durationMs: number): void {
-    Atomics.sub(this.slots, SLOT.inFlight, 1n);
-    Atomics.add(this.slots, SLOT.durationSumMicros, BigInt(Math.round(durationMs * 1000)));
-    Atomics.add(this.slots, SLOT.durationCount, 1n);
-    let bucket = DURATION_BUCKETS_MS.findIndex((bound) => durationMs <= bound);
-    if (bucket === -1) bucket = DURATION_BUCKETS_MS.length;
-    Atomics.add(this.slots, SLOT.bucketsStart + bucket, 1n);
+    this.add(SLOT.inFlight, -1);
+    this.add(SLOT.durationSumMicros, Math.round(durationMs * 1000));
+    this.add(SLOT.durationCount, 1);
+    this.add(SLOT.bucketsStart + bucketOf(DURATION_BUCKETS_MS, durationMs), 1);
   }
 
   /** One batch handler call with `size` items. */
   batch(size: number): void {
-    Atomics.add(this.slots, BATCHES, 1n);
-    Atomics.add(this.slots, BATCH_ITEMS, BigInt(size));
-    let bucket = BATCH_SIZE_BUCKETS.findIndex((bound) => size <= bound);
-    if (bucket === -1) bucket = BATCH_SIZE_BUCKETS.length;
-    Atomics.add(this.slots, BATCH_BUCKETS + bucket, 1n);
+    this.add(BATCHES, 1);
+    this.add(BATCH_ITEMS, size);
+    this.add(BATCH_BUCKETS + bucketOf(BATCH_SIZE_BUCKETS, size), 1);
+  }
+
+  private add(slot: number, n: number): void {
+    this.pending[slot]! += n;
+    if (this.dirty) return;
+    this.dirty = true;
+    process.nextTick(this.flushNow);
+  }
+
+  /** Publish what this thread added to the shared slots. */
+  flush(): void {
+    if (!this.dirty) return;
+    this.dirty = false;
+    const { pending, slots } = this;
+    for (let i = 0; i < SIZE; i++) {
+      const n = pending[i]!;
+      if (n === 0) continue;
+      pending[i] = 0;
+      Atomics.add(slots, i, BigInt(n));
+    }
   }
 
   beat(now: number): void {
@@ -91,6 +113,7 @@ export class ReplicaStats {
   }
 
   snapshot(): StatsSnapshot {
+    this.flush();
     const read = (i: number) => Number(Atomics.load(this.slots, i));
     const buckets: number[] = [];
     for (let i = 0; i <= DURATION_BUCKETS_MS.length; i++) buckets.push(read(SLOT.bucketsStart + i));
@@ -112,6 +135,12 @@ export class ReplicaStats {
       batchSizes,
     };
   }
+}
+
+/** Index of the first bound `value` is within; the length of `bounds` for +Inf. */
+function bucketOf(bounds: readonly number[], value: number): number {
+  for (let i = 0; i < bounds.length; i++) if (value <= bounds[i]!) return i;
+  return bounds.length;
 }
 
 /** Sum of snapshots (a function's replicas, living and retired). */

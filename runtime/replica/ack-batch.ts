@@ -1,14 +1,32 @@
 /**
- * Acks of one channel, coalesced per event-loop turn: the acks settled in one turn go out as one
- * `multiple` ack for the run of settled delivery tags below the lowest unsettled one, plus single
- * acks for any settled beyond a message still running. A multiple ack never covers a message that
- * is not settled (test/unit/ack-batch.test.ts checks it for any order of settlements).
+ * Acks of one channel, coalesced: the acks settled in one event-loop turn go out as one `multiple`
+ * ack for the run of settled delivery tags below the lowest unsettled one, plus single acks for any
+ * settled beyond a message still running. A multiple ack never covers a message that is not settled
+ * (test/unit/ack-batch.test.ts checks it for any order of settlements).
+ *
+ * With a prefetch `window`, acks may also wait for later turns': every ack frame costs the broker
+ * more than a delivery does (a quorum queue writes each settlement to its log), so when handlers
+ * finish at once (a fast function draining tens of thousands a second) acks leave once half the
+ * window is settled, as the fastest plain client does, or after IDLE_MS. When handlers are what
+ * holds the window (half of it or more still running), every turn's acks leave at once: a slot
+ * waiting for its ack is a slot a slow handler cannot use. A nack, a close and a message about to
+ * run alone (a suspect, ./suspects.ts) flush first, so nothing overtakes an ack, and a suspect that
+ * kills its replica takes back with it only what ran beside it.
  */
-
 /** The two frames this needs from a channel, by delivery tag. */
 export interface AckChannel {
   ack(tag: number, multiple: boolean): void;
   nack(tag: number, requeue: boolean): void;
+}
+
+/** How long settled acks may wait for more to join them, with a window. */
+export const IDLE_MS = 2;
+
+export interface AckBatchOptions {
+  /** runs its argument at the end of this turn (process.nextTick; a test runs it by hand) */
+  schedule?: (endOfTurn: () => void) => void;
+  /** the channel's prefetch: acks may wait across turns, up to half of it (absent: every turn) */
+  window?: number;
 }
 
 export class AckBatch {
@@ -17,11 +35,20 @@ export class AckBatch {
   private pending: number[] = [];
   private scheduled = false;
   private dead = false;
+  private idle: NodeJS.Timeout | null = null;
+  private readonly schedule: (endOfTurn: () => void) => void;
+  /** settled acks waiting, or messages running, at which acks leave; Infinity without a window */
+  private readonly half: number;
+  private readonly endOfTurn = () => this.turnEnded();
+  private readonly flushNow = () => this.flush();
 
   constructor(
     private readonly channel: AckChannel,
-    private readonly schedule: (flush: () => void) => void = (flush) => process.nextTick(flush),
-  ) {}
+    options: AckBatchOptions = {},
+  ) {
+    this.schedule = options.schedule ?? ((f) => process.nextTick(f));
+    this.half = options.window ? Math.max(1, Math.ceil(options.window / 2)) : Infinity;
+  }
 
   delivered(tag: number): void {
     this.unsettled.add(tag);
@@ -31,12 +58,20 @@ export class AckBatch {
     if (this.dead) return; // the broker already returned it to the queue with its channel
     this.unsettled.delete(tag);
     this.pending.push(tag);
+    // Half the window settled: the broker needs the room now (the fastest client acks at this point too).
+    if (this.pending.length >= this.half) return this.flush();
     if (!this.scheduled) {
-      // After the promise jobs now queued: the handlers that finished in this turn share one frame,
-      // and the acks leave before the next socket read can hand over a message that kills the thread.
+      // After the promise jobs now queued: the handlers that finished in this turn share one frame.
       this.scheduled = true;
-      this.schedule(() => this.flush());
+      this.schedule(this.endOfTurn);
     }
+  }
+
+  private turnEnded(): void {
+    this.scheduled = false;
+    if (this.dead || this.pending.length === 0) return;
+    if (this.half === Infinity || this.unsettled.size >= this.half) return this.flush();
+    this.idle ??= setTimeout(this.flushNow, IDLE_MS);
   }
 
   nack(tag: number, requeue: boolean): void {
@@ -53,12 +88,13 @@ export class AckBatch {
   /** The channel closed: its unacked messages are back in the queue; settling them is moot. */
   kill(): void {
     this.dead = true;
+    this.clearIdle();
     this.pending = [];
     this.unsettled.clear();
   }
 
   flush(): void {
-    this.scheduled = false;
+    this.clearIdle();
     if (this.dead || this.pending.length === 0) return;
     const pending = this.pending;
     this.pending = [];
@@ -76,5 +112,11 @@ export class AckBatch {
       }
     }
     if (upTo > 0) this.channel.ack(upTo, true);
+  }
+
+  private clearIdle(): void {
+    if (this.idle === null) return;
+    clearTimeout(this.idle);
+    this.idle = null;
   }
 }

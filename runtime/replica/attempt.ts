@@ -1,7 +1,7 @@
 /**
  * Steps 2 and 3 together (decode and validate, then run the handler): one attempt at a message,
- * ending in an Outcome. A replica (./process.ts) and `warren invoke` (runtime/cli/invoke.ts) both
- * run exactly this, so invoke shows what a replica would do.
+ * ending in an Outcome. A replica (./process.ts, `startAttempt`) and `warren invoke`
+ * (runtime/cli/invoke.ts, `attemptMessage`) both run exactly this, so invoke shows what a replica would do.
  */
 import type { Logger } from 'pino';
 import type { FunctionConfig } from '../config/types';
@@ -10,7 +10,7 @@ import type { Delivery } from './delivery';
 import { makeContext, type Publish } from './handler-context';
 import type { Outcome } from './outcome';
 import { readMessage, type Validate } from './read-message';
-import { runHandler } from './run-handler';
+import { startHandler, type HandlerCall, type HandlerOptions } from './run-handler';
 
 export interface AttemptDeps {
   fn: Pick<FunctionConfig, 'name' | 'maxBodyBytes' | 'timeout'>;
@@ -20,23 +20,31 @@ export interface AttemptDeps {
   log: Logger;
   shutdown: AbortSignal;
   onStuck: (reason: string) => void;
-  /** resolves when the message may start (rateLimit); absent: at once */
-  waitTurn?: (n: number) => Promise<void>;
+  /** calls `start` when the message may start (rateLimit), in the step that counts it; absent: at once */
+  waitTurn?: (n: number, start: () => void) => void;
 }
 
-/** Not `async`: on the hot path each async layer is one more promise job per message. */
-export function attemptMessage(delivery: Delivery, attempt: number, deps: AttemptDeps): Promise<Outcome> {
+/** The handler options of `deps`, made once per replica (or per invoke). */
+export function handlerOptions(deps: AttemptDeps): HandlerOptions {
+  return { timeoutMs: deps.fn.timeout, shutdown: deps.shutdown, onStuck: deps.onStuck };
+}
+
+/**
+ * The replica's form: `call.done` gets the outcome (synchronously when the message never reaches the
+ * handler, or the handler is synchronous), `call.context` makes the ctx. No promise of its own.
+ */
+export function startAttempt(delivery: Delivery, deps: AttemptDeps, options: HandlerOptions, call: HandlerCall): void {
   const read = readMessage(delivery.content, delivery.properties.contentType, deps.fn, deps.validate);
-  if (!read.ok) return Promise.resolve(read.outcome);
-  if (deps.waitTurn) return deps.waitTurn(1).then(() => run(delivery, attempt, read.value, deps));
-  return run(delivery, attempt, read.value, deps);
+  if (!read.ok) return call.done(read.outcome);
+  if (!deps.waitTurn) return startHandler(deps.handler, read.value, options, call);
+  // The handler's first line runs in the same step as its admission: the rate limit counts real starts.
+  deps.waitTurn(1, () => startHandler(deps.handler, read.value, options, call));
 }
 
-function run(delivery: Delivery, attempt: number, value: unknown, deps: AttemptDeps): Promise<Outcome> {
-  return runHandler(deps.handler, value, {
-    timeoutMs: deps.fn.timeout,
-    shutdown: deps.shutdown,
-    context: (abort) => makeContext(delivery, attempt, abort, { functionName: deps.fn.name, log: deps.log, publish: deps.publish }),
-    onStuck: deps.onStuck,
-  });
+/** `warren invoke`'s form, as a promise. */
+export function attemptMessage(delivery: Delivery, attempt: number, deps: AttemptDeps): Promise<Outcome> {
+  const context = { functionName: deps.fn.name, log: deps.log, publish: deps.publish };
+  return new Promise((resolve) =>
+    startAttempt(delivery, deps, handlerOptions(deps), { context: (abort) => makeContext(delivery, attempt, abort, context), done: resolve }),
+  );
 }

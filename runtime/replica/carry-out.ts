@@ -24,6 +24,8 @@ export interface CarryOutDeps {
   /** aborted at shutdown: an ordered retry stops waiting and hands the message back at once */
   shutdown: AbortSignal;
   now?: () => Date;
+  /** the log is at debug level: one line per handled message (the object for it is not even made otherwise) */
+  debug?: boolean;
 }
 
 export interface Delivered {
@@ -38,11 +40,26 @@ export interface Delivered {
 /**
  * An `ack` with an output publishes it first; when that publish fails the attempt failed, and the
  * decision is made again for that failure (retry or dead letter, as for a handler that threw).
+ * An ack or a drop has nothing to wait for: it is carried out at once and returns the count itself,
+ * so the common case costs no promise at all.
  */
-export function carryOut(settlement: Settlement, m: Delivered, deps: CarryOutDeps): Promise<Counted> {
-  // Not `async` itself: the common case (no output) costs no extra promise job per message.
-  if (settlement.action === 'ack' && settlement.output) return publishOutputThenSettle(settlement.output, m, deps);
-  return settle(settlement, m, deps);
+export function carryOut(settlement: Settlement, m: Delivered, deps: CarryOutDeps): Counted | Promise<Counted> {
+  switch (settlement.action) {
+    case 'ack':
+      if (settlement.output) return publishOutputThenSettle(settlement.output, m, deps);
+      m.settle.ack();
+      if (deps.debug) deps.log.debug({ messageId: m.delivery.properties.messageId, attempt: m.attempt }, 'handled');
+      return 'acked';
+    case 'drop':
+      m.settle.ack();
+      deps.log.error(
+        { messageId: m.delivery.properties.messageId, attempt: m.attempt, reason: settlement.reason, err: settlement.error },
+        `message dropped: deadLetter is false for ${deps.fn.name}`,
+      );
+      return 'dropped';
+    default:
+      return publishThenSettle(settlement, m, deps);
+  }
 }
 
 async function publishOutputThenSettle(output: { exchange: string; routingKey: string; value: unknown }, m: Delivered, deps: CarryOutDeps): Promise<Counted> {
@@ -52,24 +69,20 @@ async function publishOutputThenSettle(output: { exchange: string; routingKey: s
   } catch (err) {
     settlement = decideSettlement(deps.fn, m.attempt, { kind: 'error', error: toError(err, 'publishing the output failed'), timedOut: false });
   }
-  return settle(settlement, m, deps);
+  return carryOut(settlement, m, deps);
 }
 
-async function settle(settlement: Settlement, m: Delivered, deps: CarryOutDeps): Promise<Counted> {
+async function publishThenSettle(settlement: Exclude<Settlement, { action: 'ack' | 'drop' }>, m: Delivered, deps: CarryOutDeps): Promise<Counted> {
   const { fn, log } = deps;
   const { delivery, attempt, route } = m;
   const { content, properties } = delivery;
   const messageId = properties.messageId;
   switch (settlement.action) {
-    case 'ack':
-      await m.settle.ack();
-      log.debug({ messageId, attempt }, 'handled');
-      return 'acked';
     case 'retry':
       await deps.publish(toQueue(settlement.queue), content, {
         properties: { ...properties, headers: retryHeaders(properties.headers, settlement.nextAttempt, route) },
       });
-      await m.settle.ack();
+      m.settle.ack();
       log.warn(
         { messageId, attempt, retryInMs: settlement.delayMs },
         `attempt ${attempt} of ${fn.retry.attempts} failed; retrying in ${settlement.delayMs} ms`,
@@ -78,7 +91,7 @@ async function settle(settlement: Settlement, m: Delivered, deps: CarryOutDeps):
     case 'requeue':
       // Ordered functions keep the message's place: wait here, then hand it back to the broker.
       await sleep(settlement.delayMs, deps.shutdown);
-      await m.settle.requeue();
+      m.settle.requeue();
       log.warn({ messageId, attempt }, `attempt ${attempt} of ${fn.retry.attempts} failed; retrying in place`);
       return 'retried';
     case 'dead': {
@@ -93,14 +106,10 @@ async function settle(settlement: Settlement, m: Delivered, deps: CarryOutDeps):
         ...(m.lastDeath ? { lastDeath: m.lastDeath } : {}),
       });
       await deps.publish(toQueue(settlement.queue), content, { properties: { ...properties, headers } });
-      await m.settle.ack();
+      m.settle.ack();
       log.error({ messageId, attempt, reason: settlement.reason, err: settlement.error }, `dead-lettered to ${settlement.queue}`);
       return 'dead';
     }
-    case 'drop':
-      await m.settle.ack();
-      log.error({ messageId, attempt, reason: settlement.reason, err: settlement.error }, `message dropped: deadLetter is false for ${fn.name}`);
-      return 'dropped';
   }
 }
 
@@ -128,5 +137,5 @@ export async function moveAside(delivery: Delivery, settle: Settle, aside: Aside
   copy[H.exchange] = route.exchange;
   copy[H.routingKey] = route.routingKey;
   await publish(toQueue(aside.queue), delivery.content, { properties: { ...delivery.properties, headers: copy } });
-  await settle.ack();
+  settle.ack();
 }

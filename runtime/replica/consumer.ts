@@ -4,8 +4,7 @@
  *
  * Why not rascal's subscription (rascal declares the topology, in the main thread): this is the hot
  * path, and rascal adds timers and lodash work to every message and acks them one frame at a time.
- * Here acks are coalesced per event-loop turn (./ack-batch.ts); a multiple ack never covers a
- * message that is not settled.
+ * Here acks are coalesced (./ack-batch.ts); a multiple ack never covers a message that is not settled.
  *
  * A cluster: `url` lists its nodes. The replica begins at `startAt` in the list (so replicas spread)
  * and, when its node goes away, moves to the next node that answers at once; only when no node
@@ -78,6 +77,11 @@ export class QueueConsumer {
     return this.acks?.outstanding ?? 0;
   }
 
+  /** Send the acks waiting to be coalesced now (before a suspect runs alone: ./suspects.ts). */
+  flushAcks(): void {
+    this.acks?.flush();
+  }
+
   /** Stop taking messages; acks of the ones in flight still go out. */
   async cancel(): Promise<void> {
     this.cancelled = true;
@@ -135,10 +139,13 @@ export class QueueConsumer {
       if (!this.closing && this.connection === connection) void connection.close().catch(() => undefined);
     });
     await channel.prefetch(prefetch, false);
-    const acks = new AckBatch({
-      ack: (tag, multiple) => channel.ack(fake(tag), multiple),
-      nack: (tag, requeue) => channel.nack(fake(tag), false, requeue),
-    });
+    const acks = new AckBatch(
+      {
+        ack: (tag, multiple) => channel.ack(fake(tag), multiple),
+        nack: (tag, requeue) => channel.nack(fake(tag), false, requeue),
+      },
+      { window: prefetch },
+    );
     this.channel = channel;
     this.acks = acks;
     // Before consuming: the first deliveries can arrive in the same read as consume-ok, ahead of
@@ -152,16 +159,7 @@ export class QueueConsumer {
       }
       const tag = message.fields.deliveryTag;
       acks.delivered(tag);
-      const settle = new Settle(
-        () => {
-          acks.ack(tag);
-          return RESOLVED;
-        },
-        (requeue) => {
-          acks.nack(tag, requeue);
-          return RESOLVED;
-        },
-      );
+      const settle = new Settle(acks, tag);
       this.options.onMessage(message as unknown as Delivery, settle);
     });
     this.consumerTag = consumerTag;
@@ -203,5 +201,3 @@ export class QueueConsumer {
     }, delay);
   }
 }
-
-const RESOLVED = Promise.resolve();

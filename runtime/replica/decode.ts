@@ -20,6 +20,23 @@ function utf8Text(content: Buffer): string | undefined {
   }
 }
 
+type Kind = 'json' | 'text' | 'bytes';
+
+/** What each content type seen lately means (a replica sees a handful): the regular expressions run once per type, not per message. */
+const kinds = new Map<string, Kind>();
+const KINDS_KEPT = 64;
+
+function kindOf(type: string): Kind {
+  let kind = kinds.get(type);
+  if (kind === undefined) {
+    kind = JSON_TYPE.test(type) ? 'json' : /^text\//i.test(type) ? 'text' : 'bytes';
+    // Anyone can send any content type: the memory stays bounded whatever they send.
+    if (kinds.size >= KINDS_KEPT) kinds.clear();
+    kinds.set(type, kind);
+  }
+  return kind;
+}
+
 export function decodeBody(content: Buffer, contentType: unknown): Decoded {
   const type = typeof contentType === 'string' ? contentType : '';
   if (!type) {
@@ -32,7 +49,8 @@ export function decodeBody(content: Buffer, contentType: unknown): Decoded {
       return { ok: true, value: text };
     }
   }
-  if (JSON_TYPE.test(type)) {
+  const kind = kindOf(type);
+  if (kind === 'json') {
     const text = utf8Text(content);
     if (text === undefined) return { ok: false, error: new Error('the body is not valid UTF-8, so it cannot be JSON') };
     if (text.trim() === '') return { ok: false, error: new Error('the body is empty, and the content type says JSON') };
@@ -42,6 +60,6 @@ export function decodeBody(content: Buffer, contentType: unknown): Decoded {
       return { ok: false, error: new Error(`the body is not valid JSON: ${(err as Error).message}`) };
     }
   }
-  if (/^text\//i.test(type)) return { ok: true, value: content.toString('utf8') };
+  if (kind === 'text') return { ok: true, value: content.toString('utf8') };
   return { ok: true, value: content };
 }

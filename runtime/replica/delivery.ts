@@ -24,26 +24,36 @@ export interface Delivery {
   fields: { exchange: string; routingKey: string; redelivered: boolean };
 }
 
-/** The settle primitives of one delivery, guarded so only the first call reaches the broker. */
+/** Where a delivery's settlement goes: its channel's acks (./ack-batch.ts), by delivery tag. */
+export interface SettleTarget {
+  ack(tag: number): void;
+  nack(tag: number, requeue: boolean): void;
+}
+
+/**
+ * The settlement of one delivery, guarded so only the first call reaches the broker. Synchronous:
+ * the ack is queued on the channel's AckBatch at once (it leaves with the turn's other acks).
+ */
 export class Settle {
   private done = false;
   constructor(
-    private readonly ackFn: () => Promise<void>,
-    private readonly nackFn: (requeue: boolean) => Promise<void>,
+    private readonly target: SettleTarget,
+    private readonly tag: number,
   ) {}
   get settled(): boolean {
     return this.done;
   }
-  async ack(): Promise<boolean> {
+  /** true when this was the settlement; false when the delivery was already settled */
+  ack(): boolean {
     if (this.done) return false;
     this.done = true;
-    await this.ackFn();
+    this.target.ack(this.tag);
     return true;
   }
-  async requeue(): Promise<boolean> {
+  requeue(): boolean {
     if (this.done) return false;
     this.done = true;
-    await this.nackFn(true);
+    this.target.nack(this.tag, true);
     return true;
   }
 }

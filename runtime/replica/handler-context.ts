@@ -4,35 +4,77 @@ import type { Context, PublishOptions } from '../index';
 import type { Delivery, MessageProperties } from './delivery';
 import type { LazyAbort } from './lazy-abort';
 import { toExchange, toQueue, type PublishTarget } from './publish-target';
-import { originalRoute } from './headers';
+import { originalRoute, type Route } from './headers';
 import { publishDelayed } from '../delay/publish';
 
 /** Publishes with a publisher confirm; resolves once the broker confirmed, rejects otherwise. */
 export type Publish = (target: PublishTarget, content: unknown, options: { routingKey?: string; properties?: MessageProperties }) => Promise<void>;
 
-export function makeContext(delivery: Delivery, attempt: number, abort: LazyAbort, deps: { functionName: string; log: Logger; publish: Publish }): Context {
-  const { properties, fields } = delivery;
+/**
+ * One message's ctx. A class rather than an object literal with getters: a literal makes a closure
+ * per getter per message, while these getters live once on the prototype. What few handlers use (the
+ * child logger, the signal, the original route of a retry) is made on first read.
+ */
+class MessageContext implements Context {
+  readonly raw: Buffer;
+  readonly headers: Record<string, unknown>;
+  readonly messageId: string | undefined;
+  readonly attempt: number;
+  readonly functionName: string;
+  readonly #delivery: Delivery;
+  readonly #abort: LazyAbort;
+  readonly #deps: ContextDeps;
+  #log: Logger | undefined;
+  #publish: Context['publish'] | undefined;
+  #route: Route | undefined;
+
+  constructor(delivery: Delivery, attempt: number, abort: LazyAbort, deps: ContextDeps) {
+    this.raw = delivery.content;
+    this.headers = delivery.properties.headers ?? {};
+    this.messageId = delivery.properties.messageId;
+    this.attempt = attempt;
+    this.functionName = deps.functionName;
+    this.#delivery = delivery;
+    this.#abort = abort;
+    this.#deps = deps;
+  }
+
+  get log(): Logger {
+    return (this.#log ??= this.#deps.log.child({ messageId: this.messageId, attempt: this.attempt }));
+  }
+
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  /** A function of its own (not a method), so `const { publish } = ctx` works. */
+  get publish(): Context['publish'] {
+    const publish = this.#deps.publish;
+    return (this.#publish ??= (exchange, routingKey, body, options) => publishFromHandler(publish, exchange, routingKey, body, options));
+  }
+
   // A retry or a replay arrives through the default exchange: the handler sees where it was first published.
-  const route = originalRoute(properties.headers, fields);
-  let childLog: Logger | undefined;
-  return {
-    get log() {
-      childLog ??= deps.log.child({ messageId: properties.messageId, attempt });
-      return childLog;
-    },
-    get signal() {
-      return abort.signal;
-    },
-    publish: (exchange: string, routingKey: string, body: unknown, options?: PublishOptions) =>
-      publishFromHandler(deps.publish, exchange, routingKey, body, options),
-    raw: delivery.content,
-    headers: properties.headers ?? {},
-    routingKey: route.routingKey,
-    exchange: route.exchange,
-    messageId: properties.messageId,
-    attempt,
-    functionName: deps.functionName,
-  };
+  get routingKey(): string {
+    return this.#originalRoute().routingKey;
+  }
+
+  get exchange(): string {
+    return this.#originalRoute().exchange;
+  }
+
+  #originalRoute(): Route {
+    return (this.#route ??= originalRoute(this.#delivery.properties.headers, this.#delivery.fields));
+  }
+}
+
+interface ContextDeps {
+  functionName: string;
+  log: Logger;
+  publish: Publish;
+}
+
+export function makeContext(delivery: Delivery, attempt: number, abort: LazyAbort, deps: ContextDeps): Context {
+  return new MessageContext(delivery, attempt, abort, deps);
 }
 
 /** `ctx.publish('', queue, ...)` addresses a queue through the default exchange, as in AMQP. */

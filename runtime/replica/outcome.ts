@@ -29,13 +29,15 @@ export type Settlement =
   /** deadLetter: false and nothing left to try: ack and log the loss the user asked for */
   | { action: 'drop'; reason: DeadReason; error: Error };
 
+const ACK: Settlement = Object.freeze({ action: 'ack' });
+
 /** Failures that no retry can fix go to the dead-letter queue at once. */
 const FINAL: ReadonlySet<Outcome['kind']> = new Set(['reject', 'schema', 'invalid-json', 'too-large', 'delivery-limit']);
 
 export function decideSettlement(fn: FunctionConfig, attempt: number, outcome: Outcome): Settlement {
   if (outcome.kind === 'ok') {
     const output = fn.output && outcome.value !== undefined ? { ...fn.output, value: outcome.value } : undefined;
-    return output ? { action: 'ack', output } : { action: 'ack' };
+    return output ? { action: 'ack', output } : ACK;
   }
   const canRetry = !FINAL.has(outcome.kind) && attempt < fn.retry.attempts;
   if (canRetry) {

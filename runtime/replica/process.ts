@@ -19,17 +19,20 @@
  * settlement reach the broker; nothing else touches the channel.
  */
 import type { Logger } from 'pino';
-import type { Handler } from '../index';
+import type { Context, Handler } from '../index';
 import type { FunctionConfig } from '../config/types';
 import type { ReplicaStats } from '../replica-protocol/stats';
 import type { Delivery, Settle } from './delivery';
-import { attemptOf, lastDeathOf, originalRoute } from './headers';
-import { decideSettlement, type Outcome } from './outcome';
+import { attemptOf, lastDeathOf, originalRoute, type Route } from './headers';
+import { decideSettlement, type Outcome, type Settlement } from './outcome';
 import { admit, IsolationGate, type Admission } from './suspects';
 import type { Validate } from './read-message';
 import type { Publish } from './handler-context';
-import { attemptMessage, type AttemptDeps } from './attempt';
-import { carryOut, moveAside, type CarryOutDeps, type Counted } from './carry-out';
+import { handlerOptions, startAttempt, type AttemptDeps } from './attempt';
+import { carryOut, moveAside, type CarryOutDeps, type Counted, type Delivered } from './carry-out';
+import { makeContext } from './handler-context';
+import type { LazyAbort } from './lazy-abort';
+import type { HandlerCall, HandlerOptions } from './run-handler';
 import { scheduledAtOf } from '../schedule/outcome';
 
 export type { Delivery, MessageProperties } from './delivery';
@@ -53,16 +56,18 @@ export interface ProcessorDeps {
   onTick?: (scheduledAt: string, outcome: string) => void;
   /** why this function's last replica died, as the supervisor last told (see `deathSeen`) */
   lastDeath?: string;
-  /** resolves when a message may start (rateLimit, runtime/ratelimit/); absent: at once */
-  waitTurn?: (n: number) => Promise<void>;
+  /** calls `start` when a message may start (rateLimit, runtime/ratelimit/), in the step that counts it; absent: at once */
+  waitTurn?: (n: number, start: () => void) => void;
+  /** send the acks the consumer holds back to coalesce them, now (before a suspect runs alone) */
+  flushAcks?: () => void;
 }
 
 export function createProcessor(deps: ProcessorDeps) {
-  const { fn, log, stats } = deps;
+  const { fn, log } = deps;
   const shutdown = new AbortController();
-  const gate = new IsolationGate();
-  let lastDeath = deps.lastDeath;
-  const carry: CarryOutDeps = { fn, version: deps.version, publish: deps.publish, log, shutdown: shutdown.signal };
+  const gate = new IsolationGate(Date.now, deps.flushAcks);
+  /** deliveries taken and not yet ended: what the drain requeues when the grace period is over */
+  const inFlight = new Set<Settle>();
   const attemptDeps: AttemptDeps = {
     fn,
     handler: deps.handler,
@@ -73,76 +78,176 @@ export function createProcessor(deps: ProcessorDeps) {
     onStuck: deps.onStuck,
     ...(deps.waitTurn ? { waitTurn: deps.waitTurn } : {}),
   };
-  /** Step 1, admit. Called once per delivery, synchronously on arrival (the gate's order depends on it). */
-  function handle(delivery: Delivery, settle: Settle): Promise<void> {
+  const shared: RunShared = {
+    deps,
+    gate,
+    inFlight,
+    attempt: attemptDeps,
+    handlerOptions: handlerOptions(attemptDeps),
+    carry: { fn, version: deps.version, publish: deps.publish, log, shutdown: shutdown.signal, debug: log.isLevelEnabled('debug') },
+    context: { functionName: fn.name, log, publish: deps.publish },
+    lastDeath: deps.lastDeath,
+  };
+
+  /**
+   * Step 1, admit. Called once per delivery, synchronously on arrival (the gate's order depends on
+   * it); `done` is called once the delivery is settled. A fresh message with no suspect about
+   * starts right here; the others go through the gate.
+   */
+  function take(delivery: Delivery, settle: Settle, done?: () => void): void {
     const facts = { headers: delivery.properties.headers, redelivered: delivery.fields.redelivered, queueType: deps.queueType };
     gate.arrived();
     const admission = admit(facts, fn, { isolating: gate.isolating });
-    if (admission.action === 'run') return gate.run(admission.alone, () => settleOnce(delivery, settle, admission));
-    if (admission.action === 'move') return gate.move(() => settleOnce(delivery, settle, admission));
-    return settleOnce(delivery, settle, admission);
-  }
-
-  /** THE RULE (see the top of this file): whatever happens in `run`, this delivery ends settled. */
-  async function settleOnce(delivery: Delivery, settle: Settle, admission: Admission): Promise<void> {
-    const started = deps.now();
-    const timed = admission.action !== 'move';
-    if (timed) stats.enter();
-    let counted: Counted | null = null;
-    try {
-      counted = await run(delivery, settle, admission);
-    } catch (err) {
-      // A publish or ack failed on the way out: leave the message to the broker.
-      log.error({ err, messageId: delivery.properties.messageId }, 'could not settle the message; it is returned to the queue');
-      await settle.requeue().catch(() => undefined);
-    } finally {
-      if (timed) stats.leave(deps.now() - started);
-      if (counted) stats.count(counted);
-      const tick = counted && deps.onTick ? scheduledAtOf(delivery.properties.headers) : undefined;
-      if (tick) deps.onTick!(tick, counted!);
-    }
-  }
-
-  /** Steps 2 to 5 for one admitted delivery; returns what to count, null when nothing ran. */
-  async function run(delivery: Delivery, settle: Settle, admission: Admission): Promise<Counted | null> {
-    const { properties, fields } = delivery;
-    // Requeued at shutdown while it waited behind a suspect: it is the broker's again, do not run it.
-    if (settle.settled) return null;
-    if (fields.redelivered) stats.count('redelivered');
-    if (admission.action === 'move') {
-      const death = admission.handedBack ? lastDeath : undefined;
-      await moveAside(delivery, settle, { redeliveries: admission.redeliveries, queue: admission.queue, lastDeath: death }, deps.publish);
-      log.warn(
-        { messageId: properties.messageId, redeliveries: admission.redeliveries, waitsIn: admission.queue, lastDeath: death },
-        'a message a replica died or hung on waits aside; fresh messages go first',
-      );
-      return null;
-    }
-    if (admission.action === 'run' && admission.alone)
-      log.warn({ messageId: properties.messageId }, 'running a message alone: it was in flight when a replica died or was requeued');
-    const headers = properties.headers ?? {};
-    const attempt = attemptOf(headers);
-    const route = originalRoute(headers, fields);
-    if (admission.action === 'dead') {
-      const death = lastDeathOf(headers, admission.handedBack ? lastDeath : undefined);
-      const settlement = decideSettlement(fn, attempt, deliveryLimit(admission.redeliveries, fn.redeliveryLimit, death));
-      return carryOut(settlement, { delivery, settle, attempt, route, ...(death ? { lastDeath: death } : {}) }, carry);
-    }
-    const settlement = decideSettlement(fn, attempt, await attemptMessage(delivery, attempt, attemptDeps));
-    return carryOut(settlement, { delivery, settle, attempt, route }, carry);
+    inFlight.add(settle);
+    if (admission.action === 'run' && !admission.alone && gate.tryEnter()) return new MessageRun(shared, delivery, settle, admission, true, done).start();
+    const whole = () => new Promise<void>((ended) => new MessageRun(shared, delivery, settle, admission, false, ended).start());
+    const gated = admission.action === 'run' ? gate.run(admission.alone, whole) : admission.action === 'move' ? gate.move(whole) : whole();
+    if (done) void gated.then(done);
   }
 
   return {
-    handle,
+    take,
+    /** `take` as a promise that resolves once the delivery is settled. */
+    handle(delivery: Delivery, settle: Settle): Promise<void> {
+      return new Promise((resolve) => take(delivery, settle, resolve));
+    },
+    /** deliveries taken and not yet settled */
+    inFlight: inFlight as ReadonlySet<Settle>,
     /** Abort every running handler's ctx.signal (shutdown). */
     abortAll(): void {
       shutdown.abort();
     },
     /** A replica of this function died (the supervisor tells every replica): the reason a message it held carries on. */
     deathSeen(reason: string): void {
-      lastDeath = reason;
+      shared.lastDeath = reason;
     },
   };
+}
+
+/** What every message's run of one processor shares. */
+interface RunShared {
+  deps: ProcessorDeps;
+  gate: IsolationGate;
+  inFlight: Set<Settle>;
+  attempt: AttemptDeps;
+  handlerOptions: HandlerOptions;
+  carry: CarryOutDeps;
+  context: Parameters<typeof makeContext>[3];
+  lastDeath: string | undefined;
+}
+
+/**
+ * Steps 2 to 5 for one admitted delivery, as the state of that one message: it is the handler's
+ * call (./run-handler.ts) and what carry-out needs, so a message costs one object, not a chain of
+ * promises. THE RULE (see the top of this file): whatever happens, `end` runs once, settled.
+ */
+class MessageRun implements HandlerCall, Delivered {
+  readonly attempt: number;
+  private started = 0;
+  private readonly timed: boolean;
+  #route: Route | undefined;
+
+  constructor(
+    private readonly shared: RunShared,
+    readonly delivery: Delivery,
+    readonly settle: Settle,
+    private readonly admission: Admission,
+    /** counted as running by the gate's `tryEnter`: leaves it at the end */
+    private readonly entered: boolean,
+    private readonly ended: (() => void) | undefined,
+  ) {
+    this.attempt = attemptOf(delivery.properties.headers);
+    this.timed = admission.action !== 'move';
+  }
+
+  get route(): Route {
+    return (this.#route ??= originalRoute(this.delivery.properties.headers, this.delivery.fields));
+  }
+
+  start(): void {
+    const { shared, delivery, admission } = this;
+    const { stats, log } = shared.deps;
+    // Requeued at shutdown while it waited behind a suspect: it is the broker's again, do not run it.
+    if (this.settle.settled) return this.end(null);
+    if (this.timed) {
+      stats.enter();
+      this.started = shared.deps.now();
+    }
+    if (delivery.fields.redelivered) stats.count('redelivered');
+    try {
+      if (admission.action === 'move') return this.moveAside(admission);
+      if (admission.action === 'dead') {
+        const death = lastDeathOf(delivery.properties.headers, admission.handedBack ? shared.lastDeath : undefined);
+        if (death) this.lastDeath = death;
+        return this.carry(decideSettlement(shared.deps.fn, this.attempt, deliveryLimit(admission.redeliveries, shared.deps.fn.redeliveryLimit, death)));
+      }
+      if (admission.alone)
+        log.warn({ messageId: delivery.properties.messageId }, 'running a message alone: it was in flight when a replica died or was requeued');
+      startAttempt(delivery, shared.attempt, shared.handlerOptions, this);
+    } catch (err) {
+      this.giveBack(err);
+    }
+  }
+
+  /** Set for a delivery-limit dead letter: why the last replica that held it died. */
+  lastDeath?: string;
+
+  context(abort: LazyAbort): Context {
+    return makeContext(this.delivery, this.attempt, abort, this.shared.context);
+  }
+
+  /** Step 4, decide, then step 5. */
+  done(outcome: Outcome): void {
+    try {
+      this.carry(decideSettlement(this.shared.deps.fn, this.attempt, outcome));
+    } catch (err) {
+      this.giveBack(err);
+    }
+  }
+
+  private carry(settlement: Settlement): void {
+    const counted = carryOut(settlement, this, this.shared.carry);
+    if (typeof counted === 'string') return this.end(counted);
+    counted.then(
+      (c) => this.end(c),
+      (err: unknown) => this.giveBack(err),
+    );
+  }
+
+  private moveAside(admission: Extract<Admission, { action: 'move' }>): void {
+    const { shared, delivery } = this;
+    const death = admission.handedBack ? shared.lastDeath : undefined;
+    moveAside(delivery, this.settle, { redeliveries: admission.redeliveries, queue: admission.queue, lastDeath: death }, shared.deps.publish).then(
+      () => {
+        shared.deps.log.warn(
+          { messageId: delivery.properties.messageId, redeliveries: admission.redeliveries, waitsIn: admission.queue, lastDeath: death },
+          'a message a replica died or hung on waits aside; fresh messages go first',
+        );
+        this.end(null);
+      },
+      (err: unknown) => this.giveBack(err),
+    );
+  }
+
+  /** A publish or ack failed on the way out: leave the message to the broker. */
+  private giveBack(err: unknown): void {
+    this.shared.deps.log.error({ err, messageId: this.delivery.properties.messageId }, 'could not settle the message; it is returned to the queue');
+    this.settle.requeue();
+    this.end(null);
+  }
+
+  private end(counted: Counted | null): void {
+    const { deps, gate, inFlight } = this.shared;
+    if (this.timed) deps.stats.leave(deps.now() - this.started);
+    if (counted) {
+      deps.stats.count(counted);
+      const tick = deps.onTick ? scheduledAtOf(this.delivery.properties.headers) : undefined;
+      if (tick) deps.onTick!(tick, counted);
+    }
+    inFlight.delete(this.settle);
+    if (this.entered) gate.leave();
+    this.ended?.();
+  }
 }
 
 export type Processor = ReturnType<typeof createProcessor>;

@@ -1,49 +1,104 @@
 /**
  * Step 3 of a message's path: run the handler with its timeout. Never throws: whatever the handler
  * does becomes an Outcome (./outcome.ts) for the decision that follows.
+ *
+ * `startHandler` is the replica's form: the outcome goes to a callback, so a message costs one
+ * promise reaction on the handler's promise and no timer of its own (./deadlines.ts).
+ * `runHandler` is the same as a promise, for callers that await (a batch, `warren invoke`).
  */
 import type { Context, Handler } from '../index';
 import { isReject } from '../index';
+import { deadlinesFor, type DeadlineQueue, type Timed } from './deadlines';
 import { LazyAbort } from './lazy-abort';
 import type { Outcome } from './outcome';
 
-export interface RunOptions {
+export interface HandlerOptions {
   timeoutMs: number;
   /** aborted at shutdown: every running handler's ctx.signal follows it */
   shutdown: AbortSignal;
-  /** the ctx for this run, given the run's (lazily made) abort signal */
-  context: (abort: LazyAbort) => Context;
   /** the handler outlived its timeout and ignored ctx.signal for STUCK_GRACE_MS */
   onStuck: (reason: string) => void;
 }
 
-export const STUCK_GRACE_MS = 1_000;
-const TIMED_OUT = Symbol('timed out');
+/** One call of a handler: its ctx, and where its outcome goes. */
+export interface HandlerCall {
+  /** the ctx for this run, given the run's (lazily made) abort signal */
+  context(abort: LazyAbort): Context;
+  /** called exactly once */
+  done(outcome: Outcome): void;
+}
 
-export async function runHandler(handler: Handler, value: unknown, options: RunOptions): Promise<Outcome> {
-  const abort = new LazyAbort(options.shutdown);
-  const ctx = options.context(abort);
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const result = handler(value, ctx);
-    if (!isThenable(result)) return { kind: 'ok', value: result };
-    const settled = await new Promise<{ value: unknown } | typeof TIMED_OUT>((resolve, reject) => {
-      timer = setTimeout(() => resolve(TIMED_OUT), options.timeoutMs);
-      result.then((value) => resolve({ value }), reject);
-    });
-    if (settled === TIMED_OUT) {
-      abort.abort(new Error(`timed out after ${options.timeoutMs} ms`));
-      watchForStuckHandler(result, options.onStuck);
-      return { kind: 'error', error: new Error(`handler timed out after ${options.timeoutMs} ms`), timedOut: true };
+export interface RunOptions extends HandlerOptions {
+  context: HandlerCall['context'];
+}
+
+export const STUCK_GRACE_MS = 1_000;
+
+/** One run of a handler that returned a promise: it ends at the promise's settlement or at the deadline, whichever comes first. */
+class PendingRun implements Timed {
+  deadline: number;
+  finished = false;
+
+  constructor(
+    private readonly running: PromiseLike<unknown>,
+    private readonly abort: LazyAbort,
+    private readonly options: HandlerOptions,
+    private readonly queue: DeadlineQueue,
+    private readonly call: HandlerCall,
+  ) {
+    this.deadline = performance.now() + options.timeoutMs;
+    queue.add(this);
+    try {
+      running.then(
+        (value) => this.end({ kind: 'ok', value }),
+        (err: unknown) => this.end(thrown(err)),
+      );
+    } catch (err) {
+      // A thenable whose `then` throws: the handler failed.
+      this.end(thrown(err));
     }
-    return { kind: 'ok', value: settled.value };
-  } catch (err) {
-    const error = toError(err, 'handler threw a non-error');
-    return isReject(err) ? { kind: 'reject', error } : { kind: 'error', error, timedOut: false };
-  } finally {
-    clearTimeout(timer);
-    abort.release();
   }
+
+  private end(outcome: Outcome): void {
+    if (this.finished) return; // timed out before
+    this.queue.finish(this);
+    this.abort.release();
+    this.call.done(outcome);
+  }
+
+  expire(): void {
+    const { timeoutMs } = this.options;
+    this.abort.abort(new Error(`timed out after ${timeoutMs} ms`));
+    this.abort.release();
+    watchForStuckHandler(this.running, this.options.onStuck);
+    this.call.done({ kind: 'error', error: new Error(`handler timed out after ${timeoutMs} ms`), timedOut: true });
+  }
+}
+
+/** Runs the handler; `call.done` gets the outcome, synchronously when the handler returned a plain value or threw. */
+export function startHandler(handler: Handler, value: unknown, options: HandlerOptions, call: HandlerCall): void {
+  const abort = new LazyAbort(options.shutdown);
+  let result: unknown;
+  try {
+    result = handler(value, call.context(abort));
+  } catch (err) {
+    abort.release();
+    return call.done(thrown(err));
+  }
+  if (!isThenable(result)) {
+    abort.release();
+    return call.done({ kind: 'ok', value: result });
+  }
+  new PendingRun(result, abort, options, deadlinesFor(options.timeoutMs), call);
+}
+
+export function runHandler(handler: Handler, value: unknown, options: RunOptions): Promise<Outcome> {
+  return new Promise((resolve) => startHandler(handler, value, options, { context: options.context, done: resolve }));
+}
+
+function thrown(err: unknown): Outcome {
+  const error = toError(err, 'handler threw a non-error');
+  return isReject(err) ? { kind: 'reject', error } : { kind: 'error', error, timedOut: false };
 }
 
 /** A handler that ignores its aborted signal may hold memory or sockets forever: recycle the replica. */

@@ -63,15 +63,19 @@ export function admit(facts: DeliveryFacts, fn: AdmitConfig, state: { isolating:
   if (prior > fn.redeliveryLimit) return { action: 'dead', redeliveries: prior, handedBack: back };
   // The order rule wins: a message handed back runs again in place (nothing may overtake it), and
   // ordered functions take one message at a time, so nothing else is held beside it anyway.
-  if (fn.ordered) return { action: 'run', alone: false };
+  if (fn.ordered) return RUN;
   // Handed back by the broker (a replica died or hung on it, or it was requeued): wait aside while
   // fresh messages flow. A classic queue keeps no count, so this is also where it is written down.
   if (back) return { action: 'move', redeliveries: prior, queue: holdingQueue(fn, prior), handedBack: true };
-  if (prior === 0) return { action: 'run', alone: false };
+  if (prior === 0) return RUN;
   // Back from waiting aside: run alone, or wait aside once more while another suspect runs.
   if (state.isolating) return { action: 'move', redeliveries: prior, queue: holdingQueue(fn, prior), handedBack: false };
-  return { action: 'run', alone: true };
+  return RUN_ALONE;
 }
+
+/** The two admissions without data, made once (admit runs for every message). */
+const RUN: Admission = Object.freeze({ action: 'run', alone: false });
+const RUN_ALONE: Admission = Object.freeze({ action: 'run', alone: true });
 
 /**
  * Where a suspect waits: the retry ladder's queue for its count (1 s, 2 s, 4 s, … with the defaults),
@@ -100,7 +104,11 @@ export class IsolationGate {
   private lastArrival = 0;
   private waiting: Array<() => void> = [];
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    /** just before a suspect starts: send the acks of what finished before it (./ack-batch.ts) */
+    private readonly beforeAlone: () => void = () => undefined,
+  ) {}
 
   /** Every delivery, on arrival. */
   arrived(): void {
@@ -132,6 +140,7 @@ export class IsolationGate {
         if (this.running === 0 && this.moving === 0 && quietIn <= 0) break;
         await Promise.race([this.change(), new Promise((resolve) => setTimeout(resolve, Math.max(quietIn, 1)))]);
       }
+      this.beforeAlone();
     } else {
       while (this.suspects > 0) await this.change();
     }
@@ -145,7 +154,23 @@ export class IsolationGate {
     }
   }
 
+  /**
+   * `run(false, task)` without a promise, for the hot path: true when a fresh message may start now
+   * (no suspect waits or runs), counted as running until `leave`; false: go through `run`.
+   */
+  tryEnter(): boolean {
+    if (this.suspects > 0) return false;
+    this.running++;
+    return true;
+  }
+
+  leave(): void {
+    this.running--;
+    this.wake();
+  }
+
   private wake(): void {
+    if (this.waiting.length === 0) return;
     for (const wake of this.waiting.splice(0)) wake();
   }
 

@@ -14,7 +14,6 @@ import { createProcessor, type Processor, type Publish } from './process';
 import { createBatchProcessor } from './batch/process-batch';
 import { SharedRate } from '../ratelimit/shared-rate';
 import type { BatchHandler } from '../index';
-import type { Settle } from './delivery';
 import { QueueConsumer } from './consumer';
 import { Publisher } from './publisher';
 import { spreadOffset } from '../connection/urls';
@@ -58,14 +57,14 @@ async function main(): Promise<void> {
       send({ type: 'stuck', reason });
     },
     onTick: (scheduledAt: string, outcome: string) => send({ type: 'tick', scheduledAt, outcome }),
-    ...(rate ? { waitTurn: (n: number) => rate.wait(n) } : {}),
+    ...(rate ? { waitTurn: (n: number, start: () => void) => rate.turn(n, start) } : {}),
+    flushAcks: () => consumer.flushAcks(),
   };
   const { batch } = init.fn;
-  const processor: Processor & { flush?: () => void } = batch
+  const processor: Omit<Processor, 'handle'> & { flush?: () => void } = batch
     ? createBatchProcessor({ ...common, fn: { ...init.fn, batch }, handler: handler as unknown as BatchHandler })
     : createProcessor({ ...common, fn: init.fn, handler });
 
-  const inFlight = new Set<Settle>();
   // ordered, batch and rateLimit change the written prefetch (runtime/config/prefetch.ts); the
   // supervisor says so once per function at start.
   const { url, socketOptions } = init.connection;
@@ -79,10 +78,7 @@ async function main(): Promise<void> {
     log,
     onConnection: (up, node) => send({ type: 'connection', up, node }),
     attach: (connection) => publisher.use(connection),
-    onMessage: (delivery, settle) => {
-      inFlight.add(settle);
-      void processor.handle(delivery, settle).finally(() => inFlight.delete(settle));
-    },
+    onMessage: (delivery, settle) => processor.take(delivery, settle),
   });
   await consumer.start();
   send({ type: 'ready', node: consumer.node });
@@ -101,13 +97,14 @@ async function main(): Promise<void> {
     await consumer.cancel();
     processor.flush?.();
     const deadline = Date.now() + graceMs;
+    const { inFlight } = processor;
     while (inFlight.size > 0 && Date.now() < deadline) await sleep(20);
     if (inFlight.size > 0) {
       processor.abortAll();
       await sleep(100);
     }
     let requeued = 0;
-    for (const settle of inFlight) if (await settle.requeue().catch(() => false)) requeued++;
+    for (const settle of [...inFlight]) if (settle.requeue()) requeued++;
     if (requeued) log.warn({ requeued }, 'requeued messages still running at the end of the grace period');
     await consumer.close();
     clearInterval(heartbeat);

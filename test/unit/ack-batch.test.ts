@@ -1,7 +1,7 @@
 /** Coalesced acks (runtime/replica/ack-batch.ts): fewer frames, and never an ack for a running message. */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
-import { AckBatch, type AckChannel } from '../../runtime/replica/ack-batch';
+import { AckBatch, IDLE_MS, type AckChannel } from '../../runtime/replica/ack-batch';
 
 type Frame = { ack: number; multiple: boolean } | { nack: number; requeue: boolean };
 
@@ -13,7 +13,7 @@ function setUp() {
     nack: (tag, requeue) => frames.push({ nack: tag, requeue }),
   };
   let scheduled: (() => void) | null = null;
-  const batch = new AckBatch(channel, (flush) => (scheduled = flush));
+  const batch = new AckBatch(channel, { schedule: (flush) => (scheduled = flush) });
   const turn = () => {
     const run = scheduled;
     scheduled = null;
@@ -79,6 +79,47 @@ describe('AckBatch', () => {
     turn();
     expect(frames).toEqual([]);
     expect(batch.outstanding).toBe(0);
+  });
+
+  it('with a prefetch window, holds the acks of fast handlers until half the window is settled', () => {
+    vi.useFakeTimers();
+    try {
+      const frames: Frame[] = [];
+      let scheduled: (() => void) | null = null;
+      const turn = () => scheduled?.();
+      const channel: AckChannel = { ack: (tag, multiple) => frames.push({ ack: tag, multiple }), nack: () => undefined };
+      const batch = new AckBatch(channel, { window: 10, schedule: (f) => (scheduled = f) });
+      // Each handler finishes as soon as its message arrives.
+      const handled = (tag: number) => (batch.delivered(tag), batch.ack(tag));
+      for (const tag of [1, 2, 3, 4]) handled(tag);
+      turn();
+      expect(frames, 'four of a window of ten settled: they wait for more').toEqual([]);
+      handled(5);
+      expect(frames, 'five of ten: they leave at once').toEqual([{ ack: 5, multiple: true }]);
+      handled(6);
+      turn();
+      expect(frames).toHaveLength(1);
+      vi.advanceTimersByTime(IDLE_MS);
+      expect(frames, 'nothing more settled for a moment: the rest leave').toEqual([
+        { ack: 5, multiple: true },
+        { ack: 6, multiple: true },
+      ]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('with a prefetch window, sends every turn when slow handlers hold half of it', () => {
+    const frames: Frame[] = [];
+    let scheduled: (() => void) | null = null;
+    const batch = new AckBatch(
+      { ack: (tag, multiple) => frames.push({ ack: tag, multiple }), nack: () => undefined },
+      { window: 10, schedule: (f) => (scheduled = f) },
+    );
+    for (let tag = 1; tag <= 10; tag++) batch.delivered(tag);
+    batch.ack(1);
+    scheduled!();
+    expect(frames).toEqual([{ ack: 1, multiple: true }]);
   });
 
   it('never covers an unsettled delivery, and settles each delivery exactly once, whatever the order of settlements', () => {

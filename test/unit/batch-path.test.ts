@@ -74,8 +74,11 @@ async function deliver(
     acks.delivered(tag);
     const count = () => run.settlements.set(tag, (run.settlements.get(tag) ?? 0) + 1);
     const settle = new Settle(
-      async () => (count(), acks.ack(tag)),
-      async (requeue) => (count(), acks.nack(tag, requeue)),
+      {
+        ack: (t) => (count(), acks.ack(t)),
+        nack: (t, requeue) => (count(), acks.nack(t, requeue)),
+      },
+      tag,
     );
     const delivery: Delivery = {
       content: Buffer.from(body),

@@ -68,14 +68,17 @@ async function deliver(handler: Handler, options: RunOptions = {}) {
   });
   let settlements = 0;
   const settle = new Settle(
-    async () => {
-      settlements++;
-      events.push({ settle: 'ack' });
+    {
+      ack: () => {
+        settlements++;
+        events.push({ settle: 'ack' });
+      },
+      nack: () => {
+        settlements++;
+        events.push({ settle: 'requeue' });
+      },
     },
-    async () => {
-      settlements++;
-      events.push({ settle: 'requeue' });
-    },
+    1,
   );
   const delivery: Delivery = {
     content: Buffer.from(options.body ?? '{"width":10}'),

@@ -41,10 +41,12 @@ export interface BatchProcessorDeps {
   stats: Pick<ReplicaStats, 'enter' | 'leave' | 'count' | 'batch'>;
   now: () => number;
   onStuck: (reason: string) => void;
-  /** resolves when `n` items may start (rateLimit); absent: at once */
-  waitTurn?: (n: number) => Promise<void>;
+  /** calls `start` when `n` items may start (rateLimit), in the step that counts them; absent: at once */
+  waitTurn?: (n: number, start: () => void) => void;
   /** why this function's last replica died, as the supervisor last told (see `deathSeen`) */
   lastDeath?: string;
+  /** send the acks the consumer holds back to coalesce them, now (before a suspect runs alone) */
+  flushAcks?: () => void;
 }
 
 interface Item {
@@ -60,7 +62,7 @@ interface Item {
 export function createBatchProcessor(deps: BatchProcessorDeps) {
   const { fn, log, stats } = deps;
   const shutdown = new AbortController();
-  const gate = new IsolationGate();
+  const gate = new IsolationGate(Date.now, deps.flushAcks);
   const carry: CarryOutDeps = { fn, version: deps.version, publish: deps.publish, log, shutdown: shutdown.signal };
   const runDeps: BatchRunDeps = { fn, handler: deps.handler, publish: deps.publish, log, shutdown: shutdown.signal, onStuck: deps.onStuck };
   let lastDeath = deps.lastDeath;
@@ -109,9 +111,14 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
       return !item.settle.settled;
     });
     if (items.length === 0) return;
-    if (deps.waitTurn) await deps.waitTurn(items.length);
-    stats.batch(items.length);
-    const outcomes = itemOutcomes(items.length, await runBatch(items, runDeps));
+    const run = () => {
+      stats.batch(items.length);
+      return runBatch(items, runDeps);
+    };
+    // With a rate limit the handler is called in the step that admits the batch (its starts are the ones counted).
+    const waitTurn = deps.waitTurn;
+    const result = waitTurn ? await new Promise<Outcome>((resolve) => waitTurn(items.length, () => void run().then(resolve))) : await run();
+    const outcomes = itemOutcomes(items.length, result);
     if (outcomes.some((o) => o.kind !== 'ok')) logFailures(items.length, outcomes);
     // Started in one turn: the acks of this batch leave together as one `multiple` ack (../ack-batch.ts).
     await Promise.all(items.map((item, i) => finish(item, outcomes[i]!)));
@@ -137,7 +144,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
 
   async function giveBack(delivery: Delivery, settle: Settle, err: unknown): Promise<void> {
     log.error({ err, messageId: delivery.properties.messageId }, 'could not settle the message; it is returned to the queue');
-    await settle.requeue().catch(() => undefined);
+    settle.requeue();
   }
 
   function logFailures(size: number, outcomes: Outcome[]): void {
@@ -147,8 +154,20 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
     log.warn({ size, failed, rejected, err: first && 'error' in first ? first.error : undefined }, `batch of ${size}: ${failed} failed, ${rejected} rejected`);
   }
 
+  /** deliveries taken and not yet settled: what the drain requeues when the grace period is over */
+  const inFlight = new Set<Settle>();
+
   return {
     handle,
+    /** `handle` without waiting: `done` once the delivery is settled. */
+    take(delivery: Delivery, settle: Settle, done?: () => void): void {
+      inFlight.add(settle);
+      void handle(delivery, settle).then(() => {
+        inFlight.delete(settle);
+        done?.();
+      });
+    },
+    inFlight: inFlight as ReadonlySet<Settle>,
     /** Run what the collector holds now (drain: do not wait out the window). */
     flush(): void {
       collector.flush();
