@@ -140,21 +140,23 @@ async function warrenDrain(
     const started = (await w.waitForLog((l) => l.msg === 'function started' && l['function'] === fn, 30_000)).time;
     const cpu0 = cpuSeconds(w.child.pid!);
     const broker0 = brokerCpuSeconds();
-    // Polled every 100 ms, and the moment the last message was acked interpolated between the last
-    // two scrapes: polling faster near the end measured mostly the scrapes (each one renders /metrics
-    // and asks the broker for queue depths, on the same 2 cores as the drain).
+    // Polled every 250 ms; the moment the last message was acked is extrapolated from the rate of the
+    // scrape interval before the one that saw it (a scrape after the end sees the count stop there,
+    // so the end lies between the two). Polling faster near the end measured mostly the scrapes: each
+    // renders /metrics and asks the broker for queue depths, on the same 2 cores as the drain.
     let before = { at: started, acked: 0 };
+    let rate = 0;
     let t = 0;
     for (;;) {
-      await sleep(100);
+      await sleep(250);
       // The count is read as the scrape begins.
       const at = Date.now();
       const acked = await w.acked(fn).catch(() => 0);
       if (acked >= count) {
-        const share = acked > before.acked ? (count - before.acked) / (acked - before.acked) : 1;
-        t = before.at + share * (at - before.at);
+        t = rate > 0 ? Math.min(at, before.at + (count - before.acked) / rate) : at;
         break;
       }
+      if (acked > before.acked) rate = (acked - before.acked) / (at - before.at);
       before = { at, acked };
     }
     return { rate: count / ((t - started) / 1000), cpuSeconds: cpuSeconds(w.child.pid!) - cpu0, brokerCpuSeconds: brokerCpuSeconds() - broker0 };
