@@ -51,6 +51,13 @@ const rows: Record<string, Row> = {};
 const notes: string[] = [];
 const began = Date.now();
 
+/** The no-op rows: Warren against a bare amqplib consumer and against the fastest plain client, same runs. */
+function noopRows(r: { warren: number[]; amqplib: number[]; fastest: number[] }): void {
+  const what = `no-op, ${COUNT / 1000}k persistent msgs, 1 replica, prefetch 100`;
+  rows.noop_vs_amqplib = ratioRow(what, 'msg/s', r.warren, 'amqplib consumer', r.amqplib, 0.9);
+  rows.noop_vs_fastest = ratioRow(what, 'msg/s', r.warren, 'fastest client (multiple ack per 50)', r.fastest, 0.95);
+}
+
 if (runs('drain')) {
   // An even number of runs: each consumer drains first in half of them (the order matters on a quorum queue).
   const drainRuns = RUNS + (RUNS % 2);
@@ -69,15 +76,7 @@ if (runs('drain')) {
     log,
     ...(profile ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profile] } : {}),
   });
-  rows.noop_vs_amqplib = ratioRow(`no-op, ${COUNT / 1000}k persistent msgs, 1 replica, prefetch 100`, 'msg/s', r.warren, 'amqplib consumer', r.amqplib, 0.9);
-  rows.noop_vs_fastest = ratioRow(
-    `no-op, ${COUNT / 1000}k persistent msgs, 1 replica, prefetch 100`,
-    'msg/s',
-    r.warren,
-    'fastest client (multiple ack per 50)',
-    r.fastest,
-    0.95,
-  );
+  noopRows(r);
   rows.noop_vs_bullmq = ratioRow(`no-op, ${COUNT / 1000}k jobs, concurrency 100`, 'msg/s', r.warren, 'BullMQ worker', r.bullmq, 2);
   rows.publish_cli = ratioRow(
     `warren publish --count ${COUNT / 1000}k (confirms)`,
@@ -95,7 +94,8 @@ if (runs('drain')) {
   const m = (xs: number[]) => Math.round(summarize(xs).median);
   notes.push(
     `CPU per message in the no-op row (median): Warren's process ${m(r.cpu.warren)} µs, the broker meanwhile ${m(r.cpu.brokerWarren)} µs; ` +
-      `bare amqplib ${m(r.cpu.amqplib)} µs, the broker meanwhile ${m(r.cpu.brokerAmqplib)} µs; ${cpus().length} cores shared by broker and consumer.`,
+      `bare amqplib ${m(r.cpu.amqplib)} µs, the broker meanwhile ${m(r.cpu.brokerAmqplib)} µs; ` +
+      `the fastest client ${m(r.cpu.fastest)} µs, the broker meanwhile ${m(r.cpu.brokerFastest)} µs; ${cpus().length} cores shared by broker and consumer.`,
   );
 }
 
@@ -115,15 +115,7 @@ if (only?.includes('noop')) {
     log,
     ...(env.WARREN_BENCH_PROFILE ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', env.WARREN_BENCH_PROFILE] } : {}),
   });
-  rows.noop_vs_amqplib = ratioRow(`no-op, ${COUNT / 1000}k persistent msgs, 1 replica, prefetch 100`, 'msg/s', r.warren, 'amqplib consumer', r.amqplib, 0.9);
-  rows.noop_vs_fastest = ratioRow(
-    `no-op, ${COUNT / 1000}k persistent msgs, 1 replica, prefetch 100`,
-    'msg/s',
-    r.warren,
-    'fastest client (multiple ack per 50)',
-    r.fastest,
-    0.95,
-  );
+  noopRows(r);
 }
 
 if (runs('slow')) {
