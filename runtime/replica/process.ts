@@ -14,9 +14,9 @@
  *   5. carry out         ./carry-out.ts      publish with a confirm, then settle
  *
  * THE RULE: every delivered message is settled exactly once (ack, or nack with requeue), on every
- * path, errors included. It is enforced here: `settleOnce` ends every delivery either through step 5
- * or, when anything on the way throws, with a requeue; `Settle` (./delivery.ts) lets only the first
- * settlement reach the broker; nothing else touches the channel.
+ * path, errors included. It is enforced here: a `MessageRun` ends every delivery either through step
+ * 5 or, when anything on the way throws, with a requeue (`giveBack`); `Settle` (./delivery.ts) lets
+ * only the first settlement reach the broker; nothing else touches the channel.
  */
 import type { Logger } from 'pino';
 import type { Context, Handler } from '../index';
