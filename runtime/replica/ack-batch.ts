@@ -6,10 +6,10 @@
  *
  * With a prefetch `window`, acks may also wait for later turns': every ack frame costs the broker
  * more than a delivery does (a quorum queue writes each settlement to its log), so when handlers
- * finish at once (a fast function draining tens of thousands a second) acks leave once half the
- * window is settled, as the fastest plain client does, or after IDLE_MS. When handlers are what
- * holds the window (half of it or more still running), every turn's acks leave at once: a slot
- * waiting for its ack is a slot a slow handler cannot use. A nack, a close and a message about to
+ * finish in the turn their message arrived (a fast function draining tens of thousands a second)
+ * acks leave once half the window is settled, as the fastest plain client does, or after IDLE_MS.
+ * Otherwise every turn's acks leave at once: when handlers finish in turns of their own (a timer,
+ * I/O), or hold half the window, a slot waiting for its ack is a slot a slow handler cannot use. A nack, a close and a message about to
  * run alone (a suspect, ./suspects.ts) flush first, so nothing overtakes an ack, and a suspect that
  * kills its replica takes back with it only what ran beside it.
  */
@@ -34,6 +34,8 @@ export class AckBatch {
   private readonly unsettled = new Set<number>();
   private pending: number[] = [];
   private scheduled = false;
+  /** a delivery arrived in this turn: the broker is feeding the window, more settlements follow soon */
+  private fed = false;
   private dead = false;
   private idle: NodeJS.Timeout | null = null;
   private readonly schedule: (endOfTurn: () => void) => void;
@@ -52,6 +54,11 @@ export class AckBatch {
 
   delivered(tag: number): void {
     this.unsettled.add(tag);
+    this.fed = true;
+    if (!this.scheduled && this.half !== Infinity) {
+      this.scheduled = true;
+      this.schedule(this.endOfTurn);
+    }
   }
 
   ack(tag: number): void {
@@ -69,8 +76,12 @@ export class AckBatch {
 
   private turnEnded(): void {
     this.scheduled = false;
+    const fed = this.fed;
+    this.fed = false;
     if (this.dead || this.pending.length === 0) return;
-    if (this.half === Infinity || this.unsettled.size >= this.half) return this.flush();
+    // Acks wait only in a turn that brought deliveries (handlers finishing as fast as messages come);
+    // a turn of handlers finishing on their own (timers, I/O) sends them: the window may be starving.
+    if (this.half === Infinity || !fed || this.unsettled.size >= this.half) return this.flush();
     this.idle ??= setTimeout(this.flushNow, IDLE_MS);
   }
 

@@ -122,6 +122,26 @@ describe('AckBatch', () => {
     expect(frames).toEqual([{ ack: 1, multiple: true }]);
   });
 
+  it('with a prefetch window, sends at once what finished in a turn that brought no delivery (a timer, I/O)', () => {
+    const frames: Frame[] = [];
+    let scheduled: (() => void) | null = null;
+    const turn = () => {
+      const run = scheduled;
+      scheduled = null;
+      run?.();
+    };
+    const batch = new AckBatch(
+      { ack: (tag, multiple) => frames.push({ ack: tag, multiple }), nack: () => undefined },
+      { window: 10, schedule: (f) => (scheduled = f) },
+    );
+    for (const tag of [1, 2, 3]) batch.delivered(tag);
+    turn();
+    // later, in a turn of its own, one handler finishes while two still run
+    batch.ack(1);
+    turn();
+    expect(frames).toEqual([{ ack: 1, multiple: true }]);
+  });
+
   it('never covers an unsettled delivery, and settles each delivery exactly once, whatever the order of settlements', () => {
     // A run: n deliveries, settled in a random order (each an ack or a requeue), with event-loop turns
     // (flushes) at random points in between; new deliveries may arrive between settlements.
