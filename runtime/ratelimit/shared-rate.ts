@@ -15,11 +15,11 @@
  *   one item too many. The handler is called in the same synchronous step as its admission (`turn`),
  *   so its first line runs microseconds after the start recorded here. SAFETY_MS covers what is left:
  *   millisecond clocks (a start recorded at the end of one millisecond, the handler's first line in
- *   the next) and a thread descheduled between the two. It costs SAFETY_MS per `count` items: 0.05 s
+ *   the next) and a thread descheduled between the two. It costs SAFETY_MS per `count` items: 0.1 s
  *   over 1,000 messages at 100/s.
  */
 
-export const SAFETY_MS = 5;
+export const SAFETY_MS = 10;
 const LOCK = 0;
 /** Float64 slots after the 8-byte lock word */
 const NEXT = 0;
@@ -46,8 +46,9 @@ export class SharedRate {
   }
 
   /** Pacing: reserve `n` slots (1 ≤ n ≤ count); returns the ms to wait before asking to start. */
-  reserve(n: number, now = Date.now()): number {
+  reserve(n: number, at?: number): number {
     return this.locked(() => {
+      const now = at ?? Date.now();
       const start = Math.max(now, this.slots[NEXT]!);
       this.slots[NEXT] = start + this.items(n) * this.interval;
       return start - now;
@@ -55,10 +56,13 @@ export class SharedRate {
   }
 
   /** Admission: 0 when `n` items may start now (recorded as started), else the ms to wait before asking again. */
-  admit(n: number, now = Date.now()): number {
+  admit(n: number, at?: number): number {
     const { slots, count } = this;
     const items = this.items(n);
     return this.locked(() => {
+      // Read under the lock: a thread that waited for it must not record the time it began waiting
+      // (starts would then enter the log out of order, and earlier than they happen).
+      const now = at ?? Date.now();
       const total = slots[TOTAL]!;
       // the (count - items + 1)-th most recent start must be out of the window ending now
       const back = count - items + 1;
