@@ -167,12 +167,12 @@ class MessageRun implements HandlerCall, Delivered {
   start(): void {
     const { shared, delivery, admission } = this;
     const { stats, log } = shared.deps;
-    // Requeued at shutdown while it waited behind a suspect: it is the broker's again, do not run it.
-    if (this.settle.settled) return this.end(null);
     if (this.timed) {
       stats.enter();
       this.started = shared.deps.now();
     }
+    // Requeued at shutdown while it waited behind a suspect: it is the broker's again, do not run it.
+    if (this.settle.settled) return this.end(null);
     if (delivery.fields.redelivered) stats.count('redelivered');
     try {
       if (admission.action === 'move') return this.moveAside(admission);

@@ -257,4 +257,36 @@ describe('createProcessor', () => {
     expect(events[0]).not.toHaveProperty(['headers', 'x-warren-redeliveries']);
     expect(events[1]).toEqual({ settle: 'ack' });
   });
+
+  it('does not run a delivery already handed back (requeued at shutdown), and leaves the in-flight count at zero', async () => {
+    const stats = new ReplicaStats();
+    let ran = 0;
+    const processor = createProcessor({
+      fn: fn(),
+      version: 'v1',
+      queueType: 'quorum',
+      handler: () => void ran++,
+      validate: null,
+      publish: async () => undefined,
+      log: pino({ level: 'silent' }),
+      stats,
+      now: () => performance.now(),
+      onStuck: () => undefined,
+    });
+    const frames: string[] = [];
+    const settle = new Settle({ ack: () => frames.push('ack'), nack: () => frames.push('requeue') }, 1);
+    settle.requeue();
+    await processor.handle(
+      {
+        content: Buffer.from('{}'),
+        properties: { contentType: 'application/json', headers: {} },
+        fields: { exchange: '', routingKey: 'resize', redelivered: false },
+      },
+      settle,
+    );
+    expect(ran).toBe(0);
+    expect(frames).toEqual(['requeue']);
+    expect(stats.snapshot().inFlight).toBe(0);
+    expect(processor.inFlight.size).toBe(0);
+  });
 });
