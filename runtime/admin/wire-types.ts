@@ -1,6 +1,6 @@
 /**
- * The shapes the admin API's live stream sends, imported by the server (./live-frame.ts) and by the
- * dashboard's client (runtime/dashboard/types.ts). No imports here: the client's type-check and
+ * The shapes the admin API sends (the live stream, dead letters, a replay's result), imported by the
+ * server (./live-frame.ts, runtime/deadletters/) and by the dashboard's client (runtime/dashboard/types.ts). No imports here: the client's type-check and
  * bundle must not reach the rest of the runtime.
  */
 
@@ -30,4 +30,73 @@ export interface LiveFrame {
   state: string;
   ready: boolean;
   functions: LiveFunction[];
+}
+
+export interface DeadLetter {
+  /** the message id, or for a message without one a hash of its body and headers (`~` and 16 hex digits) */
+  key: string;
+  messageId: string | null;
+  error: string | null;
+  /** the handler error's stack (truncated when dead-lettered), when Warren recorded one */
+  stack: string | null;
+  /** error | reject | schema | invalid-json | too-large | timeout | delivery-limit | a broker reason */
+  reason: string | null;
+  /** handler runs, when known */
+  attempts: number | null;
+  function: string | null;
+  version: string | null;
+  /** why the last replica that held it died, when one did (x-warren-last-death) */
+  lastDeath: string | null;
+  /** ISO time */
+  deadLetteredAt: string | null;
+  originalExchange: string | null;
+  originalRoutingKey: string | null;
+  /** the first 200 characters of the body as UTF-8 */
+  bodyPreview: string;
+  bodyBytes: number;
+  headers: Record<string, unknown>;
+}
+
+export interface DeadLetterDetail extends DeadLetter {
+  contentType: string | null;
+  /** the whole body: UTF-8 text when it is valid UTF-8, otherwise base64 */
+  body: string;
+  bodyEncoding: 'utf8' | 'base64';
+}
+
+export interface DeadLetterList {
+  queue: string;
+  /** messages in the queue when it was read */
+  total: number;
+  letters: DeadLetter[];
+}
+
+export interface DeadLetterPage extends DeadLetterList {
+  /** dead letters that match the search among those read */
+  matched: number;
+  offset: number;
+  limit: number;
+  /** how many were read; less than `total` when the queue is larger than the scan limit */
+  scanned: number;
+}
+
+export interface KeptLetter {
+  messageId: string | null;
+  key: string;
+  why: string;
+}
+
+export interface ReplayResult {
+  queue: string;
+  /** the function's queue the copies went to */
+  target: string;
+  replayed: number;
+  /** keys of the replayed dead letters */
+  replayedKeys: string[];
+  /** taken, not replayed, and back in the dead-letter queue */
+  kept: KeptLetter[];
+  /** asked for by key, not in the queue */
+  missing: string[];
+  /** messages left in the dead-letter queue afterwards */
+  remaining: number;
 }

@@ -8,33 +8,12 @@
 import { createHash } from 'node:crypto';
 import type { Options } from 'amqplib';
 import { H, replayHeaders, type Route } from '../replica/headers';
+import type { DeadLetter, DeadLetterDetail } from '../admin/wire-types';
+
+// The shapes are the admin API's, typed once where the dashboard reads them too.
+export type { DeadLetter, DeadLetterDetail } from '../admin/wire-types';
 
 export const BODY_PREVIEW_CHARS = 200;
-
-export interface DeadLetter {
-  /** the message id, or for a message without one a hash of its body and headers (`~` and 16 hex digits) */
-  key: string;
-  messageId: string | null;
-  error: string | null;
-  /** the handler error's stack (truncated when dead-lettered), when Warren recorded one */
-  stack: string | null;
-  /** error | reject | schema | invalid-json | too-large | timeout | delivery-limit | a broker reason */
-  reason: string | null;
-  /** handler runs, when known */
-  attempts: number | null;
-  function: string | null;
-  version: string | null;
-  /** why the last replica that held it died, when one did (x-warren-last-death) */
-  lastDeath: string | null;
-  /** ISO time */
-  deadLetteredAt: string | null;
-  originalExchange: string | null;
-  originalRoutingKey: string | null;
-  /** the first 200 characters of the body as UTF-8 */
-  bodyPreview: string;
-  bodyBytes: number;
-  headers: Record<string, unknown>;
-}
 
 /** What amqplib's channel.get hands back, reduced to what is read here. */
 export interface RawMessage {
@@ -43,13 +22,6 @@ export interface RawMessage {
 }
 
 /** A dead letter opened on the dashboard: everything, with the whole body. */
-export interface DeadLetterDetail extends DeadLetter {
-  contentType: string | null;
-  /** the whole body: UTF-8 text when it is valid UTF-8, otherwise base64 */
-  body: string;
-  bodyEncoding: 'utf8' | 'base64';
-}
-
 interface DeathEntry {
   queue?: string;
   reason?: string;

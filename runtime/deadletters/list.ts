@@ -13,27 +13,14 @@ import type { GetMessage } from 'amqplib';
 import { WarrenError } from '../errors';
 import { messageCount, sourceQueueOf, withConnection } from './connection';
 import { describeDeadLetter, describeDeadLetterFully, keyOf, type DeadLetter, type DeadLetterDetail } from './describe';
+import type { DeadLetterList, DeadLetterPage } from '../admin/wire-types';
+
+export type { DeadLetterList, DeadLetterPage } from '../admin/wire-types';
 import { matchesSearch } from './search';
 
 export const DEFAULT_LIST_LIMIT = 20;
 /** A search reads at most this many dead letters (the oldest), and says so when there are more. */
 export const DEFAULT_SCAN_LIMIT = 10_000;
-
-export interface DeadLetterList {
-  queue: string;
-  /** messages in the queue when it was read */
-  total: number;
-  letters: DeadLetter[];
-}
-
-export interface DeadLetterPage extends DeadLetterList {
-  /** dead letters that match the search among those read */
-  matched: number;
-  offset: number;
-  limit: number;
-  /** how many were read; less than `total` when the queue is larger than the scan limit */
-  scanned: number;
-}
 
 export interface BrowseOptions {
   search?: string;

@@ -12,27 +12,9 @@
 import type { ConfirmChannel, GetMessage } from 'amqplib';
 import { messageCount, queueExists, sourceQueueOf, withConnection } from './connection';
 import { keyOf, originalRouteOf, replayProperties } from './describe';
+import type { KeptLetter, ReplayResult } from '../admin/wire-types';
 
-export interface KeptLetter {
-  messageId: string | null;
-  key: string;
-  why: string;
-}
-
-export interface ReplayResult {
-  queue: string;
-  /** the function's queue the copies went to */
-  target: string;
-  replayed: number;
-  /** keys of the replayed dead letters */
-  replayedKeys: string[];
-  /** taken, not replayed, and back in the dead-letter queue */
-  kept: KeptLetter[];
-  /** asked for by key, not in the queue */
-  missing: string[];
-  /** messages left in the dead-letter queue afterwards */
-  remaining: number;
-}
+export type { KeptLetter, ReplayResult } from '../admin/wire-types';
 
 export interface ReplayOptions {
   /** the function's queue; default: the dead-letter queue's name without `.dead` */
