@@ -33,28 +33,26 @@ export async function declareTopology(config: WarrenConfig, opts: DeclareOptions
   const targets = preflightTargets(config, rascalConfig);
 
   const { connection: conn, url, node } = await connect(config, opts.connectTimeoutMs ?? 5_000);
-  let mismatches;
   try {
-    mismatches = await preflight(conn, targets, config.vhost);
-    if (mismatches.length === 0) await declareDelayLadder(conn);
+    const { legacy, mismatches: refused } = splitLegacy(await preflight(conn, targets, config.vhost));
+    if (refused.length > 0) throw new WarrenErrors(refused.map(mismatchError));
+    for (const q of legacy) {
+      // Kept as it is: rascal must not redeclare it with the quorum arguments (the broker would refuse).
+      const declared = rascalConfig.vhosts[config.vhost]?.queues[q.name];
+      if (declared) declared.assert = false;
+      log.warn(
+        { queue: q.name, function: q.of },
+        `${q.name} is a classic ${q.role === 'retry' ? 'retry' : 'dead-letter'} queue made by an earlier Warren: it lives on one node, so it is kept but not replicated; to migrate: ${q.migrate}`,
+      );
+    }
+    log.debug({ checked: targets.length, node }, 'topology preflight clean');
+    // Side by side: the broker starts each quorum queue in a process of its own. rascal declares
+    // through the node that just answered (a cluster's list may name nodes that are down).
+    const results = await Promise.allSettled([declareDelayLadder(conn), assertWithRascal(onNode(rascalConfig, config.vhost, url))]);
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
   } finally {
     await conn.close().catch(() => undefined);
   }
-  const { legacy, mismatches: refused } = splitLegacy(mismatches);
-  if (refused.length > 0) throw new WarrenErrors(refused.map(mismatchError));
-  for (const q of legacy) {
-    // Kept as it is: rascal must not redeclare it with the quorum arguments (the broker would refuse).
-    const declared = rascalConfig.vhosts[config.vhost]?.queues[q.name];
-    if (declared) declared.assert = false;
-    log.warn(
-      { queue: q.name, function: q.of },
-      `${q.name} is a classic ${q.role === 'retry' ? 'retry' : 'dead-letter'} queue made by an earlier Warren: it lives on one node, so it is kept but not replicated; to migrate: ${q.migrate}`,
-    );
-  }
-  log.debug({ checked: targets.length, node }, 'topology preflight clean');
-
-  // rascal declares through the node that just answered (a cluster's list may name nodes that are down).
-  await assertWithRascal(onNode(rascalConfig, config.vhost, url));
   const vhost = rascalConfig.vhosts[config.vhost];
   log.info(
     {
