@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FunctionConfig, QueueConfig, WarrenConfig } from '../../runtime/config/types';
-import { buildTopology } from '../../runtime/topology/rascal-config';
+import { DECLARE_CONCURRENCY, buildTopology } from '../../runtime/topology/rascal-config';
 import { planDelayLadder } from '../../runtime/topology/plan';
 import { replicaConnection } from '../../runtime/replica-protocol/connection';
 import { vhostUrl } from '../../runtime/topology/names';
@@ -226,6 +226,7 @@ describe('buildTopology options', () => {
             prod: {
               connection: { options: { heartbeat: 5 }, socketOptions: { timeout: 1000 } },
               publicationChannelPools: { confirmPool: { max: 20 } },
+              concurrency: 2,
               queues: { my_app: { options: { durable: false, arguments: { 'x-max-priority': 5 } } }, extra: {} },
             },
           },
@@ -237,11 +238,17 @@ describe('buildTopology options', () => {
     const vhost = built.vhosts['prod']!;
     expect(vhost.connection).toEqual({ options: { heartbeat: 5 }, socketOptions: { timeout: 1000 }, url: 'amqp://u:p@rabbit:5672/prod?heartbeat=10' });
     expect(vhost['publicationChannelPools']).toEqual({ confirmPool: { max: 20 } });
+    expect(vhost['concurrency']).toBe(2);
     expect(vhost.queues['my_app']!.options.durable).toBe(true);
     expect(vhost.queues['my_app']!.options.arguments['x-max-priority']).toBe(5);
     expect(vhost.queues['extra']).toEqual({});
     expect(built['defaults']).toEqual({ publications: { timeout: 3000 } });
     expect(built['publications']).toEqual({ mine: { vhost: 'prod', exchange: 'users' } });
+  });
+
+  it('declares on several channels side by side unless rascal.json says how many', () => {
+    expect(buildTopology(specConfig()).vhosts['/']!['concurrency']).toBe(DECLARE_CONCURRENCY);
+    expect(DECLARE_CONCURRENCY).toBeGreaterThan(1);
   });
 
   it('puts the vhost in the connection URL, since rascal reads it from there', () => {
