@@ -93,9 +93,19 @@ export class App extends EventEmitter<AppEvents> {
     this.declared = loaded;
     this.emit('configured', config);
     this.state = 'connecting';
-    await this.declareWithRetry(loaded);
-    if (this.stopSignal.signal.aborted) return;
-    await this.supervisor.start(config, builds);
+    // The replicas' threads boot (most of a start's time) while the broker declares the topology;
+    // they consume once it is declared. A failed or stopped start leaves them held: stop() drains them.
+    const topology = this.declareWithRetry(loaded).then(() => {
+      if (this.stopSignal.signal.aborted) throw new WarrenError('WARREN_E_NOT_READY', 'stopped before the topology was declared');
+    });
+    const started = this.supervisor.start(config, builds, topology);
+    try {
+      await topology;
+    } catch (err) {
+      if (this.stopSignal.signal.aborted) return;
+      throw err;
+    }
+    await started;
     await this.time.start(config);
     this.state = 'running';
   }

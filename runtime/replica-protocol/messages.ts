@@ -16,9 +16,16 @@ export interface ReplicaInit {
   pretty: boolean;
   /** why this function's last replica died, if one did: messages it held carry it (x-warren-last-death) */
   lastDeath?: string;
+  /**
+   * Boot (thread, bundle, processor), then wait for `consume` before connecting: a runtime's first
+   * replicas boot while the topology is still being declared.
+   */
+  held?: boolean;
 }
 
 export type ToReplica =
+  /** a held replica (ReplicaInit.held): the topology is declared, connect and consume */
+  | { type: 'consume' }
   /** stop consuming, finish in-flight work for up to graceMs, requeue the rest, close, exit */
   | { type: 'drain'; graceMs: number }
   /** another replica of this function died: the messages it held come back carrying this reason */

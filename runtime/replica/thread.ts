@@ -30,6 +30,17 @@ const log = createLogger({
   base: { function: init.fn.name, replica: init.replica, version: init.version },
 });
 const stats = new ReplicaStats(init.stats);
+/** A held replica's go (true) or drain before it ever consumed (false); listened for from the start. */
+const released: Promise<boolean> = init.held
+  ? new Promise((resolve) => {
+      const onMessage = (message: ToReplica) => {
+        if (message.type !== 'consume' && message.type !== 'drain') return;
+        port.off('message', onMessage);
+        resolve(message.type === 'consume');
+      };
+      port.on('message', onMessage);
+    })
+  : Promise.resolve(true);
 
 async function main(): Promise<void> {
   const heartbeat = setInterval(() => {
@@ -80,6 +91,14 @@ async function main(): Promise<void> {
     attach: (connection) => publisher.use(connection),
     onMessage: (delivery, settle) => processor.take(delivery, settle),
   });
+  if (!(await released)) {
+    // Stopped before the topology was declared: nothing was consumed, nothing to hand back.
+    clearInterval(heartbeat);
+    send({ type: 'drained', requeued: 0 });
+    log.flush();
+    port.close();
+    return;
+  }
   await consumer.start();
   send({ type: 'ready', node: consumer.node });
   log.info({ node: consumer.node }, 'consuming');

@@ -24,6 +24,11 @@ export interface RunnerOptions {
   log: Logger;
   logLevel: string;
   pretty: boolean;
+  /**
+   * Replicas spawned before this settles boot and wait (ReplicaInit.held); it resolves once the
+   * topology is declared, and they consume. Rejected: they stay held until stop() drains them.
+   */
+  topology?: Promise<void>;
 }
 
 const RESTART_MIN_MS = 500;
@@ -71,7 +76,18 @@ export class FunctionRunner {
   /** rateLimit state shared by this function's replicas (one per runtime: the limit is per instance) */
   private rate: { key: string; buffer: SharedArrayBuffer } | null = null;
 
+  /** the topology is not declared yet: new replicas are held (RunnerOptions.topology) */
+  private held: boolean;
+
   constructor(private readonly options: RunnerOptions) {
+    this.held = options.topology !== undefined;
+    void options.topology?.then(
+      () => {
+        this.held = false;
+        for (const r of this.replicas) r.release();
+      },
+      () => undefined,
+    );
     this.fn = options.fn;
     this.desired = options.fn.replicas;
     this.build = options.build;
@@ -172,6 +188,7 @@ export class FunctionRunner {
         logLevel: this.options.logLevel,
         pretty: this.options.pretty,
         ...(this.lastDeath ? { lastDeath: this.lastDeath } : {}),
+        ...(this.held ? { held: true } : {}),
       },
       log,
     );
@@ -203,6 +220,11 @@ export class FunctionRunner {
   }
 
   private onStartFailure(replica: Replica, err: Error): void {
+    if (this.stopped) {
+      // Drained before it consumed (stopped while the topology was being declared): not a failure.
+      this.forget(replica);
+      return;
+    }
     this.lastError = err.message;
     replica.logger.error({ err }, 'replica could not start');
     this.forget(replica);

@@ -114,6 +114,11 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     return this.drainedPromise;
   }
 
+  /** A held replica (ReplicaInit.held) may connect and consume now. */
+  release(): void {
+    if (this.state === 'starting') this.worker.postMessage({ type: 'consume' } satisfies ToReplica);
+  }
+
   /** Another replica of the function died of `reason` (see ToReplica). */
   tellDeath(reason: string): void {
     if (this.state === 'stopped') return;

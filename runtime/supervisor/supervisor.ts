@@ -46,16 +46,19 @@ export class Supervisor {
 
   constructor(private readonly options: SupervisorOptions) {}
 
-  /** Start every function; rejects (after stopping what started) if one cannot start at all. */
-  async start(config: WarrenConfig, builds: ReadonlyMap<string, Build>): Promise<void> {
+  /**
+   * Start every function of `config`; one that cannot start is logged, its replicas retry. With `topology` (a runtime's first start), replicas boot while
+   * it is pending and consume once it resolves (RunnerOptions.topology).
+   */
+  async start(config: WarrenConfig, builds: ReadonlyMap<string, Build>, topology?: Promise<void>): Promise<void> {
     this.config = config;
     const names = Object.keys(config.functions);
-    const results = await Promise.allSettled(names.map((name) => this.startFunction(config.functions[name]!, builds.get(name)!)));
+    const results = await Promise.allSettled(names.map((name) => this.startFunction(config.functions[name]!, builds.get(name)!, topology)));
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${names[i]}: ${(r.reason as Error).message}`] : []));
     if (failed.length) this.options.log.error({ failed }, 'some functions could not start; their replicas keep retrying with backoff');
   }
 
-  async startFunction(fn: FunctionConfig, build: Build): Promise<void> {
+  async startFunction(fn: FunctionConfig, build: Build, topology?: Promise<void>): Promise<void> {
     const config = this.requireConfig();
     if (this.runners.has(fn.name)) throw new WarrenError('WARREN_E_INTERNAL', `function ${fn.name} is already running`);
     const queue = config.queues[fn.queue];
@@ -67,6 +70,7 @@ export class Supervisor {
       log: this.options.log.child({ function: fn.name }),
       logLevel: this.options.logLevel,
       pretty: this.options.pretty,
+      ...(topology ? { topology } : {}),
     });
     this.runners.set(fn.name, runner);
     const { prefetch, changes } = effectivePrefetch(fn);
@@ -77,6 +81,8 @@ export class Supervisor {
         "rateLimit holds across this runtime's replicas of the function; each runtime instance has its own",
       );
     await runner.start();
+    // Stopped while its replicas were held (the topology never declared): it never started.
+    if (this.runners.get(fn.name) !== runner) return;
     this.options.log.info({ function: fn.name, version: build.version, replicas: runner.desired }, 'function started');
   }
 

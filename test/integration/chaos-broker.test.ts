@@ -91,6 +91,8 @@ describe('the broker goes away', () => {
       const waiting = await startWarren(project.dir, node.url, { waitReady: false, env });
       await waiting.waitForLog((l) => String(l.msg).includes('retrying'), 10_000);
       expect(await waiting.stop('SIGTERM')).toBe(0);
+      // Its replicas booted while it waited, and end without ever having consumed: no error said.
+      expect(waiting.logs.filter((l) => Number(l.level) >= 50).map((l) => l.msg)).toEqual([]);
     } finally {
       await node.startApp();
     }
