@@ -6,10 +6,11 @@
  *
  * With a prefetch `window`, acks may also wait for later turns': every ack frame costs the broker
  * more than a delivery does (a quorum queue writes each settlement to its log), so when handlers
- * finish in the turn their message arrived (a fast function draining tens of thousands a second)
- * acks leave once half the window is settled, as the fastest plain client does, or after IDLE_MS.
- * Otherwise every turn's acks leave at once: when handlers finish in turns of their own (a timer,
- * I/O), or hold half the window, a slot waiting for its ack is a slot a slow handler cannot use. A nack, a close and a message about to
+ * finish in the pass of the event loop that brought their message (a fast function draining tens
+ * of thousands a second) acks leave once half the window is settled, as the fastest plain client
+ * does, or after IDLE_MS. Otherwise every turn's acks leave at once: when handlers finish in passes
+ * of their own (a timer, I/O), or hold half the window, a slot waiting for its ack is a slot a slow
+ * handler cannot use. A nack, a close and a message about to
  * run alone (a suspect, ./suspects.ts) flush first, so nothing overtakes an ack, and a suspect that
  * kills its replica takes back with it only what ran beside it.
  */
@@ -25,6 +26,11 @@ export const IDLE_MS = 2;
 export interface AckBatchOptions {
   /** runs its argument at the end of this turn (process.nextTick; a test runs it by hand) */
   schedule?: (endOfTurn: () => void) => void;
+  /**
+   * runs its argument once this pass of the event loop has run its I/O callbacks and the promise
+   * jobs they queued (setImmediate; a test runs it by hand)
+   */
+  afterIo?: (ioOver: () => void) => void;
   /** the channel's prefetch: acks may wait across turns, up to half of it (absent: every turn) */
   window?: number;
 }
@@ -34,11 +40,19 @@ export class AckBatch {
   private readonly unsettled = new Set<number>();
   private pending: number[] = [];
   private scheduled = false;
-  /** a delivery arrived in this turn: the broker is feeding the window, more settlements follow soon */
+  /**
+   * a delivery arrived in this pass of the event loop: the broker is feeding the window, more
+   * settlements follow soon. Cleared after the pass's I/O (afterIo), not at the end of a turn: the
+   * end of the delivering turn comes before the promise jobs in which its handlers settle.
+   */
   private fed = false;
   private dead = false;
   private idle: NodeJS.Timeout | null = null;
   private readonly schedule: (endOfTurn: () => void) => void;
+  private readonly afterIo: (ioOver: () => void) => void;
+  private readonly unfeed = () => {
+    this.fed = false;
+  };
   /** settled acks waiting, or messages running, at which acks leave; Infinity without a window */
   private readonly half: number;
   private readonly endOfTurn = () => this.turnEnded();
@@ -49,16 +63,15 @@ export class AckBatch {
     options: AckBatchOptions = {},
   ) {
     this.schedule = options.schedule ?? ((f) => process.nextTick(f));
+    this.afterIo = options.afterIo ?? ((f) => void setImmediate(f));
     this.half = options.window ? Math.max(1, Math.ceil(options.window / 2)) : Infinity;
   }
 
   delivered(tag: number): void {
     this.unsettled.add(tag);
+    if (this.fed || this.half === Infinity) return;
     this.fed = true;
-    if (!this.scheduled && this.half !== Infinity) {
-      this.scheduled = true;
-      this.schedule(this.endOfTurn);
-    }
+    this.afterIo(this.unfeed);
   }
 
   ack(tag: number): void {
@@ -76,12 +89,10 @@ export class AckBatch {
 
   private turnEnded(): void {
     this.scheduled = false;
-    const fed = this.fed;
-    this.fed = false;
     if (this.dead || this.pending.length === 0) return;
-    // Acks wait only in a turn that brought deliveries (handlers finishing as fast as messages come);
-    // a turn of handlers finishing on their own (timers, I/O) sends them: the window may be starving.
-    if (this.half === Infinity || !fed || this.unsettled.size >= this.half) return this.flush();
+    // Acks wait only in a pass that brought deliveries (handlers finishing as fast as messages come);
+    // handlers finishing on their own (timers, I/O) send them: the window may be starving.
+    if (this.half === Infinity || !this.fed || this.unsettled.size >= this.half) return this.flush();
     this.idle ??= setTimeout(this.flushNow, IDLE_MS);
   }
 

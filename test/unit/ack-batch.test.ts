@@ -1,4 +1,5 @@
 /** Coalesced acks (runtime/replica/ack-batch.ts): fewer frames, and never an ack for a running message. */
+import { stat } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { AckBatch, IDLE_MS, type AckChannel } from '../../runtime/replica/ack-batch';
@@ -122,9 +123,10 @@ describe('AckBatch', () => {
     expect(frames).toEqual([{ ack: 1, multiple: true }]);
   });
 
-  it('with a prefetch window, sends at once what finished in a turn that brought no delivery (a timer, I/O)', () => {
+  it('with a prefetch window, sends at once what finished in a pass of the event loop that brought no delivery (a timer, I/O)', () => {
     const frames: Frame[] = [];
     let scheduled: (() => void) | null = null;
+    let ioOver: (() => void) | null = null;
     const turn = () => {
       const run = scheduled;
       scheduled = null;
@@ -132,14 +134,49 @@ describe('AckBatch', () => {
     };
     const batch = new AckBatch(
       { ack: (tag, multiple) => frames.push({ ack: tag, multiple }), nack: () => undefined },
-      { window: 10, schedule: (f) => (scheduled = f) },
+      { window: 10, schedule: (f) => (scheduled = f), afterIo: (f) => (ioOver = f) },
     );
     for (const tag of [1, 2, 3]) batch.delivered(tag);
     turn();
-    // later, in a turn of its own, one handler finishes while two still run
+    ioOver!();
+    // later, in a pass of its own, one handler finishes while two still run
     batch.ack(1);
     turn();
     expect(frames).toEqual([{ ack: 1, multiple: true }]);
+  });
+
+  it('with a prefetch window, on the real event loop: acks of handlers settling in promise jobs after their delivery wait, those of a timer leave at once', async () => {
+    const frames: Frame[] = [];
+    const batch = new AckBatch({ ack: (tag, multiple) => frames.push({ ack: tag, multiple }), nack: () => undefined }, { window: 100 });
+    // A socket read delivers 10 messages in an I/O callback; each async handler settles in a promise
+    // job queued by it, after the end of that turn's process.nextTick queue.
+    await new Promise<void>((resolve) =>
+      stat('.', () => {
+        for (let tag = 1; tag <= 10; tag++) {
+          batch.delivered(tag);
+          void Promise.resolve().then(() => batch.ack(tag));
+        }
+        resolve();
+      }),
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(frames, '10 of a window of 100 settled, and the broker still feeding: they wait').toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, IDLE_MS + 5));
+    expect(frames, 'nothing more came for a moment: they leave as one frame').toEqual([{ ack: 10, multiple: true }]);
+    // A handler that finishes in a timer, in a pass that delivered nothing: its ack leaves at once.
+    batch.delivered(11);
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise<void>((resolve) =>
+      setTimeout(() => {
+        batch.ack(11);
+        process.nextTick(resolve);
+      }, 1),
+    );
+    await Promise.resolve();
+    expect(frames).toEqual([
+      { ack: 10, multiple: true },
+      { ack: 11, multiple: true },
+    ]);
   });
 
   it('never covers an unsettled delivery, and settles each delivery exactly once, whatever the order of settlements', () => {
