@@ -77,7 +77,7 @@ export class FunctionRunner {
   private rate: { key: string; buffer: SharedArrayBuffer } | null = null;
 
   /** the topology is not declared yet: new replicas are held (RunnerOptions.topology) */
-  private held: boolean;
+  held: boolean;
 
   constructor(private readonly options: RunnerOptions) {
     this.held = options.topology !== undefined;

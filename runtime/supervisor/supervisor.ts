@@ -91,7 +91,8 @@ export class Supervisor {
     if (!runner) return;
     this.runners.delete(name);
     await runner.stop();
-    this.options.log.info({ function: name }, 'function stopped; its queue and messages stay');
+    // One whose replicas were still held (a start that failed or was stopped) never ran: nothing to say.
+    if (!runner.held) this.options.log.info({ function: name }, 'function stopped; its queue and messages stay');
   }
 
   scale(name: string, replicas: number): Promise<void> {
