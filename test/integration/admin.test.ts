@@ -61,7 +61,8 @@ describe('admin API', () => {
     const status = await runCli(['status'], runtime.env);
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/not ready/);
-    expect(status.stdout).toMatch(/^echo\s+-\s+0\/2\b/m);
+    // Built, its replicas booted and waiting for the broker: the version it will run, none consuming.
+    expect(status.stdout).toMatch(/^echo\s+[0-9a-f]{12}\s+0\/2\b/m);
 
     expect(await runtime.stop()).toBe(0);
   });
