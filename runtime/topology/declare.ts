@@ -48,7 +48,7 @@ export async function declareTopology(config: WarrenConfig, opts: DeclareOptions
     log.debug({ checked: targets.length, node }, 'topology preflight clean');
     // Side by side: the broker starts each quorum queue in a process of its own. rascal declares
     // through the node that just answered (a cluster's list may name nodes that are down).
-    const results = await Promise.allSettled([declareDelayLadder(conn), assertWithRascal(onNode(rascalConfig, config.vhost, url))]);
+    const results = await Promise.allSettled([declareDelayLadder(conn), assertWithRascal(onNode(rascalConfig, config.vhost, url), config)]);
     for (const r of results) if (r.status === 'rejected') throw r.reason;
   } finally {
     await conn.close().catch(() => undefined);
@@ -98,10 +98,16 @@ async function connect(config: WarrenConfig, timeout: number): Promise<NodeConne
   return found;
 }
 
+/** rascal's connection attempt, bounded like the preflight's unless rascal.json sets a socket timeout */
+const RASCAL_CONNECT_TIMEOUT_MS = 10_000;
+
 function onNode(rascalConfig: RascalConfig, vhost: string, url: string): RascalConfig {
   const own = rascalConfig.vhosts[vhost];
   if (!own) return rascalConfig;
-  return { ...rascalConfig, vhosts: { ...rascalConfig.vhosts, [vhost]: { ...own, connection: { ...own.connection, url } } } };
+  // rascal connects with no timeout of its own: a broker that accepts no more connections (out of
+  // file descriptors, a node shutting down) held a start for as long as the kernel kept trying.
+  const socketOptions = { timeout: RASCAL_CONNECT_TIMEOUT_MS, ...(own.connection['socketOptions'] as object | undefined) };
+  return { ...rascalConfig, vhosts: { ...rascalConfig.vhosts, [vhost]: { ...own, connection: { ...own.connection, url, socketOptions } } } };
 }
 
 export function unreachable(config: WarrenConfig, err: unknown): WarrenError {
@@ -119,7 +125,7 @@ export function unreachable(config: WarrenConfig, err: unknown): WarrenError {
   return new WarrenError('WARREN_E_BROKER_UNREACHABLE', message, { hint, cause: err });
 }
 
-async function assertWithRascal(rascalConfig: RascalConfig): Promise<void> {
+async function assertWithRascal(rascalConfig: RascalConfig, config: WarrenConfig): Promise<void> {
   let broker: BrokerAsPromised;
   try {
     // Imported here, not at the top: only `start` declares, and rascal takes a quarter of a second
@@ -132,6 +138,9 @@ async function assertWithRascal(rascalConfig: RascalConfig): Promise<void> {
     const partial = e.broker === undefined ? undefined : e[e.broker];
     if (partial) await partial.shutdown().catch(() => undefined);
     const text = String((err as { message?: unknown })?.message ?? err);
+    // The broker went away (or stopped answering) between the preflight and rascal: waited for and
+    // retried like a broker that is down at start, not a crash.
+    if (/^Failed to connect to/.test(text)) throw unreachable(config, err);
     if (/PRECONDITION[-_]FAILED/.test(text)) {
       // Something changed on the broker between the preflight and now.
       throw new WarrenError('WARREN_E_TOPOLOGY_MISMATCH', `declaring the topology failed: ${text}`, {

@@ -4,6 +4,7 @@
  * are allowed and counted). Runs against a private RabbitMQ node so the rest of the suite is untouched.
  */
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +23,40 @@ const handler: Handler<{ id: number; ms?: number }> = async (m) => {
 };
 export default handler;
 `;
+
+/**
+ * A TCP proxy to the node: forwards the first `forwarded` connections; the later ones are accepted
+ * and never answered (a broker out of file descriptors, a node going down) until `openAll()`.
+ */
+async function proxyTo(port: number, forwarded: number) {
+  const sockets = new Set<Socket>();
+  const track = (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s)).on('error', () => undefined);
+    return s;
+  };
+  let open = false;
+  let accepted = 0;
+  const server = createServer((client) => {
+    track(client);
+    if (!open && accepted++ >= forwarded) return;
+    const upstream = track(connect(port, '127.0.0.1'));
+    client.pipe(upstream).pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    openAll: () => {
+      open = true;
+    },
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
 
 let node: RabbitNode;
 let scratch: string;
@@ -80,6 +115,29 @@ describe('the broker goes away', () => {
     );
     await waitFor(async () => (await recorded(record)).length >= 100, 10_000, 100);
     expect(new Set(await recorded(record)).size).toBe(100);
+  }, 90_000);
+
+  it('waits, without hanging or crashing, for a broker that answers the preflight and then no connection', async () => {
+    project = await createProject('functions:\n  mute: { replicas: 1 }\n', { mute: recordingHandler });
+    const proxy = await proxyTo(node.port, 1);
+    try {
+      warren = await startWarren(project.dir, `amqp://guest:guest@127.0.0.1:${proxy.port}`, {
+        waitReady: false,
+        env: { WARREN_TEST_RECORD: join(scratch, 'mute.txt') },
+      });
+      const w = warren;
+      // The preflight went through; rascal's connection is never answered: bounded, then retried.
+      const retrying = await w.waitForLog((l) => String(l.msg).includes('retrying'), 30_000);
+      expect(String(retrying.msg)).toContain(`127.0.0.1:${proxy.port}`);
+      expect(await readyz(w.adminPort)).toBe(503);
+      expect(w.child.exitCode).toBeNull();
+      proxy.openAll();
+      await w.waitForLog((l) => l.msg === 'warren is running', 40_000);
+      expect(await waitFor(async () => ((await readyz(w.adminPort)) === 200 ? 200 : undefined), 5_000)).toBe(200);
+      expect(await w.stop('SIGTERM')).toBe(0);
+    } finally {
+      await proxy.close();
+    }
   }, 90_000);
 
   it('exits 0 on SIGTERM while the broker is down, at start and mid-stream, and loses nothing', async () => {
