@@ -2,31 +2,12 @@
  * The admin HTTP API of a real runtime (SPEC §7): health and readiness before and after the broker
  * answers, Prometheus metrics, the functions list and `warren status`, and the token rule off loopback.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { createTestVhost, publishRaw, type TestVhost } from '../helpers/broker';
+import { describe, expect, it } from 'vitest';
+import { createTestVhost, publishRaw } from '../helpers/broker';
 import { freePort } from '../helpers/runtime';
-import {
-  collectResults,
-  createProject,
-  publishIds,
-  recordingHandler,
-  recordingQueues,
-  runCli,
-  release,
-  startRuntime,
-  type Project,
-  type Runtime,
-} from './admin-harness';
+import { collectResults, createProject, publishIds, recordingHandler, recordingQueues, runCli, heldPerTest, startRuntime, type Project } from './admin-harness';
 
-let vhost: TestVhost | undefined;
-let project: Project | undefined;
-let runtime: Runtime | undefined;
-
-afterEach(async () => {
-  const held = [runtime, project, vhost] as const;
-  runtime = project = vhost = undefined;
-  await release(...held);
-});
+const hold = heldPerTest();
 
 async function echoProject(): Promise<Project> {
   return createProject({
@@ -37,9 +18,9 @@ async function echoProject(): Promise<Project> {
 
 describe('admin API', () => {
   it('answers /healthz and a 503 /readyz naming the broker while no broker answers, and `status` says so', async () => {
-    project = await echoProject();
+    const project = hold.project(await echoProject());
     const deadPort = await freePort();
-    runtime = await startRuntime(project.dir, `amqp://guest:guest@127.0.0.1:${deadPort}/`);
+    const runtime = hold.runtime(await startRuntime(project.dir, `amqp://guest:guest@127.0.0.1:${deadPort}/`));
     let health: Response | null = null;
     for (let i = 0; i < 100 && !health; i++) {
       health = await runtime.admin('/healthz').catch(() => null);
@@ -68,9 +49,9 @@ describe('admin API', () => {
   });
 
   it('is ready once every replica consumes; /metrics counts messages by outcome; `status` shows version and counts', async () => {
-    vhost = await createTestVhost('admin');
-    project = await echoProject();
-    runtime = await startRuntime(project.dir, vhost.url);
+    const vhost = hold.vhost(await createTestVhost('admin'));
+    const project = hold.project(await echoProject());
+    const runtime = hold.runtime(await startRuntime(project.dir, vhost.url));
     await runtime.waitReady();
 
     const ids = Array.from({ length: 20 }, (_, i) => `m${i}`);
@@ -128,18 +109,18 @@ describe('admin API', () => {
   });
 
   it('refuses to listen on 0.0.0.0 without WARREN_ADMIN_TOKEN (exit 2, a message that says what to do)', async () => {
-    project = await echoProject();
-    runtime = await startRuntime(project.dir, 'amqp://guest:guest@127.0.0.1:1/', { WARREN_ADMIN_HOST: '0.0.0.0' });
+    const project = hold.project(await echoProject());
+    const runtime = hold.runtime(await startRuntime(project.dir, 'amqp://guest:guest@127.0.0.1:1/', { WARREN_ADMIN_HOST: '0.0.0.0' }));
     expect(await runtime.exited).toBe(2);
     expect(runtime.output()).toContain('WARREN_E_ADMIN_TOKEN');
     expect(runtime.output()).toContain('set WARREN_ADMIN_TOKEN');
   });
 
   it('on 0.0.0.0 with a token, answers 401 without it and 200 with it; the CLI sends it', async () => {
-    vhost = await createTestVhost('admin-token');
-    project = await echoProject();
+    const vhost = hold.vhost(await createTestVhost('admin-token'));
+    const project = hold.project(await echoProject());
     const token = 'a-long-random-secret-for-the-test';
-    runtime = await startRuntime(project.dir, vhost.url, { WARREN_ADMIN_HOST: '0.0.0.0', WARREN_ADMIN_TOKEN: token });
+    const runtime = hold.runtime(await startRuntime(project.dir, vhost.url, { WARREN_ADMIN_HOST: '0.0.0.0', WARREN_ADMIN_TOKEN: token }));
     await runtime.waitReady();
 
     const anonymous = await runtime.admin('/healthz');

@@ -3,9 +3,9 @@
  * redeployed one switches version with 0 lost and 0 duplicated, the other is untouched; a handler
  * that does not build keeps the old version serving and the command prints file:line.
  */
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import amqplib from 'amqplib';
-import { createTestVhost, type TestVhost } from '../helpers/broker';
+import { createTestVhost } from '../helpers/broker';
 import {
   collectResults,
   createProject,
@@ -14,21 +14,11 @@ import {
   recordingHandler,
   recordingQueues,
   runCli,
-  release,
+  heldPerTest,
   startRuntime,
-  type Project,
-  type Runtime,
 } from './admin-harness';
 
-let vhost: TestVhost | undefined;
-let project: Project | undefined;
-let runtime: Runtime | undefined;
-
-afterEach(async () => {
-  const held = [runtime, project, vhost] as const;
-  runtime = project = vhost = undefined;
-  await release(...held);
-});
+const hold = heldPerTest();
 
 /** Publishes `perFunction` messages to each queue in small confirmed batches, spread over time. */
 async function stream(url: string, queues: readonly string[], perFunction: number): Promise<Map<string, string[]>> {
@@ -55,13 +45,15 @@ async function stream(url: string, queues: readonly string[], perFunction: numbe
 }
 
 it('redeploys one function during a 5,000-message stream: 0 lost, 0 duplicated, the other untouched; a broken build keeps it serving', async () => {
-  vhost = await createTestVhost('deploy');
-  project = await createProject({
-    'queues.yaml': recordingQueues({ alpha: { replicas: 2, prefetch: 20 }, beta: { replicas: 2, prefetch: 20 } }),
-    'functions/alpha.ts': recordingHandler('v1'),
-    'functions/beta.ts': recordingHandler('v1'),
-  });
-  runtime = await startRuntime(project.dir, vhost.url);
+  const vhost = hold.vhost(await createTestVhost('deploy'));
+  const project = hold.project(
+    await createProject({
+      'queues.yaml': recordingQueues({ alpha: { replicas: 2, prefetch: 20 }, beta: { replicas: 2, prefetch: 20 } }),
+      'functions/alpha.ts': recordingHandler('v1'),
+      'functions/beta.ts': recordingHandler('v1'),
+    }),
+  );
+  const runtime = hold.runtime(await startRuntime(project.dir, vhost.url));
   await runtime.waitReady();
   const before = (await (await runtime.admin('/functions')).json()) as { functions: Array<{ name: string; version: string }> };
   const versionOf = (list: typeof before, name: string) => list.functions.find((f) => f.name === name)!.version;

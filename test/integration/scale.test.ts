@@ -2,8 +2,8 @@
  * `warren scale FN N` on a running runtime (SPEC §5): the broker sees N consumers within a second,
  * and scaling down during a stream of slow messages drains the removed replicas: 0 lost, 0 duplicated.
  */
-import { afterEach, expect, it } from 'vitest';
-import { createTestVhost, type TestVhost } from '../helpers/broker';
+import { expect, it } from 'vitest';
+import { createTestVhost } from '../helpers/broker';
 import {
   collectResults,
   consumerCount,
@@ -13,29 +13,21 @@ import {
   recordingHandler,
   recordingQueues,
   runCli,
-  release,
+  heldPerTest,
   startRuntime,
-  type Project,
-  type Runtime,
 } from './admin-harness';
 
-let vhost: TestVhost | undefined;
-let project: Project | undefined;
-let runtime: Runtime | undefined;
-
-afterEach(async () => {
-  const held = [runtime, project, vhost] as const;
-  runtime = project = vhost = undefined;
-  await release(...held);
-});
+const hold = heldPerTest();
 
 it('scales up within a second, then down during a stream of slow messages without losing or repeating one', async () => {
-  vhost = await createTestVhost('scale');
-  project = await createProject({
-    'queues.yaml': recordingQueues({ slow: { replicas: 1, prefetch: 3 } }),
-    'functions/slow.ts': recordingHandler('v1'),
-  });
-  runtime = await startRuntime(project.dir, vhost.url);
+  const vhost = hold.vhost(await createTestVhost('scale'));
+  const project = hold.project(
+    await createProject({
+      'queues.yaml': recordingQueues({ slow: { replicas: 1, prefetch: 3 } }),
+      'functions/slow.ts': recordingHandler('v1'),
+    }),
+  );
+  const runtime = hold.runtime(await startRuntime(project.dir, vhost.url));
   await runtime.waitReady();
   expect(await consumerCount(vhost.url, 'slow')).toBe(1);
 
