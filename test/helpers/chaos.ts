@@ -3,6 +3,8 @@
  * says so, a consumer that collects what handlers report to the `results` queue, and a fast publisher.
  */
 import amqplib from 'amqplib';
+import { expect } from 'vitest';
+import { heldPerTest as heldAfterEach } from '../testkit/held';
 import type { TestVhost } from './broker';
 import type { Project, RunningWarren } from './runtime';
 import type { Collector } from '../testkit/results';
@@ -68,6 +70,13 @@ export function range(n: number, from = 0): number[] {
  * After a test: stop the runtime (its exit code is returned), close the collector, remove the project,
  * then, whatever failed before, check and delete the vhost (which fails a test that leaked).
  */
+/** A chaos test file's vhost, project, runtime and collector, released after each test (test/testkit/held.ts); the runtime must exit 0. */
+export function heldPerTest() {
+  return heldAfterEach<{ vhost: TestVhost; project: Project; warren: RunningWarren; collector: Collector }>(async (held) => {
+    expect((await release(held.warren, held.collector, held.project, held.vhost)) ?? 0).toBe(0);
+  });
+}
+
 export async function release(warren?: RunningWarren, collector?: Collector, project?: Project, vhost?: TestVhost): Promise<number | null | undefined> {
   try {
     const code = await warren?.stop();

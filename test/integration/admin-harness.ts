@@ -5,11 +5,11 @@
  */
 import { join } from 'node:path';
 import amqplib from 'amqplib';
-import { afterEach } from 'vitest';
 import { runWarren } from '../helpers/runtime';
 import type { TestVhost } from '../helpers/broker';
 import { createProject as createTestProject, repoRoot, type Project } from '../testkit/project';
 import { startWarren } from '../testkit/warren-process';
+import { heldPerTest as heldAfterEach } from '../testkit/held';
 
 export type { Project } from '../testkit/project';
 
@@ -67,24 +67,9 @@ export interface Runtime {
  * After a test: stop the runtime and remove the project, then (whatever failed before) check and delete
  * the vhost, which fails the test when a connection or consumer was left behind.
  */
-/**
- * Call once at the top of a test file. What each test hands to `vhost`, `project` and `runtime` is
- * released after it, whatever happened: the runtime stopped, the project removed, the vhost deleted.
- */
+/** A test file's vhost, project and runtime, released after each test (test/testkit/held.ts). */
 export function heldPerTest() {
-  let vhost: TestVhost | undefined;
-  let project: Project | undefined;
-  let runtime: Runtime | undefined;
-  afterEach(async () => {
-    const held = [runtime, project, vhost] as const;
-    runtime = project = vhost = undefined;
-    await release(...held);
-  });
-  return {
-    vhost: (v: TestVhost) => (vhost = v),
-    project: (p: Project) => (project = p),
-    runtime: (r: Runtime) => (runtime = r),
-  };
+  return heldAfterEach<{ vhost: TestVhost; project: Project; runtime: Runtime }>((held) => release(held.runtime, held.project, held.vhost));
 }
 
 export async function release(runtime?: Runtime, project?: Project, vhost?: TestVhost): Promise<void> {

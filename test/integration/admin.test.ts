@@ -18,9 +18,9 @@ async function echoProject(): Promise<Project> {
 
 describe('admin API', () => {
   it('answers /healthz and a 503 /readyz naming the broker while no broker answers, and `status` says so', async () => {
-    const project = hold.project(await echoProject());
+    const project = hold('project', await echoProject());
     const deadPort = await freePort();
-    const runtime = hold.runtime(await startRuntime(project.dir, `amqp://guest:guest@127.0.0.1:${deadPort}/`));
+    const runtime = hold('runtime', await startRuntime(project.dir, `amqp://guest:guest@127.0.0.1:${deadPort}/`));
     let health: Response | null = null;
     for (let i = 0; i < 100 && !health; i++) {
       health = await runtime.admin('/healthz').catch(() => null);
@@ -49,9 +49,9 @@ describe('admin API', () => {
   });
 
   it('is ready once every replica consumes; /metrics counts messages by outcome; `status` shows version and counts', async () => {
-    const vhost = hold.vhost(await createTestVhost('admin'));
-    const project = hold.project(await echoProject());
-    const runtime = hold.runtime(await startRuntime(project.dir, vhost.url));
+    const vhost = hold('vhost', await createTestVhost('admin'));
+    const project = hold('project', await echoProject());
+    const runtime = hold('runtime', await startRuntime(project.dir, vhost.url));
     await runtime.waitReady();
 
     const ids = Array.from({ length: 20 }, (_, i) => `m${i}`);
@@ -109,18 +109,18 @@ describe('admin API', () => {
   });
 
   it('refuses to listen on 0.0.0.0 without WARREN_ADMIN_TOKEN (exit 2, a message that says what to do)', async () => {
-    const project = hold.project(await echoProject());
-    const runtime = hold.runtime(await startRuntime(project.dir, 'amqp://guest:guest@127.0.0.1:1/', { WARREN_ADMIN_HOST: '0.0.0.0' }));
+    const project = hold('project', await echoProject());
+    const runtime = hold('runtime', await startRuntime(project.dir, 'amqp://guest:guest@127.0.0.1:1/', { WARREN_ADMIN_HOST: '0.0.0.0' }));
     expect(await runtime.exited).toBe(2);
     expect(runtime.output()).toContain('WARREN_E_ADMIN_TOKEN');
     expect(runtime.output()).toContain('set WARREN_ADMIN_TOKEN');
   });
 
   it('on 0.0.0.0 with a token, answers 401 without it and 200 with it; the CLI sends it', async () => {
-    const vhost = hold.vhost(await createTestVhost('admin-token'));
-    const project = hold.project(await echoProject());
+    const vhost = hold('vhost', await createTestVhost('admin-token'));
+    const project = hold('project', await echoProject());
     const token = 'a-long-random-secret-for-the-test';
-    const runtime = hold.runtime(await startRuntime(project.dir, vhost.url, { WARREN_ADMIN_HOST: '0.0.0.0', WARREN_ADMIN_TOKEN: token }));
+    const runtime = hold('runtime', await startRuntime(project.dir, vhost.url, { WARREN_ADMIN_HOST: '0.0.0.0', WARREN_ADMIN_TOKEN: token }));
     await runtime.waitReady();
 
     const anonymous = await runtime.admin('/healthz');

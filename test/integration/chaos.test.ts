@@ -5,21 +5,12 @@
  * message arrives and a second function's stream is untouched. A runtime killed with `kill -9`
  * mid-message handles that message after its restart.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { createTestVhost, getAll, queueInfo, type TestVhost } from '../helpers/broker';
-import { createProject, startWarren, waitFor, type Project, type RunningWarren } from '../helpers/runtime';
-import { collectResults, misbehavingHandler, publishMany, range, type Collector, release } from '../helpers/chaos';
+import { describe, expect, it } from 'vitest';
+import { createTestVhost, getAll, queueInfo } from '../helpers/broker';
+import { createProject, startWarren, waitFor, type RunningWarren } from '../helpers/runtime';
+import { collectResults, misbehavingHandler, publishMany, range, heldPerTest } from '../helpers/chaos';
 
-let vhost: TestVhost | undefined;
-let project: Project | undefined;
-let warren: RunningWarren | undefined;
-let collector: Collector | undefined;
-
-afterEach(async () => {
-  const code = await release(warren, collector, project, vhost);
-  warren = project = vhost = collector = undefined;
-  expect(code ?? 0).toBe(0);
-});
+const hold = heldPerTest();
 
 const deaths = (w: RunningWarren, fn: string) => w.logs.filter((l) => l.function === fn && String(l.msg).startsWith('replica died'));
 
@@ -36,19 +27,22 @@ async function deadIds(url: string, queue: string): Promise<unknown[]> {
 
 describe('replicas that die', () => {
   it('dead-letters a message that exits the process after the limit, while 1,000 good messages and another function all arrive', async () => {
-    vhost = await createTestVhost('chaos-exit');
-    project = await createProject(
-      `
+    const vhost = hold('vhost', await createTestVhost('chaos-exit'));
+    const project = hold(
+      'project',
+      await createProject(
+        `
 queues:
   results: { type: classic }
 functions:
   crashy: { replicas: 2, redeliveryLimit: 2, timeout: 2s }
   steady: { replicas: 1, prefetch: 10 }
 `,
-      { crashy: misbehavingHandler, steady: misbehavingHandler },
+        { crashy: misbehavingHandler, steady: misbehavingHandler },
+      ),
     );
-    warren = await startWarren(project.dir, vhost.url);
-    collector = await collectResults(vhost.url);
+    const warren = hold('warren', await startWarren(project.dir, vhost.url));
+    const collector = hold('collector', await collectResults(vhost.url));
 
     const good = range(1_000);
     const crashyBodies: unknown[] = good.slice(0, 500).map((id) => ({ id }));
@@ -89,19 +83,22 @@ functions:
   });
 
   it.each(['quorum', 'classic'])('with prefetch 10 on a %s queue, dead-letters only the poison, not the messages in flight beside it', async (type) => {
-    vhost = await createTestVhost('chaos-beside');
-    project = await createProject(
-      `
+    const vhost = hold('vhost', await createTestVhost('chaos-beside'));
+    const project = hold(
+      'project',
+      await createProject(
+        `
 queues:
   results: { type: classic }
   crashy: { type: ${type} }
 functions:
   crashy: { replicas: 2, prefetch: 10, redeliveryLimit: 2, timeout: 2s, retry: { delay: 100ms } }
 `,
-      { crashy: misbehavingHandler },
+        { crashy: misbehavingHandler },
+      ),
     );
-    warren = await startWarren(project.dir, vhost.url);
-    collector = await collectResults(vhost.url);
+    const warren = hold('warren', await startWarren(project.dir, vhost.url));
+    const collector = hold('collector', await collectResults(vhost.url));
     const bodies: unknown[] = range(300).map((id) => ({ id, ms: 5 }));
     bodies.splice(150, 0, { id: 'poison', kill: 'exit' });
     await publishMany(vhost.url, 'crashy', bodies);
@@ -125,10 +122,12 @@ functions:
   });
 
   it('survives uncaught exceptions, out-of-memory, leaked buffers, a blocked event loop and a handler that never settles, one function each', async () => {
-    vhost = await createTestVhost('chaos-kinds');
+    const vhost = hold('vhost', await createTestVhost('chaos-kinds'));
     const kinds = ['uncaught', 'oom', 'leak', 'spin', 'hang'] as const;
-    project = await createProject(
-      `
+    const project = hold(
+      'project',
+      await createProject(
+        `
 queues:
   results: { type: classic }
 functions:
@@ -140,10 +139,11 @@ functions:
   hang: { replicas: 2, timeout: 1s, retry: { attempts: 2, delay: 100ms } }
   steady: { replicas: 1 }
 `,
-      { ...Object.fromEntries(kinds.map((k) => [k, misbehavingHandler])), steady: misbehavingHandler },
+        { ...Object.fromEntries(kinds.map((k) => [k, misbehavingHandler])), steady: misbehavingHandler },
+      ),
     );
-    warren = await startWarren(project.dir, vhost.url);
-    collector = await collectResults(vhost.url);
+    const warren = hold('warren', await startWarren(project.dir, vhost.url));
+    const collector = hold('collector', await collectResults(vhost.url));
     await Promise.all([
       ...kinds.map((kind) =>
         publishMany(vhost!.url, kind, [...range(20).map((id) => ({ id })), { id: `poison-${kind}`, kill: kind }, ...range(20, 20).map((id) => ({ id }))]),
@@ -204,16 +204,18 @@ functions:
   });
 
   it('handles a message after `kill -9` of the whole runtime mid-message', async () => {
-    vhost = await createTestVhost('chaos-kill9');
-    project = await createProject(
-      `
+    const vhost = hold('vhost', await createTestVhost('chaos-kill9'));
+    const project = hold(
+      'project',
+      await createProject(
+        `
 queues:
   results: { type: classic }
 functions:
   slow: { timeout: 60s }
 `,
-      {
-        slow: `
+        {
+          slow: `
 import type { Handler } from 'warren';
 const handler: Handler<{ id: string }> = async (m, ctx) => {
   await ctx.publish('', 'results', { fn: 'started', id: m.id, attempt: ctx.attempt });
@@ -222,17 +224,18 @@ const handler: Handler<{ id: string }> = async (m, ctx) => {
 };
 export default handler;
 `,
-      },
+        },
+      ),
     );
-    warren = await startWarren(project.dir, vhost.url);
-    collector = await collectResults(vhost.url);
+    let warren = hold('warren', await startWarren(project.dir, vhost.url));
+    const collector = hold('collector', await collectResults(vhost.url));
     await publishMany(vhost.url, 'slow', [{ id: 'precious' }]);
     const c = collector;
     await waitFor(() => c.of('started').length === 1, 10_000);
     warren.child.kill('SIGKILL');
     expect(await warren.exited).toBeNull();
 
-    warren = await startWarren(project.dir, vhost.url);
+    warren = hold('warren', await startWarren(project.dir, vhost.url));
     const done = await waitFor(() => c.of('slow')[0], 15_000);
     expect(done).toMatchObject({ id: 'precious', attempt: 2 });
     expect(c.of('started').map((r) => r.attempt)).toEqual([1, 2]);

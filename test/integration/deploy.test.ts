@@ -45,15 +45,16 @@ async function stream(url: string, queues: readonly string[], perFunction: numbe
 }
 
 it('redeploys one function during a 5,000-message stream: 0 lost, 0 duplicated, the other untouched; a broken build keeps it serving', async () => {
-  const vhost = hold.vhost(await createTestVhost('deploy'));
-  const project = hold.project(
+  const vhost = hold('vhost', await createTestVhost('deploy'));
+  const project = hold(
+    'project',
     await createProject({
       'queues.yaml': recordingQueues({ alpha: { replicas: 2, prefetch: 20 }, beta: { replicas: 2, prefetch: 20 } }),
       'functions/alpha.ts': recordingHandler('v1'),
       'functions/beta.ts': recordingHandler('v1'),
     }),
   );
-  const runtime = hold.runtime(await startRuntime(project.dir, vhost.url));
+  const runtime = hold('runtime', await startRuntime(project.dir, vhost.url));
   await runtime.waitReady();
   const before = (await (await runtime.admin('/functions')).json()) as { functions: Array<{ name: string; version: string }> };
   const versionOf = (list: typeof before, name: string) => list.functions.find((f) => f.name === name)!.version;

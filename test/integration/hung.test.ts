@@ -4,21 +4,12 @@
  * `redeliveryLimit` deliveries with its own headers (before the quorum queue's backstop limit would).
  * For an ordered function the order rule wins: the messages behind it wait until it is dead-lettered.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { createTestVhost, getAll, queueInfo, type TestVhost } from '../helpers/broker';
-import { createProject, startWarren, waitFor, type Project, type RunningWarren } from '../helpers/runtime';
-import { collectResults, misbehavingHandler, publishMany, range, release, type Collector } from '../helpers/chaos';
+import { describe, expect, it } from 'vitest';
+import { createTestVhost, getAll, queueInfo } from '../helpers/broker';
+import { createProject, startWarren, waitFor, type RunningWarren } from '../helpers/runtime';
+import { collectResults, misbehavingHandler, publishMany, range, heldPerTest } from '../helpers/chaos';
 
-let vhost: TestVhost | undefined;
-let project: Project | undefined;
-let warren: RunningWarren | undefined;
-let collector: Collector | undefined;
-
-afterEach(async () => {
-  const code = await release(warren, collector, project, vhost);
-  warren = project = vhost = collector = undefined;
-  expect(code ?? 0).toBe(0);
-});
+const hold = heldPerTest();
 
 const deathsOf = (w: RunningWarren, fn: string) => w.logs.filter((l) => l.function === fn && String(l.msg).startsWith('replica died'));
 const idOf = (content: Buffer) => (JSON.parse(content.toString()) as { id: unknown }).id;
@@ -36,19 +27,22 @@ const REASONS: Record<string, RegExp> = {
 
 describe('a message that blocks or kills the only replica of its function', () => {
   it('busy-loop, process.exit, out of memory: each waits aside while the 50 messages behind it are handled, then is dead-lettered after the limit', async () => {
-    vhost = await createTestVhost('hung');
+    const vhost = hold('vhost', await createTestVhost('hung'));
     const kinds = ['spin', 'exit', 'oom'] as const;
-    project = await createProject(
-      `
+    const project = hold(
+      'project',
+      await createProject(
+        `
 queues:
   results: { type: classic }
 functions:
 ${kinds.map((k) => `  ${k}: { replicas: 1, timeout: 1s, redeliveryLimit: 2, memory: 64MiB }`).join('\n')}
 `,
-      Object.fromEntries(kinds.map((k) => [k, misbehavingHandler])),
+        Object.fromEntries(kinds.map((k) => [k, misbehavingHandler])),
+      ),
     );
-    warren = await startWarren(project.dir, vhost.url);
-    collector = await collectResults(vhost.url);
+    const warren = hold('warren', await startWarren(project.dir, vhost.url));
+    const collector = hold('collector', await collectResults(vhost.url));
     const v = vhost;
     const c = collector;
     const w = warren;
@@ -94,18 +88,21 @@ ${kinds.map((k) => `  ${k}: { replicas: 1, timeout: 1s, redeliveryLimit: 2, memo
   });
 
   it('ordered: the order rule wins, the messages behind it wait, and Warren (not the broker) dead-letters it', async () => {
-    vhost = await createTestVhost('hung-ordered');
-    project = await createProject(
-      `
+    const vhost = hold('vhost', await createTestVhost('hung-ordered'));
+    const project = hold(
+      'project',
+      await createProject(
+        `
 queues:
   results: { type: classic }
 functions:
   stuck: { replicas: 1, timeout: 1s, redeliveryLimit: 1, ordered: true }
 `,
-      { stuck: misbehavingHandler },
+        { stuck: misbehavingHandler },
+      ),
     );
-    warren = await startWarren(project.dir, vhost.url);
-    collector = await collectResults(vhost.url);
+    const warren = hold('warren', await startWarren(project.dir, vhost.url));
+    const collector = hold('collector', await collectResults(vhost.url));
     const v = vhost;
     const c = collector;
 

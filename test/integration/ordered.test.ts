@@ -4,10 +4,10 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createTestVhost, queueInfo, type TestVhost } from '../helpers/broker';
-import { createProject, startWarren, waitFor, type Project, type RunningWarren } from '../helpers/runtime';
-import { collectResults, misbehavingHandler, publishMany, range, type Collector, release } from '../helpers/chaos';
+import { describe, expect, it } from 'vitest';
+import { createTestVhost, queueInfo } from '../helpers/broker';
+import { createProject, startWarren, waitFor } from '../helpers/runtime';
+import { collectResults, misbehavingHandler, publishMany, range, heldPerTest } from '../helpers/chaos';
 
 /** `active` flag of each consumer on the queue, in real time (rabbitmqctl; AMQP counts only the active one). */
 async function consumersOf(vhostName: string, queue: string): Promise<boolean[]> {
@@ -19,22 +19,15 @@ async function consumersOf(vhostName: string, queue: string): Promise<boolean[]>
     .map(([, active]) => active === 'true');
 }
 
-let vhost: TestVhost | undefined;
-let project: Project | undefined;
-let warren: RunningWarren | undefined;
-let collector: Collector | undefined;
-
-afterEach(async () => {
-  const code = await release(warren, collector, project, vhost);
-  warren = project = vhost = collector = undefined;
-  expect(code ?? 0).toBe(0);
-});
+const hold = heldPerTest();
 
 describe('an ordered function', () => {
   it('keeps publish order across a replica crash, with the other replicas standing by', async () => {
-    vhost = await createTestVhost('ordered');
-    project = await createProject(
-      `
+    const vhost = hold('vhost', await createTestVhost('ordered'));
+    const project = hold(
+      'project',
+      await createProject(
+        `
 queues:
   results: { type: classic }
 functions:
@@ -45,10 +38,11 @@ functions:
     timeout: 2s
     retry: { attempts: 3, delay: 100ms }
 `,
-      { ledger: misbehavingHandler },
+        { ledger: misbehavingHandler },
+      ),
     );
-    warren = await startWarren(project.dir, vhost.url);
-    collector = await collectResults(vhost.url);
+    const warren = hold('warren', await startWarren(project.dir, vhost.url));
+    const collector = hold('collector', await collectResults(vhost.url));
     // Three replicas consume; the broker lets one of them take messages.
     const v = vhost;
     const consumers = await waitFor(async () => {
@@ -76,9 +70,11 @@ functions:
   });
 
   it('retries a failing message in place: nothing behind it overtakes it', async () => {
-    vhost = await createTestVhost('ordered-retry');
-    project = await createProject(
-      `
+    const vhost = hold('vhost', await createTestVhost('ordered-retry'));
+    const project = hold(
+      'project',
+      await createProject(
+        `
 queues:
   results: { type: classic }
 functions:
@@ -87,8 +83,8 @@ functions:
     replicas: 2
     retry: { attempts: 3, delay: 100ms }
 `,
-      {
-        ledger: `
+        {
+          ledger: `
 import type { Handler } from 'warren';
 const handler: Handler<{ id: number }> = async (m, ctx) => {
   if (m.id === 5 && ctx.attempt < 3) throw new Error('not yet');
@@ -96,10 +92,11 @@ const handler: Handler<{ id: number }> = async (m, ctx) => {
 };
 export default handler;
 `,
-      },
+        },
+      ),
     );
-    warren = await startWarren(project.dir, vhost.url);
-    collector = await collectResults(vhost.url);
+    hold('warren', await startWarren(project.dir, vhost.url));
+    const collector = hold('collector', await collectResults(vhost.url));
     await publishMany(
       vhost.url,
       'ledger',

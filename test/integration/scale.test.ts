@@ -20,14 +20,15 @@ import {
 const hold = heldPerTest();
 
 it('scales up within a second, then down during a stream of slow messages without losing or repeating one', async () => {
-  const vhost = hold.vhost(await createTestVhost('scale'));
-  const project = hold.project(
+  const vhost = hold('vhost', await createTestVhost('scale'));
+  const project = hold(
+    'project',
     await createProject({
       'queues.yaml': recordingQueues({ slow: { replicas: 1, prefetch: 3 } }),
       'functions/slow.ts': recordingHandler('v1'),
     }),
   );
-  const runtime = hold.runtime(await startRuntime(project.dir, vhost.url));
+  const runtime = hold('runtime', await startRuntime(project.dir, vhost.url));
   await runtime.waitReady();
   expect(await consumerCount(vhost.url, 'slow')).toBe(1);
 

@@ -2,36 +2,30 @@
  * Issue: SIGTERM/SIGINT stop consuming, finish in-flight work up to the timeout, requeue the rest and
  * exit 0; nothing is lost, and after a restart every message is handled.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { createTestVhost, queueInfo, type TestVhost } from '../helpers/broker';
-import { createProject, startWarren, waitFor, type Project, type RunningWarren } from '../helpers/runtime';
-import { collectResults, misbehavingHandler, publishMany, range, type Collector, release } from '../helpers/chaos';
+import { describe, expect, it } from 'vitest';
+import { createTestVhost, queueInfo } from '../helpers/broker';
+import { createProject, startWarren, waitFor } from '../helpers/runtime';
+import { collectResults, misbehavingHandler, publishMany, range, heldPerTest } from '../helpers/chaos';
 
-let vhost: TestVhost | undefined;
-let project: Project | undefined;
-let warren: RunningWarren | undefined;
-let collector: Collector | undefined;
-
-afterEach(async () => {
-  const code = await release(warren, collector, project, vhost);
-  warren = project = vhost = collector = undefined;
-  expect(code ?? 0).toBe(0);
-});
+const hold = heldPerTest();
 
 describe('shutdown', () => {
   it.each(['SIGTERM', 'SIGINT'] as const)('%s during a stream exits 0 and loses nothing', async (signal) => {
-    vhost = await createTestVhost('shutdown');
-    project = await createProject(
-      `
+    const vhost = hold('vhost', await createTestVhost('shutdown'));
+    const project = hold(
+      'project',
+      await createProject(
+        `
 queues:
   results: { type: classic }
 functions:
   work: { replicas: 2, prefetch: 5, timeout: 5s }
 `,
-      { work: misbehavingHandler },
+        { work: misbehavingHandler },
+      ),
     );
-    warren = await startWarren(project.dir, vhost.url);
-    collector = await collectResults(vhost.url);
+    let warren = hold('warren', await startWarren(project.dir, vhost.url));
+    const collector = hold('collector', await collectResults(vhost.url));
     await publishMany(
       vhost.url,
       'work',
@@ -58,22 +52,24 @@ functions:
     expect(handled).toBeLessThan(2_000);
     expect(handled + left).toBe(2_000);
 
-    warren = await startWarren(project.dir, vhost.url);
+    warren = hold('warren', await startWarren(project.dir, vhost.url));
     await waitFor(() => c.idsOf('work').size === 2_000, 30_000, 100);
     expect(c.of('work')).toHaveLength(2_000); // no duplicates on the clean path
   });
 
   it('requeues a handler that outlives the grace period, exits 0, and runs it again after a restart', async () => {
-    vhost = await createTestVhost('shutdown-late');
-    project = await createProject(
-      `
+    const vhost = hold('vhost', await createTestVhost('shutdown-late'));
+    const project = hold(
+      'project',
+      await createProject(
+        `
 queues:
   results: { type: classic }
 functions:
   stubborn: { timeout: 2s, retry: { attempts: 3, delay: 100ms } }
 `,
-      {
-        stubborn: `
+        {
+          stubborn: `
 import type { Handler } from 'warren';
 const handler: Handler<{ id: string }> = async (m, ctx) => {
   await ctx.publish('', 'results', { fn: 'started', id: m.id, attempt: ctx.attempt });
@@ -82,10 +78,11 @@ const handler: Handler<{ id: string }> = async (m, ctx) => {
 };
 export default handler;
 `,
-      },
+        },
+      ),
     );
-    warren = await startWarren(project.dir, vhost.url);
-    collector = await collectResults(vhost.url);
+    let warren = hold('warren', await startWarren(project.dir, vhost.url));
+    const collector = hold('collector', await collectResults(vhost.url));
     await publishMany(vhost.url, 'stubborn', [{ id: 'late' }]);
     const c = collector;
     await waitFor(() => c.of('started').length === 1);
@@ -95,7 +92,7 @@ export default handler;
     expect(Date.now() - stoppedAt).toBeLessThan(6_000);
     expect(c.of('stubborn')).toHaveLength(0);
 
-    warren = await startWarren(project.dir, vhost.url);
+    warren = hold('warren', await startWarren(project.dir, vhost.url));
     const done = await waitFor(() => c.of('stubborn')[0], 15_000);
     expect(done.id).toBe('late');
     expect(done.attempt).toBeGreaterThanOrEqual(2);
