@@ -58,11 +58,13 @@ function noopRows(r: { warren: number[]; amqplib: number[]; fastest: number[] })
   rows.noop_vs_fastest = ratioRow(what, 'msg/s', r.warren, 'fastest client (multiple ack per 50)', r.fastest, 0.95);
 }
 
+/** WARREN_BENCH_PROFILE=<dir>: the no-op Warren child runs under --cpu-prof, its profiles written there. */
+const profiled = env.WARREN_BENCH_PROFILE ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', env.WARREN_BENCH_PROFILE] } : {};
+
 if (runs('drain')) {
   // An even number of runs: each consumer drains first in half of them (the order matters on a quorum queue).
   const drainRuns = RUNS + (RUNS % 2);
   log(`no-op function, ${COUNT} persistent messages, 1 replica, prefetch 100 (${drainRuns} runs)`);
-  const profile = env.WARREN_BENCH_PROFILE;
   const r = await measureDrain({
     fn: 'noop',
     count: COUNT,
@@ -74,7 +76,7 @@ if (runs('drain')) {
     withPublish: true,
     withFastest: true,
     log,
-    ...(profile ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profile] } : {}),
+    ...profiled,
   });
   noopRows(r);
   rows.noop_vs_bullmq = ratioRow(`no-op, ${COUNT / 1000}k jobs, concurrency 100`, 'msg/s', r.warren, 'BullMQ worker', r.bullmq, 2);
@@ -113,7 +115,7 @@ if (only?.includes('noop')) {
     withPublish: false,
     withFastest: true,
     log,
-    ...(env.WARREN_BENCH_PROFILE ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', env.WARREN_BENCH_PROFILE] } : {}),
+    ...profiled,
   });
   noopRows(r);
 }

@@ -65,11 +65,12 @@ export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
       let w = 0;
       const amqplibTurn = async () => {
         pubA = await publishBaseline(vhost.url, c.fn, c.count);
-        const cpu0 = selfCpuSeconds();
-        const broker0 = brokerCpuSeconds();
-        amq = await drainBaseline(vhost.url, c.fn, c.count, { prefetch: c.prefetch, consumers: c.replicas, workMs: c.workMs });
-        out.cpu.amqplib.push(((selfCpuSeconds() - cpu0) / c.count) * 1e6);
-        out.cpu.brokerAmqplib.push(((brokerCpuSeconds() - broker0) / c.count) * 1e6);
+        amq = await inThisProcess(
+          () => drainBaseline(vhost.url, c.fn, c.count, { prefetch: c.prefetch, consumers: c.replicas, workMs: c.workMs }),
+          c.count,
+          out.cpu.amqplib,
+          out.cpu.brokerAmqplib,
+        );
       };
       const warrenTurn = async () => {
         pubW = c.withPublish ? warrenPublish(project.dir, vhost.url, c.fn, c.count) : await publishBaseline(vhost.url, c.fn, c.count);
@@ -82,11 +83,7 @@ export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
       const fastestTurn = async () => {
         if (!c.withFastest) return;
         await publishBaseline(vhost.url, c.fn, c.count);
-        const cpu0 = selfCpuSeconds();
-        const broker0 = brokerCpuSeconds();
-        fast = await drainFastest(vhost.url, c.fn, c.count, c.prefetch);
-        out.cpu.fastest.push(((selfCpuSeconds() - cpu0) / c.count) * 1e6);
-        out.cpu.brokerFastest.push(((brokerCpuSeconds() - broker0) / c.count) * 1e6);
+        fast = await inThisProcess(() => drainFastest(vhost.url, c.fn, c.count, c.prefetch), c.count, out.cpu.fastest, out.cpu.brokerFastest);
       };
       // Half the runs drain the bare clients first, half Warren first.
       const order = run % 2 ? [amqplibTurn, fastestTurn, warrenTurn] : [warrenTurn, fastestTurn, amqplibTurn];
@@ -122,6 +119,16 @@ export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
     await vhost.remove();
   }
   return out;
+}
+
+/** A drain by a client in this process; pushes its CPU µs per message, and the broker's meanwhile. */
+async function inThisProcess(drain: () => Promise<number>, count: number, self: number[], broker: number[]): Promise<number> {
+  const cpu0 = selfCpuSeconds();
+  const broker0 = brokerCpuSeconds();
+  const rate = await drain();
+  self.push(((selfCpuSeconds() - cpu0) / count) * 1e6);
+  broker.push(((brokerCpuSeconds() - broker0) / count) * 1e6);
+  return rate;
 }
 
 /**
