@@ -91,14 +91,15 @@ async function main(): Promise<void> {
     attach: (connection) => publisher.use(connection),
     onMessage: (delivery, settle) => processor.take(delivery, settle),
   });
-  if (!(await released)) {
-    // Stopped before the topology was declared: nothing was consumed, nothing to hand back.
+  /** The thread's last words: it has nothing more in hand; with the port closed it ends. */
+  const finish = (requeued: number): void => {
     clearInterval(heartbeat);
-    send({ type: 'drained', requeued: 0 });
+    send({ type: 'drained', requeued });
     log.flush();
     port.close();
-    return;
-  }
+  };
+  // Stopped before the topology was declared: nothing was consumed, nothing to hand back.
+  if (!(await released)) return finish(0);
   await consumer.start();
   send({ type: 'ready', node: consumer.node });
   log.info({ node: consumer.node }, 'consuming');
@@ -126,10 +127,7 @@ async function main(): Promise<void> {
     for (const settle of [...inFlight]) if (settle.requeue()) requeued++;
     if (requeued) log.warn({ requeued }, 'requeued messages still running at the end of the grace period');
     await consumer.close();
-    clearInterval(heartbeat);
-    send({ type: 'drained', requeued });
-    log.flush();
-    port.close();
+    finish(requeued);
   }
 }
 
