@@ -1,7 +1,8 @@
 /**
  * The shapes the admin API sends (the live stream, dead letters, a replay's result), imported by the
- * server (./live-frame.ts, runtime/deadletters/) and by the dashboard's client (runtime/dashboard/types.ts). No imports here: the client's type-check and
- * bundle must not reach the rest of the runtime.
+ * server (./live-frame.ts, runtime/deadletters/) and by the dashboard's client
+ * (runtime/dashboard/types.ts). No imports here: the client's type-check and bundle must not reach
+ * the rest of the runtime.
  */
 
 export interface LiveFunction {

@@ -21,7 +21,6 @@ export interface RawMessage {
   properties: { messageId?: unknown; contentType?: unknown; headers?: Record<string, unknown> | undefined };
 }
 
-/** A dead letter opened on the dashboard: everything, with the whole body. */
 interface DeathEntry {
   queue?: string;
   reason?: string;

@@ -14,9 +14,9 @@ import { WarrenError } from '../errors';
 import { messageCount, sourceQueueOf, withConnection } from './connection';
 import { describeDeadLetter, describeDeadLetterFully, keyOf, type DeadLetter, type DeadLetterDetail } from './describe';
 import type { DeadLetterList, DeadLetterPage } from '../admin/wire-types';
+import { matchesSearch } from './search';
 
 export type { DeadLetterList, DeadLetterPage } from '../admin/wire-types';
-import { matchesSearch } from './search';
 
 export const DEFAULT_LIST_LIMIT = 20;
 /** A search reads at most this many dead letters (the oldest), and says so when there are more. */

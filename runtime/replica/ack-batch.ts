@@ -10,9 +10,9 @@
  * of thousands a second) acks leave once half the window is settled, as the fastest plain client
  * does, or after IDLE_MS. Otherwise every turn's acks leave at once: when handlers finish in passes
  * of their own (a timer, I/O), or hold half the window, a slot waiting for its ack is a slot a slow
- * handler cannot use. A nack, a close and a message about to
- * run alone (a suspect, ./suspects.ts) flush first, so nothing overtakes an ack, and a suspect that
- * kills its replica takes back with it only what ran beside it.
+ * handler cannot use. A nack, a close and a message about to run alone (a suspect, ./suspects.ts)
+ * flush first, so nothing overtakes an ack, and a suspect that kills its replica takes back with it
+ * only what ran beside it.
  */
 /** The two frames this needs from a channel, by delivery tag. */
 export interface AckChannel {

@@ -47,8 +47,9 @@ export class Supervisor {
   constructor(private readonly options: SupervisorOptions) {}
 
   /**
-   * Start every function of `config`; one that cannot start is logged, its replicas retry. With `topology` (a runtime's first start), replicas boot while
-   * it is pending and consume once it resolves (RunnerOptions.topology).
+   * Start every function of `config`; one that cannot start is logged, its replicas retry. With
+   * `topology` (a runtime's first start), replicas boot while it is pending and consume once it
+   * resolves (RunnerOptions.topology).
    */
   async start(config: WarrenConfig, builds: ReadonlyMap<string, Build>, topology?: Promise<void>): Promise<void> {
     this.config = config;
