@@ -4,6 +4,11 @@
  * measured against it side by side (SPEC §9: ≥ 0.95 × its rate).
  */
 import amqplib from 'amqplib';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+
+const run = promisify(execFile);
 
 export async function drainFastest(url: string, queue: string, count: number, prefetch = 100, ackEvery = 50): Promise<number> {
   const conn = await amqplib.connect(url);
@@ -26,4 +31,16 @@ export async function drainFastest(url: string, queue: string, count: number, pr
   } finally {
     await conn.close();
   }
+}
+
+/**
+ * The same client in a fresh `node` process (./fresh-client.ts): no amqplib code warmed up by the
+ * bench's earlier publishes and drains, as a client someone starts on a backlog.
+ */
+export async function drainFastestFresh(url: string, queue: string, count: number, prefetch = 100): Promise<number> {
+  const script = fileURLToPath(new URL('./fresh-client.mjs', import.meta.url));
+  const { stdout } = await run(process.execPath, [script, url, queue, String(count), String(prefetch)]);
+  const rate = Number(stdout.trim());
+  if (!(rate > 0)) throw new Error(`fresh client printed no rate: ${stdout}`);
+  return rate;
 }

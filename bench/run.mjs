@@ -7,11 +7,13 @@ import { join } from 'node:path';
 const root = fileURLToPath(new URL('..', import.meta.url));
 process.env.WARREN_BENCH_ROOT = root;
 await import('../runtime/build.mjs');
-const outfile = join(root, 'node_modules', '.cache', 'warren-bench', 'main.mjs');
+const outdir = join(root, 'node_modules', '.cache', 'warren-bench');
 await build({
   absWorkingDir: root,
-  entryPoints: ['bench/main.ts'],
-  outfile,
+  // fresh-client: the fastest client as a process of its own (bench/fresh-client.ts)
+  entryPoints: ['bench/main.ts', 'bench/fresh-client.ts'],
+  outdir,
+  outExtension: { '.js': '.mjs' },
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -20,4 +22,4 @@ await build({
   sourcemap: 'inline',
   logLevel: 'warning',
 });
-await import(pathToFileURL(outfile).href);
+await import(pathToFileURL(join(outdir, 'main.mjs')).href);

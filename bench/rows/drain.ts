@@ -4,7 +4,7 @@
  * The producer figures of the same runs give the publish row (`warren publish` vs amqplib confirms).
  */
 import { createVhost, drainBaseline, publishBaseline, purge, queueDepth } from '../broker';
-import { drainFastest } from '../fastest-client';
+import { drainFastest, drainFastestFresh } from '../fastest-client';
 import { bullmqDrain } from '../bullmq';
 import { brokerCpuSeconds, cpuSeconds, selfCpuSeconds } from '../cpu';
 import { sleep } from '../stats';
@@ -33,6 +33,8 @@ export interface DrainRuns {
   bullmq: number[];
   /** the fastest plain client, same queue, same run (withFastest) */
   fastest: number[];
+  /** the same client in a fresh process of its own, cold as Warren's replica is (withFastest) */
+  fastestFresh: number[];
   publishWarren: number[];
   publishAmqplib: number[];
   /** CPU µs per message: the consumer process, and the broker in the same window */
@@ -50,6 +52,7 @@ export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
     amqplib: [],
     bullmq: [],
     fastest: [],
+    fastestFresh: [],
     publishWarren: [],
     publishAmqplib: [],
     cpu: { warren: [], amqplib: [], brokerWarren: [], brokerAmqplib: [], fastest: [], brokerFastest: [] },
@@ -80,15 +83,21 @@ export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
         out.cpu.brokerWarren.push((d.brokerCpuSeconds / c.count) * 1e6);
       };
       let fast = 0;
+      let fresh = 0;
       const fastestTurn = async () => {
         if (!c.withFastest) return;
         await publishBaseline(vhost.url, c.fn, c.count);
         fast = await inThisProcess(() => drainFastest(vhost.url, c.fn, c.count, c.prefetch), c.count, out.cpu.fastest, out.cpu.brokerFastest);
+        await publishBaseline(vhost.url, c.fn, c.count);
+        fresh = await drainFastestFresh(vhost.url, c.fn, c.count, c.prefetch);
       };
       // Half the runs drain the bare clients first, half Warren first.
       const order = run % 2 ? [amqplibTurn, fastestTurn, warrenTurn] : [warrenTurn, fastestTurn, amqplibTurn];
       for (const turn of order) await turn();
-      if (c.withFastest) out.fastest.push(fast);
+      if (c.withFastest) {
+        out.fastest.push(fast);
+        out.fastestFresh.push(fresh);
+      }
       out.amqplib.push(amq);
       out.warren.push(w);
       if (c.withPublish) {
@@ -97,7 +106,7 @@ export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
       }
 
       let line = `  ${c.fn} run ${run}/${c.runs}: warren ${Math.round(w)} msg/s, amqplib ${Math.round(amq)} msg/s`;
-      if (c.withFastest) line += `, fastest client ${Math.round(fast)} msg/s`;
+      if (c.withFastest) line += `, fastest client ${Math.round(fast)} msg/s (fresh process ${Math.round(fresh)})`;
       if (c.withBullmq) {
         const b = await bullmqDrain(`warren-bench-${c.fn}`, c.count, c.prefetch);
         out.bullmq.push(b);
