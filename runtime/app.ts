@@ -5,13 +5,11 @@
  * and valid (the watcher needs its folder), `reloaded` after a reload applied a change.
  */
 import { EventEmitter } from 'node:events';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { WarrenConfig, FunctionConfig } from './config/types';
 import { loadConfig } from './config';
 import { buildHandler } from './functions/bundle';
+import { buildDirFor } from './functions/build-dir';
 import { declareTopology } from './topology/declare';
 import { sleep } from './lib/sleep';
 import { Supervisor } from './supervisor/supervisor';
@@ -138,8 +136,7 @@ export class App extends EventEmitter<AppEvents> {
   }
 
   buildDir(): string {
-    const key = createHash('sha256').update(this.options.dir).digest('hex').slice(0, 10);
-    return this.options.env.WARREN_BUILD_DIR ?? join(tmpdir(), `warren-build-${key}`);
+    return buildDirFor(this.options.dir, this.options.env);
   }
 
   private async buildAll(fns: readonly FunctionConfig[]): Promise<Map<string, Build>> {

@@ -6,6 +6,7 @@ import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildDirFor } from '../../runtime/functions/build-dir';
 
 /** The repository; bench/run.mjs sets WARREN_BENCH_ROOT because the bench runs as a bundle elsewhere. */
 export const repoRoot = process.env.WARREN_BENCH_ROOT ?? fileURLToPath(new URL('../..', import.meta.url));
@@ -41,7 +42,11 @@ export async function createProject(
       await mkdir(dirname(join(dir, path)), { recursive: true });
       await writeFile(join(dir, path), text);
     },
-    remove: () => rm(dir, { recursive: true, force: true }),
+    // The runtime's build folder for this project too (it outlives a stop: runtime/functions/build-dir.ts).
+    remove: async () => {
+      await rm(dir, { recursive: true, force: true });
+      await rm(buildDirFor(dir, {}), { recursive: true, force: true });
+    },
   };
   for (const [name, source] of Object.entries(functions)) await project.writeFunction(name, source);
   return project;
