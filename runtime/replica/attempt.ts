@@ -32,11 +32,13 @@ export function handlerOptions(deps: AttemptDeps): HandlerOptions {
 /**
  * The replica's form: `call.done` gets the outcome (synchronously when the message never reaches the
  * handler, or the handler is synchronous), `call.context` makes the ctx. No promise of its own.
+ * `startedAt`: the caller's performance.now() of this moment, when it has one (the timeout counts from
+ * it, unless the message waits for its turn under a rate limit: then from its turn).
  */
-export function startAttempt(delivery: Delivery, deps: AttemptDeps, options: HandlerOptions, call: HandlerCall): void {
+export function startAttempt(delivery: Delivery, deps: AttemptDeps, options: HandlerOptions, call: HandlerCall, startedAt?: number): void {
   const read = readMessage(delivery.content, delivery.properties.contentType, deps.fn, deps.validate);
   if (!read.ok) return call.done(read.outcome);
-  if (!deps.waitTurn) return startHandler(deps.handler, read.value, options, call);
+  if (!deps.waitTurn) return startHandler(deps.handler, read.value, options, call, startedAt);
   // The handler's first line runs in the same step as its admission: the rate limit counts real starts.
   deps.waitTurn(1, () => startHandler(deps.handler, read.value, options, call));
 }

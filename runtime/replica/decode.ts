@@ -53,10 +53,10 @@ export function decodeBody(content: Buffer, contentType: unknown): Decoded {
   if (kind === 'json') {
     const text = utf8Text(content);
     if (text === undefined) return { ok: false, error: new Error('the body is not valid UTF-8, so it cannot be JSON') };
-    if (text.trim() === '') return { ok: false, error: new Error('the body is empty, and the content type says JSON') };
     try {
       return { ok: true, value: JSON.parse(text) };
     } catch (err) {
+      if (text.trim() === '') return { ok: false, error: new Error('the body is empty, and the content type says JSON') };
       return { ok: false, error: new Error(`the body is not valid JSON: ${(err as Error).message}`) };
     }
   }

@@ -49,6 +49,7 @@ export interface ProcessorDeps {
   publish: Publish;
   log: Logger;
   stats: Pick<ReplicaStats, 'enter' | 'leave' | 'count'>;
+  /** performance.now(): handler durations, and the timeout's start (one clock read for both) */
   now: () => number;
   /** the handler outlived its timeout and ignored ctx.signal: this replica should be recycled */
   onStuck: (reason: string) => void;
@@ -183,7 +184,7 @@ class MessageRun implements HandlerCall, Delivered {
       }
       if (admission.alone)
         log.warn({ messageId: delivery.properties.messageId }, 'running a message alone: it was in flight when a replica died or was requeued');
-      startAttempt(delivery, shared.attempt, shared.handlerOptions, this);
+      startAttempt(delivery, shared.attempt, shared.handlerOptions, this, this.started);
     } catch (err) {
       this.giveBack(err);
     }

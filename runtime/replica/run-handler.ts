@@ -45,8 +45,9 @@ class PendingRun implements Timed {
     private readonly options: HandlerOptions,
     private readonly queue: DeadlineQueue,
     private readonly call: HandlerCall,
+    startedAt: number,
   ) {
-    this.deadline = performance.now() + options.timeoutMs;
+    this.deadline = startedAt + options.timeoutMs;
     queue.add(this);
     try {
       running.then(
@@ -75,8 +76,11 @@ class PendingRun implements Timed {
   }
 }
 
-/** Runs the handler; `call.done` gets the outcome, synchronously when the handler returned a plain value or threw. */
-export function startHandler(handler: Handler, value: unknown, options: HandlerOptions, call: HandlerCall): void {
+/**
+ * Runs the handler; `call.done` gets the outcome, synchronously when the handler returned a plain value or threw.
+ * `startedAt` (performance.now()) is when the timeout starts: a caller that has just read the clock passes it.
+ */
+export function startHandler(handler: Handler, value: unknown, options: HandlerOptions, call: HandlerCall, startedAt?: number): void {
   const abort = new LazyAbort(options.shutdown);
   let result: unknown;
   try {
@@ -89,7 +93,7 @@ export function startHandler(handler: Handler, value: unknown, options: HandlerO
     abort.release();
     return call.done({ kind: 'ok', value: result });
   }
-  new PendingRun(result, abort, options, deadlinesFor(options.timeoutMs), call);
+  new PendingRun(result, abort, options, deadlinesFor(options.timeoutMs), call, startedAt ?? performance.now());
 }
 
 export function runHandler(handler: Handler, value: unknown, options: RunOptions): Promise<Outcome> {

@@ -57,6 +57,9 @@ export type Admission =
 export type AdmitConfig = Pick<FunctionConfig, 'queue' | 'redeliveryLimit' | 'ordered' | 'retry'>;
 
 export function admit(facts: DeliveryFacts, fn: AdmitConfig, state: { isolating: boolean }): Admission {
+  // Nearly every message: a first delivery that carries no count at all runs at once.
+  const { headers } = facts;
+  if (headers?.['x-delivery-count'] === undefined && headers?.[H.redeliveries] === undefined && !(facts.redelivered && facts.queueType === 'classic')) return RUN;
   const prior = priorDeliveries(facts);
   const back = handedBack(facts);
   // Warren decides at redeliveryLimit; the broker's x-delivery-limit is a margin above, a backstop.
@@ -101,7 +104,8 @@ export class IsolationGate {
   private running = 0;
   private suspects = 0;
   private moving = 0;
-  private lastArrival = 0;
+  /** deliveries so far: a count, not a clock, so an arrival costs no clock read (a suspect reads the clock when it changes) */
+  private arrivals = 0;
   private waiting: Array<() => void> = [];
 
   constructor(
@@ -112,7 +116,7 @@ export class IsolationGate {
 
   /** Every delivery, on arrival. */
   arrived(): void {
-    this.lastArrival = this.now();
+    this.arrivals++;
   }
 
   /** A move in progress (see `admit`); the suspect waits for it. */
@@ -135,8 +139,15 @@ export class IsolationGate {
   async run<T>(alone: boolean, task: () => Promise<T>): Promise<T> {
     if (alone) {
       this.suspects++;
+      // The burst is over once no delivery arrived for QUIET_MS since the suspect last saw one arrive.
+      let seen = -1;
+      let quietSince = 0;
       for (;;) {
-        const quietIn = this.lastArrival + QUIET_MS - this.now();
+        if (this.arrivals !== seen) {
+          seen = this.arrivals;
+          quietSince = this.now();
+        }
+        const quietIn = quietSince + QUIET_MS - this.now();
         if (this.running === 0 && this.moving === 0 && quietIn <= 0) break;
         await Promise.race([this.change(), new Promise((resolve) => setTimeout(resolve, Math.max(quietIn, 1)))]);
       }

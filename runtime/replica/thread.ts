@@ -67,7 +67,8 @@ async function main(): Promise<void> {
       log.error({ reason }, 'recycling this replica');
       send({ type: 'stuck', reason });
     },
-    onTick: (scheduledAt: string, outcome: string) => send({ type: 'tick', scheduledAt, outcome }),
+    // Only a scheduled function's queue holds ticks: the others do not look for one in every message.
+    ...(init.fn.schedule ? { onTick: (scheduledAt: string, outcome: string) => send({ type: 'tick', scheduledAt, outcome }) } : {}),
     ...(rate ? { waitTurn: (n: number, start: () => void) => rate.turn(n, start) } : {}),
     flushAcks: () => consumer.flushAcks(),
   };
