@@ -102,6 +102,24 @@ describe('IsolationGate', () => {
     expect(gate.isolating).toBe(false);
   });
 
+  it('holds a suspect while deliveries keep arriving, and starts it once none arrived for 50 ms', async () => {
+    const gate = new IsolationGate();
+    let startedAt = 0;
+    const arrivals = [Date.now()];
+    gate.arrived();
+    const s = gate.run(true, async () => void (startedAt = Date.now()));
+    for (let i = 0; i < 6; i++) {
+      await tick(20);
+      gate.arrived();
+      arrivals.push(Date.now());
+    }
+    await s;
+    // A slow machine may leave a gap of 50 ms between two arrivals: the suspect may start there, never sooner.
+    const lastBefore = Math.max(...arrivals.filter((t) => t <= startedAt));
+    expect(startedAt - lastBefore).toBeGreaterThanOrEqual(49);
+    expect(startedAt - arrivals[0]!).toBeGreaterThan(50);
+  });
+
   it('waits for moves in progress before the suspect starts', async () => {
     const gate = new IsolationGate();
     const events: string[] = [];
