@@ -69,8 +69,7 @@ export class DelayForwarder {
     try {
       if (!target) return await this.reject(channel, message, 'it carries no x-warren-delay-exchange header');
       if (!(await this.exists(target.exchange))) return await this.reject(channel, message, `exchange "${target.exchange}" does not exist`);
-      const wait = target.due === undefined ? 0 : Math.min(MAX_HOLD_MS, target.due - this.now());
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      if (target.due !== undefined) await this.holdUntil(target.due);
       const { headers: _headers, expiration: _expiration, userId: _userId, ...properties } = message.properties;
       const options: Options.Publish = { ...stripUndefined(properties), headers: target.headers, mandatory: true };
       await publishConfirmed(channel, target.exchange, target.routingKey, message.content, options);
@@ -81,6 +80,16 @@ export class DelayForwarder {
       // The channel closed under us: the broker returns the message to the deliver queue.
       this.deps.log.warn({ err, messageId: message.properties.messageId }, 'could not forward a delayed message; it stays in the deliver queue');
     }
+  }
+
+  /**
+   * Until `due` by this machine's clock, at most MAX_HOLD_MS. A timer can fire a millisecond before
+   * Date.now() reaches its end (Node counts from the event loop's cached time), so the clock is read
+   * again after each wait: the message is never forwarded before it is due.
+   */
+  private async holdUntil(due: number): Promise<void> {
+    const until = Math.min(due, this.now() + MAX_HOLD_MS);
+    for (let wait = until - this.now(); wait > 0; wait = until - this.now()) await new Promise((resolve) => setTimeout(resolve, wait));
   }
 
   /** Into warren.delay.undeliverable (the deliver queue's dead-letter route), with the reason logged. */

@@ -1,0 +1,55 @@
+/**
+ * The delay ladder's last step holds each message until it is due, by the clock, and never forwards it
+ * sooner, even when timers fire before that clock reaches their end (Node counts a timer from the
+ * event loop's cached time, so it can end a millisecond early). The channel here is a stand-in that
+ * records when each publish happens; the broker side of the ladder is test/integration/delay.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import pino from 'pino';
+import type { ChannelModel, ConsumeMessage } from 'amqplib';
+import { DelayForwarder } from '../../runtime/delay/deliver';
+import { DELAY_HEADERS } from '../../runtime/delay/ladder';
+
+describe('DelayForwarder', () => {
+  it('forwards a held message only once the clock has reached its due time, though timers end early', async () => {
+    // A clock that runs slower than the timers: a timer set for `due - now()` ends while it still reads before `due`.
+    const origin = Date.now();
+    const now = () => origin + Math.floor((Date.now() - origin) * 0.8);
+    const published: Array<{ at: number; due: number; exchange: string }> = [];
+    let deliver: ((m: ConsumeMessage) => void) | null = null;
+    const acked: ConsumeMessage[] = [];
+    const channel = {
+      on: () => channel,
+      prefetch: async () => undefined,
+      consume: async (_q: string, cb: (m: ConsumeMessage) => void) => {
+        deliver = cb;
+        return { consumerTag: 't' };
+      },
+      publish: (exchange: string, _rk: string, _body: Buffer, options: { headers: Record<string, unknown> }, cb: (err: Error | null) => void) => {
+        published.push({ at: now(), due: Number(options.headers[DELAY_HEADERS.due]), exchange });
+        setImmediate(() => cb(null));
+        return true;
+      },
+      ack: (m: ConsumeMessage) => void acked.push(m),
+      nack: () => undefined,
+    };
+    const connection = { createConfirmChannel: async () => channel } as unknown as ChannelModel;
+    const forwarder = new DelayForwarder({ log: pino({ level: 'silent' }), known: new Set(['events']), now });
+    await forwarder.attach(connection);
+    const message = (due: number) =>
+      ({
+        content: Buffer.from('{}'),
+        fields: { deliveryTag: 1, redelivered: false, exchange: '', routingKey: 'warren.delay.deliver', consumerTag: 't' },
+        properties: { headers: { [DELAY_HEADERS.exchange]: 'events', [DELAY_HEADERS.routingKey]: 'due', [DELAY_HEADERS.due]: due } },
+      }) as unknown as ConsumeMessage;
+    for (const inMs of [3, 10, 25, 40, 60]) deliver!(message(now() + inMs));
+    const deadline = Date.now() + 2_000;
+    while (acked.length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(acked).toHaveLength(5);
+    for (const p of published) {
+      expect(p.exchange).toBe('events');
+      expect(p.at).toBeGreaterThanOrEqual(p.due);
+      expect(p.at - p.due).toBeLessThan(200);
+    }
+  });
+});
