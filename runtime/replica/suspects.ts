@@ -59,7 +59,8 @@ export type AdmitConfig = Pick<FunctionConfig, 'queue' | 'redeliveryLimit' | 'or
 export function admit(facts: DeliveryFacts, fn: AdmitConfig, state: { isolating: boolean }): Admission {
   // Nearly every message: a first delivery that carries no count at all runs at once.
   const { headers } = facts;
-  if (headers?.['x-delivery-count'] === undefined && headers?.[H.redeliveries] === undefined && !(facts.redelivered && facts.queueType === 'classic')) return RUN;
+  if (headers?.['x-delivery-count'] === undefined && headers?.[H.redeliveries] === undefined && !(facts.redelivered && facts.queueType === 'classic'))
+    return RUN;
   const prior = priorDeliveries(facts);
   const back = handedBack(facts);
   // Warren decides at redeliveryLimit; the broker's x-delivery-limit is a margin above, a backstop.
