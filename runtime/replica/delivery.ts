@@ -36,6 +36,10 @@ export interface SettleTarget {
  */
 export class Settle {
   private done = false;
+  /** its links in the processor's InFlight list (below), null while not in it */
+  prevTaken: Settle | null = null;
+  nextTaken: Settle | null = null;
+  taken = false;
   constructor(
     private readonly target: SettleTarget,
     private readonly tag: number,
@@ -55,5 +59,44 @@ export class Settle {
     this.done = true;
     this.target.nack(this.tag, true);
     return true;
+  }
+}
+
+/**
+ * The deliveries a processor took and has not ended yet, for the drain (wait for them, then requeue
+ * what is left). A list threaded through the Settles themselves: taking and ending a message costs a
+ * few pointer writes instead of a Set's hashing, twice per message on the hot path.
+ */
+export class InFlight implements Iterable<Settle> {
+  private head: Settle | null = null;
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  add(s: Settle): void {
+    if (s.taken) return;
+    s.taken = true;
+    s.prevTaken = null;
+    s.nextTaken = this.head;
+    if (this.head) this.head.prevTaken = s;
+    this.head = s;
+    this.count++;
+  }
+
+  delete(s: Settle): void {
+    if (!s.taken) return;
+    s.taken = false;
+    if (s.prevTaken) s.prevTaken.nextTaken = s.nextTaken;
+    else this.head = s.nextTaken;
+    if (s.nextTaken) s.nextTaken.prevTaken = s.prevTaken;
+    s.prevTaken = null;
+    s.nextTaken = null;
+    this.count--;
+  }
+
+  *[Symbol.iterator](): Iterator<Settle> {
+    for (let s = this.head; s; s = s.nextTaken) yield s;
   }
 }

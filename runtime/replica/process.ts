@@ -22,7 +22,7 @@ import type { Logger } from 'pino';
 import type { Context, Handler } from '../index';
 import type { FunctionConfig } from '../config/types';
 import type { ReplicaStats } from '../replica-protocol/stats';
-import type { Delivery, Settle } from './delivery';
+import { InFlight, type Delivery, type Settle } from './delivery';
 import { attemptOf, lastDeathOf, originalRoute, type Route } from './headers';
 import { decideSettlement, type Outcome, type Settlement } from './outcome';
 import { admit, IsolationGate, type Admission } from './suspects';
@@ -68,7 +68,7 @@ export function createProcessor(deps: ProcessorDeps) {
   const shutdown = new AbortController();
   const gate = new IsolationGate(Date.now, deps.flushAcks);
   /** deliveries taken and not yet ended: what the drain requeues when the grace period is over */
-  const inFlight = new Set<Settle>();
+  const inFlight = new InFlight();
   const attemptDeps: AttemptDeps = {
     fn,
     handler: deps.handler,
@@ -113,7 +113,7 @@ export function createProcessor(deps: ProcessorDeps) {
       return new Promise((resolve) => take(delivery, settle, resolve));
     },
     /** deliveries taken and not yet settled */
-    inFlight: inFlight as ReadonlySet<Settle>,
+    inFlight: inFlight as Pick<InFlight, 'size' | typeof Symbol.iterator>,
     /** Abort every running handler's ctx.signal (shutdown). */
     abortAll(): void {
       shutdown.abort();
@@ -129,7 +129,7 @@ export function createProcessor(deps: ProcessorDeps) {
 interface RunShared {
   deps: ProcessorDeps;
   gate: IsolationGate;
-  inFlight: Set<Settle>;
+  inFlight: InFlight;
   attempt: AttemptDeps;
   handlerOptions: HandlerOptions;
   carry: CarryOutDeps;

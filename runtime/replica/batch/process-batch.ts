@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import type { BatchHandler } from '../../index';
 import type { FunctionConfig } from '../../config/types';
 import type { ReplicaStats } from '../../replica-protocol/stats';
-import type { Delivery, Settle } from '../delivery';
+import { InFlight, type Delivery, type Settle } from '../delivery';
 import { attemptOf, lastDeathOf, originalRoute, type Route } from '../headers';
 import { decideSettlement, type Outcome } from '../outcome';
 import { admit, IsolationGate } from '../suspects';
@@ -155,7 +155,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
   }
 
   /** deliveries taken and not yet settled: what the drain requeues when the grace period is over */
-  const inFlight = new Set<Settle>();
+  const inFlight = new InFlight();
 
   return {
     handle,
@@ -167,7 +167,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
         done?.();
       });
     },
-    inFlight: inFlight as ReadonlySet<Settle>,
+    inFlight: inFlight as Pick<InFlight, 'size' | typeof Symbol.iterator>,
     /** Run what the collector holds now (drain: do not wait out the window). */
     flush(): void {
       collector.flush();
