@@ -67,6 +67,9 @@ export class Settle {
  * what is left). A list threaded through the Settles themselves: taking and ending a message costs a
  * few pointer writes instead of a Set's hashing, twice per message on the hot path.
  */
+/** What a processor shows of its InFlight: how many, and which (the drain requeues them). */
+export type InFlightView = Pick<InFlight, 'size' | typeof Symbol.iterator>;
+
 export class InFlight implements Iterable<Settle> {
   private head: Settle | null = null;
   private count = 0;

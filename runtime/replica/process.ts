@@ -22,7 +22,7 @@ import type { Logger } from 'pino';
 import type { Context, Handler } from '../index';
 import type { FunctionConfig } from '../config/types';
 import type { ReplicaStats } from '../replica-protocol/stats';
-import { InFlight, type Delivery, type Settle } from './delivery';
+import { InFlight, type Delivery, type InFlightView, type Settle } from './delivery';
 import { attemptOf, lastDeathOf, originalRoute, type Route } from './headers';
 import { decideSettlement, type Outcome, type Settlement } from './outcome';
 import { admit, IsolationGate, type Admission } from './suspects';
@@ -113,7 +113,7 @@ export function createProcessor(deps: ProcessorDeps) {
       return new Promise((resolve) => take(delivery, settle, resolve));
     },
     /** deliveries taken and not yet settled */
-    inFlight: inFlight as Pick<InFlight, 'size' | typeof Symbol.iterator>,
+    inFlight: inFlight as InFlightView,
     /** Abort every running handler's ctx.signal (shutdown). */
     abortAll(): void {
       shutdown.abort();

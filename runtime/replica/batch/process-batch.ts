@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import type { BatchHandler } from '../../index';
 import type { FunctionConfig } from '../../config/types';
 import type { ReplicaStats } from '../../replica-protocol/stats';
-import { InFlight, type Delivery, type Settle } from '../delivery';
+import { InFlight, type Delivery, type InFlightView, type Settle } from '../delivery';
 import { attemptOf, lastDeathOf, originalRoute, type Route } from '../headers';
 import { decideSettlement, type Outcome } from '../outcome';
 import { admit, IsolationGate } from '../suspects';
@@ -167,7 +167,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
         done?.();
       });
     },
-    inFlight: inFlight as Pick<InFlight, 'size' | typeof Symbol.iterator>,
+    inFlight: inFlight as InFlightView,
     /** Run what the collector holds now (drain: do not wait out the window). */
     flush(): void {
       collector.flush();
