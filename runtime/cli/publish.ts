@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { randomUUID } from 'node:crypto';
 import type { ChannelModel } from 'amqplib';
 import { connectToAny } from '../connection/connect';
+import { publishOptions } from '../connection/publish-options';
 import { loadConfig } from '../config';
 import { EXIT, WarrenError, redactUrl } from '../errors';
 import { parseCount, projectDir, readMessageArgument, reportFailure } from './common';
@@ -34,12 +35,7 @@ export async function publishMessages(
 ): Promise<PublishResult> {
   // One id per copy, kept when a copy is sent again after a failover: a consumer can spot the duplicate.
   const prefix = options.messageIdPrefix ?? randomUUID();
-  const properties = {
-    persistent: true,
-    mandatory: true,
-    headers: options.headers,
-    ...(options.contentType ? { contentType: options.contentType } : {}),
-  };
+  const properties: Properties = { headers: options.headers, contentType: options.contentType };
   const run: Run = {
     next: 0,
     retry: [],
@@ -78,7 +74,7 @@ interface Run {
   messageId(copy: number): string;
 }
 
-type Properties = { persistent: boolean; mandatory: boolean; headers: Record<string, string>; contentType?: string };
+type Properties = { headers: Record<string, string>; contentType: string | undefined };
 
 /**
  * Publishes on one connection until every copy is confirmed (resolves null) or the connection is
@@ -128,13 +124,18 @@ async function publishOn(
     const send = (copy: number) => {
       unconfirmed.add(copy);
       const now = Date.now();
-      const each = { ...properties, messageId: run.messageId(copy), timestamp: Math.floor(now / 1000) };
-      if (delayMs === undefined) channel.publish(target.exchange, target.routingKey, body, each, confirmed(copy));
-      else {
-        // Sent again after a failover, a copy's delay starts again: late, never early.
-        const route = delayedPublish(target.exchange, target.routingKey, delayMs, properties.headers, now);
-        channel.publish(route.exchange, route.routingKey, body, { ...each, headers: route.headers }, confirmed(copy));
-      }
+      // Sent again after a failover, a copy's delay starts again: late, never early.
+      const route = delayMs === undefined ? null : delayedPublish(target.exchange, target.routingKey, delayMs, properties.headers, now);
+      const each = publishOptions(undefined, {
+        persistent: true,
+        mandatory: true,
+        contentType: properties.contentType,
+        headers: route ? route.headers : properties.headers,
+        messageId: run.messageId(copy),
+        timestamp: Math.floor(now / 1000),
+      });
+      if (route) channel.publish(route.exchange, route.routingKey, body, each, confirmed(copy));
+      else channel.publish(target.exchange, target.routingKey, body, each, confirmed(copy));
     };
     const stopped = () => failure !== null || connectionLost !== null;
     while (run.retry.length > 0 && !stopped()) send(run.retry.shift()!);

@@ -7,10 +7,11 @@
  *
  * Every Warren instance runs one forwarder; they share the deliver queue as competing consumers.
  */
-import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import { DELIVER, HOLD_MS, UNDELIVERABLE, UNIT_MS, forwardOf } from './ladder';
 import { publishConfirmed } from './confirm';
+import { publishOptions } from '../connection/publish-options';
 
 /**
  * Messages held or forwarded side by side. Each is held at most HOLD_MS + UNIT_MS (./ladder.ts), so
@@ -70,8 +71,8 @@ export class DelayForwarder {
       if (!target) return await this.reject(channel, message, 'it carries no x-warren-delay-exchange header');
       if (!(await this.exists(target.exchange))) return await this.reject(channel, message, `exchange "${target.exchange}" does not exist`);
       if (target.due !== undefined) await this.holdUntil(target.due);
-      const { headers: _headers, expiration: _expiration, userId: _userId, ...properties } = message.properties;
-      const options: Options.Publish = { ...stripUndefined(properties), headers: target.headers, mandatory: true };
+      // The expiration was the message's wait in the ladder, not its own.
+      const options = publishOptions(message.properties, { headers: target.headers, mandatory: true, expiration: null });
       await publishConfirmed(channel, target.exchange, target.routingKey, message.content, options);
       channel.ack(message);
       this.forwarded++;
@@ -120,8 +121,4 @@ export class DelayForwarder {
       throw err;
     }
   }
-}
-
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -12,6 +12,7 @@ import type { Publish } from './handler-context';
 import { copyHeaders, deadLetterHeaders, H, lastDeathOf, originalRoute, retryHeaders, type Route } from './headers';
 import { decideSettlement, type Settlement } from './outcome';
 import { toExchange, toQueue } from './publish-target';
+import { withHeaders } from '../connection/publish-options';
 import { toError } from './run-handler';
 
 export type Counted = 'acked' | 'retried' | 'dead' | 'dropped';
@@ -80,7 +81,7 @@ async function publishThenSettle(settlement: Exclude<Settlement, { action: 'ack'
   switch (settlement.action) {
     case 'retry':
       await deps.publish(toQueue(settlement.queue), content, {
-        properties: { ...properties, headers: retryHeaders(properties.headers, settlement.nextAttempt, route) },
+        properties: withHeaders(properties, retryHeaders(properties.headers, settlement.nextAttempt, route)),
       });
       m.settle.ack();
       log.warn(
@@ -105,7 +106,7 @@ async function publishThenSettle(settlement: Exclude<Settlement, { action: 'ack'
         now: deps.now?.() ?? new Date(),
         ...(m.lastDeath ? { lastDeath: m.lastDeath } : {}),
       });
-      await deps.publish(toQueue(settlement.queue), content, { properties: { ...properties, headers } });
+      await deps.publish(toQueue(settlement.queue), content, { properties: withHeaders(properties, headers) });
       m.settle.ack();
       log.error({ messageId, attempt, reason: settlement.reason, err: settlement.error }, `dead-lettered to ${settlement.queue}`);
       return 'dead';
@@ -136,6 +137,6 @@ export async function moveAside(delivery: Delivery, settle: Settle, aside: Aside
   const route = originalRoute(headers, delivery.fields);
   copy[H.exchange] = route.exchange;
   copy[H.routingKey] = route.routingKey;
-  await publish(toQueue(aside.queue), delivery.content, { properties: { ...delivery.properties, headers: copy } });
+  await publish(toQueue(aside.queue), delivery.content, { properties: withHeaders(delivery.properties, copy) });
   settle.ack();
 }

@@ -36,7 +36,8 @@ const FINAL: ReadonlySet<Outcome['kind']> = new Set(['reject', 'schema', 'invali
 
 export function decideSettlement(fn: FunctionConfig, attempt: number, outcome: Outcome): Settlement {
   if (outcome.kind === 'ok') {
-    const output = fn.output && outcome.value !== undefined ? { ...fn.output, value: outcome.value } : undefined;
+    const output =
+      fn.output && outcome.value !== undefined ? { exchange: fn.output.exchange, routingKey: fn.output.routingKey, value: outcome.value } : undefined;
     return output ? { action: 'ack', output } : ACK;
   }
   const canRetry = !FINAL.has(outcome.kind) && attempt < fn.retry.attempts;

@@ -18,6 +18,7 @@ import type { Channel, ChannelModel, ConfirmChannel, Options } from 'amqplib';
 import type { Logger } from 'pino';
 import type { MessageProperties } from './delivery';
 import type { PublishTarget } from './publish-target';
+import { publishOptions } from '../connection/publish-options';
 
 /** What the broker reports a return by. */
 interface Route {
@@ -83,9 +84,11 @@ export class Publisher {
     const toQueue = target.kind === 'queue';
     if (!toQueue && !this.exchanges.has(name)) return Promise.reject(new Error(`no exchange "${name}" is declared in queues.yaml`));
     const { body, contentType } = encode(content);
-    const { userId: _userId, deliveryMode, ...rest } = properties;
-    const options: Options.Publish = { ...rest, persistent: deliveryMode !== 1, mandatory: true };
-    if (contentType && !options.contentType) options.contentType = contentType;
+    const options = publishOptions(properties, {
+      persistent: properties.deliveryMode !== 1,
+      mandatory: true,
+      contentType: properties.contentType || contentType,
+    });
     const [exchange, key] = toQueue ? ['', name] : [name, routingKey ?? ''];
     return new Promise<void>((resolve, reject) => {
       const entry: Pending = { exchange, routingKey: key, returned: false, body, options, name, strict, resolve, reject, sends: 0 };
