@@ -135,7 +135,8 @@ export function delayedPublish(exchange: string, routingKey: string, ms: number,
   return {
     exchange: entryExchange(ms),
     routingKey: delayRoutingKey(ms),
-    headers: { ...headers, [DELAY_HEADERS.exchange]: exchange, [DELAY_HEADERS.routingKey]: routingKey, [DELAY_HEADERS.due]: now + ms },
+    // Object.assign, not a spread followed by more keys: see runtime/connection/publish-options.ts.
+    headers: Object.assign({}, headers, { [DELAY_HEADERS.exchange]: exchange, [DELAY_HEADERS.routingKey]: routingKey, [DELAY_HEADERS.due]: now + ms }),
   };
 }
 

@@ -3,6 +3,7 @@ import type { MessageProperties } from '../replica/delivery';
 import type { Publish } from '../replica/handler-context';
 import { toExchange } from '../replica/publish-target';
 import { delayedPublish, parseDelay } from './ladder';
+import { withHeaders } from '../connection/publish-options';
 
 export function publishDelayed(
   publish: Publish,
@@ -20,5 +21,5 @@ export function publishDelayed(
     return Promise.reject(err as Error);
   }
   const route = delayedPublish(exchange, routingKey, ms, properties.headers, now());
-  return publish(toExchange(route.exchange), body, { routingKey: route.routingKey, properties: { ...properties, headers: route.headers } });
+  return publish(toExchange(route.exchange), body, { routingKey: route.routingKey, properties: withHeaders(properties, route.headers) });
 }
