@@ -74,11 +74,11 @@ function messageOf(err: unknown): string {
  * broker's CPU in the 5 ms row). amqplib has no option for it: the pass is wrapped in place, and
  * test/integration/connection-writes.test.ts fails if amqplib's internals no longer have this shape.
  */
-export function coalesceWrites(model: ChannelModel): boolean {
+function coalesceWrites(model: ChannelModel): void {
   const inner = (model as unknown as { connection?: { stream?: unknown; muxer?: { _readIncoming?: unknown } } }).connection;
   const stream = inner?.stream as Socket | undefined;
   const muxer = inner?.muxer;
-  if (!stream || typeof stream.cork !== 'function' || !muxer || typeof muxer._readIncoming !== 'function') return false;
+  if (!stream || typeof stream.cork !== 'function' || !muxer || typeof muxer._readIncoming !== 'function') return;
   const pass = (muxer._readIncoming as () => void).bind(muxer);
   muxer._readIncoming = () => {
     stream.cork();
@@ -88,5 +88,4 @@ export function coalesceWrites(model: ChannelModel): boolean {
       stream.uncork();
     }
   };
-  return true;
 }

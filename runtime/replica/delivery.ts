@@ -62,14 +62,14 @@ export class Settle {
   }
 }
 
+/** What a processor shows of its InFlight: how many, and which (the drain requeues them). */
+export type InFlightView = Pick<InFlight, 'size' | typeof Symbol.iterator>;
+
 /**
  * The deliveries a processor took and has not ended yet, for the drain (wait for them, then requeue
  * what is left). A list threaded through the Settles themselves: taking and ending a message costs a
  * few pointer writes instead of a Set's hashing, twice per message on the hot path.
  */
-/** What a processor shows of its InFlight: how many, and which (the drain requeues them). */
-export type InFlightView = Pick<InFlight, 'size' | typeof Symbol.iterator>;
-
 export class InFlight implements Iterable<Settle> {
   private head: Settle | null = null;
   private count = 0;
