@@ -97,8 +97,8 @@ export function createProcessor(deps: ProcessorDeps) {
    */
   function take(delivery: Delivery, settle: Settle, done?: () => void): void {
     const facts = { headers: delivery.properties.headers, redelivered: delivery.fields.redelivered, queueType: deps.queueType };
-    gate.arrived();
     const admission = admit(facts, fn, { isolating: gate.isolating });
+    if (admission.action !== 'move') gate.arrived();
     inFlight.add(settle);
     if (admission.action === 'run' && !admission.alone && gate.tryEnter()) return new MessageRun(shared, delivery, settle, admission, true, done).start();
     const whole = () => new Promise<void>((ended) => new MessageRun(shared, delivery, settle, admission, false, ended).start());

@@ -115,7 +115,13 @@ export class IsolationGate {
     private readonly beforeAlone: () => void = () => undefined,
   ) {}
 
-  /** Every delivery, on arrival. */
+  /**
+   * Every delivery this replica holds, on arrival. Not one it moves aside: `move` counts those until
+   * they are out of its hands. Counted too, the suspects bouncing off an isolating replica (after a
+   * broker restart hands back every message in flight, hundreds of them) kept the burst from ever
+   * ending: each suspect waited for a quiet that the others' returns broke, and they cycled through
+   * the retry queue about two a second.
+   */
   arrived(): void {
     this.arrivals++;
   }

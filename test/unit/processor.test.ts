@@ -290,3 +290,49 @@ describe('createProcessor', () => {
     expect(processor.inFlight.size).toBe(0);
   });
 });
+
+describe('a suspect among suspects bouncing off the replica', () => {
+  it('starts once what it came with is out of hand, while other suspects keep arriving and going aside', async () => {
+    const moved: string[] = [];
+    const ran: string[] = [];
+    const publish: Publish = async (target, _content, { properties }) => void moved.push(`${target.name} ${properties?.messageId}`);
+    const processor = createProcessor({
+      fn: fn(),
+      version: 'v1',
+      queueType: 'quorum',
+      handler: async (_body, ctx) => void ran.push(ctx.messageId!),
+      validate: null,
+      publish,
+      log: pino({ level: 'silent' }),
+      stats: new ReplicaStats(),
+      now: () => performance.now(),
+      onStuck: () => undefined,
+    });
+    let settled = 0;
+    const suspect = (id: string, tag: number) => {
+      const delivery: Delivery = {
+        content: Buffer.from('{}'),
+        properties: { contentType: 'application/json', messageId: id, headers: { 'x-warren-redeliveries': 1 } },
+        fields: { exchange: '', routingKey: 'resize', redelivered: false },
+      };
+      return processor.handle(delivery, new Settle({ ack: () => settled++, nack: () => settled++ }, tag));
+    };
+    const began = performance.now();
+    let firstRanAfter = -1;
+    const first = suspect('first', 1).then(() => (firstRanAfter = performance.now() - began));
+    // After a broker restart every message in flight comes back a suspect: the others arrive every
+    // 10 ms for 600 ms, each going aside again while a suspect is isolating, run alone otherwise.
+    for (let i = 0; i < 60; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      await suspect(`other-${i}`, i + 2);
+    }
+    await first;
+    expect(ran[0]).toBe('first');
+    expect(moved.every((m) => m.startsWith('resize.retry.1s other-'))).toBe(true);
+    expect(ran.length + moved.length).toBe(61);
+    expect(settled).toBe(61);
+    // Their arrivals do not hold it: it ran once the quiet of 50 ms had passed, not after them all.
+    expect(firstRanAfter).toBeGreaterThan(0);
+    expect(firstRanAfter).toBeLessThan(400);
+  });
+});

@@ -71,8 +71,8 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
   /** Step 1 and 2 for one delivery, synchronously on arrival; resolves once it is settled. */
   function handle(delivery: Delivery, settle: Settle): Promise<void> {
     const { properties, fields } = delivery;
-    gate.arrived();
     const admission = admit({ headers: properties.headers, redelivered: fields.redelivered, queueType: deps.queueType }, fn, { isolating: gate.isolating });
+    if (admission.action !== 'move') gate.arrived();
     if (admission.action === 'move') {
       // A suspect waits aside in the retry ladder while fresh items flow (../suspects.ts).
       const death = admission.handedBack ? lastDeath : undefined;
