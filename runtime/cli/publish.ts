@@ -21,6 +21,11 @@ export interface PublishResult {
 const WINDOW = 1_000;
 /** connections tried in a row after a node is lost mid-run (each goes through the whole list) */
 const FAILOVERS = 5;
+/**
+ * A node that takes publishes and never confirms them is given up after this long without a confirm,
+ * as if it were lost: seen on a cluster node that had just restarted, where a run hung for minutes.
+ */
+const CONFIRM_TIMEOUT_MS = 15_000;
 
 /**
  * Publish `count` copies with confirms; resolves once every one is confirmed. When the node goes
@@ -65,7 +70,7 @@ export async function publishMessages(
   }
 }
 
-interface Run {
+export interface Run {
   /** the next copy to publish */
   next: number;
   /** copies sent on a lost connection without a confirm: published again first */
@@ -74,13 +79,13 @@ interface Run {
   messageId(copy: number): string;
 }
 
-type Properties = { headers: Record<string, string>; contentType: string | undefined };
+export type Properties = { headers: Record<string, string>; contentType: string | undefined };
 
 /**
  * Publishes on one connection until every copy is confirmed (resolves null) or the connection is
  * lost (resolves the error; `run.retry` then holds what was not confirmed). Other failures throw.
  */
-async function publishOn(
+export async function publishOn(
   connection: ChannelModel,
   run: Run,
   target: { exchange: string; routingKey: string },
@@ -88,6 +93,7 @@ async function publishOn(
   properties: Properties,
   count: number,
   delayMs?: number,
+  confirmTimeoutMs = CONFIRM_TIMEOUT_MS,
 ): Promise<Error | null> {
   let connectionLost: Error | null = null;
   let wake: (() => void) | null = null;
@@ -103,6 +109,23 @@ async function publishOn(
     connectionLost ??= err ?? new Error('the connection closed');
     wakeUp();
   });
+  // The last confirm, or the send that began a window after none was in flight. A broker that says it
+  // blocks publishers (a memory or disk alarm) is waited for, as before.
+  let progress = Date.now();
+  let blocked = false;
+  connection.on('blocked', () => (blocked = true));
+  connection.on('unblocked', () => {
+    blocked = false;
+    progress = Date.now();
+  });
+  const watchdog = setInterval(
+    () => {
+      if (blocked || unconfirmed.size === 0 || Date.now() - progress < confirmTimeoutMs) return;
+      connectionLost ??= new Error(`no confirm from the broker for ${confirmTimeoutMs / 1000} s`);
+      wakeUp();
+    },
+    Math.min(1_000, confirmTimeoutMs / 4),
+  );
   try {
     const channel = await connection.createConfirmChannel();
     channel.on('return', () => run.unroutable++);
@@ -110,6 +133,7 @@ async function publishOn(
     // A window of unconfirmed messages: the loop waits only when WINDOW are in flight, and the last
     // confirms are awaited at the end.
     const confirmed = (copy: number) => (err: unknown) => {
+      progress = Date.now();
       if (err && !connectionLost && !/closed/.test(String((err as Error).message))) failure ??= new Error('the broker refused a message (nack)');
       else if (!err) unconfirmed.delete(copy);
       if (unconfirmed.size < WINDOW || unconfirmed.size === 0) wakeUp();
@@ -122,6 +146,7 @@ async function publishOn(
     channel.on('error', fail);
     channel.on('close', () => fail(new Error('the channel closed')));
     const send = (copy: number) => {
+      if (unconfirmed.size === 0) progress = Date.now();
       unconfirmed.add(copy);
       const now = Date.now();
       // Sent again after a failover, a copy's delay starts again: late, never early.
@@ -170,6 +195,7 @@ async function publishOn(
       cause: err,
     });
   } finally {
+    clearInterval(watchdog);
     await connection.close().catch(() => undefined);
   }
 }
