@@ -153,11 +153,13 @@ export function redactUrl(url: string): string {
 }
 
 function redactOne(url: string): string {
-  const start = url.indexOf('://');
+  const scheme = url.indexOf('://');
   const at = url.lastIndexOf('@');
-  if (start < 0 || at < start) return url;
-  const userinfo = url.slice(start + 3, at);
+  // Without a scheme (`guest:secret@host`, a URL someone mistyped) the user info begins the string.
+  const start = scheme < 0 ? 0 : scheme + 3;
+  if (at < start) return url;
+  const userinfo = url.slice(start, at);
   const colon = userinfo.indexOf(':');
   if (colon < 0) return url;
-  return `${url.slice(0, start + 3)}${userinfo.slice(0, colon)}:***${url.slice(at)}`;
+  return `${url.slice(0, start)}${userinfo.slice(0, colon)}:***${url.slice(at)}`;
 }

@@ -25,6 +25,11 @@ describe('redactUrl', () => {
     expect(redactUrl('amqp://guest:S3cr@t:/%#x?y@127.0.0.1:5672/')).toBe('amqp://guest:***@127.0.0.1:5672/');
     expect(redactUrl('amqp://a:one@h1,amqp://b:two@h2/v')).toBe('amqp://a:***@h1,amqp://b:***@h2/v');
     expect(redactUrl('amqp://127.0.0.1:5672')).toBe('amqp://127.0.0.1:5672');
+    // a URL with its scheme left out still hides the password
+    expect(redactUrl('guest:Secr3tPW@127.0.0.1')).toBe('guest:***@127.0.0.1');
+    expect(redactUrl('amqp:/guest:Secr3tPW@127.0.0.1')).not.toContain('Secr3tPW');
+    expect(redactUrl('guest:a1@h1,guest:b2@h2')).not.toMatch(/a1|b2/);
+    expect(redactUrl('127.0.0.1:5672')).toBe('127.0.0.1:5672');
   });
 });
 
