@@ -48,5 +48,6 @@ export function prettyBody(body: string, encoding: 'utf8' | 'base64'): string {
 }
 
 export function plural(n: number, word: string): string {
-  return `${n.toLocaleString('en')} ${word}${n === 1 ? '' : 's'}`;
+  // match → matches, box → boxes; the dashboard's other words take an s
+  return `${n.toLocaleString('en')} ${word}${n === 1 ? '' : /(s|x|ch|sh)$/.test(word) ? 'es' : 's'}`;
 }

@@ -1,6 +1,7 @@
 /** The topology drawn: exchanges → bindings (routing keys) → queues → functions, as SVG. */
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError } from '../api';
+import { plural } from '../format';
 import type { Topology as TopologyData } from '../types';
 
 const ROW = 64;
@@ -74,8 +75,9 @@ export function Topology() {
   return (
     <div class="topology">
       <p class="muted">
-        {data.exchanges.length} exchanges, {data.queues.length} queues, {data.bindings.length} bindings, {data.functions.length} functions. Every function's
-        queue also takes messages from the default exchange with the queue's name as routing key; retries and dead letters go through it.
+        {plural(data.exchanges.length, 'exchange')}, {plural(data.queues.length, 'queue')}, {plural(data.bindings.length, 'binding')},{' '}
+        {plural(data.functions.length, 'function')}. Every function's queue also takes messages from the default exchange with the queue's name as routing key;
+        retries and dead letters go through it.
       </p>
       <div class="topology-scroll">
         <svg viewBox={`0 0 ${width} ${height}`} width={width} height={height} role="img" aria-label="exchanges, bindings, queues and functions">
