@@ -18,6 +18,8 @@ export interface DepthsOptions {
   url: () => string | undefined;
   log: Logger;
   ttlMs?: number;
+  /** a dead-letter read holds this queue's messages for now: keep showing the depth read before it */
+  held?: (queue: string) => boolean;
   /** a check that takes longer answers "unknown" rather than holding up /metrics */
   timeoutMs?: number;
 }
@@ -39,7 +41,7 @@ export class QueueDepths {
   /** Messages ready in `queue` and its consumers; null when the broker or the queue cannot be reached. */
   get(queue: string): Promise<QueueDepth | null> {
     const hit = this.cache.get(queue);
-    if (hit && Date.now() - hit.at < this.ttlMs) return hit.value;
+    if (hit && (Date.now() - hit.at < this.ttlMs || this.options.held?.(queue))) return hit.value;
     const value = this.check(queue);
     this.cache.set(queue, { at: Date.now(), value });
     return value;

@@ -14,6 +14,7 @@ import { deadLetterQueue, depthQueues, describeFunctions } from './view';
 import { LiveFeed } from './live-feed';
 import { createWebHandler } from './web';
 import { dashboardAssets } from './assets-dir';
+import { oneAtATime } from './dead-letter-turns';
 
 export interface AdminContext {
   env: Record<string, string | undefined>;
@@ -25,7 +26,8 @@ export async function startAdmin(app: App, ctx: AdminContext): Promise<{ close()
   const log = ctx.log.child({ stage: 'admin' });
   // The config is loaded after the server listens; read it at request time.
   const target: AdminTarget = app;
-  const depths = new QueueDepths({ url: () => (target.config ? brokerUrl(target.config) : undefined), log });
+  const deadLetters = oneAtATime({ browse: browseDeadLetters, find: findDeadLetters, replay: replayDeadLetters, purge: purgeDeadLetters });
+  const depths = new QueueDepths({ url: () => (target.config ? brokerUrl(target.config) : undefined), log, held: (queue) => deadLetters.busy(queue) });
   const metrics = createMetricsRegistry({
     status: () => app.supervisor.status(),
     ready: () => app.ready(),
@@ -36,7 +38,7 @@ export async function startAdmin(app: App, ctx: AdminContext): Promise<{ close()
     app: target,
     metrics,
     depth: (queue) => depths.get(queue),
-    deadLetters: { browse: browseDeadLetters, find: findDeadLetters, replay: replayDeadLetters, purge: purgeDeadLetters },
+    deadLetters,
   });
   const feed = new LiveFeed({
     source: {

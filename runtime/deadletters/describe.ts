@@ -76,10 +76,10 @@ export function describeDeadLetterFully(msg: RawMessage, sourceQueue?: string): 
 export function keyOf(msg: RawMessage): string {
   const id = str(msg.properties.messageId);
   if (id !== undefined && id !== '') return id;
-  const hash = createHash('sha256')
-    .update(msg.content)
-    .update(stableJson(msg.properties.headers ?? {}))
-    .digest('hex');
+  // Without x-delivery-count: a quorum queue raises it each time a read hands the message back, and
+  // the key must name the same dead letter from one read to the next.
+  const { 'x-delivery-count': _reads, ...headers } = (msg.properties.headers ?? {}) as Record<string, unknown>;
+  const hash = createHash('sha256').update(msg.content).update(stableJson(headers)).digest('hex');
   return `~${hash.slice(0, 16)}`;
 }
 

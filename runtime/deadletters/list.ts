@@ -6,8 +6,8 @@
  *
  * Every read walks the whole queue (up to the scan limit), even for one page: the messages handed
  * back go to the back of a quorum queue, so a walk that stopped early would move the first page
- * behind the rest, and the next read would show other messages first. Handed back all together, they
- * keep their order.
+ * behind the rest. Even handed back all together, a quorum queue does not keep their order, so a page
+ * is cut from the letters sorted by their time of death.
  */
 import type { GetMessage } from 'amqplib';
 import { WarrenError } from '../errors';
@@ -41,20 +41,23 @@ export async function browseDeadLetters(url: string, queue: string, options: Bro
   const limit = options.limit ?? DEFAULT_LIST_LIMIT;
   const search = options.search?.trim() ?? '';
   const source = sourceQueueOf(queue);
-  const letters: DeadLetter[] = [];
-  let matched = 0;
+  const found: DeadLetter[] = [];
   const { total, scanned } = await walk(url, queue, 'warren dlq list', options.scanLimit ?? DEFAULT_SCAN_LIMIT, (msg) => {
-    if (!search && matched >= offset + limit) {
-      matched++;
-      return true;
-    }
     const letter = describeDeadLetter(msg, source);
-    if (search && !matchesSearch(letter, msg.content, search)) return true;
-    if (matched >= offset && matched < offset + limit) letters.push(letter);
-    matched++;
+    if (!search || matchesSearch(letter, msg.content, search)) found.push(letter);
     return true;
   });
-  return { queue, total, matched: search ? matched : Math.max(total, matched), offset, limit, scanned, letters };
+  // Pages follow the time of death, not the queue's order: a quorum queue takes back the messages a
+  // read held in an order of its own, so the next read would find them shuffled.
+  found.sort(oldestFirst);
+  const letters = found.slice(offset, offset + limit);
+  return { queue, total, matched: search ? found.length : Math.max(total, found.length), offset, limit, scanned, letters };
+}
+
+/** By time of death, then by key: the same order from one read to the next. */
+function oldestFirst(a: DeadLetter, b: DeadLetter): number {
+  const at = (a.deadLetteredAt ?? '').localeCompare(b.deadLetteredAt ?? '');
+  return at !== 0 ? at : a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 }
 
 /** Every dead letter named `key` (a message id can occur twice: at-least-once), with the whole body. */

@@ -108,6 +108,46 @@ describe('admin API', () => {
     expect(await runtime.stop()).toBe(0);
   });
 
+  it('dead-letter requests on one queue take turns: reads at once each see every letter, a letter without a message id opens after reads, a purge meanwhile empties the queue', async () => {
+    const vhost = hold('vhost', await createTestVhost('admin-dlq-turns'));
+    const project = hold('project', await echoProject());
+    const runtime = hold('runtime', await startRuntime(project.dir, vhost.url));
+    await runtime.waitReady();
+    // Invalid JSON without a message id (a hand-written producer): dead-lettered at once, named by a hash.
+    const count = 40;
+    for (let i = 0; i < count; i++) await publishRaw(vhost.url, '', 'echo', `not json ${i}`, { contentType: 'application/json' });
+    type Page = { total: number; letters: Array<{ key: string; bodyPreview: string }> };
+    const page = async () => (await (await runtime.admin(`/functions/echo/dead-letters?limit=${count}`)).json()) as Page;
+    let first: Page = { total: 0, letters: [] };
+    for (let i = 0; i < 200 && first.letters.length < count; i++) {
+      first = await page();
+      if (first.letters.length < count) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(first.letters).toHaveLength(count);
+
+    // Three reads at once (three open dashboards): each sees the whole queue, in the same order.
+    const pages = await Promise.all([page(), page(), page()]);
+    for (const p of pages) {
+      expect(p.total).toBe(count);
+      expect(p.letters.map((l) => l.key)).toEqual(first.letters.map((l) => l.key));
+    }
+    // Every read handed the letters back (a quorum queue counts that as a delivery): the key still names them.
+    const opened = await runtime.admin(`/functions/echo/dead-letters/${encodeURIComponent(first.letters[7]!.key)}`);
+    expect(opened.status).toBe(200);
+    expect(JSON.stringify(await opened.json())).toContain(first.letters[7]!.bodyPreview);
+
+    // A purge sent while reads hold the letters waits for them, then empties the queue.
+    const [, purged] = await Promise.all([page(), runtime.admin('/functions/echo/dead-letters', { method: 'DELETE' }), page()]);
+    expect(await purged.json()).toEqual({ queue: 'echo.dead', purged: count });
+    let after = await page();
+    for (let i = 0; i < 40 && after.total > 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      after = await page();
+    }
+    expect(after.total).toBe(0);
+    expect(await runtime.stop()).toBe(0);
+  });
+
   it('refuses to listen on 0.0.0.0 without WARREN_ADMIN_TOKEN (exit 2, a message that says what to do)', async () => {
     const project = hold('project', await echoProject());
     const runtime = hold('runtime', await startRuntime(project.dir, 'amqp://guest:guest@127.0.0.1:1/', { WARREN_ADMIN_HOST: '0.0.0.0' }));
