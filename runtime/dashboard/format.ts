@@ -38,13 +38,36 @@ export function shortVersion(v: string | null): string {
 }
 
 /** A body as the editor shows it: JSON pretty-printed, anything else as it is. */
+/**
+ * JSON indented for reading, when that changes nothing but spaces: a number JavaScript cannot hold
+ * exactly (12345678901234567890, 1.10) would come back altered, so such a body is shown as it is.
+ */
 export function prettyBody(body: string, encoding: 'utf8' | 'base64'): string {
   if (encoding === 'base64') return body;
   try {
-    return JSON.stringify(JSON.parse(body), null, 2);
+    const value: unknown = JSON.parse(body);
+    return JSON.stringify(value) === withoutSpaces(body) ? JSON.stringify(value, null, 2) : body;
   } catch {
     return body;
   }
+}
+
+/** JSON text without the white space between its tokens (strings kept as they are). */
+function withoutSpaces(json: string): string {
+  let out = '';
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i]!;
+    if (inString) {
+      out += c;
+      if (c === '\\') out += json[++i] ?? '';
+      else if (c === '"') inString = false;
+    } else if (c === '"') {
+      inString = true;
+      out += c;
+    } else if (c !== ' ' && c !== '\n' && c !== '\r' && c !== '\t') out += c;
+  }
+  return out;
 }
 
 export function plural(n: number, word: string): string {

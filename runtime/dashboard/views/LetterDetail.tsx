@@ -41,7 +41,8 @@ export function LetterDetail({ fn, letterKey, onClose, onReplayed }: Props) {
   async function replay(withEdit: boolean) {
     setBusy(true);
     try {
-      const payload = withEdit ? { body: isJson ? JSON.stringify(JSON.parse(body)) : body } : {};
+      // The text as edited: parsing and printing it again would alter numbers JavaScript cannot hold exactly.
+      const payload = withEdit ? { body } : {};
       const r = await api<ReplayResult>('POST', `${path}/replay`, payload);
       toast('ok', `replayed ${letterKey}${withEdit ? ' with the edited body' : ''} into ${r.target}`);
       onReplayed();
