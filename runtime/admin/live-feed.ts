@@ -118,7 +118,14 @@ export class LiveFeed {
     const functions = views.map((view) => {
       const s = byName.get(view.name);
       const sample: Sample = s
-        ? { at, handled: s.stats.acked + s.stats.dead + s.stats.dropped, failed: s.stats.retried + s.stats.dead + s.stats.dropped, buckets: s.stats.buckets }
+        ? {
+            at,
+            handled: s.stats.acked + s.stats.dead + s.stats.dropped,
+            failed: s.stats.retried + s.stats.dead + s.stats.dropped,
+            buckets: s.stats.buckets,
+            left: s.stats.acked + s.stats.dead + s.stats.dropped + s.stats.retried,
+            backlog: view.queueDepth === null ? null : view.queueDepth + view.inFlight,
+          }
         : { at, handled: 0, failed: 0, buckets: [] };
       const kept = this.samples.get(view.name) ?? [];
       const live = liveFunction(view, sample, kept[kept.length - 1], kept[Math.max(0, kept.length - this.latencyWindow)]);

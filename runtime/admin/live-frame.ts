@@ -14,6 +14,10 @@ export interface Sample {
   failed: number;
   /** non-cumulative counts per duration bucket, the last for +Inf */
   buckets: readonly number[];
+  /** messages that left the queue for good or for a retry queue (cumulative) */
+  left?: number;
+  /** messages in the queue or in flight, null when the queue's depth is unknown */
+  backlog?: number | null;
 }
 
 import type { LiveFrame, LiveFunction } from './wire-types';
@@ -75,11 +79,24 @@ export function liveFunction(view: FunctionView, now: Sample, previous: Sample |
     deadLetterDepth: view.deadLetterDepth,
     handled: view.handled,
     failed: view.failed,
+    inPerSec: arrivals(now, windowStart),
     handledPerSec: perSec(tick.handled),
     failedPerSec: perSec(tick.failed),
     p50Ms: quantileMs(window.buckets, 0.5),
     p95Ms: quantileMs(window.buckets, 0.95),
   };
+}
+
+/**
+ * Messages arriving per second (published, or back from a retry), over the window: what left the
+ * queue plus what the backlog grew by. Known only while the queue's depth is (the broker tells
+ * depths, not arrivals, without its management plugin).
+ */
+export function arrivals(now: Sample, before: Sample | undefined): number | null {
+  if (!before || now.backlog == null || before.backlog == null || now.left === undefined || before.left === undefined) return null;
+  const seconds = (now.at - before.at) / 1000;
+  if (seconds <= 0 || now.left < before.left) return null;
+  return round(Math.max(0, now.left - before.left + now.backlog - before.backlog) / seconds);
 }
 
 /** Three significant digits: enough for a chart, and a short JSON line. */
@@ -91,7 +108,7 @@ export function round(n: number): number {
 }
 
 /** The chart series the page draws, kept per function. */
-export const SERIES = ['handledPerSec', 'failedPerSec', 'p50Ms', 'p95Ms', 'inFlight', 'queueDepth', 'deadLetterDepth'] as const;
+export const SERIES = ['inPerSec', 'handledPerSec', 'failedPerSec', 'p50Ms', 'p95Ms', 'inFlight', 'queueDepth', 'deadLetterDepth'] as const;
 export type SeriesName = (typeof SERIES)[number];
 
 export interface History {

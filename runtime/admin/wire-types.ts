@@ -17,6 +17,8 @@ export interface LiveFunction {
   deadLetterDepth: number | null;
   handled: number;
   failed: number;
+  /** messages arriving per second over the last seconds (null while the queue's depth is unknown) */
+  inPerSec: number | null;
   /** messages settled per second over the last tick */
   handledPerSec: number;
   failedPerSec: number;

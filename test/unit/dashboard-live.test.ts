@@ -1,6 +1,6 @@
 /** The dashboard's live figures, pure (runtime/admin/live-frame.ts), and what the page finds in a dead letter search. */
 import { describe, expect, it } from 'vitest';
-import { delta, historyOf, liveFunction, quantileMs, round, type LiveFrame, type Sample } from '../../runtime/admin/live-frame';
+import { arrivals, delta, historyOf, liveFunction, quantileMs, round, type LiveFrame, type Sample } from '../../runtime/admin/live-frame';
 import type { FunctionView } from '../../runtime/admin/view';
 import { matchesSearch } from '../../runtime/deadletters/search';
 import { describeDeadLetter, describeDeadLetterFully, keyOf, replayProperties } from '../../runtime/deadletters/describe';
@@ -52,6 +52,18 @@ describe('liveFunction', () => {
     expect(live.p50Ms).toBe(5);
   });
 
+  it('counts arrivals as what left the queue plus what its backlog grew by, over the window; unknown without a depth', () => {
+    const at = (t: number, left: number, backlog: number | null): Sample => ({ at: t, handled: left, failed: 0, buckets: [0], left, backlog });
+    // 3 s: 300 handled and the backlog grew by 150: 150 arrived a second
+    expect(liveFunction(view, at(5_000, 400, 200), at(4_000, 300, 170), at(2_000, 100, 50)).inPerSec).toBe(150);
+    // a function scaled to 0: nothing handled, the queue grows by 15 a second
+    expect(arrivals(at(3_000, 0, 45), at(0, 0, 0))).toBe(15);
+    // a backlog draining faster than it fills: never a negative rate
+    expect(arrivals(at(1_000, 10, 0), at(0, 0, 100))).toBe(0);
+    expect(arrivals(at(1_000, 10, null), at(0, 0, 0))).toBeNull();
+    expect(arrivals(at(1_000, 10, 5), undefined)).toBeNull();
+  });
+
   it('starts at zero and survives counters that went down (a restart)', () => {
     const now = sample(1_000, 5, 0, [5, 0, 0, 0, 0, 0, 0]);
     expect(liveFunction(view, now, undefined, undefined).handledPerSec).toBe(0);
@@ -77,6 +89,7 @@ describe('historyOf', () => {
       deadLetterDepth: 0,
       handled: 0,
       failed: 0,
+      inPerSec: null,
       handledPerSec,
       failedPerSec: 0,
       p50Ms: null,
@@ -117,6 +130,8 @@ describe('dead letters on the page', () => {
     expect(keyOf(anonymous)).toMatch(/^~[0-9a-f]{16}$/);
     expect(keyOf(anonymous)).toBe(keyOf({ content: Buffer.from('x'), properties: { headers: { a: 1 } } }));
     expect(keyOf(anonymous)).not.toBe(keyOf({ content: Buffer.from('y'), properties: { headers: { a: 1 } } }));
+    // a quorum queue counts each read that hands it back: the key stays
+    expect(keyOf({ content: Buffer.from('x'), properties: { headers: { a: 1, 'x-delivery-count': 7 } } })).toBe(keyOf(anonymous));
   });
 
   it('open with their stack and whole body; a binary body as base64', () => {

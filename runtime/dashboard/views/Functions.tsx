@@ -16,11 +16,12 @@ export function Functions({ live }: { live: LiveState }) {
         No functions: add a handler file to <code>functions/</code>.
       </p>
     );
-  const total = (k: 'handledPerSec' | 'failedPerSec' | 'deadLetterDepth' | 'inFlight') => fns.reduce((a, f) => a + (f[k] ?? 0), 0);
+  const total = (k: 'inPerSec' | 'handledPerSec' | 'failedPerSec' | 'deadLetterDepth' | 'inFlight') => fns.reduce((a, f) => a + (f[k] ?? 0), 0);
   return (
     <>
       <section class="summary" aria-label="All functions">
         <Stat label="functions" value={String(fns.length)} />
+        <Stat label="in / s" value={rate(total('inPerSec'))} />
         <Stat label="handled / s" value={rate(total('handledPerSec'))} />
         <Stat label="failed / s" value={rate(total('failedPerSec'))} tone={total('failedPerSec') > 0 ? 'bad' : undefined} />
         <Stat label="in flight" value={count(total('inFlight'))} />
@@ -122,6 +123,7 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
         </p>
       ) : null}
       <div class="stats">
+        <Stat label="in / s" value={fn.inPerSec === null ? '–' : rate(fn.inPerSec)} />
         <Stat label="handled / s" value={rate(fn.handledPerSec)} />
         <Stat label="failed / s" value={rate(fn.failedPerSec)} tone={fn.failedPerSec > 0 ? 'bad' : undefined} />
         <Stat label="p50" value={ms(fn.p50Ms)} />
@@ -141,6 +143,7 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
           t={live.t}
           version={live.version}
           series={[
+            { label: 'in', color: '--accent', values: col('inPerSec'), format: rate },
             { label: 'handled', color: '--ok', values: col('handledPerSec'), format: rate },
             { label: 'failed', color: '--bad', values: col('failedPerSec'), format: rate },
           ]}
