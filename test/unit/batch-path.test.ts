@@ -124,6 +124,13 @@ describe('batch path', () => {
     expect(performance.now() - started).toBeLessThan(1_000);
   });
 
+  it("counts an item's handler duration from its batch's call, not from its wait for the batch to fill", async () => {
+    const run = await deliver(async () => undefined, bodies(3), { config: { batch: { size: 5, windowMs: 150 } } });
+    const { buckets } = run.stats.snapshot();
+    // 3 items waited 150 ms for a batch that never filled; the handler took no time: all under 25 ms
+    expect(buckets.slice(0, 4).reduce((a, b) => a + b, 0)).toBe(3);
+  });
+
   it('retries failed items, dead-letters rejected ones at once and acks the others exactly once', async () => {
     const run = await deliver(async () => ({ failed: [1], rejected: [3] }), bodies(5));
     expect(run.published.map((p) => [p.queue, p.body, p.headers['x-warren-attempt'] ?? p.headers['x-warren-reason']])).toEqual([

@@ -55,6 +55,7 @@ interface Item {
   attempt: number;
   route: Route;
   value: unknown;
+  /** when it arrived, then when its batch's handler was called */
   started: number;
   done: () => void;
 }
@@ -113,6 +114,9 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
     if (items.length === 0) return;
     const run = () => {
       stats.batch(items.length);
+      // Durations count from the handler's call: the wait for the batch to fill is not the handler's time.
+      const now = deps.now();
+      for (const item of items) item.started = now;
       return runBatch(items, runDeps);
     };
     // With a rate limit the handler is called in the step that admits the batch (its starts are the ones counted).
