@@ -3,7 +3,8 @@
  * KiB, and a file of hundreds of MiB (a log written to the wrong name, a generated monster) would
  * otherwise be read, parsed and walked before anything could be said about it.
  */
-import { open } from 'node:fs/promises';
+import { lstat, open, readlink } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { WarrenError, type ErrorCode } from '../errors';
 
 export const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -15,11 +16,21 @@ export async function readConfigText(file: string, code: ErrorCode = 'WARREN_E_C
     handle = await open(file, 'r');
   } catch (err) {
     const errno = (err as NodeJS.ErrnoException).code;
+    if (errno === 'ENOENT' && (await danglingLink(file))) {
+      return new WarrenError(code, `is a symbolic link to ${await readlink(file)}, which does not exist`, {
+        file,
+        hint: 'point the link at the file, or remove the link',
+      });
+    }
     if (errno === 'ENOENT' || errno === 'ENOTDIR') return undefined;
+    if (errno === 'EACCES') return new WarrenError(code, 'cannot be read (permission denied)', { file, hint: 'make it readable by the user Warren runs as' });
     throw err;
   }
   try {
-    const { size } = await handle.stat();
+    const stats = await handle.stat();
+    if (stats.isDirectory())
+      return new WarrenError(code, 'is a folder, not a file', { file, hint: `remove the folder or rename it; Warren reads ${basename(file)} as a file` });
+    const { size } = stats;
     if (size > MAX_CONFIG_BYTES) return tooLarge(file, size, code);
     // Read one byte past the limit: the size may have been wrong (a growing file, /dev/zero).
     const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
@@ -34,6 +45,13 @@ export async function readConfigText(file: string, code: ErrorCode = 'WARREN_E_C
   } finally {
     await handle.close();
   }
+}
+
+async function danglingLink(file: string): Promise<boolean> {
+  return lstat(file).then(
+    (s) => s.isSymbolicLink(),
+    () => false,
+  );
 }
 
 function tooLarge(file: string, size: number, code: ErrorCode): WarrenError {

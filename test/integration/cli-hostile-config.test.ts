@@ -5,7 +5,7 @@
  * named (or runs, for the odd but valid file names), and the password never appears in any output.
  */
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createProject, warrenBin, type Project } from '../helpers/runtime';
@@ -90,6 +90,19 @@ describe('hostile config through the CLI', () => {
     await writeFile(join(project.dir, 'queues.yaml'), 'functions:\n  echo: {}\n');
     await writeFile(join(project.dir, 'rascal.json'), JSON.stringify({ vhosts: { '/': { pad: 'x'.repeat(1_200_000) } } }));
     expectRefused(await check(project), /rascal\.json:1:1 file is \d+ bytes, over the 1024 KiB/);
+  });
+
+  it('refuses a queues.yaml or rascal.json that is a folder or a link to nothing, with what to do', async () => {
+    project = await createProject('functions:\n  echo: {}\n', { echo: noop });
+    await rm(join(project.dir, 'queues.yaml'));
+    await mkdir(join(project.dir, 'queues.yaml'));
+    expectRefused(await check(project), /queues\.yaml is a folder, not a file/, /hint: remove the folder or rename it/);
+    await rm(join(project.dir, 'queues.yaml'), { recursive: true });
+    await symlink(join(project.dir, 'gone.yaml'), join(project.dir, 'queues.yaml'));
+    expectRefused(await check(project), /queues\.yaml is a symbolic link to .*gone\.yaml, which does not exist/);
+    await rm(join(project.dir, 'queues.yaml'));
+    await mkdir(join(project.dir, 'rascal.json'));
+    expectRefused(await check(project), /rascal\.json is a folder, not a file/);
   });
 
   it('refuses duplicate keys in queues.yaml and rascal.json, and tabs, naming the line', async () => {
