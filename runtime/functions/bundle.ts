@@ -24,7 +24,15 @@ export interface BuiltHandler {
   warnings: string[];
 }
 
-const BUILD_HINT = 'fix the syntax error; the previous version keeps serving';
+/** What to do about esbuild's first error (whether an old version keeps serving is the caller's to say). */
+function buildHint(text: string | undefined): string {
+  const missing = text && /^Could not resolve "([^"]+)"/.exec(text)?.[1];
+  if (missing && /^[^./]/.test(missing))
+    return `install it in the project (npm install ${missing.startsWith('@') ? missing.split('/').slice(0, 2).join('/') : missing.split('/')[0]}), or fix the import`;
+  if (missing) return 'fix the import path: no such file next to the handler';
+  if (text && /No loader is configured/.test(text)) return 'a handler is a .ts, .mts, .js, .mjs or .cjs file';
+  return 'fix the error at this line';
+}
 
 /**
  * Bundles one handler file into one ESM file for Node 20. `warren` resolves to this runtime's
@@ -122,7 +130,7 @@ function buildError(file: string, name: string, err: unknown): WarrenError {
   if (!Array.isArray(errors) || errors.length === 0) {
     return new WarrenError('WARREN_E_HANDLER_BUILD', `could not build function "${name}": ${(err as Error).message}`, {
       file,
-      hint: BUILD_HINT,
+      hint: buildHint((err as Error).message),
       cause: err,
     });
   }
@@ -132,7 +140,7 @@ function buildError(file: string, name: string, err: unknown): WarrenError {
   return new WarrenError('WARREN_E_HANDLER_BUILD', `could not build function "${name}": ${texts.join('; ')}`, {
     file: where,
     ...(first?.location ? { line: first.location.line, column: first.location.column + 1 } : {}),
-    hint: BUILD_HINT,
+    hint: buildHint(first?.text),
     cause: err,
   });
 }

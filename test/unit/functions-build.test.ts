@@ -142,7 +142,7 @@ describe('buildHandler + loadHandler', () => {
     expect(err).toBeInstanceOf(WarrenError);
     const we = err as WarrenError;
     expect(we.code).toBe('WARREN_E_HANDLER_BUILD');
-    expect(we.details).toMatchObject({ file, line: 5, column: 17, hint: 'fix the syntax error; the previous version keeps serving' });
+    expect(we.details).toMatchObject({ file, line: 5, column: 17, hint: 'fix the error at this line' });
     expect(we.message).toContain('"await" can only be used inside an "async" function');
     expect(we.format()).toContain(`${file}:5:17 `);
     expect(existsSync(join(outDir, 'syntax-error'))).toBe(false);
@@ -168,6 +168,15 @@ describe('buildHandler + loadHandler', () => {
     expect(err.code).toBe('WARREN_E_HANDLER_BUILD');
     expect(err.details).toMatchObject({ file: join(dir, 'h.ts'), line: 1 });
     expect(err.message).toContain('no-such-package-warren');
+    expect(err.details.hint).toBe('install it in the project (npm install no-such-package-warren), or fix the import');
+    const scoped = await project({ 'h.ts': "import x from '@acme/nothing/deep';\nexport default () => x;\n" });
+    expect(((await thrownBy(() => buildHandler({ file: join(scoped, 'h.ts'), name: 'h', outDir }))) as WarrenError).details.hint).toContain(
+      'npm install @acme/nothing)',
+    );
+    const relative = await project({ 'h.ts': "import x from './gone';\nexport default () => x;\n" });
+    expect(((await thrownBy(() => buildHandler({ file: join(relative, 'h.ts'), name: 'h', outDir }))) as WarrenError).details.hint).toContain(
+      'fix the import path',
+    );
   });
 
   it('refuses a file without a default export function with WARREN_E_HANDLER_EXPORT', async () => {
