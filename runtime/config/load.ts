@@ -41,7 +41,17 @@ function byPosition(a: WarrenError, b: WarrenError): number {
 }
 
 function fail(errors: WarrenError[]): never {
-  throw new WarrenErrors([...errors].sort(byPosition));
+  throw new WarrenErrors(withoutEchoes(errors).sort(byPosition));
+}
+
+/**
+ * An unset `${VAR}` reads as "" and the value's own check then fails at the same spot: the missing
+ * variable is the one problem to report there.
+ */
+function withoutEchoes(errors: WarrenError[]): WarrenError[] {
+  const at = (e: WarrenError) => `${e.details.file}:${e.details.line}:${e.details.column}`;
+  const unset = new Set(errors.filter((e) => e.code === 'WARREN_E_CONFIG_ENV' && e.details.line !== undefined).map(at));
+  return errors.filter((e) => e.code === 'WARREN_E_CONFIG_ENV' || !unset.has(at(e)));
 }
 
 export async function loadConfig(opts: LoadOptions): Promise<WarrenConfig> {

@@ -186,6 +186,12 @@ describe('loadConfig: environment', () => {
     expect(errors[0]?.format(dir)).toContain('KEY');
   });
 
+  it('reports an unset variable once, not also the empty value it leaves behind', async () => {
+    const dir = await project({ 'functions/a.ts': handler, 'queues.yaml': 'queues:\n  q1:\n    type: classic\n    maxLength: ${MAXLEN}\n' });
+    const errors = await problems(dir, {});
+    expect(errors.map((e) => summary(e, dir))).toEqual([{ code: 'WARREN_E_CONFIG_ENV', file: 'queues.yaml', line: 4, column: 16, key: 'queues.q1.maxLength' }]);
+  });
+
   it('reads the connection from rascal.json, interpolated', async () => {
     const dir = await project({
       'functions/a.ts': handler,
