@@ -79,22 +79,51 @@ export class SharedRate {
   /**
    * Calls `start` once `n` items may start, in the same synchronous step as recording their start:
    * no promise job and no other message's work comes between the admission and the handler's
-   * first line, so the starts a handler sees are the ones counted here.
+   * first line, so the starts a handler sees are the ones counted here. Returns `cancel`: true when
+   * the turn was given up before it came (`start` will not be called, its slots are released),
+   * false when `start` was already called.
    */
-  turn(n: number, start: () => void): void {
+  turn(n: number, start: () => void): () => boolean {
+    let timer: NodeJS.Timeout | null = null;
+    let started = false;
     const attempt = (): void => {
+      timer = null;
       const ms = this.admit(n);
-      if (ms === 0) start();
-      else setTimeout(attempt, ms);
+      if (ms === 0) {
+        started = true;
+        start();
+      } else timer = setTimeout(attempt, ms);
     };
     const ms = this.reserve(n);
-    if (ms > 0) setTimeout(attempt, ms);
+    if (ms > 0) timer = setTimeout(attempt, ms);
     else attempt();
+    return () => {
+      if (started || timer === null) return false;
+      clearTimeout(timer);
+      timer = null;
+      this.release(n);
+      return true;
+    };
+  }
+
+  /**
+   * Pacing: give back the slots of a turn that will not be used (its replica drains and hands its
+   * message back). Without it the slots stay reserved, unused: after a redeploy the new version's
+   * replicas would wait behind the old version's abandoned turns. Reservations made after the
+   * released one keep their times, so a later reservation may share a slot with one of them: that
+   * is a burst within the limit, since admission still counts the real starts.
+   */
+  release(n: number): void {
+    this.locked(() => {
+      this.slots[NEXT] = this.slots[NEXT]! - this.items(n) * this.interval;
+    });
   }
 
   /** `turn` as a promise (tests): resolves when `n` items may start; they are counted as started then. */
   wait(n: number): Promise<void> {
-    return new Promise((resolve) => this.turn(n, resolve));
+    return new Promise((resolve) => {
+      this.turn(n, resolve);
+    });
   }
 
   private items(n: number): number {

@@ -70,4 +70,20 @@ describe('SharedRate', () => {
     expect(rate.admit(1, 1_000)).toBe(0);
     expect(rate.admit(10, 1_000)).toBe(60_000 + SAFETY_MS);
   });
+
+  it('gives a turn cancelled before it came back to the pacing, and never starts it', () => {
+    const rate = new SharedRate(createRateBuffer(10), 10, 60_000);
+    const started: string[] = [];
+    const first = rate.turn(1, () => started.push('first'));
+    const second = rate.turn(1, () => started.push('second'));
+    expect(started).toEqual(['first']);
+    expect(first()).toBe(false); // started: nothing to give up
+    expect(second()).toBe(true);
+    expect(second()).toBe(false);
+    // The next message takes the slot the cancelled turn gave up (6 s after the first), not the one after it.
+    const wait = rate.reserve(1);
+    expect(wait).toBeGreaterThan(5_000);
+    expect(wait).toBeLessThanOrEqual(6_000);
+    expect(started).toEqual(['first']);
+  });
 });
