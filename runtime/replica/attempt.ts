@@ -20,8 +20,16 @@ export interface AttemptDeps {
   log: Logger;
   shutdown: AbortSignal;
   onStuck: (reason: string) => void;
-  /** calls `start` when the message may start (rateLimit), in the step that counts it; absent: at once */
-  waitTurn?: (n: number, start: () => void) => void;
+  /**
+   * calls `start` when the message may start (rateLimit), in the step that counts it, or `handBack`
+   * instead when the replica drains first (./waiting-turns.ts); absent: at once
+   */
+  waitTurn?: (n: number, start: () => void, handBack: () => void) => void;
+}
+
+/** One attempt's call; `handBack` is needed with `waitTurn`: the message goes back to the broker unstarted, `done` is not called. */
+export interface AttemptCall extends HandlerCall {
+  handBack?(): void;
 }
 
 /** The handler options of `deps`, made once per replica (or per invoke). */
@@ -35,12 +43,16 @@ export function handlerOptions(deps: AttemptDeps): HandlerOptions {
  * `startedAt`: the caller's performance.now() of this moment, when it has one (the timeout counts from
  * it, unless the message waits for its turn under a rate limit: then from its turn).
  */
-export function startAttempt(delivery: Delivery, deps: AttemptDeps, options: HandlerOptions, call: HandlerCall, startedAt?: number): void {
+export function startAttempt(delivery: Delivery, deps: AttemptDeps, options: HandlerOptions, call: AttemptCall, startedAt?: number): void {
   const read = readMessage(delivery.content, delivery.properties.contentType, deps.fn, deps.validate);
   if (!read.ok) return call.done(read.outcome);
   if (!deps.waitTurn) return startHandler(deps.handler, read.value, options, call, startedAt);
   // The handler's first line runs in the same step as its admission: the rate limit counts real starts.
-  deps.waitTurn(1, () => startHandler(deps.handler, read.value, options, call));
+  deps.waitTurn(
+    1,
+    () => startHandler(deps.handler, read.value, options, call),
+    () => call.handBack?.(),
+  );
 }
 
 /** `warren invoke`'s form, as a promise. */

@@ -14,6 +14,7 @@ import { decideSettlement, type Settlement } from './outcome';
 import { toExchange, toQueue } from './publish-target';
 import { withHeaders } from '../connection/publish-options';
 import { toError } from './run-handler';
+import { priorDeliveries, type QueueKind } from './suspects';
 
 export type Counted = 'acked' | 'retried' | 'dead' | 'dropped';
 
@@ -139,4 +140,28 @@ export async function moveAside(delivery: Delivery, settle: Settle, aside: Aside
   copy[H.routingKey] = route.routingKey;
   await publish(toQueue(aside.queue), delivery.content, { properties: withHeaders(delivery.properties, copy) });
   settle.ack();
+}
+
+/**
+ * Give back a message that never started (its replica drains while it waits for its rate-limit turn,
+ * ./waiting-turns.ts): a copy at the back of its own queue with the counts it came with, then ack
+ * this delivery. Not a nack: the broker would count that delivery (a quorum queue's
+ * `x-delivery-count`, a classic queue's redelivered flag), and the message would come back as a
+ * suspect (./suspects.ts) that waits aside and runs alone, one attempt and one redelivery nearer its
+ * limit for a handler that never saw it; a few redeploys would dead-letter it unrun. An ordered
+ * function's message keeps its place instead: a nack, which the broker counts.
+ */
+export async function handBackUnstarted(
+  delivery: Delivery,
+  settle: Settle,
+  fn: Pick<FunctionConfig, 'queue' | 'ordered'>,
+  queueType: QueueKind,
+  publish: Publish,
+): Promise<void> {
+  if (fn.ordered) {
+    settle.requeue();
+    return;
+  }
+  const facts = { headers: delivery.properties.headers, redelivered: delivery.fields.redelivered, queueType };
+  await moveAside(delivery, settle, { redeliveries: priorDeliveries(facts), queue: fn.queue, lastDeath: undefined }, publish);
 }

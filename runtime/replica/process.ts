@@ -28,11 +28,12 @@ import { decideSettlement, type Outcome, type Settlement } from './outcome';
 import { admit, IsolationGate, type Admission } from './suspects';
 import type { Validate } from './read-message';
 import type { Publish } from './handler-context';
-import { handlerOptions, startAttempt, type AttemptDeps } from './attempt';
-import { carryOut, moveAside, type CarryOutDeps, type Counted, type Delivered } from './carry-out';
+import { handlerOptions, startAttempt, type AttemptCall, type AttemptDeps } from './attempt';
+import { WaitingTurns, type TakeTurn } from './waiting-turns';
+import { carryOut, handBackUnstarted, moveAside, type CarryOutDeps, type Counted, type Delivered } from './carry-out';
 import { makeContext } from './handler-context';
 import type { LazyAbort } from './lazy-abort';
-import type { HandlerCall, HandlerOptions } from './run-handler';
+import type { HandlerOptions } from './run-handler';
 import { scheduledAtOf } from '../schedule/outcome';
 
 export type { Delivery, MessageProperties } from './delivery';
@@ -58,7 +59,7 @@ export interface ProcessorDeps {
   /** why this function's last replica died, as the supervisor last told (see `deathSeen`) */
   lastDeath?: string;
   /** calls `start` when a message may start (rateLimit, runtime/ratelimit/), in the step that counts it; absent: at once */
-  waitTurn?: (n: number, start: () => void) => void;
+  waitTurn?: TakeTurn;
   /** send the acks the consumer holds back to coalesce them, now (before a suspect runs alone) */
   flushAcks?: () => void;
 }
@@ -69,6 +70,8 @@ export function createProcessor(deps: ProcessorDeps) {
   const gate = new IsolationGate(Date.now, deps.flushAcks);
   /** deliveries taken and not yet ended: what the drain requeues when the grace period is over */
   const inFlight = new InFlight();
+  /** rateLimit: the messages waiting for their turn, handed back unstarted at drain */
+  const turns = deps.waitTurn ? new WaitingTurns(deps.waitTurn) : null;
   const attemptDeps: AttemptDeps = {
     fn,
     handler: deps.handler,
@@ -77,7 +80,7 @@ export function createProcessor(deps: ProcessorDeps) {
     log,
     shutdown: shutdown.signal,
     onStuck: deps.onStuck,
-    ...(deps.waitTurn ? { waitTurn: deps.waitTurn } : {}),
+    ...(turns ? { waitTurn: (n: number, start: () => void, handBack: () => void) => turns.wait(n, start, handBack) } : {}),
   };
   const shared: RunShared = {
     deps,
@@ -114,6 +117,13 @@ export function createProcessor(deps: ProcessorDeps) {
     },
     /** deliveries taken and not yet settled */
     inFlight: inFlight as InFlightView,
+    /**
+     * Drain: give back at once every message still waiting for its rate-limit turn, and any that asks
+     * for one from now on; returns how many waited. The ones already running finish.
+     */
+    handBackWaiting(): number {
+      return turns?.close() ?? 0;
+    },
     /** Abort every running handler's ctx.signal (shutdown). */
     abortAll(): void {
       shutdown.abort();
@@ -142,7 +152,7 @@ interface RunShared {
  * call (./run-handler.ts) and what carry-out needs, so a message costs one object, not a chain of
  * promises. THE RULE (see the top of this file): whatever happens, `end` runs once, settled.
  */
-class MessageRun implements HandlerCall, Delivered {
+class MessageRun implements AttemptCall, Delivered {
   readonly attempt: number;
   private started = 0;
   private readonly timed: boolean;
@@ -195,6 +205,15 @@ class MessageRun implements HandlerCall, Delivered {
 
   context(abort: LazyAbort): Context {
     return makeContext(this.delivery, this.attempt, abort, this.shared.context);
+  }
+
+  /** The replica drains before this message's rate-limit turn came: it goes back unstarted. */
+  handBack(): void {
+    const { deps } = this.shared;
+    handBackUnstarted(this.delivery, this.settle, deps.fn, deps.queueType, deps.publish).then(
+      () => this.end(null),
+      (err: unknown) => this.giveBack(err),
+    );
   }
 
   /** Step 4, decide, then step 5. */

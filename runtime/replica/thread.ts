@@ -116,9 +116,13 @@ async function main(): Promise<void> {
   async function drain(graceMs: number): Promise<void> {
     if (draining) return;
     draining = true;
-    // Stop taking messages, then let the in-flight ones finish for up to the grace period.
+    // Stop taking messages (a batch function hands over its partial batch now), give back at once
+    // those still waiting for a rate-limit turn (they never started), then let the ones running
+    // finish for up to the grace period.
     await consumer.cancel();
     processor.flush?.();
+    const handedBack = processor.handBackWaiting();
+    if (handedBack) log.info({ handedBack }, 'handed back messages still waiting for their rate-limit turn, unstarted');
     const deadline = Date.now() + graceMs;
     const { inFlight } = processor;
     while (inFlight.size > 0 && Date.now() < deadline) await sleep(20);

@@ -1,6 +1,7 @@
 /**
  * Issue: SIGTERM/SIGINT stop consuming, finish in-flight work up to the timeout, requeue the rest and
- * exit 0; nothing is lost, and after a restart every message is handled.
+ * exit 0; nothing is lost, and after a restart every message is handled. A message held for its
+ * rate-limit turn has not started: it goes back at once, unstarted and uncounted.
  */
 import { describe, expect, it } from 'vitest';
 import { createTestVhost, queueInfo } from '../helpers/broker';
@@ -96,5 +97,58 @@ export default handler;
     const done = await waitFor(() => c.of('stubborn')[0], 15_000);
     expect(done.id).toBe('late');
     expect(done.attempt).toBeGreaterThanOrEqual(2);
+  });
+
+  it('hands back messages waiting for their rate-limit turn at once: nothing starts after the signal, each runs once, as attempt 1, after a restart', async () => {
+    const vhost = hold('vhost', await createTestVhost('shutdown-rate'));
+    const trickle = (rate: string) => `
+queues:
+  results: { type: classic }
+functions:
+  trickle: { replicas: 3, prefetch: 5, rateLimit: ${rate} }
+`;
+    const project = hold(
+      'project',
+      await createProject(trickle('6/min'), {
+        trickle: `
+import type { Handler } from 'warren';
+const handler: Handler<{ id: number }> = async (m, ctx) => {
+  await ctx.publish('', 'results', { fn: ctx.functionName, id: m.id, attempt: ctx.attempt, at: Date.now() });
+};
+export default handler;
+`,
+      }),
+    );
+    let warren = hold('warren', await startWarren(project.dir, vhost.url));
+    const collector = hold('collector', await collectResults(vhost.url));
+    const c = collector;
+    await publishMany(
+      vhost.url,
+      'trickle',
+      range(10).map((id) => ({ id })),
+    );
+    // One message started at once; each replica holds another for its turn, 10 s apart at 6/min.
+    await waitFor(() => c.of('trickle').length >= 1);
+    await new Promise((r) => setTimeout(r, 1_500));
+
+    const stoppedAt = Date.now();
+    expect(await warren.stop('SIGTERM')).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(5_000);
+    await new Promise((r) => setTimeout(r, 300)); // the last reports on their way to the collector
+    const before = c.of('trickle') as unknown as Array<{ id: number; at: number }>;
+    expect(before.filter((r) => r.at >= stoppedAt)).toEqual([]);
+    expect(warren.logs.some((l) => l.msg === 'handed back messages still waiting for their rate-limit turn, unstarted')).toBe(true);
+    // Back in the function's own queue, not waiting aside as suspects in the retry ladder.
+    expect((await queueInfo(vhost.url, 'trickle')).messageCount).toBe(10 - before.length);
+    expect((await queueInfo(vhost.url, 'trickle.retry.1s')).messageCount).toBe(0);
+
+    await project.write('queues.yaml', trickle('600/min'));
+    warren = hold('warren', await startWarren(project.dir, vhost.url));
+    await waitFor(() => c.idsOf('trickle').size === 10, 15_000, 100);
+    await new Promise((r) => setTimeout(r, 300));
+    const all = c.of('trickle');
+    expect(all).toHaveLength(10); // each exactly once
+    // Never started, so never counted: no attempt was used up by the stop.
+    expect(all.map((r) => r.attempt)).toEqual(Array(10).fill(1));
   });
 });

@@ -13,6 +13,7 @@ import { Settle, type Delivery, type Publish } from '../../runtime/replica/proce
 import { ReplicaStats } from '../../runtime/replica-protocol/stats';
 import { DEFAULTS, type FunctionConfig } from '../../runtime/config/types';
 import { Reject, type BatchHandler, type BatchItem } from '../../runtime/index';
+import { createRateBuffer, SharedRate } from '../../runtime/ratelimit/shared-rate';
 
 const fn = (over: Partial<FunctionConfig> = {}) => ({
   name: 'ingest',
@@ -183,6 +184,48 @@ describe('batch path', () => {
     const back = await deliver(async () => undefined, bodies(1), { headers: () => ({ 'x-warren-redeliveries': 1 }) });
     expect(back.calls.map((c) => c.length)).toEqual([1]);
     expect(back.published).toEqual([]);
+  });
+
+  it('at drain, hands back the partial batch that would wait for its rate-limit turn: unstarted, copied to its own queue, then acked', async () => {
+    const rate = new SharedRate(createRateBuffer(5), 5, 60_000);
+    const published: Array<{ queue: string; body: string }> = [];
+    const frames: string[] = [];
+    const calls: number[] = [];
+    const processor = createBatchProcessor({
+      fn: fn() as FunctionConfig & { batch: { size: number; windowMs: number } },
+      version: 'v1',
+      queueType: 'quorum',
+      handler: (items) => void calls.push(items.length),
+      validate: null,
+      publish: async (target, content) => void published.push({ queue: target.name, body: String(content) }),
+      log: pino({ level: 'silent' }),
+      stats: new ReplicaStats(),
+      now: () => performance.now(),
+      onStuck: () => undefined,
+      waitTurn: (n, start) => rate.turn(n, start),
+    });
+    const take = (i: number) => {
+      const settle = new Settle({ ack: (t) => void frames.push(`ack ${t}`), nack: (t) => void frames.push(`requeue ${t}`) }, i);
+      const delivery: Delivery = {
+        content: Buffer.from(JSON.stringify({ i })),
+        properties: { contentType: 'application/json', messageId: `m${i}`, headers: {} },
+        fields: { exchange: 'ev', routingKey: 'rk', redelivered: false },
+      };
+      return new Promise<void>((done) => processor.take(delivery, settle, done));
+    };
+    // A full batch uses the minute's five starts; two more wait in the collector.
+    await Promise.all([1, 2, 3, 4, 5].map(take));
+    const held = [6, 7].map(take);
+    processor.flush();
+    expect(processor.handBackWaiting()).toBe(2);
+    await Promise.all(held);
+    expect(calls).toEqual([5]);
+    expect(published).toEqual([
+      { queue: 'ingest', body: '{"i":6}' },
+      { queue: 'ingest', body: '{"i":7}' },
+    ]);
+    expect(frames.slice(5).sort()).toEqual(['ack 6', 'ack 7']);
+    expect(processor.inFlight.size).toBe(0);
   });
 
   it('fails the whole batch when the handler exceeds the timeout', async () => {

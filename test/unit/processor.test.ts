@@ -9,6 +9,7 @@ import type { PublishTarget } from '../../runtime/replica/publish-target';
 import { ReplicaStats } from '../../runtime/replica-protocol/stats';
 import { DEFAULTS, type FunctionConfig } from '../../runtime/config/types';
 import { Reject, type Handler } from '../../runtime/index';
+import { createRateBuffer, SharedRate } from '../../runtime/ratelimit/shared-rate';
 
 const fn = (over: Partial<FunctionConfig> = {}): FunctionConfig => ({
   name: 'resize',
@@ -26,7 +27,7 @@ const fn = (over: Partial<FunctionConfig> = {}): FunctionConfig => ({
   ...over,
 });
 
-type Event = { publish: PublishTarget; routingKey?: string; content: unknown; headers?: Record<string, unknown> } | { settle: 'ack' | 'requeue' };
+type Event = { publish: PublishTarget; routingKey?: string; content: unknown; headers?: Record<string, unknown> } | { settle: 'ack' | 'requeue'; tag?: number };
 
 interface RunOptions {
   config?: Partial<FunctionConfig>;
@@ -288,6 +289,64 @@ describe('createProcessor', () => {
     expect(frames).toEqual(['requeue']);
     expect(stats.snapshot().inFlight).toBe(0);
     expect(processor.inFlight.size).toBe(0);
+  });
+
+  it.each([
+    [false, 'a copy at the back of its own queue with the counts it came with, then an ack'],
+    [true, 'a requeue in place (ordered)'],
+  ])('at drain, hands back a message still waiting for its rate-limit turn, unstarted (ordered: %s): %s', async (ordered) => {
+    const rate = new SharedRate(createRateBuffer(1), 1, 60_000);
+    const events: Event[] = [];
+    let ran = 0;
+    const processor = createProcessor({
+      fn: fn({ ordered }),
+      version: 'v1',
+      queueType: 'quorum',
+      handler: () => void ran++,
+      validate: null,
+      publish: async (target, content, { properties }) => void events.push({ publish: target, content, headers: properties!.headers! }),
+      log: pino({ level: 'silent' }),
+      stats: new ReplicaStats(),
+      now: () => performance.now(),
+      onStuck: () => undefined,
+      waitTurn: (n, start) => rate.turn(n, start),
+    });
+    const take = (tag: number) => {
+      const settle = new Settle({ ack: (t) => void events.push({ settle: 'ack', tag: t }), nack: (t) => void events.push({ settle: 'requeue', tag: t }) }, tag);
+      const headers = { 'x-warren-attempt': 2, 'x-warren-original-exchange': 'images', 'x-warren-original-routing-key': 'resize.png' };
+      return processor.handle(
+        {
+          content: Buffer.from(`{"n":${tag}}`),
+          properties: { contentType: 'application/json', messageId: `m${tag}`, headers },
+          fields: { exchange: '', routingKey: 'resize', redelivered: false },
+        },
+        settle,
+      );
+    };
+    await take(1); // the turn is free: it runs
+    const waiting = take(2); // its turn is a minute away
+    expect(processor.handBackWaiting()).toBe(1);
+    const late = take(3); // asks for a turn once the replica drains: handed back at once
+    await Promise.all([waiting, late]);
+    expect(ran).toBe(1);
+    expect(processor.inFlight.size).toBe(0);
+    const back = (tag: number) =>
+      ordered
+        ? [{ settle: 'requeue', tag }]
+        : [
+            {
+              publish: queue('resize'),
+              content: Buffer.from(`{"n":${tag}}`),
+              headers: { 'x-warren-attempt': 2, 'x-warren-original-exchange': 'images', 'x-warren-original-routing-key': 'resize.png' },
+            },
+            { settle: 'ack', tag },
+          ];
+    // Each delivery's own events, in order (the two hand-backs interleave).
+    const of = (tag: number) => events.filter((e) => ('settle' in e ? e.tag === tag : String(e.content) === `{"n":${tag}}`));
+    expect(of(1)).toEqual([{ settle: 'ack', tag: 1 }]);
+    expect(of(2)).toEqual(back(2));
+    expect(of(3)).toEqual(back(3));
+    expect(events).toHaveLength(1 + back(2).length * 2);
   });
 });
 

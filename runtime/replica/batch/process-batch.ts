@@ -24,11 +24,12 @@ import { decideSettlement, type Outcome } from '../outcome';
 import { admit, IsolationGate } from '../suspects';
 import { readMessage, type Validate } from '../read-message';
 import type { Publish } from '../handler-context';
-import { carryOut, moveAside, type CarryOutDeps, type Counted } from '../carry-out';
+import { carryOut, handBackUnstarted, moveAside, type CarryOutDeps, type Counted } from '../carry-out';
 import { deliveryLimit } from '../process';
 import { BatchCollector } from './collector';
 import { itemOutcomes } from './item-outcomes';
 import { runBatch, type BatchRunDeps } from './run-batch';
+import { WaitingTurns, type TakeTurn } from '../waiting-turns';
 
 export interface BatchProcessorDeps {
   fn: FunctionConfig & { batch: NonNullable<FunctionConfig['batch']> };
@@ -42,7 +43,7 @@ export interface BatchProcessorDeps {
   now: () => number;
   onStuck: (reason: string) => void;
   /** calls `start` when `n` items may start (rateLimit), in the step that counts them; absent: at once */
-  waitTurn?: (n: number, start: () => void) => void;
+  waitTurn?: TakeTurn;
   /** why this function's last replica died, as the supervisor last told (see `deathSeen`) */
   lastDeath?: string;
   /** send the acks the consumer holds back to coalesce them, now (before a suspect runs alone) */
@@ -67,6 +68,8 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
   const carry: CarryOutDeps = { fn, version: deps.version, publish: deps.publish, log, shutdown: shutdown.signal };
   const runDeps: BatchRunDeps = { fn, handler: deps.handler, publish: deps.publish, log, shutdown: shutdown.signal, onStuck: deps.onStuck };
   let lastDeath = deps.lastDeath;
+  /** rateLimit: the batches waiting for their turn, handed back unstarted at drain */
+  const turns = deps.waitTurn ? new WaitingTurns(deps.waitTurn) : null;
   const collector = new BatchCollector<Item>(fn.batch.size, fn.batch.windowMs, (items) => void gate.run(false, () => runItems(items)));
 
   /** Step 1 and 2 for one delivery, synchronously on arrival; resolves once it is settled. */
@@ -119,9 +122,21 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
       for (const item of items) item.started = now;
       return runBatch(items, runDeps);
     };
-    // With a rate limit the handler is called in the step that admits the batch (its starts are the ones counted).
-    const waitTurn = deps.waitTurn;
-    const result = waitTurn ? await new Promise<Outcome>((resolve) => waitTurn(items.length, () => void run().then(resolve))) : await run();
+    // With a rate limit the handler is called in the step that admits the batch (its starts are the
+    // ones counted); null: the replica drained before the turn came.
+    const result = turns
+      ? await new Promise<Outcome | null>((resolve) =>
+          turns.wait(
+            items.length,
+            () => void run().then(resolve),
+            () => resolve(null),
+          ),
+        )
+      : await run();
+    if (result === null) {
+      await Promise.all(items.map((item) => handBack(item)));
+      return;
+    }
     const outcomes = itemOutcomes(items.length, result);
     if (outcomes.some((o) => o.kind !== 'ok')) logFailures(items.length, outcomes);
     // Started in one turn: the acks of this batch leave together as one `multiple` ack (../ack-batch.ts).
@@ -137,6 +152,17 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
       await giveBack(item.delivery, item.settle, err);
     } finally {
       finishCounted(item, counted);
+    }
+  }
+
+  /** The batch never started (the replica drains): each item goes back to the broker unstarted. */
+  async function handBack(item: Item): Promise<void> {
+    try {
+      await handBackUnstarted(item.delivery, item.settle, fn, deps.queueType, deps.publish);
+    } catch (err) {
+      await giveBack(item.delivery, item.settle, err);
+    } finally {
+      finishCounted(item, null);
     }
   }
 
@@ -172,6 +198,13 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
       });
     },
     inFlight: inFlight as InFlightView,
+    /**
+     * Drain: give back at once every batch still waiting for its rate-limit turn, and any that asks
+     * for one from now on (what `flush` hands over, with a rate limit); returns how many items waited.
+     */
+    handBackWaiting(): number {
+      return turns?.close() ?? 0;
+    },
     /** Run what the collector holds now (drain: do not wait out the window). */
     flush(): void {
       collector.flush();
