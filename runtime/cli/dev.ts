@@ -31,7 +31,7 @@ export async function devCommand(
   } catch (err) {
     return reportFailure(err, dir);
   }
-  return startCommand({ dir, watch: true, pretty: true, ...(options.only ? { only: options.only } : {}) }, env);
+  return startCommand({ dir, watch: true, pretty: true, ...(options.only !== undefined ? { only: options.only } : {}) }, env);
 }
 
 export function registerDev(program: Command): void {

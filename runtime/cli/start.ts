@@ -19,14 +19,10 @@ export async function startCommand(options: StartOptions, env: Record<string, st
   const dir = projectDir(options);
   const logLevel = env.WARREN_LOG_LEVEL ?? 'info';
   const log = createLogger({ level: logLevel, pretty: options.pretty ?? false });
-  const only = options.only
-    ? options.only
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean)
-    : undefined;
+  let only: string[] | undefined;
   let replicas: number | undefined;
   try {
+    only = options.only === undefined ? undefined : parseOnly(options.only);
     replicas = options.replicas === undefined ? undefined : parseCount(options.replicas, '--replicas', 0);
   } catch (err) {
     return reportFailure(err, dir);
@@ -72,6 +68,23 @@ export async function startCommand(options: StartOptions, env: Record<string, st
   log.info('stopped cleanly');
   log.flush();
   return EXIT.OK;
+}
+
+/**
+ * `--only a,b` → its names. An empty list is refused rather than read as "no filter": in a Kubernetes
+ * Deployment, `--only "$FN"` with FN unset would otherwise run the whole project in every pod.
+ */
+export function parseOnly(value: string): string[] {
+  const names = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (names.length === 0) {
+    throw new WarrenError('WARREN_E_USAGE', `--only names no function (got ${JSON.stringify(value)})`, {
+      hint: 'give the functions to run, e.g. --only print-message,ingest; leave --only out to run every function (is a variable such as $FN unset?)',
+    });
+  }
+  return names;
 }
 
 export function registerStart(program: Command): void {

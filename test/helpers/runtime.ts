@@ -11,15 +11,27 @@ export { freePort, startWarren, type LogLine, type RunningWarren, type StartOpti
 
 export const fixtureFunctions = join(repoRoot, 'test', 'fixtures', 'functions');
 
-/** Run a warren command to completion. */
-export function runWarren(args: string[], env: Record<string, string> = {}, cwd = repoRoot): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/**
+ * Run a warren command to completion; with `killAfterMs`, a command still running then is killed
+ * (SIGKILL, `code` null) rather than left behind by a test that expected it to end.
+ */
+export function runWarren(
+  args: string[],
+  env: Record<string, string> = {},
+  cwd = repoRoot,
+  killAfterMs?: number,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [warrenBin, ...args], { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 

@@ -35,6 +35,21 @@ describe('warren check, start and invoke on a user project', () => {
     expect(result.stdout).toContain('echo: queue echo, replicas 2');
   });
 
+  it('start refuses an --only that names no function (an unset variable), exit 2, and declares nothing', async () => {
+    vhost = await createTestVhost('cli-only-empty');
+    project = await createProject('', { echo });
+    for (const only of ['', ',', ' , ']) {
+      // Killed after 15 s if it runs instead of refusing: no runtime is left behind.
+      const result = await runWarren(['start', '--only', only, '--dir', project.dir], { AMQP_URL: vhost.url, WARREN_ADMIN_PORT: '0' }, undefined, 15_000);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('--only names no function');
+      expect(result.stderr).toContain('hint:');
+      expect(result.stdout).not.toContain('warren is running');
+    }
+    const queues = (await management('GET', `/api/queues/${encodeURIComponent(vhost.name)}`)) as unknown[];
+    expect(queues).toEqual([]);
+  });
+
   it('check exits 2 naming the file, line, column, key and a hint for every problem, without a stack trace', async () => {
     const yaml = [
       'exchanges:',
