@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { projectDir, reportFailure } from './common';
 import { loadConfig } from '../config';
-import type { WarrenConfig } from '../config/types';
+import type { FunctionConfig, WarrenConfig } from '../config/types';
+import { effectivePrefetch } from '../config/prefetch';
 import { runningNodes } from '../connection/cluster-size';
 import { buildHandler } from '../functions/bundle';
 import { WarrenError, WarrenErrors, EXIT } from '../errors';
@@ -26,7 +27,7 @@ export async function checkCommand(dir: string, env: Record<string, string | und
     );
     for (const fn of fns) {
       process.stdout.write(
-        `  ${fn.name}: queue ${fn.queue}, replicas ${fn.replicas}, prefetch ${fn.prefetch}, attempts ${fn.retry.attempts}${fn.output ? `, output ${fn.output.exchange}/${fn.output.routingKey}` : ''}\n`,
+        `  ${fn.name}: queue ${fn.queue}, replicas ${fn.replicas}, ${describePrefetch(fn)}, attempts ${fn.retry.attempts}${fn.output ? `, output ${fn.output.exchange}/${fn.output.routingKey}` : ''}\n`,
       );
     }
     for (const warning of await replicationWarnings(config, env)) process.stderr.write(`warning: ${warning}\n`);
@@ -34,6 +35,13 @@ export async function checkCommand(dir: string, env: Record<string, string | und
   } finally {
     await rm(outDir, { recursive: true, force: true });
   }
+}
+
+/** The prefetch a replica really uses (what `start` applies), with why it differs from queues.yaml's. */
+export function describePrefetch(fn: FunctionConfig): string {
+  const { prefetch, changes } = effectivePrefetch(fn);
+  if (changes.length === 0) return `prefetch ${prefetch}`;
+  return `prefetch ${prefetch} (configured ${fn.prefetch}; ${changes.join('; ')})`;
 }
 
 /** Queues asking for more copies than the cluster has nodes (a warning: the broker makes fewer). */

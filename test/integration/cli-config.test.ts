@@ -35,6 +35,23 @@ describe('warren check, start and invoke on a user project', () => {
     expect(result.stdout).toContain('echo: queue echo, replicas 2');
   });
 
+  it('check lists the prefetch a replica really uses, and why it differs from queues.yaml', async () => {
+    const yaml = [
+      'functions:',
+      '  echo: { prefetch: 10, ordered: true }',
+      '  ingest: { prefetch: 10, batch: { size: 50 } }',
+      '  plain: { prefetch: 10 }',
+      '',
+    ].join('\n');
+    const ingest = "import type { BatchHandler } from 'warren';\nconst handler: BatchHandler = async () => undefined;\nexport default handler;\n";
+    project = await createProject(yaml, { echo, ingest, plain: echo });
+    const result = await runWarren(['check', '--dir', project.dir]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/echo: .*prefetch 1 \(configured 10; ordered: true takes one message at a time/);
+    expect(result.stdout).toMatch(/ingest: .*prefetch 50 \(configured 10; prefetch raised to 50 \(batch\.size\)/);
+    expect(result.stdout).toMatch(/plain: .*prefetch 10, attempts/);
+  });
+
   it('start refuses an --only that names no function (an unset variable), exit 2, and declares nothing', async () => {
     vhost = await createTestVhost('cli-only-empty');
     project = await createProject('', { echo });
