@@ -12,6 +12,7 @@ import { loadConfig } from '../config';
 import { EXIT, WarrenError, redactUrl } from '../errors';
 import { parseCount, projectDir, readMessageArgument, reportFailure } from './common';
 import { ENTRY_EXCHANGE, delayedPublish, parseDelay } from '../delay/ladder';
+import { describeDuration } from '../config/units';
 
 export interface PublishResult {
   published: number;
@@ -235,6 +236,17 @@ export function parseHeaders(pairs: string[]): Record<string, string> {
   return headers;
 }
 
+/**
+ * `--delay D` → ms, or undefined for no delay. A bare number is milliseconds, as in ctx.publish. A
+ * delay of zero publishes at once, straight to the exchange: what anyone writing `--delay 0` (or
+ * `--delay "$DELAY"` with 0 in it) means, without a detour through the ladder and its forwarder.
+ */
+export function parseDelayOption(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = parseDelay(/^\d+$/.test(value) ? Number(value) : value);
+  return ms === 0 ? undefined : ms;
+}
+
 export function registerPublish(program: Command): void {
   program
     .command('publish')
@@ -246,7 +258,7 @@ export function registerPublish(program: Command): void {
     .option('--count <n>', 'publish N copies', '1')
     .option('--header <k=v>', 'add a header (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--text', 'send the message as plain text instead of JSON')
-    .option('--delay <duration>', 'deliver after this long (90s, 5m, 1h30m; up to about 36 h), held in the broker')
+    .option('--delay <duration>', 'deliver after this long (90s, 5m, 1h30m, or milliseconds; up to about 36 h), held in the broker; 0 publishes at once')
     .action(
       async (
         exchange: string,
@@ -258,7 +270,7 @@ export function registerPublish(program: Command): void {
         try {
           const count = parseCount(options.count, '--count');
           const headers = parseHeaders(options.header);
-          const delayMs = options.delay === undefined ? undefined : parseDelay(/^\d+$/.test(options.delay) ? Number(options.delay) : options.delay);
+          const delayMs = parseDelayOption(options.delay);
           const { text } = await readMessageArgument(message, { text: options.text ?? false });
           const config = await loadConfig({ dir, env: process.env });
           const started = performance.now();
@@ -270,7 +282,7 @@ export function registerPublish(program: Command): void {
           });
           const seconds = (performance.now() - started) / 1000;
           const rate = count > 1 ? ` (${Math.round(count / seconds)} msg/s)` : '';
-          const after = delayMs === undefined ? '' : `, delivered in ${options.delay}`;
+          const after = delayMs === undefined ? '' : `, delivered in ${describeDuration(delayMs)}`;
           process.stdout.write(
             `published ${result.published} message${count === 1 ? '' : 's'} to ${exchange || '(default)'} with routing key ${routingKey}${after}${rate}\n`,
           );

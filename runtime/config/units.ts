@@ -47,6 +47,20 @@ export function formatDurationUpTo(ms: number, largest: 'd' | 'h'): string {
   return out;
 }
 
+/**
+ * A duration for a person to read, with spaced units: 1500 → `1.5 s`, 250 → `250 ms`, 90000 →
+ * `1 min 30 s`, 5400000 → `1 h 30 min`. Seconds keep up to three decimals (milliseconds).
+ */
+export function describeDuration(ms: number): string {
+  const total = Math.max(0, Math.round(ms));
+  if (total < 1_000) return `${total} ms`;
+  const hours = Math.floor(total / 3_600_000);
+  const minutes = Math.floor((total % 3_600_000) / 60_000);
+  const seconds = (total % 60_000) / 1_000;
+  const parts = [hours > 0 ? `${hours} h` : '', minutes > 0 ? `${minutes} min` : '', seconds > 0 ? `${seconds} s` : ''];
+  return parts.filter(Boolean).join(' ');
+}
+
 const SIZE_UNITS: Record<string, number> = {
   b: 1,
   kb: 1_000,

@@ -87,6 +87,7 @@ describe('delayed messages', () => {
     });
     expect(cli.stderr).toBe('');
     expect(cli.code).toBe(0);
+    expect(cli.stdout).toContain('delivered in 2 s');
     const [arrival] = await arrivedFor('cli', 1, 10_000);
     const published = arrival!.due - 2_000;
     const tookMs = arrival!.at - published;
@@ -114,6 +115,21 @@ describe('delayed messages', () => {
     // routed a level wrongly would be early, or late by seconds.
     expect(p(0.5)).toBeLessThanOrEqual(500);
     expect(lateness.at(-1)).toBeLessThanOrEqual(2_000);
+  });
+
+  it('says a delay in milliseconds as a duration, and publishes `--delay 0` at once, straight to its exchange', async () => {
+    const ms = await runWarren(['publish', 'events', 'arrive.ms', '{"cli":true}', '--delay', '1500', '--dir', project.dir], { AMQP_URL: vhost.url });
+    expect(ms.code).toBe(0);
+    expect(ms.stdout).toContain('delivered in 1.5 s');
+    const [delayed] = await arrivedFor('ms', 1, 10_000);
+    expect(delayed!.at - (delayed!.due - 1_500)).toBeGreaterThanOrEqual(1_500);
+
+    const now = await runWarren(['publish', 'events', 'arrive.now', '{"cli":true}', '--delay', '0', '--dir', project.dir], { AMQP_URL: vhost.url });
+    expect(now.code).toBe(0);
+    expect(now.stdout).not.toContain('delivered in');
+    const [arrival] = await arrivedFor('now', 1, 10_000);
+    // Not through the ladder and its forwarder, which stamp the due time.
+    expect(arrival!.headers['x-warren-delay-due']).toBeUndefined();
   });
 
   it('refuses a delay longer than the ladder holds, before publishing anything', async () => {

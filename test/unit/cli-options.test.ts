@@ -1,0 +1,42 @@
+/** The command line's pure parts: what `--only` and `--delay` decide from their input. */
+import { describe, expect, it } from 'vitest';
+import { parseOnly } from '../../runtime/cli/start';
+import { parseDelayOption } from '../../runtime/cli/publish';
+import { describeDuration } from '../../runtime/config/units';
+
+describe('start --only', () => {
+  it('reads the names, trimmed', () => {
+    expect(parseOnly('a')).toEqual(['a']);
+    expect(parseOnly(' a, b ,')).toEqual(['a', 'b']);
+  });
+
+  it.each(['', ',', ' , ', '  '])('refuses %j (an unset variable) instead of running every function', (value) => {
+    expect(() => parseOnly(value)).toThrow(/--only names no function/);
+  });
+});
+
+describe('publish --delay', () => {
+  it('reads a duration, or a bare number as milliseconds', () => {
+    expect(parseDelayOption(undefined)).toBeUndefined();
+    expect(parseDelayOption('1500')).toBe(1_500);
+    expect(parseDelayOption('90s')).toBe(90_000);
+  });
+
+  it.each(['0', '0s', '0ms'])('takes %s as no delay', (value) => expect(parseDelayOption(value)).toBeUndefined());
+
+  it('refuses what is not a duration', () => expect(() => parseDelayOption('soon')).toThrow(/not a duration/));
+});
+
+describe('describeDuration', () => {
+  it.each([
+    [0, '0 ms'],
+    [250, '250 ms'],
+    [1_000, '1 s'],
+    [1_500, '1.5 s'],
+    [2_000, '2 s'],
+    [61_234, '1 min 1.234 s'],
+    [90_000, '1 min 30 s'],
+    [5_400_000, '1 h 30 min'],
+    [131_071_000, '36 h 24 min 31 s'],
+  ])('%d ms → %s', (ms, text) => expect(describeDuration(ms)).toBe(text));
+});
