@@ -6,6 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
+import type { PrettyLogs } from './log';
 import type { WarrenConfig, FunctionConfig } from './config/types';
 import { loadConfig } from './config';
 import { buildHandler } from './functions/bundle';
@@ -23,7 +24,7 @@ export interface AppOptions {
   env: Record<string, string | undefined>;
   log: Logger;
   logLevel: string;
-  pretty: boolean;
+  pretty: PrettyLogs;
   /** run only these functions (`start --only a,b`) */
   only?: readonly string[];
   /** replicas of each function, overriding queues.yaml (`start --replicas N`: one pod, one consumer) */

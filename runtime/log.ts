@@ -6,10 +6,25 @@ import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
 import { redactUrl } from './errors';
 
+/** `warren dev`'s pretty lines, coloured or not (`logColour`); false: JSON lines. */
+export type PrettyLogs = false | { colour: boolean };
+
 export interface LogOptions {
   level?: string;
-  pretty?: boolean;
+  pretty?: PrettyLogs;
   base?: Record<string, unknown>;
+}
+
+/**
+ * Pure: colour the pretty lines? Only on a terminal, as colorette (pino-pretty's colours) and most
+ * tools decide, so a log sent to a file or a pipe holds no escape codes: NO_COLOR (set, not empty)
+ * turns colour off, FORCE_COLOR turns it on (off when it is `0` or `false`), otherwise a terminal
+ * other than TERM=dumb gets colour.
+ */
+export function logColour(env: Record<string, string | undefined>, isTTY: boolean): boolean {
+  if (env.NO_COLOR) return false;
+  if (env.FORCE_COLOR !== undefined) return !['0', 'false'].includes(env.FORCE_COLOR.trim().toLowerCase());
+  return isTTY && env.TERM !== 'dumb';
 }
 
 export function createLogger(options: LogOptions = {}): Logger {
@@ -21,7 +36,7 @@ export function createLogger(options: LogOptions = {}): Logger {
   if (options.pretty) {
     // Loaded only for `warren dev`, so production start-up does not pay for it.
     const pretty = createRequire(import.meta.url)('pino-pretty') as (o: object) => NodeJS.WritableStream;
-    return pino(settings, pretty({ colorize: true, ignore: 'pid,hostname', sync: true }));
+    return pino(settings, pretty({ colorize: options.pretty.colour, ignore: 'pid,hostname', sync: true }));
   }
   return pino(settings, pino.destination({ fd: 1, sync: false }));
 }

@@ -1,7 +1,7 @@
 /** `warren start [--only a,b] [--watch]`: validate, declare the topology, run every function until a signal. */
 import type { Command } from 'commander';
 import { App } from '../app';
-import { createLogger } from '../log';
+import { createLogger, logColour, type PrettyLogs } from '../log';
 import { EXIT, WarrenError, WarrenErrors } from '../errors';
 import { parseCount, projectDir, reportFailure } from './common';
 import { startAdmin } from '../admin/start-admin';
@@ -18,7 +18,9 @@ export interface StartOptions {
 export async function startCommand(options: StartOptions, env: Record<string, string | undefined> = process.env): Promise<number> {
   const dir = projectDir(options);
   const logLevel = env.WARREN_LOG_LEVEL ?? 'info';
-  const log = createLogger({ level: logLevel, pretty: options.pretty ?? false });
+  // Replicas write to the same stdout: one decision for every thread.
+  const pretty: PrettyLogs = options.pretty ? { colour: logColour(env, process.stdout.isTTY === true) } : false;
+  const log = createLogger({ level: logLevel, pretty });
   let only: string[] | undefined;
   let replicas: number | undefined;
   try {
@@ -27,7 +29,7 @@ export async function startCommand(options: StartOptions, env: Record<string, st
   } catch (err) {
     return reportFailure(err, dir);
   }
-  const app = new App({ dir, env, log, logLevel, pretty: options.pretty ?? false, ...(only ? { only } : {}), ...(replicas !== undefined ? { replicas } : {}) });
+  const app = new App({ dir, env, log, logLevel, pretty, ...(only ? { only } : {}), ...(replicas !== undefined ? { replicas } : {}) });
 
   let signalled = false;
   const stopped = new Promise<void>((resolve) => {

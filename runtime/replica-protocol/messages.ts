@@ -1,6 +1,7 @@
 /** Messages between the supervisor (main thread) and one replica thread. */
 import type { FunctionConfig, QueueType } from '../config/types';
 import type { ReplicaConnection } from './connection';
+import type { PrettyLogs } from '../log';
 
 export interface ReplicaInit {
   fn: FunctionConfig;
@@ -13,7 +14,7 @@ export interface ReplicaInit {
   /** the function's rateLimit state, shared by all its replicas (runtime/ratelimit/shared-rate.ts) */
   rateLimit?: SharedArrayBuffer;
   logLevel: string;
-  pretty: boolean;
+  pretty: PrettyLogs;
   /** why this function's last replica died, if one did: messages it held carry it (x-warren-last-death) */
   lastDeath?: string;
   /**

@@ -3,6 +3,7 @@
  * exponential backoff, scales, and redeploys (start the new version's replicas, then drain the old).
  */
 import type { Logger } from 'pino';
+import type { PrettyLogs } from '../log';
 import type { FunctionConfig, QueueType } from '../config/types';
 import type { ReplicaConnection } from '../replica-protocol/connection';
 import { Replica } from './replica';
@@ -23,7 +24,7 @@ export interface RunnerOptions {
   build: Build;
   log: Logger;
   logLevel: string;
-  pretty: boolean;
+  pretty: PrettyLogs;
   /**
    * Replicas spawned before this settles boot and wait (ReplicaInit.held); it resolves once the
    * topology is declared, and they consume. Rejected: they stay held until stop() drains them.

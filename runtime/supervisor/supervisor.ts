@@ -6,6 +6,7 @@ import type { TickOutcome } from '../schedule/outcome';
 import { effectivePrefetch } from '../config/prefetch';
 import { PerKeyLock } from '../lib/per-key-lock';
 import type { Logger } from 'pino';
+import type { PrettyLogs } from '../log';
 import type { WarrenConfig, FunctionConfig } from '../config/types';
 import { replicaConnection } from '../replica-protocol/connection';
 import { FunctionRunner, type Build } from './function-runner';
@@ -15,7 +16,7 @@ import type { StatsSnapshot } from '../replica-protocol/stats';
 export interface SupervisorOptions {
   log: Logger;
   logLevel: string;
-  pretty: boolean;
+  pretty: PrettyLogs;
 }
 
 export interface FunctionStatus {

@@ -1,6 +1,7 @@
 /**
  * `warren dev` against the real broker: with AMQP_URL set it starts no broker and says nothing about
- * one, logs pretty (not JSON) lines, and watches: a dropped-in handler consumes within a second.
+ * one, logs pretty (not JSON) lines, coloured only on a terminal or when FORCE_COLOR asks, and
+ * watches: a dropped-in handler consumes within a second.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFile, writeFile } from 'node:fs/promises';
@@ -35,18 +36,15 @@ afterEach(async () => {
 
 it('warren dev with AMQP_URL set: starts no broker, pretty logs, watches functions/', async () => {
   project = await createProject(RESULTS_YAML, { first: reportingHandler('first') });
-  child = spawn(process.execPath, [warrenBin, 'dev', '--dir', project.dir], {
-    env: { ...process.env, AMQP_URL: vhost.url, WARREN_ADMIN_PORT: String(await freePort()), WARREN_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
   let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => (out += c));
+  child = await startDev(project.dir, {}, (c) => (out += c));
   await waitFor(() => /warren is running/.test(out) && /watching functions\//.test(out), 20_000);
 
   expect(out).not.toMatch(/starting one|rabbitmq-server|Docker/);
   expect(out.split('\n').filter((l) => l.startsWith('{'))).toEqual([]);
-  expect(out).toMatch(/INFO.*warren is running/);
+  expect(out).toMatch(/INFO: warren is running/);
+  // Its output is a pipe here, not a terminal: plain text, no colour codes (a log file stays readable).
+  expect(out).not.toContain('\x1b[');
 
   conn = await amqplib.connect(vhost.url);
   const staged = join(project.dir, 'staged.ts');
@@ -58,3 +56,25 @@ it('warren dev with AMQP_URL set: starts no broker, pretty logs, watches functio
   console.log(`warren dev: dropped-in handler consuming ${elapsed} ms after the copy`);
   expect(elapsed).toBeLessThan(1_500);
 });
+
+it('warren dev colours its logs on a pipe only when FORCE_COLOR asks for it', async () => {
+  project = await createProject(RESULTS_YAML, { first: reportingHandler('first') });
+  let out = '';
+  child = await startDev(project.dir, { FORCE_COLOR: '1' }, (c) => (out += c));
+  await waitFor(() => /warren is running/.test(out), 20_000);
+  expect(out).toMatch(/\x1b\[\d+mINFO\x1b\[\d+m/);
+});
+
+/** `warren dev` with its output on pipes, colour settings from `env` only (not inherited from the test's own). */
+async function startDev(dir: string, env: Record<string, string>, onOutput: (chunk: string) => void): Promise<ChildProcess> {
+  const inherited: Record<string, string | undefined> = { ...process.env };
+  delete inherited['NO_COLOR'];
+  delete inherited['FORCE_COLOR'];
+  const started = spawn(process.execPath, [warrenBin, 'dev', '--dir', dir], {
+    env: { ...inherited, AMQP_URL: vhost.url, WARREN_ADMIN_PORT: String(await freePort()), WARREN_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  started.stdout!.setEncoding('utf8').on('data', onOutput);
+  started.stderr!.setEncoding('utf8').on('data', onOutput);
+  return started;
+}

@@ -1,8 +1,9 @@
-/** The command line's pure parts: what `--only` and `--delay` decide from their input. */
+/** The command line's pure parts: what `--only`, `--delay` and the log colour decide from their input. */
 import { describe, expect, it } from 'vitest';
 import { parseOnly } from '../../runtime/cli/start';
 import { parseDelayOption } from '../../runtime/cli/publish';
 import { describeDuration } from '../../runtime/config/units';
+import { logColour } from '../../runtime/log';
 
 describe('start --only', () => {
   it('reads the names, trimmed', () => {
@@ -39,4 +40,22 @@ describe('describeDuration', () => {
     [5_400_000, '1 h 30 min'],
     [131_071_000, '36 h 24 min 31 s'],
   ])('%d ms → %s', (ms, text) => expect(describeDuration(ms)).toBe(text));
+});
+
+describe('logColour', () => {
+  it('colours a terminal, not a file or a pipe', () => {
+    expect(logColour({}, true)).toBe(true);
+    expect(logColour({}, false)).toBe(false);
+    expect(logColour({ TERM: 'dumb' }, true)).toBe(false);
+  });
+
+  it('follows NO_COLOR, then FORCE_COLOR', () => {
+    expect(logColour({ NO_COLOR: '1' }, true)).toBe(false);
+    expect(logColour({ NO_COLOR: '' }, true)).toBe(true);
+    expect(logColour({ FORCE_COLOR: '1' }, false)).toBe(true);
+    expect(logColour({ FORCE_COLOR: '' }, false)).toBe(true);
+    expect(logColour({ FORCE_COLOR: '0' }, true)).toBe(false);
+    expect(logColour({ FORCE_COLOR: 'false' }, true)).toBe(false);
+    expect(logColour({ NO_COLOR: '1', FORCE_COLOR: '1' }, true)).toBe(false);
+  });
 });
