@@ -15,8 +15,8 @@ const common = {
   logLevel: 'warning',
 };
 
-// The CLI and supervisor: dependencies stay in node_modules.
-await build({ ...common, entryPoints: { cli: 'runtime/cli/main.ts' }, packages: 'external' });
+// The CLI and supervisor, and the thread `warren invoke` runs a handler in: dependencies stay in node_modules.
+await build({ ...common, entryPoints: { cli: 'runtime/cli/main.ts', invoke: 'runtime/cli/invoke-thread.ts' }, packages: 'external' });
 
 // A replica thread starts on every scale, deploy and restart: its dependencies (amqplib and what it
 // pulls in) are bundled into one file, which a new thread parses faster than it resolves and loads

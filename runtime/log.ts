@@ -13,6 +13,8 @@ export interface LogOptions {
   level?: string;
   pretty?: PrettyLogs;
   base?: Record<string, unknown>;
+  /** write each line at once (`warren invoke`, whose handler may end its thread at any moment) */
+  sync?: boolean;
 }
 
 /**
@@ -38,7 +40,7 @@ export function createLogger(options: LogOptions = {}): Logger {
     const pretty = createRequire(import.meta.url)('pino-pretty') as (o: object) => NodeJS.WritableStream;
     return pino(settings, pretty({ colorize: options.pretty.colour, ignore: 'pid,hostname', sync: true }));
   }
-  return pino(settings, pino.destination({ fd: 1, sync: false }));
+  return pino(settings, pino.destination({ fd: 1, sync: options.sync ?? false }));
 }
 
 function redactValue(value: unknown): unknown {

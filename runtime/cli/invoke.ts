@@ -2,27 +2,30 @@
  * `warren invoke FN JSON|@file`: run one handler locally on one message, no broker, through the same
  * steps as a replica (maxBodySize, decoding, the schema, the timeout, then the same decision about
  * retry or dead letter: runtime/replica/attempt.ts and outcome.ts); print the result and what a
- * replica would do with the message.
+ * replica would do with the message. Like a replica, the handler runs in a worker thread of its own
+ * (./invoke-thread.ts): a handler that blocks its event loop is ended at its timeout, one that exits
+ * the process ends only that thread, and either is reported with what it would do to a replica.
  */
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { loadConfig } from '../config';
+import type { FunctionConfig } from '../config/types';
+import { describeDuration } from '../config/units';
 import { buildHandler } from '../functions/bundle';
-import { loadHandler } from '../functions/load';
-import { compileMessageSchema } from '../replica/schema';
-import { attemptMessage } from '../replica/attempt';
-import { decideSettlement, type Outcome, type Settlement } from '../replica/outcome';
-import type { Delivery } from '../replica/delivery';
-import type { Publish } from '../replica/handler-context';
-import { createLogger } from '../log';
+import { findPackageRoot } from '../functions/package-root';
+import type { Outcome, Settlement } from '../replica/outcome';
+import { HANG_GRACE_MS, START_GRACE_MS } from '../supervisor/function-runner';
+import { youngGenerationMb } from '../supervisor/replica';
 import { EXIT, WarrenError } from '../errors';
 import { projectDir, readMessageArgument, reportFailure } from './common';
-import { invokeBatch, type InvokedItem } from './invoke-batch';
-import type { BatchHandler } from '../index';
+import type { InvokedItem } from './invoke-batch';
+import type { FromInvoke, InvokedPublish, InvokeInit } from './invoke-thread';
 
-export interface InvokeResult {
+export interface InvokeSettled {
   ok: boolean;
   value?: unknown;
   error?: Error;
@@ -31,10 +34,30 @@ export interface InvokeResult {
   outcome: Outcome;
   /** what a replica would do with the message after this first attempt */
   settlement: Settlement;
-  published: Array<{ exchange: string; routingKey: string; body: unknown }>;
+  published: InvokedPublish[];
   /** a batch function: what happened to each item of the array */
   items?: InvokedItem[];
 }
+
+/** The handler ended or blocked its thread: nothing settled the message; in Warren its replica dies. */
+export interface InvokeDied {
+  ok: false;
+  died: Death;
+  /** what a death does to the message (describeDeath) */
+  fn: Pick<FunctionConfig, 'redeliveryLimit' | 'deadLetter'>;
+  published: InvokedPublish[];
+  items?: never;
+}
+
+export type InvokeResult = InvokeSettled | InvokeDied;
+
+export type Death =
+  /** process.exit() in the handler */
+  | { kind: 'exit'; code: number }
+  /** the event loop stayed blocked past the timeout (a synchronous endless loop) */
+  | { kind: 'blocked'; timeoutMs: number }
+  /** an error thrown outside the handler's promise, out of memory, a module that never finished loading */
+  | { kind: 'crash'; reason: string };
 
 export async function invokeFunction(dir: string, name: string, message: unknown, env: Record<string, string | undefined>): Promise<InvokeResult> {
   const config = await loadConfig({ dir, env });
@@ -44,59 +67,112 @@ export async function invokeFunction(dir: string, name: string, message: unknown
       hint: `functions: ${Object.keys(config.functions).join(', ') || '(none)'}`,
     });
   }
-  const validate = fn.schema ? await compileMessageSchema(fn.schema) : null;
   const outDir = await mkdtemp(join(tmpdir(), 'warren-invoke-'));
   try {
     const built = await buildHandler({ file: fn.file, name: fn.name, outDir });
-    const handler = await loadHandler(built.bundleFile, fn.file);
-    const published: InvokeResult['published'] = [];
-    const publish: Publish = async (target, body, { routingKey }) => {
-      published.push(
-        target.kind === 'exchange' ? { exchange: target.name, routingKey: routingKey ?? '', body } : { exchange: '', routingKey: target.name, body },
-      );
-    };
-    const log = createLogger({ level: env.WARREN_LOG_LEVEL ?? 'info', base: { function: name } });
-    if (fn.batch) {
-      const items = await invokeBatch(fn, handler as unknown as BatchHandler, message, { validate, publish, log, asDelivery: (m) => asDelivery(m, fn.name) });
-      const failed = items.find((i) => i.outcome.kind !== 'ok');
-      const summary = failed ?? items[0] ?? { outcome: { kind: 'ok', value: undefined } as Outcome, settlement: { action: 'ack' } as Settlement };
-      const error = failed && failed.outcome.kind !== 'ok' ? failed.outcome.error : undefined;
-      return {
-        ok: !failed,
-        ...(error ? { error, rejected: failed?.outcome.kind !== 'error' } : {}),
-        outcome: summary.outcome,
-        settlement: summary.settlement,
-        published,
-        items,
-      };
+    const published: InvokedPublish[] = [];
+    const end = await runInThread({ fn, bundleFile: built.bundleFile, message, logLevel: env.WARREN_LOG_LEVEL ?? 'info' }, published);
+    switch (end.type) {
+      case 'died':
+        return { ok: false, died: end.death, fn: { redeliveryLimit: fn.redeliveryLimit, deadLetter: fn.deadLetter }, published };
+      case 'refused':
+        throw new WarrenError(end.code, end.message, end.details);
+      case 'failed':
+        throw end.error;
+      case 'settled-batch': {
+        const { items } = end;
+        const failed = items.find((i) => i.outcome.kind !== 'ok');
+        const summary = failed ?? items[0] ?? { outcome: { kind: 'ok', value: undefined } as Outcome, settlement: { action: 'ack' } as Settlement };
+        const error = failed && failed.outcome.kind !== 'ok' ? failed.outcome.error : undefined;
+        return {
+          ok: !failed,
+          ...(error ? { error, rejected: failed?.outcome.kind !== 'error' } : {}),
+          outcome: summary.outcome,
+          settlement: summary.settlement,
+          published,
+          items,
+        };
+      }
+      case 'settled': {
+        const { outcome, settlement } = end;
+        if (outcome.kind === 'ok') return { ok: true, value: outcome.value, outcome, settlement, published };
+        return { ok: false, error: outcome.error, rejected: outcome.kind !== 'error', outcome, settlement, published };
+      }
     }
-    const attempt = 1;
-    const outcome = await attemptMessage(asDelivery(message, fn.name), attempt, {
-      fn,
-      handler,
-      validate,
-      publish,
-      log,
-      shutdown: new AbortController().signal,
-      onStuck: (reason) => log.warn({ reason }, 'a replica would be recycled'),
-    });
-    const settlement = decideSettlement(fn, attempt, outcome);
-    if (outcome.kind === 'ok') return { ok: true, value: outcome.value, outcome, settlement, published };
-    const rejected = outcome.kind !== 'error';
-    return { ok: false, error: outcome.error, rejected, outcome, settlement, published };
   } finally {
     await rm(outDir, { recursive: true, force: true });
   }
 }
 
-/** The message as a producer would have sent it: a string as text, anything else as JSON. */
-function asDelivery(message: unknown, functionName: string): Delivery {
-  const text = typeof message === 'string';
-  return {
-    content: Buffer.from(text ? message : JSON.stringify(message)),
-    properties: { contentType: text ? 'text/plain' : 'application/json', messageId: 'invoke', headers: {} },
-    fields: { exchange: '', routingKey: functionName, redelivered: false },
-  };
+type ThreadEnd = Extract<FromInvoke, { type: 'settled' | 'settled-batch' | 'refused' | 'failed' }> | { type: 'died'; death: Death };
+
+/**
+ * Runs the handler in its thread and watches it as a replica's supervisor does
+ * (runtime/supervisor/function-runner.ts): a thread still busy HANG_GRACE_MS after the handler's
+ * timeout has a blocked event loop, its own timeout timer never fires, and it is terminated.
+ */
+function runInThread(init: InvokeInit, published: InvokedPublish[]): Promise<ThreadEnd> {
+  const { fn } = init;
+  return new Promise((resolve) => {
+    const worker = new Worker(invokeFile(), {
+      workerData: init,
+      resourceLimits: { maxOldGenerationSizeMb: fn.memoryMb, maxYoungGenerationSizeMb: youngGenerationMb(fn.memoryMb) },
+    });
+    let end: ThreadEnd | undefined;
+    let crash: string | undefined;
+    const stop = (death: Death) => {
+      end ??= { type: 'died', death };
+      void worker.terminate();
+    };
+    // A handler module that spins at load never says it started.
+    let watchdog = setTimeout(
+      () => stop({ kind: 'crash', reason: `its module did not finish loading within ${describeDuration(START_GRACE_MS)}` }),
+      START_GRACE_MS,
+    );
+    worker.on('message', (message: FromInvoke) => {
+      if (message.type === 'started') {
+        clearTimeout(watchdog);
+        watchdog = setTimeout(() => stop({ kind: 'blocked', timeoutMs: fn.timeout }), fn.timeout + HANG_GRACE_MS);
+      } else if (message.type === 'publish') {
+        published.push(message.publish);
+      } else {
+        end ??= message;
+      }
+    });
+    worker.on('error', (err: Error & { code?: string }) => {
+      crash = err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? `out of memory (limit ${fn.memoryMb} MiB)` : `uncaught ${err.stack ?? `${err.name}: ${err.message}`}`;
+    });
+    worker.on('exit', (code) => {
+      clearTimeout(watchdog);
+      resolve(end ?? { type: 'died', death: crash ? { kind: 'crash', reason: crash } : { kind: 'exit', code } });
+    });
+  });
+}
+
+/** dist/invoke.js; `npm run build` (run by `npm ci`) makes it. */
+function invokeFile(): string {
+  const file = join(findPackageRoot(), 'dist', 'invoke.js');
+  if (!existsSync(file)) throw new WarrenError('WARREN_E_INTERNAL', `${file} is missing`, { hint: 'run `npm run build` (npm ci runs it)' });
+  return file;
+}
+
+/** One line: the death, and what it does to a message in Warren. */
+export function describeDeath(death: Death, fn: Pick<FunctionConfig, 'redeliveryLimit' | 'deadLetter'>): string {
+  const what =
+    death.kind === 'exit'
+      ? `the handler exited the process with code ${death.code}`
+      : death.kind === 'blocked'
+        ? `the handler blocked its event loop past its timeout (${describeDuration(death.timeoutMs)}) and was stopped`
+        : `the handler's thread died: ${death.reason}`;
+  const kills = death.kind === 'blocked' ? 'the watchdog ends its replica' : 'this kills its replica';
+  const last = fn.deadLetter ? 'then dead-lettered' : 'then dropped (deadLetter is false)';
+  return `${what}; in Warren ${kills} and the message is redelivered, up to redeliveryLimit (${fn.redeliveryLimit}), ${last}`;
+}
+
+/** One line per publish, as the handler wrote it. */
+export function describePublish(p: InvokedPublish): string {
+  const after = p.delayMs === undefined ? '' : ` after ${describeDuration(p.delayMs)}`;
+  return `publish ${p.exchange || '(default)'} ${p.routingKey}${after} ${JSON.stringify(p.body)}`;
 }
 
 const WHAT_FAILED: Record<Exclude<Outcome['kind'], 'ok'>, string> = {
@@ -137,7 +213,12 @@ export function registerInvoke(program: Command): void {
       try {
         const { value } = await readMessageArgument(message, { text: options.text ?? false });
         const result = await invokeFunction(dir, name, value, process.env);
-        for (const p of result.published) process.stderr.write(`publish ${p.exchange || '(default)'} ${p.routingKey} ${JSON.stringify(p.body)}\n`);
+        for (const p of result.published) process.stderr.write(`${describePublish(p)}\n`);
+        if ('died' in result) {
+          process.stderr.write(`${name}: ${describeDeath(result.died, result.fn)}\n`);
+          process.exitCode = EXIT.RUNTIME;
+          return;
+        }
         if (result.items) {
           for (const item of result.items)
             process.stderr.write(
@@ -156,8 +237,6 @@ export function registerInvoke(program: Command): void {
           process.exitCode = EXIT.RUNTIME;
         }
         process.stderr.write(`${describeSettlement(result.settlement)}\n`);
-        // A handler that ignores ctx.signal past its timeout would keep this process alive.
-        if (result.outcome.kind === 'error' && result.outcome.timedOut) process.exit();
       } catch (err) {
         process.exitCode = reportFailure(err, dir);
       }

@@ -7,8 +7,16 @@ import { toExchange, toQueue, type PublishTarget } from './publish-target';
 import { originalRoute, type Route } from './headers';
 import { publishDelayed } from '../delay/publish';
 
-/** Publishes with a publisher confirm; resolves once the broker confirmed, rejects otherwise. */
-export type Publish = (target: PublishTarget, content: unknown, options: { routingKey?: string; properties?: MessageProperties }) => Promise<void>;
+/**
+ * Publishes with a publisher confirm; resolves once the broker confirmed, rejects otherwise.
+ * `delayMs`: set when the publish enters the delay ladder, the delay the handler asked for (the route
+ * and headers already carry it; `warren invoke` shows it as written).
+ */
+export type Publish = (
+  target: PublishTarget,
+  content: unknown,
+  options: { routingKey?: string; properties?: MessageProperties; delayMs?: number },
+) => Promise<void>;
 
 /**
  * One message's ctx. A class rather than an object literal with getters: a literal makes a closure

@@ -1,9 +1,10 @@
-/** The command line's pure parts: what `--only`, `--delay` and the log colour decide from their input. */
+/** The command line's pure parts: what `--only`, `--delay`, the log colour and `invoke`'s report decide from their input. */
 import { describe, expect, it } from 'vitest';
 import { parseOnly } from '../../runtime/cli/start';
 import { parseDelayOption } from '../../runtime/cli/publish';
 import { describeDuration } from '../../runtime/config/units';
 import { logColour } from '../../runtime/log';
+import { describeDeath, describePublish } from '../../runtime/cli/invoke';
 
 describe('start --only', () => {
   it('reads the names, trimmed', () => {
@@ -57,5 +58,24 @@ describe('logColour', () => {
     expect(logColour({ FORCE_COLOR: '0' }, true)).toBe(false);
     expect(logColour({ FORCE_COLOR: 'false' }, true)).toBe(false);
     expect(logColour({ NO_COLOR: '1', FORCE_COLOR: '1' }, true)).toBe(false);
+  });
+});
+
+describe('warren invoke', () => {
+  const fn = { redeliveryLimit: 3, deadLetter: true };
+
+  it('says what a death does to the message in Warren', () => {
+    expect(describeDeath({ kind: 'exit', code: 3 }, fn)).toBe(
+      'the handler exited the process with code 3; in Warren this kills its replica and the message is redelivered, up to redeliveryLimit (3), then dead-lettered',
+    );
+    expect(describeDeath({ kind: 'blocked', timeoutMs: 1_500 }, { redeliveryLimit: 5, deadLetter: false })).toBe(
+      'the handler blocked its event loop past its timeout (1.5 s) and was stopped; in Warren the watchdog ends its replica and the message is redelivered, up to redeliveryLimit (5), then dropped (deadLetter is false)',
+    );
+    expect(describeDeath({ kind: 'crash', reason: 'out of memory (limit 256 MiB)' }, fn)).toMatch(/^the handler's thread died: out of memory/);
+  });
+
+  it('shows a publish as the handler wrote it', () => {
+    expect(describePublish({ exchange: 'delx', routingKey: 'delayed.x', body: { id: 1 }, delayMs: 2_000 })).toBe('publish delx delayed.x after 2 s {"id":1}');
+    expect(describePublish({ exchange: '', routingKey: 'q', body: 'hi' })).toBe('publish (default) q "hi"');
   });
 });

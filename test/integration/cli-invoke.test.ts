@@ -1,0 +1,89 @@
+/**
+ * `warren invoke` with handlers that misbehave the way replicas are built to survive: one that blocks
+ * its event loop, one that exits the process, one that publishes with a delay. No broker: each runs
+ * in invoke's own worker thread, and the command says what happened in a person's words.
+ */
+import { spawn } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createProject, warrenBin, type Project } from '../helpers/runtime';
+
+const queuesYaml = `
+exchanges:
+  delx: { type: topic }
+functions:
+  spin: { timeout: 1s }
+  quit: { redeliveryLimit: 4 }
+  later: {}
+`;
+
+const handlers = {
+  spin: 'const handler = async () => {\n  while (true) {}\n};\nexport default handler;\n',
+  quit: "const handler = async () => {\n  console.log('leaving');\n  process.exit(3);\n};\nexport default handler;\n",
+  later: `
+import type { Handler } from 'warren';
+const handler: Handler = async (message, ctx) => {
+  await ctx.publish('delx', 'delayed.x', { id: 1 }, { delay: '2s' });
+  await ctx.publish('delx', 'now.x', { id: 2 });
+  return { ok: true };
+};
+export default handler;
+`,
+};
+
+/** Runs `warren invoke`, killed if it outlives `killAfterMs` (a handler that was never stopped). */
+function invoke(args: string[], killAfterMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string; killed: boolean; ms: number }> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, [warrenBin, 'invoke', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let killed = false;
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    const timer = setTimeout(() => {
+      killed = true;
+      child.kill('SIGKILL');
+    }, killAfterMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, killed, ms: Date.now() - started });
+    });
+  });
+}
+
+describe('warren invoke and a handler that misbehaves', () => {
+  let project: Project | undefined;
+  afterEach(async () => {
+    await project?.remove();
+    project = undefined;
+  });
+
+  it('ends a handler that blocks its event loop past its timeout, exit 1, saying so', async () => {
+    project = await createProject(queuesYaml, handlers);
+    const result = await invoke(['spin', '{}', '--dir', project.dir]);
+    expect(result.killed).toBe(false);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('spin: the handler blocked its event loop past its timeout (1 s) and was stopped');
+    expect(result.stderr).toContain('the watchdog ends its replica and the message is redelivered, up to redeliveryLimit (3), then dead-lettered');
+  });
+
+  it('reports a handler that exits the process, exit 1, instead of ending silently with its code', async () => {
+    project = await createProject(queuesYaml, handlers);
+    const result = await invoke(['quit', '{}', '--dir', project.dir]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('leaving');
+    expect(result.stderr).toContain(
+      'quit: the handler exited the process with code 3; in Warren this kills its replica and the message is redelivered, up to redeliveryLimit (4), then dead-lettered',
+    );
+  });
+
+  it('shows a delayed publish as the handler wrote it, not as the delay ladder carries it', async () => {
+    project = await createProject(queuesYaml, handlers);
+    const result = await invoke(['later', '{}', '--dir', project.dir]);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ ok: true });
+    expect(result.stderr).toContain('publish delx delayed.x after 2 s {"id":1}\n');
+    expect(result.stderr).toContain('publish delx now.x {"id":2}\n');
+    expect(result.stderr).not.toContain('warren.delay');
+  });
+});
