@@ -53,6 +53,14 @@ export function attemptOf(headers: Record<string, unknown> | undefined): number 
   return Math.min(carried + countOf(headers?.['x-delivery-count']) + countOf(headers?.[H.redeliveries]), MAX_COUNT);
 }
 
+/**
+ * The handler's runs so far, for a delivery that is dead-lettered past the redelivery limit without
+ * running: `attemptOf` counts the delivery at hand as the next attempt, and this one never starts.
+ */
+export function attemptsBefore(headers: Record<string, unknown> | undefined): number {
+  return Math.max(attemptOf(headers) - 1, 1);
+}
+
 /** Headers that describe one delivery of one queue and must not travel with a copy. */
 const DELIVERY_HEADERS = ['x-delivery-count', 'x-death', 'x-first-death-exchange', 'x-first-death-queue', 'x-first-death-reason', 'rascal'];
 

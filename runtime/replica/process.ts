@@ -23,7 +23,7 @@ import type { Context, Handler } from '../index';
 import type { FunctionConfig } from '../config/types';
 import type { ReplicaStats } from '../replica-protocol/stats';
 import { InFlight, type Delivery, type InFlightView, type Settle } from './delivery';
-import { attemptOf, lastDeathOf, originalRoute, type Route } from './headers';
+import { attemptOf, attemptsBefore, lastDeathOf, originalRoute, type Route } from './headers';
 import { decideSettlement, type Outcome, type Settlement } from './outcome';
 import { admit, IsolationGate, type Admission } from './suspects';
 import type { Validate } from './read-message';
@@ -167,7 +167,8 @@ class MessageRun implements AttemptCall, Delivered {
     private readonly entered: boolean,
     private readonly ended: (() => void) | undefined,
   ) {
-    this.attempt = attemptOf(delivery.properties.headers);
+    // Past the limit it is dead-lettered without running: its dead letter counts the runs it had.
+    this.attempt = admission.action === 'dead' ? attemptsBefore(delivery.properties.headers) : attemptOf(delivery.properties.headers);
     this.timed = admission.action !== 'move';
   }
 

@@ -74,7 +74,9 @@ ${kinds.map((k) => `  ${k}: { replicas: 1, timeout: 1s, redeliveryLimit: 2, memo
       ).toEqual(['poison']);
       // Dead-lettered by Warren, not by the broker's backstop limit: its headers say what happened.
       const headers = dead[0]!.properties.headers as Record<string, unknown>;
-      expect(headers, kind).toMatchObject({ 'x-warren-function': kind, 'x-warren-reason': 'delivery-limit', 'x-warren-attempts': expect.any(Number) });
+      // redeliveryLimit 2: the handler ran three times (ctx.attempt 1, 2, 3), and the dead letter says so.
+      expect(headers, kind).toMatchObject({ 'x-warren-function': kind, 'x-warren-reason': 'delivery-limit', 'x-warren-attempts': 3 });
+      expect(String(headers['x-warren-error']), kind).toContain('delivered 3 times without being settled');
       expect(String(headers['x-warren-last-death']), kind).toMatch(REASONS[kind]!);
       expect(String(headers['x-warren-error']), kind).toMatch(REASONS[kind]!);
       expect(headers['x-death'], kind).toBeUndefined();
@@ -113,7 +115,8 @@ functions:
     const dead = await getAll(v.url, 'stuck.dead');
     expect(dead).toHaveLength(1);
     const headers = dead[0]!.properties.headers as Record<string, unknown>;
-    expect(headers).toMatchObject({ 'x-warren-function': 'stuck', 'x-warren-reason': 'delivery-limit' });
+    // Two runs, two deaths: two attempts.
+    expect(headers).toMatchObject({ 'x-warren-function': 'stuck', 'x-warren-reason': 'delivery-limit', 'x-warren-attempts': 2 });
     expect(String(headers['x-warren-last-death'])).toContain('thread exited with code 1');
     expect(deathsOf(warren, 'stuck')).toHaveLength(2);
   });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeBody } from '../../runtime/replica/decode';
 import { decideSettlement } from '../../runtime/replica/outcome';
-import { attemptOf, deadLetterHeaders, originalRoute, replayHeaders, retryHeaders } from '../../runtime/replica/headers';
+import { attemptOf, attemptsBefore, deadLetterHeaders, originalRoute, replayHeaders, retryHeaders } from '../../runtime/replica/headers';
 import type { FunctionConfig } from '../../runtime/config/types';
 import { functionConfig } from '../testkit/function-config';
 
@@ -77,6 +77,12 @@ describe('headers', () => {
     expect(attemptOf({ 'x-warren-attempt': 3 })).toBe(3);
     expect(attemptOf({ 'x-warren-attempt': 2, 'x-delivery-count': 1 })).toBe(3);
     expect(attemptOf({ 'x-warren-redeliveries': 2 })).toBe(3);
+  });
+
+  it('counts the runs before a delivery dead-lettered past the limit without running', () => {
+    // Ran once, died twice aside (redeliveries 2), then died once more: handed back a third time.
+    expect(attemptsBefore({ 'x-warren-redeliveries': 2, 'x-delivery-count': 1 })).toBe(3);
+    expect(attemptsBefore({ 'x-warren-attempt': 2, 'x-delivery-count': 3 })).toBe(4);
   });
 
   it('keeps the first route across retries and strips per-delivery headers', () => {

@@ -19,7 +19,7 @@ import type { BatchHandler } from '../../index';
 import type { FunctionConfig } from '../../config/types';
 import type { ReplicaStats } from '../../replica-protocol/stats';
 import { InFlight, type Delivery, type InFlightView, type Settle } from '../delivery';
-import { attemptOf, lastDeathOf, originalRoute, type Route } from '../headers';
+import { attemptOf, attemptsBefore, lastDeathOf, originalRoute, type Route } from '../headers';
 import { decideSettlement, type Outcome } from '../outcome';
 import { admit, IsolationGate } from '../suspects';
 import { readMessage, type Validate } from '../read-message';
@@ -85,7 +85,8 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
     }
     if (fields.redelivered) stats.count('redelivered');
     const headers = properties.headers ?? {};
-    const attempt = attemptOf(headers);
+    // Past the limit it is dead-lettered without running: its dead letter counts the runs it had.
+    const attempt = admission.action === 'dead' ? attemptsBefore(headers) : attemptOf(headers);
     const route = originalRoute(headers, fields);
     return new Promise<void>((done) => {
       stats.enter();
