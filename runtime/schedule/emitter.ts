@@ -4,7 +4,8 @@
  * one message: the last tick emitted. Each instance consumes it with prefetch 1; the active consumer
  * receives the message and holds it unacked, and holding it is what makes an instance the emitter.
  * When the emitter dies its channel closes, the broker hands the message to the next consumer, and
- * that one reads the last tick from it: so it takes over at once and emits the ticks due since.
+ * that one reads the last tick from it: so it takes over at once and emits the latest tick due since
+ * (within CATCH_UP_MS), counting the earlier ones as skipped.
  *
  * At a tick T the emitter (1) records T in the broker (publishes the new state, confirmed), (2) acks
  * the message it held, (3) publishes the tick to the function's queue (confirmed), with the id
@@ -19,7 +20,7 @@ import type { FunctionConfig } from '../config/types';
 import { scheduleQueueName } from '../topology/names';
 import { publishConfirmed } from '../delay/confirm';
 import { SCHEDULED_AT_HEADER } from './outcome';
-import { COUNT_CAP, decodeState, dueTicks, encodeState, laterTick, tickBody, tickMessageId, type Schedule } from './ticks';
+import { COUNT_CAP, decodeState, dueTicks, encodeState, laterTick, latestDue, tickBody, tickMessageId, type Schedule } from './ticks';
 
 const REFRESH_MS = 60_000;
 
@@ -100,7 +101,8 @@ export class TickEmitter {
     const now = this.now();
     // No record yet: this emitter starts the schedule now.
     this.lastTick = laterTick(this.lastTick, decodeState(message.content)) ?? now;
-    const due = dueTicks(this.schedule, this.lastTick, now);
+    // Taking over: the latest tick due, if any; the ones before it are skipped.
+    const due = latestDue(dueTicks(this.schedule, this.lastTick, now));
     if (due.skipped > 0) {
       this.log.warn(
         { skipped: due.skipped, lastTick: this.lastTick.toISOString() },

@@ -79,6 +79,17 @@ export function dueTicks(schedule: Schedule, lastTick: Date | null, now: Date, c
   return result;
 }
 
+/**
+ * What an emitter that takes over (a start, a hand-over) does with the ticks it finds due: it emits
+ * at most one, the latest, as a Kubernetes CronJob runs only the latest of the schedules it missed; the
+ * earlier ones count as skipped. A burst of catch-up runs at a cold start is not what a cron user
+ * expects. (An emitter that stays active emits every tick its timer finds due: it did not miss them.)
+ */
+export function latestDue(due: DueTicks): DueTicks {
+  if (due.emit.length <= 1) return due;
+  return { emit: due.emit.slice(-1), skipped: due.skipped + due.emit.length - 1 };
+}
+
 /** The same tick always gets the same id, whichever instance emits it. */
 export function tickMessageId(fnName: string, at: Date): string {
   return `warren.schedule:${fnName}:${at.toISOString()}`;

@@ -143,3 +143,46 @@ describe('a scheduled function starting after a long absence', () => {
     }
   });
 });
+
+describe('a scheduled function starting after a few minutes without a runtime', () => {
+  it('emits only the latest missed tick within the catch-up window, and counts the others as skipped', async () => {
+    const vhost = await createTestVhost('schedule-catch-up');
+    const project = await createProject(`queues:\n  seen: { type: classic }\nfunctions:\n  tick: { schedule: "*/2 * * * * *" }\n`, { tick });
+    let warren: RunningWarren | undefined;
+    let consumer: ChannelModel | undefined;
+    try {
+      // The broker's record says the last tick was emitted 4.5 minutes ago.
+      consumer = await amqplib.connect(vhost.url);
+      const ch = await consumer.createConfirmChannel();
+      await ch.assertQueue('tick.schedule', {
+        durable: true,
+        arguments: { 'x-queue-type': 'quorum', 'x-single-active-consumer': true, 'x-max-length': 1, 'x-overflow': 'drop-head' },
+      });
+      await ch.assertQueue('seen', { durable: true });
+      const lastTick = Math.floor(Date.now() / 2_000) * 2_000 - 270_000;
+      ch.sendToQueue('tick.schedule', Buffer.from(JSON.stringify({ lastTick: new Date(lastTick).toISOString() })), { persistent: true });
+      await ch.waitForConfirms();
+      const ticks: number[] = [];
+      await ch.consume('seen', (m) => m && ticks.push(Date.parse((JSON.parse(m.content.toString()) as Seen).scheduledAt)), { noAck: true });
+
+      warren = await startWarren(project.dir, vhost.url, { timeoutMs: 60_000 });
+      const line = await warren.waitForLog((l) => /ticks? missed while no runtime ran/.test(l.msg), 20_000);
+      // Two regular ticks after the catch-up.
+      await waitFor(() => ticks.length >= 3, 20_000);
+      ticks.sort((a, b) => a - b);
+      const caughtUp = ticks[0]!;
+      // One message for the whole absence: the latest tick due when the emitter took over...
+      expect(ticks.filter((at) => at <= Number(line.time))).toEqual([caughtUp]);
+      expect(Number(line.time) - caughtUp).toBeLessThan(30_000);
+      // ...every tick before it counted as skipped in the log line, and the schedule goes on from it.
+      expect(line['skipped']).toBe((caughtUp - lastTick) / 2_000 - 1);
+      expect(line.msg).toBe(`skipped ${String(line['skipped'])} ticks missed while no runtime ran`);
+      expect(ticks.slice(0, 3)).toEqual([caughtUp, caughtUp + 2_000, caughtUp + 4_000]);
+    } finally {
+      await consumer?.close();
+      expect(await warren?.stop()).toBe(0);
+      await project.remove();
+      await vhost.cleanup();
+    }
+  });
+});

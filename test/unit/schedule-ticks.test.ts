@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { COUNT_CAP, decodeState, dueTicks, encodeState, laterTick, parseSchedule, tickMessageId, type Schedule } from '../../runtime/schedule/ticks';
+import { COUNT_CAP, decodeState, dueTicks, encodeState, laterTick, latestDue, parseSchedule, tickMessageId, type Schedule } from '../../runtime/schedule/ticks';
 
 function schedule(expression: string, timezone?: string): Schedule {
   const parsed = parseSchedule(expression, timezone);
@@ -52,6 +52,21 @@ describe('dueTicks', () => {
     const due = dueTicks(everySecond, t('2025-01-01T00:00:00Z'), t('2026-01-01T00:00:00.500Z'), 3_000);
     expect(due.skipped).toBe(COUNT_CAP);
     expect(due.emit).toEqual([t('2025-12-31T23:59:58Z'), t('2025-12-31T23:59:59Z'), t('2026-01-01T00:00:00Z')]);
+  });
+});
+
+describe('latestDue', () => {
+  it('takes over with the latest tick due and counts every earlier one as skipped', () => {
+    // Every 2 s, away for 4.5 min: 134 ticks missed, 15 of them within the 30 s catch-up window.
+    const due = dueTicks(schedule('*/2 * * * * *'), t('2026-01-01T00:00:00Z'), t('2026-01-01T00:04:30.500Z'));
+    expect(due.emit).toHaveLength(15);
+    expect(latestDue(due)).toEqual({ emit: [t('2026-01-01T00:04:30Z')], skipped: 134 });
+  });
+
+  it('leaves one tick or none as it is', () => {
+    const one = dueTicks(schedule('0 * * * *'), t('2026-01-01T00:00:00Z'), t('2026-01-01T05:00:10Z'));
+    expect(latestDue(one)).toEqual(one);
+    expect(latestDue({ emit: [], skipped: 3 })).toEqual({ emit: [], skipped: 3 });
   });
 });
 
