@@ -79,7 +79,7 @@ export interface DeadLetterPage extends DeadLetterList {
   matched: number;
   offset: number;
   limit: number;
-  /** how many were read; less than `total` when the queue is larger than the scan limit */
+  /** how many were read: a search reads up to the scan limit, a plain page only up to its end */
   scanned: number;
 }
 

@@ -1,13 +1,14 @@
 /**
  * Reading a dead-letter queue without removing anything: each message is taken with basic.get and
- * left unacked, then closing the channel hands them all back at once. (A nack with requeue after each
- * get would put the message back at the head, and the next get would return it again; holding them
- * unacked until the end walks the queue, and a crash hands them back too.)
+ * held unacked until the read ends (a message handed back at once would be the next get's again).
  *
- * Every read walks the whole queue (up to the scan limit), even for one page: the messages handed
- * back go to the back of a quorum queue, so a walk that stopped early would move the first page
- * behind the rest. Even handed back all together, a quorum queue does not keep their order, so a page
- * is cut from the letters sorted by their time of death.
+ * How they go back decides the queue's order afterwards (RabbitMQ 3.10, quorum queue): a nack with
+ * requeue puts a message at the back, so nacking every message of a whole read in the order read
+ * leaves the queue exactly as it was; a closed channel hands its messages back at the head, but as
+ * a set, in no particular order. So a read of the whole queue (a search, opening one letter, any
+ * page of a queue up to FULL_READ_MAX) nacks in order and keeps the order exact; a page of a larger
+ * queue reads only as far as it shows and lets the close hand those back at the head: what lies
+ * beyond keeps its place, the pages already read may come back in another order.
  */
 import type { GetMessage } from 'amqplib';
 import { WarrenError } from '../errors';
@@ -21,6 +22,8 @@ export type { DeadLetterList, DeadLetterPage } from '../admin/wire-types';
 export const DEFAULT_LIST_LIMIT = 20;
 /** A search reads at most this many dead letters (the oldest), and says so when there are more. */
 export const DEFAULT_SCAN_LIMIT = 10_000;
+/** Up to this many dead letters, a page reads the whole queue and keeps its order exact (about a second). */
+export const FULL_READ_MAX = 2_000;
 
 export interface BrowseOptions {
   search?: string;
@@ -41,33 +44,40 @@ export async function browseDeadLetters(url: string, queue: string, options: Bro
   const limit = options.limit ?? DEFAULT_LIST_LIMIT;
   const search = options.search?.trim() ?? '';
   const source = sourceQueueOf(queue);
-  const found: DeadLetter[] = [];
-  const { total, scanned } = await walk(url, queue, 'warren dlq list', options.scanLimit ?? DEFAULT_SCAN_LIMIT, (msg) => {
+  const letters: DeadLetter[] = [];
+  let matched = 0;
+  const scanLimit = options.scanLimit ?? DEFAULT_SCAN_LIMIT;
+  // Without a search, a large queue's page reads only as far as it shows.
+  const readUpTo = (total: number) => (search || total <= FULL_READ_MAX ? scanLimit : Math.min(offset + limit, scanLimit));
+  const { total, scanned } = await walk(url, queue, 'warren dlq list', readUpTo, (msg) => {
+    if (!search && matched < offset) {
+      matched++;
+      return true;
+    }
     const letter = describeDeadLetter(msg, source);
-    if (!search || matchesSearch(letter, msg.content, search)) found.push(letter);
+    if (search && !matchesSearch(letter, msg.content, search)) return true;
+    if (matched >= offset && matched < offset + limit) letters.push(letter);
+    matched++;
     return true;
   });
-  // Pages follow the time of death, not the queue's order: a quorum queue takes back the messages a
-  // read held in an order of its own, so the next read would find them shuffled.
-  found.sort(oldestFirst);
-  const letters = found.slice(offset, offset + limit);
-  return { queue, total, matched: search ? found.length : Math.max(total, found.length), offset, limit, scanned, letters };
-}
-
-/** By time of death, then by key: the same order from one read to the next. */
-function oldestFirst(a: DeadLetter, b: DeadLetter): number {
-  const at = (a.deadLetteredAt ?? '').localeCompare(b.deadLetteredAt ?? '');
-  return at !== 0 ? at : a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+  // Unsearched, every dead letter matches, read or not.
+  return { queue, total, matched: search ? matched : Math.max(total, matched), offset, limit, scanned, letters };
 }
 
 /** Every dead letter named `key` (a message id can occur twice: at-least-once), with the whole body. */
 export async function findDeadLetters(url: string, queue: string, key: string, scanLimit = DEFAULT_SCAN_LIMIT): Promise<DeadLetterDetail[]> {
   const source = sourceQueueOf(queue);
   const found: DeadLetterDetail[] = [];
-  await walk(url, queue, 'warren dlq show', scanLimit, (msg) => {
-    if (keyOf(msg) === key) found.push(describeDeadLetterFully(msg, source));
-    return true;
-  });
+  await walk(
+    url,
+    queue,
+    'warren dlq show',
+    () => scanLimit,
+    (msg) => {
+      if (keyOf(msg) === key) found.push(describeDeadLetterFully(msg, source));
+      return true;
+    },
+  );
   if (found.length === 0) {
     throw new WarrenError('WARREN_E_DEAD_LETTER_NOT_FOUND', `no dead letter ${key} in ${queue}`, {
       hint: 'it may have been replayed or purged meanwhile; list the queue again',
@@ -76,25 +86,34 @@ export async function findDeadLetters(url: string, queue: string, key: string, s
   return found;
 }
 
-/** Reads up to `scanLimit` messages, oldest first, handing each to `visit` until it returns false; removes none. */
+/**
+ * Reads up to `upTo(total)` messages from the head of the queue, handing each to `visit` until it
+ * returns false; removes none. A read of every message hands them back in order (see the top).
+ */
 async function walk(
   url: string,
   queue: string,
   name: string,
-  scanLimit: number,
+  upTo: (total: number) => number,
   visit: (msg: GetMessage) => boolean,
 ): Promise<{ total: number; scanned: number }> {
   return withConnection(url, name, async (conn) => {
     const ch = await conn.createChannel();
     const total = await messageCount(ch, queue, url);
-    let scanned = 0;
-    while (scanned < Math.min(total, scanLimit)) {
+    const held: GetMessage[] = [];
+    let stopped = false;
+    while (held.length < Math.min(total, upTo(total))) {
       const msg = await ch.get(queue, { noAck: false });
       if (msg === false) break;
-      scanned++;
-      if (!visit(msg)) break;
+      held.push(msg);
+      if (!visit(msg)) {
+        stopped = true;
+        break;
+      }
     }
+    // The whole queue read: back in the order read, each to the back, so the queue is as it was.
+    if (!stopped && held.length >= total) for (const msg of held) ch.nack(msg, false, true);
     await ch.close();
-    return { total, scanned };
+    return { total, scanned: held.length };
   });
 }
