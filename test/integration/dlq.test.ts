@@ -48,6 +48,20 @@ async function declareQueue(url: string, queue: string): Promise<void> {
   await conn.close();
 }
 
+/** `n` dead letters d0, d1, … straight into a dead-letter queue, with confirms. */
+async function fillDead(url: string, queue: string, n: number): Promise<void> {
+  const conn = await amqplib.connect(url);
+  const ch = await conn.createConfirmChannel();
+  for (let i = 0; i < n; i++) {
+    const headers = { 'x-warren-function': 'flaky', 'x-warren-reason': 'reject', 'x-warren-error': 'no', 'x-warren-attempts': 1 };
+    ch.sendToQueue(queue, Buffer.from(JSON.stringify({ n: i })), { persistent: true, contentType: 'application/json', messageId: `d${i}`, headers });
+  }
+  await ch.waitForConfirms();
+  await conn.close();
+}
+
+const ids = (letters: Array<{ messageId: string | null }>) => letters.map((l) => l.messageId);
+
 const dlq = (project: Project, ...args: string[]) => runWarren(['dlq', ...args, '--dir', project.dir], { AMQP_URL: vhost.url });
 
 describe('warren dlq', () => {
@@ -134,12 +148,86 @@ describe('warren dlq', () => {
     expect(replayed.code, replayed.stdout).toBe(0);
     expect(replayed.stdout).toContain("replayed 2 messages from flaky.dead to the function's queue flaky; 0 left");
     const copies = await getAll(vhost.url, 'flaky');
+    // Taken on several channels at once, the copies may arrive in either order.
     expect(
-      copies.map((m) => [m.properties.messageId, m.fields.exchange, m.fields.routingKey, m.properties.headers?.['x-warren-original-exchange'] ?? null]),
+      copies.map((m) => [m.properties.messageId, m.fields.exchange, m.fields.routingKey, m.properties.headers?.['x-warren-original-exchange'] ?? null]).sort(),
     ).toEqual([
-      ['orphan', '', 'flaky', null],
       ['gone', '', 'flaky', 'deleted-exchange'],
+      ['orphan', '', 'flaky', null],
     ]);
+  });
+
+  it('reads only as far as a plain page needs, and leaves the rest of the queue in its order; a search reads it all', async () => {
+    project = await createProject(YAML, { flaky: reportingHandler('ok') });
+    warren = await startWarren(project.dir, vhost.url);
+    await fillDead(vhost.url, 'flaky.dead', 200);
+    const page = async (query: string) => {
+      const res = await warren!.admin('GET', `/functions/flaky/dead-letters?${query}`);
+      expect(res.status, res.text).toBe(200);
+      return JSON.parse(res.text) as { total: number; matched: number; scanned: number; letters: Array<{ messageId: string | null }> };
+    };
+
+    const first = await dlq(project, 'list', 'flaky', '--limit', '2', '--json');
+    expect(ids((JSON.parse(first.stdout) as { letters: Array<{ messageId: string }> }).letters)).toEqual(['d0', 'd1']);
+    // Page 2 reads 4 messages, not 200, and the listing before it moved nothing past the first page.
+    const second = await page('offset=2&limit=2');
+    expect(second).toMatchObject({ total: 200, matched: 200, scanned: 4 });
+    expect(ids(second.letters)).toEqual(['d2', 'd3']);
+    expect(ids((await page('offset=4&limit=3')).letters)).toEqual(['d4', 'd5', 'd6']);
+    // A search needs the whole queue.
+    const searched = await page('search=d150');
+    expect(searched).toMatchObject({ total: 200, matched: 1, scanned: 200 });
+    expect(ids(searched.letters)).toEqual(['d150']);
+    expect((await queueInfo(vhost.url, 'flaky.dead')).messageCount).toBe(200);
+  });
+
+  it('replays many side by side: a copy the broker refuses keeps its dead letter, every other one leaves after its own confirm', async () => {
+    project = await createProject(YAML, { flaky: reportingHandler('ok') });
+    // The function's queue takes 10 more messages, then the broker refuses copies (nack).
+    const conn = await amqplib.connect(vhost.url);
+    const ch = await conn.createChannel();
+    await ch.assertQueue('flaky.dead', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    await ch.assertQueue('flaky', { durable: true, arguments: { 'x-queue-type': 'classic', 'x-max-length': 10, 'x-overflow': 'reject-publish' } });
+    await conn.close();
+    await fillDead(vhost.url, 'flaky.dead', 100);
+
+    const replayed = await dlq(project, 'replay', 'flaky', '--json');
+    expect(replayed.code, replayed.stderr).toBe(1);
+    const result = JSON.parse(replayed.stdout) as { replayed: number; replayedKeys: string[]; kept: Array<{ key: string; why: string }>; remaining: number };
+    expect(result.replayed).toBe(10);
+    expect(result.kept).toHaveLength(90);
+    for (const k of result.kept) expect(k.why).toContain('the broker refused the copy');
+    expect(result.remaining).toBe(90);
+    // Nothing lost, nothing twice: the 10 copies are the 10 replayed, the 90 kept are still dead letters.
+    const copies = (await getAll(vhost.url, 'flaky')).map((m) => String(m.properties.messageId));
+    const dead = (await getAll(vhost.url, 'flaky.dead')).map((m) => String(m.properties.messageId));
+    expect(copies.sort()).toEqual([...result.replayedKeys].sort());
+    expect(dead.sort()).toEqual(result.kept.map((k) => k.key).sort());
+    expect(new Set([...copies, ...dead]).size).toBe(100);
+  });
+
+  it('replays each dead letter once even when the handler dead-letters the copies again at once', async () => {
+    project = await createProject(
+      `functions:
+  rej: { replicas: 2, prefetch: 50 }
+`,
+      {
+        rej: `import { Reject } from 'warren';
+export default async () => { throw new Reject('still no'); };
+`,
+      },
+    );
+    warren = await startWarren(project.dir, vhost.url);
+    await fillDead(vhost.url, 'rej.dead', 200);
+    const replayed = await runWarren(['dlq', 'replay', 'rej', '--dir', project.dir], { AMQP_URL: vhost.url });
+    expect(replayed.code, replayed.stderr).toBe(0);
+    expect(replayed.stdout).toMatch(/^replayed 200 messages from rej.dead to the function's queue rej; \d+ left\n$/);
+    // Each came back once: 200 dead letters again, one per id.
+    await waitFor(async () => (await queueInfo(vhost.url, 'rej.dead')).messageCount === 200 && (await queueInfo(vhost.url, 'rej')).messageCount === 0, 20_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const dead = await getAll(vhost.url, 'rej.dead');
+    expect(new Set(dead.map((m) => m.properties.messageId)).size).toBe(200);
+    for (const m of dead) expect(m.properties.headers?.['x-warren-error']).toBe('still no');
   });
 
   it('names the functions when asked about an unknown one', async () => {
