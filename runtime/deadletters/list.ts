@@ -1,14 +1,15 @@
 /**
  * Reading a dead-letter queue without removing anything: each message is taken with basic.get and
- * held unacked until the read ends (a message handed back at once would be the next get's again).
+ * held unacked until the read ends (a message handed back at once would be the next get's again);
+ * closing the channel hands them all back.
  *
- * How they go back decides the queue's order afterwards (RabbitMQ 3.10, quorum queue): a nack with
- * requeue puts a message at the back, so nacking every message of a whole read in the order read
- * leaves the queue exactly as it was; a closed channel hands its messages back at the head, but as
- * a set, in no particular order. So a read of the whole queue (a search, opening one letter, any
- * page of a queue up to FULL_READ_MAX) nacks in order and keeps the order exact; a page of a larger
- * queue reads only as far as it shows and lets the close hand those back at the head: what lies
- * beyond keeps its place, the pages already read may come back in another order.
+ * A quorum queue (RabbitMQ 3.10) takes them back at its head but in an order of its own (nacked one
+ * by one in the order read, too), so the queue's order cannot be what a page follows. Pages follow
+ * the time each letter died: a page of a queue up to FULL_READ_MAX reads the whole queue and sorts
+ * it, exact from one read to the next. A page of a larger queue reads only as far as it shows (the
+ * close hands those back at the head, so what lies beyond keeps its place) and sorts what it read:
+ * the oldest letters, in order, though the pages already read may share their letters differently.
+ * A search reads the whole queue, up to the scan limit.
  */
 import type { GetMessage } from 'amqplib';
 import { WarrenError } from '../errors';
@@ -38,30 +39,31 @@ export async function listDeadLetters(url: string, queue: string, limit = DEFAUL
   return { queue: page.queue, total: page.total, letters: page.letters };
 }
 
-/** A page of the dead letters matching `search`, oldest first. */
+/** A page of the dead letters matching `search`, oldest first (by the time they died). */
 export async function browseDeadLetters(url: string, queue: string, options: BrowseOptions = {}): Promise<DeadLetterPage> {
   const offset = options.offset ?? 0;
   const limit = options.limit ?? DEFAULT_LIST_LIMIT;
   const search = options.search?.trim() ?? '';
   const source = sourceQueueOf(queue);
-  const letters: DeadLetter[] = [];
-  let matched = 0;
+  const found: DeadLetter[] = [];
   const scanLimit = options.scanLimit ?? DEFAULT_SCAN_LIMIT;
   // Without a search, a large queue's page reads only as far as it shows.
   const readUpTo = (total: number) => (search || total <= FULL_READ_MAX ? scanLimit : Math.min(offset + limit, scanLimit));
   const { total, scanned } = await walk(url, queue, 'warren dlq list', readUpTo, (msg) => {
-    if (!search && matched < offset) {
-      matched++;
-      return true;
-    }
     const letter = describeDeadLetter(msg, source);
-    if (search && !matchesSearch(letter, msg.content, search)) return true;
-    if (matched >= offset && matched < offset + limit) letters.push(letter);
-    matched++;
+    if (!search || matchesSearch(letter, msg.content, search)) found.push(letter);
     return true;
   });
+  found.sort(oldestFirst);
+  const letters = found.slice(offset, offset + limit);
   // Unsearched, every dead letter matches, read or not.
-  return { queue, total, matched: search ? matched : Math.max(total, matched), offset, limit, scanned, letters };
+  return { queue, total, matched: search ? found.length : Math.max(total, found.length), offset, limit, scanned, letters };
+}
+
+/** By the time of death, then by key: the same order from one read to the next, whatever the queue's. */
+function oldestFirst(a: DeadLetter, b: DeadLetter): number {
+  const at = (a.deadLetteredAt ?? '').localeCompare(b.deadLetteredAt ?? '');
+  return at !== 0 ? at : a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 }
 
 /** Every dead letter named `key` (a message id can occur twice: at-least-once), with the whole body. */
@@ -86,10 +88,7 @@ export async function findDeadLetters(url: string, queue: string, key: string, s
   return found;
 }
 
-/**
- * Reads up to `upTo(total)` messages from the head of the queue, handing each to `visit` until it
- * returns false; removes none. A read of every message hands them back in order (see the top).
- */
+/** Reads up to `upTo(total)` messages from the head of the queue, handing each to `visit` until it returns false; removes none. */
 async function walk(
   url: string,
   queue: string,
@@ -100,20 +99,15 @@ async function walk(
   return withConnection(url, name, async (conn) => {
     const ch = await conn.createChannel();
     const total = await messageCount(ch, queue, url);
-    const held: GetMessage[] = [];
-    let stopped = false;
-    while (held.length < Math.min(total, upTo(total))) {
+    const max = Math.min(total, upTo(total));
+    let scanned = 0;
+    while (scanned < max) {
       const msg = await ch.get(queue, { noAck: false });
       if (msg === false) break;
-      held.push(msg);
-      if (!visit(msg)) {
-        stopped = true;
-        break;
-      }
+      scanned++;
+      if (!visit(msg)) break;
     }
-    // The whole queue read: back in the order read, each to the back, so the queue is as it was.
-    if (!stopped && held.length >= total) for (const msg of held) ch.nack(msg, false, true);
     await ch.close();
-    return { total, scanned: held.length };
+    return { total, scanned };
   });
 }
