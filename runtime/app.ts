@@ -77,6 +77,16 @@ export class App extends EventEmitter<AppEvents> {
     return this.current;
   }
 
+  /**
+   * Under `start --only`: the functions selected and every function of the project, so a command that
+   * names one of the others hears that another runtime runs it. Undefined without --only or before start().
+   */
+  get selection(): { only: readonly string[]; project: readonly string[] } | undefined {
+    const only = this.options.only;
+    if (!only?.length || !this.declared) return undefined;
+    return { only, project: Object.keys(this.declared.functions) };
+  }
+
   /** The config that runs; a WarrenError (not ready) before start() loaded it. */
   requireConfig(): WarrenConfig {
     if (!this.current) throw new WarrenError('WARREN_E_NOT_READY', 'the runtime has not loaded its config yet');

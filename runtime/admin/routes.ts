@@ -37,6 +37,8 @@ export interface AdminTarget {
     scale(name: string, replicas: number): Promise<void>;
   };
   deploy(name: string): Promise<{ version: string; changed: boolean }>;
+  /** under `start --only`: the selection and every function of the project (absent in tests that have none) */
+  readonly selection?: { only: readonly string[]; project: readonly string[] } | undefined;
   /** scheduled functions' emitters (absent in tests that have none) */
   readonly time?: { status(): Record<string, EmitterStatus> };
 }
@@ -79,6 +81,14 @@ export function createRouter(deps: RouteDeps): Router {
 
   function knownFunction(name: string): Reply | null {
     if (app.config?.functions[name]) return null;
+    const selection = app.selection;
+    if (selection?.project.includes(name)) {
+      return fail(
+        'WARREN_E_UNKNOWN_FUNCTION',
+        `function ${name} is not run by this runtime (started with --only ${selection.only.join(',')})`,
+        'reach the runtime that runs it: set WARREN_ADMIN_HOST/WARREN_ADMIN_PORT to its admin address',
+      );
+    }
     const known = Object.keys(app.config?.functions ?? {});
     return fail('WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}`, known.length ? `functions: ${known.join(', ')}` : undefined);
   }

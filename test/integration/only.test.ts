@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestVhost, managementQueue, publishRaw, queueInfo, type TestVhost } from '../helpers/broker';
-import { createProject, startWarren, waitFor, type Project, type RunningWarren } from '../helpers/runtime';
+import { createProject, runWarren, startWarren, waitFor, type Project, type RunningWarren } from '../helpers/runtime';
 
 const queuesYaml = `
 functions:
@@ -72,6 +72,19 @@ describe('warren start --only', () => {
     await publishRaw(url, '', 'a', '{}');
     await publishRaw(url, '', 'b', '{}');
     await waitFor(async () => (await queueInfo(url, 'a')).messageCount === 0 && (await queueInfo(url, 'b')).messageCount === 0);
+    await stopAll();
+  });
+
+  it('answers a command naming a function of the project it does not run with the --only it was started with', async () => {
+    vhost = await createTestVhost('warren-only-other');
+    project = await createProject(queuesYaml + '  c: {}\n', { a: handler, b: handler, c: handler });
+    const w = await start(['--only', 'a,c']);
+    const scaled = await runWarren(['scale', 'b', '2'], w.env);
+    expect(scaled.code).toBe(2);
+    expect(scaled.stderr).toContain('function b is not run by this runtime (started with --only a,c)');
+    expect(scaled.stderr).toContain('WARREN_E_UNKNOWN_FUNCTION');
+    // A name the project does not have at all is still unknown.
+    expect((await runWarren(['scale', 'nope', '2'], w.env)).stderr).toContain('no function named nope');
     await stopAll();
   });
 });
