@@ -33,6 +33,7 @@ export const ERRORS = {
   WARREN_E_HANDLER_MISSING: { description: 'a function whose handler file does not exist', http: 422, exit: EXIT.BAD_INPUT },
   WARREN_E_HANDLER_BUILD: { description: 'esbuild could not build a handler file', http: 422, exit: EXIT.BAD_INPUT },
   WARREN_E_HANDLER_EXPORT: { description: 'a handler file without a default export function', http: 422, exit: EXIT.BAD_INPUT },
+  WARREN_E_HANDLER_LOAD: { description: 'a handler file that throws while it loads (at import time)', http: 422, exit: EXIT.BAD_INPUT },
   WARREN_E_SCHEMA_MISSING: { description: 'a schema file that does not exist or does not parse', http: 422, exit: EXIT.BAD_INPUT },
   WARREN_E_SCHEMA_INVALID: { description: 'a JSON Schema that ajv cannot compile', http: 422, exit: EXIT.BAD_INPUT },
   WARREN_E_TOPOLOGY_MISMATCH: { description: 'an exchange or queue already exists on the broker with other arguments', http: 422, exit: EXIT.BAD_INPUT },

@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { WarrenError } from '../errors.js';
 import type { Handler } from '../index.js';
 
@@ -12,7 +12,12 @@ export async function loadHandler(bundleFile: string, sourceFile: string): Promi
   // Stack traces then point at the handler's own file and line through the bundle's inline map.
   // Must be on before the import: Node reads a module's source map when it compiles it.
   process.setSourceMapsEnabled(true);
-  const mod = (await import(pathToFileURL(bundleFile).href)) as { default?: unknown };
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(pathToFileURL(bundleFile).href)) as { default?: unknown };
+  } catch (err) {
+    throw loadError(sourceFile, bundleFile, err);
+  }
   const handler = pickHandler(mod.default);
   if (!handler) {
     throw new WarrenError('WARREN_E_HANDLER_EXPORT', `${basename(sourceFile)} has no default export function (found ${describe(mod.default)})`, {
@@ -22,6 +27,27 @@ export async function loadHandler(bundleFile: string, sourceFile: string): Promi
     });
   }
   return handler;
+}
+
+/** A throw at import time, placed at the first line of the user's own code in its stack (source-mapped). */
+function loadError(sourceFile: string, bundleFile: string, err: unknown): WarrenError {
+  const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return new WarrenError('WARREN_E_HANDLER_LOAD', `${basename(sourceFile)} threw while loading: ${message}`, {
+    ...throwSite(err, sourceFile, bundleFile),
+    hint: 'code at the top level of a handler file runs when it loads: move work that can fail into the handler, or fix the cause',
+    cause: err,
+  });
+}
+
+/** `file:line:column` of the first stack frame in the user's code (not Node's, a package's or the bundle's), else the handler file. */
+export function throwSite(err: unknown, sourceFile: string, bundleFile?: string): { file: string; line?: number; column?: number } {
+  const stack = err instanceof Error ? (err.stack ?? '') : '';
+  for (const [, where, line, column] of stack.matchAll(/\(?(\S+?):(\d+):(\d+)\)?$/gm)) {
+    const file = where?.startsWith('file://') ? fileURLToPath(where) : where;
+    if (!file?.startsWith('/') || file.includes('/node_modules/') || file === bundleFile) continue;
+    return { file, line: Number(line), column: Number(column) };
+  }
+  return { file: sourceFile };
 }
 
 /**

@@ -40,7 +40,8 @@ export type FromReplica =
   | { type: 'memory'; reason: string }
   /** the replica's connection dropped (up: false) or came back and resubscribed (up: true) */
   | { type: 'connection'; up: boolean; node: string | null }
-  | { type: 'fatal'; message: string; code?: string }
+  /** the replica could not start; a WarrenError (a handler that does not load) keeps its code, file, line and hint */
+  | { type: 'fatal'; message: string; code?: string; details?: { file?: string; line?: number; column?: number; hint?: string } }
   | { type: 'drained'; requeued: number }
   /** a scheduled function's tick was settled */
   | { type: 'tick'; scheduledAt: string; outcome: string };

@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { createLogger } from '../log';
+import { WarrenError } from '../errors';
 import { effectivePrefetch } from '../config/prefetch';
 import { sleep } from '../lib/sleep';
 import { loadHandler } from '../functions/load';
@@ -159,7 +160,9 @@ function checkMemory(): void {
 
 main().catch((err: Error & { code?: string }) => {
   log.error({ err }, 'replica failed to start');
-  send({ type: 'fatal', message: err.message, code: err.code });
+  const details =
+    err instanceof WarrenError ? { file: err.details.file, line: err.details.line, column: err.details.column, hint: err.details.hint } : undefined;
+  send({ type: 'fatal', message: err.message, code: err.code, ...(details ? { details } : {}) });
   log.flush();
   // Let the supervisor see the message before the thread ends.
   setTimeout(() => process.exit(1), 50);

@@ -69,6 +69,8 @@ export class FunctionRunner {
   private readonly watchdog: NodeJS.Timeout;
   private stopped = false;
   lastError: string | null = null;
+  /** why the last replica could not start */
+  private startFailure: Error | null = null;
   /** why the last replica died; told to every replica, so the messages it held carry it */
   lastDeath: string | null = null;
   restarts = 0;
@@ -166,7 +168,10 @@ export class FunctionRunner {
     if (live.length < this.desired) {
       const fresh = Array.from({ length: this.desired - live.length }, () => this.spawn(this.build, this.fn));
       await Promise.all(fresh.map((r) => r.start().catch((err: Error) => this.onStartFailure(r, err))));
-      if (this.running === 0 && this.desired > 0 && this.lastError) throw new WarrenError('WARREN_E_REPLICA_START', this.lastError);
+      if (this.running === 0 && this.desired > 0 && this.lastError) {
+        // A handler that does not load says so with its own code, file and line; anything else is a start failure.
+        throw this.startFailure instanceof WarrenError ? this.startFailure : new WarrenError('WARREN_E_REPLICA_START', this.lastError);
+      }
     } else if (live.length > this.desired) {
       // Drain the newest first: the oldest have warm connections.
       const surplus = live.slice(this.desired);
@@ -227,6 +232,7 @@ export class FunctionRunner {
       return;
     }
     this.lastError = err.message;
+    this.startFailure = err;
     replica.logger.error({ err }, 'replica could not start');
     this.forget(replica);
     void replica.kill();

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { FromReplica, ReplicaInit, ToReplica } from '../replica-protocol/messages';
 import { ReplicaStats } from '../replica-protocol/stats';
 import { workerFile } from './paths';
+import { WarrenError, isErrorCode } from '../errors';
 
 /**
  * The cap of a replica's young generation (where V8 allocates new objects), on top of `memory` (the
@@ -87,7 +88,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
           resolve();
         } else if (message.type === 'fatal') {
           this.lastError = message.message;
-          reject(new Error(message.message));
+          reject(startError(message));
         } else if (message.type === 'memory') {
           if (this.state === 'starting' || this.state === 'running') void this.terminateAsDead(message.reason);
         } else if (message.type === 'connection') {
@@ -153,4 +154,11 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   get logger(): Logger {
     return this.log;
   }
+}
+
+/** A handler that does not load is bad input with a file and line (a WarrenError); anything else is the world's fault. */
+function startError(fatal: Extract<FromReplica, { type: 'fatal' }>): Error {
+  if (!isErrorCode(fatal.code)) return new Error(fatal.message);
+  const details = Object.fromEntries(Object.entries(fatal.details ?? {}).filter(([, v]) => v !== undefined));
+  return new WarrenError(fatal.code, fatal.message, details);
 }

@@ -1,7 +1,7 @@
 /**
  * `warren deploy FN` on a running runtime (SPEC §5): under a steady stream to two functions, the
  * redeployed one switches version with 0 lost and 0 duplicated, the other is untouched; a handler
- * that does not build keeps the old version serving and the command prints file:line.
+ * that does not build or load keeps the old version serving and the command prints file:line.
  */
 import { expect, it } from 'vitest';
 import amqplib from 'amqplib';
@@ -93,6 +93,21 @@ it('redeploys one function during a 5,000-message stream: 0 lost, 0 duplicated, 
   expect(versionOf((await (await runtime.admin('/functions')).json()) as typeof before, 'alpha')).toBe(alphaVersion);
   await publishIds(vhost.url, 'alpha', ['after-broken']);
   expect(await collectResults(vhost.url, 1)).toEqual([{ id: 'after-broken', fn: 'alpha', v: 'v2' }]);
+
+  // A file that builds but does not load is bad input too: exit 2 naming the file (and the line of a throw), v2 keeps serving.
+  await project.write('functions/alpha.ts', 'export const handler = async () => null;\n');
+  const noDefault = await runCli(['deploy', 'alpha'], runtime.env);
+  expect(noDefault.code).toBe(2);
+  expect(noDefault.stderr).toMatch(/functions\/alpha\.ts:1 alpha\.ts has no default export function/);
+  expect(noDefault.stderr).toContain('WARREN_E_HANDLER_EXPORT');
+  await project.write('functions/alpha.ts', "const ready = false;\nif (!ready) throw new Error('no config');\nexport default async () => null;\n");
+  const throwing = await runCli(['deploy', 'alpha'], runtime.env);
+  expect(throwing.code).toBe(2);
+  expect(throwing.stderr).toMatch(/functions\/alpha\.ts:2:\d+ alpha\.ts threw while loading: Error: no config/);
+  expect(throwing.stderr).toContain('WARREN_E_HANDLER_LOAD');
+  expect(versionOf((await (await runtime.admin('/functions')).json()) as typeof before, 'alpha')).toBe(alphaVersion);
+  await publishIds(vhost.url, 'alpha', ['after-no-default']);
+  expect(await collectResults(vhost.url, 1)).toEqual([{ id: 'after-no-default', fn: 'alpha', v: 'v2' }]);
 
   // Unchanged files redeploy as a no-op; --all walks every function.
   await project.write('functions/alpha.ts', recordingHandler('v2'));

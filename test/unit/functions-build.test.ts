@@ -189,6 +189,18 @@ describe('buildHandler + loadHandler', () => {
     expect((err as WarrenError).details.hint).toContain('export default async function handler(message, ctx)');
   });
 
+  it('refuses a file that throws while it loads with WARREN_E_HANDLER_LOAD at the line of the throw', async () => {
+    const dir = await project({
+      'boom.ts': "const port = Number('x');\nif (Number.isNaN(port)) throw new Error('PORT is not a number');\nexport default () => port;\n",
+    });
+    const file = join(dir, 'boom.ts');
+    const built = await buildHandler({ file, name: 'boom', outDir });
+    const err = (await thrownBy(() => loadHandler(built.bundleFile, file))) as WarrenError;
+    expect(err.code).toBe('WARREN_E_HANDLER_LOAD');
+    expect(err.message).toBe('boom.ts threw while loading: Error: PORT is not a number');
+    expect(err.details).toMatchObject({ file, line: 2 });
+  });
+
   it('lets the runtime recognise a Reject thrown from a bundle, and not a plain Error', async () => {
     const rejects = (await buildAndLoad(fixture('rejects.ts'))).handler;
     const rejected = await thrownBy(() => rejects({}, fakeContext()));
