@@ -30,6 +30,8 @@ export interface FunctionInputs {
 
 export interface BuiltFunctions {
   functions: Record<string, FunctionConfig>;
+  /** functions whose handler file does not exist, each with the error reported for it (its FunctionConfig names the expected file) */
+  missingHandlers: Map<string, WarrenError>;
   /** queues functions consume that no `queues:` entry declares */
   implicitQueues: Record<string, QueueConfig>;
 }
@@ -42,10 +44,14 @@ export function buildFunctions(ctx: BuildContext, section: unknown, input: Funct
   const listing = input.handlers.map((h) => relative(input.dir, h.file)).join(', ') || 'no handler files';
 
   const functions: Record<string, FunctionConfig> = {};
+  const missingHandlers = new Map<string, WarrenError>();
   for (const [name, entry] of entries) {
     const pointer = ctx.pointer('functions', name);
     const file = handlerFile(ctx, name, entry, pointer, input, byName, listing);
-    functions[name] = normalise(ctx, name, entry, pointer, input, file ?? resolve(input.dir, 'functions', name), ctx.keyAt(pointer));
+    // handlerFile reported the missing file last
+    if (file === undefined) missingHandlers.set(name, ctx.errors.at(-1)!);
+    const expected = typeof entry.handler === 'string' ? resolve(input.dir, entry.handler) : resolve(input.dir, 'functions', `${name}.ts`);
+    functions[name] = normalise(ctx, name, entry, pointer, input, file ?? expected, ctx.keyAt(pointer));
   }
   // a handler file with no entry runs with the defaults, unless an entry already runs it through `handler:`
   for (const handler of input.handlers) {
@@ -86,7 +92,7 @@ export function buildFunctions(ctx: BuildContext, section: unknown, input: Funct
       });
     }
   }
-  return { functions, implicitQueues };
+  return { functions, missingHandlers, implicitQueues };
 }
 
 function conflict(where: SourceLocation | undefined, message: string, key: string, hint: string): WarrenError {

@@ -55,6 +55,24 @@ function withoutEchoes(errors: WarrenError[]): WarrenError[] {
 }
 
 export async function loadConfig(opts: LoadOptions): Promise<WarrenConfig> {
+  const { config, missingHandlers } = await loadProject(opts);
+  if (missingHandlers.size > 0) fail([...missingHandlers.values()]);
+  return config;
+}
+
+export interface LoadedProject {
+  /** every function of queues.yaml and functions/, those in `missingHandlers` included */
+  config: WarrenConfig;
+  /**
+   * Functions with an entry in queues.yaml and no handler file, each with its WARREN_E_HANDLER_MISSING.
+   * loadConfig refuses them; a reload of a running runtime stops them instead (their file was deleted),
+   * while their queues keep the arguments their settings give.
+   */
+  missingHandlers: ReadonlyMap<string, WarrenError>;
+}
+
+/** loadConfig, except that a function whose handler file is missing is reported, not refused. */
+export async function loadProject(opts: LoadOptions): Promise<LoadedProject> {
   const dir = resolve(opts.dir);
   const yamlFile = join(dir, 'queues.yaml');
   const rascalFile = join(dir, 'rascal.json');
@@ -125,7 +143,7 @@ export async function loadConfig(opts: LoadOptions): Promise<WarrenConfig> {
   const ctx = new BuildContext(yamlFile, source.at);
   const exchanges = buildExchanges(ctx, raw.exchanges);
   const declaredQueues = buildQueues(ctx, raw.queues);
-  const { functions, implicitQueues } = buildFunctions(ctx, raw.functions, {
+  const { functions, missingHandlers, implicitQueues } = buildFunctions(ctx, raw.functions, {
     dir,
     handlers: scanned.handlers,
     existingFiles,
@@ -136,9 +154,11 @@ export async function loadConfig(opts: LoadOptions): Promise<WarrenConfig> {
   const bindings = buildBindings(ctx, raw.bindings, exchanges, queues);
   checkOutputs(ctx, functions, exchanges);
   errors.push(...ctx.errors);
-  if (errors.length > 0) fail(errors);
+  const missing = new Set(missingHandlers.values());
+  if (errors.some((e) => !missing.has(e))) fail(errors);
 
-  return deepFreeze({ dir, url: connection.url, vhost: connection.vhost, rascal: connection.rascal, exchanges, queues, bindings, functions });
+  const config = deepFreeze({ dir, url: connection.url, vhost: connection.vhost, rascal: connection.rascal, exchanges, queues, bindings, functions });
+  return { config, missingHandlers };
 }
 
 function checkOutputs(ctx: BuildContext, functions: WarrenConfig['functions'], exchanges: WarrenConfig['exchanges']): void {

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS } from '../../runtime/config/index';
+import { DEFAULTS, loadProject } from '../../runtime/config/index';
 import { handler, load, problems, project, summary } from '../fixtures/config/project';
 
 const specExample = fileURLToPath(new URL('../fixtures/config/spec-example', import.meta.url));
@@ -226,5 +226,23 @@ describe('loadConfig: environment', () => {
     const dir = await project({ 'functions/a.ts': handler, 'rascal.json': '{\n  "connection": "amqp://${RABBIT_HOST}"\n}\n' });
     const errors = await problems(dir);
     expect(errors.map((e) => summary(e, dir))).toEqual([{ code: 'WARREN_E_CONFIG_ENV', file: 'rascal.json', line: 2, column: 25, key: 'connection' }]);
+  });
+});
+
+describe('loadProject: what a reload reads', () => {
+  it('reports an entry without a handler file instead of refusing it, and keeps its settings for the topology', async () => {
+    const dir = await project({ 'queues.yaml': 'functions:\n  a: { redeliveryLimit: 5 }\n  b: {}\n', 'functions/b.ts': handler });
+    const { config, missingHandlers } = await loadProject({ dir, env: {} });
+    expect([...missingHandlers.keys()]).toEqual(['a']);
+    expect(summary(missingHandlers.get('a')!, dir)).toEqual({ code: 'WARREN_E_HANDLER_MISSING', file: 'queues.yaml', line: 2, column: 3, key: 'functions.a' });
+    expect(config.functions.a).toMatchObject({ queue: 'a', redeliveryLimit: 5, file: join(dir, 'functions', 'a.ts') });
+    expect(Object.keys(config.functions).sort()).toEqual(['a', 'b']);
+    // loadConfig (what a start reads) still refuses it.
+    expect((await problems(dir)).map((e) => e.code)).toEqual(['WARREN_E_HANDLER_MISSING']);
+  });
+
+  it('still refuses a project with any other problem', async () => {
+    const dir = await project({ 'queues.yaml': 'functions:\n  a: {}\n  b: { replicas: two }\n', 'functions/b.ts': handler });
+    await expect(loadProject({ dir, env: {} })).rejects.toThrow(/replicas/);
   });
 });
