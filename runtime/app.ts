@@ -5,19 +5,22 @@
  * and valid (the watcher needs its folder), `reloaded` after a reload applied a change.
  */
 import { EventEmitter } from 'node:events';
+import { stat } from 'node:fs/promises';
+import { relative } from 'node:path';
 import type { Logger } from 'pino';
 import type { PrettyLogs } from './log';
 import type { WarrenConfig, FunctionConfig } from './config/types';
-import { loadConfig } from './config';
+import { loadConfig, loadProject } from './config';
 import { buildHandler } from './functions/bundle';
 import { buildDirFor } from './functions/build-dir';
 import { declareTopology } from './topology/declare';
 import { sleep } from './lib/sleep';
 import { Supervisor } from './supervisor/supervisor';
 import type { Build } from './supervisor/function-runner';
-import { WarrenError, WarrenErrors, redactUrl } from './errors';
+import { ERRORS, EXIT, WarrenError, WarrenErrors, redactUrl } from './errors';
 import { TimeKeeper } from './time/keeper';
 import { planReload } from './plan-reload';
+import { checkOnly, notRunHere, selectFunctions } from './selection';
 
 export interface AppOptions {
   dir: string;
@@ -37,6 +40,8 @@ export interface ReloadResult {
   added: string[];
   removed: string[];
   redeployed: string[];
+  /** what kept a change from being applied (each logged too): an invalid config, a build, a handler that does not load */
+  problems: unknown[];
 }
 
 export interface AppEvents {
@@ -65,6 +70,8 @@ export class App extends EventEmitter<AppEvents> {
   /** the error that keeps the runtime from being ready (broker down), for /readyz */
   blockedBy: string | null = null;
   private stopSignal = new AbortController();
+  /** the last reload: they run one after another */
+  private reloads: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: AppOptions) {
     super();
@@ -96,7 +103,8 @@ export class App extends EventEmitter<AppEvents> {
   /** Validate and build everything (throws WarrenErrors: bad input), then connect and run. */
   async start(): Promise<void> {
     const loaded = await loadConfig({ dir: this.options.dir, env: this.options.env });
-    const config = selectFunctions(loaded, this.options.only, this.options.replicas);
+    checkOnly(loaded, this.options.only);
+    const config = selectFunctions(loaded, this.options);
     const builds = await this.buildAll(Object.values(config.functions));
     this.current = config;
     this.declared = loaded;
@@ -114,20 +122,38 @@ export class App extends EventEmitter<AppEvents> {
       if (this.stopSignal.signal.aborted) return;
       throw err;
     }
-    await started;
+    const failures = [...(await started)].map(([name, err]) => `${name}: ${err instanceof WarrenError ? err.format(config.dir) : err.message}`);
+    if (failures.length) this.options.log.error({ failed: failures }, 'some functions could not start; their replicas keep retrying with backoff');
     await this.time.start(config);
     this.state = 'running';
   }
 
-  /** Rebuild one function from its file and redeploy it; a failed build keeps the old version serving. */
+  /**
+   * Rebuild one function from its file and redeploy it; a failed build keeps the old version serving.
+   * A function the runtime does not run yet (its file was added since) is started by reading the
+   * project again for it alone.
+   */
   async deploy(name: string): Promise<{ version: string; changed: boolean }> {
+    const fn = this.requireConfig().functions[name];
+    if (fn) return this.redeploy(fn);
+    const { added, problems } = await this.reload([name]);
+    const version = this.supervisor.status().find((s) => s.name === name)?.version;
+    if (added.includes(name) && version) return { version, changed: true };
+    if (problems.length === 1) throw problems[0];
+    const errors = problems.flatMap((p) => (p instanceof WarrenErrors ? p.errors : p instanceof WarrenError ? [p] : []));
+    if (errors.length) throw new WarrenErrors(errors);
     const { functions } = this.requireConfig();
-    const fn = functions[name];
-    if (!fn) throw new WarrenError('WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}`, { hint: `known: ${Object.keys(functions).join(', ')}` });
+    if (this.declared?.functions[name] && this.options.only) throw notRunHere(name, this.options.only);
+    throw new WarrenError('WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}`, {
+      hint: `known: ${Object.keys(functions).join(', ')}; a new function needs a handler file in functions/`,
+    });
+  }
+
+  private async redeploy(fn: FunctionConfig): Promise<{ version: string; changed: boolean }> {
     const [build] = (await this.buildAll([fn])).values();
-    const current = this.supervisor.status().find((s) => s.name === name);
+    const current = this.supervisor.status().find((s) => s.name === fn.name);
     if (current && current.version === build!.version) return { version: build!.version, changed: false };
-    await this.supervisor.deploy(name, build!);
+    await this.supervisor.deploy(fn.name, build!);
     return { version: build!.version, changed: true };
   }
 
@@ -182,38 +208,67 @@ export class App extends EventEmitter<AppEvents> {
   }
 
   /**
-   * Apply what changed on disk (`--watch`): start new functions, stop removed ones (their queues and
-   * messages stay), restart those whose settings changed, redeploy those whose code changed. An invalid
-   * config or a failed build is logged with file and line and changes nothing: the old version keeps serving.
+   * Apply what changed on disk (`--watch`, `warren deploy --all`; with `scope`, for those functions
+   * alone: `warren deploy FN` of a new file): start new functions, stop removed ones and those whose
+   * handler file was deleted (their queues and messages stay), redeploy those whose settings or code
+   * changed. An invalid config, a failed build or a handler that does not load is logged with file and
+   * line and changes nothing of that function: its running version keeps serving. One reload at a time.
    */
-  async reload(): Promise<ReloadResult> {
+  reload(scope?: readonly string[]): Promise<ReloadResult> {
+    const run = this.reloads.then(() => this.applyReload(scope));
+    this.reloads = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyReload(scope: readonly string[] | undefined): Promise<ReloadResult> {
     const log = this.options.log.child({ stage: 'reload' });
-    const result: ReloadResult = { added: [], removed: [], redeployed: [] };
+    const result: ReloadResult = { added: [], removed: [], redeployed: [], problems: [] };
     if (this.state !== 'running' || !this.current) return result;
+    const old = this.current;
     const report = (err: unknown, what: string): void => {
-      if (err instanceof WarrenError || err instanceof WarrenErrors)
-        log.error({ problems: err.format(this.options.dir).split('\n') }, `${what}; the running version keeps serving`);
-      else log.error({ err }, `${what}; the running version keeps serving`);
+      result.problems.push(err);
+      if (err instanceof WarrenError || err instanceof WarrenErrors) log.error({ problems: err.format(this.options.dir).split('\n') }, what);
+      else log.error({ err }, what);
     };
-    let next: WarrenConfig;
+    const keeps = '; the running version keeps serving';
+    const leftOut = '; it does not run until its file is fixed (saved under --watch, or `warren deploy`)';
+    const touched = (name: string): boolean => !scope || scope.includes(name);
+    const only = this.options.only?.length ? this.options.only : undefined;
+
     let loaded: WarrenConfig;
+    let missing: ReadonlyMap<string, WarrenError>;
     try {
-      loaded = await loadConfig({ dir: this.options.dir, env: this.options.env });
-      // `--only` keeps its selection; a selected function whose file is gone is simply not there.
-      const only = this.options.only;
-      next = only?.length
-        ? Object.freeze({ ...loaded, functions: Object.fromEntries(Object.entries(loaded.functions).filter(([n]) => only.includes(n))) })
-        : loaded;
+      ({ config: loaded, missingHandlers: missing } = await loadProject({ dir: this.options.dir, env: this.options.env }));
     } catch (err) {
-      report(err, 'the changed config is invalid');
+      report(err, 'the changed config is invalid' + keeps);
       return result;
     }
-    const old = this.current;
-    const { added, removed, changed: restarted } = planReload(old, next);
-    // Under --only, a change to another function's queue settings is declared too (see `declared`).
+    // An entry in queues.yaml whose handler file is gone: a deleted file stops its function (SPEC §5).
+    // One whose `handler:` now names a missing file while the running one is still there is a typo: refused.
+    const gone = new Map<string, string>();
+    for (const [name, err] of missing) {
+      if (!touched(name) || (only && !only.includes(name))) continue;
+      const running = old.functions[name];
+      if (running && (await isFile(running.file))) {
+        report(new WarrenErrors([err]), 'the changed config is invalid' + keeps);
+        return result;
+      }
+      if (running) gone.set(name, relative(this.options.dir, running.file));
+      else {
+        result.problems.push(err);
+        log.warn(
+          { problems: [err.format(this.options.dir)] },
+          `function ${name} has an entry in queues.yaml and no handler file: it does not run, and a restart would refuse the config until the file or the entry is there`,
+        );
+      }
+    }
+
+    const next = selectFunctions(loaded, this.options, new Set(missing.keys()));
+    const plan = planReload(old, next);
+    const [added, removed, changed] = [plan.added, plan.removed, plan.changed].map((names) => names.filter(touched)) as [string[], string[], string[]];
+    // Every function of the project is declared, selected or not, running or not (see `declared`).
     const { topologyChanged } = planReload(this.declared ?? old, loaded);
-    const names = Object.keys(next.functions);
-    const fresh = [...added, ...restarted];
+    const fresh = [...added, ...changed];
 
     // Build and declare side by side: a dropped-in file should consume within a second.
     const builds = new Map<string, Build>();
@@ -221,7 +276,7 @@ export class App extends EventEmitter<AppEvents> {
       fresh.map((name) =>
         this.buildAll([next.functions[name]!]).then(
           (built) => built.forEach((b, n) => builds.set(n, b)),
-          (err: unknown) => report(err, `function ${name} does not build`),
+          (err: unknown) => report(err, `function ${name} does not build` + (added.includes(name) ? leftOut : keeps)),
         ),
       ),
     );
@@ -229,58 +284,77 @@ export class App extends EventEmitter<AppEvents> {
       ? Promise.resolve(true)
       : declareTopology(loaded, { log: this.options.log }).then(
           () => true,
-          (err: unknown) => (report(err, 'the changed topology could not be declared'), false),
+          (err: unknown) => (report(err, 'the changed topology could not be declared' + keeps), false),
         );
     const [declared] = await Promise.all([declaring, building]);
     if (!declared) return result;
     this.declared = loaded;
-    // A new function that does not build is left out (the next change tries again); a changed one keeps its old settings.
-    const kept = names.filter((n) => !(added.includes(n) && !builds.has(n)));
-    const current = (n: string): FunctionConfig => (restarted.includes(n) && !builds.has(n) ? old.functions[n]! : next.functions[n]!);
-    const applied = Object.freeze({ ...next, functions: Object.fromEntries(kept.map((n) => [n, current(n)])) });
-    this.current = applied;
 
+    // What runs once this reload is done: functions it does not touch (or cannot change) keep their entry.
+    const functions: Record<string, FunctionConfig> = { ...old.functions };
+    for (const name of plan.unchanged.filter(touched)) functions[name] = next.functions[name]!;
     for (const name of removed) {
+      const file = gone.get(name);
+      if (file !== undefined) {
+        log.warn(
+          { function: name, file },
+          `${file} was deleted: function ${name} stops (its queue and messages stay); queues.yaml still has an entry for it, so a restart would refuse the config until the entry or the file is back`,
+        );
+      }
       await this.supervisor.stopFunction(name);
+      delete functions[name];
       result.removed.push(name);
     }
-    const starting = fresh.filter((n) => builds.has(n));
-    for (const name of starting) if (restarted.includes(name)) await this.supervisor.stopFunction(name);
+    const starting = added.filter((n) => builds.has(n));
     if (starting.length) {
       // The supervisor builds each replica's connection settings from the config it was started with: hand it the new one.
-      await this.supervisor.start(Object.freeze({ ...next, functions: Object.fromEntries(starting.map((n) => [n, next.functions[n]!])) }), builds);
-      for (const name of starting) (added.includes(name) ? result.added : result.redeployed).push(name);
-    }
-    for (const name of names.filter((n) => !fresh.includes(n) && this.supervisor.has(n))) {
-      try {
-        if ((await this.deploy(name)).changed) result.redeployed.push(name);
-      } catch (err) {
-        report(err, `function ${name} could not be redeployed`);
+      const failed = await this.supervisor.start(
+        Object.freeze({ ...next, functions: Object.fromEntries(starting.map((n) => [n, next.functions[n]!])) }),
+        builds,
+      );
+      for (const name of starting) {
+        const err = failed.get(name);
+        // A handler that does not load would only fail again: left out until its file changes. Broker trouble is retried.
+        if (err instanceof WarrenError && ERRORS[err.code].exit === EXIT.BAD_INPUT) {
+          await this.supervisor.stopFunction(name);
+          report(err, `function ${name} does not load` + leftOut);
+          continue;
+        }
+        functions[name] = next.functions[name]!;
+        result.added.push(name);
       }
     }
+    // New settings: the new replicas start, then the old drain, as for new code (the counters carry on).
+    for (const name of changed.filter((n) => builds.has(n))) {
+      try {
+        await this.supervisor.deploy(name, builds.get(name)!, next);
+        functions[name] = next.functions[name]!;
+        result.redeployed.push(name);
+      } catch (err) {
+        report(err, `function ${name} could not be redeployed with its new settings` + keeps);
+      }
+    }
+    for (const name of plan.unchanged.filter((n) => touched(n) && this.supervisor.has(n))) {
+      try {
+        if ((await this.redeploy(next.functions[name]!)).changed) result.redeployed.push(name);
+      } catch (err) {
+        report(err, `function ${name} could not be redeployed` + keeps);
+      }
+    }
+    const applied = Object.freeze({ ...next, functions: Object.freeze(functions) });
+    this.current = applied;
     await this.time.update(applied);
     if (result.added.length || result.removed.length || result.redeployed.length) {
-      log.info(result, 'reloaded');
+      const { added: a, removed: r, redeployed: d } = result;
+      log.info({ added: a, removed: r, redeployed: d }, 'reloaded');
       this.emit('reloaded', result, applied);
     }
     return result;
   }
 }
 
-function selectFunctions(config: WarrenConfig, only: readonly string[] | undefined, replicas?: number): WarrenConfig {
-  if (replicas !== undefined) {
-    const functions = Object.fromEntries(Object.entries(config.functions).map(([name, fn]) => [name, Object.freeze({ ...fn, replicas })]));
-    config = Object.freeze({ ...config, functions });
-  }
-  if (!only || only.length === 0) return config;
-  const unknown = only.filter((name) => !config.functions[name]);
-  if (unknown.length) {
-    throw new WarrenError('WARREN_E_UNKNOWN_FUNCTION', `--only names ${unknown.join(', ')}, which ${unknown.length === 1 ? 'is' : 'are'} not a function`, {
-      hint: `functions: ${Object.keys(config.functions).join(', ') || '(none)'}`,
-    });
-  }
-  const functions = Object.fromEntries(only.map((name) => [name, config.functions[name]!]));
-  return Object.freeze({ ...config, functions });
+async function isFile(file: string): Promise<boolean> {
+  return (await stat(file).catch(() => undefined))?.isFile() ?? false;
 }
 
 function asWarrenError(err: unknown): WarrenError {

@@ -17,10 +17,14 @@ export interface Build {
   version: string;
 }
 
-export interface RunnerOptions {
+/** What a function runs with besides its code; a change in queues.yaml or rascal.json redeploys it with new ones. */
+export interface RunnerSettings {
   fn: FunctionConfig;
   queueType: QueueType;
   connection: ReplicaConnection;
+}
+
+export interface RunnerOptions extends RunnerSettings {
   build: Build;
   log: Logger;
   logLevel: string;
@@ -60,7 +64,6 @@ export function isHung(silentMs: number, timeoutMs: number, starting = false): b
 export class FunctionRunner {
   desired: number;
   build: Build;
-  fn: FunctionConfig;
   private readonly replicas = new Set<Replica>();
   private retired: StatsSnapshot = emptySnapshot();
   private nextReplica = 1;
@@ -81,6 +84,7 @@ export class FunctionRunner {
 
   /** the topology is not declared yet: new replicas are held (RunnerOptions.topology) */
   held: boolean;
+  private settings: RunnerSettings;
 
   constructor(private readonly options: RunnerOptions) {
     this.held = options.topology !== undefined;
@@ -91,7 +95,7 @@ export class FunctionRunner {
       },
       () => undefined,
     );
-    this.fn = options.fn;
+    this.settings = { fn: options.fn, queueType: options.queueType, connection: options.connection };
     this.desired = options.fn.replicas;
     this.build = options.build;
     this.watchdog = setInterval(() => this.checkHeartbeats(), WATCHDOG_MS).unref();
@@ -99,6 +103,10 @@ export class FunctionRunner {
 
   get name(): string {
     return this.fn.name;
+  }
+
+  get fn(): FunctionConfig {
+    return this.settings.fn;
   }
 
   /** Replicas that consume now (not starting, not draining). */
@@ -132,20 +140,29 @@ export class FunctionRunner {
     await this.reconcile();
   }
 
-  /** Start the new version's replicas, then drain the old ones. The old keep serving if the new cannot start. */
-  async deploy(build: Build, fn: FunctionConfig = this.fn): Promise<void> {
+  /**
+   * Start the new version's replicas (new code, or new settings from queues.yaml), then drain the old
+   * ones. The old keep serving if the new cannot start. The counters carry on: a redeployed function
+   * is the same function to Prometheus, whose counters must not go backwards.
+   */
+  async deploy(build: Build, settings: RunnerSettings = this.settings): Promise<void> {
+    const previous = this.settings;
+    // `replicas` in queues.yaml is a starting count: a change to it is taken, otherwise a `warren scale` stays.
+    const desired = settings.fn.replicas !== previous.fn.replicas ? settings.fn.replicas : this.desired;
     const old = [...this.replicas].filter((r) => r.state === 'starting' || r.state === 'running');
     const fresh: Replica[] = [];
     try {
-      for (let i = 0; i < this.desired; i++) fresh.push(this.spawn(build, fn));
+      for (let i = 0; i < desired; i++) fresh.push(this.spawn(build, settings));
       await Promise.all(fresh.map((r) => r.start()));
     } catch (err) {
       await Promise.all(fresh.map((r) => r.kill()));
       throw err;
     }
     this.build = build;
-    this.fn = fn;
-    await Promise.all(old.map((r) => this.retire(r)));
+    this.settings = settings;
+    this.desired = desired;
+    // The old replicas finish what they hold within the timeout they run with.
+    await Promise.all(old.map((r) => this.retire(r, previous.fn.timeout)));
   }
 
   /** Drain every replica (SIGTERM, a deleted handler file). */
@@ -166,7 +183,7 @@ export class FunctionRunner {
   private async reconcile(): Promise<void> {
     const live = [...this.replicas].filter((r) => r.state === 'starting' || r.state === 'running');
     if (live.length < this.desired) {
-      const fresh = Array.from({ length: this.desired - live.length }, () => this.spawn(this.build, this.fn));
+      const fresh = Array.from({ length: this.desired - live.length }, () => this.spawn(this.build));
       await Promise.all(fresh.map((r) => r.start().catch((err: Error) => this.onStartFailure(r, err))));
       if (this.running === 0 && this.desired > 0 && this.lastError) {
         // A handler that does not load says so with its own code, file and line; anything else is a start failure.
@@ -179,14 +196,14 @@ export class FunctionRunner {
     }
   }
 
-  private spawn(build: Build, fn: FunctionConfig): Replica {
+  private spawn(build: Build, { fn, queueType, connection }: RunnerSettings = this.settings): Replica {
     const replicaNo = this.nextReplica++;
     const log = this.options.log.child({ replica: replicaNo });
     const replica = new Replica(
       {
         fn,
-        queueType: this.options.queueType,
-        connection: this.options.connection,
+        queueType,
+        connection,
         bundleFile: build.bundleFile,
         version: build.version,
         replica: replicaNo,
@@ -255,7 +272,7 @@ export class FunctionRunner {
     if (this.stopped || replica.state !== 'running') return;
     replica.logger.warn({ reason }, 'replacing replica');
     this.restarts++;
-    const fresh = this.spawn(this.build, this.fn);
+    const fresh = this.spawn(this.build);
     replica.state = 'draining';
     await fresh.start().catch((err: Error) => this.onStartFailure(fresh, err));
     await this.retire(replica);

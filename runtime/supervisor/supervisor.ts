@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { PrettyLogs } from '../log';
 import type { WarrenConfig, FunctionConfig } from '../config/types';
 import { replicaConnection } from '../replica-protocol/connection';
-import { FunctionRunner, type Build } from './function-runner';
+import { FunctionRunner, type Build, type RunnerSettings } from './function-runner';
 import { WarrenError } from '../errors';
 import type { StatsSnapshot } from '../replica-protocol/stats';
 
@@ -48,26 +48,22 @@ export class Supervisor {
   constructor(private readonly options: SupervisorOptions) {}
 
   /**
-   * Start every function of `config`; one that cannot start is logged, its replicas retry. With
+   * Start every function of `config`; the replicas of one that cannot start retry with backoff. With
    * `topology` (a runtime's first start), replicas boot while it is pending and consume once it
-   * resolves (RunnerOptions.topology).
+   * resolves (RunnerOptions.topology). Resolves with why each function that could not start did not.
    */
-  async start(config: WarrenConfig, builds: ReadonlyMap<string, Build>, topology?: Promise<void>): Promise<void> {
+  async start(config: WarrenConfig, builds: ReadonlyMap<string, Build>, topology?: Promise<void>): Promise<Map<string, Error>> {
     this.config = config;
     const names = Object.keys(config.functions);
     const results = await Promise.allSettled(names.map((name) => this.startFunction(config.functions[name]!, builds.get(name)!, topology)));
-    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${names[i]}: ${(r.reason as Error).message}`] : []));
-    if (failed.length) this.options.log.error({ failed }, 'some functions could not start; their replicas keep retrying with backoff');
+    return new Map(results.flatMap((r, i) => (r.status === 'rejected' ? [[names[i]!, r.reason as Error] as const] : [])));
   }
 
   async startFunction(fn: FunctionConfig, build: Build, topology?: Promise<void>): Promise<void> {
     const config = this.requireConfig();
     if (this.runners.has(fn.name)) throw new WarrenError('WARREN_E_INTERNAL', `function ${fn.name} is already running`);
-    const queue = config.queues[fn.queue];
     const runner = new FunctionRunner({
-      fn,
-      queueType: queue?.type ?? 'quorum',
-      connection: replicaConnection(config, fn.name),
+      ...runnerSettings(config, fn),
       build,
       log: this.options.log.child({ function: fn.name }),
       logLevel: this.options.logLevel,
@@ -104,12 +100,17 @@ export class Supervisor {
     });
   }
 
-  deploy(name: string, build: Build, fn?: FunctionConfig): Promise<void> {
+  /**
+   * Redeploy one function: its new code, and with `config` its settings from that config (start the
+   * new replicas, then drain the old; its counters carry on).
+   */
+  deploy(name: string, build: Build, config?: WarrenConfig): Promise<void> {
     return this.changes.run(name, async () => {
       const runner = this.runner(name);
       const from = runner.build.version;
-      await runner.deploy(build, fn);
-      this.options.log.info({ function: name, from, to: build.version }, 'deployed');
+      const fn = config?.functions[name];
+      await runner.deploy(build, fn && config ? runnerSettings(config, fn) : undefined);
+      this.options.log.info({ function: name, from, to: build.version, ...(fn ? { settings: 'changed' } : {}) }, 'deployed');
     });
   }
 
@@ -156,4 +157,8 @@ export class Supervisor {
     if (!this.config) throw new WarrenError('WARREN_E_NOT_READY', 'the runtime has not started its functions yet');
     return this.config;
   }
+}
+
+function runnerSettings(config: WarrenConfig, fn: FunctionConfig): RunnerSettings {
+  return { fn, queueType: config.queues[fn.queue]?.type ?? 'quorum', connection: replicaConnection(config, fn.name) };
 }

@@ -1,7 +1,8 @@
 /**
  * `warren start --watch` against the real broker: a dropped-in handler file consumes within a second,
  * an edited one is redeployed, a broken edit keeps the old version serving (and says file and line),
- * a deleted one stops consuming while its queue and messages stay.
+ * a deleted one stops consuming while its queue and messages stay (queues.yaml entry or not), and a
+ * settings change keeps the function's counters.
  */
 import { copyFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -91,6 +92,12 @@ describe('start --watch', () => {
     expect(await results(1)).toEqual([{ tag: 'v2', handled: { n: 3 }, attempt: 1 }]);
     expect(await consumerCount(conn, 'greet')).toBe(1);
 
+    // Built but not loadable (no default export): v2 keeps serving, the log names the file and the code.
+    await project.writeFunction('greet', `export const handler = async () => null;\n`);
+    const unloadable = await warren.waitForLog((l) => /could not be redeployed/.test(l.msg) && l !== failure);
+    expect((unloadable.problems as string[])[0]).toMatch(/^functions\/greet\.ts:1 greet\.ts has no default export function .*\[WARREN_E_HANDLER_EXPORT\]$/);
+    expect(await consumerCount(conn, 'greet')).toBe(1);
+
     // Deleted: consumers stop, the queue and its messages stay.
     await rm(join(project.dir, 'functions', 'greet.ts'));
     await warren.waitForLog((l) => l.msg === 'function stopped; its queue and messages stay' && l.function === 'greet');
@@ -110,5 +117,59 @@ describe('start --watch', () => {
     expect((failure.problems as string[]).join('\n')).toMatch(/queues\.yaml:\d+:\d+ .*replicas/);
     await publishRaw(vhost.url, '', 'greet', JSON.stringify({ n: 1 }));
     expect((await results(1)).map((r) => r.tag)).toEqual(['v1']);
+  });
+
+  it('stops a function whose file is deleted though queues.yaml has an entry for it, and starts it again when the file is back', async () => {
+    project = await createProject(RESULTS_YAML + 'functions:\n  greet: { prefetch: 2 }\n', { greet: reportingHandler('v1'), other: reportingHandler('other') });
+    warren = await startWarren(project.dir, vhost.url, { args: ['--watch'] });
+    await warren.waitForLog((l) => l.stage === 'watch' && /watching/.test(l.msg));
+    conn = await amqplib.connect(vhost.url);
+
+    await rm(join(project.dir, 'functions', 'greet.ts'));
+    const said = await warren.waitForLog((l) => l.level === 40 && l.function === 'greet' && /was deleted/.test(l.msg));
+    expect(said.msg).toBe(
+      'functions/greet.ts was deleted: function greet stops (its queue and messages stay); queues.yaml still has an entry for it, so a restart would refuse the config until the entry or the file is back',
+    );
+    await warren.waitForLog((l) => l.msg === 'function stopped; its queue and messages stay' && l.function === 'greet');
+    expect(warren.logs.some((l) => /config is invalid/.test(l.msg))).toBe(false);
+    expect(await consumerCount(conn, 'greet')).toBe(0);
+    expect(await consumerCount(conn, 'other')).toBe(1);
+    await publishRaw(vhost.url, '', 'greet', JSON.stringify({ n: 1 }));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await queueInfo(vhost.url, 'greet')).toEqual({ messageCount: 1, consumerCount: 0 });
+    const functions = JSON.parse((await warren.admin('GET', '/functions')).text) as { functions: Array<{ name: string }> };
+    expect(functions.functions.map((f) => f.name)).toEqual(['other']);
+
+    // Another change meanwhile still applies; the entry without a file is said again, not refused.
+    await project.writeFunction('other', reportingHandler('other-v2'));
+    await warren.waitForLog((l) => l.msg === 'deployed' && l.function === 'other');
+
+    // The file is back: the function starts and takes the message that waited.
+    await project.writeFunction('greet', reportingHandler('v2'));
+    expect(await results(1)).toEqual([{ tag: 'v2', handled: { n: 1 }, attempt: 1 }]);
+    expect(await consumerCount(conn, 'greet')).toBe(1);
+  });
+
+  it('keeps the counters of a function whose settings change, as a code redeploy does', async () => {
+    project = await createProject(RESULTS_YAML + 'functions:\n  greet: { prefetch: 1 }\n', { greet: reportingHandler('v1') });
+    warren = await startWarren(project.dir, vhost.url, { args: ['--watch'] });
+    await warren.waitForLog((l) => l.stage === 'watch' && /watching/.test(l.msg));
+    const acked = async (): Promise<number> => {
+      const metrics = (await warren!.admin('GET', '/metrics')).text;
+      return Number(/^warren_messages_total\{function="greet",outcome="ack"\} (\d+)$/m.exec(metrics)?.[1] ?? NaN);
+    };
+    for (let n = 1; n <= 3; n++) await publishRaw(vhost.url, '', 'greet', JSON.stringify({ n }));
+    expect(await results(3)).toHaveLength(3);
+    await waitFor(async () => (await acked()) === 3);
+
+    await writeFile(join(project.dir, 'queues.yaml'), RESULTS_YAML + 'functions:\n  greet: { prefetch: 5 }\n');
+    await warren.waitForLog((l) => l.msg === 'reloaded' && (l.redeployed as string[]).includes('greet'));
+    expect(await acked()).toBe(3);
+    const status = JSON.parse((await warren.admin('GET', '/functions/greet')).text) as { handled: number; replicas: { running: number } };
+    expect(status).toMatchObject({ handled: 3, replicas: { running: 1 } });
+
+    await publishRaw(vhost.url, '', 'greet', JSON.stringify({ n: 4 }));
+    expect(await results(1)).toHaveLength(1);
+    await waitFor(async () => (await acked()) === 4);
   });
 });
