@@ -1,12 +1,13 @@
 /**
- * The admin API's routes (SPEC §7), independent of node:http: each takes the parsed request and
- * returns a Reply. Scale and deploy of one function are serialised, so two callers never interleave
+ * The admin API's routes (SPEC §7, and `POST /deploy`: read the project again, as `warren deploy --all`
+ * does), independent of node:http: each takes the parsed request and returns a Reply. Scale and deploy of one function are serialised, so two callers never interleave
  * a drain with a redeploy of the same replicas.
  */
 import type { Registry } from 'prom-client';
 import type { EmitterStatus } from '../schedule/emitter';
 import type { WarrenConfig } from '../config/types';
-import type { AppState } from '../app';
+import type { AppState, ReloadResult } from '../app';
+import { notRunHere } from '../selection';
 import type { FunctionStatus } from '../supervisor/supervisor';
 import { ERRORS, WarrenError, WarrenErrors } from '../errors';
 import { errorReply, fail, ok, type Reply } from './replies';
@@ -36,7 +37,10 @@ export interface AdminTarget {
     status(): FunctionStatus[];
     scale(name: string, replicas: number): Promise<void>;
   };
+  /** redeploy one function; one the runtime does not run yet (a new file) is started */
   deploy(name: string): Promise<{ version: string; changed: boolean }>;
+  /** read the project again and apply what changed (as `--watch` does) */
+  reload(): Promise<ReloadResult>;
   /** under `start --only`: the selection and every function of the project (absent in tests that have none) */
   readonly selection?: { only: readonly string[]; project: readonly string[] } | undefined;
   /** scheduled functions' emitters (absent in tests that have none) */
@@ -82,13 +86,7 @@ export function createRouter(deps: RouteDeps): Router {
   function knownFunction(name: string): Reply | null {
     if (app.config?.functions[name]) return null;
     const selection = app.selection;
-    if (selection?.project.includes(name)) {
-      return fail(
-        'WARREN_E_UNKNOWN_FUNCTION',
-        `function ${name} is not run by this runtime (started with --only ${selection.only.join(',')})`,
-        'reach the runtime that runs it: set WARREN_ADMIN_HOST/WARREN_ADMIN_PORT to its admin address',
-      );
-    }
+    if (selection?.project.includes(name)) return errorReply(notRunHere(name, selection.only));
     const known = Object.keys(app.config?.functions ?? {});
     return fail('WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}`, known.length ? `functions: ${known.join(', ')}` : undefined);
   }
@@ -142,7 +140,9 @@ export function createRouter(deps: RouteDeps): Router {
       method: 'POST',
       pattern: /^\/functions\/([^/]+)\/deploy$/,
       run: async (_req, name) => {
-        const refused = knownFunction(name) ?? requireRunning();
+        // A function the runtime does not run yet may be a file added since: deploy reads the project for it.
+        const known = knownFunction(name);
+        const refused = requireRunning() ?? (app.selection?.project.includes(name) ? known : null);
         if (refused) return refused;
         return exclusively(name, async () => {
           const from = app.supervisor.status().find((f) => f.name === name)?.version ?? null;
@@ -162,6 +162,24 @@ export function createRouter(deps: RouteDeps): Router {
         });
       },
     },
+    {
+      method: 'POST',
+      pattern: /^\/deploy$/,
+      run: async () => {
+        const refused = requireRunning();
+        if (refused) return refused;
+        const versions = () => new Map(app.supervisor.status().map((s) => [s.name, s.version]));
+        const before = versions();
+        const { added, removed, redeployed, problems } = await app.reload();
+        const after = versions();
+        const names = [...new Set([...before.keys(), ...after.keys()])].sort();
+        const changed = new Set([...added, ...removed, ...redeployed]);
+        return ok({
+          functions: names.map((name) => ({ name, from: before.get(name) ?? null, version: after.get(name) ?? null, changed: changed.has(name) })),
+          problems: problems.map((p) => errorReply(p, app.config?.dir).body),
+        });
+      },
+    },
     ...deadLetterRoutes({ tools: deps.deadLetters, config: () => app.config, url: brokerUrl, knownFunction }),
     { method: 'GET', pattern: /^\/topology$/, run: async () => ok(describeTopology(app.config)) },
   ];
@@ -172,7 +190,7 @@ export function createRouter(deps: RouteDeps): Router {
       return fail(
         'WARREN_E_USAGE',
         `no admin route ${req.path}`,
-        'routes: /healthz /readyz /metrics /functions /functions/:name/{scale,deploy,dead-letters}',
+        'routes: /healthz /readyz /metrics /functions /functions/:name/{scale,deploy,dead-letters} /deploy',
         404,
       );
     const route = matching.find((r) => r.method === req.method);

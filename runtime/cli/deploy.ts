@@ -1,19 +1,28 @@
 /**
  * `warren deploy FN` / `warren deploy --all`: the running runtime rebuilds the handler file, starts the
- * new version's replicas, then drains the old ones. A build that fails keeps the old version serving
- * and prints the file and line (exit 2).
+ * new version's replicas, then drains the old ones. A build that fails, or a handler that does not
+ * load, keeps the old version serving and prints the file and line (exit 2). `deploy FN` of a file
+ * added since the runtime started starts it; `--all` reads the whole project again, as `--watch` does:
+ * new files start, deleted ones stop, changed settings and code are redeployed.
  */
 import type { Command } from 'commander';
-import { EXIT, WarrenError } from '../errors';
-import type { RuntimeView } from '../admin/view';
+import { ERRORS, EXIT, WarrenError, isErrorCode } from '../errors';
 import { DIR_OPTION, checkProjectDir, createAdminClient, functionPath, reportAdminFailure, type AdminClient } from './admin-client';
 import { reportFailure } from './common';
 
 export interface DeployAnswer {
   name: string;
+  /** the version before; null when it did not run */
   from: string | null;
-  version: string;
+  /** the version now; null when it no longer runs */
+  version: string | null;
   changed: boolean;
+}
+
+/** `POST /deploy`: every function the reload touched or left alone, and what kept a change out. */
+export interface DeployAllAnswer {
+  functions: DeployAnswer[];
+  problems: Array<{ error: string; code: string; hint?: string }>;
 }
 
 /** A redeploy drains the old replicas, which may take up to the function's timeout. */
@@ -23,8 +32,22 @@ export async function deployOne(client: AdminClient, name: string): Promise<Depl
   return client.post<DeployAnswer>(functionPath(name, 'deploy'), {}, { timeoutMs: DEPLOY_TIMEOUT_MS });
 }
 
-export function describeDeploy(answer: DeployAnswer): string {
-  return answer.changed ? `${answer.name}: deployed ${answer.version} (was ${answer.from ?? 'not running'})` : `${answer.name}: unchanged (${answer.version})`;
+export function describeDeploy({ name, from, version, changed }: DeployAnswer): string {
+  if (version === null) return `${name}: stopped, no longer in the project (its queue and messages stay)`;
+  if (from === null) return `${name}: started ${version}`;
+  if (!changed) return `${name}: unchanged (${version})`;
+  return from === version ? `${name}: redeployed ${version} with its new settings` : `${name}: deployed ${version} (was ${from})`;
+}
+
+/** Prints what `POST /deploy` did; the exit code is the worst of its problems'. */
+function reportDeployAll(answer: DeployAllAnswer): number {
+  for (const fn of answer.functions) process.stdout.write(describeDeploy(fn) + '\n');
+  let exitCode: number = EXIT.OK;
+  for (const p of answer.problems) {
+    process.stderr.write(`warren: ${p.error} [${p.code}]` + (p.hint ? `\n  hint: ${p.hint}` : '') + '\n');
+    exitCode = Math.max(exitCode, isErrorCode(p.code) ? ERRORS[p.code].exit : EXIT.RUNTIME);
+  }
+  return exitCode;
 }
 
 export function registerDeploy(program: Command): void {
@@ -32,7 +55,7 @@ export function registerDeploy(program: Command): void {
     .command('deploy')
     .description('rebuild a function and redeploy it on the running runtime without losing a message')
     .argument('[function]', 'function name')
-    .option('--all', 'redeploy every function, one after the other')
+    .option('--all', 'read the whole project again: start new files, stop deleted ones, redeploy what changed')
     .option(...DIR_OPTION)
     .action(async (name: string | undefined, options: { all?: boolean; dir?: string }) => {
       if (!name === !options.all) {
@@ -46,17 +69,12 @@ export function registerDeploy(program: Command): void {
       const client = createAdminClient();
       try {
         await checkProjectDir(options.dir);
-        const names = name ? [name] : (await client.get<RuntimeView>('/functions')).functions.map((f) => f.name);
-        let exitCode: number = EXIT.OK;
-        // One at a time: the others keep serving at full strength while one drains.
-        for (const fn of names) {
-          try {
-            process.stdout.write(describeDeploy(await deployOne(client, fn)) + '\n');
-          } catch (err) {
-            exitCode = Math.max(exitCode, reportAdminFailure(err));
-          }
+        if (name) {
+          process.stdout.write(describeDeploy(await deployOne(client, name)) + '\n');
+          process.exitCode = EXIT.OK;
+        } else {
+          process.exitCode = reportDeployAll(await client.post<DeployAllAnswer>('/deploy', {}, { timeoutMs: DEPLOY_TIMEOUT_MS }));
         }
-        process.exitCode = exitCode;
       } catch (err) {
         process.exitCode = reportAdminFailure(err);
       }

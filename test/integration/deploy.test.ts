@@ -1,13 +1,17 @@
 /**
  * `warren deploy FN` on a running runtime (SPEC §5): under a steady stream to two functions, the
  * redeployed one switches version with 0 lost and 0 duplicated, the other is untouched; a handler
- * that does not build or load keeps the old version serving and the command prints file:line.
+ * that does not build or load keeps the old version serving and the command prints file:line. A file
+ * added since the runtime started is started by `deploy FN`; `deploy --all` reads the project again.
  */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import amqplib from 'amqplib';
 import { createTestVhost } from '../helpers/broker';
 import {
   collectResults,
+  consumerCount,
   createProject,
   lostAndDuplicated,
   publishIds,
@@ -116,6 +120,54 @@ it('redeploys one function during a 5,000-message stream: 0 lost, 0 duplicated, 
   expect(all.stdout).toContain(`alpha: unchanged (${alphaVersion})`);
   expect(all.stdout).toContain(`beta: unchanged (${versionOf(before, 'beta')})`);
   expect((await runCli(['deploy'], runtime.env)).code).toBe(2);
+
+  expect(await runtime.stop()).toBe(0);
+});
+
+it('starts a function whose file was added since the runtime started (deploy FN), and --all reads the whole project again', async () => {
+  const vhost = hold('vhost', await createTestVhost('deploy-new'));
+  const project = hold(
+    'project',
+    await createProject({
+      'queues.yaml': recordingQueues({ alpha: {} }),
+      'functions/alpha.ts': recordingHandler('v1'),
+    }),
+  );
+  const runtime = hold('runtime', await startRuntime(project.dir, vhost.url));
+  await runtime.waitReady();
+
+  // A file without an entry in queues.yaml runs with the defaults: its own queue, named after it.
+  await project.write('functions/weird.ts', recordingHandler('w1'));
+  const weird = await runCli(['deploy', 'weird'], runtime.env);
+  expect(weird.stderr).toBe('');
+  expect(weird.code).toBe(0);
+  expect(weird.stdout).toMatch(/^weird: started [0-9a-f]{12}$/m);
+  expect(await consumerCount(vhost.url, 'weird')).toBe(1);
+  const unknown = await runCli(['deploy', 'nope'], runtime.env);
+  expect(unknown.code).toBe(2);
+  expect(unknown.stderr).toContain('no function named nope');
+
+  // --all: a new file starts, a deleted one stops (its queue stays), the others are left as they are.
+  await project.write('functions/gamma.ts', recordingHandler('g1'));
+  await rm(join(project.dir, 'functions', 'alpha.ts'));
+  await project.write('queues.yaml', recordingQueues({}));
+  const all = await runCli(['deploy', '--all'], runtime.env);
+  expect(all.stderr).toBe('');
+  expect(all.code).toBe(0);
+  expect(all.stdout).toContain('alpha: stopped, no longer in the project (its queue and messages stay)');
+  expect(all.stdout).toMatch(/^gamma: started [0-9a-f]{12}$/m);
+  expect(all.stdout).toMatch(/^weird: unchanged \([0-9a-f]{12}\)$/m);
+  expect(await consumerCount(vhost.url, 'gamma')).toBe(1);
+  expect(await consumerCount(vhost.url, 'alpha')).toBe(0);
+  const view = (await (await runtime.admin('/functions')).json()) as { functions: Array<{ name: string }> };
+  expect(view.functions.map((f) => f.name).sort()).toEqual(['gamma', 'weird']);
+
+  // A handler that does not load is not started: exit 2 naming the file, nothing left consuming.
+  await project.write('functions/broken.ts', 'export const handler = async () => null;\n');
+  const broken = await runCli(['deploy', 'broken'], runtime.env);
+  expect(broken.code).toBe(2);
+  expect(broken.stderr).toMatch(/functions\/broken\.ts:1 broken\.ts has no default export function/);
+  expect(await consumerCount(vhost.url, 'broken')).toBe(0);
 
   expect(await runtime.stop()).toBe(0);
 });
