@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build, type BuildFailure, type BuildOptions, type Message, type Plugin } from 'esbuild';
 import { WarrenError } from '../errors.js';
@@ -47,15 +47,20 @@ export async function buildHandler(opts: BuildHandlerOptions): Promise<BuiltHand
 
   let text: string;
   let warnings: Message[];
+  let exported: string[];
   try {
     let result = await build(base);
     // A CommonJS handler that calls require() needs a real `require` inside the ESM bundle.
     if (outputText(result.outputFiles).includes('__require(')) result = await build({ ...base, banner: { js: REQUIRE_BANNER } });
     text = outputText(result.outputFiles);
     warnings = result.warnings;
+    exported = Object.values(result.metafile.outputs).find((o) => o.entryPoint)?.exports ?? [];
   } catch (err) {
     throw buildError(file, opts.name, err);
   }
+  // Known without running it: `check`, `start` and `deploy` refuse it as they refuse a syntax error.
+  // (A CommonJS `module.exports` is a default export; whether it is a function, loadHandler says.)
+  if (!exported.includes('default')) throw noDefaultExport(file, exported);
 
   const version = createHash('sha256').update(text).digest('hex').slice(0, 12);
   const bundleFile = join(outDir, `${opts.name}-${version}.mjs`);
@@ -65,7 +70,7 @@ export async function buildHandler(opts: BuildHandlerOptions): Promise<BuiltHand
 
 const REQUIRE_BANNER = "import { createRequire as __warrenCreateRequire } from 'node:module'; const require = __warrenCreateRequire(import.meta.url);";
 
-function bundleOptions(file: string, outfile: string): BuildOptions & { write: false } {
+function bundleOptions(file: string, outfile: string): BuildOptions & { write: false; metafile: true } {
   return {
     entryPoints: [file],
     absWorkingDir: dirname(file),
@@ -80,6 +85,7 @@ function bundleOptions(file: string, outfile: string): BuildOptions & { write: f
     sourcemap: 'inline',
     sourcesContent: false,
     logLevel: 'silent',
+    metafile: true,
     plugins: [warrenResolver(runtimeEntry())],
   };
 }
@@ -117,6 +123,16 @@ function warrenResolver(entry: string): Plugin {
       });
     },
   };
+}
+
+function noDefaultExport(file: string, exported: string[]): WarrenError {
+  const named = exported.length > 0 ? `named export${exported.length === 1 ? '' : 's'} ${exported.slice(0, 5).join(', ')}` : 'no export';
+  const fn = exported.find((e) => e === 'handler') ?? (exported.length === 1 ? exported[0] : undefined);
+  return new WarrenError('WARREN_E_HANDLER_EXPORT', `${basename(file)} has no default export function (found ${named})`, {
+    file,
+    line: 1,
+    hint: fn ? `export it as the default: \`export default ${fn};\`` : 'add `export default async function handler(message, ctx) { … }`',
+  });
 }
 
 function outputText(files: readonly { path: string; text: string }[]): string {

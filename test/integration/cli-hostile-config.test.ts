@@ -92,6 +92,15 @@ describe('hostile config through the CLI', () => {
     expectRefused(await check(project), /rascal\.json:1:1 file is \d+ bytes, over the 1024 KiB/);
   });
 
+  it('check refuses a handler with no default export, naming the file and the export to make default', async () => {
+    project = await createProject('functions:\n  echo: {}\n', { echo: noop, nodef: 'export const handler = async () => undefined;\n' });
+    expectRefused(
+      await check(project),
+      /functions\/nodef\.ts:1 nodef\.ts has no default export function \(found named export handler\)/,
+      /hint: export it as the default: `export default handler;`/,
+    );
+  });
+
   it('refuses a queues.yaml or rascal.json that is a folder or a link to nothing, with what to do', async () => {
     project = await createProject('functions:\n  echo: {}\n', { echo: noop });
     await rm(join(project.dir, 'queues.yaml'));

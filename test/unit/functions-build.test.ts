@@ -180,13 +180,21 @@ describe('buildHandler + loadHandler', () => {
   });
 
   it('refuses a file without a default export function with WARREN_E_HANDLER_EXPORT', async () => {
+    // At build time, so `check` and `start` refuse it like a syntax error.
     const file = fixture('no-default.ts');
-    const built = await buildHandler({ file, name: 'no-default', outDir });
-    const err = await thrownBy(() => loadHandler(built.bundleFile, file));
+    const err = await thrownBy(() => buildHandler({ file, name: 'no-default', outDir }));
     expect(err).toBeInstanceOf(WarrenError);
     expect((err as WarrenError).code).toBe('WARREN_E_HANDLER_EXPORT');
-    expect((err as WarrenError).details).toMatchObject({ file, line: 1 });
-    expect((err as WarrenError).details.hint).toContain('export default async function handler(message, ctx)');
+    expect((err as WarrenError).details).toMatchObject({ file, line: 1, hint: 'export it as the default: `export default handler;`' });
+    expect((err as WarrenError).message).toContain('found named export handler');
+    // A default export that is not a function is known only once loaded.
+    const dir = await project({ 'notfn.ts': 'export default 42;\n', 'none.ts': 'const x = 1;\n' });
+    const built = await buildHandler({ file: join(dir, 'notfn.ts'), name: 'notfn', outDir });
+    const notFn = (await thrownBy(() => loadHandler(built.bundleFile, join(dir, 'notfn.ts')))) as WarrenError;
+    expect(notFn.code).toBe('WARREN_E_HANDLER_EXPORT');
+    expect(notFn.details.hint).toContain('export default async function handler(message, ctx)');
+    const none = (await thrownBy(() => buildHandler({ file: join(dir, 'none.ts'), name: 'none', outDir }))) as WarrenError;
+    expect(none.message).toContain('found no export');
   });
 
   it('refuses a file that throws while it loads with WARREN_E_HANDLER_LOAD at the line of the throw', async () => {
