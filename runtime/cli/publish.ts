@@ -128,7 +128,11 @@ export async function publishOn(
     Math.min(1_000, confirmTimeoutMs / 4),
   );
   try {
-    const channel = await connection.createConfirmChannel();
+    // A node on its way down or up may take the connection and never answer: no step waits for it forever.
+    const channel = await within(connection.createConfirmChannel(), confirmTimeoutMs, () => {
+      connectionLost ??= new Error(`no channel from the broker within ${confirmTimeoutMs / 1000} s`);
+      return connectionLost;
+    });
     channel.on('return', () => run.unroutable++);
     let failure: Error | null = null;
     // A window of unconfirmed messages: the loop waits only when WINDOW are in flight, and the last
@@ -176,7 +180,8 @@ export async function publishOn(
     }
     if (failure) throw failure;
     channel.removeAllListeners('close');
-    await channel.close();
+    // Every copy is confirmed: a close the node does not answer changes nothing.
+    await within(channel.close(), confirmTimeoutMs, () => null).catch(() => undefined);
     return null;
   } catch (err) {
     const message = (err as Error).message ?? String(err);
@@ -197,7 +202,7 @@ export async function publishOn(
     });
   } finally {
     clearInterval(watchdog);
-    await connection.close().catch(() => undefined);
+    await within(connection.close(), confirmTimeoutMs, () => null).catch(() => undefined);
   }
 }
 
@@ -245,6 +250,15 @@ export function parseDelayOption(value: string | undefined): number | undefined 
   if (value === undefined) return undefined;
   const ms = parseDelay(/^\d+$/.test(value) ? Number(value) : value);
   return ms === 0 ? undefined : ms;
+}
+
+/** `promise`, or after `ms` what `late` gives (thrown when it is an Error). */
+function within<T>(promise: Promise<T>, ms: number, late: () => Error | null): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(late() ?? new Error('timed out')), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 export function registerPublish(program: Command): void {

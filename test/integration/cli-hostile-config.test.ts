@@ -4,34 +4,17 @@
  * password full of URL-special characters. Each gets exit 2 within seconds with the file and line
  * named (or runs, for the odd but valid file names), and the password never appears in any output.
  */
-import { spawn } from 'node:child_process';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createProject, warrenBin, type Project } from '../helpers/runtime';
+import { createProject, runWarren, type Project } from '../helpers/runtime';
 
 const noop = 'export default async () => undefined;\n';
 
-/** `warren ARGS`, killed after `killAfterMs` (a hang fails the test instead of stalling the suite). */
-function warren(args: string[], env: Record<string, string> = {}, killAfterMs = 20_000): Promise<{ code: number | null; out: string; killed: boolean }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [warrenBin, ...args], {
-      env: { ...process.env, WARREN_LOG_LEVEL: 'debug', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let killed = false;
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
-    const timer = setTimeout(() => {
-      killed = true;
-      child.kill('SIGKILL');
-    }, killAfterMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out, killed });
-    });
-  });
+/** `warren ARGS`, killed after `killAfterMs` (a hang fails the test instead of stalling the suite); `out` is stdout and stderr. */
+async function warren(args: string[], env: Record<string, string> = {}, killAfterMs = 20_000): Promise<{ code: number | null; out: string; killed: boolean }> {
+  const r = await runWarren(args, { WARREN_LOG_LEVEL: 'debug', ...env }, undefined, killAfterMs);
+  return { code: r.code, out: r.stdout + r.stderr, killed: r.killed };
 }
 
 async function check(project: Project, env: Record<string, string> = {}) {

@@ -3,9 +3,8 @@
  * its event loop, one that exits the process, one that publishes with a delay. No broker: each runs
  * in invoke's own worker thread, and the command says what happened in a person's words.
  */
-import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createProject, warrenBin, type Project } from '../helpers/runtime';
+import { createProject, runWarren, type Project } from '../helpers/runtime';
 
 const queuesYaml = `
 exchanges:
@@ -31,25 +30,7 @@ export default handler;
 };
 
 /** Runs `warren invoke`, killed if it outlives `killAfterMs` (a handler that was never stopped). */
-function invoke(args: string[], killAfterMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string; killed: boolean; ms: number }> {
-  return new Promise((resolve) => {
-    const started = Date.now();
-    const child = spawn(process.execPath, [warrenBin, 'invoke', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let killed = false;
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const timer = setTimeout(() => {
-      killed = true;
-      child.kill('SIGKILL');
-    }, killAfterMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, killed, ms: Date.now() - started });
-    });
-  });
-}
+const invoke = (args: string[], killAfterMs = 20_000) => runWarren(['invoke', ...args], {}, undefined, killAfterMs);
 
 describe('warren invoke and a handler that misbehaves', () => {
   let project: Project | undefined;

@@ -39,6 +39,25 @@ describe('publishOn without confirms', () => {
     expect(r.retry).toEqual([0, 1, 2, 3, 4]);
   });
 
+  it('gives up a node that never opens the channel, or never answers the closes once every copy is confirmed', async () => {
+    const never = new Promise<never>(() => undefined);
+    const mute = Object.assign(new EventEmitter(), { createConfirmChannel: () => never, close: () => never });
+    const r = run();
+    const lost = await publishOn(mute as unknown as ChannelModel, r, target, Buffer.from('{}'), properties, 3, undefined, 300);
+    expect(lost?.message).toBe('no channel from the broker within 0.3 s');
+    expect(r.next).toBe(0);
+
+    // Confirms every publish at once, then answers neither close.
+    const channel = Object.assign(new EventEmitter(), {
+      publish: (_e: string, _k: string, _b: Buffer, _o: unknown, confirmed: (err: unknown) => void) => void setImmediate(() => confirmed(null)),
+      close: () => never,
+    });
+    const slow = Object.assign(new EventEmitter(), { createConfirmChannel: async () => channel, close: () => never });
+    const done = run();
+    expect(await publishOn(slow as unknown as ChannelModel, done, target, Buffer.from('{}'), properties, 3, undefined, 300)).toBeNull();
+    expect(done.next).toBe(3);
+  });
+
   it('waits for a broker that blocks publishers, and times out only after it unblocks', async () => {
     const { connection } = silentConnection();
     const r = run();
