@@ -171,9 +171,9 @@ describe('a scheduled function starting after a few minutes without a runtime', 
       await waitFor(() => ticks.length >= 3, 20_000);
       ticks.sort((a, b) => a - b);
       const caughtUp = ticks[0]!;
-      // One message for the whole absence: the latest tick due when the emitter took over...
-      expect(ticks.filter((at) => at <= Number(line.time))).toEqual([caughtUp]);
-      expect(Number(line.time) - caughtUp).toBeLessThan(30_000);
+      // One message for the whole absence: the latest tick due when the emitter took over (a burst
+      // would bring ticks up to 30 s old; the next regular tick may be due before the line is logged)...
+      expect(ticks.filter((at) => at < Number(line.time) - 10_000)).toEqual([]);
       // ...every tick before it counted as skipped in the log line, and the schedule goes on from it.
       expect(line['skipped']).toBe((caughtUp - lastTick) / 2_000 - 1);
       expect(line.msg).toBe(`skipped ${String(line['skipped'])} ticks missed while no runtime ran`);
