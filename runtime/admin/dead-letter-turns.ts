@@ -7,6 +7,7 @@
  * holds its messages (`busy`), so the page does not show the dead letters dropping as people look.
  */
 import type { DeadLetterTools } from './dead-letter-routes';
+import { PerKeyLock } from '../lib/per-key-lock';
 
 export interface DeadLetterTurns extends DeadLetterTools {
   /** a read, replay or purge of `queue` is under way */
@@ -14,29 +15,12 @@ export interface DeadLetterTurns extends DeadLetterTools {
 }
 
 export function oneAtATime(tools: DeadLetterTools): DeadLetterTurns {
-  /** per queue: the last turn's end, and how many turns are running or waiting */
-  const queues = new Map<string, { last: Promise<unknown>; turns: number }>();
-
-  function turn<T>(queue: string, work: () => Promise<T>): Promise<T> {
-    const entry = queues.get(queue) ?? { last: Promise.resolve(), turns: 0 };
-    queues.set(queue, entry);
-    entry.turns++;
-    const mine = entry.last.then(work, work);
-    entry.last = mine.then(
-      () => undefined,
-      () => undefined,
-    );
-    void entry.last.then(() => {
-      if (--entry.turns === 0 && queues.get(queue) === entry) queues.delete(queue);
-    });
-    return mine;
-  }
-
+  const lock = new PerKeyLock();
   return {
-    browse: (url, queue, options) => turn(queue, () => tools.browse(url, queue, options)),
-    find: (url, queue, key) => turn(queue, () => tools.find(url, queue, key)),
-    replay: (url, deadQueue, options) => turn(deadQueue, () => tools.replay(url, deadQueue, options)),
-    purge: (url, queue) => turn(queue, () => tools.purge(url, queue)),
-    busy: (queue) => queues.has(queue),
+    browse: (url, queue, options) => lock.run(queue, () => tools.browse(url, queue, options)),
+    find: (url, queue, key) => lock.run(queue, () => tools.find(url, queue, key)),
+    replay: (url, deadQueue, options) => lock.run(deadQueue, () => tools.replay(url, deadQueue, options)),
+    purge: (url, queue) => lock.run(queue, () => tools.purge(url, queue)),
+    busy: (queue) => lock.busy(queue),
   };
 }

@@ -7,6 +7,7 @@ import type { ChannelModel } from 'amqplib';
 import { connectToAny } from '../connection/connect';
 import type { Logger } from 'pino';
 import { redactUrl } from '../errors';
+import { withTimeout } from '../lib/with-timeout';
 
 export interface QueueDepth {
   messages: number;
@@ -100,14 +101,4 @@ export class QueueDepths {
     }
     return this.connection;
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    promise.then(
-      (v) => (clearTimeout(timer), resolve(v)),
-      (e: unknown) => (clearTimeout(timer), reject(e)),
-    );
-  });
 }

@@ -13,6 +13,7 @@ import { EXIT, WarrenError, redactUrl } from '../errors';
 import { parseCount, projectDir, readMessageArgument, reportFailure } from './common';
 import { ENTRY_EXCHANGE, delayedPublish, parseDelay } from '../delay/ladder';
 import { describeDuration } from '../config/units';
+import { withTimeout } from '../lib/with-timeout';
 
 export interface PublishResult {
   published: number;
@@ -129,7 +130,7 @@ export async function publishOn(
   );
   try {
     // A node on its way down or up may take the connection and never answer: no step waits for it forever.
-    const channel = await within(connection.createConfirmChannel(), confirmTimeoutMs, () => {
+    const channel = await withTimeout(connection.createConfirmChannel(), confirmTimeoutMs, () => {
       connectionLost ??= new Error(`no channel from the broker within ${confirmTimeoutMs / 1000} s`);
       return connectionLost;
     });
@@ -181,7 +182,7 @@ export async function publishOn(
     if (failure) throw failure;
     channel.removeAllListeners('close');
     // Every copy is confirmed: a close the node does not answer changes nothing.
-    await within(channel.close(), confirmTimeoutMs, () => null).catch(() => undefined);
+    await withTimeout(channel.close(), confirmTimeoutMs).catch(() => undefined);
     return null;
   } catch (err) {
     const message = (err as Error).message ?? String(err);
@@ -202,7 +203,7 @@ export async function publishOn(
     });
   } finally {
     clearInterval(watchdog);
-    await within(connection.close(), confirmTimeoutMs, () => null).catch(() => undefined);
+    await withTimeout(connection.close(), confirmTimeoutMs).catch(() => undefined);
   }
 }
 
@@ -250,15 +251,6 @@ export function parseDelayOption(value: string | undefined): number | undefined 
   if (value === undefined) return undefined;
   const ms = parseDelay(/^\d+$/.test(value) ? Number(value) : value);
   return ms === 0 ? undefined : ms;
-}
-
-/** `promise`, or after `ms` what `late` gives (thrown when it is an Error). */
-function within<T>(promise: Promise<T>, ms: number, late: () => Error | null): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(late() ?? new Error('timed out')), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 export function registerPublish(program: Command): void {

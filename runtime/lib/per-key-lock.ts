@@ -18,4 +18,9 @@ export class PerKeyLock {
     });
     return result;
   }
+
+  /** Some work for `key` runs or waits. */
+  busy(key: string): boolean {
+    return this.tails.has(key);
+  }
 }
