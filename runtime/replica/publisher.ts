@@ -4,9 +4,11 @@
  * letters and ctx.publish.
  *
  * Targets (./publish-target.ts): an exchange, or a queue through the default exchange. An exchange
- * that is not declared is refused before it reaches the broker (a publish to a missing exchange would close the channel); any
- * queue name is fine (the default exchange always exists, and a missing queue comes back as a return),
- * so a function run with `--only` still reaches the queues of functions it does not run.
+ * queues.yaml does not declare (one another application declares, or a built-in amq.* one) is first
+ * looked up on the broker, on a channel of its own, and refused when it is not there: a publish to a
+ * missing exchange would close the confirm channel under every other message in flight. Any queue
+ * name is fine (the default exchange always exists, and a missing queue comes back as a return), so a
+ * function run with `--only` still reaches the queues of functions it does not run.
  *
  * A node lost mid-publish: the confirms that never came (the channel closed under them) are not
  * failures. Those messages wait for the consumer's next connection, to another node, and are
@@ -42,6 +44,9 @@ interface Pending extends Route {
 /** how long a message waits for a connection (a failover takes seconds; the broker down, longer) */
 const WAIT_FOR_CONNECTION_MS = 30_000;
 const MAX_SENDS = 5;
+/** how long a broker lookup of an exchange queues.yaml does not declare holds: found, and not found */
+const FOUND_FOR_MS = 60_000;
+const MISSING_FOR_MS = 1_000;
 
 export class Publisher {
   private channel: Promise<ConfirmChannel> | null = null;
@@ -54,6 +59,8 @@ export class Publisher {
   private head = 0;
   /** sent on a channel that closed before confirming, or published while down: sent again on the next channel */
   private waiting: Pending[] = [];
+  /** exchanges queues.yaml does not declare, as last looked up on the broker */
+  private readonly lookedUp = new Map<string, { found: Promise<boolean>; until: number }>();
 
   constructor(
     /** exchanges declared in queues.yaml (and the amq.* ones in use) */
@@ -80,9 +87,45 @@ export class Publisher {
    * is bound to take the message.
    */
   publish(target: PublishTarget, content: unknown, routingKey: string | undefined, properties: MessageProperties): Promise<void> {
+    const { name } = target;
+    if (target.kind !== 'queue' && !this.exchanges.has(name))
+      return this.lookUp(name).then((found) => {
+        if (!found) throw new Error(`no exchange "${name}" on the broker: declare it under exchanges: in queues.yaml, or publish to one that exists`);
+        return this.send(target, content, routingKey, properties);
+      });
+    return this.send(target, content, routingKey, properties);
+  }
+
+  /** Whether an exchange queues.yaml does not declare exists, asked on a channel of its own (a 404 closes it), and kept a while. */
+  private lookUp(name: string): Promise<boolean> {
+    const hit = this.lookedUp.get(name);
+    if (hit && hit.until > Date.now()) return hit.found;
+    const connection = this.connection;
+    if (!connection) return Promise.reject(new Error(`cannot look up exchange "${name}": not connected to the broker`));
+    const found = connection.createChannel().then(async (channel) => {
+      channel.on('error', () => undefined); // the 404 of a missing exchange: the answer, not a fault
+      try {
+        await channel.checkExchange(name);
+        await channel.close().catch(() => undefined);
+        return true;
+      } catch (err) {
+        if ((err as { code?: number }).code === 404) return false;
+        throw err;
+      }
+    });
+    const entry = { found, until: Number.POSITIVE_INFINITY };
+    this.lookedUp.set(name, entry);
+    // Kept once answered; a failed lookup (connection lost) is asked again next time.
+    found.then(
+      (yes) => (entry.until = Date.now() + (yes ? FOUND_FOR_MS : MISSING_FOR_MS)),
+      () => this.lookedUp.get(name) === entry && this.lookedUp.delete(name),
+    );
+    return found;
+  }
+
+  private send(target: PublishTarget, content: unknown, routingKey: string | undefined, properties: MessageProperties): Promise<void> {
     const { name, strict } = target;
     const toQueue = target.kind === 'queue';
-    if (!toQueue && !this.exchanges.has(name)) return Promise.reject(new Error(`no exchange "${name}" is declared in queues.yaml`));
     const { body, contentType } = encode(content);
     const options = publishOptions(properties, {
       persistent: properties.deliveryMode !== 1,
@@ -93,17 +136,17 @@ export class Publisher {
     return new Promise<void>((resolve, reject) => {
       const entry: Pending = { exchange, routingKey: key, returned: false, body, options, name, strict, resolve, reject, sends: 0 };
       // The open channel is used at once: no await (one more promise job per message) on the hot path.
-      if (this.ready) this.send(this.ready, entry);
+      if (this.ready) this.sendOn(this.ready, entry);
       else if (!this.connection) this.wait(entry);
       else
         this.open().then(
-          (channel) => this.send(channel, entry),
+          (channel) => this.sendOn(channel, entry),
           () => this.wait(entry),
         );
     });
   }
 
-  private send(channel: ConfirmChannel, entry: Pending): void {
+  private sendOn(channel: ConfirmChannel, entry: Pending): void {
     entry.returned = false;
     entry.sends++;
     this.pending.push(entry);
@@ -150,7 +193,7 @@ export class Publisher {
         this.waiting = [];
         for (const entry of waiting) {
           clearTimeout(entry.timer);
-          this.send(channel, entry);
+          this.sendOn(channel, entry);
         }
       },
       () => undefined, // the connection went again: the next use() tries again

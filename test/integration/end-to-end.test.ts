@@ -4,6 +4,7 @@
  * what it saw to a `results` queue, which the test reads.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import amqplib from 'amqplib';
 import { createTestVhost, getAll, publishRaw, queueInfo, type TestVhost } from '../helpers/broker';
 import { createProject, runWarren, startWarren, waitFor, type Project, type RunningWarren } from '../helpers/runtime';
 
@@ -28,6 +29,8 @@ functions:
     output: { exchange: users, routingKey: user.deleted }
   sleeper:
     timeout: 300ms
+    retry: { attempts: 1 }
+  outsider:
     retry: { attempts: 1 }
 `;
 
@@ -78,6 +81,13 @@ describe('a function end to end', () => {
         const handler: Handler = async (_message, ctx) => {
           await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve()));
           await ctx.publish('', 'results', { fn: 'sleeper', message: String(ctx.signal.reason), type: 'aborted', attempt: ctx.attempt, at: Date.now() });
+        };
+        export default handler;`,
+      // publishes to the exchange its message names: one declared by another application, or none
+      outsider: `
+        import type { Handler } from 'warren';
+        const handler: Handler<{ exchange: string }> = async (message, ctx) => {
+          await ctx.publish(message.exchange, 'any', { fn: 'outsider', message, type: 'object', attempt: ctx.attempt, at: Date.now() });
         };
         export default handler;`,
     });
@@ -172,6 +182,35 @@ describe('a function end to end', () => {
     const [out] = await resultsOf('output', 1);
     expect(out!.message).toEqual({ userId: 'ada' });
     expect((await queueInfo(vhost.url, 'producer')).messageCount).toBe(0);
+  });
+
+  it('publishes to an exchange another application declared, and dead-letters a publish to one that does not exist', async () => {
+    // Declared behind Warren's back, after it started: queues.yaml knows nothing of it.
+    const conn = await amqplib.connect(vhost.url);
+    try {
+      const ch = await conn.createChannel();
+      await ch.assertExchange('elsewhere', 'fanout', { durable: false, autoDelete: false });
+      await ch.bindQueue('results', 'elsewhere', '');
+      await ch.bindQueue('results', 'amq.fanout', '');
+      await ch.close();
+    } finally {
+      await conn.close();
+    }
+    await publishRaw(vhost.url, '', 'outsider', JSON.stringify({ exchange: 'elsewhere' }), { contentType: 'application/json' });
+    await publishRaw(vhost.url, '', 'outsider', JSON.stringify({ exchange: 'amq.fanout' }), { contentType: 'application/json' });
+    await publishRaw(vhost.url, '', 'outsider', JSON.stringify({ exchange: 'nowhere-declared' }), { contentType: 'application/json', messageId: 'lost-exchange' });
+    await publishRaw(vhost.url, '', 'outsider', JSON.stringify({ exchange: 'elsewhere', after: true }), { contentType: 'application/json' });
+    const seen = await resultsOf('outsider', 3);
+    const messages = seen.map((r) => r.message);
+    expect(messages).toHaveLength(3);
+    expect(messages).toContainEqual({ exchange: 'amq.fanout' });
+    expect(messages).toContainEqual({ exchange: 'elsewhere' });
+    expect(messages).toContainEqual({ exchange: 'elsewhere', after: true });
+    const dead = await waitFor(async () => ((await queueInfo(vhost.url, 'outsider.dead')).messageCount === 1 ? getAll(vhost.url, 'outsider.dead') : undefined));
+    expect(dead[0]!.properties.messageId).toBe('lost-exchange');
+    expect(String((dead[0]!.properties.headers as Record<string, unknown>)['x-warren-error'])).toContain('no exchange "nowhere-declared" on the broker');
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await collect()).filter((r) => r.fn === 'outsider')).toHaveLength(3);
   });
 
   it('aborts ctx.signal at the timeout and dead-letters the message as timed out after its last attempt', async () => {
