@@ -4,7 +4,7 @@ import type { Context, PublishOptions } from '../index';
 import type { Delivery, MessageProperties } from './delivery';
 import type { LazyAbort } from './lazy-abort';
 import { toExchange, toQueue, type PublishTarget } from './publish-target';
-import { originalRoute, type Route } from './headers';
+import { originalRoute, visibleHeaders, type Route } from './headers';
 import { publishDelayed } from '../delay/publish';
 
 /**
@@ -25,7 +25,6 @@ export type Publish = (
  */
 class MessageContext implements Context {
   readonly raw: Buffer;
-  readonly headers: Record<string, unknown>;
   readonly messageId: string | undefined;
   readonly attempt: number;
   readonly functionName: string;
@@ -35,16 +34,21 @@ class MessageContext implements Context {
   #log: Logger | undefined;
   #publish: Context['publish'] | undefined;
   #route: Route | undefined;
+  #headers: Record<string, unknown> | undefined;
 
   constructor(delivery: Delivery, attempt: number, abort: LazyAbort, deps: ContextDeps) {
     this.raw = delivery.content;
-    this.headers = delivery.properties.headers ?? {};
     this.messageId = delivery.properties.messageId;
     this.attempt = attempt;
     this.functionName = deps.functionName;
     this.#delivery = delivery;
     this.#abort = abort;
     this.#deps = deps;
+  }
+
+  /** Read lazily: most handlers never look (./headers.ts, visibleHeaders). */
+  get headers(): Record<string, unknown> {
+    return (this.#headers ??= visibleHeaders(this.#delivery.properties.headers));
   }
 
   get log(): Logger {

@@ -65,6 +65,29 @@ export function attemptsBefore(headers: Record<string, unknown> | undefined): nu
 const DELIVERY_HEADERS = ['x-delivery-count', 'x-death', 'x-first-death-exchange', 'x-first-death-queue', 'x-first-death-reason', 'rascal'];
 
 /**
+ * What would travel with a handler's copy if it forwarded its headers: the attempt and the route
+ * Warren carries through its retry queue, and the broker's per-delivery records. A handler that
+ * passes `ctx.headers` on to ctx.publish (to keep a trace id, say) must not start the next function
+ * at this one's attempt 3, nor make it report this one's routing key.
+ */
+const HIDDEN_FROM_HANDLER: readonly string[] = [H.attempt, H.redeliveries, H.exchange, H.routingKey, ...DELIVERY_HEADERS];
+
+/**
+ * The headers a handler sees (ctx.headers, a batch item's headers): the producer's, and Warren's
+ * dead-letter facts (error, reason, …) for a function that reads a dead-letter queue, without the
+ * ones above, which ctx.attempt, ctx.exchange and ctx.routingKey stand for. The same object when there is nothing to hide.
+ */
+export function visibleHeaders(headers: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (!headers) return {};
+  let hidden = false;
+  for (const name of HIDDEN_FROM_HANDLER) if (name in headers) hidden = true;
+  if (!hidden) return headers;
+  const visible: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(headers)) if (!HIDDEN_FROM_HANDLER.includes(name)) visible[name] = value;
+  return visible;
+}
+
+/**
  * amqplib encodes a header table into a 64 KiB buffer and throws past it. A copy (retry, move, dead
  * letter) adds Warren's own headers (error and stack: up to ~6 KiB), so the headers it carries over
  * are kept within this budget; the rest are dropped and counted in `x-warren-dropped-headers`.

@@ -32,6 +32,9 @@ functions:
     retry: { attempts: 1 }
   outsider:
     retry: { attempts: 1 }
+  relay:
+    retry: { attempts: 2, delay: 100ms }
+  echo: {}
 `;
 
 const report = (extra: string) => `
@@ -83,6 +86,16 @@ describe('a function end to end', () => {
           await ctx.publish('', 'results', { fn: 'sleeper', message: String(ctx.signal.reason), type: 'aborted', attempt: ctx.attempt, at: Date.now() });
         };
         export default handler;`,
+      // fails its first attempt, then passes the message on to echo with the headers it was given
+      relay: `
+        import type { Handler } from 'warren';
+        const handler: Handler = async (message, ctx) => {
+          if (ctx.attempt === 1) throw new Error('the first attempt fails');
+          await ctx.publish('', 'results', { fn: 'relay', message: Object.keys(ctx.headers).sort(), type: 'headers', attempt: ctx.attempt, at: Date.now() });
+          await ctx.publish('', 'echo', message, { headers: { ...ctx.headers, trace: 't1' } });
+        };
+        export default handler;`,
+      echo: report(''),
       // publishes to the exchange its message names: one declared by another application, or none
       outsider: `
         import type { Handler } from 'warren';
@@ -211,6 +224,14 @@ describe('a function end to end', () => {
     expect(String((dead[0]!.properties.headers as Record<string, unknown>)['x-warren-error'])).toContain('no exchange "nowhere-declared" on the broker');
     await new Promise((r) => setTimeout(r, 300));
     expect((await collect()).filter((r) => r.fn === 'outsider')).toHaveLength(3);
+  });
+
+  it("shows a retried handler the producer's headers only, so forwarding them starts the next function at attempt 1", async () => {
+    await publishRaw(vhost.url, '', 'relay', JSON.stringify({ n: 7 }), { contentType: 'application/json', headers: { tenant: 'acme' } });
+    const [relayed] = await resultsOf('relay', 1);
+    expect(relayed).toMatchObject({ attempt: 2, message: ['tenant'] });
+    const [echoed] = await resultsOf('echo', 1);
+    expect(echoed).toMatchObject({ attempt: 1, message: { n: 7 } });
   });
 
   it('aborts ctx.signal at the timeout and dead-letters the message as timed out after its last attempt', async () => {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeBody } from '../../runtime/replica/decode';
 import { decideSettlement } from '../../runtime/replica/outcome';
-import { attemptOf, attemptsBefore, deadLetterHeaders, originalRoute, replayHeaders, retryHeaders } from '../../runtime/replica/headers';
+import { attemptOf, attemptsBefore, deadLetterHeaders, originalRoute, replayHeaders, retryHeaders, visibleHeaders } from '../../runtime/replica/headers';
 import type { FunctionConfig } from '../../runtime/config/types';
 import { functionConfig } from '../testkit/function-config';
 
@@ -72,6 +72,16 @@ describe('decideSettlement', () => {
 });
 
 describe('headers', () => {
+  it("shows a handler the producer's headers and the dead-letter facts, not the attempt, route or broker records a retry copy carries", () => {
+    const retried = retryHeaders({ trace: 't1', 'x-delivery-count': 1 }, 2, { exchange: 'orders', routingKey: 'order.created' });
+    const seen = visibleHeaders({ ...retried, 'x-death': [{ count: 1 }], 'x-first-death-queue': 'q', 'x-warren-error': 'boom' });
+    expect(seen).toEqual({ trace: 't1', 'x-warren-error': 'boom' });
+    expect(attemptOf(seen)).toBe(1);
+    const plain = { trace: 't1' };
+    expect(visibleHeaders(plain)).toBe(plain);
+    expect(visibleHeaders(undefined)).toEqual({});
+  });
+
   it('counts attempts from the retry header plus the deliveries the broker counted', () => {
     expect(attemptOf(undefined)).toBe(1);
     expect(attemptOf({ 'x-warren-attempt': 3 })).toBe(3);

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { BatchContext, BatchHandler, BatchItem, Context, Handler } from '../../index';
 import type { Delivery } from '../delivery';
+import { visibleHeaders } from '../headers';
 import { publishFromHandler, type Publish } from '../handler-context';
 import type { Outcome } from '../outcome';
 import { runHandler } from '../run-handler';
@@ -30,7 +31,7 @@ export function toBatchItem({ delivery, attempt, value }: Decoded): BatchItem {
   return {
     body: value,
     messageId: properties.messageId,
-    headers: properties.headers ?? {},
+    headers: visibleHeaders(properties.headers),
     routingKey: fields.routingKey,
     exchange: fields.exchange,
     attempt,
