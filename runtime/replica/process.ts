@@ -194,7 +194,7 @@ class MessageRun implements AttemptCall, Delivered {
         return this.carry(decideSettlement(shared.deps.fn, this.attempt, deliveryLimit(admission.redeliveries, shared.deps.fn.redeliveryLimit, death)));
       }
       if (admission.alone)
-        log.warn({ messageId: delivery.properties.messageId }, 'running a message alone: it was in flight when a replica died or was requeued');
+        log.warn({ messageId: delivery.properties.messageId }, 'running a message alone: it was in flight when a replica died, hung or lost its connection');
       startAttempt(delivery, shared.attempt, shared.handlerOptions, this, this.started);
     } catch (err) {
       this.giveBack(err);
@@ -242,7 +242,7 @@ class MessageRun implements AttemptCall, Delivered {
       () => {
         shared.deps.log.warn(
           { messageId: delivery.properties.messageId, redeliveries: admission.redeliveries, waitsIn: admission.queue, lastDeath: death },
-          'a message a replica died or hung on waits aside; fresh messages go first',
+          'a message handed back by the broker (its replica died, hung or lost its connection) waits aside; fresh messages go first',
         );
         this.end(null);
       },

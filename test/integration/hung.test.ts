@@ -58,7 +58,7 @@ ${kinds.map((k) => `  ${k}: { replicas: 1, timeout: 1s, redeliveryLimit: 2, memo
     );
     for (const kind of kinds)
       expect(
-        w.logs.some((l) => l.function === kind && String(l.msg).startsWith('a message a replica died or hung on waits aside')),
+        w.logs.some((l) => l.function === kind && String(l.msg).startsWith('a message handed back by the broker')),
         kind,
       ).toBe(true);
 

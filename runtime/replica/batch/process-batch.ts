@@ -100,7 +100,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
       if (!read.ok) return void finish(item, read.outcome);
       item.value = read.value;
       if (admission.alone) {
-        log.warn({ messageId: properties.messageId }, 'running a message alone: it was in flight when a replica died or was requeued');
+        log.warn({ messageId: properties.messageId }, 'running a message alone: it was in flight when a replica died, hung or lost its connection');
         void gate.run(true, () => runItems([item]));
       } else {
         collector.add(item);
