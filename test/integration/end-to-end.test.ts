@@ -211,7 +211,10 @@ describe('a function end to end', () => {
     }
     await publishRaw(vhost.url, '', 'outsider', JSON.stringify({ exchange: 'elsewhere' }), { contentType: 'application/json' });
     await publishRaw(vhost.url, '', 'outsider', JSON.stringify({ exchange: 'amq.fanout' }), { contentType: 'application/json' });
-    await publishRaw(vhost.url, '', 'outsider', JSON.stringify({ exchange: 'nowhere-declared' }), { contentType: 'application/json', messageId: 'lost-exchange' });
+    await publishRaw(vhost.url, '', 'outsider', JSON.stringify({ exchange: 'nowhere-declared' }), {
+      contentType: 'application/json',
+      messageId: 'lost-exchange',
+    });
     await publishRaw(vhost.url, '', 'outsider', JSON.stringify({ exchange: 'elsewhere', after: true }), { contentType: 'application/json' });
     const seen = await resultsOf('outsider', 3);
     const messages = seen.map((r) => r.message);
