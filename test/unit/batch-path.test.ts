@@ -243,6 +243,27 @@ describe('itemOutcomes', () => {
     expect(kinds([1])).toEqual(['error', 'error', 'error']);
     expect(kinds({ failed: 'all' })).toEqual(['error', 'error', 'error']);
   });
+
+  it('fails every item on a result with a key it does not know, rather than acking them all', () => {
+    const outcomes = (value: unknown) => itemOutcomes(2, { kind: 'ok', value });
+    // Lambda's partial batch response, as a handler ported from Lambda returns it.
+    const lambda = outcomes({ batchItemFailures: [{ itemIdentifier: 'm-1' }] });
+    expect(lambda.map((o) => o.kind)).toEqual(['error', 'error']);
+    const why = lambda[0]!.kind === 'error' ? lambda[0]!.error.message : '';
+    expect(why).toContain('batchItemFailures');
+    expect(why).toContain('{ failed: [indexes] }');
+    // A typo.
+    const typo = outcomes({ failures: [0] });
+    expect(typo.map((o) => o.kind)).toEqual(['error', 'error']);
+    expect(typo[0]!.kind === 'error' && typo[0]!.error.message).toContain('"failures"');
+    // Not a plain object (a driver's result, a Map).
+    expect(outcomes(new Map([[0, 'x']])).map((o) => o.kind)).toEqual(['error', 'error']);
+    // What stays a success.
+    expect(outcomes({}).map((o) => o.kind)).toEqual(['ok', 'ok']);
+    expect(outcomes(null).map((o) => o.kind)).toEqual(['ok', 'ok']);
+    expect(outcomes({ failed: [], rejected: undefined }).map((o) => o.kind)).toEqual(['ok', 'ok']);
+    expect(outcomes(Object.assign(Object.create(null) as object, { failed: [1] })).map((o) => o.kind)).toEqual(['ok', 'error']);
+  });
 });
 
 describe('BatchCollector', () => {

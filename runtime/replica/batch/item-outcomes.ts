@@ -3,7 +3,7 @@
  * decision a single message gets (../outcome.ts). `{ failed, rejected }` name items by index;
  * returning nothing means all succeeded; throwing or timing out fails every item; `Reject` thrown
  * rejects every item. A result of another shape fails every item (at-least-once: nothing is acked
- * on a result Warren cannot read).
+ * on a result Warren cannot read), and so does an object with a key other than those two.
  */
 import type { Outcome } from '../outcome';
 
@@ -26,9 +26,21 @@ export function itemOutcomes(count: number, outcome: Outcome): Outcome[] {
 
 type Read = { failed: Set<number>; rejected: Set<number> } | { problem: string };
 
+const KEYS = new Set(['failed', 'rejected']);
+
 function readResult(value: unknown, count: number): Read {
   if (value === undefined || value === null) return { failed: new Set(), rejected: new Set() };
   if (typeof value !== 'object' || Array.isArray(value)) return { problem: Array.isArray(value) ? 'a list' : JSON.stringify(value) };
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return { problem: `a ${(value as object).constructor?.name ?? 'non-plain'} object` };
+  // A key Warren does not read would otherwise ack every item: Lambda's `batchItemFailures` (ported
+  // handlers return it) or a typo such as `failures` means the handler meant some items to fail.
+  const unknown = Object.keys(value).filter((key) => !KEYS.has(key));
+  if (unknown.length > 0) {
+    const lambda = unknown.includes('batchItemFailures') ? " (Lambda's partial batch response: return { failed: [indexes] } instead)" : '';
+    const keys = unknown.map((key) => JSON.stringify(key)).join(', ');
+    return { problem: `an object with ${unknown.length === 1 ? 'a key' : 'keys'} Warren does not read, ${keys}${lambda}` };
+  }
   const { failed, rejected } = value as { failed?: unknown; rejected?: unknown };
   const f = indexes(failed, count);
   const r = indexes(rejected, count);
