@@ -39,16 +39,36 @@ export class TickEmitter {
   private channel: ConfirmChannel | null = null;
   private held: ConsumeMessage | null = null;
   private lastTick: Date | null = null;
+  /** when the schedule last changed: its ticks count from then, not from the last tick of the old one */
+  private since: Date | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly queue: string;
 
   constructor(
     private readonly fn: FunctionConfig,
-    private readonly schedule: Schedule,
+    private schedule: Schedule,
     private readonly log: Logger,
     private readonly now: () => Date = () => new Date(),
   ) {
     this.queue = scheduleQueueName(fn.queue);
+  }
+
+  /** The election queue's function queue: an emitter serves one queue for its whole life. */
+  get queueOf(): string {
+    return this.fn.queue;
+  }
+
+  /**
+   * The schedule or time zone changed (a redeploy): tick on the new one from now on. Ticks the new
+   * schedule would have had before the change are not due, so a switch from yearly to every second
+   * does not emit a burst for the time since the last yearly tick.
+   */
+  reschedule(schedule: Schedule): void {
+    if (schedule.expression === this.schedule.expression && schedule.timezone === this.schedule.timezone) return;
+    this.log.info({ schedule: schedule.expression, timezone: schedule.timezone, was: this.schedule.expression }, 'schedule changed');
+    this.schedule = schedule;
+    this.since = this.now();
+    if (this.channel && this.held) this.arm(this.channel);
   }
 
   status(): EmitterStatus {
@@ -102,7 +122,7 @@ export class TickEmitter {
     // No record yet: this emitter starts the schedule now.
     this.lastTick = laterTick(this.lastTick, decodeState(message.content)) ?? now;
     // Taking over: the latest tick due, if any; the ones before it are skipped.
-    const due = latestDue(dueTicks(this.schedule, this.lastTick, now));
+    const due = latestDue(dueTicks(this.schedule, this.from(), now));
     if (due.skipped > 0) {
       this.log.warn(
         { skipped: due.skipped, lastTick: this.lastTick.toISOString() },
@@ -116,7 +136,7 @@ export class TickEmitter {
   private arm(channel: ConfirmChannel): void {
     if (this.timer) clearTimeout(this.timer);
     const now = this.now().getTime();
-    const next = this.schedule.next(this.lastTick ?? new Date(now));
+    const next = this.schedule.next(this.from() ?? new Date(now));
     const wait = next ? Math.min(REFRESH_MS, next.getTime() - now) : REFRESH_MS;
     this.timer = setTimeout(() => void this.wake(channel), Math.max(0, wait));
   }
@@ -124,9 +144,14 @@ export class TickEmitter {
   private wake(channel: ConfirmChannel): Promise<void> {
     this.timer = null;
     if (this.channel !== channel || !this.held || !this.lastTick) return Promise.resolve();
-    const due = dueTicks(this.schedule, this.lastTick, this.now());
+    const due = dueTicks(this.schedule, this.from(), this.now());
     // Nothing due (a timer a little early, or the refresh): rewrite the record as it is.
     return this.emit(channel, due.emit);
+  }
+
+  /** Where the next tick is counted from: the last tick, or the last change of schedule when later. */
+  private from(): Date | null {
+    return laterTick(this.lastTick, this.since);
   }
 
   /** Record the last of `ticks` (or `skippedTo`, or the same record), hand back the held message, then emit. */

@@ -32,17 +32,17 @@ export class TimeKeeper {
   async start(config: WarrenConfig): Promise<void> {
     this.config = config;
     this.forwarder = new DelayForwarder({ log: this.log.child({ stage: 'delay' }), known: new Set(knownExchanges(config)) });
-    this.setEmitters(config);
+    await this.setEmitters(config);
     await this.connect();
   }
 
-  /** The functions this instance runs changed (`--watch`): add and remove emitters. */
+  /** The functions this instance runs changed (`--watch`, `warren deploy --all`): add, change and remove emitters. */
   async update(config: WarrenConfig): Promise<void> {
     this.config = config;
-    const before = new Set(this.emitters.keys());
-    this.setEmitters(config);
+    const before = new Map(this.emitters);
+    await this.setEmitters(config);
     for (const [name, emitter] of this.emitters)
-      if (!before.has(name) && this.connection)
+      if (before.get(name) !== emitter && this.connection)
         await emitter.attach(this.connection).catch((err: Error) => this.log.error({ err, function: name }, 'could not start the schedule'));
   }
 
@@ -59,19 +59,28 @@ export class TimeKeeper {
     if (connection) await connection.close().catch(() => undefined);
   }
 
-  private setEmitters(config: WarrenConfig): void {
+  /**
+   * One emitter per scheduled function. A changed schedule or time zone applies in place (the
+   * emitter keeps its place in the election and goes on from now on the new schedule); a function
+   * moved to another queue gets a new emitter, since the election queue is named after the queue.
+   */
+  private async setEmitters(config: WarrenConfig): Promise<void> {
+    const closing: Array<Promise<void>> = [];
     for (const [name, emitter] of this.emitters) {
       const fn = config.functions[name];
-      if (!fn || fn.schedule === undefined) {
-        void emitter.close();
+      if (!fn || fn.schedule === undefined || fn.queue !== emitter.queueOf) {
+        closing.push(emitter.close());
         this.emitters.delete(name);
       }
     }
+    await Promise.all(closing);
     for (const fn of Object.values(config.functions)) {
-      if (fn.schedule === undefined || this.emitters.has(fn.name)) continue;
+      if (fn.schedule === undefined) continue;
       const schedule = parseSchedule(fn.schedule, fn.timezone);
       if ('error' in schedule) continue; // refused when the config was loaded
-      this.emitters.set(fn.name, new TickEmitter(fn, schedule, this.log.child({ function: fn.name, stage: 'schedule' })));
+      const running = this.emitters.get(fn.name);
+      if (running) running.reschedule(schedule);
+      else this.emitters.set(fn.name, new TickEmitter(fn, schedule, this.log.child({ function: fn.name, stage: 'schedule' })));
     }
   }
 

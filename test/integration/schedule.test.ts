@@ -33,6 +33,7 @@ interface Seen {
 }
 
 interface ScheduleView {
+  schedule: string;
   emitting: boolean;
   next: string | null;
   lastRun: { scheduledAt: string; outcome: string } | null;
@@ -178,6 +179,40 @@ describe('a scheduled function starting after a few minutes without a runtime', 
       expect(line['skipped']).toBe((caughtUp - lastTick) / 2_000 - 1);
       expect(line.msg).toBe(`skipped ${String(line['skipped'])} ticks missed while no runtime ran`);
       expect(ticks.slice(0, 3)).toEqual([caughtUp, caughtUp + 2_000, caughtUp + 4_000]);
+    } finally {
+      await consumer?.close();
+      expect(await warren?.stop()).toBe(0);
+      await project.remove();
+      await vhost.cleanup();
+    }
+  });
+});
+
+describe('a schedule changed while the runtime runs', () => {
+  it('ticks on the new cron expression after `warren deploy --all`, not the old one', async () => {
+    const vhost = await createTestVhost('schedule-change');
+    const yearly = `queues:\n  seen: { type: classic }\nfunctions:\n  tick: { schedule: "0 0 1 1 *" }\n`;
+    const project = await createProject(yearly, { tick });
+    let warren: RunningWarren | undefined;
+    let consumer: ChannelModel | undefined;
+    try {
+      warren = await startWarren(project.dir, vhost.url, { timeoutMs: 60_000 });
+      await waitFor(async () => (await scheduleOf(warren!)).emitting, 5_000);
+      expect(await scheduleOf(warren)).toMatchObject({ schedule: '0 0 1 1 *' });
+      consumer = await amqplib.connect(vhost.url);
+      const ch = await consumer.createChannel();
+      const ticks: string[] = [];
+      await ch.consume('seen', (m) => m && ticks.push((JSON.parse(m.content.toString()) as Seen).scheduledAt), { noAck: true });
+
+      await project.write('queues.yaml', yearly.replace('0 0 1 1 *', '* * * * * *'));
+      const changedAt = Date.now();
+      expect((await warren.admin('POST', '/deploy', {})).status).toBe(200);
+      expect(await scheduleOf(warren)).toMatchObject({ schedule: '* * * * * *', emitting: true });
+      await waitFor(() => ticks.length >= 3, 6_000);
+      // Every second from the change on, each tick once: no burst for the seconds before the change.
+      const at = ticks.map((t) => Date.parse(t)).sort((a, b) => a - b);
+      expect(at[0]).toBeGreaterThan(changedAt - 1_000);
+      expect(at.slice(0, 3)).toEqual([at[0], at[0]! + 1_000, at[0]! + 2_000]);
     } finally {
       await consumer?.close();
       expect(await warren?.stop()).toBe(0);
