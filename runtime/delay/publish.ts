@@ -21,5 +21,10 @@ export function publishDelayed(
     return Promise.reject(err as Error);
   }
   const route = delayedPublish(exchange, routingKey, ms, properties.headers, now());
-  return publish(toExchange(route.exchange), body, { routingKey: route.routingKey, properties: withHeaders(properties, route.headers), delayMs: ms });
+  return publish(toExchange(route.exchange), body, {
+    routingKey: route.routingKey,
+    properties: withHeaders(properties, route.headers),
+    delayMs: ms,
+    delayedTo: exchange,
+  });
 }

@@ -10,12 +10,13 @@ import { publishDelayed } from '../delay/publish';
 /**
  * Publishes with a publisher confirm; resolves once the broker confirmed, rejects otherwise.
  * `delayMs`: set when the publish enters the delay ladder, the delay the handler asked for (the route
- * and headers already carry it; `warren invoke` shows it as written).
+ * and headers already carry it; `warren invoke` shows it as written). `delayedTo`: then the exchange
+ * the message is delivered to when due, which must exist now, as for a publish without a delay.
  */
 export type Publish = (
   target: PublishTarget,
   content: unknown,
-  options: { routingKey?: string; properties?: MessageProperties; delayMs?: number },
+  options: { routingKey?: string; properties?: MessageProperties; delayMs?: number; delayedTo?: string },
 ) => Promise<void>;
 
 /**

@@ -84,13 +84,16 @@ export class Publisher {
   /**
    * Publish with a confirm. Objects are sent as JSON, strings as text, Buffers as they are. Resolves
    * once the broker confirmed; rejects on a nack, a closed channel, or (with `strict`) when nothing
-   * is bound to take the message.
+   * is bound to take the message. `delayedTo`: a delayed message's own exchange (the target is the
+   * delay ladder), looked up the same way, so a delay to a missing exchange throws now as a publish
+   * without delay does, not when it comes due.
    */
-  publish(target: PublishTarget, content: unknown, routingKey: string | undefined, properties: MessageProperties): Promise<void> {
+  publish(target: PublishTarget, content: unknown, routingKey: string | undefined, properties: MessageProperties, delayedTo?: string): Promise<void> {
     const { name } = target;
-    if (target.kind !== 'queue' && !this.exchanges.has(name))
-      return this.lookUp(name).then((found) => {
-        if (!found) throw new Error(`no exchange "${name}" on the broker: declare it under exchanges: in queues.yaml, or publish to one that exists`);
+    const unknown = target.kind !== 'queue' && !this.exchanges.has(name) ? name : delayedTo && !this.exchanges.has(delayedTo) ? delayedTo : undefined;
+    if (unknown !== undefined)
+      return this.lookUp(unknown).then((found) => {
+        if (!found) throw new Error(`no exchange "${unknown}" on the broker: declare it under exchanges: in queues.yaml, or publish to one that exists`);
         return this.send(target, content, routingKey, properties);
       });
     return this.send(target, content, routingKey, properties);

@@ -53,7 +53,8 @@ async function main(): Promise<void> {
   const handler = await loadHandler(init.bundleFile, init.fn.file);
   const validate = init.fn.schema ? await compileMessageSchema(init.fn.schema) : null;
   const publisher = new Publisher(new Set(init.connection.exchanges), log);
-  const publish: Publish = (target, content, { routingKey, properties = {} }) => publisher.publish(target, content, routingKey, properties);
+  const publish: Publish = (target, content, { routingKey, properties = {}, delayedTo }) =>
+    publisher.publish(target, content, routingKey, properties, delayedTo);
 
   const rate = init.rateLimit && init.fn.rateLimit ? new SharedRate(init.rateLimit, init.fn.rateLimit.count, init.fn.rateLimit.periodMs) : null;
   const common = {

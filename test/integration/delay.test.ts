@@ -18,6 +18,7 @@ bindings:
   - "events[arrive.#] -> arrivals"
 functions:
   scatter: {}
+  relay: {}
 `;
 
 /** Publishes one delayed message per entry of `delays` (ms) to events/arrive.<tag>. */
@@ -29,9 +30,24 @@ const handler: Handler<{ tag: string; delays: number[] }> = async (message, ctx)
 export default handler;
 `;
 
+/** One delayed publish where the message says, then a report to events/arrive.<tag>: published, or the error. */
+const relay = `
+import type { Handler } from 'warren';
+type Relay = { exchange: string; routingKey: string; delay: number; tag: string };
+const handler: Handler<Relay> = async (m, ctx) => {
+  try {
+    await ctx.publish(m.exchange, m.routingKey, { tag: m.tag }, { delay: m.delay });
+    await ctx.publish('events', 'arrive.' + m.tag, { published: true });
+  } catch (err) {
+    await ctx.publish('events', 'arrive.' + m.tag, { error: (err as Error).message });
+  }
+};
+export default handler;
+`;
+
 interface Arrival {
   routingKey: string;
-  body: { i?: number; delay?: number; cli?: boolean };
+  body: { i?: number; delay?: number; cli?: boolean; published?: boolean; error?: string };
   due: number;
   at: number;
   headers: Record<string, unknown>;
@@ -52,7 +68,7 @@ describe('delayed messages', () => {
 
   beforeAll(async () => {
     vhost = await createTestVhost('delay');
-    project = await createProject(queuesYaml, { scatter });
+    project = await createProject(queuesYaml, { scatter, relay });
     warren = await startWarren(project.dir, vhost.url, { timeoutMs: 60_000 });
     consumer = await amqplib.connect(vhost.url);
     const channel = await consumer.createChannel();
@@ -137,6 +153,15 @@ describe('delayed messages', () => {
     expect(cli.code).toBe(2);
     expect(cli.stderr).toContain('WARREN_E_DELAY');
     expect(cli.stderr).toContain('longer than');
+  });
+
+  const relayed = (m: { exchange: string; routingKey: string; delay: number; tag: string }) =>
+    publishRaw(vhost.url, '', 'relay', JSON.stringify(m), { contentType: 'application/json' });
+
+  it('throws at once for a delayed ctx.publish to an exchange that does not exist, as it does without a delay', async () => {
+    await relayed({ exchange: 'nowhere', routingKey: 'x', delay: 5_000, tag: 'missing' });
+    const [report] = await arrivedFor('missing', 1, 10_000);
+    expect(report!.body.error).toContain('no exchange "nowhere" on the broker');
   });
 
   it('delivers a message whose delay spans a Warren restart', async () => {
