@@ -6,6 +6,10 @@
  * restart); `due` is absolute, so the hold resumes where it was. Nothing is ever acked unconfirmed.
  *
  * Every Warren instance runs one forwarder; they share the deliver queue as competing consumers.
+ *
+ * A message nothing takes when it comes due (no queue bound for its routing key, or the queue it names
+ * through the default exchange is gone) comes back as a return before its confirm, and is moved to
+ * warren.delay.undeliverable rather than acked away: a delayed message is never dropped silently.
  */
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
@@ -22,6 +26,13 @@ const PREFETCH = 2_000;
 /** Capped, so a publisher whose clock runs ahead of this machine's cannot hold messages back for long. */
 const MAX_HOLD_MS = HOLD_MS + UNIT_MS + 1_000;
 
+/** A forward awaiting its confirm; the broker's return, if any, comes first (in publish order). */
+interface Sent {
+  exchange: string;
+  routingKey: string;
+  returned: boolean;
+}
+
 export interface ForwarderDeps {
   log: Logger;
   /** exchanges known to exist (declared from queues.yaml, the amq.* ones); others are checked first */
@@ -33,6 +44,8 @@ export class DelayForwarder {
   private channel: ConfirmChannel | null = null;
   private checks: Channel | null = null;
   private connection: ChannelModel | null = null;
+  /** forwards sent and not confirmed yet, in publish order (returns and confirms come in that order) */
+  private sent: Sent[] = [];
   private readonly now: () => number;
   forwarded = 0;
   /** the largest lateness seen (ms after due, by the publisher's clock) */
@@ -46,12 +59,12 @@ export class DelayForwarder {
     this.connection = connection;
     const channel = await connection.createConfirmChannel();
     channel.on('error', (err: Error) => this.deps.log.warn({ err }, 'delay forwarder channel error'));
-    channel.on('return', (message: ConsumeMessage) =>
-      this.deps.log.warn(
-        { exchange: message.fields.exchange, routingKey: message.fields.routingKey },
-        'a delayed message was unroutable when it came due: no queue is bound for it',
-      ),
-    );
+    this.sent = [];
+    channel.on('return', (message: ConsumeMessage) => {
+      const { exchange, routingKey } = message.fields;
+      const sent = this.sent.find((s) => !s.returned && s.exchange === exchange && s.routingKey === routingKey);
+      if (sent) sent.returned = true;
+    });
     await channel.prefetch(PREFETCH, false);
     this.channel = channel;
     await channel.consume(DELIVER, (message) => {
@@ -73,7 +86,19 @@ export class DelayForwarder {
       if (target.due !== undefined) await this.holdUntil(target.due);
       // The expiration was the message's wait in the ladder, not its own.
       const options = publishOptions(message.properties, { headers: target.headers, mandatory: true, expiration: null });
-      await publishConfirmed(channel, target.exchange, target.routingKey, message.content, options);
+      const sent: Sent = { exchange: target.exchange, routingKey: target.routingKey, returned: false };
+      this.sent.push(sent);
+      try {
+        await publishConfirmed(channel, target.exchange, target.routingKey, message.content, options);
+      } finally {
+        const at = this.sent.indexOf(sent);
+        if (at >= 0) this.sent.splice(at, 1);
+      }
+      if (sent.returned) {
+        const where =
+          target.exchange === '' ? `queue "${target.routingKey}" does not exist` : `no queue is bound to "${target.exchange}" for "${target.routingKey}"`;
+        return await this.reject(channel, message, `it was unroutable when it came due: ${where}`);
+      }
       channel.ack(message);
       this.forwarded++;
       if (target.due !== undefined) this.latestMs = Math.max(this.latestMs, this.now() - target.due);
@@ -95,8 +120,9 @@ export class DelayForwarder {
 
   /** Into warren.delay.undeliverable (the deliver queue's dead-letter route), with the reason logged. */
   private async reject(channel: ConfirmChannel, message: ConsumeMessage, why: string): Promise<void> {
+    const target = forwardOf(message.properties.headers);
     this.deps.log.error(
-      { messageId: message.properties.messageId, queue: UNDELIVERABLE },
+      { messageId: message.properties.messageId, queue: UNDELIVERABLE, exchange: target?.exchange, routingKey: target?.routingKey },
       `a delayed message cannot be delivered: ${why}; it is kept in ${UNDELIVERABLE}`,
     );
     channel.nack(message, false, false);

@@ -164,6 +164,22 @@ describe('delayed messages', () => {
     expect(report!.body.error).toContain('no exchange "nowhere" on the broker');
   });
 
+  it('keeps a delayed message nothing takes when it comes due in warren.delay.undeliverable, with the reason logged', async () => {
+    const before = (await queueInfo(vhost.url, 'warren.delay.undeliverable')).messageCount;
+    // An exchange with no binding for the key, and a queue (through the default exchange) that does not exist.
+    await relayed({ exchange: 'events', routingKey: 'unbound.key', delay: 1, tag: 'unbound' });
+    await relayed({ exchange: '', routingKey: 'no-such-queue', delay: 1, tag: 'noqueue' });
+    await arrivedFor('unbound', 1, 10_000);
+    await arrivedFor('noqueue', 1, 10_000);
+    await waitFor(async () => (await queueInfo(vhost.url, 'warren.delay.undeliverable')).messageCount === before + 2, 5_000);
+    const logged = warren.logs.filter((l) => /delayed message cannot be delivered: it was unroutable/.test(l.msg));
+    expect(logged.map((l) => [l['exchange'], l['routingKey']]).sort()).toEqual([
+      ['', 'no-such-queue'],
+      ['events', 'unbound.key'],
+    ]);
+    expect(logged.map((l) => l.msg).join('\n')).toContain('queue "no-such-queue" does not exist');
+  });
+
   it('delivers a message whose delay spans a Warren restart', async () => {
     const cli = await runWarren(['publish', 'events', 'arrive.restart', '{"cli":true}', '--delay', '6s', '--dir', project.dir], { AMQP_URL: vhost.url });
     expect(cli.code).toBe(0);
