@@ -22,6 +22,8 @@ export function parseSchedule(expression: string, timezone = 'UTC'): Schedule | 
   } catch (err) {
     return { error: `"${expression}" is not a cron expression: ${(err as Error).message}`, on: 'schedule' };
   }
+  // Valid fields that name no date (31 February, 31 April) would be a schedule that silently never runs.
+  if (cron.nextRun() === null) return { error: `"${expression}" never fires (no such date)`, on: 'schedule' };
   return { expression, timezone, next: (after) => cron.nextRun(after) };
 }
 

@@ -26,6 +26,14 @@ describe('parseSchedule', () => {
     expect(parseSchedule('* * * * * * *')).toMatchObject({ on: 'schedule' });
     expect(parseSchedule('0 2 * * *', 'Mars/Olympus')).toMatchObject({ on: 'timezone', error: 'unknown time zone "Mars/Olympus"' });
   });
+
+  it('refuses a valid expression that never fires, rather than a schedule that silently never runs', () => {
+    expect(parseSchedule('0 0 31 2 *')).toMatchObject({ on: 'schedule', error: '"0 0 31 2 *" never fires (no such date)' });
+    expect(parseSchedule('0 0 31 4 *')).toMatchObject({ on: 'schedule', error: expect.stringContaining('never fires') });
+    // Day of month OR day of week, as in cron: 30 February never comes, Mondays in February do.
+    expect(schedule('0 0 30 2 1').next(t('2026-01-01T00:00:00Z'))).toEqual(t('2026-02-02T00:00:00Z'));
+    expect(schedule('0 0 29 2 *').next(t('2026-01-01T00:00:00Z'))).toEqual(t('2028-02-29T00:00:00Z'));
+  });
 });
 
 describe('dueTicks', () => {
