@@ -32,6 +32,11 @@ export async function invokeBatch(
       hint: `e.g. warren invoke ${fn.name} '[{"id":1},{"id":2}]'`,
     });
   }
+  if (message.length === 0) {
+    throw new WarrenError('WARREN_E_USAGE', `${fn.name} is a batch function: give a JSON array of at least one message (a replica never calls it with none)`, {
+      hint: `e.g. warren invoke ${fn.name} '[{"id":1},{"id":2}]'`,
+    });
+  }
   const attempt = 1;
   const outcomes: Outcome[] = new Array(message.length);
   const valid: Array<{ index: number; delivery: Delivery; attempt: number; value: unknown }> = [];

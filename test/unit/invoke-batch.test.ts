@@ -19,5 +19,10 @@ export default handler;
     ]);
     expect(result.ok).toBe(false);
     await expect(invokeFunction(dir, 'ingest', { id: 1 }, {})).rejects.toThrow(/JSON array/);
+    // A replica never calls a batch handler with no items: an empty array says so rather than printing nothing.
+    await expect(invokeFunction(dir, 'ingest', [], {})).rejects.toMatchObject({
+      code: 'WARREN_E_USAGE',
+      message: expect.stringMatching(/at least one message/),
+    });
   });
 });
