@@ -4,7 +4,8 @@
  */
 import type { BuildContext } from './context';
 import { DEFAULTS, type BatchConfig, type RateLimitConfig } from './types';
-import { parseDuration, parseRate } from './units';
+import { formatDuration, parseDuration, parseRate } from './units';
+import { MAX_BATCH_WINDOW_MS } from './limits';
 
 type Obj = Record<string, unknown>;
 
@@ -25,6 +26,12 @@ export function batchAndRate(ctx: BuildContext, e: Obj, pointer: string): { batc
   const size = typeof b.size === 'number' ? b.size : 1;
   const windowMs = b.window === undefined ? DEFAULTS.batchWindowMs : (parseDuration(b.window) ?? DEFAULTS.batchWindowMs);
   out.batch = { size, windowMs };
+  if (windowMs > MAX_BATCH_WINDOW_MS) {
+    ctx.report('WARREN_E_CONFIG_TYPE', `got ${String(b.window)}`, at('batch', 'window'), {
+      expected: `at most ${formatDuration(MAX_BATCH_WINDOW_MS)}`,
+      hint: 'a batch is held unacked while it fills, and RabbitMQ takes back what a consumer holds past its consumer_timeout (30 min by default); for hourly or daily work use `schedule:`',
+    });
+  }
   if (e.output !== undefined) {
     ctx.report('WARREN_E_CONFIG_CONFLICT', 'a batch function has no `output`', at('output'), {
       onKey: true,

@@ -10,6 +10,12 @@ import { formatDuration } from './units';
 export const MAX_NAME_BYTES = 255;
 /** timeout, retry.delay, retry.maxDelay */
 export const MAX_DURATION_MS = 86_400_000;
+/**
+ * batch.window: a partial batch is held unacked while it fills, and RabbitMQ closes the channel of a
+ * consumer that holds a message past `consumer_timeout` (30 min by default). 5 minutes, as Lambda's
+ * batching window, leaves room for the handler's own time.
+ */
+export const MAX_BATCH_WINDOW_MS = 300_000;
 /** RabbitMQ's own default max_message_size */
 export const MAX_BODY_BYTES = 128 * 1024 * 1024;
 

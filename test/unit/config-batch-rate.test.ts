@@ -17,6 +17,20 @@ describe('batch and rateLimit in queues.yaml', () => {
     expect(config.functions.b).toMatchObject({ batch: { size: 10, windowMs: 200 }, rateLimit: { count: 30, periodMs: 60_000 } });
   });
 
+  it('refuses a batch window longer than 5 minutes: the partial batch is held unacked, past RabbitMQ consumer_timeout', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'functions/b.ts': handler,
+      'queues.yaml': lines('functions:', '  a: { batch: { size: 10, window: 1h } }', '  b: { batch: { size: 10, window: 5m } }'),
+    });
+    const errors = await problems(dir);
+    expect(errors.map((e) => summary(e, dir))).toEqual([
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 2, column: 35, key: 'functions.a.batch.window' },
+    ]);
+    expect(errors[0]?.details.expected).toBe('at most 5m');
+    expect(errors[0]?.details.hint).toContain('schedule:');
+  });
+
   it('refuses batch with output or ordered, and a batch larger than the rate, each where it was written with a hint', async () => {
     const dir = await project({
       'functions/a.ts': handler,
