@@ -249,7 +249,7 @@ export function parseHeaders(pairs: string[]): Record<string, string> {
  */
 export function parseDelayOption(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const ms = parseDelay(/^\d+$/.test(value) ? Number(value) : value);
+  const ms = parseDelay(/^\d+$/.test(value) ? Number(value) : value, 'write e.g. --delay 90s, --delay 1h30m, or --delay 1500 (milliseconds)');
   return ms === 0 ? undefined : ms;
 }
 

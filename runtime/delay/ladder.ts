@@ -62,20 +62,27 @@ export const DELAY_HEADERS = {
  * A delay as a person writes it (`90s`, `1h30m`) or milliseconds → ms. Throws WARREN_E_DELAY for
  * anything unreadable, negative, or longer than the ladder holds.
  */
-export function parseDelay(value: unknown): number {
+export function parseDelay(value: unknown, hint = "write e.g. { delay: '90s' } or { delay: 90000 }"): number {
   const ms = parseDuration(value);
   if (ms === undefined) {
-    throw new WarrenError('WARREN_E_DELAY', `delay ${JSON.stringify(value)} is not a duration`, {
+    throw new WarrenError('WARREN_E_DELAY', `delay ${shown(value)} is not a duration`, {
       expected: 'milliseconds >= 0 or a duration such as 500ms, 90s, 5m, 1h30m',
-      hint: "write e.g. { delay: '90s' } or { delay: 90000 }",
+      hint,
     });
   }
   if (ms > MAX_DELAY_MS) {
-    throw new WarrenError('WARREN_E_DELAY', `delay ${formatDuration(ms)} is longer than the longest Warren delays (${formatDuration(MAX_DELAY_MS)})`, {
+    // As written: a number too large for formatDuration to say (1e300) is said in milliseconds.
+    const written = typeof value === 'string' ? `${shown(value)} (${formatDuration(ms)})` : `${shown(value)} ms`;
+    throw new WarrenError('WARREN_E_DELAY', `delay ${written} is longer than the longest Warren delays (${formatDuration(MAX_DELAY_MS)})`, {
       hint: 'for longer waits, schedule a function (`schedule:` in queues.yaml) or delay in several steps',
     });
   }
   return ms;
+}
+
+/** A value as the caller wrote it: strings quoted, numbers as they are (NaN, not JSON's null). */
+function shown(value: unknown): string {
+  return typeof value === 'number' || value === undefined ? String(value) : (JSON.stringify(value) ?? String(value));
 }
 
 /** The ladder's share of a delay in whole units: the delay minus HOLD_MS, rounded down. */

@@ -1,3 +1,4 @@
+import { parseDelayOption } from '../../runtime/cli/publish';
 import { describe, expect, it } from 'vitest';
 import {
   DELAY_HEADERS,
@@ -71,6 +72,20 @@ describe('delay ladder', () => {
     expect((tooLong as WarrenError).message).toContain('longer than');
     expect(() => parseDelay('soon')).toThrow(/not a duration/);
     expect(() => parseDelay(-5)).toThrow(WarrenError);
+  });
+
+  it('says a refused delay as it was written, and for `warren publish` with the option', () => {
+    expect(() => parseDelay('37h')).toThrow('delay "37h" (1d13h) is longer than the longest Warren delays (1d12h24m31s)');
+    expect(() => parseDelay(1e300)).toThrow(/^delay 1e\+300 ms is longer than/);
+    expect(() => parseDelay(Number.NaN)).toThrow('delay NaN is not a duration');
+    const cli = (() => {
+      try {
+        parseDelayOption('5 minutes');
+      } catch (err) {
+        return err as WarrenError;
+      }
+    })();
+    expect(cli?.details.hint).toBe('write e.g. --delay 90s, --delay 1h30m, or --delay 1500 (milliseconds)');
   });
 
   it("writes the ladder's share in binary, highest level first: the delay minus the hold, rounded down", () => {
