@@ -104,6 +104,15 @@ export function formatList(list: DeadLetterList): string {
   return head + list.letters.map((l, i) => formatLetter(l, i + 1)).join('');
 }
 
+/**
+ * A body as it is when it prints on one line as it is (JSON, plain text); quoted with its escapes
+ * when it holds line breaks, control characters or leading/trailing spaces a terminal would hide.
+ */
+export function shownBody(preview: string): string {
+  const plain = preview !== '' && !/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(preview) && preview.trim() === preview;
+  return plain ? preview : JSON.stringify(preview);
+}
+
 function formatLetter(l: DeadLetter, n: number): string {
   const route = l.originalExchange === null ? 'unknown' : `exchange "${l.originalExchange}" routing key "${l.originalRoutingKey ?? ''}"`;
   const lines = [
@@ -113,7 +122,7 @@ function formatLetter(l: DeadLetter, n: number): string {
     ...(l.lastDeath === null ? [] : [`   last death of a replica that held it: ${l.lastDeath}`]),
     ...(l.function === null ? [] : [`   function: ${l.function}` + (l.version ? ` (version ${l.version})` : '')]),
     `   route:    ${route}`,
-    `   body:     ${JSON.stringify(l.bodyPreview)}${l.bodyBytes > l.bodyPreview.length ? ` … (${l.bodyBytes} bytes)` : ''}`,
+    `   body:     ${shownBody(l.bodyPreview)}${l.bodyBytes > l.bodyPreview.length ? ` … (${l.bodyBytes} bytes)` : ''}`,
   ];
   return lines.join('\n') + '\n';
 }

@@ -121,7 +121,7 @@ describe('warren dlq', () => {
     expect(human.stdout).toContain('flaky.dead: 3 dead letters (showing the oldest 2');
     expect(human.stdout).toContain('error:    flag is up: {"n":1}');
     expect(human.stdout).toContain('reason:   error, after 1 attempt');
-    expect(human.stdout).toContain('body:     "{\\"n\\":2}"');
+    expect(human.stdout).toContain('body:     {"n":2}\n');
     expect(human.stdout).not.toContain('m3');
 
     // Fix the handler, replay: the dead-letter queue empties and every message is handled.
