@@ -10,8 +10,8 @@ import { relative } from 'node:path';
 import type { Logger } from 'pino';
 import type { PrettyLogs } from './log';
 import type { WarrenConfig, FunctionConfig } from './config/types';
-import { loadConfig, loadProject } from './config';
-import { buildHandler } from './functions/bundle';
+import { loadProject, readProject } from './config';
+import { buildEach } from './functions/build-each';
 import { buildDirFor } from './functions/build-dir';
 import { declareTopology } from './topology/declare';
 import { sleep } from './lib/sleep';
@@ -102,7 +102,14 @@ export class App extends EventEmitter<AppEvents> {
 
   /** Validate and build everything (throws WarrenErrors: bad input), then connect and run. */
   async start(): Promise<void> {
-    const loaded = await loadConfig({ dir: this.options.dir, env: this.options.env });
+    const read = await readProject({ dir: this.options.dir, env: this.options.env });
+    if (!read.project || read.errors.length > 0) {
+      // Refused: the handler files that exist are built too, so their errors are listed beside the config's.
+      const only = this.options.only;
+      const { errors } = await buildEach(only ? read.handlers.filter((h) => only.includes(h.name)) : read.handlers, this.buildDir());
+      throw new WarrenErrors([...read.errors, ...errors]);
+    }
+    const loaded = read.project.config;
     checkOnly(loaded, this.options.only);
     const config = selectFunctions(loaded, this.options);
     const builds = await this.buildAll(Object.values(config.functions));
@@ -177,15 +184,12 @@ export class App extends EventEmitter<AppEvents> {
   }
 
   private async buildAll(fns: readonly FunctionConfig[]): Promise<Map<string, Build>> {
-    const outDir = this.buildDir();
-    const results = await Promise.allSettled(fns.map((fn) => buildHandler({ file: fn.file, name: fn.name, outDir })));
-    const errors = results.flatMap((r) => (r.status === 'rejected' ? [asWarrenError(r.reason)] : []));
+    const { builds, errors } = await buildEach(
+      fns.map((fn) => ({ name: fn.name, file: fn.file })),
+      this.buildDir(),
+    );
     if (errors.length) throw new WarrenErrors(errors);
-    const builds = new Map<string, Build>();
-    results.forEach((r, i) => {
-      if (r.status === 'fulfilled') builds.set(fns[i]!.name, { bundleFile: r.value.bundleFile, version: r.value.version });
-    });
-    return builds;
+    return new Map([...builds].map(([name, b]) => [name, { bundleFile: b.bundleFile, version: b.version }]));
   }
 
   /** A broker that is down at start is waited for with backoff: no crash loop, /readyz says why. */
@@ -355,9 +359,4 @@ export class App extends EventEmitter<AppEvents> {
 
 async function isFile(file: string): Promise<boolean> {
   return (await stat(file).catch(() => undefined))?.isFile() ?? false;
-}
-
-function asWarrenError(err: unknown): WarrenError {
-  if (err instanceof WarrenError) return err;
-  return new WarrenError('WARREN_E_HANDLER_BUILD', (err as Error).message ?? String(err));
 }

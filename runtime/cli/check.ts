@@ -1,26 +1,26 @@
 /** `warren check`: validate the config and build every handler; exit 0, or 2 with every problem listed. */
 import type { Command } from 'commander';
 import { projectDir, reportFailure } from './common';
-import { loadConfig } from '../config';
+import { readProject } from '../config';
 import type { FunctionConfig, WarrenConfig } from '../config/types';
 import { effectivePrefetch } from '../config/prefetch';
 import { runningNodes } from '../connection/cluster-size';
-import { buildHandler } from '../functions/bundle';
-import { WarrenError, WarrenErrors, EXIT } from '../errors';
+import { buildEach } from '../functions/build-each';
+import { WarrenErrors, EXIT } from '../errors';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
 
 export async function checkCommand(dir: string, env: Record<string, string | undefined>): Promise<number> {
-  const config = await loadConfig({ dir, env });
+  const { project, errors: configErrors, handlers } = await readProject({ dir, env });
   const outDir = await mkdtemp(join(tmpdir(), 'warren-check-'));
   try {
+    // Every handler file that exists is built even when the config has problems: one list of everything.
+    const { errors: buildErrors } = await buildEach(handlers, outDir);
+    const errors = [...configErrors, ...buildErrors];
+    if (!project || errors.length > 0) throw new WarrenErrors(errors);
+    const { config } = project;
     const fns = Object.values(config.functions);
-    const results = await Promise.allSettled(fns.map((fn) => buildHandler({ file: fn.file, name: fn.name, outDir })));
-    const errors = results.flatMap((r) =>
-      r.status === 'rejected' ? [r.reason instanceof WarrenError ? r.reason : new WarrenError('WARREN_E_HANDLER_BUILD', String(r.reason))] : [],
-    );
-    if (errors.length) throw new WarrenErrors(errors);
     const q = Object.keys(config.queues).length;
     process.stdout.write(
       `ok: ${fns.length} function${fns.length === 1 ? '' : 's'}, ${q} queue${q === 1 ? '' : 's'}, ${Object.keys(config.exchanges).length} exchanges, ${config.bindings.length} bindings\n`,

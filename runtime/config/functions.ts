@@ -10,6 +10,7 @@ import { closest } from './suggest';
 import { reservedQueueName } from './topology-sections';
 import { createMessageValidator, type SchemaFileResult } from './message-schema';
 import { batchAndRate } from './batch-rate';
+import { NOTHING_UNCHECKED, type Unchecked } from './set-aside';
 import { DEFAULTS, type BackoffKind, type FunctionConfig, type QueueConfig, type SourceLocation } from './types';
 import { parseDuration, parseMemoryMb, parseSize } from './units';
 import { MAX_BODY_BYTES, MAX_DURATION_MS, MAX_DURATION_TEXT, MAX_NAME_BYTES, nameBytes, shortName } from './limits';
@@ -26,6 +27,8 @@ export interface FunctionInputs {
   /** schema files named by `schema:`, by absolute path, already read */
   schemaFiles: ReadonlyMap<string, SchemaFileResult>;
   declaredQueues: Readonly<Record<string, QueueConfig>>;
+  /** what a shape error set aside (setAsideInvalid): not checked here, and no follow-on reported */
+  unchecked?: Unchecked;
 }
 
 export interface BuiltFunctions {
@@ -39,8 +42,9 @@ export interface BuiltFunctions {
 export function buildFunctions(ctx: BuildContext, section: unknown, input: FunctionInputs): BuiltFunctions {
   const entries: Array<[string, Obj]> =
     section !== null && typeof section === 'object' ? Object.entries(section as Obj).map(([k, v]) => [k, (v ?? {}) as Obj]) : [];
+  const unchecked = input.unchecked ?? NOTHING_UNCHECKED;
   const byName = new Map(input.handlers.map((h) => [h.name, h.file]));
-  const claimed = new Set(entries.map(([, e]) => (typeof e.handler === 'string' ? resolve(input.dir, e.handler) : '')));
+  const claimed = new Set([...entries, ...unchecked.functions].map(([, e]) => (typeof e.handler === 'string' ? resolve(input.dir, e.handler) : '')));
   const listing = input.handlers.map((h) => relative(input.dir, h.file)).join(', ') || 'no handler files';
 
   const functions: Record<string, FunctionConfig> = {};
@@ -55,7 +59,7 @@ export function buildFunctions(ctx: BuildContext, section: unknown, input: Funct
   }
   // a handler file with no entry runs with the defaults, unless an entry already runs it through `handler:`
   for (const handler of input.handlers) {
-    if (functions[handler.name] || claimed.has(handler.file)) continue;
+    if (functions[handler.name] || claimed.has(handler.file) || unchecked.functions.has(handler.name)) continue;
     functions[handler.name] = normalise(ctx, handler.name, {}, '', input, handler.file, { file: handler.file, line: 1, column: 1 });
   }
 
@@ -67,6 +71,10 @@ export function buildFunctions(ctx: BuildContext, section: unknown, input: Funct
     const pointer = ctx.pointer('functions', fn.name);
     const queuePointer = ctx.pointer('functions', fn.name, 'queue');
     const where = ctx.valueAt(queuePointer) ?? fn.at;
+    const declared = input.declaredQueues[fn.queue];
+    checkDerivedNames(ctx, fn, where);
+    // a queue entry or another function set aside for a shape error may own this queue: checked once fixed
+    if (!declared && unchecked.queue(fn.queue)) continue;
     const other = consumers.get(fn.queue);
     if (other !== undefined) {
       ctx.errors.push(
@@ -79,8 +87,6 @@ export function buildFunctions(ctx: BuildContext, section: unknown, input: Funct
       );
     }
     consumers.set(fn.queue, fn.name);
-    checkDerivedNames(ctx, fn, where);
-    const declared = input.declaredQueues[fn.queue];
     if (!declared && !implicitQueues[fn.queue]) {
       const reserved = reservedQueueName(fn.queue);
       if (reserved) ctx.errors.push(conflict(where, `queue name "${fn.queue}" is reserved`, `functions.${fn.name}.queue`, `${reserved}; pick another name`));

@@ -1,5 +1,5 @@
 /** The configuration stage: project folder → validated, frozen WarrenConfig. */
-export { loadConfig, loadProject, type LoadOptions, type LoadedProject } from './load';
+export { loadConfig, loadProject, readProject, type LoadOptions, type LoadedProject, type ProjectRead } from './load';
 export { parseDuration, formatDuration, parseSize, parseMemoryMb } from './units';
 export { interpolate, type Env } from './interpolate';
 export { resolveConnection, vhostOf } from './connection';

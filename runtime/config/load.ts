@@ -1,12 +1,13 @@
 /**
  * loadConfig: the project folder → a validated, normalised, frozen WarrenConfig. Reads queues.yaml,
  * rascal.json, functions/ and schema files; never touches the network. Every problem it can find is
- * collected and thrown together as one WarrenErrors, so `warren check` lists them all at once.
+ * collected and thrown together as one WarrenErrors, so `warren check` lists them all at once: a YAML
+ * syntax error stops the reading of queues.yaml, a shape error only sets its own entry aside.
  */
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { WarrenError, WarrenErrors } from '../errors';
-import { scanHandlers } from '../functions/discover';
+import { scanHandlers, type HandlerFile } from '../functions/discover';
 import { BUILTIN_EXCHANGES, buildBindings, buildExchanges, buildQueues } from './topology-sections';
 import { BuildContext } from './context';
 import { resolveConnection } from './connection';
@@ -16,6 +17,7 @@ import type { Env } from './interpolate';
 import { readSchemaFile, type SchemaFileResult } from './message-schema';
 import { parseRascalJson } from './rascal-json';
 import { checkShape } from './shape';
+import { setAsideInvalid, type Unchecked } from './set-aside';
 import { parseYamlSource } from './source';
 import { readConfigText } from './read-text';
 import type { WarrenConfig } from './types';
@@ -40,8 +42,8 @@ function byPosition(a: WarrenError, b: WarrenError): number {
   return (a.details.line ?? 0) - (b.details.line ?? 0) || (a.details.column ?? 0) - (b.details.column ?? 0);
 }
 
-function fail(errors: WarrenError[]): never {
-  throw new WarrenErrors(withoutEchoes(errors).sort(byPosition));
+function inOrder(errors: WarrenError[]): WarrenError[] {
+  return withoutEchoes(errors).sort(byPosition);
 }
 
 /**
@@ -55,9 +57,9 @@ function withoutEchoes(errors: WarrenError[]): WarrenError[] {
 }
 
 export async function loadConfig(opts: LoadOptions): Promise<WarrenConfig> {
-  const { config, missingHandlers } = await loadProject(opts);
-  if (missingHandlers.size > 0) fail([...missingHandlers.values()]);
-  return config;
+  const { project, errors } = await readProject(opts);
+  if (!project || errors.length > 0) throw new WarrenErrors(errors);
+  return project.config;
 }
 
 export interface LoadedProject {
@@ -73,13 +75,33 @@ export interface LoadedProject {
 
 /** loadConfig, except that a function whose handler file is missing is reported, not refused. */
 export async function loadProject(opts: LoadOptions): Promise<LoadedProject> {
+  const { project, errors } = await readProject(opts);
+  if (!project) throw new WarrenErrors(errors);
+  return project;
+}
+
+export interface ProjectRead {
+  /** the project, unless a problem other than a missing handler file was found */
+  project?: LoadedProject;
+  /** every problem found, in file order (the missing handler files included) */
+  errors: WarrenError[];
+  /**
+   * The handler files that exist, by function name, as far as the config could be read: what `check`
+   * and a refused `start` still build, so handler errors are listed beside config errors.
+   */
+  handlers: HandlerFile[];
+}
+
+/** Reads and checks the whole project; never throws for a problem of the project (it is in `errors`). */
+export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
   const dir = resolve(opts.dir);
   const yamlFile = join(dir, 'queues.yaml');
   const rascalFile = join(dir, 'rascal.json');
   const functionsDir = join(dir, 'functions');
+  const refused = (errors: WarrenError[], handlers: HandlerFile[] = []): ProjectRead => ({ errors: inOrder(errors), handlers });
 
   if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
-    fail([
+    return refused([
       new WarrenError('WARREN_E_CONFIG_MISSING', `project folder ${dir} does not exist`, {
         file: dir,
         hint: 'pass the folder that holds queues.yaml and functions/ with --dir',
@@ -89,12 +111,12 @@ export async function loadProject(opts: LoadOptions): Promise<LoadedProject> {
 
   const [yamlRead, rascalRead, scanned] = await Promise.all([readConfigText(yamlFile), readConfigText(rascalFile), scanHandlers(functionsDir)]);
   const tooLarge = [yamlRead, rascalRead].filter((read): read is WarrenError => read instanceof WarrenError);
-  if (tooLarge.length > 0) fail(tooLarge);
+  if (tooLarge.length > 0) return refused([...tooLarge, ...scanned.errors], scanned.handlers);
   const yamlText = yamlRead as string | undefined;
   const rascalText = rascalRead as string | undefined;
   const errors: WarrenError[] = [...scanned.errors];
   if (yamlText === undefined && scanned.handlers.length === 0 && scanned.errors.length === 0) {
-    fail([
+    return refused([
       new WarrenError('WARREN_E_CONFIG_MISSING', `no queues.yaml and no handler files in ${dir}`, {
         file: yamlFile,
         hint: 'add a handler such as functions/hello.ts (queues.yaml is optional), or pass the right folder with --dir',
@@ -117,14 +139,15 @@ export async function loadProject(opts: LoadOptions): Promise<LoadedProject> {
       }),
     );
   }
-  if (source.errors.some((e) => e.code === 'WARREN_E_CONFIG_SYNTAX')) fail(errors);
+  if (source.errors.some((e) => e.code === 'WARREN_E_CONFIG_SYNTAX')) return refused(errors, scanned.handlers);
 
-  const shapeErrors = checkShape(yamlFile, source.value, source.at);
-  // the semantic checks below trust the shape: with shape errors, report what we have
-  if (shapeErrors.length > 0) fail([...errors, ...shapeErrors]);
+  // With shape errors, the checks below still run on every entry whose shape is valid (set-aside.ts).
+  const shape = checkShape(yamlFile, source.value, source.at);
+  errors.push(...shape.errors);
+  const { value: raw, unchecked } = setAsideInvalid(source.value, shape.invalid);
+  if (raw === undefined) return refused(errors, scanned.handlers);
 
-  const raw = (source.value ?? {}) as Obj;
-  const rawFunctions = (raw.functions ?? {}) as Record<string, Obj | null>;
+  const rawFunctions = unchecked.allFunctions ? {} : ((raw.functions ?? {}) as Record<string, Obj | null>);
   const existingFiles = new Set<string>();
   const schemaFiles = new Map<string, SchemaFileResult>();
   await Promise.all(
@@ -143,28 +166,33 @@ export async function loadProject(opts: LoadOptions): Promise<LoadedProject> {
   const ctx = new BuildContext(yamlFile, source.at);
   const exchanges = buildExchanges(ctx, raw.exchanges);
   const declaredQueues = buildQueues(ctx, raw.queues);
-  const { functions, missingHandlers, implicitQueues } = buildFunctions(ctx, raw.functions, {
-    dir,
-    handlers: scanned.handlers,
-    existingFiles,
-    schemaFiles,
-    declaredQueues,
-  });
+  // functions/ without a readable functions: section: which file runs with which settings is unknown
+  const { functions, missingHandlers, implicitQueues } = unchecked.allFunctions
+    ? { functions: {}, missingHandlers: new Map<string, WarrenError>(), implicitQueues: {} }
+    : buildFunctions(ctx, raw.functions, { dir, handlers: scanned.handlers, existingFiles, schemaFiles, declaredQueues, unchecked });
   const queues = { ...declaredQueues, ...implicitQueues };
-  const bindings = buildBindings(ctx, raw.bindings, exchanges, queues);
-  checkOutputs(ctx, functions, exchanges);
+  const bindings = buildBindings(ctx, raw.bindings, exchanges, queues, unchecked);
+  checkOutputs(ctx, functions, exchanges, unchecked);
   errors.push(...ctx.errors);
+
+  // Every handler file that exists, once: the functions built above, and the files of functions/ the
+  // config could not say anything about (set aside, or everything after a YAML syntax error).
   const missing = new Set(missingHandlers.values());
-  if (errors.some((e) => !missing.has(e))) fail(errors);
+  const handlers = Object.values(functions)
+    .filter((fn) => !missingHandlers.has(fn.name))
+    .map((fn) => ({ name: fn.name, file: fn.file }));
+  const built = new Set(handlers.map((h) => h.file));
+  handlers.push(...scanned.handlers.filter((h) => !built.has(h.file)));
+  if (errors.some((e) => !missing.has(e))) return refused(errors, handlers);
 
   const config = deepFreeze({ dir, url: connection.url, vhost: connection.vhost, rascal: connection.rascal, exchanges, queues, bindings, functions });
-  return { config, missingHandlers };
+  return { project: { config, missingHandlers }, errors: inOrder(errors), handlers };
 }
 
-function checkOutputs(ctx: BuildContext, functions: WarrenConfig['functions'], exchanges: WarrenConfig['exchanges']): void {
+function checkOutputs(ctx: BuildContext, functions: WarrenConfig['functions'], exchanges: WarrenConfig['exchanges'], unchecked: Unchecked): void {
   for (const fn of Object.values(functions)) {
     const exchange = fn.output?.exchange;
-    if (exchange === undefined || exchange === '' || exchanges[exchange] || BUILTIN_EXCHANGES[exchange]) continue;
+    if (exchange === undefined || exchange === '' || exchanges[exchange] || BUILTIN_EXCHANGES[exchange] || unchecked.exchange(exchange)) continue;
     ctx.report(
       'WARREN_E_CONFIG_REFERENCE',
       `output to exchange "${exchange}", which is not declared`,

@@ -5,7 +5,7 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import queuesSchema from '../queues.schema.json';
 import { WarrenError } from '../errors';
-import type { Located } from './source';
+import { decodePointer, pointerSegment, type Located } from './source';
 import { closest } from './suggest';
 
 let compiled: ValidateFunction | undefined;
@@ -53,19 +53,25 @@ function shown(value: unknown): string {
   return JSON.stringify(value);
 }
 
-function decodePointer(pointer: string): string[] {
-  return pointer === ''
-    ? []
-    : pointer
-        .slice(1)
-        .split('/')
-        .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+export interface ShapeResult {
+  errors: WarrenError[];
+  /**
+   * JSON pointers of what breaks the schema: each wrong value, each unknown key, each bad key name.
+   * The semantic checks set aside the entries these fall in (setAsideInvalid).
+   */
+  invalid: string[];
 }
 
-export function checkShape(file: string, value: unknown, at: ReadonlyMap<string, Located>): WarrenError[] {
+export function checkShape(file: string, value: unknown, at: ReadonlyMap<string, Located>): ShapeResult {
   const validate = validator();
-  if (validate(value)) return [];
-  const errors = pruneBranches((validate.errors ?? []) as AjvError[]);
+  if (validate(value)) return { errors: [], invalid: [] };
+  const all = (validate.errors ?? []) as AjvError[];
+  const invalid = all.map((e) => {
+    const { additionalProperty, propertyName } = e.params as { additionalProperty?: string; propertyName?: string };
+    const child = additionalProperty ?? propertyName;
+    return child === undefined ? e.instancePath : e.instancePath + pointerSegment(child);
+  });
+  const errors = pruneBranches(all);
   const out: WarrenError[] = [];
   const seen = new Set<string>();
   for (const e of errors) {
@@ -109,7 +115,7 @@ export function checkShape(file: string, value: unknown, at: ReadonlyMap<string,
     seen.add(id);
     out.push(error);
   }
-  return out;
+  return { errors: out, invalid };
 }
 
 function hintFor(path: string, e: AjvError): string | undefined {

@@ -29,6 +29,15 @@ export function pointerSegment(segment: string | number): string {
   return '/' + String(segment).replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
+export function decodePointer(pointer: string): string[] {
+  return pointer === ''
+    ? []
+    : pointer
+        .slice(1)
+        .split('/')
+        .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
 export function joinPath(parent: string, segment: string | number): string {
   if (typeof segment === 'number') return `${parent}[${segment}]`;
   return parent === '' ? segment : `${parent}.${segment}`;

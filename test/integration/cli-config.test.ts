@@ -97,12 +97,16 @@ describe('warren check, start and invoke on a user project', () => {
     expect(result.stderr).toContain('WARREN_E_HANDLER_BUILD');
   });
 
-  it('start exits 2 on invalid config and declares nothing on the broker', async () => {
+  it('start exits 2 on invalid config, listing every problem (shape, references, handler builds) at once, and declares nothing', async () => {
     vhost = await createTestVhost('cli-bad');
-    project = await createProject('exchanges:\n  users: { type: topic }\nfunctions:\n  echo: { replicas: -1 }\n', { echo });
+    const yaml = 'exchanges:\n  users: { type: topic }\nfunctions:\n  echo: { replicas: -1 }\nbindings:\n  - { exchange: nowhere, queue: echo }\n';
+    project = await createProject(yaml, { echo, broken: 'export default async function (m) {\n  return m +;\n}\n' });
     const result = await runWarren(['start', '--dir', project.dir], { AMQP_URL: vhost.url });
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/queues\.yaml:4:\d+/);
+    expect(result.stderr).toContain('3 problems');
+    expect(result.stderr).toMatch(/queues\.yaml:4:\d+ functions\.echo\.replicas/);
+    expect(result.stderr).toMatch(/queues\.yaml:6:\d+ bindings\[0\]\.exchange: binding to exchange "nowhere"/);
+    expect(result.stderr).toMatch(/functions\/broken\.ts:2:\d+ could not build/);
     const queues = (await management('GET', `/api/queues/${encodeURIComponent(vhost.name)}`)) as unknown[];
     const exchanges = (await management('GET', `/api/exchanges/${encodeURIComponent(vhost.name)}`)) as Array<{ name: string }>;
     expect(queues).toEqual([]);
