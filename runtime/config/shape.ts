@@ -49,7 +49,9 @@ function pruneBranches(errors: AjvError[]): AjvError[] {
 
 function shown(value: unknown): string {
   if (value === null || value === undefined) return 'nothing';
-  if (typeof value === 'object') return Array.isArray(value) ? 'a list' : 'a mapping';
+  // JSON.stringify would print `null` for the 1e400 someone wrote
+  if (typeof value === 'number' && !Number.isFinite(value)) return 'a number too large to hold';
+  if (typeof value === 'object') return Array.isArray(value) ? (value.length === 0 ? 'an empty list' : 'a list') : 'a mapping';
   return JSON.stringify(value);
 }
 
@@ -68,13 +70,15 @@ export function checkShape(file: string, value: unknown, at: ReadonlyMap<string,
   const all = (validate.errors ?? []) as AjvError[];
   const invalid = all.map((e) => {
     const { additionalProperty, propertyName } = e.params as { additionalProperty?: string; propertyName?: string };
-    const child = additionalProperty ?? propertyName;
+    const child = additionalProperty ?? propertyName ?? e.propertyName;
     return child === undefined ? e.instancePath : e.instancePath + pointerSegment(child);
   });
   const errors = pruneBranches(all);
   const out: WarrenError[] = [];
   const seen = new Set<string>();
   for (const e of errors) {
+    // a bad key name: its own error (below, with e.propertyName) says which
+    if (e.keyword === 'propertyNames') continue;
     const where = at.get(e.instancePath);
     const path = where?.path ?? decodePointer(e.instancePath).join('.');
     const expectedWords = typeof e.parentSchema?.errorMessage === 'string' ? e.parentSchema.errorMessage : e.message;
@@ -90,6 +94,15 @@ export function checkShape(file: string, value: unknown, at: ReadonlyMap<string,
         ...(child?.key ?? where?.value),
         key: keyPath,
         hint: (guess ? `did you mean \`${guess}\`? ` : '') + `known keys here: ${known.join(', ')}`,
+      });
+    } else if (e.propertyName !== undefined) {
+      const keyAt = at.get(e.instancePath + pointerSegment(e.propertyName));
+      error = new WarrenError('WARREN_E_CONFIG_TYPE', `an entry with an empty name`, {
+        file,
+        ...(keyAt?.key ?? where?.value),
+        key: path || undefined,
+        expected: 'a non-empty name',
+        hint: 'write the name before the colon, e.g. `my_app: { type: classic }`',
       });
     } else if (e.keyword === 'required') {
       const missing = String((e.params as { missingProperty: string }).missingProperty);
@@ -118,12 +131,65 @@ export function checkShape(file: string, value: unknown, at: ReadonlyMap<string,
   return { errors: out, invalid };
 }
 
-function hintFor(path: string, e: AjvError): string | undefined {
+/** What to write instead: every shape error gets one (SPEC §2: file, line, key, expected, hint). */
+function hintFor(path: string, e: AjvError): string {
   const last = path.split('.').pop() ?? '';
   const schema = e.parentSchema ?? {};
+  const words = String(schema.errorMessage ?? '');
+  if (path === '') return 'queues.yaml is a mapping of up to four keys, `exchanges:`, `queues:`, `bindings:` and `functions:` (see README.md, "queues.yaml")';
   if (Array.isArray(schema.enum)) return `write one of: ${schema.enum.join(', ')}`;
-  if (schema.type === 'integer') return `write a whole number, e.g. \`${last}: ${Number(schema.minimum ?? 0) + 1}\``;
-  if (/duration/.test(String(schema.errorMessage))) return `e.g. \`${last}: 30s\``;
+  if (/duration/.test(words)) return durationHint(last, e.data);
+  if (schema.type === 'integer') {
+    const example = `\`${last}: ${Number(schema.minimum ?? 0) + 1}\``;
+    return typeof e.data === 'number' && Number.isInteger(e.data) ? `e.g. ${example}` : `write a whole number without quotes, e.g. ${example}`;
+  }
   if (schema.type === 'boolean') return `write \`${last}: true\` or \`${last}: false\``;
-  return undefined;
+  if (e.keyword === 'type' && schema.type === 'string' && (typeof e.data === 'number' || typeof e.data === 'boolean')) {
+    return `quote it to make it a string: \`${last}: "${String(e.data)}"\``;
+  }
+  if (e.keyword === 'minLength') return `write a name, or leave \`${last}\` out`;
+  if (e.keyword === 'minItems') return `list at least one, or leave \`${last}\` out`;
+  if (last === 'rateLimit') return 'e.g. `rateLimit: 100/s` or `rateLimit: 30/min`';
+  if (last === 'schema') return 'name a .json, .yaml or .yml file relative to the project folder, or write the JSON Schema inline as a mapping';
+  if (last === 'memory') return 'e.g. `memory: 256MiB` or `memory: 1GiB`';
+  if (last === 'maxBodySize') return 'e.g. `maxBodySize: 1MiB` or `maxBodySize: 512KiB`';
+  if (/^bindings\[\d+\]$/.test(path))
+    return 'write rascal\'s shorthand with an arrow, "exchange[key1,key2] -> queue", or a mapping { exchange: …, queue: …, routingKey: … }';
+  const example = /e\.g\. (.+)$/.exec(words)?.[1];
+  if (example) return `e.g. ${example}`;
+  return 'see README.md, "queues.yaml", for every key with an example';
+}
+
+const UNIT_WORDS: Record<string, string> = {
+  ms: 'ms',
+  msec: 'ms',
+  msecs: 'ms',
+  millisecond: 'ms',
+  milliseconds: 'ms',
+  s: 's',
+  sec: 's',
+  secs: 's',
+  second: 's',
+  seconds: 's',
+  m: 'm',
+  min: 'm',
+  mins: 'm',
+  minute: 'm',
+  minutes: 'm',
+  h: 'h',
+  hr: 'h',
+  hrs: 'h',
+  hour: 'h',
+  hours: 'h',
+  d: 'd',
+  day: 'd',
+  days: 'd',
+};
+
+/** `5 minutes` → write `5m`; otherwise an example. */
+function durationHint(key: string, value: unknown): string {
+  const match = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$/i.exec(value) : null;
+  const unit = match ? UNIT_WORDS[match[2]!.toLowerCase()] : undefined;
+  if (match && unit) return `write \`${key}: ${match[1]}${unit}\` (units: ms, s, m, h, d)`;
+  return `e.g. \`${key}: ${key === 'window' ? '200ms' : '30s'}\` (units: ms, s, m, h, d; a number is milliseconds)`;
 }

@@ -61,9 +61,13 @@ export function parseYamlSource(file: string, text: string, env: Env): ParsedSou
   };
 
   if (doc.errors.length > 0) {
+    const seenLines = new Set<number>();
     for (const err of doc.errors) {
       const offset = err.pos[0];
       const { line, column } = pos(offset);
+      // the parser's next complaints on a line follow from its first (`schedule: * * * * *` gives four)
+      if (seenLines.has(line)) continue;
+      seenLines.add(line);
       errors.push(
         new WarrenError('WARREN_E_CONFIG_SYNTAX', `YAML does not parse: ${err.message.split(/ at line \d+|\n/)[0]}`, {
           file,
@@ -76,6 +80,19 @@ export function parseYamlSource(file: string, text: string, env: Env): ParsedSou
     return { value: undefined, at, errors };
   }
 
+  const unresolved = unresolvedAlias(doc);
+  if (unresolved) {
+    const { line, column } = pos(unresolved.offset);
+    errors.push(
+      new WarrenError('WARREN_E_CONFIG_SYNTAX', `\`*${unresolved.name}\` is read as a YAML alias, and no anchor \`&${unresolved.name}\` comes before it`, {
+        file,
+        line,
+        column,
+        hint: QUOTE_STAR_HINT,
+      }),
+    );
+    return { value: undefined, at, errors };
+  }
   const bomb = aliasBomb(doc);
   if (bomb) {
     const { line, column } = pos(bomb.offset);
@@ -127,7 +144,14 @@ export function parseYamlSource(file: string, text: string, env: Env): ParsedSou
         const keyNode = pair.key as Node | null;
         const keyAt = keyNode?.range ? pos(keyNode.range[0]) : valuePos;
         if (!keyNode || !isScalar(keyNode)) {
-          errors.push(new WarrenError('WARREN_E_CONFIG_TYPE', 'a key must be a plain name', { file, ...keyAt, key: path || undefined }));
+          errors.push(
+            new WarrenError('WARREN_E_CONFIG_TYPE', 'a key must be a plain name', {
+              file,
+              ...keyAt,
+              key: path || undefined,
+              hint: 'write `name: value`; a key that is a list or a mapping (`? [a, b]`, `[a]: 1`) is not a name',
+            }),
+          );
           continue;
         }
         const key = String(scalar(keyNode, keyNode.value, path));
@@ -176,6 +200,21 @@ class TooManyValues extends Error {
   }
 }
 
+/** A cron such as `*\/5 * * * *` left unquoted: `*` starts an alias, here of an anchor that does not exist. */
+function unresolvedAlias(doc: Document): { offset: number; name: string } | undefined {
+  let found: { offset: number; name: string } | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      if (node.resolve(doc) !== undefined) return undefined;
+      found = { offset: node.range?.[0] ?? 0, name: node.source };
+      return visit.BREAK;
+    },
+  });
+  return found;
+}
+
+const QUOTE_STAR_HINT = 'a value that starts with `*` must be quoted, e.g. `schedule: "*/5 * * * *"`';
+
 function aliasBomb(doc: Document): { offset: number; why: string } | undefined {
   try {
     doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
@@ -198,5 +237,7 @@ function syntaxHint(code: string, text: string, offset: number): string {
   const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
   if (code === 'TAB_AS_INDENT' || /^[ ]*\t/.test(text.slice(lineStart, offset + 1))) return 'indent with spaces: YAML does not allow tabs for indentation';
   if (code === 'DUPLICATE_KEY') return 'a key may appear once in a mapping: merge the two entries or rename one';
+  const lineEnd = text.indexOf('\n', offset);
+  if (/(^|[:\-[,{]\s*)\*/.test(text.slice(lineStart, lineEnd < 0 ? undefined : lineEnd))) return QUOTE_STAR_HINT;
   return 'check indentation, colons and quotes around this spot';
 }

@@ -85,7 +85,7 @@ describe('loadConfig: shape errors', () => {
     expect(errors[0]?.details.expected).toBe('one of direct, topic, fanout, headers');
     expect(errors[3]?.details.expected).toBe('an integer from 1 to 10000');
     expect(errors[4]?.format(dir)).toBe(
-      'queues.yaml:9:14 functions.a.timeout: got "30 seconds" (expected a duration > 0 and at most 1d: milliseconds or a string like 500ms, 30s, 5m, 1h, 1m30s) [WARREN_E_CONFIG_TYPE]\n  hint: e.g. `timeout: 30s`',
+      'queues.yaml:9:14 functions.a.timeout: got "30 seconds" (expected a duration > 0 and at most 1d: milliseconds or a string like 500ms, 30s, 5m, 1h, 1m30s) [WARREN_E_CONFIG_TYPE]\n  hint: write `timeout: 30s` (units: ms, s, m, h, d)',
     );
     expect(errors[9]?.details.expected).toContain('exchange[key1,key2] -> queue');
   });

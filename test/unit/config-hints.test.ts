@@ -1,0 +1,66 @@
+/**
+ * SPEC §2: every config error names the file, the line and column, and a hint. These are the
+ * mistakes people make most (an unquoted cron, `5 minutes`, a comment in rascal.json, …), each
+ * checked for a message that says what to write instead.
+ */
+import { describe, expect, it } from 'vitest';
+import type { WarrenError } from '../../runtime/errors';
+import { handler, problems, project, summary } from '../fixtures/config/project';
+
+const lines = (...l: string[]): string => l.join('\n') + '\n';
+
+async function yamlProblems(...yaml: string[]): Promise<Array<ReturnType<typeof summary> & { message: string; hint?: string }>> {
+  const dir = await project({ 'functions/a.ts': handler, 'queues.yaml': lines(...yaml) });
+  return (await problems(dir)).map((e: WarrenError) => ({ ...summary(e, dir), message: e.message, hint: e.details.hint }));
+}
+
+describe('config errors: a hint for every shape error', () => {
+  it('gives each wrong value a line, a column and a hint saying what to write', async () => {
+    const found = await yamlProblems(
+      'exchanges: [events]',
+      'queues:',
+      '  jobs: { maxLength: 1e400 }',
+      'functions:',
+      '  a:',
+      '    timeout: 5 minutes',
+      '    retry: { delay: 2 secs }',
+      '    rateLimit: 50 per second',
+      '    queue: 5',
+      '    memory: lots',
+      '  b: fast',
+      'bindings:',
+      '  - "events[x] => jobs"',
+      '  - { exchange: amq.topic, queue: jobs, routingKey: [] }',
+    );
+    expect(found.length).toBe(10);
+    for (const e of found) {
+      expect(e.line, `${e.key}: ${e.message}`).toBeGreaterThan(0);
+      expect(e.column, `${e.key}: ${e.message}`).toBeGreaterThan(0);
+      expect(e.hint, `${e.key}: ${e.message}`).toBeTruthy();
+    }
+    const hintOf = (key: string) => found.find((e) => e.key === key)?.hint;
+    expect(hintOf('functions.a.timeout')).toContain('`timeout: 5m`');
+    expect(hintOf('functions.a.retry.delay')).toContain('`delay: 2s`');
+    expect(hintOf('functions.a.queue')).toContain('`queue: "5"`');
+    expect(hintOf('bindings[0]')).toContain('->');
+    expect(found.find((e) => e.key === 'bindings[1].routingKey')?.message).toBe('got an empty list');
+    // 1e400 is Infinity once read: not "got null"
+    expect(found.find((e) => e.key === 'queues.jobs.maxLength')?.message).toBe('got a number too large to hold');
+  });
+
+  it('reports an entry with an empty name once, at its key', async () => {
+    const found = await yamlProblems('functions:', '  "": { replicas: 1 }', '  a: {}');
+    expect(found).toMatchObject([{ code: 'WARREN_E_CONFIG_TYPE', line: 2, column: 3, key: 'functions', message: 'an entry with an empty name' }]);
+    expect(found[0]?.hint).toBeTruthy();
+  });
+
+  it('says to quote a cron that starts with `*`, once, instead of talking about aliases expanding', async () => {
+    for (const schedule of ['*/5 * * * *', '*/5', '* * * * *']) {
+      const found = await yamlProblems('functions:', '  a:', `    schedule: ${schedule}`);
+      expect(found, schedule).toHaveLength(1);
+      expect(found[0], schedule).toMatchObject({ code: 'WARREN_E_CONFIG_SYNTAX', line: 3 });
+      expect(found[0]?.message, schedule).not.toContain('expand too far');
+      expect(found[0]?.hint, schedule).toContain('must be quoted');
+    }
+  });
+});
