@@ -14,6 +14,8 @@ export interface ResolvedConnection {
   vhost: string;
   /** where the URL came from, for messages: `AMQP_URL`, a rascal.json key path, or `default` */
   source: string;
+  /** the keys of rascal.json that hold it (`['vhosts', '/', 'connection']`), when it came from there */
+  sourceKeys?: string[];
   /** rascal.json minus the connection attributes Warren computes (options, retry, … stay) */
   rascal: Record<string, unknown>;
   problem?: string;
@@ -47,18 +49,19 @@ function withVhost(url: string, vhost: string | undefined): string {
 }
 
 /** Finds the connection in rascal.json (and strips it), returning the URL it stands for. */
-function takeRascalConnection(rascal: Obj): { url?: string; source?: string; rest: Obj } {
+function takeRascalConnection(rascal: Obj): { url?: string; source?: string; sourceKeys?: string[]; rest: Obj } {
   const rest: Obj = structuredClone(rascal);
-  let found: { url?: string; source?: string } = {};
-  const take = (holder: Obj, path: string, vhostName: string | undefined): void => {
+  let found: { url?: string; source?: string; sourceKeys?: string[] } = {};
+  const take = (holder: Obj, keys: string[], vhostName: string | undefined): void => {
+    const path = keys.map((k) => k + '.').join('');
     const list: unknown[] = Array.isArray(holder.connections) ? holder.connections : [];
     const entries = holder.connection !== undefined ? [holder.connection] : list;
-    const source = holder.connection !== undefined ? `${path}connection` : `${path}connections`;
+    const key = holder.connection !== undefined ? 'connection' : 'connections';
     if (found.url === undefined && entries.length > 0) {
       const urls = entries.flatMap((c) => (typeof c === 'string' ? [c] : isObj(c) ? [typeof c.url === 'string' ? c.url : fromAttributes(c, vhostName)] : []));
-      if (urls.length > 0) found = { url: joinUrls(urls), source };
+      if (urls.length > 0) found = { url: joinUrls(urls), source: path + key, sourceKeys: [...keys, key] };
     }
-    if (found.url === undefined && vhostName !== undefined) found = { url: withVhost(DEFAULTS.url, vhostName), source: path.slice(0, -1) };
+    if (found.url === undefined && vhostName !== undefined) found = { url: withVhost(DEFAULTS.url, vhostName), source: path.slice(0, -1), sourceKeys: keys };
     // Options written on the first node's attributes (socketOptions, heartbeat, ...) hold for every node.
     if (holder.connection === undefined && isObj(list[0])) holder.connection = list[0];
     delete holder.connections;
@@ -67,15 +70,15 @@ function takeRascalConnection(rascal: Obj): { url?: string; source?: string; res
       if (Object.keys(holder.connection).length === 0) delete holder.connection;
     } else delete holder.connection;
   };
-  take(rest, '', undefined);
+  take(rest, [], undefined);
   if (isObj(rest.vhosts)) {
-    for (const [name, vhost] of Object.entries(rest.vhosts)) if (isObj(vhost)) take(vhost, `vhosts.${name}.`, name);
+    for (const [name, vhost] of Object.entries(rest.vhosts)) if (isObj(vhost)) take(vhost, ['vhosts', name], name);
   }
   return { ...found, rest };
 }
 
 export function resolveConnection(rascal: Obj, env: Env): ResolvedConnection {
-  const { url: fromRascal, source: rascalSource, rest } = takeRascalConnection(rascal);
+  const { url: fromRascal, source: rascalSource, sourceKeys, rest: rascalRest } = takeRascalConnection(rascal);
   const fromEnv = env.AMQP_URL;
   const [url, source] =
     fromEnv !== undefined && fromEnv !== ''
@@ -83,6 +86,11 @@ export function resolveConnection(rascal: Obj, env: Env): ResolvedConnection {
       : fromRascal !== undefined
         ? [fromRascal, `rascal.json ${rascalSource}`]
         : [DEFAULTS.url, 'default'];
+  const resolved = checkUrls(url, source, rascalRest);
+  return fromRascal !== undefined && source !== 'AMQP_URL' && sourceKeys ? { ...resolved, sourceKeys } : resolved;
+}
+
+function checkUrls(url: string, source: string, rest: Obj): ResolvedConnection {
   const urls = splitUrls(url);
   if (urls.length === 0) return { url, vhost: '/', source, rascal: rest, problem: 'no broker URL is given' };
   const vhosts = new Set<string>();

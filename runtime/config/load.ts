@@ -15,7 +15,7 @@ import { deepFreeze } from './freeze';
 import { buildFunctions } from './functions';
 import type { Env } from './interpolate';
 import { readSchemaFile, type SchemaFileResult } from './message-schema';
-import { parseRascalJson } from './rascal-json';
+import { keyPathAt, parseRascalJson } from './rascal-json';
 import { checkShape } from './shape';
 import { setAsideInvalid, type Unchecked } from './set-aside';
 import { parseYamlSource } from './source';
@@ -133,9 +133,12 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
     const fromEnv = connection.source === 'AMQP_URL';
     errors.push(
       new WarrenError('WARREN_E_CONFIG_TYPE', connection.problem, {
-        ...(fromEnv ? {} : { file: rascalFile }),
+        ...(fromEnv ? {} : { file: rascalFile, ...keyPathAt(rascalText ?? '', connection.sourceKeys ?? []) }),
         key: fromEnv ? 'AMQP_URL' : connection.source.replace(/^rascal\.json /, ''),
         expected: 'a URL like amqp://user:password@host:5672/vhost',
+        hint: fromEnv
+          ? "set AMQP_URL to amqp:// or amqps:// URLs (a cluster's nodes separated by commas, one vhost), or unset it to use rascal.json"
+          : 'write "url": "amqp://user:password@host:5672/vhost", or hostname, port, user, password and vhost; a cluster\'s nodes go in "connections": [...], one vhost',
       }),
     );
   }

@@ -9,7 +9,7 @@ import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { parseDocument, LineCounter } from 'yaml';
 import { WarrenError } from '../errors';
-import { lineColumn } from './rascal-json';
+import { jsonParseError, lineColumn } from './rascal-json';
 import { compileWith } from './validator';
 import { readConfigText } from './read-text';
 
@@ -41,12 +41,11 @@ export async function readSchemaFile(file: string, shownAs: string): Promise<Sch
     try {
       return asSchema(file, JSON.parse(text));
     } catch (err) {
-      const message = (err as Error).message;
-      const at = /at position (\d+)/.exec(message);
+      const { message, offset } = jsonParseError(text, err);
       return {
-        error: new WarrenError('WARREN_E_SCHEMA_MISSING', `schema file ${shownAs} does not parse: ${message.replace(/ in JSON at position \d+.*$/s, '')}`, {
+        error: new WarrenError('WARREN_E_SCHEMA_MISSING', `schema file ${shownAs} does not parse: ${message}`, {
           file,
-          ...lineColumn(text, at ? Number(at[1]) : text.length),
+          ...lineColumn(text, offset),
           hint: 'a schema file is strict JSON (or use .yaml)',
         }),
       };
@@ -62,6 +61,7 @@ export async function readSchemaFile(file: string, shownAs: string): Promise<Sch
         file,
         line,
         column: col,
+        hint: 'check indentation, colons and quotes around this spot (or write the schema as JSON in a .json file)',
       }),
     };
   }

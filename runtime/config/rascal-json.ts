@@ -12,18 +12,55 @@ export function lineColumn(text: string, offset: number): { line: number; column
   return { line: lines.length, column: (lines[lines.length - 1]?.length ?? 0) + 1 };
 }
 
+/**
+ * Where JSON.parse gave up, as an offset, and its message without the text it quotes. Node 20 gives
+ * `at position N` for most errors but not for `Unexpected token '/', "…" is not valid JSON` (a
+ * comment, single quotes, `undefined`): there it is the first character no JSON token starts with.
+ */
+export function jsonParseError(text: string, err: unknown): { message: string; offset: number } {
+  const raw = (err as Error).message;
+  const at = /at position (\d+)/.exec(raw);
+  const message = raw.replace(/ in JSON at position \d+.*$/s, '').replace(/, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, '');
+  return { message, offset: at ? Number(at[1]) : /^Unexpected token/.test(raw) ? firstStrayCharacter(text) : text.length };
+}
+
+const JSON_TOKEN = /\s+|[{}[\]:,]|"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null/y;
+
+function firstStrayCharacter(text: string): number {
+  let i = 0;
+  while (i < text.length) {
+    JSON_TOKEN.lastIndex = i;
+    const token = JSON_TOKEN.exec(text);
+    if (!token) return i;
+    i += token[0].length;
+  }
+  return text.length;
+}
+
+/**
+ * Where a key path (`['vhosts', '/', 'connection']`) is written in JSON text: each key is looked for
+ * after the one before it. Good enough to point at a setting; the start of the file when not found.
+ */
+export function keyPathAt(text: string, path: readonly string[]): { line: number; column: number } {
+  let offset = -1;
+  for (const key of path) {
+    const found = text.indexOf(JSON.stringify(key), offset + 1);
+    if (found < 0) break;
+    offset = found;
+  }
+  return lineColumn(text, Math.max(offset, 0));
+}
+
 export function parseRascalJson(file: string, text: string, env: Env): { value: Record<string, unknown>; errors: WarrenError[] } {
   let parsed: unknown;
   try {
     parsed = text.trim() === '' ? {} : JSON.parse(text);
   } catch (err) {
-    const message = (err as Error).message;
-    const at = /at position (\d+)/.exec(message);
-    const offset = at ? Number(at[1]) : text.length;
+    const { message, offset } = jsonParseError(text, err);
     return {
       value: {},
       errors: [
-        new WarrenError('WARREN_E_CONFIG_SYNTAX', `JSON does not parse: ${message.replace(/ in JSON at position \d+.*$/s, '')}`, {
+        new WarrenError('WARREN_E_CONFIG_SYNTAX', `JSON does not parse: ${message}`, {
           file,
           ...lineColumn(text, offset),
           hint: 'rascal.json is strict JSON: double quotes, no trailing commas, no comments',
@@ -39,6 +76,7 @@ export function parseRascalJson(file: string, text: string, env: Env): { value: 
           file,
           ...lineColumn(text, text.search(/\S/)),
           expected: 'a JSON object, e.g. { "vhosts": { … } }',
+          hint: 'write {} for no settings, or rascal\'s options, e.g. { "vhosts": { "/": { "connection": { "url": "amqp://localhost" } } } }',
         }),
       ],
     };

@@ -14,6 +14,11 @@ async function yamlProblems(...yaml: string[]): Promise<Array<ReturnType<typeof 
   return (await problems(dir)).map((e: WarrenError) => ({ ...summary(e, dir), message: e.message, hint: e.details.hint }));
 }
 
+async function rascalProblems(json: string): Promise<Array<ReturnType<typeof summary> & { message: string; hint?: string }>> {
+  const dir = await project({ 'functions/a.ts': handler, 'rascal.json': json });
+  return (await problems(dir)).map((e: WarrenError) => ({ ...summary(e, dir), message: e.message, hint: e.details.hint }));
+}
+
 describe('config errors: a hint for every shape error', () => {
   it('gives each wrong value a line, a column and a hint saying what to write', async () => {
     const found = await yamlProblems(
@@ -62,5 +67,29 @@ describe('config errors: a hint for every shape error', () => {
       expect(found[0]?.message, schedule).not.toContain('expand too far');
       expect(found[0]?.hint, schedule).toContain('must be quoted');
     }
+  });
+});
+
+describe('rascal.json errors: where and what to do', () => {
+  it('points at a comment where it starts, without quoting the whole file', async () => {
+    const [error, ...rest] = await rascalProblems('// local broker\n{ "vhosts": {} }\n');
+    expect(rest).toEqual([]);
+    expect(error).toMatchObject({
+      code: 'WARREN_E_CONFIG_SYNTAX',
+      file: 'rascal.json',
+      line: 1,
+      column: 1,
+      message: "JSON does not parse: Unexpected token '/'",
+    });
+    const [quoted] = await rascalProblems('{\n  "vhosts": {\n    "/": { "connection": { "url": \'amqp://x\' } }\n  }\n}\n');
+    expect(quoted).toMatchObject({ line: 3, column: 35 });
+  });
+
+  it('gives a connection URL that is not amqp:// its line and a hint, and rascal.json that is not an object a hint', async () => {
+    const [url] = await rascalProblems('{\n  "vhosts": {\n    "/": {\n      "connection": { "url": "http://broker:15672" }\n    }\n  }\n}\n');
+    expect(url).toMatchObject({ code: 'WARREN_E_CONFIG_TYPE', file: 'rascal.json', line: 4, column: 7, key: 'vhosts./.connection' });
+    expect(url?.hint).toContain('amqp://');
+    const [list] = await rascalProblems('[]');
+    expect(list?.hint).toContain('{}');
   });
 });
