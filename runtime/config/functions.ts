@@ -213,15 +213,19 @@ function scheduleOf(ctx: BuildContext, e: Obj, pointer: string): Partial<Functio
   if (typeof e.schedule !== 'string') return {};
   const timezone = typeof e.timezone === 'string' ? e.timezone : 'UTC';
   const parsed = parseSchedule(e.schedule, timezone);
-  if ('error' in parsed) {
+  if (!('error' in parsed)) return { schedule: e.schedule, timezone };
+  const report = (problem: { error: string; on: 'schedule' | 'timezone' }): void => {
     const hint =
-      parsed.on === 'timezone'
+      problem.on === 'timezone'
         ? 'use an IANA name such as UTC, Europe/Paris or America/New_York (`timedatectl list-timezones` lists them)'
         : 'five fields `minute hour day-of-month month day-of-week` (`0 2 * * *`: 02:00 every day), or six with seconds first (`*/10 * * * * *`)';
-    ctx.report('WARREN_E_CONFIG_TYPE', parsed.error, pointer + ctx.pointer(parsed.on), { hint });
-    return {};
-  }
-  return { schedule: e.schedule, timezone };
+    ctx.report('WARREN_E_CONFIG_TYPE', problem.error, pointer + ctx.pointer(problem.on), { hint });
+  };
+  report(parsed);
+  // a bad time zone hides nothing: the expression itself is still checked (in UTC)
+  const inUtc = parsed.on === 'timezone' ? parseSchedule(e.schedule) : undefined;
+  if (inUtc && 'error' in inUtc) report(inUtc);
+  return {};
 }
 
 function messageSchema(ctx: BuildContext, value: unknown, pointer: string, input: FunctionInputs): Partial<FunctionConfig> {

@@ -231,6 +231,17 @@ describe('loadConfig: schedules', () => {
     expect(errors[1]?.message).toContain('Europe/Pariss');
     expect(errors[1]?.details.hint).toContain('Europe/Paris');
   });
+
+  it('reports a bad cron expression beside an unknown time zone of the same function', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'queues.yaml': lines('functions:', '  a:', '    schedule: "0 25 * * *"', '    timezone: Mars/Olympus'),
+    });
+    expect((await problems(dir)).map((e) => [e.details.key, e.details.line])).toEqual([
+      ['functions.a.schedule', 3],
+      ['functions.a.timezone', 4],
+    ]);
+  });
 });
 
 describe('loadConfig: names Warren reserves for time', () => {
