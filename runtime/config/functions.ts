@@ -8,7 +8,9 @@ import type { HandlerFile } from '../functions/discover';
 import type { BuildContext } from './context';
 import { closest } from './suggest';
 import { reservedQueueName } from './topology-sections';
-import { createMessageValidator, type SchemaFileResult } from './message-schema';
+import { type SchemaFileResult } from './message-schema';
+import { schemaProblems } from './schema-problems';
+import { keyPathAt } from './rascal-json';
 import { batchAndRate } from './batch-rate';
 import { NOTHING_UNCHECKED, type Unchecked } from './set-aside';
 import { DEFAULTS, type BackoffKind, type FunctionConfig, type QueueConfig, type SourceLocation } from './types';
@@ -247,16 +249,19 @@ function messageSchema(ctx: BuildContext, value: unknown, pointer: string, input
   } else {
     return {};
   }
-  try {
-    createMessageValidator(schema);
-  } catch (err) {
-    const from = schemaFile ? ` (${relative(input.dir, schemaFile)})` : '';
-    ctx.report('WARREN_E_SCHEMA_INVALID', `the message schema${from} does not compile: ${(err as Error).message}`, pointer, {
-      hint: 'fix the JSON Schema; see https://json-schema.org/understanding-json-schema',
-    });
-    return {};
+  const problems = schemaProblems(schema);
+  if (problems.length === 0) return { schema, ...(schemaFile ? { schemaFile } : {}) };
+  // each at the wrong keyword or value itself: in queues.yaml for an inline schema, else in its file
+  const text = schemaFile ? (input.schemaFiles.get(schemaFile) as { text: string }).text : '';
+  for (const { path, onKey, message, hint } of problems) {
+    const inner = pointer + ctx.pointer(...path);
+    if (!schemaFile) ctx.report('WARREN_E_SCHEMA_INVALID', message, ctx.valueAt(inner) ? inner : pointer, { hint, onKey });
+    else {
+      const where = { file: schemaFile, ...keyPathAt(text, path), key: path.join('.') || undefined };
+      ctx.errors.push(new WarrenError('WARREN_E_SCHEMA_INVALID', `${message}, in the schema of ${ctx.pathOf(pointer) ?? 'a function'}`, { ...where, hint }));
+    }
   }
-  return { schema, ...(schemaFile ? { schemaFile } : {}) };
+  return {};
 }
 
 /**

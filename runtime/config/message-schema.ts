@@ -18,7 +18,7 @@ export function createMessageValidator(schema: Record<string, unknown>): Validat
   return compileWith({ Ajv, Ajv2020: Ajv2020 as unknown as typeof Ajv, addFormats }, schema);
 }
 
-export type SchemaFileResult = { schema: Record<string, unknown> } | { error: WarrenError };
+export type SchemaFileResult = { schema: Record<string, unknown>; text: string } | { error: WarrenError };
 
 /** Reads a .json/.yaml schema file; a missing or unparsable file is WARREN_E_SCHEMA_MISSING. */
 export async function readSchemaFile(file: string, shownAs: string): Promise<SchemaFileResult> {
@@ -39,7 +39,7 @@ export async function readSchemaFile(file: string, shownAs: string): Promise<Sch
   }
   if (file.endsWith('.json')) {
     try {
-      return asSchema(file, JSON.parse(text));
+      return asSchema(file, text, JSON.parse(text));
     } catch (err) {
       const { message, offset } = jsonParseError(text, err);
       return {
@@ -67,7 +67,7 @@ export async function readSchemaFile(file: string, shownAs: string): Promise<Sch
   }
   try {
     // yaml's own guard against alias bombs (maxAliasCount, default 100): a ReferenceError past it
-    return asSchema(file, doc.toJS({ maxAliasCount: 100 }));
+    return asSchema(file, text, doc.toJS({ maxAliasCount: 100 }));
   } catch (err) {
     return {
       error: new WarrenError('WARREN_E_SCHEMA_MISSING', `schema file ${shownAs} does not parse: ${(err as Error).message}`, {
@@ -80,8 +80,8 @@ export async function readSchemaFile(file: string, shownAs: string): Promise<Sch
   }
 }
 
-function asSchema(file: string, value: unknown): SchemaFileResult {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) return { schema: value as Record<string, unknown> };
+function asSchema(file: string, text: string, value: unknown): SchemaFileResult {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) return { schema: value as Record<string, unknown>, text };
   return {
     error: new WarrenError('WARREN_E_SCHEMA_INVALID', 'a schema file must hold a JSON Schema object', {
       file,

@@ -44,7 +44,11 @@ function firstStrayCharacter(text: string): number {
 export function keyPathAt(text: string, path: readonly string[]): { line: number; column: number } {
   let offset = -1;
   for (const key of path) {
-    const found = text.indexOf(JSON.stringify(key), offset + 1);
+    const quoted = text.indexOf(JSON.stringify(key), offset + 1);
+    // a YAML schema file writes `key:` bare
+    const bare = new RegExp(`(?<=^|[\\s{,])${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*:`, 'mg');
+    bare.lastIndex = offset + 1;
+    const found = quoted >= 0 ? quoted : (bare.exec(text)?.index ?? -1);
     if (found < 0) break;
     offset = found;
   }

@@ -13,9 +13,14 @@ export interface AjvModules {
 const DRAFT_2020 = /json-schema\.org\/draft\/2020-12\/schema/;
 const OPTIONS = { allErrors: true, strict: true, strictTypes: false, strictTuples: false, strictRequired: false } as const;
 
-/** Compiles a message schema (draft-07 unless its `$schema` says 2020-12); throws ajv's error. */
-export function compileWith({ Ajv, Ajv2020, addFormats }: AjvModules, schema: Record<string, unknown>): ValidateFunction {
-  const ajv = DRAFT_2020.test(String(schema.$schema ?? '')) ? new Ajv2020(OPTIONS) : new Ajv(OPTIONS);
+/** The ajv a message schema is compiled with: draft-07 unless its `$schema` says 2020-12. */
+export function ajvFor({ Ajv, Ajv2020, addFormats }: AjvModules, schema: Record<string, unknown>, options: { verbose?: boolean } = {}): AjvClass {
+  const ajv = DRAFT_2020.test(String(schema.$schema ?? '')) ? new Ajv2020({ ...OPTIONS, ...options }) : new Ajv({ ...OPTIONS, ...options });
   addFormats(ajv);
-  return ajv.compile(schema);
+  return ajv;
+}
+
+/** Compiles a message schema; throws ajv's error. */
+export function compileWith(modules: AjvModules, schema: Record<string, unknown>): ValidateFunction {
+  return ajvFor(modules, schema).compile(schema);
 }

@@ -132,14 +132,15 @@ describe('loadConfig: references and conflicts', () => {
       { code: 'WARREN_E_CONFIG_CONFLICT', file: 'queues.yaml', line: 10, column: 32, key: 'functions.a.ordered' },
       { code: 'WARREN_E_CONFIG_REFERENCE', file: 'queues.yaml', line: 10, column: 58, key: 'functions.a.output.exchange' },
       { code: 'WARREN_E_CONFIG_CONFLICT', file: 'queues.yaml', line: 11, column: 15, key: 'functions.b.queue' },
-      { code: 'WARREN_E_SCHEMA_INVALID', file: 'queues.yaml', line: 12, column: 16, key: 'functions.c.schema' },
       { code: 'WARREN_E_HANDLER_MISSING', file: 'queues.yaml', line: 13, column: 3, key: 'functions.d' },
       { code: 'WARREN_E_SCHEMA_MISSING', file: 'queues.yaml', line: 13, column: 16, key: 'functions.d.schema' },
       { code: 'WARREN_E_HANDLER_MISSING', file: 'queues.yaml', line: 14, column: 17, key: 'functions.e.handler' },
-      { code: 'WARREN_E_SCHEMA_INVALID', file: 'queues.yaml', line: 14, column: 35, key: 'functions.e.schema' },
+      { code: 'WARREN_E_SCHEMA_INVALID', file: 'queues.yaml', line: 14, column: 43, key: 'functions.e.schema.type' },
       { code: 'WARREN_E_HANDLER_MISSING', file: 'queues.yaml', line: 15, column: 3, key: 'functions.f' },
       { code: 'WARREN_E_CONFIG_CONFLICT', file: 'queues.yaml', line: 15, column: 15, key: 'functions.f.queue' },
       { code: 'WARREN_E_SCHEMA_MISSING', file: 'schemas/bad.json', line: 1, column: 19, key: 'functions.b.schema' },
+      // the wrong value inside the schema file itself, not `schema:` in queues.yaml
+      { code: 'WARREN_E_SCHEMA_INVALID', file: 'schemas/invalid.json', line: 1, column: 2, key: 'type' },
     ]);
     const hint = (key: string) => errors.find((e) => e.details.key === key)?.details.hint ?? '';
     expect(hint('bindings[0].exchange')).toContain('did you mean `events`?');

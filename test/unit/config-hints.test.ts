@@ -93,3 +93,28 @@ describe('rascal.json errors: where and what to do', () => {
     expect(list?.hint).toContain('{}');
   });
 });
+
+describe('message schema errors: at the wrong keyword or value', () => {
+  it('points inside an inline schema and a schema file, and suggests the keyword meant', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'functions/b.ts': handler,
+      'schemas/b.yaml': lines('type: object', 'properties:', '  id:', '    type: string', '    minLenght: 1'),
+      'queues.yaml': lines(
+        'functions:',
+        '  a:',
+        '    schema:',
+        '      type: object',
+        '      properties: { id: { type: strin } }',
+        '  b: { schema: schemas/b.yaml }',
+      ),
+    });
+    const found = (await problems(dir)).map((e) => ({ ...summary(e, dir), message: e.message, hint: e.details.hint }));
+    expect(found).toMatchObject([
+      { code: 'WARREN_E_SCHEMA_INVALID', file: 'queues.yaml', line: 5, column: 33, key: 'functions.a.schema.properties.id.type' },
+      { code: 'WARREN_E_SCHEMA_INVALID', file: 'schemas/b.yaml', line: 5, column: 5, key: 'properties.id.minLenght' },
+    ]);
+    expect(found[0]?.message).toContain('got "strin" (expected one of array, boolean');
+    expect(found[1]?.hint).toBe('did you mean `minLength`?');
+  });
+});
