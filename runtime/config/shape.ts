@@ -144,7 +144,8 @@ function hintFor(path: string, e: AjvError): string {
     return typeof e.data === 'number' && Number.isInteger(e.data) ? `e.g. ${example}` : `write a whole number without quotes, e.g. ${example}`;
   }
   if (schema.type === 'boolean') return `write \`${last}: true\` or \`${last}: false\``;
-  if (e.keyword === 'type' && schema.type === 'string' && (typeof e.data === 'number' || typeof e.data === 'boolean')) {
+  const takesString = schema.type === 'string' || (Array.isArray(schema.anyOf) && schema.anyOf.some((b: { type?: unknown }) => b.type === 'string'));
+  if ((e.keyword === 'type' || e.keyword === 'anyOf') && takesString && (typeof e.data === 'number' || typeof e.data === 'boolean')) {
     return `quote it to make it a string: \`${last}: "${String(e.data)}"\``;
   }
   if (e.keyword === 'minLength') return `write a name, or leave \`${last}\` out`;

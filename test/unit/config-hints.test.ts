@@ -35,9 +35,10 @@ describe('config errors: a hint for every shape error', () => {
       '  b: fast',
       'bindings:',
       '  - "events[x] => jobs"',
+      '  - { exchange: amq.topic, queue: jobs, routingKey: 5 }',
       '  - { exchange: amq.topic, queue: jobs, routingKey: [] }',
     );
-    expect(found.length).toBe(10);
+    expect(found.length).toBe(11);
     for (const e of found) {
       expect(e.line, `${e.key}: ${e.message}`).toBeGreaterThan(0);
       expect(e.column, `${e.key}: ${e.message}`).toBeGreaterThan(0);
@@ -47,8 +48,9 @@ describe('config errors: a hint for every shape error', () => {
     expect(hintOf('functions.a.timeout')).toContain('`timeout: 5m`');
     expect(hintOf('functions.a.retry.delay')).toContain('`delay: 2s`');
     expect(hintOf('functions.a.queue')).toContain('`queue: "5"`');
+    expect(hintOf('bindings[1].routingKey')).toContain('`routingKey: "5"`');
     expect(hintOf('bindings[0]')).toContain('->');
-    expect(found.find((e) => e.key === 'bindings[1].routingKey')?.message).toBe('got an empty list');
+    expect(found.find((e) => e.key === 'bindings[2].routingKey')?.message).toBe('got an empty list');
     // 1e400 is Infinity once read: not "got null"
     expect(found.find((e) => e.key === 'queues.jobs.maxLength')?.message).toBe('got a number too large to hold');
   });
