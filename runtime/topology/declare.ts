@@ -118,7 +118,9 @@ export function unreachable(config: WarrenConfig, err: unknown): WarrenError {
   if (/ACCESS[-_]REFUSED|403/.test(text)) {
     message = `the broker at ${shown} refused the credentials`;
     hint = 'check the user and password in AMQP_URL or rascal.json';
-  } else if (/vhost .* not found|NOT[-_]ALLOWED/.test(text)) {
+  } else if (/vhost .* not found|NOT[-_]ALLOWED|ConnectionOpenOk; got <ConnectionClose/.test(text)) {
+    // amqplib drops the reply text of a close during the handshake: one right after the credentials
+    // were accepted is RabbitMQ saying NOT_ALLOWED, the vhost is missing or the user may not use it
     message = `the broker at ${shown} has no vhost "${config.vhost}" (or the user may not use it)`;
     hint = `create it: \`rabbitmqctl add_vhost ${config.vhost}\` and \`rabbitmqctl set_permissions -p ${config.vhost} <user> ".*" ".*" ".*"\``;
   }
