@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -48,6 +48,7 @@ export async function buildHandler(opts: BuildHandlerOptions): Promise<BuiltHand
   let text: string;
   let warnings: Message[];
   let exported: string[];
+  let commonJs: boolean;
   try {
     let result = await build(base);
     // A CommonJS handler that calls require() needs a real `require` inside the ESM bundle.
@@ -55,12 +56,16 @@ export async function buildHandler(opts: BuildHandlerOptions): Promise<BuiltHand
     text = outputText(result.outputFiles);
     warnings = result.warnings;
     exported = Object.values(result.metafile.outputs).find((o) => o.entryPoint)?.exports ?? [];
+    commonJs = Object.entries(result.metafile.inputs).some(([path, input]) => input.format === 'cjs' && resolve(dirname(file), path) === file);
   } catch (err) {
     throw buildError(file, opts.name, err);
   }
   // Known without running it: `check`, `start` and `deploy` refuse it as they refuse a syntax error.
-  // (A CommonJS `module.exports` is a default export; whether it is a function, loadHandler says.)
+  // (A CommonJS `module.exports` is a default export; whether it is a function, loadHandler says,
+  // except in the one shape known from the source: Lambda's `exports.handler = …` and nothing else.)
   if (!exported.includes('default')) throw noDefaultExport(file, exported);
+  const named = commonJs ? onlyNamedExports(await readFile(file, 'utf8')) : undefined;
+  if (named) throw noDefaultExport(file, named, true);
 
   const version = createHash('sha256').update(text).digest('hex').slice(0, 12);
   const bundleFile = join(outDir, `${opts.name}-${version}.mjs`);
@@ -125,14 +130,29 @@ function warrenResolver(entry: string): Plugin {
   };
 }
 
-function noDefaultExport(file: string, exported: string[]): WarrenError {
+function noDefaultExport(file: string, exported: string[], commonJs = false): WarrenError {
   const named = exported.length > 0 ? `named export${exported.length === 1 ? '' : 's'} ${exported.slice(0, 5).join(', ')}` : 'no export';
   const fn = exported.find((e) => e === 'handler') ?? (exported.length === 1 ? exported[0] : undefined);
+  const exportIt = commonJs
+    ? `\`module.exports = exports.${fn};\` at the end of the file (Warren runs module.exports, not a named export as Lambda does)`
+    : `\`export default ${fn};\``;
   return new WarrenError('WARREN_E_HANDLER_EXPORT', `${basename(file)} has no default export function (found ${named})`, {
     file,
     line: 1,
-    hint: fn ? `export it as the default: \`export default ${fn};\`` : 'add `export default async function handler(message, ctx) { … }`',
+    hint: fn ? `export it as the default: ${exportIt}` : 'add `export default async function handler(message, ctx) { … }`',
   });
+}
+
+/**
+ * The names a CommonJS file assigns (`exports.handler = …`, `module.exports.x = …`) when it assigns
+ * neither `module.exports` itself nor a default: then its default export is an object, never a
+ * function. Undefined when unsure (a file that may export a function is left for loadHandler).
+ */
+export function onlyNamedExports(source: string): string[] | undefined {
+  if (/\bmodule\.exports\s*=(?!=)/.test(source)) return undefined;
+  if (/\bexports\s*(?:\.\s*default|\[\s*['"]default['"]\s*\])\s*=(?!=)|\bexports\s*,\s*['"]default['"]/.test(source)) return undefined;
+  const names = [...source.matchAll(/\b(?:module\.)?exports\.([A-Za-z_$][\w$]*)\s*=(?!=)/g)].map((m) => m[1]!);
+  return names.length > 0 ? [...new Set(names)] : undefined;
 }
 
 function outputText(files: readonly { path: string; text: string }[]): string {

@@ -197,6 +197,20 @@ describe('buildHandler + loadHandler', () => {
     expect(none.message).toContain('found no export');
   });
 
+  it("refuses Lambda's CommonJS `exports.handler = …` at build time, so `check` catches it, and says how to export it", async () => {
+    const dir = await project({
+      'lambda.js': 'exports.handler = async (event) => ({ ok: true, event });\n',
+      'both.cjs': 'exports.handler = async () => 1;\nmodule.exports = exports.handler;\n',
+      'compiled.js': 'Object.defineProperty(exports, "__esModule", { value: true });\nexports.default = async () => 1;\n',
+    });
+    const err = (await thrownBy(() => buildHandler({ file: join(dir, 'lambda.js'), name: 'lambda', outDir }))) as WarrenError;
+    expect(err.code).toBe('WARREN_E_HANDLER_EXPORT');
+    expect(err.message).toContain('found named export handler');
+    expect(err.details.hint).toContain('`module.exports = exports.handler;`');
+    // a file that also assigns module.exports, or a default, may well export a function: built
+    for (const name of ['both.cjs', 'compiled.js']) await buildHandler({ file: join(dir, name), name: name.split('.')[0]!, outDir });
+  });
+
   it('refuses a file that throws while it loads with WARREN_E_HANDLER_LOAD at the line of the throw', async () => {
     const dir = await project({
       'boom.ts': "const port = Number('x');\nif (Number.isNaN(port)) throw new Error('PORT is not a number');\nexport default () => port;\n",
