@@ -103,6 +103,7 @@ export class App extends EventEmitter<AppEvents> {
   /** Validate and build everything (throws WarrenErrors: bad input), then connect and run. */
   async start(): Promise<void> {
     const read = await readProject({ dir: this.options.dir, env: this.options.env });
+    for (const warning of read.warnings) this.options.log.warn(warning);
     if (!read.project || read.errors.length > 0) {
       // Refused: the handler files that exist are built too, so their errors are listed beside the config's.
       const only = this.options.only;

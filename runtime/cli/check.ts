@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
 
 export async function checkCommand(dir: string, env: Record<string, string | undefined>): Promise<number> {
-  const { project, errors: configErrors, handlers } = await readProject({ dir, env });
+  const { project, errors: configErrors, handlers, warnings } = await readProject({ dir, env });
+  for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
   const outDir = await mkdtemp(join(tmpdir(), 'warren-check-'));
   try {
     // Every handler file that exists is built even when the config has problems: one list of everything.

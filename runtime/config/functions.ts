@@ -24,6 +24,8 @@ type Obj = Record<string, unknown>;
 export interface FunctionInputs {
   dir: string;
   handlers: readonly HandlerFile[];
+  /** files of functions/ that look like handlers and are not read (`a.cjs`), with the name to give them */
+  unread?: ReadonlyArray<{ file: string; name: string; rename: string }>;
   /** absolute paths named by `handler:` that exist */
   existingFiles: ReadonlySet<string>;
   /** schema files named by `schema:`, by absolute path, already read */
@@ -127,9 +129,12 @@ function handlerFile(
   const found = byName.get(name);
   if (found) return found;
   const guess = closest(name, [...byName.keys()]);
+  const unread = input.unread?.find((u) => u.name === name);
   ctx.report('WARREN_E_HANDLER_MISSING', `no handler file for function "${name}"`, pointer, {
     onKey: true,
-    hint: (guess ? `did you mean \`${guess}\`? ` : '') + `create functions/${name}.ts or set \`handler:\`; functions/ holds: ${listing}`,
+    hint: unread
+      ? `functions/${unread.file} is not read: handler files end in .ts, .mts, .js or .mjs; rename it functions/${unread.rename}`
+      : (guess ? `did you mean \`${guess}\`? ` : '') + `create functions/${name}.ts or set \`handler:\`; functions/ holds: ${listing}`,
   });
   return undefined;
 }

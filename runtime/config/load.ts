@@ -7,7 +7,7 @@
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { WarrenError, WarrenErrors } from '../errors';
-import { scanHandlers, type HandlerFile } from '../functions/discover';
+import { scanHandlers, unreadHandler, type HandlerFile } from '../functions/discover';
 import { BUILTIN_EXCHANGES, buildBindings, buildExchanges, buildQueues } from './topology-sections';
 import { BuildContext } from './context';
 import { resolveConnection } from './connection';
@@ -90,6 +90,8 @@ export interface ProjectRead {
    * and a refused `start` still build, so handler errors are listed beside config errors.
    */
   handlers: HandlerFile[];
+  /** what is not wrong but probably not meant: a file of functions/ that looks like a handler and is not read */
+  warnings: string[];
 }
 
 /** Reads and checks the whole project; never throws for a problem of the project (it is in `errors`). */
@@ -98,7 +100,8 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
   const yamlFile = join(dir, 'queues.yaml');
   const rascalFile = join(dir, 'rascal.json');
   const functionsDir = join(dir, 'functions');
-  const refused = (errors: WarrenError[], handlers: HandlerFile[] = []): ProjectRead => ({ errors: inOrder(errors), handlers });
+  let warnings: string[] = [];
+  const refused = (errors: WarrenError[], handlers: HandlerFile[] = []): ProjectRead => ({ errors: inOrder(errors), handlers, warnings });
 
   if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
     return refused([
@@ -115,11 +118,14 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
   const yamlText = yamlRead as string | undefined;
   const rascalText = rascalRead as string | undefined;
   const errors: WarrenError[] = [...scanned.errors];
+  const unread = scanned.unread.map((file) => ({ file, ...unreadHandler(file)! }));
+  warnings = unread.map((u) => `functions/${u.file} is not read: handler files end in .ts, .mts, .js or .mjs (rename it functions/${u.rename})`);
   if (yamlText === undefined && scanned.handlers.length === 0 && scanned.errors.length === 0) {
+    const onlyUnread = warnings.shift(); // said by the error's hint, not twice
     return refused([
       new WarrenError('WARREN_E_CONFIG_MISSING', `no queues.yaml and no handler files in ${dir}`, {
         file: yamlFile,
-        hint: 'add a handler such as functions/hello.ts (queues.yaml is optional), or pass the right folder with --dir',
+        hint: onlyUnread ?? 'add a handler such as functions/hello.ts (queues.yaml is optional), or pass the right folder with --dir',
       }),
     ]);
   }
@@ -172,7 +178,7 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
   // functions/ without a readable functions: section: which file runs with which settings is unknown
   const { functions, missingHandlers, implicitQueues } = unchecked.allFunctions
     ? { functions: {}, missingHandlers: new Map<string, WarrenError>(), implicitQueues: {} }
-    : buildFunctions(ctx, raw.functions, { dir, handlers: scanned.handlers, existingFiles, schemaFiles, declaredQueues, unchecked });
+    : buildFunctions(ctx, raw.functions, { dir, handlers: scanned.handlers, unread, existingFiles, schemaFiles, declaredQueues, unchecked });
   const queues = { ...declaredQueues, ...implicitQueues };
   const bindings = buildBindings(ctx, raw.bindings, exchanges, queues, unchecked);
   checkOutputs(ctx, functions, exchanges, unchecked);
@@ -189,7 +195,7 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
   if (errors.some((e) => !missing.has(e))) return refused(errors, handlers);
 
   const config = deepFreeze({ dir, url: connection.url, vhost: connection.vhost, rascal: connection.rascal, exchanges, queues, bindings, functions });
-  return { project: { config, missingHandlers }, errors: inOrder(errors), handlers };
+  return { project: { config, missingHandlers }, errors: inOrder(errors), handlers, warnings };
 }
 
 function checkOutputs(ctx: BuildContext, functions: WarrenConfig['functions'], exchanges: WarrenConfig['exchanges'], unchecked: Unchecked): void {

@@ -14,6 +14,18 @@ export interface HandlerFile {
 
 export const HANDLER_EXTENSIONS = ['.ts', '.mts', '.js', '.mjs'] as const;
 
+/** Code files that look like handlers and are not read as such: said, not silently skipped. */
+const UNREAD_EXTENSIONS = ['.cjs', '.cts', '.jsx', '.tsx'] as const;
+
+/** A file of functions/ that looks like a handler but is not one (`a.cjs`), with the name it would have. */
+export function unreadHandler(fileName: string): { name: string; rename: string } | undefined {
+  if (fileName.startsWith('_') || fileName.startsWith('.') || /\.d\.c?ts$/.test(fileName) || /\.(test|spec)\./.test(fileName)) return undefined;
+  const ext = UNREAD_EXTENSIONS.find((e) => fileName.endsWith(e));
+  if (!ext || fileName.length === ext.length) return undefined;
+  const name = fileName.slice(0, -ext.length);
+  return { name, rename: `${name}${ext === '.cts' || ext === '.tsx' ? '.ts' : '.js'}` };
+}
+
 /** The function name a file name stands for, or undefined when the file is not a handler. */
 export function handlerName(fileName: string): string | undefined {
   if (fileName.startsWith('_') || fileName.startsWith('.')) return undefined;
@@ -62,23 +74,25 @@ export function selectHandlers(functionsDir: string, fileNames: readonly string[
 }
 
 /** Lists the handler files in functions/ and the names taken twice. A missing folder has no handlers. */
-export async function scanHandlers(functionsDir: string): Promise<{ handlers: HandlerFile[]; errors: WarrenError[] }> {
+export async function scanHandlers(functionsDir: string): Promise<{ handlers: HandlerFile[]; errors: WarrenError[]; unread: string[] }> {
   let entries: string[];
   try {
     entries = await readdir(functionsDir);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return { handlers: [], errors: [] };
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { handlers: [], errors: [], unread: [] };
     throw err;
   }
   const files: string[] = [];
-  for (const entry of entries) {
-    if (handlerName(entry) === undefined) continue;
+  const unread: string[] = [];
+  for (const entry of entries.sort()) {
+    const handler = handlerName(entry) !== undefined;
+    if (!handler && !unreadHandler(entry)) continue;
     // stat (not lstat): a symlink to a file is a handler, a folder named `x.ts` is not
     const info = await stat(join(functionsDir, entry)).catch(() => undefined);
-    if (info?.isFile()) files.push(entry);
+    if (info?.isFile()) (handler ? files : unread).push(entry);
   }
-  return selectHandlers(functionsDir, files);
+  return { ...selectHandlers(functionsDir, files), unread };
 }
 
 /** Lists the handler files in functions/; throws when two files claim one name. */

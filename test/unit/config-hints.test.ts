@@ -4,6 +4,7 @@
  * checked for a message that says what to write instead.
  */
 import { describe, expect, it } from 'vitest';
+import { readProject } from '../../runtime/config';
 import type { WarrenError } from '../../runtime/errors';
 import { handler, problems, project, summary } from '../fixtures/config/project';
 
@@ -118,5 +119,26 @@ describe('message schema errors: at the wrong keyword or value', () => {
     ]);
     expect(found[0]?.message).toContain('got "strin" (expected one of array, boolean');
     expect(found[1]?.hint).toBe('did you mean `minLength`?');
+  });
+});
+
+describe('handler files that are not read', () => {
+  it('names a .cjs file in functions/ instead of skipping it without a word', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'functions/b.cjs': 'module.exports = async () => 1;\n',
+      'queues.yaml': lines('functions:', '  b: {}'),
+    });
+    const [missing, ...rest] = await problems(dir);
+    expect(rest).toEqual([]);
+    expect(missing?.code).toBe('WARREN_E_HANDLER_MISSING');
+    expect(missing?.details.hint).toContain('functions/b.cjs is not read');
+    expect(missing?.details.hint).toContain('rename it functions/b.js');
+    const alone = await project({ 'functions/c.tsx': handler });
+    expect((await problems(alone))[0]?.details.hint).toContain('functions/c.tsx is not read');
+    const beside = await project({ 'functions/a.ts': handler, 'functions/d.cjs': handler });
+    expect((await readProject({ dir: beside, env: {} })).warnings).toEqual([
+      'functions/d.cjs is not read: handler files end in .ts, .mts, .js or .mjs (rename it functions/d.js)',
+    ]);
   });
 });
