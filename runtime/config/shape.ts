@@ -93,7 +93,10 @@ export function checkShape(file: string, value: unknown, at: ReadonlyMap<string,
         file,
         ...(child?.key ?? where?.value),
         key: keyPath,
-        hint: (guess ? `did you mean \`${guess}\`? ` : '') + `known keys here: ${known.join(', ')}`,
+        hint:
+          extra === '<<'
+            ? 'YAML merge keys (`<<: *defaults`) are not read: write the settings out, or reuse a whole entry with an alias (`b: *a`)'
+            : (guess ? `did you mean \`${guess}\`? ` : '') + `known keys here: ${known.join(', ')}`,
       });
     } else if (e.propertyName !== undefined) {
       const keyAt = at.get(e.instancePath + pointerSegment(e.propertyName));

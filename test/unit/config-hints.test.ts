@@ -122,6 +122,14 @@ describe('message schema errors: at the wrong keyword or value', () => {
   });
 });
 
+describe('YAML merge keys', () => {
+  it('says that `<<: *defaults` is not read and what to write instead', async () => {
+    const found = await yamlProblems('functions:', '  a: &defaults', '    replicas: 2', '  b:', '    <<: *defaults', '    prefetch: 5');
+    expect(found).toMatchObject([{ code: 'WARREN_E_CONFIG_UNKNOWN_KEY', line: 5, column: 5, key: 'functions.b.<<' }]);
+    expect(found[0]?.hint).toContain('merge keys');
+  });
+});
+
 describe('handler files that are not read', () => {
   it('names a .cjs file in functions/ instead of skipping it without a word', async () => {
     const dir = await project({
