@@ -100,8 +100,11 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
   const yamlFile = join(dir, 'queues.yaml');
   const rascalFile = join(dir, 'rascal.json');
   const functionsDir = join(dir, 'functions');
-  let warnings: string[] = [];
-  const refused = (errors: WarrenError[], handlers: HandlerFile[] = []): ProjectRead => ({ errors: inOrder(errors), handlers, warnings });
+  const refused = (errors: WarrenError[], handlers: HandlerFile[] = [], warnings: string[] = []): ProjectRead => ({
+    errors: inOrder(errors),
+    handlers,
+    warnings,
+  });
 
   if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
     return refused([
@@ -119,15 +122,20 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
   const rascalText = rascalRead as string | undefined;
   const errors: WarrenError[] = [...scanned.errors];
   const unread = scanned.unread.map((file) => ({ file, ...unreadHandler(file)! }));
-  warnings = unread.map((u) => `functions/${u.file} is not read: handler files end in .ts, .mts, .js or .mjs (rename it functions/${u.rename})`);
+  const warnings = unread.map((u) => `functions/${u.file} is not read: handler files end in .ts, .mts, .js or .mjs (rename it functions/${u.rename})`);
   if (yamlText === undefined && scanned.handlers.length === 0 && scanned.errors.length === 0) {
-    const onlyUnread = warnings.shift(); // said by the error's hint, not twice
-    return refused([
-      new WarrenError('WARREN_E_CONFIG_MISSING', `no queues.yaml and no handler files in ${dir}`, {
-        file: yamlFile,
-        hint: onlyUnread ?? 'add a handler such as functions/hello.ts (queues.yaml is optional), or pass the right folder with --dir',
-      }),
-    ]);
+    // a lone `a.cjs` is said by the hint, and not again as a warning
+    const [unreadFile, ...more] = warnings;
+    return refused(
+      [
+        new WarrenError('WARREN_E_CONFIG_MISSING', `no queues.yaml and no handler files in ${dir}`, {
+          file: yamlFile,
+          hint: unreadFile ?? 'add a handler such as functions/hello.ts (queues.yaml is optional), or pass the right folder with --dir',
+        }),
+      ],
+      [],
+      more,
+    );
   }
 
   const source = parseYamlSource(yamlFile, yamlText ?? '', opts.env);
@@ -148,13 +156,13 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
       }),
     );
   }
-  if (source.errors.some((e) => e.code === 'WARREN_E_CONFIG_SYNTAX')) return refused(errors, scanned.handlers);
+  if (source.errors.some((e) => e.code === 'WARREN_E_CONFIG_SYNTAX')) return refused(errors, scanned.handlers, warnings);
 
   // With shape errors, the checks below still run on every entry whose shape is valid (set-aside.ts).
   const shape = checkShape(yamlFile, source.value, source.at);
   errors.push(...shape.errors);
   const { value: raw, unchecked } = setAsideInvalid(source.value, shape.invalid);
-  if (raw === undefined) return refused(errors, scanned.handlers);
+  if (raw === undefined) return refused(errors, scanned.handlers, warnings);
 
   const rawFunctions = unchecked.allFunctions ? {} : ((raw.functions ?? {}) as Record<string, Obj | null>);
   const existingFiles = new Set<string>();
@@ -192,7 +200,7 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
     .map((fn) => ({ name: fn.name, file: fn.file }));
   const built = new Set(handlers.map((h) => h.file));
   handlers.push(...scanned.handlers.filter((h) => !built.has(h.file)));
-  if (errors.some((e) => !missing.has(e))) return refused(errors, handlers);
+  if (errors.some((e) => !missing.has(e))) return refused(errors, handlers, warnings);
 
   const config = deepFreeze({ dir, url: connection.url, vhost: connection.vhost, rascal: connection.rascal, exchanges, queues, bindings, functions });
   return { project: { config, missingHandlers }, errors: inOrder(errors), handlers, warnings };
