@@ -61,6 +61,9 @@ export function buildFunctions(ctx: BuildContext, section: unknown, input: Funct
     const expected = typeof entry.handler === 'string' ? resolve(input.dir, entry.handler) : resolve(input.dir, 'functions', `${name}.ts`);
     functions[name] = normalise(ctx, name, entry, pointer, input, file ?? expected, ctx.keyAt(pointer));
   }
+  // an entry set aside for a shape error: its handler file is still looked for when nothing hides which it is
+  for (const name of unchecked.handlerKnown)
+    handlerFile(ctx, name, unchecked.functions.get(name) ?? {}, ctx.pointer('functions', name), input, byName, listing);
   // a handler file with no entry runs with the defaults, unless an entry already runs it through `handler:`
   for (const handler of input.handlers) {
     if (functions[handler.name] || claimed.has(handler.file) || unchecked.functions.has(handler.name)) continue;

@@ -168,7 +168,7 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
   const existingFiles = new Set<string>();
   const schemaFiles = new Map<string, SchemaFileResult>();
   await Promise.all(
-    Object.values(rawFunctions).map(async (entry) => {
+    [...Object.values(rawFunctions), ...unchecked.functions.values()].map(async (entry) => {
       if (typeof entry?.handler === 'string') {
         const file = resolve(dir, entry.handler);
         if (await isFile(file)) existingFiles.add(file);

@@ -9,6 +9,7 @@
  * key such as `function:`) may declare any name: nothing that refers to them is reported as a
  * follow-on of the shape error.
  */
+import queuesSchema from '../queues.schema.json';
 import { decodePointer } from './source';
 
 type Obj = Record<string, unknown>;
@@ -23,11 +24,18 @@ export interface Unchecked {
   queue(name: string): boolean;
   /** function entries set aside, by name: their handler files do not run with the defaults meanwhile */
   functions: ReadonlyMap<string, Obj>;
+  /**
+   * Those of them whose handler file is known all the same (a valid `handler:`, or none and no
+   * unknown key that could be a misspelt one): a missing file is reported now, not after the fix.
+   */
+  handlerKnown: ReadonlySet<string>;
   /** the functions section cannot be read: no function is checked */
   allFunctions: boolean;
 }
 
-export const NOTHING_UNCHECKED: Unchecked = { exchange: () => false, queue: () => false, functions: new Map(), allFunctions: false };
+export const NOTHING_UNCHECKED: Unchecked = { exchange: () => false, queue: () => false, functions: new Map(), handlerKnown: new Set(), allFunctions: false };
+
+const FUNCTION_KEYS = new Set(Object.keys(queuesSchema.definitions.function.properties));
 
 export interface SetAside {
   /** the document without the parts set aside; undefined when the document itself is not a mapping */
@@ -69,10 +77,17 @@ export function setAsideInvalid(document: unknown, invalid: readonly string[]): 
   }
 
   const functions = new Map<string, Obj>();
+  const handlerKnown = new Set<string>();
   const functionSection = isObj(document.functions) ? document.functions : {};
   for (const name of entries.get('functions')!) {
     const entry = functionSection[name];
     functions.set(name, isObj(entry) ? entry : {});
+    // the entry itself (its name, its value) or its `handler:` is wrong, or a key may be a misspelt `handler`
+    const hidden = invalid.some((p) => {
+      const [section, entryName, key, ...rest] = decodePointer(p);
+      return section === 'functions' && entryName === name && (key === undefined || (key === 'handler' && rest.length === 0));
+    });
+    if (isObj(entry) && !hidden && Object.keys(entry).every((key) => FUNCTION_KEYS.has(key))) handlerKnown.add(name);
   }
   const functionQueues = new Set([...functions].map(([name, entry]) => (typeof entry.queue === 'string' && entry.queue !== '' ? entry.queue : name)));
   const exchanges = entries.get('exchanges')!;
@@ -83,6 +98,7 @@ export function setAsideInvalid(document: unknown, invalid: readonly string[]): 
       exchange: (name) => unreadable.has('exchanges') || exchanges.has(name),
       queue: (name) => unreadable.has('queues') || unreadable.has('functions') || queues.has(name) || functionQueues.has(name),
       functions,
+      handlerKnown,
       allFunctions: unreadable.has('functions'),
     },
   };

@@ -54,7 +54,7 @@ describe('loadConfig: shape and semantic problems in one go', () => {
         'functions:',
         '  a: { output: { exchange: events } }',
         '  report: { handlr: functions/a.ts }', // no handler file of its own: the misspelt key is the problem
-        '  mailer: { queue: outbox, replicas: two }',
+        '  mailer: { queue: outbox, replicas: two }', // its missing file is a problem of its own: reported too
         'bindings:',
         '  - { exchange: events, queue: jobs }',
         '  - { exchange: events, queue: outbox }',
@@ -65,6 +65,7 @@ describe('loadConfig: shape and semantic problems in one go', () => {
       { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 2, column: 19, key: 'exchanges.events.type' },
       { code: 'WARREN_E_CONFIG_UNKNOWN_KEY', file: 'queues.yaml', line: 4, column: 26, key: 'queues.jobs.maxLenght' },
       { code: 'WARREN_E_CONFIG_UNKNOWN_KEY', file: 'queues.yaml', line: 7, column: 13, key: 'functions.report.handlr' },
+      { code: 'WARREN_E_HANDLER_MISSING', file: 'queues.yaml', line: 8, column: 3, key: 'functions.mailer' },
       { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 8, column: 38, key: 'functions.mailer.replicas' },
       { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 12, column: 47, key: 'bindings[2].routingKey' },
     ]);
