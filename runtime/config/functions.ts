@@ -96,7 +96,9 @@ export function buildFunctions(ctx: BuildContext, section: unknown, input: Funct
     consumers.set(fn.queue, fn.name);
     if (!declared && !implicitQueues[fn.queue]) {
       const reserved = reservedQueueName(fn.queue);
-      if (reserved) ctx.errors.push(conflict(where, `queue name "${fn.queue}" is reserved`, `functions.${fn.name}.queue`, `${reserved}; pick another name`));
+      // not written anywhere: the queue is named after the handler file
+      const fix = ctx.valueAt(queuePointer) ? 'pick another name' : `rename ${relative(input.dir, fn.file)}, or give it another \`queue:\` in queues.yaml`;
+      if (reserved) ctx.errors.push(conflict(where, `queue name "${fn.queue}" is reserved`, `functions.${fn.name}.queue`, `${reserved}; ${fix}`));
       implicitQueues[fn.queue] = { name: fn.queue, type: DEFAULTS.queueType, durable: true, arguments: {}, implicit: true, at: where };
     }
     if (fn.ordered && declared?.type === 'classic') {

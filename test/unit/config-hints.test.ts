@@ -130,6 +130,15 @@ describe('YAML merge keys', () => {
   });
 });
 
+describe('a queue named after its handler file', () => {
+  it('says to rename the file (or set queue:) when the file name is a reserved queue name', async () => {
+    const dir = await project({ 'functions/amq.audit.ts': handler });
+    const [error] = await problems(dir);
+    expect(error && summary(error, dir)).toMatchObject({ code: 'WARREN_E_CONFIG_CONFLICT', file: 'functions/amq.audit.ts', line: 1 });
+    expect(error?.details.hint).toContain('rename functions/amq.audit.ts, or give it another `queue:` in queues.yaml');
+  });
+});
+
 describe('handler files that are not read', () => {
   it('names a .cjs file in functions/ instead of skipping it without a word', async () => {
     const dir = await project({
