@@ -28,6 +28,8 @@ await build({
   external: ['pino', 'pino-pretty', 'ajv', 'ajv/*', 'ajv-formats', 'esbuild'],
   // WARREN_BUILD_NAMES=1 keeps the names, for a readable CPU profile (`npm run bench`, WARREN_BENCH_PROFILE).
   minify: !process.env.WARREN_BUILD_NAMES,
+  // Error classes keep their names in the logs (`"type": "WarrenError"`, not the minifier's `"H"`).
+  keepNames: true,
   banner: { js: "import { createRequire as __warrenRequire } from 'node:module'; const require = __warrenRequire(import.meta.url);" },
 });
 
