@@ -1,22 +1,9 @@
-/** The topology drawn: exchanges → bindings (routing keys) → queues → functions, as SVG. */
+/** The topology drawn: exchanges → bindings (routing keys) → queues → functions, as SVG, and the same as a table. */
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError } from '../api';
 import { plural } from '../format';
+import { layoutTopology, type Box } from '../topology-layout';
 import type { Topology as TopologyData } from '../types';
-
-const ROW = 64;
-const NODE_H = 40;
-const COL_X = [0, 320, 640];
-const NODE_W = [200, 230, 190];
-
-interface Node {
-  id: string;
-  label: string;
-  sub: string;
-  col: number;
-  row: number;
-  kind: 'exchange' | 'queue' | 'function';
-}
 
 export function Topology() {
   const [data, setData] = useState<TopologyData | null>(null);
@@ -26,52 +13,10 @@ export function Topology() {
   }, []);
   if (error) return <p class="error-box">{error}</p>;
   if (!data) return <p class="muted">Loading…</p>;
+  if (data.queues.length === 0 && data.functions.length === 0) return <p class="empty">Nothing declared yet: the runtime has not loaded queues.yaml.</p>;
 
-  const bound = new Set(data.bindings.map((b) => b.queue));
-  const needsDefault = data.functions.some((f) => !bound.has(f.queue));
-  const exchanges = [...data.exchanges.map((e) => ({ name: e.name, type: e.type })), ...(needsDefault ? [{ name: '', type: 'direct' }] : [])];
-  // Queues a function consumes, then the others; functions in the order of their queues.
-  const queues = [...data.queues].sort((a, b) => rank(a.name) - rank(b.name));
-  function rank(q: string): number {
-    return data!.functions.some((f) => f.queue === q) ? 0 : 1;
-  }
-  const nodes: Node[] = [
-    ...exchanges.map((e, i): Node => ({
-      id: `x:${e.name}`,
-      label: e.name || '(default)',
-      sub: e.name ? e.type : 'routing key = queue',
-      col: 0,
-      row: i,
-      kind: 'exchange',
-    })),
-    ...queues.map((q, i): Node => ({
-      id: `q:${q.name}`,
-      label: q.name,
-      sub: `${q.type}${q.deadLetterQueue ? ` · dead letters: ${q.deadLetterQueue}` : ''}`,
-      col: 1,
-      row: i,
-      kind: 'queue',
-    })),
-    ...data.functions.map((f): Node => ({
-      id: `f:${f.name}`,
-      label: f.name,
-      sub: f.output ? `returns → ${f.output.exchange} / ${f.output.routingKey}` : 'function',
-      col: 2,
-      row: queues.findIndex((q) => q.name === f.queue),
-      kind: 'function',
-    })),
-  ];
-  const byId = new Map(nodes.map((n) => [n.id, n]));
-  const edges = [
-    ...data.bindings.map((b) => ({ from: `x:${b.exchange}`, to: `q:${b.queue}`, label: b.routingKey || '""', dashed: false })),
-    ...data.functions.filter((f) => !bound.has(f.queue)).map((f) => ({ from: 'x:', to: `q:${f.queue}`, label: f.queue, dashed: true })),
-    ...data.functions.map((f) => ({ from: `q:${f.queue}`, to: `f:${f.name}`, label: '', dashed: false })),
-  ];
-  const rows = Math.max(exchanges.length, queues.length, 1);
-  const width = COL_X[2]! + NODE_W[2]! + 10;
-  const height = rows * ROW + 20;
-  const y = (n: Node) => 10 + n.row * ROW;
-
+  const layout = layoutTopology(data);
+  const functionOf = new Map(data.functions.map((f) => [f.queue, f.name]));
   return (
     <div class="topology">
       <p class="muted">
@@ -80,40 +25,29 @@ export function Topology() {
         retries and dead letters go through it.
       </p>
       <div class="topology-scroll">
-        <svg viewBox={`0 0 ${width} ${height}`} width={width} height={height} role="img" aria-label="exchanges, bindings, queues and functions">
+        <svg
+          viewBox={`0 0 ${layout.width} ${layout.height}`}
+          width={layout.width}
+          height={layout.height}
+          role="img"
+          aria-label="exchanges, bindings, queues and functions (the same as a table below)"
+        >
           <defs>
             <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
               <path d="M0,0 L10,5 L0,10 z" class="arrowhead" />
             </marker>
           </defs>
-          {edges.map((e, i) => {
-            const a = byId.get(e.from);
-            const b = byId.get(e.to);
-            if (!a || !b) return null;
-            const x1 = COL_X[a.col]! + NODE_W[a.col]!;
-            const y1 = y(a) + NODE_H / 2;
-            const x2 = COL_X[b.col]! - 2;
-            const y2 = y(b) + NODE_H / 2;
-            const mid = (x1 + x2) / 2;
-            return (
-              <g key={i} class={`edge ${e.dashed ? 'dashed' : ''}`}>
-                <path d={`M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`} marker-end="url(#arrow)" />
-                {e.label ? (
-                  <text x={mid} y={(y1 + y2) / 2 - 4} text-anchor="middle" class="edge-label">
-                    {e.label}
-                  </text>
-                ) : null}
-              </g>
-            );
-          })}
-          {nodes.map((n) => (
-            <g key={n.id} class={`node ${n.kind}`} transform={`translate(${COL_X[n.col]},${y(n)})`}>
-              {n.kind === 'function' ? (
-                <a href={`#/dead-letters/${encodeURIComponent(n.label)}`} aria-label={`function ${n.label}`}>
-                  <NodeBox n={n} />
+          {layout.lines.map((l, i) => (
+            <path key={i} d={l.d} class={`edge ${l.implied ? 'dashed' : ''}`} marker-end="url(#arrow)" />
+          ))}
+          {layout.boxes.map((b) => (
+            <g key={b.id} class={`node ${b.kind} ${b.implied ? 'implied' : ''}`} transform={`translate(${b.x},${b.y})`}>
+              {b.fn ? (
+                <a href={`#/functions/${encodeURIComponent(b.fn)}`} aria-label={`function ${b.fn}`}>
+                  <BoxShape b={b} />
                 </a>
               ) : (
-                <NodeBox n={n} />
+                <BoxShape b={b} />
               )}
             </g>
           ))}
@@ -124,32 +58,69 @@ export function Topology() {
           <span class="swatch exchange" /> exchange
         </li>
         <li>
+          <span class="swatch binding" /> routing key of a binding
+        </li>
+        <li>
           <span class="swatch queue" /> queue
         </li>
         <li>
           <span class="swatch function" /> function
         </li>
       </ul>
+      <details class="topology-table">
+        <summary>As a table</summary>
+        <div class="table-wrap">
+          <table class="letters">
+            <thead>
+              <tr>
+                <th scope="col">Exchange</th>
+                <th scope="col">Routing key</th>
+                <th scope="col">Queue</th>
+                <th scope="col">Function</th>
+              </tr>
+            </thead>
+            <tbody>
+              {[
+                ...data.bindings.map((b) => ({ exchange: b.exchange, key: b.routingKey, queue: b.queue })),
+                ...data.functions.map((f) => ({ exchange: '(default)', key: f.queue, queue: f.queue })),
+              ].map((row, i) => (
+                <tr key={i}>
+                  <td class="mono">{row.exchange}</td>
+                  <td class="mono">{row.key === '' ? '""' : row.key}</td>
+                  <td class="mono">{row.queue}</td>
+                  <td>{functionOf.get(row.queue) ?? <span class="muted">none</span>}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </details>
     </div>
   );
 }
 
-function NodeBox({ n }: { n: Node }) {
-  const w = NODE_W[n.col]!;
+function BoxShape({ b }: { b: Box }) {
+  if (b.kind === 'binding') {
+    return (
+      <>
+        <rect width={b.width} height={b.height} rx={b.height / 2} />
+        <text x={b.width / 2} y={b.height / 2 + 4} text-anchor="middle" class="pill-label">
+          {b.label}
+        </text>
+        <title>{b.title}</title>
+      </>
+    );
+  }
   return (
     <>
-      <rect width={w} height={NODE_H} rx={n.kind === 'exchange' ? 20 : 8} />
+      <rect width={b.width} height={b.height} rx={b.kind === 'exchange' ? 20 : 8} />
       <text x={12} y={17} class="node-label">
-        {clip(n.label, 26)}
+        {b.label}
       </text>
       <text x={12} y={32} class="node-sub">
-        {clip(n.sub, 38)}
+        {b.sub}
       </text>
-      <title>{`${n.label}\n${n.sub}`}</title>
+      <title>{b.title}</title>
     </>
   );
-}
-
-function clip(s: string, n: number): string {
-  return s.length > n ? s.slice(0, n - 1) + '…' : s;
 }
