@@ -60,6 +60,31 @@ describe('the dashboard', () => {
     expect(errors).toEqual([]);
   });
 
+  it('reads at 1280 px, 800 px and on a 390 px phone: the functions table stays in its box, charts label their units', async () => {
+    const { page } = browser;
+    // The legend shows the newest figures without a pointer on the chart, and a latency axis never says "0.0 ms".
+    const latency = page.locator('[data-function="audit"] .chart').nth(1).locator('.u-legend');
+    await expect.poll(() => latency.textContent()).toMatch(/p50:?\s*[\d.]+ m?s/);
+    // (in the page: the test's own type-check has no DOM)
+    const fits = () =>
+      page.evaluate<{ table: number; wrap: number; page: number; viewport: number }>(`(() => {
+        const wrap = document.querySelector('.fn-table-wrap');
+        return { table: wrap.querySelector('table').scrollWidth, wrap: wrap.clientWidth, page: document.documentElement.scrollWidth, viewport: innerWidth };
+      })()`);
+    try {
+      for (const width of [800, 390]) {
+        await page.setViewportSize({ width, height: 900 });
+        await page.waitForTimeout(300);
+        const f = await fits();
+        expect(f.page, `page width at ${width} px`).toBeLessThanOrEqual(f.viewport);
+        if (width === 800) expect(f.table, 'functions table at 800 px').toBeLessThanOrEqual(f.wrap);
+        await browser.screenshot(`functions-${width}`);
+      }
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
+  });
+
   it('scales a function from 1 to 3 replicas on the page, and the broker sees 3 consumers', async () => {
     const { page } = browser;
     const card = page.locator('[data-function="orders"]');

@@ -1,34 +1,67 @@
-/** Every function: replicas (scale − / +, redeploy), live figures and their charts. */
-import { useState } from 'preact/hooks';
+/** Every function: totals, a table to compare them at a glance, and a card each (scale − / +, redeploy, live charts). */
+import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, fnPath } from '../api';
-import { count, ms, rate, shortVersion } from '../format';
+import { count, ms, plural, rate, shortVersion } from '../format';
+import { BY_NAME, cardId, functionRows, healthOf, total, type Sort } from '../function-rows';
 import type { LiveState } from '../live';
 import type { LiveFunction, SeriesName } from '../types';
 import { toast } from '../toast';
 import { Chart } from './Chart';
+import { FunctionTable } from './FunctionTable';
 
-export function Functions({ live }: { live: LiveState }) {
+/** From this many functions on, a filter box: 30 cards do not fit in anyone's head. */
+const FILTER_FROM = 6;
+
+export function Functions({ live, focus = null }: { live: LiveState; focus?: string | null }) {
+  const [filter, setFilter] = useState('');
+  const [sort, setSort] = useState<Sort>(BY_NAME);
   const fns = live.frame?.functions ?? [];
-  if (!live.frame) return <p class="empty">Waiting for the first figures from the runtime…</p>;
+  const known = fns.some((f) => f.name === focus);
+
+  // #/functions/NAME (a table row, a topology node): bring that card into view once it is drawn.
+  useEffect(() => {
+    if (!focus || !known) return;
+    const card = document.getElementById(cardId(focus));
+    card?.scrollIntoView({ block: 'start' });
+    card?.querySelector<HTMLElement>('h2')?.focus({ preventScroll: true });
+  }, [focus, known]);
+
+  if (!live.frame)
+    return <p class="empty">{live.connection === 'lost' ? 'The runtime does not answer yet; retrying…' : 'Waiting for the first figures from the runtime…'}</p>;
   if (fns.length === 0)
     return (
       <p class="empty">
         No functions: add a handler file to <code>functions/</code>.
       </p>
     );
-  const total = (k: 'inPerSec' | 'handledPerSec' | 'failedPerSec' | 'deadLetterDepth' | 'inFlight') => fns.reduce((a, f) => a + (f[k] ?? 0), 0);
+  const rows = functionRows(fns, filter, sort);
+  const failed = total(fns, 'failedPerSec') ?? 0;
+  const dead = total(fns, 'deadLetterDepth');
   return (
     <>
       <section class="summary" aria-label="All functions">
-        <Stat label="functions" value={String(fns.length)} />
-        <Stat label="in / s" value={rate(total('inPerSec'))} />
-        <Stat label="handled / s" value={rate(total('handledPerSec'))} />
-        <Stat label="failed / s" value={rate(total('failedPerSec'))} tone={total('failedPerSec') > 0 ? 'bad' : undefined} />
-        <Stat label="in flight" value={count(total('inFlight'))} />
-        <Stat label="dead letters" value={count(total('deadLetterDepth'))} tone={total('deadLetterDepth') > 0 ? 'warn' : undefined} />
+        <Stat label={fns.length === 1 ? 'function' : 'functions'} value={count(fns.length)} />
+        <Stat label="in/s" value={rate(total(fns, 'inPerSec'))} />
+        <Stat label="handled/s" value={rate(total(fns, 'handledPerSec'))} />
+        <Stat label="failed/s" value={rate(failed)} tone={failed > 0 ? 'bad' : undefined} />
+        <Stat label="in flight" value={count(total(fns, 'inFlight'))} />
+        <Stat label={dead === 1 ? 'dead letter' : 'dead letters'} value={count(dead)} tone={(dead ?? 0) > 0 ? 'warn' : undefined} href="#/dead-letters" />
       </section>
+      {fns.length >= FILTER_FROM ? (
+        <div class="filter">
+          <label class="field">
+            <span>Filter functions</span>
+            <input type="search" value={filter} placeholder="name" onInput={(e) => setFilter((e.target as HTMLInputElement).value)} />
+          </label>
+          <span class="muted" aria-live="polite">
+            {rows.length === fns.length ? plural(fns.length, 'function') : `${count(rows.length)} of ${plural(fns.length, 'function')}`}
+          </span>
+        </div>
+      ) : null}
+      {fns.length > 1 ? <FunctionTable rows={rows} sort={sort} onSort={setSort} /> : null}
+      {rows.length === 0 ? <p class="empty">No function's name holds “{filter.trim()}”.</p> : null}
       <div class="cards">
-        {fns.map((fn) => (
+        {rows.map((fn) => (
           <FunctionCard key={fn.name} fn={fn} live={live} />
         ))}
       </div>
@@ -70,7 +103,7 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
   const scale = (n: number) =>
     act('scale', async () => {
       const r = await api<{ replicas: { desired: number; running: number } }>('POST', `${fnPath(fn.name)}/scale`, { replicas: n });
-      return `${fn.name} scaled to ${r.replicas.desired} replica${r.replicas.desired === 1 ? '' : 's'}`;
+      return `${fn.name} scaled to ${plural(r.replicas.desired, 'replica')}`;
     });
   const redeploy = () =>
     act('deploy', async () => {
@@ -80,14 +113,16 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
         : `${fn.name}: the file has not changed (version ${shortVersion(r.version)})`;
     });
 
-  const health = fn.running < fn.desired ? 'degraded' : fn.desired === 0 ? 'stopped' : 'up';
+  const health = healthOf(fn);
   return (
-    <article class={`card ${health}`} aria-labelledby={`fn-${fn.name}`} data-function={fn.name}>
+    <article id={cardId(fn.name)} class={`card ${health}`} aria-labelledby={`fn-${fn.name}`} data-function={fn.name}>
       <header class="card-head">
         <div class="title">
           <span class={`dot ${health}`} title={health} />
-          <h2 id={`fn-${fn.name}`}>{fn.name}</h2>
-          <code class="chip" title={fn.version ?? ''}>
+          <h2 id={`fn-${fn.name}`} tabIndex={-1}>
+            {fn.name}
+          </h2>
+          <code class="chip" title={fn.version ? `version ${fn.version}` : 'not started yet'}>
             {shortVersion(fn.version)}
           </code>
         </div>
@@ -116,16 +151,14 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
       </header>
       {fn.restarts > 0 || fn.lastError ? (
         <p class="death" role="status">
-          <strong>
-            {fn.restarts} restart{fn.restarts === 1 ? '' : 's'}
-          </strong>
+          <strong>{plural(fn.restarts, 'restart')}</strong>
           {fn.lastError ? <> · last death: {fn.lastError}</> : null}
         </p>
       ) : null}
       <div class="stats">
-        <Stat label="in / s" value={fn.inPerSec === null ? '–' : rate(fn.inPerSec)} />
-        <Stat label="handled / s" value={rate(fn.handledPerSec)} />
-        <Stat label="failed / s" value={rate(fn.failedPerSec)} tone={fn.failedPerSec > 0 ? 'bad' : undefined} />
+        <Stat label="in/s" value={rate(fn.inPerSec)} />
+        <Stat label="handled/s" value={rate(fn.handledPerSec)} />
+        <Stat label="failed/s" value={rate(fn.failedPerSec)} tone={fn.failedPerSec > 0 ? 'bad' : undefined} />
         <Stat label="p50" value={ms(fn.p50Ms)} />
         <Stat label="p95" value={ms(fn.p95Ms)} />
         <Stat label="in flight" value={count(fn.inFlight)} />
@@ -140,6 +173,7 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
       <div class="charts">
         <Chart
           title="Messages / s"
+          unit="rate"
           t={live.t}
           version={live.version}
           series={[
@@ -150,6 +184,7 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
         />
         <Chart
           title="Handler latency"
+          unit="ms"
           t={live.t}
           version={live.version}
           series={[
@@ -159,6 +194,7 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
         />
         <Chart
           title="Backlog"
+          unit="count"
           t={live.t}
           version={live.version}
           series={[
