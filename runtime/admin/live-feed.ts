@@ -10,7 +10,7 @@ import { historyOf, liveFunction, type LiveFrame, type Sample } from './live-fra
 
 export interface LiveSource {
   /** one read of the runtime: state, the supervisor's status and the views built from it */
-  read(): Promise<{ state: string; ready: boolean; status: readonly FunctionStatus[]; views: readonly FunctionView[] }>;
+  read(): Promise<{ state: string; ready: boolean; why: string | null; status: readonly FunctionStatus[]; views: readonly FunctionView[] }>;
 }
 
 /** What the feed needs of an HTTP response. */
@@ -112,7 +112,7 @@ export class LiveFeed {
   }
 
   private async frame(): Promise<LiveFrame> {
-    const { state, ready, status, views } = await this.options.source.read();
+    const { state, ready, why, status, views } = await this.options.source.read();
     const at = Date.now();
     const byName = new Map(status.map((s) => [s.name, s]));
     const functions = views.map((view) => {
@@ -135,6 +135,6 @@ export class LiveFeed {
       return live;
     });
     for (const name of this.samples.keys()) if (!views.some((v) => v.name === name)) this.samples.delete(name);
-    return { t: at, state, ready, functions };
+    return { t: at, state, ready, why: ready ? null : why, functions };
   }
 }

@@ -10,7 +10,7 @@ import { createMetricsRegistry } from './metrics';
 import { brokerUrl, createRouter, type AdminTarget } from './routes';
 import { browseDeadLetters, findDeadLetters, purgeDeadLetters, replayDeadLetters } from '../deadletters';
 import { startAdminServer } from './server';
-import { deadLetterQueue, depthQueues, describeFunctions } from './view';
+import { deadLetterQueue, depthQueues, describeFunctions, notReadyReason } from './view';
 import { LiveFeed } from './live-feed';
 import { createWebHandler } from './web';
 import { dashboardAssets } from './assets-dir';
@@ -46,7 +46,9 @@ export async function startAdmin(app: App, ctx: AdminContext): Promise<{ close()
         const status = app.supervisor.status();
         const queues = depthQueues(target.config, status);
         const found = new Map(await Promise.all(queues.map(async (q) => [q, await depths.get(q)] as const)));
-        return { state: app.state, ready: app.ready(), status, views: describeFunctions(target.config, status, found) };
+        const ready = app.ready();
+        const why = ready ? null : (notReadyReason(app.state, app.blockedBy, status) ?? `runtime is ${app.state}`);
+        return { state: app.state, ready, why, status, views: describeFunctions(target.config, status, found) };
       },
     },
     onError: (err) => log.warn({ err }, 'dashboard live frame failed'),

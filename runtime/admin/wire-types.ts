@@ -32,6 +32,8 @@ export interface LiveFrame {
   t: number;
   state: string;
   ready: boolean;
+  /** why the runtime is not ready (the broker does not answer, replicas not up), null when it is */
+  why: string | null;
   functions: LiveFunction[];
 }
 

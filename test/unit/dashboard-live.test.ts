@@ -5,6 +5,7 @@ import type { FunctionView } from '../../runtime/admin/view';
 import { matchesSearch } from '../../runtime/deadletters/search';
 import { describeDeadLetter, describeDeadLetterFully, keyOf, replayProperties } from '../../runtime/deadletters/describe';
 import { describeTopology } from '../../runtime/admin/topology-view';
+import { LiveFeed } from '../../runtime/admin/live-feed';
 
 const BOUNDS = [1, 5, 10, 25, 50, 100];
 
@@ -96,13 +97,33 @@ describe('historyOf', () => {
       p95Ms: null,
     });
     const frames: LiveFrame[] = [
-      { t: 1, state: 'running', ready: true, functions: [fn('a', 1)] },
-      { t: 2, state: 'running', ready: true, functions: [fn('a', 2), fn('b', 5)] },
+      { t: 1, state: 'running', ready: true, why: null, functions: [fn('a', 1)] },
+      { t: 2, state: 'running', ready: true, why: null, functions: [fn('a', 2), fn('b', 5)] },
     ];
     const h = historyOf(frames);
     expect(h.t).toEqual([1, 2]);
     expect(h.functions.a!.handledPerSec).toEqual([1, 2]);
     expect(h.functions.b!.handledPerSec).toEqual([null, 5]);
+  });
+});
+
+describe('LiveFeed', () => {
+  it('says in each frame why the runtime is not ready, and nothing once it is', async () => {
+    let ready = false;
+    const feed = new LiveFeed({
+      source: { read: async () => ({ state: ready ? 'running' : 'connecting', ready, why: 'waiting for the broker: ECONNREFUSED', status: [], views: [] }) },
+      intervalMs: 20,
+    });
+    const written: string[] = [];
+    const unsubscribe = feed.subscribe({ write: (chunk: string) => written.push(chunk), writableLength: 0, end: () => undefined });
+    const frames = () => written.filter((w) => w.startsWith('event: frame')).map((w) => JSON.parse(w.slice(w.indexOf('data: ') + 6)) as LiveFrame);
+    await expect.poll(() => frames().length).toBeGreaterThan(0);
+    expect(frames()[0]).toMatchObject({ ready: false, why: 'waiting for the broker: ECONNREFUSED' });
+    ready = true;
+    await expect.poll(() => frames().at(-1)?.ready).toBe(true);
+    expect(frames().at(-1)?.why).toBeNull();
+    unsubscribe();
+    feed.close();
   });
 });
 
