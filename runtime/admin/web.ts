@@ -88,8 +88,11 @@ export function createWebHandler(options: WebOptions): WebHandler {
       else if (method === 'DELETE') {
         res.setHeader('set-cookie', clearedSessionCookie());
         json(res, 200, { signedIn: false });
-      } else if (method === 'GET') json(res, access.ok ? 200 : 401, { signedIn: access.ok, tokenRequired: options.binding.token !== null });
-      else json(res, 405, { error: `${method} /session is not supported; use GET, POST or DELETE`, code: 'WARREN_E_USAGE' });
+      } else if (method === 'GET') {
+        // Always 200: the page asks this before anything else, and "not signed in" is an answer, not an
+        // error (a 401 here put red lines in the browser's console on every visit to the sign-in form).
+        json(res, 200, { signedIn: access.ok, tokenRequired: options.binding.token !== null, ...(access.ok ? {} : { why: access.why, hint: access.hint }) });
+      } else json(res, 405, { error: `${method} /session is not supported; use GET, POST or DELETE`, code: 'WARREN_E_USAGE' });
       return true;
     }
     if (path === '/events' && read) {

@@ -17,9 +17,11 @@ export interface LiveState {
   columns: Map<string, Record<SeriesName, Array<number | null>>>;
   /** bumps on every frame */
   version: number;
+  /** when the stream broke (ms since the epoch), null while it flows: the figures shown are from then */
+  lostSince: number | null;
 }
 
-const state: LiveState = { connection: 'connecting', frame: null, t: [], columns: new Map(), version: 0 };
+const state: LiveState = { connection: 'connecting', frame: null, t: [], columns: new Map(), version: 0, lostSince: null };
 const listeners = new Set<() => void>();
 let source: EventSource | null = null;
 
@@ -44,6 +46,7 @@ function onHistory(h: History): void {
 function onFrame(frame: LiveFrame): void {
   state.frame = frame;
   state.connection = 'live';
+  state.lostSince = null;
   state.t.push(frame.t / 1000);
   const seen = new Set<string>();
   for (const fn of frame.functions) {
@@ -76,12 +79,13 @@ export function connectLive(onUnauthorized: () => void): void {
   es.onerror = () => {
     if (source !== es) return;
     state.connection = 'lost';
+    state.lostSince ??= Date.now();
     emit();
     // EventSource retries by itself unless the server refused (a 401 closes it for good).
     if (es.readyState === EventSource.CLOSED) {
-      void fetch('/session', { credentials: 'same-origin' }).then(
-        (res) => {
-          if (res.status === 401) {
+      void fetchSession().then(
+        (session) => {
+          if (!session.signedIn) {
             state.connection = 'signed-out';
             emit();
             onUnauthorized();
@@ -91,6 +95,21 @@ export function connectLive(onUnauthorized: () => void): void {
       );
     }
   };
+}
+
+export interface Session {
+  signedIn: boolean;
+  tokenRequired: boolean;
+  /** why a browser is refused without a token to give (a host name that is not loopback) */
+  why?: string;
+  hint?: string;
+}
+
+/** GET /session: answered 200 whether signed in or not, so asking leaves no error in the console. */
+export async function fetchSession(): Promise<Session> {
+  const res = await fetch('/session', { credentials: 'same-origin' });
+  if (!res.ok) throw new Error(`GET /session: ${res.status}`);
+  return (await res.json()) as Session;
 }
 
 export function disconnectLive(): void {

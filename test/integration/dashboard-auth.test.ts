@@ -39,10 +39,18 @@ describe('the dashboard behind a token', () => {
     expect((await fetch(`${base}/functions`)).status).toBe(401);
     expect((await fetch(`${base}/events`)).status).toBe(401);
 
+    // Asking whether it is signed in is not an error: the sign-in form comes up with a clean console.
+    const session = await fetch(`${base}/session`);
+    expect(session.status).toBe(200);
+    expect(await session.json()).toMatchObject({ signedIn: false, tokenRequired: true });
     const { page, context } = browser;
+    const errors: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
     await page.goto(`${base}/`);
     const field = page.getByLabel('Admin token');
     await field.waitFor();
+    await page.waitForTimeout(500);
+    expect(errors).toEqual([]);
     expect(await page.locator('[data-function]').count()).toBe(0);
     await browser.screenshot('sign-in');
 

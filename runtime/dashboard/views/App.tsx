@@ -1,43 +1,63 @@
 /** The page: header with the runtime's state, three views (functions, dead letters, topology), sign-in when needed. */
 import { useEffect, useState } from 'preact/hooks';
 import { api, onSignedOut } from '../api';
-import { connectLive, disconnectLive, useLive } from '../live';
+import { connectLive, disconnectLive, fetchSession, useLive, type LiveState } from '../live';
+import { clock } from '../format';
 import { useToasts } from '../toast';
 import { DeadLetters } from './DeadLetters';
 import { Functions } from './Functions';
 import { SignIn } from './SignIn';
 import { Topology } from './Topology';
 
-type Route = { view: 'functions' } | { view: 'dead-letters'; name: string | null } | { view: 'topology' };
+type Route = { view: 'functions'; name: string | null } | { view: 'dead-letters'; name: string | null } | { view: 'topology' };
 
-function parseRoute(hash: string): Route {
-  const [, view, name] = hash.replace(/^#/, '').split('/');
-  if (view === 'dead-letters') return { view, name: name ? decodeURIComponent(name) : null };
+/** #/functions[/NAME], #/dead-letters[/NAME], #/topology; anything else is the functions view. */
+export function parseRoute(hash: string): Route {
+  const [, view, raw] = hash.replace(/^#/, '').split('/');
+  let name: string | null = null;
+  try {
+    name = raw ? decodeURIComponent(raw) : null;
+  } catch {
+    // a hand-typed %zz: the view without a name
+  }
+  if (view === 'dead-letters') return { view, name };
   if (view === 'topology') return { view };
-  return { view: 'functions' };
+  return { view: 'functions', name };
 }
+
+/** Before the first request: is this browser in, must it sign in, or may it not use the API at all? */
+type Gate = { state: 'checking' } | { state: 'in' } | { state: 'sign-in' } | { state: 'refused'; why: string; hint: string };
 
 export function App() {
   const [route, setRoute] = useState<Route>(parseRoute(location.hash));
-  const [signedOut, setSignedOut] = useState(false);
+  const [gate, setGate] = useState<Gate>({ state: 'checking' });
   const [tokenRequired, setTokenRequired] = useState(false);
   const live = useLive();
   const toasts = useToasts();
+
+  const enter = () => {
+    setGate({ state: 'in' });
+    connectLive(() => setGate({ state: 'sign-in' }));
+  };
 
   useEffect(() => {
     const onHash = () => setRoute(parseRoute(location.hash));
     addEventListener('hashchange', onHash);
     const off = onSignedOut(() => {
       disconnectLive();
-      setSignedOut(true);
+      setGate({ state: 'sign-in' });
     });
-    connectLive(() => setSignedOut(true));
-    void fetch('/session', { credentials: 'same-origin' })
-      .then((r) => r.json() as Promise<{ tokenRequired?: boolean }>)
-      .then(
-        (s) => setTokenRequired(Boolean(s.tokenRequired)),
-        () => undefined,
-      );
+    // Ask first, then open the stream: a browser that must sign in sends no request that would be refused.
+    fetchSession().then(
+      (s) => {
+        setTokenRequired(s.tokenRequired);
+        if (s.signedIn) enter();
+        else if (s.tokenRequired) setGate({ state: 'sign-in' });
+        else setGate({ state: 'refused', why: s.why ?? 'this browser may not use the admin API', hint: s.hint ?? '' });
+      },
+      // The runtime does not answer: the stream retries by itself and the page says so meanwhile.
+      () => enter(),
+    );
     return () => {
       removeEventListener('hashchange', onHash);
       off();
@@ -49,13 +69,28 @@ export function App() {
     document.title = `${titles[route.view]} · Warren`;
   }, [route.view]);
 
-  if (signedOut) {
+  if (gate.state === 'checking') return <p class="empty">Connecting to the runtime…</p>;
+  if (gate.state === 'refused') {
+    return (
+      <main class="signin">
+        <div class="signin-card">
+          <h1>
+            <span class="logo" aria-hidden="true" /> Warren
+          </h1>
+          <p class="error-box" role="alert">
+            Refused: {gate.why}.
+          </p>
+          {gate.hint ? <p class="muted">{gate.hint}</p> : null}
+        </div>
+      </main>
+    );
+  }
+  if (gate.state === 'sign-in') {
     return (
       <SignIn
         onSignedIn={() => {
-          setSignedOut(false);
           setTokenRequired(true);
-          connectLive(() => setSignedOut(true));
+          enter();
         }}
       />
     );
@@ -73,7 +108,15 @@ export function App() {
 
   return (
     <>
-      <a class="skip" href="#main">
+      {/* The hash is the router's: following #main would leave the view, so the link moves the focus itself. */}
+      <a
+        class="skip"
+        href="#main"
+        onClick={(e) => {
+          e.preventDefault();
+          document.getElementById('main')?.focus();
+        }}
+      >
         Skip to content
       </a>
       <header class="top">
@@ -98,7 +141,7 @@ export function App() {
               onClick={async () => {
                 await api('DELETE', '/session').catch(() => undefined);
                 disconnectLive();
-                setSignedOut(true);
+                setGate({ state: 'sign-in' });
               }}
             >
               Sign out
@@ -107,7 +150,8 @@ export function App() {
         </div>
       </header>
       <main id="main" tabIndex={-1}>
-        {route.view === 'functions' ? <Functions live={live} /> : null}
+        <StatusBanner live={live} />
+        {route.view === 'functions' ? <Functions live={live} focus={route.name} /> : null}
         {route.view === 'dead-letters' ? <DeadLetters live={live} name={route.name} /> : null}
         {route.view === 'topology' ? <Topology /> : null}
       </main>
@@ -119,5 +163,24 @@ export function App() {
         ))}
       </div>
     </>
+  );
+}
+
+/** Why the figures cannot be trusted right now: the runtime is not ready (and why), or it does not answer. */
+function StatusBanner({ live }: { live: LiveState }) {
+  if (live.lostSince !== null) {
+    return (
+      <p class="banner bad" role="status">
+        <strong>The runtime does not answer</strong> since {clock(live.lostSince)}; retrying.
+        {live.frame ? ' The figures below are from then.' : ''}
+      </p>
+    );
+  }
+  const frame = live.frame;
+  if (!frame || frame.ready || !frame.why) return null;
+  return (
+    <p class="banner warn" role="status">
+      <strong>Not ready:</strong> {frame.why}
+    </p>
   );
 }

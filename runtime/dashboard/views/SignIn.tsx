@@ -31,6 +31,8 @@ export function SignIn({ onSignedIn }: { onSignedIn(): void }) {
         <p class="muted">
           This runtime's admin API needs its token (the value of <code>WARREN_ADMIN_TOKEN</code>).
         </p>
+        {/* For password managers: a token field with no user name beside it is one they cannot file. */}
+        <input type="text" name="username" autocomplete="username" value="warren" readOnly hidden />
         <label class="field">
           <span>Admin token</span>
           <input
