@@ -170,6 +170,9 @@ describe('the dashboard', () => {
     await svg.waitFor();
     const text = (await svg.textContent()) ?? '';
     for (const name of ['shop', 'results', 'orders', 'audit', 'order.*', '#']) expect(text).toContain(name);
+    // Each routing key is a box of its own (no text on a line): order.*, # and the fanout's empty key.
+    expect(await page.locator('.topology .node.binding').count()).toBe(3);
+    expect(text).toContain('(empty key)');
     await browser.screenshot('topology');
   });
 
