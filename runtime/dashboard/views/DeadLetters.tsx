@@ -5,7 +5,7 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, fnPath } from '../api';
-import { ago, plural } from '../format';
+import { ago, count, plural } from '../format';
 import type { LiveState } from '../live';
 import type { DeadLetter, DeadLetterPage, ReplayResult } from '../types';
 import { toast } from '../toast';
@@ -33,6 +33,22 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
     setOpen(null);
     setOffset(0);
   }, [current, query]);
+  useEffect(() => {
+    setPage(null);
+    setError(null);
+  }, [current]);
+
+  // Closing a dead letter (Escape, ×, after a replay) puts the keyboard back on its row, or on the
+  // first row when it left the queue, instead of dropping the focus to the top of the page.
+  const lastOpened = useRef<string | null>(null);
+  const close = () => {
+    const key = lastOpened.current;
+    setOpen(null);
+    requestAnimationFrame(() => {
+      const rows = [...document.querySelectorAll<HTMLButtonElement>('table.letters button.link')];
+      (rows.find((b) => b.dataset.key === key) ?? rows[0] ?? document.querySelector<HTMLElement>('.workbench input[type=search]'))?.focus();
+    });
+  };
 
   // Reload when the queue's depth changes (a new dead letter, a replay elsewhere) or after an action.
   // One request at a time: under a steady stream of dead letters the depth changes every second, and
@@ -93,7 +109,7 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
     } catch (err) {
       toast('error', err instanceof ApiError ? err.message : String(err));
     }
-    setOpen(null);
+    close();
     setReload((n) => n + 1);
   }
 
@@ -114,7 +130,7 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
           <select value={current} onChange={(e) => (location.hash = `#/dead-letters/${encodeURIComponent((e.target as HTMLSelectElement).value)}`)}>
             {names.map((n) => (
               <option key={n} value={n}>
-                {n} ({live.frame?.functions.find((f) => f.name === n)?.deadLetterDepth ?? '?'})
+                {n} ({count(live.frame?.functions.find((f) => f.name === n)?.deadLetterDepth)})
               </option>
             ))}
           </select>
@@ -151,64 +167,86 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
         </button>
         <span class="spacer" />
         <span class="muted" aria-live="polite">
-          {page ? (query ? `${plural(page.matched, 'match')} among ${plural(page.scanned, 'dead letter')}` : plural(page.total, 'dead letter')) : 'loading…'}
-          {page && page.scanned < page.total && query ? ` (searched the oldest ${page.scanned})` : ''}
+          {page
+            ? query
+              ? `${plural(page.matched, 'match')} among ${plural(page.scanned, 'dead letter')}`
+              : plural(page.total, 'dead letter')
+            : error
+              ? 'unavailable'
+              : 'loading…'}
+          {page && page.scanned < page.total && query ? ` (searched the oldest ${page.scanned.toLocaleString('en')})` : ''}
         </span>
       </div>
-      {error ? <p class="error-box">{error}</p> : null}
-      <div class={`split ${open ? 'with-detail' : ''}`}>
-        <div class="table-wrap">
-          <table class="letters">
-            <thead>
-              <tr>
-                <th class="check">
-                  <input
-                    type="checkbox"
-                    aria-label="select every dead letter on this page"
-                    checked={allOnPage}
-                    onChange={() => setSelected(allOnPage ? new Set() : new Set(letters.map((l) => l.key)))}
+      {error ? (
+        <p class="error-box" role="alert">
+          Cannot read {current}'s dead letters: {error}
+        </p>
+      ) : null}
+      {!page && error ? null : (
+        <div class={`split ${open ? 'with-detail' : ''}`}>
+          <div class="table-wrap">
+            <table class="letters">
+              <thead>
+                <tr>
+                  <th class="check">
+                    <input
+                      type="checkbox"
+                      aria-label="select every dead letter on this page"
+                      checked={allOnPage}
+                      onChange={() => setSelected(allOnPage ? new Set() : new Set(letters.map((l) => l.key)))}
+                    />
+                  </th>
+                  <th>Message</th>
+                  <th>Reason</th>
+                  <th>Error</th>
+                  <th class="num">Tries</th>
+                  <th>When</th>
+                </tr>
+              </thead>
+              <tbody>
+                {letters.map((l) => (
+                  <Row
+                    key={l.key}
+                    letter={l}
+                    selected={selected.has(l.key)}
+                    open={open === l.key}
+                    onToggle={() => toggle(l.key)}
+                    onOpen={() => {
+                      lastOpened.current = l.key;
+                      setOpen(l.key);
+                    }}
                   />
-                </th>
-                <th>Message</th>
-                <th>Reason</th>
-                <th>Error</th>
-                <th class="num">Tries</th>
-                <th>When</th>
-              </tr>
-            </thead>
-            <tbody>
-              {letters.map((l) => (
-                <Row key={l.key} letter={l} selected={selected.has(l.key)} open={open === l.key} onToggle={() => toggle(l.key)} onOpen={() => setOpen(l.key)} />
-              ))}
-            </tbody>
-          </table>
-          {page && letters.length === 0 ? <p class="empty">{query ? 'Nothing matches.' : `${current}'s dead-letter queue is empty.`}</p> : null}
-          {page && page.matched > PAGE ? (
-            <nav class="pager" aria-label="pages">
-              <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
-                ← Previous
-              </button>
-              <span>
-                {offset + 1}–{Math.min(offset + PAGE, page.matched)} of {page.matched}
-              </span>
-              <button type="button" disabled={offset + PAGE >= page.matched} onClick={() => setOffset(offset + PAGE)}>
-                Next →
-              </button>
-            </nav>
+                ))}
+              </tbody>
+            </table>
+            {page && letters.length === 0 ? <p class="empty">{query ? 'Nothing matches.' : `${current}'s dead-letter queue is empty.`}</p> : null}
+            {page && page.matched > PAGE ? (
+              <nav class="pager" aria-label="pages">
+                <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
+                  ← Previous
+                </button>
+                <span>
+                  {(offset + 1).toLocaleString('en')}–{Math.min(offset + PAGE, page.matched).toLocaleString('en')} of {page.matched.toLocaleString('en')}
+                </span>
+                <button type="button" disabled={offset + PAGE >= page.matched} onClick={() => setOffset(offset + PAGE)}>
+                  Next →
+                </button>
+              </nav>
+            ) : null}
+          </div>
+          {open ? (
+            <LetterDetail
+              fn={current}
+              letterKey={open}
+              onClose={close}
+              onReplayed={() => {
+                close();
+                setReload((n) => n + 1);
+              }}
+            />
           ) : null}
         </div>
-        {open ? (
-          <LetterDetail
-            fn={current}
-            letterKey={open}
-            onClose={() => setOpen(null)}
-            onReplayed={() => {
-              setOpen(null);
-              setReload((n) => n + 1);
-            }}
-          />
-        ) : null}
-      </div>
+      )}
       {confirm === 'purge' ? (
         <Confirm
           title={`Purge ${current}'s dead letters?`}
@@ -233,8 +271,8 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
           onCancel={() => setConfirm(null)}
         >
           <p>
-            {page ? plural(page.total, 'message') : 'Every message'} go back to <code>{current}</code>'s own queue, once each. Other functions on the same
-            exchange are not touched.
+            {page ? plural(page.total, 'message') : 'Every message'} {!page || page.total === 1 ? 'goes' : 'go'} back to <code>{current}</code>'s own queue,
+            once each. Other functions on the same exchange are not touched.
           </p>
         </Confirm>
       ) : null}
@@ -249,7 +287,7 @@ function Row({ letter, selected, open, onToggle, onOpen }: { letter: DeadLetter;
         <input type="checkbox" aria-label={`select ${letter.key}`} checked={selected} onChange={onToggle} />
       </td>
       <td class="mono">
-        <button type="button" class="link" onClick={onOpen} aria-label={`open ${letter.key}`}>
+        <button type="button" class="link" onClick={onOpen} aria-label={`open ${letter.key}`} data-key={letter.key}>
           {letter.key}
         </button>
       </td>

@@ -1,7 +1,7 @@
 /** One dead letter opened: everything known about it, its whole body (editable), replay. */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, fnPath } from '../api';
-import { prettyBody } from '../format';
+import { ago, bytes, prettyBody } from '../format';
 import type { DeadLetterDetail, ReplayResult } from '../types';
 import { toast } from '../toast';
 
@@ -54,12 +54,13 @@ export function LetterDetail({ fn, letterKey, onClose, onReplayed }: Props) {
   }
 
   return (
-    <aside class="detail" aria-labelledby="detail-title" onKeyDown={(e) => e.key === 'Escape' && onClose()}>
+    // Escape closes, but not over an edited body: the edit would be lost with it.
+    <aside class="detail" aria-labelledby="detail-title" onKeyDown={(e) => e.key === 'Escape' && !edited && onClose()}>
       <header class="detail-head">
         <h3 id="detail-title" tabIndex={-1} ref={heading} class="mono">
           {letterKey}
         </h3>
-        <button type="button" class="icon" aria-label="close" onClick={onClose}>
+        <button type="button" class="icon" aria-label="close" title="Close (Escape)" onClick={onClose}>
           ×
         </button>
       </header>
@@ -80,7 +81,7 @@ export function LetterDetail({ fn, letterKey, onClose, onReplayed }: Props) {
             <dt>version</dt>
             <dd class="mono">{letter.version ?? '–'}</dd>
             <dt>dead-lettered</dt>
-            <dd>{letter.deadLetteredAt ? new Date(letter.deadLetteredAt).toLocaleString() : '–'}</dd>
+            <dd>{letter.deadLetteredAt ? `${new Date(letter.deadLetteredAt).toLocaleString()} (${ago(letter.deadLetteredAt)})` : '–'}</dd>
             <dt>original route</dt>
             <dd class="mono">
               {letter.originalExchange === null ? 'unknown' : `${letter.originalExchange || '(default)'} → ${letter.originalRoutingKey ?? ''}`}
@@ -88,7 +89,7 @@ export function LetterDetail({ fn, letterKey, onClose, onReplayed }: Props) {
             <dt>content type</dt>
             <dd class="mono">{letter.contentType ?? 'none'}</dd>
             <dt>size</dt>
-            <dd>{letter.bodyBytes.toLocaleString('en')} bytes</dd>
+            <dd title={`${letter.bodyBytes.toLocaleString('en')} bytes`}>{bytes(letter.bodyBytes)}</dd>
           </dl>
           {letter.stack ? (
             <details>
