@@ -1,29 +1,9 @@
 /** The functions table's filter, sort and totals (runtime/dashboard/function-rows.ts). */
 import { describe, expect, it } from 'vitest';
 import { BY_NAME, functionRows, nextSort, total } from '../../runtime/dashboard/function-rows';
-import type { LiveFunction } from '../../runtime/dashboard/types';
+import { liveFunctionOf } from '../testkit/live-function';
 
-function fn(name: string, figures: Partial<LiveFunction> = {}): LiveFunction {
-  return {
-    name,
-    version: 'v',
-    desired: 1,
-    running: 1,
-    restarts: 0,
-    lastError: null,
-    inFlight: 0,
-    queueDepth: 0,
-    deadLetterDepth: 0,
-    handled: 0,
-    failed: 0,
-    inPerSec: 0,
-    handledPerSec: 0,
-    failedPerSec: 0,
-    p50Ms: null,
-    p95Ms: null,
-    ...figures,
-  };
-}
+const fn = liveFunctionOf;
 
 const FNS = [
   fn('send-sms', { queueDepth: 900, p95Ms: 240 }),

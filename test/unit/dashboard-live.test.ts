@@ -1,4 +1,5 @@
 /** The dashboard's live figures, pure (runtime/admin/live-frame.ts), and what the page finds in a dead letter search. */
+import { liveFunctionOf } from '../testkit/live-function';
 import { describe, expect, it } from 'vitest';
 import { arrivals, delta, historyOf, liveFunction, quantileMs, round, type LiveFrame, type Sample } from '../../runtime/admin/live-frame';
 import type { FunctionView } from '../../runtime/admin/view';
@@ -78,24 +79,7 @@ describe('liveFunction', () => {
 
 describe('historyOf', () => {
   it('turns frames into one column per series and function, with gaps where a function was absent', () => {
-    const fn = (name: string, handledPerSec: number) => ({
-      name,
-      version: null,
-      desired: 1,
-      running: 1,
-      restarts: 0,
-      lastError: null,
-      inFlight: 0,
-      queueDepth: 0,
-      deadLetterDepth: 0,
-      handled: 0,
-      failed: 0,
-      inPerSec: null,
-      handledPerSec,
-      failedPerSec: 0,
-      p50Ms: null,
-      p95Ms: null,
-    });
+    const fn = (name: string, handledPerSec: number) => liveFunctionOf(name, { version: null, inPerSec: null, handledPerSec });
     const frames: LiveFrame[] = [
       { t: 1, state: 'running', ready: true, why: null, functions: [fn('a', 1)] },
       { t: 2, state: 'running', ready: true, why: null, functions: [fn('a', 2), fn('b', 5)] },
