@@ -131,6 +131,16 @@ async function killRows(cluster: RabbitCluster, runs: number, out: ClusterRuns, 
     out.published = published.size;
     out.lost = [...published].filter((id) => !seen.has(id)).length;
     out.duplicated = handled.length - seen.size;
+    if (out.lost > 0) {
+      // Where a message the handlers never saw might be: dead-lettered (a delivery limit), or still waiting in a retry queue.
+      const lost = [...published].filter((id) => !seen.has(id));
+      log(`  not handled within 60 s: ${lost.slice(0, 20).join(', ')}${lost.length > 20 ? ', …' : ''}`);
+      const queues = await cluster
+        .ctl('list_queues', '-p', 'kill', '--no-table-headers', 'name', 'messages')
+        .catch((err: unknown) => `list_queues failed: ${String(err)}`);
+      const holding = queues.split('\n').filter((line) => /\s[1-9]\d*\s*$/.test(line));
+      log(`  queues still holding messages: ${holding.length ? holding.map((l) => l.trim().replace(/\s+/, ' = ')).join('; ') : 'none'}`);
+    }
   } finally {
     await w.stop();
     await project.remove();
