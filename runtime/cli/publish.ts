@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { ChannelModel } from 'amqplib';
 import { connectToAny } from '../connection/connect';
 import { publishOptions } from '../connection/publish-options';
+import { exchangeExists } from '../connection/probe';
 import { loadConfig } from '../config';
 import { EXIT, WarrenError, redactUrl } from '../errors';
 import { parseCount, projectDir, readMessageArgument, reportFailure } from './common';
@@ -210,13 +211,7 @@ export async function publishOn(
 /** Each exchange exists (a delayed message is checked now, not when it comes due); '' always does. */
 async function checkExchanges(connection: ChannelModel, exchanges: string[]): Promise<void> {
   for (const exchange of exchanges) {
-    if (exchange === '') continue;
-    const channel = await connection.createChannel();
-    channel.on('error', () => undefined);
-    try {
-      await channel.checkExchange(exchange);
-      await channel.close();
-    } catch {
+    if (!(await exchangeExists(connection, exchange).catch(() => false))) {
       throw new WarrenError('WARREN_E_CONFIG_REFERENCE', `the broker has no exchange "${exchange}"`, {
         hint:
           exchange === ENTRY_EXCHANGE

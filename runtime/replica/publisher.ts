@@ -21,6 +21,7 @@ import type { Logger } from 'pino';
 import type { MessageProperties } from './delivery';
 import type { PublishTarget } from './publish-target';
 import { publishOptions } from '../connection/publish-options';
+import { exchangeExists } from '../connection/probe';
 
 /** What the broker reports a return by. */
 interface Route {
@@ -105,17 +106,7 @@ export class Publisher {
     if (hit && hit.until > Date.now()) return hit.found;
     const connection = this.connection;
     if (!connection) return Promise.reject(new Error(`cannot look up exchange "${name}": not connected to the broker`));
-    const found = connection.createChannel().then(async (channel) => {
-      channel.on('error', () => undefined); // the 404 of a missing exchange: the answer, not a fault
-      try {
-        await channel.checkExchange(name);
-        await channel.close().catch(() => undefined);
-        return true;
-      } catch (err) {
-        if ((err as { code?: number }).code === 404) return false;
-        throw err;
-      }
-    });
+    const found = exchangeExists(connection, name);
     const entry = { found, until: Number.POSITIVE_INFINITY };
     this.lookedUp.set(name, entry);
     // Kept once answered; a failed lookup (connection lost) is asked again next time.

@@ -7,7 +7,8 @@
  * an equivalent redeclaration as a no-op and answers PRECONDITION_FAILED otherwise. Things that do not
  * exist are left alone (rascal declares them once every check passed).
  */
-import type { Channel, ChannelModel } from 'amqplib';
+import type { ChannelModel } from 'amqplib';
+import { probe } from '../connection/probe';
 import { parseInequivalence, type Inequivalence, type Mismatch } from './mismatch';
 import type { PlannedExchange, PlannedQueue } from './plan';
 
@@ -27,8 +28,6 @@ export interface QueueTarget {
 }
 
 export type PreflightTarget = ExchangeTarget | QueueTarget;
-
-type Probe<T> = { ok: true; value: T } | { ok: false; code: number | undefined; message: string };
 
 /** Checks run side by side, each on channels of its own: one at a time, 20 functions took seconds. */
 const PARALLEL_CHECKS = 16;
@@ -120,24 +119,4 @@ function adopt(target: PreflightTarget, d: Inequivalence): PreflightTarget {
   else args[d.argument] = d.current;
   next.options['arguments'] = args;
   return next;
-}
-
-/** Runs one operation on a fresh channel and closes the channel whatever happened. */
-async function probe<T>(conn: ChannelModel, op: (ch: Channel) => Promise<T>): Promise<Probe<T>> {
-  const ch = await conn.createChannel();
-  let closed = false;
-  ch.on('error', () => {
-    // The broker closing the channel (404/406) is the answer we are asking for, not a failure.
-  });
-  ch.on('close', () => {
-    closed = true;
-  });
-  try {
-    return { ok: true, value: await op(ch) };
-  } catch (err) {
-    const e = err as { code?: unknown; message?: unknown };
-    return { ok: false, code: typeof e.code === 'number' ? e.code : undefined, message: String(e.message ?? err) };
-  } finally {
-    if (!closed) await ch.close().catch(() => undefined);
-  }
 }
