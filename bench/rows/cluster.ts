@@ -140,11 +140,41 @@ async function killRows(cluster: RabbitCluster, runs: number, out: ClusterRuns, 
         .catch((err: unknown) => `list_queues failed: ${String(err)}`);
       const holding = queues.split('\n').filter((line) => /\s[1-9]\d*\s*$/.test(line));
       log(`  queues still holding messages: ${holding.length ? holding.map((l) => l.trim().replace(/\s+/, ' = ')).join('; ') : 'none'}`);
+      // What the runtime said about them (a move aside that failed, a requeue), and the reasons it gave.
+      const said = w
+        .output()
+        .split('\n')
+        .filter((l) => /"level":(40|50)/.test(l) && !/lost the broker connection|reconnect failed|connection error|channel error/.test(l));
+      log(`  runtime warnings and errors (${said.length}), the first: ${said.slice(0, 12).join('\n    ') || 'none'}`);
+      for (const line of holding) {
+        const queue = line.trim().split(/\s+/)[0]!;
+        if (queue.endsWith('.dead')) log(`  ${queue}: ${(await deadLetterReasons(cluster, 'kill', queue)).join('; ')}`);
+      }
     }
   } finally {
     await w.stop();
     await project.remove();
     await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Why the first few dead letters of `queue` were dead-lettered (their headers), left in the queue. */
+async function deadLetterReasons(cluster: RabbitCluster, vhost: string, queue: string): Promise<string[]> {
+  const node = cluster.nodes.find((n) => !n.down)!;
+  const conn = await amqplib.connect(`${node.url}/${vhost}`);
+  try {
+    const ch = await conn.createChannel();
+    const reasons: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const m = await ch.get(queue, { noAck: false });
+      if (!m) break;
+      const h = m.properties.headers ?? {};
+      reasons.push(`${m.content.toString()} ${String(h['x-warren-reason'])}: ${String(h['x-warren-error'])}`);
+    }
+    await ch.close(); // unacked: they go back to the queue
+    return reasons;
+  } finally {
+    await conn.close();
   }
 }
 
