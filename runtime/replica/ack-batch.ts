@@ -103,6 +103,11 @@ export class AckBatch {
     this.channel.nack(tag, requeue);
   }
 
+  /** false once the channel closed (kill): its deliveries are the broker's again */
+  holds(): boolean {
+    return !this.dead;
+  }
+
   get outstanding(): number {
     return this.unsettled.size;
   }

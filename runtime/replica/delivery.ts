@@ -28,6 +28,8 @@ export interface Delivery {
 export interface SettleTarget {
   ack(tag: number): void;
   nack(tag: number, requeue: boolean): void;
+  /** false once the channel the deliveries came on is gone (the broker has them back); absent: true */
+  holds?(): boolean;
 }
 
 /**
@@ -46,6 +48,10 @@ export class Settle {
   ) {}
   get settled(): boolean {
     return this.done;
+  }
+  /** not settled, and the channel it came on is still open: settling it still reaches the broker */
+  get held(): boolean {
+    return !this.done && this.target.holds?.() !== false;
   }
   /** true when this was the settlement; false when the delivery was already settled */
   ack(): boolean {

@@ -35,6 +35,7 @@ import { makeContext } from './handler-context';
 import type { LazyAbort } from './lazy-abort';
 import type { HandlerOptions } from './run-handler';
 import { scheduledAtOf } from '../schedule/outcome';
+import { GAVE_BACK, holdAndTryAgain } from './hold';
 
 export type { Delivery, MessageProperties } from './delivery';
 export { Settle } from './delivery';
@@ -62,6 +63,8 @@ export interface ProcessorDeps {
   waitTurn?: TakeTurn;
   /** send the acks the consumer holds back to coalesce them, now (before a suspect runs alone) */
   flushAcks?: () => void;
+  /** how long a message whose settlement failed is held and tried again (./hold.ts); default HOLD_MS */
+  holdMs?: number;
 }
 
 export function createProcessor(deps: ProcessorDeps) {
@@ -211,9 +214,10 @@ class MessageRun implements AttemptCall, Delivered {
   /** The replica drains before this message's rate-limit turn came: it goes back unstarted. */
   handBack(): void {
     const { deps } = this.shared;
-    handBackUnstarted(this.delivery, this.settle, deps.fn, deps.queueType, deps.publish).then(
+    const task = () => handBackUnstarted(this.delivery, this.settle, deps.fn, deps.queueType, deps.publish);
+    task().then(
       () => this.end(null),
-      (err: unknown) => this.giveBack(err),
+      (err: unknown) => this.tryAgain(err, task, () => this.end(null)),
     );
   }
 
@@ -231,26 +235,49 @@ class MessageRun implements AttemptCall, Delivered {
     if (typeof counted === 'string') return this.end(counted);
     counted.then(
       (c) => this.end(c),
-      (err: unknown) => this.giveBack(err),
+      (err: unknown) =>
+        this.tryAgain(
+          err,
+          async () => carryOut(settlement, this, this.shared.carry),
+          (c) => this.end(c),
+        ),
     );
   }
 
   private moveAside(admission: Extract<Admission, { action: 'move' }>): void {
     const { shared, delivery } = this;
     const death = admission.handedBack ? shared.lastDeath : undefined;
-    moveAside(delivery, this.settle, { redeliveries: admission.redeliveries, queue: admission.queue, lastDeath: death }, shared.deps.publish).then(
-      () => {
-        shared.deps.log.warn(
-          { messageId: delivery.properties.messageId, redeliveries: admission.redeliveries, waitsIn: admission.queue, lastDeath: death },
-          'a message handed back by the broker (its replica died, hung or lost its connection) waits aside; fresh messages go first',
-        );
-        this.end(null);
-      },
-      (err: unknown) => this.giveBack(err),
-    );
+    const task = () =>
+      moveAside(delivery, this.settle, { redeliveries: admission.redeliveries, queue: admission.queue, lastDeath: death }, shared.deps.publish);
+    const moved = () => {
+      shared.deps.log.warn(
+        { messageId: delivery.properties.messageId, redeliveries: admission.redeliveries, waitsIn: admission.queue, lastDeath: death },
+        'a message handed back by the broker (its replica died, hung or lost its connection) waits aside; fresh messages go first',
+      );
+      this.end(null);
+    };
+    task().then(moved, (err: unknown) => this.tryAgain(err, task, moved));
   }
 
-  /** A publish or ack failed on the way out: leave the message to the broker. */
+  /**
+   * A publish that must come before the settlement failed (./hold.ts): the message stays in hand and
+   * `task` is tried again; `then` once it succeeded. Given back in the end, it ends uncounted.
+   */
+  private tryAgain<T>(err: unknown, task: () => Promise<T>, then: (value: T) => void): void {
+    const { carry } = this.shared;
+    const held = { settle: this.settle, shutdown: carry.shutdown, log: carry.log, messageId: this.delivery.properties.messageId };
+    const { holdMs } = this.shared.deps;
+    void holdAndTryAgain(err, task, held, holdMs === undefined ? {} : { holdMs }).then((result) => {
+      if (result === GAVE_BACK) return this.end(null);
+      try {
+        then(result);
+      } catch (thrown) {
+        this.giveBack(thrown);
+      }
+    });
+  }
+
+  /** Something on the way out threw: leave the message to the broker. */
   private giveBack(err: unknown): void {
     this.shared.deps.log.error({ err, messageId: this.delivery.properties.messageId }, 'could not settle the message; it is returned to the queue');
     this.settle.requeue();

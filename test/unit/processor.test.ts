@@ -27,13 +27,20 @@ const fn = (over: Partial<FunctionConfig> = {}): FunctionConfig => ({
   ...over,
 });
 
-type Event = { publish: PublishTarget; routingKey?: string; content: unknown; headers?: Record<string, unknown> } | { settle: 'ack' | 'requeue'; tag?: number };
+type Event =
+  | { publish: PublishTarget; routingKey?: string; content: unknown; headers?: Record<string, unknown> }
+  | { settle: 'ack' | 'requeue'; tag?: number }
+  | { refused: string };
 
 interface RunOptions {
   config?: Partial<FunctionConfig>;
   validate?: (value: unknown) => string | null;
   /** the publisher rejects publishes to targets of these names */
   failPublishTo?: string[];
+  /** ... only the first this many times (default: always) */
+  failTimes?: number;
+  /** how long a message whose settlement failed is held and tried again */
+  holdMs?: number;
   headers?: Record<string, unknown>;
   body?: string;
   /** the death the supervisor last told this replica of */
@@ -43,8 +50,12 @@ interface RunOptions {
 /** Runs one delivery through a processor; returns the events in order and the replica's counters. */
 async function deliver(handler: Handler, options: RunOptions = {}) {
   const events: Event[] = [];
+  let refusals = 0;
   const publish: Publish = async (target, content, { routingKey, properties }) => {
-    if (options.failPublishTo?.includes(target.name)) throw new Error('the broker refused the message');
+    if (options.failPublishTo?.includes(target.name) && refusals++ < (options.failTimes ?? Infinity)) {
+      events.push({ refused: target.name });
+      throw new Error('the broker refused the message');
+    }
     events.push({
       publish: target,
       ...(routingKey === undefined ? {} : { routingKey }),
@@ -66,6 +77,7 @@ async function deliver(handler: Handler, options: RunOptions = {}) {
     stats,
     now: () => performance.now(),
     onStuck: (reason) => stuck.push(reason),
+    ...(options.holdMs === undefined ? {} : { holdMs: options.holdMs }),
   });
   let settlements = 0;
   const settle = new Settle(
@@ -147,23 +159,52 @@ describe('createProcessor', () => {
     expect(stats.dead).toBe(1);
   });
 
-  it('returns the message to the queue when a publish it depends on fails (nothing is acked away)', async () => {
+  it('returns the message to the queue when a publish it depends on keeps failing while it is held (nothing is acked away)', async () => {
     const retry = await deliver(
       async () => {
         throw new Error('boom');
       },
-      { failPublishTo: ['resize.retry.1s'] },
+      { failPublishTo: ['resize.retry.1s'], holdMs: 400 },
     );
-    expect(retry.events).toEqual([{ settle: 'requeue' }]);
+    // Tried again while held (100, 200 ms), then given back: one requeue at the end, not one per refusal.
+    expect(retry.events).toEqual([{ refused: 'resize.retry.1s' }, { refused: 'resize.retry.1s' }, { refused: 'resize.retry.1s' }, { settle: 'requeue' }]);
+    expect(retry.stats.retried).toBe(0);
     const output = { exchange: 'done', routingKey: 'r' };
     const lastAttempt = { headers: { 'x-warren-attempt': 3 } };
-    const nowhere = await deliver(async () => 'out', { config: { output }, failPublishTo: ['done', 'resize.dead'], ...lastAttempt });
-    expect(nowhere.events).toEqual([{ settle: 'requeue' }]);
+    const nowhere = await deliver(async () => 'out', { config: { output }, failPublishTo: ['done', 'resize.dead'], holdMs: 0, ...lastAttempt });
+    expect(nowhere.events).toEqual([{ refused: 'done' }, { refused: 'resize.dead' }, { settle: 'requeue' }]);
+  });
+
+  it('holds a message whose retry copy the broker refused (a queue electing its leader) and tries again, instead of requeueing it at once', async () => {
+    const { events, stats } = await deliver(
+      async () => {
+        throw new Error('boom');
+      },
+      { failPublishTo: ['resize.retry.1s'], failTimes: 2 },
+    );
+    // Each return to the queue would count as a delivery without settlement: none happens.
+    expect(events).toEqual([
+      { refused: 'resize.retry.1s' },
+      { refused: 'resize.retry.1s' },
+      expect.objectContaining({ publish: queue('resize.retry.1s'), headers: expect.objectContaining({ 'x-warren-attempt': 2 }) }),
+      { settle: 'ack' },
+    ]);
+    expect(stats.retried).toBe(1);
+  });
+
+  it('holds a message it moves aside when the broker refuses the copy, and acks it once the copy is taken', async () => {
+    const { events } = await deliver(async () => 'never runs', { headers: { 'x-delivery-count': 1 }, failPublishTo: ['resize.retry.1s'], failTimes: 1 });
+    expect(events).toEqual([
+      { refused: 'resize.retry.1s' },
+      expect.objectContaining({ publish: queue('resize.retry.1s'), headers: expect.objectContaining({ 'x-warren-redeliveries': 1 }) }),
+      { settle: 'ack' },
+    ]);
   });
 
   it('treats an output the broker refused as a failed attempt (retried, not acked away)', async () => {
     const { events } = await deliver(async () => 'out', { config: { output: { exchange: 'done', routingKey: 'r' } }, failPublishTo: ['done'] });
     expect(events).toEqual([
+      { refused: 'done' },
       expect.objectContaining({ publish: queue('resize.retry.1s'), headers: expect.objectContaining({ 'x-warren-attempt': 2 }) }),
       { settle: 'ack' },
     ]);
@@ -343,7 +384,7 @@ describe('createProcessor', () => {
             { settle: 'ack', tag },
           ];
     // Each delivery's own events, in order (the two hand-backs interleave).
-    const of = (tag: number) => events.filter((e) => ('settle' in e ? e.tag === tag : String(e.content) === `{"n":${tag}}`));
+    const of = (tag: number) => events.filter((e) => ('settle' in e ? e.tag === tag : 'content' in e && String(e.content) === `{"n":${tag}}`));
     expect(of(1)).toEqual([{ settle: 'ack', tag: 1 }]);
     expect(of(2)).toEqual(back(2));
     expect(of(3)).toEqual(back(3));

@@ -28,6 +28,7 @@ import { carryOut, handBackUnstarted, moveAside, type CarryOutDeps, type Counted
 import { deliveryLimit } from '../process';
 import { BatchCollector } from './collector';
 import { itemOutcomes } from './item-outcomes';
+import { GAVE_BACK, holdAndTryAgain, type Held } from '../hold';
 import { runBatch, type BatchRunDeps } from './run-batch';
 import { WaitingTurns, type TakeTurn } from '../waiting-turns';
 
@@ -48,6 +49,8 @@ export interface BatchProcessorDeps {
   lastDeath?: string;
   /** send the acks the consumer holds back to coalesce them, now (before a suspect runs alone) */
   flushAcks?: () => void;
+  /** how long an item whose settlement failed is held and tried again (../hold.ts); default HOLD_MS */
+  holdMs?: number;
 }
 
 interface Item {
@@ -68,6 +71,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
   const carry: CarryOutDeps = { fn, version: deps.version, publish: deps.publish, log, shutdown: shutdown.signal };
   const runDeps: BatchRunDeps = { fn, handler: deps.handler, publish: deps.publish, log, shutdown: shutdown.signal, onStuck: deps.onStuck };
   let lastDeath = deps.lastDeath;
+  const holding = deps.holdMs === undefined ? {} : { holdMs: deps.holdMs };
   /** rateLimit: the batches waiting for their turn, handed back unstarted at drain */
   const turns = deps.waitTurn ? new WaitingTurns(deps.waitTurn) : null;
   const collector = new BatchCollector<Item>(fn.batch.size, fn.batch.windowMs, (items) => void gate.run(false, () => runItems(items)));
@@ -81,7 +85,8 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
       // A suspect waits aside in the retry ladder while fresh items flow (../suspects.ts).
       const death = admission.handedBack ? lastDeath : undefined;
       const aside = { redeliveries: admission.redeliveries, queue: admission.queue, lastDeath: death };
-      return gate.move(() => moveAside(delivery, settle, aside, deps.publish).catch((err: unknown) => giveBack(delivery, settle, err)));
+      const task = () => moveAside(delivery, settle, aside, deps.publish);
+      return gate.move(() => task().catch((err: unknown) => holdAndTryAgain(err, task, held(delivery, settle), holding).then(() => undefined)));
     }
     if (fields.redelivered) stats.count('redelivered');
     const headers = properties.headers ?? {};
@@ -148,7 +153,10 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
   async function finish(item: Item, outcome: Outcome): Promise<void> {
     let counted: Counted | null = null;
     try {
-      counted = await carryOut(decideSettlement(fn, item.attempt, outcome), item, carry);
+      const settlement = decideSettlement(fn, item.attempt, outcome);
+      const task = async () => carryOut(settlement, item, carry);
+      const result = await task().catch((err: unknown) => holdAndTryAgain(err, task, held(item.delivery, item.settle), holding));
+      counted = result === GAVE_BACK ? null : result;
     } catch (err) {
       await giveBack(item.delivery, item.settle, err);
     } finally {
@@ -158,10 +166,9 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
 
   /** The batch never started (the replica drains): each item goes back to the broker unstarted. */
   async function handBack(item: Item): Promise<void> {
+    const task = () => handBackUnstarted(item.delivery, item.settle, fn, deps.queueType, deps.publish);
     try {
-      await handBackUnstarted(item.delivery, item.settle, fn, deps.queueType, deps.publish);
-    } catch (err) {
-      await giveBack(item.delivery, item.settle, err);
+      await task().catch((err: unknown) => holdAndTryAgain(err, task, held(item.delivery, item.settle), holding));
     } finally {
       finishCounted(item, null);
     }
@@ -171,6 +178,11 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
     stats.leave(deps.now() - item.started);
     if (counted) stats.count(counted);
     item.done();
+  }
+
+  /** A message whose settlement is tried again while it stays in hand (../hold.ts). */
+  function held(delivery: Delivery, settle: Settle): Held {
+    return { settle, shutdown: shutdown.signal, log, messageId: delivery.properties.messageId };
   }
 
   async function giveBack(delivery: Delivery, settle: Settle, err: unknown): Promise<void> {
