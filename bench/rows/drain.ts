@@ -6,7 +6,7 @@
 import { createVhost, drainBaseline, publishBaseline, purge, queueDepth } from '../broker';
 import { drainFastest, drainFastestFresh } from '../fastest-client';
 import { bullmqDrain } from '../bullmq';
-import { brokerCpuSeconds, cpuSeconds, selfCpuSeconds } from '../cpu';
+import { brokerCpuSeconds, brokerSettled, cpuSeconds, selfCpuSeconds } from '../cpu';
 import { sleep } from '../stats';
 import { createProject, startWarren, warrenPublish, type RunningWarren } from '../warren';
 
@@ -68,6 +68,7 @@ export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
       let w = 0;
       const amqplibTurn = async () => {
         pubA = await publishBaseline(vhost.url, c.fn, c.count);
+        await brokerSettled();
         amq = await inThisProcess(
           () => drainBaseline(vhost.url, c.fn, c.count, { prefetch: c.prefetch, consumers: c.replicas, workMs: c.workMs }),
           c.count,
@@ -77,6 +78,7 @@ export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
       };
       const warrenTurn = async () => {
         pubW = c.withPublish ? warrenPublish(project.dir, vhost.url, c.fn, c.count) : await publishBaseline(vhost.url, c.fn, c.count);
+        await brokerSettled();
         const d = await warrenDrain(project.dir, vhost.url, c.fn, c.count, c.nodeArgs);
         w = d.rate;
         out.cpu.warren.push((d.cpuSeconds / c.count) * 1e6);
@@ -87,8 +89,10 @@ export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
       const fastestTurn = async () => {
         if (!c.withFastest) return;
         await publishBaseline(vhost.url, c.fn, c.count);
+        await brokerSettled();
         fast = await inThisProcess(() => drainFastest(vhost.url, c.fn, c.count, c.prefetch), c.count, out.cpu.fastest, out.cpu.brokerFastest);
         await publishBaseline(vhost.url, c.fn, c.count);
+        await brokerSettled();
         fresh = await drainFastestFresh(vhost.url, c.fn, c.count, c.prefetch);
       };
       // Half the runs drain the bare clients first, half Warren first.
