@@ -3,7 +3,7 @@
  * machine. Prints the table; writes bench/results.json and bench/results.md.
  *
  * Environment (all optional): WARREN_BENCH_RUNS (default 3), WARREN_BENCH_COUNT (messages of the
- * no-op row, default 100000), WARREN_BENCH_ONLY=drain,slow,relay,redeploy,startup,batch,rate,cluster,dashboard,delay (a subset; results
+ * no-op row, default 100000), WARREN_BENCH_ONLY=drain,warm,slow,relay,redeploy,startup,batch,rate,cluster,dashboard,delay (a subset; results
  * files are then left alone, unless WARREN_BENCH_MERGE=1: the rows measured are then merged into
  * bench/results.json and shown in their own section of bench/results.md; `noop` is the no-op row
  * against amqplib alone, without BullMQ and the publish row: the quick check that the hot path did not
@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { brokerOverview } from './broker';
 import { formatTable, ratioRow, toJson, type Row } from './report';
 import { round, summarize } from './stats';
-import { measureDrain } from './rows/drain';
+import { measureDrain, measureWarm } from './rows/drain';
 import { measureFanout, measureRelay } from './rows/relay';
 import { measureRedeploy } from './rows/redeploy';
 import { measureStartup } from './rows/startup';
@@ -61,6 +61,20 @@ function noopRows(r: { warren: number[]; amqplib: number[]; fastest: number[]; f
   rows.noop_vs_fresh_client = ratioRow(what, 'msg/s', r.warren, 'the same client, a fresh process', r.fastestFresh, null);
 }
 
+/** A reported row: the no-op row once the replica runs warm (WARREN_BENCH_ONLY=warm runs it alone). */
+async function warmRow(): Promise<void> {
+  log(`no-op function once warm: the second ${COUNT} of a backlog of ${2 * COUNT} (${RUNS} runs)`);
+  const warm = await measureWarm({ fn: 'noop', count: COUNT, runs: RUNS, log });
+  rows.noop_warm_vs_fastest = ratioRow(
+    `no-op, the second ${COUNT / 1000}k of ${(2 * COUNT) / 1000}k msgs (a running replica), prefetch 100`,
+    'msg/s',
+    warm.warren,
+    'fastest client, the same way',
+    warm.fastest,
+    null,
+  );
+}
+
 /** WARREN_BENCH_PROFILE=<dir>: the no-op Warren child runs under --cpu-prof, its profiles written there. */
 const profiled = env.WARREN_BENCH_PROFILE ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', env.WARREN_BENCH_PROFILE] } : {};
 
@@ -91,6 +105,7 @@ if (runs('drain')) {
     r.publishAmqplib,
     0.8,
   );
+  await warmRow();
   const amqVsBull = summarize(r.amqplib.map((a, i) => a / r.bullmq[i]!));
   notes.push(
     `On this machine a bare amqplib consumer drains ${round(amqVsBull.median, 2)}× BullMQ's rate (${round(amqVsBull.min, 2)}–${round(amqVsBull.max, 2)}), ` +
@@ -122,6 +137,8 @@ if (only?.includes('noop')) {
   });
   noopRows(r);
 }
+
+if (only?.includes('warm')) await warmRow();
 
 if (runs('slow')) {
   const count = Math.round(COUNT * 0.4);

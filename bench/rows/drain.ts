@@ -191,3 +191,56 @@ async function warrenDrain(
     await w.stop();
   }
 }
+
+/**
+ * The no-op row once the consumers run warm: Warren on a backlog of twice `count` with the second
+ * `count` timed (its replica's first messages, while V8 optimizes its hot path, are left out), and the
+ * fastest client the same way. Reported beside the row, which times a replica from its start.
+ */
+export async function measureWarm(c: {
+  fn: string;
+  count: number;
+  runs: number;
+  log: (line: string) => void;
+}): Promise<{ warren: number[]; fastest: number[] }> {
+  const vhost = await createVhost(`${c.fn}-warm`);
+  const project = await createProject(`functions:\n  ${c.fn}: { replicas: 1, prefetch: 100 }\n`, { [c.fn]: handlerSource(0) });
+  const out = { warren: [] as number[], fastest: [] as number[] };
+  try {
+    await (await startWarren(project.dir, vhost.url)).stop();
+    for (let run = 1; run <= c.runs; run++) {
+      await publishBaseline(vhost.url, c.fn, 2 * c.count);
+      await brokerSettled();
+      const w = await startWarren(project.dir, vhost.url, { waitReady: false });
+      let rate = 0;
+      try {
+        await w.waitForLog((l) => l.msg === 'function started' && l['function'] === c.fn, 30_000);
+        let from: { at: number; acked: number } | null = null;
+        for (;;) {
+          await sleep(50);
+          const at = performance.now();
+          const acked = await w.acked(c.fn).catch(() => 0);
+          if (!from && acked >= c.count) from = { at, acked };
+          if (from && acked >= 2 * c.count) {
+            rate = (acked - from.acked) / ((at - from.at) / 1000);
+            break;
+          }
+        }
+      } finally {
+        await w.stop();
+      }
+      await publishBaseline(vhost.url, c.fn, 2 * c.count);
+      await brokerSettled();
+      const fast = await drainFastest(vhost.url, c.fn, 2 * c.count, 100, 50, c.count);
+      out.warren.push(rate);
+      out.fastest.push(fast);
+      c.log(
+        `  ${c.fn} warm run ${run}/${c.runs} (the second ${c.count} of ${2 * c.count}): warren ${Math.round(rate)} msg/s, fastest client ${Math.round(fast)} msg/s`,
+      );
+    }
+  } finally {
+    await project.remove();
+    await vhost.remove();
+  }
+  return out;
+}
