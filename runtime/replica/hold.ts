@@ -35,8 +35,7 @@ export interface Held {
  * its result, or GAVE_BACK once the message was returned to the queue (or was already the broker's
  * again). Never rejects.
  */
-export async function holdAndTryAgain<T>(first: unknown, task: () => Promise<T>, m: Held, options: { holdMs?: number } = {}): Promise<T | typeof GAVE_BACK> {
-  const holdMs = options.holdMs ?? HOLD_MS;
+export async function holdAndTryAgain<T>(first: unknown, task: () => Promise<T>, m: Held, holdMs = HOLD_MS): Promise<T | typeof GAVE_BACK> {
   const since = Date.now();
   let err = first;
   for (let tries = 1; ; tries++) {
@@ -55,7 +54,8 @@ export async function holdAndTryAgain<T>(first: unknown, task: () => Promise<T>,
   }
 }
 
-function giveBack(err: unknown, m: Held): typeof GAVE_BACK {
+/** Leave the message to the broker (requeue), saying why; the processors' last resort too. */
+export function giveBack(err: unknown, m: Held): typeof GAVE_BACK {
   if (m.settle.requeue()) m.log.error({ err, messageId: m.messageId }, 'could not settle the message; it is returned to the queue');
   return GAVE_BACK;
 }

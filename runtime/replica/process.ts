@@ -35,7 +35,7 @@ import { makeContext } from './handler-context';
 import type { LazyAbort } from './lazy-abort';
 import type { HandlerOptions } from './run-handler';
 import { scheduledAtOf } from '../schedule/outcome';
-import { GAVE_BACK, holdAndTryAgain } from './hold';
+import { GAVE_BACK, giveBack, holdAndTryAgain, type Held } from './hold';
 
 export type { Delivery, MessageProperties } from './delivery';
 export { Settle } from './delivery';
@@ -264,10 +264,7 @@ class MessageRun implements AttemptCall, Delivered {
    * `task` is tried again; `then` once it succeeded. Given back in the end, it ends uncounted.
    */
   private tryAgain<T>(err: unknown, task: () => Promise<T>, then: (value: T) => void): void {
-    const { carry } = this.shared;
-    const held = { settle: this.settle, shutdown: carry.shutdown, log: carry.log, messageId: this.delivery.properties.messageId };
-    const { holdMs } = this.shared.deps;
-    void holdAndTryAgain(err, task, held, holdMs === undefined ? {} : { holdMs }).then((result) => {
+    void holdAndTryAgain(err, task, this.held(), this.shared.deps.holdMs).then((result) => {
       if (result === GAVE_BACK) return this.end(null);
       try {
         then(result);
@@ -279,9 +276,13 @@ class MessageRun implements AttemptCall, Delivered {
 
   /** Something on the way out threw: leave the message to the broker. */
   private giveBack(err: unknown): void {
-    this.shared.deps.log.error({ err, messageId: this.delivery.properties.messageId }, 'could not settle the message; it is returned to the queue');
-    this.settle.requeue();
+    giveBack(err, this.held());
     this.end(null);
+  }
+
+  private held(): Held {
+    const { carry } = this.shared;
+    return { settle: this.settle, shutdown: carry.shutdown, log: carry.log, messageId: this.delivery.properties.messageId };
   }
 
   private end(counted: Counted | null): void {

@@ -28,7 +28,7 @@ import { carryOut, handBackUnstarted, moveAside, type CarryOutDeps, type Counted
 import { deliveryLimit } from '../process';
 import { BatchCollector } from './collector';
 import { itemOutcomes } from './item-outcomes';
-import { GAVE_BACK, holdAndTryAgain, type Held } from '../hold';
+import { GAVE_BACK, giveBack, holdAndTryAgain, type Held } from '../hold';
 import { runBatch, type BatchRunDeps } from './run-batch';
 import { WaitingTurns, type TakeTurn } from '../waiting-turns';
 
@@ -71,7 +71,6 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
   const carry: CarryOutDeps = { fn, version: deps.version, publish: deps.publish, log, shutdown: shutdown.signal };
   const runDeps: BatchRunDeps = { fn, handler: deps.handler, publish: deps.publish, log, shutdown: shutdown.signal, onStuck: deps.onStuck };
   let lastDeath = deps.lastDeath;
-  const holding = deps.holdMs === undefined ? {} : { holdMs: deps.holdMs };
   /** rateLimit: the batches waiting for their turn, handed back unstarted at drain */
   const turns = deps.waitTurn ? new WaitingTurns(deps.waitTurn) : null;
   const collector = new BatchCollector<Item>(fn.batch.size, fn.batch.windowMs, (items) => void gate.run(false, () => runItems(items)));
@@ -86,7 +85,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
       const death = admission.handedBack ? lastDeath : undefined;
       const aside = { redeliveries: admission.redeliveries, queue: admission.queue, lastDeath: death };
       const task = () => moveAside(delivery, settle, aside, deps.publish);
-      return gate.move(() => task().catch((err: unknown) => holdAndTryAgain(err, task, held(delivery, settle), holding).then(() => undefined)));
+      return gate.move(() => task().catch((err: unknown) => holdAndTryAgain(err, task, held(delivery, settle), deps.holdMs).then(() => undefined)));
     }
     if (fields.redelivered) stats.count('redelivered');
     const headers = properties.headers ?? {};
@@ -155,10 +154,10 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
     try {
       const settlement = decideSettlement(fn, item.attempt, outcome);
       const task = async () => carryOut(settlement, item, carry);
-      const result = await task().catch((err: unknown) => holdAndTryAgain(err, task, held(item.delivery, item.settle), holding));
+      const result = await task().catch((err: unknown) => holdAndTryAgain(err, task, held(item.delivery, item.settle), deps.holdMs));
       counted = result === GAVE_BACK ? null : result;
     } catch (err) {
-      await giveBack(item.delivery, item.settle, err);
+      giveBack(err, held(item.delivery, item.settle));
     } finally {
       finishCounted(item, counted);
     }
@@ -168,7 +167,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
   async function handBack(item: Item): Promise<void> {
     const task = () => handBackUnstarted(item.delivery, item.settle, fn, deps.queueType, deps.publish);
     try {
-      await task().catch((err: unknown) => holdAndTryAgain(err, task, held(item.delivery, item.settle), holding));
+      await task().catch((err: unknown) => holdAndTryAgain(err, task, held(item.delivery, item.settle), deps.holdMs));
     } finally {
       finishCounted(item, null);
     }
@@ -183,11 +182,6 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
   /** A message whose settlement is tried again while it stays in hand (../hold.ts). */
   function held(delivery: Delivery, settle: Settle): Held {
     return { settle, shutdown: shutdown.signal, log, messageId: delivery.properties.messageId };
-  }
-
-  async function giveBack(delivery: Delivery, settle: Settle, err: unknown): Promise<void> {
-    log.error({ err, messageId: delivery.properties.messageId }, 'could not settle the message; it is returned to the queue');
-    settle.requeue();
   }
 
   function logFailures(size: number, outcomes: Outcome[]): void {
