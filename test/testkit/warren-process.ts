@@ -169,7 +169,8 @@ export async function startWarren(dir: string, url: string, options: StartOption
     await Promise.race([
       waitForLog((l) => l.msg === 'warren is running', options.timeoutMs ?? 20_000),
       exited.then((code) => {
-        throw new Error(`warren exited with ${code} before it was ready: ${stderr.slice(-2000)}`);
+        // Its JSON log (stdout) says why as often as stderr does: both, as they came.
+        throw new Error(`warren exited with ${code} before it was ready:\n${output.slice(-4000)}`);
       }),
     ]);
   }
