@@ -8,9 +8,10 @@
  * more than a delivery does (a quorum queue writes each settlement to its log), so when handlers
  * finish in the pass of the event loop that brought their message (a fast function draining tens
  * of thousands a second) acks leave once half the window is settled, as the fastest plain client
- * does, or after IDLE_MS. Otherwise every turn's acks leave at once: when handlers finish in passes
- * of their own (a timer, I/O), or hold half the window, a slot waiting for its ack is a slot a slow
- * handler cannot use. A nack, a close and a message about to run alone (a suspect, ./suspects.ts)
+ * does, or after IDLE_MS. Otherwise acks leave at the end of the pass that settled them: when handlers
+ * finish in passes of their own (a timer, I/O), or hold half the window, a slot waiting for its ack is
+ * a slot a slow handler cannot use, and the handlers whose timers or replies came due in one pass
+ * share one frame. A nack, a close and a message about to run alone (a suspect, ./suspects.ts)
  * flush first, so nothing overtakes an ack, and a suspect that kills its replica takes back with it
  * only what ran beside it.
  */
@@ -57,6 +58,12 @@ export class AckBatch {
   private readonly half: number;
   private readonly endOfTurn = () => this.turnEnded();
   private readonly flushNow = () => this.flush();
+  /** a flush waits for the end of this pass of the event loop */
+  private passEnd = false;
+  private readonly passOver = () => {
+    this.passEnd = false;
+    this.flush();
+  };
 
   constructor(
     private readonly channel: AckChannel,
@@ -90,10 +97,19 @@ export class AckBatch {
   private turnEnded(): void {
     this.scheduled = false;
     if (this.dead || this.pending.length === 0) return;
-    // Acks wait only in a pass that brought deliveries (handlers finishing as fast as messages come);
-    // handlers finishing on their own (timers, I/O) send them: the window may be starving.
-    if (this.half === Infinity || !this.fed || this.unsettled.size >= this.half) return this.flush();
-    this.idle ??= setTimeout(this.flushNow, IDLE_MS);
+    if (this.half === Infinity) return this.flush();
+    // Acks wait only in a pass that brought deliveries (handlers finishing as fast as messages come).
+    if (this.fed && this.unsettled.size < this.half) {
+      this.idle ??= setTimeout(this.flushNow, IDLE_MS);
+      return;
+    }
+    // Handlers finishing on their own (timers, I/O), or holding half the window: the window may be
+    // starving, so the acks leave in this pass of the event loop, once its timers and I/O callbacks
+    // have run: handlers whose timers (or replies) came due together share one frame. Each ack frame
+    // is a settlement the broker writes, and the next delivery waits behind it.
+    if (this.passEnd) return;
+    this.passEnd = true;
+    this.afterIo(this.passOver);
   }
 
   nack(tag: number, requeue: boolean): void {

@@ -110,16 +110,20 @@ describe('AckBatch', () => {
     }
   });
 
-  it('with a prefetch window, sends every turn when slow handlers hold half of it', () => {
+  it('with a prefetch window, sends in the same pass when slow handlers hold half of it', () => {
     const frames: Frame[] = [];
     let scheduled: (() => void) | null = null;
+    const passes: (() => void)[] = [];
     const batch = new AckBatch(
       { ack: (tag, multiple) => frames.push({ ack: tag, multiple }), nack: () => undefined },
-      { window: 10, schedule: (f) => (scheduled = f) },
+      { window: 10, schedule: (f) => (scheduled = f), afterIo: (f) => passes.push(f) },
     );
     for (let tag = 1; tag <= 10; tag++) batch.delivered(tag);
+    for (const over of passes.splice(0)) over(); // the delivering pass is over
     batch.ack(1);
     scheduled!();
+    expect(frames, 'not before the pass that settled it has run its timers and I/O').toEqual([]);
+    for (const over of passes.splice(0)) over();
     expect(frames).toEqual([{ ack: 1, multiple: true }]);
   });
 
@@ -139,10 +143,14 @@ describe('AckBatch', () => {
     for (const tag of [1, 2, 3]) batch.delivered(tag);
     turn();
     ioOver!();
-    // later, in a pass of its own, one handler finishes while two still run
+    // later, in a pass of its own, two handlers finish (their timers came due together) while one still runs
     batch.ack(1);
     turn();
-    expect(frames).toEqual([{ ack: 1, multiple: true }]);
+    batch.ack(2);
+    turn();
+    expect(frames, 'both wait for the end of their pass').toEqual([]);
+    ioOver!();
+    expect(frames, 'and leave as one frame').toEqual([{ ack: 2, multiple: true }]);
   });
 
   it('with a prefetch window, on the real event loop: acks of handlers settling in promise jobs after their delivery wait, those of a timer leave at once', async () => {
@@ -163,20 +171,29 @@ describe('AckBatch', () => {
     expect(frames, '10 of a window of 100 settled, and the broker still feeding: they wait').toEqual([]);
     await new Promise((resolve) => setTimeout(resolve, IDLE_MS + 5));
     expect(frames, 'nothing more came for a moment: they leave as one frame').toEqual([{ ack: 10, multiple: true }]);
-    // A handler that finishes in a timer, in a pass that delivered nothing: its ack leaves at once.
+    // Handlers that finish in timers, in a pass that delivered nothing: their acks leave in that
+    // pass, once its timers have run, the ones of timers due together in one frame.
     batch.delivered(11);
+    batch.delivered(12);
+    batch.delivered(13);
     await new Promise((resolve) => setImmediate(resolve));
-    await new Promise<void>((resolve) =>
+    let inTheSamePass: Frame[] = [];
+    await new Promise<void>((resolve) => {
+      setTimeout(() => batch.ack(11), 1);
+      setTimeout(() => batch.ack(12), 1);
       setTimeout(() => {
-        batch.ack(11);
-        process.nextTick(resolve);
-      }, 1),
-    );
-    await Promise.resolve();
-    expect(frames).toEqual([
+        // the first check phase after the timers above
+        setImmediate(() => {
+          inTheSamePass = [...frames];
+          resolve();
+        });
+      }, 1);
+    });
+    expect(inTheSamePass).toEqual([
       { ack: 10, multiple: true },
-      { ack: 11, multiple: true },
+      { ack: 12, multiple: true },
     ]);
+    expect(batch.outstanding).toBe(1);
   });
 
   it('never covers an unsettled delivery, and settles each delivery exactly once, whatever the order of settlements', () => {
