@@ -7,6 +7,7 @@ import amqplib, { type ChannelModel } from 'amqplib';
 import type { Socket } from 'node:net';
 import { redactUrl } from '../errors';
 import { nodeOf, splitUrls, startingAt } from './urls';
+import { readFramesFaster } from './frame-reader';
 
 /** per node, connect and AMQP handshake (amqplib lifts it once the connection is open) */
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -51,6 +52,7 @@ export async function connectToAny(list: string | readonly string[], options: Co
     try {
       const connection = await amqplib.connect(url, socket);
       coalesceWrites(connection);
+      readFramesFaster(connection);
       return { connection, url, node: nodeOf(url), index };
     } catch (err) {
       last = err;

@@ -1,7 +1,8 @@
 /**
  * Every connection Warren opens sends the frames of one pass of amqplib's multiplexer in one write
  * (runtime/connection/connect.ts, coalesceWrites): 200 publishes made in one turn leave in a handful
- * of system calls instead of 200, and every one of them reaches the queue.
+ * of system calls instead of 200, and every one of them reaches the queue. And it reads what the
+ * broker sends with Warren's frame reader (runtime/connection/frame-reader.ts), not amqplib's.
  */
 import amqplib, { type ChannelModel } from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -48,5 +49,46 @@ describe('connections Warren opens', () => {
     // A plain amqplib connection writes every publish on its own; Warren's a few passes' worth.
     expect(plain).toBeGreaterThanOrEqual(COUNT);
     expect(warren).toBeLessThanOrEqual(10);
+  });
+
+  it("read deliveries with Warren's frame reader, every message whole", async () => {
+    vhost = await createTestVhost('warren-reads');
+    const model = (await connectToAny(vhost.url)).connection;
+    open.push(model);
+    const inner = (model as unknown as { connection: { recvFrame: unknown; constructor: { prototype: { recvFrame: unknown } } } }).connection;
+    expect(inner.recvFrame, "amqplib's own reader is still in place").not.toBe(inner.constructor.prototype.recvFrame);
+    const publisher = await model.createConfirmChannel();
+    await publisher.assertQueue('reads', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    // Bodies from empty to larger than a frame (frame-max is 128 KiB by default), with headers and names in UTF-8.
+    const sizes = [0, 1, 100, 70_000, 300_000];
+    const sent = Array.from({ length: COUNT }, (_, i) => ({ body: Buffer.alloc(sizes[i % sizes.length]!, i % 251), id: `m-${i}-✓` }));
+    for (const m of sent) publisher.sendToQueue('reads', m.body, { persistent: true, messageId: m.id, headers: { 'x-n': sent.indexOf(m), 'x-name': 'é' } });
+    await publisher.waitForConfirms();
+    const consumer = await model.createChannel();
+    await consumer.prefetch(50);
+    const got: { id: string; n: unknown; name: unknown; body: Buffer; routingKey: string }[] = [];
+    await new Promise<void>((resolve) => {
+      void consumer.consume('reads', (msg) => {
+        if (!msg) return;
+        got.push({
+          id: String(msg.properties.messageId),
+          n: msg.properties.headers?.['x-n'],
+          name: msg.properties.headers?.['x-name'],
+          body: msg.content,
+          routingKey: msg.fields.routingKey,
+        });
+        consumer.ack(msg);
+        if (got.length === COUNT) resolve();
+      });
+    });
+    expect(got.map((m) => m.id)).toEqual(sent.map((m) => m.id));
+    got.forEach((m, i) => {
+      expect(m.n).toBe(i);
+      expect(m.name).toBe('é');
+      expect(m.routingKey).toBe('reads');
+      expect(m.body.equals(sent[i]!.body), `body of message ${i}`).toBe(true);
+    });
+    await consumer.close();
+    await publisher.close();
   });
 });
