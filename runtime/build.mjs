@@ -2,6 +2,8 @@
 // Handler files are not built here: Warren builds each one at run time (runtime/functions/bundle.ts).
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const common = {
@@ -18,6 +20,25 @@ const common = {
 // The CLI and supervisor, and the thread `warren invoke` runs a handler in: dependencies stay in node_modules.
 await build({ ...common, entryPoints: { cli: 'runtime/cli/main.ts', invoke: 'runtime/cli/invoke-thread.ts' }, packages: 'external' });
 
+/**
+ * runtime/connection/amqplib-defs.ts loads amqplib's decoder from node_modules; in the replica's
+ * bundle, which carries its own copy of amqplib, it imports that copy's `lib/defs.js` instead (the
+ * same file amqplib requires, so esbuild keeps one module), rather than load a second one per thread.
+ */
+function bundledAmqplibDefs() {
+  const defs = join(dirname(createRequire(import.meta.url).resolve('amqplib')), 'lib', 'defs.js');
+  return {
+    name: 'bundled-amqplib-defs',
+    setup(b) {
+      b.onLoad({ filter: /[\\/]runtime[\\/]connection[\\/]amqplib-defs\.ts$/ }, () => ({
+        contents: `import defs from ${JSON.stringify(defs)};\nexport function amqplibDecode() { return defs.decode; }\n`,
+        loader: 'js',
+        resolveDir: root,
+      }));
+    },
+  };
+}
+
 // A replica thread starts on every scale, deploy and restart: its dependencies (amqplib and what it
 // pulls in) are bundled into one file, which a new thread parses faster than it resolves and loads
 // them module by module. pino stays external (it resolves its own transports), and so do the
@@ -32,6 +53,7 @@ await build({
   // each time a closure is made (about a tenth of a no-op message's CPU).
   minifyWhitespace: true,
   minifySyntax: true,
+  plugins: [bundledAmqplibDefs()],
   banner: { js: "import { createRequire as __warrenRequire } from 'node:module'; const require = __warrenRequire(import.meta.url);" },
 });
 

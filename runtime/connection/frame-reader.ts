@@ -19,12 +19,8 @@
  * return the same frames for any input cut at any place; test/integration/connection-writes.test.ts
  * that every connection Warren opens reads with it.
  */
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import type { ChannelModel } from 'amqplib';
-
-/** amqplib's method and property decoder, by method or class id. */
-type Decode = (id: number, args: Buffer) => unknown;
+import { amqplibDecode, type Decode } from './amqplib-defs';
 
 const FRAME_METHOD = 1;
 const FRAME_HEADER = 2;
@@ -36,17 +32,6 @@ const BASIC_DELIVER = 3932220;
 const EMPTY = Buffer.alloc(0);
 /** strings longer than this (bytes) are decoded every time, not kept */
 const KEEP_UP_TO = 128;
-
-let decodeFn: Decode | null = null;
-
-/** amqplib's `defs.decode`: not among the package's exports, so loaded from its own folder. */
-function amqplibDecode(): Decode {
-  if (decodeFn) return decodeFn;
-  const require = createRequire(import.meta.url);
-  const defs = require(join(dirname(require.resolve('amqplib')), 'lib', 'defs.js')) as { decode?: unknown };
-  if (typeof defs.decode !== 'function') throw new Error("amqplib's lib/defs.js has no decode function");
-  return (decodeFn = defs.decode as Decode);
-}
 
 /** The fields of amqplib's connection object this reader uses. */
 export interface FrameSource {
