@@ -17,8 +17,35 @@ const common = {
   logLevel: 'warning',
 };
 
+/**
+ * rascal and what it pulls in are some 400 modules (xregexp's core-js alone 257), which Node resolved,
+ * read and compiled one by one in 210 ms of CPU on every `warren start`, before the first queue was
+ * declared. dist/rascal.js is rascal bundled into one file (95 ms), which the CLI's `import('rascal')`
+ * loads instead; amqplib stays the one in node_modules, shared with the rest of the CLI.
+ */
+await build({
+  ...common,
+  entryPoints: { rascal: createRequire(import.meta.url).resolve('rascal') },
+  external: ['amqplib'],
+  sourcemap: false,
+  minifyWhitespace: true,
+  minifySyntax: true,
+  banner: { js: "import { createRequire as __warrenRequire } from 'node:module'; const require = __warrenRequire(import.meta.url);" },
+});
+const bundledRascal = {
+  name: 'bundled-rascal',
+  setup(b) {
+    b.onResolve({ filter: /^rascal$/ }, () => ({ path: './rascal.js', external: true }));
+  },
+};
+
 // The CLI and supervisor, and the thread `warren invoke` runs a handler in: dependencies stay in node_modules.
-await build({ ...common, entryPoints: { cli: 'runtime/cli/main.ts', invoke: 'runtime/cli/invoke-thread.ts' }, packages: 'external' });
+await build({
+  ...common,
+  entryPoints: { cli: 'runtime/cli/main.ts', invoke: 'runtime/cli/invoke-thread.ts' },
+  packages: 'external',
+  plugins: [bundledRascal],
+});
 
 /**
  * runtime/connection/amqplib-defs.ts loads amqplib's decoder from node_modules; in the replica's
@@ -39,21 +66,44 @@ function bundledAmqplibDefs() {
   };
 }
 
-// A replica thread starts on every scale, deploy and restart: its dependencies (amqplib and what it
-// pulls in) are bundled into one file, which a new thread parses faster than it resolves and loads
-// them module by module. pino stays external (it resolves its own transports), and so do the
-// libraries a replica loads only when it needs them. `worker` is Node's name for the thread's script.
+/**
+ * amqplib's connect.js loads `node:tls` when it loads, for amqps URLs only: in a replica thread that
+ * is Node's whole crypto layer (some twenty internal modules) compiled on every thread start. The
+ * replica's bundle loads it on the first amqps connection instead.
+ */
+function lazyTls() {
+  return {
+    name: 'lazy-tls',
+    setup(b) {
+      b.onLoad({ filter: /[\\/]amqplib[\\/]lib[\\/]connect\.js$/ }, async (args) => {
+        const { readFile } = await import('node:fs/promises');
+        const source = await readFile(args.path, 'utf8');
+        const eager = "const tls = require('node:tls');";
+        // A changed amqplib fails the build here rather than ship a thread that loads tls eagerly.
+        if (!source.includes(eager)) throw new Error(`lazy-tls: ${args.path} no longer holds ${eager}`);
+        return { contents: source.replace(eager, "const tls = { connect: (...a) => require('node:tls').connect(...a) };"), loader: 'js' };
+      });
+    },
+  };
+}
+
+// A replica thread starts on every scale, deploy and restart (twenty functions: twenty threads at
+// once): its dependencies (amqplib, pino and what they pull in) are bundled into one file, which a
+// new thread parses faster than it resolves and loads them module by module (pino bundled: 18 ms
+// less CPU per thread on the bench machine). Replicas never use pino's transports (pino-pretty runs
+// in-thread for `warren dev`), the one part of pino that must stay a file of its own. The libraries a
+// replica loads only when it needs them stay external. `worker` is Node's name for the thread's script.
 await build({
   ...common,
   entryPoints: { worker: 'runtime/replica/thread.ts' },
-  external: ['pino', 'pino-pretty', 'ajv', 'ajv/*', 'ajv-formats', 'esbuild'],
+  external: ['pino-pretty', 'ajv', 'ajv/*', 'ajv-formats', 'esbuild'],
   // Whitespace and syntax are minified, identifiers are not: error classes keep their names in the logs
   // (`"type": "WarrenError"`, not a minifier's `"H"`) and a CPU profile stays readable. esbuild's
   // keepNames would do the same for minified names at a price on the hot path: a defineProperty call
   // each time a closure is made (about a tenth of a no-op message's CPU).
   minifyWhitespace: true,
   minifySyntax: true,
-  plugins: [bundledAmqplibDefs()],
+  plugins: [bundledAmqplibDefs(), lazyTls()],
   banner: { js: "import { createRequire as __warrenRequire } from 'node:module'; const require = __warrenRequire(import.meta.url);" },
 });
 
