@@ -149,6 +149,21 @@ if (runs('slow')) {
   const amq = summarize(r.amqplib);
   rows.await_5ms.note = `bare amqplib, 4 channels × prefetch 10, setTimeout 5 ms before each ack: ${Math.round(amq.median)} msg/s (${Math.round(amq.min)}–${Math.round(amq.max)}) = ${round(amq.median / IDEAL_5MS, 2)} × ideal`;
   notes.push(`5 ms row: ${rows.await_5ms.note}; Warren reaches ${round(summarize(r.warren).median / amq.median, 2)}× of that.`);
+  // The same on a classic queue (queues.yaml `type: classic`): a quorum queue hands a consumer its next
+  // message only once the broker has written the previous one's ack to its log, the wait both
+  // consumers above share; a classic queue does not wait for the disk, which shows Warren's own part.
+  log(`the same on a classic queue, ${count} messages (${RUNS} runs)`);
+  const c = await measureDrain({ fn: 'slowc', count, replicas: 4, prefetch: 10, workMs: 5, runs: RUNS, withBullmq: false, withPublish: false, queueType: 'classic', log });
+  rows.await_5ms_classic = ratioRow(
+    `handler awaits 5 ms, replicas 4, prefetch 10, classic queue (${count / 1000}k msgs)`,
+    'msg/s',
+    c.warren,
+    'ideal 40 / 5 ms',
+    c.warren.map(() => IDEAL_5MS),
+    null,
+  );
+  const amqc = summarize(c.amqplib);
+  rows.await_5ms_classic.note = `bare amqplib on the classic queue: ${Math.round(amqc.median)} msg/s (${Math.round(amqc.min)}–${Math.round(amqc.max)}) = ${round(amqc.median / IDEAL_5MS, 2)} × ideal`;
 }
 
 if (runs('relay')) {

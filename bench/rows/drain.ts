@@ -22,6 +22,8 @@ export interface DrainCase {
   withPublish: boolean;
   /** also drain with the fastest plain client (prefetch 100, one multiple ack per 50) */
   withFastest?: boolean;
+  /** the queue's type (queues.yaml `type`); default: Warren's default, a quorum queue */
+  queueType?: 'classic';
   /** node flags for the Warren child, e.g. --cpu-prof */
   nodeArgs?: string[];
   log: (line: string) => void;
@@ -46,7 +48,8 @@ const handlerSource = (workMs: number) =>
 
 export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
   const vhost = await createVhost(c.fn);
-  const project = await createProject(`functions:\n  ${c.fn}: { replicas: ${c.replicas}, prefetch: ${c.prefetch} }\n`, { [c.fn]: handlerSource(c.workMs) });
+  const queues = c.queueType ? `queues:\n  ${c.fn}: { type: ${c.queueType} }\n` : '';
+  const project = await createProject(`${queues}functions:\n  ${c.fn}: { replicas: ${c.replicas}, prefetch: ${c.prefetch} }\n`, { [c.fn]: handlerSource(c.workMs) });
   const out: DrainRuns = {
     warren: [],
     amqplib: [],
@@ -58,7 +61,7 @@ export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
     cpu: { warren: [], amqplib: [], brokerWarren: [], brokerAmqplib: [], fastest: [], brokerFastest: [] },
   };
   try {
-    // A first start declares the topology (the function's quorum queue and its dead-letter queue).
+    // A first start declares the topology (the function's queue and its dead-letter queue).
     await (await startWarren(project.dir, vhost.url)).stop();
     for (let run = 1; run <= c.runs; run++) {
       // Alternate which consumer drains first, so a broker that slows down (or warms up) over a run hits both alike.
