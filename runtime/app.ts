@@ -204,7 +204,7 @@ export class App extends EventEmitter<AppEvents> {
       } catch (err) {
         if (!(err instanceof WarrenError && err.code === 'WARREN_E_BROKER_UNREACHABLE')) throw err;
         this.blockedBy = err.message;
-        this.options.log.warn({ url: redactUrl(config.url), retryInMs: delay }, `${err.message}; retrying`);
+        this.options.log.warn({ url: redactUrl(config.url), retryInMs: delay, hint: err.details.hint }, `${err.message}; retrying`);
         await sleep(delay, this.stopSignal.signal);
         if (this.stopSignal.signal.aborted) return;
         delay = Math.min(CONNECT_RETRY_MAX_MS, delay * 2);

@@ -4,7 +4,7 @@
  * `warren publish`) goes through here, so a cluster with a node down is still reached.
  */
 import amqplib, { type ChannelModel } from 'amqplib';
-import type { Socket } from 'node:net';
+import { connect as tcpConnect, type Socket } from 'node:net';
 import { redactUrl } from '../errors';
 import { nodeOf, splitUrls, startingAt } from './urls';
 import { readFramesFaster } from './frame-reader';
@@ -55,13 +55,39 @@ export async function connectToAny(list: string | readonly string[], options: Co
       readFramesFaster(connection);
       return { connection, url, node: nodeOf(url), index };
     } catch (err) {
-      last = err;
-      failures.push(urls.length === 1 ? messageOf(err) : `${nodeOf(url)}: ${messageOf(err)}`);
+      last = await handshakeTimeout(err, url, socket['timeout'] as number);
+      failures.push(urls.length === 1 ? messageOf(last) : `${nodeOf(url)}: ${messageOf(last)}`);
     }
   }
   // One node: its own error as it was. Several: what each said, so ACCESS_REFUSED and the like still show.
   if (urls.length === 1) throw last;
   throw Object.assign(new Error(redactUrl(`no node answered (${failures.join('; ')})`)), { cause: last });
+}
+
+/** How `handshakeTimeout` words it; runtime/topology/declare.ts recognises it. */
+export const NO_HANDSHAKE = 'accepted the connection but did not finish the AMQP handshake';
+
+/**
+ * amqplib says `connect ETIMEDOUT` both when nothing answers and when a node accepts the socket but
+ * never answers the handshake: a broker out of file descriptors (RabbitMQ started with `ulimit -n`
+ * 1024 and many queues) or a node starting or stopping. The second needs another fix, so a timeout
+ * is looked at again: a node that accepts a plain TCP connection at once gets the error that says so.
+ */
+async function handshakeTimeout(err: unknown, url: string, timeoutMs: number): Promise<unknown> {
+  if ((err as { message?: unknown })?.message !== 'connect ETIMEDOUT') return err;
+  const { hostname, port, protocol } = new URL(url);
+  const accepts = await new Promise<boolean>((resolve) => {
+    const probe = tcpConnect({ host: hostname.replace(/^\[|\]$/g, ''), port: Number(port) || (protocol === 'amqps:' ? 5671 : 5672) });
+    const done = (ok: boolean) => {
+      probe.destroy();
+      resolve(ok);
+    };
+    probe.setTimeout(Math.min(1_000, timeoutMs), () => done(false));
+    probe.once('connect', () => done(true));
+    probe.once('error', () => done(false));
+  });
+  if (!accepts) return err;
+  return Object.assign(new Error(`${nodeOf(url)} ${NO_HANDSHAKE} within ${timeoutMs} ms`), { code: 'ETIMEDOUT', cause: err });
 }
 
 function messageOf(err: unknown): string {

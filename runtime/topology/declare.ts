@@ -12,7 +12,7 @@ import type { BrokerAsPromised } from 'rascal';
 import type { Logger } from 'pino';
 import type { WarrenConfig } from '../config/types';
 import { WarrenError, WarrenErrors, redactUrl } from '../errors';
-import { connectToAny, type NodeConnection } from '../connection/connect';
+import { NO_HANDSHAKE, connectToAny, type NodeConnection } from '../connection/connect';
 import { buildTopology, type RascalConfig } from './rascal-config';
 import { vhostUrl } from './names';
 import { mismatchError } from './mismatch';
@@ -115,7 +115,12 @@ export function unreachable(config: WarrenConfig, err: unknown): WarrenError {
   const text = String((err as { message?: unknown })?.message ?? err);
   let message = `no broker answers at ${shown} (${text})`;
   let hint = 'start RabbitMQ (in this repository: `.ci/run`), or point AMQP_URL (or rascal.json) at a running broker';
-  if (/ACCESS[-_]REFUSED|403/.test(text)) {
+  if (text.includes(NO_HANDSHAKE)) {
+    message = `the broker at ${shown} accepts connections but does not answer them (${text})`;
+    hint =
+      'a RabbitMQ node out of file descriptors stops answering new connections: `rabbitmq-diagnostics status` shows "File Descriptors"; ' +
+      'raise its limit (LimitNOFILE under systemd, `ulimit -n` before `rabbitmq-server`) and restart it. A node that is starting or stopping does the same for a while';
+  } else if (/ACCESS[-_]REFUSED|403/.test(text)) {
     message = `the broker at ${shown} refused the credentials`;
     hint = 'check the user and password in AMQP_URL or rascal.json';
   } else if (/vhost .* not found|NOT[-_]ALLOWED|ConnectionOpenOk; got <ConnectionClose/.test(text)) {
