@@ -2,23 +2,11 @@
  * Checks the shape of queues.yaml against runtime/queues.schema.json (the same file editors use)
  * and turns each ajv error into a WarrenError that points at the key or value.
  */
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
-import queuesSchema from '../queues.schema.json';
+import type { ErrorObject } from 'ajv';
 import { WarrenError } from '../errors';
+import { queuesValidator } from './queues-validator';
 import { decodePointer, pointerSegment, type Located } from './source';
 import { closest } from './suggest';
-
-let compiled: ValidateFunction | undefined;
-
-function validator(): ValidateFunction {
-  if (!compiled) {
-    const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictTypes: false });
-    // annotation only: the expected value in words (yaml-language-server shows it too)
-    ajv.addKeyword({ keyword: 'errorMessage', schemaType: 'string' });
-    compiled = ajv.compile(queuesSchema);
-  }
-  return compiled;
-}
 
 type AjvError = ErrorObject & { parentSchema?: Record<string, unknown> };
 
@@ -65,7 +53,7 @@ export interface ShapeResult {
 }
 
 export function checkShape(file: string, value: unknown, at: ReadonlyMap<string, Located>): ShapeResult {
-  const validate = validator();
+  const validate = queuesValidator();
   if (validate(value)) return { errors: [], invalid: [] };
   const all = (validate.errors ?? []) as AjvError[];
   const invalid = all.map((e) => {
