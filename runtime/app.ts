@@ -113,16 +113,21 @@ export class App extends EventEmitter<AppEvents> {
     const loaded = read.project.config;
     checkOnly(loaded, this.options.only);
     const config = selectFunctions(loaded, this.options);
-    const builds = await this.buildAll(Object.values(config.functions));
+    // The handlers build while the broker is reached and the preflight (which declares nothing) runs;
+    // nothing is declared unless every handler built.
+    const building = this.buildAll(Object.values(config.functions));
+    const topology = this.declareWithRetry(loaded, building).then(() => {
+      if (this.stopSignal.signal.aborted) throw new WarrenError('WARREN_E_NOT_READY', 'stopped before the topology was declared');
+    });
+    // Awaited below, or dropped with the build's error (the declaration then stopped before declaring).
+    topology.catch(() => undefined);
+    const builds = await building;
     this.current = config;
     this.declared = loaded;
     this.emit('configured', config);
     this.state = 'connecting';
     // The replicas' threads boot (most of a start's time) while the broker declares the topology;
     // they consume once it is declared. A failed or stopped start leaves them held: stop() drains them.
-    const topology = this.declareWithRetry(loaded).then(() => {
-      if (this.stopSignal.signal.aborted) throw new WarrenError('WARREN_E_NOT_READY', 'stopped before the topology was declared');
-    });
     const started = this.supervisor.start(config, builds, topology);
     try {
       await topology;
@@ -193,16 +198,22 @@ export class App extends EventEmitter<AppEvents> {
     return new Map([...builds].map(([name, b]) => [name, { bundleFile: b.bundleFile, version: b.version }]));
   }
 
-  /** A broker that is down at start is waited for with backoff: no crash loop, /readyz says why. */
-  private async declareWithRetry(config: WarrenConfig): Promise<void> {
+  /**
+   * A broker that is down at start is waited for with backoff: no crash loop, /readyz says why.
+   * `after`: declared only once it resolved; its rejection ends the waiting too.
+   */
+  private async declareWithRetry(config: WarrenConfig, after?: Promise<unknown>): Promise<void> {
     let delay = CONNECT_RETRY_MIN_MS;
+    let failed: { error: unknown } | null = null;
+    after?.catch((error: unknown) => (failed = { error }));
     for (;;) {
       try {
-        await declareTopology(config, { log: this.options.log });
+        await declareTopology(config, { log: this.options.log, ...(after ? { after } : {}) });
         this.blockedBy = null;
         return;
       } catch (err) {
         if (!(err instanceof WarrenError && err.code === 'WARREN_E_BROKER_UNREACHABLE')) throw err;
+        if (failed) throw (failed as { error: unknown }).error;
         this.blockedBy = err.message;
         this.options.log.warn({ url: redactUrl(config.url), retryInMs: delay, hint: err.details.hint }, `${err.message}; retrying`);
         await sleep(delay, this.stopSignal.signal);

@@ -8,6 +8,7 @@
  * broker of its own; each replica connects with replicaConnection and declares nothing.
  * Every connection opened here is closed on every path.
  */
+import type rascalModule from 'rascal';
 import type { BrokerAsPromised } from 'rascal';
 import type { Logger } from 'pino';
 import type { WarrenConfig } from '../config/types';
@@ -25,6 +26,11 @@ export interface DeclareOptions {
   log: Logger;
   /** socket connect timeout of the preflight connection, ms (default 5000) */
   connectTimeoutMs?: number;
+  /**
+   * what must succeed before anything is declared (a start's handler builds): the connection and the
+   * preflight, which declare nothing, go on meanwhile; its rejection declares nothing and is thrown
+   */
+  after?: Promise<unknown>;
 }
 
 export async function declareTopology(config: WarrenConfig, opts: DeclareOptions): Promise<void> {
@@ -32,6 +38,8 @@ export async function declareTopology(config: WarrenConfig, opts: DeclareOptions
   const rascalConfig = buildTopology(config);
   const targets = preflightTargets(config, rascalConfig);
 
+  // rascal loads (in the main thread) while the broker answers the preflight.
+  const rascal = loadRascal();
   const { connection: conn, url, node } = await connect(config, opts.connectTimeoutMs ?? 5_000);
   try {
     const { legacy, mismatches: refused } = splitLegacy(await preflight(conn, targets, config.vhost));
@@ -46,9 +54,10 @@ export async function declareTopology(config: WarrenConfig, opts: DeclareOptions
       );
     }
     log.debug({ checked: targets.length, node }, 'topology preflight clean');
+    await opts.after;
     // Side by side: the broker starts each quorum queue in a process of its own. rascal declares
     // through the node that just answered (a cluster's list may name nodes that are down).
-    const results = await Promise.allSettled([declareDelayLadder(conn), assertWithRascal(onNode(rascalConfig, config.vhost, url), config)]);
+    const results = await Promise.allSettled([declareDelayLadder(conn), assertWithRascal(await rascal, onNode(rascalConfig, config.vhost, url), config)]);
     for (const r of results) if (r.status === 'rejected') throw r.reason;
   } finally {
     await conn.close().catch(() => undefined);
@@ -132,12 +141,22 @@ export function unreachable(config: WarrenConfig, err: unknown): WarrenError {
   return new WarrenError('WARREN_E_BROKER_UNREACHABLE', message, { hint, cause: err });
 }
 
-async function assertWithRascal(rascalConfig: RascalConfig, config: WarrenConfig): Promise<void> {
+type Rascal = typeof rascalModule;
+
+/**
+ * Imported here, not at the top: only `start` declares, and rascal takes about a tenth of a second to
+ * load (bundled: runtime/build.mjs), which every other command would pay. A failed load is thrown
+ * where it is used.
+ */
+function loadRascal(): Promise<Rascal> {
+  const loading = import('rascal').then((m) => m.default);
+  loading.catch(() => undefined);
+  return loading;
+}
+
+async function assertWithRascal(rascal: Rascal, rascalConfig: RascalConfig, config: WarrenConfig): Promise<void> {
   let broker: BrokerAsPromised;
   try {
-    // Imported here, not at the top: only `start` declares, and rascal takes a quarter of a second
-    // to load, which every other command would pay.
-    const { default: rascal } = await import('rascal');
     broker = await rascal.BrokerAsPromised.create(rascalConfig);
   } catch (err) {
     // Rascal may hand back a half-initialised broker on the error; close its connections too.
