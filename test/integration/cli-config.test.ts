@@ -113,6 +113,21 @@ describe('warren check, start and invoke on a user project', () => {
     expect(exchanges.map((x) => x.name)).not.toContain('users');
   });
 
+  it('start with a valid queues.yaml and one handler that does not build exits 2 and declares nothing, though it reached the broker meanwhile', async () => {
+    vhost = await createTestVhost('cli-build');
+    project = await createProject('exchanges:\n  users: { type: topic }\nfunctions:\n  echo: {}\n', {
+      echo,
+      broken: 'export default async function (m) {\n  return m +;\n}\n',
+    });
+    const result = await runWarren(['start', '--dir', project.dir], { AMQP_URL: vhost.url });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/functions\/broken\.ts:2:\d+ could not build/);
+    const queues = (await management('GET', `/api/queues/${encodeURIComponent(vhost.name)}`)) as unknown[];
+    const exchanges = (await management('GET', `/api/exchanges/${encodeURIComponent(vhost.name)}`)) as Array<{ name: string }>;
+    expect(queues).toEqual([]);
+    expect(exchanges.map((x) => x.name).filter((n) => n === 'users' || n.startsWith('warren.'))).toEqual([]);
+  });
+
   it('start exits 2 when a queue already exists with other arguments, naming the argument and how to migrate', async () => {
     vhost = await createTestVhost('cli-mismatch');
     const conn = await amqplib.connect(vhost.url);
