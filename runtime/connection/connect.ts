@@ -74,7 +74,7 @@ export const NO_HANDSHAKE = 'accepted the connection but did not finish the AMQP
  * is looked at again: a node that accepts a plain TCP connection at once gets the error that says so.
  */
 async function handshakeTimeout(err: unknown, url: string, timeoutMs: number): Promise<unknown> {
-  if ((err as { message?: unknown })?.message !== 'connect ETIMEDOUT') return err;
+  if ((err as { message?: unknown })?.message !== 'connect ETIMEDOUT' || !URL.canParse(url)) return err;
   const { hostname, port, protocol } = new URL(url);
   const accepts = await new Promise<boolean>((resolve) => {
     const probe = tcpConnect({ host: hostname.replace(/^\[|\]$/g, ''), port: Number(port) || (protocol === 'amqps:' ? 5671 : 5672) });
