@@ -153,7 +153,18 @@ if (runs('slow')) {
   // message only once the broker has written the previous one's ack to its log, the wait both
   // consumers above share; a classic queue does not wait for the disk, which shows Warren's own part.
   log(`the same on a classic queue, ${count} messages (${RUNS} runs)`);
-  const c = await measureDrain({ fn: 'slowc', count, replicas: 4, prefetch: 10, workMs: 5, runs: RUNS, withBullmq: false, withPublish: false, queueType: 'classic', log });
+  const c = await measureDrain({
+    fn: 'slowc',
+    count,
+    replicas: 4,
+    prefetch: 10,
+    workMs: 5,
+    runs: RUNS,
+    withBullmq: false,
+    withPublish: false,
+    queueType: 'classic',
+    log,
+  });
   rows.await_5ms_classic = ratioRow(
     `handler awaits 5 ms, replicas 4, prefetch 10, classic queue (${count / 1000}k msgs)`,
     'msg/s',

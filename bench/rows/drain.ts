@@ -49,7 +49,9 @@ const handlerSource = (workMs: number) =>
 export async function measureDrain(c: DrainCase): Promise<DrainRuns> {
   const vhost = await createVhost(c.fn);
   const queues = c.queueType ? `queues:\n  ${c.fn}: { type: ${c.queueType} }\n` : '';
-  const project = await createProject(`${queues}functions:\n  ${c.fn}: { replicas: ${c.replicas}, prefetch: ${c.prefetch} }\n`, { [c.fn]: handlerSource(c.workMs) });
+  const project = await createProject(`${queues}functions:\n  ${c.fn}: { replicas: ${c.replicas}, prefetch: ${c.prefetch} }\n`, {
+    [c.fn]: handlerSource(c.workMs),
+  });
   const out: DrainRuns = {
     warren: [],
     amqplib: [],
