@@ -6,7 +6,7 @@
 import amqplib, { type ChannelModel } from 'amqplib';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { redactUrl } from '../errors';
-import { nodeOf, splitUrls, startingAt } from './urls';
+import { addressOf, nodeOf, splitUrls, startingAt } from './urls';
 import { readFramesFaster } from './frame-reader';
 
 /** per node, connect and AMQP handshake (amqplib lifts it once the connection is open) */
@@ -74,10 +74,10 @@ export const NO_HANDSHAKE = 'accepted the connection but did not finish the AMQP
  * is looked at again: a node that accepts a plain TCP connection at once gets the error that says so.
  */
 async function handshakeTimeout(err: unknown, url: string, timeoutMs: number): Promise<unknown> {
-  if ((err as { message?: unknown })?.message !== 'connect ETIMEDOUT' || !URL.canParse(url)) return err;
-  const { hostname, port, protocol } = new URL(url);
+  const address = addressOf(url);
+  if ((err as { message?: unknown })?.message !== 'connect ETIMEDOUT' || !address) return err;
   const accepts = await new Promise<boolean>((resolve) => {
-    const probe = tcpConnect({ host: hostname.replace(/^\[|\]$/g, ''), port: Number(port) || (protocol === 'amqps:' ? 5671 : 5672) });
+    const probe = tcpConnect({ host: address.hostname.replace(/^\[|\]$/g, ''), port: address.port });
     const done = (ok: boolean) => {
       probe.destroy();
       resolve(ok);

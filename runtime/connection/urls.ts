@@ -29,13 +29,15 @@ export function mapUrls(list: string, change: (url: URL) => void): string {
 
 /** `host:port` of a URL: how logs and /functions name the node a connection is on (no credentials). */
 export function nodeOf(url: string): string {
-  try {
-    const parsed = new URL(url);
-    const port = parsed.port || (parsed.protocol === 'amqps:' ? '5671' : '5672');
-    return `${parsed.hostname}:${port}`;
-  } catch {
-    return '(unparsable URL)';
-  }
+  const address = addressOf(url);
+  return address ? `${address.hostname}:${address.port}` : '(unparsable URL)';
+}
+
+/** The host (as a URL writes it: an IPv6 address in brackets) and port an AMQP URL names; null if it does not parse. */
+export function addressOf(url: string): { hostname: string; port: number } | null {
+  if (!URL.canParse(url)) return null;
+  const parsed = new URL(url);
+  return { hostname: parsed.hostname, port: Number(parsed.port) || (parsed.protocol === 'amqps:' ? 5671 : 5672) };
 }
 
 /** The list rotated to begin at `start` (modulo its length): replicas begin at different nodes. */
