@@ -6,6 +6,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const resolveHere = createRequire(import.meta.url).resolve;
+// An ESM bundle of CommonJS code that calls `require` (Node's built-ins, packages left external).
+const requireInEsm = { js: "import { createRequire as __warrenRequire } from 'node:module'; const require = __warrenRequire(import.meta.url);" };
 const common = {
   absWorkingDir: root,
   outdir: 'dist',
@@ -25,12 +28,12 @@ const common = {
  */
 await build({
   ...common,
-  entryPoints: { rascal: createRequire(import.meta.url).resolve('rascal') },
+  entryPoints: { rascal: resolveHere('rascal') },
   external: ['amqplib'],
   sourcemap: false,
   minifyWhitespace: true,
   minifySyntax: true,
-  banner: { js: "import { createRequire as __warrenRequire } from 'node:module'; const require = __warrenRequire(import.meta.url);" },
+  banner: requireInEsm,
 });
 const bundledRascal = {
   name: 'bundled-rascal',
@@ -69,7 +72,7 @@ await build({
  * same file amqplib requires, so esbuild keeps one module), rather than load a second one per thread.
  */
 function bundledAmqplibDefs() {
-  const defs = join(dirname(createRequire(import.meta.url).resolve('amqplib')), 'lib', 'defs.js');
+  const defs = join(dirname(resolveHere('amqplib')), 'lib', 'defs.js');
   return {
     name: 'bundled-amqplib-defs',
     setup(b) {
@@ -120,7 +123,7 @@ await build({
   minifyWhitespace: true,
   minifySyntax: true,
   plugins: [bundledAmqplibDefs(), lazyTls()],
-  banner: { js: "import { createRequire as __warrenRequire } from 'node:module'; const require = __warrenRequire(import.meta.url);" },
+  banner: requireInEsm,
 });
 
 // The dashboard (runtime/dashboard/, served by the admin API at `/`): one script and one stylesheet
