@@ -55,9 +55,10 @@ export async function declareTopology(config: WarrenConfig, opts: DeclareOptions
     }
     log.debug({ checked: targets.length, node }, 'topology preflight clean');
     await opts.after;
+    const loaded = await rascal;
     // Side by side: the broker starts each quorum queue in a process of its own. rascal declares
     // through the node that just answered (a cluster's list may name nodes that are down).
-    const results = await Promise.allSettled([declareDelayLadder(conn), assertWithRascal(await rascal, onNode(rascalConfig, config.vhost, url), config)]);
+    const results = await Promise.allSettled([declareDelayLadder(conn), assertWithRascal(loaded, onNode(rascalConfig, config.vhost, url), config)]);
     for (const r of results) if (r.status === 'rejected') throw r.reason;
   } finally {
     await conn.close().catch(() => undefined);
