@@ -8,7 +8,8 @@
  * bench/results.json and shown in their own section of bench/results.md; `noop` is the no-op row
  * against amqplib alone, without BullMQ and the publish row: the quick check that the hot path did not
  * regress; `cluster` starts a private 3-node RabbitMQ cluster), WARREN_BENCH_PROFILE=DIR (run the
- * no-op Warren child under --cpu-prof). `npm run bench -- --only noop` is the same as WARREN_BENCH_ONLY=noop.
+ * no-op Warren child under --cpu-prof), WARREN_BENCH_NODE_ARGS='--flag …' (node flags for the no-op Warren child, to
+ * compare V8 settings side by side with the clients). `npm run bench -- --only noop` is the same as WARREN_BENCH_ONLY=noop.
  * The soak (`--only soak`; WARREN_BENCH_SOAK_COUNT, default 1000000, and WARREN_BENCH_SOAK_KILL_MS,
  * default 30000) takes minutes: it runs only when named, and writes its own section of bench/results.md.
  */
@@ -75,8 +76,15 @@ async function warmRow(): Promise<void> {
   );
 }
 
-/** WARREN_BENCH_PROFILE=<dir>: the no-op Warren child runs under --cpu-prof, its profiles written there. */
-const profiled = env.WARREN_BENCH_PROFILE ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', env.WARREN_BENCH_PROFILE] } : {};
+/**
+ * WARREN_BENCH_PROFILE=<dir>: the no-op Warren child runs under --cpu-prof, its profiles written there;
+ * otherwise WARREN_BENCH_NODE_ARGS: the node flags it runs with.
+ */
+const profiled = env.WARREN_BENCH_PROFILE
+  ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', env.WARREN_BENCH_PROFILE] }
+  : env.WARREN_BENCH_NODE_ARGS
+    ? { nodeArgs: env.WARREN_BENCH_NODE_ARGS.split(' ').filter(Boolean) }
+    : {};
 
 if (runs('drain')) {
   // An even number of runs: each consumer drains first in half of them (the order matters on a quorum queue).
