@@ -4,7 +4,7 @@
  * that says how to migrate it, rather than refusing to start: a queue's type cannot change in place,
  * and refusing would stop every function of a running project on upgrade. Pure.
  */
-import type { Mismatch } from './mismatch';
+import { NOT_SET, type Mismatch } from './mismatch';
 
 export interface LegacyQueue {
   name: string;
@@ -21,7 +21,7 @@ export function splitLegacy(mismatches: readonly Mismatch[]): { legacy: LegacyQu
   const rest: Mismatch[] = [];
   for (const m of mismatches) {
     const role = m.queue?.role;
-    const wasClassic = m.argument === 'x-queue-type' && (m.current === 'none' || m.current === 'classic') && m.wanted === 'quorum';
+    const wasClassic = m.argument === 'x-queue-type' && (m.current === NOT_SET || m.current === 'classic') && m.wanted === 'quorum';
     if (m.kind === 'queue' && wasClassic && (role === 'retry' || role === 'dead')) {
       legacy.push({ name: m.name, role, of: m.queue!.of, migrate: migration(m.name, role, m.vhost) });
     } else rest.push(m);

@@ -37,6 +37,9 @@ export interface Inequivalence {
   currentType?: string;
 }
 
+/** What RabbitMQ says (unquoted) for an argument the queue or exchange was declared without. */
+export const NOT_SET = 'none';
+
 /**
  * Parses RabbitMQ's PRECONDITION_FAILED text, e.g.
  * `inequivalent arg 'x-queue-type' for queue 'my_app' in vhost '/': received 'quorum' but current is none`
@@ -76,10 +79,16 @@ export function mismatchError(m: Mismatch): WarrenError {
     });
   }
   const message =
-    `${m.kind} ${m.name} already exists on the broker with ${m.argument} = ${shown(m.current, m.argument)}, ` +
-    `Warren would declare ${m.argument} = ${shown(m.wanted, m.argument)}` +
+    `${m.kind} ${m.name} already exists on the broker with ${setTo(m.current, m.argument)}, ` +
+    (m.wanted === NOT_SET ? `Warren would declare it without ${m.argument}` : `Warren would declare ${m.argument} = ${shown(m.wanted, m.argument)}`) +
     (m.alsoDiffers?.length ? ` (${m.alsoDiffers.join(', ')} differ${m.alsoDiffers.length === 1 ? 's' : ''} too)` : '');
   return new WarrenError('WARREN_E_TOPOLOGY_MISMATCH', message, { ...where, key: keyOf(m), hint: hintOf(m) });
+}
+
+/** `argument = value`, or that the argument is not set (a queue without x-queue-type is a classic queue). */
+function setTo(value: string, argument: string): string {
+  if (value !== NOT_SET) return `${argument} = ${shown(value, argument)}`;
+  return argument === 'x-queue-type' ? `${argument} not set (a classic queue)` : `${argument} not set`;
 }
 
 /** An argument's value as a person reads it: the empty string (the default exchange) as `''`, not a blank. */
@@ -137,8 +146,8 @@ function hintOf(m: Mismatch): string {
   const name = m.name;
   let hint: string;
   if (m.argument === 'x-queue-type') {
-    const currentType = m.current === 'none' || m.current === 'classic' ? 'classic' : m.current;
-    const wantedType = m.wanted === 'none' ? 'classic' : m.wanted;
+    const currentType = m.current === NOT_SET || m.current === 'classic' ? 'classic' : m.current;
+    const wantedType = m.wanted === NOT_SET ? 'classic' : m.wanted;
     hint =
       `the queue ${name} exists as a ${currentType} queue; to keep it set \`type: ${currentType}\` under queues.${name}, ` +
       `or move its messages: create ${name}.v2 with type ${wantedType}, shovel messages, delete ${name}`;
@@ -147,10 +156,16 @@ function hintOf(m: Mismatch): string {
     hint =
       `RabbitMQ keeps a queue's arguments for its life; Warren sets x-delivery-limit to redeliveryLimit + ${BROKER_LIMIT_MARGIN}, so to keep ${name} ` +
       `as it is set ${keyOf(m)} to ${Number(m.current) - BROKER_LIMIT_MARGIN}, or move its messages: create ${name}.v2 with the new settings, shovel messages, delete ${name}`;
+  } else if (m.argument.startsWith('x-dead-letter-') && m.current === NOT_SET && keyOf(m).endsWith('.deadLetter')) {
+    // A queue made before Warren, without dead-lettering: the setting that keeps it is deadLetter: false.
+    hint =
+      `RabbitMQ keeps a queue's arguments for its life, and ${name} has no dead-letter exchange; to keep it as it is, set ` +
+      `\`deadLetter: false\` under ${keyOf(m).slice(0, -'.deadLetter'.length)} (a message that fails its last attempt is then logged and dropped), ` +
+      `or move its messages: create ${name}.v2 with the new settings, shovel messages, delete ${name}`;
   } else {
     hint =
       `RabbitMQ keeps a queue's arguments for its life; to keep ${name} as it is, change ${keyOf(m)} so ${m.argument} ` +
-      `is ${shown(m.current, m.argument)}, or move its messages: create ${name}.v2 with the new settings, shovel messages, delete ${name}`;
+      `is ${m.current === NOT_SET ? 'not set' : shown(m.current, m.argument)}, or move its messages: create ${name}.v2 with the new settings, shovel messages, delete ${name}`;
   }
   return safeDelete ? `${hint}; ${safeDelete}` : hint;
 }

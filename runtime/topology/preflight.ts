@@ -9,7 +9,7 @@
  */
 import type { ChannelModel } from 'amqplib';
 import { probe } from '../connection/probe';
-import { parseInequivalence, type Inequivalence, type Mismatch } from './mismatch';
+import { NOT_SET, parseInequivalence, type Inequivalence, type Mismatch } from './mismatch';
 import type { PlannedExchange, PlannedQueue } from './plan';
 
 export interface ExchangeTarget {
@@ -113,7 +113,7 @@ function adopt(target: PreflightTarget, d: Inequivalence): PreflightTarget {
     return next;
   }
   const args = { ...((next.options['arguments'] as Record<string, unknown> | undefined) ?? {}) };
-  if (d.current === 'none') delete args[d.argument];
+  if (d.current === NOT_SET) delete args[d.argument];
   else if (d.currentType === 'bool') args[d.argument] = d.current === 'true';
   else if (d.currentType && NUMERIC.has(d.currentType)) args[d.argument] = Number(d.current);
   else args[d.argument] = d.current;

@@ -312,7 +312,9 @@ describe('topology mismatch errors', () => {
     });
     expect(err.code).toBe('WARREN_E_TOPOLOGY_MISMATCH');
     const shown = err.format('/app');
-    expect(shown).toContain('queues.yaml:6:3 queues.my_app.type: queue my_app already exists on the broker with x-queue-type = none');
+    expect(shown).toContain(
+      'queues.yaml:6:3 queues.my_app.type: queue my_app already exists on the broker with x-queue-type not set (a classic queue), Warren would declare x-queue-type = quorum',
+    );
     expect(shown).toContain('set `type: classic` under queues.my_app');
     expect(shown).toContain('create my_app.v2 with type quorum, shovel messages, delete my_app');
     expect(shown).toContain('`rabbitmqctl delete_queue my_app` is safe');
@@ -335,6 +337,38 @@ describe('topology mismatch errors', () => {
     expect(shown).toContain('x-delivery-limit to redeliveryLimit + 2, so to keep my_app as it is set functions.print-message.redeliveryLimit to 1');
   });
 
+  it("says an argument is not set, rather than printing the broker's `none` as its value", () => {
+    const err = mismatchError({
+      kind: 'queue',
+      name: 'my_app',
+      vhost: '/',
+      argument: 'x-max-length',
+      current: '10',
+      wanted: 'none',
+      messageCount: 3,
+      consumerCount: 0,
+      queue: { name: 'my_app', type: 'quorum', durable: true, arguments: {}, role: 'main', of: 'my_app', implicit: false, at: at(6) },
+    });
+    expect(err.message).toBe('queue my_app already exists on the broker with x-max-length = 10, Warren would declare it without x-max-length');
+    expect(err.format('/app')).toContain('change queues.my_app.maxLength so x-max-length is 10');
+  });
+
+  it('names deadLetter: false as the setting that keeps a queue made without a dead-letter exchange', () => {
+    const err = mismatchError({
+      kind: 'queue',
+      name: 'orders',
+      vhost: '/',
+      argument: 'x-dead-letter-routing-key',
+      current: 'none',
+      wanted: 'orders.dead',
+      queue: { name: 'orders', type: 'classic', durable: true, arguments: {}, role: 'main', of: 'orders', fn: 'orders', implicit: false, at: at(6) },
+    });
+    expect(err.message).toBe(
+      'queue orders already exists on the broker with x-dead-letter-routing-key not set, Warren would declare x-dead-letter-routing-key = orders.dead',
+    );
+    expect(err.format('/app')).toContain('set `deadLetter: false` under functions.orders');
+  });
+
   it("prints the default exchange '' as '', not as a blank", () => {
     const err = mismatchError({
       kind: 'queue',
@@ -346,7 +380,7 @@ describe('topology mismatch errors', () => {
       queue: { name: 'b', type: 'quorum', durable: true, arguments: {}, role: 'main', of: 'b', fn: 'b', implicit: true },
     });
     expect(err.message).toBe(
-      "queue b already exists on the broker with x-dead-letter-exchange = none, Warren would declare x-dead-letter-exchange = '' (the default exchange)",
+      "queue b already exists on the broker with x-dead-letter-exchange not set, Warren would declare x-dead-letter-exchange = '' (the default exchange)",
     );
   });
 });
