@@ -133,7 +133,9 @@ describe('declareTopology against RabbitMQ', () => {
     const shown = (err as WarrenErrors).format('/app');
     expect(shown).toContain('exchange users already exists on the broker with type = fanout, Warren would declare type = topic');
     expect(shown).toContain('queues.yaml:6:3 queues.my_app.type');
-    expect(shown).toContain('queue my_app already exists on the broker with x-queue-type not set (a classic queue), Warren would declare x-queue-type = quorum');
+    expect(shown).toContain(
+      'queue my_app already exists on the broker with x-queue-type not set (a classic queue), Warren would declare x-queue-type = quorum',
+    );
     expect(shown).toContain('x-dead-letter-exchange');
     expect(shown).toContain('set `type: classic` under queues.my_app');
     expect(shown).toContain(`rabbitmqctl delete_queue -p ${vhost.name} my_app\` is safe`);
