@@ -66,6 +66,8 @@ export async function buildHandler(opts: BuildHandlerOptions): Promise<BuiltHand
   if (!exported.includes('default')) throw noDefaultExport(file, exported);
   const named = commonJs ? onlyNamedExports(await readFile(file, 'utf8')) : undefined;
   if (named) throw noDefaultExport(file, named, true);
+  const literal = commonJs ? undefined : literalDefault(text);
+  if (literal) throw notAFunction(file, literal, await readFile(file, 'utf8'));
 
   const version = createHash('sha256').update(text).digest('hex').slice(0, 12);
   const bundleFile = join(outDir, `${opts.name}-${version}.mjs`);
@@ -141,6 +143,40 @@ function noDefaultExport(file: string, exported: string[], commonJs = false): Wa
     line: 1,
     hint: fn ? `export it as the default: ${exportIt}` : 'add `export default async function handler(message, ctx) { … }`',
   });
+}
+
+/**
+ * What the bundle's default export is, when esbuild's output shows it is a literal and so not a function
+ * (`export default 42`, `export default { async queue(batch) {} }`, as another platform's handler object
+ * would be): `a number`, `an object literal`, …. Undefined whenever it may be a function (an identifier, a
+ * call, a class, an object that has a `default`, which loadHandler accepts), left for loadHandler to say.
+ */
+export function literalDefault(bundle: string): string | undefined {
+  const exported = /\bexport\s*\{[^}]*?\b([A-Za-z_$][\w$]*) as default\b[^}]*\};?\s*(?:\/\/# sourceMappingURL=\S*\s*)?$/.exec(bundle);
+  if (!exported) return undefined;
+  const name = exported[1]!.replace(/\$/g, '\\$');
+  const declared = new RegExp(`^var ${name} = `, 'm').exec(bundle);
+  if (!declared) return undefined;
+  const init = bundle.slice(declared.index + declared[0].length, exported.index);
+  // Named again after its declaration (reassigned, say): its value at export is not the literal's.
+  if (new RegExp(`(?<![\\w$.])${name}(?![\\w$])`).test(init)) return undefined;
+  if (/^-?(?:\d|\.\d)/.test(init)) return 'a number';
+  if (/^["'`]/.test(init)) return 'a string';
+  if (/^(?:true|false)\b/.test(init)) return 'a boolean';
+  if (/^null\b/.test(init)) return 'null';
+  if (init.startsWith('[')) return 'an array';
+  if (init.startsWith('{') && !/\bdefault\b/.test(init)) return 'an object literal';
+  return undefined;
+}
+
+function notAFunction(file: string, found: string, source: string): WarrenError {
+  const at = /^[ \t]*export\s+default\b/m.exec(source);
+  const line = at ? source.slice(0, at.index).split('\n').length : 1;
+  const hint =
+    found === 'an object literal'
+      ? 'Warren calls the default export itself, not a method of it: export the handler function, e.g. `export default async function handler(message, ctx) { … }`'
+      : 'add `export default async function handler(message, ctx) { … }`';
+  return new WarrenError('WARREN_E_HANDLER_EXPORT', `${basename(file)} has no default export function (found ${found})`, { file, line, hint });
 }
 
 /**

@@ -187,14 +187,35 @@ describe('buildHandler + loadHandler', () => {
     expect((err as WarrenError).code).toBe('WARREN_E_HANDLER_EXPORT');
     expect((err as WarrenError).details).toMatchObject({ file, line: 1, hint: 'export it as the default: `export default handler;`' });
     expect((err as WarrenError).message).toContain('found named export handler');
-    // A default export that is not a function is known only once loaded.
-    const dir = await project({ 'notfn.ts': 'export default 42;\n', 'none.ts': 'const x = 1;\n' });
+    // A default export that is not a function, when a name hides what it is, is known only once loaded.
+    const dir = await project({ 'notfn.ts': 'const answer = 42;\nexport default answer;\n', 'none.ts': 'const x = 1;\n' });
     const built = await buildHandler({ file: join(dir, 'notfn.ts'), name: 'notfn', outDir });
     const notFn = (await thrownBy(() => loadHandler(built.bundleFile, join(dir, 'notfn.ts')))) as WarrenError;
     expect(notFn.code).toBe('WARREN_E_HANDLER_EXPORT');
     expect(notFn.details.hint).toContain('export default async function handler(message, ctx)');
     const none = (await thrownBy(() => buildHandler({ file: join(dir, 'none.ts'), name: 'none', outDir }))) as WarrenError;
     expect(none.message).toContain('found no export');
+  });
+
+  it('refuses a default export that the bundle shows is a literal, not a function, at build time, at its line', async () => {
+    const dir = await project({
+      'num.ts': 'export default 42;\n',
+      'obj.ts': "// another platform's handler object\nconst queue = async (batch: unknown[]) => batch.length;\n\nexport default { queue };\n",
+      'kept.ts': 'let h: unknown = {};\nh = async () => 1;\nexport { h as default };\n',
+      'interop.ts': 'export default { default: async () => 1 };\n',
+    });
+    const num = (await thrownBy(() => buildHandler({ file: join(dir, 'num.ts'), name: 'num', outDir }))) as WarrenError;
+    expect(num.code).toBe('WARREN_E_HANDLER_EXPORT');
+    expect(num.message).toBe('num.ts has no default export function (found a number)');
+    const obj = (await thrownBy(() => buildHandler({ file: join(dir, 'obj.ts'), name: 'obj', outDir }))) as WarrenError;
+    expect(obj.message).toBe('obj.ts has no default export function (found an object literal)');
+    expect(obj.details).toMatchObject({ file: join(dir, 'obj.ts'), line: 4 });
+    expect(obj.details.hint).toContain('not a method of it');
+    // reassigned before it is exported, or an object with a default (which a replica takes): built, and they load
+    for (const name of ['kept', 'interop']) {
+      const built = await buildHandler({ file: join(dir, `${name}.ts`), name, outDir });
+      expect(typeof (await loadHandler(built.bundleFile, join(dir, `${name}.ts`)))).toBe('function');
+    }
   });
 
   it("refuses Lambda's CommonJS `exports.handler = …` at build time, so `check` catches it, and says how to export it", async () => {
