@@ -1,11 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build, type BuildFailure, type BuildOptions, type Message, type Plugin } from 'esbuild';
 import { WarrenError } from '../errors.js';
 import { runtimeEntry } from './package-root.js';
+import { noDefaultFunction } from './load.js';
 
 export interface BuildHandlerOptions {
   /** the handler file (.ts, .mts, .js, .mjs, .cjs) */
@@ -138,11 +139,7 @@ function noDefaultExport(file: string, exported: string[], commonJs = false): Wa
   const exportIt = commonJs
     ? `\`module.exports = exports.${fn};\` at the end of the file (Warren runs module.exports, not a named export as Lambda does)`
     : `\`export default ${fn};\``;
-  return new WarrenError('WARREN_E_HANDLER_EXPORT', `${basename(file)} has no default export function (found ${named})`, {
-    file,
-    line: 1,
-    hint: fn ? `export it as the default: ${exportIt}` : 'add `export default async function handler(message, ctx) { … }`',
-  });
+  return noDefaultFunction(file, named, fn ? { hint: `export it as the default: ${exportIt}` } : {});
 }
 
 /**
@@ -172,11 +169,10 @@ export function literalDefault(bundle: string): string | undefined {
 function notAFunction(file: string, found: string, source: string): WarrenError {
   const at = /^[ \t]*export\s+default\b/m.exec(source);
   const line = at ? source.slice(0, at.index).split('\n').length : 1;
+  if (found !== 'an object literal') return noDefaultFunction(file, found, { line });
   const hint =
-    found === 'an object literal'
-      ? 'Warren calls the default export itself, not a method of it: export the handler function, e.g. `export default async function handler(message, ctx) { … }`'
-      : 'add `export default async function handler(message, ctx) { … }`';
-  return new WarrenError('WARREN_E_HANDLER_EXPORT', `${basename(file)} has no default export function (found ${found})`, { file, line, hint });
+    'Warren calls the default export itself, not a method of it: export the handler function, e.g. `export default async function handler(message, ctx) { … }`';
+  return noDefaultFunction(file, found, { line, hint });
 }
 
 /**

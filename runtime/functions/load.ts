@@ -19,14 +19,20 @@ export async function loadHandler(bundleFile: string, sourceFile: string): Promi
     throw loadError(sourceFile, bundleFile, err);
   }
   const handler = pickHandler(mod.default);
-  if (!handler) {
-    throw new WarrenError('WARREN_E_HANDLER_EXPORT', `${basename(sourceFile)} has no default export function (found ${describe(mod.default)})`, {
-      file: sourceFile,
-      line: 1,
-      hint: 'add `export default async function handler(message, ctx) { … }`',
-    });
-  }
+  if (!handler) throw noDefaultFunction(sourceFile, describe(mod.default));
   return handler;
+}
+
+/**
+ * A handler file whose default export is not a function (`found` says what it is instead), as a replica
+ * finds it on load and as the build finds it when the bundle alone tells (runtime/functions/bundle.ts).
+ */
+export function noDefaultFunction(file: string, found: string, at: { line?: number; hint?: string } = {}): WarrenError {
+  return new WarrenError('WARREN_E_HANDLER_EXPORT', `${basename(file)} has no default export function (found ${found})`, {
+    file,
+    line: at.line ?? 1,
+    hint: at.hint ?? 'add `export default async function handler(message, ctx) { … }`',
+  });
 }
 
 /** A throw at import time, placed at the first line of the user's own code in its stack (source-mapped). */
