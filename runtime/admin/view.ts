@@ -134,6 +134,6 @@ export function notReadyReason(state: AppState, blockedBy: string | null, status
   const short = status.filter((s) => (s.connected ?? s.running) < s.desired);
   if (short.length === 0) return null;
   const why = (s: FunctionStatus): string =>
-    s.running > (s.connected ?? s.running) ? ' (reconnecting: failing over to another broker node)' : s.lastError ? ` (${s.lastError})` : '';
+    s.running > (s.connected ?? s.running) ? ' (reconnecting to the broker)' : s.lastError ? ` (${s.lastError})` : '';
   return `replicas not up: ${short.map((s) => `${s.name} ${s.connected ?? s.running}/${s.desired}${why(s)}`).join(', ')}`;
 }

@@ -7,8 +7,8 @@ import { DIR_OPTION, checkProjectDir, createAdminClient, reportAdminFailure } fr
 const COLUMNS = ['FUNCTION', 'VERSION', 'REPLICAS', 'IN-FLIGHT', 'HANDLED', 'FAILED', 'QUEUE', 'DEAD'] as const;
 
 /**
- * Pure: the table `status` prints. REPLICAS is consuming/desired (a replica failing over to another
- * node does not count); `-` is a depth the broker did not give.
+ * Pure: the table `status` prints. REPLICAS is consuming/desired (a replica reconnecting, to the same
+ * broker or another node of a cluster, does not count); `-` is a depth the broker did not give.
  */
 export function renderStatus(view: RuntimeView): string {
   const rows = view.functions.map((f) => [
@@ -29,8 +29,7 @@ export function renderStatus(view: RuntimeView): string {
       .join('  ')
       .trimEnd();
   const short = view.functions.filter((f) => (f.replicas.connected ?? f.replicas.running) < f.replicas.desired).map((f) => f.name);
-  const why =
-    view.blockedBy ?? (short.length ? `${short.join(', ')} not consuming with every replica (starting, or failing over to another broker node)` : null);
+  const why = view.blockedBy ?? (short.length ? `${short.join(', ')} not consuming with every replica (starting, or reconnecting to the broker)` : null);
   const header = view.ready ? `runtime ${view.state}, ready` : `runtime ${view.state}, not ready${why ? `: ${why}` : ''}`;
   const body = rows.length ? [line(COLUMNS), ...rows.map(line)] : ['(no functions)'];
   return [header, ...body, ...renderSchedules(view)].join('\n') + '\n';

@@ -65,7 +65,7 @@ describe('notReadyReason', () => {
         { replica: 2, node: null },
       ],
     };
-    expect(notReadyReason('running', null, [failingOver])).toBe('replicas not up: a 1/2 (reconnecting: failing over to another broker node)');
+    expect(notReadyReason('running', null, [failingOver])).toBe('replicas not up: a 1/2 (reconnecting to the broker)');
   });
 });
 
@@ -130,7 +130,7 @@ describe('renderStatus', () => {
       functions: [{ ...view.functions[0]!, replicas: { desired: 2, running: 2, connected: 1 } }],
     });
     expect(failingOver.split('\n').slice(0, 1)).toEqual([
-      'runtime running, not ready: print-message not consuming with every replica (starting, or failing over to another broker node)',
+      'runtime running, not ready: print-message not consuming with every replica (starting, or reconnecting to the broker)',
     ]);
     expect(failingOver).toContain('1/2');
     expect(out.split('\n')).toEqual([
