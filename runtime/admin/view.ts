@@ -15,7 +15,7 @@ export interface FunctionView {
   queue: string;
   /** content hash of the running build; null before the function started */
   version: string | null;
-  /** running: replicas started; connected: those consuming now (fewer while one fails over to another node) */
+  /** running: replicas started; connected: those consuming now (fewer while one reconnects) */
   replicas: { desired: number; running: number; connected?: number };
   /** the broker node each replica consumes from (`host:port`, no credentials); null while it reconnects */
   nodes?: Array<{ replica: number; node: string | null }>;
