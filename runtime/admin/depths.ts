@@ -39,10 +39,13 @@ export class QueueDepths {
     this.timeoutMs = options.timeoutMs ?? 2_000;
   }
 
-  /** Messages ready in `queue` and its consumers; null when the broker or the queue cannot be reached. */
-  get(queue: string): Promise<QueueDepth | null> {
+  /**
+   * Messages ready in `queue` and its consumers; null when the broker or the queue cannot be reached.
+   * `maxAgeMs`: how old a cached answer may be (default: the cache's ttl).
+   */
+  get(queue: string, maxAgeMs = this.ttlMs): Promise<QueueDepth | null> {
     const hit = this.cache.get(queue);
-    if (hit && (Date.now() - hit.at < this.ttlMs || this.options.held?.(queue))) return hit.value;
+    if (hit && (Date.now() - hit.at < maxAgeMs || this.options.held?.(queue))) return hit.value;
     const value = this.check(queue);
     this.cache.set(queue, { at: Date.now(), value });
     return value;

@@ -1,16 +1,21 @@
 /**
  * The dashboard's live stream (`GET /events`, server-sent events): one ticker for every open page,
- * so three dashboards cost what one does. It starts with the first page, ticks every second, keeps
- * the last minutes of frames (a page that opens gets its charts filled at once) and stops a while
- * after the last page closed.
+ * so three dashboards cost what one does. It ticks every second from the moment the admin API
+ * starts, whether a page is open or not, and keeps the last minutes of frames: a page opened during
+ * an incident draws the minutes before it at once, as RabbitMQ's management UI does. While no page
+ * watches, the source may read queue depths less often (the broker is asked for them at most every
+ * few seconds; ./start-admin.ts).
  */
 import type { FunctionStatus } from '../supervisor/supervisor';
 import type { FunctionView } from './view';
 import { historyOf, liveFunction, type LiveFrame, type Sample } from './live-frame';
 
 export interface LiveSource {
-  /** one read of the runtime: state, the supervisor's status and the views built from it */
-  read(): Promise<{ state: string; ready: boolean; why: string | null; status: readonly FunctionStatus[]; views: readonly FunctionView[] }>;
+  /**
+   * one read of the runtime: state, the supervisor's status and the views built from it; `watched`
+   * says whether a page is open (without one, queue depths may be a few seconds old)
+   */
+  read(watched: boolean): Promise<{ state: string; ready: boolean; why: string | null; status: readonly FunctionStatus[]; views: readonly FunctionView[] }>;
 }
 
 /** What the feed needs of an HTTP response. */
@@ -26,8 +31,6 @@ export interface LiveFeedOptions {
   intervalMs?: number;
   /** frames kept for a page that connects */
   historySize?: number;
-  /** ticking goes on this long after the last page closed */
-  lingerMs?: number;
   /** the latency quantiles cover this many ticks */
   latencyWindow?: number;
   onError?(err: unknown): void;
@@ -40,17 +43,14 @@ export class LiveFeed {
   private readonly frames: LiveFrame[] = [];
   private readonly samples = new Map<string, Sample[]>();
   private timer: NodeJS.Timeout | null = null;
-  private idleSince = 0;
   private ticking = false;
   private readonly intervalMs: number;
   private readonly historySize: number;
-  private readonly lingerMs: number;
   private readonly latencyWindow: number;
 
   constructor(private readonly options: LiveFeedOptions) {
     this.intervalMs = options.intervalMs ?? 1_000;
     this.historySize = options.historySize ?? 300;
-    this.lingerMs = options.lingerMs ?? 5 * 60_000;
     this.latencyWindow = options.latencyWindow ?? 5;
   }
 
@@ -67,7 +67,6 @@ export class LiveFeed {
     this.start();
     return () => {
       this.clients.delete(client);
-      if (this.clients.size === 0) this.idleSince = Date.now();
     };
   }
 
@@ -78,7 +77,8 @@ export class LiveFeed {
     this.clients.clear();
   }
 
-  private start(): void {
+  /** Begin ticking (the admin API calls it as it starts; the first page would otherwise). */
+  start(): void {
     if (this.timer) return;
     this.timer = setInterval(() => void this.tick(), this.intervalMs);
     this.timer.unref();
@@ -87,11 +87,6 @@ export class LiveFeed {
 
   private async tick(): Promise<void> {
     if (this.ticking) return;
-    if (this.clients.size === 0 && Date.now() - this.idleSince > this.lingerMs) {
-      clearInterval(this.timer!);
-      this.timer = null;
-      return;
-    }
     this.ticking = true;
     try {
       const frame = await this.frame();
@@ -112,7 +107,7 @@ export class LiveFeed {
   }
 
   private async frame(): Promise<LiveFrame> {
-    const { state, ready, why, status, views } = await this.options.source.read();
+    const { state, ready, why, status, views } = await this.options.source.read(this.clients.size > 0);
     const at = Date.now();
     const byName = new Map(status.map((s) => [s.name, s]));
     const functions = views.map((view) => {

@@ -16,6 +16,9 @@ import { createWebHandler } from './web';
 import { dashboardAssets } from './assets-dir';
 import { oneAtATime } from './dead-letter-turns';
 
+/** How old the queue depths in the live feed may be while no dashboard is open. */
+const UNWATCHED_DEPTH_MS = 5_000;
+
 export interface AdminContext {
   env: Record<string, string | undefined>;
   log: Logger;
@@ -42,10 +45,12 @@ export async function startAdmin(app: App, ctx: AdminContext): Promise<{ close()
   });
   const feed = new LiveFeed({
     source: {
-      async read() {
+      async read(watched) {
         const status = app.supervisor.status();
         const queues = depthQueues(target.config, status);
-        const found = new Map(await Promise.all(queues.map(async (q) => [q, await depths.get(q)] as const)));
+        // The feed ticks with no page open too (the charts' history): the broker is asked for depths less often then.
+        const maxAgeMs = watched ? undefined : UNWATCHED_DEPTH_MS;
+        const found = new Map(await Promise.all(queues.map(async (q) => [q, await depths.get(q, maxAgeMs)] as const)));
         const ready = app.ready();
         const why = ready ? null : (notReadyReason(app.state, app.blockedBy, status) ?? `runtime is ${app.state}`);
         return { state: app.state, ready, why, status, views: describeFunctions(target.config, status, found) };
@@ -53,6 +58,7 @@ export async function startAdmin(app: App, ctx: AdminContext): Promise<{ close()
     },
     onError: (err) => log.warn({ err }, 'dashboard live frame failed'),
   });
+  feed.start();
   const web = createWebHandler({ binding, assetsDir: dashboardAssets(), feed, log });
   const server = await startAdminServer(binding, router, log, web).catch(async (err: unknown) => {
     await depths.close();

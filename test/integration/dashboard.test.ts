@@ -37,7 +37,37 @@ afterAll(async () => {
   await release(runtime, project, vhost);
 });
 
+/** The first `history` event of the live stream, as a page that opens now receives it. */
+async function historyOnOpening(): Promise<{ t: number[]; functions: Record<string, { handledPerSec: Array<number | null> }> }> {
+  const stop = new AbortController();
+  const res = await fetch(`${base}/events`, { signal: stop.signal });
+  const reader = res.body!.getReader();
+  let text = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the stream ended before its history: ${text}`);
+      text += Buffer.from(value).toString('utf8');
+      const event = /event: history\ndata: (.*)\n\n/.exec(text);
+      if (event) return JSON.parse(event[1]!);
+    }
+  } finally {
+    stop.abort();
+  }
+}
+
 describe('the dashboard', () => {
+  it('opened after the messages were handled, draws them: the runtime keeps the last minutes whether a page is open or not', async () => {
+    for (let i = 0; i < 10; i++) await publishRaw(vhost.url, 'shop', 'audit.before', JSON.stringify({ id: `b${i}` }), { contentType: 'application/json' });
+    await handledUntil(vhost.url, [], (h: Handled[]) => h.filter((x) => x.fn === 'audit' && String(x.body.id).startsWith('b')).length === 10);
+    // a tick or two after the last one, so the rate is in a frame
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const history = await historyOnOpening();
+    const handled = history.functions.audit?.handledPerSec ?? [];
+    expect(history.t.length, 'frames from before the page opened').toBeGreaterThan(2);
+    expect(Math.max(0, ...handled.map((v) => v ?? 0)), 'the audit function handled 10 messages before any page opened').toBeGreaterThan(0);
+  });
+
   it('shows every function, live, with a strict Content-Security-Policy and cached assets', async () => {
     const { page } = browser;
     const errors: string[] = [];

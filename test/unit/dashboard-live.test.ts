@@ -111,6 +111,37 @@ describe('LiveFeed', () => {
   });
 });
 
+describe('LiveFeed before any page opens', () => {
+  it('has been ticking since it started: the first page gets the frames from before it, and the source knows when a page watches', async () => {
+    const watchedReads: boolean[] = [];
+    const feed = new LiveFeed({
+      source: {
+        read: async (watched) => {
+          watchedReads.push(watched);
+          return { state: 'running', ready: true, why: null, status: [], views: [] };
+        },
+      },
+      intervalMs: 20,
+    });
+    feed.start();
+    await expect.poll(() => watchedReads.length).toBeGreaterThanOrEqual(4);
+    expect(
+      watchedReads.every((w) => !w),
+      'no page open: every read said so',
+    ).toBe(true);
+    const written: string[] = [];
+    const unsubscribe = feed.subscribe({ write: (chunk: string) => written.push(chunk), writableLength: 0, end: () => undefined });
+    const history = written.find((w) => w.includes('event: history'));
+    const frames = (JSON.parse(history!.slice(history!.indexOf('data: ') + 6)) as { t: number[] }).t;
+    expect(frames.length, 'the page opened onto the minutes before it').toBeGreaterThanOrEqual(4);
+    const readsBefore = watchedReads.length;
+    await expect.poll(() => watchedReads.length).toBeGreaterThan(readsBefore + 1);
+    expect(watchedReads.slice(readsBefore + 1).every((w) => w)).toBe(true);
+    unsubscribe();
+    feed.close();
+  });
+});
+
 describe('dead letters on the page', () => {
   const headers = {
     'x-warren-error': 'card declined',
