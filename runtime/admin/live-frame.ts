@@ -77,6 +77,7 @@ export function liveFunction(view: FunctionView, now: Sample, previous: Sample |
     inFlight: view.inFlight,
     queueDepth: view.queueDepth,
     deadLetterDepth: view.deadLetterDepth,
+    retryDepth: view.retryDepth,
     handled: view.handled,
     failed: view.failed,
     inPerSec: arrivals(now, windowStart),
@@ -108,7 +109,7 @@ export function round(n: number): number {
 }
 
 /** The chart series the page draws, kept per function. */
-export const SERIES = ['inPerSec', 'handledPerSec', 'failedPerSec', 'p50Ms', 'p95Ms', 'inFlight', 'queueDepth', 'deadLetterDepth'] as const;
+export const SERIES = ['inPerSec', 'handledPerSec', 'failedPerSec', 'p50Ms', 'p95Ms', 'inFlight', 'queueDepth', 'retryDepth', 'deadLetterDepth'] as const;
 export type SeriesName = (typeof SERIES)[number];
 
 export interface History {

@@ -13,6 +13,8 @@ export interface MetricsSource {
   ready(): boolean;
   /** the dead-letter queue of a function, or null when it has none */
   deadLetterQueue(name: string): string | null;
+  /** the retry queues of a function (none without retries) */
+  retryQueues(name: string): string[];
   depth(queue: string): Promise<QueueDepth | null>;
 }
 
@@ -95,6 +97,25 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
           const queue = source.deadLetterQueue(s.name);
           const depth = queue ? await source.depth(queue) : null;
           if (queue && depth) this.set({ function: s.name, queue }, depth.messages);
+        }),
+      );
+    },
+  });
+  new Gauge({
+    name: 'warren_retry_messages',
+    help: "Messages waiting in each function's retry queues to be tried again (absent while the broker does not answer)",
+    labelNames: fnLabel,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      await Promise.all(
+        source.status().map(async (s) => {
+          const depths = await Promise.all(source.retryQueues(s.name).map((queue) => source.depth(queue)));
+          if (depths.every((d) => d !== null))
+            this.set(
+              { function: s.name },
+              depths.reduce((sum, d) => sum + d!.messages, 0),
+            );
         }),
       );
     },

@@ -10,7 +10,7 @@ import { createMetricsRegistry } from './metrics';
 import { brokerUrl, createRouter, type AdminTarget } from './routes';
 import { browseDeadLetters, findDeadLetters, purgeDeadLetters, replayDeadLetters } from '../deadletters';
 import { startAdminServer } from './server';
-import { deadLetterQueue, depthQueues, describeFunctions, notReadyReason } from './view';
+import { deadLetterQueue, depthQueues, describeFunctions, notReadyReason, retryQueues } from './view';
 import { LiveFeed } from './live-feed';
 import { createWebHandler } from './web';
 import { dashboardAssets } from './assets-dir';
@@ -35,6 +35,7 @@ export async function startAdmin(app: App, ctx: AdminContext): Promise<{ close()
     status: () => app.supervisor.status(),
     ready: () => app.ready(),
     deadLetterQueue: (name) => deadLetterQueue(target.config?.functions[name]),
+    retryQueues: (name) => retryQueues(target.config?.functions[name]),
     depth: (queue) => depths.get(queue),
   });
   const router = createRouter({

@@ -6,7 +6,7 @@ import type { FunctionConfig, WarrenConfig } from '../config/types';
 import type { FunctionStatus } from '../supervisor/supervisor';
 import type { AppState } from '../app';
 import type { QueueDepth } from './depths';
-import { deadQueueName } from '../topology/names';
+import { deadQueueName, retryLadder, retryQueueName } from '../topology/names';
 import type { EmitterStatus } from '../schedule/emitter';
 import type { TickOutcome } from '../schedule/outcome';
 
@@ -30,6 +30,12 @@ export interface FunctionView {
   queueDepth: number | null;
   deadLetterQueue: string | null;
   deadLetterDepth: number | null;
+  /**
+   * messages waiting in the function's retry queues to be tried again (failed attempts sitting out
+   * their backoff, and messages handed back by a dead replica waiting aside); 0 without retries,
+   * null while a depth is unknown
+   */
+  retryDepth: number | null;
   /** only for a function with `schedule:` */
   schedule?: ScheduleView;
 }
@@ -46,20 +52,39 @@ export interface RuntimeView {
   functions: FunctionView[];
 }
 
-/** Names the queues whose depth a view needs: each function's queue and its dead-letter queue. */
+/** Names the queues whose depth a view needs: each function's queue, its dead-letter queue and its retry queues. */
 export function depthQueues(config: WarrenConfig | undefined, status: readonly FunctionStatus[]): string[] {
   const names = new Set<string>();
   for (const s of status) {
     names.add(s.queue);
-    const dead = deadLetterQueue(config?.functions[s.name]);
+    const fn = config?.functions[s.name];
+    const dead = deadLetterQueue(fn);
     if (dead) names.add(dead);
+    for (const queue of retryQueues(fn)) names.add(queue);
   }
   for (const fn of Object.values(config?.functions ?? {})) {
     names.add(fn.queue);
     const dead = deadLetterQueue(fn);
     if (dead) names.add(dead);
+    for (const queue of retryQueues(fn)) names.add(queue);
   }
   return [...names];
+}
+
+/** The TTL queues a function's messages wait in between attempts (none with `attempts: 1`). */
+export function retryQueues(fn: FunctionConfig | undefined): string[] {
+  return fn ? retryLadder(fn.retry).map((delay) => retryQueueName(fn.queue, delay)) : [];
+}
+
+/** Messages in a function's retry queues, null while one's depth is unknown. */
+function retryDepth(fn: FunctionConfig | undefined, depths: ReadonlyMap<string, QueueDepth | null>): number | null {
+  let sum = 0;
+  for (const queue of retryQueues(fn)) {
+    const depth = depths.get(queue);
+    if (!depth) return null;
+    sum += depth.messages;
+  }
+  return sum;
 }
 
 export function deadLetterQueue(fn: FunctionConfig | undefined): string | null {
@@ -98,6 +123,7 @@ export function describeFunctions(
       queueDepth: depths.get(s.queue)?.messages ?? null,
       deadLetterQueue: dead,
       deadLetterDepth: dead ? (depths.get(dead)?.messages ?? null) : null,
+      retryDepth: retryDepth(fn, depths),
       ...scheduleOf(s.name, s.lastTick),
     };
   });
@@ -119,6 +145,7 @@ export function describeFunctions(
       queueDepth: depths.get(fn.queue)?.messages ?? null,
       deadLetterQueue: dead,
       deadLetterDepth: dead ? (depths.get(dead)?.messages ?? null) : null,
+      retryDepth: retryDepth(fn, depths),
       ...scheduleOf(fn.name, null),
     });
   }

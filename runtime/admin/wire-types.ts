@@ -15,6 +15,8 @@ export interface LiveFunction {
   inFlight: number;
   queueDepth: number | null;
   deadLetterDepth: number | null;
+  /** messages waiting in the function's retry queues to be tried again (null while unknown) */
+  retryDepth: number | null;
   handled: number;
   failed: number;
   /** messages arriving per second over the last seconds (null while the queue's depth is unknown) */

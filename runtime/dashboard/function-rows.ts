@@ -1,7 +1,7 @@
 /** Which functions the functions view lists, and in what order: a name filter, then a sort. Pure. */
 import type { LiveFunction } from './types';
 
-export type SortKey = 'name' | 'inPerSec' | 'handledPerSec' | 'failedPerSec' | 'p50Ms' | 'p95Ms' | 'inFlight' | 'queueDepth' | 'deadLetterDepth';
+export type SortKey = 'name' | 'inPerSec' | 'handledPerSec' | 'failedPerSec' | 'p50Ms' | 'p95Ms' | 'inFlight' | 'queueDepth' | 'retryDepth' | 'deadLetterDepth';
 
 export interface Sort {
   key: SortKey;
@@ -35,7 +35,7 @@ export function nextSort(current: Sort, key: SortKey): Sort {
 /** The sum of a figure over functions; null when no function knows it (the broker is out of reach). */
 export function total(
   fns: readonly LiveFunction[],
-  key: 'inPerSec' | 'handledPerSec' | 'failedPerSec' | 'inFlight' | 'queueDepth' | 'deadLetterDepth',
+  key: 'inPerSec' | 'handledPerSec' | 'failedPerSec' | 'inFlight' | 'queueDepth' | 'retryDepth' | 'deadLetterDepth',
 ): number | null {
   let sum: number | null = null;
   for (const f of fns) {

@@ -108,6 +108,30 @@ describe('admin API', () => {
     expect(await runtime.stop()).toBe(0);
   });
 
+  it('counts a message waiting out its retry backoff in /functions (retryDepth) and /metrics, and not once it is dead-lettered', async () => {
+    const vhost = hold('vhost', await createTestVhost('admin-retry'));
+    const project = hold(
+      'project',
+      await createProject({
+        'queues.yaml': 'functions:\n  flaky: { retry: { attempts: 2, backoff: fixed, delay: 4s } }\n',
+        'functions/flaky.ts': "export default async () => { throw new Error('always fails'); };\n",
+      }),
+    );
+    const runtime = hold('runtime', await startRuntime(project.dir, vhost.url));
+    await runtime.waitReady();
+    const flaky = async () =>
+      (
+        (await (await runtime.admin('/functions')).json()) as { functions: Array<{ name: string; retryDepth: number | null; deadLetterDepth: number | null }> }
+      ).functions.find((f) => f.name === 'flaky')!;
+    expect((await flaky()).retryDepth).toBe(0);
+    await publishRaw(vhost.url, '', 'flaky', '{"n":1}', { contentType: 'application/json' });
+    // the first attempt failed: it waits 4 s in flaky.retry.4s (depths are cached for a second)
+    await expect.poll(async () => (await flaky()).retryDepth, { timeout: 3_500, interval: 100 }).toBe(1);
+    expect(await (await runtime.admin('/metrics')).text()).toContain('warren_retry_messages{function="flaky"} 1');
+    // the second attempt fails too: dead-lettered, no longer waiting
+    await expect.poll(async () => await flaky(), { timeout: 10_000, interval: 200 }).toMatchObject({ retryDepth: 0, deadLetterDepth: 1 });
+  });
+
   it('dead-letter requests on one queue take turns: reads at once each see every letter, a letter without a message id opens after reads, a purge meanwhile empties the queue', async () => {
     const vhost = hold('vhost', await createTestVhost('admin-dlq-turns'));
     const project = hold('project', await echoProject());

@@ -12,6 +12,7 @@ export function liveFunctionOf(name: string, figures: Partial<LiveFunction> = {}
     inFlight: 0,
     queueDepth: 0,
     deadLetterDepth: 0,
+    retryDepth: 0,
     handled: 0,
     failed: 0,
     inPerSec: 0,

@@ -1,7 +1,7 @@
 /** The admin API's pure decisions: where it may listen, who may call it, what readiness and `status` say. */
 import { describe, expect, it } from 'vitest';
 import { authorized, clientHost, isLoopback, resolveAdminBinding } from '../../runtime/admin/auth';
-import { describeFunctions, notReadyReason, type RuntimeView } from '../../runtime/admin/view';
+import { depthQueues, describeFunctions, notReadyReason, type RuntimeView } from '../../runtime/admin/view';
 import { errorReply } from '../../runtime/admin/replies';
 import { renderStatus } from '../../runtime/cli/status';
 import { WarrenError, WarrenErrors } from '../../runtime/errors';
@@ -104,6 +104,7 @@ describe('renderStatus', () => {
           queueDepth: 17,
           deadLetterQueue: 'my_app.dead',
           deadLetterDepth: null,
+          retryDepth: 2,
         },
         {
           name: 'b',
@@ -119,6 +120,7 @@ describe('renderStatus', () => {
           queueDepth: null,
           deadLetterQueue: null,
           deadLetterDepth: null,
+          retryDepth: null,
         },
       ],
     };
@@ -140,6 +142,34 @@ describe('renderStatus', () => {
       'b              -             0/1          0        0       0      -   off',
       '',
     ]);
+  });
+});
+
+describe('messages waiting to be tried again, in /functions', () => {
+  const retry = (attempts: number) => ({ attempts, backoff: 'exponential', delay: 1_000, maxDelay: 60_000 });
+  const config = {
+    functions: {
+      orders: { name: 'orders', queue: 'orders', deadLetter: true, retry: retry(3), replicas: 1 },
+      once: { name: 'once', queue: 'once', deadLetter: false, retry: retry(1), replicas: 1 },
+    },
+  } as unknown as Parameters<typeof describeFunctions>[0];
+
+  it('are the sum of its retry queues, 0 without retries, unknown while a depth is', () => {
+    const status = [fnStatus('orders', 1, 1), fnStatus('once', 1, 1)];
+    expect(depthQueues(config, status).sort()).toEqual(['once', 'orders', 'orders.dead', 'orders.retry.1s', 'orders.retry.2s']);
+    const depth = (messages: number) => ({ messages, consumers: 0 });
+    const depths = new Map([
+      ['orders', depth(5)],
+      ['orders.dead', depth(1)],
+      ['orders.retry.1s', depth(3)],
+      ['orders.retry.2s', depth(4)],
+      ['once', depth(0)],
+    ]);
+    const [once, orders] = describeFunctions(config, status, depths);
+    expect(orders).toMatchObject({ queueDepth: 5, deadLetterDepth: 1, retryDepth: 7 });
+    expect(once).toMatchObject({ retryDepth: 0 });
+    const [, unknown] = describeFunctions(config, status, new Map([...depths, ['orders.retry.2s', null]]));
+    expect(unknown!.retryDepth).toBeNull();
   });
 });
 

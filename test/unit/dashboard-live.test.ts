@@ -40,6 +40,7 @@ describe('liveFunction', () => {
     queueDepth: 12,
     deadLetterQueue: 'orders.dead',
     deadLetterDepth: 4,
+    retryDepth: 2,
   };
   const sample = (at: number, handled: number, failed: number, buckets: number[]): Sample => ({ at, handled, failed, buckets });
 

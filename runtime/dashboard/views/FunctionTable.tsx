@@ -23,6 +23,7 @@ const COLUMNS: Column[] = [
   { key: 'p95Ms', label: 'p95', cell: (f) => ms(f.p95Ms) },
   { key: 'inFlight', label: 'In flight', cell: (f) => count(f.inFlight) },
   { key: 'queueDepth', label: 'Queued', cell: (f) => count(f.queueDepth) },
+  { key: 'retryDepth', label: 'Retrying', cell: (f) => count(f.retryDepth) },
   { key: 'deadLetterDepth', label: 'Dead letters', cell: (f) => count(f.deadLetterDepth), tone: (f) => ((f.deadLetterDepth ?? 0) > 0 ? 'warn' : undefined) },
 ];
 

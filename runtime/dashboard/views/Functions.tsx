@@ -69,7 +69,7 @@ export function Functions({ live, focus = null }: { live: LiveState; focus?: str
   );
 }
 
-function Stat({ label, value, tone, href }: { label: string; value: string; tone?: 'bad' | 'warn' | undefined; href?: string }) {
+function Stat({ label, value, tone, href, title }: { label: string; value: string; tone?: 'bad' | 'warn' | undefined; href?: string; title?: string }) {
   const body = (
     <>
       <span class="stat-value">{value}</span>
@@ -77,11 +77,13 @@ function Stat({ label, value, tone, href }: { label: string; value: string; tone
     </>
   );
   return href ? (
-    <a class={`stat ${tone ?? ''}`} href={href}>
+    <a class={`stat ${tone ?? ''}`} href={href} title={title}>
       {body}
     </a>
   ) : (
-    <div class={`stat ${tone ?? ''}`}>{body}</div>
+    <div class={`stat ${tone ?? ''}`} title={title}>
+      {body}
+    </div>
   );
 }
 
@@ -163,6 +165,7 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
         <Stat label="p95" value={ms(fn.p95Ms)} />
         <Stat label="in flight" value={count(fn.inFlight)} />
         <Stat label="queued" value={count(fn.queueDepth)} />
+        <Stat label="retrying" value={count(fn.retryDepth)} title="waiting in the retry queues to be tried again" />
         <Stat
           label="dead letters"
           value={count(fn.deadLetterDepth)}
@@ -200,6 +203,7 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
           series={[
             { label: 'queued', color: '--accent', values: col('queueDepth'), format: count },
             { label: 'in flight', color: '--ok', values: col('inFlight'), format: count },
+            { label: 'retrying', color: '--muted', values: col('retryDepth'), format: count },
             { label: 'dead', color: '--warn', values: col('deadLetterDepth'), format: count },
           ]}
         />
