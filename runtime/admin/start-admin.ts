@@ -49,9 +49,11 @@ export async function startAdmin(app: App, ctx: AdminContext): Promise<{ close()
       async read(watched) {
         const status = app.supervisor.status();
         const queues = depthQueues(target.config, status);
-        // The feed ticks with no page open too (the charts' history): the broker is asked for depths less often then.
+        // The feed ticks with no page open too (the charts' history): the broker is asked for depths
+        // less often then, and not at all while the runtime starts (it is declaring the topology).
         const maxAgeMs = watched ? undefined : UNWATCHED_DEPTH_MS;
-        const found = new Map(await Promise.all(queues.map(async (q) => [q, await depths.get(q, maxAgeMs)] as const)));
+        const skip = !watched && app.state !== 'running';
+        const found = new Map(await Promise.all(queues.map(async (q) => [q, skip ? null : await depths.get(q, maxAgeMs)] as const)));
         const ready = app.ready();
         const why = ready ? null : (notReadyReason(app.state, app.blockedBy, status) ?? `runtime is ${app.state}`);
         return { state: app.state, ready, why, status, views: describeFunctions(target.config, status, found) };
