@@ -15,6 +15,9 @@ export interface StartOptions {
   pretty?: boolean;
 }
 
+/** A signal this soon after the first is the same one delivered twice (see onSignal). */
+const SAME_SIGNAL_MS = 500;
+
 export async function startCommand(options: StartOptions, env: Record<string, string | undefined> = process.env): Promise<number> {
   const dir = projectDir(options);
   const logLevel = env.WARREN_LOG_LEVEL ?? 'info';
@@ -31,15 +34,18 @@ export async function startCommand(options: StartOptions, env: Record<string, st
   }
   const app = new App({ dir, env, log, logLevel, pretty, ...(only ? { only } : {}), ...(replicas !== undefined ? { replicas } : {}) });
 
-  let signalled = false;
+  let signalledAt: number | null = null;
   const stopped = new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
-      if (signalled) {
+      if (signalledAt !== null) {
+        // Ctrl-C under `npm start` arrives twice: the terminal sends it to the whole process group,
+        // and npm forwards the one it got. That is one request to stop, not a second.
+        if (Date.now() - signalledAt < SAME_SIGNAL_MS) return;
         log.warn({ signal }, 'second signal: exiting now; unacked messages return to their queues');
         process.exit(EXIT.RUNTIME);
       }
-      signalled = true;
-      log.info({ signal }, 'stopping: no new messages, finishing in-flight work');
+      signalledAt = Date.now();
+      log.info({ signal }, 'stopping: no new messages, finishing in-flight work (a second signal exits at once)');
       void app.stop().then(resolve);
     };
     process.on('SIGTERM', onSignal);
@@ -53,7 +59,7 @@ export async function startCommand(options: StartOptions, env: Record<string, st
     extras.push(await startAdmin(app, { env, log }));
     if (options.watch) extras.push(await watchApp(app, { log }));
     await app.start();
-    if (!signalled) log.info({ functions: Object.keys(app.requireConfig().functions) }, 'warren is running');
+    if (signalledAt === null) log.info({ functions: Object.keys(app.requireConfig().functions) }, 'warren is running');
   } catch (err) {
     if (err instanceof WarrenError || err instanceof WarrenErrors) {
       await app.stop();

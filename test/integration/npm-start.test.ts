@@ -1,6 +1,7 @@
 /**
  * `npm start` under a process manager: SIGTERM goes to npm's pid, and the runtime (not npm's shell)
- * must get it, drain, and exit 0, leaving no process and no consumer behind.
+ * must get it, drain, and exit 0, leaving no process and no consumer behind; in a terminal, one Ctrl-C
+ * (which reaches Warren twice) drains as well.
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -56,37 +57,56 @@ function alive(pid: number): boolean {
   }
 }
 
+/** `npm start` on a project of one function with 2 replicas, running; `detached` puts npm in a process group of its own. */
+async function runningNpmStart(detached: boolean) {
+  vhost = await createTestVhost('npm-start');
+  project = await createProject('functions:\n  echo: { replicas: 2 }\n', {
+    echo: `export default async function handler(): Promise<void> {}\n`,
+  });
+  const npm = spawn('npm', ['start', '--silent', '--', '--dir', project.dir], {
+    cwd: repoRoot,
+    env: { ...process.env, AMQP_URL: vhost.url, WARREN_ADMIN_PORT: String(await freePort()), WARREN_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached,
+  });
+  const output = { text: '' };
+  npm.stdout.setEncoding('utf8').on('data', (c: string) => (output.text += c));
+  npm.stderr.setEncoding('utf8').on('data', (c: string) => (output.text += c));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => npm.on('exit', (code, signal) => resolve({ code, signal })));
+
+  started = [npm.pid!];
+  await waitFor(() => output.text.includes('warren is running'), 30_000, 50);
+  expect((await queueInfo(vhost.url, 'echo')).consumerCount).toBe(2);
+  const tree = descendants(npm.pid!);
+  started.push(...tree);
+  expect(tree.length).toBeGreaterThan(0);
+  return { npm, output, exited, tree };
+}
+
+/** Every process of the tree ended, and the broker shows no consumer left. */
+async function nothingLeft(tree: number[]): Promise<void> {
+  await waitFor(() => tree.every((pid) => !alive(pid)), 5_000, 50).catch(() => {
+    throw new Error(`processes left behind: ${tree.filter(alive).join(', ')}`);
+  });
+  expect((await queueInfo(vhost!.url, 'echo')).consumerCount).toBe(0);
+}
+
 describe('npm start', () => {
   it('hands SIGTERM to Warren: it drains, npm exits 0, no process or consumer is left', async () => {
-    vhost = await createTestVhost('npm-start');
-    project = await createProject('functions:\n  echo: { replicas: 2 }\n', {
-      echo: `export default async function handler(): Promise<void> {}\n`,
-    });
-    const npm = spawn('npm', ['start', '--silent', '--', '--dir', project.dir], {
-      cwd: repoRoot,
-      env: { ...process.env, AMQP_URL: vhost.url, WARREN_ADMIN_PORT: String(await freePort()), WARREN_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    npm.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-    npm.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      npm.on('exit', (code, signal) => resolve({ code, signal })),
-    );
-
-    started = [npm.pid!];
-    await waitFor(() => out.includes('warren is running'), 30_000, 50);
-    expect((await queueInfo(vhost.url, 'echo')).consumerCount).toBe(2);
-    const tree = descendants(npm.pid!);
-    started.push(...tree);
-    expect(tree.length).toBeGreaterThan(0);
-
+    const { npm, output, exited, tree } = await runningNpmStart(false);
     npm.kill('SIGTERM');
     expect(await exited).toEqual({ code: 0, signal: null });
-    expect(out).toContain('stopped cleanly');
-    await waitFor(() => tree.every((pid) => !alive(pid)), 5_000, 50).catch(() => {
-      throw new Error(`processes left behind: ${tree.filter(alive).join(', ')}`);
-    });
-    expect((await queueInfo(vhost.url, 'echo')).consumerCount).toBe(0);
+    expect(output.text).toContain('stopped cleanly');
+    await nothingLeft(tree);
+  });
+
+  it('takes one Ctrl-C as one: the terminal signals the whole group and npm forwards it again, and Warren still drains', async () => {
+    const { npm, output, exited, tree } = await runningNpmStart(true);
+    // what a terminal does on Ctrl-C: SIGINT to every process of the foreground group
+    process.kill(-npm.pid!, 'SIGINT');
+    expect(await exited).toEqual({ code: 0, signal: null });
+    expect(output.text).toContain('stopped cleanly');
+    expect(output.text).not.toContain('exiting now');
+    await nothingLeft(tree);
   });
 });
