@@ -55,19 +55,14 @@ export interface RuntimeView {
 /** Names the queues whose depth a view needs: each function's queue, its dead-letter queue and its retry queues. */
 export function depthQueues(config: WarrenConfig | undefined, status: readonly FunctionStatus[]): string[] {
   const names = new Set<string>();
-  for (const s of status) {
-    names.add(s.queue);
-    const fn = config?.functions[s.name];
+  const add = (queue: string, fn: FunctionConfig | undefined) => {
+    names.add(queue);
     const dead = deadLetterQueue(fn);
     if (dead) names.add(dead);
-    for (const queue of retryQueues(fn)) names.add(queue);
-  }
-  for (const fn of Object.values(config?.functions ?? {})) {
-    names.add(fn.queue);
-    const dead = deadLetterQueue(fn);
-    if (dead) names.add(dead);
-    for (const queue of retryQueues(fn)) names.add(queue);
-  }
+    for (const retry of retryQueues(fn)) names.add(retry);
+  };
+  for (const s of status) add(s.queue, config?.functions[s.name]);
+  for (const fn of Object.values(config?.functions ?? {})) add(fn.queue, fn);
   return [...names];
 }
 
