@@ -1,7 +1,8 @@
 /**
  * Queue depths read from the broker itself (no management plugin needed): `checkQueue` on one
  * dedicated connection, a fresh channel per check because a missing queue (404) closes the channel.
- * Results are cached for about a second so a busy Prometheus or `watch warren status` costs the broker little.
+ * Results are cached for about a second so a busy Prometheus or `watch warren status` costs the broker little;
+ * the live feed's reads with no page open are kept apart: a request is never answered with one of those.
  */
 import type { ChannelModel } from 'amqplib';
 import { connectToAny } from '../connection/connect';
@@ -29,7 +30,7 @@ type Connection = ChannelModel;
 
 export class QueueDepths {
   private connection: Promise<Connection> | null = null;
-  private readonly cache = new Map<string, { at: number; value: Promise<QueueDepth | null> }>();
+  private readonly cache = new Map<string, { at: number; value: Promise<QueueDepth | null>; background: boolean }>();
   private closed = false;
   private readonly ttlMs: number;
   private readonly timeoutMs: number;
@@ -41,13 +42,16 @@ export class QueueDepths {
 
   /**
    * Messages ready in `queue` and its consumers; null when the broker or the queue cannot be reached.
-   * `maxAgeMs`: how old a cached answer may be (default: the cache's ttl).
+   * `maxAgeMs`: how old a cached answer may be (default: the cache's ttl). `background`: a read no one
+   * is waiting on (the live feed with no page open); its answer is not served to a request, which
+   * would otherwise see a depth read while the last messages were still queued.
    */
-  get(queue: string, maxAgeMs = this.ttlMs): Promise<QueueDepth | null> {
+  get(queue: string, { maxAgeMs = this.ttlMs, background = false }: { maxAgeMs?: number; background?: boolean } = {}): Promise<QueueDepth | null> {
     const hit = this.cache.get(queue);
-    if (hit && (Date.now() - hit.at < maxAgeMs || this.options.held?.(queue))) return hit.value;
+    if (hit && this.options.held?.(queue)) return hit.value;
+    if (hit && Date.now() - hit.at < maxAgeMs && (background || !hit.background)) return hit.value;
     const value = this.check(queue);
-    this.cache.set(queue, { at: Date.now(), value });
+    this.cache.set(queue, { at: Date.now(), value, background });
     return value;
   }
 

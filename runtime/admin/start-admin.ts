@@ -51,9 +51,9 @@ export async function startAdmin(app: App, ctx: AdminContext): Promise<{ close()
         const queues = depthQueues(target.config, status);
         // The feed ticks with no page open too (the charts' history): the broker is asked for depths
         // less often then, and not at all while the runtime starts (it is declaring the topology).
-        const maxAgeMs = watched ? undefined : UNWATCHED_DEPTH_MS;
+        const read = watched ? {} : { maxAgeMs: UNWATCHED_DEPTH_MS, background: true };
         const skip = !watched && app.state !== 'running';
-        const found = new Map(await Promise.all(queues.map(async (q) => [q, skip ? null : await depths.get(q, maxAgeMs)] as const)));
+        const found = new Map(await Promise.all(queues.map(async (q) => [q, skip ? null : await depths.get(q, read)] as const)));
         const ready = app.ready();
         const why = ready ? null : (notReadyReason(app.state, app.blockedBy, status) ?? `runtime is ${app.state}`);
         return { state: app.state, ready, why, status, views: describeFunctions(target.config, status, found) };
