@@ -2,7 +2,8 @@
  * Queue depths read from the broker itself (no management plugin needed): `checkQueue` on one
  * dedicated connection, a fresh channel per check because a missing queue (404) closes the channel.
  * Results are cached for about a second so a busy Prometheus or `watch warren status` costs the broker little;
- * the live feed's reads with no page open are kept apart: a request is never answered with one of those.
+ * the live feed's reads are kept apart: a request is never answered with one of those, read while the last
+ * messages were perhaps still queued.
  */
 import type { ChannelModel } from 'amqplib';
 import { connectToAny } from '../connection/connect';
@@ -42,9 +43,10 @@ export class QueueDepths {
 
   /**
    * Messages ready in `queue` and its consumers; null when the broker or the queue cannot be reached.
-   * `maxAgeMs`: how old a cached answer may be (default: the cache's ttl). `background`: a read no one
-   * is waiting on (the live feed with no page open); its answer is not served to a request, which
-   * would otherwise see a depth read while the last messages were still queued.
+   * `maxAgeMs`: how old a cached answer may be (default: the cache's ttl). `background`: a read for the
+   * live feed's charts; its answer is not served to a request (`warren status` right after the last
+   * message was handled must not show a depth read while it was still queued), though the feed may
+   * use a request's.
    */
   get(queue: string, { maxAgeMs = this.ttlMs, background = false }: { maxAgeMs?: number; background?: boolean } = {}): Promise<QueueDepth | null> {
     const hit = this.cache.get(queue);

@@ -50,8 +50,9 @@ export async function startAdmin(app: App, ctx: AdminContext): Promise<{ close()
         const status = app.supervisor.status();
         const queues = depthQueues(target.config, status);
         // The feed ticks with no page open too (the charts' history): the broker is asked for depths
-        // less often then, and not at all while the runtime starts (it is declaring the topology).
-        const read = watched ? {} : { maxAgeMs: UNWATCHED_DEPTH_MS, background: true };
+        // less often then, and not at all while the runtime starts (it is declaring the topology). Its
+        // reads are its own: a request does not take them (./depths.ts).
+        const read = watched ? { background: true } : { maxAgeMs: UNWATCHED_DEPTH_MS, background: true };
         const skip = !watched && app.state !== 'running';
         const found = new Map(await Promise.all(queues.map(async (q) => [q, skip ? null : await depths.get(q, read)] as const)));
         const ready = app.ready();
