@@ -15,8 +15,13 @@ import { registerDeploy } from './deploy';
 import { registerManifests } from './manifests';
 import { registerDlq } from './dlq';
 import { registerDev } from './dev';
+import { warrenVersion } from '../functions/package-root';
 
-const program = new Command('warren').description('Serverless-style functions on RabbitMQ').showHelpAfterError().exitOverride();
+const program = new Command('warren')
+  .description('Serverless-style functions on RabbitMQ')
+  .version(warrenVersion(), '-V, --version', "print Warren's version")
+  .showHelpAfterError()
+  .exitOverride();
 
 for (const register of [
   registerStart,

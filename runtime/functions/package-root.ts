@@ -26,6 +26,16 @@ function readName(manifest: string): unknown {
   }
 }
 
+/** Warren's version, from its package.json (`warren --version`); never a reason for a command to fail. */
+export function warrenVersion(): string {
+  try {
+    const { version } = JSON.parse(readFileSync(join(findPackageRoot(), 'package.json'), 'utf8')) as { version?: unknown };
+    return typeof version === 'string' ? version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
 let cachedEntry: string | undefined;
 
 /** runtime/index.ts: what `import … from 'warren'` (and `../runtime`) in a handler file means. */

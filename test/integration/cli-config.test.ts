@@ -5,7 +5,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import amqplib from 'amqplib';
 import { createTestVhost, management, type TestVhost } from '../helpers/broker';
-import { createProject, runWarren, type Project } from '../helpers/runtime';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createProject, repoRoot, runWarren, type Project } from '../helpers/runtime';
 
 const echo = `
 import type { Handler } from 'warren';
@@ -25,6 +27,16 @@ describe('warren check, start and invoke on a user project', () => {
     await vhost?.cleanup();
     project = undefined;
     vhost = undefined;
+  });
+
+  it('--version prints the version of package.json, from any folder', async () => {
+    const { version } = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+    project = await createProject('functions: {}\n');
+    for (const flag of ['--version', '-V']) {
+      const out = await runWarren([flag], {}, project.dir);
+      expect(out.code).toBe(0);
+      expect(out.stdout.trim()).toBe(version);
+    }
   });
 
   it('check passes a valid project and lists its functions', async () => {
