@@ -6,6 +6,7 @@ import { EXIT, WarrenError, WarrenErrors } from '../errors';
 import { parseCount, projectDir, reportFailure } from './common';
 import { startAdmin } from '../admin/start-admin';
 import { watchApp } from '../watch/watch-app';
+import { warrenVersion } from '../functions/package-root';
 
 export interface StartOptions {
   dir?: string;
@@ -59,7 +60,7 @@ export async function startCommand(options: StartOptions, env: Record<string, st
     extras.push(await startAdmin(app, { env, log }));
     if (options.watch) extras.push(await watchApp(app, { log }));
     await app.start();
-    if (signalledAt === null) log.info({ functions: Object.keys(app.requireConfig().functions) }, 'warren is running');
+    if (signalledAt === null) log.info({ functions: Object.keys(app.requireConfig().functions), warren: warrenVersion() }, 'warren is running');
   } catch (err) {
     if (err instanceof WarrenError || err instanceof WarrenErrors) {
       await app.stop();

@@ -5,7 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createTestVhost, queueInfo } from '../helpers/broker';
-import { createProject, startWarren, waitFor } from '../helpers/runtime';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createProject, repoRoot, startWarren, waitFor } from '../helpers/runtime';
 import { collectResults, misbehavingHandler, publishMany, range, heldPerTest } from '../helpers/chaos';
 
 const hold = heldPerTest();
@@ -39,6 +41,9 @@ functions:
     expect(await warren.stop(signal)).toBe(0);
     expect(Date.now() - stoppedAt).toBeLessThan(5_000);
     expect(warren.logs.some((l) => l.msg === 'stopped cleanly')).toBe(true);
+    // The line an operator looks for at start names the functions and the Warren that runs them.
+    const { version } = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+    expect(warren.logs.find((l) => l.msg === 'warren is running')).toMatchObject({ functions: ['work'], warren: version });
     const left = await waitFor(async () => {
       const info = await queueInfo(vhost!.url, 'work');
       if (info.consumerCount !== 0) return undefined;
