@@ -16,6 +16,7 @@ import { decideSettlement, type Outcome, type Settlement } from '../replica/outc
 import type { Delivery } from '../replica/delivery';
 import type { Publish } from '../replica/handler-context';
 import { forwardOf } from '../delay/ladder';
+import { encodeBody } from '../replica/encode-body';
 import { invokeBatch, type InvokedItem } from './invoke-batch';
 
 export interface InvokeInit {
@@ -49,6 +50,8 @@ const send = (message: FromInvoke) => port.postMessage(message);
 
 const log = createLogger({ level: init.logLevel, base: { function: init.fn.name }, sync: true });
 const publish: Publish = async (target, body, { routingKey, properties, delayMs }) => {
+  // What a replica's publisher cannot encode fails here too, with its error.
+  encodeBody(body);
   const forward = delayMs === undefined ? null : forwardOf(properties?.headers);
   const shown: InvokedPublish = forward
     ? { exchange: forward.exchange, routingKey: forward.routingKey, body: cloneable(body), delayMs: delayMs! }
@@ -76,7 +79,7 @@ try {
   } else {
     const attempt = 1;
     const ran = await attemptMessage(asDelivery(init.message, fn.name), attempt, { fn, handler, validate, publish, log, shutdown, onStuck });
-    const outcome: Outcome = ran.kind === 'ok' ? { kind: 'ok', value: cloneable(ran.value) } : ran;
+    const outcome: Outcome = ran.kind === 'ok' ? (outputRefused(fn, ran.value) ?? { kind: 'ok', value: cloneable(ran.value) }) : ran;
     send({ type: 'settled', outcome, settlement: decideSettlement(fn, attempt, outcome) });
   }
 } catch (err) {
@@ -100,6 +103,20 @@ function asDelivery(message: unknown, functionName: string): Delivery {
     properties: { contentType: text ? 'text/plain' : 'application/json', messageId: 'invoke', headers: {} },
     fields: { exchange: '', routingKey: functionName, redelivered: false },
   };
+}
+
+/**
+ * A replica publishes a returned value to `output` before the ack; one it cannot encode fails the
+ * attempt (runtime/replica/carry-out.ts), so it is retried, then dead-lettered with that error.
+ */
+function outputRefused(fn: FunctionConfig, value: unknown): Outcome | null {
+  if (!fn.output || value === undefined) return null;
+  try {
+    encodeBody(value);
+    return null;
+  } catch (err) {
+    return { kind: 'error', error: err as Error, timedOut: false };
+  }
 }
 
 /** A value that can cross to the main thread: as it is, or as the JSON a replica would publish. */

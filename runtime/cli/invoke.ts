@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { loadConfig } from '../config';
 import type { FunctionConfig } from '../config/types';
@@ -172,7 +173,21 @@ export function describeDeath(death: Death, fn: Pick<FunctionConfig, 'redelivery
 /** One line per publish, as the handler wrote it. */
 export function describePublish(p: InvokedPublish): string {
   const after = p.delayMs === undefined ? '' : ` after ${describeDuration(p.delayMs)}`;
-  return `publish ${p.exchange || '(default)'} ${p.routingKey}${after} ${JSON.stringify(p.body)}`;
+  return `publish ${p.exchange || '(default)'} ${p.routingKey}${after} ${showValue(p.body)}`;
+}
+
+/**
+ * A value as `invoke` prints it: JSON, as a replica publishes it; bytes (a Buffer, which crosses from
+ * the handler's thread as a Uint8Array) as their count and text; what JSON cannot hold (a BigInt, a
+ * cycle: only a function without `output` gets this far with one) as Node shows it.
+ */
+export function showValue(value: unknown, indent?: number): string {
+  if (value instanceof Uint8Array) return `(${value.length} bytes) ${JSON.stringify(Buffer.from(value).toString('utf8'))}`;
+  try {
+    return JSON.stringify(value, null, indent) ?? inspect(value);
+  } catch {
+    return inspect(value, { depth: 6 });
+  }
 }
 
 const WHAT_FAILED: Record<Exclude<Outcome['kind'], 'ok'>, string> = {
@@ -228,7 +243,9 @@ export function registerInvoke(program: Command): void {
           return;
         }
         if (result.ok) {
-          process.stdout.write((result.value === undefined ? '' : JSON.stringify(result.value, null, 2)) + '\n');
+          // Bytes go out as they are, as a replica would publish them (`warren invoke … > out.bin`).
+          if (result.value instanceof Uint8Array) process.stdout.write(result.value);
+          else process.stdout.write((result.value === undefined ? '' : showValue(result.value, 2)) + '\n');
           process.exitCode = EXIT.OK;
         } else {
           const kind = result.outcome.kind as Exclude<Outcome['kind'], 'ok'>;

@@ -21,6 +21,7 @@ import type { Logger } from 'pino';
 import type { MessageProperties } from './delivery';
 import type { PublishTarget } from './publish-target';
 import { publishOptions } from '../connection/publish-options';
+import { encodeBody } from './encode-body';
 import { exchangeExists } from '../connection/probe';
 
 /** What the broker reports a return by. */
@@ -120,7 +121,7 @@ export class Publisher {
   private send(target: PublishTarget, content: unknown, routingKey: string | undefined, properties: MessageProperties): Promise<void> {
     const { name, strict } = target;
     const toQueue = target.kind === 'queue';
-    const { body, contentType } = encode(content);
+    const { body, contentType } = encodeBody(content);
     const options = publishOptions(properties, {
       persistent: properties.deliveryMode !== 1,
       mandatory: true,
@@ -240,12 +241,6 @@ export class Publisher {
       }
     }
   }
-}
-
-function encode(content: unknown): { body: Buffer; contentType?: string } {
-  if (Buffer.isBuffer(content)) return { body: content };
-  if (typeof content === 'string') return { body: Buffer.from(content), contentType: 'text/plain' };
-  return { body: Buffer.from(JSON.stringify(content ?? null)), contentType: 'application/json' };
 }
 
 export type { Channel };

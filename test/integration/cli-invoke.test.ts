@@ -13,6 +13,8 @@ functions:
   spin: { timeout: 1s }
   quit: { redeliveryLimit: 4 }
   later: {}
+  shaped: { output: { exchange: delx, routingKey: out.x }, retry: { attempts: 3, delay: 2s } }
+  loose: {}
 `;
 
 const handlers = {
@@ -27,6 +29,21 @@ const handler: Handler = async (message, ctx) => {
 };
 export default handler;
 `,
+  // What a handler returns, or publishes, by the message's "kind".
+  shaped: `
+import type { Handler } from 'warren';
+const handler: Handler<{ kind: string }> = async (message, ctx) => {
+  if (message.kind === 'bigint') return { n: 10n };
+  if (message.kind === 'cycle') { const o: Record<string, unknown> = {}; o.self = o; return o; }
+  if (message.kind === 'bytes') return Buffer.from('raw bytes');
+  if (message.kind === 'publish-bigint') {
+    try { await ctx.publish('delx', 'x', { n: 1n }); } catch (err) { return { caught: (err as Error).message }; }
+  }
+  return { fine: true };
+};
+export default handler;
+`,
+  loose: 'export default async () => ({ n: 10n });\n',
 };
 
 /** Runs `warren invoke`, killed if it outlives `killAfterMs` (a handler that was never stopped). */
@@ -66,5 +83,39 @@ describe('warren invoke and a handler that misbehaves', () => {
     expect(result.stderr).toContain('publish delx delayed.x after 2 s {"id":1}\n');
     expect(result.stderr).toContain('publish delx now.x {"id":2}\n');
     expect(result.stderr).not.toContain('warren.delay');
+  });
+
+  it('fails a result its output cannot carry (a BigInt, a cycle) as a replica does: exit 1, the reason, the retry', async () => {
+    project = await createProject(queuesYaml, handlers);
+    for (const [kind, why] of [
+      ['bigint', 'Do not know how to serialize a BigInt'],
+      ['cycle', 'Converting circular structure to JSON'],
+    ]) {
+      const result = await invoke(['shaped', JSON.stringify({ kind }), '--dir', project.dir]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(
+        `shaped failed: TypeError: the message body cannot be sent as JSON (${why}): publish plain JSON values, a string or a Buffer\n`,
+      );
+      expect(result.stderr).toContain('a replica would retry it in 2000 ms (attempt 2, through shaped.retry.2s)');
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('prints returned bytes as they are, refuses a publish JSON cannot carry, and shows a result no output publishes', async () => {
+    project = await createProject(queuesYaml, handlers);
+    const bytes = await invoke(['shaped', '{"kind":"bytes"}', '--dir', project.dir]);
+    expect(bytes.code).toBe(0);
+    expect(bytes.stdout).toBe('raw bytes');
+    expect(bytes.stderr).toContain('a replica would publish the result to delx out.x, then ack');
+
+    const published = await invoke(['shaped', '{"kind":"publish-bigint"}', '--dir', project.dir]);
+    expect(published.code).toBe(0);
+    expect(JSON.parse(published.stdout)).toEqual({ caught: expect.stringContaining('cannot be sent as JSON (Do not know how to serialize a BigInt)') });
+
+    // Without output: nothing is published, the message is acked; the value is shown as Node shows it.
+    const loose = await invoke(['loose', '{}', '--dir', project.dir]);
+    expect(loose.code).toBe(0);
+    expect(loose.stdout.trim()).toBe('{ n: 10n }');
+    expect(loose.stderr).toContain('a replica would ack');
   });
 });
