@@ -6,6 +6,7 @@
  * promise reaction on the handler's promise and no timer of its own (./deadlines.ts).
  * `runHandler` is the same as a promise, for callers that await (a batch, `warren invoke`).
  */
+import { inspect } from 'node:util';
 import type { Context, Handler } from '../index';
 import { isReject } from '../index';
 import { deadlinesFor, type DeadlineQueue, type Timed } from './deadlines';
@@ -101,7 +102,7 @@ export function runHandler(handler: Handler, value: unknown, options: RunOptions
 }
 
 function thrown(err: unknown): Outcome {
-  const error = toError(err, 'handler threw a non-error');
+  const error = toError(err, 'the handler threw');
   return isReject(err) ? { kind: 'reject', error } : { kind: 'error', error, timedOut: false };
 }
 
@@ -121,9 +122,30 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
-/** Whatever was thrown, as an Error (a thrown plain object keeps its fields). */
+/**
+ * Whatever was thrown, as an Error: a thrown string is its message, a plain object keeps its fields
+ * and its `message`, anything else is shown as Node shows it. Made here, its stack would be Warren's
+ * frames: it says instead that there is none, and how to get one.
+ */
 export function toError(err: unknown, fallback: string): Error {
   if (err instanceof Error) return err;
-  if (typeof err === 'object' && err !== null && 'message' in err) return Object.assign(new Error(String((err as { message: unknown }).message)), err);
-  return new Error(err === undefined ? fallback : String(err));
+  try {
+    return asError(err, fallback);
+  } catch {
+    // A getter that throws, a proxy: nothing of it can be read safely.
+    return new Error(`${fallback}: a value that could not be read`);
+  }
+}
+
+function asError(err: unknown, fallback: string): Error {
+  const withMessage = typeof err === 'object' && err !== null && 'message' in err;
+  const own = withMessage ? String((err as { message: unknown }).message) : typeof err === 'string' ? err : '';
+  // Nothing to read in it (an empty string or message, null, a number): say what was thrown.
+  const message = own.trim() ? own : `${fallback}: ${inspect(err, { depth: 2, breakLength: Infinity })}`;
+  const error = withMessage ? Object.assign(new Error(message), err) : new Error(message);
+  if (!withMessage || !('stack' in err)) {
+    const what = err === null || err === undefined ? String(err) : Array.isArray(err) ? 'an array' : typeof err === 'object' ? 'an object' : `a ${typeof err}`;
+    error.stack = `Error: ${message}\n    (${what} was thrown, not an Error, so there is no stack: throw new Error(…) to get one)`;
+  }
+  return error;
 }

@@ -1,0 +1,52 @@
+/** What a handler throws, as the Error its dead letter records: a message a person can read, never Warren's frames. */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { toError } from '../../runtime/replica/run-handler';
+
+describe('toError', () => {
+  it('keeps an Error as it is', () => {
+    const err = new TypeError('bad');
+    expect(toError(err, 'the handler threw')).toBe(err);
+  });
+
+  it.each([
+    ['a string', 'oops', 'oops', 'a string'],
+    ['null', null, 'the handler threw: null', 'null'],
+    ['undefined', undefined, 'the handler threw: undefined', 'undefined'],
+    ['an empty string', '', "the handler threw: ''", 'a string'],
+    ['a number', 42, 'the handler threw: 42', 'a number'],
+    ['an object without a message', { code: 7 }, 'the handler threw: { code: 7 }', 'an object'],
+    ['an object with a message', { code: 5, message: 'quota' }, 'quota', 'an object'],
+    ['an array', [1, 2], 'the handler threw: [ 1, 2 ]', 'an array'],
+  ])('turns %s into a message, and a stack that says there is none', (_what, thrown, message, what) => {
+    const error = toError(thrown, 'the handler threw');
+    expect(error.message).toBe(message);
+    expect(error.stack).toBe(`Error: ${message}\n    (${what} was thrown, not an Error, so there is no stack: throw new Error(…) to get one)`);
+    expect(error.stack).not.toMatch(/\n\s+at /);
+  });
+
+  it('keeps the fields of a thrown object', () => {
+    expect(toError({ code: 5, message: 'quota' }, 'x')).toMatchObject({ code: 5, message: 'quota' });
+  });
+
+  it('never throws, whatever is thrown, even a value that cannot be read', () => {
+    const hostile = new Proxy(
+      {},
+      {
+        has: () => true,
+        get: () => {
+          throw new Error('no');
+        },
+      },
+    );
+    expect(toError(hostile, 'the handler threw').message).toBe('the handler threw: a value that could not be read');
+    fc.assert(
+      fc.property(fc.anything(), (thrown) => {
+        const error = toError(thrown, 'the handler threw');
+        expect(error).toBeInstanceOf(Error);
+        expect(typeof error.message).toBe('string');
+        expect(error.message.length).toBeGreaterThan(0);
+      }),
+    );
+  });
+});
