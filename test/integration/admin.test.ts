@@ -104,6 +104,11 @@ describe('admin API', () => {
     const bad = await runCli(['scale', 'echo', 'two'], runtime.env);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('replicas must be an integer');
+    // Past the most a runtime runs: the command's own words, not the API's JSON example.
+    const many = await runCli(['scale', 'echo', '1000'], runtime.env);
+    expect(many.code).toBe(2);
+    expect(many.stderr).toContain('replicas must be an integer from 0 to 256, got 1000');
+    expect(many.stderr).toContain('warren start --only echo');
 
     expect(await runtime.stop()).toBe(0);
   });
