@@ -7,10 +7,11 @@ import type { Command } from 'commander';
 import { randomUUID } from 'node:crypto';
 import type { ChannelModel } from 'amqplib';
 import { connectToAny } from '../connection/connect';
+import { brokerUnreachable, vhostOfUrl } from '../connection/unreachable';
 import { publishOptions } from '../connection/publish-options';
 import { exchangeExists } from '../connection/probe';
 import { loadConfig } from '../config';
-import { EXIT, WarrenError, redactUrl } from '../errors';
+import { EXIT, WarrenError } from '../errors';
 import { parseCount, projectDir, readMessageArgument, reportFailure } from './common';
 import { ENTRY_EXCHANGE, delayedPublish, parseDelay } from '../delay/ladder';
 import { describeDuration } from '../config/units';
@@ -53,9 +54,7 @@ export async function publishMessages(
   let startAt = 0;
   for (let failovers = 0; ; failovers++) {
     const found = await connectToAny(url, { startAt }).catch((err: Error) => {
-      throw new WarrenError('WARREN_E_BROKER_UNREACHABLE', `cannot connect to ${redactUrl(url)}: ${redactUrl(err.message)}`, {
-        hint: 'start RabbitMQ (`rabbitmq-server -detached`) or set AMQP_URL',
-      });
+      throw brokerUnreachable(url, vhostOfUrl(url), err);
     });
     startAt = found.index + 1;
     if (options.delayMs !== undefined && failovers === 0) {

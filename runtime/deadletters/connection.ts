@@ -5,6 +5,7 @@
  */
 import type { Channel, ChannelModel } from 'amqplib';
 import { connectToAny } from '../connection/connect';
+import { brokerUnreachable, vhostOfUrl } from '../connection/unreachable';
 import { WarrenError, redactUrl } from '../errors';
 
 /** `orders.dead` → `orders`: the queue the dead letters came from, where a replay sends them. */
@@ -16,10 +17,7 @@ export async function withConnection<T>(url: string, name: string, work: (conn: 
     // A cluster's list: the first node that answers, so the tools work with a node down.
     conn = (await connectToAny(url, { timeout: 5_000, connectionName: name })).connection;
   } catch (err) {
-    throw new WarrenError('WARREN_E_BROKER_UNREACHABLE', `no broker answers at ${redactUrl(url)} (${(err as Error).message})`, {
-      hint: 'start RabbitMQ, or point AMQP_URL (or rascal.json) at a running broker',
-      cause: err,
-    });
+    throw brokerUnreachable(url, vhostOfUrl(url), err);
   }
   conn.on('error', () => {
     // A connection error also rejects the pending operation, which reports it.

@@ -12,8 +12,9 @@ import type rascalModule from 'rascal';
 import type { BrokerAsPromised } from 'rascal';
 import type { Logger } from 'pino';
 import type { WarrenConfig } from '../config/types';
-import { WarrenError, WarrenErrors, redactUrl } from '../errors';
-import { NO_HANDSHAKE, connectToAny, type NodeConnection } from '../connection/connect';
+import { WarrenError, WarrenErrors } from '../errors';
+import { connectToAny, type NodeConnection } from '../connection/connect';
+import { brokerUnreachable } from '../connection/unreachable';
 import { buildTopology, type RascalConfig } from './rascal-config';
 import { vhostUrl } from './names';
 import { mismatchError } from './mismatch';
@@ -121,25 +122,7 @@ function onNode(rascalConfig: RascalConfig, vhost: string, url: string): RascalC
 }
 
 export function unreachable(config: WarrenConfig, err: unknown): WarrenError {
-  const shown = redactUrl(vhostUrl(config.url, config.vhost));
-  const text = String((err as { message?: unknown })?.message ?? err);
-  let message = `no broker answers at ${shown} (${text})`;
-  let hint = 'start RabbitMQ (in this repository: `.ci/run`), or point AMQP_URL (or rascal.json) at a running broker';
-  if (text.includes(NO_HANDSHAKE)) {
-    message = `the broker at ${shown} accepts connections but does not answer them (${text})`;
-    hint =
-      'a RabbitMQ node out of file descriptors stops answering new connections: `rabbitmq-diagnostics status` shows "File Descriptors"; ' +
-      'raise its limit (LimitNOFILE under systemd, `ulimit -n` before `rabbitmq-server`) and restart it. A node that is starting or stopping does the same for a while';
-  } else if (/ACCESS[-_]REFUSED|403/.test(text)) {
-    message = `the broker at ${shown} refused the credentials`;
-    hint = 'check the user and password in AMQP_URL or rascal.json';
-  } else if (/vhost .* not found|NOT[-_]ALLOWED|ConnectionOpenOk; got <ConnectionClose/.test(text)) {
-    // amqplib drops the reply text of a close during the handshake: one right after the credentials
-    // were accepted is RabbitMQ saying NOT_ALLOWED, the vhost is missing or the user may not use it
-    message = `the broker at ${shown} has no vhost "${config.vhost}" (or the user may not use it)`;
-    hint = `create it: \`rabbitmqctl add_vhost ${config.vhost}\` and \`rabbitmqctl set_permissions -p ${config.vhost} <user> ".*" ".*" ".*"\``;
-  }
-  return new WarrenError('WARREN_E_BROKER_UNREACHABLE', message, { hint, cause: err });
+  return brokerUnreachable(vhostUrl(config.url, config.vhost), config.vhost, err);
 }
 
 type Rascal = typeof rascalModule;

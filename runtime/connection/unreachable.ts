@@ -1,0 +1,40 @@
+/**
+ * The error for a broker Warren could not use, whichever command met it (start, publish, the
+ * dead-letter tools): what the broker said, in a person's words, and what to do about it.
+ */
+import { WarrenError, redactUrl } from '../errors';
+import { NO_HANDSHAKE } from './connect';
+import { splitUrls } from './urls';
+import { vhostOf } from '../config/connection';
+
+/** `url`: the URL (or a cluster's list) tried; `vhost`: the one it names. */
+export function brokerUnreachable(url: string, vhost: string, err: unknown): WarrenError {
+  const shown = redactUrl(url);
+  const text = redactUrl(String((err as { message?: unknown })?.message ?? err));
+  let message = `no broker answers at ${shown} (${text})`;
+  let hint = 'start RabbitMQ (`rabbitmq-server -detached`; in this repository `.ci/run` does it), or point AMQP_URL (or rascal.json) at a running broker';
+  if (text.includes(NO_HANDSHAKE)) {
+    message = `the broker at ${shown} accepts connections but does not answer them (${text})`;
+    hint =
+      'a RabbitMQ node out of file descriptors stops answering new connections: `rabbitmq-diagnostics status` shows "File Descriptors"; ' +
+      'raise its limit (LimitNOFILE under systemd, `ulimit -n` before `rabbitmq-server`) and restart it. A node that is starting or stopping does the same for a while';
+  } else if (/ACCESS[-_]REFUSED|403/.test(text)) {
+    message = `the broker at ${shown} refused the credentials`;
+    hint = 'check the user and password in AMQP_URL or rascal.json (`rabbitmqctl list_users` lists the users)';
+  } else if (/vhost .* not found|NOT[-_]ALLOWED|ConnectionOpenOk; got <ConnectionClose/.test(text)) {
+    // amqplib drops the reply text of a close during the handshake: one right after the credentials
+    // were accepted is RabbitMQ saying NOT_ALLOWED, the vhost is missing or the user may not use it
+    message = `the broker at ${shown} has no vhost "${vhost}" (or the user may not use it)`;
+    hint = `create it: \`rabbitmqctl add_vhost ${vhost}\` and \`rabbitmqctl set_permissions -p ${vhost} <user> ".*" ".*" ".*"\``;
+  }
+  return new WarrenError('WARREN_E_BROKER_UNREACHABLE', message, { hint, cause: err });
+}
+
+/** The vhost a URL (or the first of a cluster's list) names; no path means `/`. */
+export function vhostOfUrl(url: string): string {
+  try {
+    return vhostOf(splitUrls(url)[0] ?? url);
+  } catch {
+    return '/';
+  }
+}
