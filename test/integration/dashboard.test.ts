@@ -183,11 +183,23 @@ describe('the dashboard', () => {
     await expect.poll(() => page.locator('.workbench').textContent(), { timeout: 10_000 }).toContain("orders's dead-letter queue is empty");
   });
 
-  it('purges only after a confirmation', async () => {
+  it('purges only after a confirmation; on a phone the list shows each letter’s error beside its id', async () => {
     const { page } = browser;
-    for (const id of ['p1', 'p2'])
-      await publishRaw(vhost.url, '', 'orders', JSON.stringify({ id, reject: true }), { contentType: 'application/json', messageId: id });
-    await page.getByRole('button', { name: 'open p2' }).waitFor({ timeout: 10_000 });
+    // p2's id is as long as a UUID, as most producers' are.
+    const ids = ['p1', 'p2-3f1c9a4e-7b2d-4c8e-9a1f-5d6e7f8a9b0c'];
+    for (const id of ids) await publishRaw(vhost.url, '', 'orders', JSON.stringify({ id, reject: true }), { contentType: 'application/json', messageId: id });
+    await page.getByRole('button', { name: `open ${ids[1]}` }).waitFor({ timeout: 10_000 });
+    try {
+      await page.setViewportSize({ width: 390, height: 900 });
+      await page.waitForTimeout(300);
+      const error = await page.locator('table.letters tbody tr').filter({ hasText: 'p2-' }).locator('td.err').boundingBox();
+      expect(error!.width, 'the error column on a 390 px phone').toBeGreaterThan(60);
+      expect(error!.x + error!.width).toBeLessThanOrEqual(390);
+      expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+      await browser.screenshot('dead-letters-390');
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
     await page.getByRole('button', { name: 'Purge…' }).click();
     const dialog = page.getByRole('dialog');
     await expect.poll(() => dialog.textContent()).toContain('deleted for good');

@@ -287,7 +287,7 @@ function Row({ letter, selected, open, onToggle, onOpen }: { letter: DeadLetter;
         <input type="checkbox" aria-label={`select ${letter.key}`} checked={selected} onChange={onToggle} />
       </td>
       <td class="mono">
-        <button type="button" class="link" onClick={onOpen} aria-label={`open ${letter.key}`} data-key={letter.key}>
+        <button type="button" class="link" onClick={onOpen} aria-label={`open ${letter.key}`} title={letter.key} data-key={letter.key}>
           {letter.key}
         </button>
       </td>
