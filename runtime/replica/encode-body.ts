@@ -1,10 +1,12 @@
 /**
- * A message body as Warren publishes it (ctx.publish, a function's output): a Buffer as it is, a
+ * A message body as Warren publishes it (ctx.publish, a function's output): a Buffer (any Uint8Array) as it is, a
  * string as text/plain, anything else as JSON. A value JSON cannot hold (a BigInt, a cycle) is refused
  * with an error that says so, in a replica and in `warren invoke` alike.
  */
 export function encodeBody(content: unknown): { body: Buffer; contentType?: string } {
   if (Buffer.isBuffer(content)) return { body: content };
+  // A Uint8Array (TextEncoder's, a crypto digest's) is bytes too, not an object of numbered keys.
+  if (content instanceof Uint8Array) return { body: Buffer.from(content.buffer, content.byteOffset, content.byteLength) };
   if (typeof content === 'string') return { body: Buffer.from(content), contentType: 'text/plain' };
   let json: string | undefined;
   try {

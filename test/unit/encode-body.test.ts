@@ -6,6 +6,8 @@ describe('encodeBody', () => {
   it('sends bytes as they are, a string as text, anything else as JSON (undefined as null)', () => {
     const bytes = Buffer.from([0xff, 0x00]);
     expect(encodeBody(bytes)).toEqual({ body: bytes });
+    expect(encodeBody(new TextEncoder().encode('héllo'))).toEqual({ body: Buffer.from('héllo') });
+    expect(encodeBody(new Uint8Array([1, 2, 3, 4]).subarray(1, 3))).toEqual({ body: Buffer.from([2, 3]) });
     expect(encodeBody('Test!')).toEqual({ body: Buffer.from('Test!'), contentType: 'text/plain' });
     expect(encodeBody({ a: [1, 'b'] })).toEqual({ body: Buffer.from('{"a":[1,"b"]}'), contentType: 'application/json' });
     expect(encodeBody(undefined).body.toString()).toBe('null');
