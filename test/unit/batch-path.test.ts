@@ -264,6 +264,33 @@ describe('itemOutcomes', () => {
     expect(outcomes({ failed: [], rejected: undefined }).map((o) => o.kind)).toEqual(['ok', 'ok']);
     expect(outcomes(Object.assign(Object.create(null) as object, { failed: [1] })).map((o) => o.kind)).toEqual(['ok', 'error']);
   });
+
+  it('fails every item, saying what came back, on a result JSON cannot show (a BigInt, a symbol)', () => {
+    const why = (value: unknown) => itemOutcomes(2, { kind: 'ok', value }).map((o) => (o.kind === 'error' ? o.error.message : o.kind));
+    expect(why(1n)[0]).toContain('the batch handler returned 1n;');
+    expect(why(Symbol('x'))[1]).toContain('the batch handler returned Symbol(x);');
+    expect(why({ failed: 2n })[0]).toContain('failed: 2n');
+    expect(why({ rejected: [0n] })[0]).toContain('rejected: 0n is not an index');
+  });
+
+  it('settles every item of a batch whose result cannot be read, and the replica goes on (a thrown result reader)', async () => {
+    // A proxy whose prototype cannot be read: the result reader throws; every item fails, none is left unsettled.
+    const hostile = new Proxy(
+      {},
+      {
+        getPrototypeOf: () => {
+          throw new Error('no prototype for you');
+        },
+      },
+    );
+    const run = await deliver(async () => hostile as unknown as undefined, bodies(3));
+    expect([...run.settlements.values()]).toEqual(Array(3).fill(1));
+    expect(run.published.map((p) => [p.queue, p.headers['x-warren-attempt']])).toEqual([
+      ['ingest.retry.1s', 2],
+      ['ingest.retry.1s', 2],
+      ['ingest.retry.1s', 2],
+    ]);
+  });
 });
 
 describe('BatchCollector', () => {

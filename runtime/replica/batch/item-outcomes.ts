@@ -5,6 +5,7 @@
  * rejects every item. A result of another shape fails every item (at-least-once: nothing is acked
  * on a result Warren cannot read), and so does an object with a key other than those two.
  */
+import { inspect } from 'node:util';
 import type { Outcome } from '../outcome';
 
 export function itemOutcomes(count: number, outcome: Outcome): Outcome[] {
@@ -30,7 +31,7 @@ const KEYS = new Set(['failed', 'rejected']);
 
 function readResult(value: unknown, count: number): Read {
   if (value === undefined || value === null) return { failed: new Set(), rejected: new Set() };
-  if (typeof value !== 'object' || Array.isArray(value)) return { problem: Array.isArray(value) ? 'a list' : JSON.stringify(value) };
+  if (typeof value !== 'object' || Array.isArray(value)) return { problem: Array.isArray(value) ? 'a list' : shown(value) };
   const proto = Object.getPrototypeOf(value) as unknown;
   if (proto !== Object.prototype && proto !== null) return { problem: `a ${(value as object).constructor?.name ?? 'non-plain'} object` };
   // A key Warren does not read would otherwise ack every item: Lambda's `batchItemFailures` (ported
@@ -51,7 +52,18 @@ function readResult(value: unknown, count: number): Read {
 
 function indexes(value: unknown, count: number): Set<number> | string {
   if (value === undefined || value === null) return new Set();
-  if (!Array.isArray(value)) return JSON.stringify(value) ?? String(value);
-  for (const i of value) if (!Number.isInteger(i) || (i as number) < 0 || (i as number) >= count) return `${JSON.stringify(i)} is not an index`;
+  if (!Array.isArray(value)) return shown(value);
+  for (const i of value) if (!Number.isInteger(i) || (i as number) < 0 || (i as number) >= count) return `${shown(i)} is not an index`;
   return new Set(value as number[]);
+}
+
+/** A value in an error message: JSON where it has a JSON form, else as Node shows it (a BigInt, a symbol). */
+function shown(value: unknown): string {
+  try {
+    const json = JSON.stringify(value);
+    if (json !== undefined) return json;
+  } catch {
+    // a BigInt, a cycle
+  }
+  return inspect(value, { depth: 2, breakLength: Infinity });
 }

@@ -30,6 +30,7 @@ import { BatchCollector } from './collector';
 import { itemOutcomes } from './item-outcomes';
 import { GAVE_BACK, giveBack, holdAndTryAgain, type Held } from '../hold';
 import { runBatch, type BatchRunDeps } from './run-batch';
+import { toError } from '../run-handler';
 import { WaitingTurns, type TakeTurn } from '../waiting-turns';
 
 export interface BatchProcessorDeps {
@@ -142,8 +143,15 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
       await Promise.all(items.map((item) => handBack(item)));
       return;
     }
-    const outcomes = itemOutcomes(items.length, result);
-    if (outcomes.some((o) => o.kind !== 'ok')) logFailures(items.length, outcomes);
+    let outcomes: Outcome[];
+    try {
+      outcomes = itemOutcomes(items.length, result);
+      if (outcomes.some((o) => o.kind !== 'ok')) logFailures(items.length, outcomes);
+    } catch (err) {
+      // Reading the result must not take the replica down with the whole batch: every item failed.
+      const error = toError(err, 'reading the batch handler result failed');
+      outcomes = items.map((): Outcome => ({ kind: 'error', error, timedOut: false }));
+    }
     // Started in one turn: the acks of this batch leave together as one `multiple` ack (../ack-batch.ts).
     await Promise.all(items.map((item, i) => finish(item, outcomes[i]!)));
   }
