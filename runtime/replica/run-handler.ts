@@ -133,7 +133,9 @@ export function toError(err: unknown, fallback: string): Error {
     return asError(err, fallback);
   } catch {
     // A getter that throws, a proxy: nothing of it can be read safely.
-    return new Error(`${fallback}: a value that could not be read`);
+    const error = new Error(`${fallback}: a value that could not be read`);
+    error.stack = `Error: ${error.message}\n    (reading what was thrown threw in turn: throw new Error(…) to get a message and a stack)`;
+    return error;
   }
 }
 

@@ -39,7 +39,9 @@ describe('toError', () => {
         },
       },
     );
-    expect(toError(hostile, 'the handler threw').message).toBe('the handler threw: a value that could not be read');
+    const unreadable = toError(hostile, 'the handler threw');
+    expect(unreadable.message).toBe('the handler threw: a value that could not be read');
+    expect(unreadable.stack).not.toMatch(/\n\s+at /);
     fc.assert(
       fc.property(fc.anything(), (thrown) => {
         const error = toError(thrown, 'the handler threw');
