@@ -90,11 +90,19 @@ export function startHandler(handler: Handler, value: unknown, options: HandlerO
     abort.release();
     return call.done(thrown(err));
   }
-  if (!isThenable(result)) {
+  let thenable: boolean;
+  try {
+    thenable = isThenable(result);
+  } catch (err) {
+    // A result whose `then` getter throws: the handler failed (it was requeued over and over before).
+    abort.release();
+    return call.done(thrown(err));
+  }
+  if (!thenable) {
     abort.release();
     return call.done({ kind: 'ok', value: result });
   }
-  new PendingRun(result, abort, options, deadlinesFor(options.timeoutMs), call, startedAt ?? performance.now());
+  new PendingRun(result as PromiseLike<unknown>, abort, options, deadlinesFor(options.timeoutMs), call, startedAt ?? performance.now());
 }
 
 export function runHandler(handler: Handler, value: unknown, options: RunOptions): Promise<Outcome> {

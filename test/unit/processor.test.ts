@@ -143,6 +143,19 @@ describe('createProcessor', () => {
     expect(second.events[0]).toMatchObject({ publish: queue('resize.retry.2s'), headers: { 'x-warren-attempt': 3 } });
   });
 
+  it('counts a result whose `then` getter throws as a failed attempt (retried), not a requeue', async () => {
+    const sneaky = () => ({
+      get then(): never {
+        throw new Error('then getter');
+      },
+    });
+    const run = await deliver(sneaky as unknown as Handler);
+    expect(run.events).toEqual([
+      expect.objectContaining({ publish: queue('resize.retry.1s'), headers: expect.objectContaining({ 'x-warren-attempt': 2 }) }),
+      { settle: 'ack' },
+    ]);
+  });
+
   it('after the last attempt, dead-letters with the error headers, then acks', async () => {
     const { events, stats } = await deliver(
       async () => {
