@@ -196,8 +196,9 @@ export function deadLetterHeaders(headers: Record<string, unknown> | undefined, 
   return {
     ...copy,
     [H.fn]: facts.functionName,
-    [H.error]: truncate(facts.error.message || String(facts.error), MAX_ERROR),
-    [H.stack]: truncate(facts.error.stack ?? '', MAX_STACK),
+    // An Error whose message or stack a library set to something else than a string still reads.
+    [H.error]: truncate(text(facts.error.message) || text(facts.error), MAX_ERROR),
+    [H.stack]: truncate(text(facts.error.stack), MAX_STACK),
     [H.attempts]: facts.attempts,
     [H.version]: facts.version,
     [H.exchange]: facts.route.exchange,
@@ -210,4 +211,14 @@ export function deadLetterHeaders(headers: Record<string, unknown> | undefined, 
 
 function truncate(text: string, max: number): string {
   return text.length <= max ? text : text.slice(0, max - 1) + '…';
+}
+
+function text(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value === undefined || value === null) return '';
+  try {
+    return typeof value === 'object' ? (JSON.stringify(value) ?? String(value)) : String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }

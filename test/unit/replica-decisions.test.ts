@@ -131,4 +131,22 @@ describe('headers', () => {
     expect(headers['x-warren-attempt']).toBeUndefined();
     expect(replayHeaders(headers)).toEqual({ app: 'x' });
   });
+
+  it('reads an Error whose message or stack a library set to something other than a string', () => {
+    const facts = (error: Error) => ({
+      functionName: 'resize',
+      version: 'v',
+      reason: 'error' as const,
+      error,
+      attempts: 1,
+      route: { exchange: '', routingKey: 'resize' },
+      now: new Date(0),
+    });
+    const odd = Object.assign(new Error('x'), { message: { code: 'E_QUOTA' }, stack: 42 }) as unknown as Error;
+    const headers = deadLetterHeaders({}, facts(odd));
+    expect(headers['x-warren-error']).toBe('{"code":"E_QUOTA"}');
+    expect(headers['x-warren-stack']).toBe('42');
+    const big = Object.assign(new Error('x'), { message: 7n }) as unknown as Error;
+    expect(deadLetterHeaders({}, facts(big))['x-warren-error']).toBe('7');
+  });
 });
