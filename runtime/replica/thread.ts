@@ -32,6 +32,31 @@ const log = createLogger({
   base: { function: init.fn.name, replica: init.replica, version: init.version },
 });
 const stats = new ReplicaStats(init.stats);
+
+/**
+ * An error nothing caught (a throw outside the handler's promise, a promise the handler left to reject)
+ * ends this thread, as Node would end it. First the acks held back to be coalesced go out, so messages
+ * already settled are not run again; those in flight return to the queue with the thread.
+ */
+let flushAcks: (() => void) | null = null;
+function endOnUncaught(err: unknown): void {
+  process.off('uncaughtException', endOnUncaught);
+  process.off('unhandledRejection', endOnUncaught);
+  try {
+    flushAcks?.();
+  } catch {
+    // the channel is gone: the broker has those messages back anyway
+  }
+  const error = err instanceof Error ? err : new Error(`a promise was rejected with ${String(err)} and nothing caught it`);
+  // amqplib writes the ack frames in a setImmediate of its own: end after it.
+  setImmediate(() =>
+    setImmediate(() => {
+      throw error;
+    }),
+  );
+}
+process.on('uncaughtException', endOnUncaught);
+process.on('unhandledRejection', endOnUncaught);
 /** A held replica's go (true) or drain before it ever consumed (false); listened for from the start. */
 const released: Promise<boolean> = init.held
   ? new Promise((resolve) => {
@@ -96,6 +121,7 @@ async function main(): Promise<void> {
     attach: (connection) => publisher.use(connection),
     onMessage: (delivery, settle) => processor.take(delivery, settle),
   });
+  flushAcks = () => consumer.flushAcks();
   /** The thread's last words: it has nothing more in hand; with the port closed it ends. */
   const finish = (requeued: number): void => {
     clearInterval(heartbeat);

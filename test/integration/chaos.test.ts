@@ -241,4 +241,48 @@ export default handler;
     expect(c.of('started').map((r) => r.attempt)).toEqual([1, 2]);
     expect((await queueInfo(vhost.url, 'slow')).messageCount).toBe(0);
   });
+
+  it('ends a replica on a promise its handler left to reject, after sending the acks of what it had settled: no message runs twice', async () => {
+    const vhost = hold('vhost', await createTestVhost('chaos-floating'));
+    const project = hold(
+      'project',
+      await createProject(
+        `
+queues:
+  results: { type: classic }
+functions:
+  floating: { replicas: 1, prefetch: 10 }
+`,
+        {
+          // Reports, returns, and leaves behind a promise that rejects a moment later, while its ack waits
+          // to be coalesced with others (the ack window's 2 ms).
+          floating: `
+import type { Handler } from 'warren';
+const handler: Handler<{ id: string; float?: boolean }> = async (m, ctx) => {
+  await ctx.publish('', 'results', { fn: ctx.functionName, id: m.id, attempt: ctx.attempt });
+  if (m.float) void new Promise((_, reject) => setTimeout(() => reject(new Error('a write nobody awaited failed')), 0));
+};
+export default handler;
+`,
+        },
+      ),
+    );
+    const warren = hold('warren', await startWarren(project.dir, vhost.url));
+    const collector = hold('collector', await collectResults(vhost.url));
+    await publishMany(vhost.url, 'floating', [{ id: 'floater', float: true }]);
+    await waitFor(() => deaths(warren, 'floating').length === 1, 10_000);
+    await publishMany(
+      vhost.url,
+      'floating',
+      range(20).map((i) => ({ id: `after-${i}` })),
+    );
+    const c = collector;
+    await waitFor(() => c.idsOf('floating').size === 21, 15_000);
+    await new Promise((r) => setTimeout(r, 1_500));
+    // The replica died once, of that promise, and the message it came from was settled before: it ran once.
+    expect(deaths(warren, 'floating').map((l) => l.reason)).toEqual(['uncaught Error: a write nobody awaited failed']);
+    expect(c.of('floating').filter((r) => r.id === 'floater')).toEqual([{ fn: 'floating', id: 'floater', attempt: 1 }]);
+    expect(c.of('floating')).toHaveLength(21);
+    expect((await queueInfo(vhost.url, 'floating.dead')).messageCount).toBe(0);
+  });
 });
