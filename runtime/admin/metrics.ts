@@ -7,6 +7,7 @@ import { Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { FunctionStatus } from '../supervisor/supervisor';
 import { BATCH_SIZE_BUCKETS, DURATION_BUCKETS_MS } from '../replica-protocol/stats';
 import type { QueueDepth } from './depths';
+import { totalMessages } from './view';
 
 export interface MetricsSource {
   status(): readonly FunctionStatus[];
@@ -110,12 +111,8 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
       this.reset();
       await Promise.all(
         source.status().map(async (s) => {
-          const depths = await Promise.all(source.retryQueues(s.name).map((queue) => source.depth(queue)));
-          if (depths.every((d) => d !== null))
-            this.set(
-              { function: s.name },
-              depths.reduce((sum, d) => sum + d!.messages, 0),
-            );
+          const total = totalMessages(await Promise.all(source.retryQueues(s.name).map((queue) => source.depth(queue))));
+          if (total !== null) this.set({ function: s.name }, total);
         }),
       );
     },

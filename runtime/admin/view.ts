@@ -73,9 +73,13 @@ export function retryQueues(fn: FunctionConfig | undefined): string[] {
 
 /** Messages in a function's retry queues, null while one's depth is unknown. */
 function retryDepth(fn: FunctionConfig | undefined, depths: ReadonlyMap<string, QueueDepth | null>): number | null {
+  return totalMessages(retryQueues(fn).map((queue) => depths.get(queue)));
+}
+
+/** The messages of several queues together; null while one's depth is unknown (0 for none). */
+export function totalMessages(depths: ReadonlyArray<QueueDepth | null | undefined>): number | null {
   let sum = 0;
-  for (const queue of retryQueues(fn)) {
-    const depth = depths.get(queue);
+  for (const depth of depths) {
     if (!depth) return null;
     sum += depth.messages;
   }
