@@ -11,13 +11,13 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inspect } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { loadConfig } from '../config';
 import type { FunctionConfig } from '../config/types';
 import { describeDuration } from '../config/units';
 import { buildHandler } from '../functions/bundle';
 import { findPackageRoot } from '../functions/package-root';
+import { jsonOrInspect } from '../lib/show-value';
 import type { Outcome, Settlement } from '../replica/outcome';
 import { HANG_GRACE_MS, START_GRACE_MS } from '../supervisor/function-runner';
 import { youngGenerationMb } from '../supervisor/replica';
@@ -183,11 +183,7 @@ export function describePublish(p: InvokedPublish): string {
  */
 export function showValue(value: unknown, indent?: number): string {
   if (value instanceof Uint8Array) return `(${value.length} bytes) ${JSON.stringify(Buffer.from(value).toString('utf8'))}`;
-  try {
-    return JSON.stringify(value, null, indent) ?? inspect(value);
-  } catch {
-    return inspect(value, { depth: 6 });
-  }
+  return jsonOrInspect(value, { ...(indent === undefined ? {} : { indent }), inspect: { depth: 6 } });
 }
 
 const WHAT_FAILED: Record<Exclude<Outcome['kind'], 'ok'>, string> = {

@@ -5,7 +5,7 @@
  * rejects every item. A result of another shape fails every item (at-least-once: nothing is acked
  * on a result Warren cannot read), and so does an object with a key other than those two.
  */
-import { inspect } from 'node:util';
+import { jsonOrInspect } from '../../lib/show-value';
 import type { Outcome } from '../outcome';
 
 export function itemOutcomes(count: number, outcome: Outcome): Outcome[] {
@@ -57,13 +57,7 @@ function indexes(value: unknown, count: number): Set<number> | string {
   return new Set(value as number[]);
 }
 
-/** A value in an error message: JSON where it has a JSON form, else as Node shows it (a BigInt, a symbol). */
+/** A value in an error message, on one line. */
 function shown(value: unknown): string {
-  try {
-    const json = JSON.stringify(value);
-    if (json !== undefined) return json;
-  } catch {
-    // a BigInt, a cycle
-  }
-  return inspect(value, { depth: 2, breakLength: Infinity });
+  return jsonOrInspect(value, { inspect: { depth: 2, breakLength: Infinity } });
 }
