@@ -26,8 +26,15 @@ function readName(manifest: string): unknown {
   }
 }
 
+let cachedVersion: string | undefined;
+
 /** Warren's version, from its package.json (`warren --version`); never a reason for a command to fail. */
 export function warrenVersion(): string {
+  cachedVersion ??= readVersion();
+  return cachedVersion;
+}
+
+function readVersion(): string {
   try {
     const { version } = JSON.parse(readFileSync(join(findPackageRoot(), 'package.json'), 'utf8')) as { version?: unknown };
     return typeof version === 'string' ? version : 'unknown';
