@@ -26,7 +26,15 @@ type Kind = 'json' | 'text' | 'bytes';
 const kinds = new Map<string, Kind>();
 const KINDS_KEPT = 64;
 
+/**
+ * The content type of the last message and its kind: a replica's messages mostly share one, and
+ * comparing two equal strings costs less than the Map's hash of a string new with each message.
+ */
+let lastType = '';
+let lastKind: Kind = 'bytes';
+
 function kindOf(type: string): Kind {
+  if (type === lastType) return lastKind;
   let kind = kinds.get(type);
   if (kind === undefined) {
     kind = JSON_TYPE.test(type) ? 'json' : /^text\//i.test(type) ? 'text' : 'bytes';
@@ -34,6 +42,8 @@ function kindOf(type: string): Kind {
     if (kinds.size >= KINDS_KEPT) kinds.clear();
     kinds.set(type, kind);
   }
+  lastType = type;
+  lastKind = kind;
   return kind;
 }
 
