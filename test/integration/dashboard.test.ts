@@ -188,7 +188,15 @@ describe('the dashboard', () => {
     // p2's id is as long as a UUID, as most producers' are.
     const ids = ['p1', 'p2-3f1c9a4e-7b2d-4c8e-9a1f-5d6e7f8a9b0c'];
     for (const id of ids) await publishRaw(vhost.url, '', 'orders', JSON.stringify({ id, reject: true }), { contentType: 'application/json', messageId: id });
+    // p1 twice: one message dead-lettered twice (at-least-once), as after a broker restart.
+    await publishRaw(vhost.url, '', 'orders', JSON.stringify({ id: 'p1', reject: true, second: true }), { contentType: 'application/json', messageId: 'p1' });
     await page.getByRole('button', { name: `open ${ids[1]}` }).waitFor({ timeout: 10_000 });
+    await expect.poll(() => page.getByRole('button', { name: 'open p1' }).count(), { timeout: 10_000 }).toBe(2);
+    // Opened, one of them says there are two, and that Replay would replay both.
+    await page.getByRole('button', { name: 'open p1' }).first().click();
+    await expect.poll(() => page.getByTestId('letter-copies').textContent()).toMatch(/^2 dead letters carry this message id .*Replay replays all 2\.$/);
+    await browser.screenshot('dead-letter-copies');
+    await page.keyboard.press('Escape');
     try {
       await page.setViewportSize({ width: 390, height: 900 });
       await page.waitForTimeout(300);
@@ -205,14 +213,14 @@ describe('the dashboard', () => {
     await expect.poll(() => dialog.textContent()).toContain('deleted for good');
     await browser.screenshot('purge-confirm');
     await dialog.getByRole('button', { name: 'Cancel' }).click();
-    expect((await queueInfo(vhost.url, 'orders.dead')).messageCount).toBe(2);
+    expect((await queueInfo(vhost.url, 'orders.dead')).messageCount).toBe(3);
     await page.getByRole('button', { name: 'Purge…' }).click();
     await page
       .getByRole('dialog')
-      .getByRole('button', { name: /^Purge 2 messages$/ })
+      .getByRole('button', { name: /^Purge 3 messages$/ })
       .click();
     await waitFor(async () => (await queueInfo(vhost.url, 'orders.dead')).messageCount === 0);
-    await expect.poll(() => page.locator('.toasts').textContent()).toContain('purged 2 dead letters of orders');
+    await expect.poll(() => page.locator('.toasts').textContent()).toContain('purged 3 dead letters of orders');
   });
 
   it('draws the topology', async () => {

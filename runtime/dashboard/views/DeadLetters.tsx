@@ -114,6 +114,7 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
   }
 
   const letters = page?.letters ?? [];
+  const rowKeys = distinctKeys(letters);
   const allOnPage = letters.length > 0 && letters.every((l) => selected.has(l.key));
   const toggle = (key: string) => {
     const next = new Set(selected);
@@ -204,9 +205,9 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
                 </tr>
               </thead>
               <tbody>
-                {letters.map((l) => (
+                {letters.map((l, i) => (
                   <Row
-                    key={l.key}
+                    key={rowKeys[i]}
                     letter={l}
                     selected={selected.has(l.key)}
                     open={open === l.key}
@@ -303,4 +304,17 @@ function Row({ letter, selected, open, onToggle, onOpen }: { letter: DeadLetter;
       </td>
     </tr>
   );
+}
+
+/**
+ * One key per row for Preact: a letter's key, and a count after it for a second letter with the same
+ * key (a message dead-lettered twice shares its message id), which a keyed list must never repeat.
+ */
+function distinctKeys(letters: Array<{ key: string }>): string[] {
+  const seen = new Map<string, number>();
+  return letters.map(({ key }) => {
+    const n = seen.get(key) ?? 0;
+    seen.set(key, n + 1);
+    return n === 0 ? key : `${key}#${n}`;
+  });
 }

@@ -14,6 +14,8 @@ interface Props {
 
 export function LetterDetail({ fn, letterKey, onClose, onReplayed }: Props) {
   const [letter, setLetter] = useState<DeadLetterDetail | null>(null);
+  /** dead letters carrying this message id: at-least-once delivery can dead-letter one message twice */
+  const [copies, setCopies] = useState(1);
   const [error, setError] = useState<string | null>(null);
   const [body, setBody] = useState('');
   const [busy, setBusy] = useState(false);
@@ -23,9 +25,10 @@ export function LetterDetail({ fn, letterKey, onClose, onReplayed }: Props) {
   useEffect(() => {
     setLetter(null);
     setError(null);
-    api<{ letter: DeadLetterDetail }>('GET', path).then(
+    api<{ letter: DeadLetterDetail; copies?: number }>('GET', path).then(
       (r) => {
         setLetter(r.letter);
+        setCopies(r.copies ?? 1);
         setBody(prettyBody(r.letter.body, r.letter.bodyEncoding));
         heading.current?.focus();
       },
@@ -44,7 +47,8 @@ export function LetterDetail({ fn, letterKey, onClose, onReplayed }: Props) {
       // The text as edited: parsing and printing it again would alter numbers JavaScript cannot hold exactly.
       const payload = withEdit ? { body } : {};
       const r = await api<ReplayResult>('POST', `${path}/replay`, payload);
-      toast('ok', `replayed ${letterKey}${withEdit ? ' with the edited body' : ''} into ${r.target}`);
+      const what = r.replayed > 1 ? `${r.replayed} dead letters ${letterKey}` : letterKey;
+      toast('ok', `replayed ${what}${withEdit ? ' with the edited body' : ''} into ${r.target}`);
       onReplayed();
     } catch (err) {
       toast('error', err instanceof ApiError ? err.message : String(err));
@@ -68,6 +72,13 @@ export function LetterDetail({ fn, letterKey, onClose, onReplayed }: Props) {
       {!letter && !error ? <p class="muted">Loading…</p> : null}
       {letter ? (
         <>
+          {copies > 1 ? (
+            <p class="notice" data-testid="letter-copies">
+              {copies} dead letters carry this message id (one message dead-lettered more than once, as at-least-once delivery allows, or a producer that reuses
+              ids). Shown: the first in the queue. Replay replays all {copies}
+              {edited ? ', each with the edited body' : ''}.
+            </p>
+          ) : null}
           <p class="error-text" data-testid="letter-error">
             {letter.error ?? 'no error recorded'}
           </p>
