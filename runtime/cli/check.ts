@@ -22,10 +22,13 @@ export async function checkCommand(dir: string, env: Record<string, string | und
     if (!project || errors.length > 0) throw new WarrenErrors(errors);
     const { config } = project;
     const fns = Object.values(config.functions);
-    const q = Object.keys(config.queues).length;
-    process.stdout.write(
-      `ok: ${fns.length} function${fns.length === 1 ? '' : 's'}, ${q} queue${q === 1 ? '' : 's'}, ${Object.keys(config.exchanges).length} exchanges, ${config.bindings.length} bindings\n`,
-    );
+    const counts = [
+      counted(fns.length, 'function'),
+      counted(Object.keys(config.queues).length, 'queue'),
+      counted(Object.keys(config.exchanges).length, 'exchange'),
+      counted(config.bindings.length, 'binding'),
+    ];
+    process.stdout.write(`ok: ${counts.join(', ')}\n`);
     for (const fn of fns) {
       process.stdout.write(
         `  ${fn.name}: queue ${fn.queue}, replicas ${fn.replicas}, ${describePrefetch(fn)}, attempts ${fn.retry.attempts}${fn.output ? `, output ${fn.output.exchange}/${fn.output.routingKey}` : ''}\n`,
@@ -36,6 +39,10 @@ export async function checkCommand(dir: string, env: Record<string, string | und
   } finally {
     await rm(outDir, { recursive: true, force: true });
   }
+}
+
+function counted(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 /** The prefetch a replica really uses (what `start` applies), with why it differs from queues.yaml's. */
