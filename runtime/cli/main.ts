@@ -37,6 +37,15 @@ for (const register of [
 ])
   register(program);
 
+// A reader that stops early (`warren dlq list orders | head`) closes the pipe: the command still does
+// all it was asked and exits with its own code, only the lines nobody reads are lost (Node would
+// otherwise end it with a stack trace on the first write after).
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+  });
+}
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

@@ -7,7 +7,8 @@ import amqplib from 'amqplib';
 import { createTestVhost, management, type TestVhost } from '../helpers/broker';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createProject, repoRoot, runWarren, type Project } from '../helpers/runtime';
+import { spawn } from 'node:child_process';
+import { createProject, freePort, repoRoot, runWarren, waitFor, warrenBin, type Project } from '../helpers/runtime';
 
 const echo = `
 import type { Handler } from 'warren';
@@ -45,6 +46,42 @@ describe('warren check, start and invoke on a user project', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('echo: queue echo, replicas 2');
+  });
+
+  it('a reader that stops early (| head) ends no command with a stack trace: check and invoke exit 0, start keeps running', async () => {
+    project = await createProject('functions:\n  echo: { replicas: 1 }\n', { echo });
+    const dir = project.dir;
+    // The pipe's reading end is closed before the command writes: its first line meets EPIPE.
+    const closedPipe = (args: string[], env: Record<string, string> = {}) => {
+      const child = spawn(process.execPath, [warrenBin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.destroy();
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      return { child, exited, stderr: () => stderr };
+    };
+    for (const args of [
+      ['check', '--dir', dir],
+      ['invoke', 'echo', '{"n": 21}', '--dir', dir],
+    ]) {
+      const run = closedPipe(args);
+      expect(await run.exited, args[0]).toBe(0);
+      expect(run.stderr(), args[0]).not.toMatch(/EPIPE|\n\s+at /);
+    }
+    vhost = await createTestVhost('cli-epipe');
+    const port = await freePort();
+    const start = closedPipe(['start', '--dir', dir], { AMQP_URL: vhost.url, WARREN_ADMIN_PORT: String(port) });
+    try {
+      // Its logs go nowhere; it runs on, ready, and a SIGTERM still stops it cleanly.
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.status === 200, 30_000, 200);
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+      start.child.kill('SIGTERM');
+      expect(await start.exited).toBe(0);
+      expect(start.stderr()).not.toMatch(/EPIPE|\n\s+at /);
+    } finally {
+      start.child.kill('SIGKILL');
+    }
   });
 
   it('check lists the prefetch a replica really uses, and why it differs from queues.yaml', async () => {
