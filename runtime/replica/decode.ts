@@ -3,6 +3,7 @@
  * it can (a hand-written producer's plain `Test!` arrives as the string), text arrives as a string,
  * anything else as the Buffer itself. Never throws, whatever the bytes: a body is input, not code.
  */
+import { BEFORE_THE_HANDLER, refusal } from './refusal';
 
 export type Decoded = { ok: true; value: unknown } | { ok: false; error: Error };
 
@@ -62,12 +63,12 @@ export function decodeBody(content: Buffer, contentType: unknown): Decoded {
   const kind = kindOf(type);
   if (kind === 'json') {
     const text = utf8Text(content);
-    if (text === undefined) return { ok: false, error: new Error('the body is not valid UTF-8, so it cannot be JSON') };
+    if (text === undefined) return { ok: false, error: refusal('the body is not valid UTF-8, so it cannot be JSON', BEFORE_THE_HANDLER) };
     try {
       return { ok: true, value: JSON.parse(text) };
     } catch (err) {
-      if (text.trim() === '') return { ok: false, error: new Error('the body is empty, and the content type says JSON') };
-      return { ok: false, error: new Error(`the body is not valid JSON: ${(err as Error).message}`) };
+      if (text.trim() === '') return { ok: false, error: refusal('the body is empty, and the content type says JSON', BEFORE_THE_HANDLER) };
+      return { ok: false, error: refusal(`the body is not valid JSON: ${(err as Error).message}`, BEFORE_THE_HANDLER) };
     }
   }
   if (kind === 'text') return { ok: true, value: content.toString('utf8') };

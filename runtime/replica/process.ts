@@ -36,6 +36,7 @@ import type { LazyAbort } from './lazy-abort';
 import type { HandlerOptions } from './run-handler';
 import { scheduledAtOf } from '../schedule/outcome';
 import { GAVE_BACK, giveBack, holdAndTryAgain, type Held } from './hold';
+import { refusal } from './refusal';
 
 export type { Delivery, MessageProperties } from './delivery';
 export { Settle } from './delivery';
@@ -305,6 +306,9 @@ export function deliveryLimit(redeliveries: number, limit: number, lastDeath?: s
   const why = lastDeath ? `; the last replica died of: ${lastDeath}` : '';
   return {
     kind: 'delivery-limit',
-    error: new Error(`delivered ${redeliveries} times without being settled (a replica died or hung while handling it); redeliveryLimit is ${limit}${why}`),
+    error: refusal(
+      `delivered ${redeliveries} times without being settled (a replica died or hung while handling it); redeliveryLimit is ${limit}${why}`,
+      'dead-lettered by Warren when the redelivery limit was reached',
+    ),
   };
 }

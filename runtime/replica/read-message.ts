@@ -5,6 +5,7 @@
 import type { FunctionConfig } from '../config/types';
 import { decodeBody } from './decode';
 import type { Outcome } from './outcome';
+import { BEFORE_THE_HANDLER, refusal } from './refusal';
 
 /** null when the function has no schema; otherwise returns a description of what is wrong, or null */
 export type Validate = ((value: unknown) => string | null) | null;
@@ -13,13 +14,16 @@ export type Read = { ok: true; value: unknown } | { ok: false; outcome: Outcome 
 
 export function readMessage(content: Buffer, contentType: string | undefined, fn: Pick<FunctionConfig, 'maxBodyBytes'>, validate: Validate): Read {
   if (content.length > fn.maxBodyBytes) {
-    return { ok: false, outcome: { kind: 'too-large', error: new Error(`body of ${content.length} bytes exceeds maxBodySize ${fn.maxBodyBytes}`) } };
+    return {
+      ok: false,
+      outcome: { kind: 'too-large', error: refusal(`body of ${content.length} bytes exceeds maxBodySize ${fn.maxBodyBytes}`, BEFORE_THE_HANDLER) },
+    };
   }
   const decoded = decodeBody(content, contentType);
   if (!decoded.ok) return { ok: false, outcome: { kind: 'invalid-json', error: decoded.error } };
   if (validate) {
     const problem = validate(decoded.value);
-    if (problem) return { ok: false, outcome: { kind: 'schema', error: new Error(`schema validation failed: ${problem}`) } };
+    if (problem) return { ok: false, outcome: { kind: 'schema', error: refusal(`schema validation failed: ${problem}`, BEFORE_THE_HANDLER) } };
   }
   return decoded;
 }

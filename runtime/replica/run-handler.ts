@@ -12,6 +12,7 @@ import { isReject } from '../index';
 import { deadlinesFor, type DeadlineQueue, type Timed } from './deadlines';
 import { LazyAbort } from './lazy-abort';
 import type { Outcome } from './outcome';
+import { refusal } from './refusal';
 
 export interface HandlerOptions {
   timeoutMs: number;
@@ -73,7 +74,11 @@ class PendingRun implements Timed {
     this.abort.abort(new Error(`timed out after ${timeoutMs} ms`));
     this.abort.release();
     watchForStuckHandler(this.running, this.options.onStuck);
-    this.call.done({ kind: 'error', error: new Error(`handler timed out after ${timeoutMs} ms`), timedOut: true });
+    this.call.done({
+      kind: 'error',
+      error: refusal(`handler timed out after ${timeoutMs} ms`, 'Warren stopped waiting for the handler at its timeout'),
+      timedOut: true,
+    });
   }
 }
 

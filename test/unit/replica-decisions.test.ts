@@ -4,11 +4,23 @@ import { decodeBody } from '../../runtime/replica/decode';
 import { decideSettlement } from '../../runtime/replica/outcome';
 import { attemptOf, attemptsBefore, deadLetterHeaders, originalRoute, replayHeaders, retryHeaders, visibleHeaders } from '../../runtime/replica/headers';
 import type { FunctionConfig } from '../../runtime/config/types';
+import { readMessage } from '../../runtime/replica/read-message';
+import { deliveryLimit } from '../../runtime/replica/process';
+import { itemOutcomes } from '../../runtime/replica/batch/item-outcomes';
 import { functionConfig } from '../testkit/function-config';
 
 const fn = (over: Partial<FunctionConfig> = {}): FunctionConfig =>
   functionConfig('resize', { retry: { attempts: 4, backoff: 'exponential', delay: 1_000, maxDelay: 3_000 }, ...over }, '/p');
 const boom = new Error('boom');
+const factsOf = (error: Error) => ({
+  functionName: 'resize',
+  version: 'v',
+  reason: 'error' as const,
+  error,
+  attempts: 1,
+  route: { exchange: '', routingKey: 'resize' },
+  now: new Date(0),
+});
 
 describe('decodeBody (SPEC §3)', () => {
   it('parses application/json and fails on a body that is not JSON', () => {
@@ -148,5 +160,23 @@ describe('headers', () => {
     expect(headers['x-warren-stack']).toBe('42');
     const big = Object.assign(new Error('x'), { message: 7n }) as unknown as Error;
     expect(deadLetterHeaders({}, facts(big))['x-warren-error']).toBe('7');
+  });
+
+  it("a dead letter Warren made itself (schema, invalid JSON, too large, delivery limit, a batch item named failed) says so in its stack, without Warren's own frames", () => {
+    const schema = readMessage(Buffer.from('{"n":"x"}'), 'application/json', fn({ maxBodyBytes: 100 }), () => 'message/n must be integer');
+    const invalid = readMessage(Buffer.from('{nope'), 'application/json', fn(), null);
+    const large = readMessage(Buffer.from('x'.repeat(101)), undefined, fn({ maxBodyBytes: 100 }), null);
+    const outcomes = [...[schema, invalid, large].map((read) => (read.ok ? null : read.outcome)), deliveryLimit(6, 5, 'out of memory')];
+    outcomes.push(...itemOutcomes(2, { kind: 'ok', value: { failed: [0], rejected: [1] } }));
+    const errors = outcomes.map((outcome) => (outcome && 'error' in outcome ? outcome.error : null));
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(Error);
+      const stack = String(deadLetterHeaders({}, { ...factsOf(error!), reason: 'schema' })['x-warren-stack']);
+      expect(stack.startsWith(`Error: ${error!.message}\n    (`)).toBe(true);
+      expect(stack).toMatch(/: no handler code to point at\)$/);
+      expect(stack).not.toMatch(/\n\s+at /);
+    }
+    // A handler's own throw keeps its stack.
+    expect(String(deadLetterHeaders({}, factsOf(boom))['x-warren-stack'])).toMatch(/\n\s+at /);
   });
 });

@@ -7,20 +7,28 @@
  */
 import { jsonOrInspect } from '../../lib/show-value';
 import type { Outcome } from '../outcome';
+import { refusal } from '../refusal';
 
 export function itemOutcomes(count: number, outcome: Outcome): Outcome[] {
   if (outcome.kind !== 'ok') return Array.from({ length: count }, () => outcome);
   const read = readResult(outcome.value, count);
   if ('problem' in read) {
-    const error = new Error(
+    const error = refusal(
       `the batch handler returned ${read.problem}; expected nothing or { failed?: number[], rejected?: number[] } with indexes below ${count}`,
+      'a result Warren cannot read, which fails every item',
     );
     return Array.from({ length: count }, () => ({ kind: 'error', error, timedOut: false }));
   }
   const ok: Outcome = { kind: 'ok', value: undefined };
   return Array.from({ length: count }, (_, i): Outcome => {
-    if (read.rejected.has(i)) return { kind: 'reject', error: new Error(`the batch handler rejected item ${i}`) };
-    if (read.failed.has(i)) return { kind: 'error', error: new Error(`the batch handler reported item ${i} as failed`), timedOut: false };
+    if (read.rejected.has(i))
+      return { kind: 'reject', error: refusal(`the batch handler rejected item ${i}`, 'named in the rejected list the batch handler returned') };
+    if (read.failed.has(i))
+      return {
+        kind: 'error',
+        error: refusal(`the batch handler reported item ${i} as failed`, 'named in the failed list the batch handler returned'),
+        timedOut: false,
+      };
     return ok;
   });
 }
