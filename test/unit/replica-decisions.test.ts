@@ -12,6 +12,7 @@ import { functionConfig } from '../testkit/function-config';
 const fn = (over: Partial<FunctionConfig> = {}): FunctionConfig =>
   functionConfig('resize', { retry: { attempts: 4, backoff: 'exponential', delay: 1_000, maxDelay: 3_000 }, ...over }, '/p');
 const boom = new Error('boom');
+/** What a dead letter of `error` is built from. */
 const factsOf = (error: Error) => ({
   functionName: 'resize',
   version: 'v',
@@ -145,21 +146,12 @@ describe('headers', () => {
   });
 
   it('reads an Error whose message or stack a library set to something other than a string', () => {
-    const facts = (error: Error) => ({
-      functionName: 'resize',
-      version: 'v',
-      reason: 'error' as const,
-      error,
-      attempts: 1,
-      route: { exchange: '', routingKey: 'resize' },
-      now: new Date(0),
-    });
     const odd = Object.assign(new Error('x'), { message: { code: 'E_QUOTA' }, stack: 42 }) as unknown as Error;
-    const headers = deadLetterHeaders({}, facts(odd));
+    const headers = deadLetterHeaders({}, factsOf(odd));
     expect(headers['x-warren-error']).toBe('{"code":"E_QUOTA"}');
     expect(headers['x-warren-stack']).toBe('42');
     const big = Object.assign(new Error('x'), { message: 7n }) as unknown as Error;
-    expect(deadLetterHeaders({}, facts(big))['x-warren-error']).toBe('7');
+    expect(deadLetterHeaders({}, factsOf(big))['x-warren-error']).toBe('7');
   });
 
   it("a dead letter Warren made itself (schema, invalid JSON, too large, delivery limit, a batch item named failed) says so in its stack, without Warren's own frames", () => {
