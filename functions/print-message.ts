@@ -4,7 +4,7 @@
 import type { Handler } from '../runtime';
 
 const handler: Handler = async (message, ctx) => {
-  ctx.log.info({ message, routingKey: ctx.routingKey, attempt: ctx.attempt }, 'received');
+  ctx.log.info({ message, routingKey: ctx.routingKey }, 'received'); // ctx.log already names the function, message id and attempt
 };
 
 export default handler;
