@@ -31,8 +31,8 @@ export interface LiveFeedOptions {
   intervalMs?: number;
   /** frames kept for a page that connects */
   historySize?: number;
-  /** the latency quantiles cover this many ticks */
-  latencyWindow?: number;
+  /** rates and latency quantiles cover this many ticks */
+  windowTicks?: number;
   onError?(err: unknown): void;
 }
 
@@ -46,12 +46,12 @@ export class LiveFeed {
   private ticking = false;
   private readonly intervalMs: number;
   private readonly historySize: number;
-  private readonly latencyWindow: number;
+  private readonly windowTicks: number;
 
   constructor(private readonly options: LiveFeedOptions) {
     this.intervalMs = options.intervalMs ?? 1_000;
     this.historySize = options.historySize ?? 300;
-    this.latencyWindow = options.latencyWindow ?? 5;
+    this.windowTicks = options.windowTicks ?? 5;
   }
 
   get listeners(): number {
@@ -123,9 +123,9 @@ export class LiveFeed {
           }
         : { at, handled: 0, failed: 0, buckets: [] };
       const kept = this.samples.get(view.name) ?? [];
-      const live = liveFunction(view, sample, kept[kept.length - 1], kept[Math.max(0, kept.length - this.latencyWindow)]);
+      const live = liveFunction(view, sample, kept[Math.max(0, kept.length - this.windowTicks)]);
       kept.push(sample);
-      if (kept.length > this.latencyWindow) kept.shift();
+      if (kept.length > this.windowTicks) kept.shift();
       this.samples.set(view.name, kept);
       return live;
     });

@@ -60,13 +60,15 @@ export function delta(now: Sample, before: Sample | undefined): { handled: numbe
 }
 
 /**
- * A function's line of the frame: counts from the view, rates from the previous tick, latency from
- * the oldest sample of the window (a few seconds, so one slow message does not make the chart flicker).
+ * A function's line of the frame: counts from the view; rates and latency over the window since its
+ * oldest sample (a few seconds, so one slow message does not make the chart flicker). Messages in,
+ * handled and failed are all over that window: arrivals can only be (`arrivals`, below), and the three share
+ * one chart, where a burst handled within one tick but arriving spread over the window would show
+ * more handled than came in, then messages coming in that nobody handled.
  */
-export function liveFunction(view: FunctionView, now: Sample, previous: Sample | undefined, windowStart: Sample | undefined): LiveFunction {
-  const tick = delta(now, previous);
+export function liveFunction(view: FunctionView, now: Sample, windowStart: Sample | undefined): LiveFunction {
   const window = delta(now, windowStart);
-  const perSec = (n: number) => (tick.seconds > 0 ? round(n / tick.seconds) : 0);
+  const perSec = (n: number) => (window.seconds > 0 ? round(n / window.seconds) : 0);
   return {
     name: view.name,
     version: view.version,
@@ -81,8 +83,8 @@ export function liveFunction(view: FunctionView, now: Sample, previous: Sample |
     handled: view.handled,
     failed: view.failed,
     inPerSec: arrivals(now, windowStart),
-    handledPerSec: perSec(tick.handled),
-    failedPerSec: perSec(tick.failed),
+    handledPerSec: perSec(window.handled),
+    failedPerSec: perSec(window.failed),
     p50Ms: quantileMs(window.buckets, 0.5),
     p95Ms: quantileMs(window.buckets, 0.95),
   };
