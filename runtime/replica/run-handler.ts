@@ -12,7 +12,7 @@ import { isReject } from '../index';
 import { deadlinesFor, type DeadlineQueue, type Timed } from './deadlines';
 import { LazyAbort } from './lazy-abort';
 import type { Outcome } from './outcome';
-import { refusal } from './refusal';
+import { noteAsStack, refusal } from './refusal';
 
 export interface HandlerOptions {
   timeoutMs: number;
@@ -147,7 +147,7 @@ export function toError(err: unknown, fallback: string): Error {
   } catch {
     // A getter that throws, a proxy: nothing of it can be read safely.
     const error = new Error(`${fallback}: a value that could not be read`);
-    error.stack = `Error: ${error.message}\n    (reading what was thrown threw in turn: throw new Error(…) to get a message and a stack)`;
+    error.stack = noteAsStack(error.message, 'reading what was thrown threw in turn: throw new Error(…) to get a message and a stack');
     return error;
   }
 }
@@ -160,7 +160,7 @@ function asError(err: unknown, fallback: string): Error {
   const error = withMessage ? Object.assign(new Error(message), err) : new Error(message);
   if (!withMessage || !('stack' in err)) {
     const what = err === null || err === undefined ? String(err) : Array.isArray(err) ? 'an array' : typeof err === 'object' ? 'an object' : `a ${typeof err}`;
-    error.stack = `Error: ${message}\n    (${what} was thrown, not an Error, so there is no stack: throw new Error(…) to get one)`;
+    error.stack = noteAsStack(message, `${what} was thrown, not an Error, so there is no stack: throw new Error(…) to get one`);
   }
   return error;
 }
