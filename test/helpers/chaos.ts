@@ -66,10 +66,6 @@ export function range(n: number, from = 0): number[] {
   return Array.from({ length: n }, (_, i) => i + from);
 }
 
-/**
- * After a test: stop the runtime (its exit code is returned), close the collector, remove the project,
- * then, whatever failed before, check and delete the vhost (which fails a test that leaked).
- */
 /** A chaos test file's vhost, project, runtime and collector, released after each test (test/testkit/held.ts); the runtime must exit 0. */
 export function heldPerTest() {
   return heldAfterEach<{ vhost: TestVhost; project: Project; warren: RunningWarren; collector: Collector }>(async (held) => {
@@ -77,6 +73,10 @@ export function heldPerTest() {
   });
 }
 
+/**
+ * After a test: stop the runtime (its exit code is returned), close the collector, remove the project,
+ * then, whatever failed before, check and delete the vhost (which fails a test that leaked).
+ */
 export async function release(warren?: RunningWarren, collector?: Collector, project?: Project, vhost?: TestVhost): Promise<number | null | undefined> {
   try {
     const code = await warren?.stop();
