@@ -71,8 +71,10 @@ export function parseDelay(value: unknown, hint = "write e.g. { delay: '90s' } o
     });
   }
   if (ms > MAX_DELAY_MS) {
-    // As written: a number too large for formatDuration to say (1e300) is said in milliseconds.
-    const written = typeof value === 'string' ? `${shown(value)} (${formatDuration(ms)})` : `${shown(value)} ms`;
+    // As written, and in days and hours when that says it otherwise ("37h" is 1d13h; "200d" is just
+    // "200d"); a number too large for formatDuration to say (1e300) is said in milliseconds.
+    const plain = formatDuration(ms);
+    const written = typeof value !== 'string' ? `${shown(value)} ms` : plain === value.trim() ? shown(value) : `${shown(value)} (${plain})`;
     throw new WarrenError('WARREN_E_DELAY', `delay ${written} is longer than the longest Warren delays (${formatDuration(MAX_DELAY_MS)})`, {
       hint: 'for longer waits, schedule a function (`schedule:` in queues.yaml) or delay in several steps',
     });

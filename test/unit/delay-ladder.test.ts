@@ -76,6 +76,7 @@ describe('delay ladder', () => {
 
   it('says a refused delay as it was written, and for `warren publish` with the option', () => {
     expect(() => parseDelay('37h')).toThrow('delay "37h" (1d13h) is longer than the longest Warren delays (1d12h24m31s)');
+    expect(() => parseDelay('200d')).toThrow('delay "200d" is longer than the longest Warren delays (1d12h24m31s)');
     expect(() => parseDelay(1e300)).toThrow(/^delay 1e\+300 ms is longer than/);
     expect(() => parseDelay(Number.NaN)).toThrow('delay NaN is not a duration');
     const cli = (() => {
