@@ -44,10 +44,6 @@ export async function purge(url: string, queue: string): Promise<void> {
   }
 }
 
-/**
- * The publish baseline: `count` persistent messages with publisher confirms, pipelined with a window
- * of unconfirmed messages (the same window `warren publish` uses). Returns msg/s, connect included.
- */
 /** One JSON message, confirmed. */
 export async function publishJson(url: string, queue: string, body: unknown): Promise<void> {
   const conn = await amqplib.connect(url);
@@ -61,6 +57,10 @@ export async function publishJson(url: string, queue: string, body: unknown): Pr
   }
 }
 
+/**
+ * The publish baseline: `count` persistent messages with publisher confirms, pipelined with a window
+ * of unconfirmed messages (the same window `warren publish` uses). Returns msg/s, connect included.
+ */
 export async function publishBaseline(url: string, queue: string, count: number, window = 1_000): Promise<number> {
   const started = performance.now();
   const conn = await amqplib.connect(url);
