@@ -5,7 +5,7 @@
  * syntax error stops the reading of queues.yaml, a shape error only sets its own entry aside.
  */
 import { stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { WarrenError, WarrenErrors } from '../errors';
 import { scanHandlers, unreadHandler, type HandlerFile } from '../functions/discover';
 import { BUILTIN_EXCHANGES, buildBindings, buildExchanges, buildQueues } from './topology-sections';
@@ -17,6 +17,7 @@ import type { Env } from './interpolate';
 import { readSchemaFile, type SchemaFileResult } from './message-schema';
 import { keyPathAt, parseRascalJson } from './rascal-json';
 import { checkShape } from './shape';
+import { outputLoops } from './output-loops';
 import { setAsideInvalid, type Unchecked } from './set-aside';
 import { parseYamlSource } from './source';
 import { readConfigText } from './read-text';
@@ -203,7 +204,15 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
   if (errors.some((e) => !missing.has(e))) return refused(errors, handlers, warnings);
 
   const config = deepFreeze({ dir, url: connection.url, vhost: connection.vhost, rascal: connection.rascal, exchanges, queues, bindings, functions });
+  warnings.push(...outputLoops(config, (fn) => outputKeyAt(ctx, fn)));
   return { project: { config, missingHandlers }, errors: inOrder(errors), handlers, warnings };
+}
+
+/** `queues.yaml:12:5 functions.orders.output:`, where a warning about a function's output points. */
+function outputKeyAt(ctx: BuildContext, fn: string): string {
+  const pointer = ctx.pointer('functions', fn, 'output');
+  const at = ctx.keyAt(pointer);
+  return `${basename(ctx.file)}${at ? `:${at.line}:${at.column}` : ''} ${ctx.pathOf(pointer) ?? `functions.${fn}.output`}:`;
 }
 
 function checkOutputs(ctx: BuildContext, functions: WarrenConfig['functions'], exchanges: WarrenConfig['exchanges'], unchecked: Unchecked): void {
