@@ -84,6 +84,8 @@ export class DelayForwarder {
       if (!target) return await this.reject(channel, message, 'it carries no x-warren-delay-exchange header');
       if (!(await this.exists(target.exchange))) return await this.reject(channel, message, `exchange "${target.exchange}" does not exist`);
       if (target.due !== undefined) await this.holdUntil(target.due);
+      // Detached while held (stopping, or the connection was lost): the broker has the message back.
+      if (this.channel !== channel) return;
       // The expiration was the message's wait in the ladder, not its own.
       const options = publishOptions(message.properties, { headers: target.headers, mandatory: true, expiration: null });
       const sent: Sent = { exchange: target.exchange, routingKey: target.routingKey, returned: false };
@@ -103,8 +105,10 @@ export class DelayForwarder {
       this.forwarded++;
       if (target.due !== undefined) this.latestMs = Math.max(this.latestMs, this.now() - target.due);
     } catch (err) {
-      // The channel closed under us: the broker returns the message to the deliver queue.
-      this.deps.log.warn({ err, messageId: message.properties.messageId }, 'could not forward a delayed message; it stays in the deliver queue');
+      // The channel closed under us: the broker returns the message to the deliver queue. Said only
+      // when it closed on its own: a stop or a lost connection is logged where it happens.
+      const level = this.channel === channel ? 'warn' : 'debug';
+      this.deps.log[level]({ err, messageId: message.properties.messageId }, 'could not forward a delayed message; it stays in the deliver queue');
     }
   }
 
@@ -115,7 +119,8 @@ export class DelayForwarder {
    */
   private async holdUntil(due: number): Promise<void> {
     const until = Math.min(due, this.now() + MAX_HOLD_MS);
-    for (let wait = until - this.now(); wait > 0; wait = until - this.now()) await new Promise((resolve) => setTimeout(resolve, wait));
+    // Unref'd: a held message does not keep a stopping process alive (the broker has it back).
+    for (let wait = until - this.now(); wait > 0; wait = until - this.now()) await new Promise((resolve) => setTimeout(resolve, wait).unref());
   }
 
   /** Into warren.delay.undeliverable (the deliver queue's dead-letter route), with the reason logged. */

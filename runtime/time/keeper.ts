@@ -53,6 +53,8 @@ export class TimeKeeper {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    // Before the close: messages the forwarder holds are handed back by it, not forwarded on a closing channel.
+    this.forwarder?.detach();
     await Promise.all([...this.emitters.values()].map((e) => e.close()));
     const connection = this.connection;
     this.connection = null;

@@ -53,4 +53,43 @@ describe('DelayForwarder', () => {
       expect(p.at - p.due).toBeLessThan(1_000);
     }
   });
+
+  it('leaves a message held when it stops with the broker, which has it back: no forward on a closing channel, no warning', async () => {
+    let deliver: ((m: ConsumeMessage) => void) | null = null;
+    let closed = false;
+    const published: string[] = [];
+    const acked: ConsumeMessage[] = [];
+    const channel = {
+      on: () => channel,
+      prefetch: async () => undefined,
+      consume: async (_q: string, cb: (m: ConsumeMessage) => void) => {
+        deliver = cb;
+        return { consumerTag: 't' };
+      },
+      // amqplib's answer on a closed channel
+      publish: (exchange: string) => {
+        if (closed) throw new Error('Channel closed');
+        published.push(exchange);
+        return true;
+      },
+      ack: (m: ConsumeMessage) => void acked.push(m),
+      nack: () => undefined,
+    };
+    const warnings: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
+    const forwarder = new DelayForwarder({ log, known: new Set(['events']) });
+    await forwarder.attach({ createConfirmChannel: async () => channel } as unknown as ChannelModel);
+    deliver!({
+      content: Buffer.from('{}'),
+      fields: { deliveryTag: 1, redelivered: false, exchange: '', routingKey: 'warren.delay.deliver', consumerTag: 't' },
+      properties: { headers: { [DELAY_HEADERS.exchange]: 'events', [DELAY_HEADERS.routingKey]: 'due', [DELAY_HEADERS.due]: Date.now() + 50 } },
+    } as unknown as ConsumeMessage);
+    // Stopping: detached, then the connection closes (the broker returns the unacked message to the deliver queue).
+    forwarder.detach();
+    closed = true;
+    await new Promise((r) => setTimeout(r, 150));
+    expect(published).toEqual([]);
+    expect(acked).toEqual([]);
+    expect(warnings).toEqual([]);
+  });
 });
