@@ -34,7 +34,9 @@ interface DeathEntry {
 const BROKER_REASONS: Record<string, string> = { delivery_limit: 'delivery-limit', rejected: 'rejected', expired: 'expired', maxlen: 'maxlen' };
 
 export function describeDeadLetter(msg: RawMessage, sourceQueue?: string): DeadLetter {
-  const headers = { ...(msg.properties.headers ?? {}) };
+  // Without x-delivery-count: in a quorum dead-letter queue it counts the reads of the letter (each
+  // list, page or search hands it back), so it grew every time a person looked, beside `attempts`.
+  const { 'x-delivery-count': _reads, ...headers } = (msg.properties.headers ?? {}) as Record<string, unknown>;
   const deaths = deathsOf(headers);
   const death = brokerDeath(deaths, sourceQueue);
   const route = originalRouteOf(headers, sourceQueue);

@@ -34,6 +34,14 @@ describe('describeDeadLetter', () => {
     expect(letter.bodyPreview).toBe('x'.repeat(200));
   });
 
+  it("shows the message's headers without the dead-letter queue's count of reads, which grew each time someone looked", () => {
+    const read = (times: number) =>
+      describeDeadLetter({ content: Buffer.from('{}'), properties: { messageId: 'm1', headers: { ...warrenHeaders, 'x-delivery-count': times } } }, 'orders');
+    expect(read(1).headers).toEqual(warrenHeaders);
+    expect(read(7).headers).toEqual(read(1).headers);
+    expect(read(7).attempts).toBe(3);
+  });
+
   it('understands a message the broker dead-lettered at the quorum delivery limit', () => {
     const headers = {
       'x-first-death-reason': 'delivery_limit',
