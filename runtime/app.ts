@@ -69,6 +69,8 @@ export class App extends EventEmitter<AppEvents> {
   state: AppState = 'idle';
   /** the error that keeps the runtime from being ready (broker down), for /readyz */
   blockedBy: string | null = null;
+  /** what queues.yaml and functions/ were warned about when last read (an output looping back, a file not read): logged, and on the dashboard */
+  warnings: readonly string[] = [];
   private stopSignal = new AbortController();
   /** the last reload: they run one after another */
   private reloads: Promise<unknown> = Promise.resolve();
@@ -104,6 +106,7 @@ export class App extends EventEmitter<AppEvents> {
   async start(): Promise<void> {
     const read = await readProject({ dir: this.options.dir, env: this.options.env });
     for (const warning of read.warnings) this.options.log.warn(warning);
+    this.warnings = read.warnings;
     if (!read.project || read.errors.length > 0) {
       // Refused: the handler files that exist are built too, so their errors are listed beside the config's.
       const only = this.options.only;
@@ -253,12 +256,16 @@ export class App extends EventEmitter<AppEvents> {
 
     let loaded: WarrenConfig;
     let missing: ReadonlyMap<string, WarrenError>;
+    let warnings: readonly string[];
     try {
-      ({ config: loaded, missingHandlers: missing } = await loadProject({ dir: this.options.dir, env: this.options.env }));
+      ({ config: loaded, missingHandlers: missing, warnings } = await loadProject({ dir: this.options.dir, env: this.options.env }));
     } catch (err) {
       report(err, 'the changed config is invalid' + keeps);
       return result;
     }
+    // Said again only when new: under `dev` every save reloads.
+    for (const warning of warnings) if (!this.warnings.includes(warning)) log.warn(warning);
+    this.warnings = warnings;
     // An entry in queues.yaml whose handler file is gone: a deleted file stops its function (SPEC §5).
     // One whose `handler:` now names a missing file while the running one is still there is a typo: refused.
     const gone = new Map<string, string>();

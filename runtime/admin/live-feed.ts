@@ -15,7 +15,15 @@ export interface LiveSource {
    * one read of the runtime: state, the supervisor's status and the views built from it; `watched`
    * says whether a page is open (without one, queue depths may be a few seconds old)
    */
-  read(watched: boolean): Promise<{ state: string; ready: boolean; why: string | null; status: readonly FunctionStatus[]; views: readonly FunctionView[] }>;
+  read(watched: boolean): Promise<{
+    state: string;
+    ready: boolean;
+    why: string | null;
+    status: readonly FunctionStatus[];
+    views: readonly FunctionView[];
+    /** what the project's files were warned about when last read */
+    warnings?: readonly string[];
+  }>;
 }
 
 /** What the feed needs of an HTTP response. */
@@ -107,7 +115,7 @@ export class LiveFeed {
   }
 
   private async frame(): Promise<LiveFrame> {
-    const { state, ready, why, status, views } = await this.options.source.read(this.clients.size > 0);
+    const { state, ready, why, status, views, warnings = [] } = await this.options.source.read(this.clients.size > 0);
     const at = Date.now();
     const byName = new Map(status.map((s) => [s.name, s]));
     const functions = views.map((view) => {
@@ -130,6 +138,6 @@ export class LiveFeed {
       return live;
     });
     for (const name of this.samples.keys()) if (!views.some((v) => v.name === name)) this.samples.delete(name);
-    return { t: at, state, ready, why: ready ? null : why, functions };
+    return { t: at, state, ready, why: ready ? null : why, warnings: [...warnings], functions };
   }
 }

@@ -21,7 +21,7 @@ export interface LiveFunction {
   failed: number;
   /** messages arriving per second over the last seconds (null while the queue's depth is unknown) */
   inPerSec: number | null;
-  /** messages settled per second over the last tick */
+  /** messages settled per second over the same last seconds as inPerSec */
   handledPerSec: number;
   failedPerSec: number;
   /** handler latency over the latency window, null when nothing ran in it */
@@ -36,6 +36,8 @@ export interface LiveFrame {
   ready: boolean;
   /** why the runtime is not ready (the broker does not answer, replicas not up), null when it is */
   why: string | null;
+  /** what queues.yaml and functions/ were warned about when last read (`warren check` prints the same) */
+  warnings: string[];
   functions: LiveFunction[];
 }
 

@@ -75,10 +75,10 @@ export interface LoadedProject {
 }
 
 /** loadConfig, except that a function whose handler file is missing is reported, not refused. */
-export async function loadProject(opts: LoadOptions): Promise<LoadedProject> {
-  const { project, errors } = await readProject(opts);
+export async function loadProject(opts: LoadOptions): Promise<LoadedProject & { warnings: readonly string[] }> {
+  const { project, errors, warnings } = await readProject(opts);
   if (!project) throw new WarrenErrors(errors);
-  return project;
+  return { ...project, warnings };
 }
 
 export interface ProjectRead {

@@ -7,6 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createTestVhost, managementQueue, publishRaw, queueInfo, type TestVhost } from '../helpers/broker';
 import { waitFor } from '../helpers/runtime';
 import { launchBrowser, type TestBrowser } from '../helpers/browser';
@@ -140,6 +142,23 @@ describe('the dashboard', () => {
     await expect.poll(() => page.locator('.toasts').textContent(), { timeout: 45_000 }).not.toBe('');
     expect(await page.locator('.toasts').textContent()).toContain('audit redeployed');
     await expect.poll(() => card.locator('.chip').textContent(), { timeout: 10_000 }).not.toBe(before);
+  });
+
+  it("warns on every view about the project's files, as `warren check` does, and forgets a warning once the file is fixed", async () => {
+    const { page } = browser;
+    await page.goto(`${base}/#/functions`);
+    await page.locator('[data-function="orders"]').waitFor();
+    const banner = page.getByTestId('config-warnings');
+    expect(await banner.count()).toBe(0);
+    await project.write('functions/notes.cjs', 'module.exports = async () => undefined;\n');
+    expect((await runtime.admin('/deploy', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(200);
+    await expect.poll(() => banner.textContent(), { timeout: 10_000 }).toContain('functions/notes.cjs is not read');
+    expect(await banner.textContent()).toContain('rename it functions/notes.js');
+    await page.goto(`${base}/#/topology`);
+    await expect.poll(() => banner.count()).toBe(1);
+    await rm(join(project.dir, 'functions/notes.cjs'));
+    expect((await runtime.admin('/deploy', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(200);
+    await expect.poll(() => banner.count(), { timeout: 10_000 }).toBe(0);
   });
 
   it('shows a dead letter with its error; opened, edited and replayed, it is handled once, in its own function only', async () => {

@@ -151,6 +151,7 @@ export function App() {
       </header>
       <main id="main" tabIndex={-1}>
         <StatusBanner live={live} />
+        <ConfigWarnings warnings={live.frame?.warnings ?? []} />
         {route.view === 'functions' ? <Functions live={live} focus={route.name} /> : null}
         {route.view === 'dead-letters' ? <DeadLetters live={live} name={route.name} /> : null}
         {route.view === 'topology' ? <Topology /> : null}
@@ -182,5 +183,29 @@ function StatusBanner({ live }: { live: LiveState }) {
     <p class="banner warn" role="status">
       <strong>Not ready:</strong> {frame.why}
     </p>
+  );
+}
+
+/**
+ * What `warren check` warns about the project (an output that comes back to its own function, a file
+ * in functions/ that is not read), as the runtime read it last: nothing stops, so a log line is easy to miss.
+ */
+function ConfigWarnings({ warnings }: { warnings: readonly string[] }) {
+  if (warnings.length === 0) return null;
+  return (
+    <section class="banner warn config-warnings" data-testid="config-warnings" aria-label="warnings about the project's files">
+      <strong>{warnings.length === 1 ? 'A warning' : `${warnings.length} warnings`} about the project's files</strong>
+      <ul>
+        {warnings.map((w) => {
+          const [what, hint] = w.split('\n  hint: ');
+          return (
+            <li key={w}>
+              {what}
+              {hint ? <span class="hint">Hint: {hint}</span> : null}
+            </li>
+          );
+        })}
+      </ul>
+    </section>
   );
 }
