@@ -186,7 +186,8 @@ function checkMemory(): void {
 }
 
 main().catch((err: Error & { code?: string }) => {
-  log.error({ err }, 'replica failed to start');
+  // The supervisor logs every start failure; the thread adds the stack of one Warren did not foresee.
+  if (!(err instanceof WarrenError)) log.error({ err }, 'replica failed to start');
   const details =
     err instanceof WarrenError ? { file: err.details.file, line: err.details.line, column: err.details.column, hint: err.details.hint } : undefined;
   send({ type: 'fatal', message: err.message, code: err.code, ...(details ? { details } : {}) });

@@ -250,10 +250,16 @@ export class FunctionRunner {
     }
     this.lastError = err.message;
     this.startFailure = err;
-    replica.logger.error({ err }, 'replica could not start');
     this.forget(replica);
     void replica.kill();
-    this.scheduleRestart();
+    const restartInMs = this.scheduleRestart();
+    const retry = restartInMs === null ? '' : `; trying again in ${restartInMs} ms`;
+    // A handler file that does not load says where (relative to the folder Warren was started in,
+    // when it lies inside) and what to do; its stack here would be the supervisor's own, the
+    // thread's was left behind. Anything else keeps its stack.
+    if (err instanceof WarrenError)
+      replica.logger.error({ problems: err.format(process.cwd()).split('\n'), restartInMs }, `replica could not start: ${err.message}${retry}`);
+    else replica.logger.error({ err, restartInMs }, `replica could not start${retry}`);
   }
 
   private onDeath(replica: Replica, reason: string): void {

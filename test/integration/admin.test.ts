@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createTestVhost, publishRaw } from '../helpers/broker';
-import { freePort } from '../helpers/runtime';
+import { freePort, waitFor } from '../helpers/runtime';
 import { collectResults, createProject, publishIds, recordingHandler, recordingQueues, runCli, heldPerTest, startRuntime, type Project } from './admin-harness';
 
 const hold = heldPerTest();
@@ -110,6 +110,47 @@ describe('admin API', () => {
     expect(many.stderr).toContain('replicas must be an integer from 0 to 256, got 1000');
     expect(many.stderr).toContain('warren start --only echo');
 
+    expect(await runtime.stop()).toBe(0);
+  });
+
+  it('runs the other functions when a handler file throws while loading; each retry of it is one log line with its file, line and hint', async () => {
+    const vhost = hold('vhost', await createTestVhost('admin-load'));
+    const project = hold(
+      'project',
+      await createProject({
+        'queues.yaml': recordingQueues({ echo: {}, broken: {} }),
+        'functions/echo.ts': recordingHandler('v1'),
+        'functions/broken.ts':
+          "const settings: { region?: string } = {};\nif (!settings.region) throw new Error('REGION is not set');\nexport default async () => null;\n",
+      }),
+    );
+    const runtime = hold('runtime', await startRuntime(project.dir, vhost.url));
+    const lines = () =>
+      runtime
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { msg: string; function?: string; problems?: string[]; restartInMs?: number });
+    await waitFor(() => lines().some((l) => l.msg === 'function started' && l.function === 'echo'), 30_000);
+    await publishIds(vhost.url, 'echo', ['e1']);
+    expect(await collectResults(vhost.url, 1)).toEqual([{ id: 'e1', fn: 'echo', v: 'v1' }]);
+
+    const ready = await runtime.admin('/readyz');
+    expect(ready.status).toBe(503);
+    expect(((await ready.json()) as { error: string }).error).toMatch(/broken 0\/1/);
+
+    await waitFor(() => lines().filter((l) => l.msg.startsWith('replica could not start')).length >= 2, 20_000);
+    const failures = lines().filter((l) => l.function === 'broken' && l.msg.includes('start'));
+    // One line per attempt (the replica's thread no longer logs the same failure a second time).
+    expect(failures.every((l) => l.msg.startsWith('replica could not start: broken.ts threw while loading: Error: REGION is not set; trying again in'))).toBe(
+      true,
+    );
+    expect(failures[0]?.problems?.[0]).toMatch(
+      /^functions\/broken\.ts:2:\d+ broken\.ts threw while loading: Error: REGION is not set \[WARREN_E_HANDLER_LOAD\]$/,
+    );
+    expect(failures[0]?.problems?.[1]).toContain('hint: code at the top level of a handler file runs when it loads');
+    // Backing off: the waits grow.
+    expect(failures[1]!.restartInMs!).toBeGreaterThan(failures[0]!.restartInMs!);
     expect(await runtime.stop()).toBe(0);
   });
 
