@@ -34,9 +34,7 @@ interface DeathEntry {
 const BROKER_REASONS: Record<string, string> = { delivery_limit: 'delivery-limit', rejected: 'rejected', expired: 'expired', maxlen: 'maxlen' };
 
 export function describeDeadLetter(msg: RawMessage, sourceQueue?: string): DeadLetter {
-  // Without x-delivery-count: in a quorum dead-letter queue it counts the reads of the letter (each
-  // list, page or search hands it back), so it grew every time a person looked, beside `attempts`.
-  const { 'x-delivery-count': _reads, ...headers } = (msg.properties.headers ?? {}) as Record<string, unknown>;
+  const headers = lettersOwnHeaders(msg);
   const deaths = deathsOf(headers);
   const death = brokerDeath(deaths, sourceQueue);
   const route = originalRouteOf(headers, sourceQueue);
@@ -78,11 +76,21 @@ export function describeDeadLetterFully(msg: RawMessage, sourceQueue?: string): 
 export function keyOf(msg: RawMessage): string {
   const id = str(msg.properties.messageId);
   if (id !== undefined && id !== '') return id;
-  // Without x-delivery-count: a quorum queue raises it each time a read hands the message back, and
-  // the key must name the same dead letter from one read to the next.
-  const { 'x-delivery-count': _reads, ...headers } = (msg.properties.headers ?? {}) as Record<string, unknown>;
-  const hash = createHash('sha256').update(msg.content).update(stableJson(headers)).digest('hex');
+  // The key must name the same dead letter from one read to the next.
+  const hash = createHash('sha256')
+    .update(msg.content)
+    .update(stableJson(lettersOwnHeaders(msg)))
+    .digest('hex');
   return `~${hash.slice(0, 16)}`;
+}
+
+/**
+ * A dead letter's headers without x-delivery-count: in a quorum dead-letter queue it counts the reads
+ * of the letter (each list, page or search hands it back), so it grew every time a person looked.
+ */
+function lettersOwnHeaders(msg: RawMessage): Record<string, unknown> {
+  const { 'x-delivery-count': _reads, ...headers } = (msg.properties.headers ?? {}) as Record<string, unknown>;
+  return headers;
 }
 
 /** JSON of headers as amqplib decodes them: 64-bit integers arrive as BigInt, which JSON.stringify refuses. */
