@@ -86,14 +86,14 @@ function describeLoop(loop: readonly Step[]): string {
     return (
       `the results of ${first.name} come back to it: its output (${outputText(first)}) reaches its own queue ${first.queue} through ${bindingText(loop[0]!.via)}. ` +
       `Each result is handled again as a new message, with no end unless the handler returns nothing` +
-      `\n  hint: send the output to a routing key the binding does not match, or narrow the binding`
+      `\n  hint: send the output to a routing key the binding does not match, or narrow the binding (and unbind the old one on the broker: Warren never deletes a binding)`
     );
   }
   const how = loop.map((s) => `${s.from.name}'s output (${outputText(s.from)}) reaches ${s.to.name} through ${bindingText(s.via)}`);
   return (
     `results go round ${[...loop.map((s) => s.from.name), first.name].join(' → ')}: ${how.join('; ')}. ` +
     `Each result is handled again as a new message, with no end unless a handler returns nothing` +
-    `\n  hint: send one of these outputs to a routing key its binding does not match, or narrow the binding`
+    `\n  hint: send one of these outputs to a routing key its binding does not match, or narrow the binding (and unbind the old one on the broker: Warren never deletes a binding)`
   );
 }
 

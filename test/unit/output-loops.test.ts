@@ -36,7 +36,7 @@ describe('an output routed back to its own function', () => {
       'queues.yaml:7:5 functions.orders.output: the results of orders come back to it: its output (exchange shop, routing key order.shipped) ' +
         'reaches its own queue orders through the binding shop[order.*] -> orders (queues.yaml:4). ' +
         'Each result is handled again as a new message, with no end unless the handler returns nothing' +
-        '\n  hint: send the output to a routing key the binding does not match, or narrow the binding',
+        '\n  hint: send the output to a routing key the binding does not match, or narrow the binding (and unbind the old one on the broker: Warren never deletes a binding)',
     ]);
   });
 
