@@ -29,6 +29,8 @@ export interface RunnerOptions extends RunnerSettings {
   log: Logger;
   logLevel: string;
   pretty: PrettyLogs;
+  /** the project folder: a handler file's problems name it relative to this */
+  projectDir: string;
   /**
    * Replicas spawned before this settles boot and wait (ReplicaInit.held); it resolves once the
    * topology is declared, and they consume. Rejected: they stay held until stop() drains them.
@@ -254,11 +256,10 @@ export class FunctionRunner {
     void replica.kill();
     const restartInMs = this.scheduleRestart();
     const retry = restartInMs === null ? '' : `; trying again in ${restartInMs} ms`;
-    // A handler file that does not load says where (relative to the folder Warren was started in,
-    // when it lies inside) and what to do; its stack here would be the supervisor's own, the
-    // thread's was left behind. Anything else keeps its stack.
+    // A handler file that does not load says where and what to do, as `warren check` would; its
+    // stack here would be the supervisor's own, the thread's was left behind. Anything else keeps its stack.
     if (err instanceof WarrenError)
-      replica.logger.error({ problems: err.format(process.cwd()).split('\n'), restartInMs }, `replica could not start: ${err.message}${retry}`);
+      replica.logger.error({ problems: err.format(this.options.projectDir).split('\n'), restartInMs }, `replica could not start: ${err.message}${retry}`);
     else replica.logger.error({ err, restartInMs }, `replica could not start${retry}`);
   }
 

@@ -68,6 +68,7 @@ export class Supervisor {
       log: this.options.log.child({ function: fn.name }),
       logLevel: this.options.logLevel,
       pretty: this.options.pretty,
+      projectDir: config.dir,
       ...(topology ? { topology } : {}),
     });
     this.runners.set(fn.name, runner);
