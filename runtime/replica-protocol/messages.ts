@@ -22,6 +22,8 @@ export interface ReplicaInit {
    * replicas boot while the topology is still being declared.
    */
   held?: boolean;
+  /** keys of messages cleared of suspicion: another replica held them when it lost its connection (./cleared-keys.ts) */
+  cleared?: string[];
 }
 
 export type ToReplica =
@@ -30,7 +32,9 @@ export type ToReplica =
   /** stop consuming, finish in-flight work for up to graceMs, requeue the rest, close, exit */
   | { type: 'drain'; graceMs: number }
   /** another replica of this function died: the messages it held come back carrying this reason */
-  | { type: 'death'; reason: string };
+  | { type: 'death'; reason: string }
+  /** another replica of this function lost its connection holding these messages: not suspects (./cleared-keys.ts) */
+  | { type: 'cleared'; keys: string[] };
 
 export type FromReplica =
   /** consuming, on `node` (`host:port` of the broker node, no credentials) */
@@ -40,6 +44,8 @@ export type FromReplica =
   | { type: 'memory'; reason: string }
   /** the replica's connection dropped (up: false) or came back and resubscribed (up: true) */
   | { type: 'connection'; up: boolean; node: string | null }
+  /** this replica lost its connection holding these messages: tell the function's other replicas (./cleared-keys.ts) */
+  | { type: 'cleared'; keys: string[] }
   /** the replica could not start; a WarrenError (a handler that does not load) keeps its code, file, line and hint */
   | { type: 'fatal'; message: string; code?: string; details?: { file?: string; line?: number; column?: number; hint?: string } }
   | { type: 'drained'; requeued: number }

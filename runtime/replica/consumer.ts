@@ -16,6 +16,7 @@ import { splitUrls } from '../connection/urls';
 import type { Logger } from 'pino';
 import { Settle, type Delivery } from './delivery';
 import { AckBatch } from './ack-batch';
+import { RecentDeliveries } from './lost-connection';
 
 export interface ConsumerOptions {
   /** one AMQP URL, or a cluster's, comma-separated */
@@ -30,6 +31,11 @@ export interface ConsumerOptions {
   onMessage(delivery: Delivery, settle: Settle): void;
   /** the connection dropped (false) or is back and consuming again (true), on `node` (`host:port`) */
   onConnection(up: boolean, node: string | null): void;
+  /**
+   * the connection was lost (not closed by `close`): `recent` are its last deliveries, the ones the
+   * broker may still count unacked and hands back (./lost-connection.ts); called before `onConnection`
+   */
+  onLost?(recent: Settle[]): void;
   /** the connection itself once consuming, null once lost: the publisher shares it */
   attach?(connection: ChannelModel | null): void;
   retry?: { minMs: number; maxMs: number };
@@ -48,6 +54,7 @@ export class QueueConsumer {
   private connection: ChannelModel | null = null;
   private channel: Channel | null = null;
   private acks: AckBatch | null = null;
+  private recent: RecentDeliveries | null = null;
   private consumerTag: string | null = null;
   private closing = false;
   private cancelled = false;
@@ -146,8 +153,10 @@ export class QueueConsumer {
       },
       { window: prefetch },
     );
+    const recent = new RecentDeliveries(prefetch);
     this.channel = channel;
     this.acks = acks;
+    this.recent = recent;
     // Before consuming: the first deliveries can arrive in the same read as consume-ok, ahead of
     // the code after `await consume`, and may need to publish at once (a retry, a move).
     this.options.attach?.(connection);
@@ -159,7 +168,8 @@ export class QueueConsumer {
       }
       const tag = message.fields.deliveryTag;
       acks.delivered(tag);
-      const settle = new Settle(acks, tag);
+      const settle = new Settle(acks, tag, message as unknown as Delivery);
+      recent.add(settle);
       this.options.onMessage(message as unknown as Delivery, settle);
     });
     this.consumerTag = consumerTag;
@@ -172,12 +182,15 @@ export class QueueConsumer {
     this.node = null;
     this.options.attach?.(null);
     this.acks?.kill();
+    const recent = this.recent;
+    this.recent = null;
     this.connection = null;
     this.channel = null;
     this.consumerTag = null;
     if (this.closing) return;
     const retryInMs = this.cluster ? 0 : this.retryMs;
     this.options.log.warn({ node, retryInMs }, 'lost the broker connection; its unacked messages return to the queue; reconnecting');
+    if (recent) this.options.onLost?.(recent.list());
     this.options.onConnection(false, null);
     this.scheduleReconnect(this.cluster ? 0 : undefined);
   }

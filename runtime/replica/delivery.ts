@@ -42,9 +42,13 @@ export class Settle {
   prevTaken: Settle | null = null;
   nextTaken: Settle | null = null;
   taken = false;
+  /** set when its connection was lost while it was in hand: called once it ends (./lost-connection.ts) */
+  onEnded: (() => void) | null = null;
   constructor(
     private readonly target: SettleTarget,
     private readonly tag: number,
+    /** the message, to know it again when the broker hands it back (./lost-connection.ts) */
+    readonly delivery: Delivery | null = null,
   ) {}
   get settled(): boolean {
     return this.done;
@@ -103,6 +107,11 @@ export class InFlight implements Iterable<Settle> {
     s.prevTaken = null;
     s.nextTaken = null;
     this.count--;
+    if (s.onEnded) {
+      const ended = s.onEnded;
+      s.onEnded = null;
+      ended();
+    }
   }
 
   *[Symbol.iterator](): Iterator<Settle> {

@@ -37,6 +37,7 @@ import type { HandlerOptions } from './run-handler';
 import { scheduledAtOf } from '../schedule/outcome';
 import { GAVE_BACK, giveBack, holdAndTryAgain, type Held } from './hold';
 import { refusal } from './refusal';
+import { clearedAdmission, type IsCleared } from './lost-connection';
 
 export type { Delivery, MessageProperties } from './delivery';
 export { Settle } from './delivery';
@@ -66,6 +67,8 @@ export interface ProcessorDeps {
   flushAcks?: () => void;
   /** how long a message whose settlement failed is held and tried again (./hold.ts); default HOLD_MS */
   holdMs?: number;
+  /** a message handed back because a replica lost its connection: it runs as a fresh one (./lost-connection.ts) */
+  isCleared?: IsCleared;
 }
 
 export function createProcessor(deps: ProcessorDeps) {
@@ -104,7 +107,7 @@ export function createProcessor(deps: ProcessorDeps) {
    */
   function take(delivery: Delivery, settle: Settle, done?: () => void): void {
     const facts = { headers: delivery.properties.headers, redelivered: delivery.fields.redelivered, queueType: deps.queueType };
-    const admission = admit(facts, fn, { isolating: gate.isolating });
+    const admission = clearedAdmission(admit(facts, fn, { isolating: gate.isolating }), delivery, deps.isCleared);
     if (admission.action !== 'move') gate.arrived();
     inFlight.add(settle);
     if (admission.action === 'run' && !admission.alone && gate.tryEnter()) return new MessageRun(shared, delivery, settle, admission, true, done).start();

@@ -16,6 +16,9 @@
  * its own headers, before the broker's own `x-delivery-limit` (set a margin above: see
  * runtime/topology/plan.ts) would, so every such dead letter says what Warren knew.
  *
+ * A replica that only lost its connection (a broker restart, a cluster node gone) is not evidence
+ * against what it held: those messages come back cleared and run as fresh ones (./lost-connection.ts).
+ *
  * Ordered functions are the exception: the order rule wins over the starvation rule. A message
  * handed back runs again in place, since anything else would let later messages overtake it; the
  * function stalls on it (one death per delivery) until the limit dead-letters it.

@@ -12,7 +12,7 @@ import { WarrenError } from '../errors';
 import { effectivePrefetch } from '../config/prefetch';
 import { sleep } from '../lib/sleep';
 import { loadHandler } from '../functions/load';
-import { createProcessor, type Processor, type Publish } from './process';
+import { createProcessor, type Delivery, type Processor, type Publish } from './process';
 import { createBatchProcessor } from './batch/process-batch';
 import { SharedRate } from '../ratelimit/shared-rate';
 import type { BatchHandler } from '../index';
@@ -22,6 +22,8 @@ import { spreadOffset } from '../connection/urls';
 import { ReplicaStats } from '../replica-protocol/stats';
 import { compileMessageSchema } from './schema';
 import type { FromReplica, ReplicaInit, ToReplica } from '../replica-protocol/messages';
+import { ClearedKeys } from '../replica-protocol/cleared-keys';
+import { clearLost, messageKey } from './lost-connection';
 
 const init = workerData as ReplicaInit;
 const port = parentPort!;
@@ -81,6 +83,14 @@ async function main(): Promise<void> {
   const publish: Publish = (target, content, { routingKey, properties = {}, delayedTo }) =>
     publisher.publish(target, content, routingKey, properties, delayedTo);
 
+  // Messages handed back because a replica lost its connection run as fresh ones (./lost-connection.ts).
+  const cleared = new ClearedKeys();
+  cleared.add(init.cleared ?? []);
+  const clear = (keys: string[]) => {
+    cleared.add(keys);
+    send({ type: 'cleared', keys });
+  };
+
   const rate = init.rateLimit && init.fn.rateLimit ? new SharedRate(init.rateLimit, init.fn.rateLimit.count, init.fn.rateLimit.periodMs) : null;
   const common = {
     version: init.version,
@@ -100,6 +110,7 @@ async function main(): Promise<void> {
     ...(init.fn.schedule ? { onTick: (scheduledAt: string, outcome: string) => send({ type: 'tick', scheduledAt, outcome }) } : {}),
     ...(rate ? { waitTurn: (n: number, start: () => void) => rate.turn(n, start) } : {}),
     flushAcks: () => consumer.flushAcks(),
+    isCleared: (delivery: Delivery) => cleared.size > 0 && cleared.take(messageKey(delivery)),
   };
   const { batch } = init.fn;
   const processor: Omit<Processor, 'handle'> & { flush?: () => void } = batch
@@ -118,6 +129,14 @@ async function main(): Promise<void> {
     prefetch: effectivePrefetch(init.fn).prefetch,
     log,
     onConnection: (up, node) => send({ type: 'connection', up, node }),
+    onLost: (recent) => {
+      const { now, later } = clearLost(recent, clear);
+      if (now + later > 0)
+        log.info(
+          { cleared: now, inHand: later },
+          'the messages this replica held come back from the broker; they run again as fresh ones, not as suspects (a lost connection is no evidence against them)',
+        );
+    },
     attach: (connection) => publisher.use(connection),
     onMessage: (delivery, settle) => processor.take(delivery, settle),
   });
@@ -137,7 +156,11 @@ async function main(): Promise<void> {
 
   port.on('message', (message: ToReplica) => {
     if (message.type === 'drain') void drain(message.graceMs);
-    else if (message.type === 'death') processor.deathSeen(message.reason);
+    else if (message.type === 'death') {
+      processor.deathSeen(message.reason);
+      // The death may be one of the cleared messages' doing: they are suspects again.
+      cleared.clear();
+    } else if (message.type === 'cleared') cleared.add(message.keys);
   });
 
   let draining = false;

@@ -11,6 +11,7 @@ import type { TickOutcome } from '../schedule/outcome';
 import { createRateBuffer } from '../ratelimit/shared-rate';
 import { WarrenError } from '../errors';
 import { addSnapshots, emptySnapshot, type StatsSnapshot } from '../replica-protocol/stats';
+import { ClearedKeys } from '../replica-protocol/cleared-keys';
 
 export interface Build {
   bundleFile: string;
@@ -81,6 +82,8 @@ export class FunctionRunner {
   restarts = 0;
   /** the latest scheduled tick a replica here settled */
   lastTick: TickOutcome | null = null;
+  /** messages a replica held when it lost its connection: not suspects for any replica of this function */
+  private readonly cleared = new ClearedKeys();
   /** rateLimit state shared by this function's replicas (one per runtime: the limit is per instance) */
   private rate: { key: string; buffer: SharedArrayBuffer } | null = null;
 
@@ -214,12 +217,17 @@ export class FunctionRunner {
         pretty: this.options.pretty,
         ...(this.lastDeath ? { lastDeath: this.lastDeath } : {}),
         ...(this.held ? { held: true } : {}),
+        ...(this.cleared.size > 0 ? { cleared: this.cleared.list() } : {}),
       },
       log,
     );
     this.replicas.add(replica);
     replica.on('died', (reason) => this.onDeath(replica, reason));
     replica.on('stuck', (reason) => void this.replace(replica, reason));
+    replica.on('cleared', (keys) => {
+      this.cleared.add(keys);
+      for (const r of this.replicas) if (r !== replica) r.tellCleared(keys);
+    });
     replica.on('tick', (scheduledAt, outcome) => {
       if (!this.lastTick || scheduledAt >= this.lastTick.scheduledAt) this.lastTick = { scheduledAt, outcome, at: new Date().toISOString() };
     });
@@ -267,6 +275,8 @@ export class FunctionRunner {
     this.forget(replica);
     this.lastError = reason;
     this.lastDeath = reason;
+    // Each replica forgets its cleared messages on hearing of it: the death may be one of theirs.
+    this.cleared.clear();
     for (const r of this.replicas) r.tellDeath(reason);
     this.restarts++;
     if (Date.now() - replica.startedAt > HEALTHY_AFTER_MS) this.failures = 0;

@@ -30,6 +30,8 @@ export interface ReplicaEvents {
   stuck: [reason: string];
   /** a scheduled function's tick was settled */
   tick: [scheduledAt: string, outcome: string];
+  /** the replica lost its connection holding these messages (runtime/replica-protocol/cleared-keys.ts) */
+  cleared: [keys: string[]];
 }
 
 export class Replica extends EventEmitter<ReplicaEvents> {
@@ -98,6 +100,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
           this.emit('stuck', message.reason);
         } else if (message.type === 'tick') {
           this.emit('tick', message.scheduledAt, message.outcome);
+        } else if (message.type === 'cleared') {
+          this.emit('cleared', message.keys);
         }
       };
       this.worker.on('message', onMessage);
@@ -135,6 +139,12 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   tellDeath(reason: string): void {
     if (this.state === 'stopped') return;
     this.worker.postMessage({ type: 'death', reason } satisfies ToReplica);
+  }
+
+  /** Another replica of the function lost its connection holding these messages (see ToReplica). */
+  tellCleared(keys: string[]): void {
+    if (this.state === 'stopped') return;
+    this.worker.postMessage({ type: 'cleared', keys } satisfies ToReplica);
   }
 
   /** End the thread now; its unacked messages return to the queue. */

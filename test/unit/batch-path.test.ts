@@ -44,7 +44,13 @@ interface Run {
 async function deliver(
   handler: BatchHandler,
   bodies: string[],
-  options: { config?: Partial<FunctionConfig>; validate?: (v: unknown) => string | null; headers?: (i: number) => Record<string, unknown> } = {},
+  options: {
+    config?: Partial<FunctionConfig>;
+    validate?: (v: unknown) => string | null;
+    headers?: (i: number) => Record<string, unknown>;
+    /** message ids a lost connection cleared */
+    cleared?: string[];
+  } = {},
 ): Promise<Run> {
   const run: Run = { published: [], frames: [], settlements: new Map(), calls: [], stats: new ReplicaStats() };
   const publish: Publish = async (target, content, { properties }) => {
@@ -69,6 +75,7 @@ async function deliver(
     stats: run.stats,
     now: () => performance.now(),
     onStuck: () => undefined,
+    ...(options.cleared ? { isCleared: (d: Delivery) => options.cleared!.includes(d.properties.messageId!) } : {}),
   });
   const done = bodies.map((body, i) => {
     const tag = i + 1;
@@ -184,6 +191,13 @@ describe('batch path', () => {
     const back = await deliver(async () => undefined, bodies(1), { headers: () => ({ 'x-warren-redeliveries': 1 }) });
     expect(back.calls.map((c) => c.length)).toEqual([1]);
     expect(back.published).toEqual([]);
+  });
+
+  it('batches handed-back items a lost connection cleared with fresh ones, where suspects would wait aside and run alone', async () => {
+    const run = await deliver(async () => undefined, bodies(5), { headers: (i) => (i < 3 ? { 'x-delivery-count': 1 } : {}), cleared: ['m0', 'm1', 'm2'] });
+    expect(run.calls.map((c) => c.length)).toEqual([5]);
+    expect(run.published).toEqual([]);
+    expect([...run.settlements.values()]).toEqual(Array(5).fill(1));
   });
 
   it('at drain, hands back the partial batch that would wait for its rate-limit turn: unstarted, copied to its own queue, then acked', async () => {

@@ -45,6 +45,8 @@ interface RunOptions {
   body?: string;
   /** the death the supervisor last told this replica of */
   lastDeath?: string;
+  /** message ids a lost connection cleared (runtime/replica/lost-connection.ts) */
+  cleared?: string[];
 }
 
 /** Runs one delivery through a processor; returns the events in order and the replica's counters. */
@@ -78,6 +80,7 @@ async function deliver(handler: Handler, options: RunOptions = {}) {
     now: () => performance.now(),
     onStuck: (reason) => stuck.push(reason),
     ...(options.holdMs === undefined ? {} : { holdMs: options.holdMs }),
+    ...(options.cleared ? { isCleared: (d: Delivery) => options.cleared!.includes(d.properties.messageId!) } : {}),
   });
   let settlements = 0;
   const settle = new Settle(
@@ -292,6 +295,20 @@ describe('createProcessor', () => {
       { settle: 'ack' },
     ]);
     expect(stats.acked + stats.dead + stats.retried).toBe(0);
+  });
+
+  it('runs at once a message handed back by a lost connection, where a suspect would wait aside or run alone; past the limit it is still dead-lettered', async () => {
+    for (const headers of [{ 'x-delivery-count': 1 }, { 'x-warren-redeliveries': 1 }]) {
+      let ran = false;
+      const { events, stats } = await deliver(async () => void (ran = true), { headers, cleared: ['m1'] });
+      expect(ran).toBe(true);
+      expect(events).toEqual([{ settle: 'ack' }]);
+      expect(stats.acked).toBe(1);
+    }
+    const other = await deliver(async () => undefined, { headers: { 'x-delivery-count': 1 }, cleared: ['m2'] });
+    expect(other.events[0]).toMatchObject({ publish: queue('resize.retry.1s') });
+    const past = await deliver(async () => undefined, { headers: { 'x-delivery-count': 4 }, cleared: ['m1'] });
+    expect(past.events[0]).toMatchObject({ publish: queue('resize.dead'), headers: { 'x-warren-reason': 'delivery-limit' } });
   });
 
   it("dead-letters past redeliveryLimit with Warren's headers and the last death it knew", async () => {

@@ -32,6 +32,7 @@ import { GAVE_BACK, giveBack, holdAndTryAgain, type Held } from '../hold';
 import { runBatch, type BatchRunDeps } from './run-batch';
 import { toError } from '../run-handler';
 import { WaitingTurns, type TakeTurn } from '../waiting-turns';
+import { clearedAdmission, type IsCleared } from '../lost-connection';
 
 export interface BatchProcessorDeps {
   fn: FunctionConfig & { batch: NonNullable<FunctionConfig['batch']> };
@@ -52,6 +53,8 @@ export interface BatchProcessorDeps {
   flushAcks?: () => void;
   /** how long an item whose settlement failed is held and tried again (../hold.ts); default HOLD_MS */
   holdMs?: number;
+  /** an item handed back because a replica lost its connection: it runs as a fresh one (../lost-connection.ts) */
+  isCleared?: IsCleared;
 }
 
 interface Item {
@@ -79,7 +82,8 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
   /** Step 1 and 2 for one delivery, synchronously on arrival; resolves once it is settled. */
   function handle(delivery: Delivery, settle: Settle): Promise<void> {
     const { properties, fields } = delivery;
-    const admission = admit({ headers: properties.headers, redelivered: fields.redelivered, queueType: deps.queueType }, fn, { isolating: gate.isolating });
+    const facts = { headers: properties.headers, redelivered: fields.redelivered, queueType: deps.queueType };
+    const admission = clearedAdmission(admit(facts, fn, { isolating: gate.isolating }), delivery, deps.isCleared);
     if (admission.action !== 'move') gate.arrived();
     if (admission.action === 'move') {
       // A suspect waits aside in the retry ladder while fresh items flow (../suspects.ts).

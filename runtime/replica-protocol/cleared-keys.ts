@@ -1,0 +1,63 @@
+/**
+ * Messages cleared of suspicion: the ones a replica held when it lost its connection to the broker.
+ * The broker hands them back with one more delivery counted, as it does the messages of a replica
+ * that died, but a lost connection (a broker restart, a cluster node going away, a network cut) is no
+ * evidence against them, so they run again as fresh messages instead of waiting aside and running
+ * alone one by one (runtime/replica/suspects.ts). Each replica keeps these keys for its function; the
+ * supervisor passes a replica's keys to the function's other replicas (any of them may be handed a
+ * message back) and to the replicas it starts later.
+ *
+ * A key is used up by the one delivery it clears. A replica's death clears them all: the death may be
+ * one of these messages' doing, so after it they are suspects again. The keys are held at most
+ * CLEARED_FOR_MS and CLEARED_MAX of them (the oldest go first): a key whose message the broker had
+ * acked after all is never used.
+ */
+
+/** How long a key stays: longer than a broker is usually down, so the messages come back within it. */
+export const CLEARED_FOR_MS = 60 * 60_000;
+/** At most this many keys per function (about 5 MiB): far more than replicas × prefetch, in practice. */
+export const CLEARED_MAX = 65_536;
+
+export class ClearedKeys {
+  /** key → until when it clears, in the order added (a Map iterates in insertion order) */
+  private readonly keys = new Map<string, number>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  get size(): number {
+    return this.keys.size;
+  }
+
+  add(keys: Iterable<string>): void {
+    const until = this.now() + CLEARED_FOR_MS;
+    for (const key of keys) {
+      // Added again: it moves to the back, with the later expiry.
+      this.keys.delete(key);
+      this.keys.set(key, until);
+    }
+    for (const oldest of this.keys.keys()) {
+      if (this.keys.size <= CLEARED_MAX) break;
+      this.keys.delete(oldest);
+    }
+  }
+
+  /** true once for a cleared key: the key is used up. */
+  take(key: string): boolean {
+    const until = this.keys.get(key);
+    if (until === undefined) return false;
+    this.keys.delete(key);
+    return until >= this.now();
+  }
+
+  /** The keys still clearing, oldest first (for a replica that starts now). */
+  list(): string[] {
+    const now = this.now();
+    const out: string[] = [];
+    for (const [key, until] of this.keys) if (until >= now) out.push(key);
+    return out;
+  }
+
+  clear(): void {
+    this.keys.clear();
+  }
+}
