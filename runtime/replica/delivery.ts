@@ -42,8 +42,11 @@ export class Settle {
   prevTaken: Settle | null = null;
   nextTaken: Settle | null = null;
   taken = false;
-  /** set when its connection was lost while it was in hand: called once it ends (./lost-connection.ts) */
-  onEnded: (() => void) | null = null;
+  /**
+   * set when its connection was lost while it was in hand (./lost-connection.ts): called once, when
+   * its handler is done with it (returned, threw or timed out) or it ends, whichever comes first
+   */
+  whenHandled: (() => void) | null = null;
   constructor(
     private readonly target: SettleTarget,
     private readonly tag: number,
@@ -69,6 +72,13 @@ export class Settle {
     this.done = true;
     this.target.nack(this.tag, true);
     return true;
+  }
+  /** Its handler is done with it, or it ended: the `whenHandled` hook, if any, runs now. */
+  handled(): void {
+    const hook = this.whenHandled;
+    if (hook === null) return;
+    this.whenHandled = null;
+    hook();
   }
 }
 
@@ -107,11 +117,7 @@ export class InFlight implements Iterable<Settle> {
     s.prevTaken = null;
     s.nextTaken = null;
     this.count--;
-    if (s.onEnded) {
-      const ended = s.onEnded;
-      s.onEnded = null;
-      ended();
-    }
+    s.handled();
   }
 
   *[Symbol.iterator](): Iterator<Settle> {

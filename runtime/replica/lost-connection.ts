@@ -4,10 +4,11 @@
  *
  * Which messages the broker still counts unacked is not known here: an ack can be lost on its way.
  * So the consumer remembers its last deliveries (`RecentDeliveries`, twice the prefetch: the broker
- * holds at most a prefetch unacked) and all of them are cleared, the ones settled already at once, the
- * ones still in hand once they end. A handler that kills the replica before it ends is never cleared,
- * and a handler still running long after its message dropped out of the recent ones stays a suspect:
- * it may be the hung one.
+ * holds at most a prefetch unacked) and all of them are cleared: the ones settled already at once, the
+ * ones still in hand once their handler is done with them (an output may wait for the next connection
+ * to be published: its message is cleared before that). A handler that kills the replica first is
+ * never cleared, and a handler still running long after its message dropped out of the recent ones
+ * stays a suspect: it may be the hung one.
  */
 import { createHash } from 'node:crypto';
 import type { Delivery, Settle } from './delivery';
@@ -47,7 +48,7 @@ export class RecentDeliveries {
 
 /**
  * The connection is lost: clear the `recent` deliveries, through `clear`, the ended ones now and the
- * ones still in hand once they end. Returns how many of each.
+ * ones still in hand once their handler is done with them (`Settle.handled`). Returns how many of each.
  */
 export function clearLost(recent: Settle[], clear: (keys: string[]) => void): { now: number; later: number } {
   const keys: string[] = [];
@@ -60,7 +61,7 @@ export function clearLost(recent: Settle[], clear: (keys: string[]) => void): { 
       continue;
     }
     later++;
-    settle.onEnded = () => clear([messageKey(delivery)]);
+    settle.whenHandled = () => clear([messageKey(delivery)]);
   }
   if (keys.length > 0) clear(keys);
   return { now: keys.length, later };

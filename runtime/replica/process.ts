@@ -227,6 +227,7 @@ class MessageRun implements AttemptCall, Delivered {
 
   /** Step 4, decide, then step 5. */
   done(outcome: Outcome): void {
+    this.settle.handled();
     try {
       this.carry(decideSettlement(this.shared.deps.fn, this.attempt, outcome));
     } catch (err) {

@@ -3,7 +3,11 @@
  * runtime/replica-protocol/cleared-keys.ts): which are cleared and when, how they are known again,
  * and that a key clears one delivery, for a while.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import pino from 'pino';
+import { createProcessor } from '../../runtime/replica/process';
+import { ReplicaStats } from '../../runtime/replica-protocol/stats';
+import { functionConfig } from '../testkit/function-config';
 import { clearLost, messageKey, RecentDeliveries } from '../../runtime/replica/lost-connection';
 import { ClearedKeys, CLEARED_FOR_MS, CLEARED_MAX } from '../../runtime/replica-protocol/cleared-keys';
 import { InFlight, Settle, type Delivery } from '../../runtime/replica/delivery';
@@ -43,25 +47,55 @@ describe('RecentDeliveries', () => {
 });
 
 describe('clearLost', () => {
-  it('clears the ended deliveries at once and the ones in hand once they end; one that never ends stays a suspect', () => {
+  it('clears the ended deliveries at once and the ones in hand once handled or ended; one never handled stays a suspect', () => {
     const inFlight = new InFlight();
-    const [ended, running, hung] = ['ended', 'running', 'hung'].map((id, i) => new Settle(target, i + 1, delivery(id, id))) as [Settle, Settle, Settle];
-    for (const s of [ended, running, hung]) inFlight.add(s);
+    const ids = ['ended', 'running', 'returned', 'hung'];
+    const [ended, running, returned, hung] = ids.map((id, i) => new Settle(target, i + 1, delivery(id, id))) as [Settle, Settle, Settle, Settle];
+    for (const s of [ended, running, returned, hung]) inFlight.add(s);
     inFlight.delete(ended);
     const cleared: string[][] = [];
-    expect(clearLost([ended, running, hung, new Settle(target, 9)], (keys) => cleared.push(keys))).toEqual({ now: 1, later: 2 });
+    expect(clearLost([ended, running, returned, hung, new Settle(target, 9)], (keys) => cleared.push(keys))).toEqual({ now: 1, later: 3 });
     expect(cleared).toEqual([['id:ended']]);
     inFlight.delete(running);
-    expect(cleared).toEqual([['id:ended'], ['id:running']]);
-    // Ended once more (it cannot be, but the hook is used up): no second report.
+    // Its handler returned; its output waits for the next connection, so it has not ended.
+    returned.handled();
+    expect(cleared).toEqual([['id:ended'], ['id:running'], ['id:returned']]);
+    // The hook is used up: ending afterwards says nothing more.
+    inFlight.delete(returned);
     inFlight.add(running);
     inFlight.delete(running);
-    expect(cleared).toHaveLength(2);
+    expect(cleared).toHaveLength(3);
+  });
+
+  it('is told by the processor as soon as the handler returns, before an output waiting for a connection lets the message end', async () => {
+    let release: () => void = () => undefined;
+    const processor = createProcessor({
+      fn: functionConfig('lost', { output: { exchange: 'done', routingKey: 'x' } }),
+      version: 'v1',
+      queueType: 'quorum',
+      handler: async () => ({ ok: true }),
+      validate: null,
+      publish: () => new Promise<void>((resolve) => (release = resolve)),
+      log: pino({ level: 'silent' }),
+      stats: new ReplicaStats(),
+      now: () => performance.now(),
+      onStuck: () => undefined,
+    });
+    const settle = new Settle(target, 1, delivery('{}', 'out-1'));
+    const cleared: string[][] = [];
+    let ended = false;
+    processor.take(settle.delivery!, settle, () => (ended = true));
+    clearLost([settle], (keys) => cleared.push(keys));
+    await vi.waitFor(() => expect(cleared).toEqual([['id:out-1']]));
+    expect(ended).toBe(false);
+    release();
+    await vi.waitFor(() => expect(ended).toBe(true));
+    expect(cleared).toHaveLength(1);
   });
 });
 
 describe('ClearedKeys', () => {
-  it('clears a key once, for CLEARED_FOR_MS, and keeps at most CLEARED_MAX keys, the newest', () => {
+  it('clears a key once for each time it was added, for CLEARED_FOR_MS, and keeps at most CLEARED_MAX keys, the newest', () => {
     let now = 1_000;
     const keys = new ClearedKeys(() => now);
     keys.add(['a', 'b']);
@@ -72,6 +106,12 @@ describe('ClearedKeys', () => {
     now += CLEARED_FOR_MS + 1;
     expect(keys.list()).toEqual([]);
     expect(keys.take('b')).toBe(false);
+
+    // One body without an id, held three times (an output's): it clears three deliveries, not one.
+    keys.add(['body:x', 'body:x']);
+    keys.add(['body:x']);
+    expect(keys.list()).toEqual(['body:x', 'body:x', 'body:x']);
+    expect([keys.take('body:x'), keys.take('body:x'), keys.take('body:x'), keys.take('body:x')]).toEqual([true, true, true, false]);
 
     keys.add(Array.from({ length: CLEARED_MAX + 10 }, (_, i) => `k${i}`));
     expect(keys.size).toBe(CLEARED_MAX);

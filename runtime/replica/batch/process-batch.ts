@@ -147,6 +147,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
       await Promise.all(items.map((item) => handBack(item)));
       return;
     }
+    for (const item of items) item.settle.handled();
     let outcomes: Outcome[];
     try {
       outcomes = itemOutcomes(items.length, result);
