@@ -21,6 +21,7 @@ import { ERRORS, EXIT, WarrenError, WarrenErrors, redactUrl } from './errors';
 import { TimeKeeper } from './time/keeper';
 import { planReload } from './plan-reload';
 import { checkOnly, notRunHere, selectFunctions } from './selection';
+import { RECONNECT_MAX_MS } from './connection/backoff';
 
 export interface AppOptions {
   dir: string;
@@ -52,7 +53,7 @@ export interface AppEvents {
 }
 
 const CONNECT_RETRY_MIN_MS = 1_000;
-const CONNECT_RETRY_MAX_MS = 30_000;
+const CONNECT_RETRY_MAX_MS = RECONNECT_MAX_MS;
 
 export class App extends EventEmitter<AppEvents> {
   readonly supervisor: Supervisor;

@@ -13,6 +13,7 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { connectToAny } from '../connection/connect';
 import { splitUrls } from '../connection/urls';
+import { RECONNECT_MAX_MS } from '../connection/backoff';
 import type { Logger } from 'pino';
 import { Settle, type Delivery } from './delivery';
 import { AckBatch } from './ack-batch';
@@ -41,9 +42,9 @@ export interface ConsumerOptions {
   retry?: { minMs: number; maxMs: number };
 }
 
-const DEFAULT_RETRY = { minMs: 1_000, maxMs: 30_000 };
+const DEFAULT_RETRY = { minMs: 1_000, maxMs: RECONNECT_MAX_MS };
 /** Several nodes: the next one is tried at once, and a round that found none waits less at first. */
-const CLUSTER_RETRY = { minMs: 250, maxMs: 30_000 };
+const CLUSTER_RETRY = { minMs: 250, maxMs: RECONNECT_MAX_MS };
 
 /** amqplib's ack/nack read only `fields.deliveryTag`. */
 function fake(deliveryTag: number): ConsumeMessage {

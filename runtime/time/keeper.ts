@@ -9,12 +9,13 @@ import { connectToAny } from '../connection/connect';
 import type { Logger } from 'pino';
 import type { WarrenConfig } from '../config/types';
 import { amqpConnection, knownExchanges } from '../replica-protocol/connection';
+import { RECONNECT_MAX_MS } from '../connection/backoff';
 import { DelayForwarder } from '../delay/deliver';
 import { TickEmitter, type EmitterStatus } from '../schedule/emitter';
 import { parseSchedule } from '../schedule/ticks';
 
 const RETRY_MIN_MS = 1_000;
-const RETRY_MAX_MS = 30_000;
+const RETRY_MAX_MS = RECONNECT_MAX_MS;
 
 export class TimeKeeper {
   private connection: ChannelModel | null = null;

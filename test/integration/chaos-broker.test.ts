@@ -212,6 +212,25 @@ describe('the broker goes away', () => {
     expect(w.logs.filter((l) => String(l.msg).startsWith('replica died'))).toHaveLength(0);
   }, 90_000);
 
+  it('tries the broker again at least every 5 s while it stays down, then consumes again', async () => {
+    project = await createProject('functions:\n  patient: { replicas: 1 }\n', { patient: recordingHandler });
+    warren = await startWarren(project.dir, node.url, { env: { WARREN_TEST_RECORD: join(scratch, 'patient.txt') } });
+    const w = warren;
+    await node.stopApp();
+    try {
+      // Waits of 2 s and 4 s, then 5 s (not 8 s): a broker back after 8 s is not left unused until 15 s.
+      await w.waitForLog((l) => l.msg === 'reconnect failed' && Number(l['retryInMs']) >= 5_000, 15_000);
+    } finally {
+      await node.startApp();
+    }
+    await w.waitForLog((l) => l.msg === 'reconnected and consuming again', 15_000);
+    const waits = w.logs.filter((l) => l.msg === 'reconnect failed').map((l) => Number(l['retryInMs']));
+    expect(waits.slice(0, 3)).toEqual([2_000, 4_000, 5_000]);
+    expect(Math.max(...waits)).toBe(5_000);
+    const keeper = w.logs.filter((l) => l.msg === 'delayed delivery and schedules: reconnecting').map((l) => Number(l['retryInMs']));
+    expect(Math.max(...keeper)).toBeLessThanOrEqual(5_000);
+  }, 60_000);
+
   it('runs the messages in flight at the restart again as fresh ones, not one by one as suspects', async () => {
     const record = join(scratch, 'inflight.txt');
     // 2 replicas x prefetch 25 x 400 ms: 50 messages in hand at any time, so 50 come back after the restart.
