@@ -154,6 +154,34 @@ describe('Warren on a 3-node RabbitMQ cluster', () => {
         `cluster: node kill under load: ${total} handled, 0 lost, ${lines.length - unique.size} duplicates, consuming again ${resumedMs} ms after the kill (${movedReplica})`,
       );
       expect(warren!.logs.map((l) => JSON.stringify(l)).join('\n')).not.toContain('guest:guest');
+      // What a replica held on the killed node comes back as fresh messages, not suspects run alone.
+      expect(warren!.logs.filter((l) => String(l.msg).startsWith('running a message alone'))).toEqual([]);
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'runs what a replica held on a killed node again as fresh messages, not as suspects run alone one by one',
+    async () => {
+      const total = 400;
+      const s = await setUp(`functions:\n  held: { replicas: 2, prefetch: 25 }\n`);
+      const view = await functionsView(warren!);
+      const first = view.functions.find((f) => f.name === 'held')!.nodes[0]!.node;
+      const victim = cluster.nodes.find((n) => `127.0.0.1:${n.port}` === first)!;
+      // 300 ms each: a replica holds its 25 when its node goes.
+      await publishIds(liveUrl(s.vhost, victim), 'held', range(total), { ms: 300 });
+      await recordedAtLeast(s.record, 50);
+      await victim.kill();
+      await warren!.waitForLog((l) => String(l.msg).includes('they run again as fresh ones'), 30_000);
+      await waitFor(async () => new Set((await recorded(s.record)).map((r) => r.id)).size === total, 120_000, 200);
+      const conn = await amqplib.connect(liveUrl(s.vhost, victim));
+      try {
+        const ch = await conn.createChannel();
+        await waitFor(async () => ((await ch.checkQueue('held')).messageCount === 0 ? true : undefined), 60_000, 200);
+      } finally {
+        await conn.close();
+      }
+      expect(warren!.logs.filter((l) => String(l.msg).startsWith('running a message alone'))).toEqual([]);
     },
     TEST_TIMEOUT,
   );
