@@ -30,6 +30,11 @@ export interface AttemptDeps {
 /** One attempt's call; `handBack` is needed with `waitTurn`: the message goes back to the broker unstarted, `done` is not called. */
 export interface AttemptCall extends HandlerCall {
   handBack?(): void;
+  /**
+   * When its turn comes: true when the broker has the message back already (its channel is gone):
+   * it is not started, `done` is not called, and the call has ended it itself.
+   */
+  gone?(): boolean;
 }
 
 /** The handler options of `deps`, made once per replica (or per invoke). */
@@ -50,7 +55,9 @@ export function startAttempt(delivery: Delivery, deps: AttemptDeps, options: Han
   // The handler's first line runs in the same step as its admission: the rate limit counts real starts.
   deps.waitTurn(
     1,
-    () => startHandler(deps.handler, read.value, options, call),
+    () => {
+      if (!call.gone?.()) startHandler(deps.handler, read.value, options, call);
+    },
     () => call.handBack?.(),
   );
 }

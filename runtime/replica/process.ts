@@ -190,8 +190,10 @@ class MessageRun implements AttemptCall, Delivered {
       stats.enter();
       this.started = shared.deps.now();
     }
-    // Requeued at shutdown while it waited behind a suspect: it is the broker's again, do not run it.
-    if (this.settle.settled) return this.end(null);
+    // Settled already, or it waited behind a suspect and its connection was lost meanwhile: it is the
+    // broker's again (handed out again, to run there), do not run it here. One that entered at once
+    // came on a live channel, in this very step.
+    if (this.entered ? this.settle.settled : !this.settle.held) return this.end(null);
     if (delivery.fields.redelivered) stats.count('redelivered');
     try {
       if (admission.action === 'move') return this.moveAside(admission);
@@ -213,6 +215,13 @@ class MessageRun implements AttemptCall, Delivered {
 
   context(abort: LazyAbort): Context {
     return makeContext(this.delivery, this.attempt, abort, this.shared.context);
+  }
+
+  /** Its rate-limit turn came after its connection was lost: the broker hands it out again, it is not run here. */
+  gone(): boolean {
+    if (this.settle.held) return false;
+    this.end(null);
+    return true;
   }
 
   /** The replica drains before this message's rate-limit turn came: it goes back unstarted. */

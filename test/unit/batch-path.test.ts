@@ -200,6 +200,38 @@ describe('batch path', () => {
     expect([...run.settlements.values()]).toEqual(Array(5).fill(1));
   });
 
+  it('does not run the items its collector held when their connection was lost: the broker hands them out again', async () => {
+    const calls: number[] = [];
+    let alive = true;
+    const processor = createBatchProcessor({
+      fn: fn({ batch: { size: 5, windowMs: 100 } }) as FunctionConfig & { batch: { size: number; windowMs: number } },
+      version: 'v1',
+      queueType: 'quorum',
+      handler: (items) => void calls.push(items.length),
+      validate: null,
+      publish: async () => undefined,
+      log: pino({ level: 'silent' }),
+      stats: new ReplicaStats(),
+      now: () => performance.now(),
+      onStuck: () => undefined,
+    });
+    const frames: string[] = [];
+    const done = [1, 2].map((tag) =>
+      processor.handle(
+        {
+          content: Buffer.from('{}'),
+          properties: { contentType: 'application/json', headers: {} },
+          fields: { exchange: '', routingKey: 'ingest', redelivered: false },
+        },
+        new Settle({ ack: (t) => void frames.push(`ack ${t}`), nack: (t) => void frames.push(`requeue ${t}`), holds: () => alive }, tag),
+      ),
+    );
+    alive = false; // within the batch window
+    await Promise.all(done);
+    expect(calls).toEqual([]);
+    expect(frames).toEqual([]);
+  });
+
   it('at drain, hands back the partial batch that would wait for its rate-limit turn: unstarted, copied to its own queue, then acked', async () => {
     const rate = new SharedRate(createRateBuffer(5), 5, 60_000);
     const published: Array<{ queue: string; body: string }> = [];

@@ -363,6 +363,42 @@ describe('createProcessor', () => {
     expect(processor.inFlight.size).toBe(0);
   });
 
+  it('does not start a message whose connection was lost while it waited for its rate-limit turn: the broker hands it out again', async () => {
+    const rate = new SharedRate(createRateBuffer(1), 1, 300);
+    const frames: string[] = [];
+    let ran = 0;
+    let alive = true;
+    const processor = createProcessor({
+      fn: fn(),
+      version: 'v1',
+      queueType: 'quorum',
+      handler: () => void ran++,
+      validate: null,
+      publish: async () => undefined,
+      log: pino({ level: 'silent' }),
+      stats: new ReplicaStats(),
+      now: () => performance.now(),
+      onStuck: () => undefined,
+      waitTurn: (n, start) => rate.turn(n, start),
+    });
+    const take = (tag: number) =>
+      processor.handle(
+        {
+          content: Buffer.from('{}'),
+          properties: { contentType: 'application/json', headers: {} },
+          fields: { exchange: '', routingKey: 'resize', redelivered: false },
+        },
+        new Settle({ ack: (t) => void frames.push(`ack ${t}`), nack: (t) => void frames.push(`requeue ${t}`), holds: () => alive }, tag),
+      );
+    await take(1);
+    const waiting = take(2); // its turn is 300 ms away
+    alive = false;
+    await waiting;
+    expect(ran).toBe(1);
+    expect(frames).toEqual(['ack 1']);
+    expect(processor.inFlight.size).toBe(0);
+  });
+
   it.each([
     [false, 'a copy at the back of its own queue with the counts it came with, then an ack'],
     [true, 'a requeue in place (ordered)'],

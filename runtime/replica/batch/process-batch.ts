@@ -119,10 +119,11 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
 
   /** Steps 3 to 5 for one batch. */
   async function runItems(batch: Item[]): Promise<void> {
-    // Requeued at shutdown while it waited behind a suspect: it is the broker's again, do not run it.
+    // Requeued at shutdown while it waited behind a suspect, or its connection was lost while it waited
+    // for the batch to fill: it is the broker's again (handed out again, to run there), do not run it.
     const items = batch.filter((item) => {
-      if (item.settle.settled) finishCounted(item, null);
-      return !item.settle.settled;
+      if (!item.settle.held) finishCounted(item, null);
+      return item.settle.held;
     });
     if (items.length === 0) return;
     const run = () => {
