@@ -10,6 +10,7 @@ import { itemOutcomes } from '../../runtime/replica/batch/item-outcomes';
 import { BatchCollector } from '../../runtime/replica/batch/collector';
 import { AckBatch } from '../../runtime/replica/ack-batch';
 import { Settle, type Delivery, type Publish } from '../../runtime/replica/process';
+import { jsonDelivery, quietDeps, recordingSettle } from '../testkit/delivery';
 import { ReplicaStats } from '../../runtime/replica-protocol/stats';
 import { DEFAULTS, type FunctionConfig } from '../../runtime/config/types';
 import { Reject, type BatchHandler, type BatchItem } from '../../runtime/index';
@@ -204,26 +205,15 @@ describe('batch path', () => {
     const calls: number[] = [];
     let alive = true;
     const processor = createBatchProcessor({
+      ...quietDeps(),
       fn: fn({ batch: { size: 5, windowMs: 100 } }) as FunctionConfig & { batch: { size: number; windowMs: number } },
-      version: 'v1',
-      queueType: 'quorum',
       handler: (items) => void calls.push(items.length),
-      validate: null,
-      publish: async () => undefined,
-      log: pino({ level: 'silent' }),
-      stats: new ReplicaStats(),
-      now: () => performance.now(),
-      onStuck: () => undefined,
     });
     const frames: string[] = [];
     const done = [1, 2].map((tag) =>
       processor.handle(
-        {
-          content: Buffer.from('{}'),
-          properties: { contentType: 'application/json', headers: {} },
-          fields: { exchange: '', routingKey: 'ingest', redelivered: false },
-        },
-        new Settle({ ack: (t) => void frames.push(`ack ${t}`), nack: (t) => void frames.push(`requeue ${t}`), holds: () => alive }, tag),
+        jsonDelivery('ingest'),
+        recordingSettle(tag, frames, () => alive),
       ),
     );
     alive = false; // within the batch window

@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { createProcessor, Settle, type Delivery, type Publish } from '../../runtime/replica/process';
+import { createProcessor, Settle, type Delivery, type ProcessorDeps, type Publish } from '../../runtime/replica/process';
+import { jsonDelivery, quietDeps, recordingSettle } from '../testkit/delivery';
 import type { PublishTarget } from '../../runtime/replica/publish-target';
 import { ReplicaStats } from '../../runtime/replica-protocol/stats';
 import { DEFAULTS, type FunctionConfig } from '../../runtime/config/types';
@@ -107,6 +108,13 @@ async function deliver(handler: Handler, options: RunOptions = {}) {
 }
 
 const queue = (name: string): PublishTarget => ({ kind: 'queue', name, strict: true });
+
+/** A processor of `fn()` whose handler counts its runs and publishes nothing; `over` replaces any of its deps. */
+function counting(over: Partial<ProcessorDeps> = {}) {
+  const runs = { count: 0 };
+  const processor = createProcessor({ ...quietDeps(), fn: fn(), handler: () => void runs.count++, ...over });
+  return { processor, runs };
+}
 
 describe('createProcessor', () => {
   it('acks a message whose handler succeeds, and publishes its output (confirmed) before the ack', async () => {
@@ -333,68 +341,32 @@ describe('createProcessor', () => {
 
   it('does not run a delivery already handed back (requeued at shutdown), and leaves the in-flight count at zero', async () => {
     const stats = new ReplicaStats();
-    let ran = 0;
-    const processor = createProcessor({
-      fn: fn(),
-      version: 'v1',
-      queueType: 'quorum',
-      handler: () => void ran++,
-      validate: null,
-      publish: async () => undefined,
-      log: pino({ level: 'silent' }),
-      stats,
-      now: () => performance.now(),
-      onStuck: () => undefined,
-    });
+    const { processor, runs } = counting({ stats });
     const frames: string[] = [];
-    const settle = new Settle({ ack: () => frames.push('ack'), nack: () => frames.push('requeue') }, 1);
+    const settle = recordingSettle(1, frames);
     settle.requeue();
-    await processor.handle(
-      {
-        content: Buffer.from('{}'),
-        properties: { contentType: 'application/json', headers: {} },
-        fields: { exchange: '', routingKey: 'resize', redelivered: false },
-      },
-      settle,
-    );
-    expect(ran).toBe(0);
-    expect(frames).toEqual(['requeue']);
+    await processor.handle(jsonDelivery('resize'), settle);
+    expect(runs.count).toBe(0);
+    expect(frames).toEqual(['requeue 1']);
     expect(stats.snapshot().inFlight).toBe(0);
     expect(processor.inFlight.size).toBe(0);
   });
 
   it('does not start a message whose connection was lost while it waited for its rate-limit turn: the broker hands it out again', async () => {
     const rate = new SharedRate(createRateBuffer(1), 1, 300);
+    const { processor, runs } = counting({ waitTurn: (n, start) => rate.turn(n, start) });
     const frames: string[] = [];
-    let ran = 0;
     let alive = true;
-    const processor = createProcessor({
-      fn: fn(),
-      version: 'v1',
-      queueType: 'quorum',
-      handler: () => void ran++,
-      validate: null,
-      publish: async () => undefined,
-      log: pino({ level: 'silent' }),
-      stats: new ReplicaStats(),
-      now: () => performance.now(),
-      onStuck: () => undefined,
-      waitTurn: (n, start) => rate.turn(n, start),
-    });
     const take = (tag: number) =>
       processor.handle(
-        {
-          content: Buffer.from('{}'),
-          properties: { contentType: 'application/json', headers: {} },
-          fields: { exchange: '', routingKey: 'resize', redelivered: false },
-        },
-        new Settle({ ack: (t) => void frames.push(`ack ${t}`), nack: (t) => void frames.push(`requeue ${t}`), holds: () => alive }, tag),
+        jsonDelivery('resize'),
+        recordingSettle(tag, frames, () => alive),
       );
     await take(1);
     const waiting = take(2); // its turn is 300 ms away
     alive = false;
     await waiting;
-    expect(ran).toBe(1);
+    expect(runs.count).toBe(1);
     expect(frames).toEqual(['ack 1']);
     expect(processor.inFlight.size).toBe(0);
   });
