@@ -7,23 +7,21 @@
  * supervisor passes a replica's keys to the function's other replicas (any of them may be handed a
  * message back) and to the replicas it starts later.
  *
- * A key is used up by the delivery it clears (one held twice clears two). A replica's death clears
- * them all: the death may be one of these messages' doing, so after it they are suspects again. The keys are held at most
- * CLEARED_FOR_MS and CLEARED_MAX of them (the oldest go first): a key whose message the broker had
- * acked after all is never used.
+ * A key clears every delivery of its message while it lasts: a message may come back more than once
+ * (a copy moved aside before its key arrived, an ack lost with a queue's leader), and one with the
+ * same body and no id is the same message here. A replica's death clears them all: the death may be
+ * one of these messages' doing, so after it they are suspects again. The keys are held at most
+ * CLEARED_FOR_MS and CLEARED_MAX of them (the oldest go first).
  */
 
 /** How long a key stays: longer than a broker is usually down, so the messages come back within it. */
 export const CLEARED_FOR_MS = 60 * 60_000;
-/** At most this many distinct keys per function (about 5 MiB): far more than replicas × prefetch, in practice. */
+/** At most this many keys per function (about 5 MiB): far more than replicas × prefetch, in practice. */
 export const CLEARED_MAX = 65_536;
 
 export class ClearedKeys {
-  /**
-   * key → how many deliveries it still clears (messages with one body and no id share a key: an
-   * output's, a plain client's) and until when, in the order added (a Map iterates in insertion order)
-   */
-  private readonly keys = new Map<string, { count: number; until: number }>();
+  /** key → until when it clears, in the order added (a Map iterates in insertion order) */
+  private readonly keys = new Map<string, number>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -34,10 +32,9 @@ export class ClearedKeys {
   add(keys: Iterable<string>): void {
     const until = this.now() + CLEARED_FOR_MS;
     for (const key of keys) {
-      const count = (this.keys.get(key)?.count ?? 0) + 1;
       // Added again: it moves to the back, with the later expiry.
       this.keys.delete(key);
-      this.keys.set(key, { count, until });
+      this.keys.set(key, until);
     }
     for (const oldest of this.keys.keys()) {
       if (this.keys.size <= CLEARED_MAX) break;
@@ -45,19 +42,19 @@ export class ClearedKeys {
     }
   }
 
-  /** true for as many deliveries as the key was added for: each uses one up. */
-  take(key: string): boolean {
-    const entry = this.keys.get(key);
-    if (entry === undefined) return false;
-    if (--entry.count === 0) this.keys.delete(key);
-    return entry.until >= this.now();
+  has(key: string): boolean {
+    const until = this.keys.get(key);
+    if (until === undefined) return false;
+    if (until >= this.now()) return true;
+    this.keys.delete(key);
+    return false;
   }
 
-  /** The keys still clearing, oldest first, each as many times as it clears (for a replica that starts now). */
+  /** The keys still clearing, oldest first (for a replica that starts now). */
   list(): string[] {
     const now = this.now();
     const out: string[] = [];
-    for (const [key, { count, until }] of this.keys) if (until >= now) for (let i = 0; i < count; i++) out.push(key);
+    for (const [key, until] of this.keys) if (until >= now) out.push(key);
     return out;
   }
 

@@ -67,7 +67,7 @@ export function clearLost(recent: Settle[], clear: (keys: string[]) => void): { 
   return { now: keys.length, later };
 }
 
-/** Whether a delivery is cleared, using its key up (`ClearedKeys.take` of its `messageKey`). */
+/** Whether a delivery is cleared (`ClearedKeys.has` of its `messageKey`). */
 export type IsCleared = (delivery: Delivery) => boolean;
 
 const RUN: Admission = Object.freeze({ action: 'run', alone: false });

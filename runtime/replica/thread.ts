@@ -110,7 +110,7 @@ async function main(): Promise<void> {
     ...(init.fn.schedule ? { onTick: (scheduledAt: string, outcome: string) => send({ type: 'tick', scheduledAt, outcome }) } : {}),
     ...(rate ? { waitTurn: (n: number, start: () => void) => rate.turn(n, start) } : {}),
     flushAcks: () => consumer.flushAcks(),
-    isCleared: (delivery: Delivery) => cleared.size > 0 && cleared.take(messageKey(delivery)),
+    isCleared: (delivery: Delivery) => cleared.size > 0 && cleared.has(messageKey(delivery)),
   };
   const { batch } = init.fn;
   const processor: Omit<Processor, 'handle'> & { flush?: () => void } = batch

@@ -95,28 +95,25 @@ describe('clearLost', () => {
 });
 
 describe('ClearedKeys', () => {
-  it('clears a key once for each time it was added, for CLEARED_FOR_MS, and keeps at most CLEARED_MAX keys, the newest', () => {
+  it('clears a key for CLEARED_FOR_MS, every delivery of it, and keeps at most CLEARED_MAX keys, the newest', () => {
     let now = 1_000;
     const keys = new ClearedKeys(() => now);
     keys.add(['a', 'b']);
-    expect(keys.take('a')).toBe(true);
-    expect(keys.take('a')).toBe(false);
-    expect(keys.take('zzz')).toBe(false);
+    // A message may come back more than once (a copy moved aside, an ack lost with a queue's leader).
+    expect([keys.has('a'), keys.has('a')]).toEqual([true, true]);
+    expect(keys.has('zzz')).toBe(false);
+    expect(keys.list()).toEqual(['a', 'b']);
+    now += CLEARED_FOR_MS / 2;
+    keys.add(['b']);
+    now += CLEARED_FOR_MS / 2 + 1;
     expect(keys.list()).toEqual(['b']);
-    now += CLEARED_FOR_MS + 1;
-    expect(keys.list()).toEqual([]);
-    expect(keys.take('b')).toBe(false);
-
-    // One body without an id, held three times (an output's): it clears three deliveries, not one.
-    keys.add(['body:x', 'body:x']);
-    keys.add(['body:x']);
-    expect(keys.list()).toEqual(['body:x', 'body:x', 'body:x']);
-    expect([keys.take('body:x'), keys.take('body:x'), keys.take('body:x'), keys.take('body:x')]).toEqual([true, true, true, false]);
+    expect(keys.has('a')).toBe(false);
+    expect(keys.has('b')).toBe(true);
 
     keys.add(Array.from({ length: CLEARED_MAX + 10 }, (_, i) => `k${i}`));
     expect(keys.size).toBe(CLEARED_MAX);
-    expect(keys.take('k0')).toBe(false);
-    expect(keys.take(`k${CLEARED_MAX + 9}`)).toBe(true);
+    expect(keys.has('k0')).toBe(false);
+    expect(keys.has(`k${CLEARED_MAX + 9}`)).toBe(true);
     keys.clear();
     expect(keys.size).toBe(0);
   });
