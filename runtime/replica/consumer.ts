@@ -17,7 +17,7 @@ import { RECONNECT_MAX_MS } from '../connection/backoff';
 import type { Logger } from 'pino';
 import { Settle, type Delivery } from './delivery';
 import { AckBatch } from './ack-batch';
-import { RecentDeliveries } from './lost-connection';
+import { RecentDeliveries, remembered } from './lost-connection';
 
 export interface ConsumerOptions {
   /** one AMQP URL, or a cluster's, comma-separated */
@@ -169,9 +169,10 @@ export class QueueConsumer {
       }
       const tag = message.fields.deliveryTag;
       acks.delivered(tag);
-      const settle = new Settle(acks, tag, message as unknown as Delivery);
+      const delivery = message as unknown as Delivery;
+      const settle = new Settle(acks, tag, remembered(delivery));
       recent.add(settle);
-      this.options.onMessage(message as unknown as Delivery, settle);
+      this.options.onMessage(delivery, settle);
     });
     this.consumerTag = consumerTag;
     this.retryMs = this.retry.minMs;

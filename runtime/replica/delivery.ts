@@ -50,8 +50,8 @@ export class Settle {
   constructor(
     private readonly target: SettleTarget,
     private readonly tag: number,
-    /** the message, to know it again when the broker hands it back (./lost-connection.ts) */
-    readonly delivery: Delivery | null = null,
+    /** how to know the message again when the broker hands it back: it, or its key (./lost-connection.ts) */
+    readonly known: Delivery | string | null = null,
   ) {}
   get settled(): boolean {
     return this.done;

@@ -21,8 +21,24 @@ export function messageKey(delivery: Pick<Delivery, 'content' | 'properties'>): 
   return `body:${createHash('sha1').update(delivery.content).digest('base64')}`;
 }
 
-/** Most deliveries remembered, whatever the prefetch (each holds its message's body). */
+/** Most deliveries remembered, whatever the prefetch. */
 const RECENT_MAX = 4_096;
+/**
+ * Bodies up to this size are remembered as they are and digested only at a loss; a larger one is
+ * digested on arrival (when it has no id), so the recent deliveries hold at most RECENT_MAX of these
+ * bytes beyond what the replica holds anyway: ten 10 MiB images would otherwise stay in memory after
+ * being handled, and push a replica past its `memory`.
+ */
+const REMEMBERED_BODY_MAX = 4_096;
+
+/** What the consumer keeps of a delivery to know it again (`Settle.known`): it, or its key. */
+export function remembered(delivery: Delivery): Delivery | string {
+  return delivery.content.length <= REMEMBERED_BODY_MAX ? delivery : messageKey(delivery);
+}
+
+function keyOf(known: Delivery | string): string {
+  return typeof known === 'string' ? known : messageKey(known);
+}
 
 /** The last deliveries on one channel, as a ring: one write per message on the hot path. */
 export class RecentDeliveries {
@@ -54,14 +70,14 @@ export function clearLost(recent: Settle[], clear: (keys: string[]) => void): { 
   const keys: string[] = [];
   let later = 0;
   for (const settle of recent) {
-    const delivery = settle.delivery;
-    if (!delivery) continue;
+    const known = settle.known;
+    if (known === null) continue;
     if (!settle.taken) {
-      keys.push(messageKey(delivery));
+      keys.push(keyOf(known));
       continue;
     }
     later++;
-    settle.whenHandled = () => clear([messageKey(delivery)]);
+    settle.whenHandled = () => clear([keyOf(known)]);
   }
   if (keys.length > 0) clear(keys);
   return { now: keys.length, later };

@@ -8,7 +8,7 @@ import pino from 'pino';
 import { createProcessor } from '../../runtime/replica/process';
 import { ReplicaStats } from '../../runtime/replica-protocol/stats';
 import { functionConfig } from '../testkit/function-config';
-import { clearLost, messageKey, RecentDeliveries } from '../../runtime/replica/lost-connection';
+import { clearLost, messageKey, RecentDeliveries, remembered } from '../../runtime/replica/lost-connection';
 import { ClearedKeys, CLEARED_FOR_MS, CLEARED_MAX } from '../../runtime/replica-protocol/cleared-keys';
 import { InFlight, Settle, type Delivery } from '../../runtime/replica/delivery';
 
@@ -30,6 +30,18 @@ describe('messageKey', () => {
     expect(messageKey(moved)).toBe(messageKey(delivery('{"a":1}')));
     expect(messageKey(delivery('{"a":2}'))).not.toBe(messageKey(delivery('{"a":1}')));
     expect(messageKey(delivery('{"a":1}', ''))).toBe(messageKey(delivery('{"a":1}')));
+  });
+});
+
+describe('remembered', () => {
+  it('keeps a small delivery as it is, and only the key of a large one (its body is not held after it was handled)', () => {
+    const small = delivery('{"a":1}');
+    expect(remembered(small)).toBe(small);
+    const large = delivery(JSON.stringify({ image: 'x'.repeat(1_000_000) }));
+    expect(remembered(large)).toBe(messageKey(large));
+    const cleared: string[][] = [];
+    clearLost([new Settle(target, 1, remembered(large))], (keys) => cleared.push(keys));
+    expect(cleared).toEqual([[messageKey(large)]]);
   });
 });
 
@@ -84,7 +96,7 @@ describe('clearLost', () => {
     const settle = new Settle(target, 1, delivery('{}', 'out-1'));
     const cleared: string[][] = [];
     let ended = false;
-    processor.take(settle.delivery!, settle, () => (ended = true));
+    processor.take(settle.known as Delivery, settle, () => (ended = true));
     clearLost([settle], (keys) => cleared.push(keys));
     await vi.waitFor(() => expect(cleared).toEqual([['id:out-1']]));
     expect(ended).toBe(false);
