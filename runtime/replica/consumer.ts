@@ -17,7 +17,7 @@ import { RECONNECT_MAX_MS } from '../connection/backoff';
 import type { Logger } from 'pino';
 import { Settle, type Delivery } from './delivery';
 import { AckBatch } from './ack-batch';
-import { RecentDeliveries, remembered } from './lost-connection';
+import { RecentDeliveries } from './lost-connection';
 
 export interface ConsumerOptions {
   /** one AMQP URL, or a cluster's, comma-separated */
@@ -170,7 +170,7 @@ export class QueueConsumer {
       const tag = message.fields.deliveryTag;
       acks.delivered(tag);
       const delivery = message as unknown as Delivery;
-      const settle = new Settle(acks, tag, remembered(delivery));
+      const settle = new Settle(acks, tag, recent.known(delivery));
       recent.add(settle);
       this.options.onMessage(delivery, settle);
     });

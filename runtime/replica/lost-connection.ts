@@ -24,42 +24,53 @@ export function messageKey(delivery: Pick<Delivery, 'content' | 'properties'>): 
 /** Most deliveries remembered, whatever the prefetch. */
 const RECENT_MAX = 4_096;
 /**
- * Bodies up to this size are remembered as they are and digested only at a loss; a larger one is
- * digested on arrival (when it has no id), so the recent deliveries hold at most RECENT_MAX of these
- * bytes beyond what the replica holds anyway: ten 10 MiB images would otherwise stay in memory after
- * being handled, and push a replica past its `memory`.
+ * The most body bytes the recent deliveries hold beyond what the replica holds anyway. Past it, a
+ * delivery is remembered by its key, digested on arrival, not by its body: remembering twice the
+ * prefetch of 6 MiB images kept them in memory after they were handled and pushed the replica past its
+ * `memory` (recycled 15 times for 80 of them at prefetch 10). Small bodies, the usual case, are only
+ * digested at a loss.
  */
-const REMEMBERED_BODY_MAX = 4_096;
+export const RECENT_BODIES_MAX = 8 * 2 ** 20;
 
-/** What the consumer keeps of a delivery to know it again (`Settle.known`): it, or its key. */
-export function remembered(delivery: Delivery): Delivery | string {
-  return delivery.content.length <= REMEMBERED_BODY_MAX ? delivery : messageKey(delivery);
-}
-
-function keyOf(known: Delivery | string): string {
-  return typeof known === 'string' ? known : messageKey(known);
-}
-
-/** The last deliveries on one channel, as a ring: one write per message on the hot path. */
+/** The last deliveries on one channel, as a ring: a few writes per message on the hot path. */
 export class RecentDeliveries {
   private readonly ring: Array<Settle | undefined>;
+  /** the body bytes each slot holds */
+  private readonly sizes: Float64Array;
   private readonly mask: number;
   private next = 0;
+  private bytes = 0;
 
   constructor(prefetch: number) {
     let size = 2;
     while (size < 2 * prefetch && size < RECENT_MAX) size *= 2;
     this.ring = new Array<Settle | undefined>(size).fill(undefined);
+    this.sizes = new Float64Array(size);
     this.mask = size - 1;
   }
 
+  /** How to know `delivery` again (`Settle.known`): itself while the bodies held fit RECENT_BODIES_MAX, else its key. */
+  known(delivery: Delivery): Delivery | string {
+    const freed = this.sizes[this.next & this.mask]!;
+    return this.bytes - freed + delivery.content.length <= RECENT_BODIES_MAX ? delivery : messageKey(delivery);
+  }
+
   add(settle: Settle): void {
-    this.ring[this.next++ & this.mask] = settle;
+    const slot = this.next++ & this.mask;
+    const known = settle.known;
+    const size = known !== null && typeof known !== 'string' ? known.content.length : 0;
+    this.bytes += size - this.sizes[slot]!;
+    this.sizes[slot] = size;
+    this.ring[slot] = settle;
   }
 
   list(): Settle[] {
     return this.ring.filter((s): s is Settle => s !== undefined);
   }
+}
+
+function keyOf(known: Delivery | string): string {
+  return typeof known === 'string' ? known : messageKey(known);
 }
 
 /**

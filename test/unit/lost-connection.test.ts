@@ -8,7 +8,7 @@ import pino from 'pino';
 import { createProcessor } from '../../runtime/replica/process';
 import { ReplicaStats } from '../../runtime/replica-protocol/stats';
 import { functionConfig } from '../testkit/function-config';
-import { clearLost, messageKey, RecentDeliveries, remembered } from '../../runtime/replica/lost-connection';
+import { clearLost, messageKey, RecentDeliveries, RECENT_BODIES_MAX } from '../../runtime/replica/lost-connection';
 import { ClearedKeys, CLEARED_FOR_MS, CLEARED_MAX } from '../../runtime/replica-protocol/cleared-keys';
 import { InFlight, Settle, type Delivery } from '../../runtime/replica/delivery';
 
@@ -33,18 +33,6 @@ describe('messageKey', () => {
   });
 });
 
-describe('remembered', () => {
-  it('keeps a small delivery as it is, and only the key of a large one (its body is not held after it was handled)', () => {
-    const small = delivery('{"a":1}');
-    expect(remembered(small)).toBe(small);
-    const large = delivery(JSON.stringify({ image: 'x'.repeat(1_000_000) }));
-    expect(remembered(large)).toBe(messageKey(large));
-    const cleared: string[][] = [];
-    clearLost([new Settle(target, 1, remembered(large))], (keys) => cleared.push(keys));
-    expect(cleared).toEqual([[messageKey(large)]]);
-  });
-});
-
 describe('RecentDeliveries', () => {
   it('remembers the last twice-the-prefetch deliveries (at least), newest kept', () => {
     const recent = new RecentDeliveries(10);
@@ -55,6 +43,27 @@ describe('RecentDeliveries', () => {
     expect(kept.size).toBeLessThan(100);
     for (const s of settles.slice(-20)) expect(kept.has(s)).toBe(true);
     expect(kept.has(settles[0]!)).toBe(false);
+  });
+
+  it('holds the bodies of small deliveries, and only the key of one that would take the bodies held past RECENT_BODIES_MAX', () => {
+    const recent = new RecentDeliveries(10);
+    const take = (d: Delivery) => {
+      const settle = new Settle(target, 1, recent.known(d));
+      recent.add(settle);
+      return settle.known;
+    };
+    const small = delivery('{"a":1}');
+    expect(take(small)).toBe(small);
+    const half = delivery('x'.repeat(RECENT_BODIES_MAX / 2));
+    expect(take(half)).toBe(half);
+    const another = delivery('y'.repeat(RECENT_BODIES_MAX / 2));
+    expect(take(another)).toBe(messageKey(another));
+    const cleared: string[][] = [];
+    clearLost(recent.list(), (keys) => cleared.push(keys));
+    expect(cleared).toEqual([[messageKey(small), messageKey(half), messageKey(another)]]);
+    // The ring comes round: the slots of the large bodies give their bytes back.
+    for (let i = 0; i < 32; i++) take(small);
+    expect(take(another)).toBe(another);
   });
 });
 
