@@ -47,6 +47,8 @@ export class Settle {
    * its handler is done with it (returned, threw or timed out) or it ends, whichever comes first
    */
   whenHandled: (() => void) | null = null;
+  /** its handler is done with it (`handled`): an output may still wait for its confirm */
+  wasHandled = false;
   constructor(
     private readonly target: SettleTarget,
     private readonly tag: number,
@@ -75,6 +77,7 @@ export class Settle {
   }
   /** Its handler is done with it, or it ended: the `whenHandled` hook, if any, runs now. */
   handled(): void {
+    this.wasHandled = true;
     const hook = this.whenHandled;
     if (hook === null) return;
     this.whenHandled = null;

@@ -3,10 +3,9 @@
  * (../replica-protocol/cleared-keys.ts says why they are not suspects).
  *
  * Which messages the broker still counts unacked is not known here: an ack can be lost on its way.
- * So the consumer remembers its last deliveries (`RecentDeliveries`, twice the prefetch: the broker
- * holds at most a prefetch unacked) and all of them are cleared: the ones settled already at once, the
- * ones still in hand once their handler is done with them (an output may wait for the next connection
- * to be published: its message is cleared before that). A handler that kills the replica first is
+ * So the consumer remembers its last deliveries (`RecentDeliveries`) and all of them are cleared: the
+ * ones settled already at once, the ones still in hand once their handler is done with them (an
+ * output may wait for the next connection to be published: its message is cleared before that). A handler that kills the replica first is
  * never cleared, and a handler still running long after its message dropped out of the recent ones
  * stays a suspect: it may be the hung one.
  */
@@ -21,7 +20,7 @@ export function messageKey(delivery: Pick<Delivery, 'content' | 'properties'>): 
   return `body:${createHash('sha1').update(delivery.content).digest('base64')}`;
 }
 
-/** Most deliveries remembered, whatever the prefetch. */
+/** Deliveries remembered: twice the prefetch (the broker holds at most a prefetch unacked), at most this. */
 const RECENT_MAX = 4_096;
 /**
  * The most body bytes the recent deliveries hold beyond what the replica holds anyway. Past it, a
@@ -83,7 +82,8 @@ export function clearLost(recent: Settle[], clear: (keys: string[]) => void): { 
   for (const settle of recent) {
     const known = settle.known;
     if (known === null) continue;
-    if (!settle.taken) {
+    // Ended, or handled and waiting for its output's confirm (which waits for the next connection).
+    if (!settle.taken || settle.wasHandled) {
       keys.push(keyOf(known));
       continue;
     }

@@ -34,15 +34,22 @@ describe('messageKey', () => {
 });
 
 describe('RecentDeliveries', () => {
-  it('remembers the last twice-the-prefetch deliveries (at least), newest kept', () => {
-    const recent = new RecentDeliveries(10);
-    const settles = Array.from({ length: 100 }, (_, i) => new Settle(target, i + 1, delivery(String(i))));
-    for (const s of settles) recent.add(s);
-    const kept = new Set(recent.list());
-    expect(kept.size).toBeGreaterThanOrEqual(20);
-    expect(kept.size).toBeLessThan(100);
-    for (const s of settles.slice(-20)) expect(kept.has(s)).toBe(true);
-    expect(kept.has(settles[0]!)).toBe(false);
+  it('remembers the last deliveries: twice the prefetch, at most 4,096, the newest kept', () => {
+    const settles = Array.from({ length: 5_000 }, (_, i) => new Settle(target, i + 1, delivery(String(i))));
+    // Twice the prefetch, at most 4,096.
+    for (const [prefetch, least] of [
+      [10, 20],
+      [1_500, 3_000],
+      [60_000, 4_096],
+    ] as const) {
+      const recent = new RecentDeliveries(prefetch);
+      for (const s of settles) recent.add(s);
+      const kept = new Set(recent.list());
+      expect(kept.size).toBeGreaterThanOrEqual(least);
+      expect(kept.size).toBeLessThanOrEqual(4_096);
+      for (const s of settles.slice(-least)) expect(kept.has(s)).toBe(true);
+      expect(kept.has(settles[0]!)).toBe(false);
+    }
   });
 
   it('holds the bodies of small deliveries, and only the key of one that would take the bodies held past RECENT_BODIES_MAX', () => {
@@ -70,17 +77,25 @@ describe('RecentDeliveries', () => {
 describe('clearLost', () => {
   it('clears the ended deliveries at once and the ones in hand once handled or ended; one never handled stays a suspect', () => {
     const inFlight = new InFlight();
-    const ids = ['ended', 'running', 'returned', 'hung'];
-    const [ended, running, returned, hung] = ids.map((id, i) => new Settle(target, i + 1, delivery(id, id))) as [Settle, Settle, Settle, Settle];
-    for (const s of [ended, running, returned, hung]) inFlight.add(s);
+    const ids = ['ended', 'running', 'returned', 'hung', 'confirming'];
+    const [ended, running, returned, hung, confirming] = ids.map((id, i) => new Settle(target, i + 1, delivery(id, id))) as [
+      Settle,
+      Settle,
+      Settle,
+      Settle,
+      Settle,
+    ];
+    for (const s of [ended, running, returned, hung, confirming]) inFlight.add(s);
     inFlight.delete(ended);
+    // Its handler returned before the loss; its output waits for a confirm, so it has not ended.
+    confirming.handled();
     const cleared: string[][] = [];
-    expect(clearLost([ended, running, returned, hung, new Settle(target, 9)], (keys) => cleared.push(keys))).toEqual({ now: 1, later: 3 });
-    expect(cleared).toEqual([['id:ended']]);
+    expect(clearLost([ended, running, returned, hung, confirming, new Settle(target, 9)], (keys) => cleared.push(keys))).toEqual({ now: 2, later: 3 });
+    expect(cleared).toEqual([['id:ended', 'id:confirming']]);
     inFlight.delete(running);
     // Its handler returned; its output waits for the next connection, so it has not ended.
     returned.handled();
-    expect(cleared).toEqual([['id:ended'], ['id:running'], ['id:returned']]);
+    expect(cleared).toEqual([['id:ended', 'id:confirming'], ['id:running'], ['id:returned']]);
     // The hook is used up: ending afterwards says nothing more.
     inFlight.delete(returned);
     inFlight.add(running);
