@@ -18,7 +18,9 @@ export function brokerUnreachable(url: string, vhost: string, err: unknown): War
     hint =
       'a RabbitMQ node out of file descriptors stops answering new connections: `rabbitmq-diagnostics status` shows "File Descriptors"; ' +
       'raise its limit (LimitNOFILE under systemd, `ulimit -n` before `rabbitmq-server`) and restart it. A node that is starting or stopping does the same for a while';
-  } else if (/ACCESS[-_]REFUSED|403/.test(text)) {
+  } else if (/ACCESS[-_]REFUSED/.test(text)) {
+    // Not a bare 403: a broker down at port 37403 said "connect ECONNREFUSED 127.0.0.1:37403", and
+    // was taken for refused credentials.
     message = `the broker at ${shown} refused the credentials`;
     hint = 'check the user and password in AMQP_URL or rascal.json (`rabbitmqctl list_users` lists the users)';
   } else if (/vhost .* not found|NOT[-_]ALLOWED|ConnectionOpenOk; got <ConnectionClose/.test(text)) {

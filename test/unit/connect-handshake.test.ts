@@ -50,6 +50,14 @@ describe('a broker that accepts connections and does not answer them', () => {
     expect(unreachable({ url: `amqp://127.0.0.1:${free}`, vhost: '/' } as WarrenConfig, err).message).toMatch(/^no broker answers at/);
   });
 
+  it('says a broker is down, not that it refused the credentials, whatever digits its port or host has', () => {
+    const config = { url: 'amqp://mq-403:37403', vhost: '/' } as WarrenConfig;
+    const down = unreachable(config, new Error('connect ECONNREFUSED 10.0.40.3:37403'));
+    expect(down.message).toMatch(/^no broker answers at/);
+    const refused = unreachable(config, new Error('Handshake terminated by server: 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - Login was refused"'));
+    expect(refused.message).toContain('refused the credentials');
+  });
+
   it('names the silent node among a cluster list', async () => {
     const err = await connectToAny(`amqp://127.0.0.1:${port},amqp://127.0.0.1:${port}`, { timeout: 200 }).catch((e: unknown) => e as Error);
     expect((err as Error).message).toContain(`127.0.0.1:${port}: 127.0.0.1:${port} ${NO_HANDSHAKE}`);
