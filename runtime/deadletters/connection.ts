@@ -35,7 +35,7 @@ export async function messageCount(ch: Channel, queue: string, url: string): Pro
   try {
     return (await ch.checkQueue(queue)).messageCount;
   } catch (err) {
-    if (/404|NOT_FOUND/.test(String(err))) {
+    if (/NOT[-_]FOUND/.test(String(err))) {
       throw new WarrenError('WARREN_E_UNKNOWN_FUNCTION', `the dead-letter queue "${queue}" does not exist on ${redactUrl(url)}`, {
         hint: 'run `warren start` once so the topology is declared, and check the function name and `deadLetter:` in queues.yaml',
       });
