@@ -5,13 +5,12 @@
  * Which messages the broker still counts unacked is not known here: an ack can be lost on its way.
  * So the consumer remembers its last deliveries (`RecentDeliveries`) and all of them are cleared: the
  * ones settled already at once, the ones still in hand once their handler is done with them (an
- * output may wait for the next connection to be published: its message is cleared before that). A handler that kills the replica first is
- * never cleared, and a handler still running long after its message dropped out of the recent ones
- * stays a suspect: it may be the hung one.
+ * output may wait for the next connection to be published: its message is cleared before that). A
+ * handler that kills the replica first is never cleared, and a handler still running long after its
+ * message dropped out of the recent ones stays a suspect: it may be the hung one.
  */
 import { createHash } from 'node:crypto';
 import type { Delivery, Settle } from './delivery';
-import type { Admission } from './suspects';
 
 /** How a message is known again when the broker hands it back: its message id, or else a digest of its body. */
 export function messageKey(delivery: Pick<Delivery, 'content' | 'properties'>): string {
@@ -92,19 +91,4 @@ export function clearLost(recent: Settle[], clear: (keys: string[]) => void): { 
   }
   if (keys.length > 0) clear(keys);
   return { now: keys.length, later };
-}
-
-/** Whether a delivery is cleared (`ClearedKeys.has` of its `messageKey`). */
-export type IsCleared = (delivery: Delivery) => boolean;
-
-const RUN: Admission = Object.freeze({ action: 'run', alone: false });
-
-/**
- * A message that would wait aside or run alone, but that a lost connection handed back, runs as a
- * fresh message. Past the redelivery limit it is still dead-lettered: a message that keeps coming back
- * is not run for ever, whatever the reason.
- */
-export function clearedAdmission(admission: Admission, delivery: Delivery, isCleared: IsCleared | undefined): Admission {
-  if (!isCleared || admission.action === 'dead' || (admission.action === 'run' && !admission.alone)) return admission;
-  return isCleared(delivery) ? RUN : admission;
 }

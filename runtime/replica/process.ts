@@ -25,7 +25,7 @@ import type { ReplicaStats } from '../replica-protocol/stats';
 import { InFlight, type Delivery, type InFlightView, type Settle } from './delivery';
 import { attemptOf, attemptsBefore, lastDeathOf, originalRoute, type Route } from './headers';
 import { decideSettlement, type Outcome, type Settlement } from './outcome';
-import { admit, IsolationGate, type Admission } from './suspects';
+import { admit, clearedAdmission, IsolationGate, type Admission, type IsCleared } from './suspects';
 import type { Validate } from './read-message';
 import type { Publish } from './handler-context';
 import { handlerOptions, startAttempt, type AttemptCall, type AttemptDeps } from './attempt';
@@ -37,7 +37,6 @@ import type { HandlerOptions } from './run-handler';
 import { scheduledAtOf } from '../schedule/outcome';
 import { GAVE_BACK, giveBack, holdAndTryAgain, type Held } from './hold';
 import { refusal } from './refusal';
-import { clearedAdmission, type IsCleared } from './lost-connection';
 
 export type { Delivery, MessageProperties } from './delivery';
 export { Settle } from './delivery';

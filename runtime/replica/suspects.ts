@@ -28,6 +28,7 @@
 import type { FunctionConfig } from '../config/types';
 import { retryLadder, retryQueueName } from '../topology/names';
 import { countOf as count, H } from './headers';
+import type { Delivery } from './delivery';
 
 export type QueueKind = 'quorum' | 'classic';
 
@@ -83,6 +84,19 @@ export function admit(facts: DeliveryFacts, fn: AdmitConfig, state: { isolating:
 /** The two admissions without data, made once (admit runs for every message). */
 const RUN: Admission = Object.freeze({ action: 'run', alone: false });
 const RUN_ALONE: Admission = Object.freeze({ action: 'run', alone: true });
+
+/** Whether a delivery is cleared: a replica lost its connection holding it (./lost-connection.ts). */
+export type IsCleared = (delivery: Delivery) => boolean;
+
+/**
+ * A message that would wait aside or run alone, but that a lost connection handed back, runs as a
+ * fresh message. Past the redelivery limit it is still dead-lettered: a message that keeps coming back
+ * is not run for ever, whatever the reason.
+ */
+export function clearedAdmission(admission: Admission, delivery: Delivery, isCleared: IsCleared | undefined): Admission {
+  if (!isCleared || admission.action === 'dead' || (admission.action === 'run' && !admission.alone)) return admission;
+  return isCleared(delivery) ? RUN : admission;
+}
 
 /**
  * Where a suspect waits: the retry ladder's queue for its count (1 s, 2 s, 4 s, … with the defaults),

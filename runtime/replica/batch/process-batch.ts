@@ -21,7 +21,7 @@ import type { ReplicaStats } from '../../replica-protocol/stats';
 import { InFlight, type Delivery, type InFlightView, type Settle } from '../delivery';
 import { attemptOf, attemptsBefore, lastDeathOf, originalRoute, type Route } from '../headers';
 import { decideSettlement, type Outcome } from '../outcome';
-import { admit, IsolationGate } from '../suspects';
+import { admit, clearedAdmission, IsolationGate, type IsCleared } from '../suspects';
 import { readMessage, type Validate } from '../read-message';
 import type { Publish } from '../handler-context';
 import { carryOut, handBackUnstarted, moveAside, type CarryOutDeps, type Counted } from '../carry-out';
@@ -32,7 +32,6 @@ import { GAVE_BACK, giveBack, holdAndTryAgain, type Held } from '../hold';
 import { runBatch, type BatchRunDeps } from './run-batch';
 import { toError } from '../run-handler';
 import { WaitingTurns, type TakeTurn } from '../waiting-turns';
-import { clearedAdmission, type IsCleared } from '../lost-connection';
 
 export interface BatchProcessorDeps {
   fn: FunctionConfig & { batch: NonNullable<FunctionConfig['batch']> };
