@@ -127,7 +127,8 @@ export class FrameReader {
     } else if (type === FRAME_HEADER) {
       if (size < 12) return null;
       const id = (buf[start]! << 8) | buf[start + 1]!;
-      const bodySize = Number(buf.readBigInt64BE(start + 4));
+      // amqplib's Number(readBigInt64BE): the same value, without a BigInt made for each message
+      const bodySize = buf.readInt32BE(start + 4) * 0x100000000 + buf.readUInt32BE(start + 8);
       frame = { id, channel, size: bodySize, fields: this.decode(id, buf.subarray(start + 12, end)) };
     } else {
       return null; // a heartbeat, or a type amqplib rejects

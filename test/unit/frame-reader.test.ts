@@ -84,6 +84,13 @@ const frame = fc.oneof(
     .record({ channel, deliveryTag: fc.integer({ min: 1, max: 2 ** 32 }), multiple: fc.boolean() })
     .map(({ channel: ch, ...f }) => defs.encodeMethod(defs.BasicAck, ch, f)),
   channel.map((ch) => defs.encodeMethod(defs.BasicQosOk, ch, {})),
+  // a content header of any 64-bit body size, no properties
+  fc.record({ channel, size: fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }) }).map(({ channel: ch, size }) => {
+    const payload = Buffer.alloc(14);
+    payload.writeUInt16BE(60, 0);
+    payload.writeBigInt64BE(size, 4);
+    return rawFrame(2, ch, payload);
+  }),
   fc.constant(frames.HEARTBEAT_BUF as Buffer),
   // malformed: a delivery whose arguments overrun the frame, a bad frame end, an unknown type, too big a frame
   fc.uint8Array({ minLength: 0, maxLength: 12 }).map((args) => rawFrame(1, 1, Buffer.concat([u32(3932220), Buffer.from(args)]))),
