@@ -24,6 +24,8 @@ export interface ReplicaInit {
   held?: boolean;
   /** keys of messages cleared of suspicion: another replica held them when it lost its connection (./cleared-keys.ts) */
   cleared?: string[];
+  /** Date.now() until which a message handed back for the first time is not a suspect: a replica lost its connection (./loss-grace.ts) */
+  graceUntil?: number;
 }
 
 export type ToReplica =
@@ -34,7 +36,9 @@ export type ToReplica =
   /** another replica of this function died: the messages it held come back carrying this reason */
   | { type: 'death'; reason: string }
   /** another replica of this function lost its connection holding these messages: not suspects (./cleared-keys.ts) */
-  | { type: 'cleared'; keys: string[] };
+  | { type: 'cleared'; keys: string[] }
+  /** another replica of this function lost its connection: first returns are not suspects until then (./loss-grace.ts) */
+  | { type: 'grace'; until: number };
 
 export type FromReplica =
   /** consuming, on `node` (`host:port` of the broker node, no credentials) */

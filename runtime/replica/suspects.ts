@@ -17,7 +17,9 @@
  * runtime/topology/plan.ts) would, so every such dead letter says what Warren knew.
  *
  * A replica that only lost its connection (a broker restart, a cluster node gone) is not evidence
- * against what it held: those messages come back cleared and run as fresh ones (./lost-connection.ts).
+ * against what it held: those messages come back cleared and run as fresh ones (./lost-connection.ts),
+ * and so, for a while after the loss, does any message handed back for the first time: deliveries
+ * that were on their way then, which no replica saw (../replica-protocol/loss-grace.ts).
  *
  * Ordered functions are the exception: the order rule wins over the starvation rule. A message
  * handed back runs again in place, since anything else would let later messages overtake it; the
@@ -87,6 +89,15 @@ const RUN_ALONE: Admission = Object.freeze({ action: 'run', alone: true });
 
 /** Whether a delivery is cleared: a replica lost its connection holding it (./lost-connection.ts). */
 export type IsCleared = (delivery: Delivery) => boolean;
+
+/**
+ * Handed back once in all, the one unsettled delivery before this one: what a lost connection
+ * returns that its replica never saw (../replica-protocol/loss-grace.ts). A message counted twice is
+ * not.
+ */
+export function firstReturn(facts: DeliveryFacts): boolean {
+  return priorDeliveries(facts) === 1;
+}
 
 /**
  * A message that would wait aside or run alone, but that a lost connection handed back, runs as a

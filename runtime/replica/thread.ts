@@ -23,6 +23,8 @@ import { ReplicaStats } from '../replica-protocol/stats';
 import { compileMessageSchema } from './schema';
 import type { FromReplica, ReplicaInit, ToReplica } from '../replica-protocol/messages';
 import { ClearedKeys } from '../replica-protocol/cleared-keys';
+import { LossGrace } from '../replica-protocol/loss-grace';
+import { firstReturn } from './suspects';
 import { clearLost, messageKey } from './lost-connection';
 
 const init = workerData as ReplicaInit;
@@ -90,6 +92,16 @@ async function main(): Promise<void> {
     cleared.add(keys);
     send({ type: 'cleared', keys });
   };
+  // And so do the ones handed back for the first time just after a loss: deliveries no replica saw (../replica-protocol/loss-grace.ts).
+  const grace = new LossGrace();
+  if (init.graceUntil) grace.extend(init.graceUntil);
+  const isCleared = (delivery: Delivery): boolean => {
+    if (cleared.size > 0 && cleared.has(messageKey(delivery))) return true;
+    if (!grace.isOpen() || !firstReturn({ headers: delivery.properties.headers, redelivered: delivery.fields.redelivered, queueType: init.queueType }))
+      return false;
+    log.debug({ messageId: delivery.properties.messageId }, 'handed back for the first time just after a lost connection: runs as a fresh message');
+    return true;
+  };
 
   const rate = init.rateLimit && init.fn.rateLimit ? new SharedRate(init.rateLimit, init.fn.rateLimit.count, init.fn.rateLimit.periodMs) : null;
   const common = {
@@ -110,7 +122,7 @@ async function main(): Promise<void> {
     ...(init.fn.schedule ? { onTick: (scheduledAt: string, outcome: string) => send({ type: 'tick', scheduledAt, outcome }) } : {}),
     ...(rate ? { waitTurn: (n: number, start: () => void) => rate.turn(n, start) } : {}),
     flushAcks: () => consumer.flushAcks(),
-    isCleared: (delivery: Delivery) => cleared.size > 0 && cleared.has(messageKey(delivery)),
+    isCleared,
   };
   const { batch } = init.fn;
   const processor: Omit<Processor, 'handle'> & { flush?: () => void } = batch
@@ -128,7 +140,12 @@ async function main(): Promise<void> {
     queue: init.fn.queue,
     prefetch: effectivePrefetch(init.fn).prefetch,
     log,
-    onConnection: (up, node) => send({ type: 'connection', up, node }),
+    onConnection: (up, node) => {
+      // Its own grace at once; the supervisor tells the other replicas.
+      if (up) grace.reconnected();
+      else grace.lost();
+      send({ type: 'connection', up, node });
+    },
     onLost: (recent) => {
       const { now, later } = clearLost(recent, clear);
       if (now + later > 0)
@@ -160,7 +177,9 @@ async function main(): Promise<void> {
       processor.deathSeen(message.reason);
       // The death may be one of the cleared messages' doing: they are suspects again.
       cleared.clear();
+      grace.died();
     } else if (message.type === 'cleared') cleared.add(message.keys);
+    else if (message.type === 'grace') grace.extend(message.until);
   });
 
   let draining = false;

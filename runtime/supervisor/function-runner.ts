@@ -12,6 +12,7 @@ import { createRateBuffer } from '../ratelimit/shared-rate';
 import { WarrenError } from '../errors';
 import { addSnapshots, emptySnapshot, type StatsSnapshot } from '../replica-protocol/stats';
 import { ClearedKeys } from '../replica-protocol/cleared-keys';
+import { LossGrace } from '../replica-protocol/loss-grace';
 
 export interface Build {
   bundleFile: string;
@@ -84,6 +85,7 @@ export class FunctionRunner {
   lastTick: TickOutcome | null = null;
   /** messages a replica held when it lost its connection: not suspects for any replica of this function */
   private readonly cleared = new ClearedKeys();
+  private readonly grace = new LossGrace();
   /** rateLimit state shared by this function's replicas (one per runtime: the limit is per instance) */
   private rate: { key: string; buffer: SharedArrayBuffer } | null = null;
 
@@ -218,6 +220,7 @@ export class FunctionRunner {
         ...(this.lastDeath ? { lastDeath: this.lastDeath } : {}),
         ...(this.held ? { held: true } : {}),
         ...(this.cleared.size > 0 ? { cleared: this.cleared.list() } : {}),
+        ...(this.grace.until > 0 ? { graceUntil: this.grace.until } : {}),
       },
       log,
     );
@@ -227,6 +230,10 @@ export class FunctionRunner {
     replica.on('cleared', (keys) => {
       this.cleared.add(keys);
       for (const r of this.replicas) if (r !== replica) r.tellCleared(keys);
+    });
+    replica.on('connection', (up) => {
+      const until = up ? this.grace.reconnected() : this.grace.lost();
+      if (until !== null) for (const r of this.replicas) if (r !== replica) r.tellGrace(until);
     });
     replica.on('tick', (scheduledAt, outcome) => {
       if (!this.lastTick || scheduledAt >= this.lastTick.scheduledAt) this.lastTick = { scheduledAt, outcome, at: new Date().toISOString() };
@@ -277,6 +284,7 @@ export class FunctionRunner {
     this.lastDeath = reason;
     // Each replica forgets its cleared messages on hearing of it: the death may be one of theirs.
     this.cleared.clear();
+    this.grace.died();
     for (const r of this.replicas) r.tellDeath(reason);
     this.restarts++;
     if (Date.now() - replica.startedAt > HEALTHY_AFTER_MS) this.failures = 0;

@@ -32,6 +32,8 @@ export interface ReplicaEvents {
   tick: [scheduledAt: string, outcome: string];
   /** the replica lost its connection holding these messages (runtime/replica-protocol/cleared-keys.ts) */
   cleared: [keys: string[]];
+  /** the replica's connection dropped (false) or it consumes again (true) */
+  connection: [up: boolean];
 }
 
 export class Replica extends EventEmitter<ReplicaEvents> {
@@ -96,6 +98,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         } else if (message.type === 'connection') {
           this.connected = message.up;
           this.node = message.node;
+          this.emit('connection', message.up);
         } else if (message.type === 'stuck') {
           this.emit('stuck', message.reason);
         } else if (message.type === 'tick') {
@@ -145,6 +148,12 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   tellCleared(keys: string[]): void {
     if (this.state === 'stopped') return;
     this.worker.postMessage({ type: 'cleared', keys } satisfies ToReplica);
+  }
+
+  /** Another replica of the function lost its connection: first returns are not suspects until `until` (see ToReplica). */
+  tellGrace(until: number): void {
+    if (this.state === 'stopped') return;
+    this.worker.postMessage({ type: 'grace', until } satisfies ToReplica);
   }
 
   /** End the thread now; its unacked messages return to the queue. */

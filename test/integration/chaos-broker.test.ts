@@ -28,9 +28,12 @@ export default handler;
 /**
  * A TCP proxy to the node: forwards the first `forwarded` connections; the later ones are accepted
  * and never answered (a broker out of file descriptors, a node going down) until `openAll()`.
+ * `freeze()` stops passing on what the broker sends on the connections open now, and `cut()` ends
+ * them: what the broker sent meanwhile never reaches the client (frames on the wire when a node goes).
  */
 async function proxyTo(port: number, forwarded: number) {
   const sockets = new Set<Socket>();
+  const links: Array<{ client: Socket; upstream: Socket }> = [];
   const track = (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s)).on('error', () => undefined);
@@ -45,12 +48,25 @@ async function proxyTo(port: number, forwarded: number) {
     client.pipe(upstream).pipe(client);
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
+    links.push({ client, upstream });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as { port: number }).port,
     openAll: () => {
       open = true;
+    },
+    freeze: () => {
+      for (const { client, upstream } of links) {
+        upstream.unpipe(client);
+        upstream.pause();
+      }
+    },
+    cut: () => {
+      for (const { client, upstream } of links.splice(0)) {
+        client.destroy();
+        upstream.destroy();
+      }
     },
     close: async () => {
       for (const s of sockets) s.destroy();
@@ -270,4 +286,44 @@ describe('the broker goes away', () => {
     expect(said('they run again as fresh ones').length).toBeGreaterThanOrEqual(2);
     expect(said('replica died')).toEqual([]);
   }, 120_000);
+
+  it('runs the deliveries a lost connection took with it, which the replica never saw, as fresh messages', async () => {
+    const record = join(scratch, 'unseen.txt');
+    project = await createProject('functions:\n  unseen: { replicas: 1, prefetch: 20 }\n', { unseen: recordingHandler });
+    const proxy = await proxyTo(node.port, Infinity);
+    try {
+      warren = await startWarren(project.dir, `amqp://guest:guest@127.0.0.1:${proxy.port}`, { env: { WARREN_TEST_RECORD: record } });
+      const w = warren;
+      // The broker delivers these 20 to the replica, but the frames stop at the proxy; then the connection goes.
+      proxy.freeze();
+      await publishMany(
+        node.url,
+        'unseen',
+        range(20).map((id) => ({ id })),
+      );
+      await waitFor(async () => ((await queueInfo(node.url, 'unseen')).messageCount === 0 ? true : undefined), 10_000, 50);
+      proxy.cut();
+      await w.waitForLog((l) => String(l.msg).startsWith('reconnected and consuming again'), 30_000);
+      await waitFor(async () => ((await recorded(record)).length >= 20 ? true : undefined), 20_000, 100);
+      await new Promise((r) => setTimeout(r, 500));
+      // Each ran once...
+      expect((await recorded(record)).sort((a, b) => a - b)).toEqual(range(20));
+      // ...handed back by the broker (the replica never saw its first delivery), as a fresh message:
+      // before, all 20 waited aside and then ran alone one by one.
+      const fresh = w.logs.filter((l) => String(l.msg).startsWith('handed back for the first time just after a lost connection'));
+      expect(fresh.map((l) => l['messageId']).sort()).toEqual(
+        range(20)
+          .map((i) => `m-${i}`)
+          .sort(),
+      );
+      const suspects = w.logs.filter((l) => /waits aside|running a message alone/.test(String(l.msg)));
+      expect(suspects.map((l) => [l.msg, l['messageId']])).toEqual([]);
+    } finally {
+      // Stopped while the proxy still stands: the runtime ends with its connections, as it would.
+      const code = await warren?.stop();
+      warren = undefined;
+      await proxy.close();
+      expect(code ?? 0).toBe(0);
+    }
+  }, 90_000);
 });

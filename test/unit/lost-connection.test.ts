@@ -1,7 +1,8 @@
 /**
  * The messages a replica held when it lost its connection (runtime/replica/lost-connection.ts,
  * runtime/replica-protocol/cleared-keys.ts): which are cleared and when, how they are known again,
- * and that a key clears one delivery, for a while.
+ * and that a key clears one delivery, for a while; and the grace for the deliveries no replica saw
+ * (runtime/replica-protocol/loss-grace.ts).
  */
 import { describe, expect, it, vi } from 'vitest';
 import pino from 'pino';
@@ -10,6 +11,8 @@ import { ReplicaStats } from '../../runtime/replica-protocol/stats';
 import { functionConfig } from '../testkit/function-config';
 import { clearLost, messageKey, RecentDeliveries, RECENT_BODIES_MAX } from '../../runtime/replica/lost-connection';
 import { ClearedKeys, CLEARED_FOR_MS, CLEARED_MAX } from '../../runtime/replica-protocol/cleared-keys';
+import { GRACE_AFTER_DEATH_MS, GRACE_AFTER_RECONNECT_MS, GRACE_WHILE_DOWN_MS, LossGrace } from '../../runtime/replica-protocol/loss-grace';
+import { firstReturn } from '../../runtime/replica/suspects';
 import { InFlight, Settle, type Delivery } from '../../runtime/replica/delivery';
 
 const target = { ack: () => undefined, nack: () => undefined };
@@ -152,5 +155,55 @@ describe('ClearedKeys', () => {
     expect(keys.has(`k${CLEARED_MAX + 9}`)).toBe(true);
     keys.clear();
     expect(keys.size).toBe(0);
+  });
+});
+
+describe('LossGrace', () => {
+  it('lets a first return run fresh for a while after a loss and after the reconnect; a death ends it and keeps it shut for a while', () => {
+    let now = 1_000_000;
+    const grace = new LossGrace(() => now);
+    expect(grace.isOpen()).toBe(false);
+    // A reconnect with no loss before it (the first consume) opens nothing.
+    expect(grace.reconnected()).toBeNull();
+
+    expect(grace.lost()).toBe(now + GRACE_WHILE_DOWN_MS);
+    now += GRACE_WHILE_DOWN_MS - 1;
+    expect(grace.isOpen()).toBe(true);
+    // Back after nearly a minute: open for GRACE_AFTER_RECONNECT_MS more.
+    expect(grace.reconnected()).toBe(now + GRACE_AFTER_RECONNECT_MS);
+    now += GRACE_AFTER_RECONNECT_MS;
+    expect(grace.isOpen()).toBe(false);
+    expect(grace.until).toBe(0);
+    // A broker down for longer than a minute: the reconnect still opens it.
+    grace.lost();
+    now += 5 * GRACE_WHILE_DOWN_MS;
+    expect(grace.isOpen()).toBe(false);
+    expect(grace.reconnected()).toBe(now + GRACE_AFTER_RECONNECT_MS);
+
+    // A death shuts it at once, and a loss soon after opens nothing (its suspects are still coming back).
+    grace.died();
+    expect(grace.isOpen()).toBe(false);
+    expect(grace.reconnected()).toBeNull();
+    now += GRACE_AFTER_DEATH_MS - 1;
+    expect(grace.lost()).toBeNull();
+    expect(grace.reconnected()).toBeNull();
+    now += 1;
+    expect(grace.lost()).toBe(now + GRACE_WHILE_DOWN_MS);
+
+    // The supervisor's word extends it, never shortens it.
+    expect(grace.extend(now + 1)).toBe(now + GRACE_WHILE_DOWN_MS);
+    expect(grace.extend(now + 2 * GRACE_WHILE_DOWN_MS)).toBe(now + 2 * GRACE_WHILE_DOWN_MS);
+  });
+
+  it('covers a message handed back once in all, not one counted twice or one back from waiting aside a second time', () => {
+    const quorum = (headers: Record<string, unknown> | undefined) => firstReturn({ headers, redelivered: true, queueType: 'quorum' });
+    expect(quorum({ 'x-delivery-count': 1 })).toBe(true);
+    // moved aside before the grace reached this replica, back from the retry queue
+    expect(quorum({ 'x-warren-redeliveries': 1 })).toBe(true);
+    expect(quorum({ 'x-delivery-count': 2 })).toBe(false);
+    expect(quorum({ 'x-delivery-count': 1, 'x-warren-redeliveries': 1 })).toBe(false);
+    expect(quorum(undefined)).toBe(false);
+    expect(firstReturn({ headers: undefined, redelivered: true, queueType: 'classic' })).toBe(true);
+    expect(firstReturn({ headers: { 'x-warren-redeliveries': 1 }, redelivered: true, queueType: 'classic' })).toBe(false);
   });
 });
