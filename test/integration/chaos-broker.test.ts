@@ -279,9 +279,10 @@ describe('the broker goes away', () => {
     // Every id was recorded before the restart's redeliveries ran (a handler that finished during the
     // outage could not ack): wait for the queue to empty, then look at how they ran.
     await waitFor(async () => ((await queueInfo(node.url, 'inflight')).messageCount === 0 ? true : undefined), 30_000, 200);
-    // Before, the 50 waited aside and ran alone one by one, about one a second. Locally none goes aside
-    // or runs alone; on a loaded CI machine a few have (a redelivery reaching a replica before its key).
-    expect(said('running a message alone').length).toBeLessThan(10);
+    // Before, the 50 waited aside and ran alone one by one, about one a second. The deliveries on
+    // their way when the broker stopped, which no replica saw, come back the same way and run fresh too.
+    const suspects = said('waits aside').concat(said('running a message alone'));
+    expect(suspects.map((l) => [l.msg, l['messageId'], l['replica']])).toEqual([]);
     // Each replica cleared what it held.
     expect(said('they run again as fresh ones').length).toBeGreaterThanOrEqual(2);
     expect(said('replica died')).toEqual([]);

@@ -181,8 +181,10 @@ describe('Warren on a 3-node RabbitMQ cluster', () => {
       } finally {
         await conn.close();
       }
-      // Before, the 25 it held ran alone one by one; on a loaded CI machine one or two still have.
-      expect(warren!.logs.filter((l) => String(l.msg).startsWith('running a message alone')).length).toBeLessThan(10);
+      // Before, the 25 it held ran alone one by one. A copy that reached the other replica before the
+      // killed one's word may wait aside once, then runs as a fresh message.
+      const alone = warren!.logs.filter((l) => String(l.msg).startsWith('running a message alone'));
+      expect(alone.map((l) => [l['messageId'], l['replica']])).toEqual([]);
     },
     TEST_TIMEOUT,
   );
