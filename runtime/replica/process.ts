@@ -106,7 +106,7 @@ export function createProcessor(deps: ProcessorDeps) {
    */
   function take(delivery: Delivery, settle: Settle, done?: () => void): void {
     const facts = { headers: delivery.properties.headers, redelivered: delivery.fields.redelivered, queueType: deps.queueType };
-    const admission = clearedAdmission(admit(facts, fn, { isolating: gate.isolating }), delivery, deps.isCleared);
+    const admission = clearedAdmission(admit(facts, fn, { isolating: gate.isolating }), delivery, facts, deps.isCleared);
     if (admission.action !== 'move') gate.arrived();
     inFlight.add(settle);
     if (admission.action === 'run' && !admission.alone && gate.tryEnter()) return new MessageRun(shared, delivery, settle, admission, true, done).start();

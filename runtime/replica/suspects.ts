@@ -87,8 +87,11 @@ export function admit(facts: DeliveryFacts, fn: AdmitConfig, state: { isolating:
 const RUN: Admission = Object.freeze({ action: 'run', alone: false });
 const RUN_ALONE: Admission = Object.freeze({ action: 'run', alone: true });
 
-/** Whether a delivery is cleared: a replica lost its connection holding it (./lost-connection.ts). */
-export type IsCleared = (delivery: Delivery) => boolean;
+/**
+ * Whether a delivery is cleared: a replica lost its connection holding it (./lost-connection.ts), or
+ * while it was on its way (`facts`, the ones `admit` read: ../replica-protocol/loss-grace.ts).
+ */
+export type IsCleared = (delivery: Delivery, facts: DeliveryFacts) => boolean;
 
 /**
  * Handed back once in all, the one unsettled delivery before this one: what a lost connection
@@ -104,9 +107,9 @@ export function firstReturn(facts: DeliveryFacts): boolean {
  * fresh message. Past the redelivery limit it is still dead-lettered: a message that keeps coming back
  * is not run for ever, whatever the reason.
  */
-export function clearedAdmission(admission: Admission, delivery: Delivery, isCleared: IsCleared | undefined): Admission {
+export function clearedAdmission(admission: Admission, delivery: Delivery, facts: DeliveryFacts, isCleared: IsCleared | undefined): Admission {
   if (!isCleared || admission.action === 'dead' || (admission.action === 'run' && !admission.alone)) return admission;
-  return isCleared(delivery) ? RUN : admission;
+  return isCleared(delivery, facts) ? RUN : admission;
 }
 
 /**

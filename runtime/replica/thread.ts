@@ -12,7 +12,7 @@ import { WarrenError } from '../errors';
 import { effectivePrefetch } from '../config/prefetch';
 import { sleep } from '../lib/sleep';
 import { loadHandler } from '../functions/load';
-import { createProcessor, type Delivery, type Processor, type Publish } from './process';
+import { createProcessor, type Processor, type Publish } from './process';
 import { createBatchProcessor } from './batch/process-batch';
 import { SharedRate } from '../ratelimit/shared-rate';
 import type { BatchHandler } from '../index';
@@ -24,7 +24,7 @@ import { compileMessageSchema } from './schema';
 import type { FromReplica, ReplicaInit, ToReplica } from '../replica-protocol/messages';
 import { ClearedKeys } from '../replica-protocol/cleared-keys';
 import { LossGrace } from '../replica-protocol/loss-grace';
-import { firstReturn } from './suspects';
+import { firstReturn, type IsCleared } from './suspects';
 import { clearLost, messageKey } from './lost-connection';
 
 const init = workerData as ReplicaInit;
@@ -95,10 +95,9 @@ async function main(): Promise<void> {
   // And so do the ones handed back for the first time just after a loss: deliveries no replica saw (../replica-protocol/loss-grace.ts).
   const grace = new LossGrace();
   if (init.graceUntil) grace.extend(init.graceUntil);
-  const isCleared = (delivery: Delivery): boolean => {
+  const isCleared: IsCleared = (delivery, facts) => {
     if (cleared.size > 0 && cleared.has(messageKey(delivery))) return true;
-    if (!grace.isOpen() || !firstReturn({ headers: delivery.properties.headers, redelivered: delivery.fields.redelivered, queueType: init.queueType }))
-      return false;
+    if (!grace.isOpen() || !firstReturn(facts)) return false;
     log.debug({ messageId: delivery.properties.messageId }, 'handed back for the first time just after a lost connection: runs as a fresh message');
     return true;
   };

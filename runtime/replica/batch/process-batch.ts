@@ -82,7 +82,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
   function handle(delivery: Delivery, settle: Settle): Promise<void> {
     const { properties, fields } = delivery;
     const facts = { headers: properties.headers, redelivered: fields.redelivered, queueType: deps.queueType };
-    const admission = clearedAdmission(admit(facts, fn, { isolating: gate.isolating }), delivery, deps.isCleared);
+    const admission = clearedAdmission(admit(facts, fn, { isolating: gate.isolating }), delivery, facts, deps.isCleared);
     if (admission.action !== 'move') gate.arrived();
     if (admission.action === 'move') {
       // A suspect waits aside in the retry ladder while fresh items flow (../suspects.ts).
