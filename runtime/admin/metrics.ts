@@ -142,7 +142,8 @@ function gauge(registry: Registry, name: string, help: string, read: (s: Functio
  */
 function durationHistogram(source: MetricsSource): Metric {
   const name = 'warren_handler_duration_seconds';
-  const help = 'Handler run time per message';
+  const help =
+    'Handler run time per message, from its call to its result (not the wait for a rate-limit turn or a batch, nor the publishes and settlement after it)';
   const metric = {
     name,
     help,

@@ -74,8 +74,17 @@ export class ReplicaStats {
     this.add(SLOT.inFlight, 1);
   }
 
-  leave(durationMs: number): void {
+  /** A message taken with `enter` is settled (or went back to the broker). */
+  leave(): void {
     this.add(SLOT.inFlight, -1);
+  }
+
+  /**
+   * A handler ran for `durationMs` on one message (or a batch's handler, for each item): from its
+   * start to its outcome. Neither the wait for a rate-limit turn or for a batch to fill, nor the
+   * publishes and settlement after it: an output waiting for a lost broker is not handler time.
+   */
+  ran(durationMs: number): void {
     this.add(SLOT.durationSumMicros, Math.round(durationMs * 1000));
     this.add(SLOT.durationCount, 1);
     this.add(SLOT.bucketsStart + bucketOf(DURATION_BUCKETS_MS, durationMs), 1);

@@ -51,7 +51,7 @@ export interface ProcessorDeps {
   validate: Validate;
   publish: Publish;
   log: Logger;
-  stats: Pick<ReplicaStats, 'enter' | 'leave' | 'count'>;
+  stats: Pick<ReplicaStats, 'enter' | 'leave' | 'ran' | 'count'>;
   /** performance.now(): handler durations, and the timeout's start (one clock read for both) */
   now: () => number;
   /** the handler outlived its timeout and ignored ctx.signal: this replica should be recycled */
@@ -160,6 +160,7 @@ interface RunShared {
  */
 class MessageRun implements AttemptCall, Delivered {
   readonly attempt: number;
+  /** when it started, then (under a rate limit) when its turn came: its handler time counts from there */
   private started = 0;
   private readonly timed: boolean;
   #route: Route | undefined;
@@ -216,9 +217,15 @@ class MessageRun implements AttemptCall, Delivered {
     return makeContext(this.delivery, this.attempt, abort, this.shared.context);
   }
 
-  /** Its rate-limit turn came after its connection was lost: the broker hands it out again, it is not run here. */
+  /**
+   * Its rate-limit turn came. After its connection was lost: the broker hands it out again, it is
+   * not run here. Otherwise its handler starts now, and its time counts from now, not from the wait.
+   */
   gone(): boolean {
-    if (this.settle.held) return false;
+    if (this.settle.held) {
+      this.started = this.shared.deps.now();
+      return false;
+    }
     this.end(null);
     return true;
   }
@@ -235,9 +242,11 @@ class MessageRun implements AttemptCall, Delivered {
 
   /** Step 4, decide, then step 5. */
   done(outcome: Outcome): void {
+    const { deps } = this.shared;
+    deps.stats.ran(deps.now() - this.started);
     this.settle.handled();
     try {
-      this.carry(decideSettlement(this.shared.deps.fn, this.attempt, outcome));
+      this.carry(decideSettlement(deps.fn, this.attempt, outcome));
     } catch (err) {
       this.giveBack(err);
     }
@@ -300,7 +309,7 @@ class MessageRun implements AttemptCall, Delivered {
 
   private end(counted: Counted | null): void {
     const { deps, gate, inFlight } = this.shared;
-    if (this.timed) deps.stats.leave(deps.now() - this.started);
+    if (this.timed) deps.stats.leave();
     if (counted) {
       deps.stats.count(counted);
       const tick = deps.onTick ? scheduledAtOf(this.delivery.properties.headers) : undefined;

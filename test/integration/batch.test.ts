@@ -146,5 +146,14 @@ describe('rateLimit', () => {
     // 70 at 20/s cannot be done in much under 3.5 s: the limit held the messages back
     expect(starts.at(-1)! - starts[0]!).toBeGreaterThan(3_000);
     expect(w.logs.some((l) => String(l.msg).startsWith('prefetch capped at 20'))).toBe(true);
+    // Handler latency counts from the turn: the seconds a message waited for it are not the handler's.
+    const histogram = async () => {
+      const { text } = await w.admin('GET', '/metrics');
+      const read = (part: string) => Number(new RegExp(`warren_handler_duration_seconds_${part}\\{function="limited"\\} (\\S+)`).exec(text)?.[1]);
+      return { sum: read('sum'), count: read('count') };
+    };
+    await waitFor(async () => (await histogram()).count === 70, 10_000, 100);
+    const { sum, count } = await histogram();
+    expect(sum / count).toBeLessThan(0.1);
   });
 });

@@ -216,6 +216,19 @@ describe('createProcessor', () => {
     expect(stats.retried).toBe(1);
   });
 
+  it("counts the handler's time, not the settlement's: a retry copy held while the broker refuses it adds nothing", async () => {
+    const { stats } = await deliver(
+      async () => {
+        throw new Error('boom');
+      },
+      // held 100 ms, then 200 ms, before the copy is taken
+      { failPublishTo: ['resize.retry.1s'], failTimes: 2 },
+    );
+    expect(stats.durationCount).toBe(1);
+    expect(stats.durationSumMs).toBeLessThan(100);
+    expect(stats.inFlight).toBe(0);
+  });
+
   it('holds a message it moves aside when the broker refuses the copy, and acks it once the copy is taken', async () => {
     const { events } = await deliver(async () => 'never runs', { headers: { 'x-delivery-count': 1 }, failPublishTo: ['resize.retry.1s'], failTimes: 1 });
     expect(events).toEqual([

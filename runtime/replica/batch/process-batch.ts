@@ -41,7 +41,7 @@ export interface BatchProcessorDeps {
   validate: Validate;
   publish: Publish;
   log: Logger;
-  stats: Pick<ReplicaStats, 'enter' | 'leave' | 'count' | 'batch'>;
+  stats: Pick<ReplicaStats, 'enter' | 'leave' | 'ran' | 'count' | 'batch'>;
   now: () => number;
   onStuck: (reason: string) => void;
   /** calls `start` when `n` items may start (rateLimit), in the step that counts them; absent: at once */
@@ -105,7 +105,10 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
       }
       const read = readMessage(delivery.content, properties.contentType, fn, deps.validate);
       // Invalid JSON, a schema failure, too large: settled on its own, never in a batch.
-      if (!read.ok) return void finish(item, read.outcome);
+      if (!read.ok) {
+        stats.ran(deps.now() - item.started);
+        return void finish(item, read.outcome);
+      }
       item.value = read.value;
       if (admission.alone) {
         log.warn({ messageId: properties.messageId }, 'running a message alone: it was in flight when a replica died, hung or lost its connection');
@@ -147,7 +150,12 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
       await Promise.all(items.map((item) => handBack(item)));
       return;
     }
-    for (const item of items) item.settle.handled();
+    // Each item's handler time is the batch's, from the handler's call to its result.
+    const ended = deps.now();
+    for (const item of items) {
+      stats.ran(ended - item.started);
+      item.settle.handled();
+    }
     let outcomes: Outcome[];
     try {
       outcomes = itemOutcomes(items.length, result);
@@ -187,7 +195,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
   }
 
   function finishCounted(item: Item, counted: Counted | null): void {
-    stats.leave(deps.now() - item.started);
+    stats.leave();
     if (counted) stats.count(counted);
     item.done();
   }
