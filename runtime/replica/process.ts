@@ -218,8 +218,8 @@ class MessageRun implements AttemptCall, Delivered {
   }
 
   /**
-   * Its rate-limit turn came. After its connection was lost: the broker hands it out again, it is
-   * not run here. Otherwise its handler starts now, and its time counts from now, not from the wait.
+   * Its rate-limit turn came. If its connection was lost meanwhile, the broker hands it out again and
+   * it is not run here (true). Otherwise its handler starts now: its time counts from now, not from the wait.
    */
   gone(): boolean {
     if (this.settle.held) {
