@@ -125,7 +125,7 @@ export class LiveFeed {
             at,
             handled: s.stats.acked + s.stats.dead + s.stats.dropped,
             failed: s.stats.retried + s.stats.dead + s.stats.dropped,
-            buckets: s.stats.buckets,
+            buckets: s.stats.latency,
             left: s.stats.acked + s.stats.dead + s.stats.dropped + s.stats.retried,
             backlog: view.queueDepth === null ? null : view.queueDepth + view.inFlight,
           }

@@ -2,7 +2,7 @@
  * One second of the dashboard's live view, pure: the supervisor's cumulative counters now and a few
  * seconds ago in, rates and latency quantiles out. Tested without a runtime (test/unit/dashboard-live.test.ts).
  */
-import { DURATION_BUCKETS_MS } from '../replica-protocol/stats';
+import { LATENCY_BOUNDS_MS } from '../replica-protocol/stats';
 import type { FunctionView } from './view';
 
 /** What is kept of a function's counters at one tick. */
@@ -12,7 +12,7 @@ export interface Sample {
   handled: number;
   /** attempts that failed: retried, dead-lettered or dropped */
   failed: number;
-  /** non-cumulative counts per duration bucket, the last for +Inf */
+  /** non-cumulative counts per latency bucket (LATENCY_BOUNDS_MS), the last for +Inf */
   buckets: readonly number[];
   /** messages that left the queue for good or for a retry queue (cumulative) */
   left?: number;
@@ -28,7 +28,7 @@ export type { LiveFrame, LiveFunction };
  * The q-quantile (0..1) of a histogram given as non-cumulative bucket counts over `bounds` (the last
  * count is +Inf), interpolated linearly inside the bucket as Prometheus' histogram_quantile does.
  */
-export function quantileMs(buckets: readonly number[], q: number, bounds: readonly number[] = DURATION_BUCKETS_MS): number | null {
+export function quantileMs(buckets: readonly number[], q: number, bounds: readonly number[] = LATENCY_BOUNDS_MS): number | null {
   const total = buckets.reduce((a, b) => a + b, 0);
   if (total <= 0) return null;
   const rank = q * total;

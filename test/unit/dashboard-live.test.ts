@@ -7,6 +7,7 @@ import { matchesSearch } from '../../runtime/deadletters/search';
 import { describeDeadLetter, describeDeadLetterFully, keyOf, replayProperties } from '../../runtime/deadletters/describe';
 import { describeTopology } from '../../runtime/admin/topology-view';
 import { LiveFeed } from '../../runtime/admin/live-feed';
+import { LATENCY_BOUNDS_MS, latencyBucket, ReplicaStats } from '../../runtime/replica-protocol/stats';
 
 const BOUNDS = [1, 5, 10, 25, 50, 100];
 
@@ -44,14 +45,38 @@ describe('liveFunction', () => {
   };
   const sample = (at: number, handled: number, failed: number, buckets: number[]): Sample => ({ at, handled, failed, buckets });
 
+  /** latency buckets (LATENCY_BOUNDS_MS) holding `n` observations of each duration given */
+  const observed = (n: number, ...ms: number[]) => {
+    const buckets = new Array<number>(LATENCY_BOUNDS_MS.length + 1).fill(0);
+    for (const d of ms) buckets[latencyBucket(d)]! += n;
+    return buckets;
+  };
+
   it('gives rates and latency over the window: 200 handled in 5 s is 40 a second, however they fell within it', () => {
-    const older = sample(0, 0, 0, [0, 0, 0, 0, 0, 0, 0]);
-    const now = sample(5_000, 200, 4, [0, 100, 100, 0, 0, 0, 0]);
+    const older = sample(0, 0, 0, observed(0));
+    // 100 took 3 ms (100 before the window: not counted), 100 took 7 ms
+    const now = sample(
+      5_000,
+      200,
+      4,
+      observed(100, 3, 7).map((n, i) => n + (older.buckets[i] ?? 0)),
+    );
     const live = liveFunction(view, now, older);
     expect(live).toMatchObject({ name: 'orders', desired: 2, running: 2, restarts: 1, lastError: 'exit 1', inFlight: 3, queueDepth: 12, deadLetterDepth: 4 });
     expect(live.handledPerSec).toBe(40);
     expect(live.failedPerSec).toBe(0.8);
-    expect(live.p50Ms).toBe(5);
+    expect(live.p50Ms).toBeGreaterThanOrEqual(3);
+    expect(live.p50Ms).toBeLessThanOrEqual(3.3);
+  });
+
+  it("reads a handler's latency within 10 %: a 150 ms handler is not shown as 175 ms (the /metrics bucket 100-250 ms)", () => {
+    const stats = new ReplicaStats();
+    for (let i = 0; i < 95; i++) stats.ran(150 + (i % 5));
+    for (let i = 0; i < 5; i++) stats.ran(400);
+    const live = liveFunction(view, sample(5_000, 100, 0, stats.snapshot().latency), sample(0, 0, 0, observed(0)));
+    // the true p50 and p95 are 152 and 154 ms
+    expect(Math.abs(live.p50Ms! - 152) / 152).toBeLessThanOrEqual(0.1);
+    expect(Math.abs(live.p95Ms! - 154) / 154).toBeLessThanOrEqual(0.1);
   });
 
   it('a burst handled in one tick reads as it came in: in and handled over the same window agree', () => {
