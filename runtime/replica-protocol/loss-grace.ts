@@ -64,6 +64,6 @@ export class LossGrace {
   }
 
   isOpen(): boolean {
-    return this.open > this.now();
+    return this.until > 0;
   }
 }

@@ -206,6 +206,7 @@ export class FunctionRunner {
   private spawn(build: Build, { fn, queueType, connection }: RunnerSettings = this.settings): Replica {
     const replicaNo = this.nextReplica++;
     const log = this.options.log.child({ replica: replicaNo });
+    const graceUntil = this.grace.until;
     const replica = new Replica(
       {
         fn,
@@ -220,7 +221,7 @@ export class FunctionRunner {
         ...(this.lastDeath ? { lastDeath: this.lastDeath } : {}),
         ...(this.held ? { held: true } : {}),
         ...(this.cleared.size > 0 ? { cleared: this.cleared.list() } : {}),
-        ...(this.grace.until > 0 ? { graceUntil: this.grace.until } : {}),
+        ...(graceUntil > 0 ? { graceUntil } : {}),
       },
       log,
     );
