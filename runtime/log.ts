@@ -4,7 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
-import { redactUrl } from './errors';
+import { censorSecrets } from './log-secrets';
 
 /** `warren dev`'s pretty lines, coloured or not (`logColour`); false: JSON lines. */
 export type PrettyLogs = false | { colour: boolean };
@@ -15,6 +15,8 @@ export interface LogOptions {
   base?: Record<string, unknown>;
   /** write each line at once (`warren invoke`, whose handler may end its thread at any moment) */
   sync?: boolean;
+  /** where JSON lines go instead of stdout (a test reads them back) */
+  destination?: pino.DestinationStream;
 }
 
 /**
@@ -33,19 +35,15 @@ export function createLogger(options: LogOptions = {}): Logger {
   const settings: pino.LoggerOptions = {
     level: options.level ?? 'info',
     base: options.base ?? {},
-    redact: { paths: ['password', '*.password', 'url', '*.url'], censor: redactValue },
+    // Passwords and URLs with credentials, masked in each line and each child's bindings (./log-secrets.ts).
+    formatters: { log: censorSecrets, bindings: censorSecrets },
   };
   if (options.pretty) {
     // Loaded only for `warren dev`, so production start-up does not pay for it.
     const pretty = createRequire(import.meta.url)('pino-pretty') as (o: object) => NodeJS.WritableStream;
     return pino(settings, pretty({ colorize: options.pretty.colour, ignore: 'pid,hostname', sync: true }));
   }
-  return pino(settings, pino.destination({ fd: 1, sync: options.sync ?? false }));
-}
-
-function redactValue(value: unknown): unknown {
-  if (typeof value !== 'string') return '[redacted]';
-  return redactUrl(value);
+  return pino(settings, options.destination ?? pino.destination({ fd: 1, sync: options.sync ?? false }));
 }
 
 export type { Logger };

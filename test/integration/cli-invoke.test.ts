@@ -15,6 +15,7 @@ functions:
   later: {}
   shaped: { output: { exchange: delx, routingKey: out.x }, retry: { attempts: 3, delay: 2s } }
   loose: {}
+  chatty: {}
 `;
 
 const handlers = {
@@ -44,6 +45,15 @@ const handler: Handler<{ kind: string }> = async (message, ctx) => {
 export default handler;
 `,
   loose: 'export default async () => ({ n: 10n });\n',
+  // Logs what handlers log: its raw bytes, a URL object with credentials, a nested password.
+  chatty: `
+import type { Handler } from 'warren';
+const handler: Handler = async (message, ctx) => {
+  ctx.log.info({ raw: ctx.raw, site: new URL('https://app:url-secret@example.com/x'), db: { host: 'pg', password: 'db-secret' } }, 'seen');
+  return { ok: true };
+};
+export default handler;
+`,
 };
 
 /** Runs `warren invoke`, killed if it outlives `killAfterMs` (a handler that was never stopped). */
@@ -117,5 +127,24 @@ describe('warren invoke and a handler that misbehaves', () => {
     expect(loose.code).toBe(0);
     expect(loose.stdout.trim()).toBe('{ n: 10n }');
     expect(loose.stderr).toContain('a replica would ack');
+  });
+
+  it('logs what a handler logs (its raw bytes, a URL object) with the credentials masked, and the message succeeds', async () => {
+    project = await createProject(queuesYaml, handlers);
+    const result = await invoke(['chatty', '{"a":1}', '--dir', project.dir]);
+    expect(result.code).toBe(0);
+    const line = result.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{"level"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.msg === 'seen');
+    expect(line).toMatchObject({
+      function: 'chatty',
+      raw: { type: 'Buffer', data: [...Buffer.from('{"a":1}')] },
+      site: 'https://app:***@example.com/x',
+      db: { host: 'pg', password: '[redacted]' },
+    });
+    expect(result.stdout + result.stderr).not.toMatch(/url-secret|db-secret/);
+    expect(result.stderr).toContain('a replica would ack');
   });
 });
