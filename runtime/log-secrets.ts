@@ -40,8 +40,19 @@ function maskSecret(key: string, value: unknown): unknown {
   return '[redacted]';
 }
 
-/** One object down: a copy with its secrets masked, or the value itself. */
+/**
+ * One object down: a copy with its secrets masked, or the value itself. An object whose getter
+ * throws is left to pino, which writes it as a string saying it could not ("unable to serialize").
+ */
 function maskInside(value: unknown): unknown {
+  try {
+    return maskObject(value);
+  } catch {
+    return value;
+  }
+}
+
+function maskObject(value: unknown): unknown {
   if (typeof value !== 'object' || value === null) return value;
   const proto = Object.getPrototypeOf(value) as unknown;
   if (proto === Object.prototype || proto === null) {

@@ -14,17 +14,15 @@ function capture(base?: Record<string, unknown>) {
 describe('log lines', () => {
   it('masks passwords and URL credentials at the top and one object down, and in bindings', () => {
     const { log, lines } = capture({ url: 'amqp://app:base-secret@h/' });
-    log
-      .child({ password: 'child-secret' })
-      .info(
-        {
-          url: 'amqp://guest:top-secret@broker:5672/v',
-          password: 'pw1',
-          conn: { url: 'amqps://u:inner-secret@h2', password: 'pw2', port: 5671 },
-          endpoint: new URL('http://x:url-object-secret@example.com/p'),
-        },
-        'connecting',
-      );
+    log.child({ password: 'child-secret' }).info(
+      {
+        url: 'amqp://guest:top-secret@broker:5672/v',
+        password: 'pw1',
+        conn: { url: 'amqps://u:inner-secret@h2', password: 'pw2', port: 5671 },
+        endpoint: new URL('http://x:url-object-secret@example.com/p'),
+      },
+      'connecting',
+    );
     const text = JSON.stringify(lines);
     for (const secret of ['base-secret', 'child-secret', 'top-secret', 'pw1', 'inner-secret', 'pw2', 'url-object-secret']) expect(text).not.toContain(secret);
     const [line] = lines;
@@ -58,6 +56,19 @@ describe('log lines', () => {
       site: 'https://example.com/a?b=1',
       nested: { raw: { type: 'Buffer', data: [120] } },
     });
+  });
+
+  it('writes the rest of a line whose object has a getter that throws, as pino does', () => {
+    const { log, lines } = capture();
+    const odd = {
+      get boom(): string {
+        throw new Error('no');
+      },
+      url: 'amqp://u:getter-secret@h',
+    };
+    expect(() => log.info({ odd, n: 1 }, 'odd')).not.toThrow();
+    expect(lines[0]).toMatchObject({ n: 1, msg: 'odd' });
+    expect(JSON.stringify(lines)).not.toContain('getter-secret');
   });
 
   it('keeps an error whole under err while masking a url it carries', () => {
