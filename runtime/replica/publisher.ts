@@ -150,7 +150,12 @@ export class Publisher {
       // The channel closed under it (node lost, connection closed): not refused, just not confirmed.
       if (err && /closed/i.test(err.message) && entry.sends < MAX_SENDS) return this.wait(entry);
       if (err) return entry.reject(new Error(`the broker refused the message for ${entry.name}`));
-      if (entry.returned && entry.strict) return entry.reject(new Error(`the broker could not route to ${entry.name}`));
+      if (entry.returned && entry.strict)
+        return entry.reject(
+          new Error(
+            `no queue "${entry.name}" on the broker: nothing took the message published to it through the default exchange; check the name, or declare the queue under queues: in queues.yaml`,
+          ),
+        );
       if (entry.returned)
         this.log.warn({ exchange: entry.exchange, routingKey: entry.routingKey }, 'published message was unroutable: no queue is bound for it');
       entry.resolve();

@@ -96,11 +96,11 @@ describe('a function end to end', () => {
         };
         export default handler;`,
       echo: report(''),
-      // publishes to the exchange its message names: one declared by another application, or none
+      // publishes to the exchange its message names: one declared by another application, or none, or the default exchange to a queue that does not exist
       outsider: `
         import type { Handler } from 'warren';
-        const handler: Handler<{ exchange: string }> = async (message, ctx) => {
-          await ctx.publish(message.exchange, 'any', { fn: 'outsider', message, type: 'object', attempt: ctx.attempt, at: Date.now() });
+        const handler: Handler<{ exchange: string; routingKey?: string }> = async (message, ctx) => {
+          await ctx.publish(message.exchange, message.routingKey ?? 'any', { fn: 'outsider', message, type: 'object', attempt: ctx.attempt, at: Date.now() });
         };
         export default handler;`,
     });
@@ -197,7 +197,7 @@ describe('a function end to end', () => {
     expect((await queueInfo(vhost.url, 'producer')).messageCount).toBe(0);
   });
 
-  it('publishes to an exchange another application declared, and dead-letters a publish to one that does not exist', async () => {
+  it('publishes to an exchange another application declared, and dead-letters a publish to one that does not exist, or to a missing queue', async () => {
     // Declared behind Warren's back, after it started: queues.yaml knows nothing of it.
     const conn = await amqplib.connect(vhost.url);
     try {
@@ -215,6 +215,10 @@ describe('a function end to end', () => {
       contentType: 'application/json',
       messageId: 'lost-exchange',
     });
+    await publishRaw(vhost.url, '', 'outsider', JSON.stringify({ exchange: '', routingKey: 'no-such-queue' }), {
+      contentType: 'application/json',
+      messageId: 'lost-queue',
+    });
     await publishRaw(vhost.url, '', 'outsider', JSON.stringify({ exchange: 'elsewhere', after: true }), { contentType: 'application/json' });
     const seen = await resultsOf('outsider', 3);
     const messages = seen.map((r) => r.message);
@@ -222,9 +226,11 @@ describe('a function end to end', () => {
     expect(messages).toContainEqual({ exchange: 'amq.fanout' });
     expect(messages).toContainEqual({ exchange: 'elsewhere' });
     expect(messages).toContainEqual({ exchange: 'elsewhere', after: true });
-    const dead = await waitFor(async () => ((await queueInfo(vhost.url, 'outsider.dead')).messageCount === 1 ? getAll(vhost.url, 'outsider.dead') : undefined));
-    expect(dead[0]!.properties.messageId).toBe('lost-exchange');
-    expect(String((dead[0]!.properties.headers as Record<string, unknown>)['x-warren-error'])).toContain('no exchange "nowhere-declared" on the broker');
+    const dead = await waitFor(async () => ((await queueInfo(vhost.url, 'outsider.dead')).messageCount === 2 ? getAll(vhost.url, 'outsider.dead') : undefined));
+    const errors = Object.fromEntries(dead.map((m) => [m.properties.messageId, String((m.properties.headers as Record<string, unknown>)['x-warren-error'])]));
+    expect(Object.keys(errors).sort()).toEqual(['lost-exchange', 'lost-queue']);
+    expect(errors['lost-exchange']).toContain('no exchange "nowhere-declared" on the broker');
+    expect(errors['lost-queue']).toContain('no queue "no-such-queue" on the broker');
     await new Promise((r) => setTimeout(r, 300));
     expect((await collect()).filter((r) => r.fn === 'outsider')).toHaveLength(3);
   });
