@@ -82,9 +82,9 @@ export function checkShape(file: string, value: unknown, at: ReadonlyMap<string,
         ...(child?.key ?? where?.value),
         key: keyPath,
         hint:
-          extra === '<<'
-            ? 'YAML merge keys (`<<: *defaults`) are not read: write the settings out, or reuse a whole entry with an alias (`b: *a`)'
-            : (guess ? `did you mean \`${guess}\`? ` : '') + `known keys here: ${known.join(', ')}`,
+          (guess ? `did you mean \`${guess}\`? ` : '') +
+          `known keys here: ${known.join(', ')}` +
+          (path === '' ? '; a key of your own (for YAML anchors) starts with x-, e.g. `x-defaults: &defaults`' : ''),
       });
     } else if (e.propertyName !== undefined) {
       const keyAt = at.get(e.instancePath + pointerSegment(e.propertyName));

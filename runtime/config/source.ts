@@ -43,6 +43,11 @@ export function joinPath(parent: string, segment: string | number): string {
   return parent === '' ? segment : `${parent}.${segment}`;
 }
 
+/** YAML 1.1's merge key: `<<` written plain (a quoted '<<' is an ordinary key). */
+function isMergeKey(key: Node | null): boolean {
+  return !!key && isScalar(key) && key.value === '<<' && key.type === 'PLAIN';
+}
+
 /** A plain scalar written as `${N}` should still be a number or a boolean once N is substituted. */
 function retype(text: string): unknown {
   if (/^[-+]?\d+(\.\d+)?$/.test(text)) return Number(text);
@@ -139,8 +144,15 @@ export function parseYamlSource(file: string, text: string, env: Env): ParsedSou
     if (!node) return null;
     if (isMap(node)) {
       const out: Record<string, unknown> = {};
+      // YAML merge keys first (`<<: *defaults`, or a list of them): the keys written here override them.
+      const merges = node.items.filter((pair) => isPair(pair) && isMergeKey(pair.key as Node | null));
+      if (merges.length > 0) {
+        for (const pair of merges) mergeInto(out, pair.value as Node | null, pointer, path, depth);
+        at.set(pointer, { path, key: keyPos, value: valuePos });
+      }
       for (const pair of node.items) {
         if (!isPair(pair)) continue;
+        if (merges.includes(pair)) continue;
         const keyNode = pair.key as Node | null;
         const keyAt = keyNode?.range ? pos(keyNode.range[0]) : valuePos;
         if (!keyNode || !isScalar(keyNode)) {
@@ -165,6 +177,34 @@ export function parseYamlSource(file: string, text: string, env: Env): ParsedSou
     }
     if (isScalar(node)) return scalar(node, node.value, path);
     return null;
+  };
+
+  /**
+   * `<<: *a` or `<<: [*a, *b]` (YAML 1.1's merge key, as docker compose and most CI files use it): the
+   * mapping's entries are copied in, a mapping earlier in the list winning over a later one. Their
+   * positions stay where they are written, so an error in a shared setting points at the anchor.
+   */
+  const mergeInto = (out: Record<string, unknown>, value: Node | null, pointer: string, path: string, depth: number): void => {
+    const target = value && isAlias(value) ? (value.resolve(doc as Document) as Node | undefined) : value;
+    const sources = target && isSeq(target) ? (target.items as Node[]) : [value];
+    for (const source of [...sources].reverse()) {
+      const mapping = source && isAlias(source) ? (source.resolve(doc as Document) as Node | undefined) : source;
+      if (!mapping || !isMap(mapping)) {
+        const { line, column } = pos((source ?? value)?.range?.[0] ?? 0);
+        errors.push(
+          new WarrenError('WARREN_E_CONFIG_TYPE', 'a merge key `<<` takes a mapping', {
+            file,
+            line,
+            column,
+            key: joinPath(path, '<<'),
+            expected: 'an alias of a mapping, or a list of them',
+            hint: 'anchor the shared settings (`x-defaults: &defaults { retry: { attempts: 5 } }`) and merge them with `<<: *defaults`',
+          }),
+        );
+        continue;
+      }
+      Object.assign(out, walk(source, pointer, path, undefined, depth + 1));
+    }
   };
 
   try {

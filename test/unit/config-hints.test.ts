@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { readProject } from '../../runtime/config';
 import type { WarrenError } from '../../runtime/errors';
-import { handler, problems, project, summary } from '../fixtures/config/project';
+import { handler, load, problems, project, summary } from '../fixtures/config/project';
 
 const lines = (...l: string[]): string => l.join('\n') + '\n';
 
@@ -123,10 +123,40 @@ describe('message schema errors: at the wrong keyword or value', () => {
 });
 
 describe('YAML merge keys', () => {
-  it('says that `<<: *defaults` is not read and what to write instead', async () => {
-    const found = await yamlProblems('functions:', '  a: &defaults', '    replicas: 2', '  b:', '    <<: *defaults', '    prefetch: 5');
-    expect(found).toMatchObject([{ code: 'WARREN_E_CONFIG_UNKNOWN_KEY', line: 5, column: 5, key: 'functions.b.<<' }]);
-    expect(found[0]?.hint).toContain('merge keys');
+  it('merges `<<: *defaults` (and lists of them) under what the entry writes itself, with anchors under x- keys', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'functions/b.ts': handler,
+      'queues.yaml': lines(
+        'x-defaults: &defaults',
+        '  prefetch: 20',
+        '  retry: { attempts: 4, delay: 1s }',
+        'x-fast: &fast',
+        '  prefetch: 50',
+        '  timeout: 5s',
+        'functions:',
+        '  a:',
+        '    <<: [*fast, *defaults]',
+        '  b:',
+        '    <<: *defaults',
+        '    prefetch: 3',
+      ),
+    });
+    const config = await load(dir);
+    expect(config.functions.a).toMatchObject({ prefetch: 50, timeout: 5_000, retry: { attempts: 4, delay: 1_000 } });
+    expect(config.functions.b).toMatchObject({ prefetch: 3, timeout: 30_000, retry: { attempts: 4, delay: 1_000 } });
+  });
+
+  it('points a problem in a merged setting at the anchor, and refuses a merge of something that is not a mapping', async () => {
+    const found = await yamlProblems('x-defaults: &defaults', '  replicas: many', 'functions:', '  a:', '    <<: *defaults', '  c:', '    <<: 7');
+    expect(found).toContainEqual(expect.objectContaining({ code: 'WARREN_E_CONFIG_TYPE', line: 2, column: 13, key: 'functions.a.replicas' }));
+    expect(found).toContainEqual(expect.objectContaining({ code: 'WARREN_E_CONFIG_TYPE', line: 7, column: 9, key: 'functions.c.<<' }));
+  });
+
+  it("says where anchors go when a top-level key is not one of Warren's", async () => {
+    const found = await yamlProblems('defaults: &d { replicas: 2 }', 'functions:', '  a: *d');
+    expect(found).toMatchObject([{ code: 'WARREN_E_CONFIG_UNKNOWN_KEY', line: 1, column: 1, key: 'defaults' }]);
+    expect(found[0]?.hint).toContain('starts with x-');
   });
 });
 
