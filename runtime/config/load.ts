@@ -18,6 +18,7 @@ import { readSchemaFile, type SchemaFileResult } from './message-schema';
 import { keyPathAt, parseRascalJson } from './rascal-json';
 import { checkShape } from './shape';
 import { outputLoops } from './output-loops';
+import { bareDurations, bareDurationWarning } from './bare-durations';
 import { setAsideInvalid, type Unchecked } from './set-aside';
 import { parseYamlSource } from './source';
 import { readConfigText } from './read-text';
@@ -205,14 +206,20 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
 
   const config = deepFreeze({ dir, url: connection.url, vhost: connection.vhost, rascal: connection.rascal, exchanges, queues, bindings, functions });
   warnings.push(...outputLoops(config, (fn) => outputKeyAt(ctx, fn)));
+  for (const bare of bareDurations(rawFunctions)) warnings.push(`${keyPlace(ctx, ['functions', bare.fn, ...bare.key])} ${bareDurationWarning(bare)}`);
   return { project: { config, missingHandlers }, errors: inOrder(errors), handlers, warnings };
 }
 
 /** `queues.yaml:12:5 functions.orders.output:`, where a warning about a function's output points. */
 function outputKeyAt(ctx: BuildContext, fn: string): string {
-  const pointer = ctx.pointer('functions', fn, 'output');
+  return keyPlace(ctx, ['functions', fn, 'output']);
+}
+
+/** `queues.yaml:12:5 functions.orders.timeout:`, where a warning about a key points. */
+function keyPlace(ctx: BuildContext, segments: string[]): string {
+  const pointer = ctx.pointer(...segments);
   const at = ctx.keyAt(pointer);
-  return `${basename(ctx.file)}${at ? `:${at.line}:${at.column}` : ''} ${ctx.pathOf(pointer) ?? `functions.${fn}.output`}:`;
+  return `${basename(ctx.file)}${at ? `:${at.line}:${at.column}` : ''} ${ctx.pathOf(pointer) ?? segments.join('.')}:`;
 }
 
 function checkOutputs(ctx: BuildContext, functions: WarrenConfig['functions'], exchanges: WarrenConfig['exchanges'], unchecked: Unchecked): void {

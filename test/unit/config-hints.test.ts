@@ -189,3 +189,29 @@ describe('handler files that are not read', () => {
     ]);
   });
 });
+
+describe('a duration written as a bare number', () => {
+  it('warns, at its key, that a bare number under a second is milliseconds, and not when a unit says so', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'functions/b.ts': handler,
+      'queues.yaml': lines(
+        'functions:',
+        '  a:',
+        '    timeout: 30',
+        '    retry: { attempts: 2, delay: 5, maxDelay: 60000 }',
+        '  b:',
+        '    timeout: 30ms',
+        '    batch: { size: 5, window: 200 }',
+      ),
+    });
+    const read = await readProject({ dir, env: {} });
+    expect(read.errors).toEqual([]);
+    expect(read.project?.config.functions.a?.timeout).toBe(30);
+    expect(read.warnings).toEqual([
+      'queues.yaml:3:5 functions.a.timeout: 30 is read as 30 ms (a bare number is milliseconds): write `30s` for seconds, or `30ms` to keep it and drop this warning',
+      'queues.yaml:4:27 functions.a.retry.delay: 5 is read as 5 ms (a bare number is milliseconds): write `5s` for seconds, or `5ms` to keep it and drop this warning',
+      'queues.yaml:7:23 functions.b.batch.window: 200 is read as 200 ms (a bare number is milliseconds): write `200s` for seconds, or `200ms` to keep it and drop this warning',
+    ]);
+  });
+});
