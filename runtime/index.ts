@@ -17,11 +17,40 @@ export interface PublishOptions {
   messageId?: string;
   contentType?: string;
   persistent?: boolean;
+  /** for a reply: the request's `ctx.properties.correlationId` */
+  correlationId?: string;
+  /** for a request: the queue its reply should go to */
+  replyTo?: string;
+  type?: string;
+  appId?: string;
+  /** 0-255, for a queue declared with `x-max-priority` */
+  priority?: number;
   /**
    * Deliver after this long: a duration (`'90s'`, `'1h30m'`) or milliseconds. The message waits in the
    * broker (a ladder of TTL queues, no plugin), so restarts lose nothing; up to about 36 h.
    */
   delay?: string | number;
+}
+
+/**
+ * The AMQP properties the producer set on a message, besides its headers and message id (fields of
+ * their own): what a reply needs (`replyTo`, `correlationId`) and the rest as RabbitMQ delivered
+ * them; a property not set is absent. A retry or a replay carries them unchanged.
+ */
+export interface AmqpProperties {
+  contentType?: string;
+  contentEncoding?: string;
+  correlationId?: string;
+  replyTo?: string;
+  type?: string;
+  appId?: string;
+  userId?: string;
+  /** seconds since the epoch, as AMQP carries it */
+  timestamp?: number;
+  priority?: number;
+  expiration?: string;
+  /** false for a message published transient (delivery mode 1) */
+  persistent: boolean;
 }
 
 export interface Context {
@@ -35,6 +64,8 @@ export interface Context {
   routingKey: string;
   exchange: string;
   messageId: string | undefined;
+  /** correlationId, replyTo and the message's other AMQP properties (answer a request with `ctx.publish('', replyTo, …, { correlationId })`) */
+  properties: AmqpProperties;
   /** 1-based: 1 on the first run, 2 on the first retry, … */
   attempt: number;
   /** aborted at the function's timeout and at shutdown */
@@ -51,6 +82,8 @@ export interface BatchItem<T = unknown> {
   body: T;
   messageId: string | undefined;
   headers: Record<string, unknown>;
+  properties: AmqpProperties;
+  /** where it was first published: a retried or replayed item shows its original route, as ctx does */
   routingKey: string;
   exchange: string;
   /** 1-based, per item: each item goes through its own retries */

@@ -1,9 +1,10 @@
 /** The `ctx` a handler receives for one delivery (SPEC §3); its publishes go through the replica's publisher. */
 import type { Logger } from 'pino';
-import type { Context, PublishOptions } from '../index';
+import type { AmqpProperties, Context, PublishOptions } from '../index';
+import { amqpProperties } from './amqp-properties';
 import type { Delivery, MessageProperties } from './delivery';
 import type { LazyAbort } from './lazy-abort';
-import { toExchange, toQueue, type PublishTarget } from './publish-target';
+import { toDefaultExchange, toExchange, type PublishTarget } from './publish-target';
 import { originalRoute, visibleHeaders, type Route } from './headers';
 import { publishDelayed } from '../delay/publish';
 
@@ -36,6 +37,7 @@ class MessageContext implements Context {
   #publish: Context['publish'] | undefined;
   #route: Route | undefined;
   #headers: Record<string, unknown> | undefined;
+  #properties: AmqpProperties | undefined;
 
   constructor(delivery: Delivery, attempt: number, abort: LazyAbort, deps: ContextDeps) {
     this.raw = delivery.content;
@@ -50,6 +52,10 @@ class MessageContext implements Context {
   /** Read lazily: most handlers never look (./headers.ts, visibleHeaders). */
   get headers(): Record<string, unknown> {
     return (this.#headers ??= visibleHeaders(this.#delivery.properties.headers));
+  }
+
+  get properties(): AmqpProperties {
+    return (this.#properties ??= amqpProperties(this.#delivery.properties));
   }
 
   get log(): Logger {
@@ -92,12 +98,23 @@ export function makeContext(delivery: Delivery, attempt: number, abort: LazyAbor
 
 /** `ctx.publish('', queue, ...)` addresses a queue through the default exchange, as in AMQP. */
 export function publishFromHandler(publish: Publish, exchange: string, routingKey: string, body: unknown, options: PublishOptions = {}): Promise<void> {
-  const target = exchange === '' ? toQueue(routingKey) : toExchange(exchange);
+  const target = exchange === '' ? toDefaultExchange(routingKey) : toExchange(exchange);
   const properties: MessageProperties = {};
   if (options.headers) properties.headers = options.headers;
   if (options.messageId) properties.messageId = options.messageId;
   if (options.contentType) properties.contentType = options.contentType;
   if (options.persistent === false) properties.deliveryMode = 1;
+  if (options.correlationId !== undefined) properties.correlationId = options.correlationId;
+  if (options.replyTo !== undefined) properties.replyTo = options.replyTo;
+  if (options.type !== undefined) properties.type = options.type;
+  if (options.appId !== undefined) properties.appId = options.appId;
+  if (options.priority !== undefined) properties.priority = checkedPriority(options.priority);
   if (options.delay !== undefined) return publishDelayed(publish, exchange, routingKey, body, properties, options.delay);
   return publish(target, body, { routingKey, properties });
+}
+
+/** AMQP carries a priority in one octet; anything else would fail later, as an encoding error. */
+function checkedPriority(priority: unknown): number {
+  if (typeof priority === 'number' && Number.isInteger(priority) && priority >= 0 && priority <= 255) return priority;
+  throw new TypeError(`ctx.publish: priority must be an integer from 0 to 255, got ${JSON.stringify(priority) ?? String(priority)}`);
 }

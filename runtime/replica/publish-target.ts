@@ -7,6 +7,8 @@ export interface PublishTarget {
   kind: 'exchange' | 'queue';
   name: string;
   strict: boolean;
+  /** false: published without the mandatory flag, so the broker returns nothing (direct reply-to) */
+  mandatory?: false;
 }
 
 /** An exchange: an unroutable message is logged, as a producer publishing to it would expect. */
@@ -14,3 +16,17 @@ export const toExchange = (name: string): PublishTarget => ({ kind: 'exchange', 
 
 /** A queue Warren addresses itself: if it is missing, the message must not be acked away. */
 export const toQueue = (name: string): PublishTarget => ({ kind: 'queue', name, strict: true });
+
+const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
+
+/**
+ * RabbitMQ's direct reply-to (`replyTo: 'amq.rabbitmq.reply-to'` on a request, seen by the handler as
+ * `amq.rabbitmq.reply-to.<token>`): no queue, the broker hands the reply to the requester's channel.
+ * RabbitMQ returns a mandatory publish to it even when it delivered it, so the reply goes without the
+ * flag; a requester that is gone loses its reply, as it would with its own exclusive reply queue.
+ */
+export const toDirectReply = (name: string): PublishTarget => ({ kind: 'queue', name, strict: false, mandatory: false });
+
+/** `ctx.publish('', routingKey, …)`: the queue the routing key names, or a direct reply-to. */
+export const toDefaultExchange = (routingKey: string): PublishTarget =>
+  routingKey.startsWith(DIRECT_REPLY_TO) ? toDirectReply(routingKey) : toQueue(routingKey);

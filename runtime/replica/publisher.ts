@@ -124,7 +124,7 @@ export class Publisher {
     const { body, contentType } = encodeBody(content);
     const options = publishOptions(properties, {
       persistent: properties.deliveryMode !== 1,
-      mandatory: true,
+      mandatory: target.mandatory ?? true,
       contentType: properties.contentType || contentType,
     });
     const [exchange, key] = toQueue ? ['', name] : [name, routingKey ?? ''];

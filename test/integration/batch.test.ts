@@ -3,6 +3,7 @@
  * items, a batch that kills its replica, and starts per second under `rateLimit`.
  */
 import { readFile } from 'node:fs/promises';
+import amqplib from 'amqplib';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestVhost, getAll, publishRaw, queueInfo, type TestVhost } from '../helpers/broker';
@@ -67,6 +68,30 @@ describe('batch functions', () => {
     expect(metrics).toMatch(/warren_batch_size_sum\{function="ingest"\} 25[0-9]/);
     expect(w.logs.some((l) => String(l.msg).startsWith('prefetch raised to 100'))).toBe(true);
   }, 120_000);
+
+  it("shows each item where it was published and its properties, a retried item too (not the retry queue's route)", async () => {
+    const { url, c } = await start('batch-route', '  ingest: { batch: { size: 10, window: 100ms }, retry: { attempts: 2, delay: 100ms } }\n', 'batch-recorder');
+    const conn = await amqplib.connect(url);
+    await (await conn.createChannel()).bindQueue('ingest', 'amq.topic', 'order.*');
+    await conn.close();
+    await publishRaw(url, 'amq.topic', 'order.created', JSON.stringify({ id: 'once', failOnce: true }), {
+      contentType: 'application/json',
+      correlationId: 'k-1',
+    });
+    await publishRaw(url, 'amq.topic', 'order.created', JSON.stringify({ id: 'plain' }), { contentType: 'application/json', correlationId: 'k-2' });
+    await waitFor(() => c.of('ingest').length >= 2, 15_000, 50);
+    const seen = (c.of('ingest') as unknown as Array<Record<string, unknown>>).map(({ id, attempt, exchange, routingKey, correlationId }) => ({
+      id,
+      attempt,
+      exchange,
+      routingKey,
+      correlationId,
+    }));
+    expect(seen.sort((a, b) => String(a.id).localeCompare(String(b.id)))).toEqual([
+      { id: 'once', attempt: 2, exchange: 'amq.topic', routingKey: 'order.created', correlationId: 'k-1' },
+      { id: 'plain', attempt: 1, exchange: 'amq.topic', routingKey: 'order.created', correlationId: 'k-2' },
+    ]);
+  });
 
   it('does not hold a trickle of messages until a batch fills: each is handled within about the window', async () => {
     const { url, c } = await start('batch-window', '  ingest: { batch: { size: 100, window: 200ms } }\n', 'batch-recorder');

@@ -35,6 +35,8 @@ functions:
   relay:
     retry: { attempts: 2, delay: 100ms }
   echo: {}
+  rpc:
+    retry: { attempts: 2, delay: 100ms }
 `;
 
 const report = (extra: string) => `
@@ -96,6 +98,16 @@ describe('a function end to end', () => {
         };
         export default handler;`,
       echo: report(''),
+      // answers a request on its replyTo queue, with its correlationId; the first run of a failFirst request fails
+      rpc: `
+        import type { Handler } from 'warren';
+        const handler: Handler<{ a: number; b: number; failFirst?: boolean }> = async (message, ctx) => {
+          if (message.failFirst && ctx.attempt === 1) throw new Error('not yet');
+          const { replyTo, correlationId } = ctx.properties;
+          if (!replyTo) throw new Error('no replyTo');
+          await ctx.publish('', replyTo, { sum: message.a + message.b, attempt: ctx.attempt }, { correlationId, type: 'sum' });
+        };
+        export default handler;`,
       // publishes to the exchange its message names: one declared by another application, or none, or the default exchange to a queue that does not exist
       outsider: `
         import type { Handler } from 'warren';
@@ -233,6 +245,34 @@ describe('a function end to end', () => {
     expect(errors['lost-queue']).toContain('no queue "no-such-queue" on the broker');
     await new Promise((r) => setTimeout(r, 300));
     expect((await collect()).filter((r) => r.fn === 'outsider')).toHaveLength(3);
+  });
+
+  it('answers a request on its replyTo queue with its correlationId (after a retry too, and through direct reply-to)', async () => {
+    const conn = await amqplib.connect(vhost.url);
+    try {
+      const ch = await conn.createChannel();
+      const replies: amqplib.ConsumeMessage[] = [];
+      const { queue } = await ch.assertQueue('', { exclusive: true });
+      await ch.consume(queue, (m) => void (m && replies.push(m)), { noAck: true });
+      // RabbitMQ's direct reply-to: the reply goes to this channel's consumer, no queue at all
+      const direct: amqplib.ConsumeMessage[] = [];
+      await ch.consume('amq.rabbitmq.reply-to', (m) => void (m && direct.push(m)), { noAck: true });
+      const ask = (body: object, replyTo: string, correlationId: string) =>
+        ch.sendToQueue('rpc', Buffer.from(JSON.stringify(body)), { contentType: 'application/json', replyTo, correlationId });
+      ask({ a: 2, b: 3 }, queue, 'c-1');
+      ask({ a: 5, b: 5, failFirst: true }, queue, 'c-2');
+      ask({ a: 1, b: 1 }, 'amq.rabbitmq.reply-to', 'c-3');
+      await waitFor(() => replies.length === 2 && direct.length === 1, 15_000);
+      const read = (m: amqplib.ConsumeMessage) => ({ id: m.properties.correlationId, type: m.properties.type, body: JSON.parse(m.content.toString()) });
+      expect(replies.map(read).sort((x, y) => String(x.id).localeCompare(String(y.id)))).toEqual([
+        { id: 'c-1', type: 'sum', body: { sum: 5, attempt: 1 } },
+        { id: 'c-2', type: 'sum', body: { sum: 10, attempt: 2 } },
+      ]);
+      expect(direct.map(read)).toEqual([{ id: 'c-3', type: 'sum', body: { sum: 2, attempt: 1 } }]);
+    } finally {
+      await conn.close();
+    }
+    expect((await queueInfo(vhost.url, 'rpc.dead')).messageCount).toBe(0);
   });
 
   it("shows a retried handler the producer's headers only, so forwarding them starts the next function at attempt 1", async () => {

@@ -36,6 +36,7 @@ function fakeContext(overrides: Partial<Context> = {}): Context {
     routingKey: 'test',
     exchange: '',
     messageId: 'm-1',
+    properties: { persistent: true },
     attempt: 1,
     signal: new AbortController().signal,
     functionName: 'test',

@@ -6,7 +6,8 @@
 import type { Logger } from 'pino';
 import type { BatchContext, BatchHandler, BatchItem, Context, Handler } from '../../index';
 import type { Delivery } from '../delivery';
-import { visibleHeaders } from '../headers';
+import { originalRoute, visibleHeaders } from '../headers';
+import { amqpProperties } from '../amqp-properties';
 import { publishFromHandler, type Publish } from '../handler-context';
 import type { Outcome } from '../outcome';
 import { runHandler } from '../run-handler';
@@ -32,8 +33,8 @@ export function toBatchItem({ delivery, attempt, value }: Decoded): BatchItem {
     body: value,
     messageId: properties.messageId,
     headers: visibleHeaders(properties.headers),
-    routingKey: fields.routingKey,
-    exchange: fields.exchange,
+    properties: amqpProperties(properties),
+    ...originalRoute(properties.headers, fields),
     attempt,
     raw: content,
   };
