@@ -82,6 +82,26 @@ export function buildQueues(ctx: BuildContext, section: unknown): Record<string,
         hint: 'drop `replicationFactor`, or use `type: quorum` (the default) for a queue replicated across the cluster',
       });
     }
+    if (type === 'quorum') {
+      for (const arg of Object.keys((q.arguments as Obj | undefined) ?? {})) {
+        const why = CLASSIC_ONLY_ARGUMENTS[arg];
+        if (why)
+          ctx.report('WARREN_E_CONFIG_CONFLICT', `a quorum queue does not take ${arg}: ${why}`, ctx.pointer('queues', name, 'arguments', arg), {
+            onKey: true,
+            hint: `set \`type: classic\` on queues.${name} to keep ${arg}, or drop it (quorum is Warren's default type)`,
+          });
+      }
+      const overflow = ((q.arguments as Obj | undefined) ?? {})['x-overflow'];
+      if (overflow === 'reject-publish-dlx')
+        ctx.report(
+          'WARREN_E_CONFIG_CONFLICT',
+          'a quorum queue does not take x-overflow: reject-publish-dlx',
+          ctx.pointer('queues', name, 'arguments', 'x-overflow'),
+          {
+            hint: `use drop-head or reject-publish, or set \`type: classic\` on queues.${name}`,
+          },
+        );
+    }
     out[name] = {
       name,
       type,
@@ -96,6 +116,17 @@ export function buildQueues(ctx: BuildContext, section: unknown): Record<string,
   }
   return out;
 }
+
+/**
+ * Queue arguments RabbitMQ 3.x refuses on a quorum queue (PRECONDITION_FAILED "invalid arg" at
+ * declare), said at `warren check` instead of at the first start.
+ */
+const CLASSIC_ONLY_ARGUMENTS: Record<string, string> = {
+  'x-max-priority': 'RabbitMQ 3.x quorum queues have no message priorities',
+  'x-queue-mode': 'lazy mode is for classic queues; a quorum queue keeps its messages on disk already',
+  'x-queue-version': 'it chooses a classic queue storage format',
+  'x-queue-master-locator': 'it places a classic queue; a quorum queue takes x-queue-leader-locator',
+};
 
 /** rascal's shorthand `exchange[key1, key2] -> queue` (keys split on commas and spaces, as rascal does). */
 export function parseShorthandBinding(text: string): { exchange: string; queue: string; routingKeys: string[] } | undefined {

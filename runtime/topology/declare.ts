@@ -151,6 +151,16 @@ async function assertWithRascal(rascal: Rascal, rascalConfig: RascalConfig, conf
     // The broker went away (or stopped answering) between the preflight and rascal: waited for and
     // retried like a broker that is down at start, not a crash.
     if (/^Failed to connect to/.test(text)) throw unreachable(config, err);
+    const refused = /invalid arg '([^']+)' for queue '([^']+)'.* of queue type (\w+)/.exec(text);
+    if (refused) {
+      const [, arg, queue, type] = refused;
+      const at = queue === undefined ? undefined : config.queues[queue]?.at;
+      throw new WarrenError('WARREN_E_CONFIG_CONFLICT', `the broker refuses ${arg} on queue "${queue}" (${type?.replace(/^rabbit_/, '').replace(/_/g, ' ')})`, {
+        ...(at ?? {}),
+        hint: `drop ${arg} from queues.${queue}.arguments, or give the queue a \`type:\` that takes it`,
+        cause: err,
+      });
+    }
     if (/PRECONDITION[-_]FAILED/.test(text)) {
       // Something changed on the broker between the preflight and now.
       throw new WarrenError('WARREN_E_TOPOLOGY_MISMATCH', `declaring the topology failed: ${text}`, {

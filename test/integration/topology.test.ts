@@ -146,6 +146,27 @@ describe('declareTopology against RabbitMQ', () => {
     expect(await managementExchange(vhost.name, 'users')).toMatchObject({ type: 'fanout' });
   });
 
+  it('reports a queue argument the broker refuses as bad input at its queues.yaml line, not as a topology changed during start', async () => {
+    vhost = await createTestVhost('warren-topology');
+    const c = config(vhost);
+    // x-max-age belongs to streams: RabbitMQ refuses it on a quorum queue at declare time
+    const refused = { ...c, queues: { my_app: { ...c.queues.my_app!, arguments: { 'x-max-age': '1D' } } } };
+    const err = await declareTopology(refused, { log }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WarrenError);
+    const e = err as WarrenError;
+    expect(e.code).toBe('WARREN_E_CONFIG_CONFLICT');
+    expect(e.message).toBe('the broker refuses x-max-age on queue "my_app" (quorum queue)');
+    expect(e.details).toMatchObject({
+      file: '/app/queues.yaml',
+      line: 6,
+      column: 3,
+      hint: expect.stringContaining('drop x-max-age from queues.my_app.arguments'),
+    });
+  });
+
   it('test vhosts refuse to clean up after a leaked connection or consumer (and are deleted anyway)', async () => {
     const leaky = await createTestVhost('warren-topology');
     const conn = await amqplib.connect(leaky.url);

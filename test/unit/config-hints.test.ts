@@ -215,3 +215,23 @@ describe('a duration written as a bare number', () => {
     ]);
   });
 });
+
+describe('queue arguments a quorum queue does not take', () => {
+  it('refuses x-max-priority and lazy mode on the default quorum type at the argument, with the classic way out', async () => {
+    const found = await yamlProblems('queues:', '  jobs:', '    arguments: { x-max-priority: 10, x-queue-mode: lazy, x-expires: 60000 }');
+    expect(found.map(({ code, line, key }) => ({ code, line, key }))).toEqual([
+      { code: 'WARREN_E_CONFIG_CONFLICT', line: 3, key: 'queues.jobs.arguments.x-max-priority' },
+      { code: 'WARREN_E_CONFIG_CONFLICT', line: 3, key: 'queues.jobs.arguments.x-queue-mode' },
+    ]);
+    expect(found[0]?.message).toContain('a quorum queue does not take x-max-priority');
+    expect(found[0]?.hint).toContain('set `type: classic` on queues.jobs');
+  });
+
+  it('takes them on a classic queue', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'queues.yaml': lines('queues:', '  jobs: { type: classic, arguments: { x-max-priority: 10, x-queue-mode: lazy } }'),
+    });
+    expect((await load(dir)).queues.jobs?.arguments).toEqual({ 'x-max-priority': 10, 'x-queue-mode': 'lazy' });
+  });
+});

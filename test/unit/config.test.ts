@@ -80,7 +80,7 @@ describe('loadConfig: defaults', () => {
       'lib/worker.mjs': 'export default async () => {};\n',
       'queues.yaml': [
         'queues:',
-        '  jobs: { maxLength: 1000, messageTtl: 1h, arguments: { x-max-priority: 5 } }',
+        '  jobs: { maxLength: 1000, messageTtl: 1h, arguments: { x-expires: 86400000 } }',
         'functions:',
         '  work:',
         '    handler: lib/worker.mjs',
@@ -95,7 +95,7 @@ describe('loadConfig: defaults', () => {
       ].join('\n'),
     });
     const config = await load(dir);
-    expect(config.queues.jobs).toMatchObject({ type: 'quorum', maxLength: 1000, messageTtl: 3_600_000, arguments: { 'x-max-priority': 5 } });
+    expect(config.queues.jobs).toMatchObject({ type: 'quorum', maxLength: 1000, messageTtl: 3_600_000, arguments: { 'x-expires': 86_400_000 } });
     expect(config.functions.work).toMatchObject({
       file: join(dir, 'lib/worker.mjs'),
       queue: 'jobs',
