@@ -23,7 +23,7 @@ const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
  * RabbitMQ's direct reply-to (`replyTo: 'amq.rabbitmq.reply-to'` on a request, seen by the handler as
  * `amq.rabbitmq.reply-to.<token>`): no queue, the broker hands the reply to the requester's channel.
  * RabbitMQ returns a mandatory publish to it even when it delivered it, so the reply goes without the
- * flag; a requester that is gone loses its reply, as it would with its own exclusive reply queue.
+ * flag. A requester that is gone loses its reply: the broker drops it, and nothing tells Warren.
  */
 export const toDirectReply = (name: string): PublishTarget => ({ kind: 'queue', name, strict: false, mandatory: false });
 
