@@ -76,6 +76,11 @@ export const ERRORS = {
     http: 500,
     exit: EXIT.RUNTIME,
   },
+  WARREN_E_NO_REPLY: {
+    description: '`warren publish --wait-reply`: no reply came within the timeout (the request was published)',
+    http: 504,
+    exit: EXIT.RUNTIME,
+  },
   WARREN_E_PUBLISH_FAILED: {
     description: 'the broker refused a published message (nack) or closed the channel before confirming it',
     http: 502,

@@ -1,7 +1,8 @@
 /**
  * `warren publish EXCHANGE ROUTING_KEY JSON|@file [--count N] [--header k=v] [--delay D]`: publish
  * persistent messages with publisher confirms, pipelined (a window of unconfirmed messages, never one
- * at a time). With --delay they enter the delay ladder (runtime/delay/ladder.ts) instead.
+ * at a time). With --delay they enter the delay ladder (runtime/delay/ladder.ts) instead; with
+ * --wait-reply one request goes out and the reply is printed (./request-reply.ts).
  */
 import type { Command } from 'commander';
 import { randomUUID } from 'node:crypto';
@@ -14,7 +15,8 @@ import { loadConfig } from '../config';
 import { EXIT, WarrenError } from '../errors';
 import { parseCount, projectDir, readMessageArgument, reportFailure } from './common';
 import { ENTRY_EXCHANGE, delayedPublish, parseDelay } from '../delay/ladder';
-import { describeDuration } from '../config/units';
+import { describeDuration, parseDuration } from '../config/units';
+import { requestReply } from './request-reply';
 import { withTimeout } from '../lib/with-timeout';
 
 export interface PublishResult {
@@ -247,6 +249,18 @@ export function parseDelayOption(value: string | undefined): number | undefined 
   return ms === 0 ? undefined : ms;
 }
 
+/** `--wait-reply [timeout]` → ms to wait (30 s without a value), or undefined; one request, published now. */
+export function parseWaitReply(value: string | true | undefined, count: number, delayMs: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (count !== 1) throw new WarrenError('WARREN_E_USAGE', '--wait-reply sends one request: drop --count');
+  if (delayMs !== undefined) throw new WarrenError('WARREN_E_USAGE', '--wait-reply waits for a reply now: drop --delay');
+  if (value === true) return 30_000;
+  const ms = parseDuration(/^\d+$/.test(value) ? Number(value) : value);
+  if (ms === undefined || ms <= 0)
+    throw new WarrenError('WARREN_E_USAGE', `--wait-reply ${value}: expected a timeout such as 10s or 2m`, { hint: 'or give --wait-reply alone to wait 30s' });
+  return ms;
+}
+
 export function registerPublish(program: Command): void {
   program
     .command('publish')
@@ -259,20 +273,31 @@ export function registerPublish(program: Command): void {
     .option('--header <k=v>', 'add a header (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--text', 'send the message as plain text instead of JSON')
     .option('--delay <duration>', 'deliver after this long (90s, 5m, 1h30m, or milliseconds; up to about 36 h), held in the broker; 0 publishes at once')
+    .option('--wait-reply [timeout]', 'publish one request with a replyTo and print the reply the function sends back (default timeout 30s)')
     .action(
       async (
         exchange: string,
         routingKey: string,
         message: string,
-        options: { dir?: string; count: string; header: string[]; text?: boolean; delay?: string },
+        options: { dir?: string; count: string; header: string[]; text?: boolean; delay?: string; waitReply?: string | true },
       ) => {
         const dir = projectDir(options);
         try {
           const count = parseCount(options.count, '--count');
           const headers = parseHeaders(options.header);
           const delayMs = parseDelayOption(options.delay);
+          const waitMs = parseWaitReply(options.waitReply, count, delayMs);
           const { text } = await readMessageArgument(message, { text: options.text ?? false });
           const config = await loadConfig({ dir, env: process.env });
+          if (waitMs !== undefined) {
+            const contentType = options.text ? 'text/plain' : 'application/json';
+            const reply = await requestReply(config.url, { exchange, routingKey }, Buffer.from(text), { headers, contentType, timeoutMs: waitMs });
+            process.stdout.write(reply.body);
+            if (!reply.body.toString('utf8').endsWith('\n')) process.stdout.write('\n');
+            process.stderr.write(`reply in ${Math.round(reply.ms)} ms${reply.contentType ? ` (${reply.contentType})` : ''}\n`);
+            process.exitCode = EXIT.OK;
+            return;
+          }
           const started = performance.now();
           const result = await publishMessages(config.url, { exchange, routingKey }, Buffer.from(text), {
             count,

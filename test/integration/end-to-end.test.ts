@@ -98,10 +98,11 @@ describe('a function end to end', () => {
         };
         export default handler;`,
       echo: report(''),
-      // answers a request on its replyTo queue, with its correlationId; the first run of a failFirst request fails
+      // answers a request on its replyTo queue, with its correlationId; the first run of a failFirst request fails, a silent one gets no answer
       rpc: `
         import type { Handler } from 'warren';
-        const handler: Handler<{ a: number; b: number; failFirst?: boolean }> = async (message, ctx) => {
+        const handler: Handler<{ a: number; b: number; failFirst?: boolean; silent?: boolean }> = async (message, ctx) => {
+          if (message.silent) return;
           if (message.failFirst && ctx.attempt === 1) throw new Error('not yet');
           const { replyTo, correlationId } = ctx.properties;
           if (!replyTo) throw new Error('no replyTo');
@@ -273,6 +274,21 @@ describe('a function end to end', () => {
       await conn.close();
     }
     expect((await queueInfo(vhost.url, 'rpc.dead')).messageCount).toBe(0);
+  });
+
+  it('`warren publish --wait-reply` prints the reply a function sends back, and says when none comes', async () => {
+    const asked = await runWarren(['publish', '', 'rpc', '{"a":20,"b":22}', '--wait-reply', '10s', '--dir', project.dir], { AMQP_URL: vhost.url });
+    expect(asked.code).toBe(0);
+    expect(JSON.parse(asked.stdout)).toEqual({ sum: 42, attempt: 1 });
+    expect(asked.stderr).toMatch(/^reply in \d+ ms \(application\/json\)\n$/);
+
+    const silent = await runWarren(['publish', '', 'rpc', '{"silent":true}', '--wait-reply', '1s', '--dir', project.dir], { AMQP_URL: vhost.url });
+    expect(silent.code).toBe(1);
+    expect(silent.stderr).toContain('no reply within 1 s (the request was published) [WARREN_E_NO_REPLY]');
+
+    const nowhere = await runWarren(['publish', '', 'no-such-queue', '{}', '--wait-reply', '--dir', project.dir], { AMQP_URL: vhost.url });
+    expect(nowhere.code).toBe(1);
+    expect(nowhere.stderr).toContain('the request was unroutable');
   });
 
   it("shows a retried handler the producer's headers only, so forwarding them starts the next function at attempt 1", async () => {
