@@ -108,13 +108,18 @@ export function publishFromHandler(publish: Publish, exchange: string, routingKe
   if (options.replyTo !== undefined) properties.replyTo = options.replyTo;
   if (options.type !== undefined) properties.type = options.type;
   if (options.appId !== undefined) properties.appId = options.appId;
-  if (options.priority !== undefined) properties.priority = checkedPriority(options.priority);
+  if (options.priority !== undefined) {
+    if (!isPriority(options.priority))
+      return Promise.reject(
+        new TypeError(`ctx.publish: priority must be an integer from 0 to 255, got ${JSON.stringify(options.priority) ?? String(options.priority)}`),
+      );
+    properties.priority = options.priority;
+  }
   if (options.delay !== undefined) return publishDelayed(publish, exchange, routingKey, body, properties, options.delay);
   return publish(target, body, { routingKey, properties });
 }
 
 /** AMQP carries a priority in one octet; anything else would fail later, as an encoding error. */
-function checkedPriority(priority: unknown): number {
-  if (typeof priority === 'number' && Number.isInteger(priority) && priority >= 0 && priority <= 255) return priority;
-  throw new TypeError(`ctx.publish: priority must be an integer from 0 to 255, got ${JSON.stringify(priority) ?? String(priority)}`);
+function isPriority(priority: unknown): priority is number {
+  return typeof priority === 'number' && Number.isInteger(priority) && priority >= 0 && priority <= 255;
 }
