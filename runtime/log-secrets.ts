@@ -20,11 +20,19 @@ const SECRET_KEYS = new Set(['password', 'url']);
 
 /** The line's fields with secrets masked: the same object when there is nothing to mask. */
 export function censorSecrets(fields: Fields): Fields {
+  return maskFields(fields, true);
+}
+
+/**
+ * `fields` with their `url`/`password` keys and URL values masked, and with `deeper`, each object
+ * value one level down too; copied only when something is masked.
+ */
+function maskFields(fields: Fields, deeper: boolean): Fields {
   let out: Fields | null = null;
   for (const key in fields) {
     if (!Object.prototype.hasOwnProperty.call(fields, key)) continue;
     const value = fields[key];
-    const masked = SECRET_KEYS.has(key) ? maskSecret(key, value) : value instanceof URL ? redactUrl(value.href) : maskInside(value);
+    const masked = SECRET_KEYS.has(key) ? maskSecret(key, value) : value instanceof URL ? redactUrl(value.href) : deeper ? maskInside(value) : value;
     if (masked === value) continue;
     out ??= { ...fields };
     out[key] = masked;
@@ -55,20 +63,8 @@ function maskInside(value: unknown): unknown {
 function maskObject(value: unknown): unknown {
   if (typeof value !== 'object' || value === null) return value;
   const proto = Object.getPrototypeOf(value) as unknown;
-  if (proto === Object.prototype || proto === null) {
-    // A plain object: its own `url`/`password` keys and its URL values.
-    let out: Fields | null = null;
-    const plain = value as Fields;
-    for (const key in plain) {
-      if (!Object.prototype.hasOwnProperty.call(plain, key)) continue;
-      const inner = plain[key];
-      const masked = SECRET_KEYS.has(key) ? maskSecret(key, inner) : inner instanceof URL ? redactUrl(inner.href) : inner;
-      if (masked === inner) continue;
-      out ??= { ...plain };
-      out[key] = masked;
-    }
-    return out ?? value;
-  }
+  // A plain object: its own `url`/`password` keys and its URL values.
+  if (proto === Object.prototype || proto === null) return maskFields(value as Fields, false);
   // Anything else (an Error, a class instance, a Buffer) is read for its own two keys only, never walked.
   const own = value as Fields;
   const hasUrl = Object.prototype.hasOwnProperty.call(own, 'url');

@@ -289,8 +289,8 @@ export function registerPublish(program: Command): void {
           const waitMs = parseWaitReply(options.waitReply, count, delayMs);
           const { text } = await readMessageArgument(message, { text: options.text ?? false });
           const config = await loadConfig({ dir, env: process.env });
+          const contentType = options.text ? 'text/plain' : 'application/json';
           if (waitMs !== undefined) {
-            const contentType = options.text ? 'text/plain' : 'application/json';
             const reply = await requestReply(config.url, { exchange, routingKey }, Buffer.from(text), { headers, contentType, timeoutMs: waitMs });
             process.stdout.write(reply.body);
             if (!reply.body.toString('utf8').endsWith('\n')) process.stdout.write('\n');
@@ -302,7 +302,7 @@ export function registerPublish(program: Command): void {
           const result = await publishMessages(config.url, { exchange, routingKey }, Buffer.from(text), {
             count,
             headers,
-            contentType: options.text ? 'text/plain' : 'application/json',
+            contentType,
             ...(delayMs === undefined ? {} : { delayMs }),
           });
           const seconds = (performance.now() - started) / 1000;

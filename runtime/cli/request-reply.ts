@@ -11,8 +11,7 @@ import { brokerUnreachable, vhostOfUrl } from '../connection/unreachable';
 import { publishOptions } from '../connection/publish-options';
 import { WarrenError } from '../errors';
 import { describeDuration } from '../config/units';
-
-const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
+import { DIRECT_REPLY_TO } from '../replica/publish-target';
 
 export interface Reply {
   body: Buffer;

@@ -82,8 +82,9 @@ export function buildQueues(ctx: BuildContext, section: unknown): Record<string,
         hint: 'drop `replicationFactor`, or use `type: quorum` (the default) for a queue replicated across the cluster',
       });
     }
+    const args = (q.arguments as Obj | undefined) ?? {};
     if (type === 'quorum') {
-      for (const arg of Object.keys((q.arguments as Obj | undefined) ?? {})) {
+      for (const arg of Object.keys(args)) {
         const why = CLASSIC_ONLY_ARGUMENTS[arg];
         if (why)
           ctx.report('WARREN_E_CONFIG_CONFLICT', `a quorum queue does not take ${arg}: ${why}`, ctx.pointer('queues', name, 'arguments', arg), {
@@ -91,8 +92,7 @@ export function buildQueues(ctx: BuildContext, section: unknown): Record<string,
             hint: `set \`type: classic\` on queues.${name} to keep ${arg}, or drop it (quorum is Warren's default type)`,
           });
       }
-      const overflow = ((q.arguments as Obj | undefined) ?? {})['x-overflow'];
-      if (overflow === 'reject-publish-dlx')
+      if (args['x-overflow'] === 'reject-publish-dlx')
         ctx.report(
           'WARREN_E_CONFIG_CONFLICT',
           'a quorum queue does not take x-overflow: reject-publish-dlx',
@@ -109,7 +109,7 @@ export function buildQueues(ctx: BuildContext, section: unknown): Record<string,
       ...(q.maxLength === undefined ? {} : { maxLength: q.maxLength as number }),
       ...(messageTtl === undefined ? {} : { messageTtl }),
       ...(q.replicationFactor === undefined ? {} : { replicationFactor: q.replicationFactor as number }),
-      arguments: (q.arguments as Obj | undefined) ?? {},
+      arguments: args,
       implicit: false,
       at: ctx.keyAt(pointer),
     };

@@ -146,12 +146,11 @@ export class ReplicaStats {
   snapshot(): StatsSnapshot {
     this.flush();
     const read = (i: number) => Number(Atomics.load(this.slots, i));
-    const buckets: number[] = [];
-    for (let i = 0; i <= DURATION_BUCKETS_MS.length; i++) buckets.push(read(SLOT.bucketsStart + i));
-    const batchSizes: number[] = [];
-    for (let i = 0; i <= BATCH_SIZE_BUCKETS.length; i++) batchSizes.push(read(BATCH_BUCKETS + i));
-    const latency: number[] = [];
-    for (let i = 0; i <= LATENCY_BOUNDS_MS.length; i++) latency.push(read(LATENCY + i));
+    /** a histogram's counts: one slot per bound from `start`, then +Inf */
+    const histogram = (start: number, bounds: readonly number[]) => Array.from({ length: bounds.length + 1 }, (_, i) => read(start + i));
+    const buckets = histogram(SLOT.bucketsStart, DURATION_BUCKETS_MS);
+    const batchSizes = histogram(BATCH_BUCKETS, BATCH_SIZE_BUCKETS);
+    const latency = histogram(LATENCY, LATENCY_BOUNDS_MS);
     return {
       acked: read(SLOT.acked),
       retried: read(SLOT.retried),
@@ -189,12 +188,17 @@ export function addSnapshots(a: StatsSnapshot, b: StatsSnapshot): StatsSnapshot 
     durationSumMs: a.durationSumMs + b.durationSumMs,
     durationCount: a.durationCount + b.durationCount,
     redelivered: a.redelivered + b.redelivered,
-    buckets: a.buckets.map((n, i) => n + (b.buckets[i] ?? 0)),
-    latency: a.latency.map((n, i) => n + (b.latency[i] ?? 0)),
+    buckets: addCounts(a.buckets, b.buckets),
+    latency: addCounts(a.latency, b.latency),
     batches: a.batches + b.batches,
     batchItems: a.batchItems + b.batchItems,
-    batchSizes: a.batchSizes.map((n, i) => n + (b.batchSizes[i] ?? 0)),
+    batchSizes: addCounts(a.batchSizes, b.batchSizes),
   };
+}
+
+/** Two histograms' counts, bucket by bucket. */
+function addCounts(a: readonly number[], b: readonly number[]): number[] {
+  return a.map((n, i) => n + (b[i] ?? 0));
 }
 
 export function emptySnapshot(): StatsSnapshot {

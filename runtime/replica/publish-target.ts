@@ -17,7 +17,8 @@ export const toExchange = (name: string): PublishTarget => ({ kind: 'exchange', 
 /** A queue Warren addresses itself: if it is missing, the message must not be acked away. */
 export const toQueue = (name: string): PublishTarget => ({ kind: 'queue', name, strict: true });
 
-const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
+/** RabbitMQ's direct reply-to pseudo-queue: a request's `replyTo`, and the prefix of the name a handler replies to. */
+export const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
 
 /**
  * RabbitMQ's direct reply-to (`replyTo: 'amq.rabbitmq.reply-to'` on a request, seen by the handler as
