@@ -5,11 +5,13 @@
  */
 import type { WarrenConfig } from '../config/types';
 import { deadQueueName } from '../topology/names';
+import { builtinExchanges } from '../topology/rascal-config';
 
 export interface TopologyView {
   exchanges: Array<{ name: string; type: string }>;
   queues: Array<{ name: string; type: string; deadLetterQueue: string | null }>;
-  bindings: Array<{ exchange: string; queue: string; routingKey: string }>;
+  /** `queue` is an exchange's name when `toExchange` (an exchange-to-exchange binding) */
+  bindings: Array<{ exchange: string; queue: string; toExchange: boolean; routingKey: string }>;
   functions: Array<{ name: string; queue: string; output: { exchange: string; routingKey: string } | null }>;
 }
 
@@ -18,9 +20,13 @@ export function describeTopology(config: WarrenConfig | undefined): TopologyView
   const functions = Object.values(config.functions);
   const deadOf = (queue: string) => (functions.some((f) => f.queue === queue && f.deadLetter) ? deadQueueName(queue) : null);
   return {
-    exchanges: Object.values(config.exchanges).map((e) => ({ name: e.name, type: e.type })),
+    // RabbitMQ's own amq.* exchanges that bindings or outputs use are drawn too
+    exchanges: [
+      ...Object.values(config.exchanges).map((e) => ({ name: e.name, type: e.type })),
+      ...Object.entries(builtinExchanges(config)).map(([name, e]) => ({ name, type: e.type })),
+    ],
     queues: Object.values(config.queues).map((q) => ({ name: q.name, type: q.type, deadLetterQueue: deadOf(q.name) })),
-    bindings: config.bindings.map((b) => ({ exchange: b.exchange, queue: b.queue, routingKey: b.routingKey })),
+    bindings: config.bindings.map((b) => ({ exchange: b.exchange, queue: b.queue, toExchange: b.toExchange === true, routingKey: b.routingKey })),
     functions: functions.map((f) => ({
       name: f.name,
       queue: f.queue,

@@ -14,11 +14,11 @@ import { BUILTIN_EXCHANGES } from './topology-sections';
 
 type Topology = Pick<WarrenConfig, 'exchanges' | 'bindings' | 'functions'>;
 
-/** One output of `from` reaching the queue `to` consumes, through `via` (null: the default exchange). */
+/** One output of `from` reaching the queue `to` consumes, through the bindings `via` (empty: the default exchange). */
 interface Step {
   from: FunctionConfig;
   to: FunctionConfig;
-  via: BindingConfig | null;
+  via: readonly BindingConfig[];
 }
 
 /**
@@ -84,12 +84,12 @@ function describeLoop(loop: readonly Step[]): string {
   const first = loop[0]!.from;
   if (loop.length === 1) {
     return (
-      `the results of ${first.name} come back to it: its output (${outputText(first)}) reaches its own queue ${first.queue} through ${bindingText(loop[0]!.via)}. ` +
+      `the results of ${first.name} come back to it: its output (${outputText(first)}) reaches its own queue ${first.queue} through ${bindingsText(loop[0]!.via)}. ` +
       `Each result is handled again as a new message, with no end unless the handler returns nothing` +
       `\n  hint: send the output to a routing key the binding does not match, or narrow the binding (and unbind the old one on the broker: Warren never deletes a binding)`
     );
   }
-  const how = loop.map((s) => `${s.from.name}'s output (${outputText(s.from)}) reaches ${s.to.name} through ${bindingText(s.via)}`);
+  const how = loop.map((s) => `${s.from.name}'s output (${outputText(s.from)}) reaches ${s.to.name} through ${bindingsText(s.via)}`);
   return (
     `results go round ${[...loop.map((s) => s.from.name), first.name].join(' → ')}: ${how.join('; ')}. ` +
     `Each result is handled again as a new message, with no end unless a handler returns nothing` +
@@ -102,29 +102,41 @@ function outputText(fn: FunctionConfig): string {
   return `${exchange === '' ? 'the default exchange' : `exchange ${exchange}`}, routing key ${routingKey}`;
 }
 
-function bindingText(via: BindingConfig | null): string {
-  if (!via) return 'the default exchange';
+function bindingsText(via: readonly BindingConfig[]): string {
+  if (via.length === 0) return 'the default exchange';
   // rascal's shorthand, as queues.yaml accepts it
-  const shorthand = via.routingKey === '' ? `${via.exchange} -> ${via.queue}` : `${via.exchange}[${via.routingKey}] -> ${via.queue}`;
-  return `the binding ${shorthand}${via.at ? ` (${located(via.at)})` : ''}`;
+  const one = (b: BindingConfig) =>
+    `${b.routingKey === '' ? b.exchange : `${b.exchange}[${b.routingKey}]`} -> ${b.toExchange ? 'exchange ' : ''}${b.queue}${b.at ? ` (${located(b.at)})` : ''}`;
+  return `${via.length === 1 ? 'the binding' : 'the bindings'} ${via.map(one).join(', ')}`;
 }
 
 function located(at: SourceLocation): string {
   return `${basename(at.file)}:${at.line}`;
 }
 
-/** The queues a message published to `exchange` with `routingKey` reaches, and the binding of each (null: the default exchange). */
+/**
+ * The queues a message published to `exchange` with `routingKey` reaches, and the bindings on the
+ * way to each (none: the default exchange). Exchange-to-exchange bindings are followed with the same routing
+ * key, as RabbitMQ routes them, each exchange once.
+ */
 export function routes(
   config: Pick<WarrenConfig, 'exchanges' | 'bindings'>,
   exchange: string,
   routingKey: string,
-): Array<{ queue: string; via: BindingConfig | null }> {
-  if (exchange === '') return [{ queue: routingKey, via: null }];
+  seen: Set<string> = new Set(),
+): Array<{ queue: string; via: BindingConfig[] }> {
+  if (exchange === '') return [{ queue: routingKey, via: [] }];
+  if (seen.has(exchange)) return [];
+  seen.add(exchange);
   const type: ExchangeType | undefined = config.exchanges[exchange]?.type ?? BUILTIN_EXCHANGES[exchange];
   if (type === undefined || type === 'headers') return [];
   const matches = (b: BindingConfig): boolean =>
     type === 'fanout' || (type === 'direct' ? b.routingKey === routingKey : topicMatches(b.routingKey, routingKey));
-  return config.bindings.filter((b) => b.exchange === exchange && matches(b)).map((b) => ({ queue: b.queue, via: b }));
+  return config.bindings
+    .filter((b) => b.exchange === exchange && matches(b))
+    .flatMap((b) =>
+      b.toExchange ? routes(config, b.queue, routingKey, seen).map((r) => ({ queue: r.queue, via: [b, ...r.via] })) : [{ queue: b.queue, via: [b] }],
+    );
 }
 
 /** RabbitMQ's topic match: words split on `.`, `*` is exactly one word, `#` zero or more. */

@@ -146,7 +146,7 @@ function hintFor(path: string, e: AjvError): string {
   if (last === 'memory') return 'e.g. `memory: 256MiB` or `memory: 1GiB`';
   if (last === 'maxBodySize') return 'e.g. `maxBodySize: 1MiB` or `maxBodySize: 512KiB`';
   if (/^bindings\[\d+\]$/.test(path))
-    return 'write rascal\'s shorthand with an arrow, "exchange[key1,key2] -> queue", or a mapping { exchange: …, queue: …, routingKey: … }';
+    return 'write rascal\'s shorthand with an arrow, "exchange[key1,key2] -> queue", or a mapping { exchange: …, queue: …, routingKey: … } ({ exchange: …, toExchange: …, routingKey: … } binds an exchange to an exchange)';
   const example = /e\.g\. (.+)$/.exec(words)?.[1];
   if (example) return `e.g. ${example}`;
   return 'see README.md, "queues.yaml", for every key with an example';

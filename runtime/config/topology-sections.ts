@@ -155,30 +155,15 @@ export function buildBindings(
 ): BindingConfig[] {
   const out: BindingConfig[] = [];
   const list = Array.isArray(section) ? section : [];
+  const typeOf = (exchange: string): ExchangeType | undefined => exchanges[exchange]?.type ?? BUILTIN_EXCHANGES[exchange];
   list.forEach((item: unknown, i) => {
     // a hole: this binding was set aside for a shape error (setAsideInvalid)
     if (item === undefined) return;
     const pointer = ctx.pointer('bindings', i);
-    let exchange: string;
-    let queue: string;
-    let keys: string[];
-    let args: Obj = {};
-    let exchangePointer = pointer;
-    let queuePointer = pointer;
-    if (typeof item === 'string') {
-      const parsed = parseShorthandBinding(item);
-      if (!parsed) return; // the shape check already reported it
-      ({ exchange, queue, routingKeys: keys } = parsed);
-    } else {
-      const b = item as Obj;
-      exchange = String(b.exchange);
-      queue = String(b.queue);
-      keys = b.routingKey === undefined ? [] : ([] as string[]).concat(b.routingKey as string | string[]);
-      args = (b.arguments as Obj | undefined) ?? {};
-      exchangePointer = pointer + ctx.pointer('exchange');
-      queuePointer = pointer + ctx.pointer('queue');
-    }
-    const type = exchanges[exchange]?.type ?? BUILTIN_EXCHANGES[exchange];
+    const found = bindingEnds(ctx, item, pointer, typeOf, queues);
+    if (!found) return;
+    const { exchange, destination, toExchange, keys, args, exchangePointer, destinationPointer } = found;
+    const type = typeOf(exchange);
     let ok = true;
     if (type === undefined && unchecked.exchange(exchange)) {
       ok = false; // it may be declared by an entry with a shape error: checked once that is fixed
@@ -194,20 +179,27 @@ export function buildBindings(
       });
       ok = false;
     }
-    if (!queues[queue] && unchecked.queue(queue)) {
+    if (toExchange) {
+      if (typeOf(destination) === undefined && unchecked.exchange(destination)) {
+        ok = false;
+      } else if (typeOf(destination) === undefined) {
+        const guess = closest(destination, Object.keys(exchanges));
+        ctx.report('WARREN_E_CONFIG_REFERENCE', `binding to exchange "${destination}" (toExchange), which is not declared`, destinationPointer, {
+          hint: (guess ? `did you mean \`${guess}\`? ` : '') + `declare it under exchanges:, e.g. \`${destination}: { type: topic }\``,
+        });
+        ok = false;
+      }
+    } else if (!queues[destination] && unchecked.queue(destination)) {
       ok = false;
-    } else if (!queues[queue]) {
-      const guess = closest(queue, Object.keys(queues));
-      const isExchange = exchanges[queue] !== undefined;
-      ctx.report('WARREN_E_CONFIG_REFERENCE', `binding to queue "${queue}", which is not declared`, queuePointer, {
-        hint: isExchange
-          ? 'bindings go from an exchange to a queue; exchange-to-exchange bindings are not supported'
-          : (guess ? `did you mean \`${guess}\`? ` : '') + `declare it under queues:, or add a handler functions/${queue}.ts`,
+    } else if (!queues[destination]) {
+      const guess = closest(destination, Object.keys(queues));
+      ctx.report('WARREN_E_CONFIG_REFERENCE', `binding to queue "${destination}", which is not declared`, destinationPointer, {
+        hint: (guess ? `did you mean \`${guess}\`? ` : '') + `declare it under queues:, or add a handler functions/${destination}.ts`,
       });
       ok = false;
     }
     if (!ok) return;
-    const routingKeys = keys.length > 0 ? keys : [defaultRoutingKey(type, queue)];
+    const routingKeys = keys.length > 0 ? keys : [defaultRoutingKey(type, destination)];
     for (const routingKey of routingKeys) {
       if (nameBytes(routingKey) > MAX_NAME_BYTES) {
         ctx.report('WARREN_E_CONFIG_TYPE', `routing key ${shortName(routingKey)} is too long`, pointer, {
@@ -216,9 +208,66 @@ export function buildBindings(
         });
       }
     }
-    for (const routingKey of routingKeys) out.push({ exchange, queue, routingKey, arguments: args, at: ctx.valueAt(pointer) });
+    for (const routingKey of routingKeys)
+      out.push({ exchange, queue: destination, ...(toExchange ? { toExchange } : {}), routingKey, arguments: args, at: ctx.valueAt(pointer) });
   });
   return out;
+}
+
+interface BindingEnds {
+  exchange: string;
+  destination: string;
+  toExchange: true | undefined;
+  keys: string[];
+  args: Obj;
+  exchangePointer: string;
+  destinationPointer: string;
+}
+
+/**
+ * The two ends of one binding as written. The shorthand's destination is an exchange when it names
+ * a declared (or `amq.*`) exchange and no queue, as `rabbitmqadmin declare binding` would need told;
+ * a name that is both is refused, the mapping form says which.
+ */
+function bindingEnds(
+  ctx: BuildContext,
+  item: unknown,
+  pointer: string,
+  typeOf: (exchange: string) => ExchangeType | undefined,
+  queues: Readonly<Record<string, QueueConfig>>,
+): BindingEnds | undefined {
+  if (typeof item === 'string') {
+    const parsed = parseShorthandBinding(item);
+    if (!parsed) return undefined; // the shape check already reported it
+    const { exchange, queue: destination, routingKeys: keys } = parsed;
+    const isExchange = typeOf(destination) !== undefined;
+    if (isExchange && queues[destination]) {
+      ctx.report('WARREN_E_CONFIG_REFERENCE', `"${destination}" names both a queue and an exchange, so this binding could go to either`, pointer, {
+        hint: `write it as a mapping: { exchange: ${exchange}, queue: ${destination} } or { exchange: ${exchange}, toExchange: ${destination} }`,
+      });
+      return undefined;
+    }
+    return { exchange, destination, toExchange: isExchange || undefined, keys, args: {}, exchangePointer: pointer, destinationPointer: pointer };
+  }
+  const b = item as Obj;
+  if ((b.queue === undefined) === (b.toExchange === undefined)) {
+    const both = b.queue !== undefined;
+    ctx.report('WARREN_E_CONFIG_TYPE', both ? 'a binding goes to a queue or to an exchange, not both' : 'a binding needs a destination', pointer, {
+      expected: '`queue:` (a queue) or `toExchange:` (an exchange-to-exchange binding)',
+      hint: both ? 'make two bindings, one with `queue:`, one with `toExchange:`' : `e.g. { exchange: ${String(b.exchange)}, queue: my_queue, routingKey: my.key }`,
+    });
+    return undefined;
+  }
+  const toExchange = b.toExchange !== undefined ? (true as const) : undefined;
+  return {
+    exchange: String(b.exchange),
+    destination: String(toExchange ? b.toExchange : b.queue),
+    toExchange,
+    keys: b.routingKey === undefined ? [] : ([] as string[]).concat(b.routingKey as string | string[]),
+    args: (b.arguments as Obj | undefined) ?? {},
+    exchangePointer: pointer + ctx.pointer('exchange'),
+    destinationPointer: pointer + ctx.pointer(toExchange ? 'toExchange' : 'queue'),
+  };
 }
 
 /** RabbitMQ refuses a name over 255 bytes when it is declared; say so at check, at the name. */

@@ -39,8 +39,9 @@ export interface QueueConfig {
 
 export interface BindingConfig {
   exchange: string;
-  /** destination queue */
+  /** the destination: a queue, or with `toExchange` an exchange (an exchange-to-exchange binding) */
   queue: string;
+  toExchange?: true;
   routingKey: string;
   arguments: Record<string, unknown>;
   at?: SourceLocation;

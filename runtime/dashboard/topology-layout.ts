@@ -1,7 +1,8 @@
 /**
  * Where the topology view draws each box and line, pure (test/unit/dashboard-topology.test.ts).
  *
- * Four columns: exchanges, bindings (their routing keys, one box each), queues, functions. A routing
+ * Four columns: exchanges, bindings (their routing keys, one box each), queues, functions; an
+ * exchange-to-exchange binding is written on its source exchange (`topic · → audit (#)`). A routing
  * key is a box of its own in the bindings column rather than text on a line, so no line ever runs
  * through a label: every curve is drawn in the empty gap between two columns, and inside a column
  * only straight stubs run along their own row. Queues are ordered by the exchanges they are bound to
@@ -60,12 +61,18 @@ const SUB_CHAR = 5.9;
 const PILL_CHAR = 6.7;
 
 export function layoutTopology(data: Topology): TopologyLayout {
-  const bound = new Set(data.bindings.map((b) => b.queue));
+  // Exchange-to-exchange bindings are written on their source exchange's box: `→ audit (#)`.
+  const queueBindings = data.bindings.filter((b) => !b.toExchange);
+  const onwards = new Map<string, string[]>();
+  for (const b of data.bindings) {
+    if (b.toExchange) onwards.set(b.exchange, [...(onwards.get(b.exchange) ?? []), `${b.queue} (${pillText(b.routingKey)})`]);
+  }
+  const bound = new Set(queueBindings.map((b) => b.queue));
   const defaultNeeded = data.functions.some((f) => !bound.has(f.queue));
   const exchanges = [...data.exchanges, ...(defaultNeeded ? [{ name: '', type: 'direct' }] : [])];
   const exchangeIndex = new Map(exchanges.map((e, i) => [e.name, i]));
   const edges = [
-    ...data.bindings.map((b) => ({ exchange: b.exchange, queue: b.queue, key: b.routingKey, implied: false })),
+    ...queueBindings.map((b) => ({ exchange: b.exchange, queue: b.queue, key: b.routingKey, implied: false })),
     ...data.functions.filter((f) => !bound.has(f.queue)).map((f) => ({ exchange: '', queue: f.queue, key: f.queue, implied: true })),
   ];
 
@@ -79,7 +86,10 @@ export function layoutTopology(data: Topology): TopologyLayout {
   const queues = [...queueNames].sort((a, b) => meanExchange(a) - meanExchange(b) || order.get(a)! - order.get(b)!);
   const queueInfo = new Map(data.queues.map((q) => [q.name, q]));
 
-  const exchangeBoxes = exchanges.map((e) => ({ label: e.name || '(default)', sub: e.name ? e.type : 'routing key = queue name' }));
+  const exchangeBoxes = exchanges.map((e) => {
+    const to = onwards.get(e.name);
+    return { label: e.name || '(default)', sub: e.name ? `${e.type}${to ? ` · → ${to.join(', ')}` : ''}` : 'routing key = queue name' };
+  });
   const queueBoxes = queues.map((q) => {
     const info = queueInfo.get(q);
     return { label: q, sub: info ? `${info.type}${info.deadLetterQueue ? ` · dead letters: ${info.deadLetterQueue}` : ''}` : 'quorum' };

@@ -16,6 +16,7 @@ export interface History {
 export interface Topology {
   exchanges: Array<{ name: string; type: string }>;
   queues: Array<{ name: string; type: string; deadLetterQueue: string | null }>;
-  bindings: Array<{ exchange: string; queue: string; routingKey: string }>;
+  /** `queue` is an exchange's name when `toExchange` (an exchange-to-exchange binding) */
+  bindings: Array<{ exchange: string; queue: string; toExchange?: boolean; routingKey: string }>;
   functions: Array<{ name: string; queue: string; output: { exchange: string; routingKey: string } | null }>;
 }

@@ -57,7 +57,7 @@ export function planTopology(config: WarrenConfig): TopologyPlan {
   for (const q of Object.values(config.queues)) mainQueues.set(q.name, q);
   // A function's queue or a binding's target that queues.yaml does not declare gets the defaults.
   for (const fn of Object.values(config.functions)) if (!mainQueues.has(fn.queue)) mainQueues.set(fn.queue, implicitQueue(fn.queue));
-  for (const b of config.bindings) if (!mainQueues.has(b.queue)) mainQueues.set(b.queue, implicitQueue(b.queue));
+  for (const b of config.bindings) if (!b.toExchange && !mainQueues.has(b.queue)) mainQueues.set(b.queue, implicitQueue(b.queue));
 
   const queues: PlannedQueue[] = [];
   for (const q of mainQueues.values()) queues.push(...planQueue(q, byQueue.get(q.name)));
@@ -78,6 +78,7 @@ export function planTopology(config: WarrenConfig): TopologyPlan {
       ...config.bindings.map((b) => ({
         exchange: b.exchange,
         queue: b.queue,
+        ...(b.toExchange ? { toExchange: true } : {}),
         routingKey: b.routingKey,
         arguments: { ...b.arguments },
       })),

@@ -86,7 +86,9 @@ export function connectionOf(config: WarrenConfig, userVhost: PlainObject): Plai
  */
 export function builtinExchanges(config: WarrenConfig): Record<string, RascalExchange> {
   const used = new Set<string>();
-  for (const b of config.bindings) if (BUILTIN_EXCHANGES[b.exchange] && !config.exchanges[b.exchange]) used.add(b.exchange);
+  for (const b of config.bindings) {
+    for (const x of b.toExchange ? [b.exchange, b.queue] : [b.exchange]) if (BUILTIN_EXCHANGES[x] && !config.exchanges[x]) used.add(x);
+  }
   for (const fn of Object.values(config.functions)) {
     const x = fn.output?.exchange;
     if (x && BUILTIN_EXCHANGES[x] && !config.exchanges[x]) used.add(x);
@@ -114,10 +116,16 @@ function rascalQueue(q: PlannedQueue, assert: boolean): RascalQueue {
 function rascalBindings(bindings: readonly PlannedBinding[]): Record<string, RascalBinding> {
   const out: Record<string, RascalBinding> = {};
   for (const b of bindings) {
-    const base = `${b.exchange}[${b.routingKey}] => ${b.queue}`;
+    const base = `${b.exchange}[${b.routingKey}] => ${b.toExchange ? 'exchange ' : ''}${b.queue}`;
     let name = base;
     for (let i = 2; name in out; i++) name = `${base} #${i}`;
-    out[name] = { source: b.exchange, destination: b.queue, destinationType: 'queue', bindingKey: b.routingKey, options: { ...b.arguments } };
+    out[name] = {
+      source: b.exchange,
+      destination: b.queue,
+      destinationType: b.toExchange ? 'exchange' : 'queue',
+      bindingKey: b.routingKey,
+      options: { ...b.arguments },
+    };
   }
   return out;
 }

@@ -87,6 +87,37 @@ describe('declareTopology against RabbitMQ', () => {
     expect(await queueInfo(vhost.url, 'my_app.retry.1s')).toEqual({ messageCount: 0, consumerCount: 0 });
   });
 
+  it('routes through exchange-to-exchange bindings with the routing key the message was published with, and makes no queue of an exchange', async () => {
+    vhost = await createTestVhost('warren-topology');
+    const base = config(vhost);
+    await declareTopology(
+      {
+        ...base,
+        exchanges: { ...base.exchanges, audit: { name: 'audit', type: 'fanout', durable: true, autoDelete: false, arguments: {} } },
+        bindings: [
+          ...base.bindings,
+          { exchange: 'users', queue: 'audit', toExchange: true, routingKey: 'user.#', arguments: {} },
+          { exchange: 'users', queue: 'amq.direct', toExchange: true, routingKey: 'user.moved', arguments: {} },
+          { exchange: 'audit', queue: 'my_app', routingKey: '', arguments: {} },
+          { exchange: 'amq.direct', queue: 'audit', routingKey: 'user.moved', arguments: {} },
+        ],
+      },
+      { log },
+    );
+    // users[user.#] -> audit -> my_app; users[user.moved] -> amq.direct -> audit (queue), the key kept on the way
+    await publishRaw(vhost.url, 'users', 'user.1.deleted', 'deleted');
+    await publishRaw(vhost.url, 'users', 'user.moved', 'moved');
+    await publishRaw(vhost.url, 'my_exchange', 'nothing-bound', 'dropped');
+    expect((await getAll(vhost.url, 'my_app')).map((m) => [m.fields.exchange, m.fields.routingKey, m.content.toString()])).toEqual([
+      ['users', 'user.1.deleted', 'deleted'],
+      ['users', 'user.moved', 'moved'],
+    ]);
+    expect((await getAll(vhost.url, 'audit')).map((m) => m.content.toString())).toEqual(['deleted', 'moved']);
+    expect(await managementExchange(vhost.name, 'audit')).toMatchObject({ type: 'fanout' });
+    const e2e = (await management('GET', `/api/bindings/${encodeURIComponent(vhost.name)}/e/users/e/audit`)) as Array<{ routing_key: string }>;
+    expect(e2e.map((b) => b.routing_key)).toEqual(['user.#']);
+  });
+
   it('keeps a classic retry queue made by an earlier Warren, warns how to migrate it, and declares the rest replicated', async () => {
     vhost = await createTestVhost('warren-topology');
     const conn = await amqplib.connect(vhost.url);

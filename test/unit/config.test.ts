@@ -52,6 +52,33 @@ describe('loadConfig: the SPEC §2 example', () => {
   });
 });
 
+describe('loadConfig: exchange-to-exchange bindings', () => {
+  it("takes the shorthand's destination as an exchange when it names one, and toExchange in the mapping form", async () => {
+    const dir = await project({
+      'functions/auditor.ts': handler,
+      'queues.yaml': [
+        'exchanges:',
+        '  events: { type: direct }',
+        '  audit: { type: fanout }',
+        'bindings:',
+        '  - "events[user.deleted] -> audit"',
+        '  - { exchange: events, toExchange: amq.topic }',
+        '  - "audit -> auditor"',
+        '',
+      ].join('\n'),
+    });
+    const config = await load(dir);
+    expect(config.bindings.map(({ exchange, queue, toExchange, routingKey }) => ({ exchange, queue, toExchange, routingKey }))).toEqual([
+      { exchange: 'events', queue: 'audit', toExchange: true, routingKey: 'user.deleted' },
+      // no key on a direct exchange: the destination's name, as for a queue
+      { exchange: 'events', queue: 'amq.topic', toExchange: true, routingKey: 'amq.topic' },
+      { exchange: 'audit', queue: 'auditor', toExchange: undefined, routingKey: '' },
+    ]);
+    // no queue is made up for an exchange destination
+    expect(Object.keys(config.queues)).toEqual(['auditor']);
+  });
+});
+
 describe('loadConfig: defaults', () => {
   it('runs a bare handler file with the defaults and an implicit quorum queue', async () => {
     const dir = await project({ 'functions/hello.ts': handler });

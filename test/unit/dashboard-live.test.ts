@@ -222,16 +222,29 @@ describe('describeTopology', () => {
     const config = {
       exchanges: { shop: { name: 'shop', type: 'topic' } },
       queues: { orders: { name: 'orders', type: 'quorum' }, audit: { name: 'audit', type: 'classic' } },
-      bindings: [{ exchange: 'shop', queue: 'orders', routingKey: 'order.*' }],
+      bindings: [
+        { exchange: 'shop', queue: 'orders', routingKey: 'order.*' },
+        { exchange: 'shop', queue: 'amq.fanout', toExchange: true, routingKey: 'order.#' },
+        { exchange: 'amq.topic', queue: 'audit', routingKey: '#' },
+      ],
       functions: { orders: { name: 'orders', queue: 'orders', deadLetter: true, output: { exchange: 'shop', routingKey: 'order.done' } } },
     } as unknown as Parameters<typeof describeTopology>[0];
     expect(describeTopology(config)).toEqual({
-      exchanges: [{ name: 'shop', type: 'topic' }],
+      // RabbitMQ's own exchanges that a binding uses, so their bindings are drawn from a box
+      exchanges: [
+        { name: 'shop', type: 'topic' },
+        { name: 'amq.fanout', type: 'fanout' },
+        { name: 'amq.topic', type: 'topic' },
+      ],
       queues: [
         { name: 'orders', type: 'quorum', deadLetterQueue: 'orders.dead' },
         { name: 'audit', type: 'classic', deadLetterQueue: null },
       ],
-      bindings: [{ exchange: 'shop', queue: 'orders', routingKey: 'order.*' }],
+      bindings: [
+        { exchange: 'shop', queue: 'orders', toExchange: false, routingKey: 'order.*' },
+        { exchange: 'shop', queue: 'amq.fanout', toExchange: true, routingKey: 'order.#' },
+        { exchange: 'amq.topic', queue: 'audit', toExchange: false, routingKey: '#' },
+      ],
       functions: [{ name: 'orders', queue: 'orders', output: { exchange: 'shop', routingKey: 'order.done' } }],
     });
     expect(describeTopology(undefined).functions).toEqual([]);

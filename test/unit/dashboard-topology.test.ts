@@ -86,6 +86,18 @@ describe('layoutTopology', () => {
     expect(layout.boxes.find((b) => b.id === 'f:charge-card')?.sub).toBe('returns → notifications');
   });
 
+  it('writes an exchange-to-exchange binding on its source exchange, and draws no queue for it', () => {
+    const layout = layoutTopology({
+      ...SHOP,
+      bindings: [...SHOP.bindings, { exchange: 'shop', queue: 'notifications', toExchange: true, routingKey: 'order.shipped' }],
+    });
+    const shop = layout.boxes.find((b) => b.id === 'x:shop')!;
+    expect(shop.title).toBe('shop\ntopic · → notifications (order.shipped)');
+    expect(layout.boxes.filter((b) => b.kind === 'queue').map((b) => b.label)).not.toContain('notifications');
+    expect(layout.boxes.filter((b) => b.kind === 'binding')).toHaveLength(9);
+    expectNoLineThroughALabel(layout);
+  });
+
   it('cuts long names to their box and keeps the whole name in the tooltip', () => {
     const long = 'a-rather-long-function-name-for-billing-reconciliation-and-everything-else';
     const layout = layoutTopology({

@@ -59,6 +59,32 @@ describe('an output routed back to its own function', () => {
     expect(warnings[0]).toContain("b's output (the default exchange, routing key a) reaches a through the default exchange");
   });
 
+  it('follows exchange-to-exchange bindings, with the routing key the output was published with, and names every hop', async () => {
+    const warnings = await warningsOf(
+      [
+        'exchanges:',
+        '  shop: { type: topic }',
+        '  audit: { type: fanout }',
+        '  ops: { type: direct }',
+        'bindings:',
+        '  - "shop[order.*] -> audit"',
+        '  - { exchange: audit, toExchange: ops }',
+        '  - { exchange: ops, queue: orders, routingKey: order.shipped }',
+        '  - { exchange: ops, queue: quiet, routingKey: order.new }',
+        '  - { exchange: ops, toExchange: shop, routingKey: order.shipped }',
+        'functions:',
+        '  orders: { output: { exchange: shop, routingKey: order.shipped } }',
+        '  quiet: { output: { exchange: shop, routingKey: order.lost } }',
+      ],
+      ['orders', 'quiet'],
+    );
+    // ops -> shop closes a cycle of exchanges: followed once, no endless walk; `quiet`'s key is dropped at ops
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(
+      'reaches its own queue orders through the bindings shop[order.*] -> exchange audit (queues.yaml:6), audit -> exchange ops (queues.yaml:7), ops[order.shipped] -> orders (queues.yaml:8)',
+    );
+  });
+
   it('says nothing when the output goes elsewhere, or through a headers exchange it cannot judge', async () => {
     const warnings = await warningsOf(
       [

@@ -174,6 +174,25 @@ describe('buildTopology for the SPEC §2 example', () => {
     expect(Object.keys(vhost.bindings).some((name) => name.includes('->'))).toBe(false);
   });
 
+  it('binds an exchange to an exchange (amq.* ones known to rascal, never declared) and makes no queue of it', () => {
+    const built = buildTopology(
+      specConfig({
+        bindings: [
+          { exchange: 'users', queue: 'my_exchange', toExchange: true, routingKey: 'user.#', arguments: {} },
+          { exchange: 'users', queue: 'amq.fanout', toExchange: true, routingKey: 'user.new', arguments: {} },
+        ],
+      }),
+    );
+    const v = built.vhosts['/']!;
+    expect(Object.values(v.bindings)).toEqual([
+      { source: 'users', destination: 'my_exchange', destinationType: 'exchange', bindingKey: 'user.#', options: {} },
+      { source: 'users', destination: 'amq.fanout', destinationType: 'exchange', bindingKey: 'user.new', options: {} },
+    ]);
+    expect(v.exchanges['amq.fanout']).toMatchObject({ assert: false, type: 'fanout' });
+    expect(v.queues['my_exchange']).toBeUndefined();
+    expect(v.queues['amq.fanout']).toBeUndefined();
+  });
+
   it('generates no publications or subscriptions: replicas publish and consume through amqplib', () => {
     expect(built['publications']).toBeUndefined();
     expect(built['subscriptions']).toBeUndefined();

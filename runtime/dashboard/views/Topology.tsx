@@ -81,14 +81,20 @@ export function Topology() {
             </thead>
             <tbody>
               {[
-                ...data.bindings.map((b) => ({ exchange: b.exchange, key: b.routingKey, queue: b.queue })),
-                ...data.functions.map((f) => ({ exchange: '(default)', key: f.queue, queue: f.queue })),
+                ...data.bindings.map((b) => ({ exchange: b.exchange, key: b.routingKey, queue: b.queue, toExchange: b.toExchange === true })),
+                ...data.functions.map((f) => ({ exchange: '(default)', key: f.queue, queue: f.queue, toExchange: false })),
               ].map((row, i) => (
                 <tr key={i}>
                   <td class="mono">{row.exchange}</td>
                   <td class="mono">{row.key === '' ? '""' : row.key}</td>
-                  <td class="mono">{row.queue}</td>
-                  <td>{functionOf.get(row.queue) ?? <span class="muted">none</span>}</td>
+                  <td class="mono">{row.toExchange ? `exchange ${row.queue}` : row.queue}</td>
+                  <td>
+                    {row.toExchange ? (
+                      <span class="muted">through {row.queue}'s bindings</span>
+                    ) : (
+                      (functionOf.get(row.queue) ?? <span class="muted">none</span>)
+                    )}
+                  </td>
                 </tr>
               ))}
             </tbody>
