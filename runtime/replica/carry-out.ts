@@ -11,7 +11,7 @@ import type { Delivery, Settle } from './delivery';
 import type { Publish } from './handler-context';
 import { copyHeaders, deadLetterHeaders, H, lastDeathOf, originalRoute, retryHeaders, type Route } from './headers';
 import { decideSettlement, type Settlement } from './outcome';
-import { toExchange, toQueue } from './publish-target';
+import { toExchange, toOwnQueue } from './publish-target';
 import { withHeaders } from '../connection/publish-options';
 import { toError } from './run-handler';
 import { priorDeliveries, type QueueKind } from './suspects';
@@ -81,7 +81,7 @@ async function publishThenSettle(settlement: Exclude<Settlement, { action: 'ack'
   const messageId = properties.messageId;
   switch (settlement.action) {
     case 'retry':
-      await deps.publish(toQueue(settlement.queue), content, {
+      await deps.publish(toOwnQueue(settlement.queue), content, {
         properties: withHeaders(properties, retryHeaders(properties.headers, settlement.nextAttempt, route)),
       });
       m.settle.ack();
@@ -107,7 +107,7 @@ async function publishThenSettle(settlement: Exclude<Settlement, { action: 'ack'
         now: deps.now?.() ?? new Date(),
         ...(m.lastDeath ? { lastDeath: m.lastDeath } : {}),
       });
-      await deps.publish(toQueue(settlement.queue), content, { properties: withHeaders(properties, headers) });
+      await deps.publish(toOwnQueue(settlement.queue), content, { properties: withHeaders(properties, headers) });
       m.settle.ack();
       log.error({ messageId, attempt, reason: settlement.reason, err: settlement.error }, `dead-lettered to ${settlement.queue}`);
       return 'dead';
@@ -138,7 +138,7 @@ export async function moveAside(delivery: Delivery, settle: Settle, aside: Aside
   const route = originalRoute(headers, delivery.fields);
   copy[H.exchange] = route.exchange;
   copy[H.routingKey] = route.routingKey;
-  await publish(toQueue(aside.queue), delivery.content, { properties: withHeaders(delivery.properties, copy) });
+  await publish(toOwnQueue(aside.queue), delivery.content, { properties: withHeaders(delivery.properties, copy) });
   settle.ack();
 }
 

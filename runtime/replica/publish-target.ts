@@ -9,13 +9,18 @@ export interface PublishTarget {
   strict: boolean;
   /** false: published without the mandatory flag, so the broker returns nothing (direct reply-to) */
   mandatory?: false;
+  /** one of the queues `warren start` declares for the function (retry, dead letters, its own queue) */
+  own?: true;
 }
 
 /** An exchange: an unroutable message is logged, as a producer publishing to it would expect. */
 export const toExchange = (name: string): PublishTarget => ({ kind: 'exchange', name, strict: false });
 
-/** A queue Warren addresses itself: if it is missing, the message must not be acked away. */
+/** A queue a handler names (`ctx.publish('', queue, …)`): if it is missing, the message must not be acked away. */
 export const toQueue = (name: string): PublishTarget => ({ kind: 'queue', name, strict: true });
+
+/** A queue of the function's own that Warren moves a message to: a retry queue, its dead-letter queue, the back of its queue. */
+export const toOwnQueue = (name: string): PublishTarget => ({ kind: 'queue', name, strict: true, own: true });
 
 /** RabbitMQ's direct reply-to pseudo-queue: a request's `replyTo`, and the prefix of the name a handler replies to. */
 export const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';

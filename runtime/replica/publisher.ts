@@ -36,6 +36,8 @@ interface Pending extends Route {
   options: Options.Publish;
   name: string;
   strict: boolean;
+  /** a queue Warren declares for the function (./publish-target.ts toOwnQueue) */
+  own: boolean;
   resolve(): void;
   reject(err: Error): void;
   /** times sent: a message whose channel keeps closing under it is refused after MAX_SENDS */
@@ -129,7 +131,7 @@ export class Publisher {
     });
     const [exchange, key] = toQueue ? ['', name] : [name, routingKey ?? ''];
     return new Promise<void>((resolve, reject) => {
-      const entry: Pending = { exchange, routingKey: key, returned: false, body, options, name, strict, resolve, reject, sends: 0 };
+      const entry: Pending = { exchange, routingKey: key, returned: false, body, options, name, strict, own: target.own === true, resolve, reject, sends: 0 };
       // The open channel is used at once: no await (one more promise job per message) on the hot path.
       if (this.ready) this.sendOn(this.ready, entry);
       else if (!this.connection) this.wait(entry);
@@ -150,12 +152,7 @@ export class Publisher {
       // The channel closed under it (node lost, connection closed): not refused, just not confirmed.
       if (err && /closed/i.test(err.message) && entry.sends < MAX_SENDS) return this.wait(entry);
       if (err) return entry.reject(new Error(`the broker refused the message for ${entry.name}`));
-      if (entry.returned && entry.strict)
-        return entry.reject(
-          new Error(
-            `no queue "${entry.name}" on the broker: nothing took the message published to it through the default exchange; check the name, or declare the queue under queues: in queues.yaml`,
-          ),
-        );
+      if (entry.returned && entry.strict) return entry.reject(new Error(noQueue(entry.name, entry.own)));
       if (entry.returned)
         this.log.warn({ exchange: entry.exchange, routingKey: entry.routingKey }, 'published message was unroutable: no queue is bound for it');
       entry.resolve();
@@ -249,3 +246,11 @@ export class Publisher {
 }
 
 export type { Channel };
+
+/** A strict queue publish that nothing took: what to do differs for a handler's queue and Warren's own. */
+function noQueue(name: string, own: boolean): string {
+  const fix = own
+    ? 'Warren declares it at start, so it was deleted on the broker since: restart `warren start` to declare it again (the message is held and tried again, then handed back to its queue: nothing is lost)'
+    : 'check the name, or declare the queue under queues: in queues.yaml';
+  return `no queue "${name}" on the broker: nothing took the message published to it through the default exchange; ${fix}`;
+}

@@ -5,6 +5,7 @@
  * message arrives and a second function's stream is untouched. A runtime killed with `kill -9`
  * mid-message handles that message after its restart.
  */
+import amqplib from 'amqplib';
 import { describe, expect, it } from 'vitest';
 import { createTestVhost, getAll, queueInfo } from '../helpers/broker';
 import { createProject, startWarren, waitFor, type RunningWarren } from '../helpers/runtime';
@@ -201,6 +202,35 @@ functions:
     expect(warren.logs.filter((l) => l.function === 'hang' && l.msg === 'replacing replica')).toHaveLength(2);
     expect(deaths(warren, 'steady')).toHaveLength(0);
     expect(c.of('steady')).toHaveLength(200);
+  });
+
+  it('keeps a failed message when its retry queue was deleted on the broker, and says to restart rather than to edit queues.yaml', async () => {
+    const vhost = hold('vhost', await createTestVhost('chaos-lost-retry'));
+    const project = hold(
+      'project',
+      await createProject(`functions:\n  failing: { timeout: 2s, retry: { attempts: 2, delay: 1s } }\n`, {
+        failing: `export default async () => { throw new Error('always'); };\n`,
+      }),
+    );
+    const warren = hold('warren', await startWarren(project.dir, vhost.url));
+    const conn = await amqplib.connect(vhost.url);
+    try {
+      const ch = await conn.createChannel();
+      await ch.deleteQueue('failing.retry.1s');
+      ch.sendToQueue('failing', Buffer.from('{"n":1}'), { contentType: 'application/json', persistent: true });
+      await ch.close();
+    } finally {
+      await conn.close();
+    }
+    const held = await waitFor(() => warren.logs.find((l) => l.msg === 'could not settle the message yet; it stays in hand and is tried again'), 10_000, 100);
+    const message = String((held.err as { message?: unknown } | undefined)?.message);
+    expect(message).toContain('no queue "failing.retry.1s" on the broker');
+    expect(message).toContain('restart `warren start` to declare it again');
+    expect(message).not.toContain('queues.yaml');
+    // SIGTERM: once the grace period (the timeout) is over, the held message goes back to its queue, not lost and not dead-lettered
+    expect(await warren.stop()).toBe(0);
+    expect(await queueInfo(vhost.url, 'failing')).toEqual({ messageCount: 1, consumerCount: 0 });
+    expect((await queueInfo(vhost.url, 'failing.dead')).messageCount).toBe(0);
   });
 
   it('handles a message after `kill -9` of the whole runtime mid-message', async () => {
