@@ -60,3 +60,17 @@ export function parseCount(value: string, name: string, min = 1): number {
   if (!Number.isInteger(n) || n < min) throw new WarrenError('WARREN_E_USAGE', `${name} must be an integer >= ${min}, got "${value}"`);
   return n;
 }
+
+/** `--header k=v` options (repeated) as a headers table. */
+export function parseHeaders(pairs: string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new WarrenError('WARREN_E_USAGE', `--header ${pair}: expected key=value`);
+    headers[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return headers;
+}
+
+/** commander's collector for an option given several times. */
+export const repeated = (value: string, previous: string[]): string[] => [...previous, value];

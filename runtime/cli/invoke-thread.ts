@@ -24,6 +24,15 @@ export interface InvokeInit {
   bundleFile: string;
   message: unknown;
   logLevel: string;
+  /** where the message seems to come from (`--exchange`, `--routing-key`, `--header`) */
+  envelope?: InvokeEnvelope;
+}
+
+/** What `ctx.exchange`, `ctx.routingKey` and `ctx.headers` say in a local run; default: the function's queue through the default exchange. */
+export interface InvokeEnvelope {
+  exchange?: string;
+  routingKey?: string;
+  headers?: Record<string, string>;
 }
 
 /** A publish as the handler wrote it: a delayed one names its own exchange, not the ladder's. */
@@ -73,12 +82,12 @@ try {
       validate,
       publish,
       log,
-      asDelivery: (m) => asDelivery(m, fn.name),
+      asDelivery: (m) => asDelivery(m, fn.name, init.envelope),
     });
     send({ type: 'settled-batch', items });
   } else {
     const attempt = 1;
-    const ran = await attemptMessage(asDelivery(init.message, fn.name), attempt, { fn, handler, validate, publish, log, shutdown, onStuck });
+    const ran = await attemptMessage(asDelivery(init.message, fn.name, init.envelope), attempt, { fn, handler, validate, publish, log, shutdown, onStuck });
     const outcome: Outcome = ran.kind === 'ok' ? (outputRefused(fn, ran.value) ?? { kind: 'ok', value: cloneable(ran.value) }) : ran;
     send({ type: 'settled', outcome, settlement: decideSettlement(fn, attempt, outcome) });
   }
@@ -96,12 +105,12 @@ try {
 process.exit(0);
 
 /** The message as a producer would have sent it: a string as text, anything else as JSON. */
-function asDelivery(message: unknown, functionName: string): Delivery {
+function asDelivery(message: unknown, functionName: string, envelope: InvokeEnvelope = {}): Delivery {
   const text = typeof message === 'string';
   return {
     content: Buffer.from(text ? message : JSON.stringify(message)),
-    properties: { contentType: text ? 'text/plain' : 'application/json', messageId: 'invoke', headers: {} },
-    fields: { exchange: '', routingKey: functionName, redelivered: false },
+    properties: { contentType: text ? 'text/plain' : 'application/json', messageId: 'invoke', headers: { ...envelope.headers } },
+    fields: { exchange: envelope.exchange ?? '', routingKey: envelope.routingKey ?? functionName, redelivered: false },
   };
 }
 

@@ -22,9 +22,9 @@ import type { Outcome, Settlement } from '../replica/outcome';
 import { HANG_GRACE_MS, START_GRACE_MS } from '../supervisor/function-runner';
 import { youngGenerationMb } from '../supervisor/replica';
 import { EXIT, WarrenError } from '../errors';
-import { projectDir, readMessageArgument, reportFailure } from './common';
+import { parseHeaders, projectDir, readMessageArgument, repeated, reportFailure } from './common';
 import type { InvokedItem } from './invoke-batch';
-import type { FromInvoke, InvokedPublish, InvokeInit } from './invoke-thread';
+import type { FromInvoke, InvokedPublish, InvokeEnvelope, InvokeInit } from './invoke-thread';
 
 export interface InvokeSettled {
   ok: boolean;
@@ -60,7 +60,13 @@ export type Death =
   /** an error thrown outside the handler's promise, out of memory, a module that never finished loading */
   | { kind: 'crash'; reason: string };
 
-export async function invokeFunction(dir: string, name: string, message: unknown, env: Record<string, string | undefined>): Promise<InvokeResult> {
+export async function invokeFunction(
+  dir: string,
+  name: string,
+  message: unknown,
+  env: Record<string, string | undefined>,
+  envelope: InvokeEnvelope = {},
+): Promise<InvokeResult> {
   const config = await loadConfig({ dir, env });
   const fn = config.functions[name];
   if (!fn) {
@@ -72,7 +78,7 @@ export async function invokeFunction(dir: string, name: string, message: unknown
   try {
     const built = await buildHandler({ file: fn.file, name: fn.name, outDir });
     const published: InvokedPublish[] = [];
-    const end = await runInThread({ fn, bundleFile: built.bundleFile, message, logLevel: env.WARREN_LOG_LEVEL ?? 'info' }, published);
+    const end = await runInThread({ fn, bundleFile: built.bundleFile, message, logLevel: env.WARREN_LOG_LEVEL ?? 'info', envelope }, published);
     switch (end.type) {
       case 'died':
         return { ok: false, died: end.death, fn: { redeliveryLimit: fn.redeliveryLimit, deadLetter: fn.deadLetter }, published };
@@ -219,11 +225,19 @@ export function registerInvoke(program: Command): void {
     .argument('<message>', 'JSON, or @file holding JSON')
     .option('--dir <dir>', 'project folder')
     .option('--text', 'pass the message as a plain string')
-    .action(async (name: string, message: string, options: { dir?: string; text?: boolean }) => {
+    .option('--header <k=v>', 'a header the handler sees in ctx.headers (repeatable)', repeated, [] as string[])
+    .option('--routing-key <key>', "ctx.routingKey (default: the function's queue)")
+    .option('--exchange <name>', "ctx.exchange (default: '', the default exchange)")
+    .action(async (name: string, message: string, options: { dir?: string; text?: boolean; header: string[]; routingKey?: string; exchange?: string }) => {
       const dir = projectDir(options);
       try {
         const { value } = await readMessageArgument(message, { text: options.text ?? false });
-        const result = await invokeFunction(dir, name, value, process.env);
+        const envelope: InvokeEnvelope = {
+          headers: parseHeaders(options.header),
+          ...(options.routingKey !== undefined ? { routingKey: options.routingKey } : {}),
+          ...(options.exchange !== undefined ? { exchange: options.exchange } : {}),
+        };
+        const result = await invokeFunction(dir, name, value, process.env, envelope);
         for (const p of result.published) process.stderr.write(`${describePublish(p)}\n`);
         if ('died' in result) {
           process.stderr.write(`${name}: ${describeDeath(result.died, result.fn)}\n`);

@@ -13,7 +13,7 @@ import { publishOptions } from '../connection/publish-options';
 import { exchangeExists } from '../connection/probe';
 import { loadConfig } from '../config';
 import { EXIT, WarrenError } from '../errors';
-import { parseCount, projectDir, readMessageArgument, reportFailure } from './common';
+import { parseCount, parseHeaders, projectDir, readMessageArgument, repeated, reportFailure } from './common';
 import { ENTRY_EXCHANGE, delayedPublish, parseDelay } from '../delay/ladder';
 import { describeDuration, parseDuration } from '../config/units';
 import { requestReply } from './request-reply';
@@ -228,16 +228,6 @@ function isLost(err: Error): boolean {
   return !/NOT_FOUND|ACCESS_REFUSED|nack/.test(err.message) && /closed|closing|CONNECTION_FORCED|ECONNRESET|EPIPE|socket/i.test(err.message);
 }
 
-export function parseHeaders(pairs: string[]): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const pair of pairs) {
-    const at = pair.indexOf('=');
-    if (at <= 0) throw new WarrenError('WARREN_E_USAGE', `--header ${pair}: expected key=value`);
-    headers[pair.slice(0, at)] = pair.slice(at + 1);
-  }
-  return headers;
-}
-
 /**
  * `--delay D` → ms, or undefined for no delay. A bare number is milliseconds, as in ctx.publish. A
  * delay of zero publishes at once, straight to the exchange: what anyone writing `--delay 0` (or
@@ -270,7 +260,7 @@ export function registerPublish(program: Command): void {
     .argument('<message>', 'JSON, or @file holding JSON')
     .option('--dir <dir>', 'project folder (holds queues.yaml, rascal.json)')
     .option('--count <n>', 'publish N copies', '1')
-    .option('--header <k=v>', 'add a header (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--header <k=v>', 'add a header (repeatable)', repeated, [] as string[])
     .option('--text', 'send the message as plain text instead of JSON')
     .option('--delay <duration>', 'deliver after this long (90s, 5m, 1h30m, or milliseconds; up to about 36 h), held in the broker; 0 publishes at once')
     .option('--wait-reply [timeout]', 'publish one request with a replyTo and print the reply the function sends back (default timeout 30s)')

@@ -16,6 +16,7 @@ functions:
   shaped: { output: { exchange: delx, routingKey: out.x }, retry: { attempts: 3, delay: 2s } }
   loose: {}
   chatty: {}
+  router: {}
 `;
 
 const handlers = {
@@ -45,6 +46,12 @@ const handler: Handler<{ kind: string }> = async (message, ctx) => {
 export default handler;
 `,
   loose: 'export default async () => ({ n: 10n });\n',
+  // Answers with where its message came from.
+  router: `
+import type { Handler } from 'warren';
+const handler: Handler = async (message, ctx) => ({ exchange: ctx.exchange, routingKey: ctx.routingKey, headers: ctx.headers });
+export default handler;
+`,
   // Logs what handlers log: its raw bytes, a URL object with credentials, a nested password.
   chatty: `
 import type { Handler } from 'warren';
@@ -146,5 +153,35 @@ describe('warren invoke and a handler that misbehaves', () => {
     });
     expect(result.stdout + result.stderr).not.toMatch(/url-secret|db-secret/);
     expect(result.stderr).toContain('a replica would ack');
+  });
+
+  it('gives the handler the headers, routing key and exchange given with --header, --routing-key and --exchange', async () => {
+    project = await createProject(queuesYaml, handlers);
+    const given = await invoke([
+      'router',
+      '{}',
+      '--header',
+      'tenant=acme',
+      '--header',
+      'trace=a=b',
+      '--routing-key',
+      'user.created',
+      '--exchange',
+      'delx',
+      '--dir',
+      project.dir,
+    ]);
+    expect(given.code).toBe(0);
+    expect(JSON.parse(given.stdout.slice(given.stdout.indexOf('{')))).toEqual({
+      exchange: 'delx',
+      routingKey: 'user.created',
+      headers: { tenant: 'acme', trace: 'a=b' },
+    });
+    // without them: its own queue through the default exchange, as `warren publish '' router` sends it
+    const plain = await invoke(['router', '{}', '--dir', project.dir]);
+    expect(JSON.parse(plain.stdout.slice(plain.stdout.indexOf('{')))).toEqual({ exchange: '', routingKey: 'router', headers: {} });
+    const bad = await invoke(['router', '{}', '--header', 'tenant', '--dir', project.dir]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--header tenant: expected key=value');
   });
 });
