@@ -189,8 +189,8 @@ export function buildBindings(
         });
         ok = false;
       }
-    } else if (!queues[destination] && unchecked.queue(destination)) {
-      ok = false;
+    } else if (!queues[destination] && (unchecked.queue(destination) || unchecked.exchange(destination))) {
+      ok = false; // a queue, or (the shorthand) an exchange, that an entry set aside may declare
     } else if (!queues[destination]) {
       const guess = closest(destination, Object.keys(queues));
       ctx.report('WARREN_E_CONFIG_REFERENCE', `binding to queue "${destination}", which is not declared`, destinationPointer, {

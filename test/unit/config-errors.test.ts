@@ -180,6 +180,16 @@ describe('loadConfig: references and conflicts', () => {
     expect(two?.details.hint).toBe('make two bindings, one with `queue:`, one with `toExchange:`');
   });
 
+  it('reports only the exchange entry when a shorthand binding goes to an exchange with a mistake in it', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'queues.yaml': lines('exchanges:', '  events: { type: topic }', '  audit: { type: fanot }', 'bindings:', '  - "events -> audit"'),
+    });
+    expect((await problems(dir)).map((e) => summary(e, dir))).toEqual([
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 3, column: 18, key: 'exchanges.audit.type' },
+    ]);
+  });
+
   it('treats a bare handler and an entry on its queue as two functions on one queue', async () => {
     const dir = await project({ 'functions/audit.ts': handler, 'functions/b.ts': handler, 'queues.yaml': lines('functions:', '  b:', '    queue: audit') });
     expect((await problems(dir)).map((e) => summary(e, dir))).toEqual([
