@@ -254,7 +254,9 @@ function bindingEnds(
     const both = b.queue !== undefined;
     ctx.report('WARREN_E_CONFIG_TYPE', both ? 'a binding goes to a queue or to an exchange, not both' : 'a binding needs a destination', pointer, {
       expected: '`queue:` (a queue) or `toExchange:` (an exchange-to-exchange binding)',
-      hint: both ? 'make two bindings, one with `queue:`, one with `toExchange:`' : `e.g. { exchange: ${String(b.exchange)}, queue: my_queue, routingKey: my.key }`,
+      hint: both
+        ? 'make two bindings, one with `queue:`, one with `toExchange:`'
+        : `e.g. { exchange: ${String(b.exchange)}, queue: my_queue, routingKey: my.key }`,
     });
     return undefined;
   }
