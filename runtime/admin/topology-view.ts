@@ -8,7 +8,7 @@ import { deadQueueName } from '../topology/names';
 import { builtinExchanges } from '../topology/rascal-config';
 
 export interface TopologyView {
-  exchanges: Array<{ name: string; type: string }>;
+  exchanges: Array<{ name: string; type: string; internal?: boolean }>;
   queues: Array<{ name: string; type: string; deadLetterQueue: string | null }>;
   /** `queue` is an exchange's name when `toExchange` (an exchange-to-exchange binding) */
   bindings: Array<{ exchange: string; queue: string; toExchange: boolean; routingKey: string }>;
@@ -22,7 +22,7 @@ export function describeTopology(config: WarrenConfig | undefined): TopologyView
   return {
     // RabbitMQ's own amq.* exchanges that bindings or outputs use are drawn too
     exchanges: [
-      ...Object.values(config.exchanges).map((e) => ({ name: e.name, type: e.type })),
+      ...Object.values(config.exchanges).map((e) => ({ name: e.name, type: e.type, ...(e.internal ? { internal: true } : {}) })),
       ...Object.entries(builtinExchanges(config)).map(([name, e]) => ({ name, type: e.type })),
     ],
     queues: Object.values(config.queues).map((q) => ({ name: q.name, type: q.type, deadLetterQueue: deadOf(q.name) })),

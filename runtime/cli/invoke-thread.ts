@@ -26,6 +26,8 @@ export interface InvokeInit {
   logLevel: string;
   /** where the message seems to come from (`--exchange`, `--routing-key`, `--header`) */
   envelope?: InvokeEnvelope;
+  /** exchanges queues.yaml marks `internal`: a replica's publish to one fails, so it does here */
+  internalExchanges?: string[];
 }
 
 /** What `ctx.exchange`, `ctx.routingKey` and `ctx.headers` say in a local run; default: the function's queue through the default exchange. */
@@ -62,6 +64,9 @@ const publish: Publish = async (target, body, { routingKey, properties, delayMs 
   // What a replica's publisher cannot encode fails here too, with its error.
   encodeBody(body);
   const forward = delayMs === undefined ? null : forwardOf(properties?.headers);
+  const to = forward ? forward.exchange : target.kind === 'exchange' ? target.name : '';
+  if (init.internalExchanges?.includes(to))
+    throw new Error(`exchange "${to}" is internal: RabbitMQ takes messages into it only through other exchanges' bindings; publish to an exchange bound to it`);
   const shown: InvokedPublish = forward
     ? { exchange: forward.exchange, routingKey: forward.routingKey, body: cloneable(body), delayMs: delayMs! }
     : target.kind === 'exchange'

@@ -21,6 +21,7 @@ import { jsonOrInspect } from '../lib/show-value';
 import type { Outcome, Settlement } from '../replica/outcome';
 import { HANG_GRACE_MS, START_GRACE_MS } from '../supervisor/function-runner';
 import { youngGenerationMb } from '../supervisor/replica';
+import { internalExchanges } from '../replica-protocol/connection';
 import { EXIT, WarrenError } from '../errors';
 import { parseHeaders, projectDir, readMessageArgument, repeated, reportFailure } from './common';
 import type { InvokedItem } from './invoke-batch';
@@ -78,7 +79,10 @@ export async function invokeFunction(
   try {
     const built = await buildHandler({ file: fn.file, name: fn.name, outDir });
     const published: InvokedPublish[] = [];
-    const end = await runInThread({ fn, bundleFile: built.bundleFile, message, logLevel: env.WARREN_LOG_LEVEL ?? 'info', envelope }, published);
+    const end = await runInThread(
+      { fn, bundleFile: built.bundleFile, message, logLevel: env.WARREN_LOG_LEVEL ?? 'info', envelope, internalExchanges: internalExchanges(config) },
+      published,
+    );
     switch (end.type) {
       case 'died':
         return { ok: false, died: end.death, fn: { redeliveryLimit: fn.redeliveryLimit, deadLetter: fn.deadLetter }, published };

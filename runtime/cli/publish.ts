@@ -199,6 +199,15 @@ export async function publishOn(
       });
     }
     if (err instanceof WarrenError) throw err;
+    if (/cannot publish to internal exchange/.test(message)) {
+      throw new WarrenError(
+        'WARREN_E_USAGE',
+        `exchange "${target.exchange}" is internal: RabbitMQ takes messages into it only through other exchanges' bindings`,
+        {
+          hint: 'publish to an exchange bound to it, or drop `internal: true` from it in queues.yaml (and declare it again)',
+        },
+      );
+    }
     throw new WarrenError('WARREN_E_PUBLISH_FAILED', message, {
       hint: 'the broker log says why; the messages it did not confirm may not have been published',
       cause: err,

@@ -225,6 +225,12 @@ function keyPlace(ctx: BuildContext, segments: string[]): string {
 function checkOutputs(ctx: BuildContext, functions: WarrenConfig['functions'], exchanges: WarrenConfig['exchanges'], unchecked: Unchecked): void {
   for (const fn of Object.values(functions)) {
     const exchange = fn.output?.exchange;
+    if (exchange !== undefined && exchanges[exchange]?.internal) {
+      ctx.report('WARREN_E_CONFIG_CONFLICT', `output to exchange "${exchange}", which is internal`, ctx.pointer('functions', fn.name, 'output', 'exchange'), {
+        hint: `RabbitMQ refuses a publish to an internal exchange: send the output to an exchange bound to it (toExchange: ${exchange}), or drop \`internal: true\``,
+      });
+      continue;
+    }
     if (exchange === undefined || exchange === '' || exchanges[exchange] || BUILTIN_EXCHANGES[exchange] || unchecked.exchange(exchange)) continue;
     ctx.report(
       'WARREN_E_CONFIG_REFERENCE',

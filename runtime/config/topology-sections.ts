@@ -55,6 +55,7 @@ export function buildExchanges(ctx: BuildContext, section: unknown): Record<stri
       type: (e.type as ExchangeType | undefined) ?? 'topic',
       durable: (e.durable as boolean | undefined) ?? true,
       autoDelete: (e.autoDelete as boolean | undefined) ?? false,
+      internal: (e.internal as boolean | undefined) ?? false,
       arguments: (e.arguments as Obj | undefined) ?? {},
       at: ctx.keyAt(pointer),
     };

@@ -19,6 +19,8 @@ export interface ExchangeConfig {
   type: ExchangeType;
   durable: boolean;
   autoDelete: boolean;
+  /** fed only by exchange-to-exchange bindings: the broker refuses a publish to it */
+  internal: boolean;
   arguments: Record<string, unknown>;
   at?: SourceLocation;
 }

@@ -88,7 +88,8 @@ export function layoutTopology(data: Topology): TopologyLayout {
 
   const exchangeBoxes = exchanges.map((e) => {
     const to = onwards.get(e.name);
-    return { label: e.name || '(default)', sub: e.name ? `${e.type}${to ? ` · → ${to.join(', ')}` : ''}` : 'routing key = queue name' };
+    const kind = `${e.type}${'internal' in e && e.internal ? ' · internal' : ''}`;
+    return { label: e.name || '(default)', sub: e.name ? `${kind}${to ? ` · → ${to.join(', ')}` : ''}` : 'routing key = queue name' };
   });
   const queueBoxes = queues.map((q) => {
     const info = queueInfo.get(q);

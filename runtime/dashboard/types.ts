@@ -14,7 +14,7 @@ export interface History {
 }
 
 export interface Topology {
-  exchanges: Array<{ name: string; type: string }>;
+  exchanges: Array<{ name: string; type: string; internal?: boolean }>;
   queues: Array<{ name: string; type: string; deadLetterQueue: string | null }>;
   /** `queue` is an exchange's name when `toExchange` (an exchange-to-exchange binding) */
   bindings: Array<{ exchange: string; queue: string; toExchange?: boolean; routingKey: string }>;

@@ -16,6 +16,8 @@ export interface ReplicaConnection {
   socketOptions?: Record<string, unknown>;
   /** exchanges the replica may publish to (declared ones and the `amq.*` ones in use) */
   exchanges: string[];
+  /** declared exchanges marked `internal`: the broker refuses a publish to them (and closes the channel) */
+  internalExchanges: string[];
 }
 
 /** Heartbeat rascal would use, kept for the replicas' own connections unless rascal.json sets one. */
@@ -29,14 +31,21 @@ export function replicaConnection(config: WarrenConfig, fnName: string): Replica
   }
   // The delay ladder's: ctx.publish(…, { delay }) enters it at one of them (runtime/delay/ladder.ts).
   const exchanges = [...knownExchanges(config), ...ladderExchanges()];
-  return { ...amqpConnection(config), exchanges };
+  return { ...amqpConnection(config), exchanges, internalExchanges: internalExchanges(config) };
+}
+
+/** Declared exchanges marked `internal`: fed only by exchange-to-exchange bindings, refused to publishers. */
+export function internalExchanges(config: Pick<WarrenConfig, 'exchanges'>): string[] {
+  return Object.values(config.exchanges)
+    .filter((x) => x.internal)
+    .map((x) => x.name);
 }
 
 /**
  * The URL (vhost and heartbeat applied) and socket options of the amqplib connections Warren opens:
  * the replicas' and the main thread's own (runtime/time/keeper.ts).
  */
-export function amqpConnection(config: WarrenConfig): Omit<ReplicaConnection, 'exchanges'> {
+export function amqpConnection(config: WarrenConfig): Omit<ReplicaConnection, 'exchanges' | 'internalExchanges'> {
   const { vhost: userVhost } = userVhostOf(config);
   const connection = connectionOf(config, userVhost);
   const options = isPlainObject(connection['options']) ? connection['options'] : {};

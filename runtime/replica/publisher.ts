@@ -70,6 +70,8 @@ export class Publisher {
     /** exchanges declared in queues.yaml (and the amq.* ones in use) */
     private readonly exchanges: ReadonlySet<string>,
     private readonly log: Logger,
+    /** exchanges queues.yaml marks `internal`: a publish to one would only close the channel */
+    private readonly internal: ReadonlySet<string> = new Set(),
   ) {}
 
   /** The consumer's connection, new after each reconnect (null while down). */
@@ -94,6 +96,13 @@ export class Publisher {
    */
   publish(target: PublishTarget, content: unknown, routingKey: string | undefined, properties: MessageProperties, delayedTo?: string): Promise<void> {
     const { name } = target;
+    const internal = target.kind === 'exchange' && this.internal.has(name) ? name : delayedTo && this.internal.has(delayedTo) ? delayedTo : undefined;
+    if (internal !== undefined)
+      return Promise.reject(
+        new Error(
+          `exchange "${internal}" is internal: RabbitMQ takes messages into it only through other exchanges' bindings; publish to an exchange bound to it`,
+        ),
+      );
     const unknown = target.kind !== 'queue' && !this.exchanges.has(name) ? name : delayedTo && !this.exchanges.has(delayedTo) ? delayedTo : undefined;
     if (unknown !== undefined)
       return this.lookUp(unknown).then((found) => {

@@ -69,6 +69,7 @@ export function planTopology(config: WarrenConfig): TopologyPlan {
         type: x.type,
         durable: x.durable,
         autoDelete: x.autoDelete,
+        internal: x.internal,
         arguments: { ...x.arguments },
         ...(x.at ? { at: x.at } : {}),
       })),
@@ -171,7 +172,7 @@ function waitingQueue(
  * from the rest of the plan: runtime/delay/declare-ladder.ts says why.
  */
 export function planDelayLadder(): { exchanges: PlannedExchange[]; queues: PlannedQueue[]; bindings: PlannedBinding[] } {
-  const exchange = (name: string, type: ExchangeType): PlannedExchange => ({ name, type, durable: true, autoDelete: false, arguments: {} });
+  const exchange = (name: string, type: ExchangeType): PlannedExchange => ({ name, type, durable: true, autoDelete: false, internal: false, arguments: {} });
   const internal = (name: string, shape: Pick<PlannedQueue, 'type' | 'durable' | 'arguments'>, role: QueueRole): PlannedQueue => ({
     name,
     ...shape,

@@ -102,7 +102,8 @@ export function builtinExchanges(config: WarrenConfig): Record<string, RascalExc
 }
 
 function rascalExchange(x: PlannedExchange, assert: boolean): RascalExchange {
-  return { type: x.type, assert, check: false, options: { durable: x.durable, autoDelete: x.autoDelete, arguments: { ...x.arguments } } };
+  const options = { durable: x.durable, autoDelete: x.autoDelete, ...(x.internal ? { internal: true } : {}), arguments: { ...x.arguments } };
+  return { type: x.type, assert, check: false, options };
 }
 
 function rascalQueue(q: PlannedQueue, assert: boolean): RascalQueue {

@@ -24,8 +24,8 @@ function config(v: TestVhost): WarrenConfig {
     vhost: v.name,
     rascal: {},
     exchanges: {
-      my_exchange: { name: 'my_exchange', type: 'direct', durable: true, autoDelete: false, arguments: {} },
-      users: { name: 'users', type: 'topic', durable: true, autoDelete: false, arguments: {} },
+      my_exchange: { name: 'my_exchange', type: 'direct', durable: true, autoDelete: false, internal: false, arguments: {} },
+      users: { name: 'users', type: 'topic', durable: true, autoDelete: false, internal: false, arguments: {} },
     },
     queues: {
       my_app: { name: 'my_app', type: 'quorum', durable: true, arguments: {}, implicit: false, at: { file: '/app/queues.yaml', line: 6, column: 3 } },
@@ -93,7 +93,7 @@ describe('declareTopology against RabbitMQ', () => {
     await declareTopology(
       {
         ...base,
-        exchanges: { ...base.exchanges, audit: { name: 'audit', type: 'fanout', durable: true, autoDelete: false, arguments: {} } },
+        exchanges: { ...base.exchanges, audit: { name: 'audit', type: 'fanout', durable: true, autoDelete: false, internal: false, arguments: {} } },
         bindings: [
           ...base.bindings,
           { exchange: 'users', queue: 'audit', toExchange: true, routingKey: 'user.#', arguments: {} },

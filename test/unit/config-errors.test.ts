@@ -180,6 +180,18 @@ describe('loadConfig: references and conflicts', () => {
     expect(two?.details.hint).toBe('make two bindings, one with `queue:`, one with `toExchange:`');
   });
 
+  it('refuses an output to an internal exchange, which RabbitMQ would refuse to every publisher', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'queues.yaml': lines('exchanges:', '  audit: { type: fanout, internal: true }', 'functions:', '  a: { output: { exchange: audit } }'),
+    });
+    const errors = await problems(dir);
+    expect(errors.map((e) => summary(e, dir))).toEqual([
+      { code: 'WARREN_E_CONFIG_CONFLICT', file: 'queues.yaml', line: 4, column: 28, key: 'functions.a.output.exchange' },
+    ]);
+    expect(errors[0]?.details.hint).toContain('send the output to an exchange bound to it (toExchange: audit)');
+  });
+
   it('reports only the exchange entry when a shorthand binding goes to an exchange with a mistake in it', async () => {
     const dir = await project({
       'functions/a.ts': handler,

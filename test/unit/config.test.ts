@@ -59,7 +59,7 @@ describe('loadConfig: exchange-to-exchange bindings', () => {
       'queues.yaml': [
         'exchanges:',
         '  events: { type: direct }',
-        '  audit: { type: fanout }',
+        '  audit: { type: fanout, internal: true }',
         'bindings:',
         '  - "events[user.deleted] -> audit"',
         '  - { exchange: events, toExchange: amq.topic }',
@@ -76,6 +76,7 @@ describe('loadConfig: exchange-to-exchange bindings', () => {
     ]);
     // no queue is made up for an exchange destination
     expect(Object.keys(config.queues)).toEqual(['auditor']);
+    expect([config.exchanges.audit?.internal, config.exchanges.events?.internal]).toEqual([true, false]);
   });
 });
 

@@ -89,10 +89,12 @@ describe('layoutTopology', () => {
   it('writes an exchange-to-exchange binding on its source exchange, and draws no queue for it', () => {
     const layout = layoutTopology({
       ...SHOP,
+      exchanges: SHOP.exchanges.map((e) => (e.name === 'notifications' ? { ...e, internal: true } : e)),
       bindings: [...SHOP.bindings, { exchange: 'shop', queue: 'notifications', toExchange: true, routingKey: 'order.shipped' }],
     });
     const shop = layout.boxes.find((b) => b.id === 'x:shop')!;
     expect(shop.title).toBe('shop\ntopic · → notifications (order.shipped)');
+    expect(layout.boxes.find((b) => b.id === 'x:notifications')?.sub).toBe('fanout · internal');
     expect(layout.boxes.filter((b) => b.kind === 'queue').map((b) => b.label)).not.toContain('notifications');
     expect(layout.boxes.filter((b) => b.kind === 'binding')).toHaveLength(9);
     expectNoLineThroughALabel(layout);

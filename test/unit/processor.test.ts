@@ -107,7 +107,8 @@ async function deliver(handler: Handler, options: RunOptions = {}) {
   return { events, stats: stats.snapshot(), stuck };
 }
 
-const queue = (name: string): PublishTarget => ({ kind: 'queue', name, strict: true });
+/** A queue of the function's own that Warren moves a message to (retry, dead letter, the back of its queue). */
+const queue = (name: string): PublishTarget => ({ kind: 'queue', name, strict: true, own: true });
 
 /** A processor of `fn()` whose handler counts its runs and publishes nothing; `over` replaces any of its deps. */
 function counting(over: Partial<ProcessorDeps> = {}) {

@@ -94,4 +94,15 @@ describe('Publisher across a node loss', () => {
     channels[0]!.sent[0]!.confirm(new Error('message nacked'));
     await expect(publishing).rejects.toThrow('the broker refused the message for results');
   });
+
+  it('refuses a publish to an internal exchange, delayed or not, without sending it (the broker would close the channel)', async () => {
+    const publisher = new Publisher(new Set(['hub', 'out']), pino({ level: 'silent' }), new Set(['hub']));
+    const { connection, channels } = fakeConnection();
+    publisher.use(connection);
+    await expect(publisher.publish(toExchange('hub'), 'x', 'k', {})).rejects.toThrow('exchange "hub" is internal');
+    await expect(publisher.publish(toExchange('warren.delay.entry'), 'x', 'k', {}, 'hub')).rejects.toThrow('exchange "hub" is internal');
+    void publisher.publish(toExchange('out'), 'x', 'k', {}).catch(() => undefined); // its confirm never comes here
+    await tick();
+    expect(channels.flatMap((c) => c.sent.map((m) => m.routingKey))).toEqual(['k']);
+  });
 });

@@ -24,8 +24,8 @@ function specConfig(over: Partial<WarrenConfig> = {}): WarrenConfig {
     vhost: '/',
     rascal: {},
     exchanges: {
-      my_exchange: { name: 'my_exchange', type: 'direct', durable: true, autoDelete: false, arguments: {}, at: at(3) },
-      users: { name: 'users', type: 'topic', durable: true, autoDelete: false, arguments: {}, at: at(4) },
+      my_exchange: { name: 'my_exchange', type: 'direct', durable: true, autoDelete: false, internal: false, arguments: {}, at: at(3) },
+      users: { name: 'users', type: 'topic', durable: true, autoDelete: false, internal: false, arguments: {}, at: at(4) },
     },
     queues: {
       my_app: queue('my_app', { type: 'classic', at: at(6) }),
@@ -191,6 +191,12 @@ describe('buildTopology for the SPEC §2 example', () => {
     expect(v.exchanges['amq.fanout']).toMatchObject({ assert: false, type: 'fanout' });
     expect(v.queues['my_exchange']).toBeUndefined();
     expect(v.queues['amq.fanout']).toBeUndefined();
+    // internal only when queues.yaml says so
+    expect(v.exchanges['users']?.options).not.toHaveProperty('internal');
+    const internal = buildTopology(
+      specConfig({ exchanges: { hub: { name: 'hub', type: 'topic', durable: true, autoDelete: false, internal: true, arguments: {} } } }),
+    );
+    expect(internal.vhosts['/']!.exchanges['hub']?.options).toMatchObject({ internal: true });
   });
 
   it('generates no publications or subscriptions: replicas publish and consume through amqplib', () => {
@@ -204,8 +210,8 @@ describe('buildTopology options', () => {
     const built = buildTopology(
       specConfig({
         exchanges: {
-          fan: { name: 'fan', type: 'fanout', durable: false, autoDelete: true, arguments: {} },
-          hdr: { name: 'hdr', type: 'headers', durable: true, autoDelete: false, arguments: { 'alternate-exchange': 'fan' } },
+          fan: { name: 'fan', type: 'fanout', durable: false, autoDelete: true, internal: false, arguments: {} },
+          hdr: { name: 'hdr', type: 'headers', durable: true, autoDelete: false, internal: false, arguments: { 'alternate-exchange': 'fan' } },
         },
         bindings: [{ exchange: 'hdr', queue: 'my_app', routingKey: '', arguments: { 'x-match': 'all', kind: 'a' } }],
       }),
