@@ -226,9 +226,10 @@ interface BindingEnds {
 }
 
 /**
- * The two ends of one binding as written. The shorthand's destination is an exchange when it names
- * a declared (or `amq.*`) exchange and no queue, as `rabbitmqadmin declare binding` would need told;
- * a name that is both is refused, the mapping form says which.
+ * The two ends of one binding as written. The shorthand's destination is a queue, as in rascal,
+ * unless it names no queue and a declared (or `amq.*`) exchange: then it is an exchange-to-exchange
+ * binding. So `"orders[order.*] -> orders"`, an exchange feeding the queue of the same name, keeps its
+ * meaning; the mapping form's `toExchange:` binds to an exchange whatever queues exist.
  */
 function bindingEnds(
   ctx: BuildContext,
@@ -241,13 +242,7 @@ function bindingEnds(
     const parsed = parseShorthandBinding(item);
     if (!parsed) return undefined; // the shape check already reported it
     const { exchange, queue: destination, routingKeys: keys } = parsed;
-    const isExchange = typeOf(destination) !== undefined;
-    if (isExchange && queues[destination]) {
-      ctx.report('WARREN_E_CONFIG_REFERENCE', `"${destination}" names both a queue and an exchange, so this binding could go to either`, pointer, {
-        hint: `write it as a mapping: { exchange: ${exchange}, queue: ${destination} } or { exchange: ${exchange}, toExchange: ${destination} }`,
-      });
-      return undefined;
-    }
+    const isExchange = !queues[destination] && typeOf(destination) !== undefined;
     return { exchange, destination, toExchange: isExchange || undefined, keys, args: {}, exchangePointer: pointer, destinationPointer: pointer };
   }
   const b = item as Obj;

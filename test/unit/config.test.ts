@@ -53,17 +53,21 @@ describe('loadConfig: the SPEC §2 example', () => {
 });
 
 describe('loadConfig: exchange-to-exchange bindings', () => {
-  it("takes the shorthand's destination as an exchange when it names one, and toExchange in the mapping form", async () => {
+  it("takes the shorthand's destination as an exchange when it names one and no queue, and toExchange in the mapping form", async () => {
     const dir = await project({
       'functions/auditor.ts': handler,
       'queues.yaml': [
         'exchanges:',
         '  events: { type: direct }',
         '  audit: { type: fanout, internal: true }',
+        '  auditor: { type: fanout }',
         'bindings:',
         '  - "events[user.deleted] -> audit"',
         '  - { exchange: events, toExchange: amq.topic }',
         '  - "audit -> auditor"',
+        // an exchange and a queue of one name: the shorthand means the queue, as in rascal
+        '  - "events[auditor] -> auditor"',
+        '  - { exchange: audit, toExchange: auditor }',
         '',
       ].join('\n'),
     });
@@ -73,6 +77,8 @@ describe('loadConfig: exchange-to-exchange bindings', () => {
       // no key on a direct exchange: the destination's name, as for a queue
       { exchange: 'events', queue: 'amq.topic', toExchange: true, routingKey: 'amq.topic' },
       { exchange: 'audit', queue: 'auditor', toExchange: undefined, routingKey: '' },
+      { exchange: 'events', queue: 'auditor', toExchange: undefined, routingKey: 'auditor' },
+      { exchange: 'audit', queue: 'auditor', toExchange: true, routingKey: '' },
     ]);
     // no queue is made up for an exchange destination
     expect(Object.keys(config.queues)).toEqual(['auditor']);
