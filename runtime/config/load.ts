@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { WarrenError, WarrenErrors } from '../errors';
 import { scanHandlers, unreadHandler, type HandlerFile } from '../functions/discover';
-import { BUILTIN_EXCHANGES, buildBindings, buildExchanges, buildQueues } from './topology-sections';
+import { BUILTIN_EXCHANGES, buildBindings, buildExchanges, buildQueues, sharedNameWarnings } from './topology-sections';
 import { BuildContext } from './context';
 import { resolveConnection } from './connection';
 import { deepFreeze } from './freeze';
@@ -207,12 +207,20 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
   const config = deepFreeze({ dir, url: connection.url, vhost: connection.vhost, rascal: connection.rascal, exchanges, queues, bindings, functions });
   warnings.push(...outputLoops(config, (fn) => outputKeyAt(ctx, fn)));
   for (const bare of bareDurations(rawFunctions)) warnings.push(`${keyPlace(ctx, ['functions', bare.fn, ...bare.key])} ${bareDurationWarning(bare)}`);
+  for (const shared of sharedNameWarnings(raw.bindings, exchanges, queues)) warnings.push(`${valuePlace(ctx, ['bindings', shared.index])} ${shared.text}`);
   return { project: { config, missingHandlers }, errors: inOrder(errors), handlers, warnings };
 }
 
 /** `queues.yaml:12:5 functions.orders.output:`, where a warning about a function's output points. */
 function outputKeyAt(ctx: BuildContext, fn: string): string {
   return keyPlace(ctx, ['functions', fn, 'output']);
+}
+
+/** `queues.yaml:9:5 bindings[0]:`, where a warning about a list item points. */
+function valuePlace(ctx: BuildContext, segments: Array<string | number>): string {
+  const pointer = ctx.pointer(...segments);
+  const at = ctx.valueAt(pointer);
+  return `${basename(ctx.file)}${at ? `:${at.line}:${at.column}` : ''} ${ctx.pathOf(pointer) ?? segments.join('.')}:`;
 }
 
 /** `queues.yaml:12:5 functions.orders.timeout:`, where a warning about a key points. */

@@ -268,6 +268,38 @@ function bindingEnds(
   };
 }
 
+/**
+ * Shorthand bindings whose destination names a queue and also an exchange (other than their own
+ * source): they bind the queue, as in rascal, which may not be what was meant. One warning each,
+ * with the mapping that binds the exchange instead.
+ */
+export function sharedNameWarnings(
+  section: unknown,
+  exchanges: Readonly<Record<string, ExchangeConfig>>,
+  queues: Readonly<Record<string, QueueConfig>>,
+): Array<{ index: number; text: string }> {
+  const list = Array.isArray(section) ? section : [];
+  return list.flatMap((item: unknown, index) => {
+    const parsed = typeof item === 'string' ? parseShorthandBinding(item) : undefined;
+    if (!parsed || parsed.exchange === parsed.queue || !queues[parsed.queue] || !exchanges[parsed.queue]) return [];
+    const { exchange, queue, routingKeys } = parsed;
+    const key =
+      routingKeys.length === 1
+        ? `, routingKey: ${JSON.stringify(routingKeys[0])}`
+        : routingKeys.length > 1
+          ? `, routingKey: ${JSON.stringify(routingKeys)}`
+          : '';
+    return [
+      {
+        index,
+        text:
+          `"${item as string}" binds ${exchange} to the queue ${queue}; an exchange is named ${queue} too` +
+          `\n  hint: to bind to the exchange instead, write { exchange: ${exchange}, toExchange: ${queue}${key} }; to keep the queue, write { exchange: ${exchange}, queue: ${queue}${key} } and this warning goes`,
+      },
+    ];
+  });
+}
+
 /** RabbitMQ refuses a name over 255 bytes when it is declared; say so at check, at the name. */
 export function tooLongName(ctx: BuildContext, kind: 'exchange' | 'queue', name: string, pointer: string): boolean {
   if (nameBytes(name) <= MAX_NAME_BYTES) return false;

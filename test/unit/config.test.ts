@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS, loadProject } from '../../runtime/config/index';
+import { DEFAULTS, loadProject, readProject } from '../../runtime/config/index';
 import { handler, load, problems, project, summary } from '../fixtures/config/project';
 
 const specExample = fileURLToPath(new URL('../fixtures/config/spec-example', import.meta.url));
@@ -83,6 +83,29 @@ describe('loadConfig: exchange-to-exchange bindings', () => {
     // no queue is made up for an exchange destination
     expect(Object.keys(config.queues)).toEqual(['auditor']);
     expect([config.exchanges.audit?.internal, config.exchanges.events?.internal]).toEqual([true, false]);
+  });
+
+  it('warns when a shorthand binding goes to a queue that shares its name with another exchange, with both ways to say it', async () => {
+    const dir = await project({
+      'functions/orders.ts': handler,
+      'queues.yaml': [
+        'exchanges:',
+        '  shop: { type: topic }',
+        '  orders: { type: topic }',
+        'bindings:',
+        '  - "shop[order.#] -> orders"',
+        '  - "orders[order.created] -> orders"',
+        '  - { exchange: shop, queue: orders, routingKey: order.new }',
+        '',
+      ].join('\n'),
+    });
+    const read = await readProject({ dir, env: {} });
+    expect(read.errors).toEqual([]);
+    // the exchange feeding the queue of its own name is what it looks like: no warning
+    expect(read.warnings).toEqual([
+      'queues.yaml:5:5 bindings[0]: "shop[order.#] -> orders" binds shop to the queue orders; an exchange is named orders too' +
+        '\n  hint: to bind to the exchange instead, write { exchange: shop, toExchange: orders, routingKey: "order.#" }; to keep the queue, write { exchange: shop, queue: orders, routingKey: "order.#" } and this warning goes',
+    ]);
   });
 });
 
