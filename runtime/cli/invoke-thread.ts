@@ -17,6 +17,7 @@ import type { Delivery } from '../replica/delivery';
 import type { Publish } from '../replica/handler-context';
 import { forwardOf } from '../delay/ladder';
 import { encodeBody } from '../replica/encode-body';
+import { internalExchangeError } from '../replica/publish-target';
 import { invokeBatch, type InvokedItem } from './invoke-batch';
 
 export interface InvokeInit {
@@ -65,8 +66,7 @@ const publish: Publish = async (target, body, { routingKey, properties, delayMs 
   encodeBody(body);
   const forward = delayMs === undefined ? null : forwardOf(properties?.headers);
   const to = forward ? forward.exchange : target.kind === 'exchange' ? target.name : '';
-  if (init.internalExchanges?.includes(to))
-    throw new Error(`exchange "${to}" is internal: RabbitMQ takes messages into it only through other exchanges' bindings; publish to an exchange bound to it`);
+  if (init.internalExchanges?.includes(to)) throw internalExchangeError(to);
   const shown: InvokedPublish = forward
     ? { exchange: forward.exchange, routingKey: forward.routingKey, body: cloneable(body), delayMs: delayMs! }
     : target.kind === 'exchange'

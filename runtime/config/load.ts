@@ -207,7 +207,8 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
   const config = deepFreeze({ dir, url: connection.url, vhost: connection.vhost, rascal: connection.rascal, exchanges, queues, bindings, functions });
   warnings.push(...outputLoops(config, (fn) => outputKeyAt(ctx, fn)));
   for (const bare of bareDurations(rawFunctions)) warnings.push(`${keyPlace(ctx, ['functions', bare.fn, ...bare.key])} ${bareDurationWarning(bare)}`);
-  for (const shared of sharedNameWarnings(raw.bindings, exchanges, queues)) warnings.push(`${valuePlace(ctx, ['bindings', shared.index])} ${shared.text}`);
+  for (const shared of sharedNameWarnings(raw.bindings, exchanges, queues))
+    warnings.push(`${keyPlace(ctx, ['bindings', shared.index], 'value')} ${shared.text}`);
   return { project: { config, missingHandlers }, errors: inOrder(errors), handlers, warnings };
 }
 
@@ -216,17 +217,13 @@ function outputKeyAt(ctx: BuildContext, fn: string): string {
   return keyPlace(ctx, ['functions', fn, 'output']);
 }
 
-/** `queues.yaml:9:5 bindings[0]:`, where a warning about a list item points. */
-function valuePlace(ctx: BuildContext, segments: Array<string | number>): string {
+/**
+ * `queues.yaml:12:5 functions.orders.timeout:`, where a warning about a key points; `value`: at the
+ * value instead (a list item, `queues.yaml:9:5 bindings[0]:`).
+ */
+function keyPlace(ctx: BuildContext, segments: Array<string | number>, on: 'key' | 'value' = 'key'): string {
   const pointer = ctx.pointer(...segments);
-  const at = ctx.valueAt(pointer);
-  return `${basename(ctx.file)}${at ? `:${at.line}:${at.column}` : ''} ${ctx.pathOf(pointer) ?? segments.join('.')}:`;
-}
-
-/** `queues.yaml:12:5 functions.orders.timeout:`, where a warning about a key points. */
-function keyPlace(ctx: BuildContext, segments: string[]): string {
-  const pointer = ctx.pointer(...segments);
-  const at = ctx.keyAt(pointer);
+  const at = on === 'key' ? ctx.keyAt(pointer) : ctx.valueAt(pointer);
   return `${basename(ctx.file)}${at ? `:${at.line}:${at.column}` : ''} ${ctx.pathOf(pointer) ?? segments.join('.')}:`;
 }
 

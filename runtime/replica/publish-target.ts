@@ -36,3 +36,10 @@ export const toDirectReply = (name: string): PublishTarget => ({ kind: 'queue', 
 /** `ctx.publish('', routingKey, …)`: the queue the routing key names, or a direct reply-to. */
 export const toDefaultExchange = (routingKey: string): PublishTarget =>
   routingKey.startsWith(DIRECT_REPLY_TO) ? toDirectReply(routingKey) : toQueue(routingKey);
+
+/** A publish to an exchange queues.yaml marks `internal`: refused before it is sent (the broker would close the channel). */
+export function internalExchangeError(name: string): Error {
+  return new Error(
+    `exchange "${name}" is internal: RabbitMQ takes messages into it only through other exchanges' bindings; publish to an exchange bound to it`,
+  );
+}

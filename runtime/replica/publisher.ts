@@ -19,7 +19,7 @@
 import type { Channel, ChannelModel, ConfirmChannel, Options } from 'amqplib';
 import type { Logger } from 'pino';
 import type { MessageProperties } from './delivery';
-import type { PublishTarget } from './publish-target';
+import { internalExchangeError, type PublishTarget } from './publish-target';
 import { publishOptions } from '../connection/publish-options';
 import { encodeBody } from './encode-body';
 import { exchangeExists } from '../connection/probe';
@@ -97,12 +97,7 @@ export class Publisher {
   publish(target: PublishTarget, content: unknown, routingKey: string | undefined, properties: MessageProperties, delayedTo?: string): Promise<void> {
     const { name } = target;
     const internal = target.kind === 'exchange' && this.internal.has(name) ? name : delayedTo && this.internal.has(delayedTo) ? delayedTo : undefined;
-    if (internal !== undefined)
-      return Promise.reject(
-        new Error(
-          `exchange "${internal}" is internal: RabbitMQ takes messages into it only through other exchanges' bindings; publish to an exchange bound to it`,
-        ),
-      );
+    if (internal !== undefined) return Promise.reject(internalExchangeError(internal));
     const unknown = target.kind !== 'queue' && !this.exchanges.has(name) ? name : delayedTo && !this.exchanges.has(delayedTo) ? delayedTo : undefined;
     if (unknown !== undefined)
       return this.lookUp(unknown).then((found) => {
