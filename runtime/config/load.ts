@@ -209,12 +209,24 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
   for (const bare of bareDurations(rawFunctions)) warnings.push(`${keyPlace(ctx, ['functions', bare.fn, ...bare.key])} ${bareDurationWarning(bare)}`);
   for (const shared of sharedNameWarnings(raw.bindings, exchanges, queues))
     warnings.push(`${keyPlace(ctx, ['bindings', shared.index], 'value')} ${shared.text}`);
+  warnings.push(...unreachableInternal(ctx, exchanges, bindings));
   return { project: { config, missingHandlers }, errors: inOrder(errors), handlers, warnings };
 }
 
 /** `queues.yaml:12:5 functions.orders.output:`, where a warning about a function's output points. */
 function outputKeyAt(ctx: BuildContext, fn: string): string {
   return keyPlace(ctx, ['functions', fn, 'output']);
+}
+
+/** An internal exchange no exchange is bound to: no message can reach it. */
+function unreachableInternal(ctx: BuildContext, exchanges: WarrenConfig['exchanges'], bindings: WarrenConfig['bindings']): string[] {
+  return Object.values(exchanges)
+    .filter((x) => x.internal && !bindings.some((b) => b.toExchange && b.queue === x.name))
+    .map(
+      (x) =>
+        `${keyPlace(ctx, ['exchanges', x.name])} exchange ${x.name} is internal and no exchange is bound to it, so no message can reach it` +
+        `\n  hint: bind one to it, e.g. { exchange: …, toExchange: ${x.name} }, or drop \`internal: true\``,
+    );
 }
 
 /**

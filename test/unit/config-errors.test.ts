@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readProject } from '../../runtime/config';
 import { handler, problems, project, summary } from '../fixtures/config/project';
 
 const lines = (...l: string[]): string => l.join('\n') + '\n';
@@ -185,6 +186,27 @@ describe('loadConfig: references and conflicts', () => {
       { code: 'WARREN_E_CONFIG_CONFLICT', file: 'queues.yaml', line: 4, column: 28, key: 'functions.a.output.exchange' },
     ]);
     expect(errors[0]?.details.hint).toContain('send the output to an exchange bound to it (toExchange: audit)');
+  });
+
+  it('warns of an internal exchange nothing is bound to, which no message can reach', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'queues.yaml': lines(
+        'exchanges:',
+        '  shop: { type: topic }',
+        '  hub: { type: fanout, internal: true }',
+        '  fed: { type: fanout, internal: true }',
+        'bindings:',
+        '  - { exchange: shop, toExchange: fed }',
+        '  - "hub -> a"',
+      ),
+    });
+    const read = await readProject({ dir, env: {} });
+    expect(read.errors).toEqual([]);
+    expect(read.warnings).toEqual([
+      'queues.yaml:3:3 exchanges.hub: exchange hub is internal and no exchange is bound to it, so no message can reach it' +
+        '\n  hint: bind one to it, e.g. { exchange: …, toExchange: hub }, or drop `internal: true`',
+    ]);
   });
 
   it('reports only the exchange entry when a shorthand binding goes to an exchange with a mistake in it', async () => {
