@@ -12,6 +12,7 @@ import { publishOptions } from '../connection/publish-options';
 import { WarrenError } from '../errors';
 import { describeDuration } from '../config/units';
 import { DIRECT_REPLY_TO } from '../replica/publish-target';
+import { withTimeout } from '../lib/with-timeout';
 
 export interface Reply {
   body: Buffer;
@@ -61,24 +62,15 @@ export async function requestReply(
         },
       );
     const sent = performance.now();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new WarrenError('WARREN_E_NO_REPLY', `no reply within ${describeDuration(options.timeoutMs)} (the request was published)`, {
-              hint: "the function answers with `ctx.publish('', ctx.properties.replyTo, result, { correlationId: ctx.properties.correlationId })`; is it running, and does it reply?",
-            }),
-          ),
-        options.timeoutMs,
-      );
-    });
-    try {
-      const reply = await Promise.race([replied, timedOut]);
-      return { body: reply.content, contentType: reply.properties.contentType as string | undefined, ms: performance.now() - sent };
-    } finally {
-      clearTimeout(timer);
-    }
+    const reply = await withTimeout(
+      replied,
+      options.timeoutMs,
+      () =>
+        new WarrenError('WARREN_E_NO_REPLY', `no reply within ${describeDuration(options.timeoutMs)} (the request was published)`, {
+          hint: "the function answers with `ctx.publish('', ctx.properties.replyTo, result, { correlationId: ctx.properties.correlationId })`; is it running, and does it reply?",
+        }),
+    );
+    return { body: reply.content, contentType: reply.properties.contentType as string | undefined, ms: performance.now() - sent };
   } finally {
     await connection.close().catch(() => undefined);
   }
