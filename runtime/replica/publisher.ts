@@ -34,10 +34,8 @@ interface Pending extends Route {
   returned: boolean;
   body: Buffer;
   options: Options.Publish;
-  name: string;
-  strict: boolean;
-  /** a queue Warren declares for the function (./publish-target.ts toOwnQueue) */
-  own: boolean;
+  /** where it goes, and whether nothing taking it is an error (./publish-target.ts) */
+  target: PublishTarget;
   resolve(): void;
   reject(err: Error): void;
   /** times sent: a message whose channel keeps closing under it is refused after MAX_SENDS */
@@ -125,7 +123,7 @@ export class Publisher {
   }
 
   private send(target: PublishTarget, content: unknown, routingKey: string | undefined, properties: MessageProperties): Promise<void> {
-    const { name, strict } = target;
+    const { name } = target;
     const toQueue = target.kind === 'queue';
     const { body, contentType } = encodeBody(content);
     const options = publishOptions(properties, {
@@ -135,7 +133,7 @@ export class Publisher {
     });
     const [exchange, key] = toQueue ? ['', name] : [name, routingKey ?? ''];
     return new Promise<void>((resolve, reject) => {
-      const entry: Pending = { exchange, routingKey: key, returned: false, body, options, name, strict, own: target.own === true, resolve, reject, sends: 0 };
+      const entry: Pending = { exchange, routingKey: key, returned: false, body, options, target, resolve, reject, sends: 0 };
       // The open channel is used at once: no await (one more promise job per message) on the hot path.
       if (this.ready) this.sendOn(this.ready, entry);
       else if (!this.connection) this.wait(entry);
@@ -155,8 +153,8 @@ export class Publisher {
       this.confirmed(entry);
       // The channel closed under it (node lost, connection closed): not refused, just not confirmed.
       if (err && /closed/i.test(err.message) && entry.sends < MAX_SENDS) return this.wait(entry);
-      if (err) return entry.reject(new Error(`the broker refused the message for ${entry.name}`));
-      if (entry.returned && entry.strict) return entry.reject(new Error(noQueue(entry.name, entry.own)));
+      if (err) return entry.reject(new Error(`the broker refused the message for ${entry.target.name}`));
+      if (entry.returned && entry.target.strict) return entry.reject(new Error(noQueue(entry.target)));
       if (entry.returned)
         this.log.warn({ exchange: entry.exchange, routingKey: entry.routingKey }, 'published message was unroutable: no queue is bound for it');
       entry.resolve();
@@ -170,7 +168,7 @@ export class Publisher {
       // amqplib throws at once for what it cannot encode (a header table over 64 KiB): no confirm
       // will come for this entry, so it leaves the pending list now.
       this.confirmed(entry);
-      entry.reject(new Error(`the message for ${entry.name} could not be encoded: ${message}`));
+      entry.reject(new Error(`the message for ${entry.target.name} could not be encoded: ${message}`));
     }
   }
 
@@ -252,7 +250,7 @@ export class Publisher {
 export type { Channel };
 
 /** A strict queue publish that nothing took: what to do differs for a handler's queue and Warren's own. */
-function noQueue(name: string, own: boolean): string {
+function noQueue({ name, own }: PublishTarget): string {
   const fix = own
     ? 'Warren declares it at start, so it was deleted on the broker since: restart `warren start` to declare it again (the message is held and tried again, then handed back to its queue: nothing is lost)'
     : 'check the name, or declare the queue under queues: in queues.yaml';
