@@ -85,14 +85,11 @@ export function connectionOf(config: WarrenConfig, userVhost: PlainObject): Plai
  * so rascal only needs to know they exist.
  */
 export function builtinExchanges(config: WarrenConfig): Record<string, RascalExchange> {
-  const used = new Set<string>();
-  for (const b of config.bindings) {
-    for (const x of b.toExchange ? [b.exchange, b.queue] : [b.exchange]) if (BUILTIN_EXCHANGES[x] && !config.exchanges[x]) used.add(x);
-  }
-  for (const fn of Object.values(config.functions)) {
-    const x = fn.output?.exchange;
-    if (x && BUILTIN_EXCHANGES[x] && !config.exchanges[x]) used.add(x);
-  }
+  const named = [
+    ...config.bindings.flatMap((b) => (b.toExchange ? [b.exchange, b.queue] : [b.exchange])),
+    ...Object.values(config.functions).map((fn) => fn.output?.exchange ?? ''),
+  ];
+  const used = new Set(named.filter((x) => BUILTIN_EXCHANGES[x] && !config.exchanges[x]));
   return Object.fromEntries(
     [...used].map((name) => [
       name,
