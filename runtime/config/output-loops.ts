@@ -116,8 +116,8 @@ function located(at: SourceLocation): string {
 
 /**
  * The queues a message published to `exchange` with `routingKey` reaches, and the bindings on the
- * way to each (none: the default exchange). Exchange-to-exchange bindings are followed with the same routing
- * key, as RabbitMQ routes them, each exchange once.
+ * way to each (none: the default exchange). Exchange-to-exchange bindings are followed with the
+ * same routing key, as RabbitMQ routes them, each exchange once.
  */
 export function routes(
   config: Pick<WarrenConfig, 'exchanges' | 'bindings'>,

@@ -157,6 +157,16 @@ export function buildBindings(
   const out: BindingConfig[] = [];
   const list = Array.isArray(section) ? section : [];
   const typeOf = (exchange: string): ExchangeType | undefined => exchanges[exchange]?.type ?? BUILTIN_EXCHANGES[exchange];
+  /** An exchange a binding names: declared, or reported (`label` says which end) unless an entry set aside may declare it. */
+  const declared = (name: string, pointer: string, label: string): boolean => {
+    if (typeOf(name) !== undefined) return true;
+    if (unchecked.exchange(name)) return false; // checked once the entry set aside is fixed
+    const guess = closest(name, Object.keys(exchanges));
+    ctx.report('WARREN_E_CONFIG_REFERENCE', `binding to exchange "${name}"${label}, which is not declared`, pointer, {
+      hint: (guess ? `did you mean \`${guess}\`? ` : '') + `declare it under exchanges:, e.g. \`${name}: { type: topic }\``,
+    });
+    return false;
+  };
   list.forEach((item: unknown, i) => {
     // a hole: this binding was set aside for a shape error (setAsideInvalid)
     if (item === undefined) return;
@@ -173,23 +183,11 @@ export function buildBindings(
         hint: 'every queue already receives messages published to "" with its name as routing key',
       });
       ok = false;
-    } else if (type === undefined) {
-      const guess = closest(exchange, Object.keys(exchanges));
-      ctx.report('WARREN_E_CONFIG_REFERENCE', `binding to exchange "${exchange}", which is not declared`, exchangePointer, {
-        hint: (guess ? `did you mean \`${guess}\`? ` : '') + `declare it under exchanges:, e.g. \`${exchange}: { type: topic }\``,
-      });
+    } else if (!declared(exchange, exchangePointer, '')) {
       ok = false;
     }
     if (toExchange) {
-      if (typeOf(destination) === undefined && unchecked.exchange(destination)) {
-        ok = false;
-      } else if (typeOf(destination) === undefined) {
-        const guess = closest(destination, Object.keys(exchanges));
-        ctx.report('WARREN_E_CONFIG_REFERENCE', `binding to exchange "${destination}" (toExchange), which is not declared`, destinationPointer, {
-          hint: (guess ? `did you mean \`${guess}\`? ` : '') + `declare it under exchanges:, e.g. \`${destination}: { type: topic }\``,
-        });
-        ok = false;
-      }
+      if (!declared(destination, destinationPointer, ' (toExchange)')) ok = false;
     } else if (!queues[destination] && (unchecked.queue(destination) || unchecked.exchange(destination))) {
       ok = false; // a queue, or (the shorthand) an exchange, that an entry set aside may declare
     } else if (!queues[destination]) {
