@@ -72,12 +72,16 @@ await build({
  * same file amqplib requires, so esbuild keeps one module), rather than load a second one per thread.
  */
 function bundledAmqplibDefs() {
-  const defs = join(dirname(resolveHere('amqplib')), 'lib', 'defs.js');
+  const lib = join(dirname(resolveHere('amqplib')), 'lib');
+  const defs = join(lib, 'defs.js');
+  const codec = join(lib, 'codec.js');
   return {
     name: 'bundled-amqplib-defs',
     setup(b) {
       b.onLoad({ filter: /[\\/]runtime[\\/]connection[\\/]amqplib-defs\.ts$/ }, () => ({
-        contents: `import defs from ${JSON.stringify(defs)};\nexport function amqplibDecode() { return defs.decode; }\n`,
+        contents:
+          `import defs from ${JSON.stringify(defs)};\nimport codec from ${JSON.stringify(codec)};\n` +
+          `export function amqplibDecode() { return defs.decode; }\nexport function amqplibDecodeFields() { return codec.decodeFields; }\n`,
         loader: 'js',
         resolveDir: root,
       }));

@@ -10,8 +10,11 @@ import { dirname, join } from 'node:path';
 
 /** decodes a method's arguments or a content header's properties, by method or class id */
 export type Decode = (id: number, args: Buffer) => unknown;
+/** decodes a field table (a content header's `headers`) */
+export type DecodeFields = (table: Buffer) => Record<string, unknown>;
 
 let decode: Decode | null = null;
+let decodeFields: DecodeFields | null = null;
 
 export function amqplibDecode(): Decode {
   if (decode) return decode;
@@ -19,4 +22,12 @@ export function amqplibDecode(): Decode {
   const defs = require(join(dirname(require.resolve('amqplib')), 'lib', 'defs.js')) as { decode?: unknown };
   if (typeof defs.decode !== 'function') throw new Error("amqplib's lib/defs.js has no decode function");
   return (decode = defs.decode as Decode);
+}
+
+export function amqplibDecodeFields(): DecodeFields {
+  if (decodeFields) return decodeFields;
+  const require = createRequire(import.meta.url);
+  const codec = require(join(dirname(require.resolve('amqplib')), 'lib', 'codec.js')) as { decodeFields?: unknown };
+  if (typeof codec.decodeFields !== 'function') throw new Error("amqplib's lib/codec.js has no decodeFields function");
+  return (decodeFields = codec.decodeFields as DecodeFields);
 }

@@ -79,6 +79,38 @@ const frame = fc.oneof(
         frames.makeBodyFrame(ch, Buffer.from(body)),
       ]),
     ),
+  // a content header with any of basic's properties
+  fc
+    .record(
+      {
+        channel,
+        size: fc.integer({ min: 0, max: 2 ** 40 }),
+        contentType: fc.constantFrom('application/json', 'text/plain', ''),
+        contentEncoding: shortstr,
+        headers: fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }), fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.boolean())),
+        deliveryMode: fc.integer({ min: 0, max: 255 }),
+        priority: fc.integer({ min: 0, max: 255 }),
+        correlationId: shortstr,
+        replyTo: shortstr,
+        expiration: fc.constantFrom('0', '60000'),
+        messageId: shortstr,
+        timestamp: fc.oneof(fc.integer({ min: 0, max: 2 ** 40 }), fc.constant(2 ** 53 + 2)),
+        type: shortstr,
+        userId: shortstr,
+        appId: shortstr,
+        clusterId: shortstr,
+      },
+      { requiredKeys: ['channel', 'size'] },
+    )
+    .map(({ channel: ch, size, ...properties }) => defs.encodeProperties(defs.BasicProperties, ch, size, properties)),
+  // basic's content header with any bytes for its properties (cut short, overrunning, a bad table)
+  fc.record({ channel, flags: fc.integer({ min: 0, max: 0xffff }), rest: fc.uint8Array({ maxLength: 40 }) }).map(({ channel: ch, flags, rest }) => {
+    const head = Buffer.alloc(14);
+    head.writeUInt16BE(60, 0);
+    head.writeUInt32BE(rest.length, 8);
+    head.writeUInt16BE(flags, 12);
+    return rawFrame(2, ch, Buffer.concat([head, Buffer.from(rest)]));
+  }),
   // other methods
   fc
     .record({ channel, deliveryTag: fc.integer({ min: 1, max: 2 ** 32 }), multiple: fc.boolean() })
@@ -147,6 +179,19 @@ describe('FrameReader', () => {
       { id: defs.BasicDeliver, channel: 1, fields: { consumerTag: 'ctag-1', deliveryTag: 7, redelivered: true, exchange: 'x', routingKey: 'a.c' } },
       false,
     ]);
+  });
+
+  it('decodes basic properties as amqplib does, reusing a content type when its bytes repeat', () => {
+    const header = (contentType: string) =>
+      defs.encodeProperties(defs.BasicProperties, 1, 7, { contentType, deliveryMode: 2, messageId: 'm-1', headers: { tenant: 'acme' } }) as Buffer;
+    const { source: s, push } = source(true);
+    push(Buffer.concat([header('application/json'), header('application/json'), header('text/plain')]));
+    const read = [s.recvFrame(), s.recvFrame(), s.recvFrame()] as { fields: Record<string, unknown> }[];
+    expect(read.map((f) => f.fields)).toEqual(
+      ['application/json', 'application/json', 'text/plain'].map((contentType) => defs.decode(60, header(contentType).subarray(19, -1))),
+    );
+    expect(read[0]!.fields).not.toBe(read[1]!.fields);
+    expect(read[0]!.fields['headers']).toEqual({ tenant: 'acme' });
   });
 
   it('hands amqplib its own heartbeat object', () => {
