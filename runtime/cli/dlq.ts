@@ -6,23 +6,29 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config';
 import type { WarrenConfig } from '../config/types';
 import {
+  browseDeadLetters,
   listDeadLetters,
   purgeDeadLetters,
   replayDeadLetters,
   DEFAULT_LIST_LIMIT,
   type DeadLetter,
   type DeadLetterList,
+  type DeadLetterPage,
   type ReplayResult,
 } from '../deadletters';
 import { EXIT, WarrenError } from '../errors';
 import { vhostUrl } from '../topology/names';
 import { deadQueueName } from '../topology/names';
-import { parseCount, projectDir, reportFailure } from './common';
+import { parseCount, projectDir, repeated, reportFailure } from './common';
 
 interface DlqOptions {
   dir?: string;
   limit?: string;
   json?: boolean;
+  /** list, replay: only the dead letters matching these words */
+  search?: string;
+  /** replay: only these (message ids, repeatable) */
+  id?: string[];
 }
 
 export interface DlqTarget {
@@ -71,6 +77,12 @@ async function withHint<T>(config: WarrenConfig, name: string, work: () => Promi
 export async function dlqList(name: string, options: DlqOptions): Promise<number> {
   const limit = options.limit === undefined ? DEFAULT_LIST_LIMIT : parseCount(options.limit, '--limit');
   const { target, config } = await resolveTarget(name, options);
+  const search = options.search?.trim();
+  if (search) {
+    const page = await withHint(config, name, () => browseDeadLetters(target.url, target.queue, { search, limit }));
+    process.stdout.write(options.json ? JSON.stringify(page, null, 2) + '\n' : formatSearch(page, search));
+    return EXIT.OK;
+  }
   const list = await withHint(config, name, () => listDeadLetters(target.url, target.queue, limit));
   process.stdout.write(options.json ? JSON.stringify(list, null, 2) + '\n' : formatList(list));
   return EXIT.OK;
@@ -79,11 +91,18 @@ export async function dlqList(name: string, options: DlqOptions): Promise<number
 export async function dlqReplay(name: string, options: DlqOptions): Promise<number> {
   const limit = options.limit === undefined ? undefined : parseCount(options.limit, '--limit');
   const { target, config } = await resolveTarget(name, options);
+  const search = options.search?.trim();
+  const keys = options.id && options.id.length > 0 ? options.id : undefined;
   const result = await withHint(config, name, () =>
-    replayDeadLetters(target.url, target.queue, { queue: target.source, ...(limit === undefined ? {} : { limit }) }),
+    replayDeadLetters(target.url, target.queue, {
+      queue: target.source,
+      ...(limit === undefined ? {} : { limit }),
+      ...(keys ? { keys } : {}),
+      ...(search ? { search } : {}),
+    }),
   );
   process.stdout.write(options.json ? JSON.stringify(result, null, 2) + '\n' : formatReplay(result));
-  return result.kept.length > 0 ? EXIT.RUNTIME : EXIT.OK;
+  return result.kept.length > 0 || result.missing.length > 0 ? EXIT.RUNTIME : EXIT.OK;
 }
 
 export async function dlqPurge(name: string, options: DlqOptions): Promise<number> {
@@ -113,6 +132,16 @@ export function shownBody(preview: string): string {
   return plain ? preview : JSON.stringify(preview);
 }
 
+export function formatSearch(page: DeadLetterPage, search: string): string {
+  const scope = page.scanned < page.total ? ` (searched the oldest ${page.scanned} of ${page.total})` : ` of ${page.total}`;
+  if (page.matched === 0) return `${page.queue}: no dead letter matches "${search}"${scope}\n`;
+  const head =
+    `${page.queue}: ${page.matched} dead letter${page.matched === 1 ? '' : 's'}${scope} match${page.matched === 1 ? 'es' : ''} "${search}"` +
+    (page.letters.length < page.matched ? ` (showing the oldest ${page.letters.length}; --limit N for more)` : '') +
+    '\n';
+  return head + page.letters.map((l, i) => formatLetter(l, i + 1)).join('');
+}
+
 function formatLetter(l: DeadLetter, n: number): string {
   const route = l.originalExchange === null ? 'unknown' : `exchange "${l.originalExchange}" routing key "${l.originalRoutingKey ?? ''}"`;
   const lines = [
@@ -130,6 +159,7 @@ function formatLetter(l: DeadLetter, n: number): string {
 export function formatReplay(r: ReplayResult): string {
   let out = `replayed ${r.replayed} message${r.replayed === 1 ? '' : 's'} from ${r.queue} to the function's queue ${r.target}; ${r.remaining} left\n`;
   for (const k of r.kept) out += `  kept ${k.messageId ?? k.key}: ${k.why}\n`;
+  for (const key of r.missing) out += `  not found: ${key} (replayed or purged already? \`warren dlq list\` shows what is there)\n`;
   return out;
 }
 
@@ -147,6 +177,7 @@ export function registerDlq(program: Command): void {
     .description("show each dead letter's error, attempts, time and a body preview; removes nothing")
     .option('--dir <dir>', 'project folder (holds queues.yaml, rascal.json, functions/)')
     .option('--limit <n>', `show at most N (default ${DEFAULT_LIST_LIMIT})`)
+    .option('--search <words>', 'only the dead letters whose error, reason, id, route or body holds every word (case-insensitive)')
     .option('--json', 'print JSON')
     .action(run(dlqList));
   dlq
@@ -156,6 +187,8 @@ export function registerDlq(program: Command): void {
     )
     .option('--dir <dir>', 'project folder (holds queues.yaml, rascal.json, functions/)')
     .option('--limit <n>', 'replay at most N (default: all)')
+    .option('--id <messageId>', 'only this dead letter (its message id, as `dlq list` shows it; repeatable)', repeated, [] as string[])
+    .option('--search <words>', 'only the dead letters `dlq list --search` shows for these words')
     .option('--json', 'print JSON')
     .action(run(dlqReplay));
   dlq

@@ -16,7 +16,8 @@
  */
 import type { Channel, ConfirmChannel, GetMessage } from 'amqplib';
 import { messageCount, queueExists, sourceQueueOf, withConnection } from './connection';
-import { keyOf, originalRouteOf, replayProperties } from './describe';
+import { describeDeadLetter, keyOf, originalRouteOf, replayProperties } from './describe';
+import { matchesSearch } from './search';
 import type { KeptLetter, ReplayResult } from '../admin/wire-types';
 
 export type { KeptLetter, ReplayResult } from '../admin/wire-types';
@@ -33,6 +34,8 @@ export interface ReplayOptions {
   limit?: number;
   /** only the dead letters with these keys (message ids) */
   keys?: readonly string[];
+  /** only the dead letters matching these words, as the dashboard's search box (./search.ts) */
+  search?: string;
   /** publish this body instead of the dead letter's (one key only: the dashboard's "edit and replay") */
   body?: Buffer;
 }
@@ -58,6 +61,8 @@ export async function replayDeadLetters(url: string, deadQueue: string, options:
     const publisher = await conn.createConfirmChannel();
     const total = await messageCount(publisher, deadQueue, url);
     const wanted = options.keys ? new Set(options.keys) : null;
+    const search = options.search?.trim() ?? '';
+    const source = sourceQueueOf(deadQueue);
     const max = Math.min(options.limit ?? total, total);
     const targetGone = !(await queueExists(conn, target));
 
@@ -76,8 +81,8 @@ export async function replayDeadLetters(url: string, deadQueue: string, options:
       }
     });
 
-    // With keys, the whole queue is walked (the others are held unacked and handed back at the end).
-    const walkUpTo = wanted ? total : max;
+    // With keys or a search, the whole queue is walked (the others are held unacked and handed back at the end).
+    const walkUpTo = wanted || search ? total : max;
     let reserved = 0;
     let selected = 0;
     let emptied = false;
@@ -102,6 +107,7 @@ export async function replayDeadLetters(url: string, deadQueue: string, options:
     const handle = ({ msg, channel }: Taken): void => {
       const key = keyOf(msg);
       if ((wanted && !wanted.has(key)) || selected >= max) return;
+      if (search && !matchesSearch(describeDeadLetter(msg, source), msg.content, search)) return;
       selected++;
       found.add(key);
       const messageId = typeof msg.properties.messageId === 'string' ? msg.properties.messageId : null;

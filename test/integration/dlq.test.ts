@@ -274,6 +274,48 @@ export default async () => { throw new Reject('still no'); };
     for (const m of dead) expect(m.properties.headers?.['x-warren-error']).toBe('still no');
   });
 
+  it('lists and replays only the dead letters a search or an id picks, from the terminal; an id not there is named', async () => {
+    project = await createProject(YAML, { flaky: reportingHandler('ok') });
+    // Declared, then stopped: the replayed copies stay in the function's queue to be counted.
+    await (await startWarren(project.dir, vhost.url)).stop();
+    const letters = [
+      ['a1', 'connect ECONNREFUSED 10.0.0.7:5432'],
+      ['b1', 'amount must be positive'],
+      ['a2', 'connect ECONNREFUSED 10.0.0.7:5432'],
+      ['b2', 'amount must be positive'],
+      ['a3', 'connect ECONNREFUSED 10.0.0.8:5432'],
+    ];
+    for (const [id, error] of letters) {
+      await publishRaw(vhost.url, '', 'flaky.dead', JSON.stringify({ id }), {
+        messageId: id,
+        contentType: 'application/json',
+        headers: { 'x-warren-function': 'flaky', 'x-warren-reason': 'error', 'x-warren-error': error, 'x-warren-attempts': 1 },
+      });
+    }
+
+    const listed = await dlq(project, 'list', 'flaky', '--search', 'econnrefused 10.0.0.7');
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toContain('flaky.dead: 2 dead letters of 5 match "econnrefused 10.0.0.7"');
+    expect(listed.stdout).toContain(' a1 ');
+    expect(listed.stdout).toContain(' a2 ');
+    expect(listed.stdout).not.toContain(' a3 ');
+    expect(listed.stdout).not.toContain(' b1 ');
+    expect((await dlq(project, 'list', 'flaky', '--search', 'nothing-like-this')).stdout).toBe('flaky.dead: no dead letter matches "nothing-like-this" of 5\n');
+
+    const replayed = await dlq(project, 'replay', 'flaky', '--search', 'ECONNREFUSED');
+    expect(replayed.code, replayed.stderr).toBe(0);
+    expect(replayed.stdout).toContain("replayed 3 messages from flaky.dead to the function's queue flaky; 2 left");
+
+    const byId = await dlq(project, 'replay', 'flaky', '--id', 'b1', '--id', 'zz9');
+    expect(byId.code).toBe(1);
+    expect(byId.stdout).toContain("replayed 1 message from flaky.dead to the function's queue flaky; 1 left");
+    expect(byId.stdout).toContain('not found: zz9');
+
+    // Nothing lost, nothing twice: the four picked are in the function's queue, the fifth still a dead letter.
+    expect((await getAll(vhost.url, 'flaky')).map((m) => String(m.properties.messageId)).sort()).toEqual(['a1', 'a2', 'a3', 'b1']);
+    expect((await getAll(vhost.url, 'flaky.dead')).map((m) => String(m.properties.messageId))).toEqual(['b2']);
+  });
+
   it('names the functions when asked about an unknown one', async () => {
     project = await createProject(YAML, { flaky: reportingHandler('ok') });
     const result = await dlq(project, 'list', 'nope');
