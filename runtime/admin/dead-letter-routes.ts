@@ -1,6 +1,7 @@
 /**
  * The admin API's dead-letter routes: a page of a function's dead letters (searched), one opened,
- * replay (all, the selected ones, one with an edited body) into the function's own queue, purge.
+ * replay (all, those a search shows, the selected ones, one with an edited body) into the function's
+ * own queue, purge.
  * Each names the function; its dead-letter queue and queue come from the config.
  */
 import type { BrowseOptions, DeadLetterDetail, DeadLetterPage, ReplayOptions, ReplayResult } from '../deadletters';
@@ -33,6 +34,8 @@ export interface DeadLetterRouteDeps {
 }
 
 const MAX_KEYS = 1_000;
+/** the longest search a replay takes (the dashboard's search box) */
+const MAX_SEARCH = 512;
 const MAX_PAGE = 500;
 
 export function deadLetterRoutes(deps: DeadLetterRouteDeps): DeadLetterRoute[] {
@@ -89,7 +92,7 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps): DeadLetterRoute[] {
         if (isReply(t)) return t;
         const parsed = objectBody(req.body);
         if (isReply(parsed)) return parsed;
-        const body = (parsed ?? {}) as { keys?: unknown };
+        const body = (parsed ?? {}) as { keys?: unknown; search?: unknown };
         const limit = integerField(req.body, req.query, 'limit', { min: 1, max: 1_000_000, example: '{"limit": 10}' });
         if (isReply(limit)) return limit;
         let keys: string[] | undefined;
@@ -108,7 +111,25 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps): DeadLetterRoute[] {
           }
           keys = body.keys as string[];
         }
-        return replied(await t.tools.replay(t.url, t.deadQueue, { queue: t.queue, ...(limit === undefined ? {} : { limit }), ...(keys ? { keys } : {}) }));
+        let search: string | undefined;
+        if (body.search !== undefined) {
+          if (typeof body.search !== 'string' || body.search.trim() === '' || body.search.length > MAX_SEARCH) {
+            return fail(
+              'WARREN_E_USAGE',
+              `search must be the words to match, 1 to ${MAX_SEARCH} characters`,
+              'send {"search": "ECONNREFUSED"} to replay the dead letters a search shows, or no search to replay every dead letter',
+            );
+          }
+          search = body.search.trim();
+        }
+        return replied(
+          await t.tools.replay(t.url, t.deadQueue, {
+            queue: t.queue,
+            ...(limit === undefined ? {} : { limit }),
+            ...(keys ? { keys } : {}),
+            ...(search ? { search } : {}),
+          }),
+        );
       },
     },
     {

@@ -94,7 +94,15 @@ describe('admin API under hostile input', () => {
     // the same rule for a dead-letter limit
     for (const query of ['?limit=abc', '?limit=0', '?limit=-2', '?limit=1.5'])
       expectJsonError(await raw(port, { method: 'GET', path: `/functions/echo/dead-letters${query}` }), 400);
-    for (const body of ['{"limit": true}', '{"limit": []}', '{"limit": "5"}', '{"limit": 1e12}']) {
+    for (const body of [
+      '{"limit": true}',
+      '{"limit": []}',
+      '{"limit": "5"}',
+      '{"limit": 1e12}',
+      '{"search": 5}',
+      '{"search": "  "}',
+      `{"search": "${'x'.repeat(600)}"}`,
+    ]) {
       expectJsonError(
         await raw(port, { method: 'POST', path: '/functions/echo/dead-letters/replay', headers: { 'content-type': 'application/json' }, body }),
         400,

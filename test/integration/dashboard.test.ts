@@ -242,6 +242,39 @@ describe('the dashboard', () => {
     await expect.poll(() => page.locator('.toasts').textContent()).toContain('purged 3 dead letters of orders');
   });
 
+  it('replays only the dead letters a search shows, after a confirmation; the others stay as they were', async () => {
+    const { page } = browser;
+    for (const id of ['net-1', 'card-1', 'net-2'])
+      await publishRaw(vhost.url, '', 'orders', JSON.stringify({ id, reject: true }), { contentType: 'application/json', messageId: id });
+    await waitFor(async () => (await queueInfo(vhost.url, 'orders.dead')).messageCount === 3);
+    const deaths = async () => {
+      const res = await runtime.admin('/functions/orders/dead-letters?limit=50');
+      const body = (await res.json()) as { letters: Array<{ messageId: string; deadLetteredAt: string }> };
+      return Object.fromEntries(body.letters.map((l) => [l.messageId, l.deadLetteredAt]));
+    };
+    const before = await deaths();
+    await page.getByRole('button', { name: 'open card-1' }).waitFor({ timeout: 10_000 });
+    // No search: no such button.
+    expect(await page.getByRole('button', { name: /^Replay matches/ }).count()).toBe(0);
+    await page.getByRole('searchbox').fill('refused net');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.getByRole('button', { name: 'Replay matches (2)' }).click();
+    const dialog = page.getByRole('dialog');
+    await expect.poll(() => dialog.textContent()).toContain('the others stay');
+    await dialog.getByRole('button', { name: 'Replay 2 matches' }).click();
+    await expect.poll(() => page.locator('.toasts').textContent()).toContain('matches: replayed 2 messages into orders');
+    // The two ran again (and were refused again: a new time of death); card-1 never left.
+    await expect.poll(async () => Object.keys(await deaths()).sort(), { timeout: 10_000 }).toEqual(['card-1', 'net-1', 'net-2']);
+    await expect
+      .poll(async () => (await deaths())['net-1'] !== before['net-1'] && (await deaths())['net-2'] !== before['net-2'], { timeout: 10_000 })
+      .toBe(true);
+    expect((await deaths())['card-1']).toBe(before['card-1']);
+    // Left empty for what follows.
+    await runtime.admin('/functions/orders/dead-letters', { method: 'DELETE' });
+    await page.getByRole('searchbox').fill('');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+  });
+
   it('draws the topology', async () => {
     const { page } = browser;
     await page.getByRole('link', { name: 'Topology' }).click();

@@ -18,6 +18,9 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
   const names = (live.frame?.functions ?? []).map((f) => f.name);
   const current = name ?? names.find((n) => (live.frame?.functions.find((f) => f.name === n)?.deadLetterDepth ?? 0) > 0) ?? names[0] ?? null;
   const depth = live.frame?.functions.find((f) => f.name === current)?.deadLetterDepth ?? null;
+  // What this runtime failed so far: a new dead letter shows even when the depth comes back to the
+  // same number between two samples (one purged or replayed, another dead-lettered meanwhile).
+  const failed = live.frame?.functions.find((f) => f.name === current)?.failed ?? null;
   const [search, setSearch] = useState('');
   const [query, setQuery] = useState('');
   const [offset, setOffset] = useState(0);
@@ -25,7 +28,7 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
   const [error, setError] = useState<string | null>(null);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [open, setOpen] = useState<string | null>(null);
-  const [confirm, setConfirm] = useState<'purge' | 'all' | null>(null);
+  const [confirm, setConfirm] = useState<'purge' | 'all' | 'matches' | null>(null);
   const [reload, setReload] = useState(0);
 
   useEffect(() => {
@@ -50,7 +53,8 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
     });
   };
 
-  // Reload when the queue's depth changes (a new dead letter, a replay elsewhere) or after an action.
+  // Reload when the queue's depth changes (a new dead letter, a replay elsewhere), when the function
+  // fails a message, or after an action.
   // One request at a time: under a steady stream of dead letters the depth changes every second, and
   // a list slower than that must still land (a change meanwhile asks for one more request after it).
   const want = `${current}\u0000${query}\u0000${offset}`;
@@ -85,13 +89,13 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
         });
     };
     load();
-  }, [want, depth, reload]);
+  }, [want, depth, failed, reload]);
 
   if (!current) return <p class="empty">No functions.</p>;
 
-  async function replay(keys: string[] | null, label: string) {
+  async function replay(keys: string[] | null, label: string, search?: string) {
     try {
-      const r = await api<ReplayResult>('POST', `${fnPath(current!)}/dead-letters/replay`, keys ? { keys } : {});
+      const r = await api<ReplayResult>('POST', `${fnPath(current!)}/dead-letters/replay`, keys ? { keys } : search ? { search } : {});
       toast('ok', `${label}: replayed ${plural(r.replayed, 'message')} into ${r.target}`);
     } catch (err) {
       const body = err instanceof ApiError ? (err.body as Partial<ReplayResult> | undefined) : undefined;
@@ -160,6 +164,11 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
         <button type="button" class="primary" disabled={selected.size === 0} onClick={() => replay([...selected], 'selected')}>
           Replay selected{selected.size ? ` (${selected.size})` : ''}
         </button>
+        {query ? (
+          <button type="button" disabled={!page || page.matched === 0} onClick={() => setConfirm('matches')}>
+            Replay matches{page && page.matched ? ` (${page.matched.toLocaleString('en')})` : ''}
+          </button>
+        ) : null}
         <button type="button" disabled={!page || page.total === 0} onClick={() => setConfirm('all')}>
           Replay all
         </button>
@@ -258,6 +267,25 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
         >
           <p>
             Every message in <code>{page?.queue}</code> is deleted for good. Replay first what you want to keep.
+          </p>
+        </Confirm>
+      ) : null}
+      {confirm === 'matches' && page ? (
+        <Confirm
+          title={`Replay ${current}'s dead letters matching “${query}”?`}
+          confirm={`Replay ${plural(page.matched, 'match')}`}
+          onConfirm={() => {
+            setConfirm(null);
+            void replay(null, 'matches', query);
+          }}
+          onCancel={() => setConfirm(null)}
+        >
+          <p>
+            The {plural(page.matched, 'dead letter')} this search shows {page.matched === 1 ? 'goes' : 'go'} back to <code>{current}</code>'s own queue, once
+            each; the others stay.
+            {page.scanned < page.total
+              ? ` The search read the oldest ${page.scanned.toLocaleString('en')}; the replay looks through all ${page.total.toLocaleString('en')}, and may find more.`
+              : ''}
           </p>
         </Confirm>
       ) : null}
