@@ -261,6 +261,7 @@ describe('the dashboard', () => {
     await page.getByRole('button', { name: 'Replay matches (2)' }).click();
     const dialog = page.getByRole('dialog');
     await expect.poll(() => dialog.textContent()).toContain('the others stay');
+    await browser.screenshot('replay-matches-confirm');
     await dialog.getByRole('button', { name: 'Replay 2 matches' }).click();
     await expect.poll(() => page.locator('.toasts').textContent()).toContain('matches: replayed 2 messages into orders');
     // The two ran again (and were refused again: a new time of death); card-1 never left.
