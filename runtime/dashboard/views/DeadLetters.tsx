@@ -17,10 +17,11 @@ const PAGE = 20;
 export function DeadLetters({ live, name }: { live: LiveState; name: string | null }) {
   const names = (live.frame?.functions ?? []).map((f) => f.name);
   const current = name ?? names.find((n) => (live.frame?.functions.find((f) => f.name === n)?.deadLetterDepth ?? 0) > 0) ?? names[0] ?? null;
-  const depth = live.frame?.functions.find((f) => f.name === current)?.deadLetterDepth ?? null;
+  const shown = live.frame?.functions.find((f) => f.name === current);
+  const depth = shown?.deadLetterDepth ?? null;
   // What this runtime failed so far: a new dead letter shows even when the depth comes back to the
   // same number between two samples (one purged or replayed, another dead-lettered meanwhile).
-  const failed = live.frame?.functions.find((f) => f.name === current)?.failed ?? null;
+  const failed = shown?.failed ?? null;
   const [search, setSearch] = useState('');
   const [query, setQuery] = useState('');
   const [offset, setOffset] = useState(0);
