@@ -133,6 +133,7 @@ export function shownBody(preview: string): string {
 }
 
 export function formatSearch(page: DeadLetterPage, search: string): string {
+  if (page.total === 0) return `${page.queue} is empty\n`;
   const scope = page.scanned < page.total ? ` (searched the oldest ${page.scanned} of ${page.total})` : ` of ${page.total}`;
   if (page.matched === 0) return `${page.queue}: no dead letter matches "${search}"${scope}\n`;
   const head =

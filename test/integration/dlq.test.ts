@@ -278,6 +278,7 @@ export default async () => { throw new Reject('still no'); };
     project = await createProject(YAML, { flaky: reportingHandler('ok') });
     // Declared, then stopped: the replayed copies stay in the function's queue to be counted.
     await (await startWarren(project.dir, vhost.url)).stop();
+    expect((await dlq(project, 'list', 'flaky', '--search', 'anything')).stdout).toBe('flaky.dead is empty\n');
     const letters = [
       ['a1', 'connect ECONNREFUSED 10.0.0.7:5432'],
       ['b1', 'amount must be positive'],
