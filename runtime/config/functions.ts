@@ -64,6 +64,13 @@ export function buildFunctions(ctx: BuildContext, section: unknown, input: Funct
   // an entry set aside for a shape error: its handler file is still looked for when nothing hides which it is
   for (const name of unchecked.handlerKnown)
     handlerFile(ctx, name, unchecked.functions.get(name) ?? {}, ctx.pointer('functions', name), input, byName, listing);
+  // and its settings that stand alone and have the right shape are checked now, not after the fix
+  for (const [name, entry] of unchecked.functions) {
+    const pointer = ctx.pointer('functions', name);
+    const sound = (key: string) => unchecked.soundKey(name, key);
+    if (sound('schedule') && (entry.timezone === undefined || sound('timezone'))) scheduleOf(ctx, entry, pointer);
+    if (sound('schema')) messageSchema(ctx, entry.schema, pointer + ctx.pointer('schema'), input);
+  }
   // a handler file with no entry runs with the defaults, unless an entry already runs it through `handler:`
   for (const handler of input.handlers) {
     if (functions[handler.name] || claimed.has(handler.file) || unchecked.functions.has(handler.name)) continue;

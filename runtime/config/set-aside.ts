@@ -31,9 +31,21 @@ export interface Unchecked {
   handlerKnown: ReadonlySet<string>;
   /** the functions section cannot be read: no function is checked */
   allFunctions: boolean;
+  /**
+   * A set-aside function's `key` is there and its own value has the right shape: the settings that
+   * stand alone (a cron, a schema) are still checked, so their problems are listed beside the shape's.
+   */
+  soundKey(fn: string, key: string): boolean;
 }
 
-export const NOTHING_UNCHECKED: Unchecked = { exchange: () => false, queue: () => false, functions: new Map(), handlerKnown: new Set(), allFunctions: false };
+export const NOTHING_UNCHECKED: Unchecked = {
+  exchange: () => false,
+  queue: () => false,
+  functions: new Map(),
+  handlerKnown: new Set(),
+  allFunctions: false,
+  soundKey: () => false,
+};
 
 const FUNCTION_KEYS = new Set(Object.keys(queuesSchema.definitions.function.properties));
 
@@ -100,6 +112,12 @@ export function setAsideInvalid(document: unknown, invalid: readonly string[]): 
       functions,
       handlerKnown,
       allFunctions: unreadable.has('functions'),
+      soundKey: (fn, key) =>
+        functions.get(fn)?.[key] !== undefined &&
+        !invalid.some((p) => {
+          const [section, entryName, bad] = decodePointer(p);
+          return section === 'functions' && entryName === fn && (bad === undefined || bad === key);
+        }),
     },
   };
 }

@@ -71,6 +71,27 @@ describe('loadConfig: shape and semantic problems in one go', () => {
     ]);
   });
 
+  it("still checks an entry's cron, time zone and schema beside its shape error, and not a setting whose own shape is wrong", async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'functions/b.ts': handler,
+      'queues.yaml': lines(
+        'functions:',
+        '  a: { rateLimit: 100/h, schedule: "61 * * * *", timezone: Mars/Base, schema: { type: nope } }',
+        '  b: { replicas: -1, schedule: 5, timezone: Mars/Base }',
+      ),
+    });
+    expect((await problems(dir)).map((e) => summary(e, dir))).toEqual([
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 2, column: 19, key: 'functions.a.rateLimit' },
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 2, column: 36, key: 'functions.a.schedule' },
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 2, column: 60, key: 'functions.a.timezone' },
+      { code: 'WARREN_E_SCHEMA_INVALID', file: 'queues.yaml', line: 2, column: 87, key: 'functions.a.schema.type' },
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 3, column: 18, key: 'functions.b.replicas' },
+      // the time zone is not checked against a schedule that is not a string
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 3, column: 32, key: 'functions.b.schedule' },
+    ]);
+  });
+
   it('does not report references into a section written under a misspelt or malformed key', async () => {
     const dir = await project({
       'functions/a.ts': handler,
