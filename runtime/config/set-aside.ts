@@ -4,7 +4,8 @@
  * problem at once instead of one stage at a time.
  *
  * An entry (one exchange, queue, binding or function) with a shape error is set aside whole: its
- * other settings are checked once its shape is fixed. Its name still counts as declared, and a
+ * other settings are checked once its shape is fixed, except a function's settings that stand alone
+ * (its cron, time zone and message schema: soundKey). Its name still counts as declared, and a
  * section that cannot be read at all (`exchanges: [a, b]`, or missing next to a misspelt top-level
  * key such as `function:`) may declare any name: nothing that refers to them is reported as a
  * follow-on of the shape error.
