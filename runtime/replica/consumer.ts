@@ -67,6 +67,12 @@ export class QueueConsumer {
   private cursor: number;
   /** `host:port` of the node consumed from, null while down */
   node: string | null = null;
+  /** the channel whose consumer `pause` cancelled, until `resume` */
+  private pausedOn: Channel | null = null;
+  /** consume again on the current channel, with the same callback; resolves with the consumer tag */
+  private reconsume: (() => Promise<string>) | null = null;
+  /** pauses and resumes, one after the other */
+  private pauses: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: ConsumerOptions) {
     this.cluster = splitUrls(options.url).length > 1;
@@ -95,6 +101,37 @@ export class QueueConsumer {
     this.cancelled = true;
     const { channel, consumerTag } = this;
     if (channel && consumerTag) await channel.cancel(consumerTag).catch(() => undefined);
+  }
+
+  /**
+   * Stop the broker's deliveries for a while (a suspect runs alone: ./suspects.ts); resolves once the
+   * broker confirmed, so nothing more arrives. Deliveries in hand stay in hand.
+   */
+  pause(): Promise<void> {
+    const paused = this.pauses.then(async () => {
+      const { channel, consumerTag } = this;
+      if (!channel || !consumerTag || this.cancelled || this.closing) return;
+      this.consumerTag = null;
+      this.pausedOn = channel;
+      await channel.cancel(consumerTag).catch(() => undefined);
+    });
+    this.pauses = paused;
+    return paused;
+  }
+
+  /** Consume again after `pause`; nothing when the channel it paused went (a reconnect consumes anew) or the replica stops. */
+  resume(): void {
+    this.pauses = this.pauses.then(async () => {
+      const channel = this.pausedOn;
+      this.pausedOn = null;
+      const reconsume = this.reconsume;
+      if (!channel || channel !== this.channel || !reconsume || this.cancelled || this.closing) return;
+      const consumerTag = await reconsume().catch(() => null);
+      // the channel went meanwhile: the reconnect consumes anew
+      if (consumerTag === null || this.channel !== channel) return;
+      if (this.cancelled) await channel.cancel(consumerTag).catch(() => undefined);
+      else this.consumerTag = consumerTag;
+    });
   }
 
   /** Send the last acks and close the connection. */
@@ -161,7 +198,7 @@ export class QueueConsumer {
     // Before consuming: the first deliveries can arrive in the same read as consume-ok, ahead of
     // the code after `await consume`, and may need to publish at once (a retry, a move).
     this.options.attach?.(connection);
-    const { consumerTag } = await channel.consume(queue, (message) => {
+    const onDelivery = (message: ConsumeMessage | null): void => {
       if (!message) {
         log.warn({ queue }, 'the broker cancelled the consumer (queue deleted?); resubscribing');
         void connection.close().catch(() => undefined);
@@ -173,7 +210,10 @@ export class QueueConsumer {
       const settle = new Settle(acks, tag, recent.known(delivery));
       recent.add(settle);
       this.options.onMessage(delivery, settle);
-    });
+    };
+    this.pausedOn = null;
+    this.reconsume = async () => (await channel.consume(queue, onDelivery)).consumerTag;
+    const { consumerTag } = await channel.consume(queue, onDelivery);
     this.consumerTag = consumerTag;
     this.retryMs = this.retry.minMs;
   }

@@ -25,7 +25,7 @@ import type { ReplicaStats } from '../replica-protocol/stats';
 import { InFlight, type Delivery, type InFlightView, type Settle } from './delivery';
 import { attemptOf, attemptsBefore, lastDeathOf, originalRoute, type Route } from './headers';
 import { decideSettlement, type Outcome, type Settlement } from './outcome';
-import { admit, clearedAdmission, IsolationGate, type Admission, type IsCleared } from './suspects';
+import { admit, clearedAdmission, IsolationGate, type Admission, type IsCleared, type Pausable } from './suspects';
 import type { Validate } from './read-message';
 import type { Publish } from './handler-context';
 import { handlerOptions, startAttempt, type AttemptCall, type AttemptDeps } from './attempt';
@@ -64,6 +64,8 @@ export interface ProcessorDeps {
   waitTurn?: TakeTurn;
   /** send the acks the consumer holds back to coalesce them, now (before a suspect runs alone) */
   flushAcks?: () => void;
+  /** the replica's subscription, paused while a suspect runs alone (./suspects.ts) */
+  subscription?: Pausable;
   /** how long a message whose settlement failed is held and tried again (./hold.ts); default HOLD_MS */
   holdMs?: number;
   /** a message handed back because a replica lost its connection: it runs as a fresh one (./lost-connection.ts) */
@@ -73,7 +75,7 @@ export interface ProcessorDeps {
 export function createProcessor(deps: ProcessorDeps) {
   const { fn, log } = deps;
   const shutdown = new AbortController();
-  const gate = new IsolationGate(Date.now, deps.flushAcks);
+  const gate = new IsolationGate(Date.now, deps.flushAcks, deps.subscription ?? null);
   /** deliveries taken and not yet ended: what the drain requeues when the grace period is over */
   const inFlight = new InFlight();
   /** rateLimit: the messages waiting for their turn, handed back unstarted at drain */

@@ -131,6 +131,18 @@ export function holdingQueue(fn: Pick<FunctionConfig, 'queue' | 'retry'>, redeli
  */
 const QUIET_MS = 50;
 
+/**
+ * What a replica's subscription does around a suspect running alone. `pause` stops the broker's
+ * deliveries (a basic.cancel) and resolves once none can arrive any more: a suspect that blocks the
+ * event loop cannot move aside what the broker keeps delivering meanwhile, and every message that
+ * lands in the blocked replica comes back counted against it, and again at its next turn, until the
+ * redelivery limit dead-letters messages that never ran. `resume` consumes again.
+ */
+export interface Pausable {
+  pause(): Promise<void>;
+  resume(): void;
+}
+
 /** Runs suspects alone on one replica; everything else runs side by side up to the prefetch. */
 export class IsolationGate {
   private running = 0;
@@ -144,6 +156,8 @@ export class IsolationGate {
     private readonly now: () => number = Date.now,
     /** just before a suspect starts: send the acks of what finished before it (./ack-batch.ts) */
     private readonly beforeAlone: () => void = () => undefined,
+    /** the replica's subscription, paused while a suspect runs alone */
+    private readonly subscription: Pausable | null = null,
   ) {}
 
   /**
@@ -189,6 +203,11 @@ export class IsolationGate {
         if (this.running === 0 && this.moving === 0 && quietIn <= 0) break;
         await Promise.race([this.change(), new Promise((resolve) => setTimeout(resolve, Math.max(quietIn, 1)))]);
       }
+      if (this.subscription) {
+        // What arrives until the broker confirms the cancel is moved aside (a suspect) or waits (fresh).
+        await this.subscription.pause();
+        while (this.running !== 0 || this.moving !== 0) await this.change();
+      }
       this.beforeAlone();
     } else {
       while (this.suspects > 0) await this.change();
@@ -198,7 +217,10 @@ export class IsolationGate {
       return await task();
     } finally {
       this.running--;
-      if (alone) this.suspects--;
+      if (alone) {
+        this.suspects--;
+        this.subscription?.resume();
+      }
       this.wake();
     }
   }

@@ -121,6 +121,7 @@ async function main(): Promise<void> {
     ...(init.fn.schedule ? { onTick: (scheduledAt: string, outcome: string) => send({ type: 'tick', scheduledAt, outcome }) } : {}),
     ...(rate ? { waitTurn: (n: number, start: () => void) => rate.turn(n, start) } : {}),
     flushAcks: () => consumer.flushAcks(),
+    subscription: { pause: () => consumer.pause(), resume: () => consumer.resume() },
     isCleared,
   };
   const { batch } = init.fn;

@@ -89,6 +89,41 @@ ${kinds.map((k) => `  ${k}: { replicas: 1, timeout: 1s, redeliveryLimit: 2, memo
     for (const kind of kinds) await waitFor(async () => (await queueInfo(v.url, kind)).consumerCount === 1, 20_000, 100);
   });
 
+  it('prefetch 10, 2 replicas: the messages delivered beside a spinning one are never dead-lettered with it', async () => {
+    const vhost = hold('vhost', await createTestVhost('hung-prefetch'));
+    const project = hold(
+      'project',
+      await createProject(
+        `
+queues:
+  results: { type: classic }
+functions:
+  busy: { replicas: 2, prefetch: 10, timeout: 1s, redeliveryLimit: 2, retry: { attempts: 2, delay: 200ms } }
+`,
+        { busy: misbehavingHandler },
+      ),
+    );
+    const warren = hold('warren', await startWarren(project.dir, vhost.url));
+    const collector = hold('collector', await collectResults(vhost.url));
+    const v = vhost;
+    const c = collector;
+
+    // The ones that came with it wait aside 200 ms and come back while it runs alone for its second
+    // and third time, blocking its replica about 2 s each: they must not land in that replica.
+    await publishMany(v.url, 'busy', [{ id: 'poison', kill: 'spin' }, ...range(60).map((id) => ({ id, ms: 20 }))]);
+    const dead = await waitFor(
+      async () =>
+        (await queueInfo(v.url, 'busy.dead')).messageCount >= 1 && (await queueInfo(v.url, 'busy')).messageCount === 0 ? getAll(v.url, 'busy.dead') : undefined,
+      60_000,
+      200,
+    );
+    await waitFor(() => c.idsOf('busy').size === 60, 20_000, 50);
+    expect(dead.map((m) => idOf(m.content))).toEqual(['poison']);
+    expect(deathsOf(warren, 'busy')).toHaveLength(3);
+    // Each good one handled once: none was in a blocked replica when the watchdog ended it.
+    expect(c.of('busy')).toHaveLength(60);
+  });
+
   it('ordered: the order rule wins, the messages behind it wait, and Warren (not the broker) dead-letters it', async () => {
     const vhost = hold('vhost', await createTestVhost('hung-ordered'));
     const project = hold(

@@ -21,7 +21,7 @@ import type { ReplicaStats } from '../../replica-protocol/stats';
 import { InFlight, type Delivery, type InFlightView, type Settle } from '../delivery';
 import { attemptOf, attemptsBefore, lastDeathOf, originalRoute, type Route } from '../headers';
 import { decideSettlement, type Outcome } from '../outcome';
-import { admit, clearedAdmission, IsolationGate, type IsCleared } from '../suspects';
+import { admit, clearedAdmission, IsolationGate, type IsCleared, type Pausable } from '../suspects';
 import { readMessage, type Validate } from '../read-message';
 import type { Publish } from '../handler-context';
 import { carryOut, handBackUnstarted, moveAside, type CarryOutDeps, type Counted } from '../carry-out';
@@ -50,6 +50,8 @@ export interface BatchProcessorDeps {
   lastDeath?: string;
   /** send the acks the consumer holds back to coalesce them, now (before a suspect runs alone) */
   flushAcks?: () => void;
+  /** the replica's subscription, paused while a suspect runs alone (./suspects.ts) */
+  subscription?: Pausable;
   /** how long an item whose settlement failed is held and tried again (../hold.ts); default HOLD_MS */
   holdMs?: number;
   /** an item handed back because a replica lost its connection: it runs as a fresh one (../lost-connection.ts) */
@@ -70,7 +72,7 @@ interface Item {
 export function createBatchProcessor(deps: BatchProcessorDeps) {
   const { fn, log, stats } = deps;
   const shutdown = new AbortController();
-  const gate = new IsolationGate(Date.now, deps.flushAcks);
+  const gate = new IsolationGate(Date.now, deps.flushAcks, deps.subscription ?? null);
   const carry: CarryOutDeps = { fn, version: deps.version, publish: deps.publish, log, shutdown: shutdown.signal };
   const runDeps: BatchRunDeps = { fn, handler: deps.handler, publish: deps.publish, log, shutdown: shutdown.signal, onStuck: deps.onStuck };
   let lastDeath = deps.lastDeath;
