@@ -41,6 +41,8 @@ export type ToReplica =
   | { type: 'grace'; until: number };
 
 export type FromReplica =
+  /** its handler loaded, about to subscribe: deliveries may arrive before `ready`, so a blocked loop is a hang from now on */
+  | { type: 'subscribing' }
   /** consuming, on `node` (`host:port` of the broker node, no credentials) */
   | { type: 'ready'; node: string | null }
   | { type: 'stuck'; reason: string }

@@ -167,6 +167,7 @@ async function main(): Promise<void> {
   };
   // Stopped before the topology was declared: nothing was consumed, nothing to hand back.
   if (!(await released)) return finish(0);
+  send({ type: 'subscribing' });
   await consumer.start();
   send({ type: 'ready', node: consumer.node });
   log.info({ node: consumer.node }, 'consuming');

@@ -324,7 +324,9 @@ export class FunctionRunner {
       // Starting too: a handler module that spins at load would otherwise hold up start() forever.
       if (r.state === 'stopped') continue;
       const silentFor = now - r.stats.snapshot().heartbeat;
-      if (isHung(silentFor, this.fn.timeout, r.state === 'starting')) {
+      // Loading its handler, a replica gets the start grace; once it subscribes, a delivery can
+      // arrive in the same read as the broker's consume-ok and block it before it says it is ready.
+      if (isHung(silentFor, this.fn.timeout, r.state === 'starting' && !r.subscribing)) {
         void r.terminateAsDead(`event loop blocked for ${silentFor} ms (timeout ${this.fn.timeout} ms): a handler never yields`);
       }
     }

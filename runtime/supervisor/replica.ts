@@ -42,6 +42,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   /** the replica's number within its function (as in its logs) */
   readonly number: number;
   state: ReplicaState = 'starting';
+  /** its handler loaded and it subscribes: a handler may run before `ready` (the start grace is over) */
+  subscribing = false;
   /** false while the replica's own connection is down and it reconnects, to another node of a cluster (runtime/replica/consumer.ts) */
   connected = true;
   /** `host:port` of the broker node the replica consumes from; null while down */
@@ -86,7 +88,9 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
       const onMessage = (message: FromReplica) => {
-        if (message.type === 'ready') {
+        if (message.type === 'subscribing') {
+          this.subscribing = true;
+        } else if (message.type === 'ready') {
           this.node = message.node;
           if (this.state === 'starting') this.state = 'running';
           resolve();
