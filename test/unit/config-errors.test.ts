@@ -97,6 +97,27 @@ describe('loadConfig: shape errors', () => {
     expect(error && summary(error, dir)).toEqual({ code: 'WARREN_E_CONFIG_UNKNOWN_KEY', file: 'queues.yaml', line: 1, column: 1, key: 'exchange' });
     expect(error?.details.hint).toContain('did you mean `exchanges`?');
   });
+
+  it('checks the x-arguments RabbitMQ knows before anything is declared, and passes the others as they are', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'queues.yaml': lines(
+        'queues:',
+        '  a: { arguments: { x-max-length: "abc", x-overflow: bogus, x-custom-thing: [1] } }',
+        '  b: { type: classic, arguments: { x-single-active-consumer: "yes", x-expires: 0, x-queue-type: stream } }',
+        '  c: { arguments: { x-max-length: 5, x-overflow: reject-publish, x-expires: 60000 } }',
+      ),
+    });
+    const errors = await problems(dir);
+    expect(errors.map((e) => summary(e, dir))).toEqual([
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 2, column: 35, key: 'queues.a.arguments.x-max-length' },
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 2, column: 54, key: 'queues.a.arguments.x-overflow' },
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 3, column: 62, key: 'queues.b.arguments.x-single-active-consumer' },
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 3, column: 80, key: 'queues.b.arguments.x-expires' },
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 3, column: 97, key: 'queues.b.arguments.x-queue-type' },
+    ]);
+    expect(errors[4]?.details.expected).toContain('type: classic');
+  });
 });
 
 describe('loadConfig: references and conflicts', () => {
