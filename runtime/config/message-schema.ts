@@ -9,7 +9,7 @@ import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { parseDocument, LineCounter } from 'yaml';
 import { WarrenError } from '../errors';
-import { jsonParseError, lineColumn } from './rascal-json';
+import { duplicateKeys, jsonParseError, lineColumn } from './rascal-json';
 import { compileWith } from './validator';
 import { readConfigText } from './read-text';
 
@@ -38,6 +38,8 @@ export async function readSchemaFile(file: string, shownAs: string): Promise<Sch
     };
   }
   if (file.endsWith('.json')) {
+    const [twice] = duplicateKeys(file, text);
+    if (twice) return { error: twice };
     try {
       return asSchema(file, text, JSON.parse(text));
     } catch (err) {

@@ -118,9 +118,10 @@ export function parseRascalJson(file: string, text: string, env: Env): { value: 
 
 /**
  * JSON.parse keeps the last of two equal keys without a word, so a connection written twice would
- * silently use the second. JSON is YAML, and yaml's parser reports each duplicate with its offset.
+ * silently use the second (and a schema file's `type` written twice, the second). JSON is YAML, and
+ * yaml's parser reports each duplicate with its offset.
  */
-function duplicateKeys(file: string, text: string): WarrenError[] {
+export function duplicateKeys(file: string, text: string): WarrenError[] {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
   return doc.errors
     .filter((err) => err.code === 'DUPLICATE_KEY')

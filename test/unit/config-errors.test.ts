@@ -121,6 +121,19 @@ describe('loadConfig: shape errors', () => {
 });
 
 describe('loadConfig: references and conflicts', () => {
+  it('refuses a key written twice in a JSON schema file, at the second one', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'schemas/twice.json': lines('{', '  "type": "object",', '  "type": "array"', '}'),
+      'queues.yaml': lines('functions:', '  a: { schema: schemas/twice.json }'),
+    });
+    const errors = await problems(dir);
+    expect(errors.map((e) => summary(e, dir))).toEqual([
+      { code: 'WARREN_E_CONFIG_SYNTAX', file: 'schemas/twice.json', line: 3, column: 3, key: 'functions.a.schema' },
+    ]);
+    expect(errors[0]?.details.hint).toContain('keep the last one');
+  });
+
   it('collects every semantic problem into one report', async () => {
     const dir = await project({
       'functions/a.ts': handler,
