@@ -15,7 +15,7 @@ import { deepFreeze } from './freeze';
 import { buildFunctions } from './functions';
 import type { Env } from './interpolate';
 import { readSchemaFile, type SchemaFileResult } from './message-schema';
-import { keyPathAt, parseRascalJson } from './rascal-json';
+import { keyPathAt, parseRascalJson, unknownRascalKeys } from './rascal-json';
 import { checkShape } from './shape';
 import { outputLoops } from './output-loops';
 import { bareDurations, bareDurationWarning } from './bare-durations';
@@ -210,6 +210,7 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
   for (const shared of sharedNameWarnings(raw.bindings, exchanges, queues))
     warnings.push(`${keyPlace(ctx, ['bindings', shared.index], 'value')} ${shared.text}`);
   warnings.push(...unreachableInternal(ctx, exchanges, bindings));
+  if (rascalText !== undefined) warnings.push(...unknownRascalKeys(rascalFile, rascalText, rascalJson.value));
   return { project: { config, missingHandlers }, errors: inOrder(errors), handlers, warnings };
 }
 

@@ -2,9 +2,11 @@
  * rascal.json text → plain value with `${VAR}` interpolated in every string. Pure: the caller reads
  * the file. JSON.parse gives no positions, so syntax and env errors are located in the text itself.
  */
+import { basename } from 'node:path';
 import { parseDocument } from 'yaml';
 import { WarrenError } from '../errors';
 import { interpolate, type Env } from './interpolate';
+import { closest } from './suggest';
 
 export function lineColumn(text: string, offset: number): { line: number; column: number } {
   const before = text.slice(0, Math.max(0, Math.min(offset, text.length)));
@@ -53,6 +55,26 @@ export function keyPathAt(text: string, path: readonly string[]): { line: number
     offset = found;
   }
   return lineColumn(text, Math.max(offset, 0));
+}
+
+/** rascal's own top-level options (its config schema, and `defaults`) and the connection Warren reads there; rascal ignores anything else without a word. */
+const RASCAL_TOP_LEVEL = ['vhosts', 'connection', 'connections', 'publications', 'subscriptions', 'redeliveries', 'encryption', 'defaults', '$schema'];
+
+/**
+ * A top-level key rascal does not know: rascal ignores it, so `"vhost": {…}` for `"vhosts"` sends
+ * Warren to the default vhost on localhost. Said as a warning: rascal itself accepts it.
+ */
+export function unknownRascalKeys(file: string, text: string, value: Record<string, unknown>): string[] {
+  return Object.keys(value)
+    .filter((key) => !RASCAL_TOP_LEVEL.includes(key))
+    .map((key) => {
+      const { line, column } = keyPathAt(text, [key]);
+      const near = closest(key, RASCAL_TOP_LEVEL);
+      return (
+        `${basename(file)}:${line}:${column} ${key}: not a rascal option, so it is ignored` +
+        `\n  hint: ${near ? `did you mean \`${near}\`? ` : ''}rascal.json's top level takes ${RASCAL_TOP_LEVEL.filter((k) => k !== '$schema').join(', ')}`
+      );
+    });
 }
 
 export function parseRascalJson(file: string, text: string, env: Env): { value: Record<string, unknown>; errors: WarrenError[] } {

@@ -109,6 +109,27 @@ describe('loadConfig: exchange-to-exchange bindings', () => {
   });
 });
 
+describe('rascal.json: a top-level key rascal ignores', () => {
+  it('draws a warning with the key it was probably meant to be; rascal keys and the connection do not', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'rascal.json': [
+        '{',
+        '  "vhost": { "orders": { "connection": { "url": "amqp://127.0.0.1/orders" } } },',
+        '  "connection": { "heartbeat": 10 },',
+        '  "redeliveries": {}',
+        '}',
+      ].join('\n'),
+    });
+    const read = await readProject({ dir, env: {} });
+    expect(read.errors).toEqual([]);
+    expect(read.warnings).toEqual([
+      'rascal.json:2:3 vhost: not a rascal option, so it is ignored' +
+        "\n  hint: did you mean `vhosts`? rascal.json's top level takes vhosts, connection, connections, publications, subscriptions, redeliveries, encryption, defaults",
+    ]);
+  });
+});
+
 describe('loadConfig: defaults', () => {
   it('runs a bare handler file with the defaults and an implicit quorum queue', async () => {
     const dir = await project({ 'functions/hello.ts': handler });
