@@ -122,5 +122,10 @@ export class Reject extends Error {
 }
 
 export function isReject(err: unknown): err is Error {
-  return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[REJECT_BRAND] === true;
+  try {
+    return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[REJECT_BRAND] === true;
+  } catch {
+    // a proxy whose traps throw: not a Reject
+    return false;
+  }
 }

@@ -141,8 +141,8 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * frames: it says instead that there is none, and how to get one.
  */
 export function toError(err: unknown, fallback: string): Error {
-  if (err instanceof Error) return err;
   try {
+    if (err instanceof Error) return readable(err) ? err : copyOfError(err, fallback);
     return asError(err, fallback);
   } catch {
     // A getter that throws, a proxy: nothing of it can be read safely.
@@ -150,6 +150,39 @@ export function toError(err: unknown, fallback: string): Error {
     error.stack = noteAsStack(error.message, 'reading what was thrown threw in turn: throw new Error(…) to get a message and a stack');
     return error;
   }
+}
+
+/**
+ * An Error every part of which reads: its message, name and stack (a stack is formatted when first
+ * read, and a Symbol message makes that throw) and its own fields (the log and the dead letter read
+ * them all). One that throws would throw again where Warren logs it or writes its dead letter.
+ */
+function readable(err: Error): boolean {
+  try {
+    for (const value of [err.message, err.name, err.stack]) if (value !== undefined) String(value);
+    for (const key of Object.keys(err)) void (err as unknown as Record<string, unknown>)[key];
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A plain Error with what of `err` reads. */
+function copyOfError(err: Error, fallback: string): Error {
+  const read = (key: 'message' | 'name' | 'stack'): string | undefined => {
+    try {
+      const value = err[key];
+      return typeof value === 'string' ? value : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const message = read('message') || `${fallback}: an Error whose message could not be read`;
+  const error = new Error(message);
+  const name = read('name');
+  if (name) error.name = name;
+  error.stack = read('stack') ?? noteAsStack(message, 'reading its stack threw: the error was changed after it was made');
+  return error;
 }
 
 function asError(err: unknown, fallback: string): Error {

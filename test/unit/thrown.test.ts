@@ -1,6 +1,8 @@
 /** What a handler throws, as the Error its dead letter records: a message a person can read, never Warren's frames. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { isReject } from '../../runtime';
+import { deadLetterHeaders } from '../../runtime/replica/headers';
 import { toError } from '../../runtime/replica/run-handler';
 
 describe('toError', () => {
@@ -50,5 +52,42 @@ describe('toError', () => {
         expect(error.message.length).toBeGreaterThan(0);
       }),
     );
+  });
+
+  it('copies an Error whose message, stack or name throws when read, and a proxy whose every trap throws is no Reject', () => {
+    const trap = () => {
+      throw new Error('trap');
+    };
+    const getter = (key: string) => {
+      const e = new Error(`${key} getter`);
+      Object.defineProperty(e, key, { get: trap });
+      return e;
+    };
+    const symbolMessage = Object.assign(new Error('x'), { message: Symbol('s') as unknown as string });
+    const unreadableField = Object.defineProperty(new Error('field'), 'code', { get: trap, enumerable: true });
+    const proxy = new Proxy({}, { get: trap, getPrototypeOf: trap, ownKeys: trap, has: trap });
+    expect(isReject(proxy)).toBe(false);
+    for (const thrown of [getter('message'), getter('stack'), getter('name'), symbolMessage, unreadableField, proxy]) {
+      const error = toError(thrown, 'the handler threw');
+      expect(error === thrown).toBe(false);
+      // what Warren reads of it, for its log and its dead letter, reads
+      const headers = deadLetterHeaders(
+        {},
+        {
+          functionName: 'f',
+          version: 'v',
+          reason: 'error',
+          error,
+          attempts: 1,
+          route: { exchange: '', routingKey: 'f' },
+          now: new Date(0),
+        },
+      );
+      expect(String(headers['x-warren-error']).length).toBeGreaterThan(0);
+      expect(JSON.stringify({ message: error.message, stack: error.stack, name: error.name, ...error })).toBeTruthy();
+    }
+    expect(toError(getter('stack'), 'x').message).toBe('stack getter');
+    expect(toError(getter('message'), 'x').message).toBe('x: an Error whose message could not be read');
+    expect(toError(unreadableField, 'x').message).toBe('field');
   });
 });
