@@ -84,7 +84,7 @@ describe('toError', () => {
         },
       );
       expect(String(headers['x-warren-error']).length).toBeGreaterThan(0);
-      expect(JSON.stringify({ message: error.message, stack: error.stack, name: error.name, ...error })).toBeTruthy();
+      expect(JSON.stringify({ ...error, message: error.message, stack: error.stack, name: error.name })).toBeTruthy();
     }
     expect(toError(getter('stack'), 'x').message).toBe('stack getter');
     expect(toError(getter('message'), 'x').message).toBe('x: an Error whose message could not be read');
