@@ -152,7 +152,7 @@ export function delayedPublish(exchange: string, routingKey: string, ms: number,
 export interface Forward {
   exchange: string;
   routingKey: string;
-  /** the message's own headers plus `x-warren-delay-due`, without the target and the broker's dead-letter bookkeeping */
+  /** the message's own headers plus `x-warren-delay-due`, without the target and the broker's bookkeeping (dead-letter, delivery count) */
   headers: Record<string, unknown>;
   /** epoch ms it is due (publisher's clock), when known */
   due: number | undefined;
@@ -168,6 +168,9 @@ export function forwardOf(headers: Record<string, unknown> | undefined): Forward
   const clean: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(h)) {
     if (key === 'x-death' || key.startsWith('x-first-death-') || key.startsWith('x-last-death-')) continue;
+    // warren.delay.deliver's own count (a forwarder stopped while it held the message): carried on, the
+    // function read it as a replica's death and ran the message as a suspect, or dead-lettered it unrun
+    if (key === 'x-delivery-count') continue;
     if (key === DELAY_HEADERS.exchange || key === DELAY_HEADERS.routingKey) continue;
     clean[key] = value;
   }

@@ -132,7 +132,14 @@ describe('delay ladder', () => {
     expect(entryExchange(10_000)).toBe(levelName(3)); // 8 s on the ladder: enters at its highest bit
     expect(sent.routingKey).toBe(delayRoutingKey(2_000));
     expect(sent.headers[DELAY_HEADERS.due]).toBe(1_002_000);
-    const arrived = { ...sent.headers, 'x-death': [{ queue: 'warren.delay.7' }], 'x-first-death-queue': 'warren.delay.7', 'x-last-death-reason': 'expired' };
+    // x-delivery-count: the forwarder that held it stopped, and warren.delay.deliver (quorum) counted a return
+    const arrived = {
+      ...sent.headers,
+      'x-death': [{ queue: 'warren.delay.7' }],
+      'x-first-death-queue': 'warren.delay.7',
+      'x-last-death-reason': 'expired',
+      'x-delivery-count': 2,
+    };
     expect(forwardOf(arrived)).toEqual({
       exchange: 'users',
       routingKey: 'user.deleted',
