@@ -78,7 +78,9 @@ export class TickEmitter {
       timezone: this.schedule.timezone,
       emitting: this.held !== null,
       next: next ? next.toISOString() : null,
-      lastTick: this.lastTick ? this.lastTick.toISOString() : null,
+      // The record also marks where the schedule started (or resumed past skipped ticks): that moment
+      // is not a tick, and `warren status` showed it as one emitted.
+      lastTick: this.lastTick && onSchedule(this.schedule, this.lastTick) ? this.lastTick.toISOString() : null,
     };
   }
 
@@ -179,4 +181,9 @@ export class TickEmitter {
       this.log.warn({ err }, 'could not emit a tick; another instance takes over');
     }
   }
+}
+
+/** `at` is one of the schedule's ticks: the next tick after the second before it is `at` itself. */
+function onSchedule(schedule: Schedule, at: Date): boolean {
+  return schedule.next(new Date(at.getTime() - 1_000))?.getTime() === at.getTime();
 }

@@ -36,6 +36,7 @@ interface ScheduleView {
   schedule: string;
   emitting: boolean;
   next: string | null;
+  lastTick: string | null;
   lastRun: { scheduledAt: string; outcome: string } | null;
 }
 
@@ -137,6 +138,9 @@ describe('a scheduled function starting after a long absence', () => {
       const view = await scheduleOf(warren, 'hourly');
       expect(view.emitting).toBe(true);
       expect(Date.parse(view.next!)).toBeGreaterThan(Date.now());
+      // The record now marks where the schedule resumed, which is no tick: the last tick shown is one
+      // of the hour's (the one under 30 s old, emitted) or none.
+      expect(view.lastTick === null || Date.parse(view.lastTick) % hour === 0, String(view.lastTick)).toBe(true);
     } finally {
       expect(await warren?.stop()).toBe(0);
       await project.remove();
