@@ -211,10 +211,10 @@ export class QueueConsumer {
       recent.add(settle);
       this.options.onMessage(delivery, settle);
     };
+    const consume = async () => (await channel.consume(queue, onDelivery)).consumerTag;
     this.pausedOn = null;
-    this.reconsume = async () => (await channel.consume(queue, onDelivery)).consumerTag;
-    const { consumerTag } = await channel.consume(queue, onDelivery);
-    this.consumerTag = consumerTag;
+    this.reconsume = consume;
+    this.consumerTag = await consume();
     this.retryMs = this.retry.minMs;
   }
 
