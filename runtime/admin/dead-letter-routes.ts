@@ -33,6 +33,14 @@ export interface DeadLetterRouteDeps {
   knownFunction(name: string): Reply | null;
 }
 
+/** What a route needs about the function whose dead letters it works on. */
+interface Target {
+  url: string;
+  deadQueue: string;
+  queue: string;
+  tools: DeadLetterTools;
+}
+
 const MAX_KEYS = 1_000;
 /** the longest search a replay takes (the dashboard's search box) */
 const MAX_SEARCH = 512;
@@ -40,7 +48,7 @@ const MAX_PAGE = 500;
 
 export function deadLetterRoutes(deps: DeadLetterRouteDeps): DeadLetterRoute[] {
   /** Everything a route needs about the function, or the answer that refuses it. */
-  function target(name: string): { url: string; deadQueue: string; queue: string; tools: DeadLetterTools } | Reply {
+  function target(name: string): Target | Reply {
     const unknown = deps.knownFunction(name);
     if (unknown) return unknown;
     if (!deps.tools) return fail('WARREN_E_NOT_IMPLEMENTED', 'dead-letter tools are not available in this build', 'use the RabbitMQ management UI meanwhile');
@@ -62,6 +70,10 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps): DeadLetterRoute[] {
         const limit = integerField(req.body, req.query, 'limit', { min: 1, max: MAX_PAGE, example: '?limit=20' });
         if (isReply(offset)) return offset;
         if (isReply(limit)) return limit;
+        // ?id= opens one: any id, `.` and `..` too, which no URL path can carry (every client and the
+        // server itself take them for "this folder" and "the folder above").
+        const id = req.query.get('id');
+        if (id !== null) return opened(t, id);
         const search = req.query.get('search') ?? req.query.get('q') ?? undefined;
         return ok(
           await t.tools.browse(t.url, t.deadQueue, {
@@ -80,8 +92,7 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps): DeadLetterRoute[] {
         if (isReply(t)) return t;
         const key = keyIn(req.path);
         if (isReply(key)) return key;
-        const copies = await t.tools.find(t.url, t.deadQueue, key);
-        return ok({ queue: t.deadQueue, copies: copies.length, letter: copies[0] });
+        return opened(t, key);
       },
     },
     {
@@ -110,6 +121,14 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps): DeadLetterRoute[] {
             );
           }
           keys = body.keys as string[];
+        }
+        const edited = (body as { body?: unknown }).body;
+        if (edited !== undefined) {
+          // One letter with a new body, its id in the body rather than the path (the dashboard's way:
+          // an id of `.` or `..` cannot be a path segment).
+          if (keys?.length !== 1 || body.search !== undefined || limit !== undefined)
+            return fail('WARREN_E_USAGE', 'body replays one dead letter: give exactly one key with it', 'send {"keys": ["id-1"], "body": "{\\"id\\": 1}"}');
+          return replayOne(t, keys[0]!, edited);
         }
         let search: string | undefined;
         if (body.search !== undefined) {
@@ -140,35 +159,7 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps): DeadLetterRoute[] {
         if (isReply(t)) return t;
         const key = keyIn(req.path.replace(/\/replay$/, ''));
         if (isReply(key)) return key;
-        const edited = (req.body as { body?: unknown } | undefined)?.body;
-        if (edited !== undefined && typeof edited !== 'string')
-          return fail(
-            'WARREN_E_USAGE',
-            'body must be the new message body as a string',
-            'send {"body": "{\\"id\\": 1}"}, or no body to replay the message as it is',
-          );
-        if (typeof edited === 'string') {
-          const [letter] = await t.tools.find(t.url, t.deadQueue, key);
-          const problem = letter ? jsonProblem(letter.contentType, edited) : null;
-          if (problem)
-            return fail(
-              'WARREN_E_USAGE',
-              `the edited body is not JSON (${problem}), and the message's content type is ${letter?.contentType}`,
-              'fix the JSON, or replay it unedited',
-            );
-        }
-        const result = await t.tools.replay(t.url, t.deadQueue, {
-          queue: t.queue,
-          keys: [key],
-          ...(typeof edited === 'string' ? { body: Buffer.from(edited, 'utf8') } : {}),
-        });
-        if (result.missing.length > 0)
-          return fail(
-            'WARREN_E_DEAD_LETTER_NOT_FOUND',
-            `no dead letter ${key} in ${t.deadQueue}`,
-            'it may have been replayed or purged meanwhile; list the queue again',
-          );
-        return replied(result);
+        return replayOne(t, key, (req.body as { body?: unknown } | undefined)?.body);
       },
     },
     {
@@ -181,6 +172,45 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps): DeadLetterRoute[] {
       },
     },
   ];
+}
+
+/** One dead letter opened; a 404 when no dead letter carries that id (replayed or purged meanwhile). */
+async function opened(t: Target, key: string): Promise<Reply> {
+  if (key.length === 0 || key.length > 256) return fail('WARREN_E_USAGE', 'id must be a message id of 1 to 256 characters', 'send ?id=order-42');
+  const copies = await t.tools.find(t.url, t.deadQueue, key);
+  if (copies.length === 0) return notFound(t, key);
+  return ok({ queue: t.deadQueue, copies: copies.length, letter: copies[0] });
+}
+
+/** Every dead letter with that id, with `edited` (a string) as its body when given. */
+async function replayOne(t: Target, key: string, edited: unknown): Promise<Reply> {
+  if (edited !== undefined && typeof edited !== 'string')
+    return fail('WARREN_E_USAGE', 'body must be the new message body as a string', 'send {"body": "{\\"id\\": 1}"}, or no body to replay the message as it is');
+  if (typeof edited === 'string') {
+    const [letter] = await t.tools.find(t.url, t.deadQueue, key);
+    const problem = letter ? jsonProblem(letter.contentType, edited) : null;
+    if (problem)
+      return fail(
+        'WARREN_E_USAGE',
+        `the edited body is not JSON (${problem}), and the message's content type is ${letter?.contentType}`,
+        'fix the JSON, or replay it unedited',
+      );
+  }
+  const result = await t.tools.replay(t.url, t.deadQueue, {
+    queue: t.queue,
+    keys: [key],
+    ...(typeof edited === 'string' ? { body: Buffer.from(edited, 'utf8') } : {}),
+  });
+  if (result.missing.length > 0) return notFound(t, key);
+  return replied(result);
+}
+
+function notFound(t: Target, key: string): Reply {
+  return fail(
+    'WARREN_E_DEAD_LETTER_NOT_FOUND',
+    `no dead letter ${key} in ${t.deadQueue}`,
+    'it may have been replayed or purged meanwhile; list the queue again',
+  );
 }
 
 /** A replay that kept some dead letters answers 409 with every reason (the rest were replayed). */

@@ -124,10 +124,11 @@ export class LiveFeed {
         ? {
             at,
             handled: s.stats.acked + s.stats.dead + s.stats.dropped,
-            failed: s.stats.retried + s.stats.dead + s.stats.dropped,
+            failed: s.stats.dead + s.stats.dropped,
+            retried: s.stats.retried,
             buckets: s.stats.latency,
-            left: s.stats.acked + s.stats.dead + s.stats.dropped + s.stats.retried,
-            backlog: view.queueDepth === null ? null : view.queueDepth + view.inFlight,
+            left: s.stats.acked + s.stats.dead + s.stats.dropped,
+            backlog: view.queueDepth === null || view.retryDepth === null ? null : view.queueDepth + view.inFlight + view.retryDepth,
           }
         : { at, handled: 0, failed: 0, buckets: [] };
       const kept = this.samples.get(view.name) ?? [];

@@ -8,15 +8,17 @@ import type { FunctionView } from './view';
 /** What is kept of a function's counters at one tick. */
 export interface Sample {
   at: number;
-  /** settled for good: acked, dead-lettered or dropped */
+  /** messages settled for good: acked, dead-lettered or dropped */
   handled: number;
-  /** attempts that failed: retried, dead-lettered or dropped */
+  /** messages that failed for good: dead-lettered or dropped (counted in `handled` too) */
   failed: number;
+  /** attempts that failed and went to a retry queue, to be tried again */
+  retried?: number;
   /** non-cumulative counts per latency bucket (LATENCY_BOUNDS_MS), the last for +Inf */
   buckets: readonly number[];
-  /** messages that left the queue for good or for a retry queue (cumulative) */
+  /** messages settled for good (cumulative; `handled`, where the depths are known) */
   left?: number;
-  /** messages in the queue or in flight, null when the queue's depth is unknown */
+  /** messages not settled yet: in the queue, in flight or in a retry queue; null when a depth is unknown */
   backlog?: number | null;
 }
 
@@ -48,12 +50,13 @@ export function quantileMs(buckets: readonly number[], q: number, bounds: readon
 }
 
 /** Counts added between two samples (a counter that went down, e.g. after a restart, counts from zero). */
-export function delta(now: Sample, before: Sample | undefined): { handled: number; failed: number; buckets: number[]; seconds: number } {
-  if (!before) return { handled: 0, failed: 0, buckets: now.buckets.map(() => 0), seconds: 0 };
+export function delta(now: Sample, before: Sample | undefined): { handled: number; failed: number; retried: number; buckets: number[]; seconds: number } {
+  if (!before) return { handled: 0, failed: 0, retried: 0, buckets: now.buckets.map(() => 0), seconds: 0 };
   const d = (a: number, b: number) => (a >= b ? a - b : a);
   return {
     handled: d(now.handled, before.handled),
     failed: d(now.failed, before.failed),
+    retried: d(now.retried ?? 0, before.retried ?? 0),
     buckets: now.buckets.map((n, i) => d(n, before.buckets[i] ?? 0)),
     seconds: Math.max(0, (now.at - before.at) / 1000),
   };
@@ -85,14 +88,16 @@ export function liveFunction(view: FunctionView, now: Sample, windowStart: Sampl
     inPerSec: arrivals(now, windowStart),
     handledPerSec: perSec(window.handled),
     failedPerSec: perSec(window.failed),
+    retriedPerSec: perSec(window.retried),
     p50Ms: quantileMs(window.buckets, 0.5),
     p95Ms: quantileMs(window.buckets, 0.95),
   };
 }
 
 /**
- * Messages arriving per second (published, or back from a retry), over the window: what left the
- * queue plus what the backlog grew by. Known only while the queue's depth is (the broker tells
+ * Messages arriving per second over the window: what was settled for good plus what the backlog
+ * (queue, in flight, retry queues) grew by. A retry is not an arrival: it leaves the queue for a retry
+ * queue and comes back, the backlog unchanged. Known only while the depths are (the broker tells
  * depths, not arrivals, without its management plugin).
  */
 export function arrivals(now: Sample, before: Sample | undefined): number | null {
@@ -111,7 +116,18 @@ export function round(n: number): number {
 }
 
 /** The chart series the page draws, kept per function. */
-export const SERIES = ['inPerSec', 'handledPerSec', 'failedPerSec', 'p50Ms', 'p95Ms', 'inFlight', 'queueDepth', 'retryDepth', 'deadLetterDepth'] as const;
+export const SERIES = [
+  'inPerSec',
+  'handledPerSec',
+  'failedPerSec',
+  'retriedPerSec',
+  'p50Ms',
+  'p95Ms',
+  'inFlight',
+  'queueDepth',
+  'retryDepth',
+  'deadLetterDepth',
+] as const;
 export type SeriesName = (typeof SERIES)[number];
 
 export interface History {

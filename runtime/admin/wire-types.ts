@@ -23,7 +23,10 @@ export interface LiveFunction {
   inPerSec: number | null;
   /** messages settled per second over the same last seconds as inPerSec */
   handledPerSec: number;
+  /** messages that failed for good (dead-lettered or dropped) per second, over the same seconds */
   failedPerSec: number;
+  /** failed attempts sent to a retry queue per second, over the same seconds */
+  retriedPerSec: number;
   /** handler latency over the latency window, null when nothing ran in it */
   p50Ms: number | null;
   p95Ms: number | null;

@@ -35,7 +35,7 @@ export function nextSort(current: Sort, key: SortKey): Sort {
 /** The sum of a figure over functions; null when no function knows it (the broker is out of reach). */
 export function total(
   fns: readonly LiveFunction[],
-  key: 'inPerSec' | 'handledPerSec' | 'failedPerSec' | 'inFlight' | 'queueDepth' | 'retryDepth' | 'deadLetterDepth',
+  key: 'inPerSec' | 'handledPerSec' | 'failedPerSec' | 'retriedPerSec' | 'inFlight' | 'queueDepth' | 'retryDepth' | 'deadLetterDepth',
 ): number | null {
   let sum: number | null = null;
   for (const f of fns) {

@@ -4,7 +4,18 @@
 // them (type-only: nothing of it is bundled).
 export type { DeadLetter, DeadLetterDetail, DeadLetterPage, LiveFrame, LiveFunction, ReplayResult } from '../admin/wire-types';
 
-export const SERIES = ['inPerSec', 'handledPerSec', 'failedPerSec', 'p50Ms', 'p95Ms', 'inFlight', 'queueDepth', 'retryDepth', 'deadLetterDepth'] as const;
+export const SERIES = [
+  'inPerSec',
+  'handledPerSec',
+  'failedPerSec',
+  'retriedPerSec',
+  'p50Ms',
+  'p95Ms',
+  'inFlight',
+  'queueDepth',
+  'retryDepth',
+  'deadLetterDepth',
+] as const;
 export type SeriesName = (typeof SERIES)[number];
 
 export interface History {

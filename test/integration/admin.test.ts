@@ -205,6 +205,14 @@ describe('admin API', () => {
     const opened = await runtime.admin(`/functions/echo/dead-letters/${encodeURIComponent(first.letters[7]!.key)}`);
     expect(opened.status).toBe(200);
     expect(JSON.stringify(await opened.json())).toContain(first.letters[7]!.bodyPreview);
+    // The same by ?id= (the dashboard's way, which any id survives); an id no letter carries is a 404.
+    const byQuery = await runtime.admin(`/functions/echo/dead-letters?id=${encodeURIComponent(first.letters[7]!.key)}`);
+    expect(((await byQuery.json()) as { letter: { key: string } }).letter.key).toBe(first.letters[7]!.key);
+    for (const path of ['/functions/echo/dead-letters?id=no-such-id', '/functions/echo/dead-letters/no-such-id']) {
+      const missing = await runtime.admin(path);
+      expect(missing.status, path).toBe(404);
+      expect(((await missing.json()) as { code: string }).code).toBe('WARREN_E_DEAD_LETTER_NOT_FOUND');
+    }
 
     // A purge sent while reads hold the letters waits for them, then empties the queue.
     const [, purged] = await Promise.all([page(), runtime.admin('/functions/echo/dead-letters', { method: 'DELETE' }), page()]);

@@ -18,6 +18,7 @@ export function liveFunctionOf(name: string, figures: Partial<LiveFunction> = {}
     inPerSec: 0,
     handledPerSec: 0,
     failedPerSec: 0,
+    retriedPerSec: 0,
     p50Ms: null,
     p95Ms: null,
     ...figures,

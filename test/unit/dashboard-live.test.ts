@@ -94,6 +94,18 @@ describe('liveFunction', () => {
     expect(arrivals(at(1_000, 10, 5), undefined)).toBeNull();
   });
 
+  it('counts messages, not attempts: one retried twice then handled is one in, two retried, one handled, none failed', () => {
+    const at = (t: number, s: Partial<Sample>): Sample => ({ at: t, handled: 0, failed: 0, retried: 0, buckets: [0], left: 0, backlog: 0, ...s });
+    const done = liveFunction(view, at(5_000, { handled: 1, retried: 2, left: 1 }), at(0, {}));
+    expect([done.inPerSec, done.handledPerSec, done.retriedPerSec, done.failedPerSec]).toEqual([0.2, 0.2, 0.4, 0]);
+    // Still waiting in a retry queue: in, not handled yet.
+    const waiting = liveFunction(view, at(5_000, { retried: 1, backlog: 1 }), at(0, {}));
+    expect([waiting.inPerSec, waiting.handledPerSec, waiting.retriedPerSec]).toEqual([0.2, 0, 0.2]);
+    // Out of attempts: one in, handled for good, and failed.
+    const dead = liveFunction(view, at(5_000, { handled: 1, failed: 1, retried: 2, left: 1 }), at(0, {}));
+    expect([dead.inPerSec, dead.handledPerSec, dead.failedPerSec]).toEqual([0.2, 0.2, 0.2]);
+  });
+
   it('starts at zero and survives counters that went down (a restart)', () => {
     const now = sample(1_000, 5, 0, [5, 0, 0, 0, 0, 0, 0]);
     expect(liveFunction(view, now, undefined).handledPerSec).toBe(0);

@@ -25,7 +25,8 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
   const [search, setSearch] = useState('');
   const [query, setQuery] = useState('');
   const [offset, setOffset] = useState(0);
-  const [page, setPage] = useState<DeadLetterPage | null>(null);
+  /** the last page read, with the function, search and offset it was read for */
+  const [loaded, setLoaded] = useState<{ want: string; page: DeadLetterPage } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [open, setOpen] = useState<string | null>(null);
@@ -38,7 +39,7 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
     setOffset(0);
   }, [current, query]);
   useEffect(() => {
-    setPage(null);
+    setLoaded(null);
     setError(null);
   }, [current]);
 
@@ -59,6 +60,13 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
   // One request at a time: under a steady stream of dead letters the depth changes every second, and
   // a list slower than that must still land (a change meanwhile asks for one more request after it).
   const want = `${current}\u0000${query}\u0000${offset}`;
+  // Figures and actions come only from the page read for what is asked now: a search of a large queue
+  // takes a moment, and meanwhile the previous page's rows stay, dimmed, but its counts are not offered
+  // as the search's (nor is "Replay matches" with them).
+  const page = loaded?.want === want ? loaded.page : null;
+  const previous = page ? null : (loaded?.page ?? null);
+  // Turning pages keeps the pager where it is: the same search, so the same number of matches.
+  const pages = page ?? (loaded?.want.startsWith(`${current}\u0000${query}\u0000`) ? loaded.page : null);
   const wanted = useRef(want);
   const loading = useRef<{ again: boolean } | null>(null);
   wanted.current = want;
@@ -78,7 +86,7 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
         .then(
           (p) => {
             if (key !== wanted.current) return;
-            setPage(p);
+            setLoaded({ want: key, page: p });
             setError(null);
           },
           (err: unknown) => key === wanted.current && setError(err instanceof ApiError ? err.message : String(err)),
@@ -118,7 +126,7 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
     setReload((n) => n + 1);
   }
 
-  const letters = page?.letters ?? [];
+  const letters = (page ?? previous)?.letters ?? [];
   const rowKeys = distinctKeys(letters);
   const allOnPage = letters.length > 0 && letters.every((l) => selected.has(l.key));
   const toggle = (key: string) => {
@@ -184,7 +192,9 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
               : plural(page.total, 'dead letter')
             : error
               ? 'unavailable'
-              : 'loading…'}
+              : query
+                ? 'searching…'
+                : 'loading…'}
           {page && page.scanned < page.total && query ? ` (searched the oldest ${page.scanned.toLocaleString('en')})` : ''}
         </span>
       </div>
@@ -196,7 +206,7 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
       {!page && error ? null : (
         <div class={`split ${open ? 'with-detail' : ''}`}>
           <div class="table-wrap">
-            <table class="letters">
+            <table class={`letters ${previous ? 'stale' : ''}`} aria-busy={previous ? 'true' : 'false'}>
               <thead>
                 <tr>
                   <th class="check">
@@ -231,15 +241,15 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
               </tbody>
             </table>
             {page && letters.length === 0 ? <p class="empty">{query ? 'Nothing matches.' : `${current}'s dead-letter queue is empty.`}</p> : null}
-            {page && page.matched > PAGE ? (
+            {pages && pages.matched > PAGE ? (
               <nav class="pager" aria-label="pages">
                 <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
                   ← Previous
                 </button>
                 <span>
-                  {(offset + 1).toLocaleString('en')}–{Math.min(offset + PAGE, page.matched).toLocaleString('en')} of {page.matched.toLocaleString('en')}
+                  {(offset + 1).toLocaleString('en')}–{Math.min(offset + PAGE, pages.matched).toLocaleString('en')} of {pages.matched.toLocaleString('en')}
                 </span>
-                <button type="button" disabled={offset + PAGE >= page.matched} onClick={() => setOffset(offset + PAGE)}>
+                <button type="button" disabled={offset + PAGE >= pages.matched} onClick={() => setOffset(offset + PAGE)}>
                   Next →
                 </button>
               </nav>

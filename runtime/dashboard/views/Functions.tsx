@@ -1,5 +1,5 @@
 /** Every function: totals, a table to compare them at a glance, and a card each (scale − / +, redeploy, live charts). */
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, fnPath } from '../api';
 import { count, ms, plural, rate, shortVersion } from '../format';
 import { BY_NAME, cardId, functionRows, healthOf, total, type Sort } from '../function-rows';
@@ -8,6 +8,18 @@ import type { LiveFunction, SeriesName } from '../types';
 import { toast } from '../toast';
 import { Chart } from './Chart';
 import { FunctionTable } from './FunctionTable';
+
+/**
+ * What each rate counts. All count messages, so they add up: a message that fails twice and then
+ * succeeds is one in, two retried, one handled; one that runs out of attempts is one handled and one
+ * failed.
+ */
+const RATE_TITLES = {
+  in: 'messages published to the function per second (a retry coming back is not counted again)',
+  handled: 'messages settled for good per second: done, dead-lettered or dropped',
+  failed: 'messages that failed for good per second: dead-lettered or dropped',
+  retried: 'failed attempts per second that wait in a retry queue to be tried again',
+};
 
 /** From this many functions on, a filter box: 30 cards do not fit in anyone's head. */
 const FILTER_FROM = 6;
@@ -36,14 +48,16 @@ export function Functions({ live, focus = null }: { live: LiveState; focus?: str
     );
   const rows = functionRows(fns, filter, sort);
   const failed = total(fns, 'failedPerSec') ?? 0;
+  const retried = total(fns, 'retriedPerSec') ?? 0;
   const dead = total(fns, 'deadLetterDepth');
   return (
     <>
       <section class="summary" aria-label="All functions">
         <Stat label={fns.length === 1 ? 'function' : 'functions'} value={count(fns.length)} />
-        <Stat label="in/s" value={rate(total(fns, 'inPerSec'))} />
-        <Stat label="handled/s" value={rate(total(fns, 'handledPerSec'))} />
-        <Stat label="failed/s" value={rate(failed)} tone={failed > 0 ? 'bad' : undefined} />
+        <Stat label="in/s" value={rate(total(fns, 'inPerSec'))} title={RATE_TITLES.in} />
+        <Stat label="handled/s" value={rate(total(fns, 'handledPerSec'))} title={RATE_TITLES.handled} />
+        <Stat label="failed/s" value={rate(failed)} tone={failed > 0 ? 'bad' : undefined} title={RATE_TITLES.failed} />
+        <Stat label="retried/s" value={rate(retried)} tone={retried > 0 ? 'warn' : undefined} title={RATE_TITLES.retried} />
         <Stat label="in flight" value={count(total(fns, 'inFlight'))} />
         <Stat label={dead === 1 ? 'dead letter' : 'dead letters'} value={count(dead)} tone={(dead ?? 0) > 0 ? 'warn' : undefined} href="#/dead-letters" />
       </section>
@@ -89,6 +103,21 @@ function Stat({ label, value, tone, href, title }: { label: string; value: strin
 
 function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
   const [busy, setBusy] = useState<string | null>(null);
+  /**
+   * Replicas asked for on this page that the live figures do not show yet. Clicks add up: three
+   * quick clicks on + ask for three more, though the page is redrawn (and `desired` comes back from
+   * the runtime) only after the first; one request at a time, the last one asks for the sum.
+   */
+  const [asked, setAsked] = useState<number | null>(null);
+  const target = useRef<number | null>(null);
+  const scaling = useRef(false);
+  const desired = asked ?? fn.desired;
+  useEffect(() => {
+    if (asked !== null && !scaling.current && fn.desired === asked) {
+      target.current = null;
+      setAsked(null);
+    }
+  }, [fn.desired, asked, busy]);
   const cols = live.columns.get(fn.name);
   const col = (s: SeriesName) => cols?.[s] ?? [];
 
@@ -102,11 +131,34 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
       setBusy(null);
     }
   }
-  const scale = (n: number) =>
-    act('scale', async () => {
-      const r = await api<{ replicas: { desired: number; running: number } }>('POST', `${fnPath(fn.name)}/scale`, { replicas: n });
-      return `${fn.name} scaled to ${plural(r.replicas.desired, 'replica')}`;
+  const scale = (step: number) => {
+    const next = Math.max(0, (target.current ?? fn.desired) + step);
+    target.current = next;
+    setAsked(next);
+    if (scaling.current) return;
+    scaling.current = true;
+    void act('scale', async () => {
+      try {
+        let sent: number | null = null;
+        let now = fn.desired;
+        while (target.current !== null && target.current !== sent) {
+          sent = target.current;
+          const r = await api<{ replicas: { desired: number; running: number } }>('POST', `${fnPath(fn.name)}/scale`, { replicas: sent });
+          now = r.replicas.desired;
+        }
+        // The runtime settled on another number than asked: show its own from now on.
+        if (now !== sent) target.current = null;
+        return `${fn.name} scaled to ${plural(now, 'replica')}`;
+      } catch (err) {
+        target.current = null;
+        setAsked(null);
+        throw err;
+      } finally {
+        scaling.current = false;
+        if (target.current === null) setAsked(null);
+      }
     });
+  };
   const redeploy = () =>
     act('deploy', async () => {
       const r = await api<{ version: string; changed: boolean }>('POST', `${fnPath(fn.name)}/deploy`);
@@ -130,19 +182,13 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
         </div>
         <div class="controls">
           <div class="scaler" role="group" aria-label={`replicas of ${fn.name}`}>
-            <button
-              type="button"
-              class="icon"
-              aria-label={`scale ${fn.name} down`}
-              disabled={busy !== null || fn.desired === 0}
-              onClick={() => scale(fn.desired - 1)}
-            >
+            <button type="button" class="icon" aria-label={`scale ${fn.name} down`} disabled={busy === 'deploy' || desired === 0} onClick={() => scale(-1)}>
               −
             </button>
             <span class="replicas" data-testid="replicas" aria-live="polite" title="running / desired replicas">
-              <b>{fn.running}</b>/{fn.desired}
+              <b>{fn.running}</b>/{desired}
             </span>
-            <button type="button" class="icon" aria-label={`scale ${fn.name} up`} disabled={busy !== null} onClick={() => scale(fn.desired + 1)}>
+            <button type="button" class="icon" aria-label={`scale ${fn.name} up`} disabled={busy === 'deploy'} onClick={() => scale(1)}>
               +
             </button>
           </div>
@@ -158,9 +204,10 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
         </p>
       ) : null}
       <div class="stats">
-        <Stat label="in/s" value={rate(fn.inPerSec)} />
-        <Stat label="handled/s" value={rate(fn.handledPerSec)} />
-        <Stat label="failed/s" value={rate(fn.failedPerSec)} tone={fn.failedPerSec > 0 ? 'bad' : undefined} />
+        <Stat label="in/s" value={rate(fn.inPerSec)} title={RATE_TITLES.in} />
+        <Stat label="handled/s" value={rate(fn.handledPerSec)} title={RATE_TITLES.handled} />
+        <Stat label="failed/s" value={rate(fn.failedPerSec)} tone={fn.failedPerSec > 0 ? 'bad' : undefined} title={RATE_TITLES.failed} />
+        <Stat label="retried/s" value={rate(fn.retriedPerSec)} tone={fn.retriedPerSec > 0 ? 'warn' : undefined} title={RATE_TITLES.retried} />
         <Stat label="p50" value={ms(fn.p50Ms)} />
         <Stat label="p95" value={ms(fn.p95Ms)} />
         <Stat label="in flight" value={count(fn.inFlight)} />
@@ -183,6 +230,7 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
             { label: 'in', color: '--accent', values: col('inPerSec'), format: rate },
             { label: 'handled', color: '--ok', values: col('handledPerSec'), format: rate },
             { label: 'failed', color: '--bad', values: col('failedPerSec'), format: rate },
+            { label: 'retried', color: '--warn', values: col('retriedPerSec'), format: rate },
           ]}
         />
         <Chart

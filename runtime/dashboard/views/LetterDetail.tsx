@@ -20,20 +20,30 @@ export function LetterDetail({ fn, letterKey, onClose, onReplayed }: Props) {
   const [body, setBody] = useState('');
   const [busy, setBusy] = useState(false);
   const heading = useRef<HTMLHeadingElement>(null);
-  const path = `${fnPath(fn)}/dead-letters/${encodeURIComponent(letterKey)}`;
+  // The id goes in the query and the body, never in the path: browsers resolve a segment `..` or `.`
+  // (a message id like any other) before the request leaves.
+  const letters = `${fnPath(fn)}/dead-letters`;
+  const path = `${letters}?${new URLSearchParams({ id: letterKey })}`;
 
   useEffect(() => {
     setLetter(null);
     setError(null);
-    api<{ letter: DeadLetterDetail; copies?: number }>('GET', path).then(
+    // Another letter opened before this one's answer came: that answer is not shown under its name.
+    let shown = true;
+    api<{ letter?: DeadLetterDetail; copies?: number }>('GET', path).then(
       (r) => {
+        if (!shown) return;
+        if (!r?.letter) return setError(`no dead letter ${letterKey}: it may have been replayed or purged meanwhile`);
         setLetter(r.letter);
         setCopies(r.copies ?? 1);
         setBody(prettyBody(r.letter.body, r.letter.bodyEncoding));
         heading.current?.focus();
       },
-      (err: unknown) => setError(err instanceof ApiError ? err.message : String(err)),
+      (err: unknown) => shown && setError(err instanceof ApiError ? err.message : String(err)),
     );
+    return () => {
+      shown = false;
+    };
   }, [path]);
 
   const original = letter ? prettyBody(letter.body, letter.bodyEncoding) : '';
@@ -45,13 +55,14 @@ export function LetterDetail({ fn, letterKey, onClose, onReplayed }: Props) {
     setBusy(true);
     try {
       // The text as edited: parsing and printing it again would alter numbers JavaScript cannot hold exactly.
-      const payload = withEdit ? { body } : {};
-      const r = await api<ReplayResult>('POST', `${path}/replay`, payload);
+      const payload = withEdit ? { keys: [letterKey], body } : { keys: [letterKey] };
+      const r = await api<ReplayResult>('POST', `${letters}/replay`, payload);
+      if (r.replayed === 0) throw new Error(`no dead letter ${letterKey} in ${r.queue}: it may have been replayed or purged meanwhile`);
       const what = r.replayed > 1 ? `${r.replayed} dead letters ${letterKey}` : letterKey;
       toast('ok', `replayed ${what}${withEdit ? ' with the edited body' : ''} into ${r.target}`);
       onReplayed();
     } catch (err) {
-      toast('error', err instanceof ApiError ? err.message : String(err));
+      toast('error', err instanceof Error ? err.message : String(err));
     } finally {
       setBusy(false);
     }

@@ -1,0 +1,187 @@
+/**
+ * The dashboard where a person works fast or the input is odd, in a real browser against a real
+ * runtime and broker: clicks on + that come quicker than the page redraws all count; a dead letter
+ * whose message id is `..` or `.` opens (no URL path can carry those) and the next one opens too; a
+ * search of the dead letters does not offer the previous page's figures as its own while it runs; the
+ * rates count messages, so a message retried twice is not three arrivals and two failures.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestVhost, publishRaw, queueInfo, type TestVhost } from '../helpers/broker';
+import { waitFor } from '../helpers/runtime';
+import { launchBrowser, type TestBrowser } from '../helpers/browser';
+import { createProject, release, startRuntime, type Project, type Runtime } from './admin-harness';
+
+let vhost: TestVhost;
+let project: Project;
+let runtime: Runtime;
+let browser: TestBrowser;
+let base: string;
+
+const YAML = `functions:
+  orders:
+    retry: { attempts: 1 }
+  flaky:
+    retry: { attempts: 3, backoff: fixed, delay: 100ms }
+`;
+
+/** Refuses `{"reject": true}` (a dead letter at once); everything else is done. */
+const ORDERS = `import { Reject, type Handler } from 'warren';
+const handler: Handler<{ reject?: boolean; note?: string }> = async (message) => {
+  if (message && message.reject) throw new Reject('refused: ' + (message.note ?? 'no note'));
+};
+export default handler;
+`;
+
+/** Fails its first two attempts, then succeeds. */
+const FLAKY = `import type { Handler } from 'warren';
+const handler: Handler<unknown> = async (_message, ctx) => {
+  if (ctx.attempt < 3) throw new Error('not yet, attempt ' + ctx.attempt);
+};
+export default handler;
+`;
+
+beforeAll(async () => {
+  vhost = await createTestVhost('dashboard-edges');
+  project = await createProject({ 'queues.yaml': YAML, 'functions/orders.ts': ORDERS, 'functions/flaky.ts': FLAKY });
+  runtime = await startRuntime(project.dir, vhost.url);
+  await runtime.waitReady(45_000);
+  base = `http://127.0.0.1:${runtime.port}`;
+  browser = await launchBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await release(runtime, project, vhost);
+});
+
+const reject = (id: string, note = id) =>
+  publishRaw(vhost.url, '', 'orders', JSON.stringify({ reject: true, note }), { contentType: 'application/json', messageId: id });
+
+async function desired(name: string): Promise<number> {
+  return ((await (await runtime.admin(`/functions/${name}`)).json()) as { replicas: { desired: number } }).replicas.desired;
+}
+
+/** The live stream's frames for `ms`, as a page receives them. */
+async function frames(ms: number): Promise<Array<{ functions: Array<Record<string, number | string | null>> }>> {
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort(), ms);
+  const res = await fetch(`${base}/events`, { signal: stop.signal });
+  const reader = res.body!.getReader();
+  let text = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString('utf8');
+    }
+  } catch {
+    // aborted: the time is up
+  } finally {
+    clearTimeout(timer);
+  }
+  return [...text.matchAll(/event: frame\ndata: (.*)\n\n/g)].map((m) => JSON.parse(m[1]!));
+}
+
+describe('the dashboard, fast hands and odd input', () => {
+  it('three clicks on + quicker than the page redraws ask for three more replicas, not one', async () => {
+    const { page } = browser;
+    await page.goto(`${base}/#/functions`);
+    const card = page.locator('[data-function="orders"]');
+    await expect.poll(() => card.getByTestId('replicas').textContent()).toBe('1/1');
+    // Three clicks in one turn of the page's event loop: nothing is redrawn between them.
+    await card.getByRole('button', { name: 'scale orders up' }).evaluate((button) => {
+      for (let i = 0; i < 3; i++) (button as unknown as { click(): void }).click();
+    });
+    await expect.poll(() => card.getByTestId('replicas').textContent(), { timeout: 20_000 }).toBe('4/4');
+    expect(await desired('orders')).toBe(4);
+    await card.getByRole('button', { name: 'scale orders down' }).evaluate((button) => {
+      for (let i = 0; i < 3; i++) (button as unknown as { click(): void }).click();
+    });
+    await expect.poll(() => card.getByTestId('replicas').textContent(), { timeout: 20_000 }).toBe('1/1');
+    expect(await desired('orders')).toBe(1);
+    await waitFor(async () => (await queueInfo(vhost.url, 'orders')).consumerCount === 1, 20_000, 200);
+  });
+
+  it('opens a dead letter whose message id is `..` or `.`, and the one opened after it', async () => {
+    const { page } = browser;
+    await reject('..', 'dot dot');
+    await reject('.', 'one dot');
+    await reject('plain-1', 'plain');
+    await waitFor(async () => (await queueInfo(vhost.url, 'orders.dead')).messageCount === 3);
+    await page.goto(`${base}/#/dead-letters/orders`);
+    for (const [id, note] of [
+      ['..', 'dot dot'],
+      ['.', 'one dot'],
+      ['plain-1', 'plain'],
+    ] as const) {
+      await page.getByRole('button', { name: `open ${id}`, exact: true }).click();
+      await expect.poll(() => page.getByTestId('letter-error').textContent()).toBe(`refused: ${note}`);
+      expect(await page.locator('#detail-title').textContent()).toBe(id);
+    }
+    // Replayed from its panel, `..` goes back to orders (and is refused again: a new dead letter).
+    await page.getByRole('button', { name: 'open ..', exact: true }).click();
+    await expect.poll(() => page.getByTestId('letter-error').textContent()).toBe('refused: dot dot');
+    await page.getByRole('button', { name: 'Replay', exact: true }).click();
+    await expect.poll(() => page.locator('.toasts').textContent()).toContain('replayed .. into orders');
+    await runtime.admin('/functions/orders/dead-letters', { method: 'DELETE' });
+  });
+
+  it('while a search runs, the previous figures are not shown as its own, nor offered to "Replay matches"', async () => {
+    const { page } = browser;
+    for (let i = 0; i < 5; i++) await reject(`net-${i}`, `network ${i}`);
+    await reject('card-0', 'card declined');
+    await waitFor(async () => (await queueInfo(vhost.url, 'orders.dead')).messageCount === 6);
+    await page.goto(`${base}/#/dead-letters/orders`);
+    await expect.poll(() => page.locator('.workbench .actions').textContent()).toContain('6 dead letters');
+    // A search that takes its time, as over a queue of thousands.
+    let letGo!: () => void;
+    const held = new Promise<void>((resolve) => (letGo = resolve));
+    await page.route(/\/dead-letters\?.*search=/, async (route) => {
+      await held;
+      await route.continue();
+    });
+    try {
+      await page.getByRole('searchbox').fill('card');
+      await page.getByRole('button', { name: 'Search', exact: true }).click();
+      const matches = page.getByRole('button', { name: /^Replay matches/ });
+      await matches.waitFor();
+      await page.waitForTimeout(300);
+      expect(await page.locator('.workbench .actions').textContent()).toContain('searching…');
+      expect(await matches.textContent()).toBe('Replay matches');
+      expect(await matches.isDisabled()).toBe(true);
+    } finally {
+      letGo();
+    }
+    await expect.poll(() => page.getByRole('button', { name: /^Replay matches/ }).textContent()).toBe('Replay matches (1)');
+    expect(await page.locator('.workbench .actions').textContent()).toContain('1 match among 6 dead letters');
+    await page.unroute(/\/dead-letters\?.*search=/);
+    await runtime.admin('/functions/orders/dead-letters', { method: 'DELETE' });
+  });
+
+  it('counts messages in its rates: retried twice then done is one in, two retried, one handled and none failed', async () => {
+    for (let i = 0; i < 20; i++) await publishRaw(vhost.url, '', 'flaky', JSON.stringify({ i }), { contentType: 'application/json' });
+    // A frame whose window holds the whole burst: every rate over the same seconds.
+    let last: Record<string, number | string | null> | undefined;
+    await waitFor(
+      async () => {
+        for (const frame of await frames(2_500)) {
+          const f = frame.functions.find((x) => x.name === 'flaky')!;
+          last = f;
+          const [inRate, handled, retried, failed] = [f.inPerSec, f.handledPerSec, f.retriedPerSec, f.failedPerSec].map(Number) as [
+            number,
+            number,
+            number,
+            number,
+          ];
+          if (handled > 0 && failed === 0 && Math.abs(retried / handled - 2) < 0.05 && Math.abs(inRate / handled - 1) < 0.05) return true;
+        }
+        return false;
+      },
+      20_000,
+      0,
+    ).catch(() => {
+      throw new Error(`no frame counted the 20 messages as messages; the last: ${JSON.stringify(last)}`);
+    });
+    expect((await (await runtime.admin('/functions/flaky')).json()) as { failed: number }).toMatchObject({ failed: 0 });
+  });
+});
