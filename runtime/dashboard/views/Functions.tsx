@@ -111,6 +111,7 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
   const [asked, setAsked] = useState<number | null>(null);
   const target = useRef<number | null>(null);
   const scaling = useRef(false);
+  const rounds = useRef(0);
   const desired = asked ?? fn.desired;
   useEffect(() => {
     if (asked !== null && !scaling.current && fn.desired === asked) {
@@ -156,6 +157,14 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
       } finally {
         scaling.current = false;
         if (target.current === null) setAsked(null);
+        // Normally the live figures show the number asked for within a second; if someone else scaled
+        // meanwhile they never will: the runtime's own number is shown again after a while.
+        const round = ++rounds.current;
+        setTimeout(() => {
+          if (round !== rounds.current || scaling.current) return;
+          target.current = null;
+          setAsked(null);
+        }, 5_000);
       }
     });
   };
