@@ -6,6 +6,7 @@ import { basename } from 'node:path';
 import { parseDocument } from 'yaml';
 import { WarrenError } from '../errors';
 import { interpolate, type Env } from './interpolate';
+import { duplicateKeyAt } from './source';
 import { closest } from './suggest';
 
 export function lineColumn(text: string, offset: number): { line: number; column: number } {
@@ -147,12 +148,25 @@ export function duplicateKeys(file: string, text: string): WarrenError[] {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
   return doc.errors
     .filter((err) => err.code === 'DUPLICATE_KEY')
-    .map(
-      (err) =>
-        new WarrenError('WARREN_E_CONFIG_SYNTAX', 'a key appears twice in the same object', {
+    .map((err) => {
+      const at = lineColumn(text, err.pos[0]);
+      const found = duplicateKeyAt(doc.contents, err.pos[0]);
+      if (!found)
+        return new WarrenError('WARREN_E_CONFIG_SYNTAX', 'a key appears twice in the same object', {
           file,
-          ...lineColumn(text, err.pos[0]),
+          ...at,
           hint: 'JSON would silently keep the last one: merge the two entries or remove one',
-        }),
-    );
+        });
+      const first = lineColumn(text, found.firstOffset);
+      return new WarrenError(
+        'WARREN_E_CONFIG_SYNTAX',
+        `"${found.name}" appears twice in the same object, first at line ${first.line}, column ${first.column}`,
+        {
+          file,
+          ...at,
+          key: found.path,
+          hint: `JSON would silently keep the last one: merge the two "${found.name}" entries into one, or remove one`,
+        },
+      );
+    });
 }
