@@ -49,13 +49,15 @@ function inOrder(errors: WarrenError[]): WarrenError[] {
 }
 
 /**
- * An unset `${VAR}` reads as "" and the value's own check then fails at the same spot: the missing
- * variable is the one problem to report there.
+ * An unset `${VAR}` reads as "" (a malformed one as its text) and the value's own check then fails at
+ * the same spot, or at the same key on that line: the reference is the one problem to report there.
  */
 function withoutEchoes(errors: WarrenError[]): WarrenError[] {
   const at = (e: WarrenError) => `${e.details.file}:${e.details.line}:${e.details.column}`;
-  const unset = new Set(errors.filter((e) => e.code === 'WARREN_E_CONFIG_ENV' && e.details.line !== undefined).map(at));
-  return errors.filter((e) => e.code === 'WARREN_E_CONFIG_ENV' || !unset.has(at(e)));
+  const keyed = (e: WarrenError) => `${e.details.file}:${e.details.line}:${e.details.key}`;
+  const references = errors.filter((e) => e.code === 'WARREN_E_CONFIG_ENV' && e.details.line !== undefined);
+  const spots = new Set([...references.map(at), ...references.filter((e) => e.details.key !== undefined).map(keyed)]);
+  return errors.filter((e) => e.code === 'WARREN_E_CONFIG_ENV' || !(spots.has(at(e)) || spots.has(keyed(e))));
 }
 
 export async function loadConfig(opts: LoadOptions): Promise<WarrenConfig> {

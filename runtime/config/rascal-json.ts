@@ -5,7 +5,7 @@
 import { basename } from 'node:path';
 import { parseDocument } from 'yaml';
 import { WarrenError } from '../errors';
-import { interpolate, type Env } from './interpolate';
+import { interpolate, malformedHint, shownReference, type Env } from './interpolate';
 import { duplicateKeyAt } from './source';
 import { closest } from './suggest';
 
@@ -114,15 +114,30 @@ export function parseRascalJson(file: string, text: string, env: Env): { value: 
   const visit = (value: unknown, path: string): unknown => {
     if (typeof value === 'string') {
       const result = interpolate(value, env);
+      // each string's references are looked for after the ones already found (JSON gives no positions)
+      const start = searchFrom;
+      const locate = (fragment: string): { line: number; column: number } => {
+        const found = text.indexOf(fragment, start);
+        if (found >= 0) searchFrom = Math.max(searchFrom, found + 1);
+        return lineColumn(text, found >= 0 ? found : 0);
+      };
       for (const m of result.missing) {
-        const found = text.indexOf('${' + m.name, searchFrom);
-        if (found >= 0) searchFrom = found + 1;
         errors.push(
           new WarrenError('WARREN_E_CONFIG_ENV', `environment variable ${m.name} is not set`, {
             file,
-            ...lineColumn(text, found >= 0 ? found : 0),
+            ...locate('${' + m.name),
             key: path || undefined,
             hint: `set ${m.name}, or give a default: \${${m.name}:-value}`,
+          }),
+        );
+      }
+      for (const m of result.malformed) {
+        errors.push(
+          new WarrenError('WARREN_E_CONFIG_ENV', `${shownReference(m.text)} is not an environment reference`, {
+            file,
+            ...locate(m.text),
+            key: path || undefined,
+            hint: malformedHint(m.text),
           }),
         );
       }

@@ -4,7 +4,7 @@
  */
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { WarrenError } from '../errors';
-import { interpolate, type Env } from './interpolate';
+import { interpolate, malformedHint, shownReference, type Env } from './interpolate';
 
 export interface Position {
   line: number;
@@ -125,6 +125,19 @@ export function parseYamlSource(file: string, text: string, env: Env): ParsedSou
   // Even within yaml's alias limit, the walk below stops at a sane number of values.
   let budget = MAX_VALUES;
 
+  const malformedError = (written: string, offset: number, path: string): void => {
+    const { line, column } = pos(offset);
+    errors.push(
+      new WarrenError('WARREN_E_CONFIG_ENV', `${shownReference(written)} is not an environment reference`, {
+        file,
+        line,
+        column,
+        key: path || undefined,
+        hint: malformedHint(written),
+      }),
+    );
+  };
+
   const envError = (name: string, offset: number, path: string): void => {
     const { line, column } = pos(offset);
     errors.push(
@@ -146,6 +159,10 @@ export function parseYamlSource(file: string, text: string, env: Env): ParsedSou
       // find the reference in the source text; quotes and escapes shift offsets inside the node
       const found = text.indexOf('${' + m.name, start);
       envError(m.name, found >= 0 ? found : start, path);
+    }
+    for (const m of result.malformed) {
+      const found = text.indexOf(m.text, start);
+      malformedError(m.text, found >= 0 ? found : start, path);
     }
     if (!result.changed) return raw;
     return node.type === 'PLAIN' ? retype(result.value) : result.value;
