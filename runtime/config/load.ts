@@ -20,6 +20,7 @@ import { checkShape } from './shape';
 import { outputLoops } from './output-loops';
 import { bareDurations, bareDurationWarning } from './bare-durations';
 import { setAsideInvalid, type Unchecked } from './set-aside';
+import { projectFolderProblem } from './project-folder';
 import { parseYamlSource } from './source';
 import { readConfigText } from './read-text';
 import type { WarrenConfig } from './types';
@@ -110,14 +111,8 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
     warnings,
   });
 
-  if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
-    return refused([
-      new WarrenError('WARREN_E_CONFIG_MISSING', `project folder ${dir} does not exist`, {
-        file: dir,
-        hint: 'pass the folder that holds queues.yaml and functions/ with --dir',
-      }),
-    ]);
-  }
+  const notAFolder = await projectFolderProblem(dir);
+  if (notAFolder) return refused([notAFolder]);
 
   const [yamlRead, rascalRead, scanned] = await Promise.all([readConfigText(yamlFile), readConfigText(rascalFile), scanHandlers(functionsDir)]);
   const tooLarge = [yamlRead, rascalRead].filter((read): read is WarrenError => read instanceof WarrenError);

@@ -16,6 +16,20 @@ describe('loadConfig: missing project', () => {
     expect(error?.details.hint).toContain('--dir');
   });
 
+  it('refuses a file given as the project folder, with a hint at the folder that holds it', async () => {
+    const dir = await project({ 'functions/a.ts': handler, 'queues.yaml': 'functions: {}\n' });
+    for (const [file, folder] of [
+      ['queues.yaml', dir],
+      ['functions/a.ts', dir],
+    ]) {
+      const [error, ...rest] = await problems(join(dir, file!));
+      expect(rest).toEqual([]);
+      expect(error?.code).toBe('WARREN_E_CONFIG_MISSING');
+      expect(error?.message).toBe(`project folder ${join(dir, file!)} is a file`);
+      expect(error?.details.hint).toBe(`--dir takes the folder that holds queues.yaml and functions/, not a file in it: --dir ${folder}`);
+    }
+  });
+
   it('refuses a folder with neither queues.yaml nor a handler file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'warren-empty-'));
     try {
