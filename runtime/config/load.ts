@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { WarrenError, WarrenErrors } from '../errors';
 import { scanHandlers, unreadHandler, type HandlerFile } from '../functions/discover';
-import { BUILTIN_EXCHANGES, buildBindings, buildExchanges, buildQueues, sharedNameWarnings } from './topology-sections';
+import { BUILTIN_EXCHANGES, buildBindings, buildExchanges, buildQueues, sharedNameWarnings, unknownAmqExchangeHint } from './topology-sections';
 import { BuildContext } from './context';
 import { resolveConnection } from './connection';
 import { deepFreeze } from './freeze';
@@ -247,6 +247,16 @@ function checkOutputs(ctx: BuildContext, functions: WarrenConfig['functions'], e
       continue;
     }
     if (exchange === undefined || exchange === '' || exchanges[exchange] || BUILTIN_EXCHANGES[exchange] || unchecked.exchange(exchange)) continue;
+    const amq = unknownAmqExchangeHint(exchange, Object.keys(exchanges));
+    if (amq) {
+      ctx.report(
+        'WARREN_E_CONFIG_REFERENCE',
+        `output to exchange "${exchange}", which RabbitMQ does not predeclare`,
+        ctx.pointer('functions', fn.name, 'output', 'exchange'),
+        { hint: amq },
+      );
+      continue;
+    }
     ctx.report(
       'WARREN_E_CONFIG_REFERENCE',
       `output to exchange "${exchange}", which is not declared`,
