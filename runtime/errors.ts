@@ -29,7 +29,11 @@ export const ERRORS = {
     http: 422,
     exit: EXIT.BAD_INPUT,
   },
-  WARREN_E_CONFIG_ENV: { description: 'a ${VAR} with no value and no default', http: 422, exit: EXIT.BAD_INPUT },
+  WARREN_E_CONFIG_ENV: {
+    description: 'a ${VAR} with no value and no default, or a ${ that is neither ${VAR} nor ${VAR:-default}',
+    http: 422,
+    exit: EXIT.BAD_INPUT,
+  },
   WARREN_E_HANDLER_MISSING: { description: 'a function whose handler file does not exist', http: 422, exit: EXIT.BAD_INPUT },
   WARREN_E_HANDLER_BUILD: { description: 'esbuild could not build a handler file', http: 422, exit: EXIT.BAD_INPUT },
   WARREN_E_HANDLER_EXPORT: { description: 'a handler file without a default export function', http: 422, exit: EXIT.BAD_INPUT },

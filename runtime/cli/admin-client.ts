@@ -2,11 +2,11 @@
  * How `status`, `scale`, `deploy` (and `dlq`) reach a running runtime: its admin HTTP API at
  * WARREN_ADMIN_HOST:WARREN_ADMIN_PORT, with WARREN_ADMIN_TOKEN as the bearer token when set.
  */
-import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { EXIT, WarrenError, isErrorCode, type ErrorCode } from '../errors';
 import { DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT, clientHost } from '../admin/auth';
 import { reportFailure } from './common';
+import { projectFolderProblem } from '../config/project-folder';
 
 /** An error answer of the admin API; the HTTP status decides the exit code (4xx bad input, else runtime). */
 export class AdminError extends WarrenError {
@@ -118,10 +118,6 @@ export const DIR_OPTION = ['--dir <dir>', 'project folder (as for every command;
 /** A `--dir` that names no folder is a typo worth saying, as every other command does. */
 export async function checkProjectDir(dir: string | undefined): Promise<void> {
   if (dir === undefined) return;
-  const folder = resolve(dir);
-  if (!(await stat(folder).catch(() => undefined))?.isDirectory()) {
-    throw new WarrenError('WARREN_E_CONFIG_MISSING', `project folder ${folder} does not exist`, {
-      hint: 'pass the folder that holds queues.yaml and functions/ with --dir',
-    });
-  }
+  const problem = await projectFolderProblem(resolve(dir));
+  if (problem) throw problem;
 }

@@ -64,12 +64,10 @@ export function buildFunctions(ctx: BuildContext, section: unknown, input: Funct
   // an entry set aside for a shape error: its handler file is still looked for when nothing hides which it is
   for (const name of unchecked.handlerKnown)
     handlerFile(ctx, name, unchecked.functions.get(name) ?? {}, ctx.pointer('functions', name), input, byName, listing);
-  // and its settings that stand alone and have the right shape are checked now, not after the fix
+  // and its settings that have the right shape are checked now, not after the fix (the result is not used)
   for (const [name, entry] of unchecked.functions) {
-    const pointer = ctx.pointer('functions', name);
-    const sound = (key: string) => unchecked.soundKey(name, key);
-    if (sound('schedule') && (entry.timezone === undefined || sound('timezone'))) scheduleOf(ctx, entry, pointer);
-    if (sound('schema')) messageSchema(ctx, entry.schema, pointer + ctx.pointer('schema'), input);
+    const sound = soundSettings(entry, (...keys) => unchecked.soundKey(name, ...keys));
+    normalise(ctx, name, sound, ctx.pointer('functions', name), input, '', undefined);
   }
   // a handler file with no entry runs with the defaults, unless an entry already runs it through `handler:`
   for (const handler of input.handlers) {
@@ -115,6 +113,28 @@ export function buildFunctions(ctx: BuildContext, section: unknown, input: Funct
     }
   }
   return { functions, missingHandlers, implicitQueues };
+}
+
+/**
+ * The settings of a function set aside for a shape error whose own values have the right shape (of
+ * `retry:` and `batch:`, each sound key inside), less those judged against one that has not: a
+ * maxDelay against a wrong delay, a schedule and its time zone when either is wrong. Reporting those
+ * would only repeat the shape error.
+ */
+function soundSettings(entry: Obj, sound: (...keys: string[]) => boolean): Obj {
+  const out: Obj = {};
+  for (const [key, value] of Object.entries(entry)) {
+    if (sound(key)) out[key] = value;
+    else if ((key === 'retry' || key === 'batch') && value !== null && typeof value === 'object' && !Array.isArray(value))
+      out[key] = Object.fromEntries(Object.entries(value as Obj).filter(([inner]) => sound(key, inner)));
+  }
+  const retry = out.retry as Obj | undefined;
+  if (retry && (entry.retry as Obj).delay !== undefined && retry.delay === undefined) delete retry.maxDelay;
+  if (entry.schedule !== undefined && entry.timezone !== undefined && (out.schedule === undefined || out.timezone === undefined)) {
+    delete out.schedule;
+    delete out.timezone;
+  }
+  return out;
 }
 
 function conflict(where: SourceLocation | undefined, message: string, key: string, hint: string): WarrenError {

@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { WarrenError, WarrenErrors } from '../errors';
 import { scanHandlers, unreadHandler, type HandlerFile } from '../functions/discover';
-import { BUILTIN_EXCHANGES, buildBindings, buildExchanges, buildQueues, sharedNameWarnings } from './topology-sections';
+import { BUILTIN_EXCHANGES, buildBindings, buildExchanges, buildQueues, sharedNameWarnings, unknownAmqExchangeHint } from './topology-sections';
 import { BuildContext } from './context';
 import { resolveConnection } from './connection';
 import { deepFreeze } from './freeze';
@@ -20,6 +20,7 @@ import { checkShape } from './shape';
 import { outputLoops } from './output-loops';
 import { bareDurations, bareDurationWarning } from './bare-durations';
 import { setAsideInvalid, type Unchecked } from './set-aside';
+import { projectFolderProblem } from './project-folder';
 import { parseYamlSource } from './source';
 import { readConfigText } from './read-text';
 import type { WarrenConfig } from './types';
@@ -49,13 +50,15 @@ function inOrder(errors: WarrenError[]): WarrenError[] {
 }
 
 /**
- * An unset `${VAR}` reads as "" and the value's own check then fails at the same spot: the missing
- * variable is the one problem to report there.
+ * An unset `${VAR}` reads as "" (a malformed one as its text) and the value's own check then fails at
+ * the same spot, or at the same key on that line: the reference is the one problem to report there.
  */
 function withoutEchoes(errors: WarrenError[]): WarrenError[] {
   const at = (e: WarrenError) => `${e.details.file}:${e.details.line}:${e.details.column}`;
-  const unset = new Set(errors.filter((e) => e.code === 'WARREN_E_CONFIG_ENV' && e.details.line !== undefined).map(at));
-  return errors.filter((e) => e.code === 'WARREN_E_CONFIG_ENV' || !unset.has(at(e)));
+  const keyed = (e: WarrenError) => `${e.details.file}:${e.details.line}:${e.details.key}`;
+  const references = errors.filter((e) => e.code === 'WARREN_E_CONFIG_ENV' && e.details.line !== undefined);
+  const spots = new Set([...references.map(at), ...references.filter((e) => e.details.key !== undefined).map(keyed)]);
+  return errors.filter((e) => e.code === 'WARREN_E_CONFIG_ENV' || !(spots.has(at(e)) || spots.has(keyed(e))));
 }
 
 export async function loadConfig(opts: LoadOptions): Promise<WarrenConfig> {
@@ -108,14 +111,8 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
     warnings,
   });
 
-  if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
-    return refused([
-      new WarrenError('WARREN_E_CONFIG_MISSING', `project folder ${dir} does not exist`, {
-        file: dir,
-        hint: 'pass the folder that holds queues.yaml and functions/ with --dir',
-      }),
-    ]);
-  }
+  const notAFolder = await projectFolderProblem(dir);
+  if (notAFolder) return refused([notAFolder]);
 
   const [yamlRead, rascalRead, scanned] = await Promise.all([readConfigText(yamlFile), readConfigText(rascalFile), scanHandlers(functionsDir)]);
   const tooLarge = [yamlRead, rascalRead].filter((read): read is WarrenError => read instanceof WarrenError);
@@ -250,6 +247,16 @@ function checkOutputs(ctx: BuildContext, functions: WarrenConfig['functions'], e
       continue;
     }
     if (exchange === undefined || exchange === '' || exchanges[exchange] || BUILTIN_EXCHANGES[exchange] || unchecked.exchange(exchange)) continue;
+    const amq = unknownAmqExchangeHint(exchange, Object.keys(exchanges));
+    if (amq) {
+      ctx.report(
+        'WARREN_E_CONFIG_REFERENCE',
+        `output to exchange "${exchange}", which RabbitMQ does not predeclare`,
+        ctx.pointer('functions', fn.name, 'output', 'exchange'),
+        { hint: amq },
+      );
+      continue;
+    }
     ctx.report(
       'WARREN_E_CONFIG_REFERENCE',
       `output to exchange "${exchange}", which is not declared`,

@@ -5,7 +5,8 @@
 import { basename } from 'node:path';
 import { parseDocument } from 'yaml';
 import { WarrenError } from '../errors';
-import { interpolate, type Env } from './interpolate';
+import { interpolate, malformedHint, shownReference, type Env } from './interpolate';
+import { duplicateKeyAt } from './source';
 import { closest } from './suggest';
 
 export function lineColumn(text: string, offset: number): { line: number; column: number } {
@@ -113,15 +114,30 @@ export function parseRascalJson(file: string, text: string, env: Env): { value: 
   const visit = (value: unknown, path: string): unknown => {
     if (typeof value === 'string') {
       const result = interpolate(value, env);
+      // each string's references are looked for after the ones already found (JSON gives no positions)
+      const start = searchFrom;
+      const locate = (fragment: string): { line: number; column: number } => {
+        const found = text.indexOf(fragment, start);
+        if (found >= 0) searchFrom = Math.max(searchFrom, found + 1);
+        return lineColumn(text, found >= 0 ? found : 0);
+      };
       for (const m of result.missing) {
-        const found = text.indexOf('${' + m.name, searchFrom);
-        if (found >= 0) searchFrom = found + 1;
         errors.push(
           new WarrenError('WARREN_E_CONFIG_ENV', `environment variable ${m.name} is not set`, {
             file,
-            ...lineColumn(text, found >= 0 ? found : 0),
+            ...locate('${' + m.name),
             key: path || undefined,
             hint: `set ${m.name}, or give a default: \${${m.name}:-value}`,
+          }),
+        );
+      }
+      for (const m of result.malformed) {
+        errors.push(
+          new WarrenError('WARREN_E_CONFIG_ENV', `${shownReference(m.text)} is not an environment reference`, {
+            file,
+            ...locate(m.text),
+            key: path || undefined,
+            hint: malformedHint(m.text),
           }),
         );
       }
@@ -147,12 +163,25 @@ export function duplicateKeys(file: string, text: string): WarrenError[] {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
   return doc.errors
     .filter((err) => err.code === 'DUPLICATE_KEY')
-    .map(
-      (err) =>
-        new WarrenError('WARREN_E_CONFIG_SYNTAX', 'a key appears twice in the same object', {
+    .map((err) => {
+      const at = lineColumn(text, err.pos[0]);
+      const found = duplicateKeyAt(doc.contents, err.pos[0]);
+      if (!found)
+        return new WarrenError('WARREN_E_CONFIG_SYNTAX', 'a key appears twice in the same object', {
           file,
-          ...lineColumn(text, err.pos[0]),
+          ...at,
           hint: 'JSON would silently keep the last one: merge the two entries or remove one',
-        }),
-    );
+        });
+      const first = lineColumn(text, found.firstOffset);
+      return new WarrenError(
+        'WARREN_E_CONFIG_SYNTAX',
+        `"${found.name}" appears twice in the same object, first at line ${first.line}, column ${first.column}`,
+        {
+          file,
+          ...at,
+          key: found.path,
+          hint: `JSON would silently keep the last one: merge the two "${found.name}" entries into one, or remove one`,
+        },
+      );
+    });
 }

@@ -4,11 +4,11 @@
  * problem at once instead of one stage at a time.
  *
  * An entry (one exchange, queue, binding or function) with a shape error is set aside whole: its
- * other settings are checked once its shape is fixed, except a function's settings that stand alone
- * (its cron, time zone and message schema: soundKey). Its name still counts as declared, and a
- * section that cannot be read at all (`exchanges: [a, b]`, or missing next to a misspelt top-level
- * key such as `function:`) may declare any name: nothing that refers to them is reported as a
- * follow-on of the shape error.
+ * other settings are checked once its shape is fixed, except a function's settings whose own value
+ * has the right shape (a cron, a schema, a timeout, a batch window: soundKey). Its name still counts
+ * as declared, and a section that cannot be read at all (`exchanges: [a, b]`, or missing next to a
+ * misspelt top-level key such as `function:`) may declare any name: nothing that refers to them is
+ * reported as a follow-on of the shape error.
  */
 import queuesSchema from '../queues.schema.json';
 import { decodePointer } from './source';
@@ -33,10 +33,10 @@ export interface Unchecked {
   /** the functions section cannot be read: no function is checked */
   allFunctions: boolean;
   /**
-   * A set-aside function's `key` is there and its own value has the right shape: the settings that
-   * stand alone (a cron, a schema) are still checked, so their problems are listed beside the shape's.
+   * A set-aside function's setting at `keys` (`'timeout'`, or `'batch', 'window'`) is there and its
+   * own value has the right shape: it is still checked, so its problems are listed beside the shape's.
    */
-  soundKey(fn: string, key: string): boolean;
+  soundKey(fn: string, ...keys: string[]): boolean;
 }
 
 export const NOTHING_UNCHECKED: Unchecked = {
@@ -113,12 +113,18 @@ export function setAsideInvalid(document: unknown, invalid: readonly string[]): 
       functions,
       handlerKnown,
       allFunctions: unreadable.has('functions'),
-      soundKey: (fn, key) =>
-        functions.get(fn)?.[key] !== undefined &&
-        !invalid.some((p) => {
-          const [section, entryName, bad] = decodePointer(p);
-          return section === 'functions' && entryName === fn && (bad === undefined || bad === key);
-        }),
+      soundKey: (fn, ...keys) => {
+        let value: unknown = functions.get(fn);
+        for (const key of keys) value = isObj(value) ? value[key] : undefined;
+        return (
+          value !== undefined &&
+          // no shape error at the entry, at a mapping that holds the setting, at the setting or inside it
+          !invalid.some((p) => {
+            const [section, entryName, ...bad] = decodePointer(p);
+            return section === 'functions' && entryName === fn && bad.slice(0, keys.length).every((segment, i) => segment === keys[i]);
+          })
+        );
+      },
     },
   };
 }

@@ -135,6 +135,11 @@ function hintFor(path: string, e: AjvError): string {
     return typeof e.data === 'number' && Number.isInteger(e.data) ? `e.g. ${example}` : `write a whole number without quotes, e.g. ${example}`;
   }
   if (schema.type === 'boolean') return `write \`${last}: true\` or \`${last}: false\``;
+  // a binding is a mapping or the shorthand, never a quoted number; none of its ends may be left empty
+  if (/^bindings\[\d+\]$/.test(path)) return BINDING_HINT;
+  if (e.keyword === 'minLength' && /^bindings\[\d+\]\.exchange$/.test(path)) return DEFAULT_EXCHANGE_HINT;
+  if (e.keyword === 'minLength' && /^bindings\[\d+\]\.(queue|toExchange)$/.test(path))
+    return `write the name of the ${last === 'queue' ? 'queue' : 'exchange'} to bind`;
   const takesString = schema.type === 'string' || (Array.isArray(schema.anyOf) && schema.anyOf.some((b: { type?: unknown }) => b.type === 'string'));
   if ((e.keyword === 'type' || e.keyword === 'anyOf') && takesString && (typeof e.data === 'number' || typeof e.data === 'boolean')) {
     return `quote it to make it a string: \`${last}: "${String(e.data)}"\``;
@@ -145,12 +150,16 @@ function hintFor(path: string, e: AjvError): string {
   if (last === 'schema') return 'name a .json, .yaml or .yml file relative to the project folder, or write the JSON Schema inline as a mapping';
   if (last === 'memory') return 'e.g. `memory: 256MiB` or `memory: 1GiB`';
   if (last === 'maxBodySize') return 'e.g. `maxBodySize: 1MiB` or `maxBodySize: 512KiB`';
-  if (/^bindings\[\d+\]$/.test(path))
-    return 'write rascal\'s shorthand with an arrow, "exchange[key1,key2] -> queue", or a mapping { exchange: …, queue: …, routingKey: … } ({ exchange: …, toExchange: …, routingKey: … } binds an exchange to an exchange)';
   const example = /e\.g\. (.+)$/.exec(words)?.[1];
   if (example) return `e.g. ${example}`;
   return 'see README.md, "queues.yaml", for every key with an example';
 }
+
+const BINDING_HINT =
+  'write rascal\'s shorthand with an arrow, "exchange[key1,key2] -> queue", or a mapping { exchange: …, queue: …, routingKey: … } ({ exchange: …, toExchange: …, routingKey: … } binds an exchange to an exchange)';
+
+const DEFAULT_EXCHANGE_HINT =
+  'the default exchange "" cannot be bound: every queue already receives what is published to "" with its own name as routing key; name a declared exchange, or one of amq.direct, amq.fanout, amq.topic, amq.headers and amq.match';
 
 const UNIT_WORDS: Record<string, string> = {
   ms: 'ms',

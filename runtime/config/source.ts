@@ -4,7 +4,7 @@
  */
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { WarrenError } from '../errors';
-import { interpolate, type Env } from './interpolate';
+import { interpolate, malformedHint, shownReference, type Env } from './interpolate';
 
 export interface Position {
   line: number;
@@ -73,6 +73,24 @@ export function parseYamlSource(file: string, text: string, env: Env): ParsedSou
       // the parser's next complaints on a line follow from its first (`schedule: * * * * *` gives four)
       if (seenLines.has(line)) continue;
       seenLines.add(line);
+      const duplicate = err.code === 'DUPLICATE_KEY' ? duplicateKeyAt(doc.contents, offset) : undefined;
+      if (duplicate) {
+        const first = pos(duplicate.firstOffset);
+        errors.push(
+          new WarrenError(
+            'WARREN_E_CONFIG_SYNTAX',
+            `\`${duplicate.name}\` is written twice in this mapping, first at line ${first.line}, column ${first.column}`,
+            {
+              file,
+              line,
+              column,
+              key: duplicate.path,
+              hint: `a key may appear once in a mapping: merge the two \`${duplicate.name}:\` entries into one, or delete one`,
+            },
+          ),
+        );
+        continue;
+      }
       errors.push(
         new WarrenError('WARREN_E_CONFIG_SYNTAX', `YAML does not parse: ${err.message.split(/ at line \d+|\n/)[0]}`, {
           file,
@@ -107,6 +125,19 @@ export function parseYamlSource(file: string, text: string, env: Env): ParsedSou
   // Even within yaml's alias limit, the walk below stops at a sane number of values.
   let budget = MAX_VALUES;
 
+  const malformedError = (written: string, offset: number, path: string): void => {
+    const { line, column } = pos(offset);
+    errors.push(
+      new WarrenError('WARREN_E_CONFIG_ENV', `${shownReference(written)} is not an environment reference`, {
+        file,
+        line,
+        column,
+        key: path || undefined,
+        hint: malformedHint(written),
+      }),
+    );
+  };
+
   const envError = (name: string, offset: number, path: string): void => {
     const { line, column } = pos(offset);
     errors.push(
@@ -128,6 +159,10 @@ export function parseYamlSource(file: string, text: string, env: Env): ParsedSou
       // find the reference in the source text; quotes and escapes shift offsets inside the node
       const found = text.indexOf('${' + m.name, start);
       envError(m.name, found >= 0 ? found : start, path);
+    }
+    for (const m of result.malformed) {
+      const found = text.indexOf(m.text, start);
+      malformedError(m.text, found >= 0 ? found : start, path);
     }
     if (!result.changed) return raw;
     return node.type === 'PLAIN' ? retype(result.value) : result.value;
@@ -238,6 +273,33 @@ class TooManyValues extends Error {
   constructor(readonly offset: number) {
     super('too many values');
   }
+}
+
+/**
+ * The key a DUPLICATE_KEY error points at (`offset`: the start of its second occurrence): its dotted
+ * path and where it was first written. The parser keeps both pairs, so the mapping still shows them.
+ * JSON files are read as YAML for this too (rascal.json, schema files).
+ */
+export function duplicateKeyAt(node: unknown, offset: number, path = ''): { name: string; path: string; firstOffset: number } | undefined {
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? pair.key : undefined;
+      const name = key ? String(key.value) : undefined;
+      if (key && name !== undefined && key.range?.[0] === offset) {
+        // yaml's own test for a repeated key: the same scalar value
+        const first = node.items.find((p) => isScalar(p.key) && p.key.value === key.value);
+        return { name, path: joinPath(path, name), firstOffset: (first?.key as Node | undefined)?.range?.[0] ?? offset };
+      }
+      const found = duplicateKeyAt(pair.value, offset, name === undefined ? path : joinPath(path, name));
+      if (found) return found;
+    }
+  } else if (isSeq(node)) {
+    for (const [i, item] of node.items.entries()) {
+      const found = duplicateKeyAt(item, offset, joinPath(path, i));
+      if (found) return found;
+    }
+  }
+  return undefined;
 }
 
 /** A cron such as `*\/5 * * * *` left unquoted: `*` starts an alias, here of an anchor that does not exist. */

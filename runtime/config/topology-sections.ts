@@ -23,6 +23,21 @@ export const BUILTIN_EXCHANGES: Readonly<Record<string, ExchangeType>> = {
   'amq.match': 'headers',
 };
 
+const BUILTIN_LIST = 'amq.direct, amq.fanout, amq.topic, amq.headers and amq.match';
+
+/**
+ * An `amq.` exchange RabbitMQ does not predeclare cannot be declared either (access refused): the
+ * hint names the ones that exist instead of saying to declare it. Undefined for any other name.
+ */
+export function unknownAmqExchangeHint(name: string, declared: readonly string[]): string | undefined {
+  if (!name.startsWith('amq.') || BUILTIN_EXCHANGES[name]) return undefined;
+  const guess = closest(name, [...Object.keys(BUILTIN_EXCHANGES), ...declared]);
+  return (
+    (guess ? `did you mean \`${guess}\`? ` : '') +
+    `RabbitMQ predeclares only ${BUILTIN_LIST}, and refuses to declare any other name starting with \`amq.\`: use one of those, or declare an exchange with another name under exchanges:`
+  );
+}
+
 /** Names Warren gives its own queues (dead letters, retry ladder). */
 export function reservedQueueName(name: string): string | undefined {
   if (isDeadQueueName(name)) return 'names ending in `.dead` are the dead-letter queues Warren creates';
@@ -41,7 +56,9 @@ export function buildExchanges(ctx: BuildContext, section: unknown): Record<stri
     if (name.startsWith('amq.')) {
       ctx.report('WARREN_E_CONFIG_CONFLICT', `exchange name "${name}" is reserved by RabbitMQ`, pointer, {
         onKey: true,
-        hint: `use the built-in ${name} without declaring it, or pick another name`,
+        hint: BUILTIN_EXCHANGES[name]
+          ? `use the built-in ${name} without declaring it, or pick another name`
+          : `RabbitMQ refuses to declare a name starting with \`amq.\` (its own exchanges are ${BUILTIN_LIST}); pick another name`,
       });
     }
     if (name.startsWith('warren.delay.')) {
@@ -161,6 +178,11 @@ export function buildBindings(
   const declared = (name: string, pointer: string, label: string): boolean => {
     if (typeOf(name) !== undefined) return true;
     if (unchecked.exchange(name)) return false; // checked once the entry set aside is fixed
+    const amq = unknownAmqExchangeHint(name, Object.keys(exchanges));
+    if (amq) {
+      ctx.report('WARREN_E_CONFIG_REFERENCE', `binding to exchange "${name}"${label}, which RabbitMQ does not predeclare`, pointer, { hint: amq });
+      return false;
+    }
     const guess = closest(name, Object.keys(exchanges));
     ctx.report('WARREN_E_CONFIG_REFERENCE', `binding to exchange "${name}"${label}, which is not declared`, pointer, {
       hint: (guess ? `did you mean \`${guess}\`? ` : '') + `declare it under exchanges:, e.g. \`${name}: { type: topic }\``,

@@ -116,6 +116,21 @@ describe('warren check, start and invoke on a user project', () => {
     expect(queues).toEqual([]);
   });
 
+  it('check, start, dev and status given a file as --dir say it is a file and name the folder that holds it', async () => {
+    project = await createProject('functions:\n  echo: {}\n', { echo });
+    for (const file of ['queues.yaml', 'functions/echo.ts']) {
+      for (const command of ['check', 'start', 'dev', 'status']) {
+        // no broker answers there: the folder is refused before any is needed (killed after 15 s otherwise)
+        const env = { AMQP_URL: 'amqp://guest:guest@127.0.0.1:1/', WARREN_ADMIN_PORT: '0' };
+        const result = await runWarren([command, '--dir', join(project.dir, file)], env, undefined, 15_000);
+        expect(result.code, `${command} --dir ${file}`).toBe(2);
+        expect(result.stderr).toContain(`project folder ${join(project.dir, file)} is a file`);
+        expect(result.stderr).toContain(`hint: --dir takes the folder that holds queues.yaml and functions/, not a file in it: --dir ${project.dir}`);
+        expect(result.stderr).not.toMatch(/\n\s+at .+:\d+:\d+\)?\n/);
+      }
+    }
+  });
+
   it('check exits 2 naming the file, line, column, key and a hint for every problem, without a stack trace', async () => {
     const yaml = [
       'exchanges:',

@@ -99,11 +99,15 @@ describe('hostile config through the CLI', () => {
 
   it('refuses duplicate keys in queues.yaml and rascal.json, and tabs, naming the line', async () => {
     project = await createProject('functions:\n  echo:\n    replicas: 1\n    replicas: 2\n', { echo: noop });
-    expectRefused(await check(project), /queues\.yaml:4:\d+ YAML does not parse: Map keys must be unique/, /hint: a key may appear once/);
+    expectRefused(
+      await check(project),
+      /queues\.yaml:4:5 functions\.echo\.replicas: `replicas` is written twice in this mapping, first at line 3, column 5/,
+      /hint: a key may appear once/,
+    );
 
     await writeFile(join(project.dir, 'queues.yaml'), 'functions:\n  echo: {}\n');
     await writeFile(join(project.dir, 'rascal.json'), '{\n  "vhosts": {\n    "/": {}\n  },\n  "vhosts": {}\n}\n');
-    expectRefused(await check(project), /rascal\.json:5:\d+ a key appears twice/);
+    expectRefused(await check(project), /rascal\.json:5:\d+ vhosts: "vhosts" appears twice in the same object, first at line 2, column 3/);
 
     await writeFile(join(project.dir, 'rascal.json'), '{}');
     await writeFile(join(project.dir, 'queues.yaml'), 'functions:\n\techo:\n\t\treplicas: 2\n');

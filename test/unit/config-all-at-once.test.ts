@@ -92,6 +92,32 @@ describe('loadConfig: shape and semantic problems in one go', () => {
     ]);
   });
 
+  it('checks every setting of an entry whose own value has the right shape beside its shape error: a batch size and a window at once', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'functions/b.ts': handler,
+      'functions/c.ts': handler,
+      'queues.yaml': lines(
+        'functions:',
+        '  a: { batch: { size: 0, window: 10m } }',
+        '  b: { replicas: -1, timeout: 30d, memory: 1MiB, retry: { delay: 10s, maxDelay: 1s }, batch: { size: 2 }, output: { exchange: amq.topic } }',
+        // judged against a setting whose shape is wrong: a maxDelay against its delay, a time zone against its schedule
+        '  c: { retry: { delay: soon, maxDelay: 1ms }, schedule: 5, timezone: Mars/Base }',
+      ),
+    });
+    expect((await problems(dir)).map((e) => summary(e, dir))).toEqual([
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 2, column: 23, key: 'functions.a.batch.size' },
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 2, column: 34, key: 'functions.a.batch.window' },
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 3, column: 18, key: 'functions.b.replicas' },
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 3, column: 31, key: 'functions.b.timeout' },
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 3, column: 44, key: 'functions.b.memory' },
+      { code: 'WARREN_E_CONFIG_CONFLICT', file: 'queues.yaml', line: 3, column: 81, key: 'functions.b.retry.maxDelay' },
+      { code: 'WARREN_E_CONFIG_CONFLICT', file: 'queues.yaml', line: 3, column: 107, key: 'functions.b.output' },
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 4, column: 24, key: 'functions.c.retry.delay' },
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 4, column: 57, key: 'functions.c.schedule' },
+    ]);
+  });
+
   it('does not report references into a section written under a misspelt or malformed key', async () => {
     const dir = await project({
       'functions/a.ts': handler,

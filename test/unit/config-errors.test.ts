@@ -16,6 +16,20 @@ describe('loadConfig: missing project', () => {
     expect(error?.details.hint).toContain('--dir');
   });
 
+  it('refuses a file given as the project folder, with a hint at the folder that holds it', async () => {
+    const dir = await project({ 'functions/a.ts': handler, 'queues.yaml': 'functions: {}\n' });
+    for (const [file, folder] of [
+      ['queues.yaml', dir],
+      ['functions/a.ts', dir],
+    ]) {
+      const [error, ...rest] = await problems(join(dir, file!));
+      expect(rest).toEqual([]);
+      expect(error?.code).toBe('WARREN_E_CONFIG_MISSING');
+      expect(error?.message).toBe(`project folder ${join(dir, file!)} is a file`);
+      expect(error?.details.hint).toBe(`--dir takes the folder that holds queues.yaml and functions/, not a file in it: --dir ${folder}`);
+    }
+  });
+
   it('refuses a folder with neither queues.yaml nor a handler file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'warren-empty-'));
     try {
@@ -39,10 +53,29 @@ describe('loadConfig: shape errors', () => {
     expect(errors[0]?.details.line).toBeGreaterThanOrEqual(3);
   });
 
-  it('reports a duplicate key where it is repeated', async () => {
+  it('reports a duplicate key where it is repeated, naming the key and where it was first written', async () => {
     const dir = await project({ 'functions/a.ts': handler, 'queues.yaml': lines('functions:', '  a: { replicas: 1 }', '  a: { replicas: 2 }') });
-    expect((await problems(dir)).map((e) => summary(e, dir))).toEqual([
-      { code: 'WARREN_E_CONFIG_SYNTAX', file: 'queues.yaml', line: 3, column: 3, key: undefined },
+    const errors = await problems(dir);
+    expect(errors.map((e) => summary(e, dir))).toEqual([{ code: 'WARREN_E_CONFIG_SYNTAX', file: 'queues.yaml', line: 3, column: 3, key: 'functions.a' }]);
+    expect(errors[0]?.message).toBe('`a` is written twice in this mapping, first at line 2, column 3');
+    expect(errors[0]?.details.hint).toContain('`a:`');
+  });
+
+  it('names every duplicate key, nested, in a flow mapping or in a list, each with its first spot', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'queues.yaml': lines('functions:', '  a:', '    replicas: 1', '    "replicas": 2', 'bindings:', '  - { exchange: amq.topic, queue: a, queue: b }'),
+    });
+    const errors = await problems(dir);
+    expect(errors.map((e) => [summary(e, dir), e.message])).toEqual([
+      [
+        { code: 'WARREN_E_CONFIG_SYNTAX', file: 'queues.yaml', line: 4, column: 5, key: 'functions.a.replicas' },
+        '`replicas` is written twice in this mapping, first at line 3, column 5',
+      ],
+      [
+        { code: 'WARREN_E_CONFIG_SYNTAX', file: 'queues.yaml', line: 6, column: 38, key: 'bindings[0].queue' },
+        '`queue` is written twice in this mapping, first at line 6, column 28',
+      ],
     ]);
   });
 
@@ -132,6 +165,7 @@ describe('loadConfig: references and conflicts', () => {
       { code: 'WARREN_E_CONFIG_SYNTAX', file: 'schemas/twice.json', line: 3, column: 3, key: 'functions.a.schema' },
     ]);
     expect(errors[0]?.details.hint).toContain('keep the last one');
+    expect(errors[0]?.message).toBe('"type" appears twice in the same object, first at line 2, column 3');
   });
 
   it('collects every semantic problem into one report', async () => {

@@ -73,6 +73,61 @@ describe('config errors: a hint for every shape error', () => {
   });
 });
 
+describe('bindings and outputs: one message each, with a hint that fits', () => {
+  const BUILTINS = 'RabbitMQ predeclares only amq.direct, amq.fanout, amq.topic, amq.headers and amq.match';
+
+  it('does not tell to declare an amq. exchange RabbitMQ does not predeclare, which it would refuse', async () => {
+    const found = await yamlProblems(
+      'queues:',
+      '  q: {}',
+      'exchanges:',
+      '  events: { type: topic }',
+      '  amq.custom: { type: topic }',
+      'bindings:',
+      '  - { exchange: amq.nonexistent, queue: q }',
+      '  - "amq.topc[x] -> q"',
+      '  - { exchange: events, toExchange: amq.other }',
+      'functions:',
+      '  a: { output: { exchange: amq.nope } }',
+    );
+    expect(found.map((e) => [e.key, e.message])).toEqual([
+      ['exchanges.amq.custom', 'exchange name "amq.custom" is reserved by RabbitMQ'],
+      ['bindings[0].exchange', 'binding to exchange "amq.nonexistent", which RabbitMQ does not predeclare'],
+      ['bindings[1]', 'binding to exchange "amq.topc", which RabbitMQ does not predeclare'],
+      ['bindings[2].toExchange', 'binding to exchange "amq.other" (toExchange), which RabbitMQ does not predeclare'],
+      ['functions.a.output.exchange', 'output to exchange "amq.nope", which RabbitMQ does not predeclare'],
+    ]);
+    expect(found[0]?.hint).toBe(
+      'RabbitMQ refuses to declare a name starting with `amq.` (its own exchanges are amq.direct, amq.fanout, amq.topic, amq.headers and amq.match); pick another name',
+    );
+    for (const e of found.slice(1)) expect(e.hint, e.key).toContain(BUILTINS);
+    for (const e of found) expect(e.hint, e.key).not.toMatch(/declare it under exchanges|use the built-in/);
+    expect(found[2]?.hint).toMatch(/^did you mean `amq\.topic`\? /);
+  });
+
+  it('says the default exchange cannot be bound for exchange: "", and a binding that is no mapping how to write one', async () => {
+    const found = await yamlProblems(
+      'queues:',
+      '  q: {}',
+      'bindings:',
+      '  - { exchange: "", queue: q }',
+      '  - { exchange: amq.topic, queue: "" }',
+      '  - 42',
+      '  - true',
+    );
+    expect(found.map((e) => [e.key, e.message])).toEqual([
+      ['bindings[0].exchange', 'got ""'],
+      ['bindings[1].queue', 'got ""'],
+      ['bindings[2]', 'got 42'],
+      ['bindings[3]', 'got true'],
+    ]);
+    expect(found[0]?.hint).toMatch(/^the default exchange "" cannot be bound: every queue already receives/);
+    expect(found[1]?.hint).toBe('write the name of the queue to bind');
+    for (const e of found.slice(2)) expect(e.hint).toMatch(/^write rascal's shorthand with an arrow/);
+    for (const e of found) expect(e.hint, e.key).not.toMatch(/leave `|quote it/);
+  });
+});
+
 describe('rascal.json errors: where and what to do', () => {
   it('points at a comment where it starts, without quoting the whole file', async () => {
     const [error, ...rest] = await rascalProblems('// local broker\n{ "vhosts": {} }\n');

@@ -82,7 +82,9 @@ describe('parseYamlSource against hostile YAML', () => {
 describe('parseRascalJson', () => {
   it('reports a key written twice, at the second one', () => {
     const parsed = parseRascalJson('/p/rascal.json', '{\n  "vhosts": {},\n  "vhosts": { "/": {} }\n}', {});
-    expect(parsed.errors.map((e) => [e.code, e.details.line])).toEqual([['WARREN_E_CONFIG_SYNTAX', 3]]);
+    expect(parsed.errors.map((e) => [e.code, e.details.line, e.details.key, e.message])).toEqual([
+      ['WARREN_E_CONFIG_SYNTAX', 3, 'vhosts', '"vhosts" appears twice in the same object, first at line 2, column 3'],
+    ]);
   });
   it('reads JSON with tabs and no duplicates as before', () => {
     expect(parseRascalJson('/p/rascal.json', '{\n\t"vhosts": {\n\t\t"/": {}\n\t}\n}', {}).errors).toEqual([]);

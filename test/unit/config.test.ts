@@ -270,6 +270,45 @@ describe('loadConfig: environment', () => {
     expect(errors.map((e) => summary(e, dir))).toEqual([{ code: 'WARREN_E_CONFIG_ENV', file: 'queues.yaml', line: 4, column: 16, key: 'queues.q1.maxLength' }]);
   });
 
+  it('refuses a malformed reference in queues.yaml where it is written, with the two forms in the hint, and no echo', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'queues.yaml': [
+        'queues:',
+        '  q1: { type: classic, messageTtl: "${TTL-1m}" }',
+        '  q2:',
+        '    type: classic',
+        '    maxLength: 1${N',
+        'functions:',
+        '  a:',
+        '    queue: "q${}"',
+        '    output: { exchange: amq.topic, routingKey: "k.$${literal}.${KEY" }',
+        '',
+      ].join('\n'),
+    });
+    const errors = await problems(dir, { KEY: 'x', N: '2' });
+    expect(errors.map((e) => [summary(e, dir), e.message])).toEqual([
+      [{ code: 'WARREN_E_CONFIG_ENV', file: 'queues.yaml', line: 2, column: 37, key: 'queues.q1.messageTtl' }, '`${TTL-1m}` is not an environment reference'],
+      [{ code: 'WARREN_E_CONFIG_ENV', file: 'queues.yaml', line: 5, column: 17, key: 'queues.q2.maxLength' }, '`${N` is not an environment reference'],
+      [{ code: 'WARREN_E_CONFIG_ENV', file: 'queues.yaml', line: 8, column: 14, key: 'functions.a.queue' }, '`${}` is not an environment reference'],
+      [
+        { code: 'WARREN_E_CONFIG_ENV', file: 'queues.yaml', line: 9, column: 63, key: 'functions.a.output.routingKey' },
+        '`${KEY` is not an environment reference',
+      ],
+    ]);
+    expect(errors[0]?.details.hint).toMatch(/^did you mean \$\{TTL:-1m\}\? write \$\{VAR\} or \$\{VAR:-default\}/);
+    for (const e of errors.slice(1)) expect(e.details.hint).toMatch(/^write \$\{VAR\} or \$\{VAR:-default\}/);
+  });
+
+  it('refuses a malformed reference in rascal.json where it is written', async () => {
+    const dir = await project({ 'functions/a.ts': handler, 'rascal.json': '{\n  "connection": "amqp://${HOST-localhost}:${PORT}"\n}\n' });
+    const errors = await problems(dir, { PORT: '5672' });
+    expect(errors.map((e) => [summary(e, dir), e.message])).toEqual([
+      [{ code: 'WARREN_E_CONFIG_ENV', file: 'rascal.json', line: 2, column: 25, key: 'connection' }, '`${HOST-localhost}` is not an environment reference'],
+    ]);
+    expect(errors[0]?.details.hint).toContain('${HOST:-localhost}');
+  });
+
   it('reads the connection from rascal.json, interpolated', async () => {
     const dir = await project({
       'functions/a.ts': handler,
