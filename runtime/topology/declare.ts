@@ -50,7 +50,7 @@ export async function declareTopology(config: WarrenConfig, opts: DeclareOptions
       const declared = rascalConfig.vhosts[config.vhost]?.queues[q.name];
       if (declared) declared.assert = false;
       log.warn(
-        { queue: q.name, function: q.of },
+        { queue: q.name, function: q.fn, serves: q.of },
         `${q.name} is a classic ${q.role === 'retry' ? 'retry' : 'dead-letter'} queue made by an earlier Warren: it lives on one node, so it is kept but not replicated; to migrate: ${q.migrate}`,
       );
     }

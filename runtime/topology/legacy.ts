@@ -11,6 +11,8 @@ export interface LegacyQueue {
   role: 'retry' | 'dead';
   /** the function queue it serves */
   of: string;
+  /** the function whose queue that is (a function's queue may have another name: `queue:`) */
+  fn: string | undefined;
   /** what to do to make it replicated */
   migrate: string;
 }
@@ -23,7 +25,7 @@ export function splitLegacy(mismatches: readonly Mismatch[]): { legacy: LegacyQu
     const role = m.queue?.role;
     const wasClassic = m.argument === 'x-queue-type' && (m.current === NOT_SET || m.current === 'classic') && m.wanted === 'quorum';
     if (m.kind === 'queue' && wasClassic && (role === 'retry' || role === 'dead')) {
-      legacy.push({ name: m.name, role, of: m.queue!.of, migrate: migration(m.name, role, m.vhost) });
+      legacy.push({ name: m.name, role, of: m.queue!.of, fn: m.queue!.fn, migrate: migration(m.name, role, m.vhost) });
     } else rest.push(m);
   }
   return { legacy, mismatches: rest };

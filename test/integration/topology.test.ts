@@ -131,9 +131,21 @@ describe('declareTopology against RabbitMQ', () => {
       await conn.close();
     }
     const warnings: string[] = [];
-    const recording = pino({ level: 'warn' }, { write: (line: string) => warnings.push((JSON.parse(line) as { msg: string }).msg) });
+    const fields: Array<Record<string, unknown>> = [];
+    const recording = pino(
+      { level: 'warn' },
+      {
+        write: (line: string) => {
+          const entry = JSON.parse(line) as { msg: string };
+          warnings.push(entry.msg);
+          fields.push(entry);
+        },
+      },
+    );
     await declareTopology(config(vhost), { log: recording });
     expect(warnings.join('\n')).toContain('my_app.retry.1s is a classic retry queue made by an earlier Warren');
+    // The function by its name, not by its queue's (print-message's queue is my_app).
+    expect(fields.find((f) => f.queue === 'my_app.retry.1s')).toMatchObject({ function: 'print-message', serves: 'my_app' });
     expect(warnings.join('\n')).toContain(`rabbitmqctl -p ${vhost.name} delete_queue my_app.retry.1s`);
     expect(await managementQueue(vhost.name, 'my_app.retry.1s')).toMatchObject({ type: 'classic' });
     expect(await managementQueue(vhost.name, 'my_app.retry.2s')).toMatchObject({ type: 'quorum' });
