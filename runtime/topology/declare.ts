@@ -138,6 +138,32 @@ function loadRascal(): Promise<Rascal> {
   return loading;
 }
 
+/**
+ * The broker refused a declaration the preflight did not foresee. An `inequivalent arg` refusal is
+ * about something that exists already, which the preflight compared and found as Warren wants it:
+ * another process changed it meanwhile. Anything else is the broker refusing what queues.yaml (or
+ * rascal.json) asks for, in its own words: an argument value it does not take.
+ */
+export function refusal(text: string, cause: unknown): WarrenError {
+  const operation = /Operation failed: (\w+)/.exec(text)?.[1];
+  const said = /with message "(?:PRECONDITION_FAILED - )?(.*)"/.exec(text)?.[1] ?? text;
+  if (/inequivalent arg/.test(said))
+    return new WarrenError('WARREN_E_TOPOLOGY_MISMATCH', `declaring the topology failed: ${said}`, {
+      hint: 'another process changed a queue or exchange during start; run `npx warren check` and start again',
+      cause,
+    });
+  const what =
+    operation === 'QueueBind' || operation === 'ExchangeBind'
+      ? { thing: 'a binding', fix: "the binding's `arguments:`" }
+      : operation === 'ExchangeDeclare'
+        ? { thing: 'an exchange', fix: "the exchange's `arguments:`" }
+        : { thing: 'a queue', fix: "the queue's `arguments:`" };
+  return new WarrenError('WARREN_E_CONFIG_CONFLICT', `the broker refuses ${what.thing} of queues.yaml or rascal.json: ${said}`, {
+    hint: `fix ${what.fix} as the broker says (queues.yaml, or rascal.json's additions), then \`npx warren check\` and start again; what was declared before the refusal stays and is reused`,
+    cause,
+  });
+}
+
 async function assertWithRascal(rascal: Rascal, rascalConfig: RascalConfig, config: WarrenConfig): Promise<void> {
   let broker: BrokerAsPromised;
   try {
@@ -161,13 +187,7 @@ async function assertWithRascal(rascal: Rascal, rascalConfig: RascalConfig, conf
         cause: err,
       });
     }
-    if (/PRECONDITION[-_]FAILED/.test(text)) {
-      // Something changed on the broker between the preflight and now.
-      throw new WarrenError('WARREN_E_TOPOLOGY_MISMATCH', `declaring the topology failed: ${text}`, {
-        hint: 'another process changed a queue or exchange during start; run `npx warren check` and start again',
-        cause: err,
-      });
-    }
+    if (/PRECONDITION[-_]FAILED/.test(text)) throw refusal(text, err);
     throw err;
   }
   broker.on('error', () => {

@@ -151,6 +151,26 @@ describe('loadConfig: shape errors', () => {
     ]);
     expect(errors[4]?.details.expected).toContain('type: classic');
   });
+
+  it("refuses a headers binding's x-match RabbitMQ does not know, at its line (the broker refused it half way through start)", async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'queues.yaml': lines(
+        'exchanges:',
+        '  h: { type: headers }',
+        'bindings:',
+        '  - { exchange: h, queue: a, arguments: { x-match: bogus, kind: x } }',
+        '  - { exchange: h, queue: a, arguments: { x-match: any-with-x, kind: y } }',
+        'functions:',
+        '  a: {}',
+      ),
+    });
+    const errors = await problems(dir);
+    expect(errors.map((e) => summary(e, dir))).toEqual([
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 4, column: 52, key: 'bindings[0].arguments.x-match' },
+    ]);
+    expect(errors[0]?.details.hint).toBe('write one of: all, any, all-with-x, any-with-x');
+  });
 });
 
 describe('loadConfig: references and conflicts', () => {
