@@ -35,6 +35,9 @@ export interface AppOptions {
   replicas?: number;
 }
 
+/** a queue deleted again and again (a script, a policy) is declared again at most this often */
+const REDECLARE_EVERY_MS = 5_000;
+
 export type AppState = 'idle' | 'connecting' | 'running' | 'stopping' | 'stopped';
 
 export interface ReloadResult {
@@ -78,8 +81,40 @@ export class App extends EventEmitter<AppEvents> {
 
   constructor(private readonly options: AppOptions) {
     super();
-    this.supervisor = new Supervisor({ log: options.log, logLevel: options.logLevel, pretty: options.pretty });
+    this.supervisor = new Supervisor({
+      log: options.log,
+      logLevel: options.logLevel,
+      pretty: options.pretty,
+      onQueueMissing: (fn, queue) => this.queueMissing(fn, queue),
+    });
     this.time = new TimeKeeper(options.log);
+  }
+
+  /** when the topology was last declared again for a queue gone from the broker */
+  private redeclaredAt = 0;
+
+  /**
+   * A function's queue is gone from the broker while the runtime runs (deleted by hand, by a policy's
+   * `expires`): the whole topology is declared again, as a start would, and the function's replicas,
+   * reconnecting with backoff meanwhile, consume again. Messages published to the queue while it did
+   * not exist were dropped by the broker. At most once every few seconds, after a reload in progress.
+   */
+  private queueMissing(fn: string, queue: string): void {
+    const config = this.declared;
+    const log = this.options.log;
+    if (!config || this.state !== 'running' || Date.now() - this.redeclaredAt < REDECLARE_EVERY_MS) return;
+    this.redeclaredAt = Date.now();
+    log.warn(
+      { function: fn, queue },
+      `queue ${queue} is gone from the broker (deleted while the runtime ran?): declaring the topology again; messages published to it meanwhile were dropped by the broker`,
+    );
+    this.reloads = this.reloads
+      .then(() => declareTopology(config, { log }))
+      .then(
+        () => log.info({ function: fn, queue }, `queue ${queue} declared again; ${fn} consumes from it once its replicas reconnect`),
+        (err: unknown) =>
+          log.error({ err, function: fn, queue }, `queue ${queue} could not be declared again: ${err instanceof Error ? err.message : String(err)}`),
+      );
   }
 
   /** The config that runs, or undefined before start() loaded it. */

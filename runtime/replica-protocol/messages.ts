@@ -52,6 +52,8 @@ export type FromReplica =
   | { type: 'connection'; up: boolean; node: string | null }
   /** this replica lost its connection holding these messages: tell the function's other replicas (./cleared-keys.ts) */
   | { type: 'cleared'; keys: string[] }
+  /** its queue is not on the broker (deleted while the runtime ran): declare the topology again */
+  | { type: 'queue-missing' }
   /** the replica could not start; a WarrenError (a handler that does not load) keeps its code, file, line and hint */
   | { type: 'fatal'; message: string; code?: string; details?: { file?: string; line?: number; column?: number; hint?: string } }
   | { type: 'drained'; requeued: number }

@@ -39,6 +39,8 @@ export interface ConsumerOptions {
   onLost?(recent: Settle[]): void;
   /** the connection itself once consuming, null once lost: the publisher shares it */
   attach?(connection: ChannelModel | null): void;
+  /** the queue is not on the broker (deleted while the runtime ran): the runtime declares it again */
+  onQueueMissing?(): void;
   retry?: { minMs: number; maxMs: number };
 }
 
@@ -83,7 +85,15 @@ export class QueueConsumer {
 
   /** Connect and consume; rejects when the first attempt fails (the supervisor restarts the replica). */
   async start(): Promise<void> {
-    await this.subscribe();
+    await this.subscribe().catch((err: unknown) => {
+      this.missing(err);
+      throw err;
+    });
+  }
+
+  /** A consume refused with 404: the queue is gone from the broker. */
+  private missing(err: unknown): void {
+    if ((err as { code?: unknown } | null)?.code === 404) this.options.onQueueMissing?.();
   }
 
   /** Deliveries this replica holds unsettled. */
@@ -250,6 +260,7 @@ export class QueueConsumer {
         },
         (err: Error) => {
           this.options.log.warn({ err, retryInMs: this.retryMs }, 'reconnect failed');
+          this.missing(err);
           this.scheduleReconnect();
         },
       );

@@ -155,6 +155,7 @@ async function main(): Promise<void> {
         );
     },
     attach: (connection) => publisher.use(connection),
+    onQueueMissing: () => send({ type: 'queue-missing' }),
     onMessage: (delivery, settle) => processor.take(delivery, settle),
   });
   flushAcks = () => consumer.flushAcks();

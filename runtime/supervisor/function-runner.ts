@@ -38,6 +38,8 @@ export interface RunnerOptions extends RunnerSettings {
    * topology is declared, and they consume. Rejected: they stay held until stop() drains them.
    */
   topology?: Promise<void>;
+  /** a replica found the function's queue gone from the broker (deleted while the runtime ran) */
+  onQueueMissing?(): void;
 }
 
 const RESTART_MIN_MS = 500;
@@ -228,6 +230,7 @@ export class FunctionRunner {
     this.replicas.add(replica);
     replica.on('died', (reason) => this.onDeath(replica, reason));
     replica.on('stuck', (reason) => void this.replace(replica, reason));
+    replica.on('queue-missing', () => this.options.onQueueMissing?.());
     replica.on('cleared', (keys) => {
       this.cleared.add(keys);
       for (const r of this.replicas) if (r !== replica) r.tellCleared(keys);

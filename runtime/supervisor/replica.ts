@@ -34,6 +34,8 @@ export interface ReplicaEvents {
   cleared: [keys: string[]];
   /** the replica's connection dropped (false) or it consumes again (true) */
   connection: [up: boolean];
+  /** its queue is not on the broker (deleted while the runtime ran) */
+  'queue-missing': [];
 }
 
 export class Replica extends EventEmitter<ReplicaEvents> {
@@ -105,6 +107,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
           this.emit('connection', message.up);
         } else if (message.type === 'stuck') {
           this.emit('stuck', message.reason);
+        } else if (message.type === 'queue-missing') {
+          this.emit('queue-missing');
         } else if (message.type === 'tick') {
           this.emit('tick', message.scheduledAt, message.outcome);
         } else if (message.type === 'cleared') {

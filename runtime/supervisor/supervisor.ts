@@ -17,6 +17,8 @@ export interface SupervisorOptions {
   log: Logger;
   logLevel: string;
   pretty: PrettyLogs;
+  /** a replica of `fn` found its queue gone from the broker (deleted while the runtime ran) */
+  onQueueMissing?(fn: string, queue: string): void;
 }
 
 export interface FunctionStatus {
@@ -70,6 +72,7 @@ export class Supervisor {
       pretty: this.options.pretty,
       projectDir: config.dir,
       ...(topology ? { topology } : {}),
+      onQueueMissing: () => this.options.onQueueMissing?.(fn.name, fn.queue),
     });
     this.runners.set(fn.name, runner);
     const { prefetch, changes } = effectivePrefetch(fn);
