@@ -41,8 +41,8 @@ describe('parseSize and parseMemoryMb', () => {
 describe('interpolate', () => {
   it('substitutes, defaults when unset or empty, and escapes $${', () => {
     const env = { A: 'x', EMPTY: '' };
-    expect(interpolate('${A}-${B:-y}-${EMPTY:-z}-${EMPTY}-$${A}', env)).toEqual({ value: 'x-y-z--${A}', missing: [], changed: true });
-    expect(interpolate('plain', env)).toEqual({ value: 'plain', missing: [], changed: false });
+    expect(interpolate('${A}-${B:-y}-${EMPTY:-z}-${EMPTY}-$${A}', env)).toEqual({ value: 'x-y-z--${A}', missing: [], malformed: [], changed: true });
+    expect(interpolate('plain', env)).toEqual({ value: 'plain', missing: [], malformed: [], changed: false });
   });
   it('reports every missing name with its offset', () => {
     expect(interpolate('a${X}b${Y}', {}).missing).toEqual([
