@@ -4,7 +4,7 @@ import { EXIT } from '../errors';
 import type { RuntimeView } from '../admin/view';
 import { DIR_OPTION, checkProjectDir, createAdminClient, reportAdminFailure } from './admin-client';
 
-const COLUMNS = ['FUNCTION', 'VERSION', 'REPLICAS', 'IN-FLIGHT', 'HANDLED', 'FAILED', 'QUEUE', 'DEAD'] as const;
+const COLUMNS = ['FUNCTION', 'VERSION', 'REPLICAS', 'IN-FLIGHT', 'HANDLED', 'FAILED', 'QUEUE', 'RETRYING', 'DEAD'] as const;
 
 /**
  * Pure: the table `status` prints. REPLICAS is consuming/desired (a replica reconnecting, to the same
@@ -19,6 +19,8 @@ export function renderStatus(view: RuntimeView): string {
     String(f.handled),
     String(f.failed),
     f.queueDepth === null ? '-' : String(f.queueDepth),
+    // waiting out a retry's backoff (or aside, after a replica died): not handled yet, though not in QUEUE
+    f.retryDepth === null ? '-' : String(f.retryDepth),
     f.deadLetterQueue === null ? 'off' : f.deadLetterDepth === null ? '-' : String(f.deadLetterDepth),
   ]);
   const widths = COLUMNS.map((title, i) => Math.max(title.length, ...rows.map((r) => r[i]!.length)));
@@ -54,7 +56,9 @@ function renderSchedules(view: RuntimeView): string[] {
 export function registerStatus(program: Command): void {
   program
     .command('status')
-    .description("each function's version, replicas running/desired, in-flight, handled, failed, queue and dead-letter depth; schedules' next and last tick")
+    .description(
+      "each function's version, replicas running/desired, in-flight, handled, failed, queue, retry-queue and dead-letter depth; schedules' next and last tick",
+    )
     .option('--json', 'print the admin API answer as JSON')
     .option(...DIR_OPTION)
     .action(async (options: { json?: boolean; dir?: string }) => {

@@ -78,8 +78,8 @@ describe('admin API', () => {
 
     const status = await runCli(['status'], runtime.env);
     expect(status.code).toBe(0);
-    // FUNCTION VERSION REPLICAS IN-FLIGHT HANDLED FAILED QUEUE DEAD
-    expect(status.stdout).toMatch(new RegExp(`^echo\\s+${echo.version}\\s+2/2\\s+0\\s+20\\s+0\\s+0\\s+0$`, 'm'));
+    // FUNCTION VERSION REPLICAS IN-FLIGHT HANDLED FAILED QUEUE RETRYING DEAD
+    expect(status.stdout).toMatch(new RegExp(`^echo\\s+${echo.version}\\s+2/2\\s+0\\s+20\\s+0\\s+0\\s+0\\s+0$`, 'm'));
 
     // A message that is not JSON is dead-lettered: it shows in metrics, status and the dead-letter routes.
     await publishRaw(vhost.url, '', 'echo', 'not json', { messageId: 'broken-1', contentType: 'application/json' });
@@ -91,7 +91,7 @@ describe('admin API', () => {
     expect(dead).toContain('warren_messages_total{function="echo",outcome="dead"} 1');
     await new Promise((r) => setTimeout(r, 1_100)); // the depth cache lives a second
     expect(await (await runtime.admin('/metrics')).text()).toContain('warren_dead_letter_messages{function="echo",queue="echo.dead"} 1');
-    expect((await runCli(['status'], runtime.env)).stdout).toMatch(/^echo\s+\S+\s+2\/2\s+0\s+21\s+1\s+0\s+1$/m);
+    expect((await runCli(['status'], runtime.env)).stdout).toMatch(/^echo\s+\S+\s+2\/2\s+0\s+21\s+1\s+0\s+0\s+1$/m);
     const letters = (await (await runtime.admin('/functions/echo/dead-letters?limit=5')).json()) as { total: number; letters: unknown[] };
     expect(letters.total).toBe(1);
     expect(JSON.stringify(letters.letters[0])).toContain('broken-1');

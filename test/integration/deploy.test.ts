@@ -86,7 +86,7 @@ it('redeploys one function during a 5,000-message stream: 0 lost, 0 duplicated, 
   expect(versionOf(after, 'beta')).toBe(versionOf(before, 'beta'));
   expect(deployed.stdout).toContain(`alpha: deployed ${alphaVersion} (was ${versionOf(before, 'alpha')})`);
   const status = await runCli(['status'], runtime.env);
-  expect(status.stdout).toMatch(new RegExp(`^alpha\\s+${alphaVersion}\\s+2/2\\s+0\\s+2500\\s+0\\s+0\\s+0$`, 'm'));
+  expect(status.stdout).toMatch(new RegExp(`^alpha\\s+${alphaVersion}\\s+2/2\\s+0\\s+2500\\s+0\\s+0\\s+0\\s+0$`, 'm'));
 
   // A syntax error: exit 2 with file:line, and v2 keeps serving.
   await project.write('functions/alpha.ts', 'export default async function handler(message: unknown) {\n  const x = ;\n  return message;\n}\n');

@@ -59,6 +59,6 @@ it('scales up within a second, then down during a stream of slow messages withou
   expect(lostAndDuplicated(ids, results)).toEqual({ lost: [], duplicated: [] });
 
   const status = await runCli(['status'], runtime.env);
-  expect(status.stdout).toMatch(/^slow\s+\S+\s+1\/1\s+0\s+40\s+0\s+0\s+0$/m);
+  expect(status.stdout).toMatch(/^slow\s+\S+\s+1\/1\s+0\s+40\s+0\s+0\s+0\s+0$/m);
   expect(await runtime.stop()).toBe(0);
 });

@@ -137,9 +137,9 @@ describe('renderStatus', () => {
     expect(failingOver).toContain('1/2');
     expect(out.split('\n')).toEqual([
       'runtime running, ready',
-      'FUNCTION       VERSION  REPLICAS  IN-FLIGHT  HANDLED  FAILED  QUEUE  DEAD',
-      'print-message  abc123        2/2          3     1200       4     17     -',
-      'b              -             0/1          0        0       0      -   off',
+      'FUNCTION       VERSION  REPLICAS  IN-FLIGHT  HANDLED  FAILED  QUEUE  RETRYING  DEAD',
+      'print-message  abc123        2/2          3     1200       4     17         2     -',
+      'b              -             0/1          0        0       0      -         -   off',
       '',
     ]);
   });
