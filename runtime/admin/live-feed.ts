@@ -127,7 +127,6 @@ export class LiveFeed {
             failed: s.stats.dead + s.stats.dropped,
             retried: s.stats.retried,
             buckets: s.stats.latency,
-            left: s.stats.acked + s.stats.dead + s.stats.dropped,
             backlog: view.queueDepth === null || view.retryDepth === null ? null : view.queueDepth + view.inFlight + view.retryDepth,
           }
         : { at, handled: 0, failed: 0, buckets: [] };

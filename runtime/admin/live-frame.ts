@@ -16,8 +16,6 @@ export interface Sample {
   retried?: number;
   /** non-cumulative counts per latency bucket (LATENCY_BOUNDS_MS), the last for +Inf */
   buckets: readonly number[];
-  /** messages settled for good (cumulative; `handled`, where the depths are known) */
-  left?: number;
   /** messages not settled yet: in the queue, in flight or in a retry queue; null when a depth is unknown */
   backlog?: number | null;
 }
@@ -101,10 +99,10 @@ export function liveFunction(view: FunctionView, now: Sample, windowStart: Sampl
  * depths, not arrivals, without its management plugin).
  */
 export function arrivals(now: Sample, before: Sample | undefined): number | null {
-  if (!before || now.backlog == null || before.backlog == null || now.left === undefined || before.left === undefined) return null;
+  if (!before || now.backlog == null || before.backlog == null) return null;
   const seconds = (now.at - before.at) / 1000;
-  if (seconds <= 0 || now.left < before.left) return null;
-  return round(Math.max(0, now.left - before.left + now.backlog - before.backlog) / seconds);
+  if (seconds <= 0 || now.handled < before.handled) return null;
+  return round(Math.max(0, now.handled - before.handled + now.backlog - before.backlog) / seconds);
 }
 
 /** Three significant digits: enough for a chart, and a short JSON line. */

@@ -76,14 +76,14 @@ describe('liveFunction', () => {
 
   it('a burst handled in one tick reads as it came in: in and handled over the same window agree', () => {
     // 20 messages published at once into an empty queue at 4 s and handled before the next tick.
-    const at = (t: number, left: number): Sample => ({ at: t, handled: left, failed: 0, buckets: [left], left, backlog: 0 });
+    const at = (t: number, left: number): Sample => ({ at: t, handled: left, failed: 0, buckets: [left], backlog: 0 });
     const live = liveFunction(view, at(5_000, 20), at(0, 0));
     expect(live.inPerSec).toBe(4);
     expect(live.handledPerSec).toBe(4);
   });
 
   it('counts arrivals as what left the queue plus what its backlog grew by, over the window; unknown without a depth', () => {
-    const at = (t: number, left: number, backlog: number | null): Sample => ({ at: t, handled: left, failed: 0, buckets: [0], left, backlog });
+    const at = (t: number, left: number, backlog: number | null): Sample => ({ at: t, handled: left, failed: 0, buckets: [0], backlog });
     // 3 s: 300 handled and the backlog grew by 150: 150 arrived a second
     expect(liveFunction(view, at(5_000, 400, 200), at(2_000, 100, 50)).inPerSec).toBe(150);
     // a function scaled to 0: nothing handled, the queue grows by 15 a second
@@ -95,14 +95,14 @@ describe('liveFunction', () => {
   });
 
   it('counts messages, not attempts: one retried twice then handled is one in, two retried, one handled, none failed', () => {
-    const at = (t: number, s: Partial<Sample>): Sample => ({ at: t, handled: 0, failed: 0, retried: 0, buckets: [0], left: 0, backlog: 0, ...s });
-    const done = liveFunction(view, at(5_000, { handled: 1, retried: 2, left: 1 }), at(0, {}));
+    const at = (t: number, s: Partial<Sample>): Sample => ({ at: t, handled: 0, failed: 0, retried: 0, buckets: [0], backlog: 0, ...s });
+    const done = liveFunction(view, at(5_000, { handled: 1, retried: 2 }), at(0, {}));
     expect([done.inPerSec, done.handledPerSec, done.retriedPerSec, done.failedPerSec]).toEqual([0.2, 0.2, 0.4, 0]);
     // Still waiting in a retry queue: in, not handled yet.
     const waiting = liveFunction(view, at(5_000, { retried: 1, backlog: 1 }), at(0, {}));
     expect([waiting.inPerSec, waiting.handledPerSec, waiting.retriedPerSec]).toEqual([0.2, 0, 0.2]);
     // Out of attempts: one in, handled for good, and failed.
-    const dead = liveFunction(view, at(5_000, { handled: 1, failed: 1, retried: 2, left: 1 }), at(0, {}));
+    const dead = liveFunction(view, at(5_000, { handled: 1, failed: 1, retried: 2 }), at(0, {}));
     expect([dead.inPerSec, dead.handledPerSec, dead.failedPerSec]).toEqual([0.2, 0.2, 0.2]);
   });
 
