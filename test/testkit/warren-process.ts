@@ -3,6 +3,7 @@
  * observed through its JSON log and its admin API, stopped with a signal. Shared by test/ and bench/.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { warrenBin } from './project';
 
@@ -49,13 +50,37 @@ export interface StartOptions {
 
 const KILL_AFTER_MS = 30_000;
 
+/**
+ * A port free now, taken from below the kernel's ephemeral range: a port the kernel handed out
+ * itself can be taken again as the local end of any outgoing connection the moment its listener
+ * stops, so a broker node restarted in a chaos test could find its own port gone (EADDRINUSE).
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  const [low] = ephemeralRange();
+  const floor = 10_000;
+  const ceiling = Math.max(floor + 1_000, low);
+  for (let tries = 0; tries < 50; tries++) {
+    const port = floor + Math.floor(Math.random() * (ceiling - floor));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port found between ${floor} and ${ceiling}`);
+}
+
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (low && high) return [low, high];
+  } catch {
+    // not Linux: the IANA range
+  }
+  return [49_152, 65_535];
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
