@@ -25,7 +25,8 @@ import type { ReplicaStats } from '../replica-protocol/stats';
 import { InFlight, type Delivery, type InFlightView, type Settle } from './delivery';
 import { attemptOf, attemptsBefore, lastDeathOf, originalRoute, type Route } from './headers';
 import { decideSettlement, type Outcome, type Settlement } from './outcome';
-import { admit, clearedAdmission, IsolationGate, type Admission, type IsCleared, type Pausable } from './suspects';
+import { effectivePrefetch } from '../config/prefetch';
+import { admit, apartWarning, clearedAdmission, IsolationGate, type Admission, type IsCleared, type Pausable } from './suspects';
 import type { Validate } from './read-message';
 import type { Publish } from './handler-context';
 import { handlerOptions, startAttempt, type AttemptCall, type AttemptDeps } from './attempt';
@@ -75,7 +76,8 @@ export interface ProcessorDeps {
 export function createProcessor(deps: ProcessorDeps) {
   const { fn, log } = deps;
   const shutdown = new AbortController();
-  const gate = new IsolationGate(Date.now, deps.flushAcks, deps.subscription ?? null);
+  const gate = new IsolationGate(Date.now, deps.flushAcks, deps.subscription ?? null, (members) => apartWarning(log, members));
+  const admitFn = { ...fn, prefetch: effectivePrefetch(fn).prefetch };
   /** deliveries taken and not yet ended: what the drain requeues when the grace period is over */
   const inFlight = new InFlight();
   /** rateLimit: the messages waiting for their turn, handed back unstarted at drain */
@@ -108,12 +110,12 @@ export function createProcessor(deps: ProcessorDeps) {
    */
   function take(delivery: Delivery, settle: Settle, done?: () => void): void {
     const facts = { headers: delivery.properties.headers, redelivered: delivery.fields.redelivered, queueType: deps.queueType };
-    const admission = clearedAdmission(admit(facts, fn, { isolating: gate.isolating }), delivery, facts, deps.isCleared);
+    const admission = clearedAdmission(admit(facts, admitFn, gate), delivery, facts, deps.isCleared);
     if (admission.action !== 'move') gate.arrived();
     inFlight.add(settle);
     if (admission.action === 'run' && !admission.alone && gate.tryEnter()) return new MessageRun(shared, delivery, settle, admission, true, done).start();
     const whole = () => new Promise<void>((ended) => new MessageRun(shared, delivery, settle, admission, false, ended).start());
-    const gated = admission.action === 'run' ? gate.run(admission.alone, whole) : admission.action === 'move' ? gate.move(whole) : whole();
+    const gated = admission.action === 'run' ? gate.run(admission.alone, whole, admission.group) : admission.action === 'move' ? gate.move(whole) : whole();
     if (done) void gated.then(done);
   }
 
@@ -204,7 +206,7 @@ class MessageRun implements AttemptCall, Delivered {
         if (death) this.lastDeath = death;
         return this.carry(decideSettlement(shared.deps.fn, this.attempt, deliveryLimit(admission.redeliveries, shared.deps.fn.redeliveryLimit, death)));
       }
-      if (admission.alone)
+      if (admission.alone && shared.gate.apart === 1)
         log.warn({ messageId: delivery.properties.messageId }, 'running a message alone: it was in flight when a replica died, hung or lost its connection');
       startAttempt(delivery, shared.attempt, shared.handlerOptions, this, this.started);
     } catch (err) {

@@ -9,12 +9,16 @@
  * at once: it waits aside (copied to a retry queue with its count of unsettled deliveries in
  * `x-warren-redeliveries`, then acked) while fresh messages flow, and runs when it comes back.
  *
- * When it comes back it may still be the killer, so it runs alone: it waits for the messages already
- * running to finish; other suspects arriving meanwhile are moved aside again, fresh messages wait
- * unstarted. When it kills the replica again, only it and the fresh messages held beside it are
- * counted, and they are different ones each time. Past `redeliveryLimit` Warren dead-letters it with
- * its own headers, before the broker's own `x-delivery-limit` (set a margin above: see
- * runtime/topology/plan.ts) would, so every such dead letter says what Warren knew.
+ * When it comes back it may still be the killer, so it runs apart: it waits for the messages already
+ * running to finish, fresh messages wait unstarted, and only suspects run, together in a group whose
+ * size shrinks with their count (`groupSize`): a replica killed from outside (`kill -9`, a node lost)
+ * returns every message it held, and they all run again together at once; a message that keeps
+ * killing replicas takes fewer and fewer with it, and at its last chance (its count at
+ * `redeliveryLimit`) it runs alone. So a message that never killed anything is never dead-lettered
+ * for the company it kept: at its own last chance it runs alone, and succeeds. Suspects arriving
+ * while a group runs, or past its size, are moved aside again. Past `redeliveryLimit` Warren
+ * dead-letters it with its own headers, before the broker's own `x-delivery-limit` (set a margin
+ * above: see runtime/topology/plan.ts) would, so every such dead letter says what Warren knew.
  *
  * A replica that only lost its connection (a broker restart, a cluster node gone) is not evidence
  * against what it held: those messages come back cleared and run as fresh ones (./lost-connection.ts),
@@ -25,7 +29,7 @@
  * handed back runs again in place, since anything else would let later messages overtake it; the
  * function stalls on it (one death per delivery) until the limit dead-letters it.
  *
- * The decision is pure; `IsolationGate` carries out "alone" for one replica.
+ * The decision is pure; `IsolationGate` carries out "apart" for one replica.
  */
 import type { FunctionConfig } from '../config/types';
 import { retryLadder, retryQueueName } from '../topology/names';
@@ -57,12 +61,21 @@ export type Admission =
   | { action: 'dead'; redeliveries: number; handedBack: boolean }
   /** copy to `queue` (a retry queue) with `x-warren-redeliveries: redeliveries`, ack this copy */
   | { action: 'move'; redeliveries: number; queue: string; handedBack: boolean }
-  /** run the handler; `alone` when it may be what killed a replica */
-  | { action: 'run'; alone: boolean };
+  /**
+   * run the handler; `alone` (apart from fresh messages) when it may be what killed a replica, with
+   * at most `group` suspects together
+   */
+  | { action: 'run'; alone: boolean; group?: number };
 
-export type AdmitConfig = Pick<FunctionConfig, 'queue' | 'redeliveryLimit' | 'ordered' | 'retry'>;
+/** `prefetch`: the replica's own (runtime/config/prefetch.ts), the most a death can hand back at once */
+export type AdmitConfig = Pick<FunctionConfig, 'queue' | 'redeliveryLimit' | 'ordered' | 'retry' | 'prefetch'>;
 
-export function admit(facts: DeliveryFacts, fn: AdmitConfig, state: { isolating: boolean }): Admission {
+/** Where suspects run: whether one that may run `size` together can join now (`IsolationGate`). */
+export interface SuspectRoom {
+  joinable(size: number): boolean;
+}
+
+export function admit(facts: DeliveryFacts, fn: AdmitConfig, room: SuspectRoom): Admission {
   // Nearly every message: a first delivery that carries no count at all runs at once.
   const { headers } = facts;
   if (headers?.['x-delivery-count'] === undefined && headers?.[H.redeliveries] === undefined && !(facts.redelivered && facts.queueType === 'classic'))
@@ -78,14 +91,33 @@ export function admit(facts: DeliveryFacts, fn: AdmitConfig, state: { isolating:
   // fresh messages flow. A classic queue keeps no count, so this is also where it is written down.
   if (back) return { action: 'move', redeliveries: prior, queue: holdingQueue(fn, prior), handedBack: true };
   if (prior === 0) return RUN;
-  // Back from waiting aside: run alone, or wait aside once more while another suspect runs.
-  if (state.isolating) return { action: 'move', redeliveries: prior, queue: holdingQueue(fn, prior), handedBack: false };
-  return RUN_ALONE;
+  // Back from waiting aside: run apart with the suspects that came with it, or wait aside once more
+  // while other suspects run.
+  const group = groupSize(prior, fn, headers?.[H.lastDeath] !== undefined);
+  if (!room.joinable(group)) return { action: 'move', redeliveries: prior, queue: holdingQueue(fn, prior), handedBack: false };
+  return { action: 'run', alone: true, group };
 }
 
-/** The two admissions without data, made once (admit runs for every message). */
+/** The admission without data, made once (admit runs for every message). */
 const RUN: Admission = Object.freeze({ action: 'run', alone: false });
-const RUN_ALONE: Admission = Object.freeze({ action: 'run', alone: true });
+
+/**
+ * How many suspects may run together when their count is `prior`: the whole prefetch at the first
+ * return (what one death hands back), shrinking geometrically with each death to one at the last
+ * chance (`prior` = `redeliveryLimit`). A death in a group counts against every member, so only the
+ * last chance must be alone: then only the killer dies past the limit.
+ *
+ * `replicaDied`: the message carries the reason a replica died holding it (a crash, an exit, out of
+ * memory, a hang), so one of those it came with probably killed it; they start one step smaller. A
+ * message without one came back from a runtime killed or restarted from outside, where most likely
+ * nothing among them is to blame.
+ */
+export function groupSize(prior: number, fn: Pick<FunctionConfig, 'redeliveryLimit' | 'prefetch'>, replicaDied = false): number {
+  const step = prior + (replicaDied ? 1 : 0);
+  if (step >= fn.redeliveryLimit || fn.prefetch <= 1) return 1;
+  const left = (fn.redeliveryLimit - step) / (fn.redeliveryLimit - 1);
+  return Math.max(1, Math.floor(fn.prefetch ** left));
+}
 
 /**
  * Whether a delivery is cleared: a replica lost its connection holding it (./lost-connection.ts), or
@@ -143,21 +175,45 @@ export interface Pausable {
   resume(): void;
 }
 
-/** Runs suspects alone on one replica; everything else runs side by side up to the prefetch. */
-export class IsolationGate {
+/** Said once for a group of suspects that starts together (one alone is named where it runs). */
+export function apartWarning(log: { warn(fields: object, msg: string): void }, members: number): void {
+  if (members > 1)
+    log.warn(
+      { count: members },
+      `running ${members} messages together, apart from fresh ones: they were in flight when a replica died, hung or lost its connection`,
+    );
+}
+
+/** Suspects running apart together on one replica (`IsolationGate`). */
+interface Group {
+  /** the most that may join: the smallest `groupSize` of its members */
+  cap: number;
+  members: number;
+  /** false while it waits for the burst to end; then no one joins any more */
+  started: boolean;
+  /** resolves when the members may run */
+  ready: Promise<void>;
+}
+
+/** Runs suspects apart, in a group, on one replica; everything else runs side by side up to the prefetch. */
+export class IsolationGate implements SuspectRoom {
   private running = 0;
-  private suspects = 0;
+  private group: Group | null = null;
   private moving = 0;
   /** deliveries so far: a count, not a clock, so an arrival costs no clock read (a suspect reads the clock when it changes) */
   private arrivals = 0;
   private waiting: Array<() => void> = [];
+  /** the members of the group that started last */
+  private together = 0;
 
   constructor(
     private readonly now: () => number = Date.now,
-    /** just before a suspect starts: send the acks of what finished before it (./ack-batch.ts) */
-    private readonly beforeAlone: () => void = () => undefined,
-    /** the replica's subscription, paused while a suspect runs alone */
+    /** just before suspects start, and after each of a group ends: send the acks of what finished (./ack-batch.ts) */
+    private readonly flushAcks: () => void = () => undefined,
+    /** the replica's subscription, paused while suspects run */
     private readonly subscription: Pausable | null = null,
+    /** a group starts, with this many members */
+    private readonly onStart: (members: number) => void = () => undefined,
   ) {}
 
   /**
@@ -182,47 +238,87 @@ export class IsolationGate {
     }
   }
 
-  /** true while a suspect waits or runs: other suspects are moved aside, fresh messages wait. */
+  /** true while suspects wait or run: fresh messages wait. */
   get isolating(): boolean {
-    return this.suspects > 0;
+    return this.group !== null;
   }
 
-  /** Must be called synchronously on arrival, so the next delivery already sees `isolating`. */
-  async run<T>(alone: boolean, task: () => Promise<T>): Promise<T> {
-    if (alone) {
-      this.suspects++;
-      // The burst is over once no delivery arrived for QUIET_MS since the suspect last saw one arrive.
-      let seen = -1;
-      let quietSince = 0;
-      for (;;) {
-        if (this.arrivals !== seen) {
-          seen = this.arrivals;
-          quietSince = this.now();
-        }
-        const quietIn = quietSince + QUIET_MS - this.now();
-        if (this.running === 0 && this.moving === 0 && quietIn <= 0) break;
-        await Promise.race([this.change(), new Promise((resolve) => setTimeout(resolve, Math.max(quietIn, 1)))]);
+  /** How many suspects run together in the group that started last: 1 is alone. */
+  get apart(): number {
+    return this.together;
+  }
+
+  /** A suspect that may run `size` together can join: no group yet, or one still gathering with room. */
+  joinable(size: number): boolean {
+    const group = this.group;
+    return group === null || (!group.started && group.members < Math.min(group.cap, size));
+  }
+
+  /**
+   * Must be called synchronously on arrival, so the next delivery already sees `isolating`. A suspect
+   * (`alone`) joins the gathering group, after `joinable(size)` said it may.
+   */
+  async run<T>(alone: boolean, task: () => Promise<T>, size = 1): Promise<T> {
+    if (!alone) {
+      while (this.group) await this.change();
+      this.running++;
+      try {
+        return await task();
+      } finally {
+        this.running--;
+        this.wake();
       }
-      if (this.subscription) {
-        // What arrives until the broker confirms the cancel is moved aside (a suspect) or waits (fresh).
-        await this.subscription.pause();
-        while (this.running !== 0 || this.moving !== 0) await this.change();
-      }
-      this.beforeAlone();
-    } else {
-      while (this.suspects > 0) await this.change();
     }
+    let group = this.group;
+    if (!group) {
+      const fresh: Group = { cap: size, members: 0, started: false, ready: Promise.resolve() };
+      this.group = group = fresh;
+      fresh.ready = this.gather(fresh);
+    }
+    group.cap = Math.min(group.cap, size);
+    group.members++;
+    await group.ready;
     this.running++;
     try {
       return await task();
     } finally {
       this.running--;
-      if (alone) {
-        this.suspects--;
+      group.members--;
+      if (group.members === 0) {
+        this.group = null;
         this.subscription?.resume();
+      } else {
+        // What a member settled is sent now: a member still running may yet kill the replica.
+        this.flushAcks();
       }
       this.wake();
     }
+  }
+
+  /** Waits for the burst a group's members came with to end and for what runs to finish, then starts it. */
+  private async gather(group: Group): Promise<void> {
+    // The burst is over once no delivery arrived for QUIET_MS since the group last saw one arrive.
+    let seen = -1;
+    let quietSince = 0;
+    for (;;) {
+      if (this.arrivals !== seen) {
+        seen = this.arrivals;
+        quietSince = this.now();
+      }
+      const quietIn = quietSince + QUIET_MS - this.now();
+      if (this.running === 0 && this.moving === 0 && quietIn <= 0) break;
+      await Promise.race([this.change(), new Promise((resolve) => setTimeout(resolve, Math.max(quietIn, 1)))]);
+    }
+    if (this.subscription) {
+      // What arrives until the broker confirms the cancel joins the group if there is room, is moved
+      // aside (a suspect) or waits (fresh).
+      await this.subscription.pause();
+      while (this.running !== 0 || this.moving !== 0) await this.change();
+    }
+    group.started = true;
+    this.together = group.members;
+    this.onStart(group.members);
+    this.flushAcks();
   }
 
   /**
@@ -230,7 +326,7 @@ export class IsolationGate {
    * (no suspect waits or runs), counted as running until `leave`; false: go through `run`.
    */
   tryEnter(): boolean {
-    if (this.suspects > 0) return false;
+    if (this.group) return false;
     this.running++;
     return true;
   }

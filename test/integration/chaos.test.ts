@@ -272,6 +272,55 @@ export default handler;
     expect((await queueInfo(vhost.url, 'slow')).messageCount).toBe(0);
   });
 
+  it('runs the 100 messages a `kill -9` took from two busy replicas together again, not one at a time, and dead-letters none', async () => {
+    const vhost = hold('vhost', await createTestVhost('chaos-kill9-many'));
+    const project = hold(
+      'project',
+      await createProject(
+        `
+queues:
+  results: { type: classic }
+functions:
+  held: { replicas: 2, prefetch: 50, timeout: 60s }
+`,
+        {
+          held: `
+import type { Handler } from 'warren';
+const handler: Handler<{ id: number }> = async (m, ctx) => {
+  await ctx.publish('', 'results', { fn: 'started', id: m.id, attempt: ctx.attempt });
+  if (ctx.attempt === 1) await new Promise((r) => setTimeout(r, 60_000));
+  await ctx.publish('', 'results', { fn: 'held', id: m.id, attempt: ctx.attempt });
+};
+export default handler;
+`,
+        },
+      ),
+    );
+    let warren = hold('warren', await startWarren(project.dir, vhost.url));
+    const collector = hold('collector', await collectResults(vhost.url));
+    const c = collector;
+    await publishMany(
+      vhost.url,
+      'held',
+      range(100).map((id) => ({ id })),
+    );
+    await waitFor(() => c.of('started').length === 100, 20_000);
+    warren.child.kill('SIGKILL');
+    expect(await warren.exited).toBeNull();
+
+    warren = hold('warren', await startWarren(project.dir, vhost.url));
+    const w = warren;
+    await waitFor(() => c.idsOf('held').size === 100, 60_000, 100);
+    // Each ran once more, on its second delivery: back from waiting aside, all in a few groups.
+    expect(c.of('held').map((r) => r.attempt)).toEqual(Array(100).fill(2));
+    expect(w.logs.filter((l) => String(l.msg).startsWith('running a message alone'))).toEqual([]);
+    const groups = w.logs.filter((l) => /messages together, apart from fresh ones/.test(String(l.msg)));
+    expect(groups.length).toBeGreaterThan(0);
+    expect(groups.reduce((n, l) => n + Number(l.count), 0)).toBe(100);
+    expect((await queueInfo(vhost.url, 'held.dead')).messageCount).toBe(0);
+    expect((await queueInfo(vhost.url, 'held')).messageCount).toBe(0);
+  });
+
   it('ends a replica on a promise its handler left to reject, after sending the acks of what it had settled: no message runs twice', async () => {
     const vhost = hold('vhost', await createTestVhost('chaos-floating'));
     const project = hold(

@@ -108,8 +108,14 @@ describe('header decoders never throw and stay in range', () => {
           expect(Number.isInteger(prior)).toBe(true);
           expect(prior).toBeGreaterThanOrEqual(0);
           expect(prior).toBeLessThanOrEqual(2 * MAX_COUNT + 1);
-          const fn = { queue: 'q', redeliveryLimit: 3, ordered, retry: { attempts: 3, backoff: 'exponential' as const, delay: 1_000, maxDelay: 60_000 } };
-          const admission = admit({ headers, redelivered, queueType }, fn, { isolating });
+          const fn = {
+            queue: 'q',
+            redeliveryLimit: 3,
+            ordered,
+            prefetch: 10,
+            retry: { attempts: 3, backoff: 'exponential' as const, delay: 1_000, maxDelay: 60_000 },
+          };
+          const admission = admit({ headers, redelivered, queueType }, fn, { joinable: () => !isolating });
           expect(['run', 'move', 'dead']).toContain(admission.action);
           if (admission.action === 'move') expect(['q.retry.1s', 'q.retry.2s']).toContain(admission.queue);
         },

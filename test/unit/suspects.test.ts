@@ -1,18 +1,19 @@
 /** Counting deliveries that ended without a settlement, and running suspects alone (runtime/replica/suspects.ts). */
 import { describe, expect, it } from 'vitest';
-import { admit, holdingQueue, IsolationGate, priorDeliveries } from '../../runtime/replica/suspects';
+import { admit, groupSize, holdingQueue, IsolationGate, priorDeliveries } from '../../runtime/replica/suspects';
 
 const quorum = (headers: Record<string, unknown> = {}) => ({ headers, redelivered: false, queueType: 'quorum' as const });
 const classic = (redelivered: boolean, headers: Record<string, unknown> = {}) => ({ headers, redelivered, queueType: 'classic' as const });
 const retry = { attempts: 3, backoff: 'exponential' as const, delay: 1_000, maxDelay: 300_000 };
-const fn = (redeliveryLimit: number, more: { ordered?: boolean; attempts?: number } = {}) => ({
+const fn = (redeliveryLimit: number, more: { ordered?: boolean; attempts?: number; prefetch?: number } = {}) => ({
   queue: 'q',
   redeliveryLimit,
+  prefetch: more.prefetch ?? 1,
   ordered: more.ordered ?? false,
   retry: { ...retry, attempts: more.attempts ?? retry.attempts },
 });
-const calm = { isolating: false };
-const isolating = { isolating: true };
+const calm = { joinable: () => true };
+const isolating = { joinable: () => false };
 
 describe('priorDeliveries', () => {
   it('adds the broker count of a quorum queue to the count carried in the header', () => {
@@ -46,9 +47,9 @@ describe('admit', () => {
     expect(admit(classic(true), fn(3), calm)).toEqual({ action: 'move', redeliveries: 1, queue: 'q.retry.1s', handedBack: true });
   });
 
-  it('runs a suspect alone when it comes back from waiting aside, or sends it aside again while another runs alone', () => {
-    expect(admit(quorum({ 'x-warren-redeliveries': 1 }), fn(3), calm)).toEqual({ action: 'run', alone: true });
-    expect(admit(classic(false, { 'x-warren-redeliveries': 1 }), fn(3), calm)).toEqual({ action: 'run', alone: true });
+  it('runs a suspect apart when it comes back from waiting aside, or sends it aside again while other suspects run', () => {
+    expect(admit(quorum({ 'x-warren-redeliveries': 1 }), fn(3), calm)).toEqual({ action: 'run', alone: true, group: 1 });
+    expect(admit(classic(false, { 'x-warren-redeliveries': 1 }), fn(3, { prefetch: 50 }), calm)).toEqual({ action: 'run', alone: true, group: 50 });
     expect(admit(quorum({ 'x-warren-redeliveries': 2 }), fn(3), isolating)).toEqual({
       action: 'move',
       redeliveries: 2,
@@ -68,6 +69,23 @@ describe('admit', () => {
     expect(admit(quorum({ 'x-delivery-count': 3 }), fn(3, { ordered: true }), calm)).toEqual({ action: 'run', alone: false });
     // At count limit + 1 Warren dead-letters it: the broker's own limit is a margin above (runtime/topology/plan.ts).
     expect(admit(quorum({ 'x-delivery-count': 4 }), fn(3, { ordered: true }), calm)).toEqual({ action: 'dead', redeliveries: 4, handedBack: true });
+  });
+});
+
+describe('groupSize', () => {
+  it('runs all that one death handed back together at first, fewer after each death, and alone at the last chance', () => {
+    expect([1, 2, 3].map((prior) => groupSize(prior, { redeliveryLimit: 3, prefetch: 50 }))).toEqual([50, 7, 1]);
+    expect([1, 2, 3, 4, 5].map((prior) => groupSize(prior, { redeliveryLimit: 5, prefetch: 100 }))).toEqual([100, 31, 10, 3, 1]);
+    expect(groupSize(1, { redeliveryLimit: 1, prefetch: 50 })).toBe(1);
+    expect(groupSize(1, { redeliveryLimit: 3, prefetch: 1 })).toBe(1);
+    expect(groupSize(7, { redeliveryLimit: 3, prefetch: 50 })).toBe(1);
+    // A replica died holding it (its reason came with it): one step smaller from the start.
+    expect([1, 2].map((prior) => groupSize(prior, { redeliveryLimit: 3, prefetch: 50 }, true))).toEqual([7, 1]);
+    expect(admit(quorum({ 'x-warren-redeliveries': 1, 'x-warren-last-death': 'exit code 3' }), fn(2, { prefetch: 20 }), calm)).toEqual({
+      action: 'run',
+      alone: true,
+      group: 1,
+    });
   });
 });
 
@@ -132,5 +150,43 @@ describe('IsolationGate', () => {
     finishMove();
     await Promise.all([s, m]);
     expect(events).toEqual(['moved', 'suspect runs']);
+  });
+  it('runs the suspects that came back together side by side, apart from fresh ones, and takes none once they started', async () => {
+    let flushes = 0;
+    const started: number[] = [];
+    const gate = new IsolationGate(
+      Date.now,
+      () => void flushes++,
+      null,
+      (members) => void started.push(members),
+    );
+    const events: string[] = [];
+    const finish: Array<() => void> = [];
+    const suspect = (name: string) => {
+      gate.arrived();
+      return gate.run(true, () => new Promise<void>((r) => (events.push(`${name} runs`), finish.push(() => (events.push(`${name} done`), r())))), 3);
+    };
+    const joined = [suspect('s1'), suspect('s2')];
+    expect(gate.joinable(3)).toBe(true);
+    // A suspect whose count allows fewer together: the group takes the smaller size.
+    expect(gate.joinable(2)).toBe(false);
+    gate.arrived();
+    const fresh = gate.run(false, async () => void events.push('fresh runs'));
+    await tick(200);
+    expect(events).toEqual(['s1 runs', 's2 runs']);
+    expect(started).toEqual([2]);
+    expect(gate.apart).toBe(2);
+    expect(gate.joinable(3)).toBe(false);
+    const flushesAtStart = flushes;
+    finish[0]!();
+    await tick();
+    // What the first settled is sent before the second may kill the replica.
+    expect(flushes).toBe(flushesAtStart + 1);
+    expect(events).toEqual(['s1 runs', 's2 runs', 's1 done']);
+    finish[1]!();
+    await Promise.all([...joined, fresh]);
+    expect(events).toEqual(['s1 runs', 's2 runs', 's1 done', 's2 done', 'fresh runs']);
+    expect(gate.isolating).toBe(false);
+    expect(gate.joinable(1)).toBe(true);
   });
 });

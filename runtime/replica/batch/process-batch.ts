@@ -21,7 +21,8 @@ import type { ReplicaStats } from '../../replica-protocol/stats';
 import { InFlight, type Delivery, type InFlightView, type Settle } from '../delivery';
 import { attemptOf, attemptsBefore, lastDeathOf, originalRoute, type Route } from '../headers';
 import { decideSettlement, type Outcome } from '../outcome';
-import { admit, clearedAdmission, IsolationGate, type IsCleared, type Pausable } from '../suspects';
+import { effectivePrefetch } from '../../config/prefetch';
+import { admit, apartWarning, clearedAdmission, IsolationGate, type IsCleared, type Pausable } from '../suspects';
 import { readMessage, type Validate } from '../read-message';
 import type { Publish } from '../handler-context';
 import { carryOut, handBackUnstarted, moveAside, type CarryOutDeps, type Counted } from '../carry-out';
@@ -72,7 +73,8 @@ interface Item {
 export function createBatchProcessor(deps: BatchProcessorDeps) {
   const { fn, log, stats } = deps;
   const shutdown = new AbortController();
-  const gate = new IsolationGate(Date.now, deps.flushAcks, deps.subscription ?? null);
+  const gate = new IsolationGate(Date.now, deps.flushAcks, deps.subscription ?? null, (members) => apartWarning(log, members));
+  const admitFn = { ...fn, prefetch: effectivePrefetch(fn).prefetch };
   const carry: CarryOutDeps = { fn, version: deps.version, publish: deps.publish, log, shutdown: shutdown.signal };
   const runDeps: BatchRunDeps = { fn, handler: deps.handler, publish: deps.publish, log, shutdown: shutdown.signal, onStuck: deps.onStuck };
   let lastDeath = deps.lastDeath;
@@ -84,7 +86,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
   function handle(delivery: Delivery, settle: Settle): Promise<void> {
     const { properties, fields } = delivery;
     const facts = { headers: properties.headers, redelivered: fields.redelivered, queueType: deps.queueType };
-    const admission = clearedAdmission(admit(facts, fn, { isolating: gate.isolating }), delivery, facts, deps.isCleared);
+    const admission = clearedAdmission(admit(facts, admitFn, gate), delivery, facts, deps.isCleared);
     if (admission.action !== 'move') gate.arrived();
     if (admission.action === 'move') {
       // A suspect waits aside in the retry ladder while fresh items flow (../suspects.ts).
@@ -113,8 +115,15 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
       }
       item.value = read.value;
       if (admission.alone) {
-        log.warn({ messageId: properties.messageId }, 'running a message alone: it was in flight when a replica died, hung or lost its connection');
-        void gate.run(true, () => runItems([item]));
+        void gate.run(
+          true,
+          () => {
+            if (gate.apart === 1)
+              log.warn({ messageId: properties.messageId }, 'running a message alone: it was in flight when a replica died, hung or lost its connection');
+            return runItems([item]);
+          },
+          admission.group,
+        );
       } else {
         collector.add(item);
       }
