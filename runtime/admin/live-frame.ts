@@ -20,7 +20,7 @@ export interface Sample {
   backlog?: number | null;
 }
 
-import type { LiveFrame, LiveFunction } from './wire-types';
+import { SERIES, type LiveFrame, type LiveFunction, type SeriesName } from './wire-types';
 
 export type { LiveFrame, LiveFunction };
 
@@ -114,19 +114,6 @@ export function round(n: number): number {
 }
 
 /** The chart series the page draws, kept per function. */
-export const SERIES = [
-  'inPerSec',
-  'handledPerSec',
-  'failedPerSec',
-  'retriedPerSec',
-  'p50Ms',
-  'p95Ms',
-  'inFlight',
-  'queueDepth',
-  'retryDepth',
-  'deadLetterDepth',
-] as const;
-export type SeriesName = (typeof SERIES)[number];
 
 export interface History {
   t: number[];

@@ -112,3 +112,18 @@ export interface ReplayResult {
   /** messages left in the dead-letter queue afterwards */
   remaining: number;
 }
+
+/** The figures of a function the live stream keeps a history of, one column each (runtime/admin/live-frame.ts). */
+export const SERIES = [
+  'inPerSec',
+  'handledPerSec',
+  'failedPerSec',
+  'retriedPerSec',
+  'p50Ms',
+  'p95Ms',
+  'inFlight',
+  'queueDepth',
+  'retryDepth',
+  'deadLetterDepth',
+] as const satisfies ReadonlyArray<keyof LiveFunction>;
+export type SeriesName = (typeof SERIES)[number];

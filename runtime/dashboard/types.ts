@@ -1,22 +1,11 @@
 /** What the admin API sends (runtime/admin/live-frame.ts, runtime/deadletters/, runtime/admin/topology-view.ts). */
 
 // The live stream's frames, dead letters and replay results are typed once, by the server that sends
-// them (type-only: nothing of it is bundled).
+// them. Of that module only the series list is a value, bundled with the page.
+import type { SeriesName } from '../admin/wire-types';
 export type { DeadLetter, DeadLetterDetail, DeadLetterPage, LiveFrame, LiveFunction, ReplayResult } from '../admin/wire-types';
 
-export const SERIES = [
-  'inPerSec',
-  'handledPerSec',
-  'failedPerSec',
-  'retriedPerSec',
-  'p50Ms',
-  'p95Ms',
-  'inFlight',
-  'queueDepth',
-  'retryDepth',
-  'deadLetterDepth',
-] as const;
-export type SeriesName = (typeof SERIES)[number];
+export { SERIES, type SeriesName } from '../admin/wire-types';
 
 export interface History {
   intervalMs: number;
