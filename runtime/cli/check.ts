@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { projectDir, reportFailure } from './common';
 import { readProject } from '../config';
-import type { FunctionConfig, WarrenConfig } from '../config/types';
+import { DEFAULTS, type FunctionConfig, type WarrenConfig } from '../config/types';
 import { effectivePrefetch } from '../config/prefetch';
 import { runningNodes } from '../connection/cluster-size';
 import { buildEach } from '../functions/build-each';
@@ -49,7 +49,9 @@ function counted(n: number, word: string): string {
 export function describePrefetch(fn: FunctionConfig): string {
   const { prefetch, changes } = effectivePrefetch(fn);
   if (changes.length === 0) return `prefetch ${prefetch}`;
-  return `prefetch ${prefetch} (configured ${fn.prefetch}; ${changes.join('; ')})`;
+  // A prefetch left out reads as the default, not as something the user wrote.
+  const from = fn.prefetch === DEFAULTS.prefetch ? `default ${fn.prefetch}` : `configured ${fn.prefetch}`;
+  return `prefetch ${prefetch} (${from}; ${changes.join('; ')})`;
 }
 
 /** Queues asking for more copies than the cluster has nodes (a warning: the broker makes fewer). */

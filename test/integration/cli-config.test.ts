@@ -90,15 +90,18 @@ describe('warren check, start and invoke on a user project', () => {
       '  echo: { prefetch: 10, ordered: true }',
       '  ingest: { prefetch: 10, batch: { size: 50 } }',
       '  plain: { prefetch: 10 }',
+      '  bulk: { batch: { size: 20 } }',
       '',
     ].join('\n');
     const ingest = "import type { BatchHandler } from 'warren';\nconst handler: BatchHandler = async () => undefined;\nexport default handler;\n";
-    project = await createProject(yaml, { echo, ingest, plain: echo });
+    project = await createProject(yaml, { echo, ingest, plain: echo, bulk: ingest });
     const result = await runWarren(['check', '--dir', project.dir]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/echo: .*prefetch 1 \(configured 10; ordered: true takes one message at a time/);
     expect(result.stdout).toMatch(/ingest: .*prefetch 50 \(configured 10; prefetch raised to 50 \(batch\.size\)/);
     expect(result.stdout).toMatch(/plain: .*prefetch 10, attempts/);
+    // Left out, the prefetch is the default: nothing the user wrote is quoted back as configured.
+    expect(result.stdout).toMatch(/bulk: .*prefetch 20 \(default 1; prefetch raised to 20 \(batch\.size\)/);
   });
 
   it('start refuses an --only that names no function (an unset variable), exit 2, and declares nothing', async () => {
