@@ -185,6 +185,7 @@ export function parseYamlSource(file: string, text: string, env: Env): ParsedSou
         for (const pair of merges) mergeInto(out, pair.value as Node | null, pointer, path, depth);
         at.set(pointer, { path, key: keyPos, value: valuePos });
       }
+      const written = new Map<string, Position>();
       for (const pair of node.items) {
         if (!isPair(pair)) continue;
         if (merges.includes(pair)) continue;
@@ -203,6 +204,25 @@ export function parseYamlSource(file: string, text: string, env: Env): ParsedSou
         }
         const key = String(scalar(keyNode, keyNode.value, path));
         const childPath = joinPath(path, key);
+        // Two keys written apart that one substitution makes equal (the parser already refuses keys
+        // written equal): the second would silently replace the first.
+        const first = written.get(key);
+        if (first) {
+          errors.push(
+            new WarrenError(
+              'WARREN_E_CONFIG_ENV',
+              `\`${key}\` is written twice in this mapping once its \${…} is substituted, first at line ${first.line}, column ${first.column}`,
+              {
+                file,
+                ...keyAt,
+                key: childPath,
+                hint: 'give each entry its own name: set the variable to another value, or rename one of them',
+              },
+            ),
+          );
+          continue;
+        }
+        written.set(key, keyAt);
         out[key] = walk(pair.value as Node | null, pointer + pointerSegment(key), childPath, keyAt, depth);
       }
       return out;

@@ -61,6 +61,14 @@ describe('loadConfig: shape errors', () => {
     expect(errors[0]?.details.hint).toContain('`a:`');
   });
 
+  it('refuses two keys that one substitution makes equal, instead of keeping the second', async () => {
+    const dir = await project({ 'functions/a.ts': handler, 'queues.yaml': lines('functions:', '  ${NAME}: { replicas: 2 }', '  a: { replicas: 1 }') });
+    const errors = await problems(dir, { NAME: 'a' });
+    expect(errors.map((e) => summary(e, dir))).toEqual([{ code: 'WARREN_E_CONFIG_ENV', file: 'queues.yaml', line: 3, column: 3, key: 'functions.a' }]);
+    expect(errors[0]?.message).toBe('`a` is written twice in this mapping once its ${…} is substituted, first at line 2, column 3');
+    expect(await problems(dir, { NAME: 'b' })).not.toContainEqual(expect.objectContaining({ code: 'WARREN_E_CONFIG_ENV' }));
+  });
+
   it('names every duplicate key, nested, in a flow mapping or in a list, each with its first spot', async () => {
     const dir = await project({
       'functions/a.ts': handler,
