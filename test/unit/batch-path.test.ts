@@ -264,9 +264,33 @@ describe('batch path', () => {
     expect(processor.inFlight.size).toBe(0);
   });
 
-  it('fails the whole batch when the handler exceeds the timeout', async () => {
+  it('runs each item of a batch that timed out again alone: only the one that hangs alone fails its attempt, the others are acked once', async () => {
+    // Item 2 hangs any call it is in, until ctx.signal aborts.
+    const hangs = (items: BatchItem[]) => items.some((item) => (item.body as { i: number }).i === 2);
+    const handler: BatchHandler = (items, ctx) =>
+      hangs(items) ? new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted')))) : Promise.resolve(undefined);
+    const run = await deliver(handler, bodies(4), { config: { timeout: 30 } });
+    expect(run.calls.map((c) => c.map((item) => (item.body as { i: number }).i))).toEqual([[0, 1, 2, 3], [0], [1], [2], [3]]);
+    expect(run.published.map((p) => [p.queue, p.body, p.headers['x-warren-attempt']])).toEqual([['ingest.retry.1s', '{"i":2}', 2]]);
+    expect([...run.settlements.values()]).toEqual(Array(4).fill(1));
+    const s = run.stats.snapshot();
+    expect({ acked: s.acked, retried: s.retried, dead: s.dead, batches: s.batches, inFlight: s.inFlight }).toEqual({
+      acked: 3,
+      retried: 1,
+      dead: 0,
+      batches: 5,
+      inFlight: 0,
+    });
+    // On its last attempt the hanging item alone is dead-lettered, with reason timeout.
+    const last = await deliver(handler, bodies(4), { config: { timeout: 30 }, headers: () => ({ 'x-warren-attempt': 3 }) });
+    expect(last.published.map((p) => [p.queue, p.body, p.headers['x-warren-reason']])).toEqual([['ingest.dead', '{"i":2}', 'timeout']]);
+  });
+
+  it('fails every item of a batch whose items all time out alone too, each once', async () => {
     const run = await deliver(() => new Promise(() => undefined), bodies(2), { config: { timeout: 30 } });
+    expect(run.calls.map((c) => c.length)).toEqual([2, 1, 1]);
     expect(run.published.map((p) => p.queue)).toEqual(['ingest.retry.1s', 'ingest.retry.1s']);
+    expect([...run.settlements.values()]).toEqual([1, 1]);
   });
 });
 

@@ -1,9 +1,12 @@
 /**
  * Pure: the outcome of one batch handler call (./run-batch.ts) → one Outcome per item, for the same
  * decision a single message gets (../outcome.ts). `{ failed, rejected }` name items by index;
- * returning nothing means all succeeded; throwing or timing out fails every item; `Reject` thrown
- * rejects every item. A result of another shape fails every item (at-least-once: nothing is acked
- * on a result Warren cannot read), and so does an object with a key other than those two.
+ * returning nothing means all succeeded; throwing fails every item; `Reject` thrown rejects every
+ * item. A result of another shape fails every item (at-least-once: nothing is acked on a result
+ * Warren cannot read), and so does an object with a key other than those two.
+ *
+ * A call of several items that timed out is not decided here: it says nothing of which item hung,
+ * so each item runs again alone (`runsAgainAlone`), and only one that times out alone fails.
  */
 import { jsonOrInspect } from '../../lib/show-value';
 import type { Outcome } from '../outcome';
@@ -31,6 +34,11 @@ export function itemOutcomes(count: number, outcome: Outcome): Outcome[] {
       };
     return ok;
   });
+}
+
+/** A call of more than one item timed out: the items run again, each alone, before any is failed. */
+export function runsAgainAlone(outcome: Outcome, size: number): outcome is Extract<Outcome, { kind: 'error' }> {
+  return size > 1 && outcome.kind === 'error' && outcome.timedOut;
 }
 
 type Read = { failed: Set<number>; rejected: Set<number> } | { problem: string };
