@@ -51,6 +51,7 @@ async function deliver(
     headers?: (i: number) => Record<string, unknown>;
     /** message ids a lost connection cleared */
     cleared?: string[];
+    onTick?: (scheduledAt: string, outcome: string) => void;
   } = {},
 ): Promise<Run> {
   const run: Run = { published: [], frames: [], settlements: new Map(), calls: [], stats: new ReplicaStats() };
@@ -76,6 +77,7 @@ async function deliver(
     stats: run.stats,
     now: () => performance.now(),
     onStuck: () => undefined,
+    ...(options.onTick ? { onTick: options.onTick } : {}),
     ...(options.cleared ? { isCleared: (d: Delivery) => options.cleared!.includes(d.properties.messageId!) } : {}),
   });
   const done = bodies.map((body, i) => {
@@ -291,6 +293,27 @@ describe('batch path', () => {
     expect(run.calls.map((c) => c.length)).toEqual([2, 1, 1]);
     expect(run.published.map((p) => p.queue)).toEqual(['ingest.retry.1s', 'ingest.retry.1s']);
     expect([...run.settlements.values()]).toEqual([1, 1]);
+  });
+
+  it("reports a scheduled batch function's tick with what became of it (status and /functions show it)", async () => {
+    const ticks: Array<[string, string]> = [];
+    const at = '2026-01-01T02:00:00.000Z';
+    await deliver(
+      async () => {
+        throw new Error('report failed');
+      },
+      bodies(1),
+      {
+        config: { retry: { attempts: 1, backoff: 'exponential', delay: 1_000, maxDelay: 60_000 } },
+        headers: () => ({ 'x-warren-scheduled-at': at }),
+        onTick: (t, o) => ticks.push([t, o]),
+      },
+    );
+    await deliver(async () => undefined, bodies(1), { headers: () => ({ 'x-warren-scheduled-at': at }), onTick: (t, o) => ticks.push([t, o]) });
+    expect(ticks).toEqual([
+      [at, 'dead'],
+      [at, 'acked'],
+    ]);
   });
 });
 

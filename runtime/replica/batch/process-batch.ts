@@ -33,6 +33,7 @@ import { GAVE_BACK, giveBack, holdAndTryAgain, type Held } from '../hold';
 import { runBatch, type BatchRunDeps } from './run-batch';
 import { toError } from '../run-handler';
 import { WaitingTurns, type TakeTurn } from '../waiting-turns';
+import { scheduledAtOf } from '../../schedule/outcome';
 
 export interface BatchProcessorDeps {
   fn: FunctionConfig & { batch: NonNullable<FunctionConfig['batch']> };
@@ -45,6 +46,8 @@ export interface BatchProcessorDeps {
   stats: Pick<ReplicaStats, 'enter' | 'leave' | 'ran' | 'count' | 'batch'>;
   now: () => number;
   onStuck: (reason: string) => void;
+  /** a scheduled function's tick was settled (runtime/schedule/outcome.ts) */
+  onTick?: (scheduledAt: string, outcome: string) => void;
   /** calls `start` when `n` items may start (rateLimit), in the step that counts them; absent: at once */
   waitTurn?: TakeTurn;
   /** why this function's last replica died, as the supervisor last told (see `deathSeen`) */
@@ -208,7 +211,12 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
 
   function finishCounted(item: Item, counted: Counted | null): void {
     stats.leave();
-    if (counted) stats.count(counted);
+    if (counted) {
+      stats.count(counted);
+      // A tick of a scheduled batch function: `warren status` and /functions show what became of it.
+      const tick = deps.onTick ? scheduledAtOf(item.delivery.properties.headers) : undefined;
+      if (tick) deps.onTick!(tick, counted);
+    }
     item.done();
   }
 
