@@ -171,6 +171,29 @@ describe('batch functions', () => {
     expect(handled.every((r) => r.attempt === 1)).toBe(true);
     expect(w.logs.some((l) => l.function === 'ingest' && /^batch of 10 timed out; each of its items runs again alone/.test(String(l.msg)))).toBe(true);
   }, 60_000);
+
+  it('a batch handler returning { failed: null }: every item fails, retried then dead-lettered with an error that says what Warren expected, none acked as a success', async () => {
+    vhost = await createTestVhost('batch-null');
+    project = await createProject(`functions:\n  ingest: { batch: { size: 10, window: 200ms }, retry: { attempts: 2, delay: 100ms } }\n`, {
+      ingest: 'export default async () => ({ failed: null });\n',
+    });
+    warren = await startWarren(project.dir, vhost.url);
+    await publishMany(
+      vhost.url,
+      'ingest',
+      range(3).map((id) => ({ id })),
+    );
+
+    const dead = await deadLetters(vhost.url, 'ingest.dead', 3);
+    expect(dead.map((d) => d.body.id).sort()).toEqual(range(3));
+    for (const { headers } of dead) {
+      expect(headers).toMatchObject({ 'x-warren-function': 'ingest', 'x-warren-reason': 'error', 'x-warren-attempts': 2 });
+      expect(String(headers['x-warren-error'])).toContain('the batch handler returned failed: null, not a list of indexes');
+      expect(String(headers['x-warren-error'])).toContain('expected nothing or { failed?: number[], rejected?: number[] }');
+    }
+    const line = warren.logs.find((l) => l.function === 'ingest' && /^batch of \d+: \d+ failed/.test(String(l.msg)));
+    expect(JSON.stringify(line?.err)).toContain('failed: null');
+  }, 60_000);
 });
 
 async function getDead(url: string, count: number): Promise<Array<{ body: string; reason: unknown }>> {

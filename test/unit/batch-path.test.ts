@@ -348,6 +348,18 @@ describe('itemOutcomes', () => {
     expect(outcomes(Object.assign(Object.create(null) as object, { failed: [1] })).map((o) => o.kind)).toEqual(['ok', 'error']);
   });
 
+  it('fails every item on `failed: null` or `rejected: null`, saying the shape it expected: only an omitted key means none', () => {
+    const outcomes = (value: unknown) => itemOutcomes(2, { kind: 'ok', value });
+    for (const result of [{ failed: null }, { rejected: null }, { failed: [0], rejected: null }]) {
+      const read = outcomes(result);
+      expect(read.map((o) => o.kind)).toEqual(['error', 'error']);
+      const why = read[0]!.kind === 'error' ? read[0]!.error.message : '';
+      expect(why).toMatch(
+        /^the batch handler returned (failed|rejected): null, not a list of indexes; expected nothing or \{ failed\?: number\[\], rejected\?: number\[\] \}/,
+      );
+    }
+  });
+
   it('fails every item, saying what came back, on a result JSON cannot show (a BigInt, a symbol)', () => {
     const why = (value: unknown) => itemOutcomes(2, { kind: 'ok', value }).map((o) => (o.kind === 'error' ? o.error.message : o.kind));
     expect(why(1n)[0]).toContain('the batch handler returned 1n;');
