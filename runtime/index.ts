@@ -104,7 +104,10 @@ export interface BatchResult {
 /** What a batch handler's ctx holds: what is per message lives on each item instead. */
 export type BatchContext = Pick<Context, 'log' | 'publish' | 'signal' | 'functionName'>;
 
-/** Throwing fails every item; `timeout` covers the whole batch. */
+/**
+ * Throwing fails every item; `timeout` covers the whole batch, and a call that times out runs each of
+ * its items again alone, so that only an item that hangs on its own fails.
+ */
 export type BatchHandler<T = unknown> = (items: Array<BatchItem<T>>, ctx: BatchContext) => BatchResult | void | Promise<BatchResult | void>;
 
 const REJECT_BRAND = Symbol.for('warren.reject');

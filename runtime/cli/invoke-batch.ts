@@ -1,8 +1,8 @@
 /**
  * `warren invoke` for a batch function: the message is a JSON array, one element per item. Each item
  * goes through a replica's steps (decode and validate on its own, then one handler call for the valid
- * ones, then the per-item decision: runtime/replica/batch/), and the command prints what a replica
- * would do with each.
+ * ones, each alone again when that call timed out, then the per-item decision: runtime/replica/batch/),
+ * and the command prints what a replica would do with each.
  */
 import type { Logger } from 'pino';
 import type { BatchHandler } from '../index';
@@ -12,7 +12,7 @@ import { readMessage, type Validate } from '../replica/read-message';
 import { decideSettlement, type Outcome, type Settlement } from '../replica/outcome';
 import type { Delivery } from '../replica/delivery';
 import type { Publish } from '../replica/handler-context';
-import { itemOutcomes } from '../replica/batch/item-outcomes';
+import { itemOutcomes, runsAgainAlone } from '../replica/batch/item-outcomes';
 import { runBatch } from '../replica/batch/run-batch';
 
 export interface InvokedItem {
@@ -46,16 +46,21 @@ export async function invokeBatch(
     if (read.ok) valid.push({ index, delivery, attempt, value: read.value });
     else outcomes[index] = read.outcome;
   });
+  const runDeps = {
+    fn,
+    handler,
+    publish: deps.publish,
+    log: deps.log,
+    shutdown: new AbortController().signal,
+    onStuck: (reason: string) => deps.log.warn({ reason }, 'a replica would be recycled'),
+  };
   if (valid.length > 0) {
-    const ran = await runBatch(valid, {
-      fn,
-      handler,
-      publish: deps.publish,
-      log: deps.log,
-      shutdown: new AbortController().signal,
-      onStuck: (reason) => deps.log.warn({ reason }, 'a replica would be recycled'),
-    });
-    itemOutcomes(valid.length, ran).forEach((outcome, i) => (outcomes[valid[i]!.index] = outcome));
+    const ran = await runBatch(valid, runDeps);
+    // As a replica does: a call that timed out runs each item again alone.
+    const alone = runsAgainAlone(ran, valid.length);
+    if (alone) deps.log.warn({ size: valid.length }, `batch of ${valid.length} timed out; each of its items runs again alone`);
+    const each = alone ? await Promise.all(valid.map(async (item) => itemOutcomes(1, await runBatch([item], runDeps))[0]!)) : itemOutcomes(valid.length, ran);
+    each.forEach((outcome, i) => (outcomes[valid[i]!.index] = outcome));
   }
   return outcomes.map((outcome, index) => ({ index, outcome, settlement: decideSettlement(fn, attempt, outcome) }));
 }

@@ -40,8 +40,13 @@ export interface TestVhost {
   cleanup(): Promise<void>;
 }
 
+/**
+ * A vhost of its own for one test, named `<prefix>-<time>-<random>`. WARREN_TEST_VHOST_PREFIX, when
+ * set, goes in front of every such name, so the test vhosts of one run on a broker shared with others
+ * are told apart from theirs (and can be found and removed by that prefix).
+ */
 export async function createTestVhost(prefix: string): Promise<TestVhost> {
-  const name = `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  const name = `${process.env.WARREN_TEST_VHOST_PREFIX ?? ''}${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
   const url = await createVhost(name);
   let cleaned = false;
   return {

@@ -142,6 +142,58 @@ describe('batch functions', () => {
     expect(c.of('ingest').some((r) => r.id === 'poison')).toBe(false);
     expect(w.logs.filter((l) => String(l.msg).startsWith('replica died')).length).toBeGreaterThanOrEqual(2);
   }, 120_000);
+
+  it('a batch whose call times out on one hanging item: the other items are handled, only the hanging one is dead-lettered, with reason timeout, after its retries', async () => {
+    const { url, c, w } = await start(
+      'batch-timeout',
+      '  ingest: { batch: { size: 10, window: 300ms }, timeout: 1s, retry: { attempts: 2, delay: 100ms } }\n',
+      'batch-recorder',
+    );
+    const bodies: unknown[] = range(9).map((id) => ({ id }));
+    bodies.splice(4, 0, { id: 'hang', hang: true });
+    await publishMany(url, 'ingest', bodies);
+
+    const dead = await deadLetters(url, 'ingest.dead', 1);
+    await waitFor(() => c.idsOf('ingest').size === 9, 30_000, 50);
+    // Nothing else follows the hanging item into the dead-letter queue.
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect((await queueInfo(url, 'ingest.dead')).messageCount).toBe(0);
+    expect(dead.map((d) => d.body.id)).toEqual(['hang']);
+    expect(dead[0]!.headers).toMatchObject({
+      'x-warren-function': 'ingest',
+      'x-warren-reason': 'timeout',
+      'x-warren-attempts': 2,
+      'x-warren-error': expect.stringContaining('timed out after 1000 ms'),
+    });
+    // Each good item handled once, on its first attempt, in a call without the hanging item.
+    const handled = recorded(c, 'ingest');
+    expect(handled.map((r) => r.id).sort()).toEqual(range(9).sort());
+    expect(handled.every((r) => r.attempt === 1)).toBe(true);
+    expect(w.logs.some((l) => l.function === 'ingest' && /^batch of 10 timed out; each of its items runs again alone/.test(String(l.msg)))).toBe(true);
+  }, 60_000);
+
+  it('a batch handler returning { failed: null }: every item fails, retried then dead-lettered with an error that says what Warren expected, none acked as a success', async () => {
+    vhost = await createTestVhost('batch-null');
+    project = await createProject(`functions:\n  ingest: { batch: { size: 10, window: 200ms }, retry: { attempts: 2, delay: 100ms } }\n`, {
+      ingest: 'export default async () => ({ failed: null });\n',
+    });
+    warren = await startWarren(project.dir, vhost.url);
+    await publishMany(
+      vhost.url,
+      'ingest',
+      range(3).map((id) => ({ id })),
+    );
+
+    const dead = await deadLetters(vhost.url, 'ingest.dead', 3);
+    expect(dead.map((d) => d.body.id).sort()).toEqual(range(3));
+    for (const { headers } of dead) {
+      expect(headers).toMatchObject({ 'x-warren-function': 'ingest', 'x-warren-reason': 'error', 'x-warren-attempts': 2 });
+      expect(String(headers['x-warren-error'])).toContain('the batch handler returned failed: null, not a list of indexes');
+      expect(String(headers['x-warren-error'])).toContain('expected nothing or { failed?: number[], rejected?: number[] }');
+    }
+    const line = warren.logs.find((l) => l.function === 'ingest' && /^batch of \d+: \d+ failed/.test(String(l.msg)));
+    expect(JSON.stringify(line?.err)).toContain('failed: null');
+  }, 60_000);
 });
 
 async function getDead(url: string, count: number): Promise<Array<{ body: string; reason: unknown }>> {

@@ -5,8 +5,8 @@
  */
 import amqplib, { type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestVhost, type TestVhost } from '../helpers/broker';
-import { createProject, startWarren, waitFor, type Project, type RunningWarren } from '../helpers/runtime';
+import { createTestVhost, queueInfo, type TestVhost } from '../helpers/broker';
+import { createProject, runWarren, startWarren, waitFor, type Project, type RunningWarren } from '../helpers/runtime';
 
 const queuesYaml = `
 queues:
@@ -219,6 +219,30 @@ describe('a schedule changed while the runtime runs', () => {
       expect(at.slice(0, 3)).toEqual([at[0], at[0]! + 1_000, at[0]! + 2_000]);
     } finally {
       await consumer?.close();
+      expect(await warren?.stop()).toBe(0);
+      await project.remove();
+      await vhost.cleanup();
+    }
+  });
+});
+
+describe('a scheduled batch function whose every tick fails', () => {
+  it('shows each tick dead-lettered, in /functions and in `warren status`, not as emitted', async () => {
+    const vhost = await createTestVhost('schedule-batch-dead');
+    const project = await createProject(`functions:\n  nightly: { schedule: "* * * * * *", batch: { size: 10, window: 100ms }, retry: { attempts: 1 } }\n`, {
+      nightly: "export default async () => { throw new Error('the report failed'); };\n",
+    });
+    let warren: RunningWarren | undefined;
+    try {
+      warren = await startWarren(project.dir, vhost.url, { timeoutMs: 60_000 });
+      // Two ticks dead-lettered: the first one's outcome has reached the runtime's view by now.
+      await waitFor(async () => (await queueInfo(vhost.url, 'nightly.dead')).messageCount >= 2, 10_000);
+      expect((await scheduleOf(warren, 'nightly')).lastRun).toMatchObject({ outcome: 'dead' });
+      const status = await runWarren(['status', '--dir', project.dir], warren.env);
+      expect(status.code).toBe(0);
+      expect(status.stdout).toMatch(/^nightly\s.*\blast \S+ dead\b/m);
+      expect(status.stdout).not.toMatch(/\bemitted\b/);
+    } finally {
       expect(await warren?.stop()).toBe(0);
       await project.remove();
       await vhost.cleanup();

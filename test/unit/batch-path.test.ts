@@ -51,6 +51,7 @@ async function deliver(
     headers?: (i: number) => Record<string, unknown>;
     /** message ids a lost connection cleared */
     cleared?: string[];
+    onTick?: (scheduledAt: string, outcome: string) => void;
   } = {},
 ): Promise<Run> {
   const run: Run = { published: [], frames: [], settlements: new Map(), calls: [], stats: new ReplicaStats() };
@@ -76,6 +77,7 @@ async function deliver(
     stats: run.stats,
     now: () => performance.now(),
     onStuck: () => undefined,
+    ...(options.onTick ? { onTick: options.onTick } : {}),
     ...(options.cleared ? { isCleared: (d: Delivery) => options.cleared!.includes(d.properties.messageId!) } : {}),
   });
   const done = bodies.map((body, i) => {
@@ -264,9 +266,54 @@ describe('batch path', () => {
     expect(processor.inFlight.size).toBe(0);
   });
 
-  it('fails the whole batch when the handler exceeds the timeout', async () => {
+  it('runs each item of a batch that timed out again alone: only the one that hangs alone fails its attempt, the others are acked once', async () => {
+    // Item 2 hangs any call it is in, until ctx.signal aborts.
+    const hangs = (items: BatchItem[]) => items.some((item) => (item.body as { i: number }).i === 2);
+    const handler: BatchHandler = (items, ctx) =>
+      hangs(items) ? new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted')))) : Promise.resolve(undefined);
+    const run = await deliver(handler, bodies(4), { config: { timeout: 30 } });
+    expect(run.calls.map((c) => c.map((item) => (item.body as { i: number }).i))).toEqual([[0, 1, 2, 3], [0], [1], [2], [3]]);
+    expect(run.published.map((p) => [p.queue, p.body, p.headers['x-warren-attempt']])).toEqual([['ingest.retry.1s', '{"i":2}', 2]]);
+    expect([...run.settlements.values()]).toEqual(Array(4).fill(1));
+    const s = run.stats.snapshot();
+    expect({ acked: s.acked, retried: s.retried, dead: s.dead, batches: s.batches, inFlight: s.inFlight }).toEqual({
+      acked: 3,
+      retried: 1,
+      dead: 0,
+      batches: 5,
+      inFlight: 0,
+    });
+    // On its last attempt the hanging item alone is dead-lettered, with reason timeout.
+    const last = await deliver(handler, bodies(4), { config: { timeout: 30 }, headers: () => ({ 'x-warren-attempt': 3 }) });
+    expect(last.published.map((p) => [p.queue, p.body, p.headers['x-warren-reason']])).toEqual([['ingest.dead', '{"i":2}', 'timeout']]);
+  });
+
+  it('fails every item of a batch whose items all time out alone too, each once', async () => {
     const run = await deliver(() => new Promise(() => undefined), bodies(2), { config: { timeout: 30 } });
+    expect(run.calls.map((c) => c.length)).toEqual([2, 1, 1]);
     expect(run.published.map((p) => p.queue)).toEqual(['ingest.retry.1s', 'ingest.retry.1s']);
+    expect([...run.settlements.values()]).toEqual([1, 1]);
+  });
+
+  it("reports a scheduled batch function's tick with what became of it (status and /functions show it)", async () => {
+    const ticks: Array<[string, string]> = [];
+    const at = '2026-01-01T02:00:00.000Z';
+    await deliver(
+      async () => {
+        throw new Error('report failed');
+      },
+      bodies(1),
+      {
+        config: { retry: { attempts: 1, backoff: 'exponential', delay: 1_000, maxDelay: 60_000 } },
+        headers: () => ({ 'x-warren-scheduled-at': at }),
+        onTick: (t, o) => ticks.push([t, o]),
+      },
+    );
+    await deliver(async () => undefined, bodies(1), { headers: () => ({ 'x-warren-scheduled-at': at }), onTick: (t, o) => ticks.push([t, o]) });
+    expect(ticks).toEqual([
+      [at, 'dead'],
+      [at, 'acked'],
+    ]);
   });
 });
 
@@ -299,6 +346,18 @@ describe('itemOutcomes', () => {
     expect(outcomes(null).map((o) => o.kind)).toEqual(['ok', 'ok']);
     expect(outcomes({ failed: [], rejected: undefined }).map((o) => o.kind)).toEqual(['ok', 'ok']);
     expect(outcomes(Object.assign(Object.create(null) as object, { failed: [1] })).map((o) => o.kind)).toEqual(['ok', 'error']);
+  });
+
+  it('fails every item on `failed: null` or `rejected: null`, saying the shape it expected: only an omitted key means none', () => {
+    const outcomes = (value: unknown) => itemOutcomes(2, { kind: 'ok', value });
+    for (const result of [{ failed: null }, { rejected: null }, { failed: [0], rejected: null }]) {
+      const read = outcomes(result);
+      expect(read.map((o) => o.kind)).toEqual(['error', 'error']);
+      const why = read[0]!.kind === 'error' ? read[0]!.error.message : '';
+      expect(why).toMatch(
+        /^the batch handler returned (failed|rejected): null, not a list of indexes; expected nothing or \{ failed\?: number\[\], rejected\?: number\[\] \}/,
+      );
+    }
   });
 
   it('fails every item, saying what came back, on a result JSON cannot show (a BigInt, a symbol)', () => {

@@ -25,4 +25,23 @@ export default handler;
       message: expect.stringMatching(/at least one message/),
     });
   });
+
+  it('runs each item again alone when the call times out, as a replica does: only the hanging item fails', async () => {
+    const dir = await project({
+      'queues.yaml': 'functions:\n  ingest: { batch: { size: 10 }, timeout: 100ms }\n',
+      'functions/ingest.ts': `import type { BatchHandler } from 'warren';
+const handler: BatchHandler<{ hang?: boolean }> = async (items, ctx) => {
+  if (items.some((item) => item.body.hang)) await new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted'))));
+};
+export default handler;
+`,
+    });
+    const result = await invokeFunction(dir, 'ingest', [{}, { hang: true }, {}], {});
+    expect(result.items?.map((i) => [i.outcome.kind, i.settlement.action])).toEqual([
+      ['ok', 'ack'],
+      ['error', 'retry'],
+      ['ok', 'ack'],
+    ]);
+    expect(result.items?.[1]?.outcome).toMatchObject({ timedOut: true });
+  });
 });

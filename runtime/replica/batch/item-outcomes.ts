@@ -1,9 +1,14 @@
 /**
  * Pure: the outcome of one batch handler call (./run-batch.ts) → one Outcome per item, for the same
  * decision a single message gets (../outcome.ts). `{ failed, rejected }` name items by index;
- * returning nothing means all succeeded; throwing or timing out fails every item; `Reject` thrown
- * rejects every item. A result of another shape fails every item (at-least-once: nothing is acked
- * on a result Warren cannot read), and so does an object with a key other than those two.
+ * returning nothing means all succeeded; throwing fails every item; `Reject` thrown rejects every
+ * item. A result of another shape fails every item (at-least-once: nothing is acked on a result
+ * Warren cannot read), and so does an object with a key other than those two, or with one of them set
+ * to anything but a list of indexes: `{ failed: null }` too, since SPEC §3 makes only an omitted key
+ * mean "none" (a `null` there is more likely a lookup that failed than a batch that succeeded).
+ *
+ * A call of several items that timed out is not decided here: it says nothing of which item hung,
+ * so each item runs again alone (`runsAgainAlone`), and only one that times out alone fails.
  */
 import { jsonOrInspect } from '../../lib/show-value';
 import type { Outcome } from '../outcome';
@@ -33,6 +38,11 @@ export function itemOutcomes(count: number, outcome: Outcome): Outcome[] {
   });
 }
 
+/** A call of more than one item timed out: the items run again, each alone, before any is failed. */
+export function runsAgainAlone(outcome: Outcome, size: number): outcome is Extract<Outcome, { kind: 'error' }> {
+  return size > 1 && outcome.kind === 'error' && outcome.timedOut;
+}
+
 type Read = { failed: Set<number>; rejected: Set<number> } | { problem: string };
 
 const KEYS = new Set(['failed', 'rejected']);
@@ -59,8 +69,8 @@ function readResult(value: unknown, count: number): Read {
 }
 
 function indexes(value: unknown, count: number): Set<number> | string {
-  if (value === undefined || value === null) return new Set();
-  if (!Array.isArray(value)) return shown(value);
+  if (value === undefined) return new Set();
+  if (!Array.isArray(value)) return `${shown(value)}, not a list of indexes`;
   for (const i of value) if (!Number.isInteger(i) || (i as number) < 0 || (i as number) >= count) return `${shown(i)} is not an index`;
   return new Set(value as number[]);
 }

@@ -5,7 +5,8 @@
  *   1. admit             ../suspects.ts       per item: run, run alone, move aside, or dead (delivery limit)
  *   2. decode, validate  ../read-message.ts   per item, on arrival: a failure is dead-lettered on its own
  *      collect           ./collector.ts       up to batch.size items, or what came within batch.window
- *   3. run the handler   ./run-batch.ts       one call for the batch (after the rate limit, if any)
+ *   3. run the handler   ./run-batch.ts       one call for the batch (after the rate limit, if any);
+ *                                             a call that timed out runs each item again alone
  *   4. decide            ./item-outcomes.ts, then ../outcome.ts per item
  *   5. carry out         ../carry-out.ts      per item; the acks of one batch leave as one `multiple` ack
  *
@@ -28,11 +29,12 @@ import type { Publish } from '../handler-context';
 import { carryOut, handBackUnstarted, moveAside, type CarryOutDeps, type Counted } from '../carry-out';
 import { deliveryLimit } from '../process';
 import { BatchCollector } from './collector';
-import { itemOutcomes } from './item-outcomes';
+import { itemOutcomes, runsAgainAlone } from './item-outcomes';
 import { GAVE_BACK, giveBack, holdAndTryAgain, type Held } from '../hold';
 import { runBatch, type BatchRunDeps } from './run-batch';
 import { toError } from '../run-handler';
 import { WaitingTurns, type TakeTurn } from '../waiting-turns';
+import { scheduledAtOf } from '../../schedule/outcome';
 
 export interface BatchProcessorDeps {
   fn: FunctionConfig & { batch: NonNullable<FunctionConfig['batch']> };
@@ -45,6 +47,8 @@ export interface BatchProcessorDeps {
   stats: Pick<ReplicaStats, 'enter' | 'leave' | 'ran' | 'count' | 'batch'>;
   now: () => number;
   onStuck: (reason: string) => void;
+  /** a scheduled function's tick was settled (runtime/schedule/outcome.ts) */
+  onTick?: (scheduledAt: string, outcome: string) => void;
   /** calls `start` when `n` items may start (rateLimit), in the step that counts them; absent: at once */
   waitTurn?: TakeTurn;
   /** why this function's last replica died, as the supervisor last told (see `deathSeen`) */
@@ -163,10 +167,19 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
     }
     // Each item's handler time is the batch's, from the handler's call to its result.
     const ended = deps.now();
-    for (const item of items) {
-      stats.ran(ended - item.started);
-      item.settle.handled();
+    for (const item of items) stats.ran(ended - item.started);
+    if (runsAgainAlone(result, items.length) && !shutdown.signal.aborted) {
+      // A timeout does not say which item hung: failing them all would dead-letter the good items
+      // beside a hanging one after their retries. Each runs again alone, at once and side by side
+      // (one more timeout at most), and only an item that times out on its own fails its attempt.
+      log.warn(
+        { size: items.length, err: result.error },
+        `batch of ${items.length} timed out; each of its items runs again alone, so that only an item that hangs on its own fails`,
+      );
+      await Promise.all(items.map((item) => runItems([item])));
+      return;
     }
+    for (const item of items) item.settle.handled();
     let outcomes: Outcome[];
     try {
       outcomes = itemOutcomes(items.length, result);
@@ -207,7 +220,12 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
 
   function finishCounted(item: Item, counted: Counted | null): void {
     stats.leave();
-    if (counted) stats.count(counted);
+    if (counted) {
+      stats.count(counted);
+      // A tick of a scheduled batch function: `warren status` and /functions show what became of it.
+      const tick = deps.onTick ? scheduledAtOf(item.delivery.properties.headers) : undefined;
+      if (tick) deps.onTick!(tick, counted);
+    }
     item.done();
   }
 

@@ -1,7 +1,8 @@
 /**
  * Step 3 for a batch: one handler call over the items, with the function's timeout covering the
  * whole batch. Never throws: like ../run-handler.ts it ends in one Outcome, which ./item-outcomes.ts
- * turns into one Outcome per item.
+ * turns into one Outcome per item (a timeout of several items: ./process-batch.ts calls this again for
+ * each item alone).
  */
 import type { Logger } from 'pino';
 import type { BatchContext, BatchHandler, BatchItem, Context, Handler } from '../../index';
