@@ -26,7 +26,7 @@ import { InFlight, type Delivery, type InFlightView, type Settle } from './deliv
 import { attemptOf, attemptsBefore, lastDeathOf, originalRoute, type Route } from './headers';
 import { decideSettlement, type Outcome, type Settlement } from './outcome';
 import { effectivePrefetch } from '../config/prefetch';
-import { admit, apartWarning, clearedAdmission, IsolationGate, type Admission, type IsCleared, type Pausable } from './suspects';
+import { admit, apartWarning, clearedAdmission, dropForeignCount, IsolationGate, type Admission, type IsCleared, type Pausable } from './suspects';
 import type { Validate } from './read-message';
 import type { Publish } from './handler-context';
 import { handlerOptions, startAttempt, type AttemptCall, type AttemptDeps } from './attempt';
@@ -110,6 +110,7 @@ export function createProcessor(deps: ProcessorDeps) {
    */
   function take(delivery: Delivery, settle: Settle, done?: () => void): void {
     const facts = { headers: delivery.properties.headers, redelivered: delivery.fields.redelivered, queueType: deps.queueType };
+    dropForeignCount(facts);
     const admission = clearedAdmission(admit(facts, admitFn, gate), delivery, facts, deps.isCleared);
     if (admission.action !== 'move') gate.arrived();
     inFlight.add(settle);

@@ -56,6 +56,17 @@ export function handedBack({ headers, redelivered, queueType }: DeliveryFacts): 
   return queueType === 'quorum' ? count(headers?.['x-delivery-count']) > 0 : redelivered;
 }
 
+/**
+ * An `x-delivery-count` the broker did not write is removed on arrival: a quorum queue writes its own
+ * on every redelivery (and sets `redelivered`), a classic queue never writes one. One that a producer
+ * sent, or that a shovel copied from another quorum queue, counts nothing of this message: believed,
+ * it had a fresh message dead-lettered as "delivered 50 times" without running once.
+ */
+export function dropForeignCount({ headers, redelivered, queueType }: DeliveryFacts): void {
+  if (headers?.['x-delivery-count'] === undefined || (redelivered && queueType === 'quorum')) return;
+  delete headers['x-delivery-count'];
+}
+
 export type Admission =
   /** past the redelivery limit: dead-letter with reason delivery-limit, without running it */
   | { action: 'dead'; redeliveries: number; handedBack: boolean }

@@ -63,6 +63,9 @@ const hostile: Array<{ id: string; body: string | Buffer; props?: Options.Publis
     expect: { dead: 'error' },
   },
   { id: 'delivery-count-text', body: '{"ok":1}', props: { ...json, headers: { 'x-delivery-count': 'lots' } }, expect: { handled: 1 } },
+  // A count the broker did not write (a producer's, or a shovel's copy from another quorum queue) is not
+  // believed on a first delivery: the message runs, as attempt 1.
+  { id: 'delivery-count-copied', body: '{"ok":1}', props: { ...json, headers: { 'x-delivery-count': 50 } }, expect: { handled: 1 } },
   {
     id: 'route-forged',
     body: '{"fail":true}',

@@ -91,10 +91,12 @@ async function deliver(
       },
       tag,
     );
+    const headers = options.headers?.(i) ?? {};
     const delivery: Delivery = {
       content: Buffer.from(body),
-      properties: { contentType: 'application/json', messageId: `m${i}`, headers: options.headers?.(i) ?? {} },
-      fields: { exchange: 'ev', routingKey: 'rk', redelivered: false },
+      properties: { contentType: 'application/json', messageId: `m${i}`, headers },
+      // A quorum queue sets `redelivered` whenever it writes its count.
+      fields: { exchange: 'ev', routingKey: 'rk', redelivered: headers['x-delivery-count'] !== undefined },
     };
     return processor.handle(delivery, settle);
   });

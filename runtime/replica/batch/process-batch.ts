@@ -23,7 +23,7 @@ import { InFlight, type Delivery, type InFlightView, type Settle } from '../deli
 import { attemptOf, attemptsBefore, lastDeathOf, originalRoute, type Route } from '../headers';
 import { decideSettlement, type Outcome } from '../outcome';
 import { effectivePrefetch } from '../../config/prefetch';
-import { admit, apartWarning, clearedAdmission, IsolationGate, type IsCleared, type Pausable } from '../suspects';
+import { admit, apartWarning, clearedAdmission, dropForeignCount, IsolationGate, type IsCleared, type Pausable } from '../suspects';
 import { readMessage, type Validate } from '../read-message';
 import type { Publish } from '../handler-context';
 import { carryOut, handBackUnstarted, moveAside, type CarryOutDeps, type Counted } from '../carry-out';
@@ -90,6 +90,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
   function handle(delivery: Delivery, settle: Settle): Promise<void> {
     const { properties, fields } = delivery;
     const facts = { headers: properties.headers, redelivered: fields.redelivered, queueType: deps.queueType };
+    dropForeignCount(facts);
     const admission = clearedAdmission(admit(facts, admitFn, gate), delivery, facts, deps.isCleared);
     if (admission.action !== 'move') gate.arrived();
     if (admission.action === 'move') {
