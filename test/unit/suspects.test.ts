@@ -1,6 +1,6 @@
 /** Counting deliveries that ended without a settlement, and running suspects alone (runtime/replica/suspects.ts). */
 import { describe, expect, it } from 'vitest';
-import { admit, groupSize, holdingQueue, IsolationGate, priorDeliveries } from '../../runtime/replica/suspects';
+import { admit, dropForeignCount, groupSize, holdingQueue, IsolationGate, priorDeliveries } from '../../runtime/replica/suspects';
 
 const quorum = (headers: Record<string, unknown> = {}) => ({ headers, redelivered: false, queueType: 'quorum' as const });
 const classic = (redelivered: boolean, headers: Record<string, unknown> = {}) => ({ headers, redelivered, queueType: 'classic' as const });
@@ -69,6 +69,22 @@ describe('admit', () => {
     expect(admit(quorum({ 'x-delivery-count': 3 }), fn(3, { ordered: true }), calm)).toEqual({ action: 'run', alone: false });
     // At count limit + 1 Warren dead-letters it: the broker's own limit is a margin above (runtime/topology/plan.ts).
     expect(admit(quorum({ 'x-delivery-count': 4 }), fn(3, { ordered: true }), calm)).toEqual({ action: 'dead', redeliveries: 4, handedBack: true });
+  });
+});
+
+describe('dropForeignCount', () => {
+  it('keeps the count a quorum queue wrote on a redelivery, and drops any other', () => {
+    const kept = { 'x-delivery-count': 2 };
+    dropForeignCount({ headers: kept, redelivered: true, queueType: 'quorum' });
+    expect(kept).toEqual({ 'x-delivery-count': 2 });
+    for (const facts of [
+      { headers: { 'x-delivery-count': 50, a: 1 }, redelivered: false, queueType: 'quorum' as const },
+      { headers: { 'x-delivery-count': 50, a: 1 }, redelivered: false, queueType: 'classic' as const },
+    ]) {
+      dropForeignCount(facts);
+      expect(facts.headers).toEqual({ a: 1 });
+      expect(admit(facts, fn(3), calm)).toEqual({ action: 'run', alone: false });
+    }
   });
 });
 
