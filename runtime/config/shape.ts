@@ -132,7 +132,11 @@ function hintFor(path: string, e: AjvError): string {
   if (/duration/.test(words)) return durationHint(last, e.data);
   if (schema.type === 'integer') {
     const example = `\`${last}: ${Number(schema.minimum ?? 0) + 1}\``;
-    return typeof e.data === 'number' && Number.isInteger(e.data) ? `e.g. ${example}` : `write a whole number without quotes, e.g. ${example}`;
+    if (typeof e.data === 'number' && Number.isInteger(e.data)) return `e.g. ${example}`;
+    // A quoted number: often a `${VAR}` quoted to keep a flow mapping `{ … }` parsing.
+    if (typeof e.data === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(e.data))
+      return `write a whole number without quotes, e.g. ${example}; a \${VAR} that gives it stays a number unquoted in block style (\`${last}: \${VAR}\` on its own line), not inside \`{ … }\``;
+    return `write a whole number without quotes, e.g. ${example}`;
   }
   if (schema.type === 'boolean') return `write \`${last}: true\` or \`${last}: false\``;
   // a binding is a mapping or the shorthand, never a quoted number; none of its ends may be left empty

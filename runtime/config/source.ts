@@ -355,10 +355,15 @@ function aliasBomb(doc: Document): { offset: number; why: string } | undefined {
   }
 }
 
+const FLOW_REFERENCE_HINT =
+  "a ${…} cannot stand unquoted inside `{ … }` or `[ … ]`, whose braces are YAML's own: write that mapping in block style, one setting per line (`replicas: ${R:-2}` on its own line), where a substituted number stays a number";
+
 function syntaxHint(code: string, text: string, offset: number): string {
   const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
   if (code === 'TAB_AS_INDENT' || /^[ ]*\t/.test(text.slice(lineStart, offset + 1))) return 'indent with spaces: YAML does not allow tabs for indentation';
   if (code === 'DUPLICATE_KEY') return 'a key may appear once in a mapping: merge the two entries or rename one';
+  // `{ replicas: ${R:-2} }`: in a flow mapping `{` and `}` are YAML's own, so the reference breaks it.
+  if (text[offset] === '{' && text[offset - 1] === '$') return FLOW_REFERENCE_HINT;
   const lineEnd = text.indexOf('\n', offset);
   if (/(^|[:\-[,{]\s*)\*/.test(text.slice(lineStart, lineEnd < 0 ? undefined : lineEnd))) return QUOTE_STAR_HINT;
   return 'check indentation, colons and quotes around this spot';

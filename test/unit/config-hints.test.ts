@@ -21,6 +21,19 @@ async function rascalProblems(json: string): Promise<Array<ReturnType<typeof sum
 }
 
 describe('config errors: a hint for every shape error', () => {
+  it('says a ${…} in a flow mapping needs block style, unquoted or quoted, instead of sending the user in a circle', async () => {
+    const [unquoted, ...more] = await yamlProblems('functions:', '  a: { replicas: ${R:-2} }');
+    expect(more).toEqual([]);
+    expect(unquoted).toMatchObject({ code: 'WARREN_E_CONFIG_SYNTAX', line: 2 });
+    expect(unquoted!.hint).toContain('block style');
+    const [quoted] = await yamlProblems('functions:', "  a: { replicas: '${R:-2}' }");
+    expect(quoted).toMatchObject({ code: 'WARREN_E_CONFIG_TYPE', key: 'functions.a.replicas', line: 2 });
+    expect(quoted!.hint).toContain('block style');
+    // In block style the substituted number is a number.
+    const dir = await project({ 'functions/a.ts': handler, 'queues.yaml': lines('functions:', '  a:', '    replicas: ${R:-2}') });
+    expect((await readProject({ dir, env: {} })).project?.config.functions.a?.replicas).toBe(2);
+  });
+
   it('gives each wrong value a line, a column and a hint saying what to write', async () => {
     const found = await yamlProblems(
       'exchanges: [events]',
