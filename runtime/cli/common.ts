@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { ERRORS, WarrenError, WarrenErrors, EXIT } from '../errors';
+import { readProject, type ProjectRead, type WarrenConfig } from '../config';
 
 export interface CommonOptions {
   dir: string;
@@ -74,3 +75,21 @@ export function parseHeaders(pairs: string[]): Record<string, string> {
 
 /** commander's collector for an option given several times. */
 export const repeated = (value: string, previous: string[]): string[] => [...previous, value];
+
+/**
+ * The connection (and the functions) for `publish` and the dead-letter tools, from a project that may
+ * have problems: a half-edited queues.yaml must not lock a person out of the dead letters or the
+ * queues of a running runtime. With problems, what could be read is used and a warning says so;
+ * `needs(partial)` false (or nothing readable): the problems are thrown, as `loadConfig` does.
+ */
+export async function readForTools(
+  dir: string,
+  needs: (partial: NonNullable<ProjectRead['partial']>) => boolean = () => true,
+): Promise<Pick<WarrenConfig, 'url' | 'vhost' | 'functions'>> {
+  const read = await readProject({ dir, env: process.env });
+  if (read.project && read.errors.length === 0) return read.project.config;
+  if (!read.partial || !needs(read.partial)) throw new WarrenErrors(read.errors);
+  const n = read.errors.length;
+  process.stderr.write(`warning: the project has ${n} problem${n === 1 ? '' : 's'} (\`warren check\` lists them); going on with what could be read\n`);
+  return read.partial;
+}

@@ -3,7 +3,6 @@
  * the project's config (`--dir`); no running runtime needed.
  */
 import type { Command } from 'commander';
-import { loadConfig } from '../config';
 import type { WarrenConfig } from '../config/types';
 import {
   browseDeadLetters,
@@ -19,7 +18,7 @@ import {
 import { EXIT, WarrenError } from '../errors';
 import { vhostUrl } from '../topology/names';
 import { deadQueueName } from '../topology/names';
-import { parseCount, projectDir, repeated, reportFailure } from './common';
+import { parseCount, projectDir, readForTools, repeated, reportFailure } from './common';
 
 interface DlqOptions {
   dir?: string;
@@ -43,7 +42,7 @@ export interface DlqTarget {
  * The dead-letter queue of function `name`. A name the config no longer knows (its file was deleted:
  * its queues stay on the broker) falls back to the default naming, `<name>.dead`.
  */
-export function dlqTarget(config: WarrenConfig, name: string): DlqTarget {
+export function dlqTarget(config: Pick<WarrenConfig, 'url' | 'vhost' | 'functions'>, name: string): DlqTarget {
   const url = vhostUrl(config.url, config.vhost);
   const fn = config.functions[name];
   if (!fn) return { url, queue: deadQueueName(name), source: name };
@@ -55,13 +54,14 @@ export function dlqTarget(config: WarrenConfig, name: string): DlqTarget {
   return { url, queue: deadQueueName(fn.queue), source: fn.queue };
 }
 
-async function resolveTarget(name: string, options: DlqOptions): Promise<{ target: DlqTarget; config: WarrenConfig }> {
-  const config = await loadConfig({ dir: projectDir(options), env: process.env });
+async function resolveTarget(name: string, options: DlqOptions): Promise<{ target: DlqTarget; config: Pick<WarrenConfig, 'url' | 'vhost' | 'functions'> }> {
+  // With problems elsewhere in the project, a function whose own entry reads is still served.
+  const config = await readForTools(projectDir(options), (partial) => partial.functions[name] !== undefined);
   return { target: dlqTarget(config, name), config };
 }
 
 /** Names the known functions when the queue is not there. */
-async function withHint<T>(config: WarrenConfig, name: string, work: () => Promise<T>): Promise<T> {
+async function withHint<T>(config: Pick<WarrenConfig, 'functions'>, name: string, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {

@@ -11,9 +11,8 @@ import { connectToAny } from '../connection/connect';
 import { brokerUnreachable, vhostOfUrl } from '../connection/unreachable';
 import { publishOptions } from '../connection/publish-options';
 import { exchangeExists } from '../connection/probe';
-import { loadConfig } from '../config';
 import { EXIT, WarrenError } from '../errors';
-import { parseCount, parseHeaders, projectDir, readMessageArgument, repeated, reportFailure } from './common';
+import { parseCount, parseHeaders, projectDir, readForTools, readMessageArgument, repeated, reportFailure } from './common';
 import { ENTRY_EXCHANGE, delayedPublish, parseDelay } from '../delay/ladder';
 import { describeDuration, parseDuration } from '../config/units';
 import { requestReply } from './request-reply';
@@ -287,7 +286,7 @@ export function registerPublish(program: Command): void {
           const delayMs = parseDelayOption(options.delay);
           const waitMs = parseWaitReply(options.waitReply, count, delayMs);
           const { text } = await readMessageArgument(message, { text: options.text ?? false });
-          const config = await loadConfig({ dir, env: process.env });
+          const config = await readForTools(dir);
           const contentType = options.text ? 'text/plain' : 'application/json';
           if (waitMs !== undefined) {
             const reply = await requestReply(config.url, { exchange, routingKey }, Buffer.from(text), { headers, contentType, timeoutMs: waitMs });

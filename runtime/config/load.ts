@@ -23,7 +23,7 @@ import { setAsideInvalid, type Unchecked } from './set-aside';
 import { projectFolderProblem } from './project-folder';
 import { parseYamlSource } from './source';
 import { readConfigText } from './read-text';
-import type { WarrenConfig } from './types';
+import type { FunctionConfig, WarrenConfig } from './types';
 
 export interface LoadOptions {
   /** the project folder (holds queues.yaml, rascal.json, functions/) */
@@ -97,6 +97,12 @@ export interface ProjectRead {
   handlers: HandlerFile[];
   /** what is not wrong but probably not meant: a file of functions/ that looks like a handler and is not read */
   warnings: string[];
+  /**
+   * With problems, what could still be read: the broker's URL (when the connection settings are
+   * sound) and the functions whose entries are. The dead-letter tools and `publish` go on with it: a
+   * half-edited queues.yaml must not lock a person out of the dead letters of a running runtime.
+   */
+  partial?: { url: string; vhost: string; functions: Readonly<Record<string, FunctionConfig>> };
 }
 
 /** Reads and checks the whole project; never throws for a problem of the project (it is in `errors`). */
@@ -155,13 +161,15 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
       }),
     );
   }
-  if (source.errors.some((e) => e.code === 'WARREN_E_CONFIG_SYNTAX')) return refused(errors, scanned.handlers, warnings);
+  const partial = (functions: Readonly<Record<string, FunctionConfig>>): Pick<ProjectRead, 'partial'> =>
+    connection.problem ? {} : { partial: { url: connection.url, vhost: connection.vhost, functions } };
+  if (source.errors.some((e) => e.code === 'WARREN_E_CONFIG_SYNTAX')) return { ...refused(errors, scanned.handlers, warnings), ...partial({}) };
 
   // With shape errors, the checks below still run on every entry whose shape is valid (set-aside.ts).
   const shape = checkShape(yamlFile, source.value, source.at);
   errors.push(...shape.errors);
   const { value: raw, unchecked } = setAsideInvalid(source.value, shape.invalid);
-  if (raw === undefined) return refused(errors, scanned.handlers, warnings);
+  if (raw === undefined) return { ...refused(errors, scanned.handlers, warnings), ...partial({}) };
 
   const rawFunctions = unchecked.allFunctions ? {} : ((raw.functions ?? {}) as Record<string, Obj | null>);
   const existingFiles = new Set<string>();
@@ -199,7 +207,7 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
     .map((fn) => ({ name: fn.name, file: fn.file }));
   const built = new Set(handlers.map((h) => h.file));
   handlers.push(...scanned.handlers.filter((h) => !built.has(h.file)));
-  if (errors.some((e) => !missing.has(e))) return refused(errors, handlers, warnings);
+  if (errors.some((e) => !missing.has(e))) return { ...refused(errors, handlers, warnings), ...partial(functions) };
 
   const config = deepFreeze({ dir, url: connection.url, vhost: connection.vhost, rascal: connection.rascal, exchanges, queues, bindings, functions });
   warnings.push(...outputLoops(config, (fn) => outputKeyAt(ctx, fn)));

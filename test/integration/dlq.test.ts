@@ -317,6 +317,27 @@ export default async () => { throw new Reject('still no'); };
     expect((await getAll(vhost.url, 'flaky.dead')).map((m) => String(m.properties.messageId))).toEqual(['b2']);
   });
 
+  it('lists, replays and publishes while a half-edited queues.yaml has a problem elsewhere, and says so', async () => {
+    project = await createProject(`${YAML}  other: { replicas: lots }\n`, { flaky: reportingHandler('ok'), other: reportingHandler('ok') });
+    await declareQueue(vhost.url, 'flaky');
+    await declareQueue(vhost.url, 'flaky.dead');
+    await fillDead(vhost.url, 'flaky.dead', 2);
+    const listed = await dlq(project, 'list', 'flaky');
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toContain('d1');
+    expect(listed.stderr).toContain('the project has 1 problem (`warren check` lists them)');
+    const replayed = await dlq(project, 'replay', 'flaky');
+    expect(replayed.code).toBe(0);
+    expect((await queueInfo(vhost.url, 'flaky')).messageCount).toBe(2);
+    const published = await runWarren(['publish', '', 'flaky', '{"n":9}', '--dir', project.dir], { AMQP_URL: vhost.url });
+    expect(published.code).toBe(0);
+    expect((await queueInfo(vhost.url, 'flaky')).messageCount).toBe(3);
+    // The function whose own entry is wrong is not guessed at: its problem is the answer.
+    const other = await dlq(project, 'list', 'other');
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain('functions.other.replicas');
+  });
+
   it('names the functions when asked about an unknown one', async () => {
     project = await createProject(YAML, { flaky: reportingHandler('ok') });
     const result = await dlq(project, 'list', 'nope');
