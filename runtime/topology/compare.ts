@@ -1,6 +1,7 @@
 /**
  * Compares Warren's topology with what the broker already holds, and creates nothing: a start runs
- * it before declaring (declare.ts).
+ * it before declaring (declare.ts), `warren check` runs it alone. Both list the same problems, so a
+ * project that check passes is not refused by start for a queue or exchange made with other arguments.
  *
  * What it asks the broker is preflight.ts's: a passive check of each queue and exchange, and for one
  * that exists, a redeclaration with exactly Warren's arguments, which RabbitMQ answers as a no-op when
@@ -36,7 +37,7 @@ export async function compareTopology(conn: ChannelModel, config: WarrenConfig, 
   return { refused: mismatches.map(mismatchError), legacy, checked: targets.length };
 }
 
-/** What a start warns about a legacy queue it keeps. */
+/** What a start warns about a legacy queue it keeps (and `warren check` says the same). */
 export function legacyWarning(q: LegacyQueue): string {
   return `${q.name} is a classic ${q.role === 'retry' ? 'retry' : 'dead-letter'} queue made by an earlier Warren: it lives on one node, so it is kept but not replicated; to migrate: ${q.migrate}`;
 }
