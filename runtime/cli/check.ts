@@ -1,4 +1,9 @@
-/** `warren check`: validate the config and build every handler; exit 0, or 2 with every problem listed. */
+/**
+ * `warren check`: validate the config, build every handler and, when a broker answers, compare the
+ * queues and exchanges it already holds with Warren's, as a start does before declaring; exit 0, or 2
+ * with every problem listed.
+ */
+import type { ChannelModel } from 'amqplib';
 import type { Command } from 'commander';
 import { projectDir, reportFailure } from './common';
 import { readProject } from '../config';
@@ -6,7 +11,9 @@ import { DEFAULTS, type FunctionConfig, type WarrenConfig } from '../config/type
 import { effectivePrefetch } from '../config/prefetch';
 import { runningNodes } from '../connection/cluster-size';
 import { buildEach } from '../functions/build-each';
-import { WarrenErrors, EXIT } from '../errors';
+import { WarrenErrors, EXIT, redactUrl, type WarrenError } from '../errors';
+import { buildTopology } from '../topology/rascal-config';
+import { compareTopology, connectToVhost, legacyWarning } from '../topology/compare';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -16,9 +23,13 @@ export async function checkCommand(dir: string, env: Record<string, string | und
   for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
   const outDir = await mkdtemp(join(tmpdir(), 'warren-check-'));
   try {
-    // Every handler file that exists is built even when the config has problems: one list of everything.
+    // The broker is asked while the handlers build. Every handler file that exists is built even when
+    // the config has problems: one list of everything.
+    const comparing = project ? compareWithBroker(project.config) : undefined;
     const { errors: buildErrors } = await buildEach(handlers, outDir);
-    const errors = [...configErrors, ...buildErrors];
+    const compared = await comparing;
+    for (const warning of compared?.warnings ?? []) process.stderr.write(`warning: ${warning}\n`);
+    const errors = [...configErrors, ...buildErrors, ...(compared?.refused ?? [])];
     if (!project || errors.length > 0) throw new WarrenErrors(errors);
     const { config } = project;
     const fns = Object.values(config.functions);
@@ -38,6 +49,30 @@ export async function checkCommand(dir: string, env: Record<string, string | und
     return EXIT.OK;
   } finally {
     await rm(outDir, { recursive: true, force: true });
+  }
+}
+
+/** How long check waits for a broker to answer before it says it did not compare (a start waits as long). */
+const BROKER_TIMEOUT_MS = 5_000;
+
+/**
+ * The comparison a start makes before it declares anything (runtime/topology/compare.ts), so a
+ * project check passes is not refused by start for a queue that exists with other arguments. It
+ * creates and changes nothing: queues and exchanges that do not exist yet are left to start. Without
+ * a broker (or with one that refuses the connection) check still works: one warning says why it did
+ * not compare.
+ */
+async function compareWithBroker(config: WarrenConfig): Promise<{ refused: WarrenError[]; warnings: string[] }> {
+  let conn: ChannelModel | undefined;
+  try {
+    conn = (await connectToVhost(config, BROKER_TIMEOUT_MS, 'warren check')).connection;
+    const { refused, legacy } = await compareTopology(conn, config, buildTopology(config));
+    return { refused, warnings: legacy.map(legacyWarning) };
+  } catch (err) {
+    const reason = redactUrl(String((err as { message?: unknown })?.message ?? err)).replace(/\s+/g, ' ');
+    return { refused: [], warnings: [`skipped comparing with the broker's queues and exchanges: ${reason}`] };
+  } finally {
+    await conn?.close().catch(() => undefined);
   }
 }
 
@@ -76,7 +111,9 @@ async function replicationWarnings(config: WarrenConfig, env: Record<string, str
 export function registerCheck(program: Command): void {
   program
     .command('check')
-    .description('validate queues.yaml and rascal.json and build every handler; exit 2 listing every problem')
+    .description(
+      'validate queues.yaml and rascal.json, build every handler and compare with the queues and exchanges the broker already holds; exit 2 listing every problem',
+    )
     .option('--dir <dir>', 'project folder (holds queues.yaml, rascal.json, functions/)')
     .action(async (options: { dir?: string }) => {
       const dir = projectDir(options);

@@ -13,15 +13,11 @@ import type { BrokerAsPromised } from 'rascal';
 import type { Logger } from 'pino';
 import type { WarrenConfig } from '../config/types';
 import { WarrenError, WarrenErrors } from '../errors';
-import { connectToAny, type NodeConnection } from '../connection/connect';
-import { brokerUnreachable } from '../connection/unreachable';
 import { buildTopology, type RascalConfig } from './rascal-config';
-import { vhostUrl } from './names';
-import { mismatchError } from './mismatch';
-import { splitLegacy } from './legacy';
-import { planTopology } from './plan';
-import { preflight, type PreflightTarget } from './preflight';
+import { compareTopology, connectToVhost, legacyWarning, unreachable } from './compare';
 import { declareDelayLadder } from '../delay/declare-ladder';
+
+export { unreachable } from './compare';
 
 export interface DeclareOptions {
   log: Logger;
@@ -37,24 +33,20 @@ export interface DeclareOptions {
 export async function declareTopology(config: WarrenConfig, opts: DeclareOptions): Promise<void> {
   const log = opts.log.child({ stage: 'topology' });
   const rascalConfig = buildTopology(config);
-  const targets = preflightTargets(config, rascalConfig);
 
   // rascal loads (in the main thread) while the broker answers the preflight.
   const rascal = loadRascal();
-  const { connection: conn, url, node } = await connect(config, opts.connectTimeoutMs ?? 5_000);
+  const { connection: conn, url, node } = await connectToVhost(config, opts.connectTimeoutMs ?? 5_000, 'warren topology preflight');
   try {
-    const { legacy, mismatches: refused } = splitLegacy(await preflight(conn, targets, config.vhost));
-    if (refused.length > 0) throw new WarrenErrors(refused.map(mismatchError));
+    const { refused, legacy, checked } = await compareTopology(conn, config, rascalConfig);
+    if (refused.length > 0) throw new WarrenErrors(refused);
     for (const q of legacy) {
       // Kept as it is: rascal must not redeclare it with the quorum arguments (the broker would refuse).
       const declared = rascalConfig.vhosts[config.vhost]?.queues[q.name];
       if (declared) declared.assert = false;
-      log.warn(
-        { queue: q.name, function: q.fn, serves: q.of },
-        `${q.name} is a classic ${q.role === 'retry' ? 'retry' : 'dead-letter'} queue made by an earlier Warren: it lives on one node, so it is kept but not replicated; to migrate: ${q.migrate}`,
-      );
+      log.warn({ queue: q.name, function: q.fn, serves: q.of }, legacyWarning(q));
     }
-    log.debug({ checked: targets.length, node }, 'topology preflight clean');
+    log.debug({ checked, node }, 'topology preflight clean');
     await opts.after;
     const loaded = await rascal;
     // Side by side: the broker starts each quorum queue in a process of its own. rascal declares
@@ -76,39 +68,6 @@ export async function declareTopology(config: WarrenConfig, opts: DeclareOptions
   );
 }
 
-/** Exactly what rascal will assert in Warren's vhost (user additions from rascal.json included). */
-export function preflightTargets(config: WarrenConfig, rascalConfig: RascalConfig): PreflightTarget[] {
-  const plan = planTopology(config);
-  const vhost = rascalConfig.vhosts[config.vhost];
-  if (!vhost) return [];
-  const targets: PreflightTarget[] = [];
-  for (const [name, x] of Object.entries(vhost.exchanges)) {
-    if (x.assert === false || name === '') continue;
-    const exchange = plan.exchanges.find((e) => e.name === name);
-    targets.push({ kind: 'exchange', name, type: x.type, options: { ...x.options }, ...(exchange ? { exchange } : {}) });
-  }
-  for (const [name, q] of Object.entries(vhost.queues)) {
-    if (q.assert === false) continue;
-    const queue = plan.queues.find((p) => p.name === name);
-    targets.push({ kind: 'queue', name, options: { ...q.options }, ...(queue ? { queue } : {}) });
-  }
-  return targets;
-}
-
-async function connect(config: WarrenConfig, timeout: number): Promise<NodeConnection> {
-  const url = vhostUrl(config.url, config.vhost);
-  let found: NodeConnection;
-  try {
-    found = await connectToAny(url, { timeout, connectionName: 'warren topology preflight', startAt: process.pid });
-  } catch (err) {
-    throw unreachable(config, err);
-  }
-  found.connection.on('error', () => {
-    // A connection error also rejects the pending operation, which reports it.
-  });
-  return found;
-}
-
 /** rascal's connection attempt, bounded like the preflight's unless rascal.json sets a socket timeout */
 const RASCAL_CONNECT_TIMEOUT_MS = 10_000;
 
@@ -119,10 +78,6 @@ function onNode(rascalConfig: RascalConfig, vhost: string, url: string): RascalC
   // file descriptors, a node shutting down) held a start for as long as the kernel kept trying.
   const socketOptions = { timeout: RASCAL_CONNECT_TIMEOUT_MS, ...(own.connection['socketOptions'] as object | undefined) };
   return { ...rascalConfig, vhosts: { ...rascalConfig.vhosts, [vhost]: { ...own, connection: { ...own.connection, url, socketOptions } } } };
-}
-
-export function unreachable(config: WarrenConfig, err: unknown): WarrenError {
-  return brokerUnreachable(vhostUrl(config.url, config.vhost), config.vhost, err);
 }
 
 type Rascal = typeof rascalModule;
