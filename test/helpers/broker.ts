@@ -40,8 +40,12 @@ export interface TestVhost {
   cleanup(): Promise<void>;
 }
 
+/**
+ * A fresh vhost named after `prefix`. WARREN_TEST_VHOST_PREFIX, when set, goes in front of every
+ * name, so runs on a broker that others use too keep to names of their own.
+ */
 export async function createTestVhost(prefix: string): Promise<TestVhost> {
-  const name = `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  const name = `${process.env.WARREN_TEST_VHOST_PREFIX ?? ''}${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
   const url = await createVhost(name);
   let cleaned = false;
   return {
