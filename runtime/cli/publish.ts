@@ -238,13 +238,14 @@ function isLost(err: Error): boolean {
 }
 
 /**
- * `--delay D` → ms, or undefined for no delay. A bare number is milliseconds, as in ctx.publish. A
+ * `--delay D` → ms, or undefined for no delay, read as ctx.publish reads a delay (parseDelay: a bare
+ * number is whole milliseconds; `1.5` and `-1` are refused with the same words a handler gets). A
  * delay of zero publishes at once, straight to the exchange: what anyone writing `--delay 0` (or
  * `--delay "$DELAY"` with 0 in it) means, without a detour through the ladder and its forwarder.
  */
 export function parseDelayOption(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const ms = parseDelay(/^\d+$/.test(value) ? Number(value) : value, 'write e.g. --delay 90s, --delay 1h30m, or --delay 1500 (milliseconds)');
+  const ms = parseDelay(value, 'write e.g. --delay 90s, --delay 1h30m, or --delay 1500 (milliseconds)');
   return ms === 0 ? undefined : ms;
 }
 
