@@ -86,7 +86,7 @@ export const ERRORS = {
     exit: EXIT.RUNTIME,
   },
   WARREN_E_PUBLISH_FAILED: {
-    description: 'the broker refused a published message (nack) or closed the channel before confirming it',
+    description: 'the broker refused a published message (nack), closed the channel before confirming it, or returned it unroutable',
     http: 502,
     exit: EXIT.RUNTIME,
   },
