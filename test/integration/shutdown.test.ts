@@ -6,8 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { createTestVhost, publishRaw, queueInfo } from '../helpers/broker';
 import { readFile } from 'node:fs/promises';
+import { Agent, request } from 'node:http';
 import { join } from 'node:path';
-import { createProject, repoRoot, startWarren, waitFor } from '../helpers/runtime';
+import { createProject, repoRoot, runWarren, startWarren, waitFor } from '../helpers/runtime';
 import { collectResults, misbehavingHandler, publishMany, range, heldPerTest } from '../helpers/chaos';
 
 const hold = heldPerTest();
@@ -217,5 +218,47 @@ export default handler;
     expect((await queueInfo(vhost.url, 'spent')).messageCount).toBe(2);
     expect([...c.idsOf('fresh')].sort()).toEqual([1, 2]);
     expect((await queueInfo(vhost.url, 'fresh')).messageCount).toBe(0);
+  });
+  it('exits within a second of "stopped cleanly", with an admin keep-alive connection and a dashboard stream open, a delayed message held and batches waiting for their turn', async () => {
+    const vhost = hold('vhost', await createTestVhost('shutdown-exit'));
+    const project = hold(
+      'project',
+      await createProject(
+        `
+queues:
+  results: { type: classic }
+functions:
+  paced: { batch: { size: 2, window: 100ms }, rateLimit: 2/min }
+`,
+        { paced: 'export default async () => undefined;\n' },
+      ),
+    );
+    const warren = hold('warren', await startWarren(project.dir, vhost.url));
+    await publishMany(
+      vhost.url,
+      'paced',
+      range(6).map((id) => ({ id })),
+    );
+    // Held by the delay forwarder (no ladder part): due after the stop.
+    expect((await runWarren(['publish', '', 'results', '{}', '--delay', '2900', '--dir', project.dir], { AMQP_URL: vhost.url })).code).toBe(0);
+    const agent = new Agent({ keepAlive: true });
+    await new Promise<void>((resolve, reject) =>
+      request({ host: '127.0.0.1', port: warren.adminPort, path: '/functions', agent }, (res) => res.resume().on('end', resolve))
+        .on('error', reject)
+        .end(),
+    );
+    const stream = request({ host: '127.0.0.1', port: warren.adminPort, path: '/events' }, (res) => res.resume());
+    stream.on('error', () => undefined).end();
+    await new Promise((r) => setTimeout(r, 1_000));
+
+    expect(await warren.stop('SIGTERM')).toBe(0);
+    const exitedAt = Date.now();
+    agent.destroy();
+    stream.destroy();
+    const stopped = warren.logs.find((l) => l.msg === 'stopped cleanly');
+    expect(stopped).toBeDefined();
+    // The last line is the last thing the process does: no timer, socket or thread keeps it alive after.
+    console.log(`exit ${exitedAt - stopped!.time} ms after the last line`);
+    expect(exitedAt - stopped!.time).toBeLessThan(1_000);
   });
 });
