@@ -70,7 +70,7 @@ export const ERRORS = {
     exit: EXIT.RUNTIME,
   },
   WARREN_E_DELAY: {
-    description: 'a publish delay that is not a duration or is longer than the delay ladder holds (about 36 h)',
+    description: 'a publish delay that is neither a duration nor whole milliseconds >= 0, or is longer than the delay ladder holds (about 36 h)',
     http: 422,
     exit: EXIT.BAD_INPUT,
   },
@@ -86,7 +86,7 @@ export const ERRORS = {
     exit: EXIT.RUNTIME,
   },
   WARREN_E_PUBLISH_FAILED: {
-    description: 'the broker refused a published message (nack) or closed the channel before confirming it',
+    description: 'the broker refused a published message (nack), closed the channel before confirming it, or returned it unroutable',
     http: 502,
     exit: EXIT.RUNTIME,
   },

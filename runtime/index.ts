@@ -26,8 +26,9 @@ export interface PublishOptions {
   /** 0-255, for a queue declared with `x-max-priority` */
   priority?: number;
   /**
-   * Deliver after this long: a duration (`'90s'`, `'1h30m'`) or milliseconds. The message waits in the
-   * broker (a ladder of TTL queues, no plugin), so restarts lose nothing; up to about 36 h.
+   * Deliver after this long: a duration (`'90s'`, `'1h30m'`) or whole milliseconds (a fraction or a
+   * negative number is refused, and ctx.publish throws). The message waits in the broker (a ladder
+   * of TTL queues, no plugin), so restarts lose nothing; up to about 36 h.
    */
   delay?: string | number;
 }

@@ -46,7 +46,7 @@ export interface InvokeDied {
   ok: false;
   died: Death;
   /** what a death does to the message (describeDeath) */
-  fn: Pick<FunctionConfig, 'redeliveryLimit' | 'deadLetter'>;
+  fn: DeathFacts;
   published: InvokedPublish[];
   items?: never;
 }
@@ -85,7 +85,12 @@ export async function invokeFunction(
     );
     switch (end.type) {
       case 'died':
-        return { ok: false, died: end.death, fn: { redeliveryLimit: fn.redeliveryLimit, deadLetter: fn.deadLetter }, published };
+        return {
+          ok: false,
+          died: end.death,
+          fn: { redeliveryLimit: fn.redeliveryLimit, deadLetter: fn.deadLetter, ordered: fn.ordered, batch: fn.batch !== undefined },
+          published,
+        };
       case 'refused':
         throw new WarrenError(end.code, end.message, end.details);
       case 'failed':
@@ -167,17 +172,29 @@ function invokeFile(): string {
   return file;
 }
 
-/** One line: the death, and what it does to a message in Warren. */
-export function describeDeath(death: Death, fn: Pick<FunctionConfig, 'redeliveryLimit' | 'deadLetter'>): string {
+/** What the runtime does after a replica's death depends on: the limit, the dead-letter queue, order, batches. */
+export type DeathFacts = Pick<FunctionConfig, 'redeliveryLimit' | 'deadLetter' | 'ordered'> & { batch: boolean };
+
+/**
+ * One line: the death, and what it would do to the message under `warren start` (runtime/replica/
+ * suspects.ts). Said as what would happen there: invoke has no broker and runs the message once,
+ * nothing is redelivered here.
+ */
+export function describeDeath(death: Death, fn: DeathFacts): string {
   const what =
     death.kind === 'exit'
       ? `the handler exited the process with code ${death.code}`
       : death.kind === 'blocked'
         ? `the handler blocked its event loop past its timeout (${describeDuration(death.timeoutMs)}) and was stopped`
         : `the handler's thread died: ${death.reason}`;
-  const kills = death.kind === 'blocked' ? 'the watchdog ends its replica' : 'this kills its replica';
-  const last = fn.deadLetter ? 'then dead-lettered' : 'then dropped (deadLetter is false)';
-  return `${what}; in Warren ${kills} and the message is redelivered, up to redeliveryLimit (${fn.redeliveryLimit}), ${last}`;
+  const kills = death.kind === 'blocked' ? 'the watchdog would end its replica' : 'this would kill its replica';
+  const limit = `redelivered up to redeliveryLimit (${fn.redeliveryLimit}) times, then ${fn.deadLetter ? 'dead-lettered' : 'dropped (deadLetter is false)'}`;
+  const after = fn.batch
+    ? `each item of the batch would go back to the queue and run again alone, as a batch of one: the items that pass are settled as usual, one that kills every replica it runs in is ${limit}`
+    : fn.ordered
+      ? `the message would go back to the queue and run again in place (ordered: nothing overtakes it), ${limit}`
+      : `the message would go back to the queue and run again, alone, ${limit}`;
+  return `${what}; invoke ran ${fn.batch ? 'the batch' : 'it'} once and redelivers nothing; under \`warren start\` ${kills}, and ${after}`;
 }
 
 /** One line per publish, as the handler wrote it. */

@@ -67,7 +67,8 @@ export async function publishMessages(
       }
     }
     const lost = await publishOn(found.connection, run, target, body, properties, options.count, options.delayMs);
-    if (!lost) return { published: options.count, unroutable: run.unroutable };
+    // A copy sent again after a failover may come back unroutable twice.
+    if (!lost) return { published: options.count, unroutable: Math.min(run.unroutable, options.count) };
     if (failovers >= FAILOVERS) throw lost;
     process.stderr.write(`warren: lost ${found.node} (${lost.message}); ${run.retry.length} unconfirmed message(s) go again through another node\n`);
   }
@@ -237,14 +238,27 @@ function isLost(err: Error): boolean {
 }
 
 /**
- * `--delay D` → ms, or undefined for no delay. A bare number is milliseconds, as in ctx.publish. A
+ * `--delay D` → ms, or undefined for no delay, read as ctx.publish reads a delay (parseDelay: a bare
+ * number is whole milliseconds; `1.5` and `-1` are refused with the same words a handler gets). A
  * delay of zero publishes at once, straight to the exchange: what anyone writing `--delay 0` (or
  * `--delay "$DELAY"` with 0 in it) means, without a detour through the ladder and its forwarder.
  */
 export function parseDelayOption(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const ms = parseDelay(/^\d+$/.test(value) ? Number(value) : value, 'write e.g. --delay 90s, --delay 1h30m, or --delay 1500 (milliseconds)');
+  const ms = parseDelay(value, 'write e.g. --delay 90s, --delay 1h30m, or --delay 1500 (milliseconds)');
   return ms === 0 ? undefined : ms;
+}
+
+/** What the broker returned unroutable: it confirmed those messages and dropped them, no queue has them. */
+export function unroutable(target: { exchange: string; routingKey: string }, returned: number, count: number): WarrenError {
+  const which = count === 1 ? 'the message was' : returned === count ? `all ${count} messages were` : `${returned} of the ${count} messages were`;
+  const where = target.exchange === '' ? `no queue is named ${target.routingKey}` : `no queue is bound to ${target.exchange} for ${target.routingKey}`;
+  return new WarrenError('WARREN_E_PUBLISH_FAILED', `${which} unroutable: ${where}, so the broker dropped ${count === 1 ? 'it' : 'them'}`, {
+    hint:
+      target.exchange === ''
+        ? "through the default exchange ('') the routing key is a queue's name: check it, or that the function's queue was declared (`warren start` once)"
+        : "check the exchange and routing key against queues.yaml's bindings (`warren start` declares them); a function's own queue is reached through the default exchange: '' and the queue's name",
+  });
 }
 
 /** `--wait-reply [timeout]` → ms to wait (30 s without a value), or undefined; one request, published now. */
@@ -304,19 +318,18 @@ export function registerPublish(program: Command): void {
             ...(delayMs === undefined ? {} : { delayMs }),
           });
           const seconds = (performance.now() - started) / 1000;
-          const rate = count > 1 ? ` (${Math.round(count / seconds)} msg/s)` : '';
-          const after = delayMs === undefined ? '' : `, delivered in ${describeDuration(delayMs)}`;
-          process.stdout.write(
-            `published ${result.published} message${count === 1 ? '' : 's'} to ${exchange || '(default)'} with routing key ${routingKey}${after}${rate}\n`,
-          );
-          if (result.unroutable) {
-            process.stderr.write(
-              `warren: ${result.unroutable} message(s) were unroutable: no queue is bound to ${exchange || '(default)'} for ${routingKey}\n`,
+          const routed = result.published - result.unroutable;
+          // Said only of what the broker routed: an unroutable message was confirmed, then dropped.
+          if (routed > 0) {
+            const rate = count > 1 ? ` (${Math.round(count / seconds)} msg/s)` : '';
+            const after = delayMs === undefined ? '' : `, delivered in ${describeDuration(delayMs)}`;
+            const of = result.unroutable > 0 ? ` of ${count}` : '';
+            process.stdout.write(
+              `published ${routed}${of} message${count === 1 ? '' : 's'} to ${exchange || '(default)'} with routing key ${routingKey}${after}${rate}\n`,
             );
-            process.exitCode = EXIT.RUNTIME;
-          } else {
-            process.exitCode = EXIT.OK;
           }
+          if (result.unroutable) throw unroutable({ exchange, routingKey }, result.unroutable, count);
+          process.exitCode = EXIT.OK;
         } catch (err) {
           process.exitCode = reportFailure(err, dir);
         }

@@ -58,17 +58,20 @@ export const DELAY_HEADERS = {
   due: 'x-warren-delay-due',
 } as const;
 
+/** What a delay may be, said in every refusal: a handler sees only the error's message. */
+export const DELAY_ACCEPTED = 'whole milliseconds >= 0 (e.g. 1500) or a duration such as "500ms", "90s", "5m", "1h30m"';
+
 /**
- * A delay as a person writes it (`90s`, `1h30m`) or milliseconds → ms. Throws WARREN_E_DELAY for
- * anything unreadable, negative, or longer than the ladder holds.
+ * A delay as a person writes it (`90s`, `1h30m`) or milliseconds → ms, read the same way for
+ * ctx.publish and `warren publish --delay`: a number, or a string of digits, is whole milliseconds.
+ * Throws WARREN_E_DELAY for anything unreadable, negative, fractional, or longer than the ladder
+ * holds. A fraction is refused, not rounded: `{ delay: 1.5 }` is far more likely 1.5 s meant than 2 ms.
  */
 export function parseDelay(value: unknown, hint = "write e.g. { delay: '90s' } or { delay: 90000 }"): number {
-  const ms = parseDuration(value);
+  const read = typeof value === 'string' && /^\s*-?\d+(?:\.\d+)?\s*$/.test(value) ? Number(value) : value;
+  const ms = typeof read === 'number' ? (Number.isInteger(read) && read >= 0 ? read : undefined) : parseDuration(read);
   if (ms === undefined) {
-    throw new WarrenError('WARREN_E_DELAY', `delay ${shown(value)} is not a duration`, {
-      expected: 'milliseconds >= 0 or a duration such as 500ms, 90s, 5m, 1h30m',
-      hint,
-    });
+    throw new WarrenError('WARREN_E_DELAY', `delay ${shown(value)} ${whyNot(read)}: expected ${DELAY_ACCEPTED}`, { hint });
   }
   if (ms > MAX_DELAY_MS) {
     // As written, and in days and hours when that says it otherwise ("37h" is 1d13h; "200d" is just
@@ -80,6 +83,12 @@ export function parseDelay(value: unknown, hint = "write e.g. { delay: '90s' } o
     });
   }
   return ms;
+}
+
+function whyNot(read: unknown): string {
+  if (typeof read !== 'number' || Number.isNaN(read)) return 'is not a duration';
+  if (read < 0) return 'is negative';
+  return Number.isFinite(read) ? 'is not a whole number of milliseconds' : 'is not a duration';
 }
 
 /** A value as the caller wrote it: strings quoted, numbers as they are (NaN, not JSON's null). */

@@ -13,7 +13,7 @@ import { effectivePrefetch } from '../config/prefetch';
 import { sleep } from '../lib/sleep';
 import { loadHandler } from '../functions/load';
 import { createProcessor, type Processor, type Publish } from './process';
-import { createBatchProcessor } from './batch/process-batch';
+import { createBatchProcessor, type PartialBatch } from './batch/process-batch';
 import { SharedRate } from '../ratelimit/shared-rate';
 import type { BatchHandler } from '../index';
 import { QueueConsumer } from './consumer';
@@ -125,7 +125,7 @@ async function main(): Promise<void> {
     isCleared,
   };
   const { batch } = init.fn;
-  const processor: Omit<Processor, 'handle'> & { flush?: () => void } = batch
+  const processor: Omit<Processor, 'handle'> & { flush?: () => PartialBatch } = batch
     ? createBatchProcessor({ ...common, fn: { ...init.fn, batch }, handler: handler as unknown as BatchHandler })
     : createProcessor({ ...common, fn: init.fn, handler });
 
@@ -192,9 +192,17 @@ async function main(): Promise<void> {
     // those still waiting for a rate-limit turn (they never started), then let the ones running
     // finish for up to the grace period.
     await consumer.cancel();
-    processor.flush?.();
-    const handedBack = processor.handBackWaiting();
+    const partial = processor.flush?.() ?? { items: 0, waitingForTurn: 0, started: false };
+    // The partial batch, if the rate limit had no turn for it now, is among those handed back: said apart.
+    const handedBack = processor.handBackWaiting() - partial.waitingForTurn;
     if (handedBack) log.info({ handedBack }, 'handed back messages still waiting for their rate-limit turn, unstarted');
+    if (partial.waitingForTurn)
+      log.info(
+        { handedBack: partial.waitingForTurn },
+        'handed back to the queue, unstarted, messages that were waiting for their batch to fill: the rate limit had no turn free for them now',
+      );
+    else if (partial.started)
+      log.info({ items: partial.items }, 'running the messages that were waiting for their batch to fill now, as one batch, before stopping');
     const deadline = Date.now() + graceMs;
     const { inFlight } = processor;
     while (inFlight.size > 0 && Date.now() < deadline) await sleep(20);

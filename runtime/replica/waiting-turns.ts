@@ -21,6 +21,13 @@ export class WaitingTurns {
 
   constructor(private readonly turn: TakeTurn) {}
 
+  /** how many items wait for their turn now */
+  get items(): number {
+    let n = 0;
+    for (const waiter of this.waiting) n += waiter.items;
+    return n;
+  }
+
   /** `start` when the turn comes, or `handBack` (once, instead) if the replica drains first. */
   wait(n: number, start: () => void, handBack: () => void): void {
     if (this.closed) return handBack();

@@ -80,7 +80,7 @@ export class Supervisor {
     if (fn.rateLimit)
       this.options.log.info(
         { function: fn.name, rateLimit: fn.rateLimit },
-        "rateLimit holds across this runtime's replicas of the function; each runtime instance has its own",
+        "rateLimit holds across this runtime's replicas of the function; each runtime instance has its own, counted from its start (a restart begins a new window)",
       );
     await runner.start();
     // Stopped while its replicas were held (the topology never declared): it never started.

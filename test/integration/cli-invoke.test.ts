@@ -12,6 +12,7 @@ exchanges:
 functions:
   spin: { timeout: 1s }
   quit: { redeliveryLimit: 4 }
+  quitBatch: { batch: { size: 10, window: 100ms } }
   later: {}
   shaped: { output: { exchange: delx, routingKey: out.x }, retry: { attempts: 3, delay: 2s } }
   loose: {}
@@ -22,6 +23,7 @@ functions:
 const handlers = {
   spin: 'const handler = async () => {\n  while (true) {}\n};\nexport default handler;\n',
   quit: "const handler = async () => {\n  console.log('leaving');\n  process.exit(3);\n};\nexport default handler;\n",
+  quitBatch: 'export default async () => {\n  process.exit(3);\n};\n',
   later: `
 import type { Handler } from 'warren';
 const handler: Handler = async (message, ctx) => {
@@ -79,7 +81,9 @@ describe('warren invoke and a handler that misbehaves', () => {
     expect(result.killed).toBe(false);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('spin: the handler blocked its event loop past its timeout (1 s) and was stopped');
-    expect(result.stderr).toContain('the watchdog ends its replica and the message is redelivered, up to redeliveryLimit (3), then dead-lettered');
+    expect(result.stderr).toContain(
+      'invoke ran it once and redelivers nothing; under `warren start` the watchdog would end its replica, and the message would go back to the queue and run again, alone, redelivered up to redeliveryLimit (3) times, then dead-lettered',
+    );
   });
 
   it('reports a handler that exits the process, exit 1, instead of ending silently with its code', async () => {
@@ -88,7 +92,17 @@ describe('warren invoke and a handler that misbehaves', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('leaving');
     expect(result.stderr).toContain(
-      'quit: the handler exited the process with code 3; in Warren this kills its replica and the message is redelivered, up to redeliveryLimit (4), then dead-lettered',
+      'quit: the handler exited the process with code 3; invoke ran it once and redelivers nothing; under `warren start` this would kill its replica, and the message would go back to the queue and run again, alone, redelivered up to redeliveryLimit (4) times, then dead-lettered',
+    );
+  });
+
+  it('says, for a batch handler that exits the process, what becomes of each item under warren start, not that invoke redelivers a message', async () => {
+    project = await createProject(queuesYaml, handlers);
+    const result = await invoke(['quitBatch', '[{"id":1},{"id":2}]', '--dir', project.dir]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).not.toContain('the message is redelivered');
+    expect(result.stderr).toContain(
+      'quitBatch: the handler exited the process with code 3; invoke ran the batch once and redelivers nothing; under `warren start` this would kill its replica, and each item of the batch would go back to the queue and run again alone, as a batch of one: the items that pass are settled as usual, one that kills every replica it runs in is redelivered up to redeliveryLimit (3) times, then dead-lettered',
     );
   });
 

@@ -164,6 +164,24 @@ describe('delayed messages', () => {
     expect(report!.body.error).toContain('no exchange "nowhere" on the broker');
   });
 
+  it('refuses a delay of 1.5 or -1 in ctx.publish to the handler, naming the value and what is accepted, and publishes nothing, as `warren publish --delay` does', async () => {
+    const accepted = 'expected whole milliseconds >= 0 (e.g. 1500) or a duration such as "500ms", "90s", "5m", "1h30m"';
+    await relayed({ exchange: 'events', routingKey: 'arrive.fraction-sent', delay: 1.5, tag: 'fraction' });
+    await relayed({ exchange: 'events', routingKey: 'arrive.negative-sent', delay: -1, tag: 'negative' });
+    const [fraction] = await arrivedFor('fraction', 1, 10_000);
+    const [negative] = await arrivedFor('negative', 1, 10_000);
+    expect(fraction!.body).toEqual({ error: `delay 1.5 is not a whole number of milliseconds: ${accepted}` });
+    expect(negative!.body).toEqual({ error: `delay -1 is negative: ${accepted}` });
+
+    const cli = await runWarren(['publish', 'events', 'arrive.cli-fraction-sent', '{}', '--delay', '1.5', '--dir', project.dir], { AMQP_URL: vhost.url });
+    expect(cli.code).toBe(2);
+    expect(cli.stdout).toBe('');
+    expect(cli.stderr).toContain(`delay "1.5" is not a whole number of milliseconds: ${accepted}`);
+    // A delay read as 2 ms would be due at once: past the forwarder's hold, still nothing arrived.
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(arrivals.filter((a) => a.routingKey.endsWith('-sent'))).toEqual([]);
+  });
+
   it('keeps a delayed message nothing takes when it comes due in warren.delay.undeliverable, with the reason logged', async () => {
     const before = (await queueInfo(vhost.url, 'warren.delay.undeliverable')).messageCount;
     // An exchange with no binding for the key, and a queue (through the default exchange) that does not exist.

@@ -76,7 +76,14 @@ describe('exchange-to-exchange bindings and internal exchanges', () => {
     expect((await publish('events', 'order.new', '{"id":2}')).code).toBe(0);
     // neither binding matches: unroutable, as RabbitMQ says
     const nowhere = await publish('events', 'order.old', '{"id":3}');
-    expect([nowhere.code, nowhere.stderr]).toEqual([1, 'warren: 1 message(s) were unroutable: no queue is bound to events for order.old\n']);
+    // Not claimed as published: only the error, with what to check, and a failure exit
+    expect([nowhere.code, nowhere.stdout]).toEqual([1, '']);
+    expect(nowhere.stderr).toMatch(
+      /^warren: the message was unroutable: no queue is bound to events for order.old, so the broker dropped it \[WARREN_E_PUBLISH_FAILED\]\n {2}hint: check the exchange and routing key/,
+    );
+    const noQueue = await publish('', 'no-such-queue', '{"id":3}', '--count', '3');
+    expect([noQueue.code, noQueue.stdout]).toEqual([1, '']);
+    expect(noQueue.stderr).toContain('all 3 messages were unroutable: no queue is named no-such-queue');
     expect(await seenBy('auditor', 1)).toEqual([{ fn: 'auditor', message: { id: 1 }, exchange: 'events', routingKey: 'user.created' }]);
     expect(await seenBy('orders', 1)).toEqual([{ fn: 'orders', message: { id: 2 }, exchange: 'events', routingKey: 'order.new' }]);
     expect(await managementExchange(vhost.name, 'audit')).toMatchObject({ type: 'fanout', internal: true });

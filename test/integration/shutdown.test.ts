@@ -4,10 +4,11 @@
  * rate-limit turn has not started: it goes back at once, unstarted and uncounted.
  */
 import { describe, expect, it } from 'vitest';
-import { createTestVhost, queueInfo } from '../helpers/broker';
+import { createTestVhost, publishRaw, queueInfo } from '../helpers/broker';
 import { readFile } from 'node:fs/promises';
+import { Agent, request } from 'node:http';
 import { join } from 'node:path';
-import { createProject, repoRoot, startWarren, waitFor } from '../helpers/runtime';
+import { createProject, repoRoot, runWarren, startWarren, waitFor } from '../helpers/runtime';
 import { collectResults, misbehavingHandler, publishMany, range, heldPerTest } from '../helpers/chaos';
 
 const hold = heldPerTest();
@@ -155,5 +156,109 @@ export default handler;
     expect(all).toHaveLength(10); // each exactly once
     // Never started, so never counted: no attempt was used up by the stop.
     expect(all.map((r) => r.attempt)).toEqual(Array(10).fill(1));
+  });
+  it("says of a batch function's items waiting for their batch to fill that they wait for the batch: run before exit when the rate limit has a turn, handed back to the queue when it has none", async () => {
+    const vhost = hold('vhost', await createTestVhost('shutdown-fill'));
+    // A minute's window: nothing fills a batch but its size, or the drain.
+    const project = hold(
+      'project',
+      await createProject(
+        `
+queues:
+  results: { type: classic }
+functions:
+  spent: { batch: { size: 5, window: 60s }, rateLimit: 5/min }
+  fresh: { batch: { size: 5, window: 60s }, rateLimit: 5/min }
+`,
+        Object.fromEntries(
+          ['spent', 'fresh'].map((fn) => [
+            fn,
+            `
+import type { BatchHandler } from 'warren';
+const handler: BatchHandler<{ id: number }> = async (items, ctx) => {
+  for (const item of items) await ctx.publish('', 'results', { fn: ctx.functionName, id: item.body.id, at: Date.now() });
+};
+export default handler;
+`,
+          ]),
+        ),
+      ),
+    );
+    const warren = hold('warren', await startWarren(project.dir, vhost.url));
+    const c = hold('collector', await collectResults(vhost.url));
+    const send = (fn: string, ids: number[]) =>
+      Promise.all(ids.map((id) => publishRaw(vhost.url, '', fn, JSON.stringify({ id }), { contentType: 'application/json', messageId: `${fn}-${id}` })));
+    // `spent`: a full batch uses the minute's five starts; two more then wait for their batch to fill.
+    await send('spent', [1, 2, 3, 4, 5]);
+    await waitFor(() => c.of('spent').length === 5, 10_000);
+    await send('spent', [6, 7]);
+    // `fresh`: two wait for their batch to fill, with the minute's turns all free.
+    await send('fresh', [1, 2]);
+    await waitFor(async () => {
+      const [spent, fresh] = await Promise.all([queueInfo(vhost.url, 'spent'), queueInfo(vhost.url, 'fresh')]);
+      return spent.messageCount === 0 && fresh.messageCount === 0;
+    }, 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+
+    expect(await warren.stop('SIGTERM')).toBe(0);
+    const said = (fn: string) =>
+      warren.logs.filter((l) => l['function'] === fn && /handed back|waiting for/.test(l.msg)).map((l) => [l.msg, l['handedBack'] ?? l['items']]);
+    expect(said('spent')).toEqual([
+      ['handed back to the queue, unstarted, messages that were waiting for their batch to fill: the rate limit had no turn free for them now', 2],
+    ]);
+    expect(said('fresh')).toEqual([['running the messages that were waiting for their batch to fill now, as one batch, before stopping', 2]]);
+    await new Promise((r) => setTimeout(r, 300)); // the last reports on their way to the collector
+    // What the lines say is what happened: `spent`'s two are back in its queue, unstarted; `fresh`'s ran.
+    expect(
+      c
+        .of('spent')
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual([1, 2, 3, 4, 5]);
+    expect((await queueInfo(vhost.url, 'spent')).messageCount).toBe(2);
+    expect([...c.idsOf('fresh')].sort()).toEqual([1, 2]);
+    expect((await queueInfo(vhost.url, 'fresh')).messageCount).toBe(0);
+  });
+  it('exits within a second of "stopped cleanly", with an admin keep-alive connection and a dashboard stream open, a delayed message held and batches waiting for their turn', async () => {
+    const vhost = hold('vhost', await createTestVhost('shutdown-exit'));
+    const project = hold(
+      'project',
+      await createProject(
+        `
+queues:
+  results: { type: classic }
+functions:
+  paced: { batch: { size: 2, window: 100ms }, rateLimit: 2/min }
+`,
+        { paced: 'export default async () => undefined;\n' },
+      ),
+    );
+    const warren = hold('warren', await startWarren(project.dir, vhost.url));
+    await publishMany(
+      vhost.url,
+      'paced',
+      range(6).map((id) => ({ id })),
+    );
+    // Held by the delay forwarder (no ladder part): due after the stop.
+    expect((await runWarren(['publish', '', 'results', '{}', '--delay', '2900', '--dir', project.dir], { AMQP_URL: vhost.url })).code).toBe(0);
+    const agent = new Agent({ keepAlive: true });
+    await new Promise<void>((resolve, reject) =>
+      request({ host: '127.0.0.1', port: warren.adminPort, path: '/functions', agent }, (res) => res.resume().on('end', resolve))
+        .on('error', reject)
+        .end(),
+    );
+    const stream = request({ host: '127.0.0.1', port: warren.adminPort, path: '/events' }, (res) => res.resume());
+    stream.on('error', () => undefined).end();
+    await new Promise((r) => setTimeout(r, 1_000));
+
+    expect(await warren.stop('SIGTERM')).toBe(0);
+    const exitedAt = Date.now();
+    agent.destroy();
+    stream.destroy();
+    const stopped = warren.logs.find((l) => l.msg === 'stopped cleanly');
+    expect(stopped).toBeDefined();
+    // The last line is the last thing the process does: no timer, socket or thread keeps it alive after.
+    console.log(`exit ${exitedAt - stopped!.time} ms after the last line`);
+    expect(exitedAt - stopped!.time).toBeLessThan(1_000);
   });
 });

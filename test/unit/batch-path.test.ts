@@ -256,7 +256,8 @@ describe('batch path', () => {
     // A full batch uses the minute's five starts; two more wait in the collector.
     await Promise.all([1, 2, 3, 4, 5].map(take));
     const held = [6, 7].map(take);
-    processor.flush();
+    // They waited for their batch to fill, then for a turn the minute no longer has: said apart at drain.
+    expect(processor.flush()).toEqual({ items: 2, waitingForTurn: 2, started: false });
     expect(processor.handBackWaiting()).toBe(2);
     await Promise.all(held);
     expect(calls).toEqual([5]);

@@ -62,14 +62,18 @@ describe('logColour', () => {
 });
 
 describe('warren invoke', () => {
-  const fn = { redeliveryLimit: 3, deadLetter: true };
+  const fn = { redeliveryLimit: 3, deadLetter: true, ordered: false, batch: false };
 
-  it('says what a death does to the message in Warren', () => {
+  it('says what a death would do to the message under warren start, and that invoke redelivers nothing', () => {
     expect(describeDeath({ kind: 'exit', code: 3 }, fn)).toBe(
-      'the handler exited the process with code 3; in Warren this kills its replica and the message is redelivered, up to redeliveryLimit (3), then dead-lettered',
+      'the handler exited the process with code 3; invoke ran it once and redelivers nothing; under `warren start` this would kill its replica, and the message would go back to the queue and run again, alone, redelivered up to redeliveryLimit (3) times, then dead-lettered',
     );
-    expect(describeDeath({ kind: 'blocked', timeoutMs: 1_500 }, { redeliveryLimit: 5, deadLetter: false })).toBe(
-      'the handler blocked its event loop past its timeout (1.5 s) and was stopped; in Warren the watchdog ends its replica and the message is redelivered, up to redeliveryLimit (5), then dropped (deadLetter is false)',
+    expect(describeDeath({ kind: 'blocked', timeoutMs: 1_500 }, { ...fn, redeliveryLimit: 5, deadLetter: false })).toBe(
+      'the handler blocked its event loop past its timeout (1.5 s) and was stopped; invoke ran it once and redelivers nothing; under `warren start` the watchdog would end its replica, and the message would go back to the queue and run again, alone, redelivered up to redeliveryLimit (5) times, then dropped (deadLetter is false)',
+    );
+    expect(describeDeath({ kind: 'exit', code: 1 }, { ...fn, ordered: true })).toContain('run again in place (ordered: nothing overtakes it)');
+    expect(describeDeath({ kind: 'exit', code: 1 }, { ...fn, batch: true })).toBe(
+      'the handler exited the process with code 1; invoke ran the batch once and redelivers nothing; under `warren start` this would kill its replica, and each item of the batch would go back to the queue and run again alone, as a batch of one: the items that pass are settled as usual, one that kills every replica it runs in is redelivered up to redeliveryLimit (3) times, then dead-lettered',
     );
     expect(describeDeath({ kind: 'crash', reason: 'out of memory (limit 256 MiB)' }, fn)).toMatch(/^the handler's thread died: out of memory/);
   });

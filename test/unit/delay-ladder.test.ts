@@ -74,11 +74,24 @@ describe('delay ladder', () => {
     expect(() => parseDelay(-5)).toThrow(WarrenError);
   });
 
+  it('refuses a fraction or a negative number of milliseconds, naming the value and what a delay may be', () => {
+    const accepted = 'expected whole milliseconds >= 0 (e.g. 1500) or a duration such as "500ms", "90s", "5m", "1h30m"';
+    expect(() => parseDelay(1.5)).toThrow(`delay 1.5 is not a whole number of milliseconds: ${accepted}`);
+    expect(() => parseDelay(-1)).toThrow(`delay -1 is negative: ${accepted}`);
+    expect(() => parseDelay('soon')).toThrow(`delay "soon" is not a duration: ${accepted}`);
+    // `warren publish --delay` reads its text the same way: digits are milliseconds, a fraction is refused too
+    expect(parseDelay('1500')).toBe(1500);
+    expect(() => parseDelayOption('1.5')).toThrow(`delay "1.5" is not a whole number of milliseconds: ${accepted}`);
+    expect(() => parseDelayOption('-1')).toThrow(`delay "-1" is negative: ${accepted}`);
+    expect(parseDelay('1.5s')).toBe(1500);
+  });
+
   it('says a refused delay as it was written, and for `warren publish` with the option', () => {
     expect(() => parseDelay('37h')).toThrow('delay "37h" (1d13h) is longer than the longest Warren delays (1d12h24m31s)');
     expect(() => parseDelay('200d')).toThrow('delay "200d" is longer than the longest Warren delays (1d12h24m31s)');
     expect(() => parseDelay(1e300)).toThrow(/^delay 1e\+300 ms is longer than/);
     expect(() => parseDelay(Number.NaN)).toThrow('delay NaN is not a duration');
+    expect(() => parseDelay(Number.POSITIVE_INFINITY)).toThrow('delay Infinity is not a duration');
     const cli = (() => {
       try {
         parseDelayOption('5 minutes');

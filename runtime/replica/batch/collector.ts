@@ -12,6 +12,11 @@ export class BatchCollector<T> {
     private readonly onBatch: (items: T[]) => void,
   ) {}
 
+  /** items waiting for the batch to fill */
+  get waiting(): number {
+    return this.items.length;
+  }
+
   add(item: T): void {
     this.items.push(item);
     if (this.items.length >= this.size) this.flush();

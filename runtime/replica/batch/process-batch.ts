@@ -63,6 +63,16 @@ export interface BatchProcessorDeps {
   isCleared?: IsCleared;
 }
 
+/** What a drain did with the items that waited for their batch to fill (`flush`). */
+export interface PartialBatch {
+  /** how many there were */
+  items: number;
+  /** how many of them now wait for a rate-limit turn: `handBackWaiting` hands them back, unstarted */
+  waitingForTurn: number;
+  /** they started at once, as one batch (no rate limit, or a turn was free) */
+  started: boolean;
+}
+
 interface Item {
   delivery: Delivery;
   settle: Settle;
@@ -82,6 +92,8 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
   const carry: CarryOutDeps = { fn, version: deps.version, publish: deps.publish, log, shutdown: shutdown.signal };
   const runDeps: BatchRunDeps = { fn, handler: deps.handler, publish: deps.publish, log, shutdown: shutdown.signal, onStuck: deps.onStuck };
   let lastDeath = deps.lastDeath;
+  /** batches handed to the handler so far (a drain's `flush` tells whether its partial batch started) */
+  let batchesStarted = 0;
   /** rateLimit: the batches waiting for their turn, handed back unstarted at drain */
   const turns = deps.waitTurn ? new WaitingTurns(deps.waitTurn) : null;
   const collector = new BatchCollector<Item>(fn.batch.size, fn.batch.windowMs, (items) => void gate.run(false, () => runItems(items)));
@@ -145,6 +157,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
     });
     if (items.length === 0) return;
     const run = () => {
+      batchesStarted++;
       stats.batch(items.length);
       // Durations count from the handler's call: the wait for the batch to fill is not the handler's time.
       const now = deps.now();
@@ -263,9 +276,16 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
     handBackWaiting(): number {
       return turns?.close() ?? 0;
     },
-    /** Run what the collector holds now (drain: do not wait out the window). */
-    flush(): void {
+    /**
+     * Drain: hand the items waiting for their batch to fill to the handler now, as one batch (do not
+     * wait out the window). Under a rate limit they start only if a turn is free at once; otherwise
+     * they wait for one, and `handBackWaiting` right after hands them back with the others.
+     */
+    flush(): PartialBatch {
+      const items = collector.waiting;
+      const [waitingBefore, startedBefore] = [turns?.items ?? 0, batchesStarted];
       collector.flush();
+      return { items, waitingForTurn: (turns?.items ?? 0) - waitingBefore, started: batchesStarted > startedBefore };
     },
     abortAll(): void {
       shutdown.abort();
