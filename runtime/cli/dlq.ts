@@ -132,6 +132,12 @@ export function shownBody(preview: string): string {
   return plain ? preview : JSON.stringify(preview);
 }
 
+/** A body that is not UTF-8 text is not printed: its bytes would garble the terminal. */
+function shownPreview(l: DeadLetter): string {
+  if (l.bodyPreview.includes('\uFFFD')) return `(${l.bodyBytes} bytes, not UTF-8 text; the dashboard and the API show it as base64)`;
+  return `${shownBody(l.bodyPreview)}${l.bodyBytes > l.bodyPreview.length ? ` … (${l.bodyBytes} bytes)` : ''}`;
+}
+
 export function formatSearch(page: DeadLetterPage, search: string): string {
   if (page.total === 0) return `${page.queue} is empty\n`;
   const scope = page.scanned < page.total ? ` (searched the oldest ${page.scanned} of ${page.total})` : ` of ${page.total}`;
@@ -146,13 +152,14 @@ export function formatSearch(page: DeadLetterPage, search: string): string {
 function formatLetter(l: DeadLetter, n: number): string {
   const route = l.originalExchange === null ? 'unknown' : `exchange "${l.originalExchange}" routing key "${l.originalRoutingKey ?? ''}"`;
   const lines = [
-    `#${n} ${l.messageId ?? '(no message id)'}  ${l.deadLetteredAt ?? '(time unknown)'}`,
+    // Without a message id, the key `dlq replay --id` takes stands in its place.
+    `#${n} ${l.messageId ?? `${l.key} (no message id)`}  ${l.deadLetteredAt ?? '(time unknown)'}`,
     `   reason:   ${l.reason ?? 'unknown'}` + (l.attempts === null ? '' : `, after ${l.attempts} attempt${l.attempts === 1 ? '' : 's'}`),
     `   error:    ${l.error ?? '(none recorded)'}`,
     ...(l.lastDeath === null ? [] : [`   last death of a replica that held it: ${l.lastDeath}`]),
     ...(l.function === null ? [] : [`   function: ${l.function}` + (l.version ? ` (version ${l.version})` : '')]),
     `   route:    ${route}`,
-    `   body:     ${shownBody(l.bodyPreview)}${l.bodyBytes > l.bodyPreview.length ? ` … (${l.bodyBytes} bytes)` : ''}`,
+    `   body:     ${shownPreview(l)}`,
   ];
   return lines.join('\n') + '\n';
 }

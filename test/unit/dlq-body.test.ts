@@ -1,6 +1,7 @@
 /** How `warren dlq list` prints a dead letter's body preview: as it is when that reads right on one line. */
 import { describe, expect, it } from 'vitest';
-import { shownBody } from '../../runtime/cli/dlq';
+import { formatList, shownBody } from '../../runtime/cli/dlq';
+import { describeDeadLetter } from '../../runtime/deadletters/describe';
 
 describe('dlq list body', () => {
   it('prints JSON and plain text as they are, and quotes what a terminal would hide or break', () => {
@@ -10,5 +11,14 @@ describe('dlq list body', () => {
     expect(shownBody(' padded ')).toBe('" padded "');
     expect(shownBody('\u001b[31mred')).toBe('"\\u001b[31mred"');
     expect(shownBody('')).toBe('""');
+  });
+
+  it('names a letter without a message id by the key `dlq replay --id` takes, and does not print binary bytes', () => {
+    const letter = describeDeadLetter({ content: Buffer.from([0xff, 0xfe, 0xfd, 0xff]), properties: { headers: { 'x-warren-reason': 'error' } } }, 'flaky');
+    const text = formatList({ queue: 'flaky.dead', total: 1, letters: [letter] });
+    expect(letter.key).toMatch(/^~[0-9a-f]{16}$/);
+    expect(text).toContain(`#1 ${letter.key} (no message id)`);
+    expect(text).toContain('body:     (4 bytes, not UTF-8 text;');
+    expect(text).not.toContain('\uFFFD');
   });
 });
