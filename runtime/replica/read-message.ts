@@ -22,7 +22,11 @@ export function readMessage(content: Buffer, contentType: string | undefined, fn
   const decoded = decodeBody(content, contentType);
   if (!decoded.ok) return { ok: false, outcome: { kind: 'invalid-json', error: decoded.error } };
   if (validate) {
-    const problem = validate(decoded.value);
+    // Bytes that are not UTF-8 text reach a handler as a Buffer; checked against the schema, a Buffer
+    // reads as an object of numbered bytes, and the answer named a missing property instead.
+    const problem = Buffer.isBuffer(decoded.value)
+      ? `the body is ${decoded.value.length} bytes that are not UTF-8 text, so not the JSON the schema describes`
+      : validate(decoded.value);
     if (problem) return { ok: false, outcome: { kind: 'schema', error: refusal(`schema validation failed: ${problem}`, BEFORE_THE_HANDLER) } };
   }
   return decoded;

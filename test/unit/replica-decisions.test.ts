@@ -5,6 +5,7 @@ import { decideSettlement } from '../../runtime/replica/outcome';
 import { attemptOf, attemptsBefore, deadLetterHeaders, originalRoute, replayHeaders, retryHeaders, visibleHeaders } from '../../runtime/replica/headers';
 import type { FunctionConfig } from '../../runtime/config/types';
 import { readMessage } from '../../runtime/replica/read-message';
+import { createMessageValidator } from '../../runtime/config/message-schema';
 import { deliveryLimit } from '../../runtime/replica/process';
 import { itemOutcomes } from '../../runtime/replica/batch/item-outcomes';
 import { functionConfig } from '../testkit/function-config';
@@ -152,6 +153,15 @@ describe('headers', () => {
     expect(headers['x-warren-stack']).toBe('42');
     const big = Object.assign(new Error('x'), { message: 7n }) as unknown as Error;
     expect(deadLetterHeaders({}, factsOf(big))['x-warren-error']).toBe('7');
+  });
+
+  it('refuses binary bytes against a schema for being binary, not for a property the bytes do not have', () => {
+    const validator = createMessageValidator({ type: 'object', required: ['n'] });
+    const validate = (value: unknown) => (validator(value) ? null : (validator.errors?.[0]?.message ?? 'invalid'));
+    const read = readMessage(Buffer.from([0xff, 0xfe, 0xfd, 0xff]), undefined, fn(), validate);
+    expect(read.ok).toBe(false);
+    const error = read.ok ? null : 'error' in read.outcome ? read.outcome.error : null;
+    expect(error?.message).toBe('schema validation failed: the body is 4 bytes that are not UTF-8 text, so not the JSON the schema describes');
   });
 
   it("a dead letter Warren made itself (schema, invalid JSON, too large, delivery limit, a batch item named failed) says so in its stack, without Warren's own frames", () => {
