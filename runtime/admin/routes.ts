@@ -39,8 +39,8 @@ export interface AdminTarget {
   };
   /** redeploy one function; one the runtime does not run yet (a new file) is started */
   deploy(name: string): Promise<{ version: string; changed: boolean }>;
-  /** read the project again and apply what changed (as `--watch` does) */
-  reload(): Promise<ReloadResult>;
+  /** read the project again and apply what changed (as `--watch` does); `declare`: declare the topology even if unchanged */
+  reload(scope?: readonly string[], options?: { declare?: boolean }): Promise<ReloadResult>;
   /** under `start --only`: the selection and every function of the project (absent in tests that have none) */
   readonly selection?: { only: readonly string[]; project: readonly string[] } | undefined;
   /** scheduled functions' emitters (absent in tests that have none) */
@@ -170,7 +170,8 @@ export function createRouter(deps: RouteDeps): Router {
         if (refused) return refused;
         const versions = () => new Map(app.supervisor.status().map((s) => [s.name, s.version]));
         const before = versions();
-        const { added, removed, redeployed, problems } = await app.reload();
+        // The topology is declared again: what was deleted on the broker since (an exchange, a binding) is back.
+        const { added, removed, redeployed, problems } = await app.reload(undefined, { declare: true });
         const after = versions();
         const names = [...new Set([...before.keys(), ...after.keys()])].sort();
         const changed = new Set([...added, ...removed, ...redeployed]);
