@@ -13,7 +13,7 @@ import { ERRORS, WarrenError, WarrenErrors } from '../errors';
 import { errorReply, fail, ok, type Reply } from './replies';
 import { depthQueues, describeFunctions, notReadyReason } from './view';
 import type { QueueDepth } from './depths';
-import { functionName, integerField, isReply, objectBody } from './validate';
+import { functionName, integerField, isReply, objectBody, onlyKeys } from './validate';
 import { vhostUrl } from '../topology/names';
 import { PerKeyLock } from '../lib/per-key-lock';
 import { deadLetterRoutes, type DeadLetterTools } from './dead-letter-routes';
@@ -126,6 +126,8 @@ export function createRouter(deps: RouteDeps): Router {
       run: async (req, name) => {
         const body = objectBody(req.body);
         if (isReply(body)) return body;
+        const extra = onlyKeys(body, ['replicas'], '{"replicas": 3}');
+        if (extra) return extra;
         const n = integerField(body, req.query, 'replicas', { min: 0, max: MAX_REPLICAS, example: '{"replicas": 3}' });
         if (isReply(n)) return n;
         if (n === undefined) return fail('WARREN_E_USAGE', 'replicas is missing', 'send {"replicas": 3}');
@@ -198,7 +200,12 @@ export function createRouter(deps: RouteDeps): Router {
     if (!route) {
       const allowed = matching.map((r) => r.method);
       return {
-        ...fail('WARREN_E_USAGE', `${req.method} ${req.path} is not supported; use ${allowed.join(' or ')}`, undefined, 405),
+        ...fail(
+          'WARREN_E_USAGE',
+          `${req.method} ${req.path} is not supported; use ${allowed.join(' or ')}`,
+          `send ${allowed.map((method) => `${method} ${req.path}`).join(' or ')}`,
+          405,
+        ),
         headers: { allow: allowed.join(', ') },
       };
     }
