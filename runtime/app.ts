@@ -85,35 +85,47 @@ export class App extends EventEmitter<AppEvents> {
       log: options.log,
       logLevel: options.logLevel,
       pretty: options.pretty,
-      onQueueMissing: (fn, queue) => this.queueMissing(fn, queue),
+      onQueueMissing: (fn, queue) =>
+        this.topologyMissing(
+          fn,
+          { queue },
+          `queue ${queue} is gone from the broker (deleted while the runtime ran?): declaring the topology again; messages published to it meanwhile were dropped by the broker`,
+          `queue ${queue} declared again; ${fn} consumes from it once its replicas reconnect`,
+        ),
+      onExchangeMissing: (fn, exchange) =>
+        this.topologyMissing(
+          fn,
+          { exchange },
+          `exchange ${exchange} is gone from the broker (deleted while the runtime ran?): declaring the topology again, with its bindings`,
+          `exchange ${exchange} declared again, with its bindings; the messages whose output it refused are retried after their backoff`,
+        ),
     });
     this.time = new TimeKeeper(options.log);
   }
 
-  /** when the topology was last declared again for a queue gone from the broker */
+  /** when the topology was last declared again for a queue or exchange gone from the broker */
   private redeclaredAt = 0;
 
   /**
-   * A function's queue is gone from the broker while the runtime runs (deleted by hand, by a policy's
-   * `expires`): the whole topology is declared again, as a start would, and the function's replicas,
-   * reconnecting with backoff meanwhile, consume again. Messages published to the queue while it did
-   * not exist were dropped by the broker. At most once every few seconds, after a reload in progress.
+   * A function's queue, or an exchange queues.yaml declares, is gone from the broker while the runtime
+   * runs (deleted by hand, by a policy's `expires`): the whole topology is declared again, bindings
+   * included, as a start would. The function's replicas, reconnecting with backoff meanwhile, consume
+   * again; a message whose output the missing exchange refused is retried after its backoff. Messages
+   * published to a queue while it did not exist were dropped by the broker. At most once every few
+   * seconds, after a reload in progress.
    */
-  private queueMissing(fn: string, queue: string): void {
+  private topologyMissing(fn: string, what: { queue: string } | { exchange: string }, gone: string, back: string): void {
     const config = this.declared;
     const log = this.options.log;
     if (!config || this.state !== 'running' || Date.now() - this.redeclaredAt < REDECLARE_EVERY_MS) return;
     this.redeclaredAt = Date.now();
-    log.warn(
-      { function: fn, queue },
-      `queue ${queue} is gone from the broker (deleted while the runtime ran?): declaring the topology again; messages published to it meanwhile were dropped by the broker`,
-    );
+    log.warn({ function: fn, ...what }, gone);
+    const name = 'queue' in what ? `queue ${what.queue}` : `exchange ${what.exchange}`;
     this.reloads = this.reloads
       .then(() => declareTopology(config, { log }))
       .then(
-        () => log.info({ function: fn, queue }, `queue ${queue} declared again; ${fn} consumes from it once its replicas reconnect`),
-        (err: unknown) =>
-          log.error({ err, function: fn, queue }, `queue ${queue} could not be declared again: ${err instanceof Error ? err.message : String(err)}`),
+        () => log.info({ function: fn, ...what }, back),
+        (err: unknown) => log.error({ err, function: fn, ...what }, `${name} could not be declared again: ${err instanceof Error ? err.message : String(err)}`),
       );
   }
 
@@ -187,8 +199,16 @@ export class App extends EventEmitter<AppEvents> {
    */
   async deploy(name: string): Promise<{ version: string; changed: boolean }> {
     const fn = this.requireConfig().functions[name];
-    if (fn) return this.redeploy(fn);
-    const { added, problems } = await this.reload([name]);
+    if (fn) {
+      // As a start does, what was deleted on the broker since (an exchange, a binding) is declared again;
+      // beside the redeploy, which it does not hold up. A broker that refuses is logged: the new code runs anyway.
+      const declaring = this.declareAgain().catch((err: unknown) =>
+        this.options.log.error({ err, function: name }, `the topology could not be declared again: ${err instanceof Error ? err.message : String(err)}`),
+      );
+      const [deployed] = await Promise.all([this.redeploy(fn), declaring]);
+      return deployed;
+    }
+    const { added, problems } = await this.reload([name], { declare: true });
     const version = this.supervisor.status().find((s) => s.name === name)?.version;
     if (added.includes(name) && version) return { version, changed: true };
     if (problems.length === 1) throw problems[0];
@@ -207,6 +227,15 @@ export class App extends EventEmitter<AppEvents> {
     if (current && current.version === build!.version) return { version: build!.version, changed: false };
     await this.supervisor.deploy(fn.name, build!);
     return { version: build!.version, changed: true };
+  }
+
+  /** Declare the whole topology again (after a reload in progress); a WarrenError when the broker refuses. */
+  private declareAgain(): Promise<void> {
+    const config = this.declared;
+    if (!config) return Promise.resolve();
+    const run = this.reloads.then(() => declareTopology(config, { log: this.options.log }));
+    this.reloads = run.catch(() => undefined);
+    return run;
   }
 
   ready(): boolean {
@@ -268,14 +297,16 @@ export class App extends EventEmitter<AppEvents> {
    * handler file was deleted (their queues and messages stay), redeploy those whose settings or code
    * changed. An invalid config, a failed build or a handler that does not load is logged with file and
    * line and changes nothing of that function: its running version keeps serving. One reload at a time.
+   * `declare`: the topology is declared even when queues.yaml did not change it (`warren deploy`
+   * brings back what was deleted on the broker since), not only when it did (`--watch`).
    */
-  reload(scope?: readonly string[]): Promise<ReloadResult> {
-    const run = this.reloads.then(() => this.applyReload(scope));
+  reload(scope?: readonly string[], options: { declare?: boolean } = {}): Promise<ReloadResult> {
+    const run = this.reloads.then(() => this.applyReload(scope, options.declare ?? false));
     this.reloads = run.catch(() => undefined);
     return run;
   }
 
-  private async applyReload(scope: readonly string[] | undefined): Promise<ReloadResult> {
+  private async applyReload(scope: readonly string[] | undefined, declare: boolean): Promise<ReloadResult> {
     const log = this.options.log.child({ stage: 'reload' });
     const result: ReloadResult = { added: [], removed: [], redeployed: [], problems: [] };
     if (this.state !== 'running' || !this.current) return result;
@@ -339,12 +370,16 @@ export class App extends EventEmitter<AppEvents> {
         ),
       ),
     );
-    const declaring = !topologyChanged
-      ? Promise.resolve(true)
-      : declareTopology(loaded, { log: this.options.log }).then(
-          () => true,
-          (err: unknown) => (report(err, 'the changed topology could not be declared' + keeps), false),
-        );
+    const declaring =
+      !topologyChanged && !declare
+        ? Promise.resolve(true)
+        : declareTopology(loaded, { log: this.options.log }).then(
+            () => true,
+            (err: unknown) => (
+              report(err, (topologyChanged ? 'the changed topology could not be declared' : 'the topology could not be declared again') + keeps),
+              false
+            ),
+          );
     const [declared] = await Promise.all([declaring, building]);
     if (!declared) return result;
     this.declared = loaded;

@@ -101,7 +101,7 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps): DeadLetterRoute[] {
       async run(req, name) {
         const t = target(name);
         if (isReply(t)) return t;
-        const parsed = objectBody(req.body);
+        const parsed = objectBody(req.body, '{"limit": 10}');
         if (isReply(parsed)) return parsed;
         const body = (parsed ?? {}) as { keys?: unknown; search?: unknown };
         const limit = integerField(req.body, req.query, 'limit', { min: 1, max: 1_000_000, example: '{"limit": 10}' });

@@ -13,7 +13,7 @@ import { ERRORS, WarrenError, WarrenErrors } from '../errors';
 import { errorReply, fail, ok, type Reply } from './replies';
 import { depthQueues, describeFunctions, notReadyReason } from './view';
 import type { QueueDepth } from './depths';
-import { functionName, integerField, isReply, objectBody } from './validate';
+import { functionName, integerField, isReply, objectBody, onlyKeys } from './validate';
 import { vhostUrl } from '../topology/names';
 import { PerKeyLock } from '../lib/per-key-lock';
 import { deadLetterRoutes, type DeadLetterTools } from './dead-letter-routes';
@@ -39,8 +39,8 @@ export interface AdminTarget {
   };
   /** redeploy one function; one the runtime does not run yet (a new file) is started */
   deploy(name: string): Promise<{ version: string; changed: boolean }>;
-  /** read the project again and apply what changed (as `--watch` does) */
-  reload(): Promise<ReloadResult>;
+  /** read the project again and apply what changed (as `--watch` does); `declare`: declare the topology even if unchanged */
+  reload(scope?: readonly string[], options?: { declare?: boolean }): Promise<ReloadResult>;
   /** under `start --only`: the selection and every function of the project (absent in tests that have none) */
   readonly selection?: { only: readonly string[]; project: readonly string[] } | undefined;
   /** scheduled functions' emitters (absent in tests that have none) */
@@ -126,6 +126,8 @@ export function createRouter(deps: RouteDeps): Router {
       run: async (req, name) => {
         const body = objectBody(req.body);
         if (isReply(body)) return body;
+        const extra = onlyKeys(body, ['replicas'], '{"replicas": 3}');
+        if (extra) return extra;
         const n = integerField(body, req.query, 'replicas', { min: 0, max: MAX_REPLICAS, example: '{"replicas": 3}' });
         if (isReply(n)) return n;
         if (n === undefined) return fail('WARREN_E_USAGE', 'replicas is missing', 'send {"replicas": 3}');
@@ -170,7 +172,8 @@ export function createRouter(deps: RouteDeps): Router {
         if (refused) return refused;
         const versions = () => new Map(app.supervisor.status().map((s) => [s.name, s.version]));
         const before = versions();
-        const { added, removed, redeployed, problems } = await app.reload();
+        // The topology is declared again: what was deleted on the broker since (an exchange, a binding) is back.
+        const { added, removed, redeployed, problems } = await app.reload(undefined, { declare: true });
         const after = versions();
         const names = [...new Set([...before.keys(), ...after.keys()])].sort();
         const changed = new Set([...added, ...removed, ...redeployed]);
@@ -197,7 +200,12 @@ export function createRouter(deps: RouteDeps): Router {
     if (!route) {
       const allowed = matching.map((r) => r.method);
       return {
-        ...fail('WARREN_E_USAGE', `${req.method} ${req.path} is not supported; use ${allowed.join(' or ')}`, undefined, 405),
+        ...fail(
+          'WARREN_E_USAGE',
+          `${req.method} ${req.path} is not supported; use ${allowed.join(' or ')}`,
+          `send ${allowed.map((method) => `${method} ${req.path}`).join(' or ')}`,
+          405,
+        ),
         headers: { allow: allowed.join(', ') },
       };
     }

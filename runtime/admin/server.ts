@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { WarrenError } from '../errors';
 import type { AdminBinding } from './auth';
 import { checkAccess, forgeryRefusal } from './access';
+import { bodyHint } from './validate';
 import { fail, type Reply } from './replies';
 import type { AdminRequest, Router } from './routes';
 import type { WebHandler } from './web';
@@ -61,7 +62,7 @@ export async function startAdminServer(binding: AdminBinding, router: Router, lo
       res.setHeader('connection', 'close');
       return write(res, fail('WARREN_E_USAGE', body.message, `send at most ${MAX_BODY_BYTES} bytes`, 413));
     }
-    if (body instanceof Error) return write(res, fail('WARREN_E_USAGE', body.message, 'send a JSON object, e.g. {"replicas": 3}'));
+    if (body instanceof Error) return write(res, fail('WARREN_E_USAGE', body.message, bodyHint(url.pathname.replace(/\/+$/, ''))));
     const request: AdminRequest = { method: req.method ?? 'GET', path: url.pathname.replace(/\/+$/, '') || '/', query: url.searchParams, body };
     const reply = await router(request);
     log.debug({ method: request.method, path: request.path, status: reply.status }, 'admin request');

@@ -35,14 +35,42 @@ function integerValue(value: unknown, name: string, rule: IntegerRule): number |
 }
 
 function outOfRange(name: string, value: unknown, rule: IntegerRule): Reply {
-  return fail('WARREN_E_USAGE', `${name} must be an integer from ${rule.min} to ${rule.max}, got ${shown(value)}`, `send ${rule.example}`);
+  // JSON.parse reads 1e400 as Infinity, which JSON.stringify would show as null.
+  const got = typeof value === 'number' && !Number.isFinite(value) ? `${String(value)}: not a finite whole number` : shown(value);
+  return fail('WARREN_E_USAGE', `${name} must be an integer from ${rule.min} to ${rule.max}, got ${got}`, `send ${rule.example}`);
 }
 
-/** A JSON body that must be an object when given (`[1]`, `"x"` and `3` are not requests). */
-export function objectBody(body: unknown): Record<string, unknown> | undefined | Reply {
+/**
+ * A JSON body that must be an object when given (`[1]`, `"x"` and `3` are not requests). `example`:
+ * the route's body, for the hint.
+ */
+export function objectBody(body: unknown, example = '{"replicas": 3}'): Record<string, unknown> | undefined | Reply {
   if (body === undefined) return undefined;
   if (isObject(body)) return body;
-  return fail('WARREN_E_USAGE', `the request body must be a JSON object, got ${shown(body)}`, 'send a JSON object, e.g. {"replicas": 3}');
+  return fail('WARREN_E_USAGE', `the request body must be a JSON object, got ${shown(body)}`, `send a JSON object, e.g. ${example}`);
+}
+
+/** A body with no key but `known`: a misspelt or unsupported option is refused, not ignored. */
+export function onlyKeys(body: Record<string, unknown> | undefined, known: readonly string[], example: string): Reply | undefined {
+  const unknown = Object.keys(body ?? {}).filter((key) => !known.includes(key));
+  if (unknown.length === 0) return undefined;
+  const names = unknown.map((key) => shown(key)).join(', ');
+  return fail(
+    'WARREN_E_USAGE',
+    `unknown ${unknown.length === 1 ? 'key' : 'keys'} ${names} in the request body`,
+    `the body takes ${known.map((key) => JSON.stringify(key)).join(', ')} only: send ${example}`,
+  );
+}
+
+/**
+ * The hint for a request body that is not JSON: the example of the route the path names, so a deploy
+ * is not told to send a replica count.
+ */
+export function bodyHint(path: string): string {
+  if (/^\/functions\/[^/]+\/scale$/.test(path)) return 'send a JSON object, e.g. {"replicas": 3}';
+  if (/^\/functions\/[^/]+\/dead-letters\/replay$/.test(path)) return 'send a JSON object, e.g. {"limit": 10} or {"keys": ["id-1"]}';
+  if (/^\/functions\/[^/]+\/dead-letters\/[^/]+\/replay$/.test(path)) return 'send a JSON object, e.g. {"body": "{\\"id\\": 1}"}, or no body';
+  return 'send no body (or a JSON object): this route takes no options';
 }
 
 /** Longest function name the API takes: a queue name is at most 255 bytes. */

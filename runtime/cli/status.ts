@@ -30,11 +30,34 @@ export function renderStatus(view: RuntimeView): string {
       .map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
       .join('  ')
       .trimEnd();
-  const short = view.functions.filter((f) => (f.replicas.connected ?? f.replicas.running) < f.replicas.desired).map((f) => f.name);
-  const why = view.blockedBy ?? (short.length ? `${short.join(', ')} not consuming with every replica (starting, or reconnecting to the broker)` : null);
+  const why = view.blockedBy ?? shortOfReplicas(view.functions);
   const header = view.ready ? `runtime ${view.state}, ready` : `runtime ${view.state}, not ready${why ? `: ${why}` : ''}`;
   const body = rows.length ? [line(COLUMNS), ...rows.map(line)] : ['(no functions)'];
   return [header, ...body, ...renderSchedules(view)].join('\n') + '\n';
+}
+
+/** the longest cause `status` prints in its first line (an error's message can be long) */
+const CAUSE_MAX = 200;
+
+/**
+ * Why functions are short of replicas: as /readyz says it (runtime/admin/view.ts), the error that keeps
+ * one from starting (a handler that throws while loading) when there is one, else that it is starting
+ * or reconnecting to the broker. Null when every function consumes with every replica.
+ */
+function shortOfReplicas(functions: RuntimeView['functions']): string | null {
+  const short = functions.filter((f) => (f.replicas.connected ?? f.replicas.running) < f.replicas.desired);
+  // A replica reconnecting is no error of the function's, whatever its last error was.
+  const failing = short.filter((f) => f.lastError !== null && f.replicas.running <= (f.replicas.connected ?? f.replicas.running));
+  const others = short.filter((f) => !failing.includes(f)).map((f) => f.name);
+  const causes = failing.map((f) => `${f.name} ${f.replicas.connected ?? f.replicas.running}/${f.replicas.desired}: ${clip(f.lastError!)}`);
+  if (others.length) causes.push(`${others.join(', ')} not consuming with every replica (starting, or reconnecting to the broker)`);
+  return causes.length ? causes.join('; ') : null;
+}
+
+/** An error's first line, cut to CAUSE_MAX characters. */
+function clip(message: string): string {
+  const line = message.split('\n', 1)[0]!.trim();
+  return line.length > CAUSE_MAX ? `${line.slice(0, CAUSE_MAX - 1)}…` : line;
 }
 
 /** One line per scheduled function: its cron, the next tick, and the last tick's outcome here. */

@@ -54,6 +54,8 @@ export type FromReplica =
   | { type: 'cleared'; keys: string[] }
   /** its queue is not on the broker (deleted while the runtime ran): declare the topology again */
   | { type: 'queue-missing' }
+  /** a publish was refused: this exchange, declared in queues.yaml, is not on the broker: declare the topology again */
+  | { type: 'exchange-missing'; exchange: string }
   /** the replica could not start; a WarrenError (a handler that does not load) keeps its code, file, line and hint */
   | { type: 'fatal'; message: string; code?: string; details?: { file?: string; line?: number; column?: number; hint?: string } }
   | { type: 'drained'; requeued: number }

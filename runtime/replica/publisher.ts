@@ -10,6 +10,11 @@
  * name is fine (the default exchange always exists, and a missing queue comes back as a return), so a
  * function run with `--only` still reaches the queues of functions it does not run.
  *
+ * An exchange deleted on the broker while the runtime runs: the broker closes the channel with 404 for
+ * a publish to it. The messages sent to that exchange on that channel fail (their attempt fails and is
+ * retried after its backoff), the others go again on a new channel; one queues.yaml declares is
+ * reported through `onExchangeMissing`, so the runtime declares the topology again before the retry.
+ *
  * A node lost mid-publish: the confirms that never came (the channel closed under them) are not
  * failures. Those messages wait for the consumer's next connection, to another node, and are
  * published again there; the caller's promise settles with that confirm. A publish made while the
@@ -70,7 +75,12 @@ export class Publisher {
     private readonly log: Logger,
     /** exchanges queues.yaml marks `internal`: a publish to one would only close the channel */
     private readonly internal: ReadonlySet<string> = new Set(),
+    /** a publish was refused because this exchange, one Warren declares, is not on the broker */
+    private readonly onExchangeMissing: (exchange: string) => void = () => undefined,
   ) {}
+
+  /** channels the broker closed over a publish to a missing exchange, with that exchange */
+  private readonly closedFor = new WeakMap<ConfirmChannel, string>();
 
   /** The consumer's connection, new after each reconnect (null while down). */
   use(connection: ChannelModel | null): void {
@@ -99,7 +109,7 @@ export class Publisher {
     const unknown = target.kind !== 'queue' && !this.exchanges.has(name) ? name : delayedTo && !this.exchanges.has(delayedTo) ? delayedTo : undefined;
     if (unknown !== undefined)
       return this.lookUp(unknown).then((found) => {
-        if (!found) throw new Error(`no exchange "${unknown}" on the broker: declare it under exchanges: in queues.yaml, or publish to one that exists`);
+        if (!found) throw new Error(noExchange(unknown));
         return this.send(target, content, routingKey, properties);
       });
     return this.send(target, content, routingKey, properties);
@@ -151,6 +161,7 @@ export class Publisher {
     this.pending.push(entry);
     const confirm = (err: Error | null) => {
       this.confirmed(entry);
+      if (err && this.closedFor.get(channel) === entry.exchange) return entry.reject(this.missingExchange(entry.exchange));
       // The channel closed under it (node lost, connection closed): not refused, just not confirmed.
       if (err && /closed/i.test(err.message) && entry.sends < MAX_SENDS) return this.wait(entry);
       if (err) return entry.reject(new Error(`the broker refused the message for ${entry.target.name}`));
@@ -205,7 +216,17 @@ export class Publisher {
     if (!connection) return Promise.reject(new Error('not connected to the broker'));
     const opening = connection.createConfirmChannel().then((channel) => {
       channel.on('return', (message: { fields: Route }) => this.onReturn(message.fields));
-      channel.on('error', (err: Error) => this.log.warn({ err }, 'publishing channel error'));
+      channel.on('error', (err: Error) => {
+        const missing = missingExchangeOf(err);
+        if (missing === undefined) return this.log.warn({ err }, 'publishing channel error');
+        // Said once here, without the stack: the messages for it fail with the cause (missingExchange).
+        this.closedFor.set(channel, missing);
+        this.lookedUp.delete(missing);
+        if (this.exchanges.has(missing)) {
+          this.log.warn({ exchange: missing }, `${exchangeGone(missing)}; the attempts that published to it fail and are retried after their backoff`);
+          this.onExchangeMissing(missing);
+        } else this.log.warn({ exchange: missing }, `the broker refused a publish: ${noExchange(missing)}`);
+      });
       channel.on('close', () => {
         if (this.channel === opening) this.channel = null;
         if (this.ready === channel) this.ready = null;
@@ -218,6 +239,11 @@ export class Publisher {
     });
     this.channel = opening;
     return opening;
+  }
+
+  /** Why a publish to an exchange missing on the broker failed: Warren declares its own again, not another application's. */
+  private missingExchange(name: string): Error {
+    return new Error(this.exchanges.has(name) ? exchangeGone(name) : noExchange(name));
   }
 
   /** Confirms come in publish order, so the confirmed entry is the oldest: O(1) on the hot path. */
@@ -255,4 +281,20 @@ function noQueue({ name, own }: PublishTarget): string {
     ? 'Warren declares it at start, so it was deleted on the broker since: restart `warren start` to declare it again (the message is held and tried again, then handed back to its queue: nothing is lost)'
     : 'check the name, or declare the queue under queues: in queues.yaml';
   return `no queue "${name}" on the broker: nothing took the message published to it through the default exchange; ${fix}`;
+}
+
+/** The exchange a channel error says is missing (`404 … no exchange 'x' in vhost 'v'`), if that is what closed it. */
+function missingExchangeOf(err: Error): string | undefined {
+  if ((err as { code?: unknown }).code !== 404) return undefined;
+  return /no exchange '((?:[^']|'(?! in vhost))*)' in vhost/.exec(err.message)?.[1];
+}
+
+/** An exchange queues.yaml declares, deleted on the broker since the runtime declared it. */
+function exchangeGone(name: string): string {
+  return `exchange ${name} does not exist on the broker (deleted while the runtime ran?): Warren declares it again, with its bindings`;
+}
+
+/** An exchange queues.yaml does not declare, not on the broker. */
+function noExchange(name: string): string {
+  return `no exchange "${name}" on the broker: declare it under exchanges: in queues.yaml, or publish to one that exists`;
 }

@@ -81,7 +81,9 @@ async function main(): Promise<void> {
   stats.beat(Date.now());
   const handler = await loadHandler(init.bundleFile, init.fn.file);
   const validate = init.fn.schema ? await compileMessageSchema(init.fn.schema) : null;
-  const publisher = new Publisher(new Set(init.connection.exchanges), log, new Set(init.connection.internalExchanges));
+  const publisher = new Publisher(new Set(init.connection.exchanges), log, new Set(init.connection.internalExchanges), (exchange) =>
+    send({ type: 'exchange-missing', exchange }),
+  );
   const publish: Publish = (target, content, { routingKey, properties = {}, delayedTo }) =>
     publisher.publish(target, content, routingKey, properties, delayedTo);
 

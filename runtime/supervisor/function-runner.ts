@@ -40,6 +40,8 @@ export interface RunnerOptions extends RunnerSettings {
   topology?: Promise<void>;
   /** a replica found the function's queue gone from the broker (deleted while the runtime ran) */
   onQueueMissing?(): void;
+  /** a replica's publish was refused: this exchange, declared in queues.yaml, is gone from the broker */
+  onExchangeMissing?(exchange: string): void;
 }
 
 const RESTART_MIN_MS = 500;
@@ -231,6 +233,7 @@ export class FunctionRunner {
     replica.on('died', (reason) => this.onDeath(replica, reason));
     replica.on('stuck', (reason) => void this.replace(replica, reason));
     replica.on('queue-missing', () => this.options.onQueueMissing?.());
+    replica.on('exchange-missing', (exchange) => this.options.onExchangeMissing?.(exchange));
     replica.on('cleared', (keys) => {
       this.cleared.add(keys);
       for (const r of this.replicas) if (r !== replica) r.tellCleared(keys);

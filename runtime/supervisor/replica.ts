@@ -36,6 +36,8 @@ export interface ReplicaEvents {
   connection: [up: boolean];
   /** its queue is not on the broker (deleted while the runtime ran) */
   'queue-missing': [];
+  /** an exchange queues.yaml declares is not on the broker (a publish to it was refused) */
+  'exchange-missing': [exchange: string];
 }
 
 export class Replica extends EventEmitter<ReplicaEvents> {
@@ -109,6 +111,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
           this.emit('stuck', message.reason);
         } else if (message.type === 'queue-missing') {
           this.emit('queue-missing');
+        } else if (message.type === 'exchange-missing') {
+          this.emit('exchange-missing', message.exchange);
         } else if (message.type === 'tick') {
           this.emit('tick', message.scheduledAt, message.outcome);
         } else if (message.type === 'cleared') {

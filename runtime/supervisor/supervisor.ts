@@ -19,6 +19,8 @@ export interface SupervisorOptions {
   pretty: PrettyLogs;
   /** a replica of `fn` found its queue gone from the broker (deleted while the runtime ran) */
   onQueueMissing?(fn: string, queue: string): void;
+  /** a replica of `fn` had a publish refused: `exchange`, declared in queues.yaml, is gone from the broker */
+  onExchangeMissing?(fn: string, exchange: string): void;
 }
 
 export interface FunctionStatus {
@@ -73,6 +75,7 @@ export class Supervisor {
       projectDir: config.dir,
       ...(topology ? { topology } : {}),
       onQueueMissing: () => this.options.onQueueMissing?.(fn.name, fn.queue),
+      onExchangeMissing: (exchange) => this.options.onExchangeMissing?.(fn.name, exchange),
     });
     this.runners.set(fn.name, runner);
     const { prefetch, changes } = effectivePrefetch(fn);

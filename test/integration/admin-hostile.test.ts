@@ -171,6 +171,28 @@ describe('admin API under hostile input', () => {
     expect(health.headers.allow).toBe('GET');
   });
 
+  it('gives every refusal a hint that fits the route: a wrong method, a deploy body that is not JSON, an unknown key, a number past JSON range', async () => {
+    const port = runtime!.port;
+    const scale = expectJsonError(await raw(port, { method: 'GET', path: '/functions/echo/scale' }), 405);
+    expect(scale.hint).toBe('send POST /functions/echo/scale');
+    const letters = expectJsonError(await raw(port, { method: 'PUT', path: '/functions/echo/dead-letters' }), 405);
+    expect(letters.hint).toMatch(/^send (GET|DELETE) \/functions\/echo\/dead-letters or (GET|DELETE) \/functions\/echo\/dead-letters$/);
+
+    const json = { 'content-type': 'application/json' };
+    const deploy = expectJsonError(await raw(port, { method: 'POST', path: '/functions/echo/deploy', headers: json, body: 'not json' }), 400);
+    expect(deploy.error).toContain('request body is not JSON');
+    expect(deploy.hint).not.toContain('replicas');
+    const scaleText = expectJsonError(await raw(port, { method: 'POST', path: '/functions/echo/scale', headers: json, body: 'three' }), 400);
+    expect(scaleText.hint).toContain('{"replicas": 3}');
+
+    const extra = expectJsonError(await raw(port, { method: 'POST', path: '/functions/echo/scale', headers: json, body: '{"replicas": 1, "extra": 1}' }), 400);
+    expect(extra.error).toBe('unknown key "extra" in the request body');
+    expect(extra.hint).toContain('{"replicas": 3}');
+    const huge = expectJsonError(await raw(port, { method: 'POST', path: '/functions/echo/scale', headers: json, body: '{"replicas": 1e400}' }), 400);
+    expect(huge.error).toBe('replicas must be an integer from 0 to 256, got Infinity: not a finite whole number');
+    expect(await desiredReplicas()).toBe(2);
+  });
+
   it('answers headers over 16 KiB and a garbled request line with a JSON 4xx', async () => {
     const port = runtime!.port;
     expectJsonError(await raw(port, { method: 'GET', path: '/healthz', headers: { 'x-big': 'x'.repeat(20_000) } }), 431);

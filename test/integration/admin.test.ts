@@ -138,6 +138,9 @@ describe('admin API', () => {
     const ready = await runtime.admin('/readyz');
     expect(ready.status).toBe(503);
     expect(((await ready.json()) as { error: string }).error).toMatch(/broken 0\/1/);
+    // `status` names the cause too, not a broker trouble.
+    const status = await runCli(['status'], runtime.env);
+    expect(status.stdout.split('\n')[0]).toBe('runtime running, not ready: broken 0/1: broken.ts threw while loading: Error: REGION is not set');
 
     await waitFor(() => lines().filter((l) => l.msg.startsWith('replica could not start')).length >= 2, 20_000);
     const failures = lines().filter((l) => l.function === 'broken' && l.msg.includes('start'));

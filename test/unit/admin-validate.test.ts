@@ -1,7 +1,7 @@
 /** The admin API's input checks (runtime/admin/validate.ts) against any value a client can send. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { functionName, integerField, isReply, objectBody } from '../../runtime/admin/validate';
+import { bodyHint, functionName, integerField, isReply, objectBody, onlyKeys } from '../../runtime/admin/validate';
 
 const rule = { min: 0, max: 256, example: '{"replicas": 3}' };
 
@@ -49,5 +49,34 @@ describe('admin input checks', () => {
     expect(objectBody(undefined)).toBeUndefined();
     expect(objectBody({ a: 1 })).toEqual({ a: 1 });
     for (const bad of [[1], 'x', 3, null, true]) expect(isReply(objectBody(bad))).toBe(true);
+    expect((objectBody([1], '{"limit": 10}') as { body: { hint: string } }).body.hint).toBe('send a JSON object, e.g. {"limit": 10}');
+  });
+
+  it('integerField: a number past JSON range (1e400 parses as Infinity) is said to be no finite whole number, not shown as null', () => {
+    for (const [value, shown] of [
+      [Infinity, 'Infinity'],
+      [-Infinity, '-Infinity'],
+    ] as const) {
+      const got = integerField({ replicas: value }, new URLSearchParams(), 'replicas', rule);
+      expect(isReply(got) && (got.body as { error: string }).error).toBe(`replicas must be an integer from 0 to 256, got ${shown}: not a finite whole number`);
+    }
+  });
+
+  it('onlyKeys: nothing for known keys or no body, a 400 naming every unknown key', () => {
+    expect(onlyKeys(undefined, ['replicas'], '{"replicas": 3}')).toBeUndefined();
+    expect(onlyKeys({ replicas: 2 }, ['replicas'], '{"replicas": 3}')).toBeUndefined();
+    const refused = onlyKeys({ replicas: 2, extra: 1, replica: 3 }, ['replicas'], '{"replicas": 3}');
+    expect(refused?.status).toBe(400);
+    expect(refused?.body).toEqual({
+      error: 'unknown keys "extra", "replica" in the request body',
+      code: 'WARREN_E_USAGE',
+      hint: 'the body takes "replicas" only: send {"replicas": 3}',
+    });
+  });
+
+  it("bodyHint: the route's own example, and none for a route that reads no body", () => {
+    expect(bodyHint('/functions/echo/scale')).toContain('{"replicas": 3}');
+    expect(bodyHint('/functions/echo/dead-letters/replay')).toContain('{"limit": 10}');
+    for (const path of ['/functions/echo/deploy', '/deploy', '/functions/echo/dead-letters']) expect(bodyHint(path)).not.toContain('replicas');
   });
 });
