@@ -40,6 +40,8 @@ export async function checkCommand(dir: string, env: Record<string, string | und
       counted(config.bindings.length, 'binding'),
     ];
     process.stdout.write(`ok: ${counts.join(', ')}\n`);
+    if (fns.length === 0)
+      process.stderr.write(`warning: no functions: \`warren start\` would declare the topology and run nothing; add a handler such as functions/hello.ts\n`);
     for (const fn of fns) {
       process.stdout.write(
         `  ${fn.name}: queue ${fn.queue}, replicas ${fn.replicas}, ${describePrefetch(fn)}, attempts ${fn.retry.attempts}${fn.output ? `, output ${fn.output.exchange}/${fn.output.routingKey}` : ''}\n`,

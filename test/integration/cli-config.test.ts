@@ -48,6 +48,14 @@ describe('warren check, start and invoke on a user project', () => {
     expect(result.stdout).toContain('echo: queue echo, replicas 2');
   });
 
+  it('check warns when a project has no function at all', async () => {
+    project = await createProject('queues:\n  jobs: { type: classic }\n', {});
+    const result = await runWarren(['check', '--dir', project.dir]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('ok: 0 functions, 1 queue');
+    expect(result.stderr).toContain('warning: no functions: `warren start` would declare the topology and run nothing');
+  });
+
   it('a reader that stops early (| head) ends no command with a stack trace: check and invoke exit 0, start keeps running', async () => {
     project = await createProject('functions:\n  echo: { replicas: 1 }\n', { echo });
     const dir = project.dir;
