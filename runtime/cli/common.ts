@@ -90,6 +90,8 @@ export async function readForTools(
   if (read.project && read.errors.length === 0) return read.project.config;
   if (!read.partial || !needs(read.partial)) throw new WarrenErrors(read.errors);
   const n = read.errors.length;
-  process.stderr.write(`warning: the project has ${n} problem${n === 1 ? '' : 's'} (\`warren check\` lists them); going on with what could be read\n`);
+  process.stderr.write(
+    `warning: the project has ${n} problem${n === 1 ? '' : 's'}; going on with what could be read:\n${indent(new WarrenErrors(read.errors).format(dir))}\n`,
+  );
   return read.partial;
 }
