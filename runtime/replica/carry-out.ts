@@ -74,6 +74,13 @@ async function publishOutputThenSettle(output: { exchange: string; routingKey: s
   return carryOut(settlement, m, deps);
 }
 
+/** Why an attempt failed, for its retry's log line: the error's first line, cut short (the dead letter keeps the whole). */
+function shortError(error: Error): string {
+  const message = typeof error.message === 'string' ? error.message : String(error.message);
+  const first = message.split('\n', 1)[0] ?? '';
+  return first.length > 200 ? first.slice(0, 199) + '…' : first;
+}
+
 async function publishThenSettle(settlement: Exclude<Settlement, { action: 'ack' | 'drop' }>, m: Delivered, deps: CarryOutDeps): Promise<Counted> {
   const { fn, log } = deps;
   const { delivery, attempt, route } = m;
@@ -86,7 +93,7 @@ async function publishThenSettle(settlement: Exclude<Settlement, { action: 'ack'
       });
       m.settle.ack();
       log.warn(
-        { messageId, attempt, retryInMs: settlement.delayMs },
+        { messageId, attempt, retryInMs: settlement.delayMs, error: shortError(settlement.error) },
         `attempt ${attempt} of ${fn.retry.attempts} failed; retrying in ${settlement.delayMs} ms`,
       );
       return 'retried';
@@ -94,7 +101,7 @@ async function publishThenSettle(settlement: Exclude<Settlement, { action: 'ack'
       // Ordered functions keep the message's place: wait here, then hand it back to the broker.
       await sleep(settlement.delayMs, deps.shutdown);
       m.settle.requeue();
-      log.warn({ messageId, attempt }, `attempt ${attempt} of ${fn.retry.attempts} failed; retrying in place`);
+      log.warn({ messageId, attempt, error: shortError(settlement.error) }, `attempt ${attempt} of ${fn.retry.attempts} failed; retrying in place`);
       return 'retried';
     case 'dead': {
       const headers = deadLetterHeaders(properties.headers, {

@@ -21,9 +21,9 @@ export type Settlement =
   /** handler succeeded: publish the output (if any) with a confirm, then ack */
   | { action: 'ack'; output?: { exchange: string; routingKey: string; value: unknown } }
   /** move the message to a TTL retry queue with `x-warren-attempt: nextAttempt`, then ack */
-  | { action: 'retry'; queue: string; delayMs: number; nextAttempt: number }
+  | { action: 'retry'; queue: string; delayMs: number; nextAttempt: number; error: Error }
   /** ordered functions keep their place: wait, then nack with requeue (the broker counts the delivery) */
-  | { action: 'requeue'; delayMs: number }
+  | { action: 'requeue'; delayMs: number; error: Error }
   /** publish to `<queue>.dead` with the error headers, then ack */
   | { action: 'dead'; queue: string; reason: DeadReason; error: Error }
   /** deadLetter: false and nothing left to try: ack and log the loss the user asked for */
@@ -43,8 +43,8 @@ export function decideSettlement(fn: FunctionConfig, attempt: number, outcome: O
   const canRetry = !FINAL.has(outcome.kind) && attempt < fn.retry.attempts;
   if (canRetry) {
     const delayMs = retryDelay(fn.retry, attempt);
-    if (fn.ordered) return { action: 'requeue', delayMs };
-    return { action: 'retry', queue: retryQueueName(fn.queue, delayMs), delayMs, nextAttempt: attempt + 1 };
+    if (fn.ordered) return { action: 'requeue', delayMs, error: outcome.error };
+    return { action: 'retry', queue: retryQueueName(fn.queue, delayMs), delayMs, nextAttempt: attempt + 1, error: outcome.error };
   }
   const reason: DeadReason = outcome.kind === 'error' ? (outcome.timedOut ? 'timeout' : 'error') : outcome.kind;
   if (!fn.deadLetter) return { action: 'drop', reason, error: outcome.error };

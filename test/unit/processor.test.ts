@@ -53,6 +53,7 @@ interface RunOptions {
 /** Runs one delivery through a processor; returns the events in order and the replica's counters. */
 async function deliver(handler: Handler, options: RunOptions = {}) {
   const events: Event[] = [];
+  const logs: Array<Record<string, unknown>> = [];
   let refusals = 0;
   const publish: Publish = async (target, content, { routingKey, properties }) => {
     if (options.failPublishTo?.includes(target.name) && refusals++ < (options.failTimes ?? Infinity)) {
@@ -75,7 +76,7 @@ async function deliver(handler: Handler, options: RunOptions = {}) {
     handler,
     validate: options.validate ?? null,
     publish,
-    log: pino({ level: 'silent' }),
+    log: pino({ level: 'warn' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) }),
     ...(options.lastDeath ? { lastDeath: options.lastDeath } : {}),
     stats,
     now: () => performance.now(),
@@ -105,7 +106,7 @@ async function deliver(handler: Handler, options: RunOptions = {}) {
   };
   await processor.handle(delivery, settle);
   expect(settlements, 'every delivery is settled exactly once').toBe(1);
-  return { events, stats: stats.snapshot(), stuck };
+  return { events, stats: stats.snapshot(), stuck, logs };
 }
 
 /** A queue of the function's own that Warren moves a message to (retry, dead letter, the back of its queue). */
@@ -146,6 +147,8 @@ describe('createProcessor', () => {
       { settle: 'ack' },
     ]);
     expect(first.stats.retried).toBe(1);
+    // The retry's log line says why the attempt failed.
+    expect(first.logs).toContainEqual(expect.objectContaining({ msg: 'attempt 1 of 3 failed; retrying in 1000 ms', error: 'boom' }));
 
     const second = await deliver(
       async () => {

@@ -56,9 +56,9 @@ describe('decideSettlement', () => {
     const f = fn();
     const decisions = [1, 2, 3].map((attempt) => decideSettlement(f, attempt, { kind: 'error', error: boom, timedOut: false }));
     expect(decisions).toEqual([
-      { action: 'retry', queue: 'resize.retry.1s', delayMs: 1_000, nextAttempt: 2 },
-      { action: 'retry', queue: 'resize.retry.2s', delayMs: 2_000, nextAttempt: 3 },
-      { action: 'retry', queue: 'resize.retry.3s', delayMs: 3_000, nextAttempt: 4 },
+      { action: 'retry', queue: 'resize.retry.1s', delayMs: 1_000, nextAttempt: 2, error: boom },
+      { action: 'retry', queue: 'resize.retry.2s', delayMs: 2_000, nextAttempt: 3, error: boom },
+      { action: 'retry', queue: 'resize.retry.3s', delayMs: 3_000, nextAttempt: 4, error: boom },
     ]);
     expect(decideSettlement(f, 4, { kind: 'error', error: boom, timedOut: false })).toEqual({
       action: 'dead',
@@ -76,7 +76,11 @@ describe('decideSettlement', () => {
   });
 
   it('requeues in place for an ordered function, and drops only when deadLetter is false', () => {
-    expect(decideSettlement(fn({ ordered: true }), 1, { kind: 'error', error: boom, timedOut: false })).toEqual({ action: 'requeue', delayMs: 1_000 });
+    expect(decideSettlement(fn({ ordered: true }), 1, { kind: 'error', error: boom, timedOut: false })).toEqual({
+      action: 'requeue',
+      delayMs: 1_000,
+      error: boom,
+    });
     expect(decideSettlement(fn({ deadLetter: false }), 4, { kind: 'error', error: boom, timedOut: false })).toEqual({
       action: 'drop',
       reason: 'error',
