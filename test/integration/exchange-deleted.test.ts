@@ -66,10 +66,12 @@ describe('an output exchange deleted while the runtime runs', () => {
     expect((await queueInfo(vhost.url, 'echo.dead')).messageCount).toBe(0);
 
     const output = runtime.output();
-    // The failed attempt names the cause, once, without the broker's stack.
-    const refusals = output.split('\n').filter((line) => line.includes('exchange results does not exist on the broker'));
+    // The publisher names the cause once, without the broker's stack; the retry's line carries it as its error.
+    const lines = output.split('\n').filter((line) => line.includes('exchange results does not exist on the broker'));
+    const refusals = lines.filter((line) => !line.includes('failed; retrying'));
     expect(refusals).toHaveLength(1);
     expect(refusals[0]).toContain('Warren declares it again');
+    expect(lines.filter((line) => line.includes('attempt 1 of') && line.includes('failed; retrying'))).toHaveLength(1);
     expect(output).not.toContain('Channel closed by server');
     expect(output).toContain('topology declared');
     expect((await runtime.admin('/readyz')).status).toBe(200);
