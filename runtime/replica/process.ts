@@ -25,8 +25,7 @@ import type { ReplicaStats } from '../replica-protocol/stats';
 import { InFlight, type Delivery, type InFlightView, type Settle } from './delivery';
 import { attemptOf, attemptsBefore, lastDeathOf, originalRoute, type Route } from './headers';
 import { decideSettlement, type Outcome, type Settlement } from './outcome';
-import { effectivePrefetch } from '../config/prefetch';
-import { admit, apartWarning, clearedAdmission, dropForeignCount, IsolationGate, type Admission, type IsCleared, type Pausable } from './suspects';
+import { suspectAdmission, type Admission, type IsCleared, type IsolationGate, type Pausable } from './suspects';
 import type { Validate } from './read-message';
 import type { Publish } from './handler-context';
 import { handlerOptions, startAttempt, type AttemptCall, type AttemptDeps } from './attempt';
@@ -76,8 +75,7 @@ export interface ProcessorDeps {
 export function createProcessor(deps: ProcessorDeps) {
   const { fn, log } = deps;
   const shutdown = new AbortController();
-  const gate = new IsolationGate(Date.now, deps.flushAcks, deps.subscription ?? null, (members) => apartWarning(log, members));
-  const admitFn = { ...fn, prefetch: effectivePrefetch(fn).prefetch };
+  const { gate, admitted } = suspectAdmission(deps);
   /** deliveries taken and not yet ended: what the drain requeues when the grace period is over */
   const inFlight = new InFlight();
   /** rateLimit: the messages waiting for their turn, handed back unstarted at drain */
@@ -109,9 +107,7 @@ export function createProcessor(deps: ProcessorDeps) {
    * starts right here; the others go through the gate.
    */
   function take(delivery: Delivery, settle: Settle, done?: () => void): void {
-    const facts = { headers: delivery.properties.headers, redelivered: delivery.fields.redelivered, queueType: deps.queueType };
-    dropForeignCount(facts);
-    const admission = clearedAdmission(admit(facts, admitFn, gate), delivery, facts, deps.isCleared);
+    const admission = admitted(delivery);
     if (admission.action !== 'move') gate.arrived();
     inFlight.add(settle);
     if (admission.action === 'run' && !admission.alone && gate.tryEnter()) return new MessageRun(shared, delivery, settle, admission, true, done).start();

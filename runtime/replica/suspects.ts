@@ -32,6 +32,7 @@
  * The decision is pure; `IsolationGate` carries out "apart" for one replica.
  */
 import type { FunctionConfig } from '../config/types';
+import { effectivePrefetch } from '../config/prefetch';
 import { retryLadder, retryQueueName } from '../topology/names';
 import { countOf as count, H } from './headers';
 import type { Delivery } from './delivery';
@@ -184,6 +185,34 @@ const QUIET_MS = 50;
 export interface Pausable {
   pause(): Promise<void>;
   resume(): void;
+}
+
+/** What a replica's processor hands `suspectAdmission`: its function, and its subscription's parts. */
+export interface AdmissionDeps {
+  fn: FunctionConfig;
+  log: { warn(fields: object, msg: string): void };
+  queueType: QueueKind;
+  flushAcks?: () => void;
+  subscription?: Pausable;
+  isCleared?: IsCleared;
+}
+
+/**
+ * Step 1 for one replica, shared by the single-message and the batch processor: its gate, and
+ * `admitted(delivery)`, called once per delivery on arrival (a count the broker did not write
+ * dropped, then `admit` at the replica's own prefetch, then what a lost connection cleared).
+ */
+export function suspectAdmission(deps: AdmissionDeps): { gate: IsolationGate; admitted(delivery: Delivery): Admission } {
+  const gate = new IsolationGate(Date.now, deps.flushAcks, deps.subscription ?? null, (members) => apartWarning(deps.log, members));
+  const fn = { ...deps.fn, prefetch: effectivePrefetch(deps.fn).prefetch };
+  return {
+    gate,
+    admitted(delivery: Delivery): Admission {
+      const facts = { headers: delivery.properties.headers, redelivered: delivery.fields.redelivered, queueType: deps.queueType };
+      dropForeignCount(facts);
+      return clearedAdmission(admit(facts, fn, gate), delivery, facts, deps.isCleared);
+    },
+  };
 }
 
 /** Said once for a group of suspects that starts together (one alone is named where it runs). */

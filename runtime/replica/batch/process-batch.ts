@@ -22,8 +22,7 @@ import type { ReplicaStats } from '../../replica-protocol/stats';
 import { InFlight, type Delivery, type InFlightView, type Settle } from '../delivery';
 import { attemptOf, attemptsBefore, lastDeathOf, originalRoute, type Route } from '../headers';
 import { decideSettlement, type Outcome } from '../outcome';
-import { effectivePrefetch } from '../../config/prefetch';
-import { admit, apartWarning, clearedAdmission, dropForeignCount, IsolationGate, type IsCleared, type Pausable } from '../suspects';
+import { suspectAdmission, type IsCleared, type Pausable } from '../suspects';
 import { readMessage, type Validate } from '../read-message';
 import type { Publish } from '../handler-context';
 import { carryOut, handBackUnstarted, moveAside, type CarryOutDeps, type Counted } from '../carry-out';
@@ -87,8 +86,7 @@ interface Item {
 export function createBatchProcessor(deps: BatchProcessorDeps) {
   const { fn, log, stats } = deps;
   const shutdown = new AbortController();
-  const gate = new IsolationGate(Date.now, deps.flushAcks, deps.subscription ?? null, (members) => apartWarning(log, members));
-  const admitFn = { ...fn, prefetch: effectivePrefetch(fn).prefetch };
+  const { gate, admitted } = suspectAdmission(deps);
   const carry: CarryOutDeps = { fn, version: deps.version, publish: deps.publish, log, shutdown: shutdown.signal };
   const runDeps: BatchRunDeps = { fn, handler: deps.handler, publish: deps.publish, log, shutdown: shutdown.signal, onStuck: deps.onStuck };
   let lastDeath = deps.lastDeath;
@@ -101,9 +99,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
   /** Step 1 and 2 for one delivery, synchronously on arrival; resolves once it is settled. */
   function handle(delivery: Delivery, settle: Settle): Promise<void> {
     const { properties, fields } = delivery;
-    const facts = { headers: properties.headers, redelivered: fields.redelivered, queueType: deps.queueType };
-    dropForeignCount(facts);
-    const admission = clearedAdmission(admit(facts, admitFn, gate), delivery, facts, deps.isCleared);
+    const admission = admitted(delivery);
     if (admission.action !== 'move') gate.arrived();
     if (admission.action === 'move') {
       // A suspect waits aside in the retry ladder while fresh items flow (../suspects.ts).
