@@ -197,20 +197,25 @@ export class App extends EventEmitter<AppEvents> {
    * A function the runtime does not run yet (its file was added since) is started by reading the
    * project again for it alone.
    */
-  async deploy(name: string): Promise<{ version: string; changed: boolean }> {
+  async deploy(name: string): Promise<{ version: string; changed: boolean; problems: unknown[] }> {
     const fn = this.requireConfig().functions[name];
     if (fn) {
       // As a start does, what was deleted on the broker since (an exchange, a binding) is declared again;
-      // beside the redeploy, which it does not hold up. A broker that refuses is logged: the new code runs anyway.
-      const declaring = this.declareAgain().catch((err: unknown) =>
-        this.options.log.error({ err, function: name }, `the topology could not be declared again: ${err instanceof Error ? err.message : String(err)}`),
+      // beside the redeploy, which it does not hold up. A broker that refuses is logged and told to the
+      // caller among `problems`: the new code runs anyway.
+      const declaring = this.declareAgain().then(
+        () => [],
+        (err: unknown) => {
+          this.options.log.error({ err, function: name }, `the topology could not be declared again: ${err instanceof Error ? err.message : String(err)}`);
+          return [err];
+        },
       );
-      const [deployed] = await Promise.all([this.redeploy(fn), declaring]);
-      return deployed;
+      const [deployed, problems] = await Promise.all([this.redeploy(fn), declaring]);
+      return { ...deployed, problems };
     }
     const { added, problems } = await this.reload([name], { declare: true });
     const version = this.supervisor.status().find((s) => s.name === name)?.version;
-    if (added.includes(name) && version) return { version, changed: true };
+    if (added.includes(name) && version) return { version, changed: true, problems: [] };
     if (problems.length === 1) throw problems[0];
     const errors = problems.flatMap((p) => (p instanceof WarrenErrors ? p.errors : p instanceof WarrenError ? [p] : []));
     if (errors.length) throw new WarrenErrors(errors);

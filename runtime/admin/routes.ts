@@ -38,7 +38,7 @@ export interface AdminTarget {
     scale(name: string, replicas: number): Promise<void>;
   };
   /** redeploy one function; one the runtime does not run yet (a new file) is started */
-  deploy(name: string): Promise<{ version: string; changed: boolean }>;
+  deploy(name: string): Promise<{ version: string; changed: boolean; problems: unknown[] }>;
   /** read the project again and apply what changed (as `--watch` does); `declare`: declare the topology even if unchanged */
   reload(scope?: readonly string[], options?: { declare?: boolean }): Promise<ReloadResult>;
   /** under `start --only`: the selection and every function of the project (absent in tests that have none) */
@@ -149,8 +149,8 @@ export function createRouter(deps: RouteDeps): Router {
         return exclusively(name, async () => {
           const from = app.supervisor.status().find((f) => f.name === name)?.version ?? null;
           try {
-            const { version, changed } = await app.deploy(name);
-            return ok({ name, from, version, changed });
+            const { version, changed, problems } = await app.deploy(name);
+            return ok({ name, from, version, changed, problems: problems.map((p) => errorReply(p, app.config?.dir).body) });
           } catch (err) {
             // Built, but the new replicas did not start: FunctionRunner.deploy kept the old ones serving.
             if (!(err instanceof WarrenError && err.code === 'WARREN_E_REPLICA_START') && (err instanceof WarrenError || err instanceof WarrenErrors))

@@ -17,12 +17,20 @@ export interface DeployAnswer {
   /** the version now; null when it no longer runs */
   version: string | null;
   changed: boolean;
+  /** what went wrong beside the deploy, which still happened (the topology could not be declared again) */
+  problems?: DeployProblem[];
+}
+
+export interface DeployProblem {
+  error: string;
+  code: string;
+  hint?: string;
 }
 
 /** `POST /deploy`: every function the reload touched or left alone, and what kept a change out. */
 export interface DeployAllAnswer {
   functions: DeployAnswer[];
-  problems: Array<{ error: string; code: string; hint?: string }>;
+  problems: DeployProblem[];
 }
 
 /** A redeploy drains the old replicas, which may take up to the function's timeout. */
@@ -42,8 +50,18 @@ export function describeDeploy({ name, from, version, changed }: DeployAnswer): 
 /** Prints what `POST /deploy` did; the exit code is the worst of its problems'. */
 function reportDeployAll(answer: DeployAllAnswer): number {
   for (const fn of answer.functions) process.stdout.write(describeDeploy(fn) + '\n');
+  return reportProblems(answer.problems);
+}
+
+/** Prints what `POST /functions/FN/deploy` did; a deploy that happened with a problem beside it exits with the problem's code. */
+function reportDeployOne(answer: DeployAnswer): number {
+  process.stdout.write(describeDeploy(answer) + '\n');
+  return reportProblems(answer.problems ?? []);
+}
+
+function reportProblems(problems: readonly DeployProblem[]): number {
   let exitCode: number = EXIT.OK;
-  for (const p of answer.problems) {
+  for (const p of problems) {
     process.stderr.write(`warren: ${p.error} [${p.code}]` + (p.hint ? `\n  hint: ${p.hint}` : '') + '\n');
     exitCode = Math.max(exitCode, isErrorCode(p.code) ? ERRORS[p.code].exit : EXIT.RUNTIME);
   }
@@ -70,8 +88,7 @@ export function registerDeploy(program: Command): void {
       try {
         await checkProjectDir(options.dir);
         if (name) {
-          process.stdout.write(describeDeploy(await deployOne(client, name)) + '\n');
-          process.exitCode = EXIT.OK;
+          process.exitCode = reportDeployOne(await deployOne(client, name));
         } else {
           process.exitCode = reportDeployAll(await client.post<DeployAllAnswer>('/deploy', {}, { timeoutMs: DEPLOY_TIMEOUT_MS }));
         }

@@ -5,6 +5,8 @@
  * the topology again too.
  */
 import amqplib from 'amqplib';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createTestVhost, getAll, publishRaw, queueInfo } from '../helpers/broker';
 import { collectResults, createProject, heldPerTest, publishIds, recordingHandler, runCli, startRuntime } from './admin-harness';
@@ -95,5 +97,31 @@ describe('an output exchange deleted while the runtime runs', () => {
       await publishRaw(vhost.url, 'results', 'all', JSON.stringify({ id: args.join(' ') }));
       expect((await getAll(vhost.url, 'results')).map((m) => (JSON.parse(m.content.toString()) as { id: string }).id)).toEqual([args.join(' ')]);
     }
+  });
+});
+
+describe('an exchange the broker will not take back as queues.yaml declares it', () => {
+  it('`warren deploy FN` still deploys, and says the topology was not declared again, naming the exchange (exit 2)', async () => {
+    const vhost = hold('vhost', await createTestVhost('exchange-conflict'));
+    const project = hold('project', await createProject({ 'queues.yaml': QUEUES, 'functions/echo.ts': recordingHandler('v1') }));
+    const runtime = hold('runtime', await startRuntime(project.dir, vhost.url));
+    await runtime.waitReady();
+    // Someone deletes `results` and declares it again as a direct exchange: queues.yaml says fanout.
+    await deleteExchange(vhost.url, 'results');
+    const conn = await amqplib.connect(vhost.url);
+    try {
+      const ch = await conn.createChannel();
+      await ch.assertExchange('results', 'direct', { durable: true });
+      await ch.close();
+    } finally {
+      await conn.close();
+    }
+    await writeFile(join(project.dir, 'functions/echo.ts'), recordingHandler('v2'));
+
+    const deployed = await runCli(['deploy', 'echo'], runtime.env);
+    expect(deployed.stdout).toMatch(/^echo: deployed \w+ \(was \w+\)$/m);
+    expect(deployed.stderr).toContain('results');
+    expect(deployed.stderr).toMatch(/WARREN_E_/);
+    expect(deployed.code).toBe(2);
   });
 });
