@@ -1,10 +1,18 @@
-/** `warren dev`: `start --watch` with pretty logs, bringing a local broker when none answers (dev-broker.ts). */
+/**
+ * `warren dev`: `start --watch` with pretty logs, bringing a local broker when none answers (dev-broker.ts).
+ * A project that does not load at start waits for the next change to its files instead of exiting.
+ */
 import type { Command } from 'commander';
 import { loadConfig } from '../config';
 import { DEFAULTS } from '../config/types';
 import { projectDir, reportFailure } from './common';
 import { brokerTargetOf, ensureDevBroker, systemDeps, type DevBrokerDeps } from './dev-broker';
 import { startCommand } from './start';
+import { existsSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { EXIT } from '../errors';
+import { isWatched, watchProject } from '../watch/watcher';
 
 export interface DevOptions {
   dir?: string;
@@ -31,7 +39,40 @@ export async function devCommand(
   } catch (err) {
     return reportFailure(err, dir);
   }
-  return startCommand({ dir, watch: true, pretty: true, ...(options.only !== undefined ? { only: options.only } : {}) }, env);
+  const start = { dir, watch: true, pretty: true, ...(options.only !== undefined ? { only: options.only } : {}) };
+  for (;;) {
+    const began = Date.now();
+    const code = await startCommand(start, env);
+    // A project that does not load (a typo in queues.yaml, a handler that does not build) is waited
+    // out, as a dev server does: the next save starts it. No queues.yaml at all is the wrong folder.
+    if (code !== EXIT.BAD_INPUT || !existsSync(join(dir, 'queues.yaml'))) return code;
+    const waiting = () => process.stderr.write('warren dev: waiting for a change to queues.yaml, rascal.json or functions/ to start again (Ctrl-C to stop)\n');
+    if (!(await changeOrSignal(dir, began, waiting))) return code;
+    process.stderr.write('warren dev: files changed; starting again\n');
+  }
+}
+
+/**
+ * Resolves true when the project's files change, false on SIGINT or SIGTERM. A file saved since
+ * `since` (while the failed start ran, before the watcher was ready) counts as a change.
+ */
+async function changeOrSignal(dir: string, since: number, watching: () => void): Promise<boolean> {
+  let settle: (changed: boolean) => void = () => undefined;
+  const outcome = new Promise<boolean>((resolve) => (settle = resolve));
+  const onSignal = () => settle(false);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const root = resolve(dir);
+  const watcher = await watchProject({ dir: root, onChange: () => settle(true) });
+  watching();
+  if (await savedSince(root, since)) settle(true);
+  try {
+    return await outcome;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await watcher.close();
+  }
 }
 
 export function registerDev(program: Command): void {
@@ -44,4 +85,18 @@ export function registerDev(program: Command): void {
       process.exitCode = await devCommand(options);
       setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
     });
+}
+
+/** Whether a file `--watch` looks at was written at or after `since` (ms). */
+async function savedSince(root: string, since: number): Promise<boolean> {
+  const entries = await readdir(join(root, 'functions'), { recursive: true }).catch(() => [] as string[]);
+  const files = ['queues.yaml', 'rascal.json', ...entries.map((e) => join('functions', e))].map((f) => join(root, f)).filter((f) => isWatched(root, f));
+  for (const file of files) {
+    const modified = await stat(file).then(
+      (s) => s.mtimeMs,
+      () => 0,
+    );
+    if (modified >= since) return true;
+  }
+  return false;
 }

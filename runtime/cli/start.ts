@@ -36,8 +36,14 @@ export async function startCommand(options: StartOptions, env: Record<string, st
   const app = new App({ dir, env, log, logLevel, pretty, ...(only ? { only } : {}), ...(replicas !== undefined ? { replicas } : {}) });
 
   let signalledAt: number | null = null;
+  let onSignal: (signal: NodeJS.Signals) => void = () => undefined;
+  /** the signal handlers go with this start (`warren dev` starts again after a project error) */
+  const unlisten = () => {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  };
   const stopped = new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
+    onSignal = (signal: NodeJS.Signals) => {
       if (signalledAt !== null) {
         // Ctrl-C under `npm start` arrives twice: the terminal sends it to the whole process group,
         // and npm forwards the one it got. That is one request to stop, not a second.
@@ -62,17 +68,15 @@ export async function startCommand(options: StartOptions, env: Record<string, st
     await app.start();
     if (signalledAt === null) log.info({ functions: Object.keys(app.requireConfig().functions), warren: warrenVersion() }, 'warren is running');
   } catch (err) {
-    if (err instanceof WarrenError || err instanceof WarrenErrors) {
-      await app.stop();
-      await Promise.all(extras.map((e) => e.close()));
-      return reportFailure(err, dir);
-    }
-    log.error({ err }, 'warren failed to start');
     await app.stop();
     await Promise.all(extras.map((e) => e.close()));
+    unlisten();
+    if (err instanceof WarrenError || err instanceof WarrenErrors) return reportFailure(err, dir);
+    log.error({ err }, 'warren failed to start');
     return EXIT.RUNTIME;
   }
   await stopped;
+  unlisten();
   await Promise.all(extras.map((e) => e.close()));
   log.info('stopped cleanly');
   log.flush();

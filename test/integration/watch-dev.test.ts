@@ -65,6 +65,34 @@ it('warren dev colours its logs on a pipe only when FORCE_COLOR asks for it', as
   expect(out).toMatch(/\x1b\[\d+mINFO\x1b\[\d+m/);
 });
 
+it('warren dev on a project that does not load: says why, waits for the fix, then runs it; Ctrl-C while waiting exits', async () => {
+  const broken = `${RESULTS_YAML}functions:\n  typo: { replicas: 1, retyr: 3 }\n`;
+  project = await createProject(broken, { first: reportingHandler('first'), typo: reportingHandler('typo') });
+  let out = '';
+  child = await startDev(project.dir, {}, (c) => (out += c));
+  await waitFor(() => /waiting for a change/.test(out), 20_000).catch((err: Error) => {
+    throw new Error(`${err.message}; warren dev said:\n${out}`);
+  });
+  expect(out).toMatch(/queues\.yaml:\d+:\d+ functions\.typo\.retyr: unknown key "retyr"/);
+  expect(child.exitCode).toBeNull();
+
+  await writeFile(join(project.dir, 'queues.yaml'), broken.replace(', retyr: 3', ''));
+  await waitFor(() => /warren is running/.test(out), 20_000);
+  conn = await amqplib.connect(vhost.url);
+  await waitFor(async () => (await consumerCount(conn!, 'typo')) >= 1, 5_000, 20);
+
+  // Broken again on disk, and started again: it waits; a Ctrl-C then ends it with the project's exit code.
+  child.kill('SIGTERM');
+  await new Promise((resolve) => child!.once('exit', resolve));
+  await writeFile(join(project.dir, 'queues.yaml'), broken);
+  out = '';
+  child = await startDev(project.dir, {}, (c) => (out += c));
+  await waitFor(() => /waiting for a change/.test(out), 20_000);
+  const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+  child.kill('SIGINT');
+  expect(await exited).toBe(2);
+});
+
 /** `warren dev` with its output on pipes, colour settings from `env` only (not inherited from the test's own). */
 async function startDev(dir: string, env: Record<string, string>, onOutput: (chunk: string) => void): Promise<ChildProcess> {
   const inherited: Record<string, string | undefined> = { ...process.env };
