@@ -7,6 +7,7 @@ import type { LazyAbort } from './lazy-abort';
 import { toDefaultExchange, toExchange, type PublishTarget } from './publish-target';
 import { originalRoute, visibleHeaders, type Route } from './headers';
 import { publishDelayed } from '../delay/publish';
+import { parseDelay } from '../delay/ladder';
 
 /**
  * Publishes with a publisher confirm; resolves once the broker confirmed, rejects otherwise.
@@ -115,7 +116,16 @@ export function publishFromHandler(publish: Publish, exchange: string, routingKe
       );
     properties.priority = options.priority;
   }
-  if (options.delay !== undefined) return publishDelayed(publish, exchange, routingKey, body, properties, options.delay);
+  if (options.delay !== undefined) {
+    let ms: number;
+    try {
+      ms = parseDelay(options.delay);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    // A delay of zero publishes at once, straight to the exchange, as `warren publish --delay 0` does.
+    if (ms > 0) return publishDelayed(publish, exchange, routingKey, body, properties, ms);
+  }
   return publish(target, body, { routingKey, properties });
 }
 

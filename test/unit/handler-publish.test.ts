@@ -35,4 +35,17 @@ describe('ctx.publish', () => {
     }
     expect(calls).toEqual([]);
   });
+
+  it('publishes a delay of zero at once, straight to its exchange, as `warren publish --delay 0` does; a real delay enters the ladder', async () => {
+    const { calls, publish } = recorder();
+    for (const delay of [0, '0s', '0ms']) await publishFromHandler(publish, 'orders', 'new', 1, { delay });
+    await publishFromHandler(publish, 'orders', 'new', 1, { delay: '2s' });
+    expect(calls.slice(0, 3).map(([target, , options]) => [target, options.routingKey, options.delayMs])).toEqual(
+      Array(3).fill([{ kind: 'exchange', name: 'orders', strict: false }, 'new', undefined]),
+    );
+    const [laddered, , options] = calls[3]!;
+    expect(laddered).not.toEqual({ kind: 'exchange', name: 'orders', strict: false });
+    expect(options.delayMs).toBe(2_000);
+    expect(options.delayedTo).toBe('orders');
+  });
 });
