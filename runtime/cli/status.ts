@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { EXIT } from '../errors';
 import type { RuntimeView } from '../admin/view';
 import { DIR_OPTION, checkProjectDir, createAdminClient, reportAdminFailure } from './admin-client';
+import { firstLine } from '../lib/first-line';
 
 const COLUMNS = ['FUNCTION', 'VERSION', 'REPLICAS', 'IN-FLIGHT', 'HANDLED', 'FAILED', 'QUEUE', 'RETRYING', 'DEAD'] as const;
 
@@ -49,15 +50,9 @@ function shortOfReplicas(functions: RuntimeView['functions']): string | null {
   // A replica reconnecting is no error of the function's, whatever its last error was.
   const failing = short.filter((f) => f.lastError !== null && f.replicas.running <= (f.replicas.connected ?? f.replicas.running));
   const others = short.filter((f) => !failing.includes(f)).map((f) => f.name);
-  const causes = failing.map((f) => `${f.name} ${f.replicas.connected ?? f.replicas.running}/${f.replicas.desired}: ${clip(f.lastError!)}`);
+  const causes = failing.map((f) => `${f.name} ${f.replicas.connected ?? f.replicas.running}/${f.replicas.desired}: ${firstLine(f.lastError!, CAUSE_MAX)}`);
   if (others.length) causes.push(`${others.join(', ')} not consuming with every replica (starting, or reconnecting to the broker)`);
   return causes.length ? causes.join('; ') : null;
-}
-
-/** An error's first line, cut to CAUSE_MAX characters. */
-function clip(message: string): string {
-  const line = message.split('\n', 1)[0]!.trim();
-  return line.length > CAUSE_MAX ? `${line.slice(0, CAUSE_MAX - 1)}…` : line;
 }
 
 /** One line per scheduled function: its cron, the next tick, and the last tick's outcome here. */

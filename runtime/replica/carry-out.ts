@@ -15,6 +15,7 @@ import { toExchange, toOwnQueue } from './publish-target';
 import { withHeaders } from '../connection/publish-options';
 import { toError } from './run-handler';
 import { priorDeliveries, type QueueKind } from './suspects';
+import { firstLine } from '../lib/first-line';
 
 export type Counted = 'acked' | 'retried' | 'dead' | 'dropped';
 
@@ -74,13 +75,6 @@ async function publishOutputThenSettle(output: { exchange: string; routingKey: s
   return carryOut(settlement, m, deps);
 }
 
-/** Why an attempt failed, for its retry's log line: the error's first line, cut short (the dead letter keeps the whole). */
-function shortError(error: Error): string {
-  const message = typeof error.message === 'string' ? error.message : String(error.message);
-  const first = message.split('\n', 1)[0] ?? '';
-  return first.length > 200 ? first.slice(0, 199) + '…' : first;
-}
-
 async function publishThenSettle(settlement: Exclude<Settlement, { action: 'ack' | 'drop' }>, m: Delivered, deps: CarryOutDeps): Promise<Counted> {
   const { fn, log } = deps;
   const { delivery, attempt, route } = m;
@@ -92,8 +86,9 @@ async function publishThenSettle(settlement: Exclude<Settlement, { action: 'ack'
         properties: withHeaders(properties, retryHeaders(properties.headers, settlement.nextAttempt, route)),
       });
       m.settle.ack();
+      // Why, in one line: the dead letter, if it comes to that, keeps the whole error and its stack.
       log.warn(
-        { messageId, attempt, retryInMs: settlement.delayMs, error: shortError(settlement.error) },
+        { messageId, attempt, retryInMs: settlement.delayMs, error: firstLine(settlement.error.message) },
         `attempt ${attempt} of ${fn.retry.attempts} failed; retrying in ${settlement.delayMs} ms`,
       );
       return 'retried';
@@ -101,7 +96,7 @@ async function publishThenSettle(settlement: Exclude<Settlement, { action: 'ack'
       // Ordered functions keep the message's place: wait here, then hand it back to the broker.
       await sleep(settlement.delayMs, deps.shutdown);
       m.settle.requeue();
-      log.warn({ messageId, attempt, error: shortError(settlement.error) }, `attempt ${attempt} of ${fn.retry.attempts} failed; retrying in place`);
+      log.warn({ messageId, attempt, error: firstLine(settlement.error.message) }, `attempt ${attempt} of ${fn.retry.attempts} failed; retrying in place`);
       return 'retried';
     case 'dead': {
       const headers = deadLetterHeaders(properties.headers, {
