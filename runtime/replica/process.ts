@@ -25,7 +25,7 @@ import type { ReplicaStats } from '../replica-protocol/stats';
 import { InFlight, type Delivery, type InFlightView, type Settle } from './delivery';
 import { attemptOf, attemptsBefore, lastDeathOf, originalRoute, type Route } from './headers';
 import { decideSettlement, type Outcome, type Settlement } from './outcome';
-import { suspectAdmission, type Admission, type IsCleared, type IsolationGate, type Pausable } from './suspects';
+import { aloneWarning, suspectAdmission, type Admission, type IsCleared, type IsolationGate, type Pausable } from './suspects';
 import type { Validate } from './read-message';
 import type { Publish } from './handler-context';
 import { handlerOptions, startAttempt, type AttemptCall, type AttemptDeps } from './attempt';
@@ -203,8 +203,7 @@ class MessageRun implements AttemptCall, Delivered {
         if (death) this.lastDeath = death;
         return this.carry(decideSettlement(shared.deps.fn, this.attempt, deliveryLimit(admission.redeliveries, shared.deps.fn.redeliveryLimit, death)));
       }
-      if (admission.alone && shared.gate.apart === 1)
-        log.warn({ messageId: delivery.properties.messageId }, 'running a message alone: it was in flight when a replica died, hung or lost its connection');
+      if (admission.alone) aloneWarning(log, shared.gate, delivery.properties.messageId);
       startAttempt(delivery, shared.attempt, shared.handlerOptions, this, this.started);
     } catch (err) {
       this.giveBack(err);

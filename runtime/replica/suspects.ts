@@ -224,6 +224,11 @@ export function apartWarning(log: { warn(fields: object, msg: string): void }, m
     );
 }
 
+/** Said for a suspect that runs alone, where it runs (the single-message and the batch processor). */
+export function aloneWarning(log: { warn(fields: object, msg: string): void }, gate: IsolationGate, messageId: string | undefined): void {
+  if (gate.apart === 1) log.warn({ messageId }, 'running a message alone: it was in flight when a replica died, hung or lost its connection');
+}
+
 /** Suspects running apart together on one replica (`IsolationGate`). */
 interface Group {
   /** the most that may join: the smallest `groupSize` of its members */

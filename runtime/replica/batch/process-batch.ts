@@ -22,7 +22,7 @@ import type { ReplicaStats } from '../../replica-protocol/stats';
 import { InFlight, type Delivery, type InFlightView, type Settle } from '../delivery';
 import { attemptOf, attemptsBefore, lastDeathOf, originalRoute, type Route } from '../headers';
 import { decideSettlement, type Outcome } from '../outcome';
-import { suspectAdmission, type IsCleared, type Pausable } from '../suspects';
+import { aloneWarning, suspectAdmission, type IsCleared, type Pausable } from '../suspects';
 import { readMessage, type Validate } from '../read-message';
 import type { Publish } from '../handler-context';
 import { carryOut, handBackUnstarted, moveAside, type CarryOutDeps, type Counted } from '../carry-out';
@@ -131,8 +131,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
         void gate.run(
           true,
           () => {
-            if (gate.apart === 1)
-              log.warn({ messageId: properties.messageId }, 'running a message alone: it was in flight when a replica died, hung or lost its connection');
+            aloneWarning(log, gate, properties.messageId);
             return runItems([item]);
           },
           admission.group,
