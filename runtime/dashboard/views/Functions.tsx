@@ -21,6 +21,9 @@ const RATE_TITLES = {
   retried: 'failed attempts per second that wait in a retry queue to be tried again',
 };
 
+/** The chart's legend keeps the last figure measured; the tile says what holds now. */
+const LATENCY_TITLE = 'handler time of the messages handled in the last second; – when none was (the chart keeps the last figure)';
+
 /** From this many functions on, a filter box: 30 cards do not fit in anyone's head. */
 const FILTER_FROM = 6;
 
@@ -217,8 +220,8 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
         <Stat label="handled/s" value={rate(fn.handledPerSec)} title={RATE_TITLES.handled} />
         <Stat label="failed/s" value={rate(fn.failedPerSec)} tone={fn.failedPerSec > 0 ? 'bad' : undefined} title={RATE_TITLES.failed} />
         <Stat label="retried/s" value={rate(fn.retriedPerSec)} tone={fn.retriedPerSec > 0 ? 'warn' : undefined} title={RATE_TITLES.retried} />
-        <Stat label="p50" value={ms(fn.p50Ms)} />
-        <Stat label="p95" value={ms(fn.p95Ms)} />
+        <Stat label="p50" value={ms(fn.p50Ms)} title={LATENCY_TITLE} />
+        <Stat label="p95" value={ms(fn.p95Ms)} title={LATENCY_TITLE} />
         <Stat label="in flight" value={count(fn.inFlight)} />
         <Stat label="queued" value={count(fn.queueDepth)} />
         <Stat label="retrying" value={count(fn.retryDepth)} title="waiting in the retry queues to be tried again" />
