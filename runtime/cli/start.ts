@@ -68,16 +68,16 @@ export async function startCommand(options: StartOptions, env: Record<string, st
     await app.start();
     if (signalledAt === null) log.info({ functions: Object.keys(app.requireConfig().functions), warren: warrenVersion() }, 'warren is running');
   } catch (err) {
+    const known = err instanceof WarrenError || err instanceof WarrenErrors;
+    if (!known) log.error({ err }, 'warren failed to start');
     await app.stop();
     await Promise.all(extras.map((e) => e.close()));
     unlisten();
-    if (err instanceof WarrenError || err instanceof WarrenErrors) return reportFailure(err, dir);
-    log.error({ err }, 'warren failed to start');
-    return EXIT.RUNTIME;
+    return known ? reportFailure(err, dir) : EXIT.RUNTIME;
   }
   await stopped;
-  unlisten();
   await Promise.all(extras.map((e) => e.close()));
+  unlisten();
   log.info('stopped cleanly');
   log.flush();
   return EXIT.OK;
