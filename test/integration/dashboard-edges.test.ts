@@ -3,8 +3,10 @@
  * runtime and broker: clicks on + that come quicker than the page redraws all count; a dead letter
  * whose message id is `..` or `.` opens (no URL path can carry those) and the next one opens too; a
  * search of the dead letters does not offer the previous page's figures as its own while it runs; the
- * rates count messages, so a message retried twice is not three arrivals and two failures.
+ * rates count messages, so a message retried twice is not three arrivals and two failures; a redeploy
+ * that happened while the topology could not be declared again says both.
  */
+import amqplib from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestVhost, publishRaw, queueInfo, type TestVhost } from '../helpers/broker';
 import { waitFor } from '../helpers/runtime';
@@ -17,7 +19,9 @@ let runtime: Runtime;
 let browser: TestBrowser;
 let base: string;
 
-const YAML = `functions:
+const YAML = `exchanges:
+  audit: { type: fanout }
+functions:
   orders:
     retry: { attempts: 1 }
   flaky:
@@ -183,5 +187,26 @@ describe('the dashboard, fast hands and odd input', () => {
       throw new Error(`no frame counted the 20 messages as messages; the last: ${JSON.stringify(last)}`);
     });
     expect((await (await runtime.admin('/functions/flaky')).json()) as { failed: number }).toMatchObject({ failed: 0 });
+  });
+
+  it('a redeploy that happened while the topology could not be declared again says both', async () => {
+    const { page } = browser;
+    await page.goto(`${base}/#/functions`);
+    // `audit` deleted and declared again as a direct exchange by someone else: queues.yaml says fanout.
+    const conn = await amqplib.connect(vhost.url);
+    try {
+      const ch = await conn.createChannel();
+      await ch.deleteExchange('audit');
+      await ch.assertExchange('audit', 'direct', { durable: true });
+      await ch.close();
+    } finally {
+      await conn.close();
+    }
+    const card = page.locator('[data-function="orders"]');
+    await card.getByRole('button', { name: 'Redeploy' }).click();
+    await expect.poll(() => page.locator('.toasts').textContent(), { timeout: 20_000 }).toContain('but:');
+    const said = (await page.locator('.toasts').textContent()) ?? '';
+    expect(said).toContain('orders: the file has not changed');
+    expect(said).toContain('exchange audit already exists on the broker with type = direct');
   });
 });

@@ -173,10 +173,13 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
   };
   const redeploy = () =>
     act('deploy', async () => {
-      const r = await api<{ version: string; changed: boolean }>('POST', `${fnPath(fn.name)}/deploy`);
-      return r.changed
+      const r = await api<{ version: string; changed: boolean; problems?: Array<{ error: string; hint?: string }> }>('POST', `${fnPath(fn.name)}/deploy`);
+      const done = r.changed
         ? `${fn.name} redeployed: version ${shortVersion(r.version)}`
         : `${fn.name}: the file has not changed (version ${shortVersion(r.version)})`;
+      // Deployed, with something that went wrong beside it (the topology could not be declared again).
+      for (const p of r.problems ?? []) toast('error', `${done}, but: ${p.error}${p.hint ? ` (${p.hint})` : ''}`);
+      return done;
     });
 
   const health = healthOf(fn);
