@@ -7,7 +7,7 @@ import { loadConfig } from '../config';
 import { DEFAULTS } from '../config/types';
 import { projectDir, reportFailure } from './common';
 import { brokerTargetOf, ensureDevBroker, systemDeps, type DevBrokerDeps } from './dev-broker';
-import { startCommand } from './start';
+import { parseOnly, startCommand } from './start';
 import { existsSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -35,6 +35,8 @@ export async function devCommand(
 ): Promise<number> {
   const dir = projectDir(options);
   try {
+    // A command line that does not parse is not fixed by a save: refused before anything waits.
+    if (options.only !== undefined) parseOnly(options.only);
     await ensureDevBroker(env, brokerTargetOf(await configuredUrl(dir, env)), deps);
   } catch (err) {
     return reportFailure(err, dir);
