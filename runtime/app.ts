@@ -115,18 +115,15 @@ export class App extends EventEmitter<AppEvents> {
    * seconds, after a reload in progress.
    */
   private topologyMissing(fn: string, what: { queue: string } | { exchange: string }, gone: string, back: string): void {
-    const config = this.declared;
     const log = this.options.log;
-    if (!config || this.state !== 'running' || Date.now() - this.redeclaredAt < REDECLARE_EVERY_MS) return;
+    if (!this.declared || this.state !== 'running' || Date.now() - this.redeclaredAt < REDECLARE_EVERY_MS) return;
     this.redeclaredAt = Date.now();
     log.warn({ function: fn, ...what }, gone);
     const name = 'queue' in what ? `queue ${what.queue}` : `exchange ${what.exchange}`;
-    this.reloads = this.reloads
-      .then(() => declareTopology(config, { log }))
-      .then(
-        () => log.info({ function: fn, ...what }, back),
-        (err: unknown) => log.error({ err, function: fn, ...what }, `${name} could not be declared again: ${err instanceof Error ? err.message : String(err)}`),
-      );
+    void this.declareAgain().then(
+      () => log.info({ function: fn, ...what }, back),
+      (err: unknown) => log.error({ err, function: fn, ...what }, `${name} could not be declared again: ${err instanceof Error ? err.message : String(err)}`),
+    );
   }
 
   /** The config that runs, or undefined before start() loaded it. */
@@ -238,7 +235,12 @@ export class App extends EventEmitter<AppEvents> {
   private declareAgain(): Promise<void> {
     const config = this.declared;
     if (!config) return Promise.resolve();
-    const run = this.reloads.then(() => declareTopology(config, { log: this.options.log }));
+    return this.afterReloads(() => declareTopology(config, { log: this.options.log }));
+  }
+
+  /** Reloads and declarations again run one at a time, in the order asked; a failed one does not stop the next. */
+  private afterReloads<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.reloads.then(work);
     this.reloads = run.catch(() => undefined);
     return run;
   }
@@ -306,9 +308,7 @@ export class App extends EventEmitter<AppEvents> {
    * brings back what was deleted on the broker since), not only when it did (`--watch`).
    */
   reload(scope?: readonly string[], options: { declare?: boolean } = {}): Promise<ReloadResult> {
-    const run = this.reloads.then(() => this.applyReload(scope, options.declare ?? false));
-    this.reloads = run.catch(() => undefined);
-    return run;
+    return this.afterReloads(() => this.applyReload(scope, options.declare ?? false));
   }
 
   private async applyReload(scope: readonly string[] | undefined, declare: boolean): Promise<ReloadResult> {
