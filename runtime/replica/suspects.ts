@@ -187,10 +187,13 @@ export interface Pausable {
   resume(): void;
 }
 
+/** Where the suspects' warnings go (a pino logger). */
+type WarnLog = { warn(fields: object, msg: string): void };
+
 /** What a replica's processor hands `suspectAdmission`: its function, and its subscription's parts. */
 export interface AdmissionDeps {
   fn: FunctionConfig;
-  log: { warn(fields: object, msg: string): void };
+  log: WarnLog;
   queueType: QueueKind;
   flushAcks?: () => void;
   subscription?: Pausable;
@@ -216,7 +219,7 @@ export function suspectAdmission(deps: AdmissionDeps): { gate: IsolationGate; ad
 }
 
 /** Said once for a group of suspects that starts together (one alone is named where it runs). */
-export function apartWarning(log: { warn(fields: object, msg: string): void }, members: number): void {
+export function apartWarning(log: WarnLog, members: number): void {
   if (members > 1)
     log.warn(
       { count: members },
@@ -225,7 +228,7 @@ export function apartWarning(log: { warn(fields: object, msg: string): void }, m
 }
 
 /** Said for a suspect that runs alone, where it runs (the single-message and the batch processor). */
-export function aloneWarning(log: { warn(fields: object, msg: string): void }, gate: IsolationGate, messageId: string | undefined): void {
+export function aloneWarning(log: WarnLog, gate: IsolationGate, messageId: string | undefined): void {
   if (gate.apart === 1) log.warn({ messageId }, 'running a message alone: it was in flight when a replica died, hung or lost its connection');
 }
 
