@@ -84,6 +84,24 @@ describe('errorReply', () => {
 });
 
 describe('renderStatus', () => {
+  /** A function that handled nothing yet, with no depths known. */
+  const idle = (name: string, replicas: RuntimeView['functions'][number]['replicas'], lastError: string | null): RuntimeView['functions'][number] => ({
+    name,
+    queue: name,
+    version: null,
+    replicas,
+    restarts: 0,
+    lastError,
+    inFlight: 0,
+    handled: 0,
+    failed: 0,
+    messages: { acked: 0, retried: 0, dead: 0, dropped: 0, redelivered: 0 },
+    queueDepth: null,
+    deadLetterQueue: null,
+    deadLetterDepth: null,
+    retryDepth: null,
+  });
+
   it('prints one aligned row per function, `-` for what the broker did not tell, `off` without a dead-letter queue', () => {
     const view: RuntimeView = {
       state: 'running',
@@ -106,22 +124,7 @@ describe('renderStatus', () => {
           deadLetterDepth: null,
           retryDepth: 2,
         },
-        {
-          name: 'b',
-          queue: 'b',
-          version: null,
-          replicas: { desired: 1, running: 0 },
-          restarts: 0,
-          lastError: null,
-          inFlight: 0,
-          handled: 0,
-          failed: 0,
-          messages: { acked: 0, retried: 0, dead: 0, dropped: 0, redelivered: 0 },
-          queueDepth: null,
-          deadLetterQueue: null,
-          deadLetterDepth: null,
-          retryDepth: null,
-        },
+        idle('b', { desired: 1, running: 0 }, null),
       ],
     };
     const out = renderStatus(view);
@@ -145,33 +148,15 @@ describe('renderStatus', () => {
   });
 
   it("names the error that keeps a function from starting, on its first line and cut short; a reconnecting replica's last error is not its cause", () => {
-    const fn = (
-      name: string,
-      replicas: { desired: number; running: number; connected: number },
-      lastError: string | null,
-    ): RuntimeView['functions'][number] => ({
-      name,
-      queue: name,
-      version: null,
-      replicas,
-      restarts: 0,
-      lastError,
-      inFlight: 0,
-      handled: 0,
-      failed: 0,
-      messages: { acked: 0, retried: 0, dead: 0, dropped: 0, redelivered: 0 },
-      queueDepth: null,
-      deadLetterQueue: null,
-      deadLetterDepth: null,
-      retryDepth: null,
-    });
     const load = `throws.ts threw while loading: TypeError: Cannot read properties of undefined (reading 'length')\n    at throws.ts:1:30`;
     const header = (functions: RuntimeView['functions']) => renderStatus({ state: 'running', ready: false, blockedBy: null, functions }).split('\n')[0];
-    expect(header([fn('throws', { desired: 1, running: 0, connected: 0 }, load)])).toBe(
+    expect(header([idle('throws', { desired: 1, running: 0, connected: 0 }, load)])).toBe(
       "runtime running, not ready: throws 0/1: throws.ts threw while loading: TypeError: Cannot read properties of undefined (reading 'length')",
     );
-    expect(header([fn('big', { desired: 2, running: 1, connected: 1 }, 'x'.repeat(500))])).toBe(`runtime running, not ready: big 1/2: ${'x'.repeat(199)}…`);
-    expect(header([fn('moving', { desired: 1, running: 1, connected: 0 }, 'replica died'), fn('throws', { desired: 1, running: 0, connected: 0 }, load)])).toBe(
+    expect(header([idle('big', { desired: 2, running: 1, connected: 1 }, 'x'.repeat(500))])).toBe(`runtime running, not ready: big 1/2: ${'x'.repeat(199)}…`);
+    expect(
+      header([idle('moving', { desired: 1, running: 1, connected: 0 }, 'replica died'), idle('throws', { desired: 1, running: 0, connected: 0 }, load)]),
+    ).toBe(
       "runtime running, not ready: throws 0/1: throws.ts threw while loading: TypeError: Cannot read properties of undefined (reading 'length'); moving not consuming with every replica (starting, or reconnecting to the broker)",
     );
   });
