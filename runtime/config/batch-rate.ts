@@ -5,7 +5,7 @@
 import type { BuildContext } from './context';
 import { DEFAULTS, type BatchConfig, type RateLimitConfig } from './types';
 import { formatDuration, parseDuration, parseRate } from './units';
-import { MAX_BATCH_WINDOW_MS } from './limits';
+import { MAX_BATCH_WINDOW_MS, MAX_RATE_COUNT } from './limits';
 
 type Obj = Record<string, unknown>;
 
@@ -14,7 +14,12 @@ export function batchAndRate(ctx: BuildContext, e: Obj, pointer: string): { batc
   const out: { batch?: BatchConfig; rateLimit?: RateLimitConfig } = {};
   if (e.rateLimit !== undefined) {
     const rate = parseRate(e.rateLimit);
-    if (rate) out.rateLimit = rate;
+    if (rate && rate.count > MAX_RATE_COUNT) {
+      ctx.report('WARREN_E_CONFIG_TYPE', `got ${JSON.stringify(e.rateLimit)}`, at('rateLimit'), {
+        expected: `at most ${MAX_RATE_COUNT.toLocaleString('en')} per second or per minute`,
+        hint: `one runtime starts far fewer messages a second than that: leave rateLimit out for no limit, or write a limit your downstream really has, e.g. \`rateLimit: 500/s\``,
+      });
+    } else if (rate) out.rateLimit = rate;
     else
       ctx.report('WARREN_E_CONFIG_TYPE', `got ${JSON.stringify(e.rateLimit)}`, at('rateLimit'), {
         expected: 'a rate of at least 1',

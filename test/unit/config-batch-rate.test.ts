@@ -31,6 +31,20 @@ describe('batch and rateLimit in queues.yaml', () => {
     expect(errors[0]?.details.hint).toContain('schedule:');
   });
 
+  it('refuses a rateLimit beyond what a runtime could start at its line, instead of failing the function at start', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'functions/b.ts': handler,
+      'queues.yaml': lines('functions:', '  a: { rateLimit: 99999999999/s }', '  b: { rateLimit: 100000/min }'),
+    });
+    const errors = await problems(dir);
+    expect(errors.map((e) => summary(e, dir))).toEqual([
+      { code: 'WARREN_E_CONFIG_TYPE', file: 'queues.yaml', line: 2, column: 19, key: 'functions.a.rateLimit' },
+    ]);
+    expect(errors[0]?.details.expected).toBe('at most 100,000 per second or per minute');
+    expect(errors[0]?.details.hint).toContain('leave rateLimit out');
+  });
+
   it('refuses batch with output or ordered, and a batch larger than the rate, each where it was written with a hint', async () => {
     const dir = await project({
       'functions/a.ts': handler,
