@@ -207,15 +207,16 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
     .map((fn) => ({ name: fn.name, file: fn.file }));
   const built = new Set(handlers.map((h) => h.file));
   handlers.push(...scanned.handlers.filter((h) => !built.has(h.file)));
-  if (errors.some((e) => !missing.has(e))) return { ...refused(errors, handlers, warnings), ...partial(functions) };
-
-  const config = deepFreeze({ dir, url: connection.url, vhost: connection.vhost, rascal: connection.rascal, exchanges, queues, bindings, functions });
-  warnings.push(...outputLoops(config, (fn) => outputKeyAt(ctx, fn)));
+  // Said beside the errors too: `timeout: 30` is a problem of its own, not one to find after the others.
   for (const bare of bareDurations(rawFunctions)) warnings.push(`${keyPlace(ctx, ['functions', bare.fn, ...bare.key])} ${bareDurationWarning(bare)}`);
   for (const shared of sharedNameWarnings(raw.bindings, exchanges, queues))
     warnings.push(`${keyPlace(ctx, ['bindings', shared.index], 'value')} ${shared.text}`);
   warnings.push(...unreachableInternal(ctx, exchanges, bindings));
   if (rascalText !== undefined) warnings.push(...unknownRascalKeys(rascalFile, rascalText, rascalJson.value));
+  if (errors.some((e) => !missing.has(e))) return { ...refused(errors, handlers, warnings), ...partial(functions) };
+
+  const config = deepFreeze({ dir, url: connection.url, vhost: connection.vhost, rascal: connection.rascal, exchanges, queues, bindings, functions });
+  warnings.splice(unread.length, 0, ...outputLoops(config, (fn) => outputKeyAt(ctx, fn)));
   return { project: { config, missingHandlers }, errors: inOrder(errors), handlers, warnings };
 }
 

@@ -282,6 +282,21 @@ describe('a duration written as a bare number', () => {
       'queues.yaml:7:23 functions.b.batch.window: 200 is read as 200 ms (a bare number is milliseconds): write `200s` for seconds, or `200ms` to keep it and drop this warning',
     ]);
   });
+
+  it('gives its warnings beside the errors, not only once the errors are fixed', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'functions/b.ts': handler,
+      'rascal.json': '{ "vhost": "orders" }\n',
+      'queues.yaml': lines('functions:', '  a: { timeout: 30 }', '  b: { prefetch: 0 }'),
+    });
+    const read = await readProject({ dir, env: {} });
+    expect(read.errors.map((e) => e.details.key)).toEqual(['functions.b.prefetch']);
+    expect(read.warnings).toEqual([
+      'queues.yaml:2:8 functions.a.timeout: 30 is read as 30 ms (a bare number is milliseconds): write `30s` for seconds, or `30ms` to keep it and drop this warning',
+      expect.stringContaining('rascal.json:1:3 vhost: not a rascal option'),
+    ]);
+  });
 });
 
 describe('queue arguments a quorum queue does not take', () => {
