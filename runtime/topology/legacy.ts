@@ -24,12 +24,17 @@ export function splitLegacy(mismatches: readonly Mismatch[]): { legacy: LegacyQu
   for (const m of mismatches) {
     const role = m.queue?.role;
     const wasClassic = m.argument === 'x-queue-type' && (m.current === NOT_SET || m.current === 'classic') && m.wanted === 'quorum';
-    if (m.kind === 'queue' && wasClassic && (role === 'retry' || role === 'dead')) {
+    // An earlier Warren declared them durable and kept: one that is not (made by hand) loses its messages on a restart.
+    const likeWarrens = !(m.alsoDiffers ?? []).some((argument) => NOT_WARRENS.has(argument));
+    if (m.kind === 'queue' && wasClassic && likeWarrens && (role === 'retry' || role === 'dead')) {
       legacy.push({ name: m.name, role, of: m.queue!.of, fn: m.queue!.fn, migrate: migration(m.name, role, m.vhost) });
     } else rest.push(m);
   }
   return { legacy, mismatches: rest };
 }
+
+/** Flags no Warren ever declared a retry or dead-letter queue with. */
+const NOT_WARRENS = new Set(['durable', 'auto_delete', 'exclusive']);
 
 function migration(name: string, role: 'retry' | 'dead', vhost: string): string {
   const p = vhost === '/' ? '' : ` -p ${vhost}`;
