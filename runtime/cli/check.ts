@@ -15,7 +15,7 @@ import { WarrenErrors, EXIT, redactUrl, type WarrenError } from '../errors';
 import { buildTopology } from '../topology/rascal-config';
 import { compareTopology, connectToVhost, legacyWarning } from '../topology/compare';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
 
 export async function checkCommand(dir: string, env: Record<string, string | undefined>): Promise<number> {
@@ -26,6 +26,14 @@ export async function checkCommand(dir: string, env: Record<string, string | und
     // The broker is asked while the handlers build. Every handler file that exists is built even when
     // the config has problems: one list of everything.
     const comparing = project ? compareWithBroker(project.config) : undefined;
+    // Said, not passed over: a fixed typo would otherwise reveal a queue the broker refuses only at the next check.
+    const configFile = (e: WarrenError) => ['queues.yaml', 'rascal.json'].includes(basename(e.details.file ?? ''));
+    if (!project && configErrors.some(configFile)) {
+      const files = [...new Set(configErrors.filter(configFile).map((e) => basename(e.details.file!)))].join(' and ');
+      process.stderr.write(
+        `warning: did not compare with the broker's queues and exchanges: ${files} ${files.includes(' and ') ? 'have' : 'has'} problems (below); check compares once they are fixed\n`,
+      );
+    }
     const { errors: buildErrors } = await buildEach(handlers, outDir);
     const compared = await comparing;
     for (const warning of compared?.warnings ?? []) process.stderr.write(`warning: ${warning}\n`);

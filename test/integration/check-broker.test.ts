@@ -114,6 +114,32 @@ describe('warren check against the broker', () => {
     expect(await brokerState(vhost.name)).toEqual(before);
   });
 
+  it('refuses a dead-letter queue made by hand without durable (its dead letters would go with a restart), not as one of an earlier Warren', async () => {
+    vhost = await createTestVhost('warren-check');
+    project = await createProject('functions:\n  slow: {}\n', { slow: noop });
+    const conn = await amqplib.connect(vhost.url);
+    try {
+      await (await conn.createChannel()).assertQueue('slow.dead', { durable: false });
+    } finally {
+      await conn.close();
+    }
+    const result = await runWarren(['check', '--dir', project.dir], { AMQP_URL: vhost.url });
+    expect(result.code, result.stderr).toBe(2);
+    expect(problems(result.stderr)).toEqual([expect.stringMatching(/slow\.dead already exists on the broker .*\(durable differs too\)/)]);
+    expect(result.stderr).not.toContain('made by an earlier Warren');
+  });
+
+  it('with a config problem, says that it did not compare with the broker rather than passing over it in silence', async () => {
+    const { project, env } = await projectThatRan();
+    await project.write('queues.yaml', 'queues:\n  slow: { type: classic }\nfunctions:\n  hang: { prefetch: 0 }\n');
+    const checked = await runWarren(['check', '--dir', project.dir], env);
+    expect(checked.code, checked.stderr).toBe(2);
+    expect(problems(checked.stderr)).toEqual([expect.stringMatching(/^ {2}queues\.yaml:4:21 functions\.hang\.prefetch: /)]);
+    expect(checked.stderr).toMatch(
+      /^warning: did not compare with the broker's queues and exchanges: queues\.yaml has problems \(below\); check compares once they are fixed$/m,
+    );
+  });
+
   it('without a broker, passes and says on one line that it did not compare', async () => {
     project = await createProject('functions:\n  slow: {}\n', { slow: noop });
     const port = await freePort();
