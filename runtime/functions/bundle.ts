@@ -71,7 +71,9 @@ export async function buildHandler(opts: BuildHandlerOptions): Promise<BuiltHand
   if (literal) throw notAFunction(file, literal, await readFile(file, 'utf8'));
 
   const version = createHash('sha256').update(text).digest('hex').slice(0, 12);
-  const bundleFile = join(outDir, `${opts.name}-${version}.mjs`);
+  // A name near RabbitMQ's 255 bytes would make a file name over the file system's 255: hashed instead.
+  const stem = Buffer.byteLength(opts.name) <= 100 ? opts.name : createHash('sha256').update(opts.name).digest('hex').slice(0, 16);
+  const bundleFile = join(outDir, `${stem}-${version}.mjs`);
   await writeAtomically(bundleFile, text);
   return { bundleFile, version, warnings: warnings.map((w) => formatMessage(file, w)) };
 }

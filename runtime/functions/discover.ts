@@ -54,6 +54,16 @@ export function selectHandlers(functionsDir: string, fileNames: readonly string[
       );
       continue;
     }
+    // esbuild reads a `*` in an entry point as a wildcard: the file could not be built as itself.
+    if (name.includes('*')) {
+      errors.push(
+        new WarrenError('WARREN_E_CONFIG_TYPE', `handler file name ${JSON.stringify(fileName)} contains *`, {
+          file: join(functionsDir, fileName),
+          hint: `rename the file without * (e.g. functions/${fileName.replaceAll('*', '-')}): the file name is the function name (and its queue name)`,
+        }),
+      );
+      continue;
+    }
     byName.set(name, [...(byName.get(name) ?? []), fileName]);
   }
   const handlers: HandlerFile[] = [];

@@ -185,6 +185,7 @@ describe('hostile config through the CLI', () => {
     await writeFile(join(project.dir, 'functions', 'orders.dead.ts'), noop);
     await writeFile(join(project.dir, 'functions', 'line\nbreak.ts'), noop);
     await writeFile(join(project.dir, 'functions', `${'n'.repeat(250)}.ts`), noop);
+    await writeFile(join(project.dir, 'functions', 'star*.ts'), noop);
     const refused = await check(project);
     expectRefused(
       refused,
@@ -192,7 +193,10 @@ describe('hostile config through the CLI', () => {
       /queue name "orders\.dead" is reserved/,
       /handler file name "line\\nbreak\.ts" contains control characters/,
       /queue name "n{40}…" \(250 bytes\) of function .* is too long: Warren also declares/,
+      /handler file name "star\*\.ts" contains \*.*\n\s+hint: rename the file without \* \(e\.g\. functions\/star-\.ts\)/,
     );
+    // Each problem once, in the project's words: not a file system error about the build's own files.
+    expect(refused.out).not.toMatch(/ENAMETOOLONG|outdir|\.tmp/);
   });
 
   it('never prints a password holding @ : / % # ? from AMQP_URL or rascal.json', async () => {
