@@ -15,6 +15,7 @@ import { deepFreeze } from './freeze';
 import { buildFunctions } from './functions';
 import type { Env } from './interpolate';
 import { readSchemaFile, type SchemaFileResult } from './message-schema';
+import { checkManagedArguments } from './managed-arguments';
 import { keyPathAt, parseRascalJson, unknownRascalKeys } from './rascal-json';
 import { checkShape } from './shape';
 import { outputLoops } from './output-loops';
@@ -197,6 +198,7 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
   const queues = { ...declaredQueues, ...implicitQueues };
   const bindings = buildBindings(ctx, raw.bindings, exchanges, queues, unchecked);
   checkOutputs(ctx, functions, exchanges, unchecked);
+  checkManagedArguments(ctx, declaredQueues, functions);
   errors.push(...ctx.errors);
 
   // Every handler file that exists, once: the functions built above, and the files of functions/ the

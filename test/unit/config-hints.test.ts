@@ -318,3 +318,44 @@ describe('queue arguments a quorum queue does not take', () => {
     expect((await load(dir)).queues.jobs?.arguments).toEqual({ 'x-max-priority': 10, 'x-queue-mode': 'lazy' });
   });
 });
+
+describe('queue arguments Warren sets itself', () => {
+  it('refuses one written with another value at the argument, naming the setting that says it, instead of dropping it at declare', async () => {
+    const found = await yamlProblems(
+      'queues:',
+      '  jobs:',
+      '    arguments: { x-dead-letter-exchange: nonexist, x-delivery-limit: 1, x-max-length: 5, x-expires: 60000 }',
+      '    maxLength: 10',
+      'functions:',
+      '  a: { queue: jobs }',
+    );
+    expect(found.map(({ code, line, key }) => ({ code, line, key }))).toEqual([
+      { code: 'WARREN_E_CONFIG_CONFLICT', line: 3, key: 'queues.jobs.arguments.x-dead-letter-exchange' },
+      { code: 'WARREN_E_CONFIG_CONFLICT', line: 3, key: 'queues.jobs.arguments.x-delivery-limit' },
+      { code: 'WARREN_E_CONFIG_CONFLICT', line: 3, key: 'queues.jobs.arguments.x-max-length' },
+    ]);
+    expect(found[0]?.message).toContain(
+      'Warren sets x-dead-letter-exchange on queue jobs itself (to "", from functions.a.deadLetter), so "nonexist" would be ignored',
+    );
+    expect(found[0]?.hint).toContain('set `deadLetter: false` on functions.a');
+    expect(found[1]?.hint).toContain('set functions.a.redeliveryLimit');
+    expect(found[2]?.message).toContain('(to 10, from queues.jobs.maxLength), so 5 would be ignored');
+  });
+
+  it('takes them where Warren leaves them alone: a dead-letter exchange of your own with deadLetter: false, or a queue no function consumes', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'queues.yaml': lines(
+        'exchanges:',
+        '  dlx: { type: fanout }',
+        'queues:',
+        '  jobs: { arguments: { x-dead-letter-exchange: dlx } }',
+        '  parked: { arguments: { x-dead-letter-exchange: dlx, x-delivery-limit: 3 } }',
+        'functions:',
+        '  a: { queue: jobs, deadLetter: false }',
+      ),
+    });
+    const config = await load(dir);
+    expect(config.queues.jobs?.arguments).toEqual({ 'x-dead-letter-exchange': 'dlx' });
+  });
+});
