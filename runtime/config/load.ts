@@ -16,6 +16,7 @@ import { buildFunctions } from './functions';
 import type { Env } from './interpolate';
 import { readSchemaFile, type SchemaFileResult } from './message-schema';
 import { checkManagedArguments } from './managed-arguments';
+import { closest } from './suggest';
 import { keyPathAt, parseRascalJson, unknownRascalKeys } from './rascal-json';
 import { checkShape } from './shape';
 import { outputLoops } from './output-loops';
@@ -214,6 +215,7 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
   for (const shared of sharedNameWarnings(raw.bindings, exchanges, queues))
     warnings.push(`${keyPlace(ctx, ['bindings', shared.index], 'value')} ${shared.text}`);
   warnings.push(...unreachableInternal(ctx, exchanges, bindings));
+  warnings.push(...misspeltQueues(ctx, functions, queues, bindings));
   if (rascalText !== undefined) warnings.push(...unknownRascalKeys(rascalFile, rascalText, rascalJson.value));
   if (errors.some((e) => !missing.has(e))) return { ...refused(errors, handlers, warnings), ...partial(functions) };
 
@@ -236,6 +238,25 @@ function unreachableInternal(ctx: BuildContext, exchanges: WarrenConfig['exchang
         `${keyPlace(ctx, ['exchanges', x.name])} exchange ${x.name} is internal and no exchange is bound to it, so no message can reach it` +
         `\n  hint: bind one to it, e.g. { exchange: …, toExchange: ${x.name} }, or drop \`internal: true\``,
     );
+}
+
+/**
+ * A function's `queue:` that is declared nowhere, bound by nothing and one typo from a declared queue:
+ * most likely that queue, misspelt. Warren would declare a new empty queue and leave the other filling.
+ */
+function misspeltQueues(ctx: BuildContext, functions: WarrenConfig['functions'], queues: WarrenConfig['queues'], bindings: WarrenConfig['bindings']): string[] {
+  const declared = Object.values(queues)
+    .filter((q) => !q.implicit)
+    .map((q) => q.name);
+  return Object.values(functions)
+    .filter((fn) => fn.queue !== fn.name && queues[fn.queue]?.implicit && !bindings.some((b) => !b.toExchange && b.queue === fn.queue))
+    .flatMap((fn) => {
+      const meant = closest(fn.queue, declared);
+      if (meant === undefined) return [];
+      return [
+        `${keyPlace(ctx, ['functions', fn.name, 'queue'])} queue ${fn.queue} is not under queues: and no binding leads to it, so Warren declares it empty and it gets only messages sent to it by name; did you mean ${meant}?`,
+      ];
+    });
 }
 
 /**

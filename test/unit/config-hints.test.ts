@@ -359,3 +359,31 @@ describe('queue arguments Warren sets itself', () => {
     expect(config.queues.jobs?.arguments).toEqual({ 'x-dead-letter-exchange': 'dlx' });
   });
 });
+
+describe('a function queue that is most likely a typo', () => {
+  it('warns at functions.x.queue when the queue is declared nowhere, bound by nothing and one typo from a declared queue', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'functions/b.ts': handler,
+      'functions/c.ts': handler,
+      'queues.yaml': lines(
+        'exchanges:',
+        '  ex: { type: direct }',
+        'queues:',
+        '  my_app: { type: classic }',
+        'bindings:',
+        '  - { exchange: ex, queue: my_app }',
+        '  - { exchange: ex, queue: my_aps }',
+        'functions:',
+        '  a: { queue: my_ap }',
+        '  b: { queue: my_aps }',
+        '  c: { queue: jobs }',
+      ),
+    });
+    const read = await readProject({ dir, env: {} });
+    expect(read.errors).toEqual([]);
+    expect(read.warnings).toEqual([
+      'queues.yaml:9:8 functions.a.queue: queue my_ap is not under queues: and no binding leads to it, so Warren declares it empty and it gets only messages sent to it by name; did you mean my_app?',
+    ]);
+  });
+});
