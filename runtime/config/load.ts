@@ -216,6 +216,7 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
     warnings.push(`${keyPlace(ctx, ['bindings', shared.index], 'value')} ${shared.text}`);
   warnings.push(...unreachableInternal(ctx, exchanges, bindings));
   warnings.push(...misspeltQueues(ctx, functions, queues, bindings));
+  warnings.push(...outputsToNoQueue(ctx, functions, queues));
   if (rascalText !== undefined) warnings.push(...unknownRascalKeys(rascalFile, rascalText, rascalJson.value));
   if (errors.some((e) => !missing.has(e))) return { ...refused(errors, handlers, warnings), ...partial(functions) };
 
@@ -238,6 +239,23 @@ function unreachableInternal(ctx: BuildContext, exchanges: WarrenConfig['exchang
         `${keyPlace(ctx, ['exchanges', x.name])} exchange ${x.name} is internal and no exchange is bound to it, so no message can reach it` +
         `\n  hint: bind one to it, e.g. { exchange: …, toExchange: ${x.name} }, or drop \`internal: true\``,
     );
+}
+
+/**
+ * An output through the default exchange goes to the queue its routing key names. One this project
+ * does not declare may exist on the broker (another app's), so a warning, not an error: without it,
+ * every result is acked and dropped as unroutable.
+ */
+function outputsToNoQueue(ctx: BuildContext, functions: WarrenConfig['functions'], queues: WarrenConfig['queues']): string[] {
+  return Object.values(functions)
+    .filter((fn) => fn.output?.exchange === '' && !queues[fn.output.routingKey])
+    .map((fn) => {
+      const key = fn.output!.routingKey;
+      const meant = key === '' ? undefined : closest(key, Object.keys(queues));
+      return key === ''
+        ? `${outputKeyAt(ctx, fn.name)} output to the default exchange with no routingKey: the default exchange routes by queue name, so every result would be dropped; set routingKey to the queue that should get the results`
+        : `${outputKeyAt(ctx, fn.name)} output to the default exchange with routingKey ${key}, a queue this project does not declare: unless it exists on the broker, every result is dropped as unroutable; ${meant ? `did you mean ${meant}?` : `declare it under queues:`}`;
+    });
 }
 
 /**

@@ -387,3 +387,27 @@ describe('a function queue that is most likely a typo', () => {
     ]);
   });
 });
+
+describe('an output through the default exchange', () => {
+  it('warns when its routing key names no queue of the project, or is missing, and not when it names one', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'functions/b.ts': handler,
+      'functions/c.ts': handler,
+      'queues.yaml': lines(
+        'queues:',
+        '  results: {}',
+        'functions:',
+        "  a: { output: { exchange: '', routingKey: result } }",
+        "  b: { output: { exchange: '' } }",
+        "  c: { output: { exchange: '', routingKey: results } }",
+      ),
+    });
+    const read = await readProject({ dir, env: {} });
+    expect(read.errors).toEqual([]);
+    expect(read.warnings).toEqual([
+      'queues.yaml:4:8 functions.a.output: output to the default exchange with routingKey result, a queue this project does not declare: unless it exists on the broker, every result is dropped as unroutable; did you mean results?',
+      'queues.yaml:5:8 functions.b.output: output to the default exchange with no routingKey: the default exchange routes by queue name, so every result would be dropped; set routingKey to the queue that should get the results',
+    ]);
+  });
+});
