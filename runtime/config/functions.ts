@@ -141,6 +141,9 @@ function conflict(where: SourceLocation | undefined, message: string, key: strin
   return new WarrenError('WARREN_E_CONFIG_CONFLICT', message, { ...where, key, hint });
 }
 
+/** What `handler:` may name: the files esbuild builds as a module (functions/ itself reads fewer, see discover.ts). */
+const HANDLER_PATH = /\.[cm]?[jt]s$/;
+
 function handlerFile(
   ctx: BuildContext,
   name: string,
@@ -152,6 +155,13 @@ function handlerFile(
 ): string | undefined {
   if (typeof entry.handler === 'string') {
     const file = resolve(input.dir, entry.handler);
+    if (!HANDLER_PATH.test(file)) {
+      ctx.report('WARREN_E_CONFIG_TYPE', `handler ${entry.handler} is not a JavaScript or TypeScript file`, pointer + ctx.pointer('handler'), {
+        expected: 'a .ts, .mts, .cts, .js, .mjs or .cjs file',
+        hint: `name the handler's source file, relative to the project folder; functions/ holds: ${listing}`,
+      });
+      return undefined;
+    }
     if (input.existingFiles.has(file)) return file;
     ctx.report('WARREN_E_HANDLER_MISSING', `handler file ${entry.handler} does not exist`, pointer + ctx.pointer('handler'), {
       hint: `the path is relative to the project folder; functions/ holds: ${listing}`,

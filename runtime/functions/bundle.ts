@@ -31,7 +31,8 @@ function buildHint(text: string | undefined): string {
   if (missing && /^[^./]/.test(missing))
     return `install it in the project (npm install ${missing.startsWith('@') ? missing.split('/').slice(0, 2).join('/') : missing.split('/')[0]}), or fix the import`;
   if (missing) return 'fix the import path: no such file next to the handler';
-  if (text && /No loader is configured/.test(text)) return 'a handler is a .ts, .mts, .js, .mjs or .cjs file';
+  if (text && /No loader is configured/.test(text))
+    return 'a handler is a .ts, .mts, .js or .mjs file in functions/ (or a .cts or .cjs one named by `handler:`)';
   return 'fix the error at this line';
 }
 

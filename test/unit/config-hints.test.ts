@@ -411,3 +411,14 @@ describe('an output through the default exchange', () => {
     ]);
   });
 });
+
+describe('handler: naming a file that is not a handler', () => {
+  it('refuses a path that is not JavaScript or TypeScript at the key, rather than building it', async () => {
+    const found = await yamlProblems('functions:', '  a: { handler: queues.yaml }', '  b: { handler: /etc/hostname }');
+    expect(found.map(({ code, line, column, key }) => ({ code, line, column, key }))).toEqual([
+      { code: 'WARREN_E_CONFIG_TYPE', line: 2, column: 17, key: 'functions.a.handler' },
+      { code: 'WARREN_E_CONFIG_TYPE', line: 3, column: 17, key: 'functions.b.handler' },
+    ]);
+    expect(found[0]?.message).toBe('handler queues.yaml is not a JavaScript or TypeScript file');
+  });
+});
