@@ -116,6 +116,13 @@ export function parseYamlSource(file: string, text: string, env: Env): ParsedSou
     );
     return { value: undefined, at, errors };
   }
+  // before the alias check, whose toJS would stringify a collection key with a process warning
+  const unusual = unusualNode(doc);
+  if (unusual) {
+    const { line, column } = pos(unusual.offset);
+    errors.push(new WarrenError('WARREN_E_CONFIG_SYNTAX', unusual.why, { file, line, column, hint: unusual.hint }));
+    return { value: undefined, at, errors };
+  }
   const bomb = aliasBomb(doc);
   if (bomb) {
     const { line, column } = pos(bomb.offset);
@@ -336,6 +343,37 @@ function unresolvedAlias(doc: Document): { offset: number; name: string } | unde
 }
 
 const QUOTE_STAR_HINT = 'a value that starts with `*` must be quoted, e.g. `schedule: "*/5 * * * *"`';
+
+/** The tags of plain YAML values; any other (`!!binary`, `!custom`) would read as something no setting is. */
+const PLAIN_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => `tag:yaml.org,2002:${t}`));
+
+/**
+ * A value no setting can be: a tagged one (`!!binary` reads as bytes, an unknown `!custom` is dropped
+ * with only a parser warning) or a key that is a list or a mapping (`? [a, b]`, stringified by yaml).
+ */
+function unusualNode(doc: Document): { offset: number; why: string; hint: string } | undefined {
+  let found: { offset: number; why: string; hint: string } | undefined;
+  visit(doc, {
+    Pair(_, pair) {
+      if (isMap(pair.key) || isSeq(pair.key)) {
+        found = { offset: pair.key.range?.[0] ?? 0, why: 'a key here is a list or a mapping', hint: 'keys are plain names: write `name: value`' };
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+    Node(_, node) {
+      if (node.tag === undefined || PLAIN_TAGS.has(node.tag)) return undefined;
+      const tag = node.tag.replace('tag:yaml.org,2002:', '!!');
+      found = {
+        offset: node.range?.[0] ?? 0,
+        why: `the YAML tag ${tag} is not read here`,
+        hint: `queues.yaml takes plain values: drop ${tag} (quote the value to keep it as text)`,
+      };
+      return visit.BREAK;
+    },
+  });
+  return found;
+}
 
 function aliasBomb(doc: Document): { offset: number; why: string } | undefined {
   try {
