@@ -130,6 +130,7 @@ function hintFor(path: string, e: AjvError): string {
   if (path === '') return 'queues.yaml is a mapping of up to four keys, `exchanges:`, `queues:`, `bindings:` and `functions:` (see README.md, "queues.yaml")';
   if (Array.isArray(schema.enum)) return `write one of: ${schema.enum.join(', ')}`;
   if (/duration/.test(words)) return durationHint(last, e.data);
+  if (last === 'memory') return 'e.g. `memory: 256MiB` or `memory: 1GiB`';
   if (schema.type === 'integer') {
     const example = `\`${last}: ${Number(schema.minimum ?? 0) + 1}\``;
     if (typeof e.data === 'number' && Number.isInteger(e.data)) return `e.g. ${example}`;
@@ -148,11 +149,12 @@ function hintFor(path: string, e: AjvError): string {
   if ((e.keyword === 'type' || e.keyword === 'anyOf') && takesString && (typeof e.data === 'number' || typeof e.data === 'boolean')) {
     return `quote it to make it a string: \`${last}: "${String(e.data)}"\``;
   }
+  if (e.keyword === 'minLength' && last === 'schedule') return 'write a cron expression, e.g. `schedule: "0 2 * * *"`, or leave `schedule` out';
+  if (e.keyword === 'minLength' && last === 'timezone') return 'write an IANA time zone, e.g. `timezone: Europe/Paris`, or leave `timezone` out (UTC)';
   if (e.keyword === 'minLength') return `write a name, or leave \`${last}\` out`;
   if (e.keyword === 'minItems') return `list at least one, or leave \`${last}\` out`;
   if (last === 'rateLimit') return 'e.g. `rateLimit: 100/s` or `rateLimit: 30/min`';
   if (last === 'schema') return 'name a .json, .yaml or .yml file relative to the project folder, or write the JSON Schema inline as a mapping';
-  if (last === 'memory') return 'e.g. `memory: 256MiB` or `memory: 1GiB`';
   if (last === 'maxBodySize') return 'e.g. `maxBodySize: 1MiB` or `maxBodySize: 512KiB`';
   const example = /e\.g\. (.+)$/.exec(words)?.[1];
   if (example) return `e.g. ${example}`;

@@ -156,6 +156,11 @@ function hintOf(m: Mismatch): string {
     hint =
       `RabbitMQ keeps a queue's arguments for its life; Warren sets x-delivery-limit to redeliveryLimit + ${BROKER_LIMIT_MARGIN}, so to keep ${name} ` +
       `as it is set ${keyOf(m)} to ${Number(m.current) - BROKER_LIMIT_MARGIN}, or move its messages: create ${name}.v2 with the new settings, shovel messages, delete ${name}`;
+  } else if (m.argument === 'x-delivery-limit' && m.current === NOT_SET) {
+    // No redeliveryLimit leaves it unset: the queue itself has to be made again.
+    hint =
+      `RabbitMQ keeps a queue's arguments for its life, and ${name} was made without a delivery limit, which Warren's redelivery limit needs as a backstop; ` +
+      `move its messages: create ${name}.v2 with the new settings, shovel messages, delete ${name}, and Warren declares it with the limit`;
   } else if (m.argument.startsWith('x-dead-letter-') && m.current === NOT_SET && keyOf(m).endsWith('.deadLetter')) {
     // A queue made before Warren, without dead-lettering: the setting that keeps it is deadLetter: false.
     hint =

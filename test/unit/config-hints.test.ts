@@ -422,3 +422,14 @@ describe('handler: naming a file that is not a handler', () => {
     expect(found[0]?.message).toBe('handler queues.yaml is not a JavaScript or TypeScript file');
   });
 });
+
+describe('hints a person can follow', () => {
+  it('gives memory a size, an empty schedule a cron expression and an empty timezone a zone', async () => {
+    const found = await yamlProblems('functions:', '  a: { memory: 10, schedule: "", timezone: "" }');
+    expect(found.map((p) => [p.key, p.hint])).toEqual([
+      ['functions.a.memory', 'e.g. `memory: 256MiB` or `memory: 1GiB`'],
+      ['functions.a.schedule', 'write a cron expression, e.g. `schedule: "0 2 * * *"`, or leave `schedule` out'],
+      ['functions.a.timezone', 'write an IANA time zone, e.g. `timezone: Europe/Paris`, or leave `timezone` out (UTC)'],
+    ]);
+  });
+});

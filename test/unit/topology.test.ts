@@ -4,7 +4,7 @@ import { DECLARE_CONCURRENCY, buildTopology } from '../../runtime/topology/rasca
 import { planDelayLadder } from '../../runtime/topology/plan';
 import { replicaConnection } from '../../runtime/replica-protocol/connection';
 import { vhostUrl } from '../../runtime/topology/names';
-import { mismatchError, parseInequivalence } from '../../runtime/topology/mismatch';
+import { mismatchError, NOT_SET, parseInequivalence } from '../../runtime/topology/mismatch';
 import { functionConfig } from '../testkit/function-config';
 import { deadQueueName, formatDelay, retryDelay, retryLadder, retryQueueName } from '../../runtime/topology/names';
 
@@ -360,6 +360,24 @@ describe('topology mismatch errors', () => {
     const shown = err.format('/app');
     expect(shown).toContain('functions.print-message.redeliveryLimit');
     expect(shown).toContain('x-delivery-limit to redeliveryLimit + 2, so to keep my_app as it is set functions.print-message.redeliveryLimit to 1');
+  });
+
+  it('says a queue made without a delivery limit has to be made again, as no redeliveryLimit leaves it unset', () => {
+    const err = mismatchError({
+      kind: 'queue',
+      name: 'my_app',
+      vhost: '/',
+      argument: 'x-delivery-limit',
+      current: NOT_SET,
+      wanted: '7',
+      messageCount: 4,
+      consumerCount: 0,
+      queue: { name: 'my_app', type: 'quorum', durable: true, arguments: {}, role: 'main', of: 'my_app', fn: 'print-message', implicit: false, at: at(6) },
+    });
+    const shown = err.format('/app');
+    expect(shown).toContain('my_app was made without a delivery limit');
+    expect(shown).toContain('create my_app.v2 with the new settings, shovel messages, delete my_app');
+    expect(shown).not.toContain('so x-delivery-limit is not set');
   });
 
   it("says an argument is not set, rather than printing the broker's `none` as its value", () => {
