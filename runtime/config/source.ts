@@ -204,7 +204,7 @@ export function parseYamlSource(file: string, text: string, env: Env): ParsedSou
               file,
               ...keyAt,
               key: path || undefined,
-              hint: 'write `name: value`; a key that is a list or a mapping (`? [a, b]`, `[a]: 1`) is not a name',
+              hint: PLAIN_KEY_HINT,
             }),
           );
           continue;
@@ -344,6 +344,8 @@ function unresolvedAlias(doc: Document): { offset: number; name: string } | unde
 
 const QUOTE_STAR_HINT = 'a value that starts with `*` must be quoted, e.g. `schedule: "*/5 * * * *"`';
 
+const PLAIN_KEY_HINT = 'write `name: value`; a key that is a list or a mapping (`? [a, b]`, `[a]: 1`) is not a name';
+
 /** The tags of plain YAML values; any other (`!!binary`, `!custom`) would read as something no setting is. */
 const PLAIN_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => `tag:yaml.org,2002:${t}`));
 
@@ -356,7 +358,7 @@ function unusualNode(doc: Document): { offset: number; why: string; hint: string
   visit(doc, {
     Pair(_, pair) {
       if (isMap(pair.key) || isSeq(pair.key)) {
-        found = { offset: pair.key.range?.[0] ?? 0, why: 'a key here is a list or a mapping', hint: 'keys are plain names: write `name: value`' };
+        found = { offset: pair.key.range?.[0] ?? 0, why: 'a key must be a plain name', hint: PLAIN_KEY_HINT };
         return visit.BREAK;
       }
       return undefined;

@@ -39,7 +39,7 @@ describe('parseYamlSource against hostile YAML', () => {
       parseYamlSource('queues.yaml', text, {}).errors.map((e) => ({ message: e.message, line: e.details.line, column: e.details.column }));
     expect(one('functions:\n  hello: !!binary aGVsbG8=\n')).toEqual([{ message: 'the YAML tag !!binary is not read here', line: 2, column: 19 }]);
     expect(one('functions:\n  hello: { prefetch: 5 }\nx: !custom {}\n')).toEqual([{ message: 'the YAML tag !custom is not read here', line: 3, column: 12 }]);
-    expect(one('functions:\n  ? [a, b]\n  : 1\n')).toEqual([{ message: 'a key here is a list or a mapping', line: 2, column: 5 }]);
+    expect(one('functions:\n  ? [a, b]\n  : 1\n')).toEqual([{ message: 'a key must be a plain name', line: 2, column: 5 }]);
     // the plain tags are plain values
     expect(parseYamlSource('queues.yaml', 'functions:\n  hello: { queue: !!str 123 }\n', {}).errors).toEqual([]);
   });
