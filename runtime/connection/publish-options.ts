@@ -51,8 +51,12 @@ export function publishOptions(copy: MessageProperties | undefined, set: Publish
   };
 }
 
-/** `properties` with other headers, as a literal (see above). */
-export function withHeaders(properties: MessageProperties, headers: Record<string, unknown>): MessageProperties {
+/**
+ * `properties` with other headers, as a literal (see above). `keepExpiration: false` for a retry or a
+ * dead letter: as RabbitMQ does when it dead-letters, the producer's per-message TTL goes, or the copy
+ * would leave its retry queue early, or expire out of the dead-letter queue (which has nowhere to send it).
+ */
+export function withHeaders(properties: MessageProperties, headers: Record<string, unknown>, keepExpiration = true): MessageProperties {
   return {
     contentType: properties.contentType,
     contentEncoding: properties.contentEncoding,
@@ -65,7 +69,7 @@ export function withHeaders(properties: MessageProperties, headers: Record<strin
     appId: properties.appId,
     deliveryMode: properties.deliveryMode,
     priority: properties.priority,
-    expiration: properties.expiration,
+    expiration: keepExpiration ? properties.expiration : undefined,
     userId: properties.userId,
   };
 }

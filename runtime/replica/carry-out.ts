@@ -83,7 +83,7 @@ async function publishThenSettle(settlement: Exclude<Settlement, { action: 'ack'
   switch (settlement.action) {
     case 'retry':
       await deps.publish(toOwnQueue(settlement.queue), content, {
-        properties: withHeaders(properties, retryHeaders(properties.headers, settlement.nextAttempt, route)),
+        properties: withHeaders(properties, retryHeaders(properties.headers, settlement.nextAttempt, route), false),
       });
       m.settle.ack();
       // Why, in one line: the dead letter, if it comes to that, keeps the whole error and its stack.
@@ -109,7 +109,7 @@ async function publishThenSettle(settlement: Exclude<Settlement, { action: 'ack'
         now: deps.now?.() ?? new Date(),
         ...(m.lastDeath ? { lastDeath: m.lastDeath } : {}),
       });
-      await deps.publish(toOwnQueue(settlement.queue), content, { properties: withHeaders(properties, headers) });
+      await deps.publish(toOwnQueue(settlement.queue), content, { properties: withHeaders(properties, headers, false) });
       m.settle.ack();
       log.error({ messageId, attempt, reason: settlement.reason, err: settlement.error }, `dead-lettered to ${settlement.queue}`);
       return 'dead';

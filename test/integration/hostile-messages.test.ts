@@ -167,6 +167,18 @@ describe('hostile messages', () => {
     expect((await queueInfo(vhost.url, 'sink')).consumerCount).toBe(2);
   });
 
+  it("drops a producer's per-message TTL from the copies it makes, so a dead letter does not expire out of the dead-letter queue", async () => {
+    // dead-lettered on its first delivery (a retry queue's own dead-lettering would drop the TTL first)
+    await publishRaw(vhost.url, '', 'sink', '{"a":', { ...json, messageId: 'own-ttl', expiration: '1500' });
+    await waitFor(async () => warren.logs.some((l) => l.messageId === 'own-ttl' && /dead-lettered/.test(l.msg)), 10_000, 50);
+    // past the producer's 1.5 s: RabbitMQ drops the TTL when it dead-letters a message, and so does Warren
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    await collect();
+    const letter = dead.find((d) => d.properties.messageId === 'own-ttl');
+    expect(letter?.properties.headers?.['x-warren-reason']).toBe('invalid-json');
+    expect(letter?.properties.expiration).toBeUndefined();
+  });
+
   it('still handles good messages after the hostile batch', async () => {
     for (let i = 0; i < 30; i++) await publishRaw(vhost.url, '', 'sink', JSON.stringify({ n: i }), { ...json, messageId: `good-${i}` });
     await waitFor(

@@ -65,4 +65,10 @@ describe('withHeaders', () => {
     const copy = withHeaders(delivered, { 'x-warren-attempt': 3 });
     expect(set(copy)).toEqual({ ...delivered, headers: { 'x-warren-attempt': 3 } });
   });
+
+  it("drops the producer's expiration for a retry or a dead letter, and keeps the rest", () => {
+    const copy = withHeaders(delivered, { 'x-warren-reason': 'error' }, false);
+    const { expiration: _dropped, ...rest } = delivered;
+    expect(set(copy)).toEqual({ ...rest, headers: { 'x-warren-reason': 'error' } });
+  });
 });
