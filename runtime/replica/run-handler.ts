@@ -116,7 +116,10 @@ export function runHandler(handler: Handler, value: unknown, options: RunOptions
 
 function thrown(err: unknown): Outcome {
   const error = toError(err, 'the handler threw');
-  return isReject(err) ? { kind: 'reject', error } : { kind: 'error', error, timedOut: false };
+  if (!isReject(err)) return { kind: 'error', error, timedOut: false };
+  // `throw new Reject()`: the dead letter and the log say what happened, not an empty message.
+  if (error.message === '') error.message = 'rejected by the handler, with no reason given';
+  return { kind: 'reject', error };
 }
 
 /** A handler that ignores its aborted signal may hold memory or sockets forever: recycle the replica. */

@@ -276,6 +276,16 @@ describe('createProcessor', () => {
     expect(events[1]).toEqual({ settle: 'ack' });
   });
 
+  it('says a Reject with no reason was rejected by the handler, rather than writing {"name":"Reject"} as the error', async () => {
+    const { events } = await deliver(async () => {
+      throw new (Reject as unknown as new () => Error)();
+    });
+    expect(events[0]).toMatchObject({
+      publish: queue('resize.dead'),
+      headers: { 'x-warren-reason': 'reject', 'x-warren-error': 'rejected by the handler, with no reason given' },
+    });
+  });
+
   it('counts a timeout as a failed attempt, aborts ctx.signal, and names the reason on the last one', async () => {
     let aborted = false;
     const hangs: Handler = (_m, ctx) =>
