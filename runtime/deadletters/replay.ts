@@ -112,7 +112,11 @@ export async function replayDeadLetters(url: string, deadQueue: string, options:
       found.add(key);
       const messageId = typeof msg.properties.messageId === 'string' ? msg.properties.messageId : null;
       if (targetGone) {
-        kept.push({ messageId, key, why: `the function's queue "${target}" does not exist (deleted?); start the runtime to declare it again` });
+        kept.push({
+          messageId,
+          key,
+          why: `the function's queue "${target}" does not exist (deleted?); a running runtime declares it again within seconds, so replay again then, or start one`,
+        });
         return;
       }
       const p: Pending = { taken: { msg, channel }, key, messageId, content: options.body ?? msg.content, returned: false };
