@@ -9,7 +9,7 @@ import type { WarrenConfig } from '../config/types';
 import { deadLetterQueue } from './view';
 import { fail, ok, type Reply } from './replies';
 import type { AdminRequest } from './routes';
-import { integerField, isReply, objectBody } from './validate';
+import { integerField, isReply, noOptions, objectBody, onlyKeys } from './validate';
 
 /** The dead-letter tools (runtime/deadletters/); the admin API and the CLI share them. */
 export interface DeadLetterTools {
@@ -103,6 +103,8 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps): DeadLetterRoute[] {
         if (isReply(t)) return t;
         const parsed = objectBody(req.body, '{"limit": 10}');
         if (isReply(parsed)) return parsed;
+        const extra = onlyKeys(parsed, ['limit', 'keys', 'search', 'body'], '{"limit": 10}, {"keys": ["id-1"]} or {"search": "ECONNREFUSED"}');
+        if (extra) return extra;
         const body = (parsed ?? {}) as { keys?: unknown; search?: unknown };
         const limit = integerField(req.body, req.query, 'limit', { min: 1, max: 1_000_000, example: '{"limit": 10}' });
         if (isReply(limit)) return limit;
@@ -159,15 +161,21 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps): DeadLetterRoute[] {
         if (isReply(t)) return t;
         const key = keyIn(req.path.replace(/\/replay$/, ''));
         if (isReply(key)) return key;
-        return replayOne(t, key, (req.body as { body?: unknown } | undefined)?.body);
+        const parsed = objectBody(req.body, '{"body": "{\\"id\\": 1}"}');
+        if (isReply(parsed)) return parsed;
+        const extra = onlyKeys(parsed, ['body'], '{"body": "{\\"id\\": 1}"}, or no body to replay it as it is');
+        if (extra) return extra;
+        return replayOne(t, key, parsed?.body);
       },
     },
     {
       method: 'DELETE',
       pattern: /^\/functions\/([^/]+)\/dead-letters$/,
-      async run(_req, name) {
+      async run(req, name) {
         const t = target(name);
         if (isReply(t)) return t;
+        const refused = noOptions(req.body);
+        if (refused) return refused;
         return ok({ queue: t.deadQueue, purged: await t.tools.purge(t.url, t.deadQueue) });
       },
     },

@@ -13,7 +13,7 @@ import { ERRORS, WarrenError, WarrenErrors } from '../errors';
 import { errorReply, fail, ok, type Reply } from './replies';
 import { depthQueues, describeFunctions, notReadyReason } from './view';
 import type { QueueDepth } from './depths';
-import { functionName, integerField, isReply, objectBody, onlyKeys } from './validate';
+import { functionName, integerField, isReply, noOptions, objectBody, onlyKeys } from './validate';
 import { vhostUrl } from '../topology/names';
 import { PerKeyLock } from '../lib/per-key-lock';
 import { deadLetterRoutes, type DeadLetterTools } from './dead-letter-routes';
@@ -141,10 +141,10 @@ export function createRouter(deps: RouteDeps): Router {
     {
       method: 'POST',
       pattern: /^\/functions\/([^/]+)\/deploy$/,
-      run: async (_req, name) => {
+      run: async (req, name) => {
         // A function the runtime does not run yet may be a file added since: deploy reads the project for it.
         const known = knownFunction(name);
-        const refused = requireRunning() ?? (app.selection?.project.includes(name) ? known : null);
+        const refused = noOptions(req.body) ?? requireRunning() ?? (app.selection?.project.includes(name) ? known : null);
         if (refused) return refused;
         return exclusively(name, async () => {
           const from = app.supervisor.status().find((f) => f.name === name)?.version ?? null;
@@ -167,8 +167,8 @@ export function createRouter(deps: RouteDeps): Router {
     {
       method: 'POST',
       pattern: /^\/deploy$/,
-      run: async () => {
-        const refused = requireRunning();
+      run: async (req) => {
+        const refused = noOptions(req.body) ?? requireRunning();
         if (refused) return refused;
         const versions = () => new Map(app.supervisor.status().map((s) => [s.name, s.version]));
         const before = versions();

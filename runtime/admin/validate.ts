@@ -50,7 +50,10 @@ export function objectBody(body: unknown, example = '{"replicas": 3}'): Record<s
   return fail('WARREN_E_USAGE', `the request body must be a JSON object, got ${shown(body)}`, `send a JSON object, e.g. ${example}`);
 }
 
-/** A body with no key but `known`: a misspelt or unsupported option is refused, not ignored. */
+/**
+ * A body with no key but `known`: a misspelt or unsupported option is refused, not ignored (a replay
+ * or a purge that dropped a misspelt `limit` or `keys` would act on every dead letter).
+ */
 export function onlyKeys(body: Record<string, unknown> | undefined, known: readonly string[], example: string): Reply | undefined {
   const unknown = Object.keys(body ?? {}).filter((key) => !known.includes(key));
   if (unknown.length === 0) return undefined;
@@ -58,8 +61,17 @@ export function onlyKeys(body: Record<string, unknown> | undefined, known: reado
   return fail(
     'WARREN_E_USAGE',
     `unknown ${unknown.length === 1 ? 'key' : 'keys'} ${names} in the request body`,
-    `the body takes ${known.map((key) => JSON.stringify(key)).join(', ')} only: send ${example}`,
+    known.length === 0
+      ? `this route takes no options: send ${example}`
+      : `the body takes ${known.map((key) => JSON.stringify(key)).join(', ')} only: send ${example}`,
   );
+}
+
+/** A route that takes no options (a purge, a deploy): no body, `{}`, or a 400 naming what was sent. */
+export function noOptions(body: unknown): Reply | undefined {
+  const parsed = objectBody(body, '{}');
+  if (isReply(parsed)) return parsed;
+  return onlyKeys(parsed, [], 'no body');
 }
 
 /**

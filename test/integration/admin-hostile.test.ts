@@ -7,7 +7,7 @@
 import { connect, type Socket } from 'node:net';
 import { createServer, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestVhost, queueInfo, type TestVhost } from '../helpers/broker';
+import { createTestVhost, publishRaw, queueInfo, type TestVhost } from '../helpers/broker';
 import { createProject, recordingHandler, recordingQueues, release, runCli, startRuntime, type Project, type Runtime } from './admin-harness';
 
 let vhost: TestVhost | undefined;
@@ -191,6 +191,30 @@ describe('admin API under hostile input', () => {
     const huge = expectJsonError(await raw(port, { method: 'POST', path: '/functions/echo/scale', headers: json, body: '{"replicas": 1e400}' }), 400);
     expect(huge.error).toBe('replicas must be an integer from 0 to 256, got Infinity: not a finite whole number');
     expect(await desiredReplicas()).toBe(2);
+  });
+
+  it('refuses a misspelt option on a replay, a purge or a deploy with a 400, instead of acting on every dead letter', async () => {
+    const port = runtime!.port;
+    for (let i = 0; i < 3; i++) await publishRaw(vhost!.url, '', 'echo.dead', `{"n":${i}}`, { messageId: `letter-${i}` });
+    const json = { 'content-type': 'application/json' };
+    const sent = [
+      ['POST', '/functions/echo/dead-letters/replay', '{"limt": 1}', '"limt"'],
+      ['POST', '/functions/echo/dead-letters/replay', '{"key": ["letter-0"]}', '"key"'],
+      ['POST', '/functions/echo/dead-letters/letter-0/replay', '{"bdy": "{}"}', '"bdy"'],
+      ['DELETE', '/functions/echo/dead-letters', '{"all": false}', '"all"'],
+      ['POST', '/functions/echo/deploy', '{"force": true}', '"force"'],
+      ['POST', '/deploy', '{"only": "echo"}', '"only"'],
+    ] as const;
+    for (const [method, path, body, key] of sent) {
+      const refused = expectJsonError(await raw(port, { method, path, headers: { ...json, 'content-length': Buffer.byteLength(body) }, body }), 400);
+      expect(refused.error, `${method} ${path}`).toBe(`unknown key ${key} in the request body`);
+    }
+    expect((await queueInfo(vhost!.url, 'echo.dead')).messageCount).toBe(3);
+    // the same requests, spelt right, still work
+    const replayed = await raw(port, { method: 'POST', path: '/functions/echo/dead-letters/replay', headers: json, body: '{"limit": 1}' });
+    expect(JSON.parse(replayed.text)).toMatchObject({ replayed: 1 });
+    const purged = await raw(port, { method: 'DELETE', path: '/functions/echo/dead-letters' });
+    expect(JSON.parse(purged.text)).toMatchObject({ purged: 2 });
   });
 
   it('answers headers over 16 KiB and a garbled request line with a JSON 4xx', async () => {
