@@ -194,9 +194,11 @@ export class App extends EventEmitter<AppEvents> {
    * A function the runtime does not run yet (its file was added since) is started by reading the
    * project again for it alone.
    */
-  async deploy(name: string): Promise<{ version: string; changed: boolean; problems: unknown[] }> {
+  /** `version: null`: the function stopped, its handler file deleted (as `deploy --all` stops it). */
+  async deploy(name: string): Promise<{ version: string | null; changed: boolean; problems: unknown[] }> {
     const fn = this.requireConfig().functions[name];
-    if (fn) {
+    // A running function whose file is gone is a deletion, not a build error: the reload below stops it.
+    if (fn && (await isFile(fn.file))) {
       // As a start does, what was deleted on the broker since (an exchange, a binding) is declared again;
       // beside the redeploy, which it does not hold up. A broker that refuses is logged and told to the
       // caller among `problems`: the new code runs anyway.
@@ -210,9 +212,10 @@ export class App extends EventEmitter<AppEvents> {
       const [deployed, problems] = await Promise.all([this.redeploy(fn), declaring]);
       return { ...deployed, problems };
     }
-    const { added, problems } = await this.reload([name], { declare: true });
+    const { added, removed, problems } = await this.reload([name], { declare: true });
     const version = this.supervisor.status().find((s) => s.name === name)?.version;
     if (added.includes(name) && version) return { version, changed: true, problems: [] };
+    if (removed.includes(name)) return { version: null, changed: true, problems };
     if (problems.length === 1) throw problems[0];
     const errors = problems.flatMap((p) => (p instanceof WarrenErrors ? p.errors : p instanceof WarrenError ? [p] : []));
     if (errors.length) throw new WarrenErrors(errors);
@@ -348,8 +351,11 @@ export class App extends EventEmitter<AppEvents> {
         report(new WarrenErrors([err]), 'the changed config is invalid' + keeps);
         return result;
       }
-      if (running) gone.set(name, relative(this.options.dir, running.file));
-      else {
+      if (running) {
+        gone.set(name, relative(this.options.dir, running.file));
+        // told to whoever deployed, not only logged: the next start refuses the config
+        result.problems.push(err);
+      } else {
         result.problems.push(err);
         log.warn(
           { problems: [err.format(this.options.dir)] },

@@ -38,7 +38,7 @@ export interface AdminTarget {
     scale(name: string, replicas: number): Promise<void>;
   };
   /** redeploy one function; one the runtime does not run yet (a new file) is started */
-  deploy(name: string): Promise<{ version: string; changed: boolean; problems: unknown[] }>;
+  deploy(name: string): Promise<{ version: string | null; changed: boolean; problems: unknown[] }>;
   /** read the project again and apply what changed (as `--watch` does); `declare`: declare the topology even if unchanged */
   reload(scope?: readonly string[], options?: { declare?: boolean }): Promise<ReloadResult>;
   /** under `start --only`: the selection and every function of the project (absent in tests that have none) */

@@ -169,5 +169,23 @@ it('starts a function whose file was added since the runtime started (deploy FN)
   expect(broken.stderr).toMatch(/functions\/broken\.ts:1 broken\.ts has no default export function/);
   expect(await consumerCount(vhost.url, 'broken')).toBe(0);
 
+  // A deleted file, deployed by name, stops its function as --all does, rather than failing to build it.
+  await rm(join(project.dir, 'functions', 'broken.ts'));
+  await rm(join(project.dir, 'functions', 'weird.ts'));
+  const gone = await runCli(['deploy', 'weird'], runtime.env);
+  expect(gone.stderr).toBe('');
+  expect(gone.code).toBe(0);
+  expect(gone.stdout).toBe('weird: stopped, no longer in the project (its queue and messages stay)\n');
+  expect(await consumerCount(vhost.url, 'weird')).toBe(0);
+  // With an entry left in queues.yaml, the one who deployed is told that the next start would refuse it.
+  await project.write('queues.yaml', recordingQueues({ gamma: {} }));
+  await rm(join(project.dir, 'functions', 'gamma.ts'));
+  const entry = await runCli(['deploy', 'gamma'], runtime.env);
+  expect(entry.stdout).toBe('gamma: stopped, no longer in the project (its queue and messages stay)\n');
+  expect(entry.stderr).toMatch(/no handler file for function "gamma" \[WARREN_E_HANDLER_MISSING\]/);
+  expect(entry.stderr).not.toMatch(/Could not resolve/);
+  expect(entry.code).toBe(2);
+  expect(await consumerCount(vhost.url, 'gamma')).toBe(0);
+
   expect(await runtime.stop()).toBe(0);
 });
