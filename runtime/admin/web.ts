@@ -54,7 +54,15 @@ export function createWebHandler(options: WebOptions): WebHandler {
     if (refusal) return json(res, 403, { error: refusal, code: 'WARREN_E_ADMIN_FORGERY' });
     const given = await readSignIn(req);
     if (token === null) return json(res, 200, { signedIn: true, tokenRequired: false });
-    if (given === null || !sameSecret(given, token)) {
+    if (given === null) {
+      // Not a wrong token: no token at all (curl's -d sends a form type with a JSON body, say).
+      return json(res, 400, {
+        error: 'the sign-in request carries no token',
+        code: 'WARREN_E_USAGE',
+        hint: `send {"token": "…"} as JSON (content-type: application/json), or a form's token=…`,
+      });
+    }
+    if (!sameSecret(given, token)) {
       await new Promise((r) => setTimeout(r, WRONG_TOKEN_DELAY_MS));
       return json(res, 401, { error: 'wrong token', code: 'WARREN_E_ADMIN_AUTH', hint: 'paste the value of WARREN_ADMIN_TOKEN' });
     }
@@ -114,7 +122,9 @@ async function readSignIn(req: IncomingMessage): Promise<string | null> {
     chunks.push(chunk);
   }
   const text = Buffer.concat(chunks).toString('utf8');
-  if (/^application\/x-www-form-urlencoded/.test(req.headers['content-type'] ?? '')) return new URLSearchParams(text).get('token');
+  // A JSON body sent with a form's type (`curl -d '{"token":…}'`) is still read as JSON.
+  if (/^application\/x-www-form-urlencoded/.test(req.headers['content-type'] ?? '') && !text.trimStart().startsWith('{'))
+    return new URLSearchParams(text).get('token');
   try {
     const body = JSON.parse(text) as { token?: unknown };
     return typeof body.token === 'string' ? body.token : null;

@@ -85,4 +85,20 @@ describe('the dashboard behind a token', () => {
     await page.getByLabel('Admin token').waitFor();
     expect(await context.cookies()).toEqual([]);
   });
+  it('reads a JSON sign-in sent with a form type (curl -d), and answers a body with no token as a bad request, not as a wrong token', async () => {
+    const base = `http://127.0.0.1:${runtime.port}`;
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const json = await fetch(`${base}/session`, { method: 'POST', headers: form, body: JSON.stringify({ token: TOKEN }) });
+    expect(json.status).toBe(200);
+    expect(json.headers.get('set-cookie')).toMatch(/HttpOnly/);
+    const formToken = await fetch(`${base}/session`, { method: 'POST', headers: form, body: `token=${TOKEN}` });
+    expect(formToken.status).toBe(200);
+    for (const body of ['x', '{"token": 123}']) {
+      const none = await fetch(`${base}/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      expect(none.status, body).toBe(400);
+      expect(await none.json()).toMatchObject({ error: 'the sign-in request carries no token', code: 'WARREN_E_USAGE' });
+    }
+    const wrong = await fetch(`${base}/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"token": "nope"}' });
+    expect(wrong.status).toBe(401);
+  });
 });
