@@ -29,7 +29,8 @@ export function resolveAdminBinding(env: Record<string, string | undefined>): Ad
   return { host, port, token };
 }
 
-function parsePort(raw: string | undefined): number {
+/** WARREN_ADMIN_PORT as the runtime and the CLI read it; a WarrenError (bad input) when it is no port. */
+export function parsePort(raw: string | undefined): number {
   if (raw === undefined || raw.trim() === '') return DEFAULT_ADMIN_PORT;
   const port = Number(raw);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {

@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { EXIT, WarrenError, isErrorCode, type ErrorCode } from '../errors';
-import { DEFAULT_ADMIN_HOST, DEFAULT_ADMIN_PORT, clientHost } from '../admin/auth';
+import { DEFAULT_ADMIN_HOST, clientHost, parsePort } from '../admin/auth';
 import { reportFailure } from './common';
 import { projectFolderProblem } from '../config/project-folder';
 
@@ -21,7 +21,6 @@ export class AdminError extends WarrenError {
 }
 
 export interface AdminClient {
-  readonly baseUrl: string;
   get<T>(path: string): Promise<T>;
   post<T>(path: string, body?: unknown, options?: { timeoutMs?: number }): Promise<T>;
   delete<T>(path: string): Promise<T>;
@@ -31,15 +30,17 @@ const DEFAULT_TIMEOUT_MS = 15_000;
 
 export function adminBaseUrl(env: Record<string, string | undefined>): string {
   const host = clientHost(env.WARREN_ADMIN_HOST?.trim() || DEFAULT_ADMIN_HOST);
-  const port = env.WARREN_ADMIN_PORT?.trim() || String(DEFAULT_ADMIN_PORT);
+  // read as the runtime reads it: `abc` is bad input (exit 2), not a runtime that does not answer
+  const port = parsePort(env.WARREN_ADMIN_PORT);
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 export function createAdminClient(env: Record<string, string | undefined> = process.env): AdminClient {
-  const baseUrl = adminBaseUrl(env);
   const token = env.WARREN_ADMIN_TOKEN?.trim();
 
   async function request<T>(method: string, path: string, body: unknown, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<T> {
+    // Read here, inside each command's error handling, rather than when the client is made.
+    const baseUrl = adminBaseUrl(env);
     let res: Response;
     try {
       res = await fetch(baseUrl + path, {
@@ -92,7 +93,6 @@ export function createAdminClient(env: Record<string, string | undefined> = proc
   }
 
   return {
-    baseUrl,
     get: (path) => request('GET', path, undefined),
     post: (path, body, options) => request('POST', path, body ?? {}, options?.timeoutMs),
     delete: (path) => request('DELETE', path, undefined),

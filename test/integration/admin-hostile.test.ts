@@ -278,6 +278,15 @@ describe('admin API under hostile input', () => {
     }
   });
 
+  it('the CLI refuses a WARREN_ADMIN_PORT that is no port as bad input (exit 2), as start does, not as a runtime that does not answer', async () => {
+    for (const args of [['status'], ['scale', 'echo', '2'], ['deploy', 'echo']]) {
+      const cli = await runCli(args, { WARREN_ADMIN_PORT: 'abc' });
+      expect(cli.code, args.join(' ')).toBe(2);
+      expect(cli.stderr, args.join(' ')).toMatch(/WARREN_ADMIN_PORT must be a port number \(0-65535\), got "abc" \[WARREN_E_ADMIN_ADDRESS\]/);
+      expect(cli.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
   it('status, scale and deploy take --dir like every command', async () => {
     const env = runtime!.env;
     const dir = project!.dir;
