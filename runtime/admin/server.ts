@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { WarrenError } from '../errors';
 import type { AdminBinding } from './auth';
 import { checkAccess, forgeryRefusal } from './access';
+import { requestUrl } from './request-url';
 import { bodyHint } from './validate';
 import { fail, type Reply } from './replies';
 import type { AdminRequest, Router } from './routes';
@@ -55,7 +56,7 @@ export async function startAdminServer(binding: AdminBinding, router: Router, lo
       req.resume();
       return;
     }
-    const url = new URL(req.url ?? '/', 'http://admin');
+    const url = requestUrl(req.url);
     const body = await readJson(req);
     if (body instanceof TooLarge) {
       // The rest of the body is not read: the connection closes after this answer.
@@ -63,10 +64,17 @@ export async function startAdminServer(binding: AdminBinding, router: Router, lo
       return write(res, fail('WARREN_E_USAGE', body.message, `send at most ${MAX_BODY_BYTES} bytes`, 413));
     }
     if (body instanceof Error) return write(res, fail('WARREN_E_USAGE', body.message, bodyHint(url.pathname.replace(/\/+$/, ''))));
-    const request: AdminRequest = { method: req.method ?? 'GET', path: url.pathname.replace(/\/+$/, '') || '/', query: url.searchParams, body };
+    // HEAD is a GET without the body (load balancers and uptime probes send it).
+    const head = req.method === 'HEAD';
+    const request: AdminRequest = {
+      method: head ? 'GET' : (req.method ?? 'GET'),
+      path: url.pathname.replace(/\/+$/, '') || '/',
+      query: url.searchParams,
+      body,
+    };
     const reply = await router(request);
-    log.debug({ method: request.method, path: request.path, status: reply.status }, 'admin request');
-    write(res, reply);
+    log.debug({ method: req.method, path: request.path, status: reply.status }, 'admin request');
+    write(res, reply, head);
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -104,14 +112,15 @@ export async function startAdminServer(binding: AdminBinding, router: Router, lo
   };
 }
 
-function write(res: ServerResponse, reply: Reply): void {
+function write(res: ServerResponse, reply: Reply, head = false): void {
   const payload = reply.text ?? JSON.stringify(reply.body ?? {}) + '\n';
   res.writeHead(reply.status, {
     ...reply.headers,
     'content-type': reply.contentType ?? (reply.text === undefined ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8'),
+    'content-length': Buffer.byteLength(payload),
     'cache-control': 'no-store',
   });
-  res.end(payload);
+  res.end(head ? undefined : payload);
 }
 
 /**

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { AdminBinding } from './auth';
 import { clearedSessionCookie, forgeryRefusal, sameSecret, sessionCookie, type Access } from './access';
 import { answerFile, loadStaticFiles, PAGE_HEADERS, type StaticFiles } from './static';
+import { requestUrl } from './request-url';
 import type { LiveFeed } from './live-feed';
 
 export type WebHandler = (req: IncomingMessage, res: ServerResponse, access: Access) => Promise<boolean>;
@@ -78,7 +79,7 @@ export function createWebHandler(options: WebOptions): WebHandler {
   }
 
   return async (req, res, access) => {
-    const path = new URL(req.url ?? '/', 'http://admin').pathname;
+    const path = requestUrl(req.url).pathname;
     const method = req.method ?? 'GET';
     const read = method === 'GET' || method === 'HEAD';
     if (read && (path === '/' || path === '/index.html')) {

@@ -217,6 +217,21 @@ describe('admin API under hostile input', () => {
     expect(JSON.parse(purged.text)).toMatchObject({ purged: 2 });
   });
 
+  it('answers HEAD wherever GET works, and reads //functions as /functions rather than serving the dashboard', async () => {
+    const port = runtime!.port;
+    for (const path of ['/healthz', '/readyz', '/functions', '/metrics']) {
+      const head = await raw(port, { method: 'HEAD', path });
+      expect(head.status, path).toBe(200);
+      expect(head.text, path).toBe('');
+      expect(Number(head.headers['content-length']), path).toBeGreaterThan(0);
+    }
+    const functions = await raw(port, { method: 'GET', path: '//functions' });
+    expect(String(functions.headers['content-type'])).toMatch(/^application\/json/);
+    expect(JSON.parse(functions.text)).toHaveProperty('functions');
+    const metrics = await raw(port, { method: 'GET', path: '//metrics' });
+    expect(metrics.text).toContain('warren_messages_total');
+  });
+
   it('answers headers over 16 KiB and a garbled request line with a JSON 4xx', async () => {
     const port = runtime!.port;
     expectJsonError(await raw(port, { method: 'GET', path: '/healthz', headers: { 'x-big': 'x'.repeat(20_000) } }), 431);
