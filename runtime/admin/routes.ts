@@ -193,7 +193,7 @@ export function createRouter(deps: RouteDeps): Router {
       return fail(
         'WARREN_E_USAGE',
         `no admin route ${req.path}`,
-        'routes: /healthz /readyz /metrics /functions /functions/:name/{scale,deploy,dead-letters} /deploy',
+        'routes: /healthz /readyz /metrics /functions /functions/:name/{scale,deploy,dead-letters} /deploy /topology; the dashboard: / /events /session',
         404,
       );
     const route = matching.find((r) => r.method === req.method);

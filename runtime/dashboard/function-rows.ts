@@ -1,7 +1,9 @@
 /** Which functions the functions view lists, and in what order: a name filter, then a sort. Pure. */
 import type { LiveFunction } from './types';
 
-export type SortKey = 'name' | 'inPerSec' | 'handledPerSec' | 'failedPerSec' | 'p50Ms' | 'p95Ms' | 'inFlight' | 'queueDepth' | 'retryDepth' | 'deadLetterDepth';
+/** `replicas`: by how many replicas are missing (desired − running), the under-replicated first. */
+export type SortKey =
+  'name' | 'replicas' | 'inPerSec' | 'handledPerSec' | 'failedPerSec' | 'p50Ms' | 'p95Ms' | 'inFlight' | 'queueDepth' | 'retryDepth' | 'deadLetterDepth';
 
 export interface Sort {
   key: SortKey;
@@ -18,9 +20,10 @@ export function functionRows(fns: readonly LiveFunction[], filter: string, sort:
   const byName = (a: LiveFunction, b: LiveFunction) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   if (sort.key === 'name') return shown.sort((a, b) => (sort.descending ? -byName(a, b) : byName(a, b)));
   const key = sort.key;
+  const figure = (f: LiveFunction): number | null => (key === 'replicas' ? f.desired - f.running : f[key]);
   return shown.sort((a, b) => {
-    const x = a[key];
-    const y = b[key];
+    const x = figure(a);
+    const y = figure(b);
     if (x === null || y === null) return x === y ? byName(a, b) : x === null ? 1 : -1;
     return x === y ? byName(a, b) : sort.descending ? y - x : x - y;
   });

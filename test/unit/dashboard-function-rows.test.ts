@@ -26,6 +26,11 @@ describe('functionRows', () => {
     expect(functionRows(FNS, '', { key: 'p95Ms', descending: true }).map((f) => f.name)).toEqual(['send-sms', 'audit', 'charge-card']);
     expect(nextSort(byQueued, 'name')).toEqual(BY_NAME);
   });
+
+  it('sorts by replicas with the most missing first', () => {
+    const fns = [fn('full', { desired: 2, running: 2 }), fn('down', { desired: 3, running: 0 }), fn('short', { desired: 2, running: 1 })];
+    expect(functionRows(fns, '', nextSort(BY_NAME, 'replicas')).map((f) => f.name)).toEqual(['down', 'short', 'full']);
+  });
 });
 
 describe('total', () => {

@@ -47,9 +47,7 @@ export function FunctionTable({ rows, sort, onSort }: { rows: LiveFunction[]; so
         <thead>
           <tr>
             {heading('name', 'Function', false)}
-            <th scope="col" class="num">
-              Replicas
-            </th>
+            {heading('replicas', 'Replicas', true)}
             {COLUMNS.map((c) => heading(c.key, c.label, true))}
           </tr>
         </thead>

@@ -207,7 +207,7 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
               +
             </button>
           </div>
-          <button type="button" disabled={busy !== null} onClick={redeploy}>
+          <button type="button" aria-label={`redeploy ${fn.name}`} disabled={busy !== null} onClick={redeploy}>
             {busy === 'deploy' ? 'Deploying…' : 'Redeploy'}
           </button>
         </div>
