@@ -24,6 +24,16 @@ async function brokerState(vhost: string): Promise<unknown> {
   return { queues: queues.sort(byName), exchanges: exchanges.sort(byName) };
 }
 
+/** A classic queue made outside Warren, as an earlier Warren or a person made it. */
+async function declareByHand(url: string, queue: string, options: { durable: boolean }): Promise<void> {
+  const conn = await amqplib.connect(url);
+  try {
+    await (await conn.createChannel()).assertQueue(queue, options);
+  } finally {
+    await conn.close();
+  }
+}
+
 /** The problems a refused command listed, one line each (their hints left out). */
 function problems(stderr: string): string[] {
   return stderr.split('\n').filter((line) => line.includes('[WARREN_E_'));
@@ -96,12 +106,7 @@ describe('warren check against the broker', () => {
   it('says, as start does, that a classic dead-letter queue of an earlier Warren is kept, and declares nothing', async () => {
     vhost = await createTestVhost('warren-check');
     project = await createProject('functions:\n  slow: {}\n', { slow: noop });
-    const conn = await amqplib.connect(vhost.url);
-    try {
-      await (await conn.createChannel()).assertQueue('slow.dead', { durable: true });
-    } finally {
-      await conn.close();
-    }
+    await declareByHand(vhost.url, 'slow.dead', { durable: true });
     const before = await brokerState(vhost.name);
 
     const result = await runWarren(['check', '--dir', project.dir], { AMQP_URL: vhost.url });
@@ -117,12 +122,7 @@ describe('warren check against the broker', () => {
   it('refuses a dead-letter queue made by hand without durable (its dead letters would go with a restart), not as one of an earlier Warren', async () => {
     vhost = await createTestVhost('warren-check');
     project = await createProject('functions:\n  slow: {}\n', { slow: noop });
-    const conn = await amqplib.connect(vhost.url);
-    try {
-      await (await conn.createChannel()).assertQueue('slow.dead', { durable: false });
-    } finally {
-      await conn.close();
-    }
+    await declareByHand(vhost.url, 'slow.dead', { durable: false });
     const result = await runWarren(['check', '--dir', project.dir], { AMQP_URL: vhost.url });
     expect(result.code, result.stderr).toBe(2);
     expect(problems(result.stderr)).toEqual([expect.stringMatching(/slow\.dead already exists on the broker .*\(durable differs too\)/)]);
