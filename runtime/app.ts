@@ -192,9 +192,9 @@ export class App extends EventEmitter<AppEvents> {
   /**
    * Rebuild one function from its file and redeploy it; a failed build keeps the old version serving.
    * A function the runtime does not run yet (its file was added since) is started by reading the
-   * project again for it alone.
+   * project again for it alone; one whose handler file was deleted is stopped (`version: null`), as
+   * `deploy --all` stops it.
    */
-  /** `version: null`: the function stopped, its handler file deleted (as `deploy --all` stops it). */
   async deploy(name: string): Promise<{ version: string | null; changed: boolean; problems: unknown[] }> {
     const fn = this.requireConfig().functions[name];
     // A running function whose file is gone is a deletion, not a build error: the reload below stops it.
@@ -351,12 +351,10 @@ export class App extends EventEmitter<AppEvents> {
         report(new WarrenErrors([err]), 'the changed config is invalid' + keeps);
         return result;
       }
-      if (running) {
-        gone.set(name, relative(this.options.dir, running.file));
-        // told to whoever deployed, not only logged: the next start refuses the config
-        result.problems.push(err);
-      } else {
-        result.problems.push(err);
+      // told to whoever deployed, not only logged: the next start refuses the config
+      result.problems.push(err);
+      if (running) gone.set(name, relative(this.options.dir, running.file));
+      else {
         log.warn(
           { problems: [err.format(this.options.dir)] },
           `function ${name} has an entry in queues.yaml and no handler file: it does not run, and a restart would refuse the config until the file or the entry is there`,

@@ -221,6 +221,7 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
   if (errors.some((e) => !missing.has(e))) return { ...refused(errors, handlers, warnings), ...partial(functions) };
 
   const config = deepFreeze({ dir, url: connection.url, vhost: connection.vhost, rascal: connection.rascal, exchanges, queues, bindings, functions });
+  // in their place of old, after the unread files and before the rest
   warnings.splice(unread.length, 0, ...outputLoops(config, (fn) => outputKeyAt(ctx, fn)));
   return { project: { config, missingHandlers }, errors: inOrder(errors), handlers, warnings };
 }
