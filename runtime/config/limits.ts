@@ -16,12 +16,12 @@ export const MAX_DURATION_MS = 86_400_000;
  * batching window, leaves room for the handler's own time.
  */
 export const MAX_BATCH_WINDOW_MS = 300_000;
-/** RabbitMQ's own default max_message_size */
 /**
  * The most messages a rateLimit lets start in its window. The limiter keeps one start time per
  * message of the window, and one runtime starts some 60,000 a second at most: a larger limit is no limit.
  */
 export const MAX_RATE_COUNT = 100_000;
+/** RabbitMQ's own default max_message_size */
 export const MAX_BODY_BYTES = 128 * 1024 * 1024;
 
 export function nameBytes(name: string): number {
