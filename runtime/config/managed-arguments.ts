@@ -6,7 +6,7 @@
  */
 import type { BuildContext } from './context';
 import type { FunctionConfig, QueueConfig } from './types';
-import { mainArguments } from '../topology/plan';
+import { argumentSetting, mainArguments } from '../topology/plan';
 import { deadQueueName } from '../topology/names';
 
 export function checkManagedArguments(
@@ -34,29 +34,16 @@ export function checkManagedArguments(
 }
 
 function settingFor(argument: string, queue: QueueConfig, fn: FunctionConfig | undefined): { key: string; hint: string } {
-  const q = `queues.${queue.name}`;
-  const f = `functions.${fn?.name ?? '…'}`;
-  switch (argument) {
-    case 'x-max-length':
-      return { key: `${q}.maxLength`, hint: `drop it from arguments: ${q}.maxLength says the length` };
-    case 'x-message-ttl':
-      return { key: `${q}.messageTtl`, hint: `drop it from arguments: ${q}.messageTtl says the time to live` };
-    case 'x-quorum-initial-group-size':
-      return { key: `${q}.replicationFactor`, hint: `drop it from arguments: ${q}.replicationFactor says the number of copies` };
-    case 'x-delivery-limit':
-      return {
-        key: `${f}.redeliveryLimit`,
-        hint: `drop it from arguments and set ${f}.redeliveryLimit: Warren dead-letters a message at that limit and declares x-delivery-limit a little above it, as a backstop`,
-      };
-    case 'x-dead-letter-exchange':
-    case 'x-dead-letter-routing-key':
-      return {
-        key: `${f}.deadLetter`,
-        hint: `Warren dead-letters into ${deadQueueName(queue.name)}; to send dead letters where these arguments say, set \`deadLetter: false\` on ${f}`,
-      };
-    case 'x-single-active-consumer':
-      return { key: `${f}.ordered`, hint: `drop it from arguments: ${f}.ordered says it` };
-    default:
-      return { key: 'queues.yaml', hint: `drop ${argument} from ${q}.arguments` };
-  }
+  const key = argumentSetting(argument, queue.name, fn?.name) ?? `queues.${queue.name}.arguments`;
+  if (argument === 'x-delivery-limit')
+    return {
+      key,
+      hint: `drop it from arguments and set ${key}: Warren dead-letters a message at that limit and declares x-delivery-limit a little above it, as a backstop`,
+    };
+  if (argument.startsWith('x-dead-letter-'))
+    return {
+      key,
+      hint: `Warren dead-letters into ${deadQueueName(queue.name)}; to send dead letters where these arguments say, set \`deadLetter: false\` on functions.${fn?.name ?? '…'}`,
+    };
+  return { key, hint: `drop it from arguments: ${key} says it` };
 }

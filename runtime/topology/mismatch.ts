@@ -3,7 +3,7 @@
  * on (which argument differs, the broker's value vs Warren's, the queues.yaml key, how to migrate).
  */
 import { WarrenError } from '../errors';
-import { BROKER_LIMIT_MARGIN, type PlannedExchange, type PlannedQueue } from './plan';
+import { BROKER_LIMIT_MARGIN, argumentSetting, type PlannedExchange, type PlannedQueue } from './plan';
 
 export interface Mismatch {
   kind: 'queue' | 'exchange';
@@ -105,22 +105,7 @@ function keyOf(m: Mismatch): string {
   const fnKey = q.fn === undefined ? undefined : `functions.${q.fn}`;
   if (q.role === 'retry' && fnKey) return `${fnKey}.retry`;
   if (q.role === 'dead' && fnKey) return `${fnKey}.deadLetter`;
-  const fnSetting: Record<string, string> = {
-    'x-delivery-limit': 'redeliveryLimit',
-    'x-dead-letter-exchange': 'deadLetter',
-    'x-dead-letter-routing-key': 'deadLetter',
-    'x-single-active-consumer': 'ordered',
-  };
-  const setting = fnSetting[m.argument];
-  if (setting && fnKey) return `${fnKey}.${setting}`;
-  const queueSetting: Record<string, string> = {
-    'x-queue-type': 'type',
-    'x-max-length': 'maxLength',
-    'x-message-ttl': 'messageTtl',
-    'x-quorum-initial-group-size': 'replicationFactor',
-    durable: 'durable',
-  };
-  return `queues.${q.of}.${queueSetting[m.argument] ?? 'arguments'}`;
+  return argumentSetting(m.argument, q.of, q.fn) ?? `queues.${q.of}.${m.argument === 'durable' ? 'durable' : 'arguments'}`;
 }
 
 function hintOf(m: Mismatch): string {

@@ -201,7 +201,29 @@ export function planDelayLadder(): { exchanges: PlannedExchange[]; queues: Plann
   return { exchanges, queues, bindings };
 }
 
-/** User `arguments` fill in; what Warren computes from the typed settings wins. */
+/** The setting of queues.yaml each argument mainArguments computes comes from: a function's, or its queue's. */
+const FUNCTION_SETTINGS: Readonly<Record<string, string>> = {
+  'x-delivery-limit': 'redeliveryLimit',
+  'x-dead-letter-exchange': 'deadLetter',
+  'x-dead-letter-routing-key': 'deadLetter',
+  'x-single-active-consumer': 'ordered',
+};
+const QUEUE_SETTINGS: Readonly<Record<string, string>> = {
+  'x-queue-type': 'type',
+  'x-max-length': 'maxLength',
+  'x-message-ttl': 'messageTtl',
+  'x-quorum-initial-group-size': 'replicationFactor',
+};
+
+/** `functions.orders.redeliveryLimit`, `queues.orders.maxLength`: the key that sets `argument` on queue `queue`; undefined when none does. */
+export function argumentSetting(argument: string, queue: string, fn: string | undefined): string | undefined {
+  const ofFunction = FUNCTION_SETTINGS[argument];
+  if (ofFunction && fn !== undefined) return `functions.${fn}.${ofFunction}`;
+  const ofQueue = QUEUE_SETTINGS[argument];
+  return ofQueue ? `queues.${queue}.${ofQueue}` : undefined;
+}
+
+/** User `arguments` fill in; what Warren computes from the typed settings wins (argumentSetting names where each comes from). */
 export function mainArguments(queue: QueueConfig, fn: FunctionConfig | undefined): Record<string, unknown> {
   const args: Record<string, unknown> = { ...queue.arguments };
   if (queue.type === 'quorum') {
