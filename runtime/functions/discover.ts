@@ -37,6 +37,15 @@ export function handlerName(fileName: string): string | undefined {
   return name === '' ? undefined : name;
 }
 
+/** What a handler file's name may not hold, and how to rename it; undefined when it is a sound name. */
+function refusedName(name: string, fileName: string): { what: string; rename: string } | undefined {
+  // A name is printed in logs and commands and becomes a queue name: no line breaks or other controls.
+  if (/[\u0000-\u001f\u007f]/.test(name)) return { what: 'control characters', rename: '' };
+  // esbuild reads a `*` in an entry point as a wildcard: the file could not be built as itself.
+  if (name.includes('*')) return { what: '*', rename: ` without * (e.g. functions/${fileName.replaceAll('*', '-')})` };
+  return undefined;
+}
+
 /** Pure: picks handlers among file names (sorted by name) and reports names taken by two files. */
 export function selectHandlers(functionsDir: string, fileNames: readonly string[]): { handlers: HandlerFile[]; errors: WarrenError[] } {
   const byName = new Map<string, string[]>();
@@ -44,22 +53,12 @@ export function selectHandlers(functionsDir: string, fileNames: readonly string[
   for (const fileName of [...fileNames].sort()) {
     const name = handlerName(fileName);
     if (name === undefined) continue;
-    // A name is printed in logs and commands and becomes a queue name: no line breaks or other controls.
-    if (/[\u0000-\u001f\u007f]/.test(name)) {
+    const refused = refusedName(name, fileName);
+    if (refused) {
       errors.push(
-        new WarrenError('WARREN_E_CONFIG_TYPE', `handler file name ${JSON.stringify(fileName)} contains control characters`, {
+        new WarrenError('WARREN_E_CONFIG_TYPE', `handler file name ${JSON.stringify(fileName)} contains ${refused.what}`, {
           file: join(functionsDir, fileName),
-          hint: 'rename the file: the file name is the function name (and its queue name)',
-        }),
-      );
-      continue;
-    }
-    // esbuild reads a `*` in an entry point as a wildcard: the file could not be built as itself.
-    if (name.includes('*')) {
-      errors.push(
-        new WarrenError('WARREN_E_CONFIG_TYPE', `handler file name ${JSON.stringify(fileName)} contains *`, {
-          file: join(functionsDir, fileName),
-          hint: `rename the file without * (e.g. functions/${fileName.replaceAll('*', '-')}): the file name is the function name (and its queue name)`,
+          hint: `rename the file${refused.rename}: the file name is the function name (and its queue name)`,
         }),
       );
       continue;
