@@ -15,6 +15,8 @@ export interface Interpolated {
   malformed: Array<{ text: string; offset: number }>;
   /** true when at least one `${…}` was replaced */
   changed: boolean;
+  /** references replaced by a value: the variable's, or the default written after `:-` */
+  used: Array<{ name: string; defaulted: boolean }>;
 }
 
 const REFERENCE = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{[^}]*\}?/g;
@@ -22,6 +24,7 @@ const REFERENCE = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{[^}]*
 export function interpolate(input: string, env: Env): Interpolated {
   const missing: Interpolated['missing'] = [];
   const malformed: Interpolated['malformed'] = [];
+  const used: Interpolated['used'] = [];
   let changed = false;
   const value = input.replace(REFERENCE, (whole: string, name: string | undefined, fallback: string | undefined, offset: number) => {
     if (whole === '$${') {
@@ -34,14 +37,19 @@ export function interpolate(input: string, env: Env): Interpolated {
     }
     changed = true;
     const set = env[name];
-    if (fallback !== undefined) return set === undefined || set === '' ? fallback : set;
+    if (fallback !== undefined) {
+      const defaulted = set === undefined || set === '';
+      used.push({ name, defaulted });
+      return defaulted ? fallback : set;
+    }
     if (set === undefined) {
       missing.push({ name, offset });
       return '';
     }
+    used.push({ name, defaulted: false });
     return set;
   });
-  return { value, missing, malformed, changed };
+  return { value, missing, malformed, changed, used };
 }
 
 /** The hint for a malformed reference: the two forms, and the likely meant one when it is plain. */

@@ -24,6 +24,7 @@ import { bareDurations, bareDurationWarning } from './bare-durations';
 import { setAsideInvalid, type Unchecked } from './set-aside';
 import { projectFolderProblem } from './project-folder';
 import { parseYamlSource } from './source';
+import { fromEnvironment } from './env-origin';
 import { readConfigText } from './read-text';
 import type { FunctionConfig, WarrenConfig } from './types';
 
@@ -113,8 +114,10 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
   const yamlFile = join(dir, 'queues.yaml');
   const rascalFile = join(dir, 'rascal.json');
   const functionsDir = join(dir, 'functions');
+  // once queues.yaml is parsed: a problem at a value `${VAR}` gave names the variable
+  let told = (errors: WarrenError[]): WarrenError[] => errors;
   const refused = (errors: WarrenError[], handlers: HandlerFile[] = [], warnings: string[] = []): ProjectRead => ({
-    errors: inOrder(errors),
+    errors: inOrder(told(errors)),
     handlers,
     warnings,
   });
@@ -146,6 +149,7 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
   }
 
   const source = parseYamlSource(yamlFile, yamlText ?? '', opts.env);
+  told = (all) => fromEnvironment(all, yamlFile, source.at);
   errors.push(...source.errors);
   const rascalJson = rascalText === undefined ? { value: {}, errors: [] } : parseRascalJson(rascalFile, rascalText, opts.env);
   errors.push(...rascalJson.errors);
@@ -223,7 +227,7 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
   const config = deepFreeze({ dir, url: connection.url, vhost: connection.vhost, rascal: connection.rascal, exchanges, queues, bindings, functions });
   // in their place of old, after the unread files and before the rest
   warnings.splice(unread.length, 0, ...outputLoops(config, (fn) => outputKeyAt(ctx, fn)));
-  return { project: { config, missingHandlers }, errors: inOrder(errors), handlers, warnings };
+  return { project: { config, missingHandlers }, errors: inOrder(told(errors)), handlers, warnings };
 }
 
 /** `queues.yaml:12:5 functions.orders.output:`, where a warning about a function's output points. */

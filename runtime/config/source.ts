@@ -16,6 +16,8 @@ export interface Located {
   path: string;
   key?: Position;
   value: Position;
+  /** the environment references the value was substituted from (`${PREFETCH}`), as `fromEnvironment` names them */
+  from?: Array<{ name: string; defaulted: boolean }>;
 }
 
 export interface ParsedSource {
@@ -158,9 +160,10 @@ export function parseYamlSource(file: string, text: string, env: Env): ParsedSou
     );
   };
 
-  const scalar = (node: Node, raw: unknown, path: string): unknown => {
+  const scalar = (node: Node, raw: unknown, path: string, located?: Located): unknown => {
     if (typeof raw !== 'string' || !isScalar(node)) return raw;
     const result = interpolate(raw, env);
+    if (located && result.used.length > 0) located.from = result.used;
     const start = node.range?.[0] ?? 0;
     for (const m of result.missing) {
       // find the reference in the source text; quotes and escapes shift offsets inside the node
@@ -237,7 +240,7 @@ export function parseYamlSource(file: string, text: string, env: Env): ParsedSou
     if (isSeq(node)) {
       return node.items.map((item, i) => walk(item as Node | null, pointer + pointerSegment(i), joinPath(path, i), undefined, depth));
     }
-    if (isScalar(node)) return scalar(node, node.value, path);
+    if (isScalar(node)) return scalar(node, node.value, path, at.get(pointer));
     return null;
   };
 

@@ -34,6 +34,21 @@ describe('config errors: a hint for every shape error', () => {
     expect((await readProject({ dir, env: {} })).project?.config.functions.a?.replicas).toBe(2);
   });
 
+  it('names the environment variable a wrong value came from, and says to fix it there', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'queues.yaml': lines('functions:', '  a:', '    prefetch: ${PREFETCH}', '    timeout: ${TIMEOUT:-banana}', '    replicas: 2x'),
+    });
+    const found = (await problems(dir, { PREFETCH: 'abc' })).map((e) => ({ ...summary(e, dir), message: e.message, hint: e.details.hint }));
+    expect(found.map((e) => e.key)).toEqual(['functions.a.prefetch', 'functions.a.timeout', 'functions.a.replicas']);
+    expect(found[0]).toMatchObject({ line: 3, message: expect.stringContaining('"abc"') });
+    expect(found[0]!.hint).toMatch(/^the value comes from the environment \(\$\{PREFETCH\}\): set PREFETCH /);
+    expect(found[1]!.hint).toMatch(/^the value comes from the default written in \$\{TIMEOUT\} \(TIMEOUT unset\): fix the default after `:-`, or set TIMEOUT/);
+    // A value written in the file keeps its own hint alone.
+    expect(found[2]!.hint).not.toContain('environment');
+    expect(found[2]!.hint).toBeTruthy();
+  });
+
   it('gives each wrong value a line, a column and a hint saying what to write', async () => {
     const found = await yamlProblems(
       'exchanges: [events]',

@@ -41,8 +41,19 @@ describe('parseSize and parseMemoryMb', () => {
 describe('interpolate', () => {
   it('substitutes, defaults when unset or empty, and escapes $${', () => {
     const env = { A: 'x', EMPTY: '' };
-    expect(interpolate('${A}-${B:-y}-${EMPTY:-z}-${EMPTY}-$${A}', env)).toEqual({ value: 'x-y-z--${A}', missing: [], malformed: [], changed: true });
-    expect(interpolate('plain', env)).toEqual({ value: 'plain', missing: [], malformed: [], changed: false });
+    expect(interpolate('${A}-${B:-y}-${EMPTY:-z}-${EMPTY}-$${A}', env)).toEqual({
+      value: 'x-y-z--${A}',
+      missing: [],
+      malformed: [],
+      changed: true,
+      used: [
+        { name: 'A', defaulted: false },
+        { name: 'B', defaulted: true },
+        { name: 'EMPTY', defaulted: true },
+        { name: 'EMPTY', defaulted: false },
+      ],
+    });
+    expect(interpolate('plain', env)).toEqual({ value: 'plain', missing: [], malformed: [], changed: false, used: [] });
   });
   it('reports every missing name with its offset', () => {
     expect(interpolate('a${X}b${Y}', {}).missing).toEqual([
