@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { projectDir, reportFailure } from './common';
 import { readProject } from '../config';
 import { DEFAULTS, type FunctionConfig, type WarrenConfig } from '../config/types';
-import { effectivePrefetch } from '../config/prefetch';
+import { effectiveBatch, effectivePrefetch } from '../config/prefetch';
 import { runningNodes } from '../connection/cluster-size';
 import { buildEach } from '../functions/build-each';
 import { WarrenErrors, EXIT, redactUrl, type WarrenError } from '../errors';
@@ -52,7 +52,7 @@ export async function checkCommand(dir: string, env: Record<string, string | und
       process.stderr.write(`warning: no functions: \`warren start\` would declare the topology and run nothing; add a handler such as functions/hello.ts\n`);
     for (const fn of fns) {
       process.stdout.write(
-        `  ${fn.name}: queue ${fn.queue}, replicas ${fn.replicas}, ${describePrefetch(fn)}, attempts ${fn.retry.attempts}${fn.output ? `, output ${fn.output.exchange}/${fn.output.routingKey}` : ''}\n`,
+        `  ${fn.name}: queue ${fn.queue}, replicas ${fn.replicas}, ${describePrefetch(fn)}${describeBatch(fn)}, attempts ${fn.retry.attempts}${fn.output ? `, output ${fn.output.exchange}/${fn.output.routingKey}` : ''}\n`,
       );
     }
     for (const warning of await replicationWarnings(config, env)) process.stderr.write(`warning: ${warning}\n`);
@@ -97,6 +97,13 @@ export function describePrefetch(fn: FunctionConfig): string {
   // A prefetch left out reads as the default, not as something the user wrote.
   const from = fn.prefetch === DEFAULTS.prefetch ? `default ${fn.prefetch}` : `configured ${fn.prefetch}`;
   return `prefetch ${prefetch} (${from}; ${changes.join('; ')})`;
+}
+
+/** `, batch N` for a batch function: the size a replica really fills, with why it differs from queues.yaml's. */
+function describeBatch(fn: FunctionConfig): string {
+  const { batch, changes } = effectiveBatch(fn);
+  if (!batch) return '';
+  return changes.length === 0 ? `, batch ${batch.size}` : `, batch ${batch.size} (configured ${fn.batch!.size}; ${changes.join('; ')})`;
 }
 
 /** Queues asking for more copies than the cluster has nodes (a warning: the broker makes fewer). */

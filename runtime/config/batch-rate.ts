@@ -49,16 +49,5 @@ export function batchAndRate(ctx: BuildContext, e: Obj, pointer: string): { batc
       hint: 'ordered functions take one message at a time (a failed item would be retried in place ahead of the rest of its batch); drop one of the two',
     });
   }
-  if (out.rateLimit && size > out.rateLimit.count) {
-    const per = out.rateLimit.periodMs === 1_000 ? 's' : 'min';
-    ctx.report(
-      'WARREN_E_CONFIG_CONFLICT',
-      `batch.size ${size} is larger than rateLimit ${out.rateLimit.count}/${per}: a full batch could never start`,
-      at('batch', 'size'),
-      {
-        hint: `make batch.size at most ${out.rateLimit.count}, or raise rateLimit`,
-      },
-    );
-  }
   return out;
 }

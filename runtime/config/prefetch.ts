@@ -8,7 +8,7 @@
  *   than needed and could, at a slow rate, run into the broker's `consumer_timeout`. With the cap a
  *   held message waits at most replicas × prefetch / rate (2 s for 2 replicas at 100/s).
  */
-import type { FunctionConfig } from './types';
+import type { BatchConfig, FunctionConfig } from './types';
 
 export interface EffectivePrefetch {
   prefetch: number;
@@ -27,9 +27,28 @@ export function effectivePrefetch(fn: Pick<FunctionConfig, 'prefetch' | 'ordered
       changes.push(`prefetch capped at ${perSecond} by rateLimit (about one second of messages per replica, so none waits long unacked)`);
     }
   }
-  if (fn.batch && prefetch < fn.batch.size) {
-    prefetch = fn.batch.size;
-    changes.push(`prefetch raised to ${fn.batch.size} (batch.size): a replica must hold a whole batch`);
+  const { batch } = effectiveBatch(fn);
+  if (batch && prefetch < batch.size) {
+    prefetch = batch.size;
+    changes.push(`prefetch raised to ${batch.size} (batch.size): a replica must hold a whole batch`);
   }
   return { prefetch, changes };
+}
+
+/**
+ * The batch a replica really fills: `batch.size` items at most, and no more than `rateLimit` lets
+ * start in one period, since a batch's items start together (`batch: { size: 100 }` with
+ * `rateLimit: 50/s` runs batches of up to 50, one a second).
+ */
+export function effectiveBatch(fn: Pick<FunctionConfig, 'batch' | 'rateLimit'>): { batch?: BatchConfig; changes: string[] } {
+  if (!fn.batch) return { changes: [] };
+  if (!fn.rateLimit || fn.batch.size <= fn.rateLimit.count) return { batch: fn.batch, changes: [] };
+  const { count, periodMs } = fn.rateLimit;
+  const per = periodMs === 1_000 ? 's' : 'min';
+  return {
+    batch: { ...fn.batch, size: count },
+    changes: [
+      `batch size capped at ${count} by rateLimit ${count}/${per}: a batch's items start together, and at most ${count} may start per ${per === 's' ? 'second' : 'minute'}`,
+    ],
+  };
 }

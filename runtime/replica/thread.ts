@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { createLogger } from '../log';
 import { WarrenError } from '../errors';
-import { effectivePrefetch } from '../config/prefetch';
+import { effectiveBatch, effectivePrefetch } from '../config/prefetch';
 import { sleep } from '../lib/sleep';
 import { loadHandler } from '../functions/load';
 import { createProcessor, type Processor, type Publish } from './process';
@@ -126,7 +126,8 @@ async function main(): Promise<void> {
     subscription: { pause: () => consumer.pause(), resume: () => consumer.resume() },
     isCleared,
   };
-  const { batch } = init.fn;
+  // capped by rateLimit (runtime/config/prefetch.ts)
+  const { batch } = effectiveBatch(init.fn);
   const processor: Omit<Processor, 'handle'> & { flush?: () => PartialBatch } = batch
     ? createBatchProcessor({ ...common, fn: { ...init.fn, batch }, handler: handler as unknown as BatchHandler })
     : createProcessor({ ...common, fn: init.fn, handler });

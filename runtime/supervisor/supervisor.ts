@@ -3,7 +3,7 @@
  * function, so work on one never touches another.
  */
 import type { TickOutcome } from '../schedule/outcome';
-import { effectivePrefetch } from '../config/prefetch';
+import { effectiveBatch, effectivePrefetch } from '../config/prefetch';
 import { PerKeyLock } from '../lib/per-key-lock';
 import type { Logger } from 'pino';
 import type { PrettyLogs } from '../log';
@@ -80,6 +80,8 @@ export class Supervisor {
     this.runners.set(fn.name, runner);
     const { prefetch, changes } = effectivePrefetch(fn);
     for (const change of changes) this.options.log.warn({ function: fn.name, prefetch }, change);
+    const batch = effectiveBatch(fn);
+    for (const change of batch.changes) this.options.log.warn({ function: fn.name, batchSize: batch.batch!.size }, change);
     if (fn.rateLimit)
       this.options.log.info(
         { function: fn.name, rateLimit: fn.rateLimit },

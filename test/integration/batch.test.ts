@@ -202,6 +202,32 @@ async function getDead(url: string, count: number): Promise<Array<{ body: string
 }
 
 describe('rateLimit', () => {
+  it("runs SPEC's ingest shape, a batch larger than its rate: batches hold what the rate lets start, never more than the limit in any 1 s", async () => {
+    const { url, c, w } = await start(
+      'batch-rate',
+      '  ingest: { batch: { size: 20, window: 200ms }, rateLimit: 10/s, retry: { attempts: 1 } }\n',
+      'batch-recorder',
+    );
+    await publishMany(
+      url,
+      'ingest',
+      range(40).map((id) => ({ id })),
+    );
+    await waitFor(() => c.of('ingest').length === 40, 20_000, 100);
+    const records = recorded(c, 'ingest');
+    expect(new Set(records.map((r) => r.id)).size).toBe(40);
+    expect(Math.max(...records.map((r) => r.batch))).toBe(10);
+    const starts = records.map((r) => r.at).sort((a, b) => a - b);
+    let most = 0;
+    for (let i = 0; i < starts.length; i++) {
+      let j = i;
+      while (j < starts.length && starts[j]! < starts[i]! + 1_000) j++;
+      most = Math.max(most, j - i);
+    }
+    expect(most).toBeLessThanOrEqual(10);
+    expect(w.logs.some((l) => String(l.msg).startsWith('batch size capped at 10 by rateLimit 10/s'))).toBe(true);
+  });
+
   it('never starts more than the limit in any 1 s window across two replicas', async () => {
     const { url, c, w } = await start('rate-limit', '  limited: { rateLimit: 20/s, replicas: 2, prefetch: 50 }\n', 'stamp');
     await publishMany(

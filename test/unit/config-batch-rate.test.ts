@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { effectivePrefetch } from '../../runtime/config/prefetch';
+import { effectiveBatch, effectivePrefetch } from '../../runtime/config/prefetch';
 import { parseRate } from '../../runtime/config/units';
 import { handler, load, problems, project, summary } from '../fixtures/config/project';
 
@@ -45,11 +45,10 @@ describe('batch and rateLimit in queues.yaml', () => {
     expect(errors[0]?.details.hint).toContain('leave rateLimit out');
   });
 
-  it('refuses batch with output or ordered, and a batch larger than the rate, each where it was written with a hint', async () => {
+  it('refuses batch with output or ordered, each where it was written with a hint', async () => {
     const dir = await project({
       'functions/a.ts': handler,
       'functions/b.ts': handler,
-      'functions/c.ts': handler,
       'queues.yaml': lines(
         'exchanges:',
         '  ev: { type: topic }',
@@ -60,20 +59,33 @@ describe('batch and rateLimit in queues.yaml', () => {
         '  b:',
         '    batch: { size: 10 }',
         '    ordered: true',
-        '  c:',
-        '    batch: { size: 200 }',
-        '    rateLimit: 100/s',
       ),
     });
     const errors = await problems(dir);
     expect(errors.map((e) => summary(e, dir))).toEqual([
       { code: 'WARREN_E_CONFIG_CONFLICT', file: 'queues.yaml', line: 6, column: 5, key: 'functions.a.output' },
       { code: 'WARREN_E_CONFIG_CONFLICT', file: 'queues.yaml', line: 9, column: 5, key: 'functions.b.ordered' },
-      { code: 'WARREN_E_CONFIG_CONFLICT', file: 'queues.yaml', line: 11, column: 20, key: 'functions.c.batch.size' },
     ]);
     expect(errors[0]?.details.hint).toContain('ctx.publish');
     expect(errors[1]?.details.hint).toContain('drop one');
-    expect(errors[2]?.details.hint).toContain('at most 100');
+  });
+
+  it("accepts SPEC's ingest, a batch larger than its rate: the batches it runs hold what the rate lets start at once", async () => {
+    const dir = await project({
+      'functions/ingest.ts': handler,
+      'queues.yaml': lines('functions:', '  ingest:', '    batch: { size: 100, window: 200ms }', '    rateLimit: 50/s'),
+    });
+    const fn = (await load(dir)).functions.ingest!;
+    expect(fn.batch).toEqual({ size: 100, windowMs: 200 });
+    const { batch, changes } = effectiveBatch(fn);
+    expect(batch).toEqual({ size: 50, windowMs: 200 });
+    expect(changes.join()).toContain('capped at 50 by rateLimit 50/s');
+    expect(effectivePrefetch(fn).prefetch).toBe(50);
+    expect(effectiveBatch({ batch: { size: 3, windowMs: 0 }, rateLimit: { count: 1, periodMs: 60_000 } }).batch?.size).toBe(1);
+    expect(effectiveBatch({ batch: { size: 20, windowMs: 0 }, rateLimit: { count: 20, periodMs: 1_000 } })).toEqual({
+      batch: { size: 20, windowMs: 0 },
+      changes: [],
+    });
   });
 
   it('refuses a malformed rate or batch at its value', async () => {
