@@ -145,6 +145,8 @@ function hintFor(path: string, e: AjvError): string {
   if (e.keyword === 'minLength' && /^bindings\[\d+\]\.exchange$/.test(path)) return DEFAULT_EXCHANGE_HINT;
   if (e.keyword === 'minLength' && /^bindings\[\d+\]\.(queue|toExchange)$/.test(path))
     return `write the name of the ${last === 'queue' ? 'queue' : 'exchange'} to bind`;
+  // A bare number is a rate without its period, not a string to quote.
+  if (last === 'rateLimit' && typeof e.data === 'number') return `add the period: \`rateLimit: ${e.data}/s\` or \`rateLimit: ${e.data}/min\``;
   const takesString = schema.type === 'string' || (Array.isArray(schema.anyOf) && schema.anyOf.some((b: { type?: unknown }) => b.type === 'string'));
   if ((e.keyword === 'type' || e.keyword === 'anyOf') && takesString && (typeof e.data === 'number' || typeof e.data === 'boolean')) {
     return `quote it to make it a string: \`${last}: "${String(e.data)}"\``;

@@ -49,6 +49,13 @@ describe('config errors: a hint for every shape error', () => {
     expect(found[2]!.hint).toBeTruthy();
   });
 
+  it('asks a bare-number rateLimit for its period, rather than to quote it', async () => {
+    const [bare, ...more] = await yamlProblems('functions:', '  a:', '    rateLimit: 100');
+    expect(more).toEqual([]);
+    expect(bare).toMatchObject({ key: 'functions.a.rateLimit', line: 3 });
+    expect(bare!.hint).toBe('add the period: `rateLimit: 100/s` or `rateLimit: 100/min`');
+  });
+
   it('gives each wrong value a line, a column and a hint saying what to write', async () => {
     const found = await yamlProblems(
       'exchanges: [events]',
