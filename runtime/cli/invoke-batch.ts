@@ -25,7 +25,14 @@ export async function invokeBatch(
   fn: FunctionConfig,
   handler: BatchHandler,
   message: unknown,
-  deps: { validate: Validate; publish: Publish; log: Logger; asDelivery: (message: unknown) => Delivery },
+  deps: {
+    validate: Validate;
+    publish: Publish;
+    log: Logger;
+    asDelivery: (message: unknown) => Delivery;
+    /** the items run again alone, a timeout of their own: the caller's watchdog starts over */
+    runningAgain?: () => void;
+  },
 ): Promise<InvokedItem[]> {
   if (!Array.isArray(message)) {
     throw new WarrenError('WARREN_E_USAGE', `${fn.name} is a batch function: give a JSON array of messages`, {
@@ -58,7 +65,10 @@ export async function invokeBatch(
     const ran = await runBatch(valid, runDeps);
     // As a replica does: a call that timed out runs each item again alone.
     const alone = runsAgainAlone(ran, valid.length);
-    if (alone) deps.log.warn({ size: valid.length }, `batch of ${valid.length} timed out; each of its items runs again alone`);
+    if (alone) {
+      deps.log.warn({ size: valid.length }, `batch of ${valid.length} timed out; each of its items runs again alone`);
+      deps.runningAgain?.();
+    }
     const each = alone ? await Promise.all(valid.map(async (item) => itemOutcomes(1, await runBatch([item], runDeps))[0]!)) : itemOutcomes(valid.length, ran);
     each.forEach((outcome, i) => (outcomes[valid[i]!.index] = outcome));
   }

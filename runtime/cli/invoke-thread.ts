@@ -47,7 +47,7 @@ export interface InvokedPublish {
 }
 
 export type FromInvoke =
-  /** the handler is about to run: its timeout counts from here */
+  /** the handler is about to run (a batch's items, again alone after its call timed out): its timeout counts from here */
   | { type: 'started' }
   | { type: 'publish'; publish: InvokedPublish }
   | { type: 'settled'; outcome: Outcome; settlement: Settlement }
@@ -88,6 +88,7 @@ try {
       publish,
       log,
       asDelivery: (m) => asDelivery(m, fn.name, init.envelope),
+      runningAgain: () => send({ type: 'started' }),
     });
     send({ type: 'settled-batch', items });
   } else {

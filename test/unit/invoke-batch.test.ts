@@ -44,4 +44,25 @@ export default handler;
     ]);
     expect(result.items?.[1]?.outcome).toMatchObject({ timedOut: true });
   });
+
+  it('gives a batch whose call timed out a timeout of its own for the run alone: a handler ignoring ctx.signal is a timeout, not a blocked loop', async () => {
+    const dir = await project({
+      'queues.yaml': 'functions:\n  ingest: { batch: { size: 10 }, timeout: 1500ms }\n',
+      'functions/ingest.ts': `import type { BatchHandler } from 'warren';
+const handler: BatchHandler<{ hang?: boolean }> = async (items) => {
+  if (items.some((item) => item.body.hang)) await new Promise((resolve) => setTimeout(resolve, 30_000));
+};
+export default handler;
+`,
+    });
+    // The call and then the hanging item alone: two timeouts, past the watchdog's one timeout and its grace.
+    const result = await invokeFunction(dir, 'ingest', [{ hang: true }, {}, {}], {});
+    expect('died' in result ? result.died : undefined).toBeUndefined();
+    expect(result.items?.map((i) => [i.outcome.kind, i.settlement.action])).toEqual([
+      ['error', 'retry'],
+      ['ok', 'ack'],
+      ['ok', 'ack'],
+    ]);
+    expect(result.items?.[0]?.outcome).toMatchObject({ timedOut: true });
+  });
 });
