@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
 import { censorSecrets } from './log-secrets';
+import { WarrenError } from './errors';
 
 /** `warren dev`'s pretty lines, coloured or not (`logColour`); false: JSON lines. */
 export type PrettyLogs = false | { colour: boolean };
@@ -17,6 +18,21 @@ export interface LogOptions {
   sync?: boolean;
   /** where JSON lines go instead of stdout (a test reads them back) */
   destination?: pino.DestinationStream;
+}
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/** WARREN_LOG_LEVEL, any case (default info); another word is refused with the levels to pick from. */
+export function logLevelOf(env: Record<string, string | undefined>): string {
+  const written = env.WARREN_LOG_LEVEL?.trim();
+  if (!written) return 'info';
+  const level = written.toLowerCase();
+  if (LEVELS.includes(level)) return level;
+  throw new WarrenError('WARREN_E_CONFIG_TYPE', `got ${JSON.stringify(written)}`, {
+    key: 'WARREN_LOG_LEVEL',
+    expected: `one of ${LEVELS.join(', ')}`,
+    hint: 'e.g. WARREN_LOG_LEVEL=debug, or unset it for info',
+  });
 }
 
 /**

@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { EXIT } from '../errors';
+import { logLevelOf } from '../log';
 import { isWatched, watchProject } from '../watch/watcher';
 
 export interface DevOptions {
@@ -35,8 +36,9 @@ export async function devCommand(
 ): Promise<number> {
   const dir = projectDir(options);
   try {
-    // A command line that does not parse is not fixed by a save: refused before anything waits.
+    // A command line or a setting of the environment is not fixed by a save: refused before anything waits.
     if (options.only !== undefined) parseOnly(options.only);
+    logLevelOf(env);
     await ensureDevBroker(env, brokerTargetOf(await configuredUrl(dir, env)), deps);
   } catch (err) {
     return reportFailure(err, dir);

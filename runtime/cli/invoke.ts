@@ -23,6 +23,7 @@ import { HANG_GRACE_MS, START_GRACE_MS } from '../supervisor/function-runner';
 import { youngGenerationMb } from '../supervisor/replica';
 import { internalExchanges } from '../replica-protocol/connection';
 import { EXIT, WarrenError } from '../errors';
+import { logLevelOf } from '../log';
 import { parseHeaders, projectDir, readMessageArgument, repeated, reportFailure } from './common';
 import type { InvokedItem } from './invoke-batch';
 import type { FromInvoke, InvokedPublish, InvokeEnvelope, InvokeInit } from './invoke-thread';
@@ -68,6 +69,7 @@ export async function invokeFunction(
   env: Record<string, string | undefined>,
   envelope: InvokeEnvelope = {},
 ): Promise<InvokeResult> {
+  const logLevel = logLevelOf(env);
   const config = await loadConfig({ dir, env });
   const fn = config.functions[name];
   if (!fn) {
@@ -79,10 +81,7 @@ export async function invokeFunction(
   try {
     const built = await buildHandler({ file: fn.file, name: fn.name, outDir });
     const published: InvokedPublish[] = [];
-    const end = await runInThread(
-      { fn, bundleFile: built.bundleFile, message, logLevel: env.WARREN_LOG_LEVEL ?? 'info', envelope, internalExchanges: internalExchanges(config) },
-      published,
-    );
+    const end = await runInThread({ fn, bundleFile: built.bundleFile, message, logLevel, envelope, internalExchanges: internalExchanges(config) }, published);
     switch (end.type) {
       case 'died':
         return {

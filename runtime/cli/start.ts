@@ -1,7 +1,7 @@
 /** `warren start [--only a,b] [--watch]`: validate, declare the topology, run every function until a signal. */
 import type { Command } from 'commander';
 import { App } from '../app';
-import { createLogger, logColour, type PrettyLogs } from '../log';
+import { createLogger, logColour, logLevelOf, type PrettyLogs } from '../log';
 import { EXIT, WarrenError, WarrenErrors } from '../errors';
 import { parseCount, projectDir, reportFailure } from './common';
 import { startAdmin } from '../admin/start-admin';
@@ -21,7 +21,12 @@ const SAME_SIGNAL_MS = 500;
 
 export async function startCommand(options: StartOptions, env: Record<string, string | undefined> = process.env): Promise<number> {
   const dir = projectDir(options);
-  const logLevel = env.WARREN_LOG_LEVEL ?? 'info';
+  let logLevel: string;
+  try {
+    logLevel = logLevelOf(env);
+  } catch (err) {
+    return reportFailure(err, dir);
+  }
   // Replicas write to the same stdout: one decision for every thread.
   const pretty: PrettyLogs = options.pretty ? { colour: logColour(env, process.stdout.isTTY === true) } : false;
   const log = createLogger({ level: logLevel, pretty });

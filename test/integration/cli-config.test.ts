@@ -127,6 +127,24 @@ describe('warren check, start and invoke on a user project', () => {
     expect(queues).toEqual([]);
   });
 
+  it('start, dev and invoke refuse a WARREN_LOG_LEVEL that is no level, exit 2 naming it, and declare nothing; any case of a level is read', async () => {
+    vhost = await createTestVhost('cli-log-level');
+    project = await createProject('', { echo });
+    const env = { AMQP_URL: vhost.url, WARREN_ADMIN_PORT: '0', WARREN_LOG_LEVEL: 'verbose' };
+    for (const args of [['start'], ['dev'], ['invoke', 'echo', '{"n":1}']]) {
+      const result = await runWarren([...args, '--dir', project.dir], env, undefined, 15_000);
+      expect(result.code, args[0]).toBe(2);
+      expect(result.stderr, args[0]).toContain('WARREN_LOG_LEVEL: got "verbose" (expected one of trace, debug, info, warn, error, fatal, silent)');
+      expect(result.stderr, args[0]).not.toMatch(/\n\s+at /);
+      expect(result.stdout, args[0]).not.toContain('warren is running');
+    }
+    const queues = (await management('GET', `/api/queues/${encodeURIComponent(vhost.name)}`)) as unknown[];
+    expect(queues).toEqual([]);
+    const upper = await runWarren(['invoke', 'echo', '{"n":2}', '--dir', project.dir], { ...env, WARREN_LOG_LEVEL: 'WARN' });
+    expect(upper.code, upper.stderr).toBe(0);
+    expect(upper.stdout).toContain('"doubled": 4');
+  });
+
   it('check, start, dev and status given a file as --dir say it is a file and name the folder that holds it', async () => {
     project = await createProject('functions:\n  echo: {}\n', { echo });
     for (const file of ['queues.yaml', 'functions/echo.ts']) {
