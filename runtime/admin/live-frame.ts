@@ -74,7 +74,8 @@ export function liveFunction(view: FunctionView, now: Sample, windowStart: Sampl
     name: view.name,
     version: view.version,
     desired: view.replicas.desired,
-    running: view.replicas.running,
+    // The page's figure is what `warren status` shows: a replica reconnecting to the broker consumes nothing.
+    running: view.replicas.connected ?? view.replicas.running,
     restarts: view.restarts,
     lastError: view.lastError,
     inFlight: view.inFlight,

@@ -9,6 +9,7 @@ export interface LiveFunction {
   name: string;
   version: string | null;
   desired: number;
+  /** replicas consuming now: started and connected to the broker (`warren status`'s figure) */
   running: number;
   restarts: number;
   lastError: string | null;

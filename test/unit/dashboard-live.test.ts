@@ -64,6 +64,13 @@ describe('liveFunction', () => {
     expect(live.p50Ms).toBeLessThanOrEqual(3.3);
   });
 
+  it('shows as running the replicas that consume, as `warren status` does: none while every replica reconnects to the broker', () => {
+    const older = sample(0, 0, 0, observed(0));
+    const now = sample(1_000, 0, 0, observed(0));
+    expect(liveFunction({ ...view, replicas: { desired: 2, running: 2, connected: 0 } }, now, older).running).toBe(0);
+    expect(liveFunction({ ...view, replicas: { desired: 2, running: 2, connected: 1 } }, now, older).running).toBe(1);
+  });
+
   it("reads a handler's latency within 10 %: a 150 ms handler is not shown as 175 ms (the /metrics bucket 100-250 ms)", () => {
     const stats = new ReplicaStats();
     for (let i = 0; i < 95; i++) stats.ran(150 + (i % 5));
