@@ -30,6 +30,9 @@ function buildHint(text: string | undefined): string {
   const missing = text && /^Could not resolve "([^"]+)"/.exec(text)?.[1];
   if (missing && /^[^./]/.test(missing))
     return `install it in the project (npm install ${missing.startsWith('@') ? missing.split('/').slice(0, 2).join('/') : missing.split('/')[0]}), or fix the import`;
+  // The README's examples live in this repository's functions/; a project of its own imports the runtime as `warren`.
+  if (missing && /^(\.\.\/)+runtime(\/index(\.ts)?)?$/.test(missing))
+    return "outside Warren's own repository, import the runtime's types and Reject from 'warren': import { Reject, type Handler } from 'warren'";
   if (missing) return 'fix the import path: no such file next to the handler';
   if (text && /No loader is configured/.test(text))
     return 'a handler is a .ts, .mts, .js or .mjs file in functions/ (or a .cts or .cjs one named by `handler:`)';

@@ -6,6 +6,7 @@
 import { Document } from 'yaml';
 import type { FunctionConfig, WarrenConfig } from '../config/types';
 import { WarrenError } from '../errors';
+import { effectivePrefetch } from '../config/prefetch';
 import { buildDeployment } from './deployment';
 import { MANIFEST_DEFAULTS, SECRET_KEYS, type ManifestOptions } from './options';
 import { buildScaledObject, buildTriggerAuthentication } from './scaled-object';
@@ -59,7 +60,7 @@ export function buildManifests(config: WarrenConfig, options: ManifestOptions): 
     },
   ];
   for (const fn of fns) {
-    const about = ` function ${fn.name}: queue ${fn.queue}, ${fn.replicas} pod(s) to start, prefetch ${fn.prefetch}`;
+    const about = ` function ${fn.name}: queue ${fn.queue}, ${fn.replicas} pod(s) to start, prefetch ${effectivePrefetch(fn).prefetch}`;
     if (fn.ordered) {
       // A single active consumer: extra pods would only stand by, so queue depth is no reason to add any.
       out.push({

@@ -1,5 +1,6 @@
 /** KEDA autoscaling on a function's queue depth: pure, a validated FunctionConfig → plain objects. */
 import type { FunctionConfig } from '../config/types';
+import { effectivePrefetch } from '../config/prefetch';
 import { functionLabels, resourceName } from './names';
 import { MANIFEST_DEFAULTS, SECRET_KEYS, type ManifestOptions } from './options';
 
@@ -8,11 +9,12 @@ type Obj = Record<string, unknown>;
 export const TRIGGER_AUTH_NAME = 'warren-rabbitmq';
 
 /**
- * Target messages per pod. Never below `prefetch`: one pod holding its full prefetch of unacked
- * messages must not by itself ask for a second pod.
+ * Target messages per pod. Never below the prefetch a replica really uses (a batch raises it, a
+ * rate caps it: runtime/config/prefetch.ts): one pod holding its full prefetch of unacked messages
+ * must not by itself ask for a second pod.
  */
 export function messagesPerPod(fn: FunctionConfig): number {
-  return Math.max(MANIFEST_DEFAULTS.minMessagesPerPod, fn.prefetch);
+  return Math.max(MANIFEST_DEFAULTS.minMessagesPerPod, effectivePrefetch(fn).prefetch);
 }
 
 /** The one TriggerAuthentication every ScaledObject uses: the management URL comes from the Secret. */

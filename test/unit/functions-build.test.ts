@@ -177,6 +177,10 @@ describe('buildHandler + loadHandler', () => {
     const relative = await project({ 'h.ts': "import x from './gone';\nexport default () => x;\n" });
     expect(((await thrownBy(() => buildHandler({ file: join(relative, 'h.ts'), name: 'h', outDir }))) as WarrenError).details.hint).toContain(
       'fix the import path',
+    ); // The README's handler, copied into a project of its own: its `../runtime` is this repository's.
+    const copied = await project({ 'functions/h.ts': "import { Reject } from '../runtime';\nexport default () => { throw new Reject('no'); };\n" });
+    expect(((await thrownBy(() => buildHandler({ file: join(copied, 'functions/h.ts'), name: 'h', outDir }))) as WarrenError).details.hint).toBe(
+      "outside Warren's own repository, import the runtime's types and Reject from 'warren': import { Reject, type Handler } from 'warren'",
     );
   });
 

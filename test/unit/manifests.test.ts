@@ -112,6 +112,13 @@ describe('warren manifests', () => {
     expect(Number(resize.spec.triggers[0].metadata.value)).toBeGreaterThanOrEqual(50);
   });
 
+  it("counts the prefetch a replica really uses: a batch function's whole batch is held by one pod", () => {
+    const text = generateManifests(config(fn('ingest', { batch: { size: 100, windowMs: 200 } })), { image: 'registry.example/warren:1.2.3' });
+    const so = find(parse(text), 'ScaledObject', 'warren-ingest')!;
+    expect(Number(so.spec.triggers[0].metadata.value)).toBe(100);
+    expect(text).toContain('function ingest: queue ingest, 1 pod(s) to start, prefetch 100');
+  });
+
   it('does not autoscale an ordered function (single active consumer: extra pods only stand by)', () => {
     expect(find(docs, 'Deployment', 'warren-ledger')).toBeDefined();
     expect(find(docs, 'ScaledObject', 'warren-ledger')).toBeUndefined();
