@@ -4,7 +4,7 @@
  * collected and thrown together as one WarrenErrors, so `warren check` lists them all at once: a YAML
  * syntax error stops the reading of queues.yaml, a shape error only sets its own entry aside.
  */
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { WarrenError, WarrenErrors } from '../errors';
 import { scanHandlers, unreadHandler, type HandlerFile } from '../functions/discover';
@@ -133,6 +133,7 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
   const errors: WarrenError[] = [...scanned.errors];
   const unread = scanned.unread.map((file) => ({ file, ...unreadHandler(file)! }));
   const warnings = unread.map((u) => `functions/${u.file} is not read: handler files end in .ts, .mts, .js or .mjs (rename it functions/${u.rename})`);
+  if (yamlText === undefined) warnings.push(...(await misnamedConfig(dir)));
   if (yamlText === undefined && scanned.handlers.length === 0 && scanned.errors.length === 0) {
     // a lone `a.cjs` is said by the hint, and not again as a warning
     const [unreadFile, ...more] = warnings;
@@ -228,6 +229,17 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
   // in their place of old, after the unread files and before the rest
   warnings.splice(unread.length, 0, ...outputLoops(config, (fn) => outputKeyAt(ctx, fn)));
   return { project: { config, missingHandlers }, errors: inOrder(told(errors)), handlers, warnings };
+}
+
+/**
+ * Without a queues.yaml, a file beside it that was meant to be it (`queues.yml`, `Queues.yaml`):
+ * its settings would be dropped without a word, every function running with the defaults.
+ */
+async function misnamedConfig(dir: string): Promise<string[]> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  return names
+    .filter((name) => name !== 'queues.yaml' && /^queues?\.(ya?ml)$/i.test(name))
+    .map((name) => `${name} is not read: Warren reads queues.yaml (rename it queues.yaml); until then every function runs with the defaults`);
 }
 
 /** `queues.yaml:12:5 functions.orders.output:`, where a warning about a function's output points. */

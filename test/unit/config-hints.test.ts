@@ -305,6 +305,19 @@ describe('a duration written as a bare number', () => {
     ]);
   });
 
+  it('names a queues.yml or Queues.yaml it does not read, whose settings would be dropped without a word', async () => {
+    for (const name of ['queues.yml', 'Queues.yaml', 'queue.yaml']) {
+      const dir = await project({ 'functions/hello.ts': handler, [name]: lines('functions:', '  hello: { replicas: 3 }') });
+      const read = await readProject({ dir, env: {} });
+      expect(read.project?.config.functions.hello?.replicas).toBe(1);
+      expect(read.warnings).toEqual([
+        `${name} is not read: Warren reads queues.yaml (rename it queues.yaml); until then every function runs with the defaults`,
+      ]);
+    }
+    const both = await project({ 'functions/hello.ts': handler, 'queues.yaml': lines('functions:', '  hello: {}'), 'queues.yml': '' });
+    expect((await readProject({ dir: both, env: {} })).warnings).toEqual([]);
+  });
+
   it('gives its warnings beside the errors, not only once the errors are fixed', async () => {
     const dir = await project({
       'functions/a.ts': handler,
