@@ -49,16 +49,19 @@ export async function publishMessages(
   const run: Run = {
     next: 0,
     retry: [],
+    refused: [],
     unroutable: 0,
     messageId: options.count === 1 && !options.messageIdPrefix ? () => prefix : (copy) => `${prefix}-${copy}`,
   };
   let startAt = 0;
-  for (let failovers = 0; ; failovers++) {
+  let refusedSince: number | null = null;
+  let refusedWait = REFUSED_FIRST_MS;
+  for (let failovers = 0, runs = 0; ; runs++) {
     const found = await connectToAny(url, { startAt }).catch((err: Error) => {
       throw brokerUnreachable(url, vhostOfUrl(url), err);
     });
     startAt = found.index + 1;
-    if (options.delayMs !== undefined && failovers === 0) {
+    if (options.delayMs !== undefined && runs === 0) {
       try {
         await checkExchanges(found.connection, [target.exchange, ENTRY_EXCHANGE]);
       } catch (err) {
@@ -67,18 +70,45 @@ export async function publishMessages(
       }
     }
     const lost = await publishOn(found.connection, run, target, body, properties, options.count, options.delayMs);
+    if (lost) {
+      if (failovers++ >= FAILOVERS) throw lost;
+      process.stderr.write(`warren: lost ${found.node} (${lost.message}); ${run.retry.length} unconfirmed message(s) go again through another node\n`);
+      continue;
+    }
     // A copy sent again after a failover may come back unroutable twice.
-    if (!lost) return { published: options.count, unroutable: Math.min(run.unroutable, options.count) };
-    if (failovers >= FAILOVERS) throw lost;
-    process.stderr.write(`warren: lost ${found.node} (${lost.message}); ${run.retry.length} unconfirmed message(s) go again through another node\n`);
+    if (run.refused.length === 0) return { published: options.count, unroutable: Math.min(run.unroutable, options.count) };
+    // Refused (nack): a quorum queue whose leader is being elected refuses for a moment, so the copies
+    // are sent again, as a replica does with a copy the broker refuses (README, "Running on a RabbitMQ cluster").
+    refusedSince ??= Date.now();
+    const refused = run.refused.length;
+    if (Date.now() - refusedSince >= REFUSED_FOR_MS) {
+      throw new WarrenError(
+        'WARREN_E_PUBLISH_FAILED',
+        `the broker refused ${refused} of ${options.count} message(s) (nack) for ${REFUSED_FOR_MS / 1000} s; the other ${options.count - refused} were published and confirmed`,
+        {
+          hint: 'the broker log says why (a queue at its maxLength with reject-publish, a quorum queue without a leader, a disk alarm); publish the refused ones again once it takes them',
+        },
+      );
+    }
+    process.stderr.write(`warren: the broker refused ${refused} message(s) (nack); sending them again in ${describeDuration(refusedWait)}\n`);
+    await new Promise((resolve) => setTimeout(resolve, refusedWait));
+    refusedWait = Math.min(refusedWait * 2, REFUSED_MAX_WAIT_MS);
+    run.retry.push(...run.refused.splice(0).sort((a, b) => a - b));
   }
 }
+
+/** A copy the broker refuses is sent again after 0.1 s, doubling up to 5 s, for up to 30 s. */
+const REFUSED_FIRST_MS = 100;
+const REFUSED_MAX_WAIT_MS = 5_000;
+const REFUSED_FOR_MS = 30_000;
 
 export interface Run {
   /** the next copy to publish */
   next: number;
   /** copies sent on a lost connection without a confirm: published again first */
   retry: number[];
+  /** copies the broker refused (nack): sent again after a wait */
+  refused: number[];
   unroutable: number;
   messageId(copy: number): string;
 }
@@ -142,8 +172,11 @@ export async function publishOn(
     // confirms are awaited at the end.
     const confirmed = (copy: number) => (err: unknown) => {
       progress = Date.now();
-      if (err && !connectionLost && !/closed/.test(String((err as Error).message))) failure ??= new Error('the broker refused a message (nack)');
-      else if (!err) unconfirmed.delete(copy);
+      if (err && !connectionLost && !/closed/.test(String((err as Error).message))) {
+        // Refused: settled on this channel, sent again by the caller after a wait.
+        unconfirmed.delete(copy);
+        run.refused.push(copy);
+      } else if (!err) unconfirmed.delete(copy);
       if (unconfirmed.size < WINDOW || unconfirmed.size === 0) wakeUp();
     };
     // A closed channel (a missing exchange closes it, so does a lost node) ends this connection's run.

@@ -23,7 +23,7 @@ function silentConnection() {
   return { connection, published };
 }
 
-const run = (): Run => ({ next: 0, retry: [], unroutable: 0, messageId: (copy) => `m-${copy}` });
+const run = (): Run => ({ next: 0, retry: [], refused: [], unroutable: 0, messageId: (copy) => `m-${copy}` });
 const target = { exchange: '', routingKey: 'q' };
 const properties = { headers: {}, contentType: 'application/json' };
 
