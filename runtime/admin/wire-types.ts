@@ -112,6 +112,8 @@ export interface ReplayResult {
   missing: string[];
   /** messages left in the dead-letter queue afterwards */
   remaining: number;
+  /** connections lost on the way, each followed by the rest through another node (absent: none) */
+  reconnects?: number;
 }
 
 /** The figures of a function the live stream keeps a history of, one column each (runtime/admin/live-frame.ts). */

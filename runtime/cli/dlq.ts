@@ -70,6 +70,13 @@ async function withHint<T>(config: Pick<WarrenConfig, 'functions'>, name: string
         hint: `functions: ${Object.keys(config.functions).join(', ') || '(none)'}`,
       });
     }
+    // The node went away under a read or a purge (a replay goes on by itself): said, not amqplib's stack.
+    if (!(err instanceof WarrenError) && /Channel ended|Connection closed|Channel closed|ECONNRESET|EPIPE|CONNECTION_FORCED/i.test(String(err))) {
+      throw new WarrenError('WARREN_E_BROKER_UNREACHABLE', `lost the connection to the broker: ${(err as Error).message}`, {
+        hint: 'nothing a list reads is removed (what it held goes back to the dead-letter queue); run the command again: it connects to the next node that answers',
+        cause: err,
+      });
+    }
     throw err;
   }
 }
@@ -166,6 +173,8 @@ function formatLetter(l: DeadLetter, n: number): string {
 
 export function formatReplay(r: ReplayResult): string {
   let out = `replayed ${r.replayed} message${r.replayed === 1 ? '' : 's'} from ${r.queue} to the function's queue ${r.target}; ${r.remaining} left\n`;
+  if (r.reconnects)
+    out += `  the connection to the broker was lost ${r.reconnects === 1 ? 'once' : `${r.reconnects} times`}; the replay went on through another: a dead letter whose ack was lost with it may have been replayed twice\n`;
   for (const k of r.kept) out += `  kept ${k.messageId ?? k.key}: ${k.why}\n`;
   for (const key of r.missing) out += `  not found: ${key} (replayed or purged already? \`warren dlq list\` shows what is there)\n`;
   return out;

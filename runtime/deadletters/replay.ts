@@ -18,6 +18,7 @@ import type { Channel, ConfirmChannel, GetMessage } from 'amqplib';
 import { messageCount, queueExists, sourceQueueOf, withConnection } from './connection';
 import { describeDeadLetter, keyOf, originalRouteOf, replayProperties } from './describe';
 import { matchesSearch } from './search';
+import { WarrenError } from '../errors';
 import type { KeptLetter, ReplayResult } from '../admin/wire-types';
 
 export type { KeptLetter, ReplayResult } from '../admin/wire-types';
@@ -55,7 +56,60 @@ interface Pending {
   returned: boolean;
 }
 
+/** Connections a replay goes on through after losing one (a cluster node gone: the next one of the list). */
+const RECONNECTS = 3;
+
+/** What a replay did on the connections it lost, so the one after goes on from there. */
+interface Progress {
+  /** how many it was to replay, fixed by the first connection (the dead letters there when it began) */
+  max?: number;
+  replayedKeys: string[];
+}
+
+/**
+ * Replays dead letters into the function's queue, each acked after its copy's confirm. A connection
+ * lost on the way (its node died) is not the end: the replay goes on through another node of the list
+ * with what is left. A dead letter whose copy was confirmed but whose ack went down with the
+ * connection is back in the queue and replayed again: a duplicate, never a loss.
+ */
 export async function replayDeadLetters(url: string, deadQueue: string, options: ReplayOptions = {}): Promise<ReplayResult> {
+  const progress: Progress = { replayedKeys: [] };
+  for (let reconnects = 0; ; reconnects++) {
+    try {
+      const done = progress.replayedKeys.length;
+      const keys = options.keys?.filter((k) => !progress.replayedKeys.includes(k));
+      // Without a limit, the next connection takes every dead letter there when it starts: those whose
+      // ack went down with the lost one are back, and go again rather than stay behind.
+      const limit = options.limit === undefined || progress.max === undefined ? options.limit : Math.max(0, progress.max - done);
+      const result = await replayOnce(url, deadQueue, { ...options, ...(keys ? { keys } : {}), ...(limit !== undefined ? { limit } : {}) }, progress);
+      if (reconnects === 0) return result;
+      const replayedKeys = [...progress.replayedKeys];
+      return { ...result, replayed: replayedKeys.length, replayedKeys, missing: result.missing.filter((k) => !replayedKeys.includes(k)), reconnects };
+    } catch (err) {
+      if (err instanceof WarrenError || !lostConnection(err)) throw err;
+      const replayed = progress.replayedKeys.length;
+      if (reconnects >= RECONNECTS) {
+        throw new WarrenError(
+          'WARREN_E_BROKER_UNREACHABLE',
+          `lost the connection to the broker during the replay, ${RECONNECTS + 1} times: ${(err as Error).message}`,
+          {
+            hint: `${replayed} dead letter(s) were replayed (each left the dead-letter queue after its copy's confirm); every other one is still there: run the replay again once the broker is steady`,
+            cause: err,
+          },
+        );
+      }
+    }
+  }
+}
+
+/** The connection or a channel went down under an operation (a node lost), not a refusal by the broker. */
+function lostConnection(err: unknown): boolean {
+  return /Channel ended|Connection closed|Channel closed|ECONNRESET|EPIPE|socket|CONNECTION_FORCED|connection closed/i.test(
+    String((err as Error)?.message ?? err),
+  );
+}
+
+async function replayOnce(url: string, deadQueue: string, options: ReplayOptions, progress: Progress): Promise<ReplayResult> {
   const target = options.queue ?? sourceQueueOf(deadQueue) ?? deadQueue;
   return withConnection(url, 'warren dlq replay', async (conn) => {
     const publisher = await conn.createConfirmChannel();
@@ -64,6 +118,7 @@ export async function replayDeadLetters(url: string, deadQueue: string, options:
     const search = options.search?.trim() ?? '';
     const source = sourceQueueOf(deadQueue);
     const max = Math.min(options.limit ?? total, total);
+    progress.max ??= max;
     const targetGone = !(await queueExists(conn, target));
 
     const kept: KeptLetter[] = [];
@@ -100,6 +155,7 @@ export async function replayDeadLetters(url: string, deadQueue: string, options:
       else {
         p.taken.channel.ack(p.taken.msg);
         replayedKeys.push(key);
+        progress.replayedKeys.push(key);
       }
       if (pending.size < WINDOW) for (const wake of roomWaiters.splice(0)) wake();
     };
