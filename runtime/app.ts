@@ -22,6 +22,9 @@ import { TimeKeeper } from './time/keeper';
 import { planReload } from './plan-reload';
 import { checkOnly, notRunHere, selectFunctions } from './selection';
 import { RECONNECT_MAX_MS } from './connection/backoff';
+import { unusableNodes, unusableNodeWarning } from './connection/list-check';
+import { splitUrls } from './connection/urls';
+import { amqpConnection } from './replica-protocol/connection';
 
 export interface AppOptions {
   dir: string;
@@ -187,6 +190,14 @@ export class App extends EventEmitter<AppEvents> {
     if (failures.length) this.options.log.error({ failed: failures }, 'some functions could not start; their replicas keep retrying with backoff');
     await this.time.start(config);
     this.state = 'running';
+    // Said once started, not waited for: an entry of the URL list no failover could use.
+    const { url, socketOptions } = amqpConnection(config);
+    void unusableNodes(url, socketOptions ? { socketOptions } : {}).then(
+      (unusable) => {
+        for (const n of unusable) this.options.log.warn({ node: n.node }, unusableNodeWarning(n, splitUrls(url).length));
+      },
+      () => undefined,
+    );
   }
 
   /**

@@ -10,6 +10,9 @@ import { readProject } from '../config';
 import { DEFAULTS, type FunctionConfig, type WarrenConfig } from '../config/types';
 import { effectiveBatch, effectivePrefetch } from '../config/prefetch';
 import { runningNodes } from '../connection/cluster-size';
+import { unusableNodes, unusableNodeWarning } from '../connection/list-check';
+import { splitUrls } from '../connection/urls';
+import { amqpConnection } from '../replica-protocol/connection';
 import { buildEach } from '../functions/build-each';
 import { WarrenErrors, EXIT, redactUrl, type WarrenError } from '../errors';
 import { buildTopology } from '../topology/rascal-config';
@@ -26,6 +29,7 @@ export async function checkCommand(dir: string, env: Record<string, string | und
     // The broker is asked while the handlers build. Every handler file that exists is built even when
     // the config has problems: one list of everything.
     const comparing = project ? compareWithBroker(project.config) : undefined;
+    const nodes = project ? checkNodes(project.config) : undefined;
     // Said, not passed over: a fixed typo would otherwise reveal a queue the broker refuses only at the next check.
     const configFile = (e: WarrenError) => ['queues.yaml', 'rascal.json'].includes(basename(e.details.file ?? ''));
     if (!project && configErrors.some(configFile)) {
@@ -37,6 +41,7 @@ export async function checkCommand(dir: string, env: Record<string, string | und
     const { errors: buildErrors } = await buildEach(handlers, outDir);
     const compared = await comparing;
     for (const warning of compared?.warnings ?? []) process.stderr.write(`warning: ${warning}\n`);
+    for (const warning of (await nodes) ?? []) process.stderr.write(`warning: ${warning}\n`);
     const errors = [...configErrors, ...buildErrors, ...(compared?.refused ?? [])];
     if (!project || errors.length > 0) throw new WarrenErrors(errors);
     const { config } = project;
@@ -84,6 +89,13 @@ async function compareWithBroker(config: WarrenConfig): Promise<{ refused: Warre
   } finally {
     await conn?.close().catch(() => undefined);
   }
+}
+
+/** A URL list's entries that take no connection (./connection/list-check.ts). */
+async function checkNodes(config: WarrenConfig): Promise<string[]> {
+  const { url, socketOptions } = amqpConnection(config);
+  const unusable = await unusableNodes(url, { timeoutMs: BROKER_TIMEOUT_MS, ...(socketOptions ? { socketOptions } : {}) });
+  return unusable.map((n) => unusableNodeWarning(n, splitUrls(url).length));
 }
 
 function counted(n: number, word: string): string {

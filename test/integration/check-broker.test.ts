@@ -140,6 +140,33 @@ describe('warren check against the broker', () => {
     );
   });
 
+  it("names each entry of a cluster's URL list that takes no connection (a wrong password, a closed port), which a failover would need", async () => {
+    const { project, vhost } = await projectThatRan();
+    const port = await freePort();
+    const good = new URL(vhost.url);
+    const wrongPassword = new URL(vhost.url);
+    wrongPassword.password = 'not-the-password';
+    const closed = new URL(vhost.url);
+    closed.port = String(port);
+    const result = await runWarren(['check', '--dir', project.dir], { AMQP_URL: [wrongPassword, closed, good].map(String).join(',') });
+    expect(result.code, result.stderr).toBe(0);
+    const lines = result.stderr.split('\n').filter((line) => line !== '');
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^warning: node 1 of 3 in the URL list, 127\.0\.0\.1:5672, takes no connection \(.*ACCESS-REFUSED.*\): a failover to it would fail; its user or password is wrong/,
+      ),
+      expect.stringMatching(
+        new RegExp(
+          `^warning: node 2 of 3 in the URL list, 127\\.0\\.0\\.1:${port}, takes no connection \\(connect ECONNREFUSED .*\\): a failover to it would fail; check its host and port`,
+        ),
+      ),
+    ]);
+    expect(result.stderr).not.toContain('not-the-password');
+    // One good URL alone, or a list of good ones: nothing to say.
+    const fine = await runWarren(['check', '--dir', project.dir], { AMQP_URL: `${vhost.url},${vhost.url}` });
+    expect(fine.stderr).toBe('');
+  });
+
   it('without a broker, passes and says on one line that it did not compare', async () => {
     project = await createProject('functions:\n  slow: {}\n', { slow: noop });
     const port = await freePort();
