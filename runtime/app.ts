@@ -76,6 +76,8 @@ export class App extends EventEmitter<AppEvents> {
   state: AppState = 'idle';
   /** the error that keeps the runtime from being ready (broker down), for /readyz */
   blockedBy: string | null = null;
+  /** `warren dev` waiting for a save: why the project did not load, for /readyz and the dashboard */
+  refused: string | null = null;
   /** what queues.yaml and functions/ were warned about when last read (an output looping back, a file not read): logged, and on the dashboard */
   warnings: readonly string[] = [];
   private stopSignal = new AbortController();

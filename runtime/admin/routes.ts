@@ -30,6 +30,8 @@ export function brokerUrl(config: WarrenConfig): string {
 export interface AdminTarget {
   readonly state: AppState;
   readonly blockedBy: string | null;
+  /** why the project did not load, while `warren dev` waits for a save */
+  readonly refused: string | null;
   /** undefined until the config is loaded */
   readonly config: WarrenConfig | undefined;
   ready(): boolean;
@@ -93,7 +95,7 @@ export function createRouter(deps: RouteDeps): Router {
 
   function requireRunning(): Reply | null {
     if (app.state === 'running') return null;
-    return fail('WARREN_E_NOT_READY', notReadyReason(app.state, app.blockedBy, []) ?? `runtime is ${app.state}`, 'wait until /readyz answers 200');
+    return fail('WARREN_E_NOT_READY', notReadyReason(app.state, app.blockedBy, [], app.refused) ?? `runtime is ${app.state}`, 'wait until /readyz answers 200');
   }
 
   const routes: Array<{ method: string; pattern: RegExp; run(req: AdminRequest, name: string): Promise<Reply> }> = [
@@ -102,7 +104,7 @@ export function createRouter(deps: RouteDeps): Router {
       method: 'GET',
       pattern: /^\/readyz$/,
       run: async () => {
-        const reason = app.ready() ? null : (notReadyReason(app.state, app.blockedBy, app.supervisor.status()) ?? 'not ready');
+        const reason = app.ready() ? null : (notReadyReason(app.state, app.blockedBy, app.supervisor.status(), app.refused) ?? 'not ready');
         return reason ? { status: ERRORS.WARREN_E_NOT_READY.http, body: { ready: false, error: reason, code: 'WARREN_E_NOT_READY' } } : ok({ ready: true });
       },
     },

@@ -152,7 +152,8 @@ export function describeFunctions(
 }
 
 /** Why the runtime is not ready, or null when it is (every function's desired replicas consume). */
-export function notReadyReason(state: AppState, blockedBy: string | null, status: readonly FunctionStatus[]): string | null {
+export function notReadyReason(state: AppState, blockedBy: string | null, status: readonly FunctionStatus[], refused: string | null = null): string | null {
+  if (refused) return refused;
   if (blockedBy) return `waiting for the broker: ${blockedBy}`;
   if (state === 'idle') return 'starting: loading the config and building the handlers';
   if (state === 'connecting') return 'connecting to the broker and declaring the topology';

@@ -43,15 +43,22 @@ export async function devCommand(
   } catch (err) {
     return reportFailure(err, dir);
   }
-  const start = { dir, watch: true, pretty: true, ...(options.only !== undefined ? { only: options.only } : {}) };
   for (;;) {
     const began = Date.now();
-    const code = await startCommand(start, env);
-    // A project that does not load (a typo in queues.yaml, a handler that does not build) is waited
-    // out, as a dev server does: the next save starts it. No queues.yaml at all is the wrong folder.
-    if (code !== EXIT.BAD_INPUT || !existsSync(join(dir, 'queues.yaml'))) return code;
     const waiting = () => process.stderr.write('warren dev: waiting for a change to queues.yaml, rascal.json or functions/ to start again (Ctrl-C to stop)\n');
-    if (!(await changeOrSignal(dir, began, waiting))) return code;
+    // A project that does not load (a typo in queues.yaml, a handler that does not build) is waited
+    // out, as a dev server does: the next save starts it, and meanwhile the admin API and the
+    // dashboard stay up saying why. No queues.yaml at all is the wrong folder.
+    let changed: boolean | null = null;
+    const whileRefused = async (): Promise<void> => {
+      if (!existsSync(join(dir, 'queues.yaml'))) return;
+      changed = await changeOrSignal(dir, began, waiting);
+    };
+    const code = await startCommand({ dir, watch: true, pretty: true, whileRefused, ...(options.only !== undefined ? { only: options.only } : {}) }, env);
+    if (code !== EXIT.BAD_INPUT || !existsSync(join(dir, 'queues.yaml'))) return code;
+    // Refused before the admin API listened (its port taken, say): waited for here.
+    changed ??= await changeOrSignal(dir, began, waiting);
+    if (!changed) return code;
     process.stderr.write('warren dev: files changed; starting again\n');
   }
 }

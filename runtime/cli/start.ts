@@ -14,6 +14,8 @@ export interface StartOptions {
   replicas?: string;
   watch?: boolean;
   pretty?: boolean;
+  /** `warren dev`: a project that does not load keeps the admin API up until this resolves (the next save, or a signal) */
+  whileRefused?: () => Promise<void>;
 }
 
 /** A signal this soon after the first is the same one delivered twice (see onSignal). */
@@ -75,6 +77,17 @@ export async function startCommand(options: StartOptions, env: Record<string, st
   } catch (err) {
     const known = err instanceof WarrenError || err instanceof WarrenErrors;
     if (!known) log.error({ err }, 'warren failed to start');
+    // `warren dev`: the admin API stays up while the project waits for a save, /readyz and the
+    // dashboard saying why it does not run.
+    if (known && options.whileRefused && extras.length > 0 && signalledAt === null) {
+      const code = reportFailure(err, dir);
+      app.refused = refusedReason(err, dir);
+      await options.whileRefused();
+      await app.stop();
+      await Promise.all(extras.map((e) => e.close()));
+      unlisten();
+      return code;
+    }
     await app.stop();
     await Promise.all(extras.map((e) => e.close()));
     unlisten();
@@ -86,6 +99,14 @@ export async function startCommand(options: StartOptions, env: Record<string, st
   log.info('stopped cleanly');
   log.flush();
   return EXIT.OK;
+}
+
+/** One line for /readyz and the dashboard's banner: the first problem, and how many there are. */
+function refusedReason(err: WarrenError | WarrenErrors, dir: string): string {
+  const all = err instanceof WarrenErrors ? err.errors : [err];
+  const first = all[0] ? all[0].format(dir).split('\n')[0] : err.message;
+  const more = all.length > 1 ? ` (and ${all.length - 1} more problem${all.length === 2 ? '' : 's'})` : '';
+  return `the project does not load: ${first}${more}; warren dev starts it again on the next save`;
 }
 
 /**

@@ -69,12 +69,20 @@ it('warren dev on a project that does not load: says why, waits for the fix, the
   const broken = `${RESULTS_YAML}functions:\n  typo: { replicas: 1, retyr: 3 }\n`;
   project = await createProject(broken, { first: reportingHandler('first'), typo: reportingHandler('typo') });
   let out = '';
-  child = await startDev(project.dir, {}, (c) => (out += c));
+  const port = await freePort();
+  child = await startDev(project.dir, { WARREN_ADMIN_PORT: String(port) }, (c) => (out += c));
   await waitFor(() => /waiting for a change/.test(out), 20_000).catch((err: Error) => {
     throw new Error(`${err.message}; warren dev said:\n${out}`);
   });
   expect(out).toMatch(/queues\.yaml:\d+:\d+ functions\.typo\.retyr: unknown key "retyr"/);
   expect(child.exitCode).toBeNull();
+  // Meanwhile the admin API and the dashboard answer, saying why it does not run.
+  const readyz = await fetch(`http://127.0.0.1:${port}/readyz`);
+  expect(readyz.status).toBe(503);
+  expect(((await readyz.json()) as { error: string }).error).toMatch(
+    /^the project does not load: queues\.yaml:\d+:\d+ functions\.typo\.retyr: unknown key "retyr" .*; warren dev starts it again on the next save$/,
+  );
+  expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(200);
 
   await writeFile(join(project.dir, 'queues.yaml'), broken.replace(', retyr: 3', ''));
   await waitFor(() => /warren is running/.test(out), 20_000);
