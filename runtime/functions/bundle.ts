@@ -68,9 +68,9 @@ export async function buildHandler(opts: BuildHandlerOptions): Promise<BuiltHand
   // Known without running it: `check`, `start` and `deploy` refuse it as they refuse a syntax error.
   // (A CommonJS `module.exports` is a default export; whether it is a function, loadHandler says,
   // except in the one shape known from the source: Lambda's `exports.handler = …` and nothing else.)
-  if (!exported.includes('default')) throw noDefaultExport(file, exported);
+  if (!exported.includes('default')) throw noDefaultExport(file, exported, await readFile(file, 'utf8'));
   const named = commonJs ? onlyNamedExports(await readFile(file, 'utf8')) : undefined;
-  if (named) throw noDefaultExport(file, named, true);
+  if (named) throw noDefaultExport(file, named, await readFile(file, 'utf8'), true);
   const literal = commonJs ? undefined : literalDefault(text);
   if (literal) throw notAFunction(file, literal, await readFile(file, 'utf8'));
 
@@ -139,13 +139,23 @@ function warrenResolver(entry: string): Plugin {
   };
 }
 
-function noDefaultExport(file: string, exported: string[], commonJs = false): WarrenError {
+function noDefaultExport(file: string, exported: string[], source: string, commonJs = false): WarrenError {
   const named = exported.length > 0 ? `named export${exported.length === 1 ? '' : 's'} ${exported.slice(0, 5).join(', ')}` : 'no export';
   const fn = exported.find((e) => e === 'handler') ?? (exported.length === 1 ? exported[0] : undefined);
   const exportIt = commonJs
     ? `\`module.exports = exports.${fn};\` at the end of the file (Warren runs module.exports, not a named export as Lambda does)`
     : `\`export default ${fn};\``;
-  return noDefaultFunction(file, named, fn ? { hint: `export it as the default: ${exportIt}` } : {});
+  const line = exportLine(source, fn);
+  return noDefaultFunction(file, named, { ...(fn ? { hint: `export it as the default: ${exportIt}` } : {}), ...(line ? { line } : {}) });
+}
+
+/** The line of the export to make the default (the one naming `name`, else the first export); undefined without one. */
+function exportLine(source: string, name: string | undefined): number | undefined {
+  const lines = source.split('\n');
+  const named = name ? new RegExp(`^\\s*(export\\b.*[\\s{,]${name.replace(/\$/g, '\\$')}\\b|exports\\.${name.replace(/\$/g, '\\$')}\\b)`) : null;
+  const at = named ? lines.findIndex((l) => named.test(l)) : -1;
+  const first = at >= 0 ? at : lines.findIndex((l) => /^\s*(export\b|module\.exports\b|exports\.)/.test(l));
+  return first >= 0 ? first + 1 : undefined;
 }
 
 /**

@@ -190,7 +190,10 @@ describe('buildHandler + loadHandler', () => {
     const err = await thrownBy(() => buildHandler({ file, name: 'no-default', outDir }));
     expect(err).toBeInstanceOf(WarrenError);
     expect((err as WarrenError).code).toBe('WARREN_E_HANDLER_EXPORT');
-    expect((err as WarrenError).details).toMatchObject({ file, line: 1, hint: 'export it as the default: `export default handler;`' });
+    // At the line of the named export to make the default, not at the top of the file.
+    expect((err as WarrenError).details).toMatchObject({ file, line: 4, hint: 'export it as the default: `export default handler;`' });
+    const late = await project({ 'late.ts': 'const handler = async () => 1;\n\n// at the end\nexport { handler };\n' });
+    expect(((await thrownBy(() => buildHandler({ file: join(late, 'late.ts'), name: 'late', outDir }))) as WarrenError).details.line).toBe(4);
     expect((err as WarrenError).message).toContain('found named export handler');
     // A default export that is not a function, when a name hides what it is, is known only once loaded.
     const dir = await project({ 'notfn.ts': 'const answer = 42;\nexport default answer;\n', 'none.ts': 'const x = 1;\n' });
@@ -233,6 +236,7 @@ describe('buildHandler + loadHandler', () => {
     expect(err.code).toBe('WARREN_E_HANDLER_EXPORT');
     expect(err.message).toContain('found named export handler');
     expect(err.details.hint).toContain('`module.exports = exports.handler;`');
+    expect(err.details.line).toBe(1);
     // a file that also assigns module.exports, or a default, may well export a function: built
     for (const name of ['both.cjs', 'compiled.js']) await buildHandler({ file: join(dir, name), name: name.split('.')[0]!, outDir });
   });
