@@ -21,12 +21,18 @@ export function onSignedOut(listener: Listener): () => void {
 }
 
 export async function api<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
-  const res = await fetch(path, {
-    method,
-    credentials: 'same-origin',
-    headers: { 'x-warren-request': 'dashboard', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      credentials: 'same-origin',
+      headers: { 'x-warren-request': 'dashboard', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  } catch {
+    // The browser's own words ("TypeError: Failed to fetch") say nothing to an operator.
+    throw new ApiError(0, 'the runtime does not answer (stopped, restarting, or the network is down)', 'try again once the page says it answers', undefined);
+  }
   const text = await res.text();
   let parsed: unknown = undefined;
   try {
