@@ -294,7 +294,14 @@ export class FunctionRunner {
     this.grace.died();
     for (const r of this.replicas) r.tellDeath(reason);
     this.restarts++;
-    if (Date.now() - replica.startedAt > HEALTHY_AFTER_MS) this.failures = 0;
+    // A death with messages in hand, or after some were handled, is a message's doing: those messages
+    // are charged and run apart (replica/suspects.ts), and the function is otherwise sound, so its
+    // replacement starts at once rather than after a backoff grown by earlier deaths (a few poison
+    // messages would otherwise stall a one-replica function for minutes). A replica that dies with
+    // nothing in hand and nothing done, a crash loop, backs off.
+    const seen = replica.stats.snapshot();
+    const messagesDidIt = seen.inFlight > 0 || seen.acked + seen.retried + seen.dead + seen.dropped > 0;
+    if (messagesDidIt || Date.now() - replica.startedAt > HEALTHY_AFTER_MS) this.failures = 0;
     const restartInMs = this.scheduleRestart();
     replica.logger.error({ reason, restartInMs, restarts: this.restarts }, 'replica died; its unacked messages return to the queue; restarting');
   }

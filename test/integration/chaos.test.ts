@@ -71,13 +71,15 @@ functions:
     expect(c.of('crashy').some((r) => r.id === 'poison')).toBe(false);
     // redeliveryLimit 2: the broker hands it out three times, every time a replica dies.
     expect(deaths(warren, 'crashy')).toHaveLength(3);
-    // Restarts back off: each scheduled restart waits twice as long as the one before.
+    // A death a message caused (the replica had messages in hand) is followed by a restart at once,
+    // however many came before: the message is charged and runs apart, the function is sound. A
+    // backoff that doubled with each death stalled a one-replica function for minutes behind a few poisons.
     const waits = deaths(warren, 'crashy').flatMap((l) => (typeof l.restartInMs === 'number' ? [l.restartInMs] : []));
-    expect(waits[0]).toBe(500);
-    for (let i = 1; i < waits.length; i++) expect(waits[i]).toBe(waits[i - 1]! * 2);
+    expect(waits.length).toBeGreaterThan(0);
+    for (const wait of waits) expect(wait).toBe(500);
     expect(deaths(warren, 'steady')).toHaveLength(0);
     expect(c.of('steady')).toHaveLength(500);
-    // The last dead replica is restarted after its backoff (0.5 s, 1 s, 2 s).
+    // The last dead replica is restarted.
     const v = vhost;
     await waitFor(async () => (await queueInfo(v.url, 'crashy')).consumerCount === 2, 10_000, 100);
     expect((await queueInfo(vhost.url, 'steady')).consumerCount).toBe(1);
