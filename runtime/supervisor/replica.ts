@@ -137,9 +137,19 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         });
       });
       this.worker.postMessage({ type: 'drain', graceMs } satisfies ToReplica);
-      // A thread whose event loop is blocked never answers: end it after the grace period.
-      const late = new Promise<void>((resolve) => setTimeout(resolve, graceMs + 5_000).unref());
+      // A thread whose event loop is blocked never answers: end it once the grace period is over and
+      // its heartbeat (every 200 ms) has been silent for a second; one that answers late, after 5 s more.
+      let look: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => {
+        const began = Date.now();
+        look = setInterval(() => {
+          const over = Date.now() - began - graceMs;
+          if (over >= 5_000 || (over >= 0 && Date.now() - this.stats.snapshot().heartbeat > 1_000)) resolve();
+        }, 100);
+        look.unref();
+      });
       await Promise.race([drained, this.exitedPromise, late]);
+      clearInterval(look);
       await this.kill();
     })();
     return this.drainedPromise;

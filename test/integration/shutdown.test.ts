@@ -105,6 +105,26 @@ export default handler;
     expect(done.attempt).toBeGreaterThanOrEqual(2);
   });
 
+  it('ends a replica whose handler blocks its event loop soon after the grace period, not 5 s later, and exits 0 with the message back in the queue', async () => {
+    const vhost = hold('vhost', await createTestVhost('shutdown-spin'));
+    const project = hold(
+      'project',
+      await createProject('queues:\n  results: { type: classic }\nfunctions:\n  spinner: { timeout: 2s }\n', { spinner: misbehavingHandler }),
+    );
+    const warren = hold('warren', await startWarren(project.dir, vhost.url));
+    await publishMany(vhost.url, 'spinner', [{ id: 'spin', kill: 'spin' }]);
+    await waitFor(async () => (await queueInfo(vhost.url, 'spinner')).messageCount === 0, 10_000, 50);
+    const stoppedAt = Date.now();
+    expect(await warren.stop('SIGTERM')).toBe(0);
+    // grace = the function's timeout (2 s), then a heartbeat silent for a second: ended, not waited for 5 s more
+    expect(Date.now() - stoppedAt).toBeLessThan(5_000);
+    const back = await waitFor(async () => {
+      const counts = await Promise.all(['spinner', 'spinner.retry.1s'].map(async (q) => (await queueInfo(vhost.url, q)).messageCount));
+      return counts.reduce((a, b) => a + b, 0) === 1 || undefined;
+    }, 5_000);
+    expect(back).toBe(true);
+  });
+
   it('hands back messages waiting for their rate-limit turn at once: nothing starts after the signal, each runs once, as attempt 1, after a restart', async () => {
     const vhost = hold('vhost', await createTestVhost('shutdown-rate'));
     const trickle = (rate: string) => `
