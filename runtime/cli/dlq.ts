@@ -109,6 +109,14 @@ export async function dlqReplay(name: string, options: DlqOptions): Promise<numb
     }),
   );
   process.stdout.write(options.json ? JSON.stringify(result, null, 2) + '\n' : formatReplay(result));
+  // A name that is no function of this project (one whose queue was renamed, or deleted): the copies
+  // went to the queue its dead-letter queue is named after, which no function here consumes.
+  const consumer = Object.values(config.functions).find((f) => f.queue === target.source);
+  if (!consumer && result.replayed > 0) {
+    process.stderr.write(
+      `warning: no function of this project consumes ${target.source}: the ${result.replayed} replayed there wait until one does; a function whose queue was renamed reads its new one, and its old dead letters are moved with a shovel or published again to it\n`,
+    );
+  }
   return result.kept.length > 0 || result.missing.length > 0 ? EXIT.RUNTIME : EXIT.OK;
 }
 

@@ -188,6 +188,19 @@ describe('warren dlq', () => {
     ]);
   });
 
+  it('says, replaying the dead letters of a queue no function consumes now (a queue renamed), that the copies wait there', async () => {
+    project = await createProject(YAML, { flaky: reportingHandler('ok') });
+    await declareQueue(vhost.url, 'old_flaky');
+    await declareQueue(vhost.url, 'old_flaky.dead');
+    await publishRaw(vhost.url, '', 'old_flaky.dead', '{"n":1}', { messageId: 'left-behind' });
+    const replayed = await dlq(project, 'replay', 'old_flaky');
+    expect(replayed.code, replayed.stderr).toBe(0);
+    expect(replayed.stdout).toContain("replayed 1 message from old_flaky.dead to the function's queue old_flaky; 0 left");
+    expect(replayed.stderr).toContain('warning: no function of this project consumes old_flaky: the 1 replayed there wait until one does');
+    // A function's own queue: nothing to warn of.
+    expect((await dlq(project, 'replay', 'flaky')).stderr).not.toContain('warning');
+  });
+
   it('pages and searches a dead-letter queue oldest first, read after read; a large one is paged reading only as far as the page', async () => {
     project = await createProject(YAML, { flaky: reportingHandler('ok') });
     warren = await startWarren(project.dir, vhost.url);
