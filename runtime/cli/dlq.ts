@@ -16,6 +16,7 @@ import {
   type ReplayResult,
 } from '../deadletters';
 import { EXIT, WarrenError } from '../errors';
+import { lostConnection } from '../connection/unreachable';
 import { vhostUrl } from '../topology/names';
 import { deadQueueName } from '../topology/names';
 import { parseCount, projectDir, readForTools, repeated, reportFailure } from './common';
@@ -71,7 +72,7 @@ async function withHint<T>(config: Pick<WarrenConfig, 'functions'>, name: string
       });
     }
     // The node went away under a read or a purge (a replay goes on by itself): said, not amqplib's stack.
-    if (!(err instanceof WarrenError) && /Channel ended|Connection closed|Channel closed|ECONNRESET|EPIPE|CONNECTION_FORCED/i.test(String(err))) {
+    if (!(err instanceof WarrenError) && lostConnection(err)) {
       throw new WarrenError('WARREN_E_BROKER_UNREACHABLE', `lost the connection to the broker: ${(err as Error).message}`, {
         hint: 'nothing a list reads is removed (what it held goes back to the dead-letter queue); run the command again: it connects to the next node that answers',
         cause: err,

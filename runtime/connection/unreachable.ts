@@ -40,3 +40,8 @@ export function vhostOfUrl(url: string): string {
     return '/';
   }
 }
+
+/** The connection or a channel went down under an operation (a node lost), not a refusal by the broker. */
+export function lostConnection(err: unknown): boolean {
+  return /Channel ended|Channel closed|connection closed|ECONNRESET|EPIPE|socket|CONNECTION_FORCED/i.test(String((err as Error)?.message ?? err));
+}

@@ -19,6 +19,7 @@ import { messageCount, queueExists, sourceQueueOf, withConnection } from './conn
 import { describeDeadLetter, keyOf, originalRouteOf, replayProperties } from './describe';
 import { matchesSearch } from './search';
 import { WarrenError } from '../errors';
+import { lostConnection } from '../connection/unreachable';
 import type { KeptLetter, ReplayResult } from '../admin/wire-types';
 
 export type { KeptLetter, ReplayResult } from '../admin/wire-types';
@@ -100,13 +101,6 @@ export async function replayDeadLetters(url: string, deadQueue: string, options:
       }
     }
   }
-}
-
-/** The connection or a channel went down under an operation (a node lost), not a refusal by the broker. */
-function lostConnection(err: unknown): boolean {
-  return /Channel ended|Connection closed|Channel closed|ECONNRESET|EPIPE|socket|CONNECTION_FORCED|connection closed/i.test(
-    String((err as Error)?.message ?? err),
-  );
 }
 
 async function replayOnce(url: string, deadQueue: string, options: ReplayOptions, progress: Progress): Promise<ReplayResult> {
