@@ -366,40 +366,4 @@ export default handler;
     expect(c.of('floating')).toHaveLength(21);
     expect((await queueInfo(vhost.url, 'floating.dead')).messageCount).toBe(0);
   });
-
-  // Several poisons in one backlog, each killing its replica another way: only they are dead-lettered,
-  // and no good message for the deaths it was held through without running.
-  it('dead-letters only the four poisons of a backlog, each after the limit; all 16 good messages are handled', async () => {
-    const vhost = hold('vhost', await createTestVhost('chaos-poisons'));
-    const project = hold(
-      'project',
-      await createProject(
-        `
-queues:
-  results: { type: classic }
-functions:
-  poison: { replicas: 1, prefetch: 5, timeout: 2s, redeliveryLimit: 2, memory: 64MiB, retry: { attempts: 3, delay: 200ms, maxDelay: 1s } }
-`,
-        { poison: misbehavingHandler },
-      ),
-    );
-    // The backlog is there before the runtime starts: each poison arrives in a prefetch beside good messages.
-    const kinds = ['exit', 'spin', 'oom', 'uncaught'];
-    const bodies = kinds.flatMap((kill, k) => [{ id: `poison-${kill}`, kill }, ...range(4).map((i) => ({ id: `ok-${k * 4 + i}` }))]);
-    let warren = hold('warren', await startWarren(project.dir, vhost.url));
-    await warren.stop();
-    await publishMany(vhost.url, 'poison', bodies);
-    const collector = hold('collector', await collectResults(vhost.url));
-    warren = hold('warren', await startWarren(project.dir, vhost.url));
-
-    await waitFor(async () => (await queueInfo(vhost.url, 'poison.dead')).messageCount >= 4, 150_000, 500);
-    expect((await deadIds(vhost.url, 'poison.dead')).sort()).toEqual(kinds.map((k) => `poison-${k}`).sort());
-    const c = collector;
-    await waitFor(() => c.idsOf('poison').size === 16, 30_000, 200);
-    expect([...c.idsOf('poison')].sort()).toEqual(
-      range(16)
-        .map((i) => `ok-${i}`)
-        .sort(),
-    );
-  }, 200_000);
 });
