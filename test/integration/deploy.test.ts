@@ -24,13 +24,18 @@ import {
 
 const hold = heldPerTest();
 
-/** Publishes `perFunction` messages to each queue in small confirmed batches, spread over time. */
-async function stream(url: string, queues: readonly string[], perFunction: number): Promise<Map<string, string[]>> {
+/**
+ * Publishes `perFunction` messages to each queue in small confirmed batches, spread over time; with
+ * `midway`, the second half waits for it, so the deploy lands mid-stream however slowly the
+ * deploying command starts on a loaded machine.
+ */
+async function stream(url: string, queues: readonly string[], perFunction: number, midway?: Promise<unknown>): Promise<Map<string, string[]>> {
   const ids = new Map(queues.map((q) => [q, [] as string[]]));
   const conn = await amqplib.connect(url);
   try {
     const ch = await conn.createConfirmChannel();
     for (let i = 0; i < perFunction; i += 50) {
+      if (midway && i === Math.floor(perFunction / 100) * 50) await midway;
       for (const q of queues) {
         for (let j = i; j < Math.min(i + 50, perFunction); j++) {
           const id = `${q}-${j}`;
@@ -64,9 +69,11 @@ it('redeploys one function during a 5,000-message stream: 0 lost, 0 duplicated, 
   const versionOf = (list: typeof before, name: string) => list.functions.find((f) => f.name === name)!.version;
 
   await project.write('functions/alpha.ts', recordingHandler('v2'));
-  const streaming = stream(vhost.url, ['alpha', 'beta'], 2_500);
+  let deploying: (value: unknown) => void = () => undefined;
+  const streaming = stream(vhost.url, ['alpha', 'beta'], 2_500, new Promise((resolve) => (deploying = resolve)));
   await new Promise((r) => setTimeout(r, 250));
   const deployed = await runCli(['deploy', 'alpha'], runtime.env);
+  deploying(undefined);
   expect(deployed.stderr).toBe('');
   expect(deployed.code).toBe(0);
   const ids = await streaming;
