@@ -17,6 +17,7 @@ import { messageCount, sourceQueueOf, withConnection } from './connection';
 import { describeDeadLetter, describeDeadLetterFully, keyOf, type DeadLetter, type DeadLetterDetail } from './describe';
 import type { DeadLetterList, DeadLetterPage } from '../admin/wire-types';
 import { matchesSearch } from './search';
+import { oneAtATime } from './one-at-a-time';
 
 export type { DeadLetterList, DeadLetterPage } from '../admin/wire-types';
 
@@ -96,18 +97,20 @@ async function walk(
   upTo: (total: number) => number,
   visit: (msg: GetMessage) => boolean,
 ): Promise<{ total: number; scanned: number }> {
-  return withConnection(url, name, async (conn) => {
-    const ch = await conn.createChannel();
-    const total = await messageCount(ch, queue, url);
-    const max = Math.min(total, upTo(total));
-    let scanned = 0;
-    while (scanned < max) {
-      const msg = await ch.get(queue, { noAck: false });
-      if (msg === false) break;
-      scanned++;
-      if (!visit(msg)) break;
-    }
-    await ch.close();
-    return { total, scanned };
-  });
+  return oneAtATime(url, queue, () =>
+    withConnection(url, name, async (conn) => {
+      const ch = await conn.createChannel();
+      const total = await messageCount(ch, queue, url);
+      const max = Math.min(total, upTo(total));
+      let scanned = 0;
+      while (scanned < max) {
+        const msg = await ch.get(queue, { noAck: false });
+        if (msg === false) break;
+        scanned++;
+        if (!visit(msg)) break;
+      }
+      await ch.close();
+      return { total, scanned };
+    }),
+  );
 }

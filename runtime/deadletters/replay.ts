@@ -18,6 +18,7 @@ import type { Channel, ConfirmChannel, GetMessage } from 'amqplib';
 import { messageCount, queueExists, sourceQueueOf, withConnection } from './connection';
 import { describeDeadLetter, keyOf, originalRouteOf, replayProperties } from './describe';
 import { matchesSearch } from './search';
+import { oneAtATime } from './one-at-a-time';
 import { WarrenError } from '../errors';
 import { lostConnection } from '../connection/unreachable';
 import type { KeptLetter, ReplayResult } from '../admin/wire-types';
@@ -74,6 +75,28 @@ interface Progress {
  * connection is back in the queue and replayed again: a duplicate, never a loss.
  */
 export async function replayDeadLetters(url: string, deadQueue: string, options: ReplayOptions = {}): Promise<ReplayResult> {
+  let result = await oneAtATime(url, deadQueue, () => replayReconnecting(url, deadQueue, options));
+  // A read in another process (`warren dlq list`, a second runtime's dashboard) holds the letters it
+  // reads for a moment: a letter asked for by its id and not found is looked for again, twice.
+  for (const wait of LOOK_AGAIN_MS) {
+    if (!options.keys || result.missing.length === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    const again = await oneAtATime(url, deadQueue, () => replayReconnecting(url, deadQueue, { ...options, keys: result.missing }));
+    result = {
+      ...again,
+      replayed: result.replayed + again.replayed,
+      replayedKeys: [...result.replayedKeys, ...again.replayedKeys],
+      kept: [...result.kept, ...again.kept],
+      ...(result.reconnects || again.reconnects ? { reconnects: (result.reconnects ?? 0) + (again.reconnects ?? 0) } : {}),
+    };
+  }
+  return result;
+}
+
+/** Pauses before a letter asked for by id and not found is looked for again. */
+const LOOK_AGAIN_MS = [200, 800];
+
+async function replayReconnecting(url: string, deadQueue: string, options: ReplayOptions): Promise<ReplayResult> {
   const progress: Progress = { replayedKeys: [] };
   for (let reconnects = 0; ; reconnects++) {
     try {
