@@ -106,6 +106,18 @@ export class QueueConsumer {
     this.acks?.flush();
   }
 
+  /**
+   * Send the acks waiting to be coalesced and resolve once the broker has them: an ack has no reply,
+   * but a channel's frames are taken in order, so the reply to a request sent after them (basic.qos,
+   * the prefetch as it is) says they arrived. Before suspects start (./suspects.ts): an ack still in
+   * the socket when a suspect kills the replica is lost with it, and its message comes back charged
+   * with that death, and runs twice.
+   */
+  async syncAcks(): Promise<void> {
+    this.acks?.flush();
+    await this.channel?.prefetch(this.options.prefetch, false).catch(() => undefined);
+  }
+
   /** Stop taking messages; acks of the ones in flight still go out. */
   async cancel(): Promise<void> {
     this.cancelled = true;

@@ -112,7 +112,10 @@ export function createProcessor(deps: ProcessorDeps) {
     inFlight.add(settle);
     if (admission.action === 'run' && !admission.alone && gate.tryEnter()) return new MessageRun(shared, delivery, settle, admission, true, done).start();
     const whole = () => new Promise<void>((ended) => new MessageRun(shared, delivery, settle, admission, false, ended).start());
-    const gated = admission.action === 'run' ? gate.run(admission.alone, whole, admission.group) : admission.action === 'move' ? gate.move(whole) : whole();
+    // A fresh message behind suspects goes back to the queue when they start; an ordered function has no suspects.
+    const back = () => new Promise<void>((ended) => new MessageRun(shared, delivery, settle, admission, false, ended).handBackUnstarted());
+    const gated =
+      admission.action === 'run' ? gate.run(admission.alone, whole, admission.group, back) : admission.action === 'move' ? gate.move(whole) : whole();
     if (done) void gated.then(done);
   }
 
@@ -163,7 +166,7 @@ class MessageRun implements AttemptCall, Delivered {
   readonly attempt: number;
   /** when it started, then (under a rate limit) when its turn came: its handler time counts from there */
   private started = 0;
-  private readonly timed: boolean;
+  private timed: boolean;
   #route: Route | undefined;
 
   constructor(
@@ -228,6 +231,13 @@ class MessageRun implements AttemptCall, Delivered {
     }
     this.end(null);
     return true;
+  }
+
+  /** Suspects start while it waits behind them (./suspects.ts): it goes back to the queue, never counted as running. */
+  handBackUnstarted(): void {
+    this.timed = false;
+    if (!this.settle.held) return this.end(null);
+    this.handBack();
   }
 
   /** The replica drains before this message's rate-limit turn came: it goes back unstarted. */

@@ -10,7 +10,8 @@
  * `x-warren-redeliveries`, then acked) while fresh messages flow, and runs when it comes back.
  *
  * When it comes back it may still be the killer, so it runs apart: it waits for the messages already
- * running to finish, fresh messages wait unstarted, and only suspects run, together in a group whose
+ * running to finish, the fresh messages that arrived meanwhile go back to the queue unstarted (a copy
+ * at its back, uncounted: held here, a death would charge them), and only suspects run, together in a group whose
  * size shrinks with their count (`groupSize`): a replica killed from outside (`kill -9`, a node lost)
  * returns every message it held, and they all run again together at once; a message that keeps
  * killing replicas takes fewer and fewer with it, and at its last chance (its count at
@@ -180,11 +181,13 @@ const QUIET_MS = 50;
  * deliveries (a basic.cancel) and resolves once none can arrive any more: a suspect that blocks the
  * event loop cannot move aside what the broker keeps delivering meanwhile, and every message that
  * lands in the blocked replica comes back counted against it, and again at its next turn, until the
- * redelivery limit dead-letters messages that never ran. `resume` consumes again.
+ * redelivery limit dead-letters messages that never ran. `resume` consumes again. `syncAcks` sends
+ * the acks held back to coalesce them and resolves once the broker has them.
  */
 export interface Pausable {
   pause(): Promise<void>;
   resume(): void;
+  syncAcks?(): Promise<void>;
 }
 
 /** Where the suspects' warnings go (a pino logger). */
@@ -243,6 +246,12 @@ interface Group {
   ready: Promise<void>;
 }
 
+/** A fresh message waiting behind a gathering group; settled once it looked again or was told to go back. */
+interface Behind {
+  settled: boolean;
+  resolve: (handBack: boolean) => void;
+}
+
 /** Runs suspects apart, in a group, on one replica; everything else runs side by side up to the prefetch. */
 export class IsolationGate implements SuspectRoom {
   private running = 0;
@@ -251,6 +260,8 @@ export class IsolationGate implements SuspectRoom {
   /** deliveries so far: a count, not a clock, so an arrival costs no clock read (a suspect reads the clock when it changes) */
   private arrivals = 0;
   private waiting: Array<() => void> = [];
+  /** fresh messages waiting behind the gathering group that can be handed back when it starts (`run`) */
+  private behind: Behind[] = [];
   /** the members of the group that started last */
   private together = 0;
 
@@ -286,7 +297,7 @@ export class IsolationGate implements SuspectRoom {
     }
   }
 
-  /** true while suspects wait or run: fresh messages wait. */
+  /** true while suspects wait or run: fresh messages wait, and go back to the queue when the suspects start. */
   get isolating(): boolean {
     return this.group !== null;
   }
@@ -306,9 +317,22 @@ export class IsolationGate implements SuspectRoom {
    * Must be called synchronously on arrival, so the next delivery already sees `isolating`. A suspect
    * (`alone`) joins the gathering group, after `joinable(size)` said it may.
    */
-  async run<T>(alone: boolean, task: () => Promise<T>, size = 1): Promise<T> {
+  async run<T>(alone: boolean, task: () => Promise<T>, size = 1, handBack?: () => Promise<T>): Promise<T> {
     if (!alone) {
-      while (this.group) await this.change();
+      while (this.group) {
+        if (!handBack || this.group.started) {
+          await this.change();
+          continue;
+        }
+        if (!(await this.waitBehind())) continue;
+        // Handed back as the group starts: counted as moving (by `gather`) until it is out of this replica's hands.
+        try {
+          return await handBack();
+        } finally {
+          this.moving--;
+          this.wake();
+        }
+      }
       this.running++;
       try {
         return await task();
@@ -363,6 +387,20 @@ export class IsolationGate implements SuspectRoom {
       await this.subscription.pause();
       while (this.running !== 0 || this.moving !== 0) await this.change();
     }
+    // The fresh messages waiting behind the group go back to the queue before it starts, for another
+    // replica, or this one after: held here, they would come back charged with a death they had no
+    // part in if a suspect kills the replica, and a few poison messages in a backlog dead-lettered
+    // good ones that had only waited beside them.
+    const behind = this.behind.splice(0);
+    for (const waiter of behind) {
+      if (waiter.settled) continue;
+      waiter.settled = true;
+      this.moving++;
+      waiter.resolve(true);
+    }
+    while (this.moving !== 0) await this.change();
+    // And what finished here, those copies' acks included, must be the broker's before a suspect can kill the replica.
+    if (this.subscription?.syncAcks) await this.subscription.syncAcks();
     group.started = true;
     this.together = group.members;
     this.onStart(group.members);
@@ -387,6 +425,20 @@ export class IsolationGate implements SuspectRoom {
   private wake(): void {
     if (this.waiting.length === 0) return;
     for (const wake of this.waiting.splice(0)) wake();
+    this.behind = this.behind.filter((waiter) => !waiter.settled);
+  }
+
+  /** Resolves false at the gate's next change (look again), or true: hand the message back, the group starts. */
+  private waitBehind(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const waiter: Behind = { settled: false, resolve };
+      this.behind.push(waiter);
+      this.waiting.push(() => {
+        if (waiter.settled) return;
+        waiter.settled = true;
+        resolve(false);
+      });
+    });
   }
 
   private change(): Promise<void> {

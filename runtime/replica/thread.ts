@@ -123,7 +123,7 @@ async function main(): Promise<void> {
     ...(init.fn.schedule ? { onTick: (scheduledAt: string, outcome: string) => send({ type: 'tick', scheduledAt, outcome }) } : {}),
     ...(rate ? { waitTurn: (n: number, start: () => void) => rate.turn(n, start) } : {}),
     flushAcks: () => consumer.flushAcks(),
-    subscription: { pause: () => consumer.pause(), resume: () => consumer.resume() },
+    subscription: { pause: () => consumer.pause(), resume: () => consumer.resume(), syncAcks: () => consumer.syncAcks() },
     isCleared,
   };
   // capped by rateLimit (runtime/config/prefetch.ts)

@@ -367,3 +367,52 @@ export default handler;
     expect((await queueInfo(vhost.url, 'floating.dead')).messageCount).toBe(0);
   });
 });
+
+describe('suspects run apart', () => {
+  // A poison back from waiting aside runs alone once the messages running beside it finish; fresh
+  // messages that arrived meanwhile go back to the queue rather than wait in the replica it kills.
+  it('charges no death to the good messages that arrived while a poison waited to run alone: none of them waits aside', async () => {
+    const vhost = hold('vhost', await createTestVhost('chaos-behind'));
+    const project = hold(
+      'project',
+      await createProject(
+        `
+queues:
+  results: { type: classic }
+functions:
+  behind: { replicas: 1, prefetch: 10, redeliveryLimit: 2, retry: { attempts: 3, delay: 1s } }
+`,
+        { behind: misbehavingHandler },
+      ),
+    );
+    const warren = hold('warren', await startWarren(project.dir, vhost.url));
+    const collector = hold('collector', await collectResults(vhost.url));
+    await publishMany(vhost.url, 'behind', [{ id: 'poison', kill: 'exit' }]);
+    await waitFor(() => deaths(warren, 'behind').length === 1, 10_000);
+    // A steady stream, 10 every 150 ms, each handled in 150 ms: the poison comes back from waiting
+    // aside (at the back of the queue) while they flow.
+    const conn = await amqplib.connect(vhost.url);
+    try {
+      const ch = await conn.createConfirmChannel();
+      for (let i = 0; i < 300; i++) {
+        ch.sendToQueue('behind', Buffer.from(JSON.stringify({ id: `good-${i}`, ms: 150 })), {
+          contentType: 'application/json',
+          persistent: true,
+          messageId: `good-${i}`,
+        });
+        if (i % 10 === 9) await new Promise((r) => setTimeout(r, 150));
+      }
+      await ch.waitForConfirms();
+    } finally {
+      await conn.close();
+    }
+    const c = collector;
+    await waitFor(async () => c.idsOf('behind').size === 300 && (await queueInfo(vhost.url, 'behind.dead')).messageCount === 1, 60_000, 200);
+    expect(await deadIds(vhost.url, 'behind.dead')).toEqual(['poison']);
+    expect(deaths(warren, 'behind').length).toBe(3);
+    const waitedAside = warren.logs.filter((l) => String(l.msg).startsWith('a message handed back by the broker') && String(l.messageId).startsWith('good-'));
+    console.log(JSON.stringify(warren.logs.filter((l) => l.function === 'behind').map((l) => [l.time, l.msg, l.messageId, l.count])));
+    expect(waitedAside.map((l) => l.messageId)).toEqual([]);
+    expect(c.of('behind').filter((r) => String(r.id).startsWith('good-'))).toHaveLength(300);
+  }, 90_000);
+});

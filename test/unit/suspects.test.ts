@@ -136,6 +136,34 @@ describe('IsolationGate', () => {
     expect(gate.isolating).toBe(false);
   });
 
+  it('hands the fresh messages waiting behind suspects back to the queue as the suspects start, so no death of theirs is charged to them', async () => {
+    const gate = new IsolationGate();
+    const events: string[] = [];
+    let finishA!: () => void;
+    let finishBack!: () => void;
+    gate.arrived();
+    const a = gate.run(false, () => new Promise<void>((r) => (finishA = () => (events.push('a done'), r()))));
+    gate.arrived();
+    const s = gate.run(true, async () => void events.push('suspect runs'));
+    gate.arrived();
+    const b = gate.run(
+      false,
+      async () => void events.push('b runs'),
+      1,
+      () => new Promise<void>((r) => (events.push('b handed back'), (finishBack = () => (events.push('b back in the queue'), r())))),
+    );
+    await tick(80);
+    expect(events).toEqual([]);
+    finishA();
+    await tick(80);
+    // The suspects wait until the copy is in the queue: until then the message is still in this replica's hands.
+    expect(events).toEqual(['a done', 'b handed back']);
+    finishBack();
+    await Promise.all([a, s, b]);
+    expect(events).toEqual(['a done', 'b handed back', 'b back in the queue', 'suspect runs']);
+    expect(gate.isolating).toBe(false);
+  });
+
   it('holds a suspect while deliveries keep arriving, and starts it once none arrived for 50 ms', async () => {
     const gate = new IsolationGate();
     let startedAt = 0;

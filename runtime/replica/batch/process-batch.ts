@@ -94,7 +94,18 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
   let batchesStarted = 0;
   /** rateLimit: the batches waiting for their turn, handed back unstarted at drain */
   const turns = deps.waitTurn ? new WaitingTurns(deps.waitTurn) : null;
-  const collector = new BatchCollector<Item>(fn.batch.size, fn.batch.windowMs, (items) => void gate.run(false, () => runItems(items)));
+  const collector = new BatchCollector<Item>(
+    fn.batch.size,
+    fn.batch.windowMs,
+    (items) =>
+      // A batch behind suspects goes back to the queue, unstarted, when they start (../suspects.ts).
+      void gate.run(
+        false,
+        () => runItems(items),
+        1,
+        async () => void (await Promise.all(items.map((item) => (item.settle.held ? handBack(item) : finishCounted(item, null))))),
+      ),
+  );
 
   /** Step 1 and 2 for one delivery, synchronously on arrival; resolves once it is settled. */
   function handle(delivery: Delivery, settle: Settle): Promise<void> {
