@@ -200,6 +200,8 @@ describe('warren check, start and invoke on a user project', () => {
     expect(result.stderr).toMatch(/queues\.yaml:4:\d+ functions\.echo\.replicas/);
     expect(result.stderr).toMatch(/queues\.yaml:6:\d+ bindings\[0\]\.exchange: binding to exchange "nowhere"/);
     expect(result.stderr).toMatch(/functions\/broken\.ts:2:\d+ could not build/);
+    // The config is refused before anything says it is up.
+    expect(result.stdout).not.toContain('admin API listening');
     const queues = (await management('GET', `/api/queues/${encodeURIComponent(vhost.name)}`)) as unknown[];
     const exchanges = (await management('GET', `/api/exchanges/${encodeURIComponent(vhost.name)}`)) as Array<{ name: string }>;
     expect(queues).toEqual([]);
