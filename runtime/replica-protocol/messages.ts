@@ -26,6 +26,8 @@ export interface ReplicaInit {
   cleared?: string[];
   /** Date.now() until which a message handed back for the first time is not a suspect: a replica lost its connection (./loss-grace.ts) */
   graceUntil?: number;
+  /** deliveries forgiven: a replica died holding these suspects unstarted, a key once per death (./forgiven.ts) */
+  forgiven?: string[];
 }
 
 export type ToReplica =
@@ -38,7 +40,11 @@ export type ToReplica =
   /** another replica of this function lost its connection holding these messages: not suspects (./cleared-keys.ts) */
   | { type: 'cleared'; keys: string[] }
   /** another replica of this function lost its connection: first returns are not suspects until then (./loss-grace.ts) */
-  | { type: 'grace'; until: number };
+  | { type: 'grace'; until: number }
+  /** a replica of this function died holding these suspects unstarted: one delivery of each is forgiven (./forgiven.ts) */
+  | { type: 'forgiven'; keys: string[] }
+  /** another replica counted one forgiven delivery of this message fewer: forget it (./forgiven.ts) */
+  | { type: 'forgave'; key: string };
 
 export type FromReplica =
   /** its handler loaded, about to subscribe: deliveries may arrive before `ready`, so a blocked loop is a hang from now on */
@@ -60,4 +66,11 @@ export type FromReplica =
   | { type: 'fatal'; message: string; code?: string; details?: { file?: string; line?: number; column?: number; hint?: string } }
   | { type: 'drained'; requeued: number }
   /** a scheduled function's tick was settled */
-  | { type: 'tick'; scheduledAt: string; outcome: string };
+  | { type: 'tick'; scheduledAt: string; outcome: string }
+  /**
+   * the suspects this replica holds and has not started (it replaces the last list; [] once they
+   * start), waiting in its `group`th group: forgiven if it dies before ReplicaStats says that group started (./forgiven.ts)
+   */
+  | { type: 'unstarted'; keys: string[]; group: number }
+  /** this replica counted one forgiven delivery of this message fewer (./forgiven.ts) */
+  | { type: 'forgave'; key: string };

@@ -49,7 +49,9 @@ const BATCH_ITEMS = BATCHES + 1;
 const BATCH_BUCKETS = BATCHES + 2;
 /** the dashboard's latency histogram, after the batch sizes */
 const LATENCY = BATCH_BUCKETS + BATCH_SIZE_BUCKETS.length + 1;
-const SIZE = LATENCY + LATENCY_BOUNDS_MS.length + 1;
+/** groups of suspects that reported their keys and started (runtime/replica-protocol/forgiven.ts) */
+const GROUPS = LATENCY + LATENCY_BOUNDS_MS.length + 1;
+const SIZE = GROUPS + 1;
 
 export interface StatsSnapshot {
   acked: number;
@@ -137,6 +139,19 @@ export class ReplicaStats {
       pending[i] = 0;
       Atomics.add(slots, i, BigInt(n));
     }
+  }
+
+  /**
+   * A group of suspects that said it waits starts now: written before its first member runs, so the
+   * supervisor reading it after a death knows they had started, whatever message was still on its way.
+   */
+  groupStarted(): void {
+    Atomics.add(this.slots, GROUPS, 1n);
+  }
+
+  /** How many such groups have started on this replica. */
+  get groupsStarted(): number {
+    return Number(Atomics.load(this.slots, GROUPS));
   }
 
   beat(now: number): void {

@@ -25,7 +25,8 @@ import type { ReplicaStats } from '../replica-protocol/stats';
 import { InFlight, type Delivery, type InFlightView, type Settle } from './delivery';
 import { attemptOf, attemptsBefore, lastDeathOf, originalRoute, type Route } from './headers';
 import { decideSettlement, type Outcome, type Settlement } from './outcome';
-import { aloneWarning, suspectAdmission, type Admission, type IsCleared, type IsolationGate, type Pausable } from './suspects';
+import { aloneWarning, suspectAdmission, type Admission, type Forgiveness, type IsCleared, type IsolationGate, type Pausable } from './suspects';
+import { messageKey } from './lost-connection';
 import type { Validate } from './read-message';
 import type { Publish } from './handler-context';
 import { handlerOptions, startAttempt, type AttemptCall, type AttemptDeps } from './attempt';
@@ -70,6 +71,8 @@ export interface ProcessorDeps {
   holdMs?: number;
   /** a message handed back because a replica lost its connection: it runs as a fresh one (./lost-connection.ts) */
   isCleared?: IsCleared;
+  /** deliveries forgiven: a replica died holding the message unstarted (../replica-protocol/forgiven.ts) */
+  forgiven?: Forgiveness;
 }
 
 export function createProcessor(deps: ProcessorDeps) {
@@ -115,7 +118,17 @@ export function createProcessor(deps: ProcessorDeps) {
     // A fresh message behind suspects goes back to the queue when they start; an ordered function has no suspects.
     const back = () => new Promise<void>((ended) => new MessageRun(shared, delivery, settle, admission, false, ended).handBackUnstarted());
     const gated =
-      admission.action === 'run' ? gate.run(admission.alone, whole, admission.group, back) : admission.action === 'move' ? gate.move(whole) : whole();
+      admission.action === 'run'
+        ? gate.run(
+            admission.alone,
+            whole,
+            admission.alone
+              ? { ...(admission.group ? { size: admission.group } : {}), ...(deps.forgiven ? { key: messageKey(delivery) } : {}) }
+              : { handBack: back },
+          )
+        : admission.action === 'move'
+          ? gate.move(whole)
+          : whole();
     if (done) void gated.then(done);
   }
 

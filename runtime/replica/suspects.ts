@@ -37,6 +37,8 @@ import { effectivePrefetch } from '../config/prefetch';
 import { retryLadder, retryQueueName } from '../topology/names';
 import { countOf as count, H } from './headers';
 import type { Delivery } from './delivery';
+import { messageKey } from './lost-connection';
+import type { ForgivenDeliveries } from '../replica-protocol/forgiven';
 
 export type QueueKind = 'quorum' | 'classic';
 
@@ -44,13 +46,15 @@ export interface DeliveryFacts {
   headers: Record<string, unknown> | undefined;
   redelivered: boolean;
   queueType: QueueKind;
+  /** deliveries not counted against it: the replica that died holding it had not started it (../replica-protocol/forgiven.ts) */
+  forgiven?: number;
 }
 
 /** Deliveries of this message that ended without a settlement (a replica died, a requeue). */
-export function priorDeliveries({ headers, redelivered, queueType }: DeliveryFacts): number {
+export function priorDeliveries({ headers, redelivered, queueType, forgiven = 0 }: DeliveryFacts): number {
   const carried = count(headers?.[H.redeliveries]);
-  if (queueType === 'quorum') return carried + count(headers?.['x-delivery-count']);
-  return carried + (redelivered ? 1 : 0);
+  const counted = queueType === 'quorum' ? carried + count(headers?.['x-delivery-count']) : carried + (redelivered ? 1 : 0);
+  return Math.max(0, counted - forgiven);
 }
 
 /** This delivery itself ended a delivery before without a settlement: the broker handed it back. */
@@ -201,6 +205,17 @@ export interface AdmissionDeps {
   flushAcks?: () => void;
   subscription?: Pausable;
   isCleared?: IsCleared;
+  /** deliveries forgiven (../replica-protocol/forgiven.ts); `forgave` is told of each one used, `unstarted` of the suspects held unstarted */
+  forgiven?: Forgiveness;
+}
+
+/** What a replica's processor does about forgiven deliveries (../replica-protocol/forgiven.ts). */
+export interface Forgiveness {
+  readonly deliveries: Pick<ForgivenDeliveries, 'size' | 'take'>;
+  /** this replica counted one forgiven delivery of `key` fewer */
+  forgave(key: string): void;
+  /** the suspects it holds unstarted, on each change ([] once they start) */
+  unstarted(keys: readonly string[]): void;
 }
 
 /**
@@ -209,13 +224,27 @@ export interface AdmissionDeps {
  * dropped, then `admit` at the replica's own prefetch, then what a lost connection cleared).
  */
 export function suspectAdmission(deps: AdmissionDeps): { gate: IsolationGate; admitted(delivery: Delivery): Admission } {
-  const gate = new IsolationGate(Date.now, deps.flushAcks, deps.subscription ?? null, (members) => apartWarning(deps.log, members));
+  const forgiven = deps.forgiven;
+  const gate = new IsolationGate(
+    Date.now,
+    deps.flushAcks,
+    deps.subscription ?? null,
+    (members) => apartWarning(deps.log, members),
+    forgiven ? (keys) => forgiven.unstarted(keys) : null,
+  );
   const fn = { ...deps.fn, prefetch: effectivePrefetch(deps.fn).prefetch };
   return {
     gate,
     admitted(delivery: Delivery): Admission {
-      const facts = { headers: delivery.properties.headers, redelivered: delivery.fields.redelivered, queueType: deps.queueType };
+      const facts: DeliveryFacts = { headers: delivery.properties.headers, redelivered: delivery.fields.redelivered, queueType: deps.queueType };
       dropForeignCount(facts);
+      if (forgiven && forgiven.deliveries.size > 0 && handedBack(facts)) {
+        const key = messageKey(delivery);
+        if (forgiven.deliveries.take(key)) {
+          facts.forgiven = 1;
+          forgiven.forgave(key);
+        }
+      }
       return clearedAdmission(admit(facts, fn, gate), delivery, facts, deps.isCleared);
     },
   };
@@ -244,6 +273,17 @@ interface Group {
   started: boolean;
   /** resolves when the members may run */
   ready: Promise<void>;
+  /** the members' keys, given (`RunOptions.key`) while they wait to start */
+  keys: string[];
+}
+
+export interface RunOptions<T> {
+  /** a suspect: the most that may run together with it (`groupSize`) */
+  size?: number;
+  /** a fresh message: how to hand it back to the queue, unstarted, when the suspects before it start */
+  handBack?: () => Promise<T>;
+  /** a suspect: its key (../replica/lost-connection.ts `messageKey`), reported while it waits to start */
+  key?: string;
 }
 
 /** A fresh message waiting behind a gathering group; settled once it looked again or was told to go back. */
@@ -273,6 +313,8 @@ export class IsolationGate implements SuspectRoom {
     private readonly subscription: Pausable | null = null,
     /** a group starts, with this many members */
     private readonly onStart: (members: number) => void = () => undefined,
+    /** the keys of the suspects held unstarted in the gathering group, on each change ([] once it starts) */
+    private readonly onUnstarted: ((keys: readonly string[]) => void) | null = null,
   ) {}
 
   /**
@@ -317,7 +359,7 @@ export class IsolationGate implements SuspectRoom {
    * Must be called synchronously on arrival, so the next delivery already sees `isolating`. A suspect
    * (`alone`) joins the gathering group, after `joinable(size)` said it may.
    */
-  async run<T>(alone: boolean, task: () => Promise<T>, size = 1, handBack?: () => Promise<T>): Promise<T> {
+  async run<T>(alone: boolean, task: () => Promise<T>, { size = 1, handBack, key }: RunOptions<T> = {}): Promise<T> {
     if (!alone) {
       while (this.group) {
         if (!handBack || this.group.started) {
@@ -343,12 +385,17 @@ export class IsolationGate implements SuspectRoom {
     }
     let group = this.group;
     if (!group) {
-      const fresh: Group = { cap: size, members: 0, started: false, ready: Promise.resolve() };
+      const fresh: Group = { cap: size, members: 0, started: false, ready: Promise.resolve(), keys: [] };
       this.group = group = fresh;
       fresh.ready = this.gather(fresh);
     }
     group.cap = Math.min(group.cap, size);
     group.members++;
+    if (key !== undefined && this.onUnstarted) {
+      // Held unstarted until the group starts: forgiven if the replica dies meanwhile (../replica-protocol/forgiven.ts).
+      group.keys.push(key);
+      this.onUnstarted(group.keys);
+    }
     await group.ready;
     this.running++;
     try {
@@ -402,6 +449,7 @@ export class IsolationGate implements SuspectRoom {
     // And what finished here, those copies' acks included, must be the broker's before a suspect can kill the replica.
     if (this.subscription?.syncAcks) await this.subscription.syncAcks();
     group.started = true;
+    if (group.keys.length > 0) this.onUnstarted?.([]);
     this.together = group.members;
     this.onStart(group.members);
     this.flushAcks();

@@ -24,7 +24,8 @@ import { compileMessageSchema } from './schema';
 import type { FromReplica, ReplicaInit, ToReplica } from '../replica-protocol/messages';
 import { ClearedKeys } from '../replica-protocol/cleared-keys';
 import { LossGrace } from '../replica-protocol/loss-grace';
-import { firstReturn, type IsCleared } from './suspects';
+import { firstReturn, type Forgiveness, type IsCleared } from './suspects';
+import { ForgivenDeliveries } from '../replica-protocol/forgiven';
 import { clearLost, messageKey } from './lost-connection';
 
 const init = workerData as ReplicaInit;
@@ -104,6 +105,22 @@ async function main(): Promise<void> {
     return true;
   };
 
+  // A suspect that waited unstarted in a replica that died comes back counted one delivery fewer (../replica-protocol/forgiven.ts).
+  const forgivenDeliveries = new ForgivenDeliveries();
+  forgivenDeliveries.add(init.forgiven ?? []);
+  const forgiven: Forgiveness = {
+    deliveries: forgivenDeliveries,
+    forgave: (key) => {
+      log.info({ key }, 'handed back by a replica that died before it started: that delivery is not counted against it');
+      send({ type: 'forgave', key });
+    },
+    unstarted: (keys) => {
+      // They start: said in shared memory first, read by the supervisor even if this replica dies at once.
+      if (keys.length === 0) stats.groupStarted();
+      send({ type: 'unstarted', keys: [...keys], group: stats.groupsStarted + (keys.length === 0 ? 0 : 1) });
+    },
+  };
+
   const rate = init.rateLimit && init.fn.rateLimit ? new SharedRate(init.rateLimit, init.fn.rateLimit.count, init.fn.rateLimit.periodMs) : null;
   const common = {
     version: init.version,
@@ -125,6 +142,7 @@ async function main(): Promise<void> {
     flushAcks: () => consumer.flushAcks(),
     subscription: { pause: () => consumer.pause(), resume: () => consumer.resume(), syncAcks: () => consumer.syncAcks() },
     isCleared,
+    forgiven,
   };
   // capped by rateLimit (runtime/config/prefetch.ts)
   const { batch } = effectiveBatch(init.fn);
@@ -184,6 +202,8 @@ async function main(): Promise<void> {
       cleared.clear();
       grace.died();
     } else if (message.type === 'cleared') cleared.add(message.keys);
+    else if (message.type === 'forgiven') forgivenDeliveries.add(message.keys);
+    else if (message.type === 'forgave') forgivenDeliveries.take(message.key);
     else if (message.type === 'grace') grace.extend(message.until);
   });
 

@@ -12,6 +12,7 @@ import { createRateBuffer } from '../ratelimit/shared-rate';
 import { WarrenError } from '../errors';
 import { addSnapshots, emptySnapshot, type StatsSnapshot } from '../replica-protocol/stats';
 import { ClearedKeys } from '../replica-protocol/cleared-keys';
+import { ForgivenDeliveries } from '../replica-protocol/forgiven';
 import { LossGrace } from '../replica-protocol/loss-grace';
 
 export interface Build {
@@ -89,6 +90,8 @@ export class FunctionRunner {
   lastTick: TickOutcome | null = null;
   /** messages a replica held when it lost its connection: not suspects for any replica of this function */
   private readonly cleared = new ClearedKeys();
+  /** deliveries forgiven: a replica died holding these suspects unstarted (runtime/replica-protocol/forgiven.ts) */
+  private readonly forgiven = new ForgivenDeliveries();
   private readonly grace = new LossGrace();
   /** rateLimit state shared by this function's replicas (one per runtime: the limit is per instance) */
   private rate: { key: string; buffer: SharedArrayBuffer } | null = null;
@@ -226,6 +229,7 @@ export class FunctionRunner {
         ...(this.held ? { held: true } : {}),
         ...(this.cleared.size > 0 ? { cleared: this.cleared.list() } : {}),
         ...(graceUntil > 0 ? { graceUntil } : {}),
+        ...(this.forgiven.size > 0 ? { forgiven: this.forgiven.list() } : {}),
       },
       log,
     );
@@ -237,6 +241,10 @@ export class FunctionRunner {
     replica.on('cleared', (keys) => {
       this.cleared.add(keys);
       for (const r of this.replicas) if (r !== replica) r.tellCleared(keys);
+    });
+    replica.on('forgave', (key) => {
+      this.forgiven.take(key);
+      for (const r of this.replicas) if (r !== replica) r.tellForgave(key);
     });
     replica.on('connection', (up) => {
       const until = up ? this.grace.reconnected() : this.grace.lost();
@@ -292,6 +300,12 @@ export class FunctionRunner {
     // Each replica forgets its cleared messages on hearing of it: the death may be one of theirs.
     this.cleared.clear();
     this.grace.died();
+    // The suspects it held waiting to start had no part in its death: one delivery each is forgiven.
+    const unstarted = replica.unstartedAtDeath();
+    if (unstarted.length > 0) {
+      this.forgiven.add(unstarted);
+      for (const r of this.replicas) r.tellForgiven(unstarted);
+    }
     for (const r of this.replicas) r.tellDeath(reason);
     this.restarts++;
     // A death with messages in hand, or after some were handled, is a message's doing: those messages

@@ -32,6 +32,8 @@ export interface ReplicaEvents {
   tick: [scheduledAt: string, outcome: string];
   /** the replica lost its connection holding these messages (runtime/replica-protocol/cleared-keys.ts) */
   cleared: [keys: string[]];
+  /** the replica counted one forgiven delivery of this message fewer (runtime/replica-protocol/forgiven.ts) */
+  forgave: [key: string];
   /** the replica's connection dropped (false) or it consumes again (true) */
   connection: [up: boolean];
   /** its queue is not on the broker (deleted while the runtime ran) */
@@ -52,6 +54,13 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   connected = true;
   /** `host:port` of the broker node the replica consumes from; null while down */
   node: string | null = null;
+  /** the suspects it holds unstarted, as it last said, and the group they wait in (runtime/replica-protocol/forgiven.ts) */
+  private unstarted: { keys: string[]; group: number } = { keys: [], group: 0 };
+
+  /** The suspects it held unstarted when it died: none if their group had started (shared memory says so at once). */
+  unstartedAtDeath(): string[] {
+    return this.unstarted.group > this.stats.groupsStarted ? this.unstarted.keys : [];
+  }
   private readonly worker: Worker;
   private readonly exitedPromise: Promise<void>;
   private drainedPromise: Promise<void> | null = null;
@@ -117,6 +126,10 @@ export class Replica extends EventEmitter<ReplicaEvents> {
           this.emit('tick', message.scheduledAt, message.outcome);
         } else if (message.type === 'cleared') {
           this.emit('cleared', message.keys);
+        } else if (message.type === 'unstarted') {
+          this.unstarted = { keys: message.keys, group: message.group };
+        } else if (message.type === 'forgave') {
+          this.emit('forgave', message.key);
         }
       };
       this.worker.on('message', onMessage);
@@ -170,6 +183,18 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   tellCleared(keys: string[]): void {
     if (this.state === 'stopped') return;
     this.worker.postMessage({ type: 'cleared', keys } satisfies ToReplica);
+  }
+
+  /** A replica of the function died holding these suspects unstarted (see ToReplica). */
+  tellForgiven(keys: string[]): void {
+    if (this.state === 'stopped') return;
+    this.worker.postMessage({ type: 'forgiven', keys } satisfies ToReplica);
+  }
+
+  /** Another replica used a forgiven delivery of `key` (see ToReplica). */
+  tellForgave(key: string): void {
+    if (this.state === 'stopped') return;
+    this.worker.postMessage({ type: 'forgave', key } satisfies ToReplica);
   }
 
   /** Another replica of the function lost its connection: first returns are not suspects until `until` (see ToReplica). */

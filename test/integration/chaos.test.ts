@@ -415,4 +415,56 @@ functions:
     expect(waitedAside.map((l) => l.messageId)).toEqual([]);
     expect(c.of('behind').filter((r) => String(r.id).startsWith('good-'))).toHaveLength(300);
   }, 90_000);
+
+  // A good message waiting to run alone behind a fresh one that crashes had no part in that death.
+  it('forgives the death of a replica to the suspect that waited there unstarted: a good message is not dead-lettered for it', async () => {
+    const vhost = hold('vhost', await createTestVhost('chaos-forgiven'));
+    const project = hold(
+      'project',
+      await createProject(
+        `
+queues:
+  results: { type: classic }
+functions:
+  late: { replicas: 1, prefetch: 5, redeliveryLimit: 1, retry: { attempts: 2, delay: 1s } }
+`,
+        {
+          late: `
+import type { Handler } from 'warren';
+const handler: Handler<{ id: string; kill?: string }> = async (m, ctx) => {
+  if (m.kill === 'exit') process.exit(1);
+  if (m.kill === 'later') {
+    setTimeout(() => { throw new Error('late boom'); }, 4_000);
+    await new Promise((r) => setTimeout(r, 10_000));
+  }
+  await ctx.publish('', 'results', { fn: ctx.functionName, id: m.id, attempt: ctx.attempt });
+};
+export default handler;
+`,
+        },
+      ),
+    );
+    // good and the poison arrive together: the poison's exit takes good down with it, and both wait aside.
+    let warren = hold('warren', await startWarren(project.dir, vhost.url));
+    await warren.stop();
+    await publishMany(vhost.url, 'late', [{ id: 'good' }, { id: 'poison', kill: 'exit' }]);
+    const collector = hold('collector', await collectResults(vhost.url));
+    warren = hold('warren', await startWarren(project.dir, vhost.url));
+    const w = warren;
+    await waitFor(() => deaths(w, 'late').length === 1, 10_000);
+    // Running when good comes back to run alone, this one crashes the replica 4 s later, good still waiting.
+    const conn = await amqplib.connect(vhost.url);
+    try {
+      const ch = await conn.createConfirmChannel();
+      ch.sendToQueue('late', Buffer.from(JSON.stringify({ id: 'crasher', kill: 'later' })), { contentType: 'application/json', messageId: 'crasher' });
+      await ch.waitForConfirms();
+    } finally {
+      await conn.close();
+    }
+    const c = collector;
+    await waitFor(async () => (await queueInfo(vhost.url, 'late.dead')).messageCount >= 2, 60_000, 500);
+    expect((await deadIds(vhost.url, 'late.dead')).sort()).toEqual(['crasher', 'poison']);
+    await waitFor(() => c.idsOf('late').has('good'), 20_000, 200);
+    expect(w.logs.some((l) => String(l.msg).startsWith('handed back by a replica that died before it started'))).toBe(true);
+  }, 90_000);
 });

@@ -1,6 +1,9 @@
 /** Counting deliveries that ended without a settlement, and running suspects alone (runtime/replica/suspects.ts). */
 import { describe, expect, it } from 'vitest';
-import { admit, dropForeignCount, groupSize, holdingQueue, IsolationGate, priorDeliveries } from '../../runtime/replica/suspects';
+import { admit, dropForeignCount, groupSize, holdingQueue, IsolationGate, priorDeliveries, suspectAdmission } from '../../runtime/replica/suspects';
+import { FORGIVEN_FOR_MS, ForgivenDeliveries } from '../../runtime/replica-protocol/forgiven';
+import type { Delivery } from '../../runtime/replica/delivery';
+import type { FunctionConfig } from '../../runtime/config/types';
 
 const quorum = (headers: Record<string, unknown> = {}) => ({ headers, redelivered: false, queueType: 'quorum' as const });
 const classic = (redelivered: boolean, headers: Record<string, unknown> = {}) => ({ headers, redelivered, queueType: 'classic' as const });
@@ -146,12 +149,9 @@ describe('IsolationGate', () => {
     gate.arrived();
     const s = gate.run(true, async () => void events.push('suspect runs'));
     gate.arrived();
-    const b = gate.run(
-      false,
-      async () => void events.push('b runs'),
-      1,
-      () => new Promise<void>((r) => (events.push('b handed back'), (finishBack = () => (events.push('b back in the queue'), r())))),
-    );
+    const b = gate.run(false, async () => void events.push('b runs'), {
+      handBack: () => new Promise<void>((r) => (events.push('b handed back'), (finishBack = () => (events.push('b back in the queue'), r())))),
+    });
     await tick(80);
     expect(events).toEqual([]);
     finishA();
@@ -208,7 +208,7 @@ describe('IsolationGate', () => {
     const finish: Array<() => void> = [];
     const suspect = (name: string) => {
       gate.arrived();
-      return gate.run(true, () => new Promise<void>((r) => (events.push(`${name} runs`), finish.push(() => (events.push(`${name} done`), r())))), 3);
+      return gate.run(true, () => new Promise<void>((r) => (events.push(`${name} runs`), finish.push(() => (events.push(`${name} done`), r())))), { size: 3 });
     };
     const joined = [suspect('s1'), suspect('s2')];
     expect(gate.joinable(3)).toBe(true);
@@ -232,5 +232,60 @@ describe('IsolationGate', () => {
     expect(events).toEqual(['s1 runs', 's2 runs', 's1 done', 's2 done', 'fresh runs']);
     expect(gate.isolating).toBe(false);
     expect(gate.joinable(1)).toBe(true);
+  });
+});
+
+describe('forgiven deliveries', () => {
+  const delivery = (headers: Record<string, unknown>) =>
+    ({ content: Buffer.from('{}'), properties: { messageId: 'good', headers }, fields: { redelivered: true } }) as unknown as Delivery;
+  const config = { name: 'f', queue: 'q', redeliveryLimit: 1, prefetch: 5, ordered: false, retry } as unknown as FunctionConfig;
+
+  it('counts one delivery fewer for a message a dead replica held unstarted, once per death, and says which', () => {
+    const deliveries = new ForgivenDeliveries();
+    const forgave: string[] = [];
+    const { admitted } = suspectAdmission({
+      fn: config,
+      log: { warn: () => undefined },
+      queueType: 'quorum',
+      forgiven: { deliveries, forgave: (key) => void forgave.push(key), unstarted: () => undefined },
+    });
+    // Counted twice (once waiting aside, once by the broker), past redeliveryLimit 1: dead-lettered...
+    expect(admitted(delivery({ 'x-delivery-count': 1, 'x-warren-redeliveries': 1 })).action).toBe('dead');
+    // ...unless the replica that handed it back died before it started: it waits aside at its old count.
+    deliveries.add(['id:good']);
+    expect(admitted(delivery({ 'x-delivery-count': 1, 'x-warren-redeliveries': 1 }))).toEqual({
+      action: 'move',
+      redeliveries: 1,
+      queue: 'q.retry.1s',
+      handedBack: true,
+    });
+    expect(forgave).toEqual(['id:good']);
+    // One death is forgiven once.
+    expect(admitted(delivery({ 'x-delivery-count': 1, 'x-warren-redeliveries': 1 })).action).toBe('dead');
+    expect(deliveries.size).toBe(0);
+  });
+
+  it('keeps a key once per death, for a replica that starts later, and forgets it after a while', () => {
+    let now = 0;
+    const deliveries = new ForgivenDeliveries(() => now);
+    deliveries.add(['a', 'b']);
+    deliveries.add(['a']);
+    expect(deliveries.list().sort()).toEqual(['a', 'a', 'b']);
+    expect(deliveries.take('a')).toBe(true);
+    expect(deliveries.list().sort()).toEqual(['a', 'b']);
+    now = FORGIVEN_FOR_MS + 1;
+    expect(deliveries.take('b')).toBe(false);
+    expect(deliveries.list()).toEqual([]);
+  });
+
+  it('reports the keys of the suspects gathering to run, and none once they start', async () => {
+    const reports: string[][] = [];
+    const gate = new IsolationGate(Date.now, undefined, null, undefined, (keys) => void reports.push([...keys]));
+    gate.arrived();
+    const a = gate.run(true, async () => void reports.push(['a runs']), { size: 2, key: 'id:a' });
+    gate.arrived();
+    const b = gate.run(true, async () => undefined, { size: 2, key: 'id:b' });
+    await Promise.all([a, b]);
+    expect(reports).toEqual([['id:a'], ['id:a', 'id:b'], [], ['a runs']]);
   });
 });

@@ -22,7 +22,8 @@ import type { ReplicaStats } from '../../replica-protocol/stats';
 import { InFlight, type Delivery, type InFlightView, type Settle } from '../delivery';
 import { attemptOf, attemptsBefore, lastDeathOf, originalRoute, type Route } from '../headers';
 import { decideSettlement, type Outcome } from '../outcome';
-import { aloneWarning, suspectAdmission, type IsCleared, type Pausable } from '../suspects';
+import { aloneWarning, suspectAdmission, type Forgiveness, type IsCleared, type Pausable } from '../suspects';
+import { messageKey } from '../lost-connection';
 import { readMessage, type Validate } from '../read-message';
 import type { Publish } from '../handler-context';
 import { carryOut, handBackUnstarted, moveAside, type CarryOutDeps, type Counted } from '../carry-out';
@@ -60,6 +61,8 @@ export interface BatchProcessorDeps {
   holdMs?: number;
   /** an item handed back because a replica lost its connection: it runs as a fresh one (../lost-connection.ts) */
   isCleared?: IsCleared;
+  /** deliveries forgiven: a replica died holding the item unstarted (../../replica-protocol/forgiven.ts) */
+  forgiven?: Forgiveness;
 }
 
 /** What a drain did with the items that waited for their batch to fill (`flush`). */
@@ -99,12 +102,9 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
     fn.batch.windowMs,
     (items) =>
       // A batch behind suspects goes back to the queue, unstarted, when they start (../suspects.ts).
-      void gate.run(
-        false,
-        () => runItems(items),
-        1,
-        async () => void (await Promise.all(items.map((item) => (item.settle.held ? handBack(item) : finishCounted(item, null))))),
-      ),
+      void gate.run(false, () => runItems(items), {
+        handBack: async () => void (await Promise.all(items.map((item) => (item.settle.held ? handBack(item) : finishCounted(item, null))))),
+      }),
   );
 
   /** Step 1 and 2 for one delivery, synchronously on arrival; resolves once it is settled. */
@@ -145,7 +145,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
             aloneWarning(log, gate, properties.messageId);
             return runItems([item]);
           },
-          admission.group,
+          { ...(admission.group ? { size: admission.group } : {}), ...(deps.forgiven ? { key: messageKey(delivery) } : {}) },
         );
       } else {
         collector.add(item);
