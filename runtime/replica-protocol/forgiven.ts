@@ -61,3 +61,68 @@ export class ForgivenDeliveries {
     return out;
   }
 }
+
+/**
+ * After a replica dies, how long a suspect it hands back is forgiven that delivery unless it ran
+ * there: the returns reach the next replica within a second or two of the death.
+ */
+export const AFTER_DEATH_MS = 15_000;
+
+/**
+ * The same for the suspects a replica never saw: those the broker delivered into it while a fresh
+ * message blocked its event loop, or in the moment before a crash, never reached a handler, and
+ * no replica can name them. A replica tells the supervisor the key of every message with a count
+ * that it admits to run (suspects are few), so a death names the ones that ran there: `guilty`.
+ *
+ * The replica started in its place, for AFTER_DEATH_MS, forgives one delivery to a message handed
+ * back that had a count already when it was delivered there (a suspect: it waited aside, or was to)
+ * and is not among them: it had no part in the death. A message that kills replicas always ran where it killed, so it is
+ * always counted; a fresh one is never forgiven this way (it may be the killer, and its first count
+ * costs it nothing). Only a replica started after the death forgives, and only until it hears of
+ * another: a replica already running could be handed a message back by a death it has not heard of
+ * yet, and forgive the message that caused it. Nor does it forgive one that runs in another replica
+ * of the function (the supervisor tells it at once): the watchdog ends a blocked replica seconds
+ * later, and the broker hands its messages back before its death is told.
+ *
+ * Another runtime's replicas (a Kubernetes pod each) are not heard of: a message that kills replicas
+ * in two runtimes by turns can be forgiven a delivery in one of them that it had no part in there, a
+ * delivery or two more than redeliveryLimit, never without end (it is counted where it ran).
+ */
+export class AfterDeath {
+  private until = 0;
+  private readonly guilty = new Set<string>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** A replica died; `guilty`: the messages with a count that ran there. */
+  died(guilty: Iterable<string>, until: number): void {
+    if (this.now() > this.until) this.guilty.clear();
+    for (const key of guilty) this.guilty.add(key);
+    if (until > this.until) this.until = until;
+  }
+
+  /** Whether a suspect handed back now is forgiven one delivery. */
+  forgives(key: string): boolean {
+    return this.now() <= this.until && !this.guilty.has(key);
+  }
+
+  get open(): boolean {
+    return this.until !== 0 && this.now() <= this.until;
+  }
+
+  /** A message with a count runs in another replica: if that one dies, its return is not forgiven here. */
+  runsElsewhere(key: string): void {
+    if (this.open) this.guilty.add(key);
+  }
+
+  /** Another death: what comes back now may be its doing, and this replica cannot tell. */
+  close(): void {
+    this.until = 0;
+    this.guilty.clear();
+  }
+
+  /** For a replica that starts now: the window's end and the guilty keys; null when closed. */
+  state(): { until: number; guilty: string[] } | null {
+    return this.open ? { until: this.until, guilty: [...this.guilty] } : null;
+  }
+}

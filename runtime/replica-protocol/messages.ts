@@ -28,6 +28,8 @@ export interface ReplicaInit {
   graceUntil?: number;
   /** deliveries forgiven: a replica died holding these suspects unstarted, a key once per death (./forgiven.ts) */
   forgiven?: string[];
+  /** this replica replaces one that died: suspects handed back until `until` are forgiven, but for `guilty` (./forgiven.ts `AfterDeath`) */
+  afterDeath?: { until: number; guilty: string[] };
 }
 
 export type ToReplica =
@@ -44,7 +46,9 @@ export type ToReplica =
   /** a replica of this function died holding these suspects unstarted: one delivery of each is forgiven (./forgiven.ts) */
   | { type: 'forgiven'; keys: string[] }
   /** another replica counted one forgiven delivery of this message fewer: forget it (./forgiven.ts) */
-  | { type: 'forgave'; key: string };
+  | { type: 'forgave'; key: string }
+  /** a message with a count runs in another replica of this function: never forgive it a return (./forgiven.ts `AfterDeath`) */
+  | { type: 'suspect-runs'; key: string };
 
 export type FromReplica =
   /** its handler loaded, about to subscribe: deliveries may arrive before `ready`, so a blocked loop is a hang from now on */
@@ -73,4 +77,6 @@ export type FromReplica =
    */
   | { type: 'unstarted'; keys: string[]; group: number }
   /** this replica counted one forgiven delivery of this message fewer (./forgiven.ts) */
-  | { type: 'forgave'; key: string };
+  | { type: 'forgave'; key: string }
+  /** a message with a count runs here: if this replica dies, it may be why (./forgiven.ts `AfterDeath`) */
+  | { type: 'suspect-runs'; key: string };

@@ -38,7 +38,7 @@ import { retryLadder, retryQueueName } from '../topology/names';
 import { countOf as count, H } from './headers';
 import type { Delivery } from './delivery';
 import { messageKey } from './lost-connection';
-import type { ForgivenDeliveries } from '../replica-protocol/forgiven';
+import type { AfterDeath, ForgivenDeliveries } from '../replica-protocol/forgiven';
 
 export type QueueKind = 'quorum' | 'classic';
 
@@ -212,10 +212,14 @@ export interface AdmissionDeps {
 /** What a replica's processor does about forgiven deliveries (../replica-protocol/forgiven.ts). */
 export interface Forgiveness {
   readonly deliveries: Pick<ForgivenDeliveries, 'size' | 'take'>;
-  /** this replica counted one forgiven delivery of `key` fewer */
-  forgave(key: string): void;
+  /** this replica replaces one that died: what it forgives the suspects it hands back */
+  readonly afterDeath: Pick<AfterDeath, 'open' | 'forgives'>;
+  /** this replica counted one delivery of `key` fewer: `named` when it used a forgiven delivery of that key */
+  forgave(key: string, named: boolean): void;
   /** the suspects it holds unstarted, on each change ([] once they start) */
   unstarted(keys: readonly string[]): void;
+  /** a message with a count is admitted to run here */
+  runs(key: string): void;
 }
 
 /**
@@ -238,14 +242,24 @@ export function suspectAdmission(deps: AdmissionDeps): { gate: IsolationGate; ad
     admitted(delivery: Delivery): Admission {
       const facts: DeliveryFacts = { headers: delivery.properties.headers, redelivered: delivery.fields.redelivered, queueType: deps.queueType };
       dropForeignCount(facts);
-      if (forgiven && forgiven.deliveries.size > 0 && handedBack(facts)) {
-        const key = messageKey(delivery);
-        if (forgiven.deliveries.take(key)) {
+      const { headers } = facts;
+      // Fresh, with no count at all: nearly every message, and nothing below concerns it.
+      if (!forgiven || (headers?.['x-delivery-count'] === undefined && headers?.[H.redeliveries] === undefined && !facts.redelivered))
+        return clearedAdmission(admit(facts, fn, gate), delivery, facts, deps.isCleared);
+      const key = messageKey(delivery);
+      // One return is one delivery counted: at most one forgiven.
+      if (handedBack(facts)) {
+        if (forgiven.deliveries.size > 0 && forgiven.deliveries.take(key)) {
           facts.forgiven = 1;
-          forgiven.forgave(key);
+          forgiven.forgave(key, true);
+        } else if (forgiven.afterDeath.open && priorDeliveries(facts) >= 2 && forgiven.afterDeath.forgives(key)) {
+          facts.forgiven = 1;
+          forgiven.forgave(key, false);
         }
       }
-      return clearedAdmission(admit(facts, fn, gate), delivery, facts, deps.isCleared);
+      const admission = clearedAdmission(admit(facts, fn, gate), delivery, facts, deps.isCleared);
+      if (admission.action === 'run' && priorDeliveries(facts) > 0) forgiven.runs(key);
+      return admission;
     },
   };
 }

@@ -25,7 +25,7 @@ import type { FromReplica, ReplicaInit, ToReplica } from '../replica-protocol/me
 import { ClearedKeys } from '../replica-protocol/cleared-keys';
 import { LossGrace } from '../replica-protocol/loss-grace';
 import { firstReturn, type Forgiveness, type IsCleared } from './suspects';
-import { ForgivenDeliveries } from '../replica-protocol/forgiven';
+import { AfterDeath, ForgivenDeliveries } from '../replica-protocol/forgiven';
 import { clearLost, messageKey } from './lost-connection';
 
 const init = workerData as ReplicaInit;
@@ -80,14 +80,6 @@ async function main(): Promise<void> {
     checkMemory();
   }, 200);
   stats.beat(Date.now());
-  const handler = await loadHandler(init.bundleFile, init.fn.file);
-  const validate = init.fn.schema ? await compileMessageSchema(init.fn.schema) : null;
-  const publisher = new Publisher(new Set(init.connection.exchanges), log, new Set(init.connection.internalExchanges), (exchange) =>
-    send({ type: 'exchange-missing', exchange }),
-  );
-  const publish: Publish = (target, content, { routingKey, properties = {}, delayedTo }) =>
-    publisher.publish(target, content, routingKey, properties, delayedTo);
-
   // Messages handed back because a replica lost its connection run as fresh ones (./lost-connection.ts).
   const cleared = new ClearedKeys();
   cleared.add(init.cleared ?? []);
@@ -108,18 +100,50 @@ async function main(): Promise<void> {
   // A suspect that waited unstarted in a replica that died comes back counted one delivery fewer (../replica-protocol/forgiven.ts).
   const forgivenDeliveries = new ForgivenDeliveries();
   forgivenDeliveries.add(init.forgiven ?? []);
+  // Replacing a replica that died: what it handed back that had waited aside and did not run there is forgiven too.
+  const afterDeath = new AfterDeath();
+  if (init.afterDeath) afterDeath.died(init.afterDeath.guilty, init.afterDeath.until);
   const forgiven: Forgiveness = {
     deliveries: forgivenDeliveries,
-    forgave: (key) => {
+    afterDeath,
+    forgave: (key, named) => {
       log.info({ key }, 'handed back by a replica that died before it started: that delivery is not counted against it');
-      send({ type: 'forgave', key });
+      if (named) send({ type: 'forgave', key });
     },
+    runs: (key) => send({ type: 'suspect-runs', key }),
     unstarted: (keys) => {
       // They start: said in shared memory first, read by the supervisor even if this replica dies at once.
       if (keys.length === 0) stats.groupStarted();
       send({ type: 'unstarted', keys: [...keys], group: stats.groupsStarted + (keys.length === 0 ? 0 : 1) });
     },
   };
+
+  // What the supervisor tells of the function's other replicas is taken from the start, before this
+  // one consumes: a message handed back by a death this replica has not heard of could be forgiven.
+  let lastDeath = init.lastDeath;
+  let deathSeen: ((reason: string) => void) | null = null;
+  port.on('message', (message: ToReplica) => {
+    if (message.type === 'death') {
+      lastDeath = message.reason;
+      deathSeen?.(message.reason);
+      // The death may be one of the cleared messages' doing: they are suspects again.
+      cleared.clear();
+      grace.died();
+      afterDeath.close();
+    } else if (message.type === 'cleared') cleared.add(message.keys);
+    else if (message.type === 'forgiven') forgivenDeliveries.add(message.keys);
+    else if (message.type === 'forgave') forgivenDeliveries.take(message.key);
+    else if (message.type === 'suspect-runs') afterDeath.runsElsewhere(message.key);
+    else if (message.type === 'grace') grace.extend(message.until);
+  });
+
+  const handler = await loadHandler(init.bundleFile, init.fn.file);
+  const validate = init.fn.schema ? await compileMessageSchema(init.fn.schema) : null;
+  const publisher = new Publisher(new Set(init.connection.exchanges), log, new Set(init.connection.internalExchanges), (exchange) =>
+    send({ type: 'exchange-missing', exchange }),
+  );
+  const publish: Publish = (target, content, { routingKey, properties = {}, delayedTo }) =>
+    publisher.publish(target, content, routingKey, properties, delayedTo);
 
   const rate = init.rateLimit && init.fn.rateLimit ? new SharedRate(init.rateLimit, init.fn.rateLimit.count, init.fn.rateLimit.periodMs) : null;
   const common = {
@@ -131,7 +155,7 @@ async function main(): Promise<void> {
     stats,
     // The module's performance, not the global: the global is a getter, read twice per message.
     now: () => performance.now(),
-    ...(init.lastDeath ? { lastDeath: init.lastDeath } : {}),
+    ...(lastDeath ? { lastDeath } : {}),
     onStuck: (reason: string) => {
       log.error({ reason }, 'recycling this replica');
       send({ type: 'stuck', reason });
@@ -149,6 +173,7 @@ async function main(): Promise<void> {
   const processor: Omit<Processor, 'handle'> & { flush?: () => PartialBatch } = batch
     ? createBatchProcessor({ ...common, fn: { ...init.fn, batch }, handler: handler as unknown as BatchHandler })
     : createProcessor({ ...common, fn: init.fn, handler });
+  deathSeen = (reason) => processor.deathSeen(reason);
 
   // ordered, batch and rateLimit change the written prefetch (runtime/config/prefetch.ts); the
   // supervisor says so once per function at start.
@@ -196,15 +221,6 @@ async function main(): Promise<void> {
 
   port.on('message', (message: ToReplica) => {
     if (message.type === 'drain') void drain(message.graceMs);
-    else if (message.type === 'death') {
-      processor.deathSeen(message.reason);
-      // The death may be one of the cleared messages' doing: they are suspects again.
-      cleared.clear();
-      grace.died();
-    } else if (message.type === 'cleared') cleared.add(message.keys);
-    else if (message.type === 'forgiven') forgivenDeliveries.add(message.keys);
-    else if (message.type === 'forgave') forgivenDeliveries.take(message.key);
-    else if (message.type === 'grace') grace.extend(message.until);
   });
 
   let draining = false;

@@ -12,7 +12,7 @@ import { createRateBuffer } from '../ratelimit/shared-rate';
 import { WarrenError } from '../errors';
 import { addSnapshots, emptySnapshot, type StatsSnapshot } from '../replica-protocol/stats';
 import { ClearedKeys } from '../replica-protocol/cleared-keys';
-import { ForgivenDeliveries } from '../replica-protocol/forgiven';
+import { AFTER_DEATH_MS, AfterDeath, ForgivenDeliveries } from '../replica-protocol/forgiven';
 import { LossGrace } from '../replica-protocol/loss-grace';
 
 export interface Build {
@@ -92,6 +92,8 @@ export class FunctionRunner {
   private readonly cleared = new ClearedKeys();
   /** deliveries forgiven: a replica died holding these suspects unstarted (runtime/replica-protocol/forgiven.ts) */
   private readonly forgiven = new ForgivenDeliveries();
+  /** the replicas that died lately, for the ones started in their place (runtime/replica-protocol/forgiven.ts `AfterDeath`) */
+  private readonly afterDeath = new AfterDeath();
   private readonly grace = new LossGrace();
   /** rateLimit state shared by this function's replicas (one per runtime: the limit is per instance) */
   private rate: { key: string; buffer: SharedArrayBuffer } | null = null;
@@ -214,6 +216,7 @@ export class FunctionRunner {
     const replicaNo = this.nextReplica++;
     const log = this.options.log.child({ replica: replicaNo });
     const graceUntil = this.grace.until;
+    const afterDeath = this.afterDeath.state();
     const replica = new Replica(
       {
         fn,
@@ -230,6 +233,7 @@ export class FunctionRunner {
         ...(this.cleared.size > 0 ? { cleared: this.cleared.list() } : {}),
         ...(graceUntil > 0 ? { graceUntil } : {}),
         ...(this.forgiven.size > 0 ? { forgiven: this.forgiven.list() } : {}),
+        ...(afterDeath ? { afterDeath } : {}),
       },
       log,
     );
@@ -241,6 +245,10 @@ export class FunctionRunner {
     replica.on('cleared', (keys) => {
       this.cleared.add(keys);
       for (const r of this.replicas) if (r !== replica) r.tellCleared(keys);
+    });
+    replica.on('suspect-runs', (key) => {
+      this.afterDeath.runsElsewhere(key);
+      for (const r of this.replicas) if (r !== replica) r.tellSuspectRuns(key);
     });
     replica.on('forgave', (key) => {
       this.forgiven.take(key);
@@ -306,6 +314,8 @@ export class FunctionRunner {
       this.forgiven.add(unstarted);
       for (const r of this.replicas) r.tellForgiven(unstarted);
     }
+    // And its replacement forgives the suspects it hands back that did not run there (they never reached it).
+    this.afterDeath.died(replica.guiltyAtDeath(unstarted), Date.now() + AFTER_DEATH_MS);
     for (const r of this.replicas) r.tellDeath(reason);
     this.restarts++;
     // A death with messages in hand, or after some were handled, is a message's doing: those messages

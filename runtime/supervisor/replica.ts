@@ -21,6 +21,9 @@ export function youngGenerationMb(memoryMb: number): number {
   return Math.min(64, Math.max(8, Math.round(memoryMb / 24)));
 }
 
+/** Keys of messages with a count a replica remembers having run: far more than ever run between two deaths. */
+const SUSPECTS_RUN_MAX = 10_000;
+
 export type ReplicaState = 'starting' | 'running' | 'draining' | 'stopped';
 
 export interface ReplicaEvents {
@@ -34,6 +37,8 @@ export interface ReplicaEvents {
   cleared: [keys: string[]];
   /** the replica counted one forgiven delivery of this message fewer (runtime/replica-protocol/forgiven.ts) */
   forgave: [key: string];
+  /** a message with a count runs in the replica (runtime/replica-protocol/forgiven.ts `AfterDeath`) */
+  'suspect-runs': [key: string];
   /** the replica's connection dropped (false) or it consumes again (true) */
   connection: [up: boolean];
   /** its queue is not on the broker (deleted while the runtime ran) */
@@ -57,9 +62,17 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   /** the suspects it holds unstarted, as it last said, and the group they wait in (runtime/replica-protocol/forgiven.ts) */
   private unstarted: { keys: string[]; group: number } = { keys: [], group: 0 };
 
+  /** the messages with a count admitted to run here, the latest SUSPECTS_RUN_MAX (runtime/replica-protocol/forgiven.ts `AfterDeath`) */
+  private readonly suspectsRun = new Set<string>();
+
   /** The suspects it held unstarted when it died: none if their group had started (shared memory says so at once). */
   unstartedAtDeath(): string[] {
     return this.unstarted.group > this.stats.groupsStarted ? this.unstarted.keys : [];
+  }
+
+  /** The messages with a count that ran here, when it died: one of them may be why. */
+  guiltyAtDeath(unstarted: readonly string[]): string[] {
+    return [...this.suspectsRun].filter((key) => !unstarted.includes(key));
   }
   private readonly worker: Worker;
   private readonly exitedPromise: Promise<void>;
@@ -130,6 +143,11 @@ export class Replica extends EventEmitter<ReplicaEvents> {
           this.unstarted = { keys: message.keys, group: message.group };
         } else if (message.type === 'forgave') {
           this.emit('forgave', message.key);
+        } else if (message.type === 'suspect-runs') {
+          this.emit('suspect-runs', message.key);
+          this.suspectsRun.delete(message.key);
+          this.suspectsRun.add(message.key);
+          if (this.suspectsRun.size > SUSPECTS_RUN_MAX) this.suspectsRun.delete(this.suspectsRun.values().next().value!);
         }
       };
       this.worker.on('message', onMessage);
@@ -189,6 +207,12 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   tellForgiven(keys: string[]): void {
     if (this.state === 'stopped') return;
     this.worker.postMessage({ type: 'forgiven', keys } satisfies ToReplica);
+  }
+
+  /** A message with a count runs in another replica (see ToReplica). */
+  tellSuspectRuns(key: string): void {
+    if (this.state === 'stopped') return;
+    this.worker.postMessage({ type: 'suspect-runs', key } satisfies ToReplica);
   }
 
   /** Another replica used a forgiven delivery of `key` (see ToReplica). */

@@ -467,4 +467,79 @@ export default handler;
     await waitFor(() => c.idsOf('late').has('good'), 20_000, 200);
     expect(w.logs.some((l) => String(l.msg).startsWith('handed back by a replica that died before it started'))).toBe(true);
   }, 90_000);
+
+  // A fresh message that blocks its replica's event loop: what the broker delivers into that replica
+  // meanwhile never reaches a handler, so only the message that blocked it is counted.
+  it('forgives the suspects the broker delivered into a replica a fresh message blocked: they never ran there, and a good one is handled', async () => {
+    const vhost = hold('vhost', await createTestVhost('chaos-blocked'));
+    const project = hold(
+      'project',
+      await createProject(
+        `
+queues:
+  results: { type: classic }
+functions:
+  spun: { replicas: 1, prefetch: 5, timeout: 2s, redeliveryLimit: 1, retry: { attempts: 2, delay: 1s } }
+`,
+        { spun: misbehavingHandler },
+      ),
+    );
+    let warren = hold('warren', await startWarren(project.dir, vhost.url));
+    await warren.stop();
+    await publishMany(vhost.url, 'spun', [{ id: 'good' }, { id: 'poison', kill: 'exit' }]);
+    const collector = hold('collector', await collectResults(vhost.url));
+    warren = hold('warren', await startWarren(project.dir, vhost.url));
+    const w = warren;
+    await waitFor(() => deaths(w, 'spun').length === 1, 10_000);
+    // Behind good and the poison, handed back: it blocks the next replica before they are out of its hands.
+    const conn = await amqplib.connect(vhost.url);
+    try {
+      const ch = await conn.createConfirmChannel();
+      ch.sendToQueue('spun', Buffer.from(JSON.stringify({ id: 'spinner', kill: 'spin' })), { contentType: 'application/json', messageId: 'spinner' });
+      await ch.waitForConfirms();
+    } finally {
+      await conn.close();
+    }
+    const c = collector;
+    await waitFor(async () => (await queueInfo(vhost.url, 'spun.dead')).messageCount >= 2, 90_000, 500);
+    expect((await deadIds(vhost.url, 'spun.dead')).sort()).toEqual(['poison', 'spinner']);
+    await waitFor(() => c.idsOf('spun').has('good'), 30_000, 200);
+    expect(deaths(w, 'spun').some((l) => String(l.reason).startsWith('event loop blocked'))).toBe(true);
+  }, 150_000);
+
+  // Several poisons in one backlog, each killing its replica another way: only they are dead-lettered,
+  // and no good message for the deaths it was held through without running.
+  it('dead-letters only the four poisons of a backlog, each after the limit; all 16 good messages are handled', async () => {
+    const vhost = hold('vhost', await createTestVhost('chaos-poisons'));
+    const project = hold(
+      'project',
+      await createProject(
+        `
+queues:
+  results: { type: classic }
+functions:
+  poison: { replicas: 1, prefetch: 5, timeout: 2s, redeliveryLimit: 2, memory: 64MiB, retry: { attempts: 3, delay: 200ms, maxDelay: 1s } }
+`,
+        { poison: misbehavingHandler },
+      ),
+    );
+    // The backlog is there before the runtime starts: each poison arrives in a prefetch beside good messages.
+    const kinds = ['exit', 'spin', 'oom', 'uncaught'];
+    const bodies = kinds.flatMap((kill, k) => [{ id: `poison-${kill}`, kill }, ...range(4).map((i) => ({ id: `ok-${k * 4 + i}` }))]);
+    let warren = hold('warren', await startWarren(project.dir, vhost.url));
+    await warren.stop();
+    await publishMany(vhost.url, 'poison', bodies);
+    const collector = hold('collector', await collectResults(vhost.url));
+    warren = hold('warren', await startWarren(project.dir, vhost.url));
+
+    await waitFor(async () => (await queueInfo(vhost.url, 'poison.dead')).messageCount >= 4, 150_000, 500);
+    expect((await deadIds(vhost.url, 'poison.dead')).sort()).toEqual(kinds.map((k) => `poison-${k}`).sort());
+    const c = collector;
+    await waitFor(() => c.idsOf('poison').size === 16, 30_000, 200);
+    expect([...c.idsOf('poison')].sort()).toEqual(
+      range(16)
+        .map((i) => `ok-${i}`)
+        .sort(),
+    );
+  }, 200_000);
 });

@@ -1,7 +1,7 @@
 /** Counting deliveries that ended without a settlement, and running suspects alone (runtime/replica/suspects.ts). */
 import { describe, expect, it } from 'vitest';
 import { admit, dropForeignCount, groupSize, holdingQueue, IsolationGate, priorDeliveries, suspectAdmission } from '../../runtime/replica/suspects';
-import { FORGIVEN_FOR_MS, ForgivenDeliveries } from '../../runtime/replica-protocol/forgiven';
+import { AfterDeath, FORGIVEN_FOR_MS, ForgivenDeliveries } from '../../runtime/replica-protocol/forgiven';
 import type { Delivery } from '../../runtime/replica/delivery';
 import type { FunctionConfig } from '../../runtime/config/types';
 
@@ -247,7 +247,7 @@ describe('forgiven deliveries', () => {
       fn: config,
       log: { warn: () => undefined },
       queueType: 'quorum',
-      forgiven: { deliveries, forgave: (key) => void forgave.push(key), unstarted: () => undefined },
+      forgiven: { deliveries, afterDeath: new AfterDeath(), forgave: (key) => void forgave.push(key), unstarted: () => undefined, runs: () => undefined },
     });
     // Counted twice (once waiting aside, once by the broker), past redeliveryLimit 1: dead-lettered...
     expect(admitted(delivery({ 'x-delivery-count': 1, 'x-warren-redeliveries': 1 })).action).toBe('dead');
@@ -263,6 +263,32 @@ describe('forgiven deliveries', () => {
     // One death is forgiven once.
     expect(admitted(delivery({ 'x-delivery-count': 1, 'x-warren-redeliveries': 1 })).action).toBe('dead');
     expect(deliveries.size).toBe(0);
+  });
+
+  it('in the replica started in place of one that died, forgives a suspect handed back that did not run there, never one that did, nor a fresh one', () => {
+    const afterDeath = new AfterDeath();
+    afterDeath.died(['id:bad'], Date.now() + 10_000);
+    const runs: string[] = [];
+    const { admitted } = suspectAdmission({
+      fn: config,
+      log: { warn: () => undefined },
+      queueType: 'quorum',
+      forgiven: { deliveries: new ForgivenDeliveries(), afterDeath, forgave: () => undefined, unstarted: () => undefined, runs: (key) => void runs.push(key) },
+    });
+    const handed = (id: string, headers: Record<string, unknown>) =>
+      ({ content: Buffer.from('{}'), properties: { messageId: id, headers }, fields: { redelivered: true } }) as unknown as Delivery;
+    // It had waited aside once, and the dead replica never ran it: it waits aside again at that count.
+    expect(admitted(handed('good', { 'x-delivery-count': 1, 'x-warren-redeliveries': 1 }))).toMatchObject({ action: 'move', redeliveries: 1 });
+    // It ran there: counted, past the limit.
+    expect(admitted(handed('bad', { 'x-delivery-count': 1, 'x-warren-redeliveries': 1 })).action).toBe('dead');
+    // Fresh when the replica died: it may be the killer, counted.
+    expect(admitted(handed('fresh', { 'x-delivery-count': 1 }))).toMatchObject({ action: 'move', redeliveries: 1 });
+    // A suspect admitted to run is named, so a death of this replica counts it.
+    expect(admitted(handed('back', { 'x-warren-redeliveries': 1 }))).toMatchObject({ action: 'run', alone: true });
+    expect(runs).toEqual(['id:back']);
+    // Another death, which this replica may not have heard of before its returns: nothing more is forgiven.
+    afterDeath.close();
+    expect(admitted(handed('good', { 'x-delivery-count': 1, 'x-warren-redeliveries': 1 })).action).toBe('dead');
   });
 
   it('keeps a key once per death, for a replica that starts later, and forgets it after a while', () => {
