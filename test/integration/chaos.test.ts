@@ -26,21 +26,45 @@ async function deadIds(url: string, queue: string): Promise<unknown[]> {
   return (await getAll(url, queue)).map((m) => (JSON.parse(m.content.toString()) as { id: unknown }).id);
 }
 
+/** A vhost of its own and a project whose functions (queues.yaml lines under `functions:`) report to `results`. */
+async function chaosProject(vhostPrefix: string, functions: string, handlers: Record<string, string>) {
+  const vhost = hold('vhost', await createTestVhost(vhostPrefix));
+  const project = hold('project', await createProject(`\nqueues:\n  results: { type: classic }\nfunctions:${functions}`, handlers));
+  return { vhost, project };
+}
+
+/**
+ * `good` and a poison that exits arrive together at `fn`'s first replica: the poison takes good down
+ * with it, and both wait aside. Then `next` is published, with its id as message id.
+ */
+async function goodBesidePoison(url: string, dir: string, fn: string, next: { id: string; kill: string }) {
+  let warren = hold('warren', await startWarren(dir, url));
+  await warren.stop();
+  await publishMany(url, fn, [{ id: 'good' }, { id: 'poison', kill: 'exit' }]);
+  const collector = hold('collector', await collectResults(url));
+  warren = hold('warren', await startWarren(dir, url));
+  const w = warren;
+  await waitFor(() => deaths(w, fn).length === 1, 10_000);
+  const conn = await amqplib.connect(url);
+  try {
+    const ch = await conn.createConfirmChannel();
+    ch.sendToQueue(fn, Buffer.from(JSON.stringify(next)), { contentType: 'application/json', messageId: next.id });
+    await ch.waitForConfirms();
+  } finally {
+    await conn.close();
+  }
+  return { warren: w, collector };
+}
+
 describe('replicas that die', () => {
   it('dead-letters a message that exits the process after the limit, while 1,000 good messages and another function all arrive', async () => {
-    const vhost = hold('vhost', await createTestVhost('chaos-exit'));
-    const project = hold(
-      'project',
-      await createProject(
-        `
-queues:
-  results: { type: classic }
-functions:
+    const { vhost, project } = await chaosProject(
+      'chaos-exit',
+      `
   crashy: { replicas: 2, redeliveryLimit: 2, timeout: 2s }
   steady: { replicas: 1, prefetch: 10 }
 `,
-        { crashy: misbehavingHandler, steady: misbehavingHandler },
-      ),
+      { crashy: misbehavingHandler, steady: misbehavingHandler },
     );
     const warren = hold('warren', await startWarren(project.dir, vhost.url));
     const collector = hold('collector', await collectResults(vhost.url));
@@ -236,18 +260,13 @@ functions:
   });
 
   it('handles a message after `kill -9` of the whole runtime mid-message', async () => {
-    const vhost = hold('vhost', await createTestVhost('chaos-kill9'));
-    const project = hold(
-      'project',
-      await createProject(
-        `
-queues:
-  results: { type: classic }
-functions:
+    const { vhost, project } = await chaosProject(
+      'chaos-kill9',
+      `
   slow: { timeout: 60s }
 `,
-        {
-          slow: `
+      {
+        slow: `
 import type { Handler } from 'warren';
 const handler: Handler<{ id: string }> = async (m, ctx) => {
   await ctx.publish('', 'results', { fn: 'started', id: m.id, attempt: ctx.attempt });
@@ -256,8 +275,7 @@ const handler: Handler<{ id: string }> = async (m, ctx) => {
 };
 export default handler;
 `,
-        },
-      ),
+      },
     );
     let warren = hold('warren', await startWarren(project.dir, vhost.url));
     const collector = hold('collector', await collectResults(vhost.url));
@@ -275,18 +293,13 @@ export default handler;
   });
 
   it('runs the 100 messages a `kill -9` took from two busy replicas together again, not one at a time, and dead-letters none', async () => {
-    const vhost = hold('vhost', await createTestVhost('chaos-kill9-many'));
-    const project = hold(
-      'project',
-      await createProject(
-        `
-queues:
-  results: { type: classic }
-functions:
+    const { vhost, project } = await chaosProject(
+      'chaos-kill9-many',
+      `
   held: { replicas: 2, prefetch: 50, timeout: 60s }
 `,
-        {
-          held: `
+      {
+        held: `
 import type { Handler } from 'warren';
 const handler: Handler<{ id: number }> = async (m, ctx) => {
   await ctx.publish('', 'results', { fn: 'started', id: m.id, attempt: ctx.attempt });
@@ -295,8 +308,7 @@ const handler: Handler<{ id: number }> = async (m, ctx) => {
 };
 export default handler;
 `,
-        },
-      ),
+      },
     );
     let warren = hold('warren', await startWarren(project.dir, vhost.url));
     const collector = hold('collector', await collectResults(vhost.url));
@@ -324,20 +336,15 @@ export default handler;
   });
 
   it('ends a replica on a promise its handler left to reject, after sending the acks of what it had settled: no message runs twice', async () => {
-    const vhost = hold('vhost', await createTestVhost('chaos-floating'));
-    const project = hold(
-      'project',
-      await createProject(
-        `
-queues:
-  results: { type: classic }
-functions:
+    const { vhost, project } = await chaosProject(
+      'chaos-floating',
+      `
   floating: { replicas: 1, prefetch: 10 }
 `,
-        {
-          // Reports, returns, and leaves behind a promise that rejects a moment later, while its ack waits
-          // to be coalesced with others (the ack window's 2 ms).
-          floating: `
+      {
+        // Reports, returns, and leaves behind a promise that rejects a moment later, while its ack waits
+        // to be coalesced with others (the ack window's 2 ms).
+        floating: `
 import type { Handler } from 'warren';
 const handler: Handler<{ id: string; float?: boolean }> = async (m, ctx) => {
   await ctx.publish('', 'results', { fn: ctx.functionName, id: m.id, attempt: ctx.attempt });
@@ -345,8 +352,7 @@ const handler: Handler<{ id: string; float?: boolean }> = async (m, ctx) => {
 };
 export default handler;
 `,
-        },
-      ),
+      },
     );
     const warren = hold('warren', await startWarren(project.dir, vhost.url));
     const collector = hold('collector', await collectResults(vhost.url));
@@ -372,18 +378,12 @@ describe('suspects run apart', () => {
   // A poison back from waiting aside runs alone once the messages running beside it finish; fresh
   // messages that arrived meanwhile go back to the queue rather than wait in the replica it kills.
   it('charges no death to the good messages that arrived while a poison waited to run alone: none of them waits aside', async () => {
-    const vhost = hold('vhost', await createTestVhost('chaos-behind'));
-    const project = hold(
-      'project',
-      await createProject(
-        `
-queues:
-  results: { type: classic }
-functions:
+    const { vhost, project } = await chaosProject(
+      'chaos-behind',
+      `
   behind: { replicas: 1, prefetch: 10, redeliveryLimit: 2, retry: { attempts: 3, delay: 1s } }
 `,
-        { behind: misbehavingHandler },
-      ),
+      { behind: misbehavingHandler },
     );
     const warren = hold('warren', await startWarren(project.dir, vhost.url));
     const collector = hold('collector', await collectResults(vhost.url));
@@ -418,18 +418,13 @@ functions:
 
   // A good message waiting to run alone behind a fresh one that crashes had no part in that death.
   it('forgives the death of a replica to the suspect that waited there unstarted: a good message is not dead-lettered for it', async () => {
-    const vhost = hold('vhost', await createTestVhost('chaos-forgiven'));
-    const project = hold(
-      'project',
-      await createProject(
-        `
-queues:
-  results: { type: classic }
-functions:
+    const { vhost, project } = await chaosProject(
+      'chaos-forgiven',
+      `
   late: { replicas: 1, prefetch: 5, redeliveryLimit: 1, retry: { attempts: 2, delay: 1s } }
 `,
-        {
-          late: `
+      {
+        late: `
 import type { Handler } from 'warren';
 const handler: Handler<{ id: string; kill?: string }> = async (m, ctx) => {
   if (m.kill === 'exit') process.exit(1);
@@ -441,26 +436,10 @@ const handler: Handler<{ id: string; kill?: string }> = async (m, ctx) => {
 };
 export default handler;
 `,
-        },
-      ),
+      },
     );
-    // good and the poison arrive together: the poison's exit takes good down with it, and both wait aside.
-    let warren = hold('warren', await startWarren(project.dir, vhost.url));
-    await warren.stop();
-    await publishMany(vhost.url, 'late', [{ id: 'good' }, { id: 'poison', kill: 'exit' }]);
-    const collector = hold('collector', await collectResults(vhost.url));
-    warren = hold('warren', await startWarren(project.dir, vhost.url));
-    const w = warren;
-    await waitFor(() => deaths(w, 'late').length === 1, 10_000);
     // Running when good comes back to run alone, this one crashes the replica 4 s later, good still waiting.
-    const conn = await amqplib.connect(vhost.url);
-    try {
-      const ch = await conn.createConfirmChannel();
-      ch.sendToQueue('late', Buffer.from(JSON.stringify({ id: 'crasher', kill: 'later' })), { contentType: 'application/json', messageId: 'crasher' });
-      await ch.waitForConfirms();
-    } finally {
-      await conn.close();
-    }
+    const { warren: w, collector } = await goodBesidePoison(vhost.url, project.dir, 'late', { id: 'crasher', kill: 'later' });
     const c = collector;
     await waitFor(async () => (await queueInfo(vhost.url, 'late.dead')).messageCount >= 2, 60_000, 500);
     expect((await deadIds(vhost.url, 'late.dead')).sort()).toEqual(['crasher', 'poison']);
@@ -471,35 +450,15 @@ export default handler;
   // A fresh message that blocks its replica's event loop: what the broker delivers into that replica
   // meanwhile never reaches a handler, so only the message that blocked it is counted.
   it('forgives the suspects the broker delivered into a replica a fresh message blocked: they never ran there, and a good one is handled', async () => {
-    const vhost = hold('vhost', await createTestVhost('chaos-blocked'));
-    const project = hold(
-      'project',
-      await createProject(
-        `
-queues:
-  results: { type: classic }
-functions:
+    const { vhost, project } = await chaosProject(
+      'chaos-blocked',
+      `
   spun: { replicas: 1, prefetch: 5, timeout: 2s, redeliveryLimit: 1, retry: { attempts: 2, delay: 1s } }
 `,
-        { spun: misbehavingHandler },
-      ),
+      { spun: misbehavingHandler },
     );
-    let warren = hold('warren', await startWarren(project.dir, vhost.url));
-    await warren.stop();
-    await publishMany(vhost.url, 'spun', [{ id: 'good' }, { id: 'poison', kill: 'exit' }]);
-    const collector = hold('collector', await collectResults(vhost.url));
-    warren = hold('warren', await startWarren(project.dir, vhost.url));
-    const w = warren;
-    await waitFor(() => deaths(w, 'spun').length === 1, 10_000);
     // Behind good and the poison, handed back: it blocks the next replica before they are out of its hands.
-    const conn = await amqplib.connect(vhost.url);
-    try {
-      const ch = await conn.createConfirmChannel();
-      ch.sendToQueue('spun', Buffer.from(JSON.stringify({ id: 'spinner', kill: 'spin' })), { contentType: 'application/json', messageId: 'spinner' });
-      await ch.waitForConfirms();
-    } finally {
-      await conn.close();
-    }
+    const { warren: w, collector } = await goodBesidePoison(vhost.url, project.dir, 'spun', { id: 'spinner', kill: 'spin' });
     const c = collector;
     await waitFor(async () => (await queueInfo(vhost.url, 'spun.dead')).messageCount >= 2, 90_000, 500);
     expect((await deadIds(vhost.url, 'spun.dead')).sort()).toEqual(['poison', 'spinner']);
@@ -510,18 +469,12 @@ functions:
   // Several poisons in one backlog, each killing its replica another way: only they are dead-lettered,
   // and no good message for the deaths it was held through without running.
   it('dead-letters only the four poisons of a backlog, each after the limit; all 16 good messages are handled', async () => {
-    const vhost = hold('vhost', await createTestVhost('chaos-poisons'));
-    const project = hold(
-      'project',
-      await createProject(
-        `
-queues:
-  results: { type: classic }
-functions:
+    const { vhost, project } = await chaosProject(
+      'chaos-poisons',
+      `
   poison: { replicas: 1, prefetch: 5, timeout: 2s, redeliveryLimit: 2, memory: 64MiB, retry: { attempts: 3, delay: 200ms, maxDelay: 1s } }
 `,
-        { poison: misbehavingHandler },
-      ),
+      { poison: misbehavingHandler },
     );
     // The backlog is there before the runtime starts: each poison arrives in a prefetch beside good messages.
     const kinds = ['exit', 'spin', 'oom', 'uncaught'];
