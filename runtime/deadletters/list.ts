@@ -62,7 +62,7 @@ export async function browseDeadLetters(url: string, queue: string, options: Bro
 }
 
 /** By the time of death, then by key: the same order from one read to the next, whatever the queue's. */
-function oldestFirst(a: DeadLetter, b: DeadLetter): number {
+export function oldestFirst(a: DeadLetter, b: DeadLetter): number {
   const at = (a.deadLetteredAt ?? '').localeCompare(b.deadLetteredAt ?? '');
   return at !== 0 ? at : a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 }

@@ -18,6 +18,7 @@ import type { Channel, ConfirmChannel, GetMessage } from 'amqplib';
 import { messageCount, queueExists, sourceQueueOf, withConnection } from './connection';
 import { describeDeadLetter, keyOf, originalRouteOf, replayProperties } from './describe';
 import { matchesSearch } from './search';
+import { FULL_READ_MAX, oldestFirst } from './list';
 import { oneAtATime } from './one-at-a-time';
 import { WarrenError } from '../errors';
 import { lostConnection } from '../connection/unreachable';
@@ -33,7 +34,7 @@ const WINDOW = 256;
 export interface ReplayOptions {
   /** the function's queue; default: the dead-letter queue's name without `.dead` */
   queue?: string;
-  /** at most this many (default: those in the queue when the replay starts, so one that dies again is not replayed twice in one run) */
+  /** at most this many, the oldest by their time of death up to FULL_READ_MAX letters (default: those in the queue when the replay starts, so one that dies again is not replayed twice in one run) */
   limit?: number;
   /** only the dead letters with these keys (message ids) */
   keys?: readonly string[];
@@ -154,7 +155,12 @@ async function replayOnce(url: string, deadQueue: string, options: ReplayOptions
     });
 
     // With keys or a search, the whole queue is walked (the others are held unacked and handed back at the end).
-    const walkUpTo = wanted || search ? total : max;
+    // So is it for `limit`, up to FULL_READ_MAX: the oldest letters by their time of death go, as
+    // `dlq list` shows them, whatever order a quorum queue handed letters back in after an earlier read.
+    const oldest = !wanted && !search && max < total && total <= FULL_READ_MAX;
+    const walkUpTo = wanted || search || oldest ? total : max;
+    /** `oldest`: every letter taken, held until the walk ends */
+    const held: Taken[] = [];
     let reserved = 0;
     let selected = 0;
     let emptied = false;
@@ -177,10 +183,9 @@ async function replayOnce(url: string, deadQueue: string, options: ReplayOptions
       if (pending.size < WINDOW) for (const wake of roomWaiters.splice(0)) wake();
     };
 
-    const handle = ({ msg, channel }: Taken): void => {
-      const key = keyOf(msg);
-      if ((wanted && !wanted.has(key)) || selected >= max) return;
-      if (search && !matchesSearch(describeDeadLetter(msg, source), msg.content, search)) return;
+    /** A dead letter chosen: its copy is published, and it is acked once the copy is confirmed. */
+    const replayOne = (taken: Taken, key: string): void => {
+      const { msg } = taken;
       selected++;
       found.add(key);
       const messageId = typeof msg.properties.messageId === 'string' ? msg.properties.messageId : null;
@@ -192,9 +197,19 @@ async function replayOnce(url: string, deadQueue: string, options: ReplayOptions
         });
         return;
       }
-      const p: Pending = { taken: { msg, channel }, key, messageId, content: options.body ?? msg.content, returned: false };
+      const p: Pending = { taken, key, messageId, content: options.body ?? msg.content, returned: false };
       pending.add(p);
       publishCopy(publisher, target, msg, p.content, (err) => confirmed(p, err));
+    };
+
+    const handle = (taken: Taken): void => {
+      // The oldest are chosen once every letter is in hand.
+      if (oldest) return void held.push(taken);
+      const { msg } = taken;
+      const key = keyOf(msg);
+      if ((wanted && !wanted.has(key)) || selected >= max) return;
+      if (search && !matchesSearch(describeDeadLetter(msg, source), msg.content, search)) return;
+      replayOne(taken, key);
     };
 
     const release = (): void => {
@@ -211,7 +226,7 @@ async function replayOnce(url: string, deadQueue: string, options: ReplayOptions
     const take = async (channel: Channel): Promise<void> => {
       for (;;) {
         await room();
-        if (failed || emptied || reserved >= walkUpTo || selected >= max) return;
+        if (failed || emptied || reserved >= walkUpTo || (selected >= max && !oldest)) return;
         const seq = reserved++;
         const msg = await channel.get(deadQueue, { noAck: false });
         arrived.set(seq, msg === false ? null : { msg, channel });
@@ -227,6 +242,13 @@ async function replayOnce(url: string, deadQueue: string, options: ReplayOptions
       throw err;
     } finally {
       roomWaiters = [];
+    }
+    if (oldest) {
+      held.sort((a, b) => oldestFirst(describeDeadLetter(a.msg, source), describeDeadLetter(b.msg, source)));
+      for (const taken of held.slice(0, max)) {
+        await room();
+        replayOne(taken, keyOf(taken.msg));
+      }
     }
     // Every copy confirmed (or refused) before anything is handed back.
     while (pending.size > 0) await new Promise<void>((resolve) => roomWaiters.push(resolve));
