@@ -212,7 +212,7 @@ export interface AdmissionDeps {
 /** What a replica's processor does about forgiven deliveries (../replica-protocol/forgiven.ts). */
 export interface Forgiveness {
   readonly deliveries: Pick<ForgivenDeliveries, 'size' | 'take'>;
-  /** this replica replaces one that died: what it forgives the suspects it hands back */
+  /** this replica replaces one that died: which suspects handed back to it are forgiven a delivery */
   readonly afterDeath: Pick<AfterDeath, 'open' | 'forgives'>;
   /** this replica counted one delivery of `key` fewer: `named` when it used a forgiven delivery of that key */
   forgave(key: string, named: boolean): void;
