@@ -244,24 +244,29 @@ export class FunctionRunner {
     replica.on('exchange-missing', (exchange) => this.options.onExchangeMissing?.(exchange));
     replica.on('cleared', (keys) => {
       this.cleared.add(keys);
-      for (const r of this.replicas) if (r !== replica) r.tellCleared(keys);
+      this.tellReplicas({ type: 'cleared', keys }, replica);
     });
     replica.on('suspect-runs', (key) => {
       this.afterDeath.runsElsewhere(key);
-      for (const r of this.replicas) if (r !== replica) r.tellSuspectRuns(key);
+      this.tellReplicas({ type: 'suspect-runs', key }, replica);
     });
     replica.on('forgave', (key) => {
       this.forgiven.take(key);
-      for (const r of this.replicas) if (r !== replica) r.tellForgave(key);
+      this.tellReplicas({ type: 'forgave', key }, replica);
     });
     replica.on('connection', (up) => {
       const until = up ? this.grace.reconnected() : this.grace.lost();
-      if (until !== null) for (const r of this.replicas) if (r !== replica) r.tellGrace(until);
+      if (until !== null) this.tellReplicas({ type: 'grace', until }, replica);
     });
     replica.on('tick', (scheduledAt, outcome) => {
       if (!this.lastTick || scheduledAt >= this.lastTick.scheduledAt) this.lastTick = { scheduledAt, outcome, at: new Date().toISOString() };
     });
     return replica;
+  }
+
+  /** Tells every replica of the function but `from` (the one it came from) what another did. */
+  private tellReplicas(message: Parameters<Replica['tell']>[0], from?: Replica): void {
+    for (const r of this.replicas) if (r !== from) r.tell(message);
   }
 
   /** The same buffer for every replica while the rate stays the same (across redeploys too). */
@@ -312,11 +317,11 @@ export class FunctionRunner {
     const unstarted = replica.unstartedAtDeath();
     if (unstarted.length > 0) {
       this.forgiven.add(unstarted);
-      for (const r of this.replicas) r.tellForgiven(unstarted);
+      this.tellReplicas({ type: 'forgiven', keys: unstarted });
     }
     // And its replacement forgives the suspects it hands back that did not run there (they never reached it).
     this.afterDeath.died(replica.guiltyAtDeath(unstarted), Date.now() + AFTER_DEATH_MS);
-    for (const r of this.replicas) r.tellDeath(reason);
+    this.tellReplicas({ type: 'death', reason });
     this.restarts++;
     // A death with messages in hand, or after some were handled, is a message's doing: those messages
     // are charged and run apart (replica/suspects.ts), and the function is otherwise sound, so its

@@ -191,40 +191,13 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     if (this.state === 'starting') this.worker.postMessage({ type: 'consume' } satisfies ToReplica);
   }
 
-  /** Another replica of the function died of `reason` (see ToReplica). */
-  tellDeath(reason: string): void {
+  /**
+   * What the function's other replicas did, for this one (see ToReplica: a death, cleared and forgiven
+   * messages, a message with a count that runs, a loss's grace). Nothing once it has stopped.
+   */
+  tell(message: Exclude<ToReplica, { type: 'consume' | 'drain' }>): void {
     if (this.state === 'stopped') return;
-    this.worker.postMessage({ type: 'death', reason } satisfies ToReplica);
-  }
-
-  /** Another replica of the function lost its connection holding these messages (see ToReplica). */
-  tellCleared(keys: string[]): void {
-    if (this.state === 'stopped') return;
-    this.worker.postMessage({ type: 'cleared', keys } satisfies ToReplica);
-  }
-
-  /** A replica of the function died holding these suspects unstarted (see ToReplica). */
-  tellForgiven(keys: string[]): void {
-    if (this.state === 'stopped') return;
-    this.worker.postMessage({ type: 'forgiven', keys } satisfies ToReplica);
-  }
-
-  /** A message with a count runs in another replica (see ToReplica). */
-  tellSuspectRuns(key: string): void {
-    if (this.state === 'stopped') return;
-    this.worker.postMessage({ type: 'suspect-runs', key } satisfies ToReplica);
-  }
-
-  /** Another replica used a forgiven delivery of `key` (see ToReplica). */
-  tellForgave(key: string): void {
-    if (this.state === 'stopped') return;
-    this.worker.postMessage({ type: 'forgave', key } satisfies ToReplica);
-  }
-
-  /** Another replica of the function lost its connection: first returns are not suspects until `until` (see ToReplica). */
-  tellGrace(until: number): void {
-    if (this.state === 'stopped') return;
-    this.worker.postMessage({ type: 'grace', until } satisfies ToReplica);
+    this.worker.postMessage(message);
   }
 
   /** End the thread now; its unacked messages return to the queue. */
