@@ -25,8 +25,7 @@ import type { ReplicaStats } from '../replica-protocol/stats';
 import { InFlight, type Delivery, type InFlightView, type Settle } from './delivery';
 import { attemptOf, attemptsBefore, lastDeathOf, originalRoute, type Route } from './headers';
 import { decideSettlement, type Outcome, type Settlement } from './outcome';
-import { aloneWarning, suspectAdmission, type Admission, type Forgiveness, type IsCleared, type IsolationGate, type Pausable } from './suspects';
-import { messageKey } from './lost-connection';
+import { aloneWarning, apartOptions, suspectAdmission, type Admission, type Forgiveness, type IsCleared, type IsolationGate, type Pausable } from './suspects';
 import type { Validate } from './read-message';
 import type { Publish } from './handler-context';
 import { handlerOptions, startAttempt, type AttemptCall, type AttemptDeps } from './attempt';
@@ -119,13 +118,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const back = () => new Promise<void>((ended) => new MessageRun(shared, delivery, settle, admission, false, ended).handBackUnstarted());
     const gated =
       admission.action === 'run'
-        ? gate.run(
-            admission.alone,
-            whole,
-            admission.alone
-              ? { ...(admission.group ? { size: admission.group } : {}), ...(deps.forgiven ? { key: messageKey(delivery) } : {}) }
-              : { handBack: back },
-          )
+        ? gate.run(admission.alone, whole, admission.alone ? apartOptions(admission) : { handBack: back })
         : admission.action === 'move'
           ? gate.move(whole)
           : whole();

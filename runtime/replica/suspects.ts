@@ -80,9 +80,9 @@ export type Admission =
   | { action: 'move'; redeliveries: number; queue: string; handedBack: boolean }
   /**
    * run the handler; `alone` (apart from fresh messages) when it may be what killed a replica, with
-   * at most `group` suspects together
+   * at most `group` suspects together; `key`, its key, when the replica reports the suspects it holds
    */
-  | { action: 'run'; alone: boolean; group?: number };
+  | { action: 'run'; alone: boolean; group?: number; key?: string };
 
 /** `prefetch`: the replica's own (runtime/config/prefetch.ts), the most a death can hand back at once */
 export type AdmitConfig = Pick<FunctionConfig, 'queue' | 'redeliveryLimit' | 'ordered' | 'retry' | 'prefetch'>;
@@ -258,10 +258,16 @@ export function suspectAdmission(deps: AdmissionDeps): { gate: IsolationGate; ad
         }
       }
       const admission = clearedAdmission(admit(facts, fn, gate), delivery, facts, deps.isCleared);
-      if (admission.action === 'run' && priorDeliveries(facts) > 0) forgiven.runs(key);
-      return admission;
+      if (admission.action !== 'run') return admission;
+      if (priorDeliveries(facts) > 0) forgiven.runs(key);
+      return admission.alone ? { ...admission, key } : admission;
     },
   };
+}
+
+/** `IsolationGate.run`'s options for a suspect admitted to run apart: its group's size, and its key to report while it waits. */
+export function apartOptions(admission: Extract<Admission, { action: 'run' }>): RunOptions<never> {
+  return { ...(admission.group ? { size: admission.group } : {}), ...(admission.key !== undefined ? { key: admission.key } : {}) };
 }
 
 /** Said once for a group of suspects that starts together (one alone is named where it runs). */

@@ -22,8 +22,7 @@ import type { ReplicaStats } from '../../replica-protocol/stats';
 import { InFlight, type Delivery, type InFlightView, type Settle } from '../delivery';
 import { attemptOf, attemptsBefore, lastDeathOf, originalRoute, type Route } from '../headers';
 import { decideSettlement, type Outcome } from '../outcome';
-import { aloneWarning, suspectAdmission, type Forgiveness, type IsCleared, type Pausable } from '../suspects';
-import { messageKey } from '../lost-connection';
+import { aloneWarning, apartOptions, suspectAdmission, type Forgiveness, type IsCleared, type Pausable } from '../suspects';
 import { readMessage, type Validate } from '../read-message';
 import type { Publish } from '../handler-context';
 import { carryOut, handBackUnstarted, moveAside, type CarryOutDeps, type Counted } from '../carry-out';
@@ -145,7 +144,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
             aloneWarning(log, gate, properties.messageId);
             return runItems([item]);
           },
-          { ...(admission.group ? { size: admission.group } : {}), ...(deps.forgiven ? { key: messageKey(delivery) } : {}) },
+          apartOptions(admission),
         );
       } else {
         collector.add(item);
