@@ -93,13 +93,18 @@ export class ReplicaStats {
     this.add(SLOT[counter], 1);
   }
 
+  /**
+   * A message is in hand. Written to the shared slot at once, not at the next tick: a handler that
+   * ends the thread in the same step (`process.exit`) leaves no tick, and the supervisor must see that
+   * the replica died with a message in hand (it restarts it at once instead of backing off).
+   */
   enter(): void {
-    this.add(SLOT.inFlight, 1);
+    Atomics.add(this.slots, SLOT.inFlight, 1n);
   }
 
   /** A message taken with `enter` is settled (or went back to the broker). */
   leave(): void {
-    this.add(SLOT.inFlight, -1);
+    Atomics.sub(this.slots, SLOT.inFlight, 1n);
   }
 
   /**

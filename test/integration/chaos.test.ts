@@ -109,6 +109,21 @@ describe('replicas that die', () => {
     expect((await queueInfo(vhost.url, 'steady')).consumerCount).toBe(1);
   });
 
+  it("restarts at once a replica whose very first message exits it: the death is the message's, not a crash loop to back off from", async () => {
+    const { vhost, project } = await chaosProject('chaos-first', `\n  crashy: { replicas: 1, redeliveryLimit: 2, timeout: 2s }\n`, {
+      crashy: misbehavingHandler,
+    });
+    // Published before the runtime starts: each replica's first and only message is the poison.
+    let warren = hold('warren', await startWarren(project.dir, vhost.url));
+    await warren.stop();
+    await publishMany(vhost.url, 'crashy', [{ id: 'poison', kill: 'exit' }]);
+    warren = hold('warren', await startWarren(project.dir, vhost.url));
+    const w = warren;
+    await waitFor(async () => (await queueInfo(vhost.url, 'crashy.dead')).messageCount === 1, 20_000, 200);
+    expect(deaths(w, 'crashy').map((l) => l.restartInMs)).toEqual([500, 500, 500]);
+    expect(await deadIds(vhost.url, 'crashy.dead')).toEqual(['poison']);
+  });
+
   it.each(['quorum', 'classic'])('with prefetch 10 on a %s queue, dead-letters only the poison, not the messages in flight beside it', async (type) => {
     const vhost = hold('vhost', await createTestVhost('chaos-beside'));
     const project = hold(
