@@ -25,7 +25,7 @@ export const ERRORS = {
   WARREN_E_CONFIG_TYPE: { description: 'a value of the wrong type or out of range', http: 422, exit: EXIT.BAD_INPUT },
   WARREN_E_CONFIG_REFERENCE: { description: 'a binding, output or function names an exchange or queue that is not declared', http: 422, exit: EXIT.BAD_INPUT },
   WARREN_E_CONFIG_CONFLICT: {
-    description: 'two settings that cannot hold together (two functions on one queue, ordered on a classic queue, batch with output or ordered)',
+    description: 'two settings that cannot hold together (two functions on one queue, ordered on a classic queue, a batch function with output)',
     http: 422,
     exit: EXIT.BAD_INPUT,
   },

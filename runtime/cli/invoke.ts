@@ -189,7 +189,7 @@ export function describeDeath(death: Death, fn: DeathFacts): string {
   const kills = death.kind === 'blocked' ? 'the watchdog would end its replica' : 'this would kill its replica';
   const limit = `redelivered up to redeliveryLimit (${fn.redeliveryLimit}) times, then ${fn.deadLetter ? 'dead-lettered' : 'dropped (deadLetter is false)'}`;
   const after = fn.batch
-    ? `each item of the batch would go back to the queue and run again alone, as a batch of one: the items that pass are settled as usual, one that kills every replica it runs in is ${limit}`
+    ? `each item of the batch would go back to the queue and run again alone${fn.ordered ? ' in its place' : ''}, as a batch of one: the items that pass are settled as usual, one that kills every replica it runs in is ${limit}`
     : fn.ordered
       ? `the message would go back to the queue and run again in place (ordered: nothing overtakes it), ${limit}`
       : `the message would go back to the queue and run again, alone, ${limit}`;

@@ -43,11 +43,5 @@ export function batchAndRate(ctx: BuildContext, e: Obj, pointer: string): { batc
       hint: 'a batch handler returns which items failed, not a value per message; publish from the handler with ctx.publish, or drop `batch:`',
     });
   }
-  if (e.ordered === true) {
-    ctx.report('WARREN_E_CONFIG_CONFLICT', '`batch` and `ordered: true` cannot be combined', at('ordered'), {
-      onKey: true,
-      hint: 'ordered functions take one message at a time (a failed item would be retried in place ahead of the rest of its batch); drop one of the two',
-    });
-  }
   return out;
 }

@@ -1,7 +1,8 @@
 /**
  * Pure: the prefetch one replica of a function really uses, and why it differs from what was written.
  *
- * - `ordered: true` takes one message at a time (a crash would otherwise return several at once).
+ * - `ordered: true` takes one message at a time (a crash would otherwise return several at once), a
+ *   batch function one batch (../replica/batch/ordered-line.ts runs them one after another).
  * - `batch:` needs at least `batch.size` unacked messages, or no batch could ever fill.
  * - `rateLimit:` caps it to about one second of the rate: a message held in the prefetch waits for
  *   its turn in memory, unacked, so holding more would keep messages out of the broker for longer
@@ -17,7 +18,12 @@ export interface EffectivePrefetch {
 }
 
 export function effectivePrefetch(fn: Pick<FunctionConfig, 'prefetch' | 'ordered' | 'batch' | 'rateLimit' | 'replicas'>): EffectivePrefetch {
-  if (fn.ordered) return { prefetch: 1, changes: fn.prefetch > 1 ? ['ordered: true takes one message at a time; prefetch is 1'] : [] };
+  if (fn.ordered) {
+    // A batch function holds exactly one batch: its items run one batch at a time anyway.
+    const size = effectiveBatch(fn).batch?.size ?? 1;
+    const what = size === 1 ? 'one message at a time' : 'one batch at a time';
+    return { prefetch: size, changes: fn.prefetch !== size ? [`ordered: true takes ${what}; prefetch is ${size}`] : [] };
+  }
   let prefetch = fn.prefetch;
   const changes: string[] = [];
   if (fn.rateLimit) {

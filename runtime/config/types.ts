@@ -100,7 +100,7 @@ export interface FunctionConfig {
   schemaFile?: string;
   output?: OutputRoute;
   ordered: boolean;
-  /** a batch handler (SPEC §3): never together with `output` or `ordered` */
+  /** a batch handler (SPEC §3): never together with `output` */
   batch?: BatchConfig;
   rateLimit?: RateLimitConfig;
   /** per-replica heap limit, MiB */

@@ -80,9 +80,11 @@ export type Admission =
   | { action: 'move'; redeliveries: number; queue: string; handedBack: boolean }
   /**
    * run the handler; `alone` (apart from fresh messages) when it may be what killed a replica, with
-   * at most `group` suspects together; `key`, its key, when the replica reports the suspects it holds
+   * at most `group` suspects together; `key`, its key, when the replica reports the suspects it holds.
+   * `again`: an ordered function's message that came back with a count, run in place (a batch
+   * function runs it in a batch of its own: ./batch/ordered-line.ts)
    */
-  | { action: 'run'; alone: boolean; group?: number; key?: string };
+  | { action: 'run'; alone: boolean; group?: number; key?: string; again?: boolean };
 
 /** `prefetch`: the replica's own (runtime/config/prefetch.ts), the most a death can hand back at once */
 export type AdmitConfig = Pick<FunctionConfig, 'queue' | 'redeliveryLimit' | 'ordered' | 'retry' | 'prefetch'>;
@@ -102,8 +104,8 @@ export function admit(facts: DeliveryFacts, fn: AdmitConfig, room: SuspectRoom):
   // Warren decides at redeliveryLimit; the broker's x-delivery-limit is a margin above, a backstop.
   if (prior > fn.redeliveryLimit) return { action: 'dead', redeliveries: prior, handedBack: back };
   // The order rule wins: a message handed back runs again in place (nothing may overtake it), and
-  // ordered functions take one message at a time, so nothing else is held beside it anyway.
-  if (fn.ordered) return RUN;
+  // ordered functions take one message (or one batch) at a time, so nothing else runs beside it.
+  if (fn.ordered) return prior > 0 ? RUN_AGAIN : RUN;
   // Handed back by the broker (a replica died or hung on it, or it was requeued): wait aside while
   // fresh messages flow. A classic queue keeps no count, so this is also where it is written down.
   if (back) return { action: 'move', redeliveries: prior, queue: holdingQueue(fn, prior), handedBack: true };
@@ -117,6 +119,7 @@ export function admit(facts: DeliveryFacts, fn: AdmitConfig, room: SuspectRoom):
 
 /** The admission without data, made once (admit runs for every message). */
 const RUN: Admission = Object.freeze({ action: 'run', alone: false });
+const RUN_AGAIN: Admission = Object.freeze({ action: 'run', alone: false, again: true });
 
 /**
  * How many suspects may run together when their count is `prior`: the whole prefetch at the first
@@ -260,7 +263,7 @@ export function suspectAdmission(deps: AdmissionDeps): { gate: IsolationGate; ad
       const admission = clearedAdmission(admit(facts, fn, gate), delivery, facts, deps.isCleared);
       if (admission.action !== 'run') return admission;
       if (priorDeliveries(facts) > 0) forgiven.runs(key);
-      return admission.alone ? { ...admission, key } : admission;
+      return admission.alone || admission.again ? { ...admission, key } : admission;
     },
   };
 }

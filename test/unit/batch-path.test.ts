@@ -320,6 +320,65 @@ describe('batch path', () => {
   });
 });
 
+describe('an ordered batch function', () => {
+  const ordered = { ordered: true, retry: { attempts: 3, backoff: 'fixed' as const, delay: 10, maxDelay: 10 } };
+  const ids = (run: Run) => run.calls.map((items) => items.map((item) => (item.body as { i: number }).i));
+
+  it('runs its batches one after another, and a failed item again in place before the next batch', async () => {
+    const failedOnce = new Set<number>();
+    const run = await deliver(
+      async (items) => {
+        const i = items.findIndex((item) => (item.body as { i: number }).i === 1 && !failedOnce.has(1));
+        if (i < 0) return undefined;
+        failedOnce.add(1);
+        return { failed: [i] };
+      },
+      bodies(5),
+      { config: { ...ordered, batch: { size: 2, windowMs: 20 } } },
+    );
+    expect(ids(run)).toEqual([[0, 1], [1], [2, 3], [4]]);
+    expect(run.published).toEqual([]);
+    expect([...run.settlements.values()]).toEqual(Array(5).fill(1));
+    expect(run.stats.snapshot()).toMatchObject({ acked: 5, retried: 0, inFlight: 0 });
+  });
+
+  it('runs the items after a failed one again with it, in order; a rejected one is dead-lettered at once', async () => {
+    let calls = 0;
+    const run = await deliver(async () => (++calls === 1 ? { failed: [1], rejected: [3] } : undefined), bodies(5), { config: ordered });
+    expect(ids(run)).toEqual([
+      [0, 1, 2, 3, 4],
+      [1, 2, 4],
+    ]);
+    // The failed item uses an attempt; the one that succeeded beside it runs again at the attempt it had.
+    expect(run.calls[1]!.map((item) => item.attempt)).toEqual([2, 1, 1]);
+    expect(run.published.map((p) => [p.queue, p.body])).toEqual([['ingest.dead', '{"i":3}']]);
+    expect([...run.settlements.values()]).toEqual(Array(5).fill(1));
+    expect(run.stats.snapshot()).toMatchObject({ acked: 4, dead: 1, inFlight: 0 });
+  });
+
+  it('dead-letters an item out of attempts and goes on with the rest, in order', async () => {
+    const run = await deliver(async (items) => ({ failed: items.flatMap((item, i) => ((item.body as { i: number }).i === 0 ? [i] : [])) }), bodies(3), {
+      config: ordered,
+    });
+    expect(ids(run)).toEqual([
+      [0, 1, 2],
+      [0, 1, 2],
+      [0, 1, 2],
+    ]);
+    expect(run.published.map((p) => [p.queue, p.body, p.headers['x-warren-attempts']])).toEqual([['ingest.dead', '{"i":0}', 3]]);
+    expect(run.stats.snapshot()).toMatchObject({ acked: 2, dead: 1, inFlight: 0 });
+  });
+
+  it('runs an item that came back with a count in a batch of its own, in its place', async () => {
+    const run = await deliver(async () => undefined, bodies(5), {
+      config: ordered,
+      headers: (i) => (i === 2 ? { 'x-delivery-count': 1 } : {}),
+    });
+    expect(ids(run)).toEqual([[0, 1], [2], [3, 4]]);
+    expect([...run.settlements.values()]).toEqual(Array(5).fill(1));
+  });
+});
+
 describe('itemOutcomes', () => {
   it('reads indexes; rejected wins over failed; a result of another shape fails every item', () => {
     const kinds = (value: unknown, n = 3) => itemOutcomes(n, { kind: 'ok', value }).map((o) => o.kind);

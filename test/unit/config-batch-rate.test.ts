@@ -45,7 +45,7 @@ describe('batch and rateLimit in queues.yaml', () => {
     expect(errors[0]?.details.hint).toContain('leave rateLimit out');
   });
 
-  it('refuses batch with output or ordered, each where it was written with a hint', async () => {
+  it('refuses batch with output where it was written, with a hint; accepts batch with ordered (SPEC: batch combines with every other key)', async () => {
     const dir = await project({
       'functions/a.ts': handler,
       'functions/b.ts': handler,
@@ -64,10 +64,8 @@ describe('batch and rateLimit in queues.yaml', () => {
     const errors = await problems(dir);
     expect(errors.map((e) => summary(e, dir))).toEqual([
       { code: 'WARREN_E_CONFIG_CONFLICT', file: 'queues.yaml', line: 6, column: 5, key: 'functions.a.output' },
-      { code: 'WARREN_E_CONFIG_CONFLICT', file: 'queues.yaml', line: 9, column: 5, key: 'functions.b.ordered' },
     ]);
     expect(errors[0]?.details.hint).toContain('ctx.publish');
-    expect(errors[1]?.details.hint).toContain('drop one');
   });
 
   it("accepts SPEC's ingest, a batch larger than its rate: the batches it runs hold what the rate lets start at once", async () => {
@@ -118,8 +116,12 @@ describe('effectivePrefetch', () => {
     expect(effectivePrefetch({ ...base, prefetch: 500, rateLimit: { count: 30, periodMs: 60_000 } }).prefetch).toBe(1);
     expect(effectivePrefetch({ ...base, rateLimit: { count: 100, periodMs: 60_000 }, batch: { size: 20, windowMs: 200 } }).prefetch).toBe(20);
   });
-  it('leaves a plain function alone; ordered takes one at a time', () => {
+  it('leaves a plain function alone; ordered takes one message at a time, or one batch', () => {
     expect(effectivePrefetch(base)).toEqual({ prefetch: 10, changes: [] });
     expect(effectivePrefetch({ ...base, ordered: true }).prefetch).toBe(1);
+    expect(effectivePrefetch({ ...base, ordered: true, batch: { size: 25, windowMs: 200 } })).toEqual({
+      prefetch: 25,
+      changes: ['ordered: true takes one batch at a time; prefetch is 25'],
+    });
   });
 });

@@ -68,8 +68,10 @@ describe('admit', () => {
   });
 
   it('keeps the order of an ordered function: a message handed back runs again in place until the limit', () => {
-    expect(admit(quorum({ 'x-delivery-count': 1 }), fn(3, { ordered: true }), isolating)).toEqual({ action: 'run', alone: false });
-    expect(admit(quorum({ 'x-delivery-count': 3 }), fn(3, { ordered: true }), calm)).toEqual({ action: 'run', alone: false });
+    // `again`: a batch function runs it in a batch of its own (runtime/replica/batch/ordered-line.ts).
+    expect(admit(quorum({ 'x-delivery-count': 1 }), fn(3, { ordered: true }), isolating)).toEqual({ action: 'run', alone: false, again: true });
+    expect(admit(quorum({ 'x-delivery-count': 3 }), fn(3, { ordered: true }), calm)).toEqual({ action: 'run', alone: false, again: true });
+    expect(admit(quorum({}), fn(3, { ordered: true }), calm)).toEqual({ action: 'run', alone: false });
     // At count limit + 1 Warren dead-letters it: the broker's own limit is a margin above (runtime/topology/plan.ts).
     expect(admit(quorum({ 'x-delivery-count': 4 }), fn(3, { ordered: true }), calm)).toEqual({ action: 'dead', redeliveries: 4, handedBack: true });
   });

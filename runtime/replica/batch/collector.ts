@@ -17,6 +17,11 @@ export class BatchCollector<T> {
     return this.items.length;
   }
 
+  /** those items, in arrival order */
+  get pending(): readonly T[] {
+    return this.items;
+  }
+
   add(item: T): void {
     this.items.push(item);
     if (this.items.length >= this.size) this.flush();

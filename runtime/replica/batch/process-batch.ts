@@ -21,7 +21,7 @@ import type { FunctionConfig } from '../../config/types';
 import type { ReplicaStats } from '../../replica-protocol/stats';
 import { InFlight, type Delivery, type InFlightView, type Settle } from '../delivery';
 import { attemptOf, attemptsBefore, lastDeathOf, originalRoute, type Route } from '../headers';
-import { decideSettlement, type Outcome } from '../outcome';
+import { decideSettlement, type Outcome, type Settlement } from '../outcome';
 import { aloneWarning, apartOptions, suspectAdmission, type Forgiveness, type IsCleared, type Pausable } from '../suspects';
 import { readMessage, type Validate } from '../read-message';
 import type { Publish } from '../handler-context';
@@ -34,6 +34,9 @@ import { runBatch, type BatchRunDeps } from './run-batch';
 import { toError } from '../run-handler';
 import { WaitingTurns, type TakeTurn } from '../waiting-turns';
 import { scheduledAtOf } from '../../schedule/outcome';
+import { sleep } from '../../lib/sleep';
+import { messageKey } from '../lost-connection';
+import { orderedPieces, orderedSplit } from './ordered-line';
 
 export interface BatchProcessorDeps {
   fn: FunctionConfig & { batch: NonNullable<FunctionConfig['batch']> };
@@ -83,6 +86,10 @@ interface Item {
   /** when it arrived, then when its batch's handler was called */
   started: number;
   done: () => void;
+  /** ordered: it came back with a count, and runs in a batch of its own (./ordered-line.ts) */
+  again: boolean;
+  /** its key, when the replica reports the items it holds unstarted (../../replica-protocol/forgiven.ts) */
+  key: string | undefined;
 }
 
 export function createBatchProcessor(deps: BatchProcessorDeps) {
@@ -96,14 +103,13 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
   let batchesStarted = 0;
   /** rateLimit: the batches waiting for their turn, handed back unstarted at drain */
   const turns = deps.waitTurn ? new WaitingTurns(deps.waitTurn) : null;
-  const collector = new BatchCollector<Item>(
-    fn.batch.size,
-    fn.batch.windowMs,
-    (items) =>
-      // A batch behind suspects goes back to the queue, unstarted, when they start (../suspects.ts).
-      void gate.run(false, () => runItems(items), {
-        handBack: async () => void (await Promise.all(items.map((item) => (item.settle.held ? handBack(item) : finishCounted(item, null))))),
-      }),
+  const collector = new BatchCollector<Item>(fn.batch.size, fn.batch.windowMs, (items) =>
+    fn.ordered
+      ? inLine(items)
+      : // A batch behind suspects goes back to the queue, unstarted, when they start (../suspects.ts).
+        void gate.run(false, () => runItems(items), {
+          handBack: async () => void (await Promise.all(items.map((item) => (item.settle.held ? handBack(item) : finishCounted(item, null))))),
+        }),
   );
 
   /** Step 1 and 2 for one delivery, synchronously on arrival; resolves once it is settled. */
@@ -125,7 +131,9 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
     const route = originalRoute(headers, fields);
     return new Promise<void>((done) => {
       stats.enter();
-      const item: Item = { delivery, settle, attempt, route, value: undefined, started: deps.now(), done };
+      const again = admission.action === 'run' && admission.again === true;
+      const key = admission.action === 'run' ? admission.key : undefined;
+      const item: Item = { delivery, settle, attempt, route, value: undefined, started: deps.now(), done, again, key };
       if (admission.action === 'dead') {
         const death = lastDeathOf(headers, admission.handedBack ? lastDeath : undefined);
         return void finish(item, deliveryLimit(admission.redeliveries, fn.redeliveryLimit, death));
@@ -154,13 +162,32 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
 
   /** Steps 3 to 5 for one batch. */
   async function runItems(batch: Item[]): Promise<void> {
-    // Requeued at shutdown while it waited behind a suspect, or its connection was lost while it waited
-    // for the batch to fill: it is the broker's again (handed out again, to run there), do not run it.
-    const items = batch.filter((item) => {
+    const items = stillHeld(batch);
+    if (items.length === 0) return;
+    const result = await call(items);
+    if (result === null) return;
+    for (const item of items) item.settle.handled();
+    // Started in one turn: the acks of this batch leave together as one `multiple` ack (../ack-batch.ts).
+    await Promise.all(items.map((item, i) => finish(item, result[i]!)));
+  }
+
+  /**
+   * Requeued at shutdown while it waited behind a suspect, or its connection was lost while it waited
+   * for the batch to fill: it is the broker's again (handed out again, to run there), do not run it.
+   */
+  function stillHeld(batch: Item[]): Item[] {
+    return batch.filter((item) => {
       if (!item.settle.held) finishCounted(item, null);
       return item.settle.held;
     });
-    if (items.length === 0) return;
+  }
+
+  /**
+   * Step 3 and 4 for held items: one handler call (after the rate limit), and an outcome per item.
+   * null: they are settled already: handed back unstarted (the replica drained before their turn),
+   * or run again alone after a timeout.
+   */
+  async function call(items: Item[]): Promise<Outcome[] | null> {
     const run = () => {
       batchesStarted++;
       stats.batch(items.length);
@@ -182,7 +209,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
       : await run();
     if (result === null) {
       await Promise.all(items.map((item) => handBack(item)));
-      return;
+      return null;
     }
     // Each item's handler time is the batch's, from the handler's call to its result.
     const ended = deps.now();
@@ -195,10 +222,11 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
         { size: items.length, err: result.error },
         `batch of ${items.length} timed out; each of its items runs again alone, so that only an item that hangs on its own fails`,
       );
-      await Promise.all(items.map((item) => runItems([item])));
-      return;
+      // In an ordered function one after another: an item that fails alone runs again before the next.
+      if (fn.ordered) for (const item of items) await runOrdered([item]);
+      else await Promise.all(items.map((item) => runItems([item])));
+      return null;
     }
-    for (const item of items) item.settle.handled();
     let outcomes: Outcome[];
     try {
       outcomes = itemOutcomes(items.length, result);
@@ -208,15 +236,82 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
       const error = toError(err, 'reading the batch handler result failed');
       outcomes = items.map((): Outcome => ({ kind: 'error', error, timedOut: false }));
     }
-    // Started in one turn: the acks of this batch leave together as one `multiple` ack (../ack-batch.ts).
-    await Promise.all(items.map((item, i) => finish(item, outcomes[i]!)));
+    return outcomes;
+  }
+
+  /** ordered: the batches in line, each started when the one before it is settled (./ordered-line.ts) */
+  let line: Promise<void> = Promise.resolve();
+  /** ordered: items in line, not yet started, in delivery order (after them: those in the collector) */
+  const unstarted = new Set<Item>();
+  /** ordered: the replica told the supervisor of the items it holds unstarted behind one that came back */
+  let toldUnstarted = false;
+
+  function inLine(items: Item[]): void {
+    for (const item of items) unstarted.add(item);
+    for (const piece of orderedPieces(items))
+      line = line
+        .then(() => runOrdered(piece))
+        // Never expected (each step settles its items); the line must go on for the batches behind it.
+        .catch((err: unknown) => log.error({ err }, 'an ordered batch failed outside its handler'));
+  }
+
+  /** Steps 3 to 5 for one batch of an ordered function: a failed item and those after it run again in place. */
+  async function runOrdered(batch: Item[]): Promise<void> {
+    for (const item of batch) unstarted.delete(item);
+    if (toldUnstarted) {
+      toldUnstarted = false;
+      deps.forgiven?.unstarted([]);
+    }
+    let items = stillHeld(batch);
+    if (items.length === 0) return;
+    // The replica stops while they wait in line: they go back to their place in the queue unstarted.
+    if (shutdown.signal.aborted) return void (await Promise.all(items.map((item) => handBack(item))));
+    if (items[0]!.again && deps.forgiven) {
+      // It may be a poison: if it kills the replica, the items held behind it never ran, and are
+      // forgiven the delivery the death counts (../../replica-protocol/forgiven.ts). Acks first, so
+      // that none of what was settled comes back.
+      const behind = [...unstarted, ...collector.pending].filter((item) => item.settle.held);
+      if (behind.length > 0) {
+        deps.forgiven.unstarted(behind.map((item) => (item.key ??= messageKey(item.delivery))));
+        toldUnstarted = true;
+      }
+      await deps.subscription?.syncAcks?.();
+    }
+    for (;;) {
+      const outcomes = await call(items);
+      if (outcomes === null) return;
+      for (const item of items) item.settle.handled();
+      const settlements = items.map((item, i) => decideSettlement(fn, item.attempt, outcomes[i]!));
+      const split = orderedSplit(settlements);
+      if (!split) return void (await Promise.all(items.map((item, i) => settleAs(item, () => settlements[i]!))));
+      const first = items[split.again[0]!]!;
+      const after = split.again.length - 1;
+      const withThem = after === 0 ? '' : ` with the ${after === 1 ? 'item' : `${after} items`} after it`;
+      log.warn(
+        { messageId: first.delivery.properties.messageId, attempt: first.attempt, after },
+        `attempt ${first.attempt} of ${fn.retry.attempts} failed; retrying in place in ${split.delayMs} ms${withThem} (ordered)`,
+      );
+      for (const i of split.failed) items[i]!.attempt++;
+      await Promise.all(split.now.map((i) => settleAs(items[i]!, () => settlements[i]!)));
+      await sleep(split.delayMs, shutdown.signal);
+      const again = split.again.map((i) => items[i]!);
+      // The replica stops: they go back to their place in the queue (requeued, which the broker counts).
+      if (shutdown.signal.aborted) return void (await Promise.all(again.map((item) => (item.settle.held ? handBack(item) : finishCounted(item, null)))));
+      items = stillHeld(again);
+      if (items.length === 0) return;
+    }
   }
 
   /** Steps 4 and 5 for one item. THE RULE: whatever happens here, this delivery ends settled. */
-  async function finish(item: Item, outcome: Outcome): Promise<void> {
+  function finish(item: Item, outcome: Outcome): Promise<void> {
+    return settleAs(item, () => decideSettlement(fn, item.attempt, outcome));
+  }
+
+  /** Step 5 for one item, as `decide` says. THE RULE: whatever happens here, this delivery ends settled. */
+  async function settleAs(item: Item, decide: () => Settlement): Promise<void> {
     let counted: Counted | null = null;
     try {
-      const settlement = decideSettlement(fn, item.attempt, outcome);
+      const settlement = decide();
       const task = async () => carryOut(settlement, item, carry);
       const result = await task().catch((err: unknown) => holdAndTryAgain(err, task, held(item.delivery, item.settle), deps.holdMs));
       counted = result === GAVE_BACK ? null : result;
