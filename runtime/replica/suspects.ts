@@ -210,6 +210,8 @@ export interface AdmissionDeps {
   isCleared?: IsCleared;
   /** deliveries forgiven (../replica-protocol/forgiven.ts); `forgave` is told of each one used, `unstarted` of the suspects held unstarted */
   forgiven?: Forgiveness;
+  /** just before the fresh messages behind a group are handed back: a batch function's collector hands over what it holds */
+  beforeHandBack?: () => void;
 }
 
 /** What a replica's processor does about forgiven deliveries (../replica-protocol/forgiven.ts). */
@@ -238,6 +240,7 @@ export function suspectAdmission(deps: AdmissionDeps): { gate: IsolationGate; ad
     deps.subscription ?? null,
     (members) => apartWarning(deps.log, members),
     forgiven ? (keys) => forgiven.unstarted(keys) : null,
+    deps.beforeHandBack,
   );
   const fn = { ...deps.fn, prefetch: effectivePrefetch(deps.fn).prefetch };
   return {
@@ -338,6 +341,8 @@ export class IsolationGate implements SuspectRoom {
     private readonly onStart: (members: number) => void = () => undefined,
     /** the keys of the suspects held unstarted in the gathering group, on each change ([] once it starts) */
     private readonly onUnstarted: ((keys: readonly string[]) => void) | null = null,
+    /** before the fresh messages behind the group are handed back: fresh ones held elsewhere join them (`run(false, …, { handBack })`) */
+    private readonly beforeHandBack: () => void = () => undefined,
   ) {}
 
   /**
@@ -460,7 +465,8 @@ export class IsolationGate implements SuspectRoom {
     // The fresh messages waiting behind the group go back to the queue before it starts, for another
     // replica, or this one after: held here, they would come back charged with a death they had no
     // part in if a suspect kills the replica, and a few poison messages in a backlog dead-lettered
-    // good ones that had only waited beside them.
+    // good ones that had only waited beside them. A batch function's items still filling a batch go too.
+    this.beforeHandBack();
     const behind = this.behind.splice(0);
     for (const waiter of behind) {
       if (waiter.settled) continue;

@@ -198,6 +198,21 @@ describe('batch path', () => {
     expect(back.published).toEqual([]);
   });
 
+  it('hands back, unstarted, the fresh items filling a batch when a suspect starts alone: a death of its would not be theirs', async () => {
+    const run = await deliver(async () => undefined, bodies(4), {
+      config: { batch: { size: 5, windowMs: 10_000 } },
+      headers: (i) => (i === 0 ? { 'x-warren-redeliveries': 1 } : {}),
+    });
+    expect(run.calls.map((items) => items.map((item) => (item.body as { i: number }).i))).toEqual([[0]]);
+    // Copies at the back of their own queue with no count (never started here), then acked.
+    expect(run.published.map((p) => [p.queue, p.body, p.headers['x-warren-redeliveries']])).toEqual([
+      ['ingest', '{"i":1}', undefined],
+      ['ingest', '{"i":2}', undefined],
+      ['ingest', '{"i":3}', undefined],
+    ]);
+    expect([...run.settlements.values()]).toEqual(Array(4).fill(1));
+  });
+
   it('batches handed-back items a lost connection cleared with fresh ones, where suspects would wait aside and run alone', async () => {
     const run = await deliver(async () => undefined, bodies(5), { headers: (i) => (i < 3 ? { 'x-delivery-count': 1 } : {}), cleared: ['m0', 'm1', 'm2'] });
     expect(run.calls.map((c) => c.length)).toEqual([5]);

@@ -95,7 +95,8 @@ interface Item {
 export function createBatchProcessor(deps: BatchProcessorDeps) {
   const { fn, log, stats } = deps;
   const shutdown = new AbortController();
-  const { gate, admitted } = suspectAdmission(deps);
+  // Items filling a batch when suspects start go back to the queue with the batches that wait behind them.
+  const { gate, admitted } = suspectAdmission({ ...deps, beforeHandBack: () => collector.flush() });
   const carry: CarryOutDeps = { fn, version: deps.version, publish: deps.publish, log, shutdown: shutdown.signal };
   const runDeps: BatchRunDeps = { fn, handler: deps.handler, publish: deps.publish, log, shutdown: shutdown.signal, onStuck: deps.onStuck };
   let lastDeath = deps.lastDeath;
