@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { createTestVhost, getAll, queueInfo } from '../helpers/broker';
-import { createProject, startWarren, waitFor } from '../helpers/runtime';
+import { createProject, startWarren, waitFor, type RunningWarren } from '../helpers/runtime';
 import { collectResults, misbehavingHandler, publishMany, range, heldPerTest } from '../helpers/chaos';
 
 /** `active` flag of each consumer on the queue, in real time (rabbitmqctl; AMQP counts only the active one). */
@@ -21,25 +21,27 @@ async function consumersOf(vhostName: string, queue: string): Promise<boolean[]>
 
 const hold = heldPerTest();
 
+/** A vhost of its own and a project whose one function, `ledger` (its queues.yaml lines), reports to `results`. */
+async function ledgerProject(vhostPrefix: string, ledgerYaml: string, handler: string) {
+  const vhost = hold('vhost', await createTestVhost(vhostPrefix));
+  const project = hold('project', await createProject(`\nqueues:\n  results: { type: classic }\nfunctions:\n  ledger:${ledgerYaml}`, { ledger: handler }));
+  return { vhost, project };
+}
+
+const deaths = (w: RunningWarren) => w.logs.filter((l) => String(l.msg).startsWith('replica died'));
+
 describe('an ordered function', () => {
   it('keeps publish order across a replica crash, with the other replicas standing by', async () => {
-    const vhost = hold('vhost', await createTestVhost('ordered'));
-    const project = hold(
-      'project',
-      await createProject(
-        `
-queues:
-  results: { type: classic }
-functions:
-  ledger:
+    const { vhost, project } = await ledgerProject(
+      'ordered',
+      `
     ordered: true
     replicas: 3
     prefetch: 20          # ordered takes one message at a time whatever this says
     timeout: 2s
     retry: { attempts: 3, delay: 100ms }
 `,
-        { ledger: misbehavingHandler },
-      ),
+      misbehavingHandler,
     );
     const warren = hold('warren', await startWarren(project.dir, vhost.url));
     const collector = hold('collector', await collectResults(vhost.url));
@@ -59,7 +61,7 @@ functions:
     const ids = c.of('ledger').map((r) => r.id);
     expect(ids).toEqual(range(300));
     expect(c.of('ledger').find((r) => r.id === 120)?.attempt).toBe(2);
-    expect(warren.logs.filter((l) => String(l.msg).startsWith('replica died'))).toHaveLength(1);
+    expect(deaths(warren)).toHaveLength(1);
     // The dead replica was restarted: three consumers again, one active.
     const after = await waitFor(async () => {
       const list = await consumersOf(v.name, 'ledger');
@@ -70,21 +72,14 @@ functions:
   });
 
   it('retries a failing message in place: nothing behind it overtakes it', async () => {
-    const vhost = hold('vhost', await createTestVhost('ordered-retry'));
-    const project = hold(
-      'project',
-      await createProject(
-        `
-queues:
-  results: { type: classic }
-functions:
-  ledger:
+    const { vhost, project } = await ledgerProject(
+      'ordered-retry',
+      `
     ordered: true
     replicas: 2
     retry: { attempts: 3, delay: 100ms }
 `,
-        {
-          ledger: `
+      `
 import type { Handler } from 'warren';
 const handler: Handler<{ id: number }> = async (m, ctx) => {
   if (m.id === 5 && ctx.attempt < 3) throw new Error('not yet');
@@ -92,8 +87,6 @@ const handler: Handler<{ id: number }> = async (m, ctx) => {
 };
 export default handler;
 `,
-        },
-      ),
     );
     hold('warren', await startWarren(project.dir, vhost.url));
     const collector = hold('collector', await collectResults(vhost.url));
@@ -107,24 +100,18 @@ export default handler;
     expect(c.of('ledger').map((r) => r.id)).toEqual(range(20));
     expect(c.of('ledger').find((r) => r.id === 5)?.attempt).toBe(3);
   });
+
   it('with batch, runs its batches in publish order, across a failed item and a replica killed mid-batch', async () => {
-    const vhost = hold('vhost', await createTestVhost('ordered-batch'));
-    const project = hold(
-      'project',
-      await createProject(
-        `
-queues:
-  results: { type: classic }
-functions:
-  ledger:
+    // Commits items in order and stops at the first that fails (Lambda's advice for FIFO queues).
+    const { vhost, project } = await ledgerProject(
+      'ordered-batch',
+      `
     ordered: true
     replicas: 2
     batch: { size: 10, window: 50ms }
     retry: { attempts: 3, delay: 100ms }
 `,
-        {
-          // Commits items in order and stops at the first that fails (Lambda's advice for FIFO queues).
-          ledger: `
+      `
 import type { BatchHandler } from 'warren';
 type In = { id: number; kill?: string };
 const handler: BatchHandler<In> = async (items, ctx) => {
@@ -136,8 +123,6 @@ const handler: BatchHandler<In> = async (items, ctx) => {
 };
 export default handler;
 `,
-        },
-      ),
     );
     const warren = hold('warren', await startWarren(project.dir, vhost.url));
     const collector = hold('collector', await collectResults(vhost.url));
@@ -157,27 +142,21 @@ export default handler;
     for (let i = 1; i < ids.length; i++) if (ids[i]! < ids[i - 1]!) expect(ids.indexOf(ids[i]!), `${ids[i]} again after ${ids[i - 1]}`).toBeLessThan(i);
     expect(ids.length - 200).toBeLessThan(10);
     expect(c.of('ledger').find((r) => r.id === 37)?.attempt).toBe(2);
-    expect(warren.logs.filter((l) => String(l.msg).startsWith('replica died'))).toHaveLength(1);
+    expect(deaths(warren)).toHaveLength(1);
     expect(warren.logs.some((l) => String(l.msg).includes('retrying in place'))).toBe(true);
     await waitFor(async () => (await queueInfo(v.url, 'ledger')).messageCount === 0);
     expect((await queueInfo(v.url, 'ledger.dead')).messageCount).toBe(0);
   });
+
   it('with batch, dead-letters only a message that kills every replica, not the items held behind it', async () => {
-    const vhost = hold('vhost', await createTestVhost('ordered-poison'));
-    const project = hold(
-      'project',
-      await createProject(
-        `
-queues:
-  results: { type: classic }
-functions:
-  ledger:
+    const { vhost, project } = await ledgerProject(
+      'ordered-poison',
+      `
     ordered: true
     redeliveryLimit: 2
     batch: { size: 10, window: 50ms }
 `,
-        {
-          ledger: `
+      `
 import type { BatchHandler } from 'warren';
 const handler: BatchHandler<{ id: number; kill?: string }> = async (items, ctx) => {
   for (const item of items) {
@@ -187,8 +166,6 @@ const handler: BatchHandler<{ id: number; kill?: string }> = async (items, ctx) 
 };
 export default handler;
 `,
-        },
-      ),
     );
     let warren = hold('warren', await startWarren(project.dir, vhost.url));
     await warren.stop();
@@ -207,6 +184,6 @@ export default handler;
     expect(ids.filter((id, i) => ids.indexOf(id) === i)).toEqual(range(30).filter((id) => id !== 12));
     const dead = await waitFor(async () => ((await queueInfo(v.url, 'ledger.dead')).messageCount === 1 ? getAll(v.url, 'ledger.dead') : undefined), 10_000);
     expect(dead.map((m) => (JSON.parse(m.content.toString()) as { id: number }).id)).toEqual([12]);
-    expect(warren.logs.filter((l) => String(l.msg).startsWith('replica died'))).toHaveLength(3);
+    expect(deaths(warren)).toHaveLength(3);
   });
 });
