@@ -152,8 +152,12 @@ export class App extends EventEmitter<AppEvents> {
     return this.current;
   }
 
-  /** Validate and build everything (throws WarrenErrors: bad input), then connect and run. */
-  async start(): Promise<void> {
+  /**
+   * Validate and build everything (throws WarrenErrors: bad input), then connect and run. `built` is
+   * awaited once every handler built, while the broker is still being reached (the admin API starts
+   * there: a project that does not load never says it listens, a broker that is down does).
+   */
+  async start(hooks: { built?: () => Promise<void> } = {}): Promise<void> {
     const read = await readProject({ dir: this.options.dir, env: this.options.env });
     for (const warning of read.warnings) this.options.log.warn(warning);
     this.warnings = read.warnings;
@@ -175,6 +179,7 @@ export class App extends EventEmitter<AppEvents> {
     // Awaited below, or dropped with the build's error (the declaration then stopped before declaring).
     topology.catch(() => undefined);
     const builds = await building;
+    await hooks.built?.();
     this.current = config;
     this.declared = loaded;
     this.emit('configured', config);

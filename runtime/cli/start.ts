@@ -7,7 +7,6 @@ import { parseCount, projectDir, reportFailure } from './common';
 import { startAdmin } from '../admin/start-admin';
 import { watchApp } from '../watch/watch-app';
 import { warrenVersion } from '../functions/package-root';
-import { readProject } from '../config';
 
 export interface StartOptions {
   dir?: string;
@@ -71,11 +70,12 @@ export async function startCommand(options: StartOptions, env: Record<string, st
   // /healthz and /readyz answer while the broker is down) and, with --watch, the file watcher.
   const extras: Array<{ close(): Promise<void> }> = [];
   try {
-    // A project that does not load is refused before the admin API says it listens (`warren dev`
-    // keeps it up: it waits for the next save); app.start() below reports every problem.
-    if (options.whileRefused || (await projectLoads(dir, env))) extras.push(await startAdmin(app, { env, log }));
+    // A project that does not load (queues.yaml, a handler that does not build) is refused before the
+    // admin API says it listens; `warren dev` keeps it up from the start: it waits for the next save.
+    const admin = async () => void extras.push(await startAdmin(app, { env, log }));
+    if (options.whileRefused) await admin();
     if (options.watch) extras.push(await watchApp(app, { log }));
-    await app.start();
+    await app.start(options.whileRefused ? {} : { built: admin });
     if (signalledAt === null) log.info({ functions: Object.keys(app.requireConfig().functions), warren: warrenVersion() }, 'warren is running');
   } catch (err) {
     const known = err instanceof WarrenError || err instanceof WarrenErrors;
@@ -102,12 +102,6 @@ export async function startCommand(options: StartOptions, env: Record<string, st
   log.info('stopped cleanly');
   log.flush();
   return EXIT.OK;
-}
-
-/** Whether queues.yaml and the handler files read without an error (nothing is built or declared). */
-async function projectLoads(dir: string, env: Record<string, string | undefined>): Promise<boolean> {
-  const read = await readProject({ dir, env }).catch(() => null);
-  return read === null || (read.project !== undefined && read.errors.length === 0);
 }
 
 /** One line for /readyz and the dashboard's banner: the first problem, and how many there are. */

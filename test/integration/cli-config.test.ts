@@ -217,6 +217,8 @@ describe('warren check, start and invoke on a user project', () => {
     const result = await runWarren(['start', '--dir', project.dir], { AMQP_URL: vhost.url });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/functions\/broken\.ts:2:\d+ could not build/);
+    // Refused before anything says it is up.
+    expect(result.stdout).not.toContain('admin API listening');
     const queues = (await management('GET', `/api/queues/${encodeURIComponent(vhost.name)}`)) as unknown[];
     const exchanges = (await management('GET', `/api/exchanges/${encodeURIComponent(vhost.name)}`)) as Array<{ name: string }>;
     expect(queues).toEqual([]);
