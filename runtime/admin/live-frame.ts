@@ -20,7 +20,7 @@ export interface Sample {
   backlog?: number | null;
 }
 
-import { SERIES, type LiveFrame, type LiveFunction, type SeriesName } from './wire-types';
+import { SERIES, type FunctionSetup, type LiveFrame, type LiveFunction, type SeriesName } from './wire-types';
 
 export type { LiveFrame, LiveFunction };
 
@@ -90,7 +90,15 @@ export function liveFunction(view: FunctionView, now: Sample, windowStart: Sampl
     retriedPerSec: perSec(window.retried),
     p50Ms: quantileMs(window.buckets, 0.5),
     p95Ms: quantileMs(window.buckets, 0.95),
+    setup: setupOf(view),
   };
+}
+
+/** The card's line on how the function runs: its settings and, with `schedule:`, the next tick and the last run. */
+function setupOf({ queue, settings, schedule }: FunctionView): FunctionSetup | null {
+  if (!settings) return null;
+  const lastRun = schedule?.lastRun ? { scheduledAt: schedule.lastRun.scheduledAt, outcome: schedule.lastRun.outcome } : null;
+  return { queue, ...settings, schedule: schedule ? { cron: schedule.schedule, timezone: schedule.timezone, next: schedule.next, lastRun } : null };
 }
 
 /**

@@ -9,6 +9,7 @@ import type { QueueDepth } from './depths';
 import { deadQueueName, retryLadder, retryQueueName } from '../topology/names';
 import type { EmitterStatus } from '../schedule/emitter';
 import type { TickOutcome } from '../schedule/outcome';
+import { effectiveBatch, effectivePrefetch } from '../config/prefetch';
 
 export interface FunctionView {
   name: string;
@@ -38,6 +39,31 @@ export interface FunctionView {
   retryDepth: number | null;
   /** only for a function with `schedule:` */
   schedule?: ScheduleView;
+  /** how it runs: the prefetch and batch its replicas really use (`warren check` says why they differ from queues.yaml); absent before its config is known */
+  settings?: FunctionSettings;
+}
+
+export interface FunctionSettings {
+  prefetch: number;
+  timeoutMs: number;
+  /** attempts before a failed message is dead-lettered */
+  attempts: number;
+  ordered: boolean;
+  batch: { size: number; windowMs: number } | null;
+  /** as written: `100/s`, `30/min` */
+  rateLimit: string | null;
+}
+
+export function settingsOf(fn: FunctionConfig): FunctionSettings {
+  const { rateLimit } = fn;
+  return {
+    prefetch: effectivePrefetch(fn).prefetch,
+    timeoutMs: fn.timeout,
+    attempts: fn.retry.attempts,
+    ordered: fn.ordered,
+    batch: effectiveBatch(fn).batch ?? null,
+    rateLimit: rateLimit ? `${rateLimit.count}/${rateLimit.periodMs === 1_000 ? 's' : 'min'}` : null,
+  };
 }
 
 export interface ScheduleView extends EmitterStatus {
@@ -124,6 +150,7 @@ export function describeFunctions(
       deadLetterDepth: dead ? (depths.get(dead)?.messages ?? null) : null,
       retryDepth: retryDepth(fn, depths),
       ...scheduleOf(s.name, s.lastTick),
+      ...(fn ? { settings: settingsOf(fn) } : {}),
     };
   });
   for (const fn of Object.values(config?.functions ?? {})) {
@@ -146,6 +173,7 @@ export function describeFunctions(
       deadLetterDepth: dead ? (depths.get(dead)?.messages ?? null) : null,
       retryDepth: retryDepth(fn, depths),
       ...scheduleOf(fn.name, null),
+      settings: settingsOf(fn),
     });
   }
   return views.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

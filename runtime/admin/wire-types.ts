@@ -31,6 +31,29 @@ export interface LiveFunction {
   /** handler latency over the latency window, null when nothing ran in it */
   p50Ms: number | null;
   p95Ms: number | null;
+  /** how it runs, as queues.yaml says and the runtime applies it; null before its config is known */
+  setup: FunctionSetup | null;
+}
+
+/** A function's settings as the runtime applies them (the prefetch and batch it really uses), and its schedule. */
+export interface FunctionSetup {
+  queue: string;
+  prefetch: number;
+  timeoutMs: number;
+  /** attempts before a failed message is dead-lettered */
+  attempts: number;
+  ordered: boolean;
+  batch: { size: number; windowMs: number } | null;
+  /** `rateLimit` as written: `100/s`, `30/min` */
+  rateLimit: string | null;
+  schedule: {
+    cron: string;
+    timezone: string;
+    /** the next tick (ISO) */
+    next: string | null;
+    /** the latest tick this instance's replicas settled, and how (acked, retried, dead, dropped) */
+    lastRun: { scheduledAt: string; outcome: string } | null;
+  } | null;
 }
 
 export interface LiveFrame {

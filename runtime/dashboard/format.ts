@@ -85,6 +85,16 @@ export function clock(msSinceEpoch: number): string {
   return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
 }
 
+/** A time to come: 14:05:30 within the next day, otherwise 2026-12-01 02:00 (local time). */
+export function when(iso: string, now = Date.now()): string {
+  const t = Date.parse(iso);
+  if (!Number.isFinite(t)) return iso;
+  if (t - now < 86_400_000) return clock(t);
+  const d = new Date(t);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
 export function shortVersion(v: string | null): string {
   return v ? v.slice(0, 8) : 'not started';
 }

@@ -80,6 +80,8 @@ describe('the dashboard', () => {
     expect(res?.headers()['content-security-policy']).not.toContain('unsafe-inline');
     for (const fn of ['audit', 'orders']) await page.locator(`[data-function="${fn}"]`).waitFor();
     await expect.poll(() => page.getByTestId('runtime-state').textContent()).toBe('ready');
+    // How each runs, as queues.yaml says it.
+    expect(await page.locator('[data-function="orders"] [data-testid="setup"]').textContent()).toBe('queue orders · prefetch 1 · timeout 30 s · 1 attempt');
     // Live: the figures follow the messages without a reload.
     for (let i = 0; i < 20; i++) await publishRaw(vhost.url, 'shop', 'order.created', JSON.stringify({ id: `o${i}` }), { contentType: 'application/json' });
     await expect.poll(() => page.locator('[data-function="audit"] .chart').count()).toBe(3);

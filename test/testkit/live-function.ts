@@ -21,6 +21,7 @@ export function liveFunctionOf(name: string, figures: Partial<LiveFunction> = {}
     retriedPerSec: 0,
     p50Ms: null,
     p95Ms: null,
+    setup: null,
     ...figures,
   };
 }

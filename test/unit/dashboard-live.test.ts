@@ -2,7 +2,8 @@
 import { liveFunctionOf } from '../testkit/live-function';
 import { describe, expect, it } from 'vitest';
 import { arrivals, delta, historyOf, liveFunction, quantileMs, round, type LiveFrame, type Sample } from '../../runtime/admin/live-frame';
-import type { FunctionView } from '../../runtime/admin/view';
+import { settingsOf, type FunctionView } from '../../runtime/admin/view';
+import { DEFAULTS, type FunctionConfig } from '../../runtime/config/types';
 import { matchesSearch } from '../../runtime/deadletters/search';
 import { describeDeadLetter, describeDeadLetterFully, keyOf, replayProperties } from '../../runtime/deadletters/describe';
 import { describeTopology } from '../../runtime/admin/topology-view';
@@ -62,6 +63,47 @@ describe('liveFunction', () => {
     expect(live.failedPerSec).toBe(0.8);
     expect(live.p50Ms).toBeGreaterThanOrEqual(3);
     expect(live.p50Ms).toBeLessThanOrEqual(3.3);
+  });
+
+  it('carries how the function runs: the prefetch and batch it really uses, its rate, order and schedule; nothing before its config is known', () => {
+    const fn = {
+      name: 'ingest',
+      queue: 'ingest',
+      prefetch: 1,
+      timeout: 30_000,
+      retry: { attempts: 5, backoff: 'exponential', delay: 1_000, maxDelay: 60_000 },
+      ordered: true,
+      batch: { size: 100, windowMs: 200 },
+      rateLimit: { count: 50, periodMs: 1_000 },
+      memoryMb: DEFAULTS.memoryMb,
+    } as unknown as FunctionConfig;
+    const schedule = {
+      schedule: '0 2 * * *',
+      timezone: 'Europe/Paris',
+      emitting: true,
+      next: '2026-11-30T01:00:00.000Z',
+      lastTick: '2026-11-29T01:00:00.000Z',
+      lastRun: { scheduledAt: '2026-11-29T01:00:00.000Z', outcome: 'dead', at: '2026-11-29T01:00:01.000Z' },
+    };
+    const at = sample(1_000, 0, 0, observed(0));
+    const live = liveFunction({ ...view, queue: 'ingest', settings: settingsOf(fn), schedule }, at, at);
+    // rateLimit 50/s caps the batch at 50, and an ordered function holds one batch.
+    expect(live.setup).toEqual({
+      queue: 'ingest',
+      prefetch: 50,
+      timeoutMs: 30_000,
+      attempts: 5,
+      ordered: true,
+      batch: { size: 50, windowMs: 200 },
+      rateLimit: '50/s',
+      schedule: {
+        cron: '0 2 * * *',
+        timezone: 'Europe/Paris',
+        next: '2026-11-30T01:00:00.000Z',
+        lastRun: { scheduledAt: '2026-11-29T01:00:00.000Z', outcome: 'dead' },
+      },
+    });
+    expect(liveFunction(view, at, at).setup).toBeNull();
   });
 
   it('shows as running the replicas that consume, as `warren status` does: none while every replica reconnects to the broker', () => {

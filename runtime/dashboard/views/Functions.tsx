@@ -1,10 +1,11 @@
 /** Every function: totals, a table to compare them at a glance, and a card each (scale − / +, redeploy, live charts). */
+import { Fragment } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, fnPath } from '../api';
-import { count, ms, plural, rate, shortVersion } from '../format';
+import { ago, count, ms, plural, rate, shortVersion, when } from '../format';
 import { BY_NAME, cardId, functionRows, healthOf, total, type Sort } from '../function-rows';
 import type { LiveState } from '../live';
-import type { LiveFunction, SeriesName } from '../types';
+import type { FunctionSetup, LiveFunction, SeriesName } from '../types';
 import { toast } from '../toast';
 import { Chart } from './Chart';
 import { FunctionTable } from './FunctionTable';
@@ -212,6 +213,7 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
           </button>
         </div>
       </header>
+      {fn.setup ? <Setup setup={fn.setup} /> : null}
       {fn.restarts > 0 || fn.lastError ? (
         <p class="death" role="status">
           <strong>{plural(fn.restarts, 'restart')}</strong>
@@ -272,5 +274,48 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
         />
       </div>
     </article>
+  );
+}
+
+/** How the function runs, in one line: its queue and settings, and with `schedule:` its next tick and last run. */
+function Setup({ setup }: { setup: FunctionSetup }) {
+  const { schedule, batch } = setup;
+  const parts = [
+    <>
+      queue <code>{setup.queue}</code>
+    </>,
+    <span title="unacked messages one replica holds (the prefetch it really uses)">prefetch {setup.prefetch}</span>,
+    <span title="per message (per batch for a batch function)">timeout {ms(setup.timeoutMs)}</span>,
+    <span title="attempts before a failed message is dead-lettered">{plural(setup.attempts, 'attempt')}</span>,
+  ];
+  if (batch)
+    parts.push(
+      <span title="a batch handler: up to this many messages at once, or what came within the window">
+        batch {batch.size} / {ms(batch.windowMs)}
+      </span>,
+    );
+  if (setup.rateLimit) parts.push(<span title="messages started at most, across the replicas of this runtime">rate ≤ {setup.rateLimit}</span>);
+  if (setup.ordered) parts.push(<span title="single active consumer: strict queue order, the other replicas stand by">ordered</span>);
+  return (
+    <p class="setup" data-testid="setup">
+      {parts.map((part, i) => (
+        <Fragment key={i}>
+          {i > 0 ? ' · ' : null}
+          {part}
+        </Fragment>
+      ))}
+      {schedule ? (
+        <span class="schedule" data-testid="schedule">
+          {' · '}schedule <code>{schedule.cron}</code> {schedule.timezone} · next {schedule.next ? when(schedule.next) : '–'} · last run{' '}
+          {schedule.lastRun ? (
+            <span class={schedule.lastRun.outcome === 'acked' ? undefined : 'warn-text'} title={`tick of ${schedule.lastRun.scheduledAt}`}>
+              {schedule.lastRun.outcome} {ago(schedule.lastRun.scheduledAt)}
+            </span>
+          ) : (
+            'none seen yet'
+          )}
+        </span>
+      ) : null}
+    </p>
   );
 }
