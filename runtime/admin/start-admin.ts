@@ -57,7 +57,7 @@ export async function startAdmin(app: App, ctx: AdminContext): Promise<{ close()
         const found = new Map(await Promise.all(queues.map(async (q) => [q, skip ? null : await depths.get(q, read)] as const)));
         const ready = app.ready();
         const why = ready ? null : (notReadyReason(app.state, app.blockedBy, status, app.refused) ?? `runtime is ${app.state}`);
-        return { state: app.state, ready, why, status, views: describeFunctions(target.config, status, found), warnings: app.warnings };
+        return { state: app.state, ready, why, status, views: describeFunctions(target.config, status, found, app.time?.status()), warnings: app.warnings };
       },
     },
     onError: (err) => log.warn({ err }, 'dashboard live frame failed'),

@@ -12,6 +12,7 @@ import { createTestVhost, publishRaw, queueInfo, type TestVhost } from '../helpe
 import { waitFor } from '../helpers/runtime';
 import { launchBrowser, type TestBrowser } from '../helpers/browser';
 import { createProject, release, startRuntime, type Project, type Runtime } from './admin-harness';
+import { liveFrames } from './dashboard-helpers';
 
 let vhost: TestVhost;
 let project: Project;
@@ -63,27 +64,6 @@ const reject = (id: string, note = id) =>
 
 async function desired(name: string): Promise<number> {
   return ((await (await runtime.admin(`/functions/${name}`)).json()) as { replicas: { desired: number } }).replicas.desired;
-}
-
-/** The live stream's frames for `ms`, as a page receives them. */
-async function frames(ms: number): Promise<Array<{ functions: Array<Record<string, number | string | null>> }>> {
-  const stop = new AbortController();
-  const timer = setTimeout(() => stop.abort(), ms);
-  const res = await fetch(`${base}/events`, { signal: stop.signal });
-  const reader = res.body!.getReader();
-  let text = '';
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += Buffer.from(value).toString('utf8');
-    }
-  } catch {
-    // aborted: the time is up
-  } finally {
-    clearTimeout(timer);
-  }
-  return [...text.matchAll(/event: frame\ndata: (.*)\n\n/g)].map((m) => JSON.parse(m[1]!));
 }
 
 describe('the dashboard, fast hands and odd input', () => {
@@ -165,10 +145,10 @@ describe('the dashboard, fast hands and odd input', () => {
   it('counts messages in its rates: retried twice then done is one in, two retried, one handled and none failed', async () => {
     for (let i = 0; i < 20; i++) await publishRaw(vhost.url, '', 'flaky', JSON.stringify({ i }), { contentType: 'application/json' });
     // A frame whose window holds the whole burst: every rate over the same seconds.
-    let last: Record<string, number | string | null> | undefined;
+    let last: Record<string, unknown> | undefined;
     await waitFor(
       async () => {
-        for (const frame of await frames(2_500)) {
+        for (const frame of await liveFrames(base, 2_500)) {
           const f = frame.functions.find((x) => x.name === 'flaky')!;
           last = f;
           const [inRate, handled, retried, failed] = [f.inPerSec, f.handledPerSec, f.retriedPerSec, f.failedPerSec].map(Number) as [

@@ -52,3 +52,24 @@ export async function handledUntil(url: string, seen: Handled[], until: (all: Ha
   );
   return seen;
 }
+
+/** The live stream's frames of the admin API at `base` for `ms`, as a page receives them. */
+export async function liveFrames(base: string, ms: number): Promise<Array<{ functions: Array<Record<string, unknown>> }>> {
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort(), ms);
+  const res = await fetch(`${base}/events`, { signal: stop.signal });
+  const reader = res.body!.getReader();
+  let text = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString('utf8');
+    }
+  } catch {
+    // aborted: the time is up
+  } finally {
+    clearTimeout(timer);
+  }
+  return [...text.matchAll(/event: frame\ndata: (.*)\n\n/g)].map((m) => JSON.parse(m[1]!) as { functions: Array<Record<string, unknown>> });
+}

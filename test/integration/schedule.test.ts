@@ -7,6 +7,7 @@ import amqplib, { type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestVhost, queueInfo, type TestVhost } from '../helpers/broker';
 import { createProject, runWarren, startWarren, waitFor, type Project, type RunningWarren } from '../helpers/runtime';
+import { liveFrames } from './dashboard-helpers';
 
 const queuesYaml = `
 queues:
@@ -238,6 +239,12 @@ describe('a scheduled batch function whose every tick fails', () => {
       // Two ticks dead-lettered: the first one's outcome has reached the runtime's view by now.
       await waitFor(async () => (await queueInfo(vhost.url, 'nightly.dead')).messageCount >= 2, 10_000);
       expect((await scheduleOf(warren, 'nightly')).lastRun).toMatchObject({ outcome: 'dead' });
+      // The dashboard's card says so too, beside the cron and the next tick.
+      const [frame] = await liveFrames(`http://127.0.0.1:${warren.adminPort}`, 1_500);
+      expect(frame!.functions.find((f) => f.name === 'nightly')!.setup).toMatchObject({
+        batch: { size: 10, windowMs: 100 },
+        schedule: { cron: '* * * * * *', timezone: 'UTC', next: expect.any(String), lastRun: { outcome: 'dead' } },
+      });
       const status = await runWarren(['status', '--dir', project.dir], warren.env);
       expect(status.code).toBe(0);
       expect(status.stdout).toMatch(/^nightly\s.*\blast \S+ dead\b/m);
