@@ -9,6 +9,7 @@
 import type { FunctionStatus } from '../supervisor/supervisor';
 import type { FunctionView } from './view';
 import { historyOf, liveFunction, type LiveFrame, type Sample } from './live-frame';
+import type { DelayedCounts } from './wire-types';
 
 export interface LiveSource {
   /**
@@ -23,6 +24,8 @@ export interface LiveSource {
     views: readonly FunctionView[];
     /** what the project's files were warned about when last read */
     warnings?: readonly string[];
+    /** delayed messages in the delay ladder */
+    delayed?: DelayedCounts;
   }>;
 }
 
@@ -115,7 +118,7 @@ export class LiveFeed {
   }
 
   private async frame(): Promise<LiveFrame> {
-    const { state, ready, why, status, views, warnings = [] } = await this.options.source.read(this.clients.size > 0);
+    const { state, ready, why, status, views, warnings = [], delayed = null } = await this.options.source.read(this.clients.size > 0);
     const at = Date.now();
     const byName = new Map(status.map((s) => [s.name, s]));
     const functions = views.map((view) => {
@@ -138,6 +141,6 @@ export class LiveFeed {
       return live;
     });
     for (const name of this.samples.keys()) if (!views.some((v) => v.name === name)) this.samples.delete(name);
-    return { t: at, state, ready, why: ready ? null : why, warnings: [...warnings], functions };
+    return { t: at, state, ready, why: ready ? null : why, warnings: [...warnings], functions, delayed };
   }
 }

@@ -11,7 +11,7 @@ import { notRunHere } from '../selection';
 import type { FunctionStatus } from '../supervisor/supervisor';
 import { ERRORS, WarrenError, WarrenErrors } from '../errors';
 import { errorReply, fail, ok, type Reply } from './replies';
-import { depthQueues, describeFunctions, notReadyReason } from './view';
+import { DELAY_QUEUES, depthQueues, describeDelayed, describeFunctions, notReadyReason } from './view';
 import type { QueueDepth } from './depths';
 import { functionName, integerField, isReply, noOptions, objectBody, onlyKeys } from './validate';
 import { vhostUrl } from '../topology/names';
@@ -46,7 +46,7 @@ export interface AdminTarget {
   /** under `start --only`: the selection and every function of the project (absent in tests that have none) */
   readonly selection?: { only: readonly string[]; project: readonly string[] } | undefined;
   /** scheduled functions' emitters (absent in tests that have none) */
-  readonly time?: { status(): Record<string, EmitterStatus> };
+  readonly time?: { status(): Record<string, EmitterStatus>; delayedHeld(): number };
 }
 
 export interface AdminRequest {
@@ -80,9 +80,15 @@ export function createRouter(deps: RouteDeps): Router {
   async function functionsView() {
     const config = app.config;
     const status = app.supervisor.status();
-    const queues = depthQueues(config, status);
+    const queues = [...depthQueues(config, status), ...DELAY_QUEUES];
     const depths = new Map(await Promise.all(queues.map(async (q) => [q, await deps.depth(q)] as const)));
-    return { state: app.state, ready: app.ready(), blockedBy: app.blockedBy, functions: describeFunctions(config, status, depths, app.time?.status()) };
+    return {
+      state: app.state,
+      ready: app.ready(),
+      blockedBy: app.blockedBy,
+      functions: describeFunctions(config, status, depths, app.time?.status()),
+      delayed: describeDelayed(depths, app.time?.delayedHeld() ?? 0),
+    };
   }
 
   function knownFunction(name: string): Reply | null {

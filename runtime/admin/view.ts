@@ -10,6 +10,8 @@ import { deadQueueName, retryLadder, retryQueueName } from '../topology/names';
 import type { EmitterStatus } from '../schedule/emitter';
 import type { TickOutcome } from '../schedule/outcome';
 import { effectiveBatch, effectivePrefetch } from '../config/prefetch';
+import { UNDELIVERABLE, waitingQueues } from '../delay/ladder';
+import type { DelayedCounts } from './wire-types';
 
 export interface FunctionView {
   name: string;
@@ -76,6 +78,21 @@ export interface RuntimeView {
   ready: boolean;
   blockedBy: string | null;
   functions: FunctionView[];
+  /** delayed messages in the vhost's delay ladder (shared by every function and instance) */
+  delayed?: DelayedCounts;
+}
+
+/** The delay ladder's queues whose depths `describeDelayed` needs. */
+export const DELAY_QUEUES: readonly string[] = [...waitingQueues(), UNDELIVERABLE];
+
+/**
+ * Delayed messages waiting for their time, and those nothing took when due. Waiting: in the ladder's
+ * queues, plus the `held` this instance's forwarder holds unacked for their last seconds (which the
+ * deliver queue no longer counts; another instance's are not seen).
+ */
+export function describeDelayed(depths: ReadonlyMap<string, QueueDepth | null>, held: number): DelayedCounts {
+  const ladder = totalMessages(waitingQueues().map((q) => depths.get(q)));
+  return { waiting: ladder === null ? null : ladder + held, undeliverable: depths.get(UNDELIVERABLE)?.messages ?? null };
 }
 
 /** Names the queues whose depth a view needs: each function's queue, its dead-letter queue and its retry queues. */

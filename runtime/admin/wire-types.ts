@@ -66,6 +66,15 @@ export interface LiveFrame {
   /** what queues.yaml and functions/ were warned about when last read (`warren check` prints the same) */
   warnings: string[];
   functions: LiveFunction[];
+  /** delayed messages (`ctx.publish(…, { delay })`, `warren publish --delay`) in the broker's delay ladder; null while unknown */
+  delayed: DelayedCounts | null;
+}
+
+export interface DelayedCounts {
+  /** waiting for their time (null while a depth is unknown) */
+  waiting: number | null;
+  /** in warren.delay.undeliverable: nothing took them when they came due */
+  undeliverable: number | null;
 }
 
 export interface DeadLetter {

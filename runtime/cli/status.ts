@@ -34,7 +34,7 @@ export function renderStatus(view: RuntimeView): string {
   const why = view.blockedBy ?? shortOfReplicas(view.functions);
   const header = view.ready ? `runtime ${view.state}, ready` : `runtime ${view.state}, not ready${why ? `: ${why}` : ''}`;
   const body = rows.length ? [line(COLUMNS), ...rows.map(line)] : ['(no functions)'];
-  return [header, ...body, ...renderSchedules(view)].join('\n') + '\n';
+  return [header, ...body, ...renderSchedules(view), ...renderDelayed(view)].join('\n') + '\n';
 }
 
 /** the longest cause `status` prints in its first line (an error's message can be long) */
@@ -71,11 +71,23 @@ function renderSchedules(view: RuntimeView): string[] {
   ];
 }
 
+/** Delayed messages in the delay ladder, when there are any: waiting for their time, and those nothing took when due. */
+function renderDelayed({ delayed }: RuntimeView): string[] {
+  if (!delayed || (!delayed.waiting && !delayed.undeliverable)) return [];
+  const lines = ['', 'DELAYED'];
+  if (delayed.waiting) lines.push(`${delayed.waiting} waiting for their time in the delay ladder`);
+  if (delayed.undeliverable)
+    lines.push(
+      `${delayed.undeliverable} undeliverable in warren.delay.undeliverable: their exchange or queue was gone when due; move them back once the route exists`,
+    );
+  return lines;
+}
+
 export function registerStatus(program: Command): void {
   program
     .command('status')
     .description(
-      "each function's version, replicas running/desired, in-flight, handled, failed, queue, retry-queue and dead-letter depth; schedules' next and last tick",
+      "each function's version, replicas running/desired, in-flight, handled, failed, queue, retry-queue and dead-letter depth; schedules' next and last tick; delayed messages",
     )
     .option('--json', 'print the admin API answer as JSON')
     .option(...DIR_OPTION)

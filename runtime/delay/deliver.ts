@@ -48,6 +48,8 @@ export class DelayForwarder {
   private sent: Sent[] = [];
   private readonly now: () => number;
   forwarded = 0;
+  /** messages taken from the deliver queue and not settled yet: held for their last seconds, or being forwarded */
+  holding = 0;
   /** the largest lateness seen (ms after due, by the publisher's clock) */
   latestMs = 0;
 
@@ -80,6 +82,7 @@ export class DelayForwarder {
 
   private async forward(channel: ConfirmChannel, message: ConsumeMessage): Promise<void> {
     const target = forwardOf(message.properties.headers);
+    this.holding++;
     try {
       if (!target) return await this.reject(channel, message, 'it carries no x-warren-delay-exchange header');
       if (!(await this.exists(target.exchange))) return await this.reject(channel, message, `exchange "${target.exchange}" does not exist`);
@@ -109,6 +112,8 @@ export class DelayForwarder {
       // when it closed on its own: a stop or a lost connection is logged where it happens.
       const level = this.channel === channel ? 'warn' : 'debug';
       this.deps.log[level]({ err, messageId: message.properties.messageId }, 'could not forward a delayed message; it stays in the deliver queue');
+    } finally {
+      this.holding--;
     }
   }
 

@@ -50,6 +50,11 @@ export const DELIVER = 'warren.delay.deliver';
 /** Where the forwarder puts a message it cannot deliver (its exchange was deleted during the delay). */
 export const UNDELIVERABLE = 'warren.delay.undeliverable';
 
+/** The queues a delayed message waits in until it is due: every level, then the forwarder's. */
+export function waitingQueues(): string[] {
+  return [...Array.from({ length: LEVELS }, (_, k) => levelName(k)), DELIVER];
+}
+
 /** Headers a delayed message carries through the ladder; the target's are removed before it is delivered, `due` stays. */
 export const DELAY_HEADERS = {
   exchange: 'x-warren-delay-exchange',

@@ -47,6 +47,11 @@ export class TimeKeeper {
         await emitter.attach(this.connection).catch((err: Error) => this.log.error({ err, function: name }, 'could not start the schedule'));
   }
 
+  /** delayed messages this instance's forwarder holds for their last seconds (out of the deliver queue's count) */
+  delayedHeld(): number {
+    return this.forwarder?.holding ?? 0;
+  }
+
   status(): Record<string, EmitterStatus> {
     return Object.fromEntries([...this.emitters].map(([name, e]) => [name, e.status()]));
   }

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createTestVhost, managementQueue, publishRaw, queueInfo, type TestVhost } from '../helpers/broker';
-import { waitFor } from '../helpers/runtime';
+import { runWarren, waitFor } from '../helpers/runtime';
 import { launchBrowser, type TestBrowser } from '../helpers/browser';
 import { createProject, release, startRuntime, type Project, type Runtime } from './admin-harness';
 import { DASHBOARD_YAML, handledUntil, reportingFunction, type Handled } from './dashboard-helpers';
@@ -276,6 +276,23 @@ describe('the dashboard', () => {
     await runtime.admin('/functions/orders/dead-letters', { method: 'DELETE' });
     await page.getByRole('searchbox').fill('');
     await page.getByRole('button', { name: 'Search', exact: true }).click();
+  });
+
+  it('counts delayed messages, and says where one that came due with nowhere to go waits', async () => {
+    const { page } = browser;
+    await page.goto(`${base}/`);
+    const tile = page.locator('.summary .stat', { hasText: 'delayed' }).locator('.stat-value');
+    await expect.poll(() => tile.textContent()).toBe('0');
+    const cli = await runWarren(['publish', '', 'no-such-queue', '{"late":true}', '--delay', '1s', '--dir', project.dir], { AMQP_URL: vhost.url });
+    expect(cli.code).toBe(0);
+    const banner = () =>
+      page
+        .getByTestId('undeliverable')
+        .textContent({ timeout: 200 })
+        .catch(() => null);
+    await expect.poll(banner, { timeout: 15_000 }).toContain('1 delayed message came due with nowhere to go');
+    expect(await banner()).toContain('warren.delay.undeliverable');
+    expect(await tile.textContent()).toBe('0');
   });
 
   it('draws the topology', async () => {

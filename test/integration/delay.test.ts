@@ -104,6 +104,9 @@ describe('delayed messages', () => {
     expect(cli.stderr).toBe('');
     expect(cli.code).toBe(0);
     expect(cli.stdout).toContain('delivered in 2 s');
+    // Counted while it waits (the admin API reads the ladder's depths).
+    const delayed = async () => ((await (await fetch(`http://127.0.0.1:${warren.adminPort}/functions`)).json()) as { delayed: { waiting: number } }).delayed;
+    expect((await delayed()).waiting).toBe(1);
     const [arrival] = await arrivedFor('cli', 1, 10_000);
     const published = arrival!.due - 2_000;
     const tookMs = arrival!.at - published;
@@ -196,6 +199,9 @@ describe('delayed messages', () => {
       ['events', 'unbound.key'],
     ]);
     expect(logged.map((l) => l.msg).join('\n')).toContain('queue "no-such-queue" does not exist');
+    // `warren status` says where they are.
+    const status = await runWarren(['status', '--dir', project.dir], warren.env);
+    expect(status.stdout).toContain(`\nDELAYED\n${before + 2} undeliverable in warren.delay.undeliverable`);
   });
 
   it('delivers a message whose delay spans a Warren restart', async () => {

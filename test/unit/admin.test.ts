@@ -1,7 +1,7 @@
 /** The admin API's pure decisions: where it may listen, who may call it, what readiness and `status` say. */
 import { describe, expect, it } from 'vitest';
 import { authorized, clientHost, isLoopback, resolveAdminBinding } from '../../runtime/admin/auth';
-import { depthQueues, describeFunctions, notReadyReason, type RuntimeView } from '../../runtime/admin/view';
+import { DELAY_QUEUES, depthQueues, describeDelayed, describeFunctions, notReadyReason, type RuntimeView } from '../../runtime/admin/view';
 import { errorReply } from '../../runtime/admin/replies';
 import { renderStatus } from '../../runtime/cli/status';
 import { WarrenError, WarrenErrors } from '../../runtime/errors';
@@ -204,5 +204,27 @@ describe('schedules in /functions and `status`', () => {
       'nightly  "0 2 * * *" Europe/Paris  next 2026-11-27T01:00:00.000Z  last 2026-11-26T01:00:00.000Z acked  (emitting here)',
       '',
     ]);
+  });
+});
+
+describe('delayed messages in /functions and `status`', () => {
+  it("counts the ladder's queues and what the forwarder holds as waiting, and the undeliverable apart; unknown while a depth is", () => {
+    const depth = (messages: number) => ({ messages, consumers: 0 });
+    const depths = new Map(DELAY_QUEUES.map((q) => [q, depth(0)]));
+    depths.set('warren.delay.3', depth(4));
+    depths.set('warren.delay.deliver', depth(1));
+    depths.set('warren.delay.undeliverable', depth(2));
+    const delayed = describeDelayed(depths, 3);
+    expect(delayed).toEqual({ waiting: 8, undeliverable: 2 });
+    expect(describeDelayed(new Map([...depths, ['warren.delay.0', null]]), 3).waiting).toBeNull();
+    const view: RuntimeView = { state: 'running', ready: true, blockedBy: null, functions: [], delayed };
+    expect(renderStatus(view).split('\n').slice(-4)).toEqual([
+      'DELAYED',
+      '8 waiting for their time in the delay ladder',
+      '2 undeliverable in warren.delay.undeliverable: their exchange or queue was gone when due; move them back once the route exists',
+      '',
+    ]);
+    // Nothing delayed: nothing said.
+    expect(renderStatus({ ...view, delayed: { waiting: 0, undeliverable: 0 } })).not.toContain('DELAYED');
   });
 });

@@ -170,8 +170,8 @@ describe('historyOf', () => {
   it('turns frames into one column per series and function, with gaps where a function was absent', () => {
     const fn = (name: string, handledPerSec: number) => liveFunctionOf(name, { version: null, inPerSec: null, handledPerSec });
     const frames: LiveFrame[] = [
-      { t: 1, state: 'running', ready: true, why: null, warnings: [], functions: [fn('a', 1)] },
-      { t: 2, state: 'running', ready: true, why: null, warnings: [], functions: [fn('a', 2), fn('b', 5)] },
+      { t: 1, state: 'running', ready: true, why: null, warnings: [], delayed: null, functions: [fn('a', 1)] },
+      { t: 2, state: 'running', ready: true, why: null, warnings: [], delayed: null, functions: [fn('a', 2), fn('b', 5)] },
     ];
     const h = historyOf(frames);
     expect(h.t).toEqual([1, 2]);

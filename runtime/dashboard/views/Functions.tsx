@@ -28,10 +28,14 @@ const LATENCY_TITLE = 'handler time of the messages handled in the last second; 
 /** From this many functions on, a filter box: 30 cards do not fit in anyone's head. */
 const FILTER_FROM = 6;
 
+const DELAYED_TITLE =
+  "delayed messages waiting for their time in the broker's delay ladder (ctx.publish with a delay, warren publish --delay), for every function of this vhost";
+
 export function Functions({ live, focus = null }: { live: LiveState; focus?: string | null }) {
   const [filter, setFilter] = useState('');
   const [sort, setSort] = useState<Sort>(BY_NAME);
   const fns = live.frame?.functions ?? [];
+  const delayed = live.frame?.delayed ?? null;
   const known = fns.some((f) => f.name === focus);
 
   // #/functions/NAME (a table row, a topology node): bring that card into view once it is drawn.
@@ -64,7 +68,15 @@ export function Functions({ live, focus = null }: { live: LiveState; focus?: str
         <Stat label="retried/s" value={rate(retried)} tone={retried > 0 ? 'warn' : undefined} title={RATE_TITLES.retried} />
         <Stat label="in flight" value={count(total(fns, 'inFlight'))} />
         <Stat label={dead === 1 ? 'dead letter' : 'dead letters'} value={count(dead)} tone={(dead ?? 0) > 0 ? 'warn' : undefined} href="#/dead-letters" />
+        <Stat label="delayed" value={count(delayed?.waiting)} title={DELAYED_TITLE} />
       </section>
+      {(delayed?.undeliverable ?? 0) > 0 ? (
+        <p class="banner warn" role="status" data-testid="undeliverable">
+          <strong>{plural(delayed!.undeliverable!, 'delayed message')} came due with nowhere to go</strong> (its exchange, or the queue it was sent to, was
+          gone) and {delayed!.undeliverable === 1 ? 'waits' : 'wait'} in <code>warren.delay.undeliverable</code>, body and headers kept; move{' '}
+          {delayed!.undeliverable === 1 ? 'it' : 'them'} back once the route exists.
+        </p>
+      ) : null}
       {fns.length >= FILTER_FROM ? (
         <div class="filter">
           <label class="field">
