@@ -87,7 +87,11 @@ export class ReplicaStats {
   constructor(buffer?: SharedArrayBuffer) {
     this.buffer = buffer ?? new SharedArrayBuffer(SIZE * 8);
     this.slots = new BigInt64Array(this.buffer);
+    this.inFlight = new Int32Array(this.buffer, SLOT.inFlight * 8, 1);
   }
+
+  /** The in-flight count, in its slot's first 4 bytes: written per message, so a number, not a BigInt that each write would allocate. */
+  private readonly inFlight: Int32Array;
 
   count(counter: Counter): void {
     this.add(SLOT[counter], 1);
@@ -99,12 +103,12 @@ export class ReplicaStats {
    * the replica died with a message in hand (it restarts it at once instead of backing off).
    */
   enter(): void {
-    Atomics.add(this.slots, SLOT.inFlight, 1n);
+    Atomics.add(this.inFlight, 0, 1);
   }
 
   /** A message taken with `enter` is settled (or went back to the broker). */
   leave(): void {
-    Atomics.sub(this.slots, SLOT.inFlight, 1n);
+    Atomics.sub(this.inFlight, 0, 1);
   }
 
   /**
@@ -176,7 +180,7 @@ export class ReplicaStats {
       retried: read(SLOT.retried),
       dead: read(SLOT.dead),
       dropped: read(SLOT.dropped),
-      inFlight: read(SLOT.inFlight),
+      inFlight: Atomics.load(this.inFlight, 0),
       heartbeat: read(SLOT.heartbeat),
       durationSumMs: read(SLOT.durationSumMicros) / 1000,
       durationCount: read(SLOT.durationCount),
