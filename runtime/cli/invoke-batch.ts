@@ -14,11 +14,14 @@ import type { Delivery } from '../replica/delivery';
 import type { Publish } from '../replica/handler-context';
 import { itemOutcomes, runsAgainAlone } from '../replica/batch/item-outcomes';
 import { runBatch } from '../replica/batch/run-batch';
+import { orderedSplit } from '../replica/batch/ordered-line';
 
 export interface InvokedItem {
   index: number;
   outcome: Outcome;
   settlement: Settlement;
+  /** ordered: not settled, it runs again in place with this earlier item, which failed (../replica/batch/ordered-line.ts) */
+  behind?: number;
 }
 
 export async function invokeBatch(
@@ -72,5 +75,8 @@ export async function invokeBatch(
     const each = alone ? await Promise.all(valid.map(async (item) => itemOutcomes(1, await runBatch([item], runDeps))[0]!)) : itemOutcomes(valid.length, ran);
     each.forEach((outcome, i) => (outcomes[valid[i]!.index] = outcome));
   }
-  return outcomes.map((outcome, index) => ({ index, outcome, settlement: decideSettlement(fn, attempt, outcome) }));
+  const items: InvokedItem[] = outcomes.map((outcome, index) => ({ index, outcome, settlement: decideSettlement(fn, attempt, outcome) }));
+  const split = fn.ordered ? orderedSplit(items.map((item) => item.settlement)) : null;
+  if (split) for (const i of split.again.slice(1)) items[i]!.behind = split.again[0]!;
+  return items;
 }

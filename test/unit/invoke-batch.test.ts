@@ -65,4 +65,24 @@ export default handler;
     ]);
     expect(result.items?.[0]?.outcome).toMatchObject({ timedOut: true });
   });
+
+  it('in an ordered function, says the items after a failed one run again in place with it', async () => {
+    const dir = await project({
+      'queues.yaml': 'functions:\n  ledger: { batch: { size: 10 }, ordered: true, retry: { attempts: 3, delay: 1s } }\n',
+      'functions/ledger.ts': `import type { BatchHandler } from 'warren';
+const handler: BatchHandler<{ id: number; reject?: boolean }> = async (items) => ({
+  failed: items.flatMap((item, i) => (item.body.id === 2 ? [i] : [])),
+  rejected: items.flatMap((item, i) => (item.body.reject ? [i] : [])),
+});
+export default handler;
+`,
+    });
+    const result = await invokeFunction(dir, 'ledger', [{ id: 1 }, { id: 2 }, { id: 3 }, { id: 4, reject: true }], {});
+    expect(result.items?.map((i) => [i.settlement.action, i.behind])).toEqual([
+      ['ack', undefined],
+      ['requeue', undefined],
+      ['ack', 1],
+      ['dead', undefined],
+    ]);
+  });
 });
