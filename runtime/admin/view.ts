@@ -11,7 +11,7 @@ import type { EmitterStatus } from '../schedule/emitter';
 import type { TickOutcome } from '../schedule/outcome';
 import { effectiveBatch, effectivePrefetch } from '../config/prefetch';
 import { UNDELIVERABLE, waitingQueues } from '../delay/ladder';
-import type { DelayedCounts } from './wire-types';
+import type { DelayedCounts, FunctionSetup } from './wire-types';
 
 export interface FunctionView {
   name: string;
@@ -45,16 +45,7 @@ export interface FunctionView {
   settings?: FunctionSettings;
 }
 
-export interface FunctionSettings {
-  prefetch: number;
-  timeoutMs: number;
-  /** attempts before a failed message is dead-lettered */
-  attempts: number;
-  ordered: boolean;
-  batch: { size: number; windowMs: number } | null;
-  /** as written: `100/s`, `30/min` */
-  rateLimit: string | null;
-}
+export type FunctionSettings = Omit<FunctionSetup, 'queue' | 'schedule'>;
 
 export function settingsOf(fn: FunctionConfig): FunctionSettings {
   const { rateLimit } = fn;

@@ -53,8 +53,11 @@ export async function handledUntil(url: string, seen: Handled[], until: (all: Ha
   return seen;
 }
 
-/** The live stream's frames of the admin API at `base` for `ms`, as a page receives them. */
-export async function liveFrames(base: string, ms: number): Promise<Array<{ functions: Array<Record<string, unknown>> }>> {
+/**
+ * Reads the admin API's live stream at `base`, as a page receives it, until `found` makes something
+ * of the text so far or `ms` have passed; returns what it found (undefined when the time ran out) and the text.
+ */
+export async function readLive<T>(base: string, found: (text: string) => T | undefined, ms: number): Promise<{ value: T | undefined; text: string }> {
   const stop = new AbortController();
   const timer = setTimeout(() => stop.abort(), ms);
   const res = await fetch(`${base}/events`, { signal: stop.signal });
@@ -63,13 +66,22 @@ export async function liveFrames(base: string, ms: number): Promise<Array<{ func
   try {
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) break;
+      if (done) return { value: undefined, text };
       text += Buffer.from(value).toString('utf8');
+      const made = found(text);
+      if (made !== undefined) return { value: made, text };
     }
   } catch {
     // aborted: the time is up
+    return { value: undefined, text };
   } finally {
     clearTimeout(timer);
+    stop.abort();
   }
+}
+
+/** The live stream's frames for `ms`. */
+export async function liveFrames(base: string, ms: number): Promise<Array<{ functions: Array<Record<string, unknown>> }>> {
+  const { text } = await readLive(base, () => undefined, ms);
   return [...text.matchAll(/event: frame\ndata: (.*)\n\n/g)].map((m) => JSON.parse(m[1]!) as { functions: Array<Record<string, unknown>> });
 }

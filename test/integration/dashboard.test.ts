@@ -13,7 +13,7 @@ import { createTestVhost, managementQueue, publishRaw, queueInfo, type TestVhost
 import { runWarren, waitFor } from '../helpers/runtime';
 import { launchBrowser, type TestBrowser } from '../helpers/browser';
 import { createProject, release, startRuntime, type Project, type Runtime } from './admin-harness';
-import { DASHBOARD_YAML, handledUntil, reportingFunction, type Handled } from './dashboard-helpers';
+import { DASHBOARD_YAML, handledUntil, readLive, reportingFunction, type Handled } from './dashboard-helpers';
 
 let vhost: TestVhost;
 let project: Project;
@@ -41,21 +41,9 @@ afterAll(async () => {
 
 /** The first `history` event of the live stream, as a page that opens now receives it. */
 async function historyOnOpening(): Promise<{ t: number[]; functions: Record<string, { handledPerSec: Array<number | null> }> }> {
-  const stop = new AbortController();
-  const res = await fetch(`${base}/events`, { signal: stop.signal });
-  const reader = res.body!.getReader();
-  let text = '';
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`the stream ended before its history: ${text}`);
-      text += Buffer.from(value).toString('utf8');
-      const event = /event: history\ndata: (.*)\n\n/.exec(text);
-      if (event) return JSON.parse(event[1]!);
-    }
-  } finally {
-    stop.abort();
-  }
+  const { value, text } = await readLive(base, (sofar) => /event: history\ndata: (.*)\n\n/.exec(sofar)?.[1], 30_000);
+  if (value === undefined) throw new Error(`the stream ended before its history: ${text}`);
+  return JSON.parse(value);
 }
 
 describe('the dashboard', () => {
