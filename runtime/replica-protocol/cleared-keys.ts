@@ -13,6 +13,7 @@
  * one of these messages' doing, so after it they are suspects again. The keys are held at most
  * CLEARED_FOR_MS and CLEARED_MAX of them (the oldest go first).
  */
+import { ExpiringKeys } from '../lib/expiring-keys';
 
 /** How long a key stays: longer than a broker is usually down, so the messages come back within it. */
 export const CLEARED_FOR_MS = 60 * 60_000;
@@ -20,42 +21,29 @@ export const CLEARED_FOR_MS = 60 * 60_000;
 export const CLEARED_MAX = 65_536;
 
 export class ClearedKeys {
-  /** key → until when it clears, in the order added (a Map iterates in insertion order) */
-  private readonly keys = new Map<string, number>();
+  private readonly keys: ExpiringKeys<true>;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly now: () => number = Date.now) {
+    this.keys = new ExpiringKeys(CLEARED_MAX, now);
+  }
 
   get size(): number {
     return this.keys.size;
   }
 
+  /** Added again, a key moves to the back with the later expiry. */
   add(keys: Iterable<string>): void {
     const until = this.now() + CLEARED_FOR_MS;
-    for (const key of keys) {
-      // Added again: it moves to the back, with the later expiry.
-      this.keys.delete(key);
-      this.keys.set(key, until);
-    }
-    for (const oldest of this.keys.keys()) {
-      if (this.keys.size <= CLEARED_MAX) break;
-      this.keys.delete(oldest);
-    }
+    for (const key of keys) this.keys.set(key, true, until);
   }
 
   has(key: string): boolean {
-    const until = this.keys.get(key);
-    if (until === undefined) return false;
-    if (until >= this.now()) return true;
-    this.keys.delete(key);
-    return false;
+    return this.keys.get(key) !== undefined;
   }
 
   /** The keys still clearing, oldest first (for a replica that starts now). */
   list(): string[] {
-    const now = this.now();
-    const out: string[] = [];
-    for (const [key, until] of this.keys) if (until >= now) out.push(key);
-    return out;
+    return [...this.keys.live()].map(([key]) => key);
   }
 
   clear(): void {

@@ -11,6 +11,7 @@
  * back one count nearer its limit each time, and a few poison messages in a backlog dead-lettered
  * good ones as `delivery-limit`.
  */
+import { ExpiringKeys } from '../lib/expiring-keys';
 
 /** How long a forgiveness waits for its message to come back: it does within seconds. */
 export const FORGIVEN_FOR_MS = 10 * 60_000;
@@ -18,10 +19,12 @@ export const FORGIVEN_FOR_MS = 10 * 60_000;
 export const FORGIVEN_MAX = 16_384;
 
 export class ForgivenDeliveries {
-  /** key → how many deliveries are forgiven, and until when */
-  private readonly keys = new Map<string, { count: number; until: number }>();
+  /** key → how many deliveries are forgiven */
+  private readonly keys: ExpiringKeys<{ count: number }>;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly now: () => number = Date.now) {
+    this.keys = new ExpiringKeys(FORGIVEN_MAX, now);
+  }
 
   get size(): number {
     return this.keys.size;
@@ -30,34 +33,21 @@ export class ForgivenDeliveries {
   /** One delivery forgiven per occurrence of a key (one death each). */
   add(keys: Iterable<string>): void {
     const until = this.now() + FORGIVEN_FOR_MS;
-    for (const key of keys) {
-      const count = (this.keys.get(key)?.count ?? 0) + 1;
-      this.keys.delete(key);
-      this.keys.set(key, { count, until });
-    }
-    for (const oldest of this.keys.keys()) {
-      if (this.keys.size <= FORGIVEN_MAX) break;
-      this.keys.delete(oldest);
-    }
+    for (const key of keys) this.keys.set(key, { count: (this.keys.get(key)?.count ?? 0) + 1 }, until);
   }
 
   /** Uses one forgiven delivery of `key`: true if there was one. */
   take(key: string): boolean {
     const entry = this.keys.get(key);
     if (!entry) return false;
-    if (entry.until < this.now()) {
-      this.keys.delete(key);
-      return false;
-    }
     if (--entry.count === 0) this.keys.delete(key);
     return true;
   }
 
   /** The forgiven deliveries, a key once per delivery (for a replica that starts now). */
   list(): string[] {
-    const now = this.now();
     const out: string[] = [];
-    for (const [key, { count, until }] of this.keys) if (until >= now) for (let i = 0; i < count; i++) out.push(key);
+    for (const [key, { count }] of this.keys.live()) for (let i = 0; i < count; i++) out.push(key);
     return out;
   }
 }
