@@ -128,11 +128,21 @@ type ThreadEnd = Extract<FromInvoke, { type: 'settled' | 'settled-batch' | 'refu
  */
 function runInThread(init: InvokeInit, published: InvokedPublish[]): Promise<ThreadEnd> {
   const { fn } = init;
+  const file = invokeFile();
   return new Promise((resolve) => {
-    const worker = new Worker(invokeFile(), {
-      workerData: init,
-      resourceLimits: { maxOldGenerationSizeMb: fn.memoryMb, maxYoungGenerationSizeMb: youngGenerationMb(fn.memoryMb) },
-    });
+    let worker: Worker;
+    try {
+      worker = new Worker(file, {
+        workerData: init,
+        resourceLimits: { maxOldGenerationSizeMb: fn.memoryMb, maxYoungGenerationSizeMb: youngGenerationMb(fn.memoryMb) },
+      });
+    } catch (err) {
+      // The message is copied to the thread, which a value nested thousands deep overflows.
+      if (!(err instanceof RangeError)) throw err;
+      throw new WarrenError('WARREN_E_USAGE', `the message cannot be handed to the handler's thread: ${err.message} (is it nested thousands of levels deep?)`, {
+        hint: 'a replica parses the bytes in its own thread instead: publish it with `warren publish` to see what a replica does with it',
+      });
+    }
     let end: ThreadEnd | undefined;
     let crash: string | undefined;
     const stop = (death: Death) => {

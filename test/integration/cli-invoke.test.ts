@@ -3,6 +3,8 @@
  * its event loop, one that exits the process, one that publishes with a delay. No broker: each runs
  * in invoke's own worker thread, and the command says what happened in a person's words.
  */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createProject, runWarren, type Project } from '../helpers/runtime';
 
@@ -84,6 +86,16 @@ describe('warren invoke and a handler that misbehaves', () => {
     expect(result.stderr).toContain(
       'invoke ran it once and redelivers nothing; under `warren start` the watchdog would end its replica, and the message would go back to the queue and run again, alone, redelivered up to redeliveryLimit (3) times, then dead-lettered',
     );
+  });
+
+  it("refuses, exit 2 and no stack, a message nested too deeply to hand to the handler's thread", async () => {
+    project = await createProject(queuesYaml, handlers);
+    await writeFile(join(project.dir, 'deep.json'), '['.repeat(200_000) + ']'.repeat(200_000));
+    const result = await invoke(['loose', `@${join(project.dir, 'deep.json')}`, '--dir', project.dir]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("the message cannot be handed to the handler's thread: Maximum call stack size exceeded");
+    expect(result.stderr).toContain('[WARREN_E_USAGE]');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 
   it('reports a handler that exits the process, exit 1, instead of ending silently with its code', async () => {
