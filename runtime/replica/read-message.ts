@@ -26,8 +26,24 @@ export function readMessage(content: Buffer, contentType: string | undefined, fn
     // reads as an object of numbered bytes, and the answer named a missing property instead.
     const problem = Buffer.isBuffer(decoded.value)
       ? `the body is ${decoded.value.length} bytes that are not UTF-8 text, so not the JSON the schema describes`
-      : validate(decoded.value);
+      : validateSafely(validate, decoded.value);
     if (problem) return { ok: false, outcome: { kind: 'schema', error: refusal(`schema validation failed: ${problem}`, BEFORE_THE_HANDLER) } };
   }
   return decoded;
+}
+
+/**
+ * The schema's answer. A validator that throws is an answer too: a recursive schema follows a value
+ * nested thousands deep until the stack overflows. Thrown out of here, the message was given back to
+ * the queue as unsettled, came back until its redelivery limit, and was dead-lettered as if a replica
+ * had died on it.
+ */
+function validateSafely(validate: NonNullable<Validate>, value: unknown): string | null {
+  try {
+    return validate(value);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const why = err instanceof RangeError ? ' (the message nests deeper than the schema can follow)' : '';
+    return `the schema could not check the message: ${message}${why}`;
+  }
 }

@@ -5,6 +5,7 @@ import { decideSettlement } from '../../runtime/replica/outcome';
 import { attemptOf, attemptsBefore, deadLetterHeaders, originalRoute, replayHeaders, retryHeaders, visibleHeaders } from '../../runtime/replica/headers';
 import type { FunctionConfig } from '../../runtime/config/types';
 import { readMessage } from '../../runtime/replica/read-message';
+import { compileMessageSchema } from '../../runtime/replica/schema';
 import { createMessageValidator } from '../../runtime/config/message-schema';
 import { deliveryLimit } from '../../runtime/replica/process';
 import { itemOutcomes } from '../../runtime/replica/batch/item-outcomes';
@@ -166,6 +167,18 @@ describe('headers', () => {
     expect(read.ok).toBe(false);
     const error = read.ok ? null : 'error' in read.outcome ? read.outcome.error : null;
     expect(error?.message).toBe('schema validation failed: the body is 4 bytes that are not UTF-8 text, so not the JSON the schema describes');
+  });
+
+  it('refuses against a recursive schema a message nested deeper than it can follow, as a schema failure: never given back to the queue unsettled', async () => {
+    const validate = await compileMessageSchema({ $ref: '#/definitions/n', definitions: { n: { type: 'array', items: { $ref: '#/definitions/n' } } } });
+    const deep = Buffer.from('['.repeat(200_000) + ']'.repeat(200_000));
+    const read = readMessage(deep, 'application/json', fn({ maxBodyBytes: 1_000_000 }), validate);
+    expect(read.ok ? null : read.outcome.kind).toBe('schema');
+    const error = read.ok ? null : 'error' in read.outcome ? read.outcome.error : null;
+    expect(error?.message).toBe(
+      'schema validation failed: the schema could not check the message: Maximum call stack size exceeded (the message nests deeper than the schema can follow)',
+    );
+    expect(readMessage(Buffer.from('[[[]]]'), 'application/json', fn(), validate).ok).toBe(true);
   });
 
   it("a dead letter Warren made itself (schema, invalid JSON, too large, delivery limit, a batch item named failed) says so in its stack, without Warren's own frames", () => {
