@@ -91,8 +91,12 @@ export function liveFunction(view: FunctionView, now: Sample, windowStart: Sampl
     p50Ms: quantileMs(window.buckets, 0.5),
     p95Ms: quantileMs(window.buckets, 0.95),
     setup: setupOf(view),
+    recentFailures: (view.recentFailures ?? []).slice(0, RECENT_FAILURES_SHOWN),
   };
 }
+
+/** The failures a card lists: enough to see what goes wrong now, and a short frame each second. */
+export const RECENT_FAILURES_SHOWN = 5;
 
 /** The card's line on how the function runs: its settings and, with `schedule:`, the next tick and the last run. */
 function setupOf({ queue, settings, schedule }: FunctionView): FunctionSetup | null {

@@ -11,7 +11,7 @@ import type { EmitterStatus } from '../schedule/emitter';
 import type { TickOutcome } from '../schedule/outcome';
 import { effectiveBatch, effectivePrefetch } from '../config/prefetch';
 import { UNDELIVERABLE, waitingQueues } from '../delay/ladder';
-import type { DelayedCounts, FunctionSetup } from './wire-types';
+import type { DelayedCounts, FunctionSetup, RecentFailure } from './wire-types';
 
 export interface FunctionView {
   name: string;
@@ -41,6 +41,8 @@ export interface FunctionView {
   retryDepth: number | null;
   /** only for a function with `schedule:` */
   schedule?: ScheduleView;
+  /** its last failed attempts here, newest first: when, the message, its attempt, what became of it, the error */
+  recentFailures?: RecentFailure[];
   /** how it runs: the prefetch and batch its replicas really use (`warren check` says why they differ from queues.yaml); absent before its config is known */
   settings?: FunctionSettings;
 }
@@ -158,6 +160,7 @@ export function describeFunctions(
       deadLetterDepth: dead ? (depths.get(dead)?.messages ?? null) : null,
       retryDepth: retryDepth(fn, depths),
       ...scheduleOf(s.name, s.lastTick),
+      recentFailures: s.recentFailures ?? [],
       ...(fn ? { settings: settingsOf(fn) } : {}),
     };
   });

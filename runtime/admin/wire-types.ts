@@ -33,6 +33,21 @@ export interface LiveFunction {
   p95Ms: number | null;
   /** how it runs, as queues.yaml says and the runtime applies it; null before its config is known */
   setup: FunctionSetup | null;
+  /** its last failed attempts, newest first (RECENT_FAILURES_SHOWN at most) */
+  recentFailures: RecentFailure[];
+}
+
+/** One failed attempt, as the dashboard lists it: what became of the message, and the error's first line. */
+export interface RecentFailure {
+  /** ISO time */
+  at: string;
+  messageId: string | null;
+  attempt: number;
+  /** retried (a retry queue, or in place for an ordered function), dead (dead-lettered), dropped (deadLetter: false) */
+  outcome: 'retried' | 'dead' | 'dropped';
+  /** why it ended, for dead and dropped: error, timeout, reject, schema, invalid-json, too-large, delivery-limit */
+  reason?: string;
+  error: string;
 }
 
 /** A function's settings as the runtime applies them (the prefetch and batch it really uses), and its schedule. */

@@ -3,7 +3,7 @@
 // The live stream's frames, dead letters and replay results are typed once, by the server that sends
 // them. Of that module only the series list is a value, bundled with the page.
 import type { SeriesName } from '../admin/wire-types';
-export type { DeadLetter, DeadLetterDetail, DeadLetterPage, FunctionSetup, LiveFrame, LiveFunction, ReplayResult } from '../admin/wire-types';
+export type { DeadLetter, DeadLetterDetail, DeadLetterPage, FunctionSetup, LiveFrame, LiveFunction, RecentFailure, ReplayResult } from '../admin/wire-types';
 
 export { SERIES, type SeriesName } from '../admin/wire-types';
 

@@ -2,6 +2,7 @@
 import type { FunctionConfig, QueueType } from '../config/types';
 import type { ReplicaConnection } from './connection';
 import type { PrettyLogs } from '../log';
+import type { RecentFailure } from '../admin/wire-types';
 
 export interface ReplicaInit {
   fn: FunctionConfig;
@@ -71,6 +72,8 @@ export type FromReplica =
   | { type: 'drained'; requeued: number }
   /** a scheduled function's tick was settled */
   | { type: 'tick'; scheduledAt: string; outcome: string }
+  /** an attempt failed (the dashboard's recent failures; a replica sends a few a second at most) */
+  | { type: 'failure'; failure: RecentFailure }
   /**
    * the suspects this replica holds and has not started (it replaces the last list; [] once they
    * start), waiting in its `group`th group: forgiven if it dies before ReplicaStats says that group started (./forgiven.ts)

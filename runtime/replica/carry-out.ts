@@ -16,6 +16,7 @@ import { withHeaders } from '../connection/publish-options';
 import { toError } from './run-handler';
 import { priorDeliveries, type QueueKind } from './suspects';
 import { firstLine } from '../lib/first-line';
+import type { RecentFailure } from '../admin/wire-types';
 
 export type Counted = 'acked' | 'retried' | 'dead' | 'dropped';
 
@@ -29,6 +30,21 @@ export interface CarryOutDeps {
   now?: () => Date;
   /** the log is at debug level: one line per handled message (the object for it is not even made otherwise) */
   debug?: boolean;
+  /** an attempt failed: what became of the message (the dashboard's recent failures) */
+  onFailure?: (failure: RecentFailure) => void;
+}
+
+function failed(deps: CarryOutDeps, m: Delivered, outcome: RecentFailure['outcome'], error: Error, reason?: string): void {
+  if (!deps.onFailure) return;
+  const at = (deps.now?.() ?? new Date()).toISOString();
+  deps.onFailure({
+    at,
+    messageId: m.delivery.properties.messageId ?? null,
+    attempt: m.attempt,
+    outcome,
+    ...(reason ? { reason } : {}),
+    error: firstLine(error.message),
+  });
 }
 
 export interface Delivered {
@@ -59,6 +75,7 @@ export function carryOut(settlement: Settlement, m: Delivered, deps: CarryOutDep
         { messageId: m.delivery.properties.messageId, attempt: m.attempt, reason: settlement.reason, err: settlement.error },
         `message dropped: deadLetter is false for ${deps.fn.name}`,
       );
+      failed(deps, m, 'dropped', settlement.error, settlement.reason);
       return 'dropped';
     default:
       return publishThenSettle(settlement, m, deps);
@@ -91,12 +108,14 @@ async function publishThenSettle(settlement: Exclude<Settlement, { action: 'ack'
         { messageId, attempt, retryInMs: settlement.delayMs, error: firstLine(settlement.error.message) },
         `attempt ${attempt} of ${fn.retry.attempts} failed; retrying in ${settlement.delayMs} ms`,
       );
+      failed(deps, m, 'retried', settlement.error);
       return 'retried';
     case 'requeue':
       // Ordered functions keep the message's place: wait here, then hand it back to the broker.
       await sleep(settlement.delayMs, deps.shutdown);
       m.settle.requeue();
       log.warn({ messageId, attempt, error: firstLine(settlement.error.message) }, `attempt ${attempt} of ${fn.retry.attempts} failed; retrying in place`);
+      failed(deps, m, 'retried', settlement.error);
       return 'retried';
     case 'dead': {
       const headers = deadLetterHeaders(properties.headers, {
@@ -112,6 +131,7 @@ async function publishThenSettle(settlement: Exclude<Settlement, { action: 'ack'
       await deps.publish(toOwnQueue(settlement.queue), content, { properties: withHeaders(properties, headers, false) });
       m.settle.ack();
       log.error({ messageId, attempt, reason: settlement.reason, err: settlement.error }, `dead-lettered to ${settlement.queue}`);
+      failed(deps, m, 'dead', settlement.error, settlement.reason);
       return 'dead';
     }
   }

@@ -58,6 +58,8 @@ export interface ProcessorDeps {
   onStuck: (reason: string) => void;
   /** a scheduled function's tick was settled (runtime/schedule/outcome.ts) */
   onTick?: (scheduledAt: string, outcome: string) => void;
+  /** an attempt failed (./carry-out.ts): the dashboard's recent failures */
+  onFailure?: CarryOutDeps['onFailure'];
   /** why this function's last replica died, as the supervisor last told (see `deathSeen`) */
   lastDeath?: string;
   /** calls `start` when a message may start (rateLimit, runtime/ratelimit/), in the step that counts it; absent: at once */
@@ -98,7 +100,15 @@ export function createProcessor(deps: ProcessorDeps) {
     inFlight,
     attempt: attemptDeps,
     handlerOptions: handlerOptions(attemptDeps),
-    carry: { fn, version: deps.version, publish: deps.publish, log, shutdown: shutdown.signal, debug: log.isLevelEnabled('debug') },
+    carry: {
+      fn,
+      version: deps.version,
+      publish: deps.publish,
+      log,
+      shutdown: shutdown.signal,
+      debug: log.isLevelEnabled('debug'),
+      ...(deps.onFailure ? { onFailure: deps.onFailure } : {}),
+    },
     context: { functionName: fn.name, log, publish: deps.publish },
     lastDeath: deps.lastDeath,
   };

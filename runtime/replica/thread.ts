@@ -27,6 +27,7 @@ import { LossGrace } from '../replica-protocol/loss-grace';
 import { firstReturn, type Forgiveness, type IsCleared } from './suspects';
 import { AfterDeath, ForgivenDeliveries } from '../replica-protocol/forgiven';
 import { clearLost, messageKey } from './lost-connection';
+import { FailureReports } from '../replica-protocol/recent-failures';
 
 const init = workerData as ReplicaInit;
 const port = parentPort!;
@@ -37,6 +38,7 @@ const log = createLogger({
   base: { function: init.fn.name, replica: init.replica, version: init.version },
 });
 const stats = new ReplicaStats(init.stats);
+const failures = new FailureReports((failure) => send({ type: 'failure', failure }));
 
 /**
  * An error nothing caught (a throw outside the handler's promise, a promise the handler left to reject)
@@ -162,6 +164,7 @@ async function main(): Promise<void> {
     },
     // Only a scheduled function's queue holds ticks: the others do not look for one in every message.
     ...(init.fn.schedule ? { onTick: (scheduledAt: string, outcome: string) => send({ type: 'tick', scheduledAt, outcome }) } : {}),
+    onFailure: failures.note,
     ...(rate ? { waitTurn: (n: number, start: () => void) => rate.turn(n, start) } : {}),
     flushAcks: () => consumer.flushAcks(),
     subscription: { pause: () => consumer.pause(), resume: () => consumer.resume(), syncAcks: () => consumer.syncAcks() },

@@ -14,6 +14,7 @@ import { addSnapshots, emptySnapshot, type StatsSnapshot } from '../replica-prot
 import { ClearedKeys } from '../replica-protocol/cleared-keys';
 import { AFTER_DEATH_MS, AfterDeath, ForgivenDeliveries } from '../replica-protocol/forgiven';
 import { LossGrace } from '../replica-protocol/loss-grace';
+import { RecentFailures } from '../replica-protocol/recent-failures';
 
 export interface Build {
   bundleFile: string;
@@ -88,6 +89,8 @@ export class FunctionRunner {
   restarts = 0;
   /** the latest scheduled tick a replica here settled */
   lastTick: TickOutcome | null = null;
+  /** its last failed attempts, across its replicas (the dashboard's list) */
+  readonly recentFailures = new RecentFailures();
   /** messages a replica held when it lost its connection: not suspects for any replica of this function */
   private readonly cleared = new ClearedKeys();
   /** deliveries forgiven: a replica died holding these suspects unstarted (runtime/replica-protocol/forgiven.ts) */
@@ -258,6 +261,7 @@ export class FunctionRunner {
       const until = up ? this.grace.reconnected() : this.grace.lost();
       if (until !== null) this.tellReplicas({ type: 'grace', until }, replica);
     });
+    replica.on('failure', (failure) => this.recentFailures.add(failure));
     replica.on('tick', (scheduledAt, outcome) => {
       if (!this.lastTick || scheduledAt >= this.lastTick.scheduledAt) this.lastTick = { scheduledAt, outcome, at: new Date().toISOString() };
     });

@@ -9,6 +9,7 @@ import type { FromReplica, ReplicaInit, ToReplica } from '../replica-protocol/me
 import { ReplicaStats } from '../replica-protocol/stats';
 import { workerFile } from './paths';
 import { WarrenError, isErrorCode } from '../errors';
+import type { RecentFailure } from '../admin/wire-types';
 
 /**
  * The cap of a replica's young generation (where V8 allocates new objects), on top of `memory` (the
@@ -33,6 +34,8 @@ export interface ReplicaEvents {
   stuck: [reason: string];
   /** a scheduled function's tick was settled */
   tick: [scheduledAt: string, outcome: string];
+  /** an attempt failed (runtime/replica-protocol/recent-failures.ts) */
+  failure: [failure: RecentFailure];
   /** the replica lost its connection holding these messages (runtime/replica-protocol/cleared-keys.ts) */
   cleared: [keys: string[]];
   /** the replica counted one forgiven delivery of this message fewer (runtime/replica-protocol/forgiven.ts) */
@@ -137,6 +140,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
           this.emit('exchange-missing', message.exchange);
         } else if (message.type === 'tick') {
           this.emit('tick', message.scheduledAt, message.outcome);
+        } else if (message.type === 'failure') {
+          this.emit('failure', message.failure);
         } else if (message.type === 'cleared') {
           this.emit('cleared', message.keys);
         } else if (message.type === 'unstarted') {

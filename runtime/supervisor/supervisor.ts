@@ -3,6 +3,7 @@
  * function, so work on one never touches another.
  */
 import type { TickOutcome } from '../schedule/outcome';
+import type { RecentFailure } from '../admin/wire-types';
 import { effectiveBatch, effectivePrefetch } from '../config/prefetch';
 import { PerKeyLock } from '../lib/per-key-lock';
 import type { Logger } from 'pino';
@@ -38,6 +39,8 @@ export interface FunctionStatus {
   stats: StatsSnapshot;
   /** the latest scheduled tick this instance's replicas settled */
   lastTick?: TickOutcome | null;
+  /** its last failed attempts, newest first */
+  recentFailures?: RecentFailure[];
   /** true for a batch function (its batch size histogram is in /metrics) */
   batch?: boolean;
 }
@@ -140,6 +143,7 @@ export class Supervisor {
       lastError: r.lastError,
       stats: r.stats(),
       lastTick: r.lastTick,
+      recentFailures: r.recentFailures.list(),
       ...(r.fn.batch ? { batch: true } : {}),
     }));
   }

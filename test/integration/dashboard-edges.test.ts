@@ -169,6 +169,28 @@ describe('the dashboard, fast hands and odd input', () => {
     expect((await (await runtime.admin('/functions/flaky')).json()) as { failed: number }).toMatchObject({ failed: 0 });
   });
 
+  it("lists a function's recent failures on its card: when, the message, its attempt, what became of it and the error", async () => {
+    const { page } = browser;
+    await page.goto(`${base}/#/functions`);
+    await publishRaw(vhost.url, '', 'orders', JSON.stringify({ reject: true, note: 'bad order' }), { contentType: 'application/json', messageId: 'o-bad' });
+    const card = page.locator('[data-function="orders"] [data-testid="recent-failures"]');
+    await expect
+      .poll(
+        () =>
+          card
+            .locator('summary')
+            .textContent({ timeout: 200 })
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toContain('refused: bad order');
+    await card.locator('summary').click();
+    const item = (await card.locator('li').first().textContent()) ?? '';
+    expect(item).toMatch(/o-bad attempt 1: dead-lettered \(reject\) · refused: bad order$/);
+    const api = (await (await runtime.admin('/functions/orders')).json()) as { recentFailures: Array<Record<string, unknown>> };
+    expect(api.recentFailures[0]).toMatchObject({ messageId: 'o-bad', attempt: 1, outcome: 'dead', reason: 'reject', error: 'refused: bad order' });
+  });
+
   it('a redeploy that happened while the topology could not be declared again says both', async () => {
     const { page } = browser;
     await page.goto(`${base}/#/functions`);

@@ -22,6 +22,7 @@ export function liveFunctionOf(name: string, figures: Partial<LiveFunction> = {}
     p50Ms: null,
     p95Ms: null,
     setup: null,
+    recentFailures: [],
     ...figures,
   };
 }

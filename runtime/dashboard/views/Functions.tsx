@@ -2,10 +2,10 @@
 import { Fragment } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, fnPath } from '../api';
-import { ago, count, ms, plural, rate, shortVersion, when } from '../format';
+import { ago, clock, count, ms, plural, rate, shortVersion, when } from '../format';
 import { BY_NAME, cardId, functionRows, healthOf, total, type Sort } from '../function-rows';
 import type { LiveState } from '../live';
-import type { FunctionSetup, LiveFunction, SeriesName } from '../types';
+import type { FunctionSetup, LiveFunction, RecentFailure, SeriesName } from '../types';
 import { toast } from '../toast';
 import { Chart } from './Chart';
 import { FunctionTable } from './FunctionTable';
@@ -249,6 +249,7 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
           href={`#/dead-letters/${encodeURIComponent(fn.name)}`}
         />
       </div>
+      {fn.recentFailures.length > 0 ? <RecentFailures failures={fn.recentFailures} fn={fn.name} /> : null}
       <div class="charts">
         <Chart
           title="Messages / s"
@@ -329,5 +330,26 @@ function Setup({ setup }: { setup: FunctionSetup }) {
         </span>
       ) : null}
     </p>
+  );
+}
+
+/** Its last failed attempts, newest first: what goes wrong now, before anything reaches the dead letters. */
+function RecentFailures({ failures, fn }: { failures: readonly RecentFailure[]; fn: string }) {
+  const latest = failures[0]!;
+  return (
+    <details class="failures" data-testid="recent-failures">
+      <summary>
+        Recent failures: <span class="failure-error">{latest.error}</span> <span class="muted">({ago(latest.at)})</span>
+      </summary>
+      <ul>
+        {failures.map((f, i) => (
+          <li key={i}>
+            <span class="muted">{clock(Date.parse(f.at))}</span> <code>{f.messageId ?? '(no id)'}</code> attempt {f.attempt}:{' '}
+            {f.outcome === 'retried' ? 'retried' : f.outcome === 'dead' ? <a href={`#/dead-letters/${encodeURIComponent(fn)}`}>dead-lettered</a> : 'dropped'}
+            {f.reason && f.reason !== 'error' ? ` (${f.reason})` : ''} · <span class="failure-error">{f.error}</span>
+          </li>
+        ))}
+      </ul>
+    </details>
   );
 }

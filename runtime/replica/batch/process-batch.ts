@@ -51,6 +51,8 @@ export interface BatchProcessorDeps {
   onStuck: (reason: string) => void;
   /** a scheduled function's tick was settled (runtime/schedule/outcome.ts) */
   onTick?: (scheduledAt: string, outcome: string) => void;
+  /** an attempt failed (../carry-out.ts): the dashboard's recent failures */
+  onFailure?: CarryOutDeps['onFailure'];
   /** calls `start` when `n` items may start (rateLimit), in the step that counts them; absent: at once */
   waitTurn?: TakeTurn;
   /** why this function's last replica died, as the supervisor last told (see `deathSeen`) */
@@ -97,7 +99,14 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
   const shutdown = new AbortController();
   // Items filling a batch when suspects start go back to the queue with the batches that wait behind them.
   const { gate, admitted } = suspectAdmission({ ...deps, beforeHandBack: () => collector.flush() });
-  const carry: CarryOutDeps = { fn, version: deps.version, publish: deps.publish, log, shutdown: shutdown.signal };
+  const carry: CarryOutDeps = {
+    fn,
+    version: deps.version,
+    publish: deps.publish,
+    log,
+    shutdown: shutdown.signal,
+    ...(deps.onFailure ? { onFailure: deps.onFailure } : {}),
+  };
   const runDeps: BatchRunDeps = { fn, handler: deps.handler, publish: deps.publish, log, shutdown: shutdown.signal, onStuck: deps.onStuck };
   let lastDeath = deps.lastDeath;
   /** batches handed to the handler so far (a drain's `flush` tells whether its partial batch started) */
