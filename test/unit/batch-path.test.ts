@@ -14,6 +14,7 @@ import { jsonDelivery, quietDeps, recordingSettle } from '../testkit/delivery';
 import { ReplicaStats } from '../../runtime/replica-protocol/stats';
 import { DEFAULTS, type FunctionConfig } from '../../runtime/config/types';
 import { Reject, type BatchHandler, type BatchItem } from '../../runtime/index';
+import type { RecentFailure } from '../../runtime/admin/wire-types';
 import { createRateBuffer, SharedRate } from '../../runtime/ratelimit/shared-rate';
 
 const fn = (over: Partial<FunctionConfig> = {}) => ({
@@ -39,6 +40,8 @@ interface Run {
   settlements: Map<number, number>;
   calls: Array<Array<BatchItem>>;
   stats: ReplicaStats;
+  /** what the replica reported as failed attempts (the dashboard's recent failures) */
+  failures: RecentFailure[];
 }
 
 /** Delivers `bodies` (strings, sent as application/json) to a batch processor and waits until all are settled. */
@@ -54,7 +57,7 @@ async function deliver(
     onTick?: (scheduledAt: string, outcome: string) => void;
   } = {},
 ): Promise<Run> {
-  const run: Run = { published: [], frames: [], settlements: new Map(), calls: [], stats: new ReplicaStats() };
+  const run: Run = { published: [], frames: [], settlements: new Map(), calls: [], stats: new ReplicaStats(), failures: [] };
   const publish: Publish = async (target, content, { properties }) => {
     run.published.push({
       queue: target.name,
@@ -77,6 +80,7 @@ async function deliver(
     stats: run.stats,
     now: () => performance.now(),
     onStuck: () => undefined,
+    onFailure: (failure) => run.failures.push(failure),
     ...(options.onTick ? { onTick: options.onTick } : {}),
     ...(options.cleared ? { isCleared: (d: Delivery) => options.cleared!.includes(d.properties.messageId!) } : {}),
   });
@@ -153,6 +157,10 @@ describe('batch path', () => {
     expect([...run.settlements.values()]).toEqual(Array(5).fill(1));
     const s = run.stats.snapshot();
     expect({ acked: s.acked, retried: s.retried, dead: s.dead }).toEqual({ acked: 3, retried: 1, dead: 1 });
+    expect(run.failures.map((f) => [f.messageId, f.outcome, f.reason]).sort()).toEqual([
+      ['m1', 'retried', undefined],
+      ['m3', 'dead', 'reject'],
+    ]);
   });
 
   it('fails every item when the handler throws, rejects every item on Reject', async () => {
@@ -355,6 +363,10 @@ describe('an ordered batch function', () => {
     expect(run.published).toEqual([]);
     expect([...run.settlements.values()]).toEqual(Array(5).fill(1));
     expect(run.stats.snapshot()).toMatchObject({ acked: 5, retried: 0, inFlight: 0 });
+    // Reported as a failed attempt, though it stayed in place.
+    expect(run.failures.map((f) => [f.messageId, f.attempt, f.outcome, f.error])).toEqual([
+      ['m1', 1, 'retried', 'the batch handler reported item 1 as failed'],
+    ]);
   });
 
   it('runs the items after a failed one again with it, in order; a rejected one is dead-lettered at once', async () => {

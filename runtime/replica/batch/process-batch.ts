@@ -37,6 +37,7 @@ import { scheduledAtOf } from '../../schedule/outcome';
 import { sleep } from '../../lib/sleep';
 import { messageKey } from '../lost-connection';
 import { orderedPieces, orderedSplit } from './ordered-line';
+import { firstLine } from '../../lib/first-line';
 
 export interface BatchProcessorDeps {
   fn: FunctionConfig & { batch: NonNullable<FunctionConfig['batch']> };
@@ -301,7 +302,18 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
         { messageId: first.delivery.properties.messageId, attempt: first.attempt, after },
         `attempt ${first.attempt} of ${fn.retry.attempts} failed; retrying in place in ${split.delayMs} ms${withThem} (ordered)`,
       );
-      for (const i of split.failed) items[i]!.attempt++;
+      for (const i of split.failed) {
+        const { delivery, attempt } = items[i]!;
+        const error = (settlements[i] as Extract<Settlement, { action: 'requeue' }>).error;
+        deps.onFailure?.({
+          at: new Date().toISOString(),
+          messageId: delivery.properties.messageId ?? null,
+          attempt,
+          outcome: 'retried',
+          error: firstLine(error.message),
+        });
+        items[i]!.attempt++;
+      }
       await Promise.all(split.now.map((i) => settleAs(items[i]!, () => settlements[i]!)));
       await sleep(split.delayMs, shutdown.signal);
       const again = split.again.map((i) => items[i]!);
