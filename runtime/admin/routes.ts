@@ -11,7 +11,7 @@ import { notRunHere } from '../selection';
 import type { FunctionStatus } from '../supervisor/supervisor';
 import { ERRORS, WarrenError, WarrenErrors } from '../errors';
 import { errorReply, fail, ok, type Reply } from './replies';
-import { DELAY_QUEUES, depthQueues, describeDelayed, describeFunctions, notReadyReason } from './view';
+import { describeRuntime, notReadyReason, runtimeQueues } from './view';
 import type { QueueDepth } from './depths';
 import { functionName, integerField, isReply, noOptions, objectBody, onlyKeys } from './validate';
 import { vhostUrl } from '../topology/names';
@@ -80,15 +80,8 @@ export function createRouter(deps: RouteDeps): Router {
   async function functionsView() {
     const config = app.config;
     const status = app.supervisor.status();
-    const queues = [...depthQueues(config, status), ...DELAY_QUEUES];
-    const depths = new Map(await Promise.all(queues.map(async (q) => [q, await deps.depth(q)] as const)));
-    return {
-      state: app.state,
-      ready: app.ready(),
-      blockedBy: app.blockedBy,
-      functions: describeFunctions(config, status, depths, app.time?.status()),
-      delayed: describeDelayed(depths, app.time?.delayedHeld() ?? 0),
-    };
+    const depths = new Map(await Promise.all(runtimeQueues(config, status).map(async (q) => [q, await deps.depth(q)] as const)));
+    return { state: app.state, ready: app.ready(), blockedBy: app.blockedBy, ...describeRuntime(config, status, depths, app.time) };
   }
 
   function knownFunction(name: string): Reply | null {

@@ -10,7 +10,7 @@ import { createMetricsRegistry } from './metrics';
 import { brokerUrl, createRouter, type AdminTarget } from './routes';
 import { browseDeadLetters, findDeadLetters, purgeDeadLetters, replayDeadLetters } from '../deadletters';
 import { startAdminServer } from './server';
-import { DELAY_QUEUES, deadLetterQueue, depthQueues, describeDelayed, describeFunctions, notReadyReason, retryQueues } from './view';
+import { deadLetterQueue, describeRuntime, notReadyReason, retryQueues, runtimeQueues } from './view';
 import { LiveFeed } from './live-feed';
 import { createWebHandler } from './web';
 import { dashboardAssets } from './assets-dir';
@@ -48,7 +48,7 @@ export async function startAdmin(app: App, ctx: AdminContext): Promise<{ close()
     source: {
       async read(watched) {
         const status = app.supervisor.status();
-        const queues = [...depthQueues(target.config, status), ...DELAY_QUEUES];
+        const queues = runtimeQueues(target.config, status);
         // The feed ticks with no page open too (the charts' history): the broker is asked for depths
         // less often then, and not at all while the runtime starts (it is declaring the topology). Its
         // reads are its own: a request does not take them (./depths.ts).
@@ -57,8 +57,8 @@ export async function startAdmin(app: App, ctx: AdminContext): Promise<{ close()
         const found = new Map(await Promise.all(queues.map(async (q) => [q, skip ? null : await depths.get(q, read)] as const)));
         const ready = app.ready();
         const why = ready ? null : (notReadyReason(app.state, app.blockedBy, status, app.refused) ?? `runtime is ${app.state}`);
-        const views = describeFunctions(target.config, status, found, app.time?.status());
-        return { state: app.state, ready, why, status, views, warnings: app.warnings, delayed: describeDelayed(found, app.time?.delayedHeld() ?? 0) };
+        const { functions: views, delayed } = describeRuntime(target.config, status, found, app.time);
+        return { state: app.state, ready, why, status, views, warnings: app.warnings, delayed };
       },
     },
     onError: (err) => log.warn({ err }, 'dashboard live frame failed'),

@@ -78,6 +78,21 @@ export interface RuntimeView {
 /** The delay ladder's queues whose depths `describeDelayed` needs. */
 export const DELAY_QUEUES: readonly string[] = [...waitingQueues(), UNDELIVERABLE];
 
+/** Every queue whose depth `describeRuntime` needs: the functions' (`depthQueues`) and the delay ladder's. */
+export function runtimeQueues(config: WarrenConfig | undefined, status: readonly FunctionStatus[]): string[] {
+  return [...depthQueues(config, status), ...DELAY_QUEUES];
+}
+
+/** The functions and the delayed messages, from the depths of `runtimeQueues` (GET /functions and the live frames). */
+export function describeRuntime(
+  config: WarrenConfig | undefined,
+  status: readonly FunctionStatus[],
+  depths: ReadonlyMap<string, QueueDepth | null>,
+  time: { status(): Record<string, EmitterStatus>; delayedHeld(): number } | undefined,
+): { functions: FunctionView[]; delayed: DelayedCounts } {
+  return { functions: describeFunctions(config, status, depths, time?.status()), delayed: describeDelayed(depths, time?.delayedHeld() ?? 0) };
+}
+
 /**
  * Delayed messages waiting for their time, and those nothing took when due. Waiting: in the ladder's
  * queues, plus the `held` this instance's forwarder holds unacked for their last seconds (which the
