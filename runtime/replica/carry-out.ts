@@ -35,16 +35,25 @@ export interface CarryOutDeps {
 }
 
 function failed(deps: CarryOutDeps, m: Delivered, outcome: RecentFailure['outcome'], error: Error, reason?: string): void {
-  if (!deps.onFailure) return;
-  const at = (deps.now?.() ?? new Date()).toISOString();
-  deps.onFailure({
-    at,
+  deps.onFailure?.(failureNote(m, outcome, error, reason, deps.now?.()));
+}
+
+/** A failed attempt as the dashboard lists it (also an ordered batch's item retried in place, ./batch/process-batch.ts). */
+export function failureNote(
+  m: Pick<Delivered, 'delivery' | 'attempt'>,
+  outcome: RecentFailure['outcome'],
+  error: Error,
+  reason?: string,
+  at = new Date(),
+): RecentFailure {
+  return {
+    at: at.toISOString(),
     messageId: m.delivery.properties.messageId ?? null,
     attempt: m.attempt,
     outcome,
     ...(reason ? { reason } : {}),
     error: firstLine(error.message),
-  });
+  };
 }
 
 export interface Delivered {

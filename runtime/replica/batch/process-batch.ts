@@ -25,7 +25,7 @@ import { decideSettlement, type Outcome, type Settlement } from '../outcome';
 import { aloneWarning, apartOptions, suspectAdmission, type Forgiveness, type IsCleared, type Pausable } from '../suspects';
 import { readMessage, type Validate } from '../read-message';
 import type { Publish } from '../handler-context';
-import { carryOut, handBackUnstarted, moveAside, type CarryOutDeps, type Counted } from '../carry-out';
+import { carryOut, failureNote, handBackUnstarted, moveAside, type CarryOutDeps, type Counted } from '../carry-out';
 import { deliveryLimit } from '../process';
 import { BatchCollector } from './collector';
 import { itemOutcomes, runsAgainAlone } from './item-outcomes';
@@ -37,7 +37,6 @@ import { scheduledAtOf } from '../../schedule/outcome';
 import { sleep } from '../../lib/sleep';
 import { messageKey } from '../lost-connection';
 import { orderedPieces, orderedSplit } from './ordered-line';
-import { firstLine } from '../../lib/first-line';
 
 export interface BatchProcessorDeps {
   fn: FunctionConfig & { batch: NonNullable<FunctionConfig['batch']> };
@@ -303,15 +302,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
         `attempt ${first.attempt} of ${fn.retry.attempts} failed; retrying in place in ${split.delayMs} ms${withThem} (ordered)`,
       );
       for (const i of split.failed) {
-        const { delivery, attempt } = items[i]!;
-        const error = (settlements[i] as Extract<Settlement, { action: 'requeue' }>).error;
-        deps.onFailure?.({
-          at: new Date().toISOString(),
-          messageId: delivery.properties.messageId ?? null,
-          attempt,
-          outcome: 'retried',
-          error: firstLine(error.message),
-        });
+        deps.onFailure?.(failureNote(items[i]!, 'retried', (settlements[i] as Extract<Settlement, { action: 'requeue' }>).error));
         items[i]!.attempt++;
       }
       await Promise.all(split.now.map((i) => settleAs(items[i]!, () => settlements[i]!)));
