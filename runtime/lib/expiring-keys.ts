@@ -1,7 +1,8 @@
 /**
  * Keys that each hold a value until a time, at most `max` of them (adding past it drops the oldest).
- * A key added again moves to the back with its new time. The replicas' shared notes about messages
- * (runtime/replica-protocol/cleared-keys.ts, forgiven.ts) are kept in one.
+ * A key added again moves to the back with its new time (Infinity: it lasts until dropped). The
+ * replicas' shared notes about messages (runtime/replica-protocol/cleared-keys.ts, forgiven.ts) and
+ * the suspects a replica ran (runtime/supervisor/replica.ts) are kept in one.
  */
 export class ExpiringKeys<V> {
   /** key → value and until when, in the order set (a Map iterates in insertion order) */

@@ -10,6 +10,7 @@ import { ReplicaStats } from '../replica-protocol/stats';
 import { workerFile } from './paths';
 import { WarrenError, isErrorCode } from '../errors';
 import type { RecentFailure } from '../admin/wire-types';
+import { ExpiringKeys } from '../lib/expiring-keys';
 
 /**
  * The cap of a replica's young generation (where V8 allocates new objects), on top of `memory` (the
@@ -65,8 +66,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   /** the suspects it holds unstarted, as it last said, and the group they wait in (runtime/replica-protocol/forgiven.ts) */
   private unstarted: { keys: string[]; group: number } = { keys: [], group: 0 };
 
-  /** the messages with a count admitted to run here, the latest SUSPECTS_RUN_MAX (runtime/replica-protocol/forgiven.ts `AfterDeath`) */
-  private readonly suspectsRun = new Set<string>();
+  /** the messages with a count admitted to run here, the latest SUSPECTS_RUN_MAX, kept for the replica's life (runtime/replica-protocol/forgiven.ts `AfterDeath`) */
+  private readonly suspectsRun = new ExpiringKeys<true>(SUSPECTS_RUN_MAX, Date.now);
 
   /** The suspects it held unstarted when it died: none if their group had started (shared memory says so at once). */
   unstartedAtDeath(): string[] {
@@ -75,7 +76,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
 
   /** The messages with a count that ran here, when it died: one of them may be why. */
   guiltyAtDeath(unstarted: readonly string[]): string[] {
-    return [...this.suspectsRun].filter((key) => !unstarted.includes(key));
+    return [...this.suspectsRun.live()].map(([key]) => key).filter((key) => !unstarted.includes(key));
   }
   private readonly worker: Worker;
   private readonly exitedPromise: Promise<void>;
@@ -150,9 +151,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
           this.emit('forgave', message.key);
         } else if (message.type === 'suspect-runs') {
           this.emit('suspect-runs', message.key);
-          this.suspectsRun.delete(message.key);
-          this.suspectsRun.add(message.key);
-          if (this.suspectsRun.size > SUSPECTS_RUN_MAX) this.suspectsRun.delete(this.suspectsRun.values().next().value!);
+          this.suspectsRun.set(message.key, true, Infinity);
         }
       };
       this.worker.on('message', onMessage);
