@@ -244,10 +244,12 @@ async function replayOnce(url: string, deadQueue: string, options: ReplayOptions
       roomWaiters = [];
     }
     if (oldest) {
-      held.sort((a, b) => oldestFirst(describeDeadLetter(a.msg, source), describeDeadLetter(b.msg, source)));
-      for (const taken of held.slice(0, max)) {
+      // Each letter described once, not once per comparison (2,000 letters: some 40,000 comparisons).
+      const letters = held.map((taken) => ({ taken, letter: describeDeadLetter(taken.msg, source) }));
+      letters.sort((a, b) => oldestFirst(a.letter, b.letter));
+      for (const { taken, letter } of letters.slice(0, max)) {
         await room();
-        replayOne(taken, keyOf(taken.msg));
+        replayOne(taken, letter.key);
       }
     }
     // Every copy confirmed (or refused) before anything is handed back.
