@@ -10,6 +10,7 @@ import { deadQueueName, retryLadder, retryQueueName } from '../topology/names';
 import type { EmitterStatus } from '../schedule/emitter';
 import type { TickOutcome } from '../schedule/outcome';
 import { effectiveBatch, effectivePrefetch } from '../config/prefetch';
+import { rateUnit } from '../config/units';
 import { UNDELIVERABLE, waitingQueues } from '../delay/ladder';
 import type { DelayedCounts, FunctionSetup, RecentFailure } from './wire-types';
 
@@ -57,7 +58,7 @@ export function settingsOf(fn: FunctionConfig): FunctionSettings {
     attempts: fn.retry.attempts,
     ordered: fn.ordered,
     batch: effectiveBatch(fn).batch ?? null,
-    rateLimit: rateLimit ? `${rateLimit.count}/${rateLimit.periodMs === 1_000 ? 's' : 'min'}` : null,
+    rateLimit: rateLimit ? `${rateLimit.count}/${rateUnit(rateLimit.periodMs)}` : null,
   };
 }
 

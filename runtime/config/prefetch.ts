@@ -10,6 +10,7 @@
  *   held message waits at most replicas × prefetch / rate (2 s for 2 replicas at 100/s).
  */
 import type { BatchConfig, FunctionConfig } from './types';
+import { rateUnit } from './units';
 
 export interface EffectivePrefetch {
   prefetch: number;
@@ -50,7 +51,7 @@ export function effectiveBatch(fn: Pick<FunctionConfig, 'batch' | 'rateLimit'>):
   if (!fn.batch) return { changes: [] };
   if (!fn.rateLimit || fn.batch.size <= fn.rateLimit.count) return { batch: fn.batch, changes: [] };
   const { count, periodMs } = fn.rateLimit;
-  const per = periodMs === 1_000 ? 's' : 'min';
+  const per = rateUnit(periodMs);
   return {
     batch: { ...fn.batch, size: count },
     changes: [

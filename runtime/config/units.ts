@@ -96,6 +96,11 @@ export function parseMemoryMb(value: unknown): number | undefined {
 /** Kept in step with the `rateLimit` pattern of runtime/queues.schema.json. */
 const RATE_PATTERN = /^\s*(\d+)\s*\/\s*(s|sec|second|min|minute)\s*$/;
 
+/** The unit a rate is written back in: `s` for a second's period, `min` for a minute's (what parseRate reads). */
+export function rateUnit(periodMs: number): 's' | 'min' {
+  return periodMs === 1_000 ? 's' : 'min';
+}
+
 /** `100/s` or `30/min` → { count, periodMs }; undefined for anything else or a count of 0. */
 export function parseRate(value: unknown): { count: number; periodMs: number } | undefined {
   if (typeof value !== 'string') return undefined;

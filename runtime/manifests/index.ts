@@ -7,6 +7,7 @@ import { Document } from 'yaml';
 import type { FunctionConfig, WarrenConfig } from '../config/types';
 import { WarrenError } from '../errors';
 import { effectivePrefetch } from '../config/prefetch';
+import { rateUnit } from '../config/units';
 import { buildDeployment } from './deployment';
 import { MANIFEST_DEFAULTS, SECRET_KEYS, type ManifestOptions } from './options';
 import { buildScaledObject, buildTriggerAuthentication } from './scaled-object';
@@ -78,7 +79,7 @@ export function buildManifests(config: WarrenConfig, options: ManifestOptions): 
 /** rateLimit holds per runtime instance, and every pod is one: say what that means for this function. */
 function rateNote(fn: FunctionConfig, maxPods: number): string {
   if (!fn.rateLimit) return '';
-  const per = fn.rateLimit.periodMs === 1_000 ? 's' : 'min';
+  const per = rateUnit(fn.rateLimit.periodMs);
   return `\n rateLimit ${fn.rateLimit.count}/${per} holds per pod: ${maxPods} pods may start up to ${fn.rateLimit.count * maxPods}/${per} together; divide the rate by the pod count for a global limit`;
 }
 
