@@ -1,6 +1,9 @@
 /**
  * Queue depths read from the broker itself (no management plugin needed): `checkQueue` on one
- * dedicated connection, a fresh channel per check because a missing queue (404) closes the channel.
+ * dedicated connection and one channel kept open across checks. A missing queue (404) closes that
+ * channel: its check answers null, the checks queued behind it on the channel are asked again on a
+ * new one. (A channel opened and closed per check cost the broker and the runtime three round trips
+ * a queue: a /metrics scrape asks for four queues a function, the dashboard's feed for two dozen.)
  * Results are cached for a quarter of a second, so the reads of one moment (/metrics, /functions and
  * `warren status` together, a busy Prometheus) share one check, while a request made after the last
  * message was handled does not show it still queued (with a second, `warren status` right after a
@@ -8,7 +11,7 @@
  * the live feed's reads are kept apart: a request is never answered with one of those, read while the last
  * messages were perhaps still queued.
  */
-import type { ChannelModel } from 'amqplib';
+import type { Channel, ChannelModel } from 'amqplib';
 import { connectToAny } from '../connection/connect';
 import type { Logger } from 'pino';
 import { redactUrl } from '../errors';
@@ -34,6 +37,7 @@ type Connection = ChannelModel;
 
 export class QueueDepths {
   private connection: Promise<Connection> | null = null;
+  private channel: Promise<Channel> | null = null;
   private readonly cache = new Map<string, { at: number; value: Promise<QueueDepth | null>; background: boolean }>();
   private closed = false;
   private readonly ttlMs: number;
@@ -64,27 +68,55 @@ export class QueueDepths {
     this.closed = true;
     const connection = this.connection;
     this.connection = null;
+    this.channel = null;
     if (connection) await connection.then((c) => c.close()).catch(() => undefined);
   }
 
   private async check(queue: string): Promise<QueueDepth | null> {
-    if (this.closed) return null;
-    try {
-      const connection = await this.connect();
-      if (!connection) return null;
-      const channel = await connection.createChannel();
-      // A 404 closes the channel with an error event: keep it from becoming an uncaught exception.
-      channel.on('error', () => undefined);
+    // A second try only for a check whose channel a 404 on another queue closed under it.
+    for (let attempt = 1; ; attempt++) {
+      if (this.closed) return null;
+      let channel: Promise<Channel> | null = null;
       try {
-        const { messageCount, consumerCount } = await withTimeout(channel.checkQueue(queue), this.timeoutMs);
+        const connection = await this.connect();
+        if (!connection) return null;
+        channel = this.openChannel(connection);
+        const { messageCount, consumerCount } = await withTimeout((await channel).checkQueue(queue), this.timeoutMs);
         return { messages: messageCount, consumers: consumerCount };
-      } finally {
-        await channel.close().catch(() => undefined);
+      } catch (err) {
+        // A check that timed out leaves its request on the channel: the next checks get a new one.
+        if (channel && this.channel === channel) this.dropChannel();
+        if (attempt === 1 && channel && !notFound(err, queue)) continue;
+        this.options.log.debug({ err, queue }, 'queue depth unavailable');
+        return null;
       }
-    } catch (err) {
-      this.options.log.debug({ err, queue }, 'queue depth unavailable');
-      return null;
     }
+  }
+
+  /** The channel the checks share, opened on first use and after a 404 (or a timeout) closed it. */
+  private openChannel(connection: Connection): Promise<Channel> {
+    if (this.channel) return this.channel;
+    const opening = connection.createChannel();
+    this.channel = opening;
+    opening.then(
+      (channel) => {
+        // A 404 closes the channel with an error event: keep it from becoming an uncaught exception.
+        channel.on('error', () => undefined);
+        channel.on('close', () => {
+          if (this.channel === opening) this.channel = null;
+        });
+      },
+      () => {
+        if (this.channel === opening) this.channel = null;
+      },
+    );
+    return opening;
+  }
+
+  private dropChannel(): void {
+    const channel = this.channel;
+    this.channel = null;
+    void channel?.then((c) => c.close()).catch(() => undefined);
   }
 
   private async connect(): Promise<Connection | null> {
@@ -99,7 +131,9 @@ export class QueueDepths {
       opening.then(
         (c) => {
           const forget = () => {
-            if (this.connection === opening) this.connection = null;
+            if (this.connection !== opening) return;
+            this.connection = null;
+            this.channel = null;
           };
           c.on('error', (err: Error) => this.options.log.debug({ err, url: redactUrl(url) }, 'queue-depth connection error'));
           c.on('close', forget);
@@ -113,4 +147,10 @@ export class QueueDepths {
     }
     return this.connection;
   }
+}
+
+/** The broker closed the channel because `queue` itself does not exist (not another check's queue). */
+function notFound(err: unknown, queue: string): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  return e.code === 404 && typeof e.message === 'string' && e.message.includes(`'${queue}'`);
 }

@@ -110,7 +110,19 @@ export function createRouter(deps: RouteDeps): Router {
     {
       method: 'GET',
       pattern: /^\/metrics$/,
-      run: async () => ({ status: 200, text: await deps.metrics.metrics(), contentType: deps.metrics.contentType }),
+      run: async (req) => {
+        // ?name=warren_messages_total (repeatable): those metrics alone, as Prometheus exporters'
+        // collect[] does. A watcher polling one counter then costs no queue-depth reads at the broker.
+        const names = [...req.query.getAll('name'), ...req.query.getAll('name[]')];
+        if (names.length === 0) return { status: 200, text: await deps.metrics.metrics(), contentType: deps.metrics.contentType };
+        const unknown = names.filter((n) => !deps.metrics.getSingleMetric(n));
+        if (unknown.length > 0) {
+          const known = deps.metrics.getMetricsAsArray().map((m) => m.name);
+          return fail('WARREN_E_USAGE', `no metric named ${unknown.join(', ')}`, `name one of: ${known.join(', ')}; or leave ?name= out for them all`);
+        }
+        const parts = await Promise.all([...new Set(names)].map((n) => deps.metrics.getSingleMetricAsString(n)));
+        return { status: 200, text: `${parts.join('\n')}\n`, contentType: deps.metrics.contentType };
+      },
     },
     { method: 'GET', pattern: /^\/functions$/, run: async () => ok(await functionsView()) },
     {

@@ -70,6 +70,18 @@ describe('admin API', () => {
     expect(text).toContain('warren_queue_messages{function="echo",queue="echo"} 0');
     expect(text).toContain('warren_dead_letter_messages{function="echo",queue="echo.dead"} 0');
 
+    // ?name= gives those metrics alone; a name it does not know is refused with the names it knows.
+    const one = await (await runtime.admin('/metrics?name=warren_messages_total&name=warren_replicas_running')).text();
+    expect(one).toContain('warren_messages_total{function="echo",outcome="ack"} 20');
+    expect(one).toContain('warren_replicas_running{function="echo"} 2');
+    expect(one).not.toContain('warren_queue_messages');
+    expect(one).not.toContain('warren_handler_duration_seconds');
+    const typo = await runtime.admin('/metrics?name=warren_message_total');
+    expect(typo.status).toBe(400);
+    const refusal = (await typo.json()) as { error: string; hint: string };
+    expect(refusal.error).toContain('warren_message_total');
+    expect(refusal.hint).toContain('warren_messages_total');
+
     const list = (await (await runtime.admin('/functions')).json()) as { ready: boolean; functions: Array<{ name: string; version: string; handled: number }> };
     expect(list.ready).toBe(true);
     const echo = list.functions.find((f) => f.name === 'echo')!;

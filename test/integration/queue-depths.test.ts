@@ -4,9 +4,19 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import amqplib from 'amqplib';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import pino from 'pino';
 import { QueueDepths } from '../../runtime/admin/depths';
 import { createTestVhost, getAll, publishRaw, type TestVhost } from '../helpers/broker';
+
+const run = promisify(execFile);
+
+/** Channels open on a vhost now (rabbitmqctl: the HTTP API's lists lag). */
+async function channelsOn(vhost: string): Promise<number> {
+  const { stdout } = await run('rabbitmqctl', ['list_channels', '-q', '--no-table-headers', 'vhost']);
+  return stdout.split('\n').filter((line) => line.trim() === vhost).length;
+}
 
 let vhost: TestVhost | null = null;
 let depths: QueueDepths | null = null;
@@ -37,5 +47,29 @@ describe('queue depths', () => {
     // And the feed may use what the request read.
     expect((await depths.get('work', { maxAgeMs: 5_000, background: true }))?.messages).toBe(0);
     expect(await depths.get('missing')).toBeNull();
+  });
+
+  it('answers checks made together on one channel kept open, a missing queue among them null and the others their depth', async () => {
+    vhost = await createTestVhost('depths-shared');
+    const url = vhost.url;
+    const conn = await amqplib.connect(url);
+    const ch = await conn.createChannel();
+    for (const q of ['a', 'b', 'c']) await ch.assertQueue(q, { durable: true });
+    await conn.close();
+    await publishRaw(url, '', 'a', 'x');
+    for (let i = 0; i < 2; i++) await publishRaw(url, '', 'b', 'x');
+
+    depths = new QueueDepths({ url: () => url, log: pino({ level: 'silent' }), ttlMs: 0 });
+    for (let round = 0; round < 3; round++) {
+      // The 404 on "gone" closes the channel under the checks queued behind it: they are asked again.
+      const [a, gone, b, c] = await Promise.all(['a', 'gone', 'b', 'c'].map((q) => depths!.get(q)));
+      expect([a?.messages, gone, b?.messages, c?.messages]).toEqual([1, null, 2, 0]);
+    }
+    for (let i = 0; i < 10; i++) expect((await depths.get('b'))?.messages).toBe(2);
+    // Thirty-odd checks later, one channel stays open for the next, none left behind by the others.
+    expect(await channelsOn(vhost.name)).toBe(1);
+    await depths.close();
+    depths = null;
+    expect(await channelsOn(vhost.name)).toBe(0);
   });
 });
