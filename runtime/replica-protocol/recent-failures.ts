@@ -5,15 +5,20 @@
  */
 import type { RecentFailure } from '../admin/wire-types';
 
-/** reports a replica sends in one second at most */
-export const REPORTS_PER_SECOND = 5;
+/**
+ * reports a replica sends in one second at most, of retried attempts and, apart, of messages it gave
+ * up on (dead-lettered or dropped): a storm of retries never hides a dead letter, and a burst no
+ * larger than the list shows whole
+ */
+export const REPORTS_PER_SECOND = 10;
 /** failures the supervisor keeps per function */
 export const RECENT_FAILURES_KEPT = 10;
 
-/** A replica's side: `note` sends a failure on, unless REPORTS_PER_SECOND went out this second already. */
+/** A replica's side: `note` sends a failure on, unless REPORTS_PER_SECOND of its kind went out this second already. */
 export class FailureReports {
   private second = 0;
-  private sent = 0;
+  private retried = 0;
+  private final = 0;
 
   constructor(
     private readonly send: (failure: RecentFailure) => void,
@@ -22,9 +27,14 @@ export class FailureReports {
 
   readonly note = (failure: RecentFailure): void => {
     const second = Math.floor(this.now() / 1000);
-    if (second !== this.second) [this.second, this.sent] = [second, 0];
-    if (this.sent >= REPORTS_PER_SECOND) return;
-    this.sent++;
+    if (second !== this.second) [this.second, this.retried, this.final] = [second, 0, 0];
+    if (failure.outcome === 'retried') {
+      if (this.retried >= REPORTS_PER_SECOND) return;
+      this.retried++;
+    } else {
+      if (this.final >= REPORTS_PER_SECOND) return;
+      this.final++;
+    }
     this.send(failure);
   };
 }
