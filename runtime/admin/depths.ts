@@ -1,9 +1,10 @@
 /**
  * Queue depths read from the broker itself (no management plugin needed): `checkQueue` on one
- * dedicated connection and one channel kept open across checks. A missing queue (404) closes that
- * channel: its check answers null, the checks queued behind it on the channel are asked again on a
- * new one. (A channel opened and closed per check cost the broker and the runtime three round trips
- * a queue: a /metrics scrape asks for four queues a function, the dashboard's feed for two dozen.)
+ * dedicated connection. Each check runs on a channel of its own, so a queue slow to answer (its
+ * leader on a node that just went away) holds up no other; the channel then waits, open, for the
+ * next check (at most MAX_IDLE_CHANNELS wait). A missing queue (404) closes its channel, which is
+ * not reused. (A channel opened and closed per check cost the broker and the runtime three round
+ * trips a queue: a /metrics scrape asks for four queues a function, the dashboard's feed for two dozen.)
  * Results are cached for a quarter of a second, so the reads of one moment (/metrics, /functions and
  * `warren status` together, a busy Prometheus) share one check, while a request made after the last
  * message was handled does not show it still queued (with a second, `warren status` right after a
@@ -35,9 +36,16 @@ export interface DepthsOptions {
 
 type Connection = ChannelModel;
 
+/**
+ * channels kept open between checks: enough for the checks of one moment (a scrape, a feed tick) of
+ * a project of a few functions and the delay ladder; a larger one opens the rest per check, as before
+ */
+const MAX_IDLE_CHANNELS = 32;
+
 export class QueueDepths {
   private connection: Promise<Connection> | null = null;
-  private channel: Promise<Channel> | null = null;
+  /** open channels no check is using */
+  private idle: Channel[] = [];
   private readonly cache = new Map<string, { at: number; value: Promise<QueueDepth | null>; background: boolean }>();
   private closed = false;
   private readonly ttlMs: number;
@@ -68,55 +76,37 @@ export class QueueDepths {
     this.closed = true;
     const connection = this.connection;
     this.connection = null;
-    this.channel = null;
+    this.idle = [];
     if (connection) await connection.then((c) => c.close()).catch(() => undefined);
   }
 
   private async check(queue: string): Promise<QueueDepth | null> {
-    // A second try only for a check whose channel a 404 on another queue closed under it.
-    for (let attempt = 1; ; attempt++) {
-      if (this.closed) return null;
-      let channel: Promise<Channel> | null = null;
-      try {
-        const connection = await this.connect();
-        if (!connection) return null;
-        channel = this.openChannel(connection);
-        const { messageCount, consumerCount } = await withTimeout((await channel).checkQueue(queue), this.timeoutMs);
-        return { messages: messageCount, consumers: consumerCount };
-      } catch (err) {
-        // A check that timed out leaves its request on the channel: the next checks get a new one.
-        if (channel && this.channel === channel) this.dropChannel();
-        if (attempt === 1 && channel && !notFound(err, queue)) continue;
-        this.options.log.debug({ err, queue }, 'queue depth unavailable');
-        return null;
-      }
+    if (this.closed) return null;
+    let channel: Channel | null = null;
+    try {
+      const connection = await this.connect();
+      if (!connection) return null;
+      channel = this.idle.pop() ?? (await this.openChannel(connection));
+      const { messageCount, consumerCount } = await withTimeout(channel.checkQueue(queue), this.timeoutMs);
+      if (this.idle.length < MAX_IDLE_CHANNELS && !this.closed) this.idle.push(channel);
+      else void channel.close().catch(() => undefined);
+      return { messages: messageCount, consumers: consumerCount };
+    } catch (err) {
+      // A 404 closed the channel; one that timed out still has the request on it: neither is reused.
+      void channel?.close().catch(() => undefined);
+      this.options.log.debug({ err, queue }, 'queue depth unavailable');
+      return null;
     }
   }
 
-  /** The channel the checks share, opened on first use and after a 404 (or a timeout) closed it. */
-  private openChannel(connection: Connection): Promise<Channel> {
-    if (this.channel) return this.channel;
-    const opening = connection.createChannel();
-    this.channel = opening;
-    opening.then(
-      (channel) => {
-        // A 404 closes the channel with an error event: keep it from becoming an uncaught exception.
-        channel.on('error', () => undefined);
-        channel.on('close', () => {
-          if (this.channel === opening) this.channel = null;
-        });
-      },
-      () => {
-        if (this.channel === opening) this.channel = null;
-      },
-    );
-    return opening;
-  }
-
-  private dropChannel(): void {
-    const channel = this.channel;
-    this.channel = null;
-    void channel?.then((c) => c.close()).catch(() => undefined);
+  private async openChannel(connection: Connection): Promise<Channel> {
+    const channel = await connection.createChannel();
+    // A 404 closes the channel with an error event: keep it from becoming an uncaught exception.
+    channel.on('error', () => undefined);
+    channel.on('close', () => {
+      this.idle = this.idle.filter((c) => c !== channel);
+    });
+    return channel;
   }
 
   private async connect(): Promise<Connection | null> {
@@ -133,7 +123,7 @@ export class QueueDepths {
           const forget = () => {
             if (this.connection !== opening) return;
             this.connection = null;
-            this.channel = null;
+            this.idle = [];
           };
           c.on('error', (err: Error) => this.options.log.debug({ err, url: redactUrl(url) }, 'queue-depth connection error'));
           c.on('close', forget);
@@ -147,10 +137,4 @@ export class QueueDepths {
     }
     return this.connection;
   }
-}
-
-/** The broker closed the channel because `queue` itself does not exist (not another check's queue). */
-function notFound(err: unknown, queue: string): boolean {
-  const e = err as { code?: unknown; message?: unknown };
-  return e.code === 404 && typeof e.message === 'string' && e.message.includes(`'${queue}'`);
 }
