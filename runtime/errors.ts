@@ -63,6 +63,11 @@ export const ERRORS = {
     http: 409,
     exit: EXIT.RUNTIME,
   },
+  WARREN_E_DEAD_LETTERS_BUSY: {
+    description: 'another process (a `warren dlq` command, another runtime) has held the dead-letter queue for a minute; nothing was changed',
+    http: 409,
+    exit: EXIT.RUNTIME,
+  },
   WARREN_E_NOT_READY: { description: 'the runtime is not running yet (still connecting to the broker) or is stopping', http: 503, exit: EXIT.RUNTIME },
   WARREN_E_DEPLOY_FAILED: {
     description: 'the new version built but its replicas could not start; the old version keeps serving',

@@ -18,6 +18,7 @@ import { describeDeadLetter, describeDeadLetterFully, keyOf, type DeadLetter, ty
 import type { DeadLetterList, DeadLetterPage } from '../admin/wire-types';
 import { matchesSearch } from './search';
 import { oneAtATime } from './one-at-a-time';
+import { countWhenBack, takeTurn } from './turn';
 
 export type { DeadLetterList, DeadLetterPage } from '../admin/wire-types';
 
@@ -100,6 +101,9 @@ async function walk(
   return oneAtATime(url, queue, () =>
     withConnection(url, name, async (conn) => {
       const ch = await conn.createChannel();
+      await messageCount(ch, queue, url);
+      // Counted once a read elsewhere has handed its letters back (the turn is given up with the connection).
+      await takeTurn(conn, queue);
       const total = await messageCount(ch, queue, url);
       const max = Math.min(total, upTo(total));
       let scanned = 0;
@@ -110,6 +114,7 @@ async function walk(
         if (!visit(msg)) break;
       }
       await ch.close();
+      if (scanned > 0) await countWhenBack(conn, queue, total);
       return { total, scanned };
     }),
   );

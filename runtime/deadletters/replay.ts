@@ -20,6 +20,7 @@ import { describeDeadLetter, keyOf, originalRouteOf, replayProperties } from './
 import { matchesSearch } from './search';
 import { FULL_READ_MAX, oldestFirst } from './list';
 import { oneAtATime } from './one-at-a-time';
+import { countWhenBack, takeTurn } from './turn';
 import { WarrenError } from '../errors';
 import { lostConnection } from '../connection/unreachable';
 import type { KeptLetter, ReplayResult } from '../admin/wire-types';
@@ -131,6 +132,9 @@ async function replayOnce(url: string, deadQueue: string, options: ReplayOptions
   const target = options.queue ?? sourceQueueOf(deadQueue) ?? deadQueue;
   return withConnection(url, 'warren dlq replay', async (conn) => {
     const publisher = await conn.createConfirmChannel();
+    await messageCount(publisher, deadQueue, url);
+    // Counted once a read elsewhere has handed its letters back (given up with the connection).
+    await takeTurn(conn, deadQueue);
     const total = await messageCount(publisher, deadQueue, url);
     const wanted = options.keys ? new Set(options.keys) : null;
     const search = options.search?.trim() ?? '';
@@ -258,10 +262,8 @@ async function replayOnce(url: string, deadQueue: string, options: ReplayOptions
     // Kept and unselected messages were never acked: closing hands them back to the dead-letter queue.
     await Promise.all(takers.map((channel) => channel.close()));
     await publisher.close();
-    const after = await conn.createChannel();
-    // A quorum queue takes the returned messages back asynchronously: its count can lag behind.
-    const remaining = Math.max(await messageCount(after, deadQueue, url), total - replayedKeys.length);
-    await after.close();
+    // A quorum queue takes the returned messages back asynchronously: counted once they are in.
+    const remaining = await countWhenBack(conn, deadQueue, total - replayedKeys.length);
     const missing = options.keys ? options.keys.filter((k) => !found.has(k)) : [];
     return { queue: deadQueue, target, replayed: replayedKeys.length, replayedKeys, kept, missing, remaining };
   });

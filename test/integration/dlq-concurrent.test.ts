@@ -1,11 +1,14 @@
 /**
  * Dead-letter operations side by side. A read holds the letters it reads until it ends, so in one
  * process (the runtime behind the dashboard) each queue takes its reads, replays and purges one at a
- * time, and a replay by id looks again for a letter that a read in another process held.
+ * time, and across processes they take turns through the broker (runtime/deadletters/turn.ts); a
+ * replay by id also looks again for a letter that a read without a turn held.
  */
 import amqplib from 'amqplib';
 import { afterEach, expect, it } from 'vitest';
 import { browseDeadLetters, purgeDeadLetters, replayDeadLetters } from '../../runtime/deadletters';
+import { takeTurn } from '../../runtime/deadletters/turn';
+import { WarrenError } from '../../runtime/errors';
 import { createTestVhost, type TestVhost } from '../helpers/broker';
 
 let vhost: TestVhost | undefined;
@@ -75,4 +78,63 @@ it('a replay by id finds a letter that a read in another process holds for a mom
   }
   expect(await inQueue(vhost.url, 'jobs')).toEqual(['m-7']);
   expect(await inQueue(vhost.url, 'jobs.dead')).toHaveLength(COUNT - 1);
+});
+
+/** Another process's `warren dlq list` of the whole queue: its turn taken, every letter held unacked until `handBack`. */
+async function readElsewhere(url: string): Promise<{ handBack(): Promise<void> }> {
+  const reader = await amqplib.connect(url);
+  await takeTurn(reader, 'jobs.dead');
+  const ch = await reader.createChannel();
+  for (let i = 0; i < COUNT; i++) expect(await ch.get('jobs.dead', { noAck: false })).not.toBe(false);
+  return { handBack: () => reader.close() };
+}
+
+it('a replay of every letter beside another process’s read waits for its turn and replays them all', async () => {
+  vhost = await createTestVhost('dlq-turns');
+  await deadLetters(vhost.url);
+  const other = await readElsewhere(vhost.url);
+  const replaying = replayDeadLetters(vhost.url, 'jobs.dead');
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  await other.handBack();
+  expect(await replaying).toMatchObject({ replayed: COUNT, kept: [], remaining: 0 });
+  expect(await inQueue(vhost.url, 'jobs')).toHaveLength(COUNT);
+  expect(await inQueue(vhost.url, 'jobs.dead')).toHaveLength(0);
+});
+
+it('a purge and a list beside another process’s read wait for its turn and see every letter', async () => {
+  vhost = await createTestVhost('dlq-turns');
+  await deadLetters(vhost.url);
+  let other = await readElsewhere(vhost.url);
+  const listing = browseDeadLetters(vhost.url, 'jobs.dead', { limit: COUNT });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await other.handBack();
+  const page = await listing;
+  expect([page.total, page.letters.length]).toEqual([COUNT, COUNT]);
+
+  other = await readElsewhere(vhost.url);
+  const purging = purgeDeadLetters(vhost.url, 'jobs.dead');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await other.handBack();
+  expect(await purging).toBe(COUNT);
+  expect(await inQueue(vhost.url, 'jobs.dead')).toHaveLength(0);
+});
+
+it('says which queue another process holds, and changes nothing, when its turn does not end', async () => {
+  vhost = await createTestVhost('dlq-turns');
+  await deadLetters(vhost.url);
+  const other = await readElsewhere(vhost.url);
+  const conn = await amqplib.connect(vhost.url);
+  try {
+    const err = await takeTurn(conn, 'jobs.dead', 300).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WarrenError);
+    expect((err as WarrenError).code).toBe('WARREN_E_DEAD_LETTERS_BUSY');
+    expect((err as WarrenError).message).toContain('jobs.dead');
+  } finally {
+    await conn.close();
+    await other.handBack();
+  }
+  expect(await inQueue(vhost.url, 'jobs.dead')).toHaveLength(COUNT);
 });
