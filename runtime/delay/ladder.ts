@@ -61,6 +61,12 @@ export const DELAY_HEADERS = {
   routingKey: 'x-warren-delay-routing-key',
   /** epoch ms the message is due, by the publisher's clock */
   due: 'x-warren-delay-due',
+  /**
+   * the message's `CC` and `BCC` (RabbitMQ's sender-selected distribution), held through the ladder:
+   * published into it with them, the broker sent the message to the queues they name at once, undelayed
+   */
+  cc: 'x-warren-delay-cc',
+  bcc: 'x-warren-delay-bcc',
 } as const;
 
 /** What a delay may be, said in every refusal: a handler sees only the error's message. */
@@ -159,8 +165,23 @@ export function delayedPublish(exchange: string, routingKey: string, ms: number,
     exchange: entryExchange(ms),
     routingKey: delayRoutingKey(ms),
     // Object.assign, not a spread followed by more keys: see runtime/connection/publish-options.ts.
-    headers: Object.assign({}, headers, { [DELAY_HEADERS.exchange]: exchange, [DELAY_HEADERS.routingKey]: routingKey, [DELAY_HEADERS.due]: now + ms }),
+    headers: Object.assign(withoutSenderSelected(headers), {
+      [DELAY_HEADERS.exchange]: exchange,
+      [DELAY_HEADERS.routingKey]: routingKey,
+      [DELAY_HEADERS.due]: now + ms,
+    }),
   };
+}
+
+/** The headers with `CC` and `BCC` renamed to the ladder's own (they go back at delivery: forwardOf). */
+function withoutSenderSelected(headers: Record<string, unknown> | undefined): Record<string, unknown> {
+  const copy = Object.assign({}, headers);
+  if (!headers || !('CC' in headers || 'BCC' in headers)) return copy;
+  if ('CC' in copy) copy[DELAY_HEADERS.cc] = copy['CC'];
+  if ('BCC' in copy) copy[DELAY_HEADERS.bcc] = copy['BCC'];
+  delete copy['CC'];
+  delete copy['BCC'];
+  return copy;
 }
 
 export interface Forward {
@@ -186,7 +207,7 @@ export function forwardOf(headers: Record<string, unknown> | undefined): Forward
     // function read it as a replica's death and ran the message as a suspect, or dead-lettered it unrun
     if (key === 'x-delivery-count') continue;
     if (key === DELAY_HEADERS.exchange || key === DELAY_HEADERS.routingKey) continue;
-    clean[key] = value;
+    clean[key === DELAY_HEADERS.cc ? 'CC' : key === DELAY_HEADERS.bcc ? 'BCC' : key] = value;
   }
   return { exchange, routingKey, headers: clean, due: Number.isFinite(due) ? due : undefined };
 }

@@ -19,6 +19,8 @@ export const H = {
   dropped: 'x-warren-dropped-headers',
   /** why the last replica that held this message died (a crash, exit, out of memory, a blocked loop) */
   lastDeath: 'x-warren-last-death',
+  /** the producer's `CC` header, kept under another name on Warren's copies (see copyHeaders) */
+  cc: 'x-warren-original-cc',
 } as const;
 
 const MAX_ERROR = 1_000;
@@ -99,8 +101,13 @@ export function copyHeaders(headers: Record<string, unknown> | undefined): Recor
   const copy: Record<string, unknown> = {};
   let budget = MAX_COPIED_HEADER_BYTES;
   let dropped = 0;
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    if (DELIVERY_HEADERS.includes(name) || name === H.dropped) continue;
+  for (const [header, value] of Object.entries(headers ?? {})) {
+    // RabbitMQ's sender-selected distribution: a message published with a `CC` (or `BCC`) header also
+    // goes to the queues those routing keys name, and the broker keeps `CC` in what it delivers. A
+    // copy with it (a retry, a dead letter, a replay) was handed again to every queue it names: another
+    // function ran the message once more for each. Copies carry it as H.cc; BCC never reaches a consumer.
+    if (DELIVERY_HEADERS.includes(header) || header === H.dropped || header === 'BCC') continue;
+    const name = header === 'CC' ? H.cc : header;
     const size = 1 + Buffer.byteLength(name) + encodedSize(value);
     if (size > budget) {
       dropped++;

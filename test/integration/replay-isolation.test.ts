@@ -97,6 +97,25 @@ describe('replaying a dead letter', () => {
     expect((await queueInfo(vhost.url, 'mailer.dead')).messageCount).toBe(0);
   });
 
+  it('hands a message published with a CC header to the queues it names once, not again with its dead letter and its replay', async () => {
+    const seen: Handled[] = [];
+    // Sender-selected distribution: to mailer, and a copy to ledger by the CC header.
+    await publishRaw(vhost.url, '', 'mailer', JSON.stringify({ id: 'cc' }), { contentType: 'application/json', messageId: 'cc', headers: { CC: ['ledger'] } });
+    await handledUntil(vhost.url, seen, (all) => count(all, 'ledger', 'cc') === 1);
+    await waitFor(async () => (await queueInfo(vhost.url, 'mailer.dead')).messageCount === 1);
+    const { letter } = (await (await runtime!.admin('/functions/mailer/dead-letters/cc')).json()) as { letter: { headers: Record<string, unknown> } };
+    expect(letter.headers['x-warren-original-cc']).toEqual(['ledger']);
+    expect(letter.headers['CC']).toBeUndefined();
+    await rm(flag);
+    const cli = await runWarren(['dlq', 'replay', 'mailer', '--dir', project.dir], { AMQP_URL: vhost.url });
+    expect(cli.code, cli.stderr).toBe(0);
+    await handledUntil(vhost.url, seen, (all) => count(all, 'mailer', 'cc') === 1);
+    await new Promise((r) => setTimeout(r, 1_000));
+    await handledUntil(vhost.url, seen, () => true);
+    expect(count(seen, 'ledger', 'cc'), 'ledger ran the CC copy').toBe(1);
+    expect(count(seen, 'mailer', 'cc')).toBe(1);
+  });
+
   it("keeps a dead letter whose function's queue was deleted, and says why (API and CLI)", async () => {
     await publishRaw(vhost.url, 'events', 'user.signup', JSON.stringify({ id: 'lost-queue' }), { contentType: 'application/json', messageId: 'lost-queue' });
     await waitFor(async () => (await queueInfo(vhost.url, 'mailer.dead')).messageCount === 1);
