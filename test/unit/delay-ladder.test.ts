@@ -162,4 +162,11 @@ describe('delay ladder', () => {
     expect(forwardOf({ trace: 'abc' })).toBeNull();
     expect(forwardOf({ ...sent.headers, [DELAY_HEADERS.exchange]: Buffer.from('') })?.exchange).toBe('');
   });
+
+  it('holds CC and BCC through the ladder (the broker would send the message to their queues at once) and gives them back when due', () => {
+    const sent = delayedPublish('', 'orders', 5_000, { CC: ['audit'], BCC: ['archive'], trace: 'abc' }, 0);
+    expect(sent.headers['CC']).toBeUndefined();
+    expect(sent.headers['BCC']).toBeUndefined();
+    expect(forwardOf(sent.headers)?.headers).toEqual({ CC: ['audit'], BCC: ['archive'], trace: 'abc', [DELAY_HEADERS.due]: 5_000 });
+  });
 });
