@@ -88,10 +88,13 @@ export async function readForTools(
 ): Promise<Pick<WarrenConfig, 'url' | 'vhost' | 'functions'>> {
   const read = await readProject({ dir, env: process.env });
   if (read.project && read.errors.length === 0) return read.project.config;
-  if (!read.partial || !needs(read.partial)) throw new WarrenErrors(read.errors);
+  // Only handler files missing (a function being retired, its file deleted first): the config is whole,
+  // and the tools need no handler.
+  const usable = read.project?.config ?? read.partial;
+  if (!usable || (!read.project && !needs(usable))) throw new WarrenErrors(read.errors);
   const n = read.errors.length;
   process.stderr.write(
     `warning: the project has ${n} problem${n === 1 ? '' : 's'}; going on with what could be read:\n${indent(new WarrenErrors(read.errors).format(dir))}\n`,
   );
-  return read.partial;
+  return usable;
 }

@@ -352,6 +352,26 @@ export default async () => { throw new Reject('still no'); };
     expect(other.stderr).toContain('functions.other.replicas');
   });
 
+  it('lists, replays and publishes while a function being retired has lost its handler file, and says so', async () => {
+    project = await createProject(`${YAML}  retired: {}\n`, { flaky: reportingHandler('ok'), retired: reportingHandler('ok') });
+    await rm(join(project.dir, 'functions', 'retired.ts'));
+    await declareQueue(vhost.url, 'retired');
+    await declareQueue(vhost.url, 'retired.dead');
+    await fillDead(vhost.url, 'retired.dead', 2);
+    // Its own dead letters too: they need no handler.
+    const listed = await dlq(project, 'list', 'retired');
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toContain('d1');
+    expect(listed.stderr).toContain('warning: the project has 1 problem; going on with what could be read:');
+    expect(listed.stderr).toContain('no handler file for function "retired"');
+    const replayed = await dlq(project, 'replay', 'retired');
+    expect(replayed.code, replayed.stderr).toBe(0);
+    expect((await queueInfo(vhost.url, 'retired')).messageCount).toBe(2);
+    const published = await runWarren(['publish', '', 'retired', '{"n":9}', '--dir', project.dir], { AMQP_URL: vhost.url });
+    expect(published.code, published.stderr).toBe(0);
+    expect((await queueInfo(vhost.url, 'retired')).messageCount).toBe(3);
+  });
+
   it('names the functions when asked about an unknown one', async () => {
     project = await createProject(YAML, { flaky: reportingHandler('ok') });
     const result = await dlq(project, 'list', 'nope');
