@@ -4,6 +4,7 @@
  * before the ack, so a crash in between leaves a duplicate, never a loss. A publish that fails
  * throws: the caller returns the message to the queue (./process.ts).
  */
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { FunctionConfig } from '../config/types';
 import { sleep } from '../lib/sleep';
@@ -94,7 +95,7 @@ export function carryOut(settlement: Settlement, m: Delivered, deps: CarryOutDep
 async function publishOutputThenSettle(output: { exchange: string; routingKey: string; value: unknown }, m: Delivered, deps: CarryOutDeps): Promise<Counted> {
   let settlement: Settlement = { action: 'ack' };
   try {
-    await deps.publish(toExchange(output.exchange), output.value, { routingKey: output.routingKey });
+    await deps.publish(toExchange(output.exchange), output.value, { routingKey: output.routingKey, properties: { messageId: randomUUID() } });
   } catch (err) {
     settlement = decideSettlement(deps.fn, m.attempt, { kind: 'error', error: toError(err, 'publishing the output failed'), timedOut: false });
   }

@@ -1,4 +1,5 @@
 /** The `ctx` a handler receives for one delivery (SPEC §3); its publishes go through the replica's publisher. */
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AmqpProperties, Context, PublishOptions } from '../index';
 import { amqpProperties } from './amqp-properties';
@@ -102,7 +103,9 @@ export function publishFromHandler(publish: Publish, exchange: string, routingKe
   const target = exchange === '' ? toDefaultExchange(routingKey) : toExchange(exchange);
   const properties: MessageProperties = {};
   if (options.headers) properties.headers = options.headers;
-  if (options.messageId) properties.messageId = options.messageId;
+  // Every message gets an id, as `warren publish` gives one: the receiving function can count and
+  // deduplicate by ctx.messageId, and its dead letters are found by it.
+  properties.messageId = options.messageId || randomUUID();
   if (options.contentType) properties.contentType = options.contentType;
   if (options.persistent === false) properties.deliveryMode = 1;
   if (options.correlationId !== undefined) properties.correlationId = options.correlationId;

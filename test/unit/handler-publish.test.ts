@@ -15,7 +15,19 @@ describe('ctx.publish', () => {
     expect(calls).toHaveLength(1);
     const [target, , options] = calls[0]!;
     expect(target).toEqual({ kind: 'queue', name: 'replies', strict: true });
-    expect(options.properties).toEqual({ correlationId: 'c-1', replyTo: 'back', type: 'sum', appId: 'calc', priority: 5 });
+    expect(options.properties).toEqual({ correlationId: 'c-1', replyTo: 'back', type: 'sum', appId: 'calc', priority: 5, messageId: expect.any(String) });
+  });
+
+  it('gives every message an id of its own, unless the handler names one, delayed or not', async () => {
+    const { calls, publish } = recorder();
+    await publishFromHandler(publish, 'x', 'k', 1);
+    await publishFromHandler(publish, 'x', 'k', 1);
+    await publishFromHandler(publish, 'x', 'k', 1, { messageId: 'order-42' });
+    await publishFromHandler(publish, 'x', 'k', 1, { delay: '5s' });
+    const ids = calls.map(([, , options]) => options.properties?.messageId);
+    expect(ids[0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(new Set(ids).size).toBe(4);
+    expect(ids[2]).toBe('order-42');
   });
 
   it("publishes to RabbitMQ's direct reply-to without the mandatory flag, and to any other queue with it", async () => {
