@@ -14,8 +14,9 @@ import { keyPathAt } from './rascal-json';
 import { batchAndRate } from './batch-rate';
 import { NOTHING_UNCHECKED, type Unchecked } from './set-aside';
 import { DEFAULTS, type BackoffKind, type FunctionConfig, type QueueConfig, type SourceLocation } from './types';
-import { parseDuration, parseMemoryMb, parseSize } from './units';
-import { MAX_BODY_BYTES, MAX_DURATION_MS, MAX_DURATION_TEXT, MAX_NAME_BYTES, nameBytes, shortName } from './limits';
+import { formatDuration, parseDuration, parseMemoryMb, parseSize } from './units';
+import { effectivePrefetch } from './prefetch';
+import { MAX_BODY_BYTES, MAX_DURATION_MS, MAX_DURATION_TEXT, MAX_NAME_BYTES, MAX_RATE_HOLD_MS, nameBytes, shortName } from './limits';
 import { deadQueueName, retryLadder, retryQueueName } from '../topology/names';
 import { parseSchedule } from '../schedule/ticks';
 
@@ -248,6 +249,21 @@ function normalise(
     fn.output = { exchange: String(o.exchange), routingKey: (o.routingKey as string | undefined) ?? '' };
   }
   Object.assign(fn, messageSchema(ctx, e.schema, at_('schema'), input), scheduleOf(ctx, e, pointer), batchAndRate(ctx, e, pointer));
+  if (fn.rateLimit) {
+    // The last of the messages the replicas hold waits this long for its turn (./prefetch.ts).
+    const heldMs = (fn.replicas * effectivePrefetch(fn).prefetch * fn.rateLimit.periodMs) / fn.rateLimit.count;
+    if (heldMs > MAX_RATE_HOLD_MS) {
+      const fewest = Math.max(1, Math.floor((MAX_RATE_HOLD_MS * fn.rateLimit.count) / (effectivePrefetch(fn).prefetch * fn.rateLimit.periodMs)));
+      ctx.report(
+        'WARREN_E_CONFIG_CONFLICT',
+        `rateLimit ${String(e.rateLimit)} with ${fn.replicas} replicas keeps a message waiting unacked up to ${formatDuration(heldMs)} for its turn`,
+        at_('rateLimit'),
+        {
+          hint: `RabbitMQ takes back what a consumer holds past its consumer_timeout (30 min by default); use at most ${fewest} replica${fewest === 1 ? '' : 's'} (more do not run faster at this rate), or a higher rate`,
+        },
+      );
+    }
+  }
   return fn;
 }
 

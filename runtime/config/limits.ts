@@ -17,6 +17,12 @@ export const MAX_DURATION_MS = 86_400_000;
  */
 export const MAX_BATCH_WINDOW_MS = 300_000;
 /**
+ * rateLimit: the longest a message may wait unacked in a replica's prefetch for its turn (replicas ×
+ * prefetch / rate): past `consumer_timeout` (30 min by default) RabbitMQ closes the replica's channel
+ * and hands the messages back with a delivery counted. 20 minutes leaves room for the handlers' time.
+ */
+export const MAX_RATE_HOLD_MS = 1_200_000;
+/**
  * The most messages a rateLimit lets start in its window. The limiter keeps one start time per
  * message of the window, and one runtime starts some 60,000 a second at most: a larger limit is no limit.
  */

@@ -45,6 +45,20 @@ describe('batch and rateLimit in queues.yaml', () => {
     expect(errors[0]?.details.hint).toContain('leave rateLimit out');
   });
 
+  it('refuses a rateLimit whose replicas would hold a message unacked past consumer_timeout, naming how many replicas fit', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'functions/b.ts': handler,
+      'queues.yaml': lines('functions:', '  a: { rateLimit: 1/min, replicas: 100 }', '  b: { rateLimit: 1/min, replicas: 20 }'),
+    });
+    const errors = await problems(dir);
+    expect(errors.map((e) => summary(e, dir))).toEqual([
+      { code: 'WARREN_E_CONFIG_CONFLICT', file: 'queues.yaml', line: 2, column: 19, key: 'functions.a.rateLimit' },
+    ]);
+    expect(errors[0]?.message).toContain('up to 1h40m');
+    expect(errors[0]?.details.hint).toContain('at most 20 replicas');
+  });
+
   it('refuses batch with output where it was written, with a hint; accepts batch with ordered (SPEC: batch combines with every other key)', async () => {
     const dir = await project({
       'functions/a.ts': handler,
