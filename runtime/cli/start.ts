@@ -54,7 +54,13 @@ export async function startCommand(options: StartOptions, env: Record<string, st
       if (signalledAt !== null) {
         // Ctrl-C under `npm start` arrives twice: the terminal sends it to the whole process group,
         // and npm forwards the one it got. That is one request to stop, not a second.
-        if (Date.now() - signalledAt < SAME_SIGNAL_MS) return;
+        if (Date.now() - signalledAt < SAME_SIGNAL_MS) {
+          log.info(
+            { signal },
+            `a second ${signal} within ${SAME_SIGNAL_MS} ms of the first is the same request to stop (one Ctrl-C reaches Warren twice under npm); send another to exit at once`,
+          );
+          return;
+        }
         log.warn({ signal }, 'second signal: exiting now; unacked messages return to their queues');
         process.exit(EXIT.RUNTIME);
       }

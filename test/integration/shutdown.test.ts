@@ -105,6 +105,26 @@ export default handler;
     expect(done.attempt).toBeGreaterThanOrEqual(2);
   });
 
+  it('reads a second signal within 500 ms as the same request to stop, says so, and finishes the work in hand', async () => {
+    const vhost = hold('vhost', await createTestVhost('shutdown-twice'));
+    const project = hold(
+      'project',
+      await createProject('functions:\n  slow: { timeout: 10s }\n', {
+        slow: 'export default async () => { await new Promise((r) => setTimeout(r, 1500)); };\n',
+      }),
+    );
+    const warren = hold('warren', await startWarren(project.dir, vhost.url));
+    await publishRaw(vhost.url, '', 'slow', '{}', { contentType: 'application/json', messageId: 'held' });
+    await waitFor(async () => (await queueInfo(vhost.url, 'slow')).messageCount === 0, 10_000, 50);
+    warren.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 100));
+    warren.child.kill('SIGTERM');
+    expect(await warren.exited).toBe(0);
+    expect(warren.logs.some((l) => l.msg.includes('same request to stop'))).toBe(true);
+    expect(warren.logs.some((l) => l.msg === 'stopped cleanly')).toBe(true);
+    expect((await queueInfo(vhost.url, 'slow')).messageCount).toBe(0);
+  });
+
   it('ends a replica whose handler blocks its event loop soon after the grace period, not 5 s later, and exits 0 with the message back in the queue', async () => {
     const vhost = hold('vhost', await createTestVhost('shutdown-spin'));
     const project = hold(
