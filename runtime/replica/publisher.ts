@@ -81,6 +81,12 @@ export class Publisher {
 
   /** channels the broker closed over a publish to a missing exchange, with that exchange */
   private readonly closedFor = new WeakMap<ConfirmChannel, string>();
+  /**
+   * The broker's max_message_size, once it closed a channel over a message larger than it: the message
+   * fails with that cause (its dead letter says so) instead of being sent again on the next channel,
+   * and later ones over it fail before they are sent.
+   */
+  private maxMessageBytes: number | undefined;
 
   /** The consumer's connection, new after each reconnect (null while down). */
   use(connection: ChannelModel | null): void {
@@ -142,6 +148,7 @@ export class Publisher {
       contentType: properties.contentType || contentType,
     });
     const [exchange, key] = toQueue ? ['', name] : [name, routingKey ?? ''];
+    if (this.maxMessageBytes !== undefined && body.length > this.maxMessageBytes) return Promise.reject(this.tooLarge(name, body.length));
     return new Promise<void>((resolve, reject) => {
       const entry: Pending = { exchange, routingKey: key, returned: false, body, options, target, resolve, reject, sends: 0 };
       // The open channel is used at once: no await (one more promise job per message) on the hot path.
@@ -162,6 +169,8 @@ export class Publisher {
     const confirm = (err: Error | null) => {
       this.confirmed(entry);
       if (err && this.closedFor.get(channel) === entry.exchange) return entry.reject(this.missingExchange(entry.exchange));
+      if (err && this.maxMessageBytes !== undefined && entry.body.length > this.maxMessageBytes)
+        return entry.reject(this.tooLarge(entry.target.name, entry.body.length));
       // The channel closed under it (node lost, connection closed): not refused, just not confirmed.
       if (err && /closed/i.test(err.message) && entry.sends < MAX_SENDS) return this.wait(entry);
       if (err) return entry.reject(new Error(`the broker refused the message for ${entry.target.name}`));
@@ -210,6 +219,12 @@ export class Publisher {
     );
   }
 
+  private tooLarge(target: string, bytes: number): Error {
+    return new Error(
+      `the broker refused the message for ${target}: ${bytes} bytes, over its max_message_size of ${this.maxMessageBytes} bytes (publish less, or raise max_message_size in rabbitmq.conf)`,
+    );
+  }
+
   private open(): Promise<ConfirmChannel> {
     if (this.channel) return this.channel;
     const connection = this.connection;
@@ -217,6 +232,11 @@ export class Publisher {
     const opening = connection.createConfirmChannel().then((channel) => {
       channel.on('return', (message: { fields: Route }) => this.onReturn(message.fields));
       channel.on('error', (err: Error) => {
+        const max = /larger than configured max size (\d+)/.exec(err.message);
+        if (max) {
+          this.maxMessageBytes = Number(max[1]);
+          return this.log.warn({ maxMessageBytes: this.maxMessageBytes }, `the broker refused a message over its max_message_size of ${max[1]} bytes`);
+        }
         const missing = missingExchangeOf(err);
         if (missing === undefined) return this.log.warn({ err }, 'publishing channel error');
         // Said once here, without the stack: the messages for it fail with the cause (missingExchange).

@@ -24,6 +24,11 @@ class FakeChannel {
     this.sent.push({ routingKey, body: body.toString(), confirm });
     return true;
   }
+  /** the broker closes the channel with an error: 'error', then what lose() does */
+  fail(message: string): void {
+    for (const fn of this.listeners.get('error') ?? []) fn(new Error(message));
+    this.lose();
+  }
   /** what amqplib does when the connection goes: every unconfirmed publish gets 'channel closed', then 'close' */
   lose(): void {
     this.closed = true;
@@ -104,5 +109,27 @@ describe('Publisher across a node loss', () => {
     void publisher.publish(toExchange('out'), 'x', 'k', {}).catch(() => undefined); // its confirm never comes here
     await tick();
     expect(channels.flatMap((c) => c.sent.map((m) => m.routingKey))).toEqual(['k']);
+  });
+
+  it('fails a message over the broker’s max_message_size with that cause, not sent again, and a later one over it before it is sent', async () => {
+    const publisher = new Publisher(new Set(['out']), pino({ level: 'silent' }));
+    const { connection, channels } = fakeConnection();
+    publisher.use(connection);
+    const big = 'y'.repeat(2_000);
+    const publishing = publisher.publish(toExchange('out'), big, 'k', {});
+    await tick();
+    channels[0]!.fail(
+      'Channel closed by server: 406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - message size 2000 is larger than configured max size 1000"',
+    );
+    await expect(publishing).rejects.toThrow('the broker refused the message for out: 2000 bytes, over its max_message_size of 1000 bytes');
+    await tick();
+    expect(channels.flatMap((c) => c.sent)).toHaveLength(0);
+    // A small one goes out on a new channel; a large one is refused without being sent.
+    const small = publisher.publish(toExchange('out'), 'x', 'k', {});
+    await expect(publisher.publish(toExchange('out'), big, 'k', {})).rejects.toThrow('max_message_size of 1000 bytes');
+    await tick();
+    expect(channels.flatMap((c) => c.sent.map((m) => m.body))).toEqual(['x']);
+    channels.at(-1)!.sent[0]!.confirm(null);
+    await small;
   });
 });
