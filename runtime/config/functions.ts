@@ -283,7 +283,7 @@ function scheduleOf(ctx: BuildContext, e: Obj, pointer: string): Partial<Functio
     const hint =
       problem.on === 'timezone'
         ? 'use an IANA name such as UTC, Europe/Paris or America/New_York (`timedatectl list-timezones` lists them)'
-        : 'five fields `minute hour day-of-month month day-of-week` (`0 2 * * *`: 02:00 every day), or six with seconds first (`*/10 * * * * *`)';
+        : 'five fields `minute hour day-of-month month day-of-week` (`0 2 * * *`: 02:00 every day), six with seconds first (`*/10 * * * * *`), or a nickname such as `@daily`';
     ctx.report('WARREN_E_CONFIG_TYPE', problem.error, pointer + ctx.pointer(problem.on), { hint });
   };
   report(parsed);

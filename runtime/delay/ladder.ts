@@ -97,6 +97,8 @@ export function parseDelay(value: unknown, hint = "write e.g. { delay: '90s' } o
 }
 
 function whyNot(read: unknown): string {
+  // "-1s": a duration with a minus, negative rather than unreadable
+  if (typeof read === 'string' && /^\s*-/.test(read) && parseDuration(read.trim().slice(1)) !== undefined) return 'is negative';
   if (typeof read !== 'number' || Number.isNaN(read)) return 'is not a duration';
   if (read < 0) return 'is negative';
   return Number.isFinite(read) ? 'is not a whole number of milliseconds' : 'is not a duration';

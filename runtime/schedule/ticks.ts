@@ -12,9 +12,16 @@ export interface Schedule {
 }
 
 /** A cron expression and time zone → a Schedule, or the reason it is not one (for the config error). */
+/** The cron nicknames a schedule may be written as. */
+const NICKNAMES = ['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly'];
+
 export function parseSchedule(expression: string, timezone = 'UTC'): Schedule | { error: string; on: 'schedule' | 'timezone' } {
   const fields = expression.trim().split(/\s+/).length;
-  if (fields !== 5 && fields !== 6) return { error: `"${expression}" has ${fields} field${fields === 1 ? '' : 's'}`, on: 'schedule' };
+  // Cron's nicknames (`@daily`, `@hourly`, …), read by croner; `@reboot` has no time to run at.
+  const nickname = NICKNAMES.includes(expression.trim().toLowerCase());
+  if (expression.trim().startsWith('@') && !nickname)
+    return { error: `"${expression}" is not a schedule Warren knows: use one of ${NICKNAMES.join(', ')}, or cron fields`, on: 'schedule' };
+  if (!nickname && fields !== 5 && fields !== 6) return { error: `"${expression}" has ${fields} field${fields === 1 ? '' : 's'}`, on: 'schedule' };
   if (!validTimezone(timezone)) return { error: `unknown time zone "${timezone}"`, on: 'timezone' };
   let cron: Cron;
   try {

@@ -83,6 +83,7 @@ describe('delay ladder', () => {
     expect(parseDelay('1500')).toBe(1500);
     expect(() => parseDelayOption('1.5')).toThrow(`delay "1.5" is not a whole number of milliseconds: ${accepted}`);
     expect(() => parseDelayOption('-1')).toThrow(`delay "-1" is negative: ${accepted}`);
+    expect(() => parseDelay('-1s')).toThrow(`delay "-1s" is negative: ${accepted}`);
     expect(parseDelay('1.5s')).toBe(1500);
   });
 

@@ -14,6 +14,12 @@ describe('parseSchedule', () => {
     expect(schedule('*/10 * * * * *').next(t('2026-01-01T00:00:01Z'))).toEqual(t('2026-01-01T00:00:10Z'));
   });
 
+  it('takes cron nicknames, in its time zone, and names them when one is not known', () => {
+    expect(schedule('@daily', 'Europe/Paris').next(t('2026-01-10T12:00:00Z'))).toEqual(t('2026-01-10T23:00:00Z'));
+    expect(schedule('@hourly').next(t('2026-01-10T12:10:00Z'))).toEqual(t('2026-01-10T13:00:00Z'));
+    expect(parseSchedule('@reboot')).toMatchObject({ on: 'schedule', error: expect.stringContaining('@yearly, @annually, @monthly, @weekly, @daily') });
+  });
+
   it('fires at the local time of its time zone', () => {
     // 02:00 in Paris is 01:00 UTC in winter, 00:00 UTC in summer.
     expect(schedule('0 2 * * *', 'Europe/Paris').next(t('2026-01-10T12:00:00Z'))).toEqual(t('2026-01-11T01:00:00Z'));
