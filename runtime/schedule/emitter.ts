@@ -48,9 +48,12 @@ export class TickEmitter {
     private readonly fn: FunctionConfig,
     private schedule: Schedule,
     private readonly log: Logger,
+    /** a schedule added to a running instance ticks from this moment on */
+    since: Date | null = null,
     private readonly now: () => Date = () => new Date(),
   ) {
     this.queue = scheduleQueueName(fn.queue);
+    this.since = since;
   }
 
   /** The election queue's function queue: an emitter serves one queue for its whole life. */

@@ -41,7 +41,7 @@ export class TimeKeeper {
   async update(config: WarrenConfig): Promise<void> {
     this.config = config;
     const before = new Map(this.emitters);
-    await this.setEmitters(config);
+    await this.setEmitters(config, true);
     for (const [name, emitter] of this.emitters)
       if (before.get(name) !== emitter && this.connection)
         await emitter.attach(this.connection).catch((err: Error) => this.log.error({ err, function: name }, 'could not start the schedule'));
@@ -72,7 +72,7 @@ export class TimeKeeper {
    * emitter keeps its place in the election and goes on from now on the new schedule); a function
    * moved to another queue gets a new emitter, since the election queue is named after the queue.
    */
-  private async setEmitters(config: WarrenConfig): Promise<void> {
+  private async setEmitters(config: WarrenConfig, whileRunning = false): Promise<void> {
     const closing: Array<Promise<void>> = [];
     for (const [name, emitter] of this.emitters) {
       const fn = config.functions[name];
@@ -88,7 +88,11 @@ export class TimeKeeper {
       if ('error' in schedule) continue; // refused when the config was loaded
       const running = this.emitters.get(fn.name);
       if (running) running.reschedule(schedule);
-      else this.emitters.set(fn.name, new TickEmitter(fn, schedule, this.log.child({ function: fn.name, stage: 'schedule' })));
+      // Added to a running instance (`--watch`, a deploy): its ticks count from now, as a changed
+      // schedule's do. The election queue may still hold the record of an earlier time the function
+      // had a schedule, and a tick from before the change was run as "missed while no runtime ran".
+      else
+        this.emitters.set(fn.name, new TickEmitter(fn, schedule, this.log.child({ function: fn.name, stage: 'schedule' }), whileRunning ? new Date() : null));
     }
   }
 

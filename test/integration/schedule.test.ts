@@ -227,6 +227,42 @@ describe('a schedule changed while the runtime runs', () => {
   });
 });
 
+describe('a schedule removed and added again while the runtime runs', () => {
+  it('ticks from the moment it is back, without a tick from before it nor a word of ticks missed', async () => {
+    const vhost = await createTestVhost('schedule-readd');
+    const every5s = `queues:\n  seen: { type: classic }\nfunctions:\n  tick: { schedule: "*/5 * * * * *" }\n`;
+    const project = await createProject(every5s, { tick });
+    let warren: RunningWarren | undefined;
+    let consumer: ChannelModel | undefined;
+    try {
+      warren = await startWarren(project.dir, vhost.url, { timeoutMs: 60_000 });
+      consumer = await amqplib.connect(vhost.url);
+      const ch = await consumer.createChannel();
+      const ticks: string[] = [];
+      await ch.consume('seen', (m) => m && ticks.push((JSON.parse(m.content.toString()) as Seen).scheduledAt), { noAck: true });
+      // A tick emitted, so the election queue's record holds it, then the schedule removed.
+      await waitFor(() => ticks.length >= 1, 10_000);
+      await project.write('queues.yaml', every5s.replace(' schedule: "*/5 * * * * *" ', ''));
+      expect((await warren.admin('POST', '/deploy', {})).status).toBe(200);
+      const removedAt = Date.now();
+      // Back a moment after a tick the schedule would have had while it was gone: that tick is not run.
+      await waitFor(() => Date.now() - removedAt > 1_500 && Date.now() % 5_000 > 300 && Date.now() % 5_000 < 1_000, 15_000, 20);
+      ticks.length = 0;
+      await project.write('queues.yaml', every5s);
+      const addedAt = Date.now();
+      expect((await warren.admin('POST', '/deploy', {})).status).toBe(200);
+      await waitFor(() => ticks.length >= 1, 10_000);
+      expect(Date.parse(ticks[0]!)).toBeGreaterThan(addedAt);
+      expect(warren.logs.filter((l) => l.msg.includes('missed while no runtime ran'))).toEqual([]);
+    } finally {
+      await consumer?.close();
+      expect(await warren?.stop()).toBe(0);
+      await project.remove();
+      await vhost.cleanup();
+    }
+  });
+});
+
 describe('a scheduled batch function whose every tick fails', () => {
   it('shows each tick dead-lettered, in /functions and in `warren status`, not as emitted', async () => {
     const vhost = await createTestVhost('schedule-batch-dead');
