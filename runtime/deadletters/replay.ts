@@ -16,7 +16,7 @@
  */
 import type { Channel, ConfirmChannel, GetMessage } from 'amqplib';
 import { messageCount, queueExists, sourceQueueOf, withConnection } from './connection';
-import { describeDeadLetter, keyOf, originalRouteOf, replayProperties } from './describe';
+import { describeDeadLetter, keyOf, originalRouteOf, replayProperties, type DeadLetter } from './describe';
 import { matchesSearch } from './search';
 import { FULL_READ_MAX, oldestFirst } from './list';
 import { oneAtATime } from './one-at-a-time';
@@ -31,6 +31,12 @@ export type { KeptLetter, ReplayResult } from '../admin/wire-types';
 const TAKERS = 8;
 /** Copies published and not yet confirmed, at most. */
 const WINDOW = 256;
+/**
+ * Bytes of copies published and not yet confirmed, at most (one copy larger than this still goes,
+ * alone): dead letters of several MiB each (a `too-large` one is up to maxBodySize) would otherwise
+ * hold WINDOW bodies in memory at once, in the runtime when the dashboard replays them.
+ */
+const WINDOW_BYTES = 64 * 1024 * 1024;
 
 export interface ReplayOptions {
   /** the function's queue; default: the dead-letter queue's name without `.dead` */
@@ -163,8 +169,13 @@ async function replayOnce(url: string, deadQueue: string, options: ReplayOptions
     // `dlq list` shows them, whatever order a quorum queue handed letters back in after an earlier read.
     const oldest = !wanted && !search && max < total && total <= FULL_READ_MAX;
     const walkUpTo = wanted || search || oldest ? total : max;
-    /** `oldest`: every letter taken, held until the walk ends */
-    const held: Taken[] = [];
+    /**
+     * `oldest`: the `max` oldest letters taken so far, oldest first, with their bodies. The others stay
+     * unacked on their channel (the close hands them back) but are not kept here: a queue of large
+     * letters held every body in memory until the walk ended to replay one.
+     */
+    const held: Array<{ taken: Taken; letter: DeadLetter }> = [];
+    let pendingBytes = 0;
     let reserved = 0;
     let selected = 0;
     let emptied = false;
@@ -176,15 +187,16 @@ async function replayOnce(url: string, deadQueue: string, options: ReplayOptions
 
     const confirmed = (p: Pending, err: unknown): void => {
       pending.delete(p);
+      pendingBytes -= p.content.length;
       const { messageId, key } = p;
-      if (err) kept.push({ messageId, key, why: `the broker refused the copy: ${String(err)}` });
+      if (err) kept.push({ messageId, key, why: refusal(err, target) });
       else if (p.returned) kept.push({ messageId, key, why: `the broker returned the copy: no queue "${target}" takes it (deleted during the replay?)` });
       else {
         p.taken.channel.ack(p.taken.msg);
         replayedKeys.push(key);
         progress.replayedKeys.push(key);
       }
-      if (pending.size < WINDOW) for (const wake of roomWaiters.splice(0)) wake();
+      if (hasRoom()) for (const wake of roomWaiters.splice(0)) wake();
     };
 
     /** A dead letter chosen: its copy is published, and it is acked once the copy is confirmed. */
@@ -203,12 +215,13 @@ async function replayOnce(url: string, deadQueue: string, options: ReplayOptions
       }
       const p: Pending = { taken, key, messageId, content: options.body ?? msg.content, returned: false };
       pending.add(p);
+      pendingBytes += p.content.length;
       publishCopy(publisher, target, msg, p.content, (err) => confirmed(p, err));
     };
 
     const handle = (taken: Taken): void => {
       // The oldest are chosen once every letter is in hand.
-      if (oldest) return void held.push(taken);
+      if (oldest) return keepIfOldest(taken);
       const { msg } = taken;
       const key = keyOf(msg);
       if ((wanted && !wanted.has(key)) || selected >= max) return;
@@ -225,7 +238,25 @@ async function replayOnce(url: string, deadQueue: string, options: ReplayOptions
       }
     };
 
-    const room = (): Promise<void> | undefined => (pending.size < WINDOW ? undefined : new Promise((resolve) => roomWaiters.push(resolve)));
+    function hasRoom(): boolean {
+      return pending.size === 0 || (pending.size < WINDOW && pendingBytes < WINDOW_BYTES);
+    }
+    const room = (): Promise<void> | undefined => (hasRoom() ? undefined : new Promise((resolve) => roomWaiters.push(resolve)));
+
+    /** `oldest`: keeps `taken` if it is among the `max` oldest so far, dropping the newest kept past `max`. */
+    const keepIfOldest = (taken: Taken): void => {
+      const letter = describeDeadLetter(taken.msg, source);
+      if (held.length >= max && oldestFirst(letter, held[held.length - 1]!.letter) >= 0) return;
+      let lo = 0;
+      let hi = held.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (oldestFirst(held[mid]!.letter, letter) <= 0) lo = mid + 1;
+        else hi = mid;
+      }
+      held.splice(lo, 0, { taken, letter });
+      if (held.length > max) held.pop();
+    };
 
     const take = async (channel: Channel): Promise<void> => {
       for (;;) {
@@ -248,10 +279,8 @@ async function replayOnce(url: string, deadQueue: string, options: ReplayOptions
       roomWaiters = [];
     }
     if (oldest) {
-      // Each letter described once, not once per comparison (2,000 letters: some 40,000 comparisons).
-      const letters = held.map((taken) => ({ taken, letter: describeDeadLetter(taken.msg, source) }));
-      letters.sort((a, b) => oldestFirst(a.letter, b.letter));
-      for (const { taken, letter } of letters.slice(0, max)) {
+      // Each letter described once as it came, and kept in order: the oldest `max`.
+      for (const { taken, letter } of held) {
         await room();
         replayOne(taken, letter.key);
       }
@@ -274,4 +303,12 @@ function publishCopy(ch: ConfirmChannel, queue: string, msg: GetMessage, content
   const route = originalRouteOf(msg.properties.headers, queue);
   const options = { ...replayProperties(msg.properties as unknown as Record<string, unknown>, route), mandatory: true };
   ch.publish('', queue, content, options, (err: unknown) => done(err ?? undefined));
+}
+
+/** Why the broker refused a copy, in words: a bare nack is most often a full queue. */
+function refusal(err: unknown, target: string): string {
+  const said = err instanceof Error ? err.message : String(err);
+  if (/nack/i.test(said))
+    return `the broker refused the copy (nack): "${target}" is most likely full (a maxLength with overflow reject-publish) or the broker is short of disk or memory; make room and replay again`;
+  return `the broker refused the copy: ${said}`;
 }

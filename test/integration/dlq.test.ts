@@ -253,7 +253,7 @@ describe('warren dlq', () => {
     const result = JSON.parse(replayed.stdout) as { replayed: number; replayedKeys: string[]; kept: Array<{ key: string; why: string }>; remaining: number };
     expect(result.replayed).toBe(10);
     expect(result.kept).toHaveLength(90);
-    for (const k of result.kept) expect(k.why).toContain('the broker refused the copy');
+    for (const k of result.kept) expect(k.why).toContain('the broker refused the copy (nack): "flaky" is most likely full');
     expect(result.remaining).toBe(90);
     // Nothing lost, nothing twice: the 10 copies are the 10 replayed, the 90 kept are still dead letters.
     const copies = (await getAll(vhost.url, 'flaky')).map((m) => String(m.properties.messageId));
