@@ -62,13 +62,17 @@ export function parseCount(value: string, name: string, min = 1): number {
   return n;
 }
 
-/** `--header k=v` options (repeated) as a headers table. */
-export function parseHeaders(pairs: string[]): Record<string, string> {
-  const headers: Record<string, string> = {};
+/**
+ * `--header k=v` options (repeated) as a headers table. `CC` and `BCC` (RabbitMQ's sender-selected
+ * distribution) are lists of routing keys, comma-separated: the broker refuses them as a string.
+ */
+export function parseHeaders(pairs: string[]): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
   for (const pair of pairs) {
     const at = pair.indexOf('=');
     if (at <= 0) throw new WarrenError('WARREN_E_USAGE', `--header ${pair}: expected key=value`);
-    headers[pair.slice(0, at)] = pair.slice(at + 1);
+    const [key, value] = [pair.slice(0, at), pair.slice(at + 1)];
+    headers[key] = key === 'CC' || key === 'BCC' ? value.split(',').filter(Boolean) : value;
   }
   return headers;
 }

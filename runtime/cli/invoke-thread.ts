@@ -35,7 +35,7 @@ export interface InvokeInit {
 export interface InvokeEnvelope {
   exchange?: string;
   routingKey?: string;
-  headers?: Record<string, string>;
+  headers?: Record<string, string | string[]>;
 }
 
 /** A publish as the handler wrote it: a delayed one names its own exchange, not the ladder's. */

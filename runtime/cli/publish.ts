@@ -41,7 +41,7 @@ export async function publishMessages(
   url: string,
   target: { exchange: string; routingKey: string },
   body: Buffer,
-  options: { count: number; headers: Record<string, string>; contentType?: string; messageIdPrefix?: string; delayMs?: number },
+  options: { count: number; headers: Record<string, string | string[]>; contentType?: string; messageIdPrefix?: string; delayMs?: number },
 ): Promise<PublishResult> {
   // One id per copy, kept when a copy is sent again after a failover: a consumer can spot the duplicate.
   const prefix = options.messageIdPrefix ?? randomUUID();
@@ -71,6 +71,11 @@ export async function publishMessages(
     }
     const lost = await publishOn(found.connection, run, target, body, properties, options.count, options.delayMs);
     if (lost) {
+      const refused = refusalOf(lost);
+      if (refused) {
+        await found.connection.close().catch(() => undefined);
+        throw refused;
+      }
       if (failovers++ >= FAILOVERS) throw lost;
       process.stderr.write(`warren: lost ${found.node} (${lost.message}); ${run.retry.length} unconfirmed message(s) go again through another node\n`);
       continue;
@@ -113,7 +118,7 @@ export interface Run {
   messageId(copy: number): string;
 }
 
-export type Properties = { headers: Record<string, string>; contentType: string | undefined };
+export type Properties = { headers: Record<string, string | string[]>; contentType: string | undefined };
 
 /**
  * Publishes on one connection until every copy is confirmed (resolves null) or the connection is
@@ -368,4 +373,19 @@ export function registerPublish(program: Command): void {
         }
       },
     );
+}
+
+/**
+ * The broker closed the channel over the message itself (a header it cannot take, a message over its
+ * max size, no permission): not a lost node, and another node would refuse it too.
+ */
+export function refusalOf(lost: Error): WarrenError | null {
+  const refusal = /\b40[3-6] \([A-Z-]+\) with message "([^"]*)"/.exec(lost.message);
+  if (!refusal) return null;
+  const said = refusal[1] ?? lost.message;
+  return new WarrenError('WARREN_E_PUBLISH_FAILED', `the broker refused the message: ${said}`, {
+    hint: /header/i.test(said)
+      ? 'a header value of a type the broker does not take (CC and BCC are lists: --header CC=queue-a,queue-b)'
+      : 'the broker log says more; nothing of this message was published',
+  });
 }

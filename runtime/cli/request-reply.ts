@@ -25,7 +25,7 @@ export async function requestReply(
   url: string,
   target: { exchange: string; routingKey: string },
   body: Buffer,
-  options: { headers: Record<string, string>; contentType: string; timeoutMs: number },
+  options: { headers: Record<string, string | string[]>; contentType: string; timeoutMs: number },
 ): Promise<Reply> {
   const found = await connectToAny(url).catch((err: Error) => {
     throw brokerUnreachable(url, vhostOfUrl(url), err);
