@@ -57,7 +57,7 @@ export function describeDeadLetter(msg: RawMessage, sourceQueue?: string): DeadL
     originalRoutingKey: route?.routingKey ?? null,
     bodyPreview: preview(msg.content),
     bodyBytes: msg.content.length,
-    headers,
+    headers: shownHeaders(headers),
   };
 }
 
@@ -88,6 +88,34 @@ export function keyOf(msg: RawMessage): string {
  * A dead letter's headers without x-delivery-count: in a quorum dead-letter queue it counts the reads
  * of the letter (each list, page or search hands it back), so it grew every time a person looked.
  */
+/**
+ * Headers as JSON can show them: a byte-array value (amqplib decodes AMQP's `x` type to a Buffer)
+ * read as text when it is UTF-8, else `{bytes, base64}`, not `{"type":"Buffer","data":[255,0]}`; a
+ * 64-bit integer as its digits. Only what is shown: a replay copies the letter's own headers.
+ */
+function shownHeaders(headers: Record<string, unknown>): Record<string, unknown> {
+  let plain = true;
+  for (const value of Object.values(headers)) if (value !== null && typeof value === 'object' ? !isPlainTable(value) : typeof value === 'bigint') plain = false;
+  if (plain) return headers;
+  return Object.fromEntries(Object.entries(headers).map(([key, value]) => [key, shown(value)]));
+}
+
+function isPlainTable(value: object): boolean {
+  if (Buffer.isBuffer(value)) return false;
+  return Object.values(value).every((v) => (v !== null && typeof v === 'object' ? isPlainTable(v) : typeof v !== 'bigint'));
+}
+
+function shown(value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (Buffer.isBuffer(value)) {
+    const text = value.toString('utf8');
+    return Buffer.from(text, 'utf8').equals(value) ? text : { bytes: value.length, base64: value.toString('base64') };
+  }
+  if (Array.isArray(value)) return value.map(shown);
+  if (value !== null && typeof value === 'object' && !(value instanceof Date)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, shown(v)]));
+  return value;
+}
+
 function lettersOwnHeaders(msg: RawMessage): Record<string, unknown> {
   const { 'x-delivery-count': _reads, ...headers } = (msg.properties.headers ?? {}) as Record<string, unknown>;
   return headers;

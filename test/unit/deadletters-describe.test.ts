@@ -42,6 +42,13 @@ describe('describeDeadLetter', () => {
     expect(read(7).attempts).toBe(3);
   });
 
+  it('shows byte-array header values as text when they are UTF-8, else as base64 with their length, and 64-bit integers as digits', () => {
+    const headers = { ...warrenHeaders, tag: Buffer.from('blue'), raw: Buffer.from([255, 0]), big: 2n ** 63n - 1n, list: [Buffer.from('a'), 1] };
+    const letter = describeDeadLetter({ content: Buffer.from('{}'), properties: { messageId: 'm1', headers } }, 'orders');
+    expect(letter.headers).toMatchObject({ tag: 'blue', raw: { bytes: 2, base64: '/wA=' }, big: '9223372036854775807', list: ['a', 1] });
+    expect(JSON.parse(JSON.stringify(letter.headers))).toEqual(letter.headers);
+  });
+
   it('understands a message the broker dead-lettered at the quorum delivery limit', () => {
     const headers = {
       'x-first-death-reason': 'delivery_limit',
