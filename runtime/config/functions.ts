@@ -251,9 +251,10 @@ function normalise(
   Object.assign(fn, messageSchema(ctx, e.schema, at_('schema'), input), scheduleOf(ctx, e, pointer), batchAndRate(ctx, e, pointer));
   if (fn.rateLimit) {
     // The last of the messages the replicas hold waits this long for its turn (./prefetch.ts).
-    const heldMs = (fn.replicas * effectivePrefetch(fn).prefetch * fn.rateLimit.periodMs) / fn.rateLimit.count;
+    const heldPerReplicaMs = (effectivePrefetch(fn).prefetch * fn.rateLimit.periodMs) / fn.rateLimit.count;
+    const heldMs = fn.replicas * heldPerReplicaMs;
     if (heldMs > MAX_RATE_HOLD_MS) {
-      const fewest = Math.max(1, Math.floor((MAX_RATE_HOLD_MS * fn.rateLimit.count) / (effectivePrefetch(fn).prefetch * fn.rateLimit.periodMs)));
+      const fewest = Math.max(1, Math.floor(MAX_RATE_HOLD_MS / heldPerReplicaMs));
       ctx.report(
         'WARREN_E_CONFIG_CONFLICT',
         `rateLimit ${String(e.rateLimit)} with ${fn.replicas} replicas keeps a message waiting unacked up to ${formatDuration(heldMs)} for its turn`,

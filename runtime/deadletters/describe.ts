@@ -94,15 +94,7 @@ export function keyOf(msg: RawMessage): string {
  * 64-bit integer as its digits. Only what is shown: a replay copies the letter's own headers.
  */
 function shownHeaders(headers: Record<string, unknown>): Record<string, unknown> {
-  let plain = true;
-  for (const value of Object.values(headers)) if (value !== null && typeof value === 'object' ? !isPlainTable(value) : typeof value === 'bigint') plain = false;
-  if (plain) return headers;
   return Object.fromEntries(Object.entries(headers).map(([key, value]) => [key, shown(value)]));
-}
-
-function isPlainTable(value: object): boolean {
-  if (Buffer.isBuffer(value)) return false;
-  return Object.values(value).every((v) => (v !== null && typeof v === 'object' ? isPlainTable(v) : typeof v !== 'bigint'));
 }
 
 function shown(value: unknown): unknown {

@@ -100,10 +100,9 @@ async function walk(
 ): Promise<{ total: number; scanned: number }> {
   return oneAtATime(url, queue, () =>
     withConnection(url, name, async (conn) => {
-      const ch = await conn.createChannel();
-      await messageCount(ch, queue, url);
       // Counted once a read elsewhere has handed its letters back (the turn is given up with the connection).
       await takeTurn(conn, queue);
+      const ch = await conn.createChannel();
       const total = await messageCount(ch, queue, url);
       const max = Math.min(total, upTo(total));
       let scanned = 0;

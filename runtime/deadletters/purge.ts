@@ -7,10 +7,10 @@ import { takeTurn } from './turn';
 export async function purgeDeadLetters(url: string, queue: string): Promise<number> {
   return oneAtATime(url, queue, () =>
     withConnection(url, 'warren dlq purge', async (conn) => {
-      const ch = await conn.createChannel();
-      await messageCount(ch, queue, url);
       // After a read elsewhere has handed its letters back: they are purged too.
       await takeTurn(conn, queue);
+      const ch = await conn.createChannel();
+      await messageCount(ch, queue, url);
       const { messageCount: purged } = await ch.purgeQueue(queue);
       await ch.close();
       return purged;

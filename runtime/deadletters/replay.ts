@@ -137,10 +137,9 @@ async function replayReconnecting(url: string, deadQueue: string, options: Repla
 async function replayOnce(url: string, deadQueue: string, options: ReplayOptions, progress: Progress): Promise<ReplayResult> {
   const target = options.queue ?? sourceQueueOf(deadQueue) ?? deadQueue;
   return withConnection(url, 'warren dlq replay', async (conn) => {
-    const publisher = await conn.createConfirmChannel();
-    await messageCount(publisher, deadQueue, url);
-    // Counted once a read elsewhere has handed its letters back (given up with the connection).
+    // Counted once a read elsewhere has handed its letters back (the turn is given up with the connection).
     await takeTurn(conn, deadQueue);
+    const publisher = await conn.createConfirmChannel();
     const total = await messageCount(publisher, deadQueue, url);
     const wanted = options.keys ? new Set(options.keys) : null;
     const search = options.search?.trim() ?? '';

@@ -26,11 +26,11 @@ export function turnQueueName(deadQueue: string): string {
 }
 
 /**
- * Waits until no other process has a turn on `deadQueue`, then holds it until `release` (or the
- * connection's close). A user whose permissions do not let it declare the turn queue goes on
- * without one, as before turns existed.
+ * Waits until no other process has a turn on `deadQueue`, then holds it until `conn` closes (every
+ * operation has a connection of its own). A user whose permissions do not let it declare the turn
+ * queue goes on without one, as before turns existed.
  */
-export async function takeTurn(conn: ChannelModel, deadQueue: string, waitMs = TURN_WAIT_MS): Promise<() => Promise<void>> {
+export async function takeTurn(conn: ChannelModel, deadQueue: string, waitMs = TURN_WAIT_MS): Promise<void> {
   const name = turnQueueName(deadQueue);
   const deadline = Date.now() + waitMs;
   for (;;) {
@@ -39,13 +39,10 @@ export async function takeTurn(conn: ChannelModel, deadQueue: string, waitMs = T
     try {
       // Classic, whatever the vhost's default queue type: a quorum queue cannot be exclusive.
       await side.assertQueue(name, { exclusive: true, durable: false, autoDelete: false, arguments: { 'x-queue-type': 'classic' } });
-      return async () => {
-        await side.deleteQueue(name).catch(() => undefined);
-        await side.close().catch(() => undefined);
-      };
+      return;
     } catch (err) {
       const code = (err as { code?: unknown }).code;
-      if (code === 403) return async () => undefined;
+      if (code === 403) return;
       if (code !== 405) throw err;
     }
     if (Date.now() >= deadline) {
