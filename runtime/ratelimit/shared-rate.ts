@@ -15,11 +15,12 @@
  *   one item too many. The handler is called in the same synchronous step as its admission (`turn`),
  *   so its first line runs microseconds after the start recorded here. SAFETY_MS covers what is left:
  *   millisecond clocks (a start recorded at the end of one millisecond, the handler's first line in
- *   the next) and a thread descheduled between the two. It costs SAFETY_MS per `count` items: 0.1 s
- *   over 1,000 messages at 100/s.
+ *   the next) and a thread descheduled between the two. It costs SAFETY_MS per `count` items: 0.25 s
+ *   over 1,000 messages at 100/s. (At 10 ms, a replica thread descheduled for longer on a loaded
+ *   2-core machine, a test suite beside it, stamped 21 handler starts in one second at 20/s.)
  */
 
-export const SAFETY_MS = 10;
+export const SAFETY_MS = 25;
 const LOCK = 0;
 /** Float64 slots after the 8-byte lock word */
 const NEXT = 0;
