@@ -65,6 +65,12 @@ export const WATCHDOG_MS = 250;
  * handler module that spins at load).
  */
 export const START_GRACE_MS = 10_000;
+/**
+ * A redeploy watches its new replicas this long after they consume, before it drains the old ones:
+ * a version that dies right after starting (a timer at load that throws, a connection its module
+ * opens and loses) fails the deploy, and the old version, still consuming meanwhile, keeps serving.
+ */
+export const DEPLOY_WATCH_MS = 1_000;
 
 /** Pure: is a replica whose last heartbeat is `silentMs` old hung? */
 export function isHung(silentMs: number, timeoutMs: number, starting = false): boolean {
@@ -101,6 +107,9 @@ export class FunctionRunner {
   /** rateLimit state shared by this function's replicas (one per runtime: the limit is per instance) */
   private rate: { key: string; buffer: SharedArrayBuffer } | null = null;
 
+  /** a redeploy runs both versions side by side: a restart timer waits for it to end (see `deploy`) */
+  private deploying = false;
+  private restartMissed = false;
   /** the topology is not declared yet: new replicas are held (RunnerOptions.topology) */
   held: boolean;
   private settings: RunnerSettings;
@@ -170,18 +179,44 @@ export class FunctionRunner {
     const desired = settings.fn.replicas !== previous.fn.replicas ? settings.fn.replicas : this.desired;
     const old = [...this.replicas].filter((r) => r.state === 'starting' || r.state === 'running');
     const fresh: Replica[] = [];
+    this.deploying = true;
     try {
-      for (let i = 0; i < desired; i++) fresh.push(this.spawn(build, settings));
-      await Promise.all(fresh.map((r) => r.start()));
-    } catch (err) {
-      await Promise.all(fresh.map((r) => r.kill()));
-      throw err;
+      try {
+        for (let i = 0; i < desired; i++) fresh.push(this.spawn(build, settings));
+        await Promise.all(fresh.map((r) => r.start()));
+      } catch (err) {
+        await Promise.all(fresh.map((r) => r.kill()));
+        throw err;
+      }
+      const death = await firstDeath(fresh, DEPLOY_WATCH_MS);
+      if (death) {
+        // The ones still alive finish what they took; the old version never stopped consuming.
+        await Promise.all(fresh.filter((r) => r.state !== 'stopped').map((r) => this.retire(r, settings.fn.timeout)));
+        throw new WarrenError(
+          'WARREN_E_REPLICA_START',
+          `replica ${death.replica.number} of the new version died ${death.afterMs} ms after it started consuming: ${death.reason}`,
+        );
+      }
+      if (this.stopped) return;
+      this.build = build;
+      this.settings = settings;
+      this.desired = desired;
+      // The old replicas finish what they hold within the timeout they run with. Draining, they no
+      // longer count: a restart from now on is the new version's.
+      const retiring = old.map((r) => this.retire(r, previous.fn.timeout));
+      this.endDeploying();
+      await Promise.all(retiring);
+    } finally {
+      this.endDeploying();
     }
-    this.build = build;
-    this.settings = settings;
-    this.desired = desired;
-    // The old replicas finish what they hold within the timeout they run with.
-    await Promise.all(old.map((r) => this.retire(r, previous.fn.timeout)));
+  }
+
+  private endDeploying(): void {
+    if (!this.deploying) return;
+    this.deploying = false;
+    // A restart that came due meanwhile (a replica of either version died) is made up for now.
+    if (this.restartMissed && !this.stopped) void this.reconcile().catch(() => undefined);
+    this.restartMissed = false;
   }
 
   /** Drain every replica (SIGTERM, a deleted handler file). */
@@ -200,6 +235,11 @@ export class FunctionRunner {
   }
 
   private async reconcile(): Promise<void> {
+    // Mid-deploy both versions consume: counted together they look like a surplus to drain.
+    if (this.deploying) {
+      this.restartMissed = true;
+      return;
+    }
     const live = [...this.replicas].filter((r) => r.state === 'starting' || r.state === 'running');
     if (live.length < this.desired) {
       const fresh = Array.from({ length: this.desired - live.length }, () => this.spawn(this.build));
@@ -377,4 +417,23 @@ export class FunctionRunner {
       }
     }
   }
+}
+
+/** The first of `replicas` to die within `ms` (null: none did); they all consume when it is called. */
+function firstDeath(replicas: readonly Replica[], ms: number): Promise<{ replica: Replica; reason: string; afterMs: number } | null> {
+  const since = Date.now();
+  return new Promise((resolve) => {
+    const listeners = new Map<Replica, (reason: string) => void>();
+    const done = (value: { replica: Replica; reason: string; afterMs: number } | null) => {
+      clearTimeout(timer);
+      for (const [r, listener] of listeners) r.off('died', listener);
+      resolve(value);
+    };
+    const timer = setTimeout(() => done(null), ms);
+    for (const replica of replicas) {
+      const listener = (reason: string) => done({ replica, reason, afterMs: Date.now() - since });
+      listeners.set(replica, listener);
+      replica.on('died', listener);
+    }
+  });
 }

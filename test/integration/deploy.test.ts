@@ -196,3 +196,44 @@ it('starts a function whose file was added since the runtime started (deploy FN)
 
   expect(await runtime.stop()).toBe(0);
 });
+
+it('a new version that dies right after it starts fails the deploy (exit 1, why) and the old version keeps serving', async () => {
+  const vhost = hold('vhost', await createTestVhost('deploy-dies'));
+  const project = hold(
+    'project',
+    await createProject({
+      'queues.yaml': recordingQueues({ alpha: { replicas: 2, prefetch: 5 } }),
+      'functions/alpha.ts': recordingHandler('v1'),
+    }),
+  );
+  const runtime = hold('runtime', await startRuntime(project.dir, vhost.url));
+  await runtime.waitReady();
+  const versionNow = async () =>
+    ((await (await runtime.admin('/functions')).json()) as { functions: Array<{ name: string; version: string }> }).functions[0]!.version;
+  const v1 = await versionNow();
+
+  // It loads and consumes, then a timer its module set throws: the replica thread dies 200 ms in.
+  await project.write('functions/alpha.ts', `setTimeout(() => { throw new Error('lost its config'); }, 200);\n${recordingHandler('v2')}`);
+  const deployed = await runCli(['deploy', 'alpha'], runtime.env);
+  expect(deployed.code).toBe(1);
+  expect(deployed.stderr).toContain('WARREN_E_DEPLOY_FAILED');
+  expect(deployed.stderr).toMatch(/replica \d+ of the new version died \d+ ms after it started consuming: uncaught Error: lost its config/);
+  expect(await versionNow()).toBe(v1);
+
+  // v1 still consumes, two replicas of it, and handles what comes next.
+  await publishIds(vhost.url, 'alpha', ['after-death-1', 'after-death-2', 'after-death-3']);
+  const results = await collectResults(vhost.url, 3);
+  expect(results.map((r) => r.v)).toEqual(['v1', 'v1', 'v1']);
+  expect(await consumerCount(vhost.url, 'alpha')).toBe(2);
+
+  // Fixed, it deploys.
+  await project.write('functions/alpha.ts', recordingHandler('v3'));
+  const fixed = await runCli(['deploy', 'alpha'], runtime.env);
+  expect(fixed.stderr).toBe('');
+  expect(fixed.code).toBe(0);
+  await publishIds(vhost.url, 'alpha', ['after-fix']);
+  expect(await collectResults(vhost.url, 1)).toEqual([{ id: 'after-fix', fn: 'alpha', v: 'v3' }]);
+  expect(await consumerCount(vhost.url, 'alpha')).toBe(2);
+
+  expect(await runtime.stop()).toBe(0);
+});
