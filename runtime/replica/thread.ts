@@ -75,6 +75,17 @@ const released: Promise<boolean> = init.held
       port.on('message', onMessage);
     })
   : Promise.resolve(true);
+/**
+ * A drain asked for before the replica consumes (a SIGTERM while it loads its handler or subscribes)
+ * is kept for when it does: dropped, the supervisor would wait out the grace period and then some.
+ */
+let drainAsked: number | null = null;
+let onDrain: ((graceMs: number) => void) | null = null;
+port.on('message', (message: ToReplica) => {
+  if (message.type !== 'drain') return;
+  if (onDrain) onDrain(message.graceMs);
+  else drainAsked ??= message.graceMs;
+});
 
 async function main(): Promise<void> {
   const heartbeat = setInterval(() => {
@@ -215,16 +226,15 @@ async function main(): Promise<void> {
     log.flush();
     port.close();
   };
-  // Stopped before the topology was declared: nothing was consumed, nothing to hand back.
-  if (!(await released)) return finish(0);
+  // Stopped before the topology was declared, or before it subscribed: nothing was consumed, nothing to hand back.
+  if (!(await released) || drainAsked !== null) return finish(0);
   send({ type: 'subscribing' });
   await consumer.start();
   send({ type: 'ready', node: consumer.node });
   log.info({ node: consumer.node }, 'consuming');
 
-  port.on('message', (message: ToReplica) => {
-    if (message.type === 'drain') void drain(message.graceMs);
-  });
+  onDrain = (graceMs) => void drain(graceMs);
+  if (drainAsked !== null) onDrain(drainAsked);
 
   let draining = false;
   async function drain(graceMs: number): Promise<void> {

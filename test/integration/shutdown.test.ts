@@ -125,6 +125,26 @@ export default handler;
     expect((await queueInfo(vhost.url, 'slow')).messageCount).toBe(0);
   });
 
+  it('exits at once on a signal that comes while a replica is still loading its handler, not after the grace period', async () => {
+    const vhost = hold('vhost', await createTestVhost('shutdown-starting'));
+    const project = hold(
+      'project',
+      await createProject('functions:\n  slowstart: { timeout: 30s }\n', {
+        slowstart: 'await new Promise((r) => setTimeout(r, 2_000));\nexport default async () => undefined;\n',
+      }),
+    );
+    const warren = hold('warren', await startWarren(project.dir, vhost.url, { waitReady: false }));
+    await warren.waitForLog((l) => l.msg === 'topology declared', 20_000);
+    const stoppedAt = Date.now();
+    expect(await warren.stop('SIGTERM')).toBe(0);
+    // The replica heard the drain while it loaded and ended as soon as it could; a dropped drain was
+    // waited out for the grace period (30 s) and 5 s more.
+    expect(Date.now() - stoppedAt).toBeLessThan(10_000);
+    expect(warren.logs.some((l) => l.msg === 'stopped cleanly')).toBe(true);
+    expect(warren.logs.some((l) => l.msg === 'consuming')).toBe(false);
+    expect((await queueInfo(vhost.url, 'slowstart')).consumerCount).toBe(0);
+  });
+
   it('ends a replica whose handler blocks its event loop soon after the grace period, not 5 s later, and exits 0 with the message back in the queue', async () => {
     const vhost = hold('vhost', await createTestVhost('shutdown-spin'));
     const project = hold(
