@@ -23,6 +23,13 @@ import { SCHEDULED_AT_HEADER } from './outcome';
 import { COUNT_CAP, decodeState, dueTicks, encodeState, laterTick, latestDue, tickBody, tickMessageId, type Schedule } from './ticks';
 
 const REFRESH_MS = 60_000;
+/**
+ * After emitting, the emitter counts the messages ready in the function's queue: past PILED_UP (the
+ * new tick among them) the ticks run late and, with a handler slower than its schedule, pile up.
+ * Every tick still runs (SPEC §2: one message per tick); the warning comes at most every WARN_EVERY_MS.
+ */
+export const PILED_UP = 3;
+const WARN_EVERY_MS = 10 * 60_000;
 
 export interface EmitterStatus {
   schedule: string;
@@ -43,6 +50,10 @@ export class TickEmitter {
   private since: Date | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly queue: string;
+  /** the connection the channel is on: the queue's depth is read on a channel of its own */
+  private connection: ChannelModel | null = null;
+  /** when ticks were last said to pile up (0: never) */
+  private warnedAt = 0;
 
   constructor(
     private readonly fn: FunctionConfig,
@@ -95,6 +106,7 @@ export class TickEmitter {
     });
     await channel.prefetch(1, false);
     this.channel = channel;
+    this.connection = connection;
     // The first instance ever writes the first record. Several starting at once each write one and
     // max-length 1 keeps a single one; a record held by an emitter is not ready, hence the consumer count.
     const { messageCount, consumerCount } = await channel.checkQueue(this.queue);
@@ -111,6 +123,7 @@ export class TickEmitter {
     this.timer = null;
     this.held = null;
     this.channel = null;
+    this.connection = null;
   }
 
   /** Close the channel (shutdown): the record goes to the next instance at once. */
@@ -179,10 +192,39 @@ export class TickEmitter {
         });
         this.log.debug({ scheduledAt: at.toISOString() }, 'tick emitted');
       }
+      const last = ticks.at(-1);
+      if (last) await this.lookBehind(last);
     } catch (err) {
       // The channel is gone: the broker hands the record to the next instance.
       this.log.warn({ err }, 'could not emit a tick; another instance takes over');
     }
+  }
+
+  /**
+   * Says so when the tick just emitted waits behind others in the function's queue. A channel of its
+   * own: a queue deleted on the broker closes the channel that asks, and this one must live on.
+   */
+  private async lookBehind(at: Date): Promise<void> {
+    const connection = this.connection;
+    if (!connection || this.now().getTime() - this.warnedAt < WARN_EVERY_MS) return;
+    let waiting: number;
+    try {
+      const channel = await connection.createChannel();
+      channel.on('error', () => undefined);
+      try {
+        waiting = (await channel.checkQueue(this.fn.queue)).messageCount;
+      } finally {
+        await channel.close().catch(() => undefined);
+      }
+    } catch {
+      return;
+    }
+    if (waiting < PILED_UP) return;
+    this.warnedAt = this.now().getTime();
+    this.log.warn(
+      { scheduledAt: at.toISOString(), waiting, queue: this.fn.queue, schedule: this.schedule.expression },
+      `the tick of ${at.toISOString()} waits behind ${waiting - 1} other messages in ${this.fn.queue}: it runs late, and if the handler takes longer than the time between ticks, ticks pile up (each still runs once). Give the function more replicas or a slower schedule, or let the handler skip a tick whose scheduledAt is old; said again in 10 minutes if it goes on`,
+    );
   }
 }
 

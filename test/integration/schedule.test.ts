@@ -292,3 +292,34 @@ describe('a scheduled batch function whose every tick fails', () => {
     }
   });
 });
+
+describe('a schedule faster than its handler', () => {
+  it('says once that ticks pile up in the queue, and still runs each tick', async () => {
+    const vhost = await createTestVhost('schedule-pileup');
+    const slow = `
+import type { Handler } from 'warren';
+const handler: Handler<{ scheduledAt: string }> = async (message, ctx) => {
+  await new Promise((r) => setTimeout(r, 2_500));
+  await ctx.publish('', 'seen', { scheduledAt: message.scheduledAt });
+};
+export default handler;
+`;
+    const project = await createProject(`queues:\n  seen: { type: classic }\nfunctions:\n  tick: { schedule: "* * * * * *" }\n`, { tick: slow });
+    let warren: RunningWarren | undefined;
+    try {
+      warren = await startWarren(project.dir, vhost.url, { timeoutMs: 60_000 });
+      const said = await warren.waitForLog((l) => l.level === 40 && /ticks pile up/.test(l.msg), 15_000);
+      expect(said).toMatchObject({ function: 'tick', queue: 'tick', schedule: '* * * * * *' });
+      expect(said.waiting as number).toBeGreaterThanOrEqual(3);
+      expect(said.msg).toMatch(/^the tick of \S+ waits behind \d+ other messages in tick: it runs late/);
+      // Every tick is still there to run: the queue holds the ones waiting, none was dropped.
+      expect((await queueInfo(vhost.url, 'tick')).messageCount).toBeGreaterThanOrEqual(2);
+      await new Promise((r) => setTimeout(r, 3_000));
+      expect(warren.logs.filter((l) => /ticks pile up/.test(l.msg))).toHaveLength(1);
+    } finally {
+      expect(await warren?.stop()).toBe(0);
+      await project.remove();
+      await vhost.cleanup();
+    }
+  });
+});
