@@ -19,6 +19,68 @@ export interface ResolvedConnection {
   /** rascal.json minus the connection attributes Warren computes (options, retry, … stay) */
   rascal: Record<string, unknown>;
   problem?: string;
+  /** `two-vhosts`: the problem is that rascal.json names two places Warren could connect to */
+  problemKind?: 'two-vhosts';
+  /** connection settings in rascal.json of a shape Warren cannot read (it would fall back to a default without a word) */
+  shapeProblems?: ShapeProblem[];
+}
+
+export interface ShapeProblem {
+  /** where in rascal.json: `['vhosts', 'prod', 'connection', 'url']` */
+  keys: string[];
+  expected: string;
+  got: unknown;
+}
+
+/** The connection attributes Warren reads, and what each must be. */
+const ATTRIBUTES: Record<string, { expected: string; ok: (v: unknown) => boolean }> = {
+  url: { expected: 'a URL like amqp://user:password@host:5672/vhost', ok: (v) => typeof v === 'string' },
+  protocol: { expected: '"amqp" or "amqps"', ok: (v) => v === 'amqp' || v === 'amqps' || v === 'amqp:' || v === 'amqps:' },
+  hostname: { expected: 'a host name', ok: (v) => typeof v === 'string' && v !== '' },
+  port: { expected: 'a port number', ok: (v) => (typeof v === 'number' || (typeof v === 'string' && /^\d+$/.test(v))) && Number(v) > 0 && Number(v) < 65_536 },
+  user: { expected: 'a string', ok: (v) => typeof v === 'string' },
+  password: { expected: 'a string', ok: (v) => typeof v === 'string' },
+  vhost: { expected: 'a string', ok: (v) => typeof v === 'string' },
+  options: { expected: 'an object of connection options', ok: (v) => isObj(v) },
+  socketOptions: { expected: 'an object of socket options', ok: (v) => isObj(v) },
+  management: { expected: 'an object', ok: (v) => isObj(v) },
+  retry: { expected: 'an object', ok: (v) => isObj(v) },
+};
+
+/**
+ * Pure: connection settings of rascal.json that Warren would pass over for a default (vhost `/` on
+ * localhost) without a word: `vhosts` or a vhost that is not an object, a connection that is neither
+ * a URL nor attributes, an attribute of the wrong type.
+ */
+export function connectionShapeProblems(rascal: Obj): ShapeProblem[] {
+  const problems: ShapeProblem[] = [];
+  const connection = (value: unknown, keys: string[]): void => {
+    if (typeof value === 'string') return;
+    if (!isObj(value)) {
+      problems.push({ keys, expected: 'a URL string, or an object of attributes (url, or hostname, port, user, password, vhost)', got: value });
+      return;
+    }
+    for (const [key, rule] of Object.entries(ATTRIBUTES))
+      if (value[key] !== undefined && !rule.ok(value[key])) problems.push({ keys: [...keys, key], expected: rule.expected, got: value[key] });
+  };
+  const holder = (value: Obj, keys: string[]): void => {
+    if (value.connection !== undefined) connection(value.connection, [...keys, 'connection']);
+    if (value.connections !== undefined) {
+      if (!Array.isArray(value.connections))
+        problems.push({ keys: [...keys, 'connections'], expected: "a list of the cluster's nodes (URLs or attribute objects)", got: value.connections });
+      else value.connections.forEach((c, i) => connection(c, [...keys, 'connections', String(i)]));
+    }
+  };
+  holder(rascal, []);
+  if (rascal.vhosts !== undefined) {
+    if (!isObj(rascal.vhosts)) problems.push({ keys: ['vhosts'], expected: 'an object: { "<vhost name>": { "connection": … } }', got: rascal.vhosts });
+    else
+      for (const [name, vhost] of Object.entries(rascal.vhosts)) {
+        if (isObj(vhost)) holder(vhost, ['vhosts', name]);
+        else problems.push({ keys: ['vhosts', name], expected: "an object (the vhost's connection, queues, exchanges, …)", got: vhost });
+      }
+  }
+  return problems;
 }
 
 const COMPUTED = ['url', 'protocol', 'hostname', 'port', 'user', 'password', 'vhost', 'slashes'];
@@ -49,18 +111,31 @@ function withVhost(url: string, vhost: string | undefined): string {
 }
 
 /** Finds the connection in rascal.json (and strips it), returning the URL it stands for. */
-function takeRascalConnection(rascal: Obj): { url?: string; source?: string; sourceKeys?: string[]; rest: Obj } {
+function takeRascalConnection(rascal: Obj): {
+  url?: string;
+  source?: string;
+  sourceKeys?: string[];
+  rest: Obj;
+  ambiguous?: { first: string; second: string; secondKeys: string[] };
+} {
   const rest: Obj = structuredClone(rascal);
   let found: { url?: string; source?: string; sourceKeys?: string[] } = {};
+  /** every place that gives a connection (an explicit one, or a vhost's name): Warren uses one */
+  const explicit: Array<{ source: string; sourceKeys: string[]; url: string }> = [];
+  const named: Array<{ source: string; sourceKeys: string[] }> = [];
   const take = (holder: Obj, keys: string[], vhostName: string | undefined): void => {
     const path = keys.map((k) => k + '.').join('');
     const list: unknown[] = Array.isArray(holder.connections) ? holder.connections : [];
     const entries = holder.connection !== undefined ? [holder.connection] : list;
     const key = holder.connection !== undefined ? 'connection' : 'connections';
-    if (found.url === undefined && entries.length > 0) {
+    if (entries.length > 0) {
       const urls = entries.flatMap((c) => (typeof c === 'string' ? [c] : isObj(c) ? [typeof c.url === 'string' ? c.url : fromAttributes(c, vhostName)] : []));
-      if (urls.length > 0) found = { url: joinUrls(urls), source: path + key, sourceKeys: [...keys, key] };
+      if (urls.length > 0) {
+        explicit.push({ url: joinUrls(urls), source: path + key, sourceKeys: [...keys, key] });
+        if (found.url === undefined) found = explicit[0]!;
+      }
     }
+    if (vhostName !== undefined) named.push({ source: path.slice(0, -1), sourceKeys: keys });
     if (found.url === undefined && vhostName !== undefined) found = { url: withVhost(DEFAULTS.url, vhostName), source: path.slice(0, -1), sourceKeys: keys };
     // Options written on the first node's attributes (socketOptions, heartbeat, ...) hold for every node.
     if (holder.connection === undefined && isObj(list[0])) holder.connection = list[0];
@@ -74,11 +149,16 @@ function takeRascalConnection(rascal: Obj): { url?: string; source?: string; sou
   if (isObj(rest.vhosts)) {
     for (const [name, vhost] of Object.entries(rest.vhosts)) if (isObj(vhost)) take(vhost, ['vhosts', name], name);
   }
-  return { ...found, rest };
+  // Two connections, or no connection and two vhosts: which one Warren would use is a guess.
+  const vhostsOf = (urls: string): string[] => splitUrls(urls).flatMap((u) => (URL.canParse(u) ? [vhostOf(u)] : []));
+  const explicitVhosts = new Set(explicit.flatMap((e) => vhostsOf(e.url)));
+  const [first, second] = explicit.length > 1 && explicitVhosts.size > 1 ? explicit : explicit.length === 0 && named.length > 1 ? named : [];
+  const ambiguous = first && second ? { first: first.source, second: second.source, secondKeys: second.sourceKeys } : undefined;
+  return { ...found, rest, ...(ambiguous ? { ambiguous } : {}) };
 }
 
 export function resolveConnection(rascal: Obj, env: Env): ResolvedConnection {
-  const { url: fromRascal, source: rascalSource, sourceKeys, rest: rascalRest } = takeRascalConnection(rascal);
+  const { url: fromRascal, source: rascalSource, sourceKeys, rest: rascalRest, ambiguous } = takeRascalConnection(rascal);
   const fromEnv = env.AMQP_URL;
   const [url, source] =
     fromEnv !== undefined && fromEnv !== ''
@@ -86,8 +166,20 @@ export function resolveConnection(rascal: Obj, env: Env): ResolvedConnection {
       : fromRascal !== undefined
         ? [fromRascal, `rascal.json ${rascalSource}`]
         : [DEFAULTS.url, 'default'];
-  const resolved = checkUrls(url, source, rascalRest);
-  return fromRascal !== undefined && source !== 'AMQP_URL' && sourceKeys ? { ...resolved, sourceKeys } : resolved;
+  const checked = checkUrls(url, source, rascalRest);
+  const resolved: ResolvedConnection =
+    ambiguous && source !== 'AMQP_URL' && !checked.problem
+      ? {
+          ...checked,
+          source: `rascal.json ${ambiguous.second}`,
+          problem: `rascal.json points at two vhosts, at ${ambiguous.first} and at ${ambiguous.second}: Warren runs in one and would take the first without a word`,
+          problemKind: 'two-vhosts',
+        }
+      : checked;
+  const shapeProblems = connectionShapeProblems(rascal);
+  const withKeys = fromRascal !== undefined && source !== 'AMQP_URL' && sourceKeys ? { ...resolved, sourceKeys } : resolved;
+  const located = resolved.problem && ambiguous && source !== 'AMQP_URL' ? { ...withKeys, sourceKeys: ambiguous.secondKeys } : withKeys;
+  return shapeProblems.length > 0 ? { ...located, shapeProblems } : located;
 }
 
 function checkUrls(url: string, source: string, rest: Obj): ResolvedConnection {

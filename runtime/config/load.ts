@@ -161,15 +161,32 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
       new WarrenError('WARREN_E_CONFIG_TYPE', connection.problem, {
         ...(fromEnv ? {} : { file: rascalFile, ...keyPathAt(rascalText ?? '', connection.sourceKeys ?? []) }),
         key: fromEnv ? 'AMQP_URL' : connection.source.replace(/^rascal\.json /, ''),
-        expected: 'a URL like amqp://user:password@host:5672/vhost',
-        hint: fromEnv
-          ? "set AMQP_URL to amqp:// or amqps:// URLs (a cluster's nodes separated by commas, one vhost), or unset it to use rascal.json"
-          : 'write "url": "amqp://user:password@host:5672/vhost", or hostname, port, user, password and vhost; a cluster\'s nodes go in "connections": [...], one vhost',
+        expected: connection.problemKind === 'two-vhosts' ? 'one vhost for Warren' : 'a URL like amqp://user:password@host:5672/vhost',
+        hint:
+          connection.problemKind === 'two-vhosts'
+            ? 'keep one connection (the nodes of a cluster go in one "connections": [...] list), or set AMQP_URL to the one Warren runs in'
+            : fromEnv
+              ? "set AMQP_URL to amqp:// or amqps:// URLs (a cluster's nodes separated by commas, one vhost), or unset it to use rascal.json"
+              : 'write "url": "amqp://user:password@host:5672/vhost", or hostname, port, user, password and vhost; a cluster\'s nodes go in "connections": [...], one vhost',
       }),
     );
   }
+  for (const shape of connection.shapeProblems ?? []) {
+    const key = shape.keys.join('.');
+    const got = JSON.stringify(shape.got) ?? String(shape.got);
+    errors.push(
+      new WarrenError('WARREN_E_CONFIG_TYPE', `got ${got.length > 40 ? got.slice(0, 40) + '…' : got}`, {
+        file: rascalFile,
+        ...keyPathAt(rascalText ?? '', shape.keys),
+        key,
+        expected: shape.expected,
+        hint: 'a connection is a URL string, or { "url": … }, or { "hostname", "port", "user", "password", "vhost", "options": {…}, "socketOptions": {…} }, as rascal reads it; AMQP_URL, when set, replaces the URL',
+      }),
+    );
+  }
+  const unreadable = connection.problem !== undefined || (connection.shapeProblems?.length ?? 0) > 0;
   const partial = (functions: Readonly<Record<string, FunctionConfig>>): Pick<ProjectRead, 'partial'> =>
-    connection.problem ? {} : { partial: { url: connection.url, vhost: connection.vhost, functions } };
+    unreadable ? {} : { partial: { url: connection.url, vhost: connection.vhost, functions } };
   if (source.errors.some((e) => e.code === 'WARREN_E_CONFIG_SYNTAX')) return { ...refused(errors, scanned.handlers, warnings), ...partial({}) };
 
   // With shape errors, the checks below still run on every entry whose shape is valid (set-aside.ts).

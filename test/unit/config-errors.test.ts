@@ -426,3 +426,47 @@ describe('loadConfig: names Warren reserves for time', () => {
     expect(errors[2]?.details.hint).toContain('.schedule');
   });
 });
+
+describe("loadConfig: rascal.json's connection of a shape Warren cannot read", () => {
+  it('refuses it, with the key, line and what was expected, instead of connecting to vhost / on localhost', async () => {
+    const cases: Array<[string, { line: number; key: string; message: RegExp }]> = [
+      ['{\n  "vhosts": 5\n}\n', { line: 2, key: 'vhosts', message: /^got 5$/ }],
+      ['{\n  "vhosts": {\n    "orders": 5\n  }\n}\n', { line: 3, key: 'vhosts.orders', message: /^got 5$/ }],
+      ['{\n  "vhosts": {\n    "orders": {\n      "connection": 5\n    }\n  }\n}\n', { line: 4, key: 'vhosts.orders.connection', message: /^got 5$/ }],
+      [
+        '{\n  "vhosts": {\n    "orders": {\n      "connection": {\n        "url": 5\n      }\n    }\n  }\n}\n',
+        { line: 5, key: 'vhosts.orders.connection.url', message: /^got 5$/ },
+      ],
+      ['{\n  "connections": { "a": 1 }\n}\n', { line: 2, key: 'connections', message: /^got \{"a":1\}$/ }],
+      ['{\n  "connection": {\n    "hostname": "h",\n    "socketOptions": 7\n  }\n}\n', { line: 4, key: 'connection.socketOptions', message: /^got 7$/ }],
+      [
+        '{\n  "vhosts": {\n    "a": { "connection": "amqp://h/a" },\n    "b": { "connection": "amqp://h/b" }\n  }\n}\n',
+        { line: 4, key: 'vhosts.b.connection', message: /points at two vhosts, at vhosts\.a\.connection and at vhosts\.b\.connection/ },
+      ],
+      ['{\n  "vhosts": {\n    "a": {},\n    "b": {}\n  }\n}\n', { line: 4, key: 'vhosts.b', message: /points at two vhosts, at vhosts\.a and at vhosts\.b/ }],
+    ];
+    for (const [rascal, want] of cases) {
+      const dir = await project({ 'functions/a.ts': handler, 'rascal.json': rascal });
+      const found = await problems(dir);
+      expect(
+        found.map((e) => ({ code: e.code, file: 'rascal.json', line: e.details.line, key: e.details.key })),
+        rascal,
+      ).toEqual([{ code: 'WARREN_E_CONFIG_TYPE', file: 'rascal.json', line: want.line, key: want.key }]);
+      expect(found[0]!.message, rascal).toMatch(want.message);
+      expect(found[0]!.details.expected, rascal).toBeTruthy();
+    }
+  });
+
+  it('reads the shapes rascal documents: a URL, url, attributes with options, a cluster list, vhosts with their own topology', async () => {
+    for (const rascal of [
+      { connection: 'amqp://u:p@h:5672/v' },
+      { vhosts: { v: { connection: { url: 'amqp://u:p@h/v', socketOptions: { timeout: 5000 } }, queues: {} } } },
+      { vhosts: { v: { connection: { hostname: 'h', port: '5673', user: 'u', password: 'p', vhost: 'v', options: { heartbeat: 10 } } } } },
+      { vhosts: { v: { connections: ['amqp://u:p@n1/v', { hostname: 'n2', vhost: 'v' }] } } },
+      { vhosts: { v: { connection: 'amqp://h/v' }, other: {} } },
+    ]) {
+      const dir = await project({ 'functions/a.ts': handler, 'rascal.json': JSON.stringify(rascal, null, 2) });
+      expect((await readProject({ dir, env: {} })).errors, JSON.stringify(rascal)).toEqual([]);
+    }
+  });
+});
