@@ -48,6 +48,8 @@ export class AckBatch {
    */
   private fed = false;
   private dead = false;
+  /** acks are kept back (`hold`) */
+  private held = false;
   private idle: NodeJS.Timeout | null = null;
   private readonly schedule: (endOfTurn: () => void) => void;
   private readonly afterIo: (ioOver: () => void) => void;
@@ -136,9 +138,28 @@ export class AckBatch {
     this.unsettled.clear();
   }
 
+  /**
+   * Keep every ack back until `release` (a drain, ./consumer.ts `cancel`): while the broker has no
+   * ack, it has no room in the window to send a delivery into, so once the window is full nothing is
+   * on its way when the consumer is cancelled.
+   */
+  hold(): void {
+    this.held = true;
+  }
+
+  release(): void {
+    this.held = false;
+    this.flush();
+  }
+
+  /** delivered and not yet acked to the broker: settled acks kept back count too */
+  get unacked(): number {
+    return this.unsettled.size + this.pending.length;
+  }
+
   flush(): void {
     this.clearIdle();
-    if (this.dead || this.pending.length === 0) return;
+    if (this.dead || this.held || this.pending.length === 0) return;
     const pending = this.pending;
     this.pending = [];
     let lowestUnsettled = Infinity;

@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import { Settle, type Delivery } from './delivery';
 import { AckBatch } from './ack-batch';
 import { RecentDeliveries } from './lost-connection';
+import { sleep } from '../lib/sleep';
 
 export interface ConsumerOptions {
   /** one AMQP URL, or a cluster's, comma-separated */
@@ -44,6 +45,10 @@ export interface ConsumerOptions {
   retry?: { minMs: number; maxMs: number };
 }
 
+/** `cancel`: no delivery for this long with acks kept back, and none is on its way */
+const QUIET_MS = 50;
+/** `cancel`: the longest it keeps acks back waiting for that (an ordered function: up to its grace) */
+const CANCEL_WAIT_MS = 1_000;
 const DEFAULT_RETRY = { minMs: 1_000, maxMs: RECONNECT_MAX_MS };
 /** Several nodes: the next one is tried at once, and a round that found none waits less at first. */
 const CLUSTER_RETRY = { minMs: 250, maxMs: RECONNECT_MAX_MS };
@@ -118,11 +123,41 @@ export class QueueConsumer {
     await this.channel?.prefetch(this.options.prefetch, false).catch(() => undefined);
   }
 
-  /** Stop taking messages; acks of the ones in flight still go out. */
-  async cancel(): Promise<void> {
+  /**
+   * Stop taking messages; acks of the ones in flight still go out. A delivery the broker has sent
+   * and the replica not yet read when the cancel lands is not handed to the replica: it comes back
+   * to the queue when the channel closes, counted as delivered once more, and runs again as a
+   * suspect (a scale-down or a redeploy under a backlog charged good messages a redelivery, and
+   * dead-lettered some). So acks are kept back first, until the window is full or no delivery came
+   * for QUIET_MS: then nothing is on its way. `ready` (an ordered function: its message has finished)
+   * must hold too, for up to `waitMs`; the single active consumer passes on only once it is true.
+   */
+  async cancel(ready: () => boolean = () => true, waitMs = 0): Promise<void> {
     this.cancelled = true;
     const { channel, consumerTag } = this;
-    if (channel && consumerTag) await channel.cancel(consumerTag).catch(() => undefined);
+    if (channel && consumerTag) await this.cancelQuietly(channel, consumerTag, ready, waitMs);
+  }
+
+  /** `cancel`'s basic.cancel once nothing is on its way (ready() true, or waitMs over). */
+  private async cancelQuietly(channel: Channel, consumerTag: string, ready: () => boolean = () => true, waitMs = 0): Promise<void> {
+    const acks = this.acks;
+    if (!acks) return void (await channel.cancel(consumerTag).catch(() => undefined));
+    acks.hold();
+    try {
+      const began = Date.now();
+      let seen = acks.unacked;
+      let quietSince = began;
+      for (;;) {
+        const now = Date.now();
+        if (acks.unacked !== seen) [seen, quietSince] = [acks.unacked, now];
+        const still = acks.unacked >= this.options.prefetch || now - quietSince >= QUIET_MS;
+        if ((still && ready()) || now - began >= Math.max(CANCEL_WAIT_MS, waitMs) || !acks.holds()) break;
+        await sleep(2);
+      }
+      await channel.cancel(consumerTag).catch(() => undefined);
+    } finally {
+      acks.release();
+    }
   }
 
   /**
@@ -135,7 +170,9 @@ export class QueueConsumer {
       if (!channel || !consumerTag || this.cancelled || this.closing) return;
       this.consumerTag = null;
       this.pausedOn = channel;
-      await channel.cancel(consumerTag).catch(() => undefined);
+      // A delivery on its way when the cancel lands would stay with the cancelled consumer, unseen,
+      // until the channel closes, and then come back counted (see `cancel`).
+      await this.cancelQuietly(channel, consumerTag);
     });
     this.pauses = paused;
     return paused;

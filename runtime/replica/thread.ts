@@ -243,7 +243,9 @@ async function main(): Promise<void> {
     // Stop taking messages (a batch function hands over its partial batch now), give back at once
     // those still waiting for a rate-limit turn (they never started), then let the ones running
     // finish for up to the grace period.
-    await consumer.cancel();
+    // An ordered function's message finishes first: the standby consumer takes the next one only then.
+    if (init.fn.ordered) await consumer.cancel(() => processor.inFlight.size === 0, graceMs);
+    else await consumer.cancel();
     const partial = processor.flush?.() ?? { items: 0, waitingForTurn: 0, started: false };
     // The partial batch, if the rate limit had no turn for it now, is among those handed back: said apart.
     const handedBack = processor.handBackWaiting() - partial.waitingForTurn;

@@ -237,3 +237,40 @@ it('a new version that dies right after it starts fails the deploy (exit 1, why)
 
   expect(await runtime.stop()).toBe(0);
 });
+
+it('keeps an ordered function in order through redeploys under a stream: the old replica finishes its message before the new one takes the next', async () => {
+  const vhost = hold('vhost', await createTestVhost('deploy-ordered'));
+  const orderedHandler = (version: string) => `const VERSION = ${JSON.stringify(version)};
+export default async function handler(message: { id: string }, ctx: { functionName: string; attempt: number }) {
+  await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
+  return { id: message.id, fn: ctx.functionName, v: VERSION + '@' + ctx.attempt };
+}
+`;
+  const queues = recordingQueues({ ord: { replicas: 2 } }).replace('    prefetch: 1\n', '    prefetch: 1\n    ordered: true\n');
+  const project = hold('project', await createProject({ 'queues.yaml': queues, 'functions/ord.ts': orderedHandler('v0') }));
+  const runtime = hold('runtime', await startRuntime(project.dir, vhost.url));
+  await runtime.waitReady();
+
+  const ids = Array.from({ length: 500 }, (_, i) => `o${String(i).padStart(3, '0')}`);
+  const publishing = (async () => {
+    for (let i = 0; i < ids.length; i += 10) {
+      await publishIds(vhost.url, 'ord', ids.slice(i, i + 10));
+      await new Promise((r) => setTimeout(r, 60));
+    }
+  })();
+  for (let v = 1; v <= 4; v++) {
+    await new Promise((r) => setTimeout(r, 400));
+    await project.write('functions/ord.ts', orderedHandler(`v${v}`));
+    const deployed = await runCli(['deploy', 'ord'], runtime.env);
+    expect(deployed.code).toBe(0);
+  }
+  await publishing;
+
+  const results = await collectResults(vhost.url, ids.length, 30_000);
+  expect(lostAndDuplicated(ids, results)).toEqual({ lost: [], duplicated: [] });
+  // Handled in the order published, each once, as attempt 1, across all five versions.
+  expect(results.map((r) => r.id)).toEqual(ids);
+  expect(results.filter((r) => !r.v.endsWith('@1'))).toEqual([]);
+  expect(new Set(results.map((r) => r.v.split('@')[0])).size).toBeGreaterThanOrEqual(3);
+  expect(await runtime.stop()).toBe(0);
+});

@@ -62,3 +62,34 @@ it('scales up within a second, then down during a stream of slow messages withou
   expect(status.stdout).toMatch(/^slow\s+\S+\s+1\/1\s+0\s+40\s+0\s+0\s+0\s+0$/m);
   expect(await runtime.stop()).toBe(0);
 });
+
+it('charges no message a redelivery when replicas drain under a backlog: scaled 2 → 0 → 2 six times, every message runs once, as attempt 1', async () => {
+  const vhost = hold('vhost', await createTestVhost('scale-backlog'));
+  const attemptHandler = `export default async function handler(message: { id: string }, ctx: { functionName: string; attempt: number }) {
+  // 10 to 200 ms: settlements spread out, so the window is being refilled a few at a time when a drain lands
+  await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 190));
+  return { id: message.id, fn: ctx.functionName, v: String(ctx.attempt) };
+}
+`;
+  const queues = recordingQueues({ frag: { replicas: 2, prefetch: 20 } }).replace('    prefetch: 20\n', '    prefetch: 20\n    redeliveryLimit: 1\n');
+  const project = hold('project', await createProject({ 'queues.yaml': queues, 'functions/frag.ts': attemptHandler }));
+  const runtime = hold('runtime', await startRuntime(project.dir, vhost.url));
+  await runtime.waitReady();
+
+  const ids = Array.from({ length: 3_000 }, (_, i) => `b${i}`);
+  await publishIds(vhost.url, 'frag', ids);
+  const scale = async (replicas: number) =>
+    expect((await runtime.admin('/functions/frag/scale', { method: 'POST', body: JSON.stringify({ replicas }) })).status).toBe(200);
+  for (let i = 0; i < 6; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    await scale(0);
+    await scale(2);
+  }
+
+  const results = await collectResults(vhost.url, ids.length, 60_000);
+  expect(lostAndDuplicated(ids, results)).toEqual({ lost: [], duplicated: [] });
+  // Each drain cancelled its consumer with deliveries on their way: those came back counted, ran again
+  // as suspects (attempt 2), and with redeliveryLimit 1 some were dead-lettered.
+  expect(results.filter((r) => r.v !== '1').map((r) => `${r.id}@${r.v}`)).toEqual([]);
+  expect(await runtime.stop()).toBe(0);
+});

@@ -33,6 +33,24 @@ function covered(frame: Frame, settledBefore: ReadonlySet<number>, delivered: nu
 }
 
 describe('AckBatch', () => {
+  it('keeps every ack back while held (a drain fills the window before it cancels), counting them as unacked, and sends them on release', () => {
+    const { frames, batch, turn } = setUp();
+    for (const tag of [1, 2, 3]) batch.delivered(tag);
+    batch.hold();
+    batch.ack(1);
+    batch.ack(2);
+    turn();
+    batch.flush();
+    expect(frames).toEqual([]);
+    expect(batch.unacked).toBe(3);
+    batch.release();
+    expect(frames).toEqual([{ ack: 2, multiple: true }]);
+    expect(batch.unacked).toBe(1);
+    batch.ack(3);
+    turn();
+    expect(frames.at(-1)).toEqual({ ack: 3, multiple: true });
+  });
+
   it('sends the acks of one turn as one multiple ack when they are contiguous from the lowest', () => {
     const { frames, batch, turn } = setUp();
     for (const tag of [1, 2, 3, 4]) batch.delivered(tag);
