@@ -172,14 +172,18 @@ export class App extends EventEmitter<AppEvents> {
     const config = selectFunctions(loaded, this.options);
     // The handlers build while the broker is reached and the preflight (which declares nothing) runs;
     // nothing is declared unless every handler built.
-    const building = this.buildAll(Object.values(config.functions));
+    // The admin API listens before anything is declared too: one that cannot (its port taken, no token
+    // on a public address) refuses the start with nothing changed on the broker.
+    const building = this.buildAll(Object.values(config.functions)).then(async (builds) => {
+      await hooks.built?.();
+      return builds;
+    });
     const topology = this.declareWithRetry(loaded, building).then(() => {
       if (this.stopSignal.signal.aborted) throw new WarrenError('WARREN_E_NOT_READY', 'stopped before the topology was declared');
     });
     // Awaited below, or dropped with the build's error (the declaration then stopped before declaring).
     topology.catch(() => undefined);
     const builds = await building;
-    await hooks.built?.();
     this.current = config;
     this.declared = loaded;
     this.emit('configured', config);

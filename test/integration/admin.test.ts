@@ -3,7 +3,7 @@
  * answers, Prometheus metrics, the functions list and `warren status`, and the token rule off loopback.
  */
 import { describe, expect, it } from 'vitest';
-import { createTestVhost, publishRaw } from '../helpers/broker';
+import { createTestVhost, managementQueue, publishRaw } from '../helpers/broker';
 import { freePort, waitFor } from '../helpers/runtime';
 import { collectResults, createProject, publishIds, recordingHandler, recordingQueues, runCli, heldPerTest, startRuntime, type Project } from './admin-harness';
 
@@ -241,12 +241,17 @@ describe('admin API', () => {
     expect(await runtime.stop()).toBe(0);
   });
 
-  it('refuses to listen on 0.0.0.0 without WARREN_ADMIN_TOKEN (exit 2, a message that says what to do)', async () => {
+  it('refuses to listen on 0.0.0.0 without WARREN_ADMIN_TOKEN (exit 2, a message that says what to do), having declared nothing', async () => {
+    const vhost = hold('vhost', await createTestVhost('admin-refused'));
     const project = hold('project', await echoProject());
-    const runtime = hold('runtime', await startRuntime(project.dir, 'amqp://guest:guest@127.0.0.1:1/', { WARREN_ADMIN_HOST: '0.0.0.0' }));
+    const runtime = hold('runtime', await startRuntime(project.dir, vhost.url, { WARREN_ADMIN_HOST: '0.0.0.0' }));
     expect(await runtime.exited).toBe(2);
     expect(runtime.output()).toContain('WARREN_E_ADMIN_TOKEN');
     expect(runtime.output()).toContain('set WARREN_ADMIN_TOKEN');
+    // A refused start changes nothing on the broker (the topology was declared beside the refusal).
+    expect(runtime.output()).not.toContain('topology declared');
+    expect(await managementQueue(vhost.name, 'echo')).toBeUndefined();
+    expect(await managementQueue(vhost.name, 'results')).toBeUndefined();
   });
 
   it('on 0.0.0.0 with a token, answers 401 without it and 200 with it; the CLI sends it', async () => {
