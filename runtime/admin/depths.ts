@@ -17,6 +17,7 @@ import { connectToAny } from '../connection/connect';
 import type { Logger } from 'pino';
 import { redactUrl } from '../errors';
 import { withTimeout } from '../lib/with-timeout';
+import { closeWithin } from '../connection/close';
 
 export interface QueueDepth {
   messages: number;
@@ -77,7 +78,7 @@ export class QueueDepths {
     const connection = this.connection;
     this.connection = null;
     this.idle = [];
-    if (connection) await connection.then((c) => c.close()).catch(() => undefined);
+    if (connection) await connection.then((c) => closeWithin(c)).catch(() => undefined);
   }
 
   private async check(queue: string): Promise<QueueDepth | null> {

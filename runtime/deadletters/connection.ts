@@ -7,6 +7,7 @@ import type { Channel, ChannelModel } from 'amqplib';
 import { connectToAny } from '../connection/connect';
 import { brokerUnreachable, vhostOfUrl } from '../connection/unreachable';
 import { WarrenError, redactUrl } from '../errors';
+import { closeWithin } from '../connection/close';
 
 /** `orders.dead` → `orders`: the queue the dead letters came from, where a replay sends them. */
 export { sourceQueueOf } from '../topology/names';
@@ -25,7 +26,7 @@ export async function withConnection<T>(url: string, name: string, work: (conn: 
   try {
     return await work(conn);
   } finally {
-    await conn.close().catch(() => undefined);
+    await closeWithin(conn);
   }
 }
 

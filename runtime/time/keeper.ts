@@ -6,6 +6,7 @@
  */
 import type { ChannelModel } from 'amqplib';
 import { connectToAny } from '../connection/connect';
+import { closeWithin } from '../connection/close';
 import type { Logger } from 'pino';
 import type { WarrenConfig } from '../config/types';
 import { amqpConnection, knownExchanges } from '../replica-protocol/connection';
@@ -64,7 +65,7 @@ export class TimeKeeper {
     await Promise.all([...this.emitters.values()].map((e) => e.close()));
     const connection = this.connection;
     this.connection = null;
-    if (connection) await connection.close().catch(() => undefined);
+    if (connection) await closeWithin(connection);
   }
 
   /**
