@@ -113,9 +113,18 @@ function lettersOwnHeaders(msg: RawMessage): Record<string, unknown> {
   return headers;
 }
 
-/** JSON of headers as amqplib decodes them: 64-bit integers arrive as BigInt, which JSON.stringify refuses. */
+/**
+ * JSON of headers as amqplib decodes them, the same for the same headers: 64-bit integers arrive as
+ * BigInt, which JSON.stringify refuses, and a quorum queue hands a message back with its header table
+ * re-encoded in sorted order, so a letter's key changed between its first read and the next.
+ */
 function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v === 'bigint') return `${v}n`;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v) && !Buffer.isBuffer(v) && !(v instanceof Date))
+      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    return v;
+  });
 }
 
 /**

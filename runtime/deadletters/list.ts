@@ -1,7 +1,7 @@
 /**
- * Reading a dead-letter queue without removing anything: each message is taken with basic.get and
- * held unacked until the read ends (a message handed back at once would be the next get's again);
- * closing the channel hands them all back.
+ * Reading a dead-letter queue without removing anything: a consumer with room for every message the
+ * read wants takes them from the head and holds them unacked until the read ends (a message handed
+ * back at once would come again); closing the channel hands them all back.
  *
  * A quorum queue (RabbitMQ 3.10) takes them back at its head but in an order of its own (nacked one
  * by one in the order read, too), so the queue's order cannot be what a page follows. Pages follow
@@ -11,7 +11,7 @@
  * the oldest letters, in order, though the pages already read may share their letters differently.
  * A search reads the whole queue, up to the scan limit.
  */
-import type { GetMessage } from 'amqplib';
+import type { Channel, Message } from 'amqplib';
 import { WarrenError } from '../errors';
 import { messageCount, sourceQueueOf, withConnection } from './connection';
 import { describeDeadLetter, describeDeadLetterFully, keyOf, type DeadLetter, type DeadLetterDetail } from './describe';
@@ -96,7 +96,7 @@ async function walk(
   queue: string,
   name: string,
   upTo: (total: number) => number,
-  visit: (msg: GetMessage) => boolean,
+  visit: (msg: Message) => boolean,
 ): Promise<{ total: number; scanned: number }> {
   return oneAtATime(url, queue, () =>
     withConnection(url, name, async (conn) => {
@@ -105,16 +105,56 @@ async function walk(
       const ch = await conn.createChannel();
       const total = await messageCount(ch, queue, url);
       const max = Math.min(total, upTo(total));
-      let scanned = 0;
-      while (scanned < max) {
-        const msg = await ch.get(queue, { noAck: false });
-        if (msg === false) break;
-        scanned++;
-        if (!visit(msg)) break;
-      }
+      const scanned = max > 0 ? await readHead(ch, queue, max, visit) : 0;
       await ch.close();
       if (scanned > 0) await countWhenBack(conn, queue, total);
       return { total, scanned };
     }),
   );
 }
+
+/** No delivery for this long: the queue has no more to give (others took some since it was counted). */
+const READ_QUIET_MS = 300;
+
+/**
+ * Up to `max` messages from the head of the queue, unacked (the channel's close hands them back),
+ * each to `visit` until it returns false. A consumer with a prefetch of `max` has the broker stream
+ * them: a basic.get a letter was a round trip each, 23 s for 2,400 dead letters on a busy broker.
+ */
+function readHead(ch: Channel, queue: string, max: number, visit: (msg: Message) => boolean): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let scanned = 0;
+    let done = false;
+    let quiet: NodeJS.Timeout | undefined;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(quiet);
+      resolve(scanned);
+    };
+    const wait = () => {
+      clearTimeout(quiet);
+      quiet = setTimeout(finish, READ_QUIET_MS);
+    };
+    ch.on('close', finish);
+    void ch
+      .prefetch(Math.min(max, MAX_PREFETCH), false)
+      .then(() =>
+        ch.consume(queue, (msg) => {
+          if (done) return;
+          if (!msg) return finish(); // cancelled by the broker: the queue was deleted
+          scanned++;
+          if (!visit(msg) || scanned >= max) finish();
+          else wait();
+        }),
+      )
+      .then(wait, (err: unknown) => {
+        done = true;
+        clearTimeout(quiet);
+        reject(err as Error);
+      });
+  });
+}
+
+/** basic.qos takes a 16-bit count; the scan limit stays well below it. */
+const MAX_PREFETCH = 65_535;

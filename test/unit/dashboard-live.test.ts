@@ -257,6 +257,13 @@ describe('dead letters on the page', () => {
     expect(keyOf(anonymous)).not.toBe(keyOf({ content: Buffer.from('y'), properties: { headers: { a: 1 } } }));
     // a quorum queue counts each read that hands it back: the key stays
     expect(keyOf({ content: Buffer.from('x'), properties: { headers: { a: 1, 'x-delivery-count': 7 } } })).toBe(keyOf(anonymous));
+    // and hands it back with its header table sorted: the key stays too
+    const asDeadLettered = { content: Buffer.from('x'), properties: { headers: { 'x-warren-function': 'f', 'x-warren-error': 'e', nested: { b: 1, a: 2 } } } };
+    const asHandedBack = {
+      content: Buffer.from('x'),
+      properties: { headers: { 'x-delivery-count': 1, nested: { a: 2, b: 1 }, 'x-warren-error': 'e', 'x-warren-function': 'f' } },
+    };
+    expect(keyOf(asHandedBack)).toBe(keyOf(asDeadLettered));
   });
 
   it('open with their stack and whole body; a binary body as base64', () => {
