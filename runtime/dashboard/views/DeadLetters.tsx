@@ -13,6 +13,13 @@ import { Confirm } from './Confirm';
 import { LetterDetail } from './LetterDetail';
 
 const PAGE = 20;
+/**
+ * A change of the queue (its depth, the function's failures) reads the page again at most this often
+ * (2 ms a letter in the queue, up to this): each read takes every letter of the queue out and back,
+ * and a function failing every second had an open page reading a queue of 1,300 back to back. While a letter is open or rows are ticked the page
+ * stays as it is (a quorum queue's letters of one time of death may trade places) and offers a refresh.
+ */
+export const AUTO_RELOAD_MS = 5_000;
 
 export function DeadLetters({ live, name }: { live: LiveState; name: string | null }) {
   const names = (live.frame?.functions ?? []).map((f) => f.name);
@@ -32,6 +39,30 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
   const [open, setOpen] = useState<string | null>(null);
   const [confirm, setConfirm] = useState<'purge' | 'all' | 'matches' | null>(null);
   const [reload, setReload] = useState(0);
+  /** bumped by a change of the queue, at most every AUTO_RELOAD_MS */
+  const [changed, setChanged] = useState(0);
+  /** the queue changed while the page was held still (a letter open, rows ticked) */
+  const [stale, setStale] = useState(false);
+  const lastRead = useRef(0);
+  const held = open !== null || selected.size > 0;
+  const seen = useRef(`${depth}|${failed}`);
+  /** the queue changed since the page was last read */
+  const pending = useRef(false);
+  useEffect(() => {
+    const now = `${depth}|${failed}`;
+    if (now !== seen.current) {
+      seen.current = now;
+      pending.current = true;
+    }
+    if (!pending.current) return;
+    if (held) return void setStale(true);
+    // A small queue is read again at once; a large one at most every AUTO_RELOAD_MS.
+    const every = Math.min(AUTO_RELOAD_MS, (depth ?? 0) * 2);
+    const wait = lastRead.current + every - Date.now();
+    if (wait <= 0) return void setChanged((n) => n + 1);
+    const timer = setTimeout(() => setChanged((n) => n + 1), wait);
+    return () => clearTimeout(timer);
+  }, [depth, failed, held]);
 
   useEffect(() => {
     setSelected(new Set());
@@ -55,8 +86,8 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
     });
   };
 
-  // Reload when the queue's depth changes (a new dead letter, a replay elsewhere), when the function
-  // fails a message, or after an action.
+  // Reload when the queue's depth changes (a new dead letter, a replay elsewhere) or the function
+  // fails a message (at most every AUTO_RELOAD_MS, see `changed`), or after an action.
   // One request at a time: under a steady stream of dead letters the depth changes every second, and
   // a list slower than that must still land (a change meanwhile asks for one more request after it).
   const want = `${current}\u0000${query}\u0000${offset}`;
@@ -78,6 +109,9 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
     }
     const load = () => {
       const key = wanted.current;
+      lastRead.current = Date.now();
+      pending.current = false;
+      setStale(false);
       const [fn, q, from] = key.split('\u0000') as [string, string, string];
       const params = new URLSearchParams({ offset: from, limit: String(PAGE) });
       if (q) params.set('search', q);
@@ -98,7 +132,7 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
         });
     };
     load();
-  }, [want, depth, failed, reload]);
+  }, [want, changed, reload]);
 
   if (!current) return <p class="empty">No functions.</p>;
 
@@ -185,6 +219,11 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
           Purge…
         </button>
         <span class="spacer" />
+        {stale ? (
+          <button type="button" class="link" onClick={() => setReload((n) => n + 1)}>
+            The queue changed: refresh
+          </button>
+        ) : null}
         <span class="muted" aria-live="polite">
           {page
             ? query
