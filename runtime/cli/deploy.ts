@@ -25,6 +25,8 @@ export interface DeployProblem {
   error: string;
   code: string;
   hint?: string;
+  /** a config that does not load: each of its problems, with its own code and hint */
+  problems?: DeployProblem[];
 }
 
 /** `POST /deploy`: every function the reload touched or left alone, and what kept a change out. */
@@ -61,9 +63,20 @@ function reportDeployOne(answer: DeployAnswer): number {
 
 function reportProblems(problems: readonly DeployProblem[]): number {
   let exitCode: number = EXIT.OK;
+  const exitOf = (code: string) => (isErrorCode(code) ? ERRORS[code].exit : EXIT.RUNTIME);
   for (const p of problems) {
-    process.stderr.write(`warren: ${p.error} [${p.code}]` + (p.hint ? `\n  hint: ${p.hint}` : '') + '\n');
-    exitCode = Math.max(exitCode, isErrorCode(p.code) ? ERRORS[p.code].exit : EXIT.RUNTIME);
+    // A config that does not load lists each problem as `warren check` does: its place, code and hint.
+    if (p.problems && p.problems.length > 1) {
+      process.stderr.write(`warren: ${p.problems.length} problems:\n`);
+      for (const q of p.problems) {
+        process.stderr.write(`  ${q.error} [${q.code}]` + (q.hint ? `\n    hint: ${q.hint}` : '') + '\n');
+        exitCode = Math.max(exitCode, exitOf(q.code));
+      }
+      continue;
+    }
+    const one = p.problems?.[0] ?? p;
+    process.stderr.write(`warren: ${one.error} [${one.code}]` + (one.hint ? `\n  hint: ${one.hint}` : '') + '\n');
+    exitCode = Math.max(exitCode, exitOf(one.code));
   }
   return exitCode;
 }

@@ -120,6 +120,16 @@ it('redeploys one function during a 5,000-message stream: 0 lost, 0 duplicated, 
   await publishIds(vhost.url, 'alpha', ['after-no-default']);
   expect(await collectResults(vhost.url, 1)).toEqual([{ id: 'after-no-default', fn: 'alpha', v: 'v2' }]);
 
+  // A queues.yaml with two mistakes: --all lists both, each with its place, what was expected and a hint, as `check` does.
+  const yaml = recordingQueues({ alpha: { replicas: 2, prefetch: 20 }, beta: { replicas: 2, prefetch: 20 } });
+  await project.write('queues.yaml', yaml.replace('    prefetch: 20\n', '    prefetch: 0\n    replicaz: 2\n'));
+  const invalid = await runCli(['deploy', '--all'], runtime.env);
+  expect(invalid.code).toBe(2);
+  expect(invalid.stderr).toMatch(/^warren: 2 problems:$/m);
+  expect(invalid.stderr).toMatch(/queues\.yaml:\d+:\d+ functions\.alpha\.prefetch: got 0 \(expected an integer from 1 to 10000\) \[WARREN_E_CONFIG_TYPE\]/);
+  expect(invalid.stderr).toMatch(/functions\.alpha\.replicaz: unknown key "replicaz" \[WARREN_E_CONFIG_UNKNOWN_KEY\]\n {4}hint: did you mean `replicas`\?/);
+  await project.write('queues.yaml', yaml);
+
   // Unchanged files redeploy as a no-op; --all walks every function.
   await project.write('functions/alpha.ts', recordingHandler('v2'));
   const all = await runCli(['deploy', '--all'], runtime.env);
