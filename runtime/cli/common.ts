@@ -74,7 +74,31 @@ export function parseHeaders(pairs: string[]): Record<string, string | string[]>
     const [key, value] = [pair.slice(0, at), pair.slice(at + 1)];
     headers[key] = key === 'CC' || key === 'BCC' ? value.split(',').filter(Boolean) : value;
   }
+  const bytes = headerTableBytes(headers);
+  if (bytes > MAX_HEADER_BYTES) {
+    const largest = Object.entries(headers).sort(([, a], [, b]) => String(b).length - String(a).length)[0]![0];
+    throw new WarrenError(
+      'WARREN_E_USAGE',
+      `--header values take ${bytes.toLocaleString('en')} bytes; a message's headers hold at most ${MAX_HEADER_BYTES.toLocaleString('en')}`,
+      {
+        hint: `nothing was sent; put large data (the largest here is --header ${largest}) in the message body`,
+      },
+    );
+  }
   return headers;
+}
+
+/** amqplib encodes a message's header table in a buffer of 64 KiB; the other properties need a little of it. */
+export const MAX_HEADER_BYTES = 64 * 1024 - 1024;
+
+/** About what the headers take on the wire: each key, a type byte, a length and the UTF-8 value. */
+function headerTableBytes(headers: Record<string, string | string[]>): number {
+  let bytes = 0;
+  for (const [key, value] of Object.entries(headers)) {
+    bytes += 1 + Buffer.byteLength(key) + 1;
+    for (const v of Array.isArray(value) ? value : [value]) bytes += 5 + Buffer.byteLength(v);
+  }
+  return bytes;
 }
 
 /** commander's collector for an option given several times. */
