@@ -23,6 +23,13 @@ export interface AdminServer {
 }
 
 const MAX_BODY_BYTES = 64 * 1024;
+/**
+ * A replay may carry a dead letter's edited body, as large as the letter was (a message under the
+ * broker's 128 MiB default): its route takes more. A letter of 100 KB could be opened but not
+ * replayed edited.
+ */
+const MAX_REPLAY_BODY_BYTES = 16 * 1024 * 1024;
+const REPLAY_PATH = /^\/functions\/[^/]+\/dead-letters\/replay\/?$/;
 
 /**
  * A client gets 10 s to send its headers and 30 s for the whole request (Node's defaults are 60 s and
@@ -57,11 +64,12 @@ export async function startAdminServer(binding: AdminBinding, router: Router, lo
       return;
     }
     const url = requestUrl(req.url);
-    const body = await readJson(req);
+    const limit = req.method === 'POST' && REPLAY_PATH.test(url.pathname) ? MAX_REPLAY_BODY_BYTES : MAX_BODY_BYTES;
+    const body = await readJson(req, limit);
     if (body instanceof TooLarge) {
       // The rest of the body is not read: the connection closes after this answer.
       res.setHeader('connection', 'close');
-      return write(res, fail('WARREN_E_USAGE', body.message, `send at most ${MAX_BODY_BYTES} bytes`, 413));
+      return write(res, fail('WARREN_E_USAGE', body.message, `send at most ${limit} bytes`, 413));
     }
     if (body instanceof Error) return write(res, fail('WARREN_E_USAGE', body.message, bodyHint(url.pathname.replace(/\/+$/, ''))));
     // HEAD is a GET without the body (load balancers and uptime probes send it).
@@ -144,14 +152,14 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
 
 class TooLarge extends Error {}
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   const declared = Number(req.headers['content-length']);
-  if (declared > MAX_BODY_BYTES) return new TooLarge(`request body of ${declared} bytes is over ${MAX_BODY_BYTES} bytes`);
+  if (declared > limit) return new TooLarge(`request body of ${declared} bytes is over ${limit} bytes`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) return new TooLarge(`request body over ${MAX_BODY_BYTES} bytes`);
+    if (size > limit) return new TooLarge(`request body over ${limit} bytes`);
     chunks.push(chunk);
   }
   const text = Buffer.concat(chunks).toString('utf8').trim();

@@ -130,6 +130,15 @@ describe('admin API under hostile input', () => {
     });
     expectJsonError(chunked, 413);
     expect(await desiredReplicas()).toBe(2);
+    // A replay carries a dead letter's edited body, as large as the letter: 200 KB is read (and the
+    // letter named is not there), 17 MB is refused.
+    const json = { 'content-type': 'application/json' };
+    const edited = JSON.stringify({ keys: ['no-such-letter'], body: 'x'.repeat(200_000) });
+    const replayed = await raw(port, { method: 'POST', path: '/functions/echo/dead-letters/replay', headers: json, body: edited });
+    expect(replayed.status, replayed.text).not.toBe(413);
+    expect(replayed.text).toContain('no-such-letter');
+    const huge = JSON.stringify({ keys: ['no-such-letter'], body: 'x'.repeat(17 * 1024 * 1024) });
+    expectJsonError(await raw(port, { method: 'POST', path: '/functions/echo/dead-letters/replay', headers: json, body: huge }), 413);
   });
 
   it('answers unknown, path-like and malformed function names with a 4xx, never a 500', async () => {
