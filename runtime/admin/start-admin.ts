@@ -29,7 +29,32 @@ export async function startAdmin(app: App, ctx: AdminContext): Promise<{ close()
   const log = ctx.log.child({ stage: 'admin' });
   // The config is loaded after the server listens; read it at request time.
   const target: AdminTarget = app;
-  const deadLetters = oneAtATime({ browse: browseDeadLetters, find: findDeadLetters, replay: replayDeadLetters, purge: purgeDeadLetters });
+  // What changes a dead-letter queue through the admin API (the dashboard's buttons) is said in the log: who did what, when.
+  const deadLetters = oneAtATime({
+    browse: browseDeadLetters,
+    find: findDeadLetters,
+    async replay(url, deadQueue, options) {
+      const result = await replayDeadLetters(url, deadQueue, options);
+      log.info(
+        {
+          queue: deadQueue,
+          into: result.target,
+          replayed: result.replayed,
+          kept: result.kept.length,
+          ...(options.keys ? { keys: options.keys.slice(0, 20) } : {}),
+          ...(options.search ? { search: options.search } : {}),
+          ...(options.body ? { edited: true } : {}),
+        },
+        `replayed ${result.replayed} dead letter${result.replayed === 1 ? '' : 's'} of ${deadQueue} into ${result.target}${result.kept.length ? `; ${result.kept.length} stayed` : ''}`,
+      );
+      return result;
+    },
+    async purge(url, queue) {
+      const purged = await purgeDeadLetters(url, queue);
+      log.info({ queue, purged }, `purged ${purged} dead letter${purged === 1 ? '' : 's'} of ${queue}`);
+      return purged;
+    },
+  });
   const depths = new QueueDepths({ url: () => (target.config ? brokerUrl(target.config) : undefined), log, held: (queue) => deadLetters.busy(queue) });
   const metrics = createMetricsRegistry({
     status: () => app.supervisor.status(),

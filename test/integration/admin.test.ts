@@ -232,6 +232,8 @@ describe('admin API', () => {
     // A purge sent while reads hold the letters waits for them, then empties the queue.
     const [, purged] = await Promise.all([page(), runtime.admin('/functions/echo/dead-letters', { method: 'DELETE' }), page()]);
     expect(await purged.json()).toEqual({ queue: 'echo.dead', purged: count });
+    // The runtime's log says what a person changed (the dashboard's buttons come here).
+    await waitFor(() => runtime.output().includes(`purged ${count} dead letters of echo.dead`), 2_000);
     let after = await page();
     for (let i = 0; i < 40 && after.total > 0; i++) {
       await new Promise((r) => setTimeout(r, 50));
