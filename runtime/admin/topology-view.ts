@@ -11,7 +11,8 @@ export interface TopologyView {
   exchanges: Array<{ name: string; type: string; internal?: boolean }>;
   queues: Array<{ name: string; type: string; deadLetterQueue: string | null }>;
   /** `queue` is an exchange's name when `toExchange` (an exchange-to-exchange binding) */
-  bindings: Array<{ exchange: string; queue: string; toExchange: boolean; routingKey: string }>;
+  /** `arguments`: a headers binding's match (x-match and the headers), without which it would read as "everything" */
+  bindings: Array<{ exchange: string; queue: string; toExchange: boolean; routingKey: string; arguments?: Record<string, unknown> }>;
   functions: Array<{ name: string; queue: string; output: { exchange: string; routingKey: string } | null }>;
 }
 
@@ -26,7 +27,13 @@ export function describeTopology(config: WarrenConfig | undefined): TopologyView
       ...Object.entries(builtinExchanges(config)).map(([name, e]) => ({ name, type: e.type })),
     ],
     queues: Object.values(config.queues).map((q) => ({ name: q.name, type: q.type, deadLetterQueue: deadOf(q.name) })),
-    bindings: config.bindings.map((b) => ({ exchange: b.exchange, queue: b.queue, toExchange: b.toExchange === true, routingKey: b.routingKey })),
+    bindings: config.bindings.map((b) => ({
+      exchange: b.exchange,
+      queue: b.queue,
+      toExchange: b.toExchange === true,
+      routingKey: b.routingKey,
+      ...(Object.keys(b.arguments ?? {}).length > 0 ? { arguments: b.arguments } : {}),
+    })),
     functions: functions.map((f) => ({
       name: f.name,
       queue: f.queue,

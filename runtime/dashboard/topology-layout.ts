@@ -65,14 +65,14 @@ export function layoutTopology(data: Topology): TopologyLayout {
   const queueBindings = data.bindings.filter((b) => !b.toExchange);
   const onwards = new Map<string, string[]>();
   for (const b of data.bindings) {
-    if (b.toExchange) onwards.set(b.exchange, [...(onwards.get(b.exchange) ?? []), `${b.queue} (${pillText(b.routingKey)})`]);
+    if (b.toExchange) onwards.set(b.exchange, [...(onwards.get(b.exchange) ?? []), `${b.queue} (${pillText(bindingKey(b))})`]);
   }
   const bound = new Set(queueBindings.map((b) => b.queue));
   const defaultNeeded = data.functions.some((f) => !bound.has(f.queue));
   const exchanges = [...data.exchanges, ...(defaultNeeded ? [{ name: '', type: 'direct' }] : [])];
   const exchangeIndex = new Map(exchanges.map((e, i) => [e.name, i]));
   const edges = [
-    ...queueBindings.map((b) => ({ exchange: b.exchange, queue: b.queue, key: b.routingKey, implied: false })),
+    ...queueBindings.map((b) => ({ exchange: b.exchange, queue: b.queue, key: bindingKey(b), implied: false })),
     ...data.functions.filter((f) => !bound.has(f.queue)).map((f) => ({ exchange: '', queue: f.queue, key: f.queue, implied: true })),
   ];
 
@@ -151,7 +151,7 @@ export function layoutTopology(data: Topology): TopologyLayout {
         height: PILL_H,
         label: clip(text, Math.floor((columns[1]!.width - 18) / PILL_CHAR)),
         sub: '',
-        title: `${e.implied ? 'default exchange' : `exchange ${e.exchange}`} → ${q}, routing key ${e.key === '' ? '"" (empty)' : e.key}`,
+        title: `${e.implied ? 'default exchange' : `exchange ${e.exchange}`} → ${q}, ${/^(all|any)(-with-x)?: /.test(e.key) ? 'headers' : 'routing key'} ${e.key === '' ? '"" (empty)' : e.key}`,
         implied: e.implied,
       });
       pillsOfExchange.set(e.exchange, [...(pillsOfExchange.get(e.exchange) ?? []), cy]);
@@ -216,6 +216,19 @@ function curve(x0: number, x1: number, y0: number, x2: number, y2: number, impli
 
 function pillText(key: string): string {
   return key === '' ? '(empty key)' : key;
+}
+
+/**
+ * What a binding matches: its routing key, or for a headers binding its arguments (`all: kind=slow`),
+ * which the routing key means nothing to. Drawn as the key alone, `hdr → slow` read "(empty key)",
+ * as if every message published to hdr reached slow.
+ */
+export function bindingKey(b: { routingKey: string; arguments?: Record<string, unknown> }): string {
+  const args = b.arguments ?? {};
+  const headers = Object.entries(args).filter(([k]) => k !== 'x-match');
+  if (headers.length === 0) return b.routingKey;
+  const match = typeof args['x-match'] === 'string' ? String(args['x-match']) : 'all';
+  return `${match}: ${headers.map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ')}`;
 }
 
 function nodeWidth(boxes: Array<{ label: string; sub: string }>): number {

@@ -17,6 +17,6 @@ export interface Topology {
   exchanges: Array<{ name: string; type: string; internal?: boolean }>;
   queues: Array<{ name: string; type: string; deadLetterQueue: string | null }>;
   /** `queue` is an exchange's name when `toExchange` (an exchange-to-exchange binding) */
-  bindings: Array<{ exchange: string; queue: string; toExchange?: boolean; routingKey: string }>;
+  bindings: Array<{ exchange: string; queue: string; toExchange?: boolean; routingKey: string; arguments?: Record<string, unknown> }>;
   functions: Array<{ name: string; queue: string; output: { exchange: string; routingKey: string } | null }>;
 }

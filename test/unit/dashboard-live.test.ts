@@ -293,7 +293,8 @@ describe('describeTopology', () => {
       bindings: [
         { exchange: 'shop', queue: 'orders', routingKey: 'order.*' },
         { exchange: 'shop', queue: 'amq.fanout', toExchange: true, routingKey: 'order.#' },
-        { exchange: 'amq.topic', queue: 'audit', routingKey: '#' },
+        { exchange: 'amq.topic', queue: 'audit', routingKey: '#', arguments: {} },
+        { exchange: 'amq.headers', queue: 'audit', routingKey: '', arguments: { 'x-match': 'all', kind: 'slow' } },
       ],
       functions: { orders: { name: 'orders', queue: 'orders', deadLetter: true, output: { exchange: 'shop', routingKey: 'order.done' } } },
     } as unknown as Parameters<typeof describeTopology>[0];
@@ -303,6 +304,7 @@ describe('describeTopology', () => {
         { name: 'shop', type: 'topic' },
         { name: 'amq.fanout', type: 'fanout' },
         { name: 'amq.topic', type: 'topic' },
+        { name: 'amq.headers', type: 'headers' },
       ],
       queues: [
         { name: 'orders', type: 'quorum', deadLetterQueue: 'orders.dead' },
@@ -312,6 +314,8 @@ describe('describeTopology', () => {
         { exchange: 'shop', queue: 'orders', toExchange: false, routingKey: 'order.*' },
         { exchange: 'shop', queue: 'amq.fanout', toExchange: true, routingKey: 'order.#' },
         { exchange: 'amq.topic', queue: 'audit', toExchange: false, routingKey: '#' },
+        // a headers binding says what it matches
+        { exchange: 'amq.headers', queue: 'audit', toExchange: false, routingKey: '', arguments: { 'x-match': 'all', kind: 'slow' } },
       ],
       functions: [{ name: 'orders', queue: 'orders', output: { exchange: 'shop', routingKey: 'order.done' } }],
     });

@@ -100,6 +100,18 @@ describe('layoutTopology', () => {
     expectNoLineThroughALabel(layout);
   });
 
+  it('labels a headers binding with what it matches, not its routing key (which would read as an empty key: everything)', () => {
+    const layout = layoutTopology({
+      ...SHOP,
+      exchanges: [...SHOP.exchanges, { name: 'hdr', type: 'headers' }],
+      bindings: [...SHOP.bindings, { exchange: 'hdr', queue: 'audit', routingKey: '', arguments: { 'x-match': 'any', kind: 'slow', level: 3 } }],
+    });
+    const pill = layout.boxes.find((b) => b.kind === 'binding' && b.id.startsWith('b:hdr>'))!;
+    expect(pill.label).toBe('any: kind=slow, level=3');
+    expect(pill.title).toBe('exchange hdr → audit, headers any: kind=slow, level=3');
+    expectNoLineThroughALabel(layout);
+  });
+
   it('cuts long names to their box and keeps the whole name in the tooltip', () => {
     const long = 'a-rather-long-function-name-for-billing-reconciliation-and-everything-else';
     const layout = layoutTopology({

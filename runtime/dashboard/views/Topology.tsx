@@ -2,7 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError } from '../api';
 import { plural } from '../format';
-import { layoutTopology, type Box } from '../topology-layout';
+import { bindingKey, layoutTopology, type Box } from '../topology-layout';
 import type { Topology as TopologyData } from '../types';
 
 export function Topology() {
@@ -81,7 +81,7 @@ export function Topology() {
             </thead>
             <tbody>
               {[
-                ...data.bindings.map((b) => ({ exchange: b.exchange, key: b.routingKey, queue: b.queue, toExchange: b.toExchange === true })),
+                ...data.bindings.map((b) => ({ exchange: b.exchange, key: bindingKey(b), queue: b.queue, toExchange: b.toExchange === true })),
                 ...data.functions.map((f) => ({ exchange: '(default)', key: f.queue, queue: f.queue, toExchange: false })),
               ].map((row, i) => (
                 <tr key={i}>
