@@ -84,6 +84,20 @@ describe('the dashboard, fast hands and odd input', () => {
     await expect.poll(() => card.getByTestId('replicas').textContent(), { timeout: 20_000 }).toBe('1/1');
     expect(await desired('orders')).toBe(1);
     await waitFor(async () => (await queueInfo(vhost.url, 'orders')).consumerCount === 1, 20_000, 200);
+
+    // Down to none stops the function: it asks first, and Cancel changes nothing.
+    await card.getByRole('button', { name: 'scale orders down' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Stop orders?' });
+    await dialog.waitFor();
+    expect(await dialog.textContent()).toContain('they wait in its queue orders until');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await page.waitForTimeout(300);
+    expect(await desired('orders')).toBe(1);
+    await card.getByRole('button', { name: 'scale orders down' }).click();
+    await page.getByRole('dialog', { name: 'Stop orders?' }).getByRole('button', { name: 'Scale to 0' }).click();
+    await expect.poll(() => card.getByTestId('replicas').textContent(), { timeout: 20_000 }).toBe('0/0');
+    await card.getByRole('button', { name: 'scale orders up' }).click();
+    await expect.poll(() => card.getByTestId('replicas').textContent(), { timeout: 20_000 }).toBe('1/1');
   });
 
   it('opens a dead letter whose message id is `..` or `.`, and the one opened after it', async () => {

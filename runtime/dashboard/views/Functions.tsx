@@ -8,6 +8,7 @@ import type { LiveState } from '../live';
 import type { FunctionSetup, LiveFunction, RecentFailure, SeriesName } from '../types';
 import { toast } from '../toast';
 import { Chart } from './Chart';
+import { Confirm } from './Confirm';
 import { FunctionTable } from './FunctionTable';
 
 /**
@@ -148,6 +149,8 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
       setBusy(null);
     }
   }
+  /** scaling down to no replica waits for a confirmation */
+  const [stopping, setStopping] = useState(false);
   const scale = (step: number) => {
     const next = Math.max(0, (target.current ?? fn.desired) + step);
     target.current = next;
@@ -210,7 +213,14 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
         </div>
         <div class="controls">
           <div class="scaler" role="group" aria-label={`replicas of ${fn.name}`}>
-            <button type="button" class="icon" aria-label={`scale ${fn.name} down`} disabled={busy === 'deploy' || desired === 0} onClick={() => scale(-1)}>
+            <button
+              type="button"
+              class="icon"
+              aria-label={`scale ${fn.name} down`}
+              disabled={busy === 'deploy' || desired === 0}
+              // Down to none stops the function: asked first, as a purge is.
+              onClick={() => ((target.current ?? fn.desired) === 1 ? setStopping(true) : scale(-1))}
+            >
               −
             </button>
             <span class="replicas" data-testid="replicas" aria-live="polite" title="running / desired replicas">
@@ -225,6 +235,29 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
           </button>
         </div>
       </header>
+      {stopping ? (
+        <Confirm
+          title={`Stop ${fn.name}?`}
+          confirm="Scale to 0"
+          danger
+          onConfirm={() => {
+            setStopping(false);
+            scale(-1);
+          }}
+          onCancel={() => setStopping(false)}
+        >
+          <p>
+            With no replica, <code>{fn.name}</code> takes no messages: they wait in its queue
+            {fn.setup ? (
+              <>
+                {' '}
+                <code>{fn.setup.queue}</code>
+              </>
+            ) : null}{' '}
+            until it is scaled up again.
+          </p>
+        </Confirm>
+      ) : null}
       {fn.setup ? <Setup setup={fn.setup} /> : null}
       {fn.restarts > 0 || fn.lastError ? (
         <p class="death" role="status">
