@@ -52,7 +52,7 @@ export async function invokeBatch(
   const valid: Array<{ index: number; delivery: Delivery; attempt: number; value: unknown }> = [];
   message.forEach((body, index) => {
     const delivery = deps.asDelivery(body);
-    const read = readMessage(delivery.content, delivery.properties.contentType, fn, deps.validate);
+    const read = readMessage(delivery.content, delivery.properties.contentType, fn, deps.validate, delivery.properties.contentEncoding);
     if (read.ok) valid.push({ index, delivery, attempt, value: read.value });
     else outcomes[index] = read.outcome;
   });

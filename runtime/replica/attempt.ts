@@ -49,7 +49,7 @@ export function handlerOptions(deps: AttemptDeps): HandlerOptions {
  * it, unless the message waits for its turn under a rate limit: then from its turn).
  */
 export function startAttempt(delivery: Delivery, deps: AttemptDeps, options: HandlerOptions, call: AttemptCall, startedAt?: number): void {
-  const read = readMessage(delivery.content, delivery.properties.contentType, deps.fn, deps.validate);
+  const read = readMessage(delivery.content, delivery.properties.contentType, deps.fn, deps.validate, delivery.properties.contentEncoding);
   if (!read.ok) return call.done(read.outcome);
   if (!deps.waitTurn) return startHandler(deps.handler, read.value, options, call, startedAt);
   // The handler's first line runs in the same step as its admission: the rate limit counts real starts.

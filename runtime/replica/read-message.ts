@@ -12,7 +12,13 @@ export type Validate = ((value: unknown) => string | null) | null;
 
 export type Read = { ok: true; value: unknown } | { ok: false; outcome: Outcome };
 
-export function readMessage(content: Buffer, contentType: string | undefined, fn: Pick<FunctionConfig, 'maxBodyBytes'>, validate: Validate): Read {
+export function readMessage(
+  content: Buffer,
+  contentType: string | undefined,
+  fn: Pick<FunctionConfig, 'maxBodyBytes'>,
+  validate: Validate,
+  contentEncoding?: unknown,
+): Read {
   if (content.length > fn.maxBodyBytes) {
     return {
       ok: false,
@@ -20,7 +26,7 @@ export function readMessage(content: Buffer, contentType: string | undefined, fn
     };
   }
   const decoded = decodeBody(content, contentType);
-  if (!decoded.ok) return { ok: false, outcome: { kind: 'invalid-json', error: decoded.error } };
+  if (!decoded.ok) return { ok: false, outcome: { kind: 'invalid-json', error: encodedNote(decoded.error, contentEncoding) } };
   if (validate) {
     // Bytes that are not UTF-8 text reach a handler as a Buffer; checked against the schema, a Buffer
     // reads as an object of numbered bytes, and the answer named a missing property instead.
@@ -46,4 +52,20 @@ function validateSafely(validate: NonNullable<Validate>, value: unknown): string
     const why = err instanceof RangeError ? ' (the message nests deeper than the schema can follow)' : '';
     return `the schema could not check the message: ${message}${why}`;
   }
+}
+
+/** Content encodings that leave the bytes as they are. */
+const PLAIN_ENCODINGS = new Set(['', 'identity', 'utf-8', 'utf8', '7bit', '8bit', 'binary']);
+
+/**
+ * A body that is not JSON because it is compressed (`content_encoding: gzip`, as some producers send)
+ * says so: Warren does not undo an encoding, and "not valid UTF-8" alone sent people looking for a
+ * character set problem.
+ */
+function encodedNote(error: Error, contentEncoding: unknown): Error {
+  if (typeof contentEncoding !== 'string' || PLAIN_ENCODINGS.has(contentEncoding.trim().toLowerCase())) return error;
+  return refusal(
+    `${error.message} (its content encoding is ${contentEncoding}, which Warren does not undo: publish JSON unencoded, or give it another content type and decode ctx.raw in the handler)`,
+    BEFORE_THE_HANDLER,
+  );
 }

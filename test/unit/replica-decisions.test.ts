@@ -1,4 +1,5 @@
 /** A replica's pure decisions (runtime/replica/): decoding, what happens after an outcome, the headers it writes. */
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { decodeBody } from '../../runtime/replica/decode';
 import { decideSettlement } from '../../runtime/replica/outcome';
@@ -167,6 +168,19 @@ describe('headers', () => {
     expect(read.ok).toBe(false);
     const error = read.ok ? null : 'error' in read.outcome ? read.outcome.error : null;
     expect(error?.message).toBe('schema validation failed: the body is 4 bytes that are not UTF-8 text, so not the JSON the schema describes');
+  });
+
+  it('says of a JSON body that does not parse because it is compressed that Warren does not undo its content encoding', () => {
+    const gzipped = gzipSync(Buffer.from('{"n":1}'));
+    const read = readMessage(gzipped, 'application/json', fn(), null, 'gzip');
+    expect(read.ok ? null : read.outcome.kind).toBe('invalid-json');
+    const error = read.ok ? null : 'error' in read.outcome ? read.outcome.error : null;
+    expect(error?.message).toMatch(
+      /^the body is not valid (UTF-8, so it cannot be JSON|JSON: .*) \(its content encoding is gzip, which Warren does not undo: publish JSON unencoded/,
+    );
+    // An encoding that changes nothing adds nothing.
+    const plain = readMessage(Buffer.from('{"n":'), 'application/json', fn(), null, 'utf-8');
+    expect(plain.ok ? null : 'error' in plain.outcome ? plain.outcome.error.message : null).not.toContain('content encoding');
   });
 
   it('refuses against a recursive schema a message nested deeper than it can follow, as a schema failure: never given back to the queue unsettled', async () => {

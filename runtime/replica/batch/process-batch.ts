@@ -148,7 +148,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
         const death = lastDeathOf(headers, admission.handedBack ? lastDeath : undefined);
         return void finish(item, deliveryLimit(admission.redeliveries, fn.redeliveryLimit, death));
       }
-      const read = readMessage(delivery.content, properties.contentType, fn, deps.validate);
+      const read = readMessage(delivery.content, properties.contentType, fn, deps.validate, properties.contentEncoding);
       // Invalid JSON, a schema failure, too large: settled on its own, never in a batch.
       if (!read.ok) {
         stats.ran(deps.now() - item.started);
