@@ -450,14 +450,23 @@ export class App extends EventEmitter<AppEvents> {
       }
     }
     // New settings: the new replicas start, then the old drain, as for new code (the counters carry on).
-    for (const name of changed.filter((n) => builds.has(n))) {
-      try {
-        await this.supervisor.deploy(name, builds.get(name)!, next);
+    // Side by side: each redeploy watches its new replicas for a second (DEPLOY_WATCH_MS), and a
+    // change to rascal.json redeploys every function.
+    const redeploying = changed.filter((n) => builds.has(n));
+    const outcomes = await Promise.all(
+      redeploying.map((name) =>
+        this.supervisor.deploy(name, builds.get(name)!, next).then(
+          () => null,
+          (err: unknown) => err,
+        ),
+      ),
+    );
+    for (const [i, name] of redeploying.entries()) {
+      const err = outcomes[i];
+      if (err === null) {
         functions[name] = next.functions[name]!;
         result.redeployed.push(name);
-      } catch (err) {
-        report(err, `function ${name} could not be redeployed with its new settings` + keeps);
-      }
+      } else report(err, `function ${name} could not be redeployed with its new settings` + keeps);
     }
     for (const name of plan.unchanged.filter((n) => touched(n) && this.supervisor.has(n))) {
       try {
