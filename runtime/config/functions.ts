@@ -243,7 +243,11 @@ function normalise(
   atMost(r.maxDelay === undefined ? 0 : maxDelay, MAX_DURATION_MS, String(r.maxDelay), 'maxDelay', at_('retry') + ctx.pointer('maxDelay'));
   atMost(fn.maxBodyBytes, MAX_BODY_BYTES, String(e.maxBodySize), 'maxBodySize', at_('maxBodySize'));
   if (fn.memoryMb < 16)
-    ctx.report('WARREN_E_CONFIG_TYPE', `got ${fn.memoryMb}MiB`, at_('memory'), { expected: 'at least 16MiB', hint: 'e.g. `memory: 256MiB`' });
+    // As written: 1KiB is rounded up to a whole MiB to run with, and "got 1MiB" was not what was written.
+    ctx.report('WARREN_E_CONFIG_TYPE', `got ${typeof e.memory === 'string' ? e.memory.trim() : `${fn.memoryMb}MiB`}`, at_('memory'), {
+      expected: 'at least 16MiB',
+      hint: 'e.g. `memory: 256MiB`',
+    });
   if (e.output !== undefined) {
     const o = e.output as Obj;
     fn.output = { exchange: String(o.exchange), routingKey: (o.routingKey as string | undefined) ?? '' };

@@ -467,4 +467,9 @@ describe('hints a person can follow', () => {
       ['functions.a.timezone', 'write an IANA time zone, e.g. `timezone: Europe/Paris`, or leave `timezone` out (UTC)'],
     ]);
   });
+
+  it('says a memory too small as it was written, not as the whole MiB it rounds up to', async () => {
+    const [small] = await yamlProblems('functions:', '  a: { memory: 1KiB }');
+    expect(small).toMatchObject({ key: 'functions.a.memory', message: 'got 1KiB', hint: 'e.g. `memory: 256MiB`' });
+  });
 });
