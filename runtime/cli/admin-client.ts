@@ -27,6 +27,8 @@ export interface AdminClient {
 }
 
 const DEFAULT_TIMEOUT_MS = 15_000;
+/** /healthz answers at once from any runtime, however busy its functions */
+const PROBE_TIMEOUT_MS = 5_000;
 
 export function adminBaseUrl(env: Record<string, string | undefined>): string {
   const host = clientHost(env.WARREN_ADMIN_HOST?.trim() || DEFAULT_ADMIN_HOST);
@@ -41,6 +43,9 @@ export function createAdminClient(env: Record<string, string | undefined> = proc
   async function request<T>(method: string, path: string, body: unknown, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<T> {
     // Read here, inside each command's error handling, rather than when the client is made.
     const baseUrl = adminBaseUrl(env);
+    // A request that may rightly take minutes (a deploy) first asks /healthz, which answers at once:
+    // a process holding the port that never answers (not Warren) held `warren deploy` for 10 minutes.
+    if (timeoutMs > DEFAULT_TIMEOUT_MS && path !== '/healthz') await request('GET', '/healthz', undefined, PROBE_TIMEOUT_MS);
     let res: Response;
     try {
       res = await fetch(baseUrl + path, {
@@ -57,7 +62,10 @@ export function createAdminClient(env: Record<string, string | undefined> = proc
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
       if ((err as Error).name === 'TimeoutError') {
         throw new WarrenError('WARREN_E_ADMIN_UNREACHABLE', `the runtime at ${baseUrl} did not answer ${method} ${path} within ${timeoutMs / 1000}s`, {
-          hint: 'it may still be working; check its log and `warren status`',
+          hint:
+            path === '/healthz'
+              ? 'something accepts connections there but does not answer as a Warren runtime: is WARREN_ADMIN_PORT the runtime’s?'
+              : 'it may still be working; check its log and `warren status`',
         });
       }
       throw new WarrenError('WARREN_E_ADMIN_UNREACHABLE', `no Warren runtime answers at ${baseUrl} (${cause})`, {
