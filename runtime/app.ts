@@ -453,20 +453,13 @@ export class App extends EventEmitter<AppEvents> {
     // Side by side: each redeploy watches its new replicas for a second (DEPLOY_WATCH_MS), and a
     // change to rascal.json redeploys every function.
     const redeploying = changed.filter((n) => builds.has(n));
-    const outcomes = await Promise.all(
-      redeploying.map((name) =>
-        this.supervisor.deploy(name, builds.get(name)!, next).then(
-          () => null,
-          (err: unknown) => err,
-        ),
-      ),
-    );
+    const outcomes = await Promise.allSettled(redeploying.map((name) => this.supervisor.deploy(name, builds.get(name)!, next)));
     for (const [i, name] of redeploying.entries()) {
-      const err = outcomes[i];
-      if (err === null) {
+      const outcome = outcomes[i]!;
+      if (outcome.status === 'fulfilled') {
         functions[name] = next.functions[name]!;
         result.redeployed.push(name);
-      } else report(err, `function ${name} could not be redeployed with its new settings` + keeps);
+      } else report(outcome.reason, `function ${name} could not be redeployed with its new settings` + keeps);
     }
     for (const name of plan.unchanged.filter((n) => touched(n) && this.supervisor.has(n))) {
       try {

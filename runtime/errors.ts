@@ -128,14 +128,19 @@ export class WarrenError extends Error {
 
   /** One or two lines a person can act on; never a stack trace. */
   format(relativeTo?: string): string {
-    const { file, line, column, key, expected, hint } = this.details;
+    const { hint } = this.details;
+    return `${this.located(relativeTo)} [${this.code}]` + (hint ? `\n  hint: ${hint}` : '');
+  }
+
+  /** `file:line:column key: message (expected …)`: where first, so a person (and an editor) can jump to it. */
+  located(relativeTo?: string): string {
+    const { file, line, column, key, expected } = this.details;
     let where = '';
     if (file) {
       const shown = relativeTo && file.startsWith(relativeTo + '/') ? file.slice(relativeTo.length + 1) : file;
       where = shown + (line ? `:${line}` + (column ? `:${column}` : '') : '') + ' ';
     }
-    const what = (key ? `${key}: ` : '') + this.message + (expected ? ` (expected ${expected})` : '');
-    return `${where}${what} [${this.code}]` + (hint ? `\n  hint: ${hint}` : '');
+    return where + (key ? `${key}: ` : '') + this.message + (expected ? ` (expected ${expected})` : '');
   }
 }
 

@@ -55,14 +55,9 @@ export function errorReply(err: unknown, dir?: string): Reply {
 
 /** `functions/x.ts:5:17 message`: the location first, so a person (and an editor) can jump to it. */
 function describe(e: WarrenError, dir?: string): NonNullable<ErrorBody['problems']>[number] {
-  const { file, line, column, key, hint, expected } = e.details;
-  let where = '';
-  if (file) {
-    const shown = dir && file.startsWith(dir + '/') ? file.slice(dir.length + 1) : file;
-    where = shown + (line ? `:${line}` + (column ? `:${column}` : '') : '') + ' ';
-  }
+  const { file, line, column, hint } = e.details;
   return {
-    error: `${where}${key ? `${key}: ` : ''}${e.message}${expected ? ` (expected ${expected})` : ''}`,
+    error: e.located(dir),
     code: e.code,
     ...(hint ? { hint } : {}),
     ...(file ? { file } : {}),

@@ -178,7 +178,8 @@ export function resolveConnection(rascal: Obj, env: Env): ResolvedConnection {
       : checked;
   const shapeProblems = connectionShapeProblems(rascal);
   const withKeys = fromRascal !== undefined && source !== 'AMQP_URL' && sourceKeys ? { ...resolved, sourceKeys } : resolved;
-  const located = resolved.problem && ambiguous && source !== 'AMQP_URL' ? { ...withKeys, sourceKeys: ambiguous.secondKeys } : withKeys;
+  // Two vhosts are said where the second one is written.
+  const located = resolved.problemKind === 'two-vhosts' && ambiguous ? { ...withKeys, sourceKeys: ambiguous.secondKeys } : withKeys;
   return shapeProblems.length > 0 ? { ...located, shapeProblems } : located;
 }
 

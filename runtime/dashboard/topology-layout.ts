@@ -72,8 +72,8 @@ export function layoutTopology(data: Topology): TopologyLayout {
   const exchanges = [...data.exchanges, ...(defaultNeeded ? [{ name: '', type: 'direct' }] : [])];
   const exchangeIndex = new Map(exchanges.map((e, i) => [e.name, i]));
   const edges = [
-    ...queueBindings.map((b) => ({ exchange: b.exchange, queue: b.queue, key: bindingKey(b), implied: false })),
-    ...data.functions.filter((f) => !bound.has(f.queue)).map((f) => ({ exchange: '', queue: f.queue, key: f.queue, implied: true })),
+    ...queueBindings.map((b) => ({ exchange: b.exchange, queue: b.queue, key: bindingKey(b), headers: headerMatch(b) !== null, implied: false })),
+    ...data.functions.filter((f) => !bound.has(f.queue)).map((f) => ({ exchange: '', queue: f.queue, key: f.queue, headers: false, implied: true })),
   ];
 
   // Queues by the mean position of their exchanges (unbound ones last), declared order breaking ties.
@@ -151,7 +151,7 @@ export function layoutTopology(data: Topology): TopologyLayout {
         height: PILL_H,
         label: clip(text, Math.floor((columns[1]!.width - 18) / PILL_CHAR)),
         sub: '',
-        title: `${e.implied ? 'default exchange' : `exchange ${e.exchange}`} → ${q}, ${/^(all|any)(-with-x)?: /.test(e.key) ? 'headers' : 'routing key'} ${e.key === '' ? '"" (empty)' : e.key}`,
+        title: `${e.implied ? 'default exchange' : `exchange ${e.exchange}`} → ${q}, ${e.headers ? 'headers' : 'routing key'} ${e.key === '' ? '"" (empty)' : e.key}`,
         implied: e.implied,
       });
       pillsOfExchange.set(e.exchange, [...(pillsOfExchange.get(e.exchange) ?? []), cy]);
@@ -224,9 +224,14 @@ function pillText(key: string): string {
  * as if every message published to hdr reached slow.
  */
 export function bindingKey(b: { routingKey: string; arguments?: Record<string, unknown> }): string {
+  return headerMatch(b) ?? b.routingKey;
+}
+
+/** A headers binding's match (`all: kind=slow`); null for a binding that routes by its key. */
+function headerMatch(b: { arguments?: Record<string, unknown> }): string | null {
   const args = b.arguments ?? {};
   const headers = Object.entries(args).filter(([k]) => k !== 'x-match');
-  if (headers.length === 0) return b.routingKey;
+  if (headers.length === 0) return null;
   const match = typeof args['x-match'] === 'string' ? String(args['x-match']) : 'all';
   return `${match}: ${headers.map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ')}`;
 }

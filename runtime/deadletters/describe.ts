@@ -85,10 +85,6 @@ export function keyOf(msg: RawMessage): string {
 }
 
 /**
- * A dead letter's headers without x-delivery-count: in a quorum dead-letter queue it counts the reads
- * of the letter (each list, page or search hands it back), so it grew every time a person looked.
- */
-/**
  * Headers as JSON can show them: a byte-array value (amqplib decodes AMQP's `x` type to a Buffer)
  * read as text when it is UTF-8, else `{bytes, base64}`, not `{"type":"Buffer","data":[255,0]}`; a
  * 64-bit integer as its digits. Only what is shown: a replay copies the letter's own headers.
@@ -108,6 +104,10 @@ function shown(value: unknown): unknown {
   return value;
 }
 
+/**
+ * A dead letter's headers without x-delivery-count: in a quorum dead-letter queue it counts the reads
+ * of the letter (each list, page or search hands it back), so it grew every time a person looked.
+ */
 function lettersOwnHeaders(msg: RawMessage): Record<string, unknown> {
   const { 'x-delivery-count': _reads, ...headers } = (msg.properties.headers ?? {}) as Record<string, unknown>;
   return headers;
@@ -121,7 +121,8 @@ function lettersOwnHeaders(msg: RawMessage): Record<string, unknown> {
 function stableJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => {
     if (typeof v === 'bigint') return `${v}n`;
-    if (v !== null && typeof v === 'object' && !Array.isArray(v) && !Buffer.isBuffer(v) && !(v instanceof Date))
+    // (A Buffer or a Date is already its toJSON() here.)
+    if (v !== null && typeof v === 'object' && !Array.isArray(v))
       return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     return v;
   });

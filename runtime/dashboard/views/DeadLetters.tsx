@@ -16,8 +16,9 @@ const PAGE = 20;
 /**
  * A change of the queue (its depth, the function's failures) reads the page again at most this often
  * (2 ms a letter in the queue, up to this): each read takes every letter of the queue out and back,
- * and a function failing every second had an open page reading a queue of 1,300 back to back. While a letter is open or rows are ticked the page
- * stays as it is (a quorum queue's letters of one time of death may trade places) and offers a refresh.
+ * and a function failing every second had an open page reading a queue of 1,300 back to back. While
+ * a letter is open or rows are ticked the page stays as it is (a quorum queue's letters of one time
+ * of death may trade places) and offers a refresh.
  */
 export const AUTO_RELOAD_MS = 5_000;
 
