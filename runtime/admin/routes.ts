@@ -3,6 +3,7 @@
  * does), independent of node:http: each takes the parsed request and returns a Reply. Scale and deploy of one function are serialised, so two callers never interleave
  * a drain with a redeploy of the same replicas.
  */
+import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { EmitterStatus } from '../schedule/emitter';
 import type { WarrenConfig } from '../config/types';
@@ -18,6 +19,7 @@ import { vhostUrl } from '../topology/names';
 import { PerKeyLock } from '../lib/per-key-lock';
 import { deadLetterRoutes, type DeadLetterTools } from './dead-letter-routes';
 import { describeTopology } from './topology-view';
+import { scanHandlers } from '../functions/discover';
 
 export type { DeadLetterTools } from './dead-letter-routes';
 
@@ -157,7 +159,9 @@ export function createRouter(deps: RouteDeps): Router {
       run: async (req, name) => {
         // A function the runtime does not run yet may be a file added since: deploy reads the project for it.
         const known = knownFunction(name);
-        const refused = noOptions(req.body) ?? requireRunning() ?? (app.selection?.project.includes(name) ? known : null);
+        // Neither run nor in functions/: unknown whatever the runtime's state (a 404, not "wait until ready").
+        const noFile = known && app.config && !(await hasHandlerFile(app.config.dir, name));
+        const refused = noOptions(req.body) ?? (noFile ? known : null) ?? requireRunning() ?? (app.selection?.project.includes(name) ? known : null);
         if (refused) return refused;
         return exclusively(name, async () => {
           const from = app.supervisor.status().find((f) => f.name === name)?.version ?? null;
@@ -231,4 +235,10 @@ export function createRouter(deps: RouteDeps): Router {
       return errorReply(err, app.config?.dir);
     }
   };
+}
+
+/** A handler file for `name` in the project's functions/ (a function added since the start, which deploy starts). */
+async function hasHandlerFile(dir: string, name: string): Promise<boolean> {
+  const { handlers } = await scanHandlers(join(dir, 'functions')).catch(() => ({ handlers: [] }));
+  return handlers.some((h) => h.name === name);
 }

@@ -109,6 +109,12 @@ export function createWebHandler(options: WebOptions): WebHandler {
       else stream(req, res);
       return true;
     }
+    // The page, its assets and its feed exist, only not for this method: HTTP's answer is 405, with Allow.
+    if (!read && (path === '/' || path === '/index.html' || path === '/events' || path.startsWith('/assets/'))) {
+      res.setHeader('allow', 'GET, HEAD');
+      json(res, 405, { error: `${method} ${path} is not supported; use GET`, code: 'WARREN_E_USAGE', hint: `send GET ${path}` });
+      return true;
+    }
     return false;
   };
 }

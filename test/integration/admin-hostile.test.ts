@@ -179,6 +179,12 @@ describe('admin API under hostile input', () => {
     const health = await raw(port, { method: 'DELETE', path: '/healthz' });
     expectJsonError(health, 405);
     expect(health.headers.allow).toBe('GET');
+    // The dashboard's page, its assets and its feed exist too: a POST there is a wrong method, not a missing path.
+    for (const path of ['/', '/index.html', '/assets/app.js', '/events']) {
+      const page = await raw(port, { method: 'POST', path });
+      expectJsonError(page, 405);
+      expect(page.headers.allow).toBe('GET, HEAD');
+    }
   });
 
   it('gives every refusal a hint that fits the route: a wrong method, a deploy body that is not JSON, an unknown key, a number past JSON range', async () => {

@@ -45,6 +45,13 @@ describe('admin API', () => {
     // Built, its replicas booted and waiting for the broker: the version it will run, none consuming.
     expect(status.stdout).toMatch(/^echo\s+[0-9a-f]{12}\s+0\/2\b/m);
 
+    // A function that is neither run nor in functions/ is unknown whatever the state: a 404, not "wait".
+    const unknown = await runtime.admin('/functions/nope/deploy', { method: 'POST' });
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { code: string }).code).toBe('WARREN_E_UNKNOWN_FUNCTION');
+    const known = await runtime.admin('/functions/echo/deploy', { method: 'POST' });
+    expect(known.status).toBe(503);
+
     expect(await runtime.stop()).toBe(0);
   });
 
