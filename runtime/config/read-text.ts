@@ -3,6 +3,7 @@
  * KiB, and a file of hundreds of MiB (a log written to the wrong name, a generated monster) would
  * otherwise be read, parsed and walked before anything could be said about it.
  */
+import { constants } from 'node:fs';
 import { lstat, open, readlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { WarrenError, type ErrorCode } from '../errors';
@@ -13,7 +14,8 @@ export const MAX_CONFIG_BYTES = 1024 * 1024;
 export async function readConfigText(file: string, code: ErrorCode = 'WARREN_E_CONFIG_SYNTAX'): Promise<string | undefined | WarrenError> {
   let handle;
   try {
-    handle = await open(file, 'r');
+    // O_NONBLOCK: opening a named pipe no one writes to would wait forever (`warren check` hung); it is refused below.
+    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     const errno = (err as NodeJS.ErrnoException).code;
     if (errno === 'ENOENT' && (await danglingLink(file))) {
@@ -30,6 +32,11 @@ export async function readConfigText(file: string, code: ErrorCode = 'WARREN_E_C
     const stats = await handle.stat();
     if (stats.isDirectory())
       return new WarrenError(code, 'is a folder, not a file', { file, hint: `remove the folder or rename it; Warren reads ${basename(file)} as a file` });
+    if (stats.isFIFO() || stats.isSocket())
+      return new WarrenError(code, `is a ${stats.isFIFO() ? 'named pipe' : 'socket'}, not a file`, {
+        file,
+        hint: `write the configuration into a regular file named ${basename(file)}`,
+      });
     const { size } = stats;
     if (size > MAX_CONFIG_BYTES) return tooLarge(file, size, code);
     // Read one byte past the limit: the size may have been wrong (a growing file, /dev/zero).

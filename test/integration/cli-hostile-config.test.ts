@@ -6,8 +6,12 @@
  */
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createProject, runWarren, type Project } from '../helpers/runtime';
+
+const execFileAsync = promisify(execFile);
 
 const noop = 'export default async () => undefined;\n';
 
@@ -98,6 +102,10 @@ describe('hostile config through the CLI', () => {
     await rm(join(project.dir, 'queues.yaml'));
     await mkdir(join(project.dir, 'rascal.json'));
     expectRefused(await check(project), /rascal\.json is a folder, not a file/);
+    await rm(join(project.dir, 'rascal.json'), { recursive: true });
+    // A named pipe no one writes to: opening it would wait forever.
+    await execFileAsync('mkfifo', [join(project.dir, 'rascal.json')]);
+    expectRefused(await check(project), /rascal\.json is a named pipe, not a file/, /hint: write the configuration into a regular file named rascal\.json/);
   });
 
   it('refuses duplicate keys in queues.yaml and rascal.json, and tabs, naming the line', async () => {
