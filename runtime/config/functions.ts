@@ -131,10 +131,9 @@ function soundSettings(entry: Obj, sound: (...keys: string[]) => boolean): Obj {
   }
   const retry = out.retry as Obj | undefined;
   if (retry && (entry.retry as Obj).delay !== undefined && retry.delay === undefined) delete retry.maxDelay;
-  if (entry.schedule !== undefined && entry.timezone !== undefined && (out.schedule === undefined || out.timezone === undefined)) {
-    delete out.schedule;
-    delete out.timezone;
-  }
+  // A sound schedule beside a broken timezone is still checked (in UTC); a sound timezone beside a
+  // broken schedule is not, or it would read as a timezone without a schedule.
+  if (entry.schedule !== undefined && out.schedule === undefined) delete out.timezone;
   return out;
 }
 

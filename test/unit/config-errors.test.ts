@@ -409,6 +409,17 @@ describe('loadConfig: schedules', () => {
       ['functions.a.timezone', 4],
     ]);
   });
+
+  it('reports a bad cron expression beside a time zone of the wrong type', async () => {
+    const dir = await project({
+      'functions/a.ts': handler,
+      'queues.yaml': lines('functions:', '  a:', '    schedule: "61 * * * *"', '    timezone: 5'),
+    });
+    expect((await problems(dir)).map((e) => [e.details.key, e.details.line]).sort()).toEqual([
+      ['functions.a.schedule', 3],
+      ['functions.a.timezone', 4],
+    ]);
+  });
 });
 
 describe('loadConfig: names Warren reserves for time', () => {
