@@ -21,7 +21,12 @@ import { withTimeout } from '../lib/with-timeout';
 export interface PublishResult {
   published: number;
   unroutable: number;
+  /** `signal` was aborted: `published` copies went out and were confirmed, the rest were not sent */
+  interrupted?: boolean;
 }
+
+/** `--count` at most: a run of more is a load generator's job (a typo such as 1e9 would run for days). */
+export const MAX_PUBLISH_COUNT = 10_000_000;
 
 const WINDOW = 1_000;
 /** connections tried in a row after a node is lost mid-run (each goes through the whole list) */
@@ -41,7 +46,15 @@ export async function publishMessages(
   url: string,
   target: { exchange: string; routingKey: string },
   body: Buffer,
-  options: { count: number; headers: Record<string, string | string[]>; contentType?: string; messageIdPrefix?: string; delayMs?: number },
+  options: {
+    count: number;
+    headers: Record<string, string | string[]>;
+    contentType?: string;
+    messageIdPrefix?: string;
+    delayMs?: number;
+    /** aborted (Ctrl-C): no further copy is sent; the ones sent are confirmed, then the run ends */
+    signal?: AbortSignal;
+  },
 ): Promise<PublishResult> {
   // One id per copy, kept when a copy is sent again after a failover: a consumer can spot the duplicate.
   const prefix = options.messageIdPrefix ?? randomUUID();
@@ -69,7 +82,7 @@ export async function publishMessages(
         throw err;
       }
     }
-    const lost = await publishOn(found.connection, run, target, body, properties, options.count, options.delayMs);
+    const lost = await publishOn(found.connection, run, target, body, properties, options.count, options.delayMs, CONFIRM_TIMEOUT_MS, options.signal);
     if (lost) {
       const refused = refusalOf(lost);
       if (refused) {
@@ -80,6 +93,9 @@ export async function publishMessages(
       process.stderr.write(`warren: lost ${found.node} (${lost.message}); ${run.retry.length} unconfirmed message(s) go again through another node\n`);
       continue;
     }
+    // Interrupted: what was sent is confirmed (or refused, and not sent again).
+    if (options.signal?.aborted && run.next < options.count)
+      return { published: run.next - run.refused.length, unroutable: Math.min(run.unroutable, run.next), interrupted: true };
     // A copy sent again after a failover may come back unroutable twice.
     if (run.refused.length === 0) return { published: options.count, unroutable: Math.min(run.unroutable, options.count) };
     // Refused (nack): a quorum queue whose leader is being elected refuses for a moment, so the copies
@@ -133,6 +149,7 @@ export async function publishOn(
   count: number,
   delayMs?: number,
   confirmTimeoutMs = CONFIRM_TIMEOUT_MS,
+  signal?: AbortSignal,
 ): Promise<Error | null> {
   let connectionLost: Error | null = null;
   let wake: (() => void) | null = null;
@@ -143,6 +160,7 @@ export async function publishOn(
   };
   // The copies sent on this connection's channel and not confirmed yet.
   const unconfirmed = new Set<number>();
+  signal?.addEventListener('abort', wakeUp, { once: true });
   connection.on('error', () => undefined);
   connection.on('close', (err?: Error) => {
     connectionLost ??= err ?? new Error('the connection closed');
@@ -210,7 +228,7 @@ export async function publishOn(
     };
     const stopped = () => failure !== null || connectionLost !== null;
     while (run.retry.length > 0 && !stopped()) send(run.retry.shift()!);
-    while (run.next < count && !stopped()) {
+    while (run.next < count && !stopped() && !signal?.aborted) {
       send(run.next++);
       if (unconfirmed.size >= WINDOW) await new Promise<void>((resolve) => (wake = resolve));
     }
@@ -251,6 +269,7 @@ export async function publishOn(
       cause: err,
     });
   } finally {
+    signal?.removeEventListener('abort', wakeUp);
     clearInterval(watchdog);
     await withTimeout(connection.close(), confirmTimeoutMs).catch(() => undefined);
   }
@@ -334,6 +353,10 @@ export function registerPublish(program: Command): void {
         const dir = projectDir(options);
         try {
           const count = parseCount(options.count, '--count');
+          if (count > MAX_PUBLISH_COUNT)
+            throw new WarrenError('WARREN_E_USAGE', `--count ${options.count} is over ${MAX_PUBLISH_COUNT.toLocaleString('en')}`, {
+              hint: 'publish in several runs, or use a load generator such as RabbitMQ PerfTest for more',
+            });
           const headers = parseHeaders(options.header);
           const delayMs = parseDelayOption(options.delay);
           const waitMs = parseWaitReply(options.waitReply, count, delayMs);
@@ -349,13 +372,37 @@ export function registerPublish(program: Command): void {
             return;
           }
           const started = performance.now();
+          // Ctrl-C (or SIGTERM) stops sending and waits for the confirms of what was sent, so the count
+          // said is the count published; a second one quits at once.
+          const interrupt = new AbortController();
+          let signalled: NodeJS.Signals | null = null;
+          const onSignal = (signal: NodeJS.Signals) => {
+            signalled = signal;
+            interrupt.abort();
+            process.stderr.write(`warren: ${signal}: sending no more; waiting for the broker to confirm what was sent (again to quit at once)\n`);
+          };
+          process.once('SIGINT', onSignal);
+          process.once('SIGTERM', onSignal);
           const result = await publishMessages(config.url, { exchange, routingKey }, Buffer.from(text), {
             count,
             headers,
             contentType,
+            signal: interrupt.signal,
             ...(delayMs === undefined ? {} : { delayMs }),
+          }).finally(() => {
+            process.removeListener('SIGINT', onSignal);
+            process.removeListener('SIGTERM', onSignal);
           });
           const seconds = (performance.now() - started) / 1000;
+          if (result.interrupted) {
+            const routed = result.published - result.unroutable;
+            process.stderr.write(
+              `warren: interrupted: published ${routed} of ${count} messages (confirmed by the broker); the other ${count - result.published} were not sent\n`,
+            );
+            if (result.unroutable) process.stderr.write(`${unroutable({ exchange, routingKey }, result.unroutable, result.published).message}\n`);
+            process.exitCode = 128 + (signalled === 'SIGTERM' ? 15 : 2);
+            return;
+          }
           const routed = result.published - result.unroutable;
           // Said only of what the broker routed: an unroutable message was confirmed, then dropped.
           if (routed > 0) {
