@@ -238,6 +238,22 @@ describe('warren dlq', () => {
     expect(after.slice(4)).toEqual(Array.from({ length: large - 4 }, (_, i) => `d${i + 4}`));
   });
 
+  it('with 2,100 dead letters, after a page read the whole queue, `list --limit 3` shows the same three twice and `replay --limit 3` replays those three', async () => {
+    project = await createProject(YAML, { flaky: reportingHandler('ok') });
+    warren = await startWarren(project.dir, vhost.url);
+    await fillDead(vhost.url, 'flaky.dead', 2_100);
+    const all = await warren.admin('GET', '/functions/flaky/dead-letters?search=d2099');
+    expect(JSON.parse(all.text)).toMatchObject({ matched: 1, scanned: 2_100 });
+    const listed = async () =>
+      ids((JSON.parse((await dlq(project!, 'list', 'flaky', '--limit', '3', '--json')).stdout) as { letters: Array<{ messageId: string }> }).letters);
+    expect(await listed()).toEqual(['d0', 'd1', 'd2']);
+    expect(await listed()).toEqual(['d0', 'd1', 'd2']);
+    const replayed = await dlq(project, 'replay', 'flaky', '--limit', '3', '--json');
+    expect(replayed.code, replayed.stderr).toBe(0);
+    expect((JSON.parse(replayed.stdout) as { replayedKeys: string[] }).replayedKeys.sort()).toEqual(['d0', 'd1', 'd2']);
+    expect(await listed()).toEqual(['d3', 'd4', 'd5']);
+  });
+
   it('replays many side by side: a copy the broker refuses keeps its dead letter, every other one leaves after its own confirm', async () => {
     project = await createProject(YAML, { flaky: reportingHandler('ok') });
     // The function's queue takes 10 more messages, then the broker refuses copies (nack).
