@@ -9,7 +9,7 @@ import { stat } from 'node:fs/promises';
 import { relative } from 'node:path';
 import type { Logger } from 'pino';
 import type { PrettyLogs } from './log';
-import type { WarrenConfig, FunctionConfig } from './config/types';
+import { functionNamed, type WarrenConfig, type FunctionConfig } from './config/types';
 import { loadProject, readProject } from './config';
 import { buildEach } from './functions/build-each';
 import { buildDirFor } from './functions/build-dir';
@@ -218,7 +218,7 @@ export class App extends EventEmitter<AppEvents> {
    * `deploy --all` stops it.
    */
   async deploy(name: string): Promise<{ version: string | null; changed: boolean; problems: unknown[] }> {
-    const fn = this.requireConfig().functions[name];
+    const fn = functionNamed(this.requireConfig(), name);
     // A running function whose file is gone is a deletion, not a build error: the reload below stops it.
     if (fn && (await isFile(fn.file))) {
       // As a start does, what was deleted on the broker since (an exchange, a binding) is declared again;
@@ -242,7 +242,7 @@ export class App extends EventEmitter<AppEvents> {
     const errors = problems.flatMap((p) => (p instanceof WarrenErrors ? p.errors : p instanceof WarrenError ? [p] : []));
     if (errors.length) throw new WarrenErrors(errors);
     const { functions } = this.requireConfig();
-    if (this.declared?.functions[name] && this.options.only) throw notRunHere(name, this.options.only);
+    if (functionNamed(this.declared ?? undefined, name) && this.options.only) throw notRunHere(name, this.options.only);
     throw new WarrenError('WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}`, {
       hint: `known: ${Object.keys(functions).join(', ')}; a new function needs a handler file in functions/`,
     });

@@ -2,7 +2,7 @@
  * What a runtime runs of its project: all of it, or `start --only a,b`'s functions, with `--replicas N`
  * applied; and what it answers about a function of the project it does not run.
  */
-import type { WarrenConfig } from './config/types';
+import { functionNamed, type WarrenConfig } from './config/types';
 import { WarrenError } from './errors';
 
 /** The answer to a command naming a function of the project that a runtime started with `--only` does not run. */
@@ -13,7 +13,7 @@ export function notRunHere(name: string, only: readonly string[]): WarrenError {
 }
 
 export function checkOnly(config: WarrenConfig, only: readonly string[] | undefined): void {
-  const unknown = (only ?? []).filter((name) => !config.functions[name]);
+  const unknown = (only ?? []).filter((name) => !functionNamed(config, name));
   if (unknown.length) {
     throw new WarrenError('WARREN_E_UNKNOWN_FUNCTION', `--only names ${unknown.join(', ')}, which ${unknown.length === 1 ? 'is' : 'are'} not a function`, {
       hint: `functions: ${Object.keys(config.functions).join(', ') || '(none)'}`,

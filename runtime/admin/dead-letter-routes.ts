@@ -5,7 +5,7 @@
  * Each names the function; its dead-letter queue and queue come from the config.
  */
 import type { BrowseOptions, DeadLetterDetail, DeadLetterPage, ReplayOptions, ReplayResult } from '../deadletters';
-import type { WarrenConfig } from '../config/types';
+import { functionNamed, type WarrenConfig } from '../config/types';
 import { deadLetterQueue } from './view';
 import { fail, ok, type Reply } from './replies';
 import type { AdminRequest } from './routes';
@@ -53,7 +53,7 @@ export function deadLetterRoutes(deps: DeadLetterRouteDeps): DeadLetterRoute[] {
     if (unknown) return unknown;
     if (!deps.tools) return fail('WARREN_E_NOT_IMPLEMENTED', 'dead-letter tools are not available in this build', 'use the RabbitMQ management UI meanwhile');
     const config = deps.config()!;
-    const fn = config.functions[name];
+    const fn = functionNamed(config, name);
     const deadQueue = deadLetterQueue(fn);
     if (!fn || !deadQueue) return fail('WARREN_E_UNKNOWN_FUNCTION', `function ${name} has no dead-letter queue (deadLetter: false)`);
     return { url: deps.url(config), deadQueue, queue: fn.queue, tools: deps.tools };

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { EmitterStatus } from '../schedule/emitter';
-import type { WarrenConfig } from '../config/types';
+import { functionNamed, type WarrenConfig } from '../config/types';
 import type { AppState, ReloadResult } from '../app';
 import { notRunHere } from '../selection';
 import type { FunctionStatus } from '../supervisor/supervisor';
@@ -87,7 +87,7 @@ export function createRouter(deps: RouteDeps): Router {
   }
 
   function knownFunction(name: string): Reply | null {
-    if (app.config?.functions[name]) return null;
+    if (functionNamed(app.config, name)) return null;
     const selection = app.selection;
     if (selection?.project.includes(name)) return errorReply(notRunHere(name, selection.only));
     const known = Object.keys(app.config?.functions ?? {});

@@ -15,6 +15,7 @@ import { LiveFeed } from './live-feed';
 import { createWebHandler } from './web';
 import { dashboardAssets } from './assets-dir';
 import { oneAtATime } from './dead-letter-turns';
+import { functionNamed } from '../config/types';
 
 /** How old the queue depths in the live feed may be while no dashboard is open. */
 const UNWATCHED_DEPTH_MS = 5_000;
@@ -59,8 +60,8 @@ export async function startAdmin(app: App, ctx: AdminContext): Promise<{ close()
   const metrics = createMetricsRegistry({
     status: () => app.supervisor.status(),
     ready: () => app.ready(),
-    deadLetterQueue: (name) => deadLetterQueue(target.config?.functions[name]),
-    retryQueues: (name) => retryQueues(target.config?.functions[name]),
+    deadLetterQueue: (name) => deadLetterQueue(functionNamed(target.config, name)),
+    retryQueues: (name) => retryQueues(functionNamed(target.config, name)),
     depth: (queue) => depths.get(queue),
   });
   const router = createRouter({

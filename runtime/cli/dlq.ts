@@ -3,7 +3,7 @@
  * the project's config (`--dir`); no running runtime needed.
  */
 import type { Command } from 'commander';
-import type { WarrenConfig } from '../config/types';
+import { functionNamed, type WarrenConfig } from '../config/types';
 import {
   browseDeadLetters,
   listDeadLetters,
@@ -45,7 +45,7 @@ export interface DlqTarget {
  */
 export function dlqTarget(config: Pick<WarrenConfig, 'url' | 'vhost' | 'functions'>, name: string): DlqTarget {
   const url = vhostUrl(config.url, config.vhost);
-  const fn = config.functions[name];
+  const fn = functionNamed(config, name);
   if (!fn) return { url, queue: deadQueueName(name), source: name };
   if (!fn.deadLetter) {
     throw new WarrenError('WARREN_E_USAGE', `function ${name} has \`deadLetter: false\`: it has no dead-letter queue`, {
@@ -57,7 +57,7 @@ export function dlqTarget(config: Pick<WarrenConfig, 'url' | 'vhost' | 'function
 
 async function resolveTarget(name: string, options: DlqOptions): Promise<{ target: DlqTarget; config: Pick<WarrenConfig, 'url' | 'vhost' | 'functions'> }> {
   // With problems elsewhere in the project, a function whose own entry reads is still served.
-  const config = await readForTools(projectDir(options), (partial) => partial.functions[name] !== undefined);
+  const config = await readForTools(projectDir(options), (partial) => functionNamed(partial, name) !== undefined);
   return { target: dlqTarget(config, name), config };
 }
 
@@ -66,7 +66,7 @@ async function withHint<T>(config: Pick<WarrenConfig, 'functions'>, name: string
   try {
     return await work();
   } catch (err) {
-    if (err instanceof WarrenError && err.code === 'WARREN_E_UNKNOWN_FUNCTION' && !config.functions[name]) {
+    if (err instanceof WarrenError && err.code === 'WARREN_E_UNKNOWN_FUNCTION' && !functionNamed(config, name)) {
       throw new WarrenError('WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}, and no queue ${deadQueueName(name)} on the broker`, {
         hint: `functions: ${Object.keys(config.functions).join(', ') || '(none)'}`,
       });

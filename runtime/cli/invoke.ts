@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { loadConfig } from '../config';
-import type { FunctionConfig } from '../config/types';
+import { functionNamed, type FunctionConfig } from '../config/types';
 import { describeDuration } from '../config/units';
 import { buildHandler } from '../functions/bundle';
 import { findPackageRoot } from '../functions/package-root';
@@ -71,7 +71,7 @@ export async function invokeFunction(
 ): Promise<InvokeResult> {
   const logLevel = logLevelOf(env);
   const config = await loadConfig({ dir, env });
-  const fn = config.functions[name];
+  const fn = functionNamed(config, name);
   if (!fn) {
     throw new WarrenError('WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}`, {
       hint: `functions: ${Object.keys(config.functions).join(', ') || '(none)'}`,

@@ -128,6 +128,14 @@ export interface WarrenConfig {
   functions: Readonly<Record<string, FunctionConfig>>;
 }
 
+/**
+ * The function named `name`, or undefined: an own entry only, so a name someone typed (`constructor`,
+ * `__proto__`, `toString`) is no function rather than one of Object's properties.
+ */
+export function functionNamed(config: Pick<WarrenConfig, 'functions'> | undefined, name: string): FunctionConfig | undefined {
+  return config && Object.hasOwn(config.functions, name) ? config.functions[name] : undefined;
+}
+
 export const DEFAULTS = Object.freeze({
   replicas: 1,
   prefetch: 1,

@@ -4,7 +4,7 @@
  * environment access; credentials are only ever referenced from a Secret, never written out.
  */
 import { Document } from 'yaml';
-import type { FunctionConfig, WarrenConfig } from '../config/types';
+import { functionNamed, type FunctionConfig, type WarrenConfig } from '../config/types';
 import { WarrenError } from '../errors';
 import { effectivePrefetch } from '../config/prefetch';
 import { rateUnit } from '../config/units';
@@ -37,7 +37,7 @@ export function manifestOptions(partial: Partial<ManifestOptions> = {}): Manifes
 
 function selected(config: WarrenConfig, only: readonly string[] | undefined): FunctionConfig[] {
   if (!only || only.length === 0) return Object.values(config.functions);
-  const unknown = only.filter((name) => !config.functions[name]);
+  const unknown = only.filter((name) => !functionNamed(config, name));
   if (unknown.length > 0) {
     throw new WarrenError('WARREN_E_UNKNOWN_FUNCTION', `--only names ${unknown.join(', ')}, which ${unknown.length === 1 ? 'is' : 'are'} not a function`, {
       hint: `functions: ${Object.keys(config.functions).join(', ') || '(none)'}`,

@@ -153,12 +153,24 @@ describe('admin API under hostile input', () => {
       ['/functions/%00/scale', 400],
       [`/functions/${'a'.repeat(300)}/scale`, 400],
       ['/functions/echo%20/scale', 404],
+      ['/functions/constructor/scale', 404],
+      ['/functions/__proto__/scale', 404],
+      ['/functions/toString/scale', 404],
     ];
     for (const [path, status] of cases) {
       const answer = await raw(port, { method: 'POST', path, headers: { 'content-type': 'application/json' }, body: '{"replicas": 1}' });
       expect(answer.status, path).toBeGreaterThanOrEqual(400);
       expect(answer.status, path).toBeLessThan(500);
       expectJsonError(answer, status);
+    }
+    for (const [method, path] of [
+      ['GET', '/functions/constructor/dead-letters'],
+      ['GET', '/functions/__proto__'],
+      ['POST', '/functions/__proto__/deploy'],
+      ['POST', '/functions/toString/dead-letters/replay'],
+    ] as const) {
+      const answer = expectJsonError(await raw(port, { method, path }), 404);
+      expect(answer.error, path).toMatch(/^no function named /);
     }
     for (const path of ['/functions/%E0%A4%A', '/functions/%/dead-letters', '/functions/..%2F..']) {
       const answer = await raw(port, { method: 'GET', path });

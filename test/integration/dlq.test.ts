@@ -394,5 +394,11 @@ export default async () => { throw new Reject('still no'); };
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('no function named nope, and no queue nope.dead on the broker');
     expect(result.stderr).toContain('functions: flaky');
+    // Names of Object's own properties are no functions either.
+    for (const name of ['constructor', '__proto__', 'toString']) {
+      const odd = await dlq(project, 'list', name);
+      expect(odd.code, name).toBe(2);
+      expect(odd.stderr).toContain(`no function named ${name}, and no queue ${name}.dead on the broker`);
+    }
   });
 });
