@@ -131,6 +131,26 @@ export class App extends EventEmitter<AppEvents> {
     );
   }
 
+  /**
+   * Before a scale up (./admin/routes.ts): the function's queue is gone from the broker (deleted while
+   * it ran at 0 replicas, so no replica found out): the topology is declared again first, so the new
+   * replicas consume at once instead of failing the scale, then coming up a moment later.
+   */
+  async queueGone(fn: string, queue: string): Promise<void> {
+    if (!this.declared || this.state !== 'running') return;
+    this.redeclaredAt = Date.now();
+    const log = this.options.log;
+    log.warn(
+      { function: fn, queue },
+      `queue ${queue} is gone from the broker (deleted while the runtime ran?): declaring the topology again before ${fn} scales up`,
+    );
+    await this.declareAgain().then(
+      () => log.info({ function: fn, queue }, `queue ${queue} declared again`),
+      (err: unknown) =>
+        log.error({ err, function: fn, queue }, `queue ${queue} could not be declared again: ${err instanceof Error ? err.message : String(err)}`),
+    );
+  }
+
   /** The config that runs, or undefined before start() loaded it. */
   get config(): WarrenConfig | undefined {
     return this.current;

@@ -81,6 +81,23 @@ export class QueueDepths {
     if (connection) await connection.then((c) => closeWithin(c)).catch(() => undefined);
   }
 
+  /** Whether `queue` is on the broker, read now: false only on the broker's 404, null when it cannot tell. */
+  async exists(queue: string): Promise<boolean | null> {
+    if (this.closed) return null;
+    let channel: Channel | null = null;
+    try {
+      const connection = await this.connect();
+      if (!connection) return null;
+      channel = await this.openChannel(connection);
+      await withTimeout(channel.checkQueue(queue), this.timeoutMs);
+      return true;
+    } catch (err) {
+      return (err as { code?: unknown } | null)?.code === 404 ? false : null;
+    } finally {
+      void channel?.close().catch(() => undefined);
+    }
+  }
+
   private async check(queue: string): Promise<QueueDepth | null> {
     if (this.closed) return null;
     let channel: Channel | null = null;

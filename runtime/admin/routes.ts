@@ -47,6 +47,8 @@ export interface AdminTarget {
   reload(scope?: readonly string[], options?: { declare?: boolean }): Promise<ReloadResult>;
   /** under `start --only`: the selection and every function of the project (absent in tests that have none) */
   readonly selection?: { only: readonly string[]; project: readonly string[] } | undefined;
+  /** the function's queue is gone from the broker: declare the topology again (absent in tests that have none) */
+  queueGone?(fn: string, queue: string): Promise<void>;
   /** scheduled functions' emitters (absent in tests that have none) */
   readonly time?: { status(): Record<string, EmitterStatus>; delayedHeld(): number };
 }
@@ -62,6 +64,8 @@ export interface RouteDeps {
   app: AdminTarget;
   metrics: Registry;
   depth(queue: string): Promise<QueueDepth | null>;
+  /** whether the queue is on the broker: false only when the broker says it is not, null when it cannot tell */
+  queueExists?(queue: string): Promise<boolean | null>;
   deadLetters: DeadLetterTools | null;
 }
 
@@ -148,7 +152,13 @@ export function createRouter(deps: RouteDeps): Router {
         if (n === undefined) return fail('WARREN_E_USAGE', 'replicas is missing', 'send {"replicas": 3}');
         const refused = knownFunction(name) ?? requireRunning();
         if (refused) return refused;
-        await exclusively(name, () => app.supervisor.scale(name, n));
+        await exclusively(name, async () => {
+          const fn = functionNamed(app.config, name);
+          const running = app.supervisor.status().find((f) => f.name === name)?.running ?? 0;
+          // Scaling up a function whose queue was deleted meanwhile: declared again first (a read of now, not the cache).
+          if (fn && n > running && app.queueGone && (await deps.queueExists?.(fn.queue)) === false) await app.queueGone(name, fn.queue);
+          await app.supervisor.scale(name, n);
+        });
         const s = app.supervisor.status().find((f) => f.name === name);
         return ok({ name, replicas: { desired: s?.desired ?? n, running: s?.running ?? 0 } });
       },

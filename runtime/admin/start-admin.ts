@@ -68,6 +68,7 @@ export async function startAdmin(app: App, ctx: AdminContext): Promise<{ close()
     app: target,
     metrics,
     depth: (queue) => depths.get(queue),
+    queueExists: (queue) => depths.exists(queue),
     deadLetters,
   });
   const feed = new LiveFeed({

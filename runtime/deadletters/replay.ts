@@ -208,7 +208,7 @@ async function replayOnce(url: string, deadQueue: string, options: ReplayOptions
         kept.push({
           messageId,
           key,
-          why: `the function's queue "${target}" does not exist (deleted?); a running runtime declares it again within seconds, so replay again then, or start one`,
+          why: `the function's queue "${target}" does not exist (deleted?); a running runtime declares it again within seconds once a replica of the function finds it gone (with none running, warren deploy --all or a scale up declares it), so replay again then, or start one`,
         });
         return;
       }

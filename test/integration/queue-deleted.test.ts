@@ -42,6 +42,31 @@ describe('a function queue deleted while the runtime runs', () => {
     expect(results.map((r) => r.id).sort()).toEqual(['after-1', 'after-2', 'other-1']);
     expect(runtime.output()).toContain('queue echo is gone from the broker');
   });
+
+  it('deleted while its function ran at 0 replicas: a scale up declares it again first and answers 200, and the function consumes', async () => {
+    const vhost = hold('vhost', await createTestVhost('queue-deleted-scale'));
+    const project = hold(
+      'project',
+      await createProject({ 'queues.yaml': recordingQueues({ echo: { replicas: 1 } }), 'functions/echo.ts': recordingHandler('v1') }),
+    );
+    const runtime = hold('runtime', await startRuntime(project.dir, vhost.url));
+    await runtime.waitReady();
+    const scale = (replicas: number) =>
+      runtime.admin('/functions/echo/scale', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ replicas }) });
+    expect((await scale(0)).status).toBe(200);
+    const conn = await amqplib.connect(vhost.url);
+    try {
+      await (await conn.createChannel()).deleteQueue('echo');
+    } finally {
+      await conn.close();
+    }
+    const up = await scale(2);
+    expect(up.status, await up.clone().text()).toBe(200);
+    expect(await up.json()).toMatchObject({ name: 'echo', replicas: { desired: 2, running: 2 } });
+    expect(await consumersOf(vhost.url, 'echo')).toBe(2);
+    await publishIds(vhost.url, 'echo', ['after']);
+    expect((await collectResults(vhost.url, 1)).map((r) => r.id)).toEqual(['after']);
+  });
 });
 
 /** The queue's consumers, null while it does not exist (a passive declare closes its channel then). */
