@@ -6,7 +6,7 @@
 import amqplib, { type ChannelModel } from 'amqplib';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { redactUrl } from '../errors';
-import { addressOf, nodeOf, splitUrls, startingAt } from './urls';
+import { addressOf, nodeOf, splitUrls, tryOrder } from './urls';
 import { readFramesFaster } from './frame-reader';
 
 /** per node, connect and AMQP handshake (amqplib lifts it once the connection is open) */
@@ -15,12 +15,16 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 export interface ConnectOptions {
   /** where in the list to begin (wraps around); default 0 */
   startAt?: number;
+  /** how the nodes after the first are rotated (./urls.ts tryOrder): a replica's own number spreads replicas; default 0 */
+  spread?: number;
   /** connect and handshake timeout per node, ms (default 10 s) */
   timeout?: number;
   /** shown in the management UI */
   connectionName?: string;
   /** TLS and socket options (rascal.json `connection.socketOptions`) */
   socketOptions?: Record<string, unknown>;
+  /** how long a node may take before the next is tried beside it (default STAGGER_MS) */
+  staggerMs?: number;
 }
 
 export interface NodeConnection {
@@ -36,9 +40,10 @@ export interface NodeConnection {
 export async function connectToAny(list: string | readonly string[], options: ConnectOptions = {}): Promise<NodeConnection> {
   const urls = splitUrls(list);
   if (urls.length === 0) throw new Error('no broker URL given');
-  const order = startingAt(
+  const order = tryOrder(
     urls.map((url, index) => ({ url, index })),
     options.startAt ?? 0,
+    options.spread ?? 0,
   );
   // TCP_NODELAY unless rascal.json says otherwise: an ack or a confirm waiting behind Nagle's
   // algorithm holds the slot it frees; the frames of one pass still leave together (coalesceWrites).
@@ -46,22 +51,86 @@ export async function connectToAny(list: string | readonly string[], options: Co
   // Bounded by default: a node that accepts the socket while it shuts down may never finish the handshake.
   socket['timeout'] = options.timeout ?? DEFAULT_TIMEOUT_MS;
   if (options.connectionName) socket['clientProperties'] = { ...(socket['clientProperties'] as object | undefined), connection_name: options.connectionName };
-  const failures: string[] = [];
-  let last: unknown;
-  for (const { url, index } of order) {
+  const attempt = async (url: string, signal: AbortSignal): Promise<ChannelModel> => {
     try {
-      const connection = await amqplib.connect(url, socket);
-      coalesceWrites(connection);
-      readFramesFaster(connection);
-      return { connection, url, node: nodeOf(url), index };
+      // net.connect hands `signal` to its socket: a node still trying when another answered is let go at once.
+      const own: Record<string, unknown> = { ...socket, signal };
+      return await amqplib.connect(url, own);
     } catch (err) {
-      last = await handshakeTimeout(err, url, socket['timeout'] as number);
-      failures.push(urls.length === 1 ? messageOf(last) : `${nodeOf(url)}: ${messageOf(last)}`);
+      throw await handshakeTimeout(err, url, socket['timeout'] as number);
     }
-  }
-  // One node: its own error as it was. Several: what each said, so ACCESS_REFUSED and the like still show.
-  if (urls.length === 1) throw last;
-  throw Object.assign(new Error(redactUrl(`no node answered (${failures.join('; ')})`)), { cause: last });
+  };
+  const won = await firstToAnswer(order, ({ url }, signal) => attempt(url, signal), options.staggerMs ?? STAGGER_MS).catch((failures: unknown[]) => {
+    const last = failures[failures.length - 1];
+    // One node: its own error as it was. Several: what each said, so ACCESS_REFUSED and the like still show.
+    if (urls.length === 1) throw last;
+    const said = order.map(({ url }, i) => `${nodeOf(url)}: ${messageOf(failures[i])}`);
+    throw Object.assign(new Error(redactUrl(`no node answered (${said.join('; ')})`)), { cause: last });
+  });
+  const { url, index } = won.item;
+  coalesceWrites(won.value);
+  readFramesFaster(won.value);
+  return { connection: won.value, url, node: nodeOf(url), index };
+}
+
+/**
+ * How long a node of a list has to answer before the next one is tried beside it. A node that
+ * refuses is passed over at once; one that takes the socket and never answers (a frozen node, a
+ * port mistyped into another service, a firewall that drops) held every replica on its way to the
+ * next node for the whole handshake timeout: 7 to 10 s of no consuming after a node was lost.
+ */
+const STAGGER_MS = 1_000;
+
+/**
+ * Tries `items` in order, the next one starting when the last failed or after `staggerMs` without an
+ * answer (RFC 8305's "happy eyeballs"); resolves with the first that succeeds, aborts the ones still
+ * trying (a pending socket kept `warren publish` alive for the whole handshake timeout) and closes any
+ * that succeeded all the same. Rejects with every failure, in the order of `items`, when all failed.
+ */
+export function firstToAnswer<T>(
+  items: readonly T[],
+  attempt: (item: T, signal: AbortSignal) => Promise<ChannelModel>,
+  staggerMs: number,
+): Promise<{ item: T; value: ChannelModel }> {
+  return new Promise((resolve, reject) => {
+    const failures: unknown[] = new Array(items.length);
+    let next = 0;
+    let running = 0;
+    let done = false;
+    let timer: NodeJS.Timeout | undefined;
+    const aborts: AbortController[] = [];
+    const start = (): void => {
+      clearTimeout(timer);
+      if (done || next >= items.length) return;
+      const i = next++;
+      const item = items[i]!;
+      running++;
+      const abort = new AbortController();
+      aborts.push(abort);
+      attempt(item, abort.signal).then(
+        (value) => {
+          running--;
+          if (done) return void value.close().catch(() => undefined);
+          done = true;
+          clearTimeout(timer);
+          for (const other of aborts) if (other !== abort) other.abort();
+          resolve({ item, value });
+        },
+        (err: unknown) => {
+          running--;
+          failures[i] = err;
+          if (done) return;
+          if (next < items.length) start();
+          else if (running === 0) {
+            done = true;
+            reject(failures);
+          }
+        },
+      );
+      if (next < items.length) timer = setTimeout(start, staggerMs);
+    };
+    start();
+  });
 }
 
 /** How `handshakeTimeout` words it; runtime/topology/declare.ts recognises it. */
