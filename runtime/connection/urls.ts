@@ -48,6 +48,23 @@ export function startingAt<T>(items: readonly T[], start: number): T[] {
 }
 
 /**
+ * The order a connection tries the nodes in: the one at `start` first, then the others from the next
+ * one on, rotated by `spread` (a replica's own number). Replicas whose first node is down (or that
+ * lost it) then spread over the others instead of all landing on the next one: with three nodes
+ * and one down, the two left shared eight replicas 6 and 2.
+ */
+export function tryOrder<T>(items: readonly T[], start: number, spread = 0): T[] {
+  const all = startingAt(items, start);
+  if (all.length <= 2) return all;
+  return [all[0]!, ...startingAt(all.slice(1), spread)];
+}
+
+/** After a connection to the node at `index`: where the next attempt begins (another node, chosen by `spread`). */
+export function nextStart(index: number, count: number, spread: number): number {
+  return count <= 2 ? index + 1 : index + 1 + (((Math.trunc(spread) % (count - 1)) + count - 1) % (count - 1));
+}
+
+/**
  * Where a replica begins in the list: its number, this process and its function spread replicas,
  * pods (each `--replicas 1`, so replica 1 everywhere) and functions over the nodes.
  */

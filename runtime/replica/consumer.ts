@@ -12,7 +12,7 @@
  */
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { connectToAny } from '../connection/connect';
-import { splitUrls } from '../connection/urls';
+import { nextStart, splitUrls } from '../connection/urls';
 import { RECONNECT_MAX_MS } from '../connection/backoff';
 import type { Logger } from 'pino';
 import { Settle, type Delivery } from './delivery';
@@ -70,6 +70,9 @@ export class QueueConsumer {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private readonly retry: { minMs: number; maxMs: number };
   private readonly cluster: boolean;
+  /** the replica's own offset (`startAt`): which other node it tries first, so replicas spread */
+  private readonly spread: number;
+  private readonly nodes: number;
   /** where the next connection attempt begins in the list */
   private cursor: number;
   /** `host:port` of the node consumed from, null while down */
@@ -82,7 +85,9 @@ export class QueueConsumer {
   private pauses: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: ConsumerOptions) {
-    this.cluster = splitUrls(options.url).length > 1;
+    this.nodes = splitUrls(options.url).length;
+    this.cluster = this.nodes > 1;
+    this.spread = options.startAt ?? 0;
     this.retry = options.retry ?? (this.cluster ? CLUSTER_RETRY : DEFAULT_RETRY);
     this.retryMs = this.retry.minMs;
     this.cursor = options.startAt ?? 0;
@@ -211,11 +216,13 @@ export class QueueConsumer {
   private async subscribe(): Promise<void> {
     const found = await connectToAny(this.options.url, {
       startAt: this.cursor,
+      spread: this.spread,
       ...(this.options.socketOptions ? { socketOptions: this.options.socketOptions } : {}),
     });
     const connection = found.connection;
-    // The next attempt begins after this node: when it goes away, it is the one least likely to answer.
-    this.cursor = found.index + 1;
+    // The next attempt begins at another node: when this one goes away, it is the one least likely to
+    // answer. Which other depends on the replica, so the replicas of a lost node spread over the rest.
+    this.cursor = nextStart(found.index, this.nodes, this.spread);
     this.node = found.node;
     this.connection = connection;
     try {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolveConnection } from '../../runtime/config/connection';
-import { nodeOf, spreadOffset, splitUrls, startingAt } from '../../runtime/connection/urls';
+import { nextStart, nodeOf, spreadOffset, splitUrls, startingAt, tryOrder } from '../../runtime/connection/urls';
 import { replicaConnection } from '../../runtime/replica-protocol/connection';
 import { vhostUrl } from '../../runtime/topology/names';
 import type { WarrenConfig } from '../../runtime/config/types';
@@ -22,6 +22,25 @@ describe('a list of broker URLs', () => {
     expect(startingAt(nodes, 5)).toEqual(['n3', 'n1', 'n2']);
     const first = (replica: number) => startingAt(nodes, spreadOffset('work', replica, 7))[0];
     expect(new Set([first(1), first(2), first(3)]).size).toBe(3);
+  });
+
+  it('spreads the replicas whose node is down, or was lost, over the other nodes rather than all on the next', () => {
+    const nodes = ['n1', 'n2', 'n3'];
+    const spreads = Array.from({ length: 8 }, (_, i) => spreadOffset('work', i + 1, 7));
+    // n1 is down at start: each replica takes the first other node of its order
+    const landed = spreads.map((s) => tryOrder(nodes, s, s).find((n) => n !== 'n1'));
+    expect(landed.filter((n) => n === 'n2').length).toBeGreaterThanOrEqual(3);
+    expect(landed.filter((n) => n === 'n3').length).toBeGreaterThanOrEqual(3);
+    // every replica tries every node
+    for (const s of spreads) expect([...tryOrder(nodes, s, s)].sort()).toEqual(nodes);
+    // the replicas on n1 lose it: where each tries next is another node, not all the same one
+    const onN1 = spreads.filter((s) => startingAt(nodes, s)[0] === 'n1');
+    expect(onN1.length).toBeGreaterThanOrEqual(2);
+    const next = onN1.map((s) => nodes[nextStart(0, 3, s) % 3]);
+    expect(next).not.toContain('n1');
+    expect(new Set(next).size).toBe(2);
+    // two nodes: the other one, as before
+    expect(nextStart(0, 2, 5) % 2).toBe(1);
   });
 
   it('comes from AMQP_URL, comma-separated, and sets the vhost and heartbeat on each URL', () => {
