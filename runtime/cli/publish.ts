@@ -90,7 +90,11 @@ export async function publishMessages(
         throw refused;
       }
       if (failovers++ >= FAILOVERS) throw lost;
-      process.stderr.write(`warren: lost ${found.node} (${lost.message}); ${run.retry.length} unconfirmed message(s) go again through another node\n`);
+      // No confirm for a while is not proof the node we talk to went: the queue's leader may sit on another (frozen) node.
+      const what = /no confirm from the broker/.test(lost.message)
+        ? `gave up on ${found.node}: ${lost.message} (that node, or the one leading the queue, may be frozen)`
+        : `lost ${found.node} (${lost.message})`;
+      process.stderr.write(`warren: ${what}; ${run.retry.length} unconfirmed message(s) go again through another node\n`);
       continue;
     }
     // Interrupted: what was sent is confirmed (or refused, and not sent again).
