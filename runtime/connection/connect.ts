@@ -171,6 +171,16 @@ function messageOf(err: unknown): string {
  * broker's CPU in the 5 ms row). amqplib has no option for it: the pass is wrapped in place, and
  * test/integration/connection-writes.test.ts fails if amqplib's internals no longer have this shape.
  */
+/**
+ * Writes what amqplib's channels have queued to the socket now, instead of in its next pass: a
+ * replica thread ending (process.exit in a handler) has no next pass, and the acks still queued were
+ * lost with it, so messages already handled ran again. The socket writes at once when it can.
+ */
+export function writeQueuedFrames(model: ChannelModel): void {
+  const muxer = (model as unknown as { connection?: { muxer?: { _readIncoming?: unknown } } }).connection?.muxer;
+  if (muxer && typeof muxer._readIncoming === 'function') (muxer._readIncoming as () => void)();
+}
+
 function coalesceWrites(model: ChannelModel): void {
   const inner = (model as unknown as { connection?: { stream?: unknown; muxer?: { _readIncoming?: unknown } } }).connection;
   const stream = inner?.stream as Socket | undefined;

@@ -11,7 +11,7 @@
  * answers does it back off.
  */
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
-import { connectToAny } from '../connection/connect';
+import { connectToAny, writeQueuedFrames } from '../connection/connect';
 import { nextStart, splitUrls } from '../connection/urls';
 import { RECONNECT_MAX_MS } from '../connection/backoff';
 import type { Logger } from 'pino';
@@ -114,6 +114,12 @@ export class QueueConsumer {
   /** Send the acks waiting to be coalesced now (before a suspect runs alone: ./suspects.ts). */
   flushAcks(): void {
     this.acks?.flush();
+  }
+
+  /** The thread ends now (process.exit): the acks waiting, and those amqplib has queued, go to the socket in this very turn. */
+  flushAcksNow(): void {
+    this.acks?.flush();
+    if (this.connection) writeQueuedFrames(this.connection);
   }
 
   /**

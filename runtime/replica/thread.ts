@@ -64,6 +64,18 @@ function endOnUncaught(err: unknown): void {
 }
 process.on('uncaughtException', endOnUncaught);
 process.on('unhandledRejection', endOnUncaught);
+/**
+ * A handler calls process.exit(): the thread ends at once, with no pass of the event loop after this
+ * one. The acks of messages already handled are written to the socket now, so they do not run again.
+ */
+let flushAcksNow: (() => void) | null = null;
+process.on('exit', () => {
+  try {
+    flushAcksNow?.();
+  } catch {
+    // the socket is gone: the broker has those messages back anyway
+  }
+});
 /** A held replica's go (true) or drain before it ever consumed (false); listened for from the start. */
 const released: Promise<boolean> = init.held
   ? new Promise((resolve) => {
@@ -219,6 +231,7 @@ async function main(): Promise<void> {
     onMessage: (delivery, settle) => processor.take(delivery, settle),
   });
   flushAcks = () => consumer.flushAcks();
+  flushAcksNow = () => consumer.flushAcksNow();
   /** The thread's last words: it has nothing more in hand; with the port closed it ends. */
   const finish = (requeued: number): void => {
     clearInterval(heartbeat);
