@@ -7,6 +7,8 @@
  * that happened while the topology could not be declared again says both.
  */
 import amqplib from 'amqplib';
+import { get } from 'node:http';
+import { createGunzip } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestVhost, publishRaw, queueInfo, type TestVhost } from '../helpers/broker';
 import { waitFor } from '../helpers/runtime';
@@ -67,6 +69,34 @@ async function desired(name: string): Promise<number> {
 }
 
 describe('the dashboard, fast hands and odd input', () => {
+  it('sends its live feed gzipped to a browser that takes gzip, each event whole at once, and plain to one that does not', async () => {
+    /** The feed's raw bytes and text until its first frame, asked with these request headers. */
+    const firstFrame = (headers: Record<string, string>) =>
+      new Promise<{ encoding: string | undefined; raw: number; text: string }>((resolve, reject) => {
+        const req = get(`${base}/events`, { headers }, (res) => {
+          let raw = 0;
+          let text = '';
+          res.on('data', (chunk: Buffer) => (raw += chunk.length));
+          const body = res.headers['content-encoding'] === 'gzip' ? res.pipe(createGunzip()) : res;
+          body.on('data', (chunk: Buffer) => {
+            text += chunk.toString('utf8');
+            if (!text.includes('event: frame')) return;
+            req.destroy();
+            resolve({ encoding: res.headers['content-encoding'], raw, text });
+          });
+          body.on('error', () => undefined);
+        });
+        req.on('error', (err) => (err.message.includes('aborted') || err.message.includes('socket hang up') ? undefined : reject(err)));
+      });
+    const zipped = await firstFrame({ 'accept-encoding': 'gzip, deflate, br' });
+    expect(zipped.encoding).toBe('gzip');
+    expect(zipped.text).toMatch(/^retry: 2000\nevent: history\ndata: \{/);
+    expect(zipped.raw).toBeLessThan(zipped.text.length / 3);
+    const plain = await firstFrame({});
+    expect(plain.encoding).toBeUndefined();
+    expect(plain.text).toMatch(/^retry: 2000\nevent: history\ndata: \{/);
+  });
+
   it('three clicks on + quicker than the page redraws ask for three more replicas, not one', async () => {
     const { page } = browser;
     await page.goto(`${base}/#/functions`);
