@@ -5,11 +5,31 @@ import { plural } from '../format';
 import { bindingKey, layoutTopology, type Box } from '../topology-layout';
 import type { Topology as TopologyData } from '../types';
 
+/** How often an open topology view reads /topology again (the project's config: no broker is asked). */
+const TOPOLOGY_EVERY_MS = 3_000;
+
 export function Topology() {
   const [data, setData] = useState<TopologyData | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    api<TopologyData>('GET', '/topology').then(setData, (err: unknown) => setError(err instanceof ApiError ? err.message : String(err)));
+    // Read again while open: a deploy that adds or removes a function, a queue or a binding shows
+    // without leaving the view (it showed the topology as it was when the view opened). Redrawn only
+    // when it changed.
+    let shown = '';
+    const read = () =>
+      api<TopologyData>('GET', '/topology').then(
+        (next) => {
+          const text = JSON.stringify(next);
+          if (text === shown) return;
+          shown = text;
+          setData(next);
+          setError(null);
+        },
+        (err: unknown) => setError(err instanceof ApiError ? err.message : String(err)),
+      );
+    void read();
+    const timer = setInterval(() => void read(), TOPOLOGY_EVERY_MS);
+    return () => clearInterval(timer);
   }, []);
   if (error) return <p class="error-box">{error}</p>;
   if (!data) return <p class="muted">Loading…</p>;
