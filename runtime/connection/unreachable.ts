@@ -32,6 +32,19 @@ export function brokerUnreachable(url: string, vhost: string, err: unknown): War
   return new WarrenError('WARREN_E_BROKER_UNREACHABLE', message, { hint, cause: err });
 }
 
+/**
+ * For a reconnect that failed (a replica's, the time connection's): what the broker said, in the words
+ * `brokerUnreachable` gives it, when it is something a person must fix (the vhost deleted, the
+ * credentials changed, a node that takes connections and never answers); null for a node that is
+ * simply down, which the retry handles. A deleted vhost was logged as amqplib's "Expected
+ * ConnectionOpenOk; got <ConnectionClose channel:0>" every 5 s.
+ */
+export function reconnectProblem(url: string, err: unknown): { reason: string; hint: string } | null {
+  const said = brokerUnreachable(url, vhostOfUrl(url), err);
+  if (said.message.startsWith('no broker answers at')) return null;
+  return { reason: said.message, hint: said.details.hint ?? '' };
+}
+
 /** The vhost a URL (or the first of a cluster's list) names; no path means `/`. */
 export function vhostOfUrl(url: string): string {
   try {

@@ -12,6 +12,7 @@
  */
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { connectToAny, writeQueuedFrames } from '../connection/connect';
+import { reconnectProblem } from '../connection/unreachable';
 import { nextStart, splitUrls } from '../connection/urls';
 import { RECONNECT_MAX_MS } from '../connection/backoff';
 import type { Logger } from 'pino';
@@ -321,7 +322,8 @@ export class QueueConsumer {
           this.options.onConnection(true, this.node);
         },
         (err: Error) => {
-          this.options.log.warn({ err, retryInMs: this.retryMs }, 'reconnect failed');
+          const problem = reconnectProblem(this.options.url, err);
+          this.options.log.warn({ err, retryInMs: this.retryMs, ...problem }, problem ? `reconnect failed: ${problem.reason}` : 'reconnect failed');
           this.missing(err);
           this.scheduleReconnect();
         },

@@ -14,6 +14,7 @@ import { RECONNECT_MAX_MS } from '../connection/backoff';
 import { DelayForwarder } from '../delay/deliver';
 import { TickEmitter, type EmitterStatus } from '../schedule/emitter';
 import { parseSchedule } from '../schedule/ticks';
+import { reconnectProblem } from '../connection/unreachable';
 
 const RETRY_MIN_MS = 1_000;
 const RETRY_MAX_MS = RECONNECT_MAX_MS;
@@ -107,7 +108,7 @@ export class TimeKeeper {
       this.nextNode = found.index + 1;
       connection = found.connection;
     } catch (err) {
-      return this.failed(err as Error);
+      return this.failed(err as Error, url);
     }
     connection.on('error', (err: Error) => this.log.warn({ err }, 'time connection error'));
     connection.on('close', () => this.lost(connection));
@@ -131,11 +132,12 @@ export class TimeKeeper {
     this.failed(new Error('lost the broker connection'));
   }
 
-  private failed(err: Error): void {
+  private failed(err: Error, url?: string): void {
     if (this.stopped || this.timer) return;
     const delay = this.retryMs;
     this.retryMs = Math.min(RETRY_MAX_MS, this.retryMs * 2);
-    this.log.warn({ err, retryInMs: delay }, 'delayed delivery and schedules: reconnecting');
+    const problem = url ? reconnectProblem(url, err) : null;
+    this.log.warn({ err, retryInMs: delay, ...problem }, `delayed delivery and schedules: reconnecting${problem ? `: ${problem.reason}` : ''}`);
     this.timer = setTimeout(() => {
       this.timer = null;
       void this.connect();
