@@ -81,5 +81,7 @@ export type FromReplica =
   | { type: 'unstarted'; keys: string[]; group: number }
   /** this replica counted one forgiven delivery of this message fewer (./forgiven.ts) */
   | { type: 'forgave'; key: string }
+  /** the messages this replica is moving aside now (it replaces the last list): forgiven if it dies meanwhile (./forgiven.ts) */
+  | { type: 'moving'; keys: string[] }
   /** a message with a count runs here: if this replica dies, it may be why (./forgiven.ts `AfterDeath`) */
   | { type: 'suspect-runs'; key: string };

@@ -130,7 +130,7 @@ export function createProcessor(deps: ProcessorDeps) {
       admission.action === 'run'
         ? gate.run(admission.alone, whole, admission.alone ? apartOptions(admission) : { handBack: back })
         : admission.action === 'move'
-          ? gate.move(whole)
+          ? gate.move(whole, admission.key)
           : whole();
     if (done) void gated.then(done);
   }

@@ -77,7 +77,7 @@ export type Admission =
   /** past the redelivery limit: dead-letter with reason delivery-limit, without running it */
   | { action: 'dead'; redeliveries: number; handedBack: boolean }
   /** copy to `queue` (a retry queue) with `x-warren-redeliveries: redeliveries`, ack this copy */
-  | { action: 'move'; redeliveries: number; queue: string; handedBack: boolean }
+  | { action: 'move'; redeliveries: number; queue: string; handedBack: boolean; key?: string }
   /**
    * run the handler; `alone` (apart from fresh messages) when it may be what killed a replica, with
    * at most `group` suspects together; `key`, its key, when the replica reports the suspects it holds.
@@ -223,6 +223,12 @@ export interface Forgiveness {
   forgave(key: string, named: boolean): void;
   /** the suspects it holds unstarted, on each change ([] once they start) */
   unstarted(keys: readonly string[]): void;
+  /**
+   * the messages it is moving aside (copy, confirm, ack), on each change: a replica that dies meanwhile
+   * hands them back counted though they never ran there, and some of them came back dead-lettered as
+   * `delivery-limit` without ever running. Forgiven like the unstarted suspects.
+   */
+  moving?(keys: readonly string[]): void;
   /** a message with a count is admitted to run here */
   runs(key: string): void;
 }
@@ -241,6 +247,7 @@ export function suspectAdmission(deps: AdmissionDeps): { gate: IsolationGate; ad
     (members) => apartWarning(deps.log, members),
     forgiven ? (keys) => forgiven.unstarted(keys) : null,
     deps.beforeHandBack,
+    forgiven?.moving ? (keys) => forgiven.moving!(keys) : null,
   );
   const fn = { ...deps.fn, prefetch: effectivePrefetch(deps.fn).prefetch };
   return {
@@ -264,6 +271,7 @@ export function suspectAdmission(deps: AdmissionDeps): { gate: IsolationGate; ad
         }
       }
       const admission = clearedAdmission(admit(facts, fn, gate), delivery, facts, deps.isCleared);
+      if (admission.action === 'move') return { ...admission, key };
       if (admission.action !== 'run') return admission;
       if (priorDeliveries(facts) > 0) forgiven.runs(key);
       return admission.alone || admission.again ? { ...admission, key } : admission;
@@ -343,7 +351,12 @@ export class IsolationGate implements SuspectRoom {
     private readonly onUnstarted: ((keys: readonly string[]) => void) | null = null,
     /** before the fresh messages behind the group are handed back: fresh ones held elsewhere join them (`run(false, …, { handBack })`) */
     private readonly beforeHandBack: () => void = () => undefined,
+    /** the keys of the messages being moved aside, on each change (`move`) */
+    private readonly onMoving: ((keys: readonly string[]) => void) | null = null,
   ) {}
+
+  /** the keys of the moves in progress that have one */
+  private movingKeys: string[] = [];
 
   /**
    * Every delivery this replica holds, on arrival. Not one it moves aside: `move` counts those until
@@ -356,13 +369,22 @@ export class IsolationGate implements SuspectRoom {
     this.arrivals++;
   }
 
-  /** A move in progress (see `admit`); the suspect waits for it. */
-  async move<T>(task: () => Promise<T>): Promise<T> {
+  /** A move in progress (see `admit`); the suspect waits for it. `key`: reported while it moves (`onMoving`). */
+  async move<T>(task: () => Promise<T>, key?: string): Promise<T> {
     this.moving++;
+    const told = key !== undefined && this.onMoving !== null;
+    if (told) {
+      this.movingKeys.push(key);
+      this.onMoving!(this.movingKeys);
+    }
     try {
       return await task();
     } finally {
       this.moving--;
+      if (told) {
+        this.movingKeys.splice(this.movingKeys.indexOf(key), 1);
+        this.onMoving!(this.movingKeys);
+      }
       this.wake();
     }
   }

@@ -136,6 +136,7 @@ async function main(): Promise<void> {
       if (named) send({ type: 'forgave', key });
     },
     runs: (key) => send({ type: 'suspect-runs', key }),
+    moving: (keys) => send({ type: 'moving', keys: [...keys] }),
     unstarted: (keys) => {
       // They start: said in shared memory first, read by the supervisor even if this replica dies at once.
       if (keys.length === 0) stats.groupStarted();

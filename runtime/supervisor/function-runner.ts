@@ -357,8 +357,9 @@ export class FunctionRunner {
     // Each replica forgets its cleared messages on hearing of it: the death may be one of theirs.
     this.cleared.clear();
     this.grace.died();
-    // The suspects it held waiting to start had no part in its death: one delivery each is forgiven.
-    const unstarted = replica.unstartedAtDeath();
+    // The suspects it held waiting to start, and the messages it was moving aside, had no part in its
+    // death: one delivery each is forgiven.
+    const unstarted = [...replica.unstartedAtDeath(), ...replica.movingAtDeath()];
     if (unstarted.length > 0) {
       this.forgiven.add(unstarted);
       this.tellReplicas({ type: 'forgiven', keys: unstarted });

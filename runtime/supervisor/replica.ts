@@ -69,6 +69,14 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   /** the messages with a count admitted to run here, the latest SUSPECTS_RUN_MAX, kept for the replica's life (runtime/replica-protocol/forgiven.ts `AfterDeath`) */
   private readonly suspectsRun = new ExpiringKeys<true>(SUSPECTS_RUN_MAX, Date.now);
 
+  /** the messages it was moving aside, as it last said (runtime/replica-protocol/forgiven.ts) */
+  private moving: string[] = [];
+
+  /** The messages it was moving aside when it died: they did not run there. */
+  movingAtDeath(): string[] {
+    return this.moving;
+  }
+
   /** The suspects it held unstarted when it died: none if their group had started (shared memory says so at once). */
   unstartedAtDeath(): string[] {
     return this.unstarted.group > this.stats.groupsStarted ? this.unstarted.keys : [];
@@ -147,6 +155,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
           this.emit('cleared', message.keys);
         } else if (message.type === 'unstarted') {
           this.unstarted = { keys: message.keys, group: message.group };
+        } else if (message.type === 'moving') {
+          this.moving = message.keys;
         } else if (message.type === 'forgave') {
           this.emit('forgave', message.key);
         } else if (message.type === 'suspect-runs') {

@@ -120,6 +120,19 @@ describe('holdingQueue', () => {
 });
 
 describe('IsolationGate', () => {
+  it('reports the keys of the messages it moves aside while they move, so a death meanwhile forgives them', async () => {
+    const told: string[][] = [];
+    const gate = new IsolationGate(Date.now, undefined, null, undefined, null, undefined, (keys) => told.push([...keys]));
+    let finishA!: () => void;
+    const a = gate.move(() => new Promise<void>((resolve) => (finishA = resolve)), 'id:a');
+    await gate.move(async () => undefined, 'id:b');
+    finishA();
+    await a;
+    // a move without a key (no forgiveness here) is not reported
+    await gate.move(async () => undefined);
+    expect(told).toEqual([['id:a'], ['id:a', 'id:b'], ['id:a'], []]);
+  });
+
   const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
   it('starts a suspect only after the running messages and the burst it came with, and holds fresh ones meanwhile', async () => {
@@ -260,6 +273,7 @@ describe('forgiven deliveries', () => {
       redeliveries: 1,
       queue: 'q.retry.1s',
       handedBack: true,
+      key: 'id:good',
     });
     expect(forgave).toEqual(['id:good']);
     // One death is forgiven once.

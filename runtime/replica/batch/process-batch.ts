@@ -132,7 +132,10 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
       const death = admission.handedBack ? lastDeath : undefined;
       const aside = { redeliveries: admission.redeliveries, queue: admission.queue, lastDeath: death };
       const task = () => moveAside(delivery, settle, aside, deps.publish);
-      return gate.move(() => task().catch((err: unknown) => holdAndTryAgain(err, task, held(delivery, settle), deps.holdMs).then(() => undefined)));
+      return gate.move(
+        () => task().catch((err: unknown) => holdAndTryAgain(err, task, held(delivery, settle), deps.holdMs).then(() => undefined)),
+        admission.key,
+      );
     }
     if (fields.redelivered) stats.count('redelivered');
     const headers = properties.headers ?? {};
