@@ -216,6 +216,12 @@ export function notReadyReason(state: AppState, blockedBy: string | null, status
   const short = status.filter((s) => (s.connected ?? s.running) < s.desired);
   if (short.length === 0) return null;
   const why = (s: FunctionStatus): string =>
-    s.running > (s.connected ?? s.running) ? ' (reconnecting to the broker)' : s.lastError ? ` (${s.lastError})` : '';
+    s.running > (s.connected ?? s.running)
+      ? s.reconnectProblem
+        ? ` (reconnecting: ${s.reconnectProblem})`
+        : ' (reconnecting to the broker)'
+      : s.lastError
+        ? ` (${s.lastError})`
+        : '';
   return `replicas not up: ${short.map((s) => `${s.name} ${s.connected ?? s.running}/${s.desired}${why(s)}`).join(', ')}`;
 }

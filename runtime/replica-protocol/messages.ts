@@ -61,6 +61,8 @@ export type FromReplica =
   | { type: 'memory'; reason: string }
   /** the replica's connection dropped (up: false) or came back and resubscribed (up: true) */
   | { type: 'connection'; up: boolean; node: string | null }
+  /** a reconnect failed; `problem`: what a person must fix, in their words (a vhost deleted, credentials changed), null for a node that is only down */
+  | { type: 'reconnect-failed'; problem: string | null }
   /** this replica lost its connection holding these messages: tell the function's other replicas (./cleared-keys.ts) */
   | { type: 'cleared'; keys: string[] }
   /** its queue is not on the broker (deleted while the runtime ran): declare the topology again */

@@ -34,6 +34,8 @@ export interface ConsumerOptions {
   onMessage(delivery: Delivery, settle: Settle): void;
   /** the connection dropped (false) or is back and consuming again (true), on `node` (`host:port`) */
   onConnection(up: boolean, node: string | null): void;
+  /** a reconnect failed: `problem` says what must be fixed, null for a node that is only down (retried) */
+  onReconnectFailed?(problem: string | null): void;
   /**
    * the connection was lost (not closed by `close`): `recent` are its last deliveries, the ones the
    * broker may still count unacked and hands back (./lost-connection.ts); called before `onConnection`
@@ -324,6 +326,7 @@ export class QueueConsumer {
         (err: Error) => {
           const problem = reconnectProblem(this.options.url, err);
           this.options.log.warn({ err, retryInMs: this.retryMs, ...problem }, problem ? `reconnect failed: ${problem.reason}` : 'reconnect failed');
+          this.options.onReconnectFailed?.(problem?.reason ?? null);
           this.missing(err);
           this.scheduleReconnect();
         },

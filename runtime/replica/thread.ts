@@ -219,6 +219,7 @@ async function main(): Promise<void> {
       else grace.lost();
       send({ type: 'connection', up, node });
     },
+    onReconnectFailed: (problem) => send({ type: 'reconnect-failed', problem }),
     onLost: (recent) => {
       const { now, later } = clearLost(recent, clear);
       if (now + later > 0)

@@ -144,6 +144,12 @@ export class FunctionRunner {
     return n;
   }
 
+  /** Why a replica reconnecting cannot get back, when a person must fix it (a vhost deleted); null otherwise. */
+  get reconnectProblem(): string | null {
+    for (const r of this.replicas) if (r.state === 'running' && !r.connected && r.reconnectProblem) return r.reconnectProblem;
+    return null;
+  }
+
   /** Replicas that consume and are connected to the broker now (readiness). */
   get connected(): number {
     let n = 0;

@@ -63,6 +63,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   connected = true;
   /** `host:port` of the broker node the replica consumes from; null while down */
   node: string | null = null;
+  /** why its last reconnect failed, when a person must fix it (a vhost deleted); null otherwise */
+  reconnectProblem: string | null = null;
   /** the suspects it holds unstarted, as it last said, and the group they wait in (runtime/replica-protocol/forgiven.ts) */
   private unstarted: { keys: string[]; group: number } = { keys: [], group: 0 };
 
@@ -140,7 +142,10 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         } else if (message.type === 'connection') {
           this.connected = message.up;
           this.node = message.node;
+          this.reconnectProblem = null;
           this.emit('connection', message.up);
+        } else if (message.type === 'reconnect-failed') {
+          this.reconnectProblem = message.problem;
         } else if (message.type === 'stuck') {
           this.emit('stuck', message.reason);
         } else if (message.type === 'queue-missing') {

@@ -32,6 +32,8 @@ export interface FunctionStatus {
   running: number;
   /** replicas consuming and connected to the broker now (fewer than running while one fails over) */
   connected?: number;
+  /** why the replicas reconnecting cannot get back, when a person must fix it (a vhost deleted) */
+  reconnectProblem?: string | null;
   /** the broker node (`host:port`) each running replica consumes from; null while it reconnects */
   nodes?: Array<{ replica: number; node: string | null }>;
   restarts: number;
@@ -138,6 +140,7 @@ export class Supervisor {
       desired: r.desired,
       running: r.running,
       connected: r.connected,
+      reconnectProblem: r.reconnectProblem,
       nodes: r.nodes,
       restarts: r.restarts,
       lastError: r.lastError,

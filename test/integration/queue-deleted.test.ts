@@ -6,6 +6,7 @@
 import amqplib from 'amqplib';
 import { describe, expect, it } from 'vitest';
 import { createTestVhost } from '../helpers/broker';
+import { createVhost, deleteVhost } from '../testkit/management';
 import { waitFor } from '../helpers/runtime';
 import { collectResults, createProject, heldPerTest, publishIds, recordingHandler, recordingQueues, startRuntime } from './admin-harness';
 
@@ -66,6 +67,32 @@ describe('a function queue deleted while the runtime runs', () => {
     expect(await consumersOf(vhost.url, 'echo')).toBe(2);
     await publishIds(vhost.url, 'echo', ['after']);
     expect((await collectResults(vhost.url, 1)).map((r) => r.id)).toEqual(['after']);
+  });
+
+  it('its whole vhost deleted: /readyz (and the dashboard banner) names the missing vhost, and the runtime comes back once it is there again', async () => {
+    const vhost = hold('vhost', await createTestVhost('vhost-deleted'));
+    const project = hold('project', await createProject({ 'queues.yaml': recordingQueues({ echo: {} }), 'functions/echo.ts': recordingHandler('v1') }));
+    const runtime = hold('runtime', await startRuntime(project.dir, vhost.url));
+    await runtime.waitReady();
+    await deleteVhost(vhost.name);
+    let said = '';
+    await waitFor(
+      async () => {
+        const ready = await runtime.admin('/readyz');
+        said = ((await ready.json()) as { error?: string }).error ?? '';
+        return ready.status === 503 && said.includes(`has no vhost "${vhost.name}"`);
+      },
+      30_000,
+      250,
+    ).catch(() => {
+      throw new Error(`/readyz said: ${said}`);
+    });
+    expect(said).toMatch(/^replicas not up: echo 0\/1 \(reconnecting: the broker at amqp:\/\/guest:\*\*\*@/);
+    expect(runtime.output()).toContain(`reconnect failed: the broker at`);
+    await createVhost(vhost.name);
+    await runtime.waitReady(60_000);
+    await publishIds(vhost.url, 'echo', ['back']);
+    expect((await collectResults(vhost.url, 1)).map((r) => r.id)).toEqual(['back']);
   });
 });
 

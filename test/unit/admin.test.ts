@@ -66,6 +66,11 @@ describe('notReadyReason', () => {
       ],
     };
     expect(notReadyReason('running', null, [failingOver])).toBe('replicas not up: a 1/2 (reconnecting to the broker)');
+    // A reconnect that a person must fix says what to fix.
+    const vhostGone = { ...failingOver, reconnectProblem: 'the broker at amqp://guest:***@n1:5672/orders has no vhost "orders" (or the user may not use it)' };
+    expect(notReadyReason('running', null, [vhostGone])).toBe(
+      'replicas not up: a 1/2 (reconnecting: the broker at amqp://guest:***@n1:5672/orders has no vhost "orders" (or the user may not use it))',
+    );
   });
 });
 
