@@ -45,6 +45,12 @@ export interface EmitterStatus {
 export class TickEmitter {
   private channel: ConfirmChannel | null = null;
   private held: ConsumeMessage | null = null;
+  /**
+   * The held record was handed back after a new one was written, which comes back to this consumer:
+   * it still emits meanwhile. Without it, `emitting` read false for a moment at every tick (an
+   * every-second schedule's status flickered, and a test reading it just then failed in CI).
+   */
+  private handingOver = false;
   private lastTick: Date | null = null;
   /** when the schedule last changed: its ticks count from then, not from the last tick of the old one */
   private since: Date | null = null;
@@ -90,7 +96,7 @@ export class TickEmitter {
     return {
       schedule: this.schedule.expression,
       timezone: this.schedule.timezone,
-      emitting: this.held !== null,
+      emitting: this.held !== null || this.handingOver,
       next: next ? next.toISOString() : null,
       // The record also marks where the schedule started (or resumed past skipped ticks): that moment
       // is not a tick, and `warren status` showed it as one emitted.
@@ -122,6 +128,7 @@ export class TickEmitter {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.held = null;
+    this.handingOver = false;
     this.channel = null;
     this.connection = null;
   }
@@ -136,6 +143,7 @@ export class TickEmitter {
   private async received(channel: ConfirmChannel, message: ConsumeMessage): Promise<void> {
     if (this.channel !== channel) return;
     this.held = message;
+    this.handingOver = false;
     const now = this.now();
     // No record yet: this emitter starts the schedule now.
     this.lastTick = laterTick(this.lastTick, decodeState(message.content)) ?? now;
@@ -181,6 +189,7 @@ export class TickEmitter {
       await publishConfirmed(channel, '', this.queue, encodeState(record), { persistent: true, contentType: 'application/json' });
       this.lastTick = record;
       this.held = null;
+      this.handingOver = true;
       channel.ack(held); // the new record comes back to this consumer: it stays the active one
       for (const at of ticks) {
         await publishConfirmed(channel, '', this.fn.queue, Buffer.from(JSON.stringify(tickBody(at))), {
@@ -196,6 +205,7 @@ export class TickEmitter {
       if (last) await this.lookBehind(last);
     } catch (err) {
       // The channel is gone: the broker hands the record to the next instance.
+      this.handingOver = false;
       this.log.warn({ err }, 'could not emit a tick; another instance takes over');
     }
   }
