@@ -160,7 +160,13 @@ functions:
     await new Promise((r) => setTimeout(r, 500)); // a second copy would show up now
     expect(await deadIds(v.url, 'crashy.dead')).toEqual(['poison']);
     expect([...c.idsOf('crashy')].sort()).toEqual(range(300).sort());
-    expect(deaths(warren, 'crashy')).toHaveLength(3);
+    // redeliveryLimit 2: the poison kills three replicas, then is dead-lettered. On a quorum queue a
+    // copy coming back from the holding queue just as a replica cancels its consumer to run a suspect
+    // alone can be charged a delivery it never reached (a known race: the broker checks it out to the
+    // consumer being cancelled and takes it back counted), so there it may go after two.
+    const died = deaths(warren, 'crashy').length;
+    if (type === 'quorum') expect([2, 3]).toContain(died);
+    else expect(died).toBe(3);
   });
 
   it('survives uncaught exceptions, out-of-memory, leaked buffers, a blocked event loop and a handler that never settles, one function each', async () => {
