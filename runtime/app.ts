@@ -120,15 +120,8 @@ export class App extends EventEmitter<AppEvents> {
    * seconds, after a reload in progress.
    */
   private topologyMissing(fn: string, what: { queue: string } | { exchange: string }, gone: string, back: string): void {
-    const log = this.options.log;
     if (!this.declared || this.state !== 'running' || Date.now() - this.redeclaredAt < REDECLARE_EVERY_MS) return;
-    this.redeclaredAt = Date.now();
-    log.warn({ function: fn, ...what }, gone);
-    const name = 'queue' in what ? `queue ${what.queue}` : `exchange ${what.exchange}`;
-    void this.declareAgain().then(
-      () => log.info({ function: fn, ...what }, back),
-      (err: unknown) => log.error({ err, function: fn, ...what }, `${name} could not be declared again: ${err instanceof Error ? err.message : String(err)}`),
-    );
+    void this.declareMissing(fn, what, gone, back);
   }
 
   /**
@@ -138,16 +131,23 @@ export class App extends EventEmitter<AppEvents> {
    */
   async queueGone(fn: string, queue: string): Promise<void> {
     if (!this.declared || this.state !== 'running') return;
-    this.redeclaredAt = Date.now();
-    const log = this.options.log;
-    log.warn(
-      { function: fn, queue },
+    await this.declareMissing(
+      fn,
+      { queue },
       `queue ${queue} is gone from the broker (deleted while the runtime ran?): declaring the topology again before ${fn} scales up`,
+      `queue ${queue} declared again`,
     );
+  }
+
+  /** Declares the topology again for `what`, gone from the broker, saying so (`gone`, then `back` or why not). */
+  private async declareMissing(fn: string, what: { queue: string } | { exchange: string }, gone: string, back: string): Promise<void> {
+    const log = this.options.log;
+    this.redeclaredAt = Date.now();
+    log.warn({ function: fn, ...what }, gone);
+    const name = 'queue' in what ? `queue ${what.queue}` : `exchange ${what.exchange}`;
     await this.declareAgain().then(
-      () => log.info({ function: fn, queue }, `queue ${queue} declared again`),
-      (err: unknown) =>
-        log.error({ err, function: fn, queue }, `queue ${queue} could not be declared again: ${err instanceof Error ? err.message : String(err)}`),
+      () => log.info({ function: fn, ...what }, back),
+      (err: unknown) => log.error({ err, function: fn, ...what }, `${name} could not be declared again: ${err instanceof Error ? err.message : String(err)}`),
     );
   }
 
