@@ -215,13 +215,9 @@ export function notReadyReason(state: AppState, blockedBy: string | null, status
   if (state !== 'running') return `runtime is ${state}`;
   const short = status.filter((s) => (s.connected ?? s.running) < s.desired);
   if (short.length === 0) return null;
-  const why = (s: FunctionStatus): string =>
-    s.running > (s.connected ?? s.running)
-      ? s.reconnectProblem
-        ? ` (reconnecting: ${s.reconnectProblem})`
-        : ' (reconnecting to the broker)'
-      : s.lastError
-        ? ` (${s.lastError})`
-        : '';
+  const why = (s: FunctionStatus): string => {
+    if (s.running > (s.connected ?? s.running)) return s.reconnectProblem ? ` (reconnecting: ${s.reconnectProblem})` : ' (reconnecting to the broker)';
+    return s.lastError ? ` (${s.lastError})` : '';
+  };
   return `replicas not up: ${short.map((s) => `${s.name} ${s.connected ?? s.running}/${s.desired}${why(s)}`).join(', ')}`;
 }
