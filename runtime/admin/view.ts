@@ -25,6 +25,8 @@ export interface FunctionView {
   nodes?: Array<{ replica: number; node: string | null }>;
   restarts: number;
   lastError: string | null;
+  /** what keeps a reconnecting replica from the broker when a person must fix it (a vhost gone, a refused login); null for a node only down */
+  reconnectProblem?: string | null;
   inFlight: number;
   /** messages settled for good (acked, dead-lettered or dropped) */
   handled: number;
@@ -167,6 +169,7 @@ export function describeFunctions(
       nodes: s.nodes ?? [],
       restarts: s.restarts,
       lastError: s.lastError,
+      reconnectProblem: s.reconnectProblem ?? null,
       inFlight,
       handled: acked + deadCount + dropped,
       failed: deadCount + dropped,

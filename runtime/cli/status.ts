@@ -1,7 +1,7 @@
 /** `warren status [--json]`: one line per function of the running runtime, read from its admin API. */
 import type { Command } from 'commander';
 import { EXIT } from '../errors';
-import type { RuntimeView } from '../admin/view';
+import type { FunctionView, RuntimeView } from '../admin/view';
 import { DIR_OPTION, checkProjectDir, createAdminClient, reportAdminFailure } from './admin-client';
 import { firstLine } from '../lib/first-line';
 
@@ -48,9 +48,16 @@ const CAUSE_MAX = 200;
 function shortOfReplicas(functions: RuntimeView['functions']): string | null {
   const short = functions.filter((f) => (f.replicas.connected ?? f.replicas.running) < f.replicas.desired);
   // A replica reconnecting is no error of the function's, whatever its last error was.
-  const failing = short.filter((f) => f.lastError !== null && f.replicas.running <= (f.replicas.connected ?? f.replicas.running));
-  const others = short.filter((f) => !failing.includes(f)).map((f) => f.name);
-  const causes = failing.map((f) => `${f.name} ${f.replicas.connected ?? f.replicas.running}/${f.replicas.desired}: ${firstLine(f.lastError!, CAUSE_MAX)}`);
+  const reconnecting = (f: FunctionView) => f.replicas.running > (f.replicas.connected ?? f.replicas.running);
+  const failing = short.filter((f) => f.lastError !== null && !reconnecting(f));
+  // A reconnect that a person must unblock (a vhost deleted, a login refused) says what to fix, as /readyz does.
+  const blocked = short.filter((f) => reconnecting(f) && f.reconnectProblem);
+  const others = short.filter((f) => !failing.includes(f) && !blocked.includes(f)).map((f) => f.name);
+  const count = (f: FunctionView) => `${f.name} ${f.replicas.connected ?? f.replicas.running}/${f.replicas.desired}`;
+  const causes = [
+    ...failing.map((f) => `${count(f)}: ${firstLine(f.lastError!, CAUSE_MAX)}`),
+    ...blocked.map((f) => `${count(f)} reconnecting: ${firstLine(f.reconnectProblem!, CAUSE_MAX)}`),
+  ];
   if (others.length) causes.push(`${others.join(', ')} not consuming with every replica (starting, or reconnecting to the broker)`);
   return causes.length ? causes.join('; ') : null;
 }

@@ -165,6 +165,15 @@ describe('renderStatus', () => {
       "runtime running, not ready: throws 0/1: throws.ts threw while loading: TypeError: Cannot read properties of undefined (reading 'length'); moving not consuming with every replica (starting, or reconnecting to the broker)",
     );
   });
+
+  it('says what keeps a reconnecting replica from the broker when a person must fix it, as /readyz does', () => {
+    const gone = 'the broker at amqp://guest:***@n1:5672/orders has no vhost "orders" (or the user may not use it)';
+    const reconnecting = { ...idle('orders', { desired: 2, running: 2, connected: 0 }, 'replica died'), reconnectProblem: gone };
+    const down = { ...idle('mail', { desired: 1, running: 1, connected: 0 }, null), reconnectProblem: null };
+    expect(renderStatus({ state: 'running', ready: false, blockedBy: null, functions: [reconnecting, down] }).split('\n')[0]).toBe(
+      `runtime running, not ready: orders 0/2 reconnecting: ${gone}; mail not consuming with every replica (starting, or reconnecting to the broker)`,
+    );
+  });
 });
 
 describe('messages waiting to be tried again, in /functions', () => {
