@@ -7,28 +7,47 @@ import { NO_HANDSHAKE } from './connect';
 import { splitUrls } from './urls';
 import { vhostOf } from '../config/connection';
 
+/** What the broker's answer means: `down` is a broker that is not there (the retry handles it); the others need a person. */
+type BrokerTrouble = { kind: 'down' | 'silent' | 'refused' | 'no-vhost'; message: string; hint: string };
+
 /** `url`: the URL (or a cluster's list) tried; `vhost`: the one it names. */
-export function brokerUnreachable(url: string, vhost: string, err: unknown): WarrenError {
+function brokerTrouble(url: string, vhost: string, err: unknown): BrokerTrouble {
   const shown = redactUrl(url);
   const text = redactUrl(String((err as { message?: unknown })?.message ?? err));
-  let message = `no broker answers at ${shown} (${text})`;
-  let hint = 'start RabbitMQ (`rabbitmq-server -detached`; in this repository `.ci/run` does it), or point AMQP_URL (or rascal.json) at a running broker';
-  if (text.includes(NO_HANDSHAKE)) {
-    message = `the broker at ${shown} accepts connections but does not answer them (${text})`;
-    hint =
-      'a RabbitMQ node out of file descriptors stops answering new connections: `rabbitmq-diagnostics status` shows "File Descriptors"; ' +
-      'raise its limit (LimitNOFILE under systemd, `ulimit -n` before `rabbitmq-server`) and restart it. A node that is starting or stopping does the same for a while';
-  } else if (/ACCESS[-_]REFUSED/.test(text)) {
-    // Not a bare 403: a broker down at port 37403 said "connect ECONNREFUSED 127.0.0.1:37403", and
-    // was taken for refused credentials.
-    message = `the broker at ${shown} refused the credentials`;
-    hint = 'check the user and password in AMQP_URL or rascal.json (`rabbitmqctl list_users` lists the users)';
-  } else if (/vhost .* not found|NOT[-_]ALLOWED|ConnectionOpenOk; got <ConnectionClose/.test(text)) {
-    // amqplib drops the reply text of a close during the handshake: one right after the credentials
-    // were accepted is RabbitMQ saying NOT_ALLOWED, the vhost is missing or the user may not use it
-    message = `the broker at ${shown} has no vhost "${vhost}" (or the user may not use it)`;
-    hint = `create it: \`rabbitmqctl add_vhost ${vhost}\` and \`rabbitmqctl set_permissions -p ${vhost} <user> ".*" ".*" ".*"\``;
-  }
+  if (text.includes(NO_HANDSHAKE))
+    return {
+      kind: 'silent',
+      message: `the broker at ${shown} accepts connections but does not answer them (${text})`,
+      hint:
+        'a RabbitMQ node out of file descriptors stops answering new connections: `rabbitmq-diagnostics status` shows "File Descriptors"; ' +
+        'raise its limit (LimitNOFILE under systemd, `ulimit -n` before `rabbitmq-server`) and restart it. A node that is starting or stopping does the same for a while',
+    };
+  // Not a bare 403: a broker down at port 37403 said "connect ECONNREFUSED 127.0.0.1:37403", and
+  // was taken for refused credentials.
+  if (/ACCESS[-_]REFUSED/.test(text))
+    return {
+      kind: 'refused',
+      message: `the broker at ${shown} refused the credentials`,
+      hint: 'check the user and password in AMQP_URL or rascal.json (`rabbitmqctl list_users` lists the users)',
+    };
+  // amqplib drops the reply text of a close during the handshake: one right after the credentials
+  // were accepted is RabbitMQ saying NOT_ALLOWED, the vhost is missing or the user may not use it
+  if (/vhost .* not found|NOT[-_]ALLOWED|ConnectionOpenOk; got <ConnectionClose/.test(text))
+    return {
+      kind: 'no-vhost',
+      message: `the broker at ${shown} has no vhost "${vhost}" (or the user may not use it)`,
+      hint: `create it: \`rabbitmqctl add_vhost ${vhost}\` and \`rabbitmqctl set_permissions -p ${vhost} <user> ".*" ".*" ".*"\``,
+    };
+  return {
+    kind: 'down',
+    message: `no broker answers at ${shown} (${text})`,
+    hint: 'start RabbitMQ (`rabbitmq-server -detached`; in this repository `.ci/run` does it), or point AMQP_URL (or rascal.json) at a running broker',
+  };
+}
+
+/** `url`: the URL (or a cluster's list) tried; `vhost`: the one it names. */
+export function brokerUnreachable(url: string, vhost: string, err: unknown): WarrenError {
+  const { message, hint } = brokerTrouble(url, vhost, err);
   return new WarrenError('WARREN_E_BROKER_UNREACHABLE', message, { hint, cause: err });
 }
 
@@ -40,9 +59,8 @@ export function brokerUnreachable(url: string, vhost: string, err: unknown): War
  * ConnectionOpenOk; got <ConnectionClose channel:0>" every 5 s.
  */
 export function reconnectProblem(url: string, err: unknown): { reason: string; hint: string } | null {
-  const said = brokerUnreachable(url, vhostOfUrl(url), err);
-  if (said.message.startsWith('no broker answers at')) return null;
-  return { reason: said.message, hint: said.details.hint ?? '' };
+  const trouble = brokerTrouble(url, vhostOfUrl(url), err);
+  return trouble.kind === 'down' ? null : { reason: trouble.message, hint: trouble.hint };
 }
 
 /** The vhost a URL (or the first of a cluster's list) names; no path means `/`. */
