@@ -83,37 +83,39 @@ export class QueueDepths {
 
   /** Whether `queue` is on the broker, read now: false only on the broker's 404, null when it cannot tell. */
   async exists(queue: string): Promise<boolean | null> {
-    if (this.closed) return null;
-    let channel: Channel | null = null;
     try {
-      const connection = await this.connect();
-      if (!connection) return null;
-      channel = await this.openChannel(connection);
-      await withTimeout(channel.checkQueue(queue), this.timeoutMs);
+      await this.ask(queue);
       return true;
     } catch (err) {
       return (err as { code?: unknown } | null)?.code === 404 ? false : null;
-    } finally {
-      void channel?.close().catch(() => undefined);
     }
   }
 
   private async check(queue: string): Promise<QueueDepth | null> {
-    if (this.closed) return null;
+    try {
+      const { messageCount, consumerCount } = await this.ask(queue);
+      return { messages: messageCount, consumers: consumerCount };
+    } catch (err) {
+      this.options.log.debug({ err, queue }, 'queue depth unavailable');
+      return null;
+    }
+  }
+
+  /** The broker's checkQueue answer, on a channel of the pool; throws its 404, a timeout, or that there is no broker to ask. */
+  private async ask(queue: string): Promise<{ messageCount: number; consumerCount: number }> {
+    const connection = this.closed ? null : await this.connect();
+    if (!connection) throw new Error('no broker to ask: closed, or the config is not loaded yet');
     let channel: Channel | null = null;
     try {
-      const connection = await this.connect();
-      if (!connection) return null;
       channel = this.idle.pop() ?? (await this.openChannel(connection));
-      const { messageCount, consumerCount } = await withTimeout(channel.checkQueue(queue), this.timeoutMs);
+      const answer = await withTimeout(channel.checkQueue(queue), this.timeoutMs);
       if (this.idle.length < MAX_IDLE_CHANNELS && !this.closed) this.idle.push(channel);
       else void channel.close().catch(() => undefined);
-      return { messages: messageCount, consumers: consumerCount };
+      return answer;
     } catch (err) {
       // A 404 closed the channel; one that timed out still has the request on it: neither is reused.
       void channel?.close().catch(() => undefined);
-      this.options.log.debug({ err, queue }, 'queue depth unavailable');
-      return null;
+      throw err;
     }
   }
 
