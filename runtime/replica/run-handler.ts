@@ -145,7 +145,10 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  */
 export function toError(err: unknown, fallback: string): Error {
   try {
-    if (err instanceof Error) return readable(err) ? err : copyOfError(err, fallback);
+    if (err instanceof Error) {
+      if (!readable(err)) return copyOfError(err, fallback);
+      return String(err.message ?? '').trim() ? err : named(err);
+    }
     return asError(err, fallback);
   } catch {
     // A getter that throws, a proxy: nothing of it can be read safely.
@@ -168,6 +171,19 @@ function readable(err: Error): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * An Error thrown with no message (`throw new Error()`, a class that calls `super()`): its name is
+ * what says what went wrong, so it becomes the message; the dead letter, the log and /functions
+ * showed "{}" or nothing. Its own fields and its stack are kept.
+ */
+function named(err: Error): Error {
+  const name = typeof err.name === 'string' && err.name.trim() ? err.name : 'Error';
+  const error = Object.assign(new Error(`${name} (thrown with no message)`), err);
+  error.name = name;
+  if (typeof err.stack === 'string') error.stack = err.stack;
+  return error;
 }
 
 /** A plain Error with what of `err` reads. */

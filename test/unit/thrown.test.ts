@@ -27,6 +27,33 @@ describe('toError', () => {
     expect(error.stack).not.toMatch(/\n\s+at /);
   });
 
+  it('names an Error thrown with no message by its class, keeping its fields and its stack', () => {
+    class DbDown extends Error {
+      code = 'ECONNRESET';
+      constructor() {
+        super();
+        this.name = 'DbDown';
+      }
+    }
+    const thrown = new DbDown();
+    const error = toError(thrown, 'the handler threw');
+    expect(error).toMatchObject({ message: 'DbDown (thrown with no message)', name: 'DbDown', code: 'ECONNRESET', stack: thrown.stack });
+    expect(toError(new Error(), 'the handler threw').message).toBe('Error (thrown with no message)');
+    const headers = deadLetterHeaders(
+      {},
+      {
+        functionName: 'f',
+        version: 'v',
+        reason: 'error',
+        error,
+        attempts: 3,
+        route: { exchange: '', routingKey: 'f' },
+        now: new Date(0),
+      },
+    );
+    expect(headers['x-warren-error']).toBe('DbDown (thrown with no message)');
+  });
+
   it('keeps the fields of a thrown object', () => {
     expect(toError({ code: 5, message: 'quota' }, 'x')).toMatchObject({ code: 5, message: 'quota' });
   });
