@@ -31,6 +31,14 @@ export type Settlement =
 
 const ACK: Settlement = Object.freeze({ action: 'ack' });
 
+/** Outcomes of a message refused before its handler (./read-message.ts): no handler time to count. */
+const REFUSED: ReadonlySet<Outcome['kind']> = new Set(['schema', 'invalid-json', 'too-large']);
+
+/** The handler ran to reach this outcome (warren_handler_duration_seconds counts it). */
+export function handlerRan(outcome: Outcome): boolean {
+  return !REFUSED.has(outcome.kind);
+}
+
 /** Failures that no retry can fix go to the dead-letter queue at once. */
 const FINAL: ReadonlySet<Outcome['kind']> = new Set(['reject', 'schema', 'invalid-json', 'too-large', 'delivery-limit']);
 

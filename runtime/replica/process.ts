@@ -24,7 +24,7 @@ import type { FunctionConfig } from '../config/types';
 import type { ReplicaStats } from '../replica-protocol/stats';
 import { InFlight, type Delivery, type InFlightView, type Settle } from './delivery';
 import { attemptOf, attemptsBefore, lastDeathOf, originalRoute, type Route } from './headers';
-import { decideSettlement, type Outcome, type Settlement } from './outcome';
+import { decideSettlement, handlerRan, type Outcome, type Settlement } from './outcome';
 import { aloneWarning, apartOptions, suspectAdmission, type Admission, type Forgiveness, type IsCleared, type IsolationGate, type Pausable } from './suspects';
 import type { Validate } from './read-message';
 import type { Publish } from './handler-context';
@@ -269,7 +269,7 @@ class MessageRun implements AttemptCall, Delivered {
   /** Step 4, decide, then step 5. */
   done(outcome: Outcome): void {
     const { deps } = this.shared;
-    deps.stats.ran(deps.now() - this.started);
+    if (handlerRan(outcome)) deps.stats.ran(deps.now() - this.started);
     this.settle.handled();
     try {
       this.carry(decideSettlement(deps.fn, this.attempt, outcome));

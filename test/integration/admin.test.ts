@@ -108,6 +108,8 @@ describe('admin API', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(dead).toContain('warren_messages_total{function="echo",outcome="dead"} 1');
+    // It never reached the handler: no handler time is counted for it.
+    expect(dead).toContain('warren_handler_duration_seconds_count{function="echo"} 20');
     await new Promise((r) => setTimeout(r, 1_100)); // the depth cache lives a second
     expect(await (await runtime.admin('/metrics')).text()).toContain('warren_dead_letter_messages{function="echo",queue="echo.dead"} 1');
     expect((await runCli(['status'], runtime.env)).stdout).toMatch(/^echo\s+\S+\s+2\/2\s+0\s+21\s+1\s+0\s+0\s+1$/m);

@@ -153,10 +153,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
       }
       const read = readMessage(delivery.content, properties.contentType, fn, deps.validate, properties.contentEncoding);
       // Invalid JSON, a schema failure, too large: settled on its own, never in a batch.
-      if (!read.ok) {
-        stats.ran(deps.now() - item.started);
-        return void finish(item, read.outcome);
-      }
+      if (!read.ok) return void finish(item, read.outcome);
       item.value = read.value;
       if (admission.alone) {
         void gate.run(
