@@ -87,13 +87,13 @@ try {
       validate,
       publish,
       log,
-      asDelivery: (m) => asDelivery(m, fn.name, init.envelope),
+      asDelivery: (m) => asDelivery(m, fn.queue, init.envelope),
       runningAgain: () => send({ type: 'started' }),
     });
     send({ type: 'settled-batch', items });
   } else {
     const attempt = 1;
-    const ran = await attemptMessage(asDelivery(init.message, fn.name, init.envelope), attempt, { fn, handler, validate, publish, log, shutdown, onStuck });
+    const ran = await attemptMessage(asDelivery(init.message, fn.queue, init.envelope), attempt, { fn, handler, validate, publish, log, shutdown, onStuck });
     const outcome: Outcome = ran.kind === 'ok' ? (outputRefused(fn, ran.value) ?? { kind: 'ok', value: cloneable(ran.value) }) : ran;
     send({ type: 'settled', outcome, settlement: decideSettlement(fn, attempt, outcome) });
   }
@@ -110,13 +110,13 @@ try {
 // wrote to stdout arrive first.
 process.exit(0);
 
-/** The message as a producer would have sent it: a string as text, anything else as JSON. */
-function asDelivery(message: unknown, functionName: string, envelope: InvokeEnvelope = {}): Delivery {
+/** The message as a producer would have sent it to the function's queue (default exchange, routing key `queue`): a string as text, anything else as JSON. */
+function asDelivery(message: unknown, queue: string, envelope: InvokeEnvelope = {}): Delivery {
   const text = typeof message === 'string';
   return {
     content: Buffer.from(text ? message : JSON.stringify(message)),
     properties: { contentType: text ? 'text/plain' : 'application/json', messageId: 'invoke', headers: { ...envelope.headers } },
-    fields: { exchange: envelope.exchange ?? '', routingKey: envelope.routingKey ?? functionName, redelivered: false },
+    fields: { exchange: envelope.exchange ?? '', routingKey: envelope.routingKey ?? queue, redelivered: false },
   };
 }
 

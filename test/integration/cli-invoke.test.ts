@@ -20,6 +20,14 @@ functions:
   loose: {}
   chatty: {}
   router: {}
+  routed: { queue: router_inbox }
+`;
+
+/** Answers with where its message came from. */
+const routerSource = `
+import type { Handler } from 'warren';
+const handler: Handler = async (message, ctx) => ({ exchange: ctx.exchange, routingKey: ctx.routingKey, headers: ctx.headers });
+export default handler;
 `;
 
 const handlers = {
@@ -50,12 +58,8 @@ const handler: Handler<{ kind: string }> = async (message, ctx) => {
 export default handler;
 `,
   loose: 'export default async () => ({ n: 10n });\n',
-  // Answers with where its message came from.
-  router: `
-import type { Handler } from 'warren';
-const handler: Handler = async (message, ctx) => ({ exchange: ctx.exchange, routingKey: ctx.routingKey, headers: ctx.headers });
-export default handler;
-`,
+  router: routerSource,
+  routed: routerSource,
   // Logs what handlers log: its raw bytes, a URL object with credentials, a nested password.
   chatty: `
 import type { Handler } from 'warren';
@@ -206,6 +210,9 @@ describe('warren invoke and a handler that misbehaves', () => {
     // without them: its own queue through the default exchange, as `warren publish '' router` sends it
     const plain = await invoke(['router', '{}', '--dir', project.dir]);
     expect(JSON.parse(plain.stdout.slice(plain.stdout.indexOf('{')))).toEqual({ exchange: '', routingKey: 'router', headers: {} });
+    // a function with a queue of its own: that queue's name, as a producer sending to it sets it
+    const routed = await invoke(['routed', '{}', '--dir', project.dir]);
+    expect(JSON.parse(routed.stdout.slice(routed.stdout.indexOf('{')))).toEqual({ exchange: '', routingKey: 'router_inbox', headers: {} });
     const bad = await invoke(['router', '{}', '--header', 'tenant', '--dir', project.dir]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--header tenant: expected key=value');
