@@ -15,14 +15,16 @@ export type Read = { ok: true; value: unknown } | { ok: false; outcome: Outcome 
 export function readMessage(
   content: Buffer,
   contentType: string | undefined,
-  fn: Pick<FunctionConfig, 'maxBodyBytes'>,
+  fn: Pick<FunctionConfig, 'name' | 'maxBodyBytes'>,
   validate: Validate,
   contentEncoding?: unknown,
 ): Read {
   if (content.length > fn.maxBodyBytes) {
+    // What to do about it, in the dead letter itself: the body is kept there, whole, for a replay.
+    const fix = `raise functions.${fn.name}.maxBodySize in queues.yaml (at most 128MiB), then \`warren dlq replay ${fn.name}\``;
     return {
       ok: false,
-      outcome: { kind: 'too-large', error: refusal(`body of ${content.length} bytes exceeds maxBodySize ${fn.maxBodyBytes}`, BEFORE_THE_HANDLER) },
+      outcome: { kind: 'too-large', error: refusal(`body of ${content.length} bytes exceeds maxBodySize ${fn.maxBodyBytes}: ${fix}`, BEFORE_THE_HANDLER) },
     };
   }
   const decoded = decodeBody(content, contentType);
@@ -30,12 +32,25 @@ export function readMessage(
   if (validate) {
     // Bytes that are not UTF-8 text reach a handler as a Buffer; checked against the schema, a Buffer
     // reads as an object of numbered bytes, and the answer named a missing property instead.
-    const problem = Buffer.isBuffer(decoded.value)
-      ? `the body is ${decoded.value.length} bytes that are not UTF-8 text, so not the JSON the schema describes`
-      : validateSafely(validate, decoded.value);
+    const problem = Buffer.isBuffer(decoded.value) ? bytesAgainstSchema(decoded.value, contentType) : validateSafely(validate, decoded.value);
     if (problem) return { ok: false, outcome: { kind: 'schema', error: refusal(`schema validation failed: ${problem}`, BEFORE_THE_HANDLER) } };
   }
   return decoded;
+}
+
+/** the most of a content type a schema failure quotes: anyone can send any */
+const TYPE_SHOWN = 100;
+
+/**
+ * Why a body that arrives as bytes cannot match a schema: its content type is neither JSON nor text
+ * (whatever the bytes are, they reach the handler as a Buffer), or, with none, they are not UTF-8.
+ */
+function bytesAgainstSchema(body: Buffer, contentType: string | undefined): string {
+  if (typeof contentType === 'string' && contentType.trim() !== '') {
+    const shown = contentType.length > TYPE_SHOWN ? `${contentType.slice(0, TYPE_SHOWN)}…` : contentType;
+    return `its content type "${shown}" is not JSON, so the body reaches the function as ${body.length} bytes, not the JSON the schema describes: publish it as application/json, or with no content type`;
+  }
+  return `the body is ${body.length} bytes that are not UTF-8 text, so not the JSON the schema describes`;
 }
 
 /**

@@ -170,6 +170,22 @@ describe('headers', () => {
     expect(error?.message).toBe('schema validation failed: the body is 4 bytes that are not UTF-8 text, so not the JSON the schema describes');
   });
 
+  it('refuses a JSON text sent with a content type that is not JSON against a schema for its content type, not for its bytes', () => {
+    const read = readMessage(Buffer.from('{"n":1}'), 'application/x-weird;;;charset=??', fn(), () => 'message must have property n');
+    const error = read.ok ? null : 'error' in read.outcome ? read.outcome.error : null;
+    expect(error?.message).toBe(
+      'schema validation failed: its content type "application/x-weird;;;charset=??" is not JSON, so the body reaches the function as 7 bytes, not the JSON the schema describes: publish it as application/json, or with no content type',
+    );
+  });
+
+  it('says how to get a body over maxBodySize through: raise it, then replay the dead letter', () => {
+    const read = readMessage(Buffer.from('x'.repeat(101)), undefined, fn({ maxBodyBytes: 100 }), null);
+    const error = read.ok ? null : 'error' in read.outcome ? read.outcome.error : null;
+    expect(error?.message).toBe(
+      'body of 101 bytes exceeds maxBodySize 100: raise functions.resize.maxBodySize in queues.yaml (at most 128MiB), then `warren dlq replay resize`',
+    );
+  });
+
   it('says of a JSON body that does not parse because it is compressed that Warren does not undo its content encoding', () => {
     const gzipped = gzipSync(Buffer.from('{"n":1}'));
     const read = readMessage(gzipped, 'application/json', fn(), null, 'gzip');
