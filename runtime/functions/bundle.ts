@@ -71,6 +71,8 @@ export async function buildHandler(opts: BuildHandlerOptions): Promise<BuiltHand
   if (!exported.includes('default')) throw noDefaultExport(file, exported, await readFile(file, 'utf8'));
   const named = commonJs ? onlyNamedExports(await readFile(file, 'utf8')) : undefined;
   if (named) throw noDefaultExport(file, named, await readFile(file, 'utf8'), true);
+  const keys = commonJs ? objectModuleExports(await readFile(file, 'utf8')) : undefined;
+  if (keys) throw objectNotAFunction(file, keys, await readFile(file, 'utf8'));
   const literal = commonJs ? undefined : literalDefault(text);
   if (literal) throw notAFunction(file, literal, await readFile(file, 'utf8'));
 
@@ -201,6 +203,57 @@ export function onlyNamedExports(source: string): string[] | undefined {
   if (/\bexports\s*(?:\.\s*default|\[\s*['"]default['"]\s*\])\s*=(?!=)|\bexports\s*,\s*['"]default['"]/.test(source)) return undefined;
   const names = [...source.matchAll(/\b(?:module\.)?exports\.([A-Za-z_$][\w$]*)\s*=(?!=)/g)].map((m) => m[1]!);
   return names.length > 0 ? [...new Set(names)] : undefined;
+}
+
+/**
+ * The top-level keys of the object literal a CommonJS file assigns to `module.exports`, when that is
+ * its one assignment of it and of any default (`module.exports = { handler: async () => … }`, as
+ * another platform's handler object): its default export is then that object, never a function.
+ * Undefined when unsure: another assignment, a `default` key (which a replica takes), an object
+ * whose braces this reading cannot match.
+ */
+export function objectModuleExports(source: string): string[] | undefined {
+  const assignments = [...source.matchAll(/\bmodule\.exports\s*=(?!=)/g)];
+  if (assignments.length !== 1 || /\bexports\s*(?:\.\s*default|\[\s*['"]default['"]\s*\])\s*=(?!=)/.test(source)) return undefined;
+  const start = /^\s*\{/.exec(source.slice(assignments[0]!.index! + assignments[0]![0].length));
+  if (!start) return undefined;
+  const keys: string[] = [];
+  let depth = 0;
+  let quote: string | null = null;
+  let expectKey = false;
+  for (let i = assignments[0]!.index! + assignments[0]![0].length + start[0].length - 1; i < source.length; i++) {
+    const c = source[i]!;
+    if (quote) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = null;
+      continue;
+    }
+    if (c === '"' || c === "'" || c === '`') quote = c;
+    else if (c === '{' || c === '[' || c === '(') {
+      depth++;
+      expectKey = depth === 1;
+    } else if (c === '}' || c === ']' || c === ')') {
+      depth--;
+      if (depth === 0) return keys.includes('default') ? undefined : keys;
+    } else if (c === ',' && depth === 1) expectKey = true;
+    else if (expectKey && depth === 1 && /[A-Za-z_$]/.test(c)) {
+      const key = /^(?:async\s+)?([A-Za-z_$][\w$]*)/.exec(source.slice(i))!;
+      keys.push(key[1]!);
+      i += key[0].length - 1;
+      expectKey = false;
+    } else if (expectKey && !/\s/.test(c)) expectKey = false;
+  }
+  return undefined;
+}
+
+/** `module.exports = { … }`: an object, not the handler; the hint names the function in it to export. */
+function objectNotAFunction(file: string, keys: readonly string[], source: string): WarrenError {
+  const found = keys.length > 0 ? `an object with ${keys.slice(0, 5).join(', ')}` : 'an empty object';
+  const fn = keys.find((k) => k === 'handler') ?? (keys.length === 1 ? keys[0] : undefined);
+  const hint = fn
+    ? `Warren calls module.exports itself, not a method of it: export the function, e.g. \`module.exports = ${fn};\` with ${fn} defined above it`
+    : 'Warren calls module.exports itself: assign it the handler function, e.g. `module.exports = async (message, ctx) => { … };`';
+  return noDefaultFunction(file, found, { hint, line: exportLine(source, undefined) ?? 1 });
 }
 
 function outputText(files: readonly { path: string; text: string }[]): string {

@@ -19,7 +19,7 @@ export async function loadHandler(bundleFile: string, sourceFile: string): Promi
     throw loadError(sourceFile, bundleFile, err);
   }
   const handler = pickHandler(mod.default);
-  if (!handler) throw noDefaultFunction(sourceFile, describe(mod.default));
+  if (!handler) throw noDefaultFunction(sourceFile, describe(mod.default), methodHint(mod.default));
   return handler;
 }
 
@@ -67,6 +67,17 @@ function pickHandler(value: unknown): Handler | undefined {
     if (typeof inner === 'function') return inner as Handler;
   }
   return undefined;
+}
+
+/** A default export that is an object holding the handler (another platform's shape): which function to export instead. */
+function methodHint(value: unknown): { hint?: string } {
+  if (typeof value !== 'object' || value === null) return {};
+  const fns = Object.keys(value).filter((k) => typeof (value as Record<string, unknown>)[k] === 'function');
+  const fn = fns.find((k) => k === 'handler') ?? (fns.length === 1 ? fns[0] : undefined);
+  if (!fn) return {};
+  return {
+    hint: `Warren calls the default export itself, not a method of it: export ${fn} as the default (\`export default ${fn};\`, or \`module.exports = ${fn};\` in CommonJS)`,
+  };
 }
 
 function describe(value: unknown): string {

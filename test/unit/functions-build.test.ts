@@ -241,6 +241,30 @@ describe('buildHandler + loadHandler', () => {
     for (const name of ['both.cjs', 'compiled.js']) await buildHandler({ file: join(dir, name), name: name.split('.')[0]!, outDir });
   });
 
+  it('refuses a CommonJS `module.exports = { handler }` at build time, so `check` catches it, naming the function to export', async () => {
+    const dir = await project({
+      'cjsobj.js': "const helper = (x) => x;\nmodule.exports = {\n  handler: async (msg) => helper(msg),\n  name: 'a \\'}\\' key',\n};\n",
+      'methods.js': 'module.exports = { async handle(m) { return m; }, ok: [1, { a: 2 }] };\n',
+      'interop.js': 'module.exports = { default: async () => 1 };\n',
+      'indirect.js': 'const o = { handler: async () => 1 };\nmodule.exports = o;\n',
+    });
+    const err = (await thrownBy(() => buildHandler({ file: join(dir, 'cjsobj.js'), name: 'cjsobj', outDir }))) as WarrenError;
+    expect(err.code).toBe('WARREN_E_HANDLER_EXPORT');
+    expect(err.message).toBe('cjsobj.js has no default export function (found an object with handler, name)');
+    expect(err.details.hint).toContain('`module.exports = handler;`');
+    expect(err.details.line).toBe(2);
+    const methods = (await thrownBy(() => buildHandler({ file: join(dir, 'methods.js'), name: 'methods', outDir }))) as WarrenError;
+    expect(methods.message).toBe('methods.js has no default export function (found an object with handle, ok)');
+    // an object with a default, which a replica takes: built, and it loads
+    const built = await buildHandler({ file: join(dir, 'interop.js'), name: 'interop', outDir });
+    expect(typeof (await loadHandler(built.bundleFile, join(dir, 'interop.js')))).toBe('function');
+    // an object the source does not show: refused on load, with the same advice
+    const indirect = await buildHandler({ file: join(dir, 'indirect.js'), name: 'indirect', outDir });
+    const loaded = (await thrownBy(() => loadHandler(indirect.bundleFile, join(dir, 'indirect.js')))) as WarrenError;
+    expect(loaded.message).toBe('indirect.js has no default export function (found an object with handler)');
+    expect(loaded.details.hint).toContain('export handler as the default');
+  });
+
   it('refuses a file that throws while it loads with WARREN_E_HANDLER_LOAD at the line of the throw', async () => {
     const dir = await project({
       'boom.ts': "const port = Number('x');\nif (Number.isNaN(port)) throw new Error('PORT is not a number');\nexport default () => port;\n",
