@@ -284,8 +284,11 @@ export function registerInvoke(program: Command): void {
         }
         if (result.ok) {
           // Bytes go out as they are, as a replica would publish them (`warren invoke … > out.bin`).
-          if (result.value instanceof Uint8Array) process.stdout.write(result.value);
-          else process.stdout.write((result.value === undefined ? '' : showValue(result.value, 2)) + '\n');
+          if (result.value instanceof Uint8Array) {
+            process.stdout.write(result.value);
+            // On a terminal the next line would run on from the bytes; redirected, they stay exact.
+            if (process.stdout.isTTY && result.value[result.value.length - 1] !== 0x0a) process.stdout.write('\n');
+          } else process.stdout.write((result.value === undefined ? '' : showValue(result.value, 2)) + '\n');
           process.exitCode = EXIT.OK;
         } else {
           const kind = result.outcome.kind as Exclude<Outcome['kind'], 'ok'>;
