@@ -22,6 +22,8 @@ export interface InvokedItem {
   settlement: Settlement;
   /** ordered: not settled, it runs again in place with this earlier item, which failed (../replica/batch/ordered-line.ts) */
   behind?: number;
+  /** its index in the handler's `items`, where items before it never reached the handler (invalid JSON, a schema failure) */
+  handlerIndex?: number;
 }
 
 export async function invokeBatch(
@@ -76,6 +78,9 @@ export async function invokeBatch(
     each.forEach((outcome, i) => (outcomes[valid[i]!.index] = outcome));
   }
   const items: InvokedItem[] = outcomes.map((outcome, index) => ({ index, outcome, settlement: decideSettlement(fn, attempt, outcome) }));
+  valid.forEach((item, i) => {
+    if (i !== item.index) items[item.index]!.handlerIndex = i;
+  });
   const split = fn.ordered ? orderedSplit(items.map((item) => item.settlement)) : null;
   if (split) for (const i of split.again.slice(1)) items[i]!.behind = split.again[0]!;
   return items;

@@ -277,7 +277,7 @@ export function registerInvoke(program: Command): void {
         if (result.items) {
           for (const item of result.items)
             process.stderr.write(
-              `item ${item.index}: ${item.outcome.kind === 'ok' ? 'ok' : item.outcome.error.message}; ${item.behind === undefined ? describeSettlement(item.settlement) : `a replica would run it again in place with item ${item.behind}, after that item's retry delay (ordered: nothing overtakes it)`}\n`,
+              `item ${item.index}${item.handlerIndex === undefined ? '' : ` (items[${item.handlerIndex}] in the handler's call)`}: ${item.outcome.kind === 'ok' ? 'ok' : item.outcome.error.message}; ${item.behind === undefined ? describeSettlement(item.settlement) : `a replica would run it again in place with item ${item.behind}, after that item's retry delay (ordered: nothing overtakes it)`}\n`,
             );
           process.exitCode = result.ok ? EXIT.OK : EXIT.RUNTIME;
           return;

@@ -365,7 +365,7 @@ describe('an ordered batch function', () => {
     expect(run.stats.snapshot()).toMatchObject({ acked: 5, retried: 0, inFlight: 0 });
     // Reported as a failed attempt, though it stayed in place.
     expect(run.failures.map((f) => [f.messageId, f.attempt, f.outcome, f.error])).toEqual([
-      ['m1', 1, 'retried', 'the batch handler reported item 1 as failed'],
+      ['m1', 1, 'retried', 'the batch handler reported items[1] as failed'],
     ]);
   });
 

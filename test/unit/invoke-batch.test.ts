@@ -18,6 +18,13 @@ export default handler;
       ['schema', 'dead'],
     ]);
     expect(result.ok).toBe(false);
+    // An item refused before the handler shifts the handler's numbering: each item says where it was in the call.
+    const shifted = await invokeFunction(dir, 'ingest', [{ nope: true }, { id: 1 }, { id: 2 }], {});
+    expect(shifted.items?.map((i) => [i.index, i.handlerIndex, i.outcome.kind === 'ok' ? 'ok' : i.outcome.error.message])).toEqual([
+      [0, undefined, expect.stringMatching(/^schema validation failed/)],
+      [1, 0, 'ok'],
+      [2, 1, 'the batch handler reported items[1] as failed'],
+    ]);
     await expect(invokeFunction(dir, 'ingest', { id: 1 }, {})).rejects.toThrow(/JSON array/);
     // A replica never calls a batch handler with no items: an empty array says so rather than printing nothing.
     await expect(invokeFunction(dir, 'ingest', [], {})).rejects.toMatchObject({

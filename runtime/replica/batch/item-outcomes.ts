@@ -27,11 +27,11 @@ export function itemOutcomes(count: number, outcome: Outcome): Outcome[] {
   const ok: Outcome = { kind: 'ok', value: undefined };
   return Array.from({ length: count }, (_, i): Outcome => {
     if (read.rejected.has(i))
-      return { kind: 'reject', error: refusal(`the batch handler rejected item ${i}`, 'named in the rejected list the batch handler returned') };
+      return { kind: 'reject', error: refusal(`the batch handler rejected items[${i}]`, 'named in the rejected list the batch handler returned') };
     if (read.failed.has(i))
       return {
         kind: 'error',
-        error: refusal(`the batch handler reported item ${i} as failed`, 'named in the failed list the batch handler returned'),
+        error: refusal(`the batch handler reported items[${i}] as failed`, 'named in the failed list the batch handler returned'),
         timedOut: false,
       };
     return ok;
