@@ -164,6 +164,33 @@ function messageOf(err: unknown): string {
 }
 
 /**
+ * Writes what amqplib's channels have queued to the socket now, in this turn. amqplib hands a
+ * channel's frames to its muxer only once the channel's buffer has said 'readable' (a nextTick
+ * later) and writes them in a setImmediate: a replica thread ending (process.exit in a handler) has
+ * no such pass, nor has one whose handler blocks the event loop in the same pass (a `while (true)`
+ * started by a delivery of the same read), and the acks still queued were lost with it, so messages
+ * handled milliseconds before ran again. Channel 0 writes to the socket itself; the others' queued
+ * frames are read here in order, and the muxer later finds them gone. The socket writes at once
+ * when it can.
+ */
+export function writeQueuedFrames(model: ChannelModel): void {
+  const inner = (model as unknown as { connection?: { stream?: Socket; channels?: unknown } }).connection;
+  const out = inner?.stream;
+  const channels = inner?.channels;
+  if (!out || out.destroyed || !Array.isArray(channels)) return;
+  out.cork();
+  try {
+    for (let i = 1; i < channels.length; i++) {
+      const buffer = (channels[i] as { buffer?: { read?: () => unknown } } | null)?.buffer;
+      if (typeof buffer?.read !== 'function') continue;
+      for (let chunk = buffer.read(); chunk !== null; chunk = buffer.read()) out.write(chunk as Buffer);
+    }
+  } finally {
+    out.uncork();
+  }
+}
+
+/**
  * amqplib writes each frame it sends to the socket as its own write, one system call each; its
  * multiplexer sends what the channels queued in one pass (a setImmediate). Corking the socket for
  * that pass sends them in one writev: a replica's acks and publishes, or `warren publish`'s stream
@@ -171,16 +198,6 @@ function messageOf(err: unknown): string {
  * broker's CPU in the 5 ms row). amqplib has no option for it: the pass is wrapped in place, and
  * test/integration/connection-writes.test.ts fails if amqplib's internals no longer have this shape.
  */
-/**
- * Writes what amqplib's channels have queued to the socket now, instead of in its next pass: a
- * replica thread ending (process.exit in a handler) has no next pass, and the acks still queued were
- * lost with it, so messages already handled ran again. The socket writes at once when it can.
- */
-export function writeQueuedFrames(model: ChannelModel): void {
-  const muxer = (model as unknown as { connection?: { muxer?: { _readIncoming?: unknown } } }).connection?.muxer;
-  if (muxer && typeof muxer._readIncoming === 'function') (muxer._readIncoming as () => void)();
-}
-
 function coalesceWrites(model: ChannelModel): void {
   const inner = (model as unknown as { connection?: { stream?: unknown; muxer?: { _readIncoming?: unknown } } }).connection;
   const stream = inner?.stream as Socket | undefined;

@@ -19,6 +19,13 @@
 export interface AckChannel {
   ack(tag: number, multiple: boolean): void;
   nack(tag: number, requeue: boolean): void;
+  /**
+   * the frames of a flush are all given: put them on the socket now. amqplib writes a channel's
+   * frames in a setImmediate of its own, and a handler that blocks the event loop before that pass
+   * (a `while (true)` started by a delivery in the same read) kept the acks of messages handled
+   * milliseconds earlier from ever leaving: they ran again after the watchdog ended the replica.
+   */
+  sent?(): void;
 }
 
 /** How long settled acks may wait for more to join them, with a window. */
@@ -119,6 +126,7 @@ export class AckBatch {
     this.flush();
     this.unsettled.delete(tag);
     this.channel.nack(tag, requeue);
+    this.channel.sent?.();
   }
 
   /** false once the channel closed (kill): its deliveries are the broker's again */
@@ -157,9 +165,14 @@ export class AckBatch {
     return this.unsettled.size + this.pending.length;
   }
 
-  flush(): void {
+  /**
+   * `evenHeld`: the thread is ending (a crash, process.exit): acks kept back for a drain go too. Held
+   * there, they were lost with the thread and their messages, handled, ran again; released, the worst
+   * is a delivery the broker sends into the dying replica, counted once, never run twice.
+   */
+  flush(evenHeld = false): void {
     this.clearIdle();
-    if (this.dead || this.held || this.pending.length === 0) return;
+    if (this.dead || (this.held && !evenHeld) || this.pending.length === 0) return;
     const pending = this.pending;
     this.pending = [];
     let lowestUnsettled = Infinity;
@@ -176,6 +189,7 @@ export class AckBatch {
       }
     }
     if (upTo > 0) this.channel.ack(upTo, true);
+    this.channel.sent?.();
   }
 
   private clearIdle(): void {

@@ -119,9 +119,9 @@ export class QueueConsumer {
     this.acks?.flush();
   }
 
-  /** The thread ends now (process.exit): the acks waiting, and those amqplib has queued, go to the socket in this very turn. */
+  /** The thread ends now (process.exit, a crash): the acks waiting, held ones too, and those amqplib has queued, go to the socket in this very turn. */
   flushAcksNow(): void {
-    this.acks?.flush();
+    this.acks?.flush(true);
     if (this.connection) writeQueuedFrames(this.connection);
   }
 
@@ -263,6 +263,7 @@ export class QueueConsumer {
       {
         ack: (tag, multiple) => channel.ack(fake(tag), multiple),
         nack: (tag, requeue) => channel.nack(fake(tag), false, requeue),
+        sent: () => writeQueuedFrames(connection),
       },
       { window: prefetch },
     );

@@ -42,20 +42,21 @@ const failures = new FailureReports((failure) => send({ type: 'failure', failure
 
 /**
  * An error nothing caught (a throw outside the handler's promise, a promise the handler left to reject)
- * ends this thread, as Node would end it. First the acks held back to be coalesced go out, so messages
- * already settled are not run again; those in flight return to the queue with the thread.
+ * ends this thread, as Node would end it. First the acks held back (to be coalesced, or kept back for
+ * a drain or a pause) are written to the socket, so messages already settled are not run again; those
+ * in flight return to the queue with the thread.
  */
-let flushAcks: (() => void) | null = null;
+let flushAcksNow: (() => void) | null = null;
 function endOnUncaught(err: unknown): void {
   process.off('uncaughtException', endOnUncaught);
   process.off('unhandledRejection', endOnUncaught);
   try {
-    flushAcks?.();
+    flushAcksNow?.();
   } catch {
     // the channel is gone: the broker has those messages back anyway
   }
   const error = err instanceof Error ? err : new Error(`a promise was rejected with ${String(err)} and nothing caught it`);
-  // amqplib writes the ack frames in a setImmediate of its own: end after it.
+  // Written already; a pass or two of the event loop lets the socket take them before the thread ends.
   setImmediate(() =>
     setImmediate(() => {
       throw error;
@@ -68,7 +69,6 @@ process.on('unhandledRejection', endOnUncaught);
  * A handler calls process.exit(): the thread ends at once, with no pass of the event loop after this
  * one. The acks of messages already handled are written to the socket now, so they do not run again.
  */
-let flushAcksNow: (() => void) | null = null;
 process.on('exit', () => {
   try {
     flushAcksNow?.();
@@ -232,7 +232,6 @@ async function main(): Promise<void> {
     onQueueMissing: () => send({ type: 'queue-missing' }),
     onMessage: (delivery, settle) => processor.take(delivery, settle),
   });
-  flushAcks = () => consumer.flushAcks();
   flushAcksNow = () => consumer.flushAcksNow();
   /** The thread's last words: it has nothing more in hand; with the port closed it ends. */
   const finish = (requeued: number): void => {

@@ -6,7 +6,7 @@
  */
 import amqplib, { type ChannelModel } from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectToAny } from '../../runtime/connection/connect';
+import { connectToAny, writeQueuedFrames } from '../../runtime/connection/connect';
 import { createTestVhost, type TestVhost } from '../helpers/broker';
 
 let vhost: TestVhost | undefined;
@@ -90,5 +90,34 @@ describe('connections Warren opens', () => {
     });
     await consumer.close();
     await publisher.close();
+  });
+
+  it('put an ack on the socket in the very turn it is given, so a thread that never gets another pass does not take it back with it', async () => {
+    vhost = await createTestVhost('warren-ack-now');
+    const setup = await amqplib.connect(vhost.url);
+    open.push(setup);
+    const publisher = await setup.createConfirmChannel();
+    await publisher.assertQueue('acked', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    for (let i = 0; i < 10; i++) publisher.sendToQueue('acked', Buffer.from(String(i)), { persistent: true });
+    await publisher.waitForConfirms();
+
+    const model = (await connectToAny(vhost.url)).connection;
+    const socket = (model as unknown as { connection: { stream: { destroy(): void } } }).connection.stream;
+    const consumer = await model.createChannel();
+    await consumer.prefetch(10);
+    const held: amqplib.ConsumeMessage[] = [];
+    await new Promise<void>((resolve) => {
+      void consumer.consume('acked', (msg) => {
+        if (msg && held.push(msg) === 10) resolve();
+      });
+    });
+    // Acked, written, and the thread ends in this same turn (a handler's process.exit, a blocked
+    // loop ended from outside): no pass of amqplib's own comes, the socket is gone.
+    consumer.ack(held[9]!, true);
+    writeQueuedFrames(model);
+    socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const check = await setup.createChannel();
+    expect((await check.checkQueue('acked')).messageCount).toBe(0);
   });
 });

@@ -51,6 +51,20 @@ describe('AckBatch', () => {
     expect(frames.at(-1)).toEqual({ ack: 3, multiple: true });
   });
 
+  it('sends even the acks held for a drain when the thread ends (a crash, process.exit): held, they were lost and their messages ran again', () => {
+    const { frames, batch, turn } = setUp();
+    for (const tag of [1, 2, 3]) batch.delivered(tag);
+    batch.hold();
+    batch.ack(1);
+    batch.ack(2);
+    turn();
+    batch.flush();
+    expect(frames).toEqual([]);
+    batch.flush(true);
+    expect(frames).toEqual([{ ack: 2, multiple: true }]);
+    expect(batch.unacked).toBe(1);
+  });
+
   it('sends the acks of one turn as one multiple ack when they are contiguous from the lowest', () => {
     const { frames, batch, turn } = setUp();
     for (const tag of [1, 2, 3, 4]) batch.delivered(tag);
