@@ -57,10 +57,15 @@ export function attemptOf(headers: Record<string, unknown> | undefined): number 
 
 /**
  * The handler's runs so far, for a delivery that is dead-lettered past the redelivery limit without
- * running: `attemptOf` counts the delivery at hand as the next attempt, and this one never starts.
+ * running: the attempt the retry ladder carried, less the one this delivery would have been, plus
+ * `redeliveries`, the deliveries `admit` counted against it (./suspects.ts `priorDeliveries`: a
+ * classic queue's redelivered flag included, deliveries forgiven left out). Read from the headers
+ * alone, a classic queue's letter said one run fewer than its error's "delivered N times", and a
+ * forgiven one a run more.
  */
-export function attemptsBefore(headers: Record<string, unknown> | undefined): number {
-  return Math.max(attemptOf(headers) - 1, 1);
+export function attemptsBefore(headers: Record<string, unknown> | undefined, redeliveries: number): number {
+  const carried = countOf(headers?.[H.attempt]) || 1;
+  return Math.min(Math.max(carried - 1 + redeliveries, 1), MAX_COUNT);
 }
 
 /** Headers that describe one delivery of one queue and must not travel with a copy. */

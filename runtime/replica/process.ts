@@ -195,7 +195,7 @@ class MessageRun implements AttemptCall, Delivered {
     private readonly ended: (() => void) | undefined,
   ) {
     // Past the limit it is dead-lettered without running: its dead letter counts the runs it had.
-    this.attempt = admission.action === 'dead' ? attemptsBefore(delivery.properties.headers) : attemptOf(delivery.properties.headers);
+    this.attempt = admission.action === 'dead' ? attemptsBefore(delivery.properties.headers, admission.redeliveries) : attemptOf(delivery.properties.headers);
     this.timed = admission.action !== 'move';
   }
 

@@ -158,7 +158,8 @@ functions:
       throw e;
     });
     await new Promise((r) => setTimeout(r, 500)); // a second copy would show up now
-    expect(await deadIds(v.url, 'crashy.dead')).toEqual(['poison']);
+    const letters = await getAll(v.url, 'crashy.dead');
+    expect(letters.map((m) => (JSON.parse(m.content.toString()) as { id: unknown }).id)).toEqual(['poison']);
     expect([...c.idsOf('crashy')].sort()).toEqual(range(300).sort());
     // redeliveryLimit 2: the poison kills three replicas, then is dead-lettered. On a quorum queue a
     // copy coming back from the holding queue just as a replica cancels its consumer to run a suspect
@@ -167,6 +168,10 @@ functions:
     const died = deaths(warren, 'crashy').length;
     if (type === 'quorum') expect([2, 3]).toContain(died);
     else expect(died).toBe(3);
+    // Its dead letter counts the runs it had, as its error's "delivered N times" does (a classic queue's said one fewer).
+    const headers = letters[0]!.properties.headers ?? {};
+    expect(headers['x-warren-attempts']).toBe(died);
+    expect(String(headers['x-warren-error'])).toContain(`delivered ${died} times`);
   });
 
   it('survives uncaught exceptions, out-of-memory, leaked buffers, a blocked event loop and a handler that never settles, one function each', async () => {

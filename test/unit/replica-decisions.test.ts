@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeBody } from '../../runtime/replica/decode';
 import { decideSettlement } from '../../runtime/replica/outcome';
 import { attemptOf, attemptsBefore, deadLetterHeaders, originalRoute, replayHeaders, retryHeaders, visibleHeaders } from '../../runtime/replica/headers';
+import { priorDeliveries } from '../../runtime/replica/suspects';
 import type { FunctionConfig } from '../../runtime/config/types';
 import { readMessage } from '../../runtime/replica/read-message';
 import { compileMessageSchema } from '../../runtime/replica/schema';
@@ -111,8 +112,15 @@ describe('headers', () => {
 
   it('counts the runs before a delivery dead-lettered past the limit without running', () => {
     // Ran once, died twice aside (redeliveries 2), then died once more: handed back a third time.
-    expect(attemptsBefore({ 'x-warren-redeliveries': 2, 'x-delivery-count': 1 })).toBe(3);
-    expect(attemptsBefore({ 'x-warren-attempt': 2, 'x-delivery-count': 3 })).toBe(4);
+    const quorum = (headers: Record<string, unknown>) => attemptsBefore(headers, priorDeliveries({ headers, redelivered: true, queueType: 'quorum' }));
+    expect(quorum({ 'x-warren-redeliveries': 2, 'x-delivery-count': 1 })).toBe(3);
+    expect(quorum({ 'x-warren-attempt': 2, 'x-delivery-count': 3 })).toBe(4);
+    // A classic queue counts the delivery at hand by its redelivered flag, as its error's "delivered N times" does (it said one run fewer).
+    const classic = { 'x-warren-redeliveries': 2 };
+    expect(attemptsBefore(classic, priorDeliveries({ headers: classic, redelivered: true, queueType: 'classic' }))).toBe(3);
+    // A delivery forgiven (a death it had no part in) is no run.
+    const forgiven = { 'x-warren-redeliveries': 3, 'x-delivery-count': 1 };
+    expect(attemptsBefore(forgiven, priorDeliveries({ headers: forgiven, redelivered: true, queueType: 'quorum', forgiven: 1 }))).toBe(3);
   });
 
   it('keeps the first route across retries and strips per-delivery headers', () => {

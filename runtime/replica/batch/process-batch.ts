@@ -140,7 +140,7 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
     if (fields.redelivered) stats.count('redelivered');
     const headers = properties.headers ?? {};
     // Past the limit it is dead-lettered without running: its dead letter counts the runs it had.
-    const attempt = admission.action === 'dead' ? attemptsBefore(headers) : attemptOf(headers);
+    const attempt = admission.action === 'dead' ? attemptsBefore(headers, admission.redeliveries) : attemptOf(headers);
     const route = originalRoute(headers, fields);
     return new Promise<void>((done) => {
       stats.enter();
