@@ -98,7 +98,9 @@ export async function dlqList(name: string, options: DlqOptions): Promise<number
 
 export async function dlqReplay(name: string, options: DlqOptions): Promise<number> {
   const limit = options.limit === undefined ? undefined : parseCount(options.limit, '--limit');
-  const { target, config } = await resolveTarget(name, options);
+  const resolved = await resolveTarget(name, options);
+  const { config } = resolved;
+  const target = await ownersQueue(resolved.target, config, name);
   const search = options.search?.trim();
   const keys = options.id && options.id.length > 0 ? options.id : undefined;
   const result = await withHint(config, name, () =>
@@ -119,6 +121,24 @@ export async function dlqReplay(name: string, options: DlqOptions): Promise<numb
     );
   }
   return result.kept.length > 0 || result.missing.length > 0 ? EXIT.RUNTIME : EXIT.OK;
+}
+
+/**
+ * A replay goes to the queue of the function that dead-lettered the letters (SPEC §4). Named by a
+ * queue that is no function of this project (the dead-letter queue left behind when a function's
+ * `queue:` was renamed), the letters still name their function (`x-warren-function`): when it is one
+ * of this project, its queue now is where they go, not the old queue no one reads any more.
+ */
+async function ownersQueue(target: DlqTarget, config: Pick<WarrenConfig, 'functions'>, name: string): Promise<DlqTarget> {
+  if (functionNamed(config, name)) return target;
+  const oldest = await withHint(config, name, () => listDeadLetters(target.url, target.queue, 1));
+  const owner = oldest.letters[0]?.function;
+  const fn = owner ? functionNamed(config, owner) : undefined;
+  if (!fn || fn.queue === target.source) return target;
+  process.stderr.write(
+    `the dead letters in ${target.queue} were dead-lettered by function ${fn.name}, whose queue is now ${fn.queue}: they are replayed there\n`,
+  );
+  return { ...target, source: fn.queue };
 }
 
 export async function dlqPurge(name: string, options: DlqOptions): Promise<number> {

@@ -188,7 +188,7 @@ describe('warren dlq', () => {
     ]);
   });
 
-  it('says, replaying the dead letters of a queue no function consumes now (a queue renamed), that the copies wait there', async () => {
+  it('replays the dead letters of a queue no function consumes now (a queue renamed) to the function they name, else says that the copies wait there', async () => {
     project = await createProject(YAML, { flaky: reportingHandler('ok') });
     await declareQueue(vhost.url, 'old_flaky');
     await declareQueue(vhost.url, 'old_flaky.dead');
@@ -199,6 +199,16 @@ describe('warren dlq', () => {
     expect(replayed.stderr).toContain('warning: no function of this project consumes old_flaky: the 1 replayed there wait until one does');
     // A function's own queue: nothing to warn of.
     expect((await dlq(project, 'replay', 'flaky')).stderr).not.toContain('warning');
+    // Letters that name their function (Warren dead-lettered them) go to its queue as it is now.
+    await declareQueue(vhost.url, 'flaky');
+    await declareQueue(vhost.url, 'older_flaky.dead');
+    await publishRaw(vhost.url, '', 'older_flaky.dead', '{"n":2}', { messageId: 'named', headers: { 'x-warren-function': 'flaky' } });
+    const owned = await dlq(project, 'replay', 'older_flaky');
+    expect(owned.code, owned.stderr).toBe(0);
+    expect(owned.stdout).toContain("replayed 1 message from older_flaky.dead to the function's queue flaky; 0 left");
+    expect(owned.stderr).toContain('dead-lettered by function flaky, whose queue is now flaky');
+    expect(owned.stderr).not.toContain('warning');
+    expect((await queueInfo(vhost.url, 'flaky')).messageCount).toBe(1);
   });
 
   it('pages and searches a dead-letter queue oldest first, read after read; a large one is paged reading only as far as the page', async () => {
