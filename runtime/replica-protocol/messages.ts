@@ -14,6 +14,8 @@ export interface ReplicaInit {
   stats: SharedArrayBuffer;
   /** the function's rateLimit state, shared by all its replicas (runtime/ratelimit/shared-rate.ts) */
   rateLimit?: SharedArrayBuffer;
+  /** which of the function's replicas run suspects apart now, shared by them (./isolation-slots.ts) */
+  isolation?: SharedArrayBuffer;
   logLevel: string;
   pretty: PrettyLogs;
   /** why this function's last replica died, if one did: messages it held carry it (x-warren-last-death) */

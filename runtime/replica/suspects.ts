@@ -212,6 +212,14 @@ export interface AdmissionDeps {
   forgiven?: Forgiveness;
   /** just before the fresh messages behind a group are handed back: a batch function's collector hands over what it holds */
   beforeHandBack?: () => void;
+  /** which replicas of the function run suspects apart now (../replica-protocol/isolation-slots.ts) */
+  isolation?: Isolation | null;
+}
+
+/** Where a replica says it runs suspects apart, and asks whether it may start to (../replica-protocol/isolation-slots.ts). */
+export interface Isolation {
+  mayStart(): boolean;
+  set(running: boolean): void;
 }
 
 /** What a replica's processor does about forgiven deliveries (../replica-protocol/forgiven.ts). */
@@ -248,6 +256,7 @@ export function suspectAdmission(deps: AdmissionDeps): { gate: IsolationGate; ad
     forgiven ? (keys) => forgiven.unstarted(keys) : null,
     deps.beforeHandBack,
     forgiven?.moving ? (keys) => forgiven.moving!(keys) : null,
+    deps.isolation ?? null,
   );
   const fn = { ...deps.fn, prefetch: effectivePrefetch(deps.fn).prefetch };
   return {
@@ -353,6 +362,8 @@ export class IsolationGate implements SuspectRoom {
     private readonly beforeHandBack: () => void = () => undefined,
     /** the keys of the messages being moved aside, on each change (`move`) */
     private readonly onMoving: ((keys: readonly string[]) => void) | null = null,
+    /** the function's other replicas running suspects apart: a group starts only while one of them takes fresh messages */
+    private readonly isolation: Isolation | null = null,
   ) {}
 
   /** the keys of the moves in progress that have one */
@@ -402,7 +413,9 @@ export class IsolationGate implements SuspectRoom {
   /** A suspect that may run `size` together can join: no group yet, or one still gathering with room. */
   joinable(size: number): boolean {
     const group = this.group;
-    return group === null || (!group.started && group.members < Math.min(group.cap, size));
+    // A new group only while another replica of the function takes fresh messages: else it waits aside once more.
+    if (group === null) return this.isolation?.mayStart() ?? true;
+    return !group.started && group.members < Math.min(group.cap, size);
   }
 
   /**
@@ -437,6 +450,7 @@ export class IsolationGate implements SuspectRoom {
     if (!group) {
       const fresh: Group = { cap: size, members: 0, started: false, ready: Promise.resolve(), keys: [] };
       this.group = group = fresh;
+      this.isolation?.set(true);
       fresh.ready = this.gather(fresh);
     }
     group.cap = Math.min(group.cap, size);
@@ -455,6 +469,7 @@ export class IsolationGate implements SuspectRoom {
       group.members--;
       if (group.members === 0) {
         this.group = null;
+        this.isolation?.set(false);
         this.subscription?.resume();
       } else {
         // What a member settled is sent now: a member still running may yet kill the replica.

@@ -26,6 +26,7 @@ import { ClearedKeys } from '../replica-protocol/cleared-keys';
 import { LossGrace } from '../replica-protocol/loss-grace';
 import { firstReturn, type Forgiveness, type IsCleared } from './suspects';
 import { AfterDeath, ForgivenDeliveries } from '../replica-protocol/forgiven';
+import { IsolationSlots } from '../replica-protocol/isolation-slots';
 import { clearLost, messageKey } from './lost-connection';
 import { FailureReports } from '../replica-protocol/recent-failures';
 
@@ -194,6 +195,7 @@ async function main(): Promise<void> {
     subscription: { pause: () => consumer.pause(), resume: () => consumer.resume(), syncAcks: () => consumer.syncAcks() },
     isCleared,
     forgiven,
+    isolation: init.isolation ? new IsolationSlots(init.isolation, init.replica) : null,
   };
   // capped by rateLimit (runtime/config/prefetch.ts)
   const { batch } = effectiveBatch(init.fn);

@@ -14,6 +14,7 @@ import { addSnapshots, emptySnapshot, type StatsSnapshot } from '../replica-prot
 import { ClearedKeys } from '../replica-protocol/cleared-keys';
 import { AFTER_DEATH_MS, AfterDeath, ForgivenDeliveries } from '../replica-protocol/forgiven';
 import { LossGrace } from '../replica-protocol/loss-grace';
+import { createIsolationBuffer, isolationBuffer } from '../replica-protocol/isolation-slots';
 import { RecentFailures } from '../replica-protocol/recent-failures';
 
 export interface Build {
@@ -78,7 +79,15 @@ export function isHung(silentMs: number, timeoutMs: number, starting = false): b
 }
 
 export class FunctionRunner {
-  desired: number;
+  private wanted = 0;
+  get desired(): number {
+    return this.wanted;
+  }
+  set desired(n: number) {
+    this.wanted = n;
+    // Its replicas read it to leave one of them taking fresh messages while others run suspects apart.
+    isolationBuffer.setReplicas(this.isolation, n);
+  }
   build: Build;
   private readonly replicas = new Set<Replica>();
   private retired: StatsSnapshot = emptySnapshot();
@@ -106,6 +115,8 @@ export class FunctionRunner {
   private readonly grace = new LossGrace();
   /** rateLimit state shared by this function's replicas (one per runtime: the limit is per instance) */
   private rate: { key: string; buffer: SharedArrayBuffer } | null = null;
+  /** which replicas run suspects apart now, so that one keeps taking fresh messages (runtime/replica-protocol/isolation-slots.ts) */
+  private readonly isolation = createIsolationBuffer();
 
   /** a redeploy runs both versions side by side: a restart timer waits for it to end (see `deploy`) */
   private deploying = false;
@@ -275,6 +286,7 @@ export class FunctionRunner {
         version: build.version,
         replica: replicaNo,
         ...this.rateBuffer(fn),
+        isolation: this.isolation,
         logLevel: this.options.logLevel,
         pretty: this.options.pretty,
         ...(this.lastDeath ? { lastDeath: this.lastDeath } : {}),
@@ -334,6 +346,7 @@ export class FunctionRunner {
 
   private forget(replica: Replica): void {
     if (!this.replicas.delete(replica)) return;
+    isolationBuffer.gone(this.isolation, replica.number);
     this.retired = addSnapshots(this.retired, { ...replica.stats.snapshot(), inFlight: 0 });
   }
 

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { admit, dropForeignCount, groupSize, holdingQueue, IsolationGate, priorDeliveries, suspectAdmission } from '../../runtime/replica/suspects';
 import { AfterDeath, FORGIVEN_FOR_MS, ForgivenDeliveries } from '../../runtime/replica-protocol/forgiven';
+import { createIsolationBuffer, isolationBuffer, IsolationSlots } from '../../runtime/replica-protocol/isolation-slots';
 import type { Delivery } from '../../runtime/replica/delivery';
 import type { FunctionConfig } from '../../runtime/config/types';
 
@@ -134,6 +135,35 @@ describe('IsolationGate', () => {
   });
 
   const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
+
+  it('starts a group of suspects only while another replica of the function takes fresh messages (one replica alone still does)', async () => {
+    const buffer = createIsolationBuffer();
+    isolationBuffer.setReplicas(buffer, 2);
+    const gate = (replica: number) => new IsolationGate(Date.now, undefined, null, undefined, null, undefined, null, new IsolationSlots(buffer, replica));
+    const [a, b] = [gate(1), gate(2)];
+    expect(a.joinable(1)).toBe(true);
+    let finish!: () => void;
+    const running = a.run(true, () => new Promise<void>((r) => (finish = r)), { size: 3 });
+    // replica 1 runs suspects apart: replica 2 keeps taking fresh messages, its suspect waits aside once more
+    expect(b.joinable(1)).toBe(false);
+    expect(a.joinable(3)).toBe(true); // its own gathering group still has room
+    isolationBuffer.setReplicas(buffer, 3);
+    expect(b.joinable(1)).toBe(true);
+    isolationBuffer.setReplicas(buffer, 2);
+    await tick(60);
+    finish();
+    await running;
+    expect(b.joinable(1)).toBe(true);
+    // a replica that died with a group is cleared by the supervisor
+    void b.run(true, () => new Promise<void>(() => undefined));
+    expect(a.joinable(1)).toBe(false);
+    isolationBuffer.gone(buffer, 2);
+    expect(a.joinable(1)).toBe(true);
+    // one replica: it runs its own suspects
+    isolationBuffer.setReplicas(buffer, 1);
+    void b.run(true, () => new Promise<void>(() => undefined));
+    expect(a.joinable(1)).toBe(true);
+  });
 
   it('starts a suspect only after the running messages and the burst it came with, and holds fresh ones meanwhile', async () => {
     const gate = new IsolationGate();
