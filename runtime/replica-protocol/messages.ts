@@ -16,6 +16,8 @@ export interface ReplicaInit {
   rateLimit?: SharedArrayBuffer;
   /** which of the function's replicas run suspects apart now, shared by them (./isolation-slots.ts) */
   isolation?: SharedArrayBuffer;
+  /** which node of a cluster each of the function's replicas consumes from, shared by them (./placement.ts) */
+  placement?: SharedArrayBuffer;
   logLevel: string;
   pretty: PrettyLogs;
   /** why this function's last replica died, if one did: messages it held carry it (x-warren-last-death) */

@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import { Settle, type Delivery } from './delivery';
 import { AckBatch } from './ack-batch';
 import { RecentDeliveries } from './lost-connection';
+import type { Placement } from '../replica-protocol/placement';
 import { sleep } from '../lib/sleep';
 
 export interface ConsumerOptions {
@@ -45,6 +46,8 @@ export interface ConsumerOptions {
   attach?(connection: ChannelModel | null): void;
   /** the queue is not on the broker (deleted while the runtime ran): the runtime declares it again */
   onQueueMissing?(): void;
+  /** a cluster: where the function's other replicas consume, so that a lost node's replicas spread by count (../replica-protocol/placement.ts) */
+  placement?: Pick<Placement, 'at' | 'next'>;
   retry?: { minMs: number; maxMs: number };
 }
 
@@ -78,6 +81,8 @@ export class QueueConsumer {
   private readonly nodes: number;
   /** where the next connection attempt begins in the list */
   private cursor: number;
+  /** the index in the list of the node consumed from, while connected (null before) */
+  private nodeIndex: number | null = null;
   /** `host:port` of the node consumed from, null while down */
   node: string | null = null;
   /** the channel whose consumer `pause` cancelled, until `resume` */
@@ -232,6 +237,8 @@ export class QueueConsumer {
     // The next attempt begins at another node: when this one goes away, it is the one least likely to
     // answer. Which other depends on the replica, so the replicas of a lost node spread over the rest.
     this.cursor = nextStart(found.index, this.nodes, this.spread);
+    this.nodeIndex = found.index;
+    if (this.cluster) this.options.placement?.at(found.index);
     this.node = found.node;
     this.connection = connection;
     try {
@@ -305,7 +312,12 @@ export class QueueConsumer {
     this.connection = null;
     this.channel = null;
     this.consumerTag = null;
-    if (this.closing) return;
+    if (this.closing) {
+      this.options.placement?.at(null);
+      return;
+    }
+    // Where the function's other replicas are, the node with the fewest of them (not this one) is tried first.
+    if (this.cluster && this.options.placement && this.nodeIndex !== null) this.cursor = this.options.placement.next(this.nodeIndex, this.nodes, this.spread);
     const retryInMs = this.cluster ? 0 : this.retryMs;
     this.options.log.warn({ node, retryInMs }, 'lost the broker connection; its unacked messages return to the queue; reconnecting');
     if (recent) this.options.onLost?.(recent.list());

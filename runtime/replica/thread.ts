@@ -27,6 +27,7 @@ import { LossGrace } from '../replica-protocol/loss-grace';
 import { firstReturn, type Forgiveness, type IsCleared } from './suspects';
 import { AfterDeath, ForgivenDeliveries } from '../replica-protocol/forgiven';
 import { IsolationSlots } from '../replica-protocol/isolation-slots';
+import { Placement } from '../replica-protocol/placement';
 import { clearLost, messageKey } from './lost-connection';
 import { FailureReports } from '../replica-protocol/recent-failures';
 
@@ -212,6 +213,7 @@ async function main(): Promise<void> {
     ...(socketOptions ? { socketOptions } : {}),
     // Replicas (and pods, and functions) begin at different nodes of a cluster, so the load spreads.
     startAt: spreadOffset(init.fn.name, init.replica, process.pid),
+    ...(init.placement ? { placement: new Placement(init.placement, init.replica) } : {}),
     queue: init.fn.queue,
     prefetch: effectivePrefetch(init.fn).prefetch,
     log,

@@ -15,6 +15,7 @@ import { ClearedKeys } from '../replica-protocol/cleared-keys';
 import { AFTER_DEATH_MS, AfterDeath, ForgivenDeliveries } from '../replica-protocol/forgiven';
 import { LossGrace } from '../replica-protocol/loss-grace';
 import { createIsolationBuffer, isolationBuffer } from '../replica-protocol/isolation-slots';
+import { createPlacementBuffer, placementGone } from '../replica-protocol/placement';
 import { RecentFailures } from '../replica-protocol/recent-failures';
 
 export interface Build {
@@ -117,6 +118,8 @@ export class FunctionRunner {
   private rate: { key: string; buffer: SharedArrayBuffer } | null = null;
   /** which replicas run suspects apart now, so that one keeps taking fresh messages (runtime/replica-protocol/isolation-slots.ts) */
   private readonly isolation = createIsolationBuffer();
+  /** which node of a cluster each replica consumes from, so a lost node's replicas spread by count (runtime/replica-protocol/placement.ts) */
+  private readonly placement = createPlacementBuffer();
 
   /** a redeploy runs both versions side by side: a restart timer waits for it to end (see `deploy`) */
   private deploying = false;
@@ -287,6 +290,7 @@ export class FunctionRunner {
         replica: replicaNo,
         ...this.rateBuffer(fn),
         isolation: this.isolation,
+        placement: this.placement,
         logLevel: this.options.logLevel,
         pretty: this.options.pretty,
         ...(this.lastDeath ? { lastDeath: this.lastDeath } : {}),
@@ -347,6 +351,7 @@ export class FunctionRunner {
   private forget(replica: Replica): void {
     if (!this.replicas.delete(replica)) return;
     isolationBuffer.gone(this.isolation, replica.number);
+    placementGone(this.placement, replica.number);
     this.retired = addSnapshots(this.retired, { ...replica.stats.snapshot(), inFlight: 0 });
   }
 
