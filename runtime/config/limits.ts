@@ -27,6 +27,12 @@ export const MAX_RATE_HOLD_MS = 1_200_000;
  * message of the window, and one runtime starts some 60,000 a second at most: a larger limit is no limit.
  */
 export const MAX_RATE_COUNT = 100_000;
+/**
+ * RabbitMQ's default `consumer_timeout`: a message a consumer holds longer is taken back, its channel
+ * closed (with every other message it holds) and a delivery counted. A `timeout` past it is allowed
+ * (a broker may raise it) but warned of.
+ */
+export const DEFAULT_CONSUMER_TIMEOUT_MS = 1_800_000;
 /** RabbitMQ's own default max_message_size */
 export const MAX_BODY_BYTES = 128 * 1024 * 1024;
 

@@ -21,6 +21,8 @@ import { keyPathAt, parseRascalJson, unknownRascalKeys } from './rascal-json';
 import { checkShape } from './shape';
 import { outputLoops } from './output-loops';
 import { bareDurations, bareDurationWarning } from './bare-durations';
+import { DEFAULT_CONSUMER_TIMEOUT_MS } from './limits';
+import { formatDuration } from './units';
 import { setAsideInvalid, type Unchecked } from './set-aside';
 import { projectFolderProblem } from './project-folder';
 import { parseYamlSource } from './source';
@@ -234,6 +236,8 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
   handlers.push(...scanned.handlers.filter((h) => !built.has(h.file)));
   // Said beside the errors too: `timeout: 30` is a problem of its own, not one to find after the others.
   for (const bare of bareDurations(rawFunctions)) warnings.push(`${keyPlace(ctx, ['functions', bare.fn, ...bare.key])} ${bareDurationWarning(bare)}`);
+  for (const fn of Object.values(functions))
+    if (fn.timeout > DEFAULT_CONSUMER_TIMEOUT_MS) warnings.push(`${keyPlace(ctx, ['functions', fn.name, 'timeout'])} ${pastConsumerTimeout(fn.timeout)}`);
   for (const shared of sharedNameWarnings(raw.bindings, exchanges, queues))
     warnings.push(`${keyPlace(ctx, ['bindings', shared.index], 'value')} ${shared.text}`);
   warnings.push(...unreachableInternal(ctx, exchanges, bindings));
@@ -246,6 +250,15 @@ export async function readProject(opts: LoadOptions): Promise<ProjectRead> {
   // in their place of old, after the unread files and before the rest
   warnings.splice(unread.length, 0, ...outputLoops(config, (fn) => outputKeyAt(ctx, fn)));
   return { project: { config, missingHandlers }, errors: inOrder(told(errors)), handlers, warnings };
+}
+
+/** A handler `timeout` past RabbitMQ's default consumer_timeout: what the broker does then, and the two ways out. */
+function pastConsumerTimeout(ms: number): string {
+  return (
+    `${formatDuration(ms)} is past RabbitMQ's default consumer_timeout (30m): a handler still running then has its message taken back by the broker, ` +
+    `with every other message its replica holds, each counted a delivery; raise consumer_timeout on the broker ` +
+    `(rabbitmq.conf: \`consumer_timeout = ${ms + 60_000}\`), or keep timeout at 30m or less`
+  );
 }
 
 /**

@@ -305,6 +305,19 @@ describe('a duration written as a bare number', () => {
     ]);
   });
 
+  it("warns, at its key, of a timeout past RabbitMQ's default consumer_timeout, and says how to raise it", async () => {
+    const dir = await project({
+      'functions/long.ts': handler,
+      'functions/short.ts': handler,
+      'queues.yaml': lines('functions:', '  long:', '    timeout: 2h', '  short:', '    timeout: 30m'),
+    });
+    const read = await readProject({ dir, env: {} });
+    expect(read.errors).toEqual([]);
+    expect(read.warnings).toEqual([
+      "queues.yaml:3:5 functions.long.timeout: 2h is past RabbitMQ's default consumer_timeout (30m): a handler still running then has its message taken back by the broker, with every other message its replica holds, each counted a delivery; raise consumer_timeout on the broker (rabbitmq.conf: `consumer_timeout = 7260000`), or keep timeout at 30m or less",
+    ]);
+  });
+
   it('names a queues.yml or Queues.yaml it does not read, whose settings would be dropped without a word', async () => {
     for (const name of ['queues.yml', 'Queues.yaml', 'queue.yaml']) {
       const dir = await project({ 'functions/hello.ts': handler, [name]: lines('functions:', '  hello: { replicas: 3 }') });
