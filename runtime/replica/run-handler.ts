@@ -147,7 +147,8 @@ export function toError(err: unknown, fallback: string): Error {
   try {
     if (err instanceof Error) {
       if (!readable(err)) return copyOfError(err, fallback);
-      return String(err.message ?? '').trim() ? err : named(err);
+      // A Reject with no reason keeps its empty message: `thrown` says it was rejected with none given.
+      return String(err.message ?? '').trim() || isReject(err) ? err : named(err);
     }
     return asError(err, fallback);
   } catch {

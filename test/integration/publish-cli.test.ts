@@ -44,8 +44,11 @@ async function onQueue(
 it('sends the copies the broker refused again until it takes them: all 30 arrive once, exit 0', async () => {
   await onQueue('publish-refused', 'capped', { 'x-max-length': 10, 'x-overflow': 'reject-publish' }, async (ch, url, dir) => {
     const publishing = runWarren(['publish', '', 'capped', '{"n":1}', '--count', '30', '--dir', dir], { AMQP_URL: url }, undefined, 60_000);
-    // The queue takes 10; the consumer makes room only once the command has been refused.
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // The queue takes 10; the consumer makes room only once the command has been refused (the queue
+    // full, and a moment for the nacks of the rest; a fixed second was too short for a CLI slow to start).
+    const fullBy = Date.now() + 30_000;
+    while ((await ch.checkQueue('capped')).messageCount < 10 && Date.now() < fullBy) await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 300));
     const ids = new Set<string>();
     let received = 0;
     await ch.consume('capped', (msg) => {
