@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { build, type BuildFailure, type BuildOptions, type Message, type Plugin } from 'esbuild';
 import { WarrenError } from '../errors.js';
 import { runtimeEntry } from './package-root.js';
-import { noDefaultFunction } from './load.js';
+import { functionToExport, noDefaultFunction } from './load.js';
 
 export interface BuildHandlerOptions {
   /** the handler file (.ts, .mts, .js, .mjs, .cjs) */
@@ -67,14 +67,19 @@ export async function buildHandler(opts: BuildHandlerOptions): Promise<BuiltHand
   }
   // Known without running it: `check`, `start` and `deploy` refuse it as they refuse a syntax error.
   // (A CommonJS `module.exports` is a default export; whether it is a function, loadHandler says,
-  // except in the one shape known from the source: Lambda's `exports.handler = …` and nothing else.)
-  if (!exported.includes('default')) throw noDefaultExport(file, exported, await readFile(file, 'utf8'));
-  const named = commonJs ? onlyNamedExports(await readFile(file, 'utf8')) : undefined;
-  if (named) throw noDefaultExport(file, named, await readFile(file, 'utf8'), true);
-  const keys = commonJs ? objectModuleExports(await readFile(file, 'utf8')) : undefined;
-  if (keys) throw objectNotAFunction(file, keys, await readFile(file, 'utf8'));
+  // except in the shapes known from the source: Lambda's `exports.handler = …` and nothing else, or
+  // `module.exports = { … }`.) The source is read once, when a check needs it.
+  let source: string | undefined;
+  const read = async (): Promise<string> => (source ??= await readFile(file, 'utf8'));
+  if (!exported.includes('default')) throw noDefaultExport(file, exported, await read());
+  if (commonJs) {
+    const named = onlyNamedExports(await read());
+    if (named) throw noDefaultExport(file, named, await read(), true);
+    const keys = objectModuleExports(await read());
+    if (keys) throw objectNotAFunction(file, keys, await read());
+  }
   const literal = commonJs ? undefined : literalDefault(text);
-  if (literal) throw notAFunction(file, literal, await readFile(file, 'utf8'));
+  if (literal) throw notAFunction(file, literal, await read());
 
   const version = createHash('sha256').update(text).digest('hex').slice(0, 12);
   // A name near RabbitMQ's 255 bytes would make a file name over the file system's 255: hashed instead.
@@ -143,7 +148,7 @@ function warrenResolver(entry: string): Plugin {
 
 function noDefaultExport(file: string, exported: string[], source: string, commonJs = false): WarrenError {
   const named = exported.length > 0 ? `named export${exported.length === 1 ? '' : 's'} ${exported.slice(0, 5).join(', ')}` : 'no export';
-  const fn = exported.find((e) => e === 'handler') ?? (exported.length === 1 ? exported[0] : undefined);
+  const fn = functionToExport(exported);
   const exportIt = commonJs
     ? `\`module.exports = exports.${fn};\` at the end of the file (Warren runs module.exports, not a named export as Lambda does)`
     : `\`export default ${fn};\``;
@@ -249,7 +254,7 @@ export function objectModuleExports(source: string): string[] | undefined {
 /** `module.exports = { … }`: an object, not the handler; the hint names the function in it to export. */
 function objectNotAFunction(file: string, keys: readonly string[], source: string): WarrenError {
   const found = keys.length > 0 ? `an object with ${keys.slice(0, 5).join(', ')}` : 'an empty object';
-  const fn = keys.find((k) => k === 'handler') ?? (keys.length === 1 ? keys[0] : undefined);
+  const fn = functionToExport(keys);
   const hint = fn
     ? `Warren calls module.exports itself, not a method of it: export the function, e.g. \`module.exports = ${fn};\` with ${fn} defined above it`
     : 'Warren calls module.exports itself: assign it the handler function, e.g. `module.exports = async (message, ctx) => { … };`';

@@ -69,11 +69,15 @@ function pickHandler(value: unknown): Handler | undefined {
   return undefined;
 }
 
+/** Of the names a handler file exports (or its exported object holds), the one to make the default: `handler`, else the only one. */
+export function functionToExport(names: readonly string[]): string | undefined {
+  return names.find((n) => n === 'handler') ?? (names.length === 1 ? names[0] : undefined);
+}
+
 /** A default export that is an object holding the handler (another platform's shape): which function to export instead. */
 function methodHint(value: unknown): { hint?: string } {
   if (typeof value !== 'object' || value === null) return {};
-  const fns = Object.keys(value).filter((k) => typeof (value as Record<string, unknown>)[k] === 'function');
-  const fn = fns.find((k) => k === 'handler') ?? (fns.length === 1 ? fns[0] : undefined);
+  const fn = functionToExport(Object.keys(value).filter((k) => typeof (value as Record<string, unknown>)[k] === 'function'));
   if (!fn) return {};
   return {
     hint: `Warren calls the default export itself, not a method of it: export ${fn} as the default (\`export default ${fn};\`, or \`module.exports = ${fn};\` in CommonJS)`,
