@@ -9,20 +9,20 @@
  * replica keeps taking fresh messages (SPEC §4).
  *
  * Cell 0 holds the function's replica count (the supervisor's `desired`); cell 1 + (replica number
- * mod SLOTS) is 1 while that replica has a group. The supervisor clears a replica's cell when it dies.
+ * mod REPLICA_CELLS) is 1 while that replica has a group. The supervisor clears a replica's cell when it dies.
  * Two replicas that look in the same instant may both start: the rule keeps the function flowing in
  * all but that.
  */
 
-/** more than a runtime runs replicas of one function (runtime/config/limits.ts: 256) */
-const SLOTS = 512;
+import { REPLICA_CELLS, replicaCell } from './replica-cells';
 
 export function createIsolationBuffer(): SharedArrayBuffer {
-  return new SharedArrayBuffer(4 * (1 + SLOTS));
+  return new SharedArrayBuffer(4 * (1 + REPLICA_CELLS));
 }
 
+/** after cell 0, the replica count */
 function cellOf(replica: number): number {
-  return 1 + (replica % SLOTS);
+  return 1 + replicaCell(replica);
 }
 
 /** The supervisor's side: the replica count now, and a dead replica's cell cleared. */

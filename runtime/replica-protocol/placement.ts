@@ -5,22 +5,21 @@
  * went: two that shared a node moved together, and three nodes with one lost ended 3 and 1 where 2 and
  * 2 was possible (then the next loss took every replica at once).
  *
- * Cell (replica number mod SLOTS) holds 1 + the index in the URL list of the node the replica
+ * Cell (replica number mod REPLICA_CELLS) holds 1 + the index in the URL list of the node the replica
  * consumes from, or is about to try, and 0 while it has none; the supervisor clears a replica's cell
  * when it is gone. Two replicas that choose in the same instant may still choose alike: each claims
  * its choice before it connects, so one a moment later sees it.
  */
 
-/** more than a runtime runs replicas of one function (runtime/config/limits.ts: 256) */
-const SLOTS = 512;
+import { REPLICA_CELLS, replicaCell } from './replica-cells';
 
 export function createPlacementBuffer(): SharedArrayBuffer {
-  return new SharedArrayBuffer(4 * SLOTS);
+  return new SharedArrayBuffer(4 * REPLICA_CELLS);
 }
 
 /** The supervisor's side: a replica gone frees its place. */
 export function placementGone(buffer: SharedArrayBuffer, replica: number): void {
-  Atomics.store(new Int32Array(buffer), replica % SLOTS, 0);
+  Atomics.store(new Int32Array(buffer), replicaCell(replica), 0);
 }
 
 export class Placement {
@@ -29,7 +28,7 @@ export class Placement {
 
   constructor(buffer: SharedArrayBuffer, replica: number) {
     this.cells = new Int32Array(buffer);
-    this.own = replica % SLOTS;
+    this.own = replicaCell(replica);
   }
 
   /** This replica consumes from (or is about to try) the node at `index` of the list; null: none. */
