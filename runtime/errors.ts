@@ -173,10 +173,10 @@ export function redactUrl(url: string): string {
 }
 
 function redactOne(url: string): string {
-  const scheme = url.indexOf('://');
+  // Without a scheme (`guest:secret@host`, a URL someone mistyped) the user info begins the string;
+  // a scheme with one slash (`amqp:/guest:secret@host`) is kept as written.
+  const start = /^[a-z][a-z0-9+.-]*:\/+/i.exec(url)?.[0].length ?? 0;
   const at = url.lastIndexOf('@');
-  // Without a scheme (`guest:secret@host`, a URL someone mistyped) the user info begins the string.
-  const start = scheme < 0 ? 0 : scheme + 3;
   if (at < start) return url;
   const userinfo = url.slice(start, at);
   const colon = userinfo.indexOf(':');

@@ -183,20 +183,34 @@ export function resolveConnection(rascal: Obj, env: Env): ResolvedConnection {
   return shapeProblems.length > 0 ? { ...located, shapeProblems } : located;
 }
 
+/**
+ * Why one broker URL cannot be used, said without its password; null when it can. A URL whose
+ * scheme lacks its `//` (`amqp:/user:password@host`) parses as a path with no host: its whole text
+ * became the vhost, and the password was printed in every "no such vhost" error that followed.
+ */
+export function urlProblem(one: string): string | null {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(one)?.[1];
+  if (scheme !== undefined && !['amqp', 'amqps'].includes(scheme.toLowerCase())) {
+    // Only the scheme is shown: what follows it may be a password typed where the URL goes.
+    return `the URL begins "${scheme}:", not amqp:// or amqps://`;
+  }
+  if (!URL.canParse(one)) {
+    return `${redactUrl(one)} is not a valid URL (a user name or password holding @ : / ? # % [ ] or a space must be percent-encoded: # as %23, / as %2F, ? as %3F, @ as %40, % as %25)`;
+  }
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(one) || new URL(one).hostname === '') {
+    return `${redactUrl(one)} names no host: write amqp://user:password@host:5672/vhost, with two slashes after "amqp:"`;
+  }
+  return null;
+}
+
 function checkUrls(url: string, source: string, rest: Obj): ResolvedConnection {
   const urls = splitUrls(url);
   if (urls.length === 0) return { url, vhost: '/', source, rascal: rest, problem: 'no broker URL is given' };
   const vhosts = new Set<string>();
   for (const one of urls) {
-    try {
-      const parsed = new URL(one);
-      if (parsed.protocol !== 'amqp:' && parsed.protocol !== 'amqps:') {
-        return { url, vhost: '/', source, rascal: rest, problem: `${redactUrl(one)} is not an amqp:// or amqps:// URL` };
-      }
-      vhosts.add(vhostOf(one));
-    } catch {
-      return { url, vhost: '/', source, rascal: rest, problem: `${redactUrl(one)} is not a valid URL` };
-    }
+    const problem = urlProblem(one);
+    if (problem) return { url, vhost: '/', source, rascal: rest, problem };
+    vhosts.add(vhostOf(one));
   }
   const [vhost = '/'] = vhosts;
   if (vhosts.size > 1) {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { redactUrl } from '../../runtime/errors';
 import { parseYamlSource } from '../../runtime/config/source';
 import { parseRascalJson } from '../../runtime/config/rascal-json';
+import { urlProblem } from '../../runtime/config/connection';
 
 describe('redactUrl', () => {
   it('never prints a password, whatever characters it holds, raw or encoded', () => {
@@ -30,6 +31,34 @@ describe('redactUrl', () => {
     expect(redactUrl('amqp:/guest:Secr3tPW@127.0.0.1')).not.toContain('Secr3tPW');
     expect(redactUrl('guest:a1@h1,guest:b2@h2')).not.toMatch(/a1|b2/);
     expect(redactUrl('127.0.0.1:5672')).toBe('127.0.0.1:5672');
+    expect(redactUrl('amqp:/guest:Secr3tPW@127.0.0.1')).toBe('amqp:/guest:***@127.0.0.1');
+  });
+});
+
+describe('urlProblem', () => {
+  it('refuses a URL whose scheme lacks its two slashes, which parses with no host and the whole text as the vhost', () => {
+    const problem = urlProblem('amqp:/guest:Secr3tPW@127.0.0.1:5672/v');
+    expect(problem).toMatch(/names no host: write amqp:\/\/user:password@host:5672\/vhost, with two slashes/);
+    expect(problem).not.toContain('Secr3tPW');
+    expect(urlProblem('amqps:guest:Secr3tPW@host/v')).not.toContain('Secr3tPW');
+    expect(urlProblem('amqp:///v')).toMatch(/names no host/);
+  });
+
+  it('shows only the scheme of a value that is not an AMQP URL, which may be a password typed where the URL goes', () => {
+    expect(urlProblem('notaurl:Secr3tPW')).toBe('the URL begins "notaurl:", not amqp:// or amqps://');
+    expect(urlProblem('guest:Secr3tPW@127.0.0.1')).toBe('the URL begins "guest:", not amqp:// or amqps://');
+    expect(urlProblem('http://guest:Secr3tPW@h')).not.toContain('Secr3tPW');
+  });
+
+  it('says to percent-encode a password that breaks the URL', () => {
+    const problem = urlProblem('amqp://guest:pa#Secr3t@127.0.0.1:5672/v');
+    expect(problem).toMatch(/must be percent-encoded: # as %23/);
+    expect(problem).not.toContain('Secr3t');
+  });
+
+  it('passes what amqplib connects to', () => {
+    for (const ok of ['amqp://guest:guest@127.0.0.1:5672/v', 'amqps://h', 'AMQP://h:5672', 'amqp://guest:p%23w@h/%2F', 'amqp://[::1]:5672'])
+      expect(urlProblem(ok)).toBeNull();
   });
 });
 

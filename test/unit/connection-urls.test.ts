@@ -74,7 +74,7 @@ describe('a list of broker URLs', () => {
   it('refuses a list whose URLs name different vhosts, or a URL that is not AMQP, without showing a password', () => {
     expect(resolveConnection({}, { AMQP_URL: 'amqp://u:p@n1/a,amqp://u:p@n2/b' }).problem).toContain('different vhosts');
     const bad = resolveConnection({}, { AMQP_URL: 'amqp://u:secret@n1,http://u:secret@n2' }).problem;
-    expect(bad).toContain('is not an amqp:// or amqps:// URL');
+    expect(bad).toContain('the URL begins "http:", not amqp:// or amqps://');
     expect(bad).not.toContain('secret');
   });
 });
