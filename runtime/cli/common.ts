@@ -1,5 +1,6 @@
 /** What every command shares: the project folder, the environment, exit codes, error output. */
 import { resolve } from 'node:path';
+import { isUtf8 } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
 import { ERRORS, WarrenError, WarrenErrors, EXIT } from '../errors';
 import { readProject, type ProjectRead, type WarrenConfig } from '../config';
@@ -40,26 +41,68 @@ function indent(text: string): string {
 /** `JSON`, `@file` (JSON read from a file) or, with `text`, a plain string. */
 export async function readMessageArgument(arg: string, options: { text?: boolean } = {}): Promise<{ value: unknown; text: string }> {
   let text = arg;
+  let file: string | undefined;
   if (arg.startsWith('@')) {
-    const file = resolve(arg.slice(1));
-    text = await readFile(file, 'utf8').catch(() => {
-      throw new WarrenError('WARREN_E_USAGE', `cannot read ${file}`, { hint: 'give @path/to/message.json relative to the current folder' });
+    const path = resolve(arg.slice(1));
+    file = path;
+    const bytes = await readFile(path).catch(() => {
+      throw new WarrenError('WARREN_E_USAGE', `cannot read ${path}`, { hint: 'give @path/to/message.json relative to the current folder' });
     });
+    // Read as UTF-8, bytes that are not would each become U+FFFD: the message sent would not be the file.
+    if (!isUtf8(bytes))
+      throw new WarrenError('WARREN_E_USAGE', `${path} is not UTF-8 text: sent as ${options.text ? 'text' : 'JSON'}, its other bytes would be replaced`, {
+        hint: 'nothing was sent; send JSON or UTF-8 text, e.g. the bytes base64-encoded in a JSON field',
+      });
+    text = bytes.toString('utf8');
   }
   if (options.text) return { value: text, text };
   try {
     return { value: JSON.parse(text), text };
   } catch (err) {
+    if (file !== undefined) {
+      const at = jsonErrorAt(text, (err as Error).message);
+      throw new WarrenError('WARREN_E_USAGE', `${file}${at ? `:${at.line}:${at.column}` : ''} is not valid JSON: ${jsonReason((err as Error).message)}`, {
+        hint: 'nothing was sent; fix the file, or send it as plain text with --text',
+      });
+    }
     throw new WarrenError('WARREN_E_USAGE', `the message is not valid JSON: ${(err as Error).message}`, {
       hint: `quote it for the shell, e.g. '{"userId":"john_doe"}'; read a file with @message.json; send plain text with --text`,
     });
   }
 }
 
+/** Where JSON.parse stopped, as line and column (V8 says "at position N"; the end of the text when it ran out). */
+function jsonErrorAt(text: string, message: string): { line: number; column: number } | null {
+  const position = /at position (\d+)/.exec(message)?.[1];
+  const offset = position !== undefined ? Number(position) : /end of JSON input/i.test(message) ? text.length : null;
+  if (offset === null) return null;
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  return { line, column: offset - before.lastIndexOf('\n') };
+}
+
+/** V8's reason without the file's text it quotes ("…"{"a": 1,}" is not valid JSON"). */
+function jsonReason(message: string): string {
+  return message
+    .replace(/, ".*" is not valid JSON$/s, '')
+    .replace(/ in JSON at position \d+$/, '')
+    .replace(/ at position \d+$/, '');
+}
+
+/** A whole number written in decimal digits: `Number` alone read "" as 0 (`scale FN ''` stopped a function) and took 0x2, 0b1 and 1e0. */
 export function parseCount(value: string, name: string, min = 1): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new WarrenError('WARREN_E_USAGE', `${name} must be an integer >= ${min}, got "${value}"`);
+  const n = /^\s*\+?[0-9]+\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min) {
+    const hint = value.trim() === '' ? { hint: 'it is empty: is a variable such as $N unset?' } : undefined;
+    throw new WarrenError('WARREN_E_USAGE', `${name} must be an integer >= ${min} in decimal digits, got "${value}"`, hint);
+  }
   return n;
+}
+
+/** AMQP writes a name (exchange, routing key, header name) as a short string: at most 255 bytes. */
+export function refuseLongName(what: string, name: string): void {
+  const bytes = Buffer.byteLength(name);
+  if (bytes > 255) throw new WarrenError('WARREN_E_USAGE', `${what} is ${bytes} bytes long; AMQP allows at most 255`, { hint: 'nothing was sent; shorten it' });
 }
 
 /**
@@ -72,6 +115,7 @@ export function parseHeaders(pairs: string[]): Record<string, string | string[]>
     const at = pair.indexOf('=');
     if (at <= 0) throw new WarrenError('WARREN_E_USAGE', `--header ${pair}: expected key=value`);
     const [key, value] = [pair.slice(0, at), pair.slice(at + 1)];
+    refuseLongName(`--header ${key.length > 40 ? `${key.slice(0, 40)}…` : key}: the header name`, key);
     headers[key] = key === 'CC' || key === 'BCC' ? value.split(',').filter(Boolean) : value;
   }
   const bytes = headerTableBytes(headers);

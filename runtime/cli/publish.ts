@@ -12,7 +12,7 @@ import { brokerUnreachable, vhostOfUrl } from '../connection/unreachable';
 import { publishOptions } from '../connection/publish-options';
 import { exchangeExists } from '../connection/probe';
 import { EXIT, WarrenError } from '../errors';
-import { parseCount, parseHeaders, projectDir, readForTools, readMessageArgument, repeated, reportFailure } from './common';
+import { parseCount, parseHeaders, projectDir, readForTools, readMessageArgument, refuseLongName, repeated, reportFailure } from './common';
 import { ENTRY_EXCHANGE, delayedPublish, parseDelay } from '../delay/ladder';
 import { describeDuration, parseDuration } from '../config/units';
 import { requestReply } from './request-reply';
@@ -361,6 +361,8 @@ export function registerPublish(program: Command): void {
             throw new WarrenError('WARREN_E_USAGE', `--count ${options.count} is over ${MAX_PUBLISH_COUNT.toLocaleString('en')}`, {
               hint: 'publish in several runs, or use a load generator such as RabbitMQ PerfTest for more',
             });
+          refuseLongName('the exchange name', exchange);
+          refuseLongName('the routing key', routingKey);
           const headers = parseHeaders(options.header);
           const delayMs = parseDelayOption(options.delay);
           const waitMs = parseWaitReply(options.waitReply, count, delayMs);
