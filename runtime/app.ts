@@ -240,7 +240,8 @@ export class App extends EventEmitter<AppEvents> {
   async deploy(name: string): Promise<{ version: string | null; changed: boolean; problems: unknown[] }> {
     const fn = functionNamed(this.requireConfig(), name);
     // A running function whose file is gone is a deletion, not a build error: the reload below stops it.
-    if (fn && (await isFile(fn.file))) {
+    // One whose entry in queues.yaml changed is redeployed with its new settings, by the reload too.
+    if (fn && (await isFile(fn.file)) && !(await this.settingsChanged(name))) {
       // As a start does, what was deleted on the broker since (an exchange, a binding) is declared again;
       // beside the redeploy, which it does not hold up. A broker that refuses is logged and told to the
       // caller among `problems`: the new code runs anyway.
@@ -254,9 +255,9 @@ export class App extends EventEmitter<AppEvents> {
       const [deployed, problems] = await Promise.all([this.redeploy(fn), declaring]);
       return { ...deployed, problems };
     }
-    const { added, removed, problems } = await this.reload([name], { declare: true });
+    const { added, removed, redeployed, problems } = await this.reload([name], { declare: true });
     const version = this.supervisor.status().find((s) => s.name === name)?.version;
-    if (added.includes(name) && version) return { version, changed: true, problems: [] };
+    if ((added.includes(name) || redeployed.includes(name)) && version) return { version, changed: true, problems: [] };
     if (removed.includes(name)) return { version: null, changed: true, problems };
     if (problems.length === 1) throw problems[0];
     const errors = problems.flatMap((p) => (p instanceof WarrenErrors ? p.errors : p instanceof WarrenError ? [p] : []));
@@ -266,6 +267,18 @@ export class App extends EventEmitter<AppEvents> {
     throw new WarrenError('WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}`, {
       hint: `known: ${Object.keys(functions).join(', ')}; a new function needs a handler file in functions/`,
     });
+  }
+
+  /**
+   * Whether the function's entry in queues.yaml (or what it inherits: rascal.json, the defaults)
+   * differs from the running one. `warren deploy FN` rebuilt the file alone: a changed `timeout` or
+   * `prefetch` answered "unchanged" until `deploy --all`. A config that does not load refuses the
+   * deploy with its file and line, as a restart would.
+   */
+  private async settingsChanged(name: string): Promise<boolean> {
+    const { config: loaded, missingHandlers } = await loadProject({ dir: this.options.dir, env: this.options.env });
+    const next = selectFunctions(loaded, this.options, new Set(missingHandlers.keys()));
+    return planReload(this.requireConfig(), next).changed.includes(name);
   }
 
   private async redeploy(fn: FunctionConfig): Promise<{ version: string; changed: boolean }> {

@@ -153,6 +153,20 @@ it('starts a function whose file was added since the runtime started (deploy FN)
   const runtime = hold('runtime', await startRuntime(project.dir, vhost.url));
   await runtime.waitReady();
 
+  // A changed entry in queues.yaml is applied by `deploy FN` too, not only by --all; an invalid one refuses it.
+  await project.write('queues.yaml', recordingQueues({ alpha: { prefetch: 3 } }));
+  const settings = await runCli(['deploy', 'alpha'], runtime.env);
+  expect(settings.stderr).toBe('');
+  expect(settings.stdout).toMatch(/^alpha: redeployed [0-9a-f]{12} with its new settings$/m);
+  const functions = (await (await runtime.admin('/functions')).json()) as { functions: Array<{ name: string; settings?: { prefetch: number } }> };
+  expect(functions.functions.find((f) => f.name === 'alpha')?.settings?.prefetch).toBe(3);
+  await project.write('queues.yaml', recordingQueues({ alpha: { prefetch: 3 } }).replace('prefetch: 3', 'prefetch: three'));
+  const invalid = await runCli(['deploy', 'alpha'], runtime.env);
+  expect(invalid.code).toBe(2);
+  expect(invalid.stderr).toMatch(/queues\.yaml:\d+:\d+ functions\.alpha\.prefetch/);
+  await project.write('queues.yaml', recordingQueues({ alpha: { prefetch: 3 } }));
+  expect((await runCli(['deploy', 'alpha'], runtime.env)).stdout).toMatch(/^alpha: unchanged/m);
+
   // A file without an entry in queues.yaml runs with the defaults: its own queue, named after it.
   await project.write('functions/weird.ts', recordingHandler('w1'));
   const weird = await runCli(['deploy', 'weird'], runtime.env);
