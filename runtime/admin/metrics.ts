@@ -61,7 +61,9 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
     },
   });
   gauge(registry, 'warren_replicas_desired', 'Replicas each function should run', (s) => s.desired, source);
-  gauge(registry, 'warren_replicas_running', 'Replicas of each function consuming now', (s) => s.running, source);
+  // Those connected: a replica reconnecting (its node lost, its vhost deleted) consumes nothing, and
+  // an alert on running < desired should fire meanwhile.
+  gauge(registry, 'warren_replicas_running', 'Replicas of each function consuming now (connected to the broker)', (s) => s.connected ?? s.running, source);
   gauge(registry, 'warren_messages_in_flight', 'Messages being handled now', (s) => s.stats.inFlight, source);
   new Gauge({
     name: 'warren_ready',

@@ -89,6 +89,10 @@ describe('a function queue deleted while the runtime runs', () => {
     });
     expect(said).toMatch(/^replicas not up: echo 0\/1 \(reconnecting: the broker at amqp:\/\/guest:\*\*\*@/);
     expect(runtime.output()).toContain(`reconnect failed: the broker at`);
+    // An alert on running < desired fires: the replica is started but consumes nothing.
+    const metrics = await (await runtime.admin('/metrics?name=warren_replicas_running&name=warren_replicas_desired')).text();
+    expect(metrics).toContain('warren_replicas_running{function="echo"} 0');
+    expect(metrics).toContain('warren_replicas_desired{function="echo"} 1');
     await createVhost(vhost.name);
     await runtime.waitReady(60_000);
     await publishIds(vhost.url, 'echo', ['back']);
