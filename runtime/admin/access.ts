@@ -2,8 +2,8 @@
  * Who may call the admin API from a browser, and which browser requests may change anything. Pure:
  * request headers and the binding in, a decision out (runtime/admin/server.ts applies it).
  *
- * - Loopback without a token: open, but a browser request must name a loopback host (`Host:`), so a
- *   web page that rebinds its own DNS name to 127.0.0.1 cannot read or act on the API.
+ * - Loopback without a token: open, but a request must name a loopback host (`Host:`), so a web page
+ *   that rebinds its own DNS name to 127.0.0.1 cannot read or act on the API.
  * - With a token: `Authorization: Bearer <token>`, or the dashboard's session cookie, which holds a
  *   value derived from the token (HMAC), HttpOnly and SameSite=Strict, so page scripts never see it.
  * - A request that changes state (anything but GET/HEAD) coming from a browser must be same-origin
@@ -26,11 +26,15 @@ export type Access = { ok: true; via: 'open' | 'bearer' | 'cookie' } | { ok: fal
 export function checkAccess(headers: IncomingHttpHeaders, binding: Pick<AdminBinding, 'token'>): Access {
   const { token } = binding;
   if (token === null) {
-    if (fromBrowser(headers) && !isLoopback(hostName(headers.host))) {
+    // Any request, not only one that looks like a browser's: Chromium sends no Sec-Fetch-* and no
+    // Origin from a plain-http page that is not on localhost, so a rebound page's GETs passed as a
+    // script's and read /functions and the dead letters' bodies. A client without a Host (HTTP/1.0)
+    // is no browser.
+    if (headers.host !== undefined && !isLoopback(hostName(headers.host))) {
       return {
         ok: false,
-        why: `a browser request for host "${headers.host ?? ''}" on an admin API without a token`,
-        hint: 'open the dashboard at http://127.0.0.1:PORT/ (or set WARREN_ADMIN_TOKEN)',
+        why: `a request for host "${headers.host}" on an admin API without a token`,
+        hint: 'call it as http://127.0.0.1:PORT/ or http://localhost:PORT/ (a web page whose DNS name points at 127.0.0.1 is refused this way), or set WARREN_ADMIN_TOKEN',
       };
     }
     return { ok: true, via: 'open' };
@@ -91,11 +95,6 @@ export function cookiesOf(header: string | undefined): Record<string, string> {
     if (!(name in out)) out[name] = part.slice(eq + 1).trim();
   }
   return out;
-}
-
-/** Browsers send Sec-Fetch-* on every request (and Origin on every POST); other clients do not. */
-function fromBrowser(headers: IncomingHttpHeaders): boolean {
-  return headers['sec-fetch-site'] !== undefined || headers['sec-fetch-mode'] !== undefined || headers.origin !== undefined || headers.cookie !== undefined;
 }
 
 function hostName(host: string | undefined): string {

@@ -19,7 +19,7 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
-export async function launchBrowser(options: { width?: number; height?: number; colorScheme?: 'light' | 'dark' } = {}): Promise<TestBrowser> {
+export async function launchBrowser(options: { width?: number; height?: number; colorScheme?: 'light' | 'dark'; args?: string[] } = {}): Promise<TestBrowser> {
   const profile = await mkdtemp(join(tmpdir(), 'warren-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -33,6 +33,7 @@ export async function launchBrowser(options: { width?: number; height?: number; 
       '--no-first-run',
       '--disable-component-update',
       '--disable-sync',
+      ...(options.args ?? []),
     ],
     viewport: { width: options.width ?? 1280, height: options.height ?? 900 },
     colorScheme: options.colorScheme ?? 'light',

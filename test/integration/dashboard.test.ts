@@ -296,6 +296,25 @@ describe('the dashboard', () => {
     await browser.screenshot('topology');
   });
 
+  it('refuses to be read by a page whose own DNS name points at 127.0.0.1 (DNS rebinding), though that browser sends no Sec-Fetch-* or Origin', async () => {
+    const rebinding = await launchBrowser({ args: ['--host-resolver-rules=MAP rebound.example 127.0.0.1'] });
+    try {
+      const port = new URL(base).port;
+      const page = await rebinding.context.newPage();
+      // The page itself holds no data (it is the sign-in form's too); what it asks for is refused.
+      await page.goto(`http://rebound.example:${port}/`);
+      const read = await page.evaluate(async () => {
+        const res = await fetch('/functions');
+        return { status: res.status, body: await res.text() };
+      });
+      expect(read.status).toBe(401);
+      expect(read.body).not.toContain('"orders"');
+      expect(read.body).toContain('a request for host \\"rebound.example:');
+    } finally {
+      await rebinding.close();
+    }
+  });
+
   it('refuses a state change from another site, whatever the browser sends along', async () => {
     const evil: Server = createServer((_req, res) => res.end('<!doctype html><title>elsewhere</title>'));
     await new Promise<void>((r) => evil.listen(0, '127.0.0.1', r));

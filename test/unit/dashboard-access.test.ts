@@ -5,13 +5,18 @@ import { checkAccess, cookiesOf, forgeryRefusal, sessionCookie, sessionValue, SE
 const TOKEN = 's3cret-token';
 
 describe('checkAccess', () => {
-  it('lets anyone in on loopback without a token, but a browser only under a loopback host name', () => {
+  it('lets anyone in on loopback without a token, under a loopback host name', () => {
     expect(checkAccess({ host: '127.0.0.1:8080' }, { token: null })).toEqual({ ok: true, via: 'open' });
     expect(checkAccess({ host: 'localhost:8080', 'sec-fetch-site': 'same-origin' }, { token: null })).toEqual({ ok: true, via: 'open' });
     expect(checkAccess({ host: '[::1]:8080', 'sec-fetch-mode': 'navigate' }, { token: null })).toEqual({ ok: true, via: 'open' });
     // A page whose DNS name was rebound to 127.0.0.1: same origin for the browser, refused here.
     const rebound = checkAccess({ host: 'evil.example:8080', 'sec-fetch-site': 'same-origin' }, { token: null });
     expect(rebound.ok).toBe(false);
+    // Chromium sends no Sec-Fetch-* and no Origin from a plain-http page that is not on localhost: its GETs look like a script's.
+    const bare = checkAccess({ host: 'evil.example:8080', accept: '*/*', 'user-agent': 'Mozilla/5.0', referer: 'http://evil.example:8080/' }, { token: null });
+    expect(bare).toMatchObject({ ok: false, why: 'a request for host "evil.example:8080" on an admin API without a token' });
+    // a client that sends no Host at all (HTTP/1.0) is no browser
+    expect(checkAccess({}, { token: null })).toEqual({ ok: true, via: 'open' });
   });
 
   it('takes the bearer token or the session cookie, nothing else', () => {
