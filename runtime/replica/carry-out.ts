@@ -10,7 +10,7 @@ import type { FunctionConfig } from '../config/types';
 import { sleep } from '../lib/sleep';
 import type { Delivery, Settle } from './delivery';
 import type { Publish } from './handler-context';
-import { copyHeaders, deadLetterHeaders, H, lastDeathOf, originalRoute, retryHeaders, type Route } from './headers';
+import { copyHeaders, deadLetterHeaders, H, lastDeathOf, loggableError, originalRoute, retryHeaders, type Route } from './headers';
 import { decideSettlement, type Settlement } from './outcome';
 import { toExchange, toOwnQueue } from './publish-target';
 import { withHeaders } from '../connection/publish-options';
@@ -82,7 +82,7 @@ export function carryOut(settlement: Settlement, m: Delivered, deps: CarryOutDep
     case 'drop':
       m.settle.ack();
       deps.log.error(
-        { messageId: m.delivery.properties.messageId, attempt: m.attempt, reason: settlement.reason, err: settlement.error },
+        { messageId: m.delivery.properties.messageId, attempt: m.attempt, reason: settlement.reason, err: loggableError(settlement.error) },
         `message dropped: deadLetter is false for ${deps.fn.name}`,
       );
       failed(deps, m, 'dropped', settlement.error, settlement.reason);
@@ -140,7 +140,7 @@ async function publishThenSettle(settlement: Exclude<Settlement, { action: 'ack'
       });
       await deps.publish(toOwnQueue(settlement.queue), content, { properties: withHeaders(properties, headers, false) });
       m.settle.ack();
-      log.error({ messageId, attempt, reason: settlement.reason, err: settlement.error }, `dead-lettered to ${settlement.queue}`);
+      log.error({ messageId, attempt, reason: settlement.reason, err: loggableError(settlement.error) }, `dead-lettered to ${settlement.queue}`);
       failed(deps, m, 'dead', settlement.error, settlement.reason);
       return 'dead';
     }

@@ -210,7 +210,7 @@ export function deadLetterHeaders(headers: Record<string, unknown> | undefined, 
     [H.fn]: facts.functionName,
     // An Error whose message or stack a library set to something else than a string still reads.
     [H.error]: truncate(text(facts.error.message) || text(facts.error), MAX_ERROR),
-    [H.stack]: truncate(text(facts.error.stack), MAX_STACK),
+    [H.stack]: boundedStack(text(facts.error.stack)),
     [H.attempts]: facts.attempts,
     [H.version]: facts.version,
     [H.exchange]: facts.route.exchange,
@@ -219,6 +219,35 @@ export function deadLetterHeaders(headers: Record<string, unknown> | undefined, 
     [H.reason]: facts.reason,
     ...(facts.lastDeath ? { [H.lastDeath]: facts.lastDeath } : {}),
   };
+}
+
+/**
+ * A stack within MAX_STACK that keeps its frames: its first lines (the error's name and message) are
+ * cut to MAX_ERROR first. Cut at the end alone, a long message filled all of it and no frame was left.
+ */
+export function boundedStack(stack: string): string {
+  if (stack.length <= MAX_STACK) return stack;
+  const frames = stack.search(/\n\s+at /);
+  const head = frames < 0 ? stack : stack.slice(0, frames);
+  return truncate(truncate(head, MAX_ERROR) + (frames < 0 ? '' : stack.slice(frames)), MAX_STACK);
+}
+
+/**
+ * The error as a log line writes it: the same error when short, else a copy whose message and stack
+ * are cut as a dead letter's are. A handler's error with a 200 KB message made a 420 KB line (the
+ * message twice: on its own and atop the stack).
+ */
+export function loggableError(err: Error): Error {
+  const message = text(err.message);
+  const stack = text(err.stack);
+  if (message.length <= MAX_ERROR && stack.length <= MAX_STACK) return err;
+  const copy = Object.assign(Object.create(Object.getPrototypeOf(err) as object) as Error, err);
+  for (const [key, value] of [
+    ['message', truncate(message, MAX_ERROR)],
+    ['stack', boundedStack(stack)],
+  ] as const)
+    Object.defineProperty(copy, key, { value, writable: true, configurable: true, enumerable: false });
+  return copy;
 }
 
 function truncate(text: string, max: number): string {

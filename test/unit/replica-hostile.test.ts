@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeBody } from '../../runtime/replica/decode';
-import { attemptOf, countOf, H, MAX_COUNT, originalRoute, retryHeaders, deadLetterHeaders } from '../../runtime/replica/headers';
+import { attemptOf, countOf, H, MAX_COUNT, originalRoute, retryHeaders, deadLetterHeaders, loggableError } from '../../runtime/replica/headers';
 import { admit, priorDeliveries } from '../../runtime/replica/suspects';
 import { describeDeadLetter, originalRouteOf } from '../../runtime/deadletters/describe';
 
@@ -255,5 +255,44 @@ describe('body decoder never throws', () => {
     expect(decodeBody(Buffer.alloc(0), undefined)).toEqual({ ok: true, value: '' });
     const binary = Buffer.from([0xc3, 0x28]);
     expect(decodeBody(binary, undefined)).toEqual({ ok: true, value: binary });
+  });
+});
+
+describe('an error with a huge message', () => {
+  const huge = () => {
+    const err = new TypeError('E'.repeat(200_000));
+    (err as Error & { code: string }).code = 'E_HUGE';
+    return err;
+  };
+
+  it('keeps the stack frames of its dead letter, its first lines cut instead', () => {
+    const dead = deadLetterHeaders(undefined, {
+      functionName: 'f',
+      version: 'v1',
+      reason: 'error',
+      error: huge(),
+      attempts: 1,
+      route: { exchange: 'x', routingKey: 'k' },
+      now: new Date(0),
+    });
+    const stack = dead[H.stack] as string;
+    expect(stack.length).toBeLessThanOrEqual(4_000);
+    expect(stack).toMatch(/^TypeError: E+…\n\s+at /);
+    expect(stack).toContain('replica-hostile.test.ts');
+    expect((dead[H.error] as string).length).toBe(1_000);
+  });
+
+  it('is written to a log line cut as its dead letter is, with its class and fields', () => {
+    const err = huge();
+    const logged = loggableError(err);
+    expect(logged).toBeInstanceOf(TypeError);
+    expect(logged.message.length).toBe(1_000);
+    expect(logged.stack!.length).toBeLessThanOrEqual(4_000);
+    expect(logged.stack).toMatch(/\n\s+at /);
+    expect((logged as Error & { code: string }).code).toBe('E_HUGE');
+    // the handler's own error is left as it was
+    expect(err.message.length).toBe(200_000);
+    const small = new Error('short');
+    expect(loggableError(small)).toBe(small);
   });
 });

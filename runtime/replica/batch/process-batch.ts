@@ -20,7 +20,7 @@ import type { BatchHandler } from '../../index';
 import type { FunctionConfig } from '../../config/types';
 import type { ReplicaStats } from '../../replica-protocol/stats';
 import { InFlight, type Delivery, type InFlightView, type Settle } from '../delivery';
-import { attemptOf, attemptsBefore, lastDeathOf, originalRoute, type Route } from '../headers';
+import { attemptOf, attemptsBefore, lastDeathOf, loggableError, originalRoute, type Route } from '../headers';
 import { decideSettlement, type Outcome, type Settlement } from '../outcome';
 import { aloneWarning, apartOptions, suspectAdmission, type Forgiveness, type IsCleared, type Pausable } from '../suspects';
 import { readMessage, type Validate } from '../read-message';
@@ -365,7 +365,10 @@ export function createBatchProcessor(deps: BatchProcessorDeps) {
     const failed = outcomes.filter((o) => o.kind === 'error').length;
     const rejected = outcomes.filter((o) => o.kind === 'reject').length;
     const first = outcomes.find((o) => o.kind !== 'ok');
-    log.warn({ size, failed, rejected, err: first && 'error' in first ? first.error : undefined }, `batch of ${size}: ${failed} failed, ${rejected} rejected`);
+    log.warn(
+      { size, failed, rejected, err: first && 'error' in first ? loggableError(first.error) : undefined },
+      `batch of ${size}: ${failed} failed, ${rejected} rejected`,
+    );
   }
 
   /** deliveries taken and not yet settled: what the drain requeues when the grace period is over */
