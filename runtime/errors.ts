@@ -175,7 +175,9 @@ export function redactUrl(url: string): string {
 function redactOne(url: string): string {
   // Without a scheme (`guest:secret@host`, a URL someone mistyped) the user info begins the string;
   // a scheme with one slash (`amqp:/guest:secret@host`) is kept as written.
-  const start = /^[a-z][a-z0-9+.-]*:\/+/i.exec(url)?.[0].length ?? 0;
+  const oneSlash = /^\s*[a-z][a-z0-9+.-]*:\/(?!\/)/i.exec(url);
+  const scheme = url.indexOf('://');
+  const start = oneSlash ? oneSlash[0].length : scheme < 0 ? 0 : scheme + 3;
   const at = url.lastIndexOf('@');
   if (at < start) return url;
   const userinfo = url.slice(start, at);
