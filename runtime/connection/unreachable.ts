@@ -63,6 +63,37 @@ export function reconnectProblem(url: string, err: unknown): { reason: string; h
   return trouble.kind === 'down' ? null : { reason: trouble.message, hint: trouble.hint };
 }
 
+/**
+ * How a run of failed reconnects is logged: each failure in a person's words with its hint (a node
+ * simply down said only "reconnect failed", with a stack, one line per replica every 5 s), at warn
+ * when it says something new or a minute after it was last said, at debug in between.
+ */
+export class ReconnectReport {
+  private last: { message: string; at: number } | null = null;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** The fields and words of this failure, and the level to log it at. */
+  failed(url: string, err: unknown, retryInMs: number): { level: 'warn' | 'debug'; fields: Record<string, unknown>; message: string } {
+    const trouble = brokerTrouble(url, vhostOfUrl(url), err);
+    const now = this.now();
+    const repeat = this.last !== null && this.last.message === trouble.message && now - this.last.at < REPEAT_AFTER_MS;
+    if (!repeat) this.last = { message: trouble.message, at: now };
+    return {
+      level: repeat ? 'debug' : 'warn',
+      fields: { retryInMs, hint: trouble.hint, ...(trouble.kind === 'down' ? {} : { reason: trouble.message }) },
+      message: `${trouble.message}; retrying${repeat ? '' : ' (said again in a minute if it lasts)'}`,
+    };
+  }
+
+  /** Connected again: the next failure is new. */
+  reset(): void {
+    this.last = null;
+  }
+}
+
+const REPEAT_AFTER_MS = 60_000;
+
 /** The vhost a URL (or the first of a cluster's list) names; no path means `/`. */
 export function vhostOfUrl(url: string): string {
   try {

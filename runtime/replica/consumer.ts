@@ -12,7 +12,7 @@
  */
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { connectToAny, writeQueuedFrames } from '../connection/connect';
-import { reconnectProblem } from '../connection/unreachable';
+import { ReconnectReport, reconnectProblem } from '../connection/unreachable';
 import { nextStart, splitUrls } from '../connection/urls';
 import { RECONNECT_MAX_MS } from '../connection/backoff';
 import type { Logger } from 'pino';
@@ -73,6 +73,8 @@ export class QueueConsumer {
   private closing = false;
   private cancelled = false;
   private retryMs: number;
+  /** how failed reconnects are said: in words, a repeat at most once a minute */
+  private readonly reconnects = new ReconnectReport();
   private reconnectTimer: NodeJS.Timeout | null = null;
   private readonly retry: { minMs: number; maxMs: number };
   private readonly cluster: boolean;
@@ -333,12 +335,14 @@ export class QueueConsumer {
       this.reconnectTimer = null;
       this.subscribe().then(
         () => {
+          this.reconnects.reset();
           this.options.log.info({ node: this.node }, 'reconnected and consuming again');
           this.options.onConnection(true, this.node);
         },
         (err: Error) => {
           const problem = reconnectProblem(this.options.url, err);
-          this.options.log.warn({ err, retryInMs: this.retryMs, ...problem }, problem ? `reconnect failed: ${problem.reason}` : 'reconnect failed');
+          const said = this.reconnects.failed(this.options.url, err, this.retryMs);
+          this.options.log[said.level](said.fields, `reconnect failed: ${said.message}`);
           this.options.onReconnectFailed?.(problem?.reason ?? null);
           this.missing(err);
           this.scheduleReconnect();

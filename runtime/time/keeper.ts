@@ -14,7 +14,7 @@ import { RECONNECT_MAX_MS } from '../connection/backoff';
 import { DelayForwarder } from '../delay/deliver';
 import { TickEmitter, type EmitterStatus } from '../schedule/emitter';
 import { parseSchedule } from '../schedule/ticks';
-import { reconnectProblem } from '../connection/unreachable';
+import { ReconnectReport } from '../connection/unreachable';
 
 const RETRY_MIN_MS = 1_000;
 const RETRY_MAX_MS = RECONNECT_MAX_MS;
@@ -26,6 +26,8 @@ export class TimeKeeper {
   private emitters = new Map<string, TickEmitter>();
   private config: WarrenConfig | null = null;
   private retryMs = RETRY_MIN_MS;
+  /** how failed reconnects are said: in words, a repeat at most once a minute */
+  private readonly reconnects = new ReconnectReport();
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
 
@@ -117,6 +119,7 @@ export class TimeKeeper {
       await this.forwarder?.attach(connection);
       for (const emitter of this.emitters.values()) await emitter.attach(connection);
       this.retryMs = RETRY_MIN_MS;
+      this.reconnects.reset();
     } catch (err) {
       this.log.error({ err }, 'could not start delayed delivery and schedules; retrying');
       await connection.close().catch(() => undefined);
@@ -136,8 +139,10 @@ export class TimeKeeper {
     if (this.stopped || this.timer) return;
     const delay = this.retryMs;
     this.retryMs = Math.min(RETRY_MAX_MS, this.retryMs * 2);
-    const problem = url ? reconnectProblem(url, err) : null;
-    this.log.warn({ err, retryInMs: delay, ...problem }, `delayed delivery and schedules: reconnecting${problem ? `: ${problem.reason}` : ''}`);
+    if (url) {
+      const said = this.reconnects.failed(url, err, delay);
+      this.log[said.level](said.fields, `delayed delivery and schedules: reconnecting: ${said.message}`);
+    } else this.log.warn({ retryInMs: delay }, `delayed delivery and schedules: ${err.message}; reconnecting`);
     this.timer = setTimeout(() => {
       this.timer = null;
       void this.connect();
