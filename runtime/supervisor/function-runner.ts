@@ -67,6 +67,8 @@ export const WATCHDOG_MS = 250;
  * handler module that spins at load).
  */
 export const START_GRACE_MS = 10_000;
+/** Replicas of one function booting at once (a scale to 256 starts them in waves of this many). */
+export const BOOT_AT_ONCE = 8;
 /**
  * A redeploy watches its new replicas this long after they consume, before it drains the old ones:
  * a version that dies right after starting (a timer at load that throws, a connection its module
@@ -260,10 +262,19 @@ export class FunctionRunner {
       this.restartMissed = true;
       return;
     }
-    const live = [...this.replicas].filter((r) => r.state === 'starting' || r.state === 'running');
+    const liveNow = () => [...this.replicas].filter((r) => r.state === 'starting' || r.state === 'running');
+    const live = liveNow();
     if (live.length < this.desired) {
-      const fresh = Array.from({ length: this.desired - live.length }, () => this.spawn(this.build));
-      await Promise.all(fresh.map((r) => r.start().catch((err: Error) => this.onStartFailure(r, err))));
+      // In waves: 256 threads booting at once on two cores starved one another for 15 s, and the
+      // watchdog ended most of them as hung. Each wave counts again (a scale meanwhile changes `desired`).
+      for (;;) {
+        const wanted = this.desired - liveNow().length;
+        if (wanted <= 0 || this.stopped) break;
+        const fresh = Array.from({ length: Math.min(BOOT_AT_ONCE, wanted) }, () => this.spawn(this.build));
+        await Promise.all(fresh.map((r) => r.start().catch((err: Error) => this.onStartFailure(r, err))));
+        // A wave with none started: the restart scheduled with backoff tries again, not this loop.
+        if (!fresh.some((r) => r.state === 'running')) break;
+      }
       if (this.running === 0 && this.desired > 0 && this.lastError) {
         // A handler that does not load says so with its own code, file and line; anything else is a start failure.
         throw this.startFailure instanceof WarrenError ? this.startFailure : new WarrenError('WARREN_E_REPLICA_START', this.lastError);
@@ -438,7 +449,12 @@ export class FunctionRunner {
       // Loading its handler, a replica gets the start grace; once it subscribes, a delivery can
       // arrive in the same read as the broker's consume-ok and block it before it says it is ready.
       if (isHung(silentFor, this.fn.timeout, r.state === 'starting' && !r.subscribing)) {
-        void r.terminateAsDead(`event loop blocked for ${silentFor} ms (timeout ${this.fn.timeout} ms): a handler never yields`);
+        // No handler ran yet in a replica still starting: its module spins at load, or the machine is too busy to run the thread.
+        void r.terminateAsDead(
+          r.state === 'starting' && !r.subscribing
+            ? `silent for ${silentFor} ms while starting (timeout ${this.fn.timeout} ms + ${START_GRACE_MS} ms to start): the handler module spins at load, or the machine is too busy to boot the thread`
+            : `event loop blocked for ${silentFor} ms (timeout ${this.fn.timeout} ms): a handler never yields`,
+        );
       }
     }
   }

@@ -2,6 +2,8 @@
  * `warren scale FN N` on a running runtime (SPEC §5): the broker sees N consumers within a second,
  * and scaling down during a stream of slow messages drains the removed replicas: 0 lost, 0 duplicated.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { createTestVhost } from '../helpers/broker';
 import {
@@ -91,5 +93,44 @@ it('charges no message a redelivery when replicas drain under a backlog: scaled 
   // Each drain cancelled its consumer with deliveries on their way: those came back counted, ran again
   // as suspects (attempt 2), and with redeliveryLimit 1 some were dead-lettered.
   expect(results.filter((r) => r.v !== '1').map((r) => `${r.id}@${r.v}`)).toEqual([]);
+  expect(await runtime.stop()).toBe(0);
+});
+
+it('boots a large scale up in waves, so the threads do not starve one another into the watchdog: 18 replicas, at most 8 loading at once, none ended', async () => {
+  const vhost = hold('vhost', await createTestVhost('scale-waves'));
+  const project = hold(
+    'project',
+    await createProject({
+      'queues.yaml': 'functions:\n  wide: { replicas: 1, prefetch: 1 }\n',
+      // Each replica's module takes 400 ms to load and says when it began and ended.
+      'functions/wide.ts': [
+        "import { appendFileSync } from 'node:fs';",
+        'appendFileSync(process.env.LOADS_FILE!, `${Date.now()} +\\n`);',
+        'await new Promise((r) => setTimeout(r, 400));',
+        'appendFileSync(process.env.LOADS_FILE!, `${Date.now()} -\\n`);',
+        'export default async () => undefined;',
+        '',
+      ].join('\n'),
+    }),
+  );
+  const loads = join(project.dir, 'loads.txt');
+  const runtime = hold('runtime', await startRuntime(project.dir, vhost.url, { LOADS_FILE: loads }));
+  await runtime.waitReady();
+  const up = await runCli(['scale', 'wide', '18'], runtime.env);
+  expect(up.stderr).toBe('');
+  expect(up.stdout).toContain('wide: 18/18 replicas running');
+  expect(await consumerCount(vhost.url, 'wide')).toBe(18);
+  const events = (await readFile(loads, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' '))
+    .map(([at, sign]) => ({ at: Number(at), delta: sign === '+' ? 1 : -1 }))
+    .sort((a, b) => a.at - b.at || a.delta - b.delta);
+  let loading = 0;
+  let most = 0;
+  for (const e of events) most = Math.max(most, (loading += e.delta));
+  expect(events.filter((e) => e.delta === 1)).toHaveLength(18);
+  expect(most).toBeLessThanOrEqual(8);
+  expect(runtime.output()).not.toMatch(/silent for|event loop blocked/);
   expect(await runtime.stop()).toBe(0);
 });
