@@ -48,8 +48,15 @@ export function total(
   return sum;
 }
 
-export function healthOf(fn: LiveFunction): 'up' | 'degraded' | 'stopped' {
+/** `unknown` while the runtime does not answer: its last figures are not news of the function (they stayed green). */
+export function healthOf(fn: LiveFunction, answering = true): 'up' | 'degraded' | 'stopped' | 'unknown' {
+  if (!answering) return 'unknown';
   return fn.running < fn.desired ? 'degraded' : fn.desired === 0 ? 'stopped' : 'up';
+}
+
+/** What a health dot says when pointed at. */
+export function healthTitle(health: ReturnType<typeof healthOf>): string {
+  return health === 'unknown' ? 'unknown: the runtime does not answer' : health;
 }
 
 /** The element id of a function's card (the table and the topology link to it). */

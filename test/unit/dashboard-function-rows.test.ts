@@ -1,6 +1,6 @@
 /** The functions table's filter, sort and totals (runtime/dashboard/function-rows.ts). */
 import { describe, expect, it } from 'vitest';
-import { BY_NAME, functionRows, nextSort, total } from '../../runtime/dashboard/function-rows';
+import { BY_NAME, functionRows, healthOf, healthTitle, nextSort, total } from '../../runtime/dashboard/function-rows';
 import { liveFunctionOf } from '../testkit/live-function';
 
 const fn = liveFunctionOf;
@@ -38,5 +38,15 @@ describe('total', () => {
     expect(total(FNS, 'queueDepth')).toBe(900);
     expect(total(FNS, 'deadLetterDepth')).toBe(41);
     expect(total([fn('a', { deadLetterDepth: null }), fn('b', { deadLetterDepth: null })], 'deadLetterDepth')).toBeNull();
+  });
+});
+
+describe('healthOf', () => {
+  it('is unknown while the runtime does not answer, whatever its last figures said', () => {
+    expect(healthOf(fn('a', { running: 2, desired: 2 }))).toBe('up');
+    expect(healthOf(fn('a', { running: 1, desired: 2 }))).toBe('degraded');
+    expect(healthOf(fn('a', { running: 0, desired: 0 }))).toBe('stopped');
+    expect(healthOf(fn('a', { running: 2, desired: 2 }), false)).toBe('unknown');
+    expect(healthTitle('unknown')).toBe('unknown: the runtime does not answer');
   });
 });

@@ -4,7 +4,7 @@
  * staying in view; a name leads to the function's card.
  */
 import { count, ms, rate } from '../format';
-import { cardId, healthOf, nextSort, type Sort, type SortKey } from '../function-rows';
+import { cardId, healthOf, healthTitle, nextSort, type Sort, type SortKey } from '../function-rows';
 import type { LiveFunction } from '../types';
 
 interface Column {
@@ -27,7 +27,7 @@ const COLUMNS: Column[] = [
   { key: 'deadLetterDepth', label: 'Dead letters', cell: (f) => count(f.deadLetterDepth), tone: (f) => ((f.deadLetterDepth ?? 0) > 0 ? 'warn' : undefined) },
 ];
 
-export function FunctionTable({ rows, sort, onSort }: { rows: LiveFunction[]; sort: Sort; onSort(sort: Sort): void }) {
+export function FunctionTable({ rows, sort, onSort, answering = true }: { rows: LiveFunction[]; sort: Sort; onSort(sort: Sort): void; answering?: boolean }) {
   const heading = (key: SortKey, label: string, numeric: boolean) => (
     <th scope="col" class={numeric ? 'num' : undefined} aria-sort={sort.key === key ? (sort.descending ? 'descending' : 'ascending') : undefined} key={key}>
       <button type="button" class="sort" onClick={() => onSort(nextSort(sort, key))}>
@@ -53,11 +53,11 @@ export function FunctionTable({ rows, sort, onSort }: { rows: LiveFunction[]; so
         </thead>
         <tbody>
           {rows.map((fn) => {
-            const health = healthOf(fn);
+            const health = healthOf(fn, answering);
             return (
               <tr key={fn.name} data-row={fn.name}>
                 <th scope="row" class="name">
-                  <span class={`dot ${health}`} title={health} />
+                  <span class={`dot ${health}`} title={healthTitle(health)} />
                   <a
                     href={`#/functions/${encodeURIComponent(fn.name)}`}
                     title={fn.name}

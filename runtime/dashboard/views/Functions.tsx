@@ -3,7 +3,7 @@ import { Fragment } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, fnPath } from '../api';
 import { ago, clock, count, ms, plural, rate, shortVersion, when } from '../format';
-import { BY_NAME, cardId, functionRows, healthOf, total, type Sort } from '../function-rows';
+import { BY_NAME, cardId, functionRows, healthOf, healthTitle, total, type Sort } from '../function-rows';
 import type { LiveState } from '../live';
 import type { FunctionSetup, LiveFunction, RecentFailure, SeriesName } from '../types';
 import { toast } from '../toast';
@@ -89,7 +89,7 @@ export function Functions({ live, focus = null }: { live: LiveState; focus?: str
           </span>
         </div>
       ) : null}
-      {fns.length > 1 ? <FunctionTable rows={rows} sort={sort} onSort={setSort} /> : null}
+      {fns.length > 1 ? <FunctionTable rows={rows} sort={sort} onSort={setSort} answering={live.connection !== 'lost'} /> : null}
       {rows.length === 0 ? <p class="empty">No function's name holds “{filter.trim()}”.</p> : null}
       <div class="cards">
         {rows.map((fn) => (
@@ -198,12 +198,12 @@ function FunctionCard({ fn, live }: { fn: LiveFunction; live: LiveState }) {
       return done;
     });
 
-  const health = healthOf(fn);
+  const health = healthOf(fn, live.connection !== 'lost');
   return (
     <article id={cardId(fn.name)} class={`card ${health}`} aria-labelledby={`fn-${fn.name}`} data-function={fn.name}>
       <header class="card-head">
         <div class="title">
-          <span class={`dot ${health}`} title={health} />
+          <span class={`dot ${health}`} title={healthTitle(health)} />
           <h2 id={`fn-${fn.name}`} tabIndex={-1}>
             {fn.name}
           </h2>
