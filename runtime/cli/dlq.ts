@@ -19,6 +19,7 @@ import { EXIT, WarrenError } from '../errors';
 import { lostConnection } from '../connection/unreachable';
 import { vhostUrl } from '../topology/names';
 import { deadQueueName } from '../topology/names';
+import { firstLine } from '../lib/first-line';
 import { parseCount, projectDir, readForTools, repeated, reportFailure } from './common';
 
 interface DlqOptions {
@@ -194,10 +195,26 @@ function formatLetter(l: DeadLetter, n: number): string {
     `   error:    ${l.error ?? '(none recorded)'}`,
     ...(l.lastDeath === null ? [] : [`   last death of a replica that held it: ${l.lastDeath}`]),
     ...(l.function === null ? [] : [`   function: ${l.function}` + (l.version ? ` (version ${l.version})` : '')]),
+    ...(where(l.stack) === null ? [] : [`   thrown:   ${where(l.stack)}`]),
     `   route:    ${route}`,
+    ...(producerHeaders(l.headers) === '' ? [] : [`   headers:  ${producerHeaders(l.headers)}`]),
     `   body:     ${shownPreview(l)}`,
   ];
   return lines.join('\n') + '\n';
+}
+
+/** The stack's first frame (`at handler (functions/pay.ts:12:11)`): where it was thrown; `--json` has the whole stack. */
+function where(stack: string | null): string | null {
+  const frame = /^\s+at (.+)$/m.exec(stack ?? '')?.[1];
+  return frame === undefined ? null : firstLine(frame, 160);
+}
+
+/** The headers the message came with (not Warren's nor the broker's), on one line, each value cut to 60 characters. */
+function producerHeaders(headers: Record<string, unknown>): string {
+  return Object.entries(headers)
+    .filter(([key]) => !key.startsWith('x-warren-') && !key.startsWith('x-death') && !key.startsWith('x-first-death') && !key.startsWith('x-last-death'))
+    .map(([key, value]) => `${key}=${firstLine(typeof value === 'string' ? value : JSON.stringify(value), 60)}`)
+    .join(', ');
 }
 
 export function formatReplay(r: ReplayResult): string {

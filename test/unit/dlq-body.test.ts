@@ -21,4 +21,19 @@ describe('dlq list body', () => {
     expect(text).toContain('body:     (4 bytes, not UTF-8 text;');
     expect(text).not.toContain('\uFFFD');
   });
+
+  it("shows where the error was thrown and the producer's own headers, not Warren's or the broker's", () => {
+    const headers = {
+      trace: 'abc123',
+      tenant: 't9',
+      'x-warren-reason': 'error',
+      'x-warren-error': 'card declined',
+      'x-warren-stack': 'Error: card declined\n    at charge (functions/pay.ts:12:11)\n    at run (warren)',
+      'x-death': [{ count: 1 }],
+    };
+    const letter = describeDeadLetter({ content: Buffer.from('{}'), properties: { messageId: 'm1', headers } }, 'pay');
+    const text = formatList({ queue: 'pay.dead', total: 1, letters: [letter] });
+    expect(text).toContain('   thrown:   charge (functions/pay.ts:12:11)\n');
+    expect(text).toContain('   headers:  trace=abc123, tenant=t9\n');
+  });
 });
