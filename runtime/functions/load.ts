@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { WarrenError } from '../errors.js';
@@ -19,8 +20,27 @@ export async function loadHandler(bundleFile: string, sourceFile: string): Promi
     throw loadError(sourceFile, bundleFile, err);
   }
   const handler = pickHandler(mod.default);
-  if (!handler) throw noDefaultFunction(sourceFile, describe(mod.default), methodHint(mod.default));
+  if (!handler) {
+    // Where the file says `export default` (`const handler = 1; … export default handler;` was placed at line 1).
+    const line = defaultExportLine(sourceFile);
+    // A default export that is undefined as the file loads is there all the same: not "no default export".
+    const found =
+      mod.default === undefined && line !== undefined && 'default' in mod ? 'undefined: its value is not set yet when the file loads' : describe(mod.default);
+    throw noDefaultFunction(sourceFile, found, { ...methodHint(mod.default), ...(line !== undefined ? { line } : {}) });
+  }
   return handler;
+}
+
+/** The line of the source's `export default …` or `export { x as default }`; undefined when it has none or cannot be read. */
+function defaultExportLine(sourceFile: string): number | undefined {
+  let source: string;
+  try {
+    source = readFileSync(sourceFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const at = source.split('\n').findIndex((l) => /^\s*export\s+default\b|^\s*export\s*\{[^}]*\bas\s+default\b/.test(l));
+  return at >= 0 ? at + 1 : undefined;
 }
 
 /**

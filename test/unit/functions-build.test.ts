@@ -226,6 +226,23 @@ describe('buildHandler + loadHandler', () => {
     }
   });
 
+  it('places a default export that is no function on load at its `export default` line, and calls an unset one undefined', async () => {
+    const dir = await project({
+      'late.ts':
+        "import { readFileSync } from 'node:fs';\nconst handler = JSON.parse(readFileSync('/dev/null', 'utf8') || '1');\n\n// comments\n\nexport default handler;\n",
+      'unset.ts':
+        "let handler: (() => Promise<number>) | undefined;\nif (process.env['NEVER_SET_X'] === 'y') handler = async () => 1;\n\n\nexport { handler as default };\n",
+    });
+    const late = await buildHandler({ file: join(dir, 'late.ts'), name: 'late', outDir });
+    const lateErr = (await thrownBy(() => loadHandler(late.bundleFile, join(dir, 'late.ts')))) as WarrenError;
+    expect(lateErr.message).toBe('late.ts has no default export function (found a number)');
+    expect(lateErr.details.line).toBe(6);
+    const unset = await buildHandler({ file: join(dir, 'unset.ts'), name: 'unset', outDir });
+    const unsetErr = (await thrownBy(() => loadHandler(unset.bundleFile, join(dir, 'unset.ts')))) as WarrenError;
+    expect(unsetErr.message).toBe('unset.ts has no default export function (found undefined: its value is not set yet when the file loads)');
+    expect(unsetErr.details.line).toBe(5);
+  });
+
   it("refuses Lambda's CommonJS `exports.handler = …` at build time, so `check` catches it, and says how to export it", async () => {
     const dir = await project({
       'lambda.js': 'exports.handler = async (event) => ({ ok: true, event });\n',
