@@ -210,6 +210,28 @@ describe('the dashboard, fast hands and odd input', () => {
     await runtime.admin('/functions/orders/dead-letters', { method: 'DELETE' });
   });
 
+  it('reads the queue again when the letter open is gone (purged behind its back), rather than keep listing it', async () => {
+    const { page } = browser;
+    for (let i = 0; i < 2; i++) await reject(`gone-${i}`, `gone ${i}`);
+    await waitFor(async () => (await queueInfo(vhost.url, 'orders.dead')).messageCount === 2);
+    await page.goto('about:blank');
+    await page.goto(`${base}/#/dead-letters/orders`);
+    await expect.poll(() => page.locator('.workbench .actions').textContent()).toContain('2 dead letters');
+    await page.getByRole('button', { name: 'open gone-0' }).click();
+    await page.getByText('gone 0').first().waitFor();
+    // Purged by someone else (rabbitmqctl purge_queue), not through Warren.
+    const conn = await amqplib.connect(vhost.url);
+    try {
+      await (await conn.createChannel()).purgeQueue('orders.dead');
+    } finally {
+      await conn.close();
+    }
+    await page.getByRole('button', { name: 'Replay', exact: true }).click();
+    await expect.poll(() => page.locator('.toasts').textContent(), { timeout: 10_000 }).toContain('no dead letter gone-0 in orders.dead');
+    await expect.poll(() => page.getByRole('button', { name: 'open gone-1' }).count(), { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => page.locator('.workbench .actions').textContent(), { timeout: 10_000 }).toContain('0 dead letters');
+  });
+
   it('counts messages in its rates: retried twice then done is one in, two retried, one handled and none failed', async () => {
     for (let i = 0; i < 20; i++) await publishRaw(vhost.url, '', 'flaky', JSON.stringify({ i }), { contentType: 'application/json' });
     // A frame whose window holds the whole burst: every rate over the same seconds.

@@ -304,6 +304,7 @@ export function DeadLetters({ live, name }: { live: LiveState; name: string | nu
                 close();
                 setReload((n) => n + 1);
               }}
+              onGone={() => setReload((n) => n + 1)}
             />
           ) : null}
         </div>

@@ -10,9 +10,11 @@ interface Props {
   letterKey: string;
   onClose(): void;
   onReplayed(): void;
+  /** the letter is no longer in the queue (replayed or purged meanwhile): the list behind reads the queue again */
+  onGone(): void;
 }
 
-export function LetterDetail({ fn, letterKey, onClose, onReplayed }: Props) {
+export function LetterDetail({ fn, letterKey, onClose, onReplayed, onGone }: Props) {
   const [letter, setLetter] = useState<DeadLetterDetail | null>(null);
   /** dead letters carrying this message id: at-least-once delivery can dead-letter one message twice */
   const [copies, setCopies] = useState(1);
@@ -33,7 +35,10 @@ export function LetterDetail({ fn, letterKey, onClose, onReplayed }: Props) {
     api<{ letter?: DeadLetterDetail; copies?: number }>('GET', path).then(
       (r) => {
         if (!shown) return;
-        if (!r?.letter) return setError(`no dead letter ${letterKey}: it may have been replayed or purged meanwhile`);
+        if (!r?.letter) {
+          onGone();
+          return setError(`no dead letter ${letterKey}: it may have been replayed or purged meanwhile`);
+        }
         setLetter(r.letter);
         setCopies(r.copies ?? 1);
         setBody(prettyBody(r.letter.body, r.letter.bodyEncoding));
@@ -57,7 +62,10 @@ export function LetterDetail({ fn, letterKey, onClose, onReplayed }: Props) {
       // The text as edited: parsing and printing it again would alter numbers JavaScript cannot hold exactly.
       const payload = withEdit ? { keys: [letterKey], body } : { keys: [letterKey] };
       const r = await api<ReplayResult>('POST', `${letters}/replay`, payload);
-      if (r.replayed === 0) throw new Error(`no dead letter ${letterKey} in ${r.queue}: it may have been replayed or purged meanwhile`);
+      if (r.replayed === 0) {
+        onGone();
+        throw new Error(`no dead letter ${letterKey} in ${r.queue}: it may have been replayed or purged meanwhile`);
+      }
       const what = r.replayed > 1 ? `${r.replayed} dead letters ${letterKey}` : letterKey;
       toast('ok', `replayed ${what}${withEdit ? ' with the edited body' : ''} into ${r.target}`);
       onReplayed();
