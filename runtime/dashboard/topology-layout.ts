@@ -103,7 +103,8 @@ export function layoutTopology(data: Topology): TopologyLayout {
   const widths = [
     nodeWidth(exchangeBoxes),
     clamp(Math.max(0, ...edges.map((e) => pillText(e.key).length * PILL_CHAR + 18)), 60, 200),
-    nodeWidth(queueBoxes),
+    // Wider: a queue's second line names its dead-letter queue, which repeats its name (`orders · dead letters: orders.dead`).
+    nodeWidth(queueBoxes, 380),
     nodeWidth(functionBoxes),
   ];
   const columns: Array<{ x: number; width: number }> = [];
@@ -236,9 +237,9 @@ function headerMatch(b: { arguments?: Record<string, unknown> }): string | null 
   return `${match}: ${headers.map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ')}`;
 }
 
-function nodeWidth(boxes: Array<{ label: string; sub: string }>): number {
+function nodeWidth(boxes: Array<{ label: string; sub: string }>, max = 290): number {
   const widest = Math.max(0, ...boxes.map((b) => Math.max(b.label.length * LABEL_CHAR, b.sub.length * SUB_CHAR)));
-  return clamp(Math.ceil(widest + 26), 150, 290);
+  return clamp(Math.ceil(widest + 26), 150, max);
 }
 
 /** Label and second line cut to what a box of `width` holds (the whole text is in the box's tooltip). */

@@ -293,6 +293,12 @@ describe('the dashboard', () => {
     // Each routing key is a box of its own (no text on a line): order.*, # and the fanout's empty key.
     expect(await page.locator('.topology .node.binding').count()).toBe(3);
     expect(text).toContain('(empty key)');
+    // A queue's dead-letter queue is named whole, on the drawing and in the table.
+    expect(text).toContain('dead letters: orders.dead');
+    await page.locator('details.topology-table summary').click();
+    const table = page.locator('.topology-table table');
+    expect(await table.locator('th').allTextContents()).toContain('Dead letters');
+    expect(await table.locator('tr').filter({ hasText: 'order.*' }).textContent()).toContain('orders.dead');
     await browser.screenshot('topology');
   });
 

@@ -60,6 +60,18 @@ function expectNoLineThroughALabel(layout: TopologyLayout): void {
 }
 
 describe('layoutTopology', () => {
+  it("names a long function queue's dead-letter queue whole", () => {
+    const layout = layoutTopology({
+      exchanges: [{ name: 'orders', type: 'topic' }],
+      queues: [{ name: 'flaky-order-handler', type: 'quorum', deadLetterQueue: 'flaky-order-handler.dead' }],
+      bindings: [{ exchange: 'orders', queue: 'flaky-order-handler', routingKey: 'order.#' }],
+      functions: [{ name: 'flaky-order-handler', queue: 'flaky-order-handler', output: null }],
+    } as Topology);
+    const queue = layout.boxes.find((b) => b.kind === 'queue')!;
+    expect(queue.sub).toBe('quorum · dead letters: flaky-order-handler.dead');
+    expectNoLineThroughALabel(layout);
+  });
+
   it('gives every routing key a box of its own in the bindings column, and no line runs through a label', () => {
     const layout = layoutTopology(SHOP);
     const keys = layout.boxes.filter((b) => b.kind === 'binding').map((b) => b.label);

@@ -37,6 +37,7 @@ export function Topology() {
 
   const layout = layoutTopology(data);
   const functionOf = new Map(data.functions.map((f) => [f.queue, f.name]));
+  const deadLetterQueueOf = new Map(data.queues.flatMap((q) => (q.deadLetterQueue ? [[q.name, q.deadLetterQueue] as const] : [])));
   return (
     <div class="topology">
       <p class="muted">
@@ -97,6 +98,7 @@ export function Topology() {
                 <th scope="col">Routing key</th>
                 <th scope="col">Queue</th>
                 <th scope="col">Function</th>
+                <th scope="col">Dead letters</th>
               </tr>
             </thead>
             <tbody>
@@ -115,6 +117,7 @@ export function Topology() {
                       (functionOf.get(row.queue) ?? <span class="muted">none</span>)
                     )}
                   </td>
+                  <td class="mono">{row.toExchange ? '' : (deadLetterQueueOf.get(row.queue) ?? <span class="muted">none</span>)}</td>
                 </tr>
               ))}
             </tbody>
