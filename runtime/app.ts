@@ -79,7 +79,19 @@ export class App extends EventEmitter<AppEvents> {
   /** `warren dev` waiting for a save: why the project did not load, for /readyz and the dashboard */
   refused: string | null = null;
   /** what queues.yaml and functions/ were warned about when last read (an output looping back, a file not read): logged, and on the dashboard */
-  warnings: readonly string[] = [];
+  /** what `warren check` would warn of in the project's files, as last read */
+  private configWarnings: readonly string[] = [];
+  /**
+   * What the last reload of the whole project (`--watch`, `deploy --all`) could not apply: an invalid
+   * queues.yaml, a handler that does not build. Only logged, it left /readyz at 200 and the dashboard
+   * silent while the files on disk were broken; cleared by the next reload that applies.
+   */
+  private unapplied: readonly string[] = [];
+
+  /** The warnings the dashboard shows on every view: the files' warnings, then what was not applied. */
+  get warnings(): readonly string[] {
+    return [...this.configWarnings, ...this.unapplied];
+  }
   private stopSignal = new AbortController();
   /** the last reload: they run one after another */
   private reloads: Promise<unknown> = Promise.resolve();
@@ -180,7 +192,7 @@ export class App extends EventEmitter<AppEvents> {
   async start(hooks: { built?: () => Promise<void> } = {}): Promise<void> {
     const read = await readProject({ dir: this.options.dir, env: this.options.env });
     for (const warning of read.warnings) this.options.log.warn(warning);
-    this.warnings = read.warnings;
+    this.configWarnings = read.warnings;
     if (!read.project || read.errors.length > 0) {
       // Refused: the handler files that exist are built too, so their errors are listed beside the config's.
       const only = this.options.only;
@@ -366,7 +378,11 @@ export class App extends EventEmitter<AppEvents> {
    * brings back what was deleted on the broker since), not only when it did (`--watch`).
    */
   reload(scope?: readonly string[], options: { declare?: boolean } = {}): Promise<ReloadResult> {
-    return this.afterReloads(() => this.applyReload(scope, options.declare ?? false));
+    return this.afterReloads(async () => {
+      const result = await this.applyReload(scope, options.declare ?? false);
+      if (!scope) this.unapplied = result.problems.map((p) => `not applied, the running version keeps serving: ${problemText(p, this.options.dir)}`);
+      return result;
+    });
   }
 
   private async applyReload(scope: readonly string[] | undefined, declare: boolean): Promise<ReloadResult> {
@@ -394,8 +410,8 @@ export class App extends EventEmitter<AppEvents> {
       return result;
     }
     // Said again only when new: under `dev` every save reloads.
-    for (const warning of warnings) if (!this.warnings.includes(warning)) log.warn(warning);
-    this.warnings = warnings;
+    for (const warning of warnings) if (!this.configWarnings.includes(warning)) log.warn(warning);
+    this.configWarnings = warnings;
     // An entry in queues.yaml whose handler file is gone: a deleted file stops its function (SPEC §5).
     // One whose `handler:` now names a missing file while the running one is still there is a typo: refused.
     const gone = new Map<string, string>();
@@ -511,6 +527,12 @@ export class App extends EventEmitter<AppEvents> {
     }
     return result;
   }
+}
+
+/** A reload's problem on one line or a few: file, line, what, as the log says it. */
+function problemText(problem: unknown, dir: string): string {
+  if (problem instanceof WarrenError || problem instanceof WarrenErrors) return problem.format(dir);
+  return problem instanceof Error ? problem.message : String(problem);
 }
 
 async function isFile(file: string): Promise<boolean> {

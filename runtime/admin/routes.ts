@@ -51,6 +51,8 @@ export interface AdminTarget {
   queueGone?(fn: string, queue: string): Promise<void>;
   /** scheduled functions' emitters (absent in tests that have none) */
   readonly time?: { status(): Record<string, EmitterStatus>; delayedHeld(): number };
+  /** the project's files' warnings, and what the last reload could not apply (absent in tests that have none) */
+  readonly warnings?: readonly string[];
 }
 
 export interface AdminRequest {
@@ -87,7 +89,14 @@ export function createRouter(deps: RouteDeps): Router {
     const config = app.config;
     const status = app.supervisor.status();
     const depths = new Map(await Promise.all(runtimeQueues(config, status).map(async (q) => [q, await deps.depth(q)] as const)));
-    return { state: app.state, ready: app.ready(), blockedBy: app.blockedBy, ...describeRuntime(config, status, depths, app.time) };
+    const warnings = app.warnings ?? [];
+    return {
+      state: app.state,
+      ready: app.ready(),
+      blockedBy: app.blockedBy,
+      ...describeRuntime(config, status, depths, app.time),
+      ...(warnings.length ? { warnings: [...warnings] } : {}),
+    };
   }
 
   function knownFunction(name: string): Reply | null {

@@ -76,6 +76,8 @@ export interface RuntimeView {
   functions: FunctionView[];
   /** delayed messages in the vhost's delay ladder (shared by every function and instance) */
   delayed?: DelayedCounts;
+  /** the project's files' warnings and what the last reload could not apply (`--watch`, `deploy --all`); absent when none */
+  warnings?: string[];
 }
 
 /** The delay ladder's queues whose depths `describeDelayed` needs. */

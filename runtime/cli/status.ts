@@ -34,7 +34,8 @@ export function renderStatus(view: RuntimeView): string {
   const why = view.blockedBy ?? shortOfReplicas(view.functions);
   const header = view.ready ? `runtime ${view.state}, ready` : `runtime ${view.state}, not ready${why ? `: ${why}` : ''}`;
   const body = rows.length ? [line(COLUMNS), ...rows.map(line)] : ['(no functions)'];
-  return [header, ...body, ...renderSchedules(view), ...renderDelayed(view)].join('\n') + '\n';
+  const warnings = (view.warnings ?? []).map((w) => `warning: ${w.split('\n').join('\n  ')}`);
+  return [header, ...body, ...renderSchedules(view), ...renderDelayed(view), ...warnings].join('\n') + '\n';
 }
 
 /** the longest cause `status` prints in its first line (an error's message can be long) */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import amqplib from 'amqplib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestVhost, getAll, managementQueue, publishRaw, queueInfo, type TestVhost } from '../helpers/broker';
-import { createProject, startWarren, waitFor, type Project, type RunningWarren } from '../helpers/runtime';
+import { createProject, runWarren, startWarren, waitFor, type Project, type RunningWarren } from '../helpers/runtime';
 import { consumerCount, reportingHandler, RESULTS_YAML } from './watch-helpers';
 
 let vhost: TestVhost;
@@ -117,6 +117,14 @@ describe('start --watch', () => {
     expect((failure.problems as string[]).join('\n')).toMatch(/queues\.yaml:\d+:\d+ .*replicas/);
     await publishRaw(vhost.url, '', 'greet', JSON.stringify({ n: 1 }));
     expect((await results(1)).map((r) => r.tag)).toEqual(['v1']);
+    // Said where an operator looks, not only in the log: /functions (the dashboard's banner) and `warren status`.
+    const view = JSON.parse((await warren.admin('GET', '/functions')).text) as { warnings?: string[] };
+    expect(view.warnings?.join('\n')).toMatch(/^not applied, the running version keeps serving: .*queues\.yaml:\d+:\d+ .*replicas/m);
+    const status = await runWarren(['status', '--dir', project.dir], warren.env);
+    expect(status.stdout).toMatch(/^warning: not applied, the running version keeps serving: /m);
+    // Fixed: said no more.
+    await writeFile(join(project.dir, 'queues.yaml'), RESULTS_YAML + 'functions:\n  greet:\n    replicas: 1\n');
+    await waitFor(async () => !(JSON.parse((await warren!.admin('GET', '/functions')).text) as { warnings?: string[] }).warnings, 10_000);
   });
 
   it('stops a function whose file is deleted though queues.yaml has an entry for it, and starts it again when the file is back', async () => {
