@@ -204,13 +204,19 @@ export class FunctionRunner {
     this.deploying = true;
     try {
       try {
-        for (let i = 0; i < desired; i++) fresh.push(this.spawn(build, settings));
-        await Promise.all(fresh.map((r) => r.start()));
+        // In waves, as a scale up boots them (BOOT_AT_ONCE).
+        while (fresh.length < desired) {
+          const wave = Array.from({ length: Math.min(BOOT_AT_ONCE, desired - fresh.length) }, () => this.spawn(build, settings));
+          fresh.push(...wave);
+          await Promise.all(wave.map((r) => r.start()));
+        }
       } catch (err) {
         await Promise.all(fresh.map((r) => r.kill()));
         throw err;
       }
-      const death = await firstDeath(fresh, DEPLOY_WATCH_MS);
+      // One of an earlier wave that died while the later ones booted is a death too.
+      const early = fresh.find((r) => r.state === 'stopped');
+      const death = early ? { replica: early, reason: this.lastDeath ?? 'its thread ended', afterMs: 0 } : await firstDeath(fresh, DEPLOY_WATCH_MS);
       if (death) {
         // The ones still alive finish what they took; the old version never stopped consuming.
         await Promise.all(fresh.filter((r) => r.state !== 'stopped').map((r) => this.retire(r, settings.fn.timeout)));
