@@ -274,6 +274,9 @@ export class App extends EventEmitter<AppEvents> {
     if (problems.length === 1) throw problems[0];
     const errors = problems.flatMap((p) => (p instanceof WarrenErrors ? p.errors : p instanceof WarrenError ? [p] : []));
     if (errors.length) throw new WarrenErrors(errors);
+    // Running, with nothing left to apply: `--watch` applied the saved change a moment before (the
+    // deploy waited behind its reload), or the deploy found the file as the running version has it.
+    if (version && this.supervisor.has(name)) return { version, changed: false, problems: [] };
     const { functions } = this.requireConfig();
     if (functionNamed(this.declared ?? undefined, name) && this.options.only) throw notRunHere(name, this.options.only);
     throw new WarrenError('WARREN_E_UNKNOWN_FUNCTION', `no function named ${name}`, {

@@ -179,5 +179,17 @@ describe('start --watch', () => {
     await publishRaw(vhost.url, '', 'greet', JSON.stringify({ n: 4 }));
     expect(await results(1)).toHaveLength(1);
     await waitFor(async () => (await acked()) === 4);
+
+    // `warren deploy greet` right after a save the watcher applies first: it waits behind that reload
+    // and answers unchanged or redeployed, never that greet does not exist.
+    for (const prefetch of [7, 9, 11]) {
+      await writeFile(join(project.dir, 'queues.yaml'), RESULTS_YAML + `functions:\n  greet: { prefetch: ${prefetch} }\n`);
+      await new Promise((r) => setTimeout(r, 100));
+      const deployed = await warren.admin('POST', '/functions/greet/deploy');
+      expect(deployed.status, deployed.text).toBe(200);
+      await waitFor(
+        async () => (JSON.parse((await warren!.admin('GET', '/functions/greet')).text) as { settings?: { prefetch: number } }).settings?.prefetch === prefetch,
+      );
+    }
   });
 });
