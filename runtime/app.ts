@@ -78,8 +78,7 @@ export class App extends EventEmitter<AppEvents> {
   blockedBy: string | null = null;
   /** `warren dev` waiting for a save: why the project did not load, for /readyz and the dashboard */
   refused: string | null = null;
-  /** what queues.yaml and functions/ were warned about when last read (an output looping back, a file not read): logged, and on the dashboard */
-  /** what `warren check` would warn of in the project's files, as last read */
+  /** what queues.yaml and functions/ were warned about when last read (an output looping back, a file not read), as `warren check` warns: logged, and on the dashboard */
   private configWarnings: readonly string[] = [];
   /**
    * What the last reload of the whole project (`--watch`, `deploy --all`) could not apply: an invalid
