@@ -78,6 +78,9 @@ export function unknownRascalKeys(file: string, text: string, value: Record<stri
     });
 }
 
+/** A key of rascal.json's connection settings (a vhost's `connection` or `connections`), which AMQP_URL overrides. */
+const CONNECTION_SETTING = /^(vhosts\..+\.)?connections?($|[.[])/;
+
 export function parseRascalJson(file: string, text: string, env: Env): { value: Record<string, unknown>; errors: WarrenError[] } {
   let parsed: unknown;
   try {
@@ -110,6 +113,7 @@ export function parseRascalJson(file: string, text: string, env: Env): { value: 
   }
 
   const errors: WarrenError[] = duplicateKeys(file, text);
+  const amqpUrlSet = (env['AMQP_URL'] ?? '').trim() !== '';
   let searchFrom = 0;
   const visit = (value: unknown, path: string): unknown => {
     if (typeof value === 'string') {
@@ -121,7 +125,10 @@ export function parseRascalJson(file: string, text: string, env: Env): { value: 
         if (found >= 0) searchFrom = Math.max(searchFrom, found + 1);
         return lineColumn(text, found >= 0 ? found : 0);
       };
-      for (const m of result.missing) {
+      // AMQP_URL, when set, wins over rascal.json's connection settings: a variable they use need not be set
+      // (a Secret giving AMQP_URL to a pod whose image keeps the file's `${RABBIT_PASSWORD}` was refused).
+      const overridden = amqpUrlSet && CONNECTION_SETTING.test(path);
+      for (const m of overridden ? [] : result.missing) {
         errors.push(
           new WarrenError('WARREN_E_CONFIG_ENV', `environment variable ${m.name} is not set`, {
             file,

@@ -129,3 +129,21 @@ describe('parseRascalJson', () => {
     expect(parseRascalJson('/p/rascal.json', '{\n\t"vhosts": {\n\t\t"/": {}\n\t}\n}', {}).errors).toEqual([]);
   });
 });
+
+describe('parseRascalJson with AMQP_URL set', () => {
+  const text = JSON.stringify({
+    vhosts: {
+      'pclu-z': {
+        connections: [{ hostname: 'n1', user: 'app', password: '${RPW}' }, 'amqp://app:${RPW}@n2/pclu-z'],
+        queues: { q: { options: { arguments: { 'x-note': '${NOTE}' } } } },
+      },
+    },
+  });
+
+  it('needs no variable of the connection settings it overrides, and every other one', () => {
+    const without = parseRascalJson('/p/rascal.json', text, {}).errors.map((e) => e.message);
+    expect(without.filter((m) => m.includes('RPW'))).toHaveLength(2);
+    const withUrl = parseRascalJson('/p/rascal.json', text, { AMQP_URL: 'amqp://app:pw@n1/pclu-z' }).errors.map((e) => e.message);
+    expect(withUrl).toEqual(['environment variable NOTE is not set']);
+  });
+});
