@@ -257,7 +257,8 @@ export class QueueConsumer {
 
   private async consumeOn(connection: ChannelModel): Promise<void> {
     const { queue, prefetch, log } = this.options;
-    connection.on('error', (err: Error) => log.warn({ err }, 'consumer connection error'));
+    // The close that follows says it in words ("lost the broker connection; … reconnecting"): the socket's error and stack are for debugging.
+    connection.on('error', (err: Error) => log.debug({ err }, 'consumer connection error'));
     connection.on('close', () => this.lost(connection));
     const channel = await connection.createChannel();
     channel.on('error', (err: Error) => log.warn({ err }, 'consumer channel error'));

@@ -112,7 +112,8 @@ export class TimeKeeper {
     } catch (err) {
       return this.failed(err as Error, url);
     }
-    connection.on('error', (err: Error) => this.log.warn({ err }, 'time connection error'));
+    // The close that follows says it ("delayed delivery and schedules: lost the broker connection; reconnecting").
+    connection.on('error', (err: Error) => this.log.debug({ err }, 'delayed delivery and schedules: connection error'));
     connection.on('close', () => this.lost(connection));
     this.connection = connection;
     try {
