@@ -425,6 +425,8 @@ export class FunctionRunner {
   private async replace(replica: Replica, reason: string): Promise<void> {
     if (this.stopped || replica.state !== 'running') return;
     replica.logger.warn({ reason }, 'replacing replica');
+    // What its messages come back with, when they come back: this, not an older death's reason.
+    this.lastDeath = reason;
     this.restarts++;
     const fresh = this.spawn(this.build);
     replica.state = 'draining';
