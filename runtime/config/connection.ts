@@ -194,8 +194,13 @@ export function urlProblem(one: string): string | null {
     // Only the scheme is shown: what follows it may be a password typed where the URL goes.
     return `the URL begins "${scheme}:", not amqp:// or amqps://`;
   }
-  if (!URL.canParse(one)) {
-    return `${redactUrl(one)} is not a valid URL (a user name or password holding @ : / ? # % [ ] or a space must be percent-encoded: # as %23, / as %2F, ? as %3F, @ as %40, % as %25)`;
+  const invalid = `${redactUrl(one)} is not a valid URL (a user name or password holding @ : / ? # % [ ] or a space must be percent-encoded: # as %23, / as %2F, ? as %3F, @ as %40, % as %25)`;
+  if (!URL.canParse(one)) return invalid;
+  try {
+    // A raw `%` (in a password that ran into the path) makes a vhost that does not decode.
+    vhostOf(one);
+  } catch {
+    return invalid;
   }
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(one) || new URL(one).hostname === '') {
     return `${redactUrl(one)} names no host: write amqp://user:password@host:5672/vhost, with two slashes after "amqp:"`;

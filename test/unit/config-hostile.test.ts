@@ -54,6 +54,10 @@ describe('urlProblem', () => {
     const problem = urlProblem('amqp://guest:pa#Secr3t@127.0.0.1:5672/v');
     expect(problem).toMatch(/must be percent-encoded: # as %23/);
     expect(problem).not.toContain('Secr3t');
+    // it parses, with host `t`, and a path that does not decode
+    const raw = urlProblem('amqp://guest:S3cr@t:/%#x?y@127.0.0.1:5672/');
+    expect(raw).toMatch(/is not a valid URL/);
+    expect(raw).not.toMatch(/S3cr|%#x/);
   });
 
   it('passes what amqplib connects to', () => {
