@@ -62,4 +62,18 @@ export function createLogger(options: LogOptions = {}): Logger {
   return pino(settings, options.destination ?? pino.destination({ fd: 1, sync: options.sync ?? false }));
 }
 
+/**
+ * Write out at once what the logger still buffers (pino's stdout writer is asynchronous): a replica
+ * thread that ends (process.exit, an uncaught throw) took its handler's last lines with it, the very
+ * lines that said why. Nothing to do for a synchronous writer; a writer that cannot says nothing.
+ */
+export function flushLogsNow(logger: Logger): void {
+  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as { flushSync?: () => void } | undefined;
+  try {
+    stream?.flushSync?.();
+  } catch {
+    // the stream is closed or not open yet: nothing can be written
+  }
+}
+
 export type { Logger };

@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
-import { createLogger } from '../log';
+import { createLogger, flushLogsNow } from '../log';
 import { WarrenError } from '../errors';
 import { effectiveBatch, effectivePrefetch } from '../config/prefetch';
 import { sleep } from '../lib/sleep';
@@ -34,9 +34,13 @@ import { FailureReports } from '../replica-protocol/recent-failures';
 const init = workerData as ReplicaInit;
 const port = parentPort!;
 const send = (message: FromReplica) => port.postMessage(message);
+// Written at once (a write to stdout per line): a thread that ends (process.exit, a throw, the
+// watchdog) took the lines still buffered with it, the very lines that said why. A handler that logs
+// every message pays a few µs per line for it.
 const log = createLogger({
   level: init.logLevel,
   pretty: init.pretty,
+  sync: true,
   base: { function: init.fn.name, replica: init.replica, version: init.version },
 });
 const stats = new ReplicaStats(init.stats);
@@ -58,6 +62,7 @@ function endOnUncaught(err: unknown): void {
     // the channel is gone: the broker has those messages back anyway
   }
   const error = err instanceof Error ? err : new Error(`a promise was rejected with ${String(err)} and nothing caught it`);
+  flushLogsNow(log);
   // Written already; a pass or two of the event loop lets the socket take them before the thread ends.
   setImmediate(() =>
     setImmediate(() => {
@@ -77,6 +82,8 @@ process.on('exit', () => {
   } catch {
     // the socket is gone: the broker has those messages back anyway
   }
+  // The handler's last lines (why it exits) are still in the logger's buffer.
+  flushLogsNow(log);
 });
 /** A held replica's go (true) or drain before it ever consumed (false); listened for from the start. */
 const released: Promise<boolean> = init.held

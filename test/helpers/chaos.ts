@@ -19,7 +19,10 @@ export const misbehavingHandler = `
 import type { Handler } from 'warren';
 type In = { id: string | number; kill?: string; ms?: number };
 const handler: Handler<In> = async (m, ctx) => {
-  if (m.kill === 'exit') process.exit(1);
+  if (m.kill === 'exit') {
+    ctx.log.error({ id: m.id }, 'exiting on purpose');
+    process.exit(1);
+  }
   if (m.kill === 'exit-once' && ctx.attempt === 1) process.exit(1);
   if (m.kill === 'uncaught') {
     setTimeout(() => { throw new Error('uncaught boom'); }, 0);

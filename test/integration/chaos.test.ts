@@ -122,6 +122,8 @@ describe('replicas that die', () => {
     await waitFor(async () => (await queueInfo(vhost.url, 'crashy.dead')).messageCount === 1, 20_000, 200);
     expect(deaths(w, 'crashy').map((l) => l.restartInMs)).toEqual([500, 500, 500]);
     expect(await deadIds(vhost.url, 'crashy.dead')).toEqual(['poison']);
+    // What the handler logged just before it exited is written, not lost with its thread: once per run.
+    expect(w.logs.filter((l) => l.msg === 'exiting on purpose' && l.id === 'poison')).toHaveLength(3);
   });
 
   it.each(['quorum', 'classic'])('with prefetch 10 on a %s queue, dead-letters only the poison, not the messages in flight beside it', async (type) => {
@@ -169,9 +171,12 @@ functions:
     if (type === 'quorum') expect([2, 3]).toContain(died);
     else expect(died).toBe(3);
     // Its dead letter counts the runs it had, as its error's "delivered N times" does (a classic queue's said one fewer).
+    // In the race above, the delivery charged without a run counts too: three, after two deaths.
     const headers = letters[0]!.properties.headers ?? {};
-    expect(headers['x-warren-attempts']).toBe(died);
-    expect(String(headers['x-warren-error'])).toContain(`delivered ${died} times`);
+    const attempts = headers['x-warren-attempts'];
+    if (type === 'quorum') expect([died, 3]).toContain(attempts);
+    else expect(attempts).toBe(died);
+    expect(String(headers['x-warren-error'])).toContain(`delivered ${String(attempts)} times`);
   });
 
   it('survives uncaught exceptions, out-of-memory, leaked buffers, a blocked event loop and a handler that never settles, one function each', async () => {
