@@ -41,7 +41,7 @@ function brokerTrouble(url: string, vhost: string, err: unknown): BrokerTrouble 
   return {
     kind: 'down',
     message: `no broker answers at ${shown} (${text})`,
-    hint: 'start RabbitMQ (`rabbitmq-server -detached`; in this repository `.ci/run` does it), or point AMQP_URL (or rascal.json) at a running broker',
+    hint: 'start RabbitMQ (`rabbitmq-server -detached`, or its service: `systemctl start rabbitmq-server`), or point AMQP_URL (or rascal.json) at a running broker',
   };
 }
 
