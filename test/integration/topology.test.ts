@@ -232,6 +232,6 @@ describe('declareTopology against RabbitMQ', () => {
     expect((err as WarrenError).code).toBe('WARREN_E_BROKER_UNREACHABLE');
     expect((err as WarrenError).message).toContain('amqp://guest:***@127.0.0.1:1');
     expect((err as WarrenError).message).not.toContain('hunter2');
-    expect((err as WarrenError).details.hint).toContain('.ci/run');
+    expect((err as WarrenError).details.hint).toContain('rabbitmq-server -detached');
   });
 });
