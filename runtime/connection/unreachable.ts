@@ -74,7 +74,7 @@ export class ReconnectReport {
   constructor(private readonly now: () => number = Date.now) {}
 
   /** The fields and words of this failure, and the level to log it at. */
-  failed(url: string, err: unknown, retryInMs: number): { level: 'warn' | 'debug'; fields: Record<string, unknown>; message: string; problem: string | null } {
+  failed(url: string, err: unknown, retryInMs: number): { level: 'warn' | 'debug'; fields: Record<string, unknown>; message: string } {
     const trouble = brokerTrouble(url, vhostOfUrl(url), err);
     const now = this.now();
     const repeat = this.last !== null && this.last.message === trouble.message && now - this.last.at < REPEAT_AFTER_MS;
@@ -83,8 +83,6 @@ export class ReconnectReport {
       level: repeat ? 'debug' : 'warn',
       fields: { retryInMs, hint: trouble.hint, ...(trouble.kind === 'down' ? {} : { reason: trouble.message }) },
       message: `${trouble.message}; retrying${repeat ? '' : ' (said again in a minute if it lasts)'}`,
-      /** what a person must fix, as `reconnectProblem` says it; null for a node that is only down */
-      problem: trouble.kind === 'down' ? null : trouble.message,
     };
   }
 

@@ -12,7 +12,7 @@
  */
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { connectToAny, writeQueuedFrames } from '../connection/connect';
-import { ReconnectReport } from '../connection/unreachable';
+import { ReconnectReport, reconnectProblem } from '../connection/unreachable';
 import { nextStart, splitUrls } from '../connection/urls';
 import { RECONNECT_MAX_MS } from '../connection/backoff';
 import type { Logger } from 'pino';
@@ -341,9 +341,10 @@ export class QueueConsumer {
           this.options.onConnection(true, this.node);
         },
         (err: Error) => {
+          const problem = reconnectProblem(this.options.url, err);
           const said = this.reconnects.failed(this.options.url, err, this.retryMs);
           this.options.log[said.level](said.fields, `reconnect failed: ${said.message}`);
-          this.options.onReconnectFailed?.(said.problem);
+          this.options.onReconnectFailed?.(problem?.reason ?? null);
           this.missing(err);
           this.scheduleReconnect();
         },
